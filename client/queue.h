@@ -1,0 +1,57 @@
+/*
+ * The durable queue of operations waiting to reach the server.
+ *
+ * SQLite (WAL) file DIR/queue.db with one row per operation: seq INTEGER
+ * PRIMARY KEY and a sealed blob (crypto_seal, ad = seq) of the operation as
+ * JSON, so no path is readable at rest.  An append is one transaction:
+ * written to the WAL before returning, so it survives a SIGKILL of the
+ * process; synchronous=NORMAL, and queue_sync() checkpoints with fsync for
+ * power-loss durability.  Thread-safe (internal mutex).
+ */
+#ifndef COFFRE_CLIENT_QUEUE_H
+#define COFFRE_CLIENT_QUEUE_H
+
+#include <stdint.h>
+#include "common/manifest.h"
+
+struct queue;
+struct crypto_key;
+
+enum queue_kind {
+	QUEUE_MKDIR,
+	QUEUE_DEPOSIT,
+	QUEUE_MOVE,
+	QUEUE_UNLINK,
+	QUEUE_RMDIR,
+};
+
+struct queue_op {
+	uint64_t seq;			/* set by queue_append */
+	enum queue_kind kind;
+	char *path;			/* all but MOVE */
+	char *from, *to;		/* MOVE */
+	char *staging;			/* DEPOSIT: staging file name in DIR/staging */
+	char base_doc[DOC_ID_HEX_LEN + 1];	/* DEPOSIT: base document or "" */
+	uint64_t base_version;		/* DEPOSIT: 0 when new */
+	int64_t ready_at_ms;		/* not before (CLOCK_REALTIME ms): settle */
+};
+
+int queue_open(struct queue **out, const char *dir,
+	       const struct crypto_key *key);
+void queue_free(struct queue *q);
+
+/* Append; sets op->seq. */
+int queue_append(struct queue *q, struct queue_op *op);
+/* Rewrite the row op->seq (e.g. a rename while the deposit waits). */
+int queue_update(struct queue *q, const struct queue_op *op);
+int queue_remove(struct queue *q, uint64_t seq);
+/* Call cb for every queued op in seq order; a non-zero cb return stops. The
+ * op passed to cb is borrowed for the call. */
+typedef int (*queue_cb)(const struct queue_op *op, void *arg);
+int queue_list(struct queue *q, queue_cb cb, void *arg);
+int64_t queue_count(struct queue *q);
+int queue_sync(struct queue *q);
+
+void queue_op_release(struct queue_op *op);
+
+#endif /* COFFRE_CLIENT_QUEUE_H */

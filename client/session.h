@@ -1,0 +1,36 @@
+/*
+ * The client's configuration directory: who is logged in where.
+ *
+ * DIR is --config, else $COFFRE_CONFIG, else $XDG_CONFIG_HOME/coffre, else
+ * ~/.config/coffre; created 0700.  Files, each written atomically, 0600:
+ *   session.json  {"url": ..., "login": ..., "token": ..., "cacert": path|null}
+ *   cacert.pem    copy of the CA file given at login (when given)
+ *   cache.key     32 random bytes: the key of the local cache (made at first
+ *                 login, kept across logins so the cache stays readable)
+ * The default cache directory is DIR/cache/SPACE.
+ */
+#ifndef COFFRE_CLIENT_SESSION_H
+#define COFFRE_CLIENT_SESSION_H
+
+#include "common/crypto.h"
+
+struct session {
+	char *dir;	/* config dir */
+	char *url;
+	char *login;
+	char *token;
+	char *cacert;	/* NULL: system CAs */
+};
+
+/* Resolve the config directory (arg may be NULL) into *out (malloc'd) and
+ * create it 0700. */
+int session_config_dir(const char *arg, char **out);
+/* Load session.json from dir; -ENOENT with "not logged in" message. */
+int session_load(struct session *s, const char *dir);
+/* Save session (and copy cacert_src into DIR/cacert.pem when not NULL). */
+int session_save(const struct session *s, const char *cacert_src);
+void session_release(struct session *s);
+/* Load DIR/cache.key, creating it when missing. */
+int session_cache_key(const char *dir, struct crypto_key *key);
+
+#endif /* COFFRE_CLIENT_SESSION_H */

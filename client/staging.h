@@ -1,0 +1,57 @@
+/*
+ * Staging file: the new content of a document being written, encrypted at
+ * rest, copy-on-write over a base version.
+ *
+ * The logical file is a sequence of STAGING_BLOCK-byte blocks.  A block that
+ * was written is stored sealed (crypto_seal, ad = block number) in its slot
+ * of the sparse file DIR/NAME; a slot that was never written reads as the
+ * base content (through the caller's base_read callback), or as zeros past
+ * base_limit (the smallest size the file was ever truncated to: bytes past it
+ * were cut and must not come back from the base).  So a 4 KiB write in the
+ * middle of a 1 GiB file touches one slot and reads nothing.
+ *
+ * A sealed header slot at offset 0 keeps size and base_limit, rewritten on
+ * every size change; writes are plain pwrite (they survive a SIGKILL of the
+ * process); staging_sync() adds fsync for power-loss durability.
+ * Not thread-safe by itself: the caller serializes per staging file.
+ */
+#ifndef COFFRE_CLIENT_STAGING_H
+#define COFFRE_CLIENT_STAGING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STAGING_BLOCK 4096u
+
+struct staging;
+struct crypto_key;
+
+/* Read n bytes of the base version at off into buf; return bytes read (may
+ * be short only at the base's end) or -errno. */
+typedef ssize_t (*staging_base_read_fn)(void *arg, uint64_t off, void *buf,
+					size_t n);
+
+/* New staging file at path (must not exist) for a base of base_size bytes
+ * (0 for a new document or an O_TRUNC open). */
+int staging_create(struct staging **out, const char *path,
+		   const struct crypto_key *key, uint64_t base_size);
+/* Reopen an existing staging file (after a restart). -EBADMSG if tampered. */
+int staging_open(struct staging **out, const char *path,
+		 const struct crypto_key *key);
+void staging_close(struct staging *st);
+
+uint64_t staging_size(const struct staging *st);
+/* Returns bytes read (short at end of file) or -errno. */
+ssize_t staging_read(struct staging *st, void *buf, size_t n, uint64_t off,
+		     staging_base_read_fn base, void *arg);
+/* Write n bytes at off (may extend).  A partial block not yet in staging is
+ * completed from base first.  Returns n or -errno (-ENOSPC passes through). */
+ssize_t staging_write(struct staging *st, const void *buf, size_t n,
+		      uint64_t off, staging_base_read_fn base, void *arg);
+int staging_truncate(struct staging *st, uint64_t size);
+int staging_sync(struct staging *st);
+/* 1 when no block was written and size == base size (nothing changed). */
+int staging_unchanged(const struct staging *st);
+
+#endif /* COFFRE_CLIENT_STAGING_H */

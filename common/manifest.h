@@ -1,0 +1,88 @@
+/*
+ * The version manifest: a small, stable text that names one immutable version
+ * of a document.  It is the blob a ledger tree entry points to, and what the
+ * protocol serves.  Format (UTF-8, LF line ends, fields in this order):
+ *
+ *   coffre-manifest 1
+ *   doc 5f0c...(32 hex: 128-bit random document id)
+ *   version 3
+ *   size 8388608
+ *   sha256 9c1185a5c5e9fc54612808977ee8f548b2258d31...(64 hex, whole content)
+ *   deposited-by alice
+ *   deposited-at 2026-11-27T10:00:00Z
+ *   chunk <64 hex sha256 of the plaintext chunk> <size>
+ *   chunk ...
+ *
+ * Chunks are listed in content order; their sizes add up to size; an empty
+ * file has no chunk line.  The parser is bounded: a line over 512 bytes, more
+ * than MANIFEST_MAX_CHUNKS chunks, a field out of order, a duplicate or an
+ * unknown field gives -EBADMSG and changes nothing.
+ *
+ * Folder metadata lives in a blob named ".coffre-folder" inside each folder's
+ * tree (it also keeps empty folders in git):
+ *
+ *   coffre-folder 1
+ *   class restricted
+ */
+#ifndef COFFRE_COMMON_MANIFEST_H
+#define COFFRE_COMMON_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common/hash.h"
+#include "common/buf.h"
+
+#define DOC_ID_HEX_LEN		32
+#define MANIFEST_MAX_CHUNKS	(1u << 22)	/* 4M chunks: 16 TiB at 4 MiB */
+#define LOGIN_MAX_LEN		64
+#define FOLDER_META_NAME	".coffre-folder"
+
+struct manifest_chunk {
+	struct obj_id id;
+	uint32_t size;
+};
+
+struct manifest {
+	char doc_id[DOC_ID_HEX_LEN + 1];
+	uint64_t version;		/* 1..N */
+	uint64_t size;
+	struct obj_id sha256;
+	char deposited_by[LOGIN_MAX_LEN + 1];
+	char deposited_at[32];		/* RFC 3339 UTC, "2026-11-27T10:00:00Z" */
+	size_t nchunks;
+	struct manifest_chunk *chunks;	/* malloc'd, owned */
+};
+
+enum folder_class {
+	FOLDER_CLASS_PUBLIC,
+	FOLDER_CLASS_RESTRICTED,
+	FOLDER_CLASS_CONFIDENTIAL,
+};
+
+struct folder_meta {
+	enum folder_class class;
+};
+
+void manifest_init(struct manifest *m);
+void manifest_release(struct manifest *m);
+/* Append one chunk (grows the array).  0 or -ENOMEM/-E2BIG. */
+int manifest_add_chunk(struct manifest *m, const struct obj_id *id,
+		       uint32_t size);
+/* Append the text form to out.  -EINVAL if sizes do not add up. */
+int manifest_format(const struct manifest *m, struct buf *out);
+/* Parse text (not necessarily NUL-terminated).  On error m is left empty. */
+int manifest_parse(struct manifest *m, const char *text, size_t len);
+
+/* A fresh random document id (32 lowercase hex + NUL). */
+void doc_id_new(char out[DOC_ID_HEX_LEN + 1]);
+int doc_id_valid(const char *s);
+
+const char *folder_class_name(enum folder_class c);
+int folder_class_parse(const char *s, enum folder_class *out);	/* -EINVAL */
+int folder_meta_format(const struct folder_meta *fm, struct buf *out);
+int folder_meta_parse(struct folder_meta *fm, const char *text, size_t len);
+
+/* RFC 3339 UTC for t into out (at least 21 bytes). */
+void rfc3339_utc(long long t, char *out, size_t outlen);
+
+#endif /* COFFRE_COMMON_MANIFEST_H */

@@ -1,0 +1,113 @@
+/*
+ * The ledger of one space: a bare git repository (libgit2) holding trees,
+ * manifests and commits only -- bulk bytes never pass through libgit2.
+ *
+ * Layout: refs/heads/main; each folder is a tree with a ".coffre-folder"
+ * blob (folder metadata, see common/manifest.h) and one blob per document,
+ * the manifest of its current version.  Each applied batch is one commit
+ * whose author is the depositor; see docs/protocol.md for the rules of each
+ * operation and the message trailers.  Stock `git fsck --strict` passes.
+ *
+ * Thread-safety: a struct ledger may be used from several threads; batches
+ * are serialized by an internal mutex, readers see the head they started on.
+ */
+#ifndef COFFRE_SERVER_LEDGER_H
+#define COFFRE_SERVER_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common/manifest.h"
+
+struct ledger;
+struct chunkstore;
+
+#define GIT_OID_HEX_LEN 40
+
+enum ledger_op_kind {
+	LEDGER_OP_MKDIR,
+	LEDGER_OP_DEPOSIT,
+	LEDGER_OP_MOVE,
+	LEDGER_OP_UNLINK,
+	LEDGER_OP_RMDIR,
+};
+
+struct ledger_op {
+	enum ledger_op_kind kind;
+	char *path;			/* all but MOVE; validated path */
+	char *from, *to;		/* MOVE */
+	enum folder_class class;	/* MKDIR */
+	/* DEPOSIT: size, sha256 and chunks of the content (doc_id, version,
+	 * depositor and time are filled in by ledger_apply). */
+	struct manifest content;
+	uint64_t base_version;		/* DEPOSIT: 0 when not given */
+};
+
+struct ledger_result {
+	enum ledger_op_kind kind;
+	char doc_id[DOC_ID_HEX_LEN + 1];	/* DEPOSIT, MOVE of a file */
+	uint64_t version;			/* DEPOSIT, MOVE onto a document */
+	int concurrent;				/* DEPOSIT: base_version != current */
+	struct manifest manifest;		/* new manifest (DEPOSIT, MOVE onto doc) */
+};
+
+struct ledger_entry {
+	const char *name;
+	int is_dir;
+	enum folder_class class;		/* dirs: effective class */
+	const struct manifest *manifest;	/* files; chunks included */
+};
+
+/* Open (create = 1: create an empty bare repo when missing). */
+int ledger_open(struct ledger **out, const char *repo_path, int create);
+void ledger_free(struct ledger *lg);
+
+/* Current head commit as hex; -ENOENT while the ledger has no commit. */
+int ledger_head(struct ledger *lg, char out[GIT_OID_HEX_LEN + 1]);
+
+/*
+ * Apply a batch atomically (see docs/protocol.md).  Deposits are checked
+ * against cs: every chunk held, sizes adding up, SHA-256 of the content.
+ * On success writes one commit (author login <login@SPACE.coffre>, message
+ * with trailers naming client), fills results[0..nops) and head.  On error
+ * nothing changes; *failed_op is the index of the failing op, the rc is
+ * -ENOENT / -EEXIST / -ENOTEMPTY / -ENOTDIR / -EISDIR / -EINVAL (conflict-ish
+ * -- see the mapping in http_api.c), -ENODATA (chunk missing), -EBADMSG
+ * (hash/size mismatch) or -EIO, with err_set() telling why.
+ */
+int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
+		 const char *login, const char *client,
+		 const struct ledger_op *ops, size_t nops,
+		 struct ledger_result *results, size_t *failed_op,
+		 char head[GIT_OID_HEX_LEN + 1]);
+
+void ledger_op_release(struct ledger_op *op);
+void ledger_result_release(struct ledger_result *r);
+
+typedef int (*ledger_list_cb)(const struct ledger_entry *e, void *arg);
+
+/*
+ * List the folder path at the current head, entries sorted bytewise by
+ * name, skipping ".coffre-folder" and names <= after (when after is not
+ * NULL), calling cb for at most limit entries.  *more is set when entries
+ * remain.  folder_class (may be NULL) gets the folder's effective class.
+ * -ENOENT no such folder, -ENOTDIR a file.  A cb returning non-zero stops
+ * the listing and that value is returned.
+ */
+int ledger_list(struct ledger *lg, const char *path, const char *after,
+		size_t limit, ledger_list_cb cb, void *arg, int *more,
+		enum folder_class *folder_class, char head[GIT_OID_HEX_LEN + 1]);
+
+/* One entry (file manifest or folder) at the current head.  For "/" a dir. */
+int ledger_stat(struct ledger *lg, const char *path, ledger_list_cb cb,
+		void *arg);
+
+/*
+ * Every version of a document, oldest first, by walking history: cb gets
+ * each distinct version's manifest and the commit that introduced it.
+ */
+typedef int (*ledger_version_cb)(const struct manifest *m, const char *commit,
+				 void *arg);
+int ledger_versions(struct ledger *lg, const char *doc_id,
+		    ledger_version_cb cb, void *arg);
+
+#endif /* COFFRE_SERVER_LEDGER_H */
