@@ -1,0 +1,1 @@
+/* placeholder: this module is not written yet */
