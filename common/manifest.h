@@ -10,6 +10,8 @@
  *   sha256 9c1185a5c5e9fc54612808977ee8f548b2258d31...(64 hex, whole content)
  *   deposited-by alice
  *   deposited-at 2026-11-27T10:00:00Z
+ *   mtime 1795773600                  (optional: the file's modification
+ *                                      time given by the client, Unix s)
  *   chunk <64 hex sha256 of the plaintext chunk> <size>
  *   chunk ...
  *
@@ -49,6 +51,7 @@ struct manifest {
 	struct obj_id sha256;
 	char deposited_by[LOGIN_MAX_LEN + 1];
 	char deposited_at[32];		/* RFC 3339 UTC, "2026-11-27T10:00:00Z" */
+	int64_t mtime;			/* 0 = none (the line is omitted) */
 	size_t nchunks;
 	struct manifest_chunk *chunks;	/* malloc'd, owned */
 };
