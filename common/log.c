@@ -1,1 +1,82 @@
-/* placeholder: this module is not written yet */
+/*
+ * Logging to stderr: one line per call, "TIME LEVEL message", written under
+ * a lock so lines from concurrent threads never interleave.  The level comes
+ * from COFFRE_LOG (error, warn, info, debug) unless log_set_level() was
+ * called.  Callers never pass secrets; this file cannot check that.
+ */
+#include "common/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "common/banned.h"
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static atomic_int log_level = LOG_LEVEL_INFO;
+
+static const char *const level_names[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+};
+
+static void log_init_from_env(void)
+{
+	const char *s = getenv("COFFRE_LOG");
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(level_names); i++)
+		if (!strcmp(s, level_names[i]))
+			atomic_store(&log_level, (int)i);
+}
+
+void log_set_level(enum log_level lvl)
+{
+	/* Run the environment default first so it cannot override us later. */
+	pthread_once(&log_once, log_init_from_env);
+	atomic_store(&log_level, (int)lvl);
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	char ts[96] = "";
+	char msg[2048];
+	struct timeval tv;
+	struct tm tm;
+	int saved = errno;
+	va_list ap;
+
+	pthread_once(&log_once, log_init_from_env);
+	if ((int)lvl > atomic_load(&log_level))
+		goto out;
+
+	gettimeofday(&tv, NULL);
+	if (gmtime_r(&tv.tv_sec, &tm))
+		snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(tv.tv_usec / 1000) % 1000);
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "%s %s %s\n", ts,
+		(unsigned)lvl < ARRAY_SIZE(level_names) ? level_names[lvl] : "?",
+		msg);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+out:
+	errno = saved;
+}

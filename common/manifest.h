@@ -54,6 +54,7 @@ struct manifest {
 	int64_t mtime;			/* 0 = none (the line is omitted) */
 	size_t nchunks;
 	struct manifest_chunk *chunks;	/* malloc'd, owned */
+	size_t alloc_chunks;		/* room in chunks (manifest_add_chunk) */
 };
 
 enum folder_class {
@@ -78,6 +79,7 @@ int manifest_parse(struct manifest *m, const char *text, size_t len);
 
 /* A fresh random document id (32 lowercase hex + NUL). */
 void doc_id_new(char out[DOC_ID_HEX_LEN + 1]);
+/* 0 when s is exactly 32 lowercase hex digits, else -EINVAL. */
 int doc_id_valid(const char *s);
 
 const char *folder_class_name(enum folder_class c);
