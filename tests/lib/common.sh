@@ -1,0 +1,468 @@
+# Shared library of the integration tests, sourced by tests/integration/*.sh.
+#
+# Each test runs its own coffred and its own FUSE mounts inside one private
+# temporary directory, so tests never see each other's state.  Everything the
+# library starts is recorded (mount points, PIDs) and torn down by cleanup(),
+# installed as the EXIT/INT/TERM trap before anything starts: mounts are
+# unmounted (lazily if busy), processes we started are stopped by PID, logs
+# are printed as TAP diagnostics when a check failed, the directory goes.
+#
+# Output is TAP: `ok N - title`, `not ok N - title`, then `1..N` from
+# done_testing.  A skip is `1..0 # SKIP reason` and exit 0 (under meson's
+# TAP protocol exit 77 would be an error).  Every wait is bounded.
+#
+# Environment: COFFRE and COFFRED (the binaries under test), TESTLIB.
+
+# shellcheck shell=bash
+set -u
+
+TEST_NAME=$(basename "$0" .sh)
+WAIT_TIMEOUT=${WAIT_TIMEOUT:-10}	# seconds, for wait_for
+SYNC_TIMEOUT=${SYNC_TIMEOUT:-120}	# seconds, for one `coffre sync --wait`
+
+TAP_N=0
+TAP_FAILED=0
+T=
+D=
+PORT=
+SERVER_PID=
+SERVER_STOPPED=
+declare -A CLIENT_PID=()
+declare -a MOUNTS=()
+_CLEANED=
+
+skip_all()
+{
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+# Skip unless the FUSE device, fusermount3 and the given programs exist.
+require_fuse()
+{
+	[ -c /dev/fuse ] || skip_all "no /dev/fuse"
+	command -v fusermount3 >/dev/null 2>&1 || skip_all "no fusermount3"
+	command -v mountpoint >/dev/null 2>&1 || skip_all "no mountpoint"
+}
+
+require_cmd()
+{
+	local c
+
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip_all "no $c"
+	done
+}
+
+require_binaries()
+{
+	[ -n "${COFFRE:-}" ] && [ -x "$COFFRE" ] ||
+		skip_all "COFFRE does not name the coffre binary"
+	[ -n "${COFFRED:-}" ] && [ -x "$COFFRED" ] ||
+		skip_all "COFFRED does not name the coffred binary"
+}
+
+# --- TAP ------------------------------------------------------------------
+
+ok()
+{
+	TAP_N=$((TAP_N + 1))
+	echo "ok $TAP_N - $*"
+}
+
+not_ok()
+{
+	TAP_N=$((TAP_N + 1))
+	TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok $TAP_N - $*"
+}
+
+# Print stdin as TAP diagnostics, bounded so a runaway log cannot flood.
+diag()
+{
+	head -c 8000 | sed 's/^/# /'
+}
+
+# check "title" CMD...: one TAP line for the exit status of CMD.  The output
+# of CMD is kept out of the TAP stream and shown as diagnostics on failure.
+check()
+{
+	local title=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		ok "$title"
+	else
+		not_ok "$title"
+		echo "# failed (exit $rc): $*"
+		[ -n "$out" ] && printf '%s\n' "$out" | diag
+	fi
+	return $rc
+}
+
+# check_eq "title" EXPECTED ACTUAL
+check_eq()
+{
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1"
+		printf '# expected: %s\n#      got: %s\n' "$2" "$3"
+		return 1
+	fi
+}
+
+# wait_for CMD...: poll CMD every 0.1 s until it succeeds or WAIT_TIMEOUT
+# seconds pass.  0 or 1.
+wait_for()
+{
+	local i max=$((WAIT_TIMEOUT * 10))
+
+	for ((i = 0; i < max; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# Alive and not a zombie (an exited child stays a zombie until we wait).
+proc_alive()
+{
+	local st
+
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ] && [ "$st" != X ]
+}
+
+# Wait up to $2 seconds for process $1 (our child) to end; then reap it and
+# return its exit status, or 124 if it is still running.
+wait_exit()
+{
+	local pid=$1 i max=$(($2 * 10))
+
+	for ((i = 0; i < max; i++)); do
+		proc_alive "$pid" || break
+		sleep 0.1
+	done
+	proc_alive "$pid" && return 124
+	wait "$pid"
+}
+
+# --- teardown -------------------------------------------------------------
+
+dump_logs()
+{
+	local f
+
+	[ -n "$T" ] && [ -d "$T" ] || return 0
+	for f in "$T"/*.log; do
+		[ -s "$f" ] || continue
+		echo "# --- ${f##*/} (last 100 lines)"
+		tail -n 100 "$f" | diag
+	done
+}
+
+cleanup()
+{
+	local rc=$? m name pid
+
+	[ -n "$_CLEANED" ] && return
+	_CLEANED=1
+	trap - EXIT INT TERM
+	set +e
+	for m in "${MOUNTS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null || continue
+		fusermount3 -u "$m" 2>/dev/null || fusermount3 -u -z "$m"
+	done
+	for name in "${!CLIENT_PID[@]}"; do
+		pid=${CLIENT_PID[$name]}
+		[ -n "$pid" ] || continue
+		if proc_alive "$pid"; then
+			kill -TERM "$pid" 2>/dev/null
+			wait_exit "$pid" 5 >/dev/null ||
+				kill -KILL "$pid" 2>/dev/null
+		fi
+		wait "$pid" 2>/dev/null
+	done
+	if [ -n "$SERVER_PID" ] && [ -z "$SERVER_STOPPED" ]; then
+		kill -TERM "$SERVER_PID" 2>/dev/null
+		wait_exit "$SERVER_PID" 10 >/dev/null ||
+			kill -KILL "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+	fi
+	if [ $TAP_FAILED -gt 0 ] || [ $rc -ne 0 ]; then
+		dump_logs
+	fi
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		# A lazily unmounted mount point may still be busy; never rm
+		# through a live mount.
+		for m in "${MOUNTS[@]}"; do
+			mountpoint -q "$m" 2>/dev/null &&
+				echo "# warning: $m still mounted, left in place"
+		done
+		rm -rf --one-file-system "$T"
+	fi
+	exit $rc
+}
+
+on_signal()
+{
+	echo "# interrupted"
+	TAP_FAILED=$((TAP_FAILED + 1))
+	exit 1
+}
+
+# Stop clients still mounted (with checks), stop the server (check: exit
+# 0 on SIGTERM), print the plan, exit 1 when a check failed.
+done_testing()
+{
+	local name
+
+	for name in "${!CLIENT_PID[@]}"; do
+		[ -n "${CLIENT_PID[$name]}" ] && client_umount "$name"
+	done
+	[ -n "$SERVER_PID" ] && [ -z "$SERVER_STOPPED" ] && server_stop
+	echo "1..$TAP_N"
+	[ $TAP_FAILED -eq 0 ] && exit 0
+	exit 1
+}
+
+# Stop coffred with SIGTERM; a check that it exited 0 within 20 s.
+server_stop()
+{
+	local st
+
+	kill -TERM "$SERVER_PID" 2>/dev/null
+	wait_exit "$SERVER_PID" 20
+	st=$?
+	if [ $st -eq 124 ]; then
+		kill -KILL "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+	fi
+	SERVER_STOPPED=1
+	check_eq "coffred stops on SIGTERM with exit status 0" 0 "$st"
+}
+
+# --- setup ----------------------------------------------------------------
+
+test_init()
+{
+	require_fuse
+	require_binaries
+	require_cmd getfattr setfattr git python3 sha256sum timeout
+	T=$(mktemp -d "${TMPDIR:-/tmp}/coffre-$TEST_NAME.XXXXXX") || {
+		echo "1..0 # SKIP cannot create a temporary directory"
+		exit 0
+	}
+	trap cleanup EXIT
+	trap on_signal INT TERM
+	D=$T/server
+}
+
+# Create the data directory (once).
+server_init()
+{
+	[ -d "$D" ] && return 0
+	if ! "$COFFRED" init "$D" --listen 127.0.0.1:0 >>"$T/coffred.log" 2>&1
+	then
+		not_ok "coffred init"
+		done_testing
+	fi
+}
+
+# Init if needed, then serve in the background; wait for the port file.
+server_start()
+{
+	local i
+
+	server_init
+	rm -f "$T/port"
+	"$COFFRED" serve "$D" --port-file "$T/port" >>"$T/coffred.log" 2>&1 &
+	SERVER_PID=$!
+	SERVER_STOPPED=
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$T/port" ] && break
+		proc_alive "$SERVER_PID" || break
+		sleep 0.1
+	done
+	PORT=$(tr -dc 0-9 <"$T/port" 2>/dev/null)
+	if [ -z "$PORT" ] || ! proc_alive "$SERVER_PID"; then
+		not_ok "coffred serve starts and writes its port"
+		done_testing
+	fi
+	URL=https://127.0.0.1:$PORT
+	CACERT=$D/tls/cert.pem
+}
+
+# user_add LOGIN: password kept in $T/pw-LOGIN.
+user_add()
+{
+	head -c 18 /dev/urandom | base64 | tr -d '\n/+=' >"$T/pw-$1"
+	"$COFFRED" user add "$D" "$1" --phone +33612345678 \
+		--password-file "$T/pw-$1" >>"$T/coffred.log" 2>&1 || {
+		not_ok "coffred user add $1"
+		done_testing
+	}
+}
+
+# space_create SPACE OWNER
+space_create()
+{
+	"$COFFRED" space create "$D" "$1" --owner "$2" \
+		>>"$T/coffred.log" 2>&1 || {
+		not_ok "coffred space create $1"
+		done_testing
+	}
+}
+
+# The bare git repository of a space.
+ledger()
+{
+	"$COFFRED" space path "$D" "$1"
+}
+
+# --- clients --------------------------------------------------------------
+
+cfg_of()
+{
+	echo "$T/client-$1/config"
+}
+
+mnt_of()
+{
+	echo "$T/client-$1/mnt"
+}
+
+cache_of()
+{
+	echo "$T/client-$1/cache"
+}
+
+# coffre with the config dir of client NAME: cf NAME ARGS...
+cf()
+{
+	local name=$1
+	shift
+	"$COFFRE" --config "$(cfg_of "$name")" "$@"
+}
+
+# client_login NAME LOGIN
+client_login()
+{
+	mkdir -p "$T/client-$1"
+	cf "$1" login "$URL" "$2" --password-file "$T/pw-$2" \
+		--cacert "$CACERT" >>"$T/client-$1.log" 2>&1 || {
+		not_ok "coffre login as $2 ($1)"
+		done_testing
+	}
+}
+
+# client_mount NAME SPACE: foreground mount in the background; waits for it.
+# Pass COFFRE_SETTLE_MS in the environment of the call to change the delay.
+client_mount()
+{
+	local name=$1 mnt i pid
+
+	mnt=$(mnt_of "$name")
+	mkdir -p "$mnt" "$(cache_of "$name")"
+	MOUNTS+=("$mnt")
+	"$COFFRE" --config "$(cfg_of "$name")" mount "$2" "$mnt" \
+		--cache "$(cache_of "$name")" --foreground \
+		>>"$T/client-$name.log" 2>&1 &
+	pid=$!
+	CLIENT_PID[$name]=$pid
+	for ((i = 0; i < 200; i++)); do
+		mountpoint -q "$mnt" && return 0
+		proc_alive "$pid" || break
+		sleep 0.1
+	done
+	if proc_alive "$pid"; then
+		not_ok "coffre mount $2 ($name) within 20 s"
+	else
+		wait "$pid"
+		not_ok "coffre mount $2 ($name): exited with status $?"
+		CLIENT_PID[$name]=
+	fi
+	done_testing
+}
+
+# client_umount NAME: fusermount3 -u, then a check that the client process
+# exited 0 (so sanitizer reports fail the test).
+client_umount()
+{
+	local name=$1 mnt pid st
+
+	mnt=$(mnt_of "$name")
+	pid=${CLIENT_PID[$name]}
+	if ! fusermount3 -u "$mnt" 2>>"$T/client-$name.log"; then
+		sleep 1
+		fusermount3 -u "$mnt" 2>>"$T/client-$name.log" ||
+			fusermount3 -u -z "$mnt"
+	fi
+	wait_exit "$pid" 30
+	st=$?
+	if [ $st -eq 124 ]; then
+		kill -TERM "$pid" 2>/dev/null
+		wait_exit "$pid" 5 >/dev/null || kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	CLIENT_PID[$name]=
+	check_eq "coffre mount ($name) exits 0 after unmount" 0 "$st"
+}
+
+# client_sync NAME: end the settle delays, then `coffre sync --wait`, bounded.
+client_sync()
+{
+	local mnt
+
+	mnt=$(mnt_of "$1")
+	setfattr -n user.coffre.sync -v now "$mnt" 2>/dev/null
+	timeout "$SYNC_TIMEOUT" "$COFFRE" --config "$(cfg_of "$1")" \
+		sync --wait "$mnt"
+}
+
+# --- helpers for checks ---------------------------------------------------
+
+# xattr FILE NAME: the value, without newline; fails when absent.
+xattr()
+{
+	getfattr --absolute-names --only-values -n "$2" -- "$1" 2>/dev/null
+}
+
+sha256_of()
+{
+	sha256sum <"$1" | cut -d' ' -f1
+}
+
+is_rfc3339_utc()
+{
+	[[ $1 =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]]
+}
+
+# The token client NAME got at login.
+token_of()
+{
+	python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' \
+		"$(cfg_of "$1")/session.json"
+}
+
+# api OUT METHOD PATH [curl args...]: the HTTP status on stdout, the body in
+# OUT.  No Authorization header unless given in the args.
+api()
+{
+	local out=$1 method=$2 path=$3
+	shift 3
+	curl -sS --path-as-is --max-time 60 --cacert "$CACERT" \
+		-o "$out" -w '%{http_code}' -X "$method" "$@" "$URL$path"
+}
+
+# json_get FILE EXPR: evaluate a python expression over the parsed body `j`.
+json_get()
+{
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$1" "$2" 2>/dev/null
+}
+
+test_init
