@@ -19,6 +19,9 @@ set -u
 TEST_NAME=$(basename "$0" .sh)
 WAIT_TIMEOUT=${WAIT_TIMEOUT:-10}	# seconds, for wait_for
 SYNC_TIMEOUT=${SYNC_TIMEOUT:-120}	# seconds, for one `coffre sync --wait`
+# Seconds for the whole test: once spent, waits give up at once, so a broken
+# build fails in minutes instead of stacking timeouts (meson's is 600 s).
+TEST_BUDGET=${TEST_BUDGET:-300}
 
 TAP_N=0
 TAP_FAILED=0
@@ -54,12 +57,16 @@ require_cmd()
 	done
 }
 
+# A missing binary is a broken build, not a reason to skip.
 require_binaries()
 {
-	[ -n "${COFFRE:-}" ] && [ -x "$COFFRE" ] ||
-		skip_all "COFFRE does not name the coffre binary"
-	[ -n "${COFFRED:-}" ] && [ -x "$COFFRED" ] ||
-		skip_all "COFFRED does not name the coffred binary"
+	if [ -z "${COFFRE:-}" ] || [ ! -x "$COFFRE" ] ||
+		[ -z "${COFFRED:-}" ] || [ ! -x "$COFFRED" ]; then
+		echo "not ok 1 - COFFRE and COFFRED name the binaries under test"
+		echo "# COFFRE=${COFFRE:-} COFFRED=${COFFRED:-}"
+		echo "1..1"
+		exit 1
+	fi
 }
 
 # --- TAP ------------------------------------------------------------------
@@ -113,11 +120,21 @@ check_eq()
 	fi
 }
 
+# Seconds left of the test budget, at most $1.
+budget_left()
+{
+	local left=$((TEST_BUDGET - SECONDS))
+
+	[ $left -lt 1 ] && left=1
+	[ $left -gt "$1" ] && left=$1
+	echo $left
+}
+
 # wait_for CMD...: poll CMD every 0.1 s until it succeeds or WAIT_TIMEOUT
 # seconds pass.  0 or 1.
 wait_for()
 {
-	local i max=$((WAIT_TIMEOUT * 10))
+	local i max=$(($(budget_left "$WAIT_TIMEOUT") * 10))
 
 	for ((i = 0; i < max; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
@@ -259,6 +276,7 @@ test_init()
 	trap cleanup EXIT
 	trap on_signal INT TERM
 	D=$T/server
+	SECONDS=0
 }
 
 # Create the data directory (once).
@@ -419,7 +437,7 @@ client_sync()
 
 	mnt=$(mnt_of "$1")
 	setfattr -n user.coffre.sync -v now "$mnt" 2>/dev/null
-	timeout "$SYNC_TIMEOUT" "$COFFRE" --config "$(cfg_of "$1")" \
+	timeout "$(budget_left "$SYNC_TIMEOUT")" "$COFFRE" --config "$(cfg_of "$1")" \
 		sync --wait "$mnt"
 }
 

@@ -1,0 +1,70 @@
+#!/bin/bash
+# Install every Debian 12 package needed to build, test, benchmark and demo
+# coffre.  This is the one list; packaging/debian/control's Build-Depends
+# must stay in step with it.  Needs root (or sudo).
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	meson ninja-build pkg-config gcc libc6-dev
+	libfuse3-dev libcurl4-openssl-dev libssl-dev libsodium-dev
+	libsqlite3-dev libgit2-dev libmicrohttpd-dev libjansson-dev
+	uthash-dev
+	# run and test
+	fuse3 git openssl curl ca-certificates attr rsync python3
+	util-linux coreutils diffutils findutils sed xxd 'vim-tiny|vim'
+	fuse-overlayfs
+	# tools the CI and developers use
+	clang-format shellcheck
+)
+
+installed()
+{
+	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null |
+		grep -q 'install ok installed'
+}
+
+# Print the packages that are not installed yet.  "a|b" is satisfied by
+# either; a is the one installed when neither is.
+missing()
+{
+	local p a alt found
+
+	for p in "${PACKAGES[@]}"; do
+		found=
+		IFS='|' read -r -a alt <<<"$p"
+		for a in "${alt[@]}"; do
+			installed "$a" && found=1 && break
+		done
+		[ -n "$found" ] || echo "${alt[0]}"
+	done
+}
+
+case "${1:-}" in
+--list)
+	printf '%s\n' "${PACKAGES[@]}" | cut -d'|' -f1
+	exit 0
+	;;
+--missing)
+	missing
+	exit 0
+	;;
+esac
+
+todo=$(missing)
+if [ -z "$todo" ]; then
+	echo "install-deps: all packages are installed"
+	exit 0
+fi
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || {
+		echo "install-deps: missing packages and not root (no sudo):" "${todo//$'\n'/ }" >&2
+		exit 1
+	}
+	SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+# shellcheck disable=SC2086
+$SUDO apt-get install -y --no-install-recommends $todo

@@ -1,0 +1,85 @@
+#!/bin/bash
+# Build coffre and run its whole test suite twice: a plain -Dwerror build,
+# then an AddressSanitizer + UBSan build.  The last line printed is
+# "N passed, N failed" over both runs; the exit status is non-zero when
+# anything failed (a build failure counts as one failure).
+#
+# Installs the Debian packages first when CI=true, or when run as root and
+# some are missing.  Build directories: build/ and build-asan/ (override with
+# BUILD_DIR and ASAN_DIR).
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 1
+BUILD_DIR=${BUILD_DIR:-build}
+ASAN_DIR=${ASAN_DIR:-build-asan}
+LOG_DIR=${LOG_DIR:-$BUILD_DIR-logs}
+mkdir -p "$LOG_DIR"
+
+if [ "${CI:-}" = true ]; then
+	scripts/install-deps.sh || exit 1
+elif [ "$(id -u)" -eq 0 ] && [ -n "$(scripts/install-deps.sh --missing)" ]; then
+	scripts/install-deps.sh || exit 1
+fi
+
+passed=0
+failed=0
+
+# summary_count LOG LABEL: the number on meson's "LABEL:" summary line.
+summary_count()
+{
+	local n
+
+	n=$(sed -n "s/^$2:[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$1" | tail -n1)
+	echo "${n:-0}"
+}
+
+# run_suite DIR LABEL [meson options...]: configure, build, test.
+run_suite()
+{
+	local dir=$1 label=$2 log ok xfail fail upass tout skip
+	shift 2
+	log=$LOG_DIR/test-$label.log
+
+	echo "=== $label: configure $dir ($*)"
+	if [ -f "$dir/build.ninja" ]; then
+		meson setup --reconfigure "$dir" "$@" >"$LOG_DIR/setup-$label.log" 2>&1
+	else
+		meson setup "$dir" "$@" >"$LOG_DIR/setup-$label.log" 2>&1
+	fi || {
+		tail -n 40 "$LOG_DIR/setup-$label.log"
+		echo "=== $label: meson setup FAILED"
+		failed=$((failed + 1))
+		return
+	}
+	echo "=== $label: build"
+	# Keep going past a broken target so every test that can run does;
+	# the broken build itself counts as one failure.
+	if ! ninja -C "$dir" -k 0 >"$LOG_DIR/build-$label.log" 2>&1; then
+		grep -E -A3 'error|FAILED' "$LOG_DIR/build-$label.log" | head -n 60
+		echo "=== $label: build FAILED (log: $LOG_DIR/build-$label.log)"
+		failed=$((failed + 1))
+	fi
+	echo "=== $label: test"
+	meson test -C "$dir" --no-rebuild --print-errorlogs 2>&1 | tee "$log"
+	ok=$(summary_count "$log" 'Ok')
+	xfail=$(summary_count "$log" 'Expected Fail')
+	fail=$(summary_count "$log" 'Fail')
+	upass=$(summary_count "$log" 'Unexpected Pass')
+	tout=$(summary_count "$log" 'Timeout')
+	skip=$(summary_count "$log" 'Skipped')
+	if ! grep -q '^Ok:' "$log"; then
+		echo "=== $label: meson test printed no summary"
+		failed=$((failed + 1))
+		return
+	fi
+	echo "=== $label: $((ok + xfail)) passed, $((fail + upass + tout)) failed, $skip skipped"
+	passed=$((passed + ok + xfail))
+	failed=$((failed + fail + upass + tout))
+}
+
+run_suite "$BUILD_DIR" plain -Dwerror=true
+run_suite "$ASAN_DIR" asan -Db_sanitize=address,undefined -Db_lundef=false \
+	-Dwerror=true
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
