@@ -1,0 +1,305 @@
+/* Unit tests for common/manifest: round trip and every malformed variant. */
+#include "common/manifest.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/chunker.h"
+#include "tests/lib/tap.h"
+
+#define DOC "5f0c1e2d3c4b5a69788796a5b4c3d2e1"
+#define H1 "9c1185a5c5e9fc54612808977ee8f548b2258d31a0b1c2d3e4f5061728394a5b"
+#define H2 "0000000000000000000000000000000000000000000000000000000000000001"
+#define H3 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+
+static const char good[] =
+	"coffre-manifest 1\n"
+	"doc " DOC "\n"
+	"version 3\n"
+	"size 1048586\n"
+	"sha256 " H1 "\n"
+	"deposited-by alice\n"
+	"deposited-at 2026-11-27T10:00:00Z\n"
+	"mtime 1795773600\n"
+	"chunk " H2 " 1048576\n"
+	"chunk " H3 " 10\n";
+
+/* good with the first occurrence of from replaced by to. */
+static char *variant(const char *from, const char *to)
+{
+	const char *p = strstr(good, from);
+	size_t fl = strlen(from), tl = strlen(to), n = strlen(good);
+	char *out;
+
+	if (!p)
+		return NULL;
+	out = malloc(n - fl + tl + 1);
+	memcpy(out, good, (size_t)(p - good));
+	memcpy(out + (p - good), to, tl);
+	memcpy(out + (p - good) + tl, p + fl, n - (size_t)(p - good) - fl + 1);
+	return out;
+}
+
+static void test_manifest_round_trip(void)
+{
+	struct manifest m;
+	struct buf b;
+
+	manifest_init(&m);
+	buf_init(&b, 1 << 20);
+	is_int(manifest_parse(&m, good, strlen(good)), 0, "parse good");
+	is_str(m.doc_id, DOC, "doc");
+	is_int(m.version, 3, "version");
+	is_int(m.size, 1048586, "size");
+	is_str(m.deposited_by, "alice", "depositor");
+	is_str(m.deposited_at, "2026-11-27T10:00:00Z", "time");
+	is_int(m.mtime, 1795773600, "mtime");
+	is_int(m.nchunks, 2, "two chunks");
+	is_int(m.chunks[1].size, 10, "chunk size");
+	is_int(manifest_format(&m, &b), 0, "format");
+	is_str(b.data, good, "format(parse(text)) == text");
+
+	/* Without mtime, and negative mtime. */
+	m.mtime = 0;
+	buf_reset(&b);
+	manifest_format(&m, &b);
+	ok(!strstr(b.data, "mtime"), "mtime 0 omitted");
+	is_int(manifest_parse(&m, b.data, b.len), 0, "parse without mtime");
+	is_int(m.mtime, 0, "mtime absent is 0");
+	m.mtime = -86400;
+	buf_reset(&b);
+	manifest_format(&m, &b);
+	is_int(manifest_parse(&m, b.data, b.len), 0, "negative mtime parses");
+	is_int(m.mtime, -86400, "negative mtime kept");
+	manifest_release(&m);
+
+	/* Built from scratch, empty file. */
+	manifest_init(&m);
+	doc_id_new(m.doc_id);
+	is_int(doc_id_valid(m.doc_id), 0, "doc_id_new is valid");
+	m.version = 1;
+	hash_buf(&m.sha256, "", 0);
+	memcpy(m.deposited_by, "bob", 4);
+	rfc3339_utc(0, m.deposited_at, sizeof(m.deposited_at));
+	is_str(m.deposited_at, "1970-01-01T00:00:00Z", "rfc3339 of 0");
+	buf_reset(&b);
+	is_int(manifest_format(&m, &b), 0, "format empty file");
+	{
+		struct manifest m2;
+
+		manifest_init(&m2);
+		is_int(manifest_parse(&m2, b.data, b.len), 0, "parse empty file");
+		ok(m2.nchunks == 0 && m2.size == 0 && !m2.chunks, "no chunks");
+		manifest_release(&m2);
+	}
+
+	/* format refuses inconsistent manifests and leaves out untouched. */
+	{
+		struct obj_id id;
+		size_t before;
+
+		hash_buf(&id, "x", 1);
+		is_int(manifest_add_chunk(&m, &id, 5), 0, "add chunk");
+		buf_reset(&b);
+		buf_append(&b, "keep", 4);
+		before = b.len;
+		is_int(manifest_format(&m, &b), -EINVAL, "sizes not adding up");
+		ok(b.len == before && !strcmp(b.data, "keep"), "out unchanged");
+		m.size = 5;
+		is_int(manifest_format(&m, &b), 0, "consistent now");
+		is_int(manifest_add_chunk(&m, &id, 0), -EINVAL, "empty chunk");
+		is_int(manifest_add_chunk(&m, &id, CHUNK_MAX + 1), -E2BIG,
+		       "chunk over CHUNK_MAX");
+		for (int i = 0; i < 1000; i++)
+			if (manifest_add_chunk(&m, &id, 1) < 0)
+				break;
+		is_int(m.nchunks, 1001, "array grows");
+		m.version = 0;
+		is_int(manifest_format(&m, &b), -EINVAL, "version 0 refused");
+	}
+	manifest_release(&m);
+	buf_release(&b);
+
+	{
+		char t[32];
+
+		rfc3339_utc(1795773600, t, sizeof(t));
+		is_str(t, "2026-11-27T10:00:00Z", "rfc3339 of a 2026 time");
+	}
+}
+
+static void test_manifest_malformed(void)
+{
+	static const struct {
+		const char *from, *to, *why;
+	} rows[] = {
+		{ "coffre-manifest 1", "coffre-manifest 2", "unknown version" },
+		{ "coffre-manifest 1\n", "", "no magic line" },
+		{ "version 3\n", "", "missing field" },
+		{ "version 3\n", "version 3\nversion 3\n", "duplicate field" },
+		{ "version 3\nsize 1048586\n", "size 1048586\nversion 3\n",
+		  "fields out of order" },
+		{ "mtime 1795773600\n", "mtime 1795773600\nmtime 1\n",
+		  "duplicate mtime" },
+		{ "mtime 1795773600\nchunk " H2 " 1048576\n",
+		  "chunk " H2 " 1048576\nmtime 1795773600\n", "mtime after chunk" },
+		{ "mtime 1795773600\n", "mtime 0\n", "mtime 0 written" },
+		{ "mtime 1795773600\n", "mtime 01\n", "mtime leading zero" },
+		{ "mtime 1795773600\n", "color blue\n", "unknown field" },
+		{ "deposited-by alice\n", "deposited-by alice\nextra 1\n",
+		  "unknown field in the header" },
+		{ "version 3", "version 0", "version 0" },
+		{ "version 3", "version 03", "leading zero" },
+		{ "version 3", "version +3", "sign" },
+		{ "version 3", "version -3", "negative" },
+		{ "version 3", "version 99999999999999999999", "overflow" },
+		{ "version 3", "version 3 ", "trailing space" },
+		{ "version 3", "version  3", "double space" },
+		{ "version 3", "version", "no value" },
+		{ "doc 5f0c", "doc 5F0C", "uppercase doc id" },
+		{ DOC, "5f0c", "short doc id" },
+		{ "sha256 9c", "sha256 9g", "bad hex in sha256" },
+		{ "sha256 9c", "sha256 9C", "uppercase sha256" },
+		{ "chunk 00", "chunk 0g", "bad hex in chunk" },
+		{ "deposited-by alice", "deposited-by Alice", "bad login" },
+		{ "deposited-by alice", "deposited-by ", "empty login" },
+		{ "10:00:00Z", "10:00:00", "time without Z" },
+		{ "2026-11-27T", "2026-13-27T", "month 13" },
+		{ "2026-11-27T", "2026-02-30T", "February 30" },
+		{ "2026-11-27T", "2026-11-27 ", "space instead of T" },
+		{ "size 1048586", "size 1048587", "sizes not adding up (short)" },
+		{ "size 1048586", "size 1048585", "sizes not adding up (past)" },
+		{ " 10\n", " 0\n", "empty chunk" },
+		{ " 1048576\n", " 4194305\n", "chunk over CHUNK_MAX" },
+		{ " 1048576\n", " 1048576 \n", "chunk trailing space" },
+		{ " 10\n", " 10", "truncated: no final newline" },
+		{ "\n", "\r\n", "CRLF" },
+	};
+	struct manifest m;
+	char *v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		int rc;
+
+		v = variant(rows[i].from, rows[i].to);
+		if (!v) {
+			ok(0, "variant '%s' built", rows[i].why);
+			continue;
+		}
+		/* A previous value in m must be dropped on error. */
+		manifest_init(&m);
+		manifest_parse(&m, good, strlen(good));
+		rc = manifest_parse(&m, v, strlen(v));
+		ok(rc == -EBADMSG && m.nchunks == 0 && !m.chunks && !m.doc_id[0],
+		   "refused: %s", rows[i].why);
+		manifest_release(&m);
+		free(v);
+	}
+
+	/* NUL inside via explicit length (strlen above would stop at it). */
+	{
+		char t[sizeof(good)];
+
+		memcpy(t, good, sizeof(good));
+		t[strlen("coffre-manifest 1\ndoc ") + 3] = '\0';
+		manifest_init(&m);
+		is_int(manifest_parse(&m, t, sizeof(good) - 1), -EBADMSG,
+		       "NUL byte inside the text refused");
+		manifest_release(&m);
+	}
+
+	/* Every truncation of the text is refused. */
+	{
+		size_t n = strlen(good), bad = 0;
+
+		for (size_t k = 0; k < n; k++) {
+			manifest_init(&m);
+			if (manifest_parse(&m, good, k) != -EBADMSG)
+				bad++;
+			manifest_release(&m);
+		}
+		is_int(bad, 0, "all %zu truncations refused", n);
+	}
+
+	/* Line too long. */
+	{
+		size_t n = 600;
+		char *t = malloc(n + 32);
+
+		memcpy(t, "coffre-manifest 1\ndoc ", 22);
+		memset(t + 22, 'a', n);
+		t[22 + n] = '\n';
+		manifest_init(&m);
+		is_int(manifest_parse(&m, t, 22 + n + 1), -EBADMSG,
+		       "600-byte line refused");
+		free(t);
+	}
+
+	/* More than MANIFEST_MAX_CHUNKS chunk lines: refused, bounded. */
+	{
+		static const char line[] = "chunk " H2 " 1\n";
+		size_t count = MANIFEST_MAX_CHUNKS + 1, ll = sizeof(line) - 1;
+		struct buf b;
+		char head[512];
+		int hl;
+
+		hl = snprintf(head, sizeof(head),
+			      "coffre-manifest 1\ndoc " DOC "\nversion 1\n"
+			      "size %zu\nsha256 " H1 "\ndeposited-by alice\n"
+			      "deposited-at 2026-11-27T10:00:00Z\n",
+			      count);
+		buf_init(&b, (size_t)hl + count * ll);
+		buf_append(&b, head, (size_t)hl);
+		for (size_t i = 0; i < count; i++)
+			buf_append(&b, line, ll);
+		manifest_init(&m);
+		is_int(manifest_parse(&m, b.data, b.len), -EBADMSG,
+		       "%zu chunks refused", count);
+		ok(!m.chunks, "nothing kept");
+		buf_release(&b);
+	}
+}
+
+static void test_manifest_folder(void)
+{
+	struct folder_meta fm = { FOLDER_CLASS_CONFIDENTIAL };
+	enum folder_class c;
+	struct buf b;
+
+	buf_init(&b, 1024);
+	is_int(folder_meta_format(&fm, &b), 0, "folder format");
+	is_str(b.data, "coffre-folder 1\nclass confidential\n", "folder text");
+	fm.class = FOLDER_CLASS_PUBLIC;
+	is_int(folder_meta_parse(&fm, b.data, b.len), 0, "folder parse");
+	is_int(fm.class, FOLDER_CLASS_CONFIDENTIAL, "class read back");
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass secret\n", 29),
+	       -EBADMSG, "unknown class");
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public", 28),
+	       -EBADMSG, "no final newline");
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nx 1\n", 33),
+	       -EBADMSG, "extra field");
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\n", 16), -EBADMSG,
+	       "missing class");
+	is_int(fm.class, FOLDER_CLASS_CONFIDENTIAL, "refused input changes nothing");
+	is_int(folder_class_parse("restricted", &c), 0, "class parse");
+	is_int(c, FOLDER_CLASS_RESTRICTED, "restricted");
+	is_int(folder_class_parse("Public", &c), -EINVAL, "case matters");
+	is_str(folder_class_name(FOLDER_CLASS_PUBLIC), "public", "class name");
+	ok(folder_class_name((enum folder_class)7) == NULL, "bad class has no name");
+	buf_release(&b);
+
+	is_int(doc_id_valid(DOC), 0, "doc id valid");
+	is_int(doc_id_valid("5F0C1E2D3C4B5A69788796A5B4C3D2E1"), -EINVAL,
+	       "uppercase doc id");
+	is_int(doc_id_valid(DOC "0"), -EINVAL, "33 digits");
+	is_int(doc_id_valid(NULL), -EINVAL, "NULL doc id");
+}
+
+int main(void)
+{
+	test_manifest_round_trip();
+	test_manifest_malformed();
+	test_manifest_folder();
+	return tap_done();
+}
