@@ -1,0 +1,59 @@
+/*
+ * Small helpers shared by the drive_bench files: messages, the monotonic
+ * clock and bounded path formatting.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+int bench_err(int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("drive_bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return rc;
+}
+
+void bench_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("drive_bench: ", stdout);
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+	fputc('\n', stdout);
+	/* Progress lines must show up before a long step, even in a pipe. */
+	fflush(stdout);
+}
+
+double bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int bench_path(char *out, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, BENCH_PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= BENCH_PATH_MAX) {
+		out[0] = '\0';
+		return bench_err(-ENAMETOOLONG, "path too long (over %d bytes)",
+				 BENCH_PATH_MAX - 1);
+	}
+	return 0;
+}
