@@ -57,4 +57,29 @@ int chunkstore_get(struct chunkstore *cs, const struct obj_id *id,
 int chunkstore_size(struct chunkstore *cs, const struct obj_id *id,
 		    uint64_t *size);
 
+/*
+ * Stream a held chunk's plaintext to cb in order, in pieces of at most
+ * 64 KiB, checking each record's tag as it goes and the SHA-256 of the whole
+ * at the end.  Pieces reach cb before the final hash check: on a non-zero
+ * return the caller must drop what it got.  Never holds the chunk whole.
+ * 0, -ENOENT if absent, -EBADMSG if corrupt, or cb's non-zero value.
+ */
+typedef int (*chunkstore_read_cb)(const void *p, size_t n, void *arg);
+int chunkstore_read(struct chunkstore *cs, const struct obj_id *id,
+		    chunkstore_read_cb cb, void *arg);
+
+/* Decrypt and re-hash a held chunk without holding it whole (fsck).
+ * 0, -ENOENT if absent, -EBADMSG if corrupt. */
+int chunkstore_verify(struct chunkstore *cs, const struct obj_id *id);
+
+/*
+ * Call cb for the id of every chunk on disk (in no particular order; names
+ * that are not chunk names are skipped).  A cb returning non-zero stops the
+ * walk and that value is returned.  Chunks written during the walk may or
+ * may not be seen.
+ */
+typedef int (*chunkstore_foreach_cb)(const struct obj_id *id, void *arg);
+int chunkstore_foreach(struct chunkstore *cs, chunkstore_foreach_cb cb,
+		       void *arg);
+
 #endif /* COFFRE_SERVER_CHUNKSTORE_H */

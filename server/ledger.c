@@ -1,1 +1,640 @@
-/* placeholder: this module is not written yet */
+/*
+ * The ledger of one space (libgit2): opening or creating the bare
+ * repository, its head, and reading folders at the head (ledger_list,
+ * ledger_stat).  Batches of operations live in ledger_apply.c and the
+ * history walk in ledger_versions.c; what they share is in ledger_i.h.
+ *
+ * libgit2 objects are for one thread at a time, so readers borrow a
+ * repository handle from a small pool while ledger_apply uses its own under
+ * the apply lock.  A reader resolves the head once and reads everything
+ * from that commit, so it sees one consistent state.
+ */
+#include "server/ledger.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/manifest.h"
+#include "server/ledger_i.h"
+
+int ledger_git_err(int gitrc, const char *what)
+{
+	const git_error *ge = git_error_last();
+	const char *msg = ge && ge->message ? ge->message : "unknown error";
+	int rc;
+
+	switch (gitrc) {
+	case GIT_ENOTFOUND:
+		rc = -ENOENT;
+		break;
+	case GIT_EEXISTS:
+		rc = -EEXIST;
+		break;
+	case GIT_EINVALIDSPEC:
+	case GIT_EINVALID:
+		rc = -EINVAL;
+		break;
+	default:
+		rc = -EIO;
+		break;
+	}
+	return err_set(rc, "%s: %s", what, msg);
+}
+
+int ledger_head_oid(git_repository *repo, git_oid *out)
+{
+	int rc = git_reference_name_to_id(out, repo, LEDGER_REF);
+
+	if (rc == GIT_ENOTFOUND)
+		return err_set(-ENOENT, "the ledger has no commit yet");
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot read the ledger head");
+	return 0;
+}
+
+int ledger_manifest_copy(struct manifest *dst, const struct manifest *src)
+{
+	struct manifest_chunk *c = NULL;
+
+	if (src->nchunks) {
+		c = malloc(src->nchunks * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		memcpy(c, src->chunks, src->nchunks * sizeof(*c));
+	}
+	manifest_release(dst);
+	*dst = *src;
+	dst->chunks = c;
+	return 0;
+}
+
+int ledger_blob_manifest(git_repository *repo, const git_oid *id,
+			 struct manifest *m)
+{
+	git_blob *blob;
+	int rc;
+
+	rc = git_blob_lookup(&blob, repo, id);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot read a manifest");
+	rc = manifest_parse(m, git_blob_rawcontent(blob),
+			    (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return rc;
+}
+
+int ledger_tree_class(git_repository *repo, const git_tree *tree,
+		      enum folder_class *out)
+{
+	const git_tree_entry *te;
+	struct folder_meta fm;
+	git_blob *blob;
+	int rc;
+
+	*out = FOLDER_CLASS_RESTRICTED;
+	te = git_tree_entry_byname(tree, FOLDER_META_NAME);
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB)
+		return 0;
+	rc = git_blob_lookup(&blob, repo, git_tree_entry_id(te));
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot read folder metadata");
+	rc = folder_meta_parse(&fm, git_blob_rawcontent(blob),
+			       (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	if (rc < 0)
+		return rc;
+	*out = fm.class;
+	return 0;
+}
+
+int ledger_folder_blob(git_repository *repo, enum folder_class class,
+		       git_oid *out)
+{
+	struct folder_meta fm = { .class = class };
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 256);
+	rc = folder_meta_format(&fm, &b);
+	if (rc == 0) {
+		rc = git_blob_create_from_buffer(out, repo, b.data, b.len);
+		if (rc < 0)
+			rc = ledger_git_err(rc, "cannot write folder metadata");
+	}
+	buf_release(&b);
+	return rc;
+}
+
+/* --- repository handles --- */
+
+int ledger_repo_get(struct ledger *lg, git_repository **out)
+{
+	int rc;
+
+	pthread_mutex_lock(&lg->pool_lock);
+	if (lg->npool > 0) {
+		*out = lg->pool[--lg->npool];
+		pthread_mutex_unlock(&lg->pool_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&lg->pool_lock);
+	rc = git_repository_open_bare(out, lg->path);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot open the ledger");
+	return 0;
+}
+
+void ledger_repo_put(struct ledger *lg, git_repository *repo)
+{
+	pthread_mutex_lock(&lg->pool_lock);
+	if (lg->npool < LEDGER_POOL_MAX) {
+		lg->pool[lg->npool++] = repo;
+		repo = NULL;
+	}
+	pthread_mutex_unlock(&lg->pool_lock);
+	git_repository_free(repo);
+}
+
+/* --- opening --- */
+
+/* 1 if path is an empty directory, 0 if it is not, -errno on error. */
+static int dir_is_empty(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int empty = 1;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+	int e;
+
+	if (fd < 0) {
+		e = errno;
+		return err_set(-e, "cannot open '%s': %s", path, strerror(e));
+	}
+	if (fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		return err_set(-e, "cannot fsync '%s': %s", path, strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int ledger_sync_objects(const char *repo_path)
+{
+	int fd = open(repo_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e;
+
+	if (fd < 0) {
+		e = errno;
+		return err_set(-e, "cannot open the ledger: %s", strerror(e));
+	}
+	if (syncfs(fd) < 0) {
+		e = errno;
+		close(fd);
+		return err_set(-e, "cannot sync the ledger: %s", strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int ledger_sync_ref(const char *repo_path)
+{
+	char *p = NULL;
+	int rc;
+
+	if (asprintf(&p, "%s/%s", repo_path, LEDGER_REF) < 0)
+		return -ENOMEM;
+	rc = fsync_path(p, O_RDONLY);
+	if (rc == 0) {
+		*strrchr(p, '/') = '\0';
+		rc = fsync_path(p, O_RDONLY | O_DIRECTORY);
+	}
+	free(p);
+	return rc;
+}
+
+/* The first commit: a root folder holding only its metadata. */
+static int ledger_create_first(git_repository *repo, const char *path)
+{
+	git_treebuilder *tb = NULL;
+	git_signature *sig = NULL;
+	git_reference *ref = NULL;
+	git_tree *tree = NULL;
+	git_oid blob, tree_id, commit;
+	int rc;
+
+	rc = ledger_folder_blob(repo, FOLDER_CLASS_RESTRICTED, &blob);
+	if (rc < 0)
+		return rc;
+	rc = git_treebuilder_new(&tb, repo, NULL);
+	if (rc == 0)
+		rc = git_treebuilder_insert(NULL, tb, FOLDER_META_NAME, &blob,
+					    GIT_FILEMODE_BLOB);
+	if (rc == 0)
+		rc = git_treebuilder_write(&tree_id, tb);
+	if (rc == 0)
+		rc = git_tree_lookup(&tree, repo, &tree_id);
+	if (rc == 0)
+		rc = git_signature_now(&sig, LEDGER_SERVER_NAME,
+				       LEDGER_SERVER_EMAIL);
+	if (rc == 0)
+		rc = git_commit_create(&commit, repo, NULL, sig, sig, NULL,
+				       "create space\n", tree, 0, NULL);
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot create the first commit");
+		goto out;
+	}
+	rc = ledger_sync_objects(path);
+	if (rc < 0)
+		goto out;
+	rc = git_reference_create(&ref, repo, LEDGER_REF, &commit, 0,
+				  "create space");
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot set the ledger head");
+		goto out;
+	}
+	rc = ledger_sync_ref(path);
+out:
+	git_reference_free(ref);
+	git_signature_free(sig);
+	git_tree_free(tree);
+	git_treebuilder_free(tb);
+	return rc;
+}
+
+static int ledger_init_repo(git_repository **out, const char *path)
+{
+	git_repository_init_options opts;
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) == 0) {
+		rc = dir_is_empty(path);
+		if (rc < 0)
+			return err_set(rc, "cannot read '%s': %s", path,
+				       strerror(-rc));
+		if (rc == 0)
+			return err_set(-EEXIST, "'%s' exists and is not a ledger",
+				       path);
+	}
+	git_repository_init_options_init(&opts,
+					 GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+	opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
+		     GIT_REPOSITORY_INIT_MKDIR;
+	opts.mode = GIT_REPOSITORY_INIT_SHARED_UMASK;
+	opts.initial_head = "main";
+	opts.description = "coffre ledger";
+	rc = git_repository_init_ext(out, path, &opts);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot create the ledger");
+	return 0;
+}
+
+int ledger_open(struct ledger **out, const char *repo_path, int create)
+{
+	struct ledger *lg;
+	git_oid head;
+	int rc;
+
+	*out = NULL;
+	lg = calloc(1, sizeof(*lg));
+	if (!lg)
+		return -ENOMEM;
+	git_libgit2_init();
+	pthread_mutex_init(&lg->apply_lock, NULL);
+	pthread_mutex_init(&lg->pool_lock, NULL);
+	lg->path = strdup(repo_path);
+	if (!lg->path) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = git_repository_open_bare(&lg->wrepo, repo_path);
+	if (rc == GIT_ENOTFOUND && create) {
+		rc = ledger_init_repo(&lg->wrepo, repo_path);
+	} else if (rc == GIT_ENOTFOUND) {
+		rc = err_set(-ENOENT, "no ledger at '%s'", repo_path);
+	} else if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot open the ledger");
+	}
+	if (rc < 0)
+		goto fail;
+	rc = ledger_head_oid(lg->wrepo, &head);
+	/* Also finishes a creation that stopped before its first commit. */
+	if (rc == -ENOENT && create)
+		rc = ledger_create_first(lg->wrepo, repo_path);
+	else if (rc == -ENOENT)
+		rc = 0;
+	if (rc < 0)
+		goto fail;
+	err_clear();
+	*out = lg;
+	return 0;
+fail:
+	ledger_free(lg);
+	return rc;
+}
+
+void ledger_free(struct ledger *lg)
+{
+	if (!lg)
+		return;
+	while (lg->npool > 0)
+		git_repository_free(lg->pool[--lg->npool]);
+	git_index_free(lg->idx);
+	git_repository_free(lg->wrepo);
+	pthread_mutex_destroy(&lg->apply_lock);
+	pthread_mutex_destroy(&lg->pool_lock);
+	free(lg->path);
+	free(lg);
+	git_libgit2_shutdown();
+}
+
+int ledger_head(struct ledger *lg, char out[GIT_OID_HEX_LEN + 1])
+{
+	git_repository *repo;
+	git_oid oid;
+	int rc;
+
+	rc = ledger_repo_get(lg, &repo);
+	if (rc < 0)
+		return rc;
+	rc = ledger_head_oid(repo, &oid);
+	if (rc == 0)
+		git_oid_tostr(out, GIT_OID_HEX_LEN + 1, &oid);
+	ledger_repo_put(lg, repo);
+	return rc;
+}
+
+/* --- reading folders --- */
+
+/* The root tree at the head, and the head as hex when asked. */
+static int head_tree(git_repository *repo, git_tree **out,
+		     char head[GIT_OID_HEX_LEN + 1])
+{
+	git_commit *commit;
+	git_oid oid;
+	int rc;
+
+	rc = ledger_head_oid(repo, &oid);
+	if (rc < 0)
+		return rc;
+	rc = git_commit_lookup(&commit, repo, &oid);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot read the head commit");
+	rc = git_commit_tree(out, commit);
+	git_commit_free(commit);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot read the head tree");
+	if (head)
+		git_oid_tostr(head, GIT_OID_HEX_LEN + 1, &oid);
+	return 0;
+}
+
+/*
+ * The tree entry for a path below the root ("/A/b"), or -ENOENT.  A path
+ * naming the folder metadata is no entry at all.
+ */
+static int path_entry(git_tree *root, const char *path, git_tree_entry **out)
+{
+	const char *last = strrchr(path, '/');
+	int rc;
+
+	if (strcmp(last + 1, FOLDER_META_NAME) == 0)
+		return err_set(-ENOENT, "no such file or folder '%s'", path);
+	rc = git_tree_entry_bypath(out, root, path + 1);
+	if (rc == GIT_ENOTFOUND)
+		return err_set(-ENOENT, "no such file or folder '%s'", path);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot look up a path");
+	return 0;
+}
+
+/* Fill e for one tree entry and call cb. */
+static int emit_entry(git_repository *repo, const git_tree_entry *te,
+		      const char *name, ledger_list_cb cb, void *arg)
+{
+	struct ledger_entry e = { .name = name };
+	struct manifest m;
+	git_tree *sub;
+	int rc;
+
+	manifest_init(&m);
+	if (git_tree_entry_type(te) == GIT_OBJECT_TREE) {
+		e.is_dir = 1;
+		rc = git_tree_lookup(&sub, repo, git_tree_entry_id(te));
+		if (rc < 0)
+			return ledger_git_err(rc, "cannot read a folder");
+		rc = ledger_tree_class(repo, sub, &e.class);
+		git_tree_free(sub);
+		if (rc < 0)
+			return rc;
+	} else {
+		rc = ledger_blob_manifest(repo, git_tree_entry_id(te), &m);
+		if (rc < 0)
+			return rc;
+		e.manifest = &m;
+	}
+	rc = cb(&e, arg);
+	manifest_release(&m);
+	return rc;
+}
+
+static int entry_name_cmp(const void *a, const void *b)
+{
+	const git_tree_entry *const *x = a, *const *y = b;
+
+	return strcmp(git_tree_entry_name(*x), git_tree_entry_name(*y));
+}
+
+static int is_listed(const git_tree_entry *te)
+{
+	git_object_t t = git_tree_entry_type(te);
+
+	if (t == GIT_OBJECT_TREE)
+		return 1;
+	return t == GIT_OBJECT_BLOB &&
+	       strcmp(git_tree_entry_name(te), FOLDER_META_NAME) != 0;
+}
+
+/*
+ * Git sorts a tree's entries with folders compared as "name/", so "a.b"
+ * comes before the folder "a" there.  The protocol lists by plain name,
+ * hence the sort of the entry pointers (the tree keeps the entries).
+ */
+static int list_tree(git_repository *repo, git_tree *dir, const char *after,
+		     size_t limit, ledger_list_cb cb, void *arg, int *more)
+{
+	size_t n = git_tree_entrycount(dir), k = 0, lo, hi, i, emitted = 0;
+	const git_tree_entry **v;
+	int rc = 0;
+
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(dir, i);
+
+		if (is_listed(te))
+			v[k++] = te;
+	}
+	qsort(v, k, sizeof(*v), entry_name_cmp);
+	lo = 0;
+	hi = k;
+	while (after && lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(git_tree_entry_name(v[mid]), after) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (more)
+		*more = 0;
+	for (i = lo; i < k; i++) {
+		if (emitted == limit) {
+			if (more)
+				*more = 1;
+			break;
+		}
+		rc = emit_entry(repo, v[i], git_tree_entry_name(v[i]), cb, arg);
+		if (rc != 0)
+			break;
+		emitted++;
+	}
+	free(v);
+	return rc;
+}
+
+int ledger_list(struct ledger *lg, const char *path, const char *after,
+		size_t limit, ledger_list_cb cb, void *arg, int *more,
+		enum folder_class *folder_class, char head[GIT_OID_HEX_LEN + 1])
+{
+	git_tree_entry *te = NULL;
+	git_repository *repo;
+	git_tree *root = NULL, *dir = NULL;
+	enum folder_class cls;
+	int rc;
+
+	if (more)
+		*more = 0;
+	if (!path || path[0] != '/')
+		return err_set(-EINVAL, "bad path '%s'", path ? path : "");
+	rc = ledger_repo_get(lg, &repo);
+	if (rc < 0)
+		return rc;
+	rc = head_tree(repo, &root, head);
+	if (rc < 0)
+		goto out;
+	if (strcmp(path, "/") == 0) {
+		dir = root;
+		root = NULL;
+	} else {
+		rc = path_entry(root, path, &te);
+		if (rc < 0)
+			goto out;
+		if (git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+			rc = err_set(-ENOTDIR, "'%s' is a file", path);
+			goto out;
+		}
+		rc = git_tree_lookup(&dir, repo, git_tree_entry_id(te));
+		if (rc < 0) {
+			rc = ledger_git_err(rc, "cannot read a folder");
+			goto out;
+		}
+	}
+	rc = ledger_tree_class(repo, dir, &cls);
+	if (rc < 0)
+		goto out;
+	if (folder_class)
+		*folder_class = cls;
+	rc = list_tree(repo, dir, after, limit, cb, arg, more);
+out:
+	git_tree_entry_free(te);
+	git_tree_free(dir);
+	git_tree_free(root);
+	ledger_repo_put(lg, repo);
+	return rc;
+}
+
+int ledger_stat(struct ledger *lg, const char *path, ledger_list_cb cb,
+		void *arg)
+{
+	git_tree_entry *te = NULL;
+	git_repository *repo;
+	git_tree *root = NULL;
+	int rc;
+
+	if (!path || path[0] != '/')
+		return err_set(-EINVAL, "bad path '%s'", path ? path : "");
+	rc = ledger_repo_get(lg, &repo);
+	if (rc < 0)
+		return rc;
+	rc = head_tree(repo, &root, NULL);
+	if (rc < 0)
+		goto out;
+	if (strcmp(path, "/") == 0) {
+		struct ledger_entry e = { .name = "", .is_dir = 1 };
+
+		rc = ledger_tree_class(repo, root, &e.class);
+		if (rc == 0)
+			rc = cb(&e, arg);
+		goto out;
+	}
+	rc = path_entry(root, path, &te);
+	if (rc < 0)
+		goto out;
+	if (git_tree_entry_type(te) != GIT_OBJECT_TREE &&
+	    git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+		rc = err_set(-ENOENT, "no such file or folder '%s'", path);
+		goto out;
+	}
+	rc = emit_entry(repo, te, strrchr(path, '/') + 1, cb, arg);
+out:
+	git_tree_entry_free(te);
+	git_tree_free(root);
+	ledger_repo_put(lg, repo);
+	return rc;
+}
+
+void ledger_op_release(struct ledger_op *op)
+{
+	if (!op)
+		return;
+	free(op->path);
+	free(op->from);
+	free(op->to);
+	op->path = op->from = op->to = NULL;
+	manifest_release(&op->content);
+}
+
+void ledger_result_release(struct ledger_result *r)
+{
+	if (!r)
+		return;
+	manifest_release(&r->manifest);
+}

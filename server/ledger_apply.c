@@ -1,0 +1,857 @@
+/*
+ * Applying a batch of operations to the ledger as one commit.
+ *
+ * The mutable state is a libgit2 index: every document is an entry at its
+ * path and every folder exists through its ".coffre-folder" entry, so a
+ * lookup is a search in a sorted array and moving a folder is re-filing the
+ * entries under its prefix.  The index of the head is kept between batches
+ * (under the apply lock); writing the tree reuses the index's tree cache,
+ * so a batch costs what it touches rather than the size of the space.
+ *
+ * Atomicity: objects written by a failed batch are left unreferenced
+ * (harmless to git fsck), the cached index is dropped, and the head only
+ * moves by a compare-and-swap once the commit and everything it names are
+ * on disk.
+ */
+#include "server/ledger.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <git2.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/hash.h"
+#include "common/manifest.h"
+#include "common/path.h"
+#include "server/chunkstore.h"
+#include "server/ledger_i.h"
+
+#define LEDGER_MAX_OPS	  10000
+#define CLIENT_MAX_LEN	  128
+#define MSG_CAP		  (256u * 1024u * 1024u)
+#define SCRATCH_LEN	  (PATH_MAX_LEN + sizeof(FOLDER_META_NAME) + 8)
+
+struct apply {
+	git_repository *repo;
+	git_index *idx;
+	struct chunkstore *cs;
+	const char *login;
+	char now[32];
+	struct hash_ctx *hash;
+	char *scratch;			/* SCRATCH_LEN bytes */
+	git_oid class_blob[3];
+	int have_class[3];
+	struct buf trailers;
+};
+
+/* "/A/b" -> "A/b", "/" -> "": paths as the index spells them. */
+static const char *ipath(const char *path)
+{
+	return path + 1;
+}
+
+static const git_index_entry *file_at(struct apply *ap, const char *ip)
+{
+	if (!*ip)
+		return NULL;
+	return git_index_get_bypath(ap->idx, ip, 0);
+}
+
+static const char *meta_path(struct apply *ap, const char *ip, size_t len)
+{
+	snprintf(ap->scratch, SCRATCH_LEN, "%.*s%s" FOLDER_META_NAME,
+		 (int)len, ip, len ? "/" : "");
+	return ap->scratch;
+}
+
+static int folder_at(struct apply *ap, const char *ip)
+{
+	if (!*ip)
+		return 1;
+	return git_index_get_bypath(ap->idx, meta_path(ap, ip, strlen(ip)),
+				    0) != NULL;
+}
+
+/* Every ancestor of ip must be a folder: -ENOTDIR / -ENOENT otherwise. */
+static int check_parent(struct apply *ap, const char *ip)
+{
+	const char *p;
+
+	for (p = strchr(ip, '/'); p; p = strchr(p + 1, '/')) {
+		int len = (int)(p - ip);
+
+		snprintf(ap->scratch, SCRATCH_LEN, "%.*s", len, ip);
+		if (git_index_get_bypath(ap->idx, ap->scratch, 0))
+			return err_set(-ENOTDIR, "'/%.*s' is a file", len, ip);
+		if (!git_index_get_bypath(ap->idx, meta_path(ap, ip, len), 0))
+			return err_set(-ENOENT, "no such folder '/%.*s'", len,
+				       ip);
+	}
+	return 0;
+}
+
+/* Position of the first entry under "ip/", or -1 when none. */
+static long first_under(struct apply *ap, const char *ip)
+{
+	size_t pos;
+
+	snprintf(ap->scratch, SCRATCH_LEN, "%s/", ip);
+	if (git_index_find_prefix(&pos, ap->idx, ap->scratch) != 0)
+		return -1;
+	return (long)pos;
+}
+
+static int folder_is_empty(struct apply *ap, const char *ip)
+{
+	const git_index_entry *e;
+	size_t plen = strlen(ip) + 1;
+	long pos = first_under(ap, ip);
+
+	if (pos < 0)
+		return 1;
+	for (; (e = git_index_get_byindex(ap->idx, (size_t)pos)); pos++) {
+		if (strncmp(e->path, ip, plen - 1) != 0 ||
+		    e->path[plen - 1] != '/')
+			break;
+		if (strcmp(e->path + plen, FOLDER_META_NAME) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int index_put(struct apply *ap, const char *ip, const git_oid *id,
+		     uint32_t mode)
+{
+	git_index_entry e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.mode = mode;
+	e.id = *id;
+	e.path = ip;
+	rc = git_index_add(ap->idx, &e);
+	if (rc < 0) {
+		const git_error *ge = git_error_last();
+
+		return err_set(-EINVAL, "cannot file '/%s' in the ledger: %s",
+			       ip, ge && ge->message ? ge->message : "error");
+	}
+	return 0;
+}
+
+static int index_del(struct apply *ap, const char *ip)
+{
+	int rc = git_index_remove(ap->idx, ip, 0);
+
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot remove an entry");
+	return 0;
+}
+
+static int class_blob(struct apply *ap, enum folder_class c, git_oid *out)
+{
+	int rc;
+
+	if ((unsigned)c > FOLDER_CLASS_CONFIDENTIAL)
+		return err_set(-EINVAL, "bad folder class %d", (int)c);
+	if (!ap->have_class[c]) {
+		rc = ledger_folder_blob(ap->repo, c, &ap->class_blob[c]);
+		if (rc < 0)
+			return rc;
+		ap->have_class[c] = 1;
+	}
+	*out = ap->class_blob[c];
+	return 0;
+}
+
+/* --- deposits --- */
+
+struct hash_feed {
+	struct hash_ctx *h;
+	uint64_t n;
+};
+
+static int hash_feed_cb(const void *p, size_t n, void *arg)
+{
+	struct hash_feed *f = arg;
+
+	hash_update(f->h, p, n);
+	f->n += n;
+	return 0;
+}
+
+static int cs_has(struct apply *ap, const struct obj_id *id)
+{
+	return ap->cs ? chunkstore_has(ap->cs, id) : 0;
+}
+
+/*
+ * The announced content must be what the chunk store holds: every chunk
+ * present, sizes adding up, and the SHA-256 of the whole matching.  Chunks
+ * are streamed one record at a time, never the whole file.
+ */
+static int verify_content(struct apply *ap, const struct manifest *c,
+			  const char *path)
+{
+	char hex[OBJ_ID_HEX_LEN + 1];
+	struct hash_feed f = { .h = ap->hash };
+	struct obj_id got;
+	uint64_t sum = 0;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < c->nchunks; i++) {
+		if (__builtin_add_overflow(sum, c->chunks[i].size, &sum))
+			return err_set(-EBADMSG, "chunk sizes of '%s' overflow",
+				       path);
+	}
+	if (sum != c->size)
+		return err_set(-EBADMSG, "chunk sizes of '%s' add up to %llu, not %llu",
+			       path, (unsigned long long)sum,
+			       (unsigned long long)c->size);
+	for (i = 0; i < c->nchunks; i++) {
+		rc = cs_has(ap, &c->chunks[i].id);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			obj_id_to_hex(&c->chunks[i].id, hex);
+			return err_set(-ENODATA, "chunk '%s' of '%s' is not held",
+				       hex, path);
+		}
+	}
+	hash_reset(ap->hash);
+	for (i = 0; i < c->nchunks; i++) {
+		f.n = 0;
+		rc = chunkstore_read(ap->cs, &c->chunks[i].id, hash_feed_cb, &f);
+		obj_id_to_hex(&c->chunks[i].id, hex);
+		if (rc == -ENOENT)
+			return err_set(-ENODATA, "chunk '%s' of '%s' is not held",
+				       hex, path);
+		if (rc < 0)
+			return rc;
+		if (f.n != c->chunks[i].size)
+			return err_set(-EBADMSG, "chunk '%s' holds %llu bytes, not %u",
+				       hex, (unsigned long long)f.n,
+				       c->chunks[i].size);
+	}
+	hash_final(ap->hash, &got);
+	if (obj_id_cmp(&got, &c->sha256) != 0)
+		return err_set(-EBADMSG, "content of '%s' does not match its sha256",
+			       path);
+	return 0;
+}
+
+/* Write m as a blob filed at ip. */
+static int put_manifest(struct apply *ap, const char *ip,
+			const struct manifest *m)
+{
+	git_oid id;
+	struct buf b;
+	size_t cap;
+	int rc;
+
+	/* A chunk line is under 100 bytes; the head under 1 KiB. */
+	cap = 1024 + m->nchunks * 100;
+	buf_init(&b, cap);
+	rc = manifest_format(m, &b);
+	if (rc == 0) {
+		rc = git_blob_create_from_buffer(&id, ap->repo, b.data, b.len);
+		if (rc < 0)
+			rc = ledger_git_err(rc, "cannot write a manifest");
+	}
+	buf_release(&b);
+	if (rc == 0)
+		rc = index_put(ap, ip, &id, GIT_FILEMODE_BLOB);
+	return rc;
+}
+
+/*
+ * The next version of a document (or its first): content from c, identity
+ * from doc_id and version, depositor and time from the batch.
+ */
+static int new_version(struct apply *ap, const struct manifest *c,
+		       const char *doc_id, uint64_t version,
+		       struct manifest *out)
+{
+	int rc = ledger_manifest_copy(out, c);
+
+	if (rc < 0)
+		return rc;
+	snprintf(out->doc_id, sizeof(out->doc_id), "%s", doc_id);
+	out->version = version;
+	snprintf(out->deposited_by, sizeof(out->deposited_by), "%s",
+		 ap->login);
+	snprintf(out->deposited_at, sizeof(out->deposited_at), "%s", ap->now);
+	return 0;
+}
+
+static int op_deposit(struct apply *ap, const struct ledger_op *op,
+		      struct ledger_result *r)
+{
+	const char *ip = ipath(op->path);
+	const git_index_entry *cur;
+	struct manifest old;
+	char doc_id[DOC_ID_HEX_LEN + 1];
+	uint64_t version = 1, cur_version = 0;
+	int rc;
+
+	if (!*ip)
+		return err_set(-EISDIR, "'/' is a folder");
+	rc = check_parent(ap, ip);
+	if (rc < 0)
+		return rc;
+	if (folder_at(ap, ip))
+		return err_set(-EISDIR, "'%s' is a folder", op->path);
+	rc = verify_content(ap, &op->content, op->path);
+	if (rc < 0)
+		return rc;
+	cur = file_at(ap, ip);
+	if (cur) {
+		manifest_init(&old);
+		rc = ledger_blob_manifest(ap->repo, &cur->id, &old);
+		if (rc < 0)
+			return rc;
+		memcpy(doc_id, old.doc_id, sizeof(doc_id));
+		cur_version = old.version;
+		version = old.version + 1;
+		manifest_release(&old);
+	} else {
+		doc_id_new(doc_id);
+	}
+	r->concurrent = op->base_version != 0 && op->base_version != cur_version;
+	rc = new_version(ap, &op->content, doc_id, version, &r->manifest);
+	if (rc < 0)
+		return rc;
+	memcpy(r->doc_id, doc_id, sizeof(doc_id));
+	r->version = version;
+	return put_manifest(ap, ip, &r->manifest);
+}
+
+static int op_mkdir(struct apply *ap, const struct ledger_op *op)
+{
+	const char *ip = ipath(op->path);
+	git_oid blob;
+	int rc;
+
+	if (!*ip)
+		return 0;
+	rc = check_parent(ap, ip);
+	if (rc < 0)
+		return rc;
+	if (file_at(ap, ip))
+		return err_set(-EEXIST, "'%s' is a file", op->path);
+	if (folder_at(ap, ip))
+		return 0;
+	rc = class_blob(ap, op->class, &blob);
+	if (rc < 0)
+		return rc;
+	return index_put(ap, meta_path(ap, ip, strlen(ip)), &blob,
+			 GIT_FILEMODE_BLOB);
+}
+
+static int op_unlink(struct apply *ap, const struct ledger_op *op)
+{
+	const char *ip = ipath(op->path);
+
+	if (file_at(ap, ip))
+		return index_del(ap, ip);
+	if (folder_at(ap, ip))
+		return err_set(-EISDIR, "'%s' is a folder", op->path);
+	return 0;
+}
+
+static int op_rmdir(struct apply *ap, const struct ledger_op *op)
+{
+	const char *ip = ipath(op->path);
+
+	if (!*ip)
+		return err_set(-EINVAL, "'/' cannot be removed");
+	if (file_at(ap, ip))
+		return err_set(-ENOTDIR, "'%s' is a file", op->path);
+	if (!folder_at(ap, ip))
+		return 0;
+	if (!folder_is_empty(ap, ip))
+		return err_set(-ENOTEMPTY, "folder '%s' is not empty",
+			       op->path);
+	return index_del(ap, meta_path(ap, ip, strlen(ip)));
+}
+
+struct moved {
+	char *path;
+	git_oid id;
+	uint32_t mode;
+};
+
+static int depth_of(const char *p)
+{
+	int d = 1;
+
+	for (; *p; p++)
+		d += *p == '/';
+	return d;
+}
+
+/* Re-file every entry under from/ as to/, in one go. */
+static int move_folder(struct apply *ap, const char *from, const char *to)
+{
+	const git_index_entry *e;
+	struct moved *v = NULL, *nv;
+	size_t n = 0, alloc = 0, flen = strlen(from), i;
+	long pos = first_under(ap, from);
+	int rc = 0;
+
+	for (; pos >= 0 && (e = git_index_get_byindex(ap->idx, (size_t)pos));
+	     pos++) {
+		if (strncmp(e->path, from, flen) != 0 || e->path[flen] != '/')
+			break;
+		if (n == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			nv = realloc(v, alloc * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			v = nv;
+		}
+		if (asprintf(&v[n].path, "%s%s", to, e->path + flen) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		v[n].id = e->id;
+		v[n].mode = e->mode;
+		n++;
+		if (strlen(v[n - 1].path) + 1 > PATH_MAX_LEN ||
+		    depth_of(v[n - 1].path) > PATH_MAX_DEPTH) {
+			rc = err_set(-ENAMETOOLONG, "'/%s' would be too long or deep",
+				     v[n - 1].path);
+			goto out;
+		}
+	}
+	rc = git_index_remove_directory(ap->idx, from, 0);
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot move a folder");
+		goto out;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		rc = index_put(ap, v[i].path, &v[i].id, v[i].mode);
+out:
+	for (i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+	return rc;
+}
+
+static int op_move(struct apply *ap, const struct ledger_op *op,
+		   struct ledger_result *r)
+{
+	const char *from = ipath(op->from), *to = ipath(op->to);
+	const git_index_entry *src, *dst;
+	struct manifest sm, dm;
+	size_t flen = strlen(from);
+	git_oid src_id;
+	uint32_t src_mode;
+	int rc;
+
+	if (!*from)
+		return err_set(-EINVAL, "'/' cannot be moved");
+	src = file_at(ap, from);
+	if (!src && !folder_at(ap, from))
+		return err_set(-ENOENT, "no such file or folder '%s'",
+			       op->from);
+	if (!src) {
+		/* Renaming a folder to itself changes nothing. */
+		if (strcmp(from, to) == 0)
+			return 0;
+		if (strncmp(to, from, flen) == 0 && to[flen] == '/')
+			return err_set(-EINVAL, "cannot move '%s' into itself",
+				       op->from);
+		if (!*to || folder_at(ap, to))
+			return err_set(-EEXIST, "folder '%s' already exists",
+				       op->to);
+		if (file_at(ap, to))
+			return err_set(-ENOTDIR, "'%s' is a file", op->to);
+		rc = check_parent(ap, to);
+		if (rc < 0)
+			return rc;
+		return move_folder(ap, from, to);
+	}
+
+	src_id = src->id;
+	src_mode = src->mode;
+	manifest_init(&sm);
+	manifest_init(&dm);
+	rc = ledger_blob_manifest(ap->repo, &src_id, &sm);
+	if (rc < 0)
+		goto out;
+	memcpy(r->doc_id, sm.doc_id, sizeof(r->doc_id));
+	r->version = sm.version;
+	if (strcmp(from, to) == 0)
+		goto out;
+	if (!*to || folder_at(ap, to)) {
+		rc = err_set(-EISDIR, "'%s' is a folder", op->to);
+		goto out;
+	}
+	rc = check_parent(ap, to);
+	if (rc < 0)
+		goto out;
+	dst = file_at(ap, to);
+	if (!dst) {
+		rc = index_put(ap, to, &src_id, src_mode);
+		if (rc == 0)
+			rc = index_del(ap, from);
+		goto out;
+	}
+	/* A save by rename: the target document gets a new version. */
+	rc = ledger_blob_manifest(ap->repo, &dst->id, &dm);
+	if (rc < 0)
+		goto out;
+	rc = new_version(ap, &sm, dm.doc_id, dm.version + 1, &r->manifest);
+	if (rc < 0)
+		goto out;
+	memcpy(r->doc_id, dm.doc_id, sizeof(r->doc_id));
+	r->version = dm.version + 1;
+	rc = put_manifest(ap, to, &r->manifest);
+	if (rc == 0)
+		rc = index_del(ap, from);
+out:
+	manifest_release(&sm);
+	manifest_release(&dm);
+	return rc;
+}
+
+/* --- the commit message --- */
+
+/* Append s with control characters (newlines above all) made harmless. */
+static int append_clean(struct buf *b, const char *s)
+{
+	char tmp[256];
+	size_t n = 0;
+	int rc;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		tmp[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+		if (n == sizeof(tmp)) {
+			rc = buf_append(b, tmp, n);
+			if (rc < 0)
+				return rc;
+			n = 0;
+		}
+	}
+	return buf_append(b, tmp, n);
+}
+
+static const char *op_name(enum ledger_op_kind k)
+{
+	switch (k) {
+	case LEDGER_OP_MKDIR:
+		return "mkdir";
+	case LEDGER_OP_DEPOSIT:
+		return "deposit";
+	case LEDGER_OP_MOVE:
+		return "move";
+	case LEDGER_OP_UNLINK:
+		return "unlink";
+	case LEDGER_OP_RMDIR:
+		return "rmdir";
+	}
+	return "unknown";
+}
+
+static int add_trailers(struct buf *b, const struct ledger_op *op,
+			const struct ledger_result *r)
+{
+	int rc;
+
+	rc = buf_appendf(b, "Coffre-Op: %s ", op_name(op->kind));
+	if (rc == 0)
+		rc = append_clean(b, op->kind == LEDGER_OP_MOVE ? op->from
+								: op->path);
+	if (rc == 0)
+		rc = buf_append(b, "\n", 1);
+	if (rc == 0 && op->kind == LEDGER_OP_MOVE) {
+		rc = buf_appendf(b, "Coffre-To: ");
+		if (rc == 0)
+			rc = append_clean(b, op->to);
+		if (rc == 0)
+			rc = buf_append(b, "\n", 1);
+	}
+	if (rc == 0 && op->kind == LEDGER_OP_MKDIR)
+		rc = buf_appendf(b, "Coffre-Class: %s\n",
+				 folder_class_name(op->class));
+	if (rc == 0 && r->doc_id[0])
+		rc = buf_appendf(b, "Coffre-Doc: %s %llu\n", r->doc_id,
+				 (unsigned long long)r->version);
+	return rc;
+}
+
+static int build_message(struct buf *b, const struct ledger_op *ops,
+			 const struct ledger_result *res, size_t nops,
+			 const char *client, const struct buf *trailers)
+{
+	int rc;
+
+	if (nops == 1) {
+		rc = buf_appendf(b, "%s ", op_name(ops[0].kind));
+		if (rc == 0)
+			rc = append_clean(b, ops[0].kind == LEDGER_OP_MOVE
+						     ? ops[0].from
+						     : ops[0].path);
+		if (rc == 0 && ops[0].kind == LEDGER_OP_MOVE) {
+			rc = buf_appendf(b, " -> ");
+			if (rc == 0)
+				rc = append_clean(b, ops[0].to);
+		}
+		if (rc == 0 && ops[0].kind == LEDGER_OP_DEPOSIT)
+			rc = buf_appendf(b, " v%llu",
+					 (unsigned long long)res[0].version);
+	} else {
+		rc = buf_appendf(b, "batch of %zu operations", nops);
+	}
+	if (rc == 0)
+		rc = buf_append(b, "\n\n", 2);
+	if (rc == 0)
+		rc = buf_append(b, trailers->data, trailers->len);
+	if (rc == 0)
+		rc = buf_appendf(b, "Coffre-Client: ");
+	if (rc == 0)
+		rc = append_clean(b, client && *client ? client : "unknown");
+	if (rc == 0)
+		rc = buf_append(b, "\n", 1);
+	if (rc < 0)
+		return err_set(rc, "commit message too large");
+	return 0;
+}
+
+/* --- the batch --- */
+
+static int op_check_paths(const struct ledger_op *op)
+{
+	int rc;
+
+	if (op->kind == LEDGER_OP_MOVE) {
+		if (!op->from || !op->to)
+			return err_set(-EINVAL, "move without from or to");
+		rc = path_validate(op->from);
+		if (rc == 0)
+			rc = path_validate(op->to);
+		return rc;
+	}
+	if (!op->path)
+		return err_set(-EINVAL, "%s without a path", op_name(op->kind));
+	return path_validate(op->path);
+}
+
+static int apply_op(struct apply *ap, const struct ledger_op *op,
+		    struct ledger_result *r)
+{
+	int rc = op_check_paths(op);
+
+	if (rc < 0)
+		return rc;
+	switch (op->kind) {
+	case LEDGER_OP_MKDIR:
+		return op_mkdir(ap, op);
+	case LEDGER_OP_DEPOSIT:
+		return op_deposit(ap, op, r);
+	case LEDGER_OP_MOVE:
+		return op_move(ap, op, r);
+	case LEDGER_OP_UNLINK:
+		return op_unlink(ap, op);
+	case LEDGER_OP_RMDIR:
+		return op_rmdir(ap, op);
+	}
+	return err_set(-EINVAL, "unknown operation %d", (int)op->kind);
+}
+
+/* The index of head, from the cache when it is still the head's. */
+static int load_index(struct ledger *lg, const git_oid *head)
+{
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	int rc;
+
+	if (lg->idx && git_oid_equal(&lg->idx_head, head))
+		return 0;
+	git_index_free(lg->idx);
+	lg->idx = NULL;
+	rc = git_commit_lookup(&commit, lg->wrepo, head);
+	if (rc == 0)
+		rc = git_commit_tree(&tree, commit);
+	if (rc == 0)
+		rc = git_index_new(&lg->idx);
+	if (rc == 0)
+		rc = git_index_read_tree(lg->idx, tree);
+	if (rc < 0) {
+		git_index_free(lg->idx);
+		lg->idx = NULL;
+		rc = ledger_git_err(rc, "cannot read the head tree");
+	} else {
+		lg->idx_head = *head;
+	}
+	git_tree_free(tree);
+	git_commit_free(commit);
+	return rc;
+}
+
+/* Write the tree and the commit, then move the head from parent to it. */
+static int commit_batch(struct ledger *lg, struct apply *ap,
+			const git_oid *parent_id, const char *space,
+			const char *msg, git_oid *out)
+{
+	git_signature *author = NULL, *committer = NULL;
+	git_commit *parent = NULL;
+	git_reference *ref = NULL;
+	git_tree *tree = NULL;
+	git_oid tree_id;
+	char *email = NULL;
+	int rc;
+
+	if (asprintf(&email, "%s@%s.coffre", ap->login, space) < 0)
+		return -ENOMEM;
+	rc = git_index_write_tree_to(&tree_id, ap->idx, ap->repo);
+	if (rc == 0)
+		rc = git_tree_lookup(&tree, ap->repo, &tree_id);
+	if (rc == 0)
+		rc = git_commit_lookup(&parent, ap->repo, parent_id);
+	if (rc == 0)
+		rc = git_signature_now(&author, ap->login, email);
+	if (rc == 0)
+		rc = git_signature_now(&committer, LEDGER_SERVER_NAME,
+				       LEDGER_SERVER_EMAIL);
+	if (rc == 0)
+		rc = git_commit_create(out, ap->repo, NULL, author, committer,
+				       NULL, msg, tree, 1,
+				       (const git_commit **)&parent);
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot write the commit");
+		goto out;
+	}
+	rc = ledger_sync_objects(lg->path);
+	if (rc < 0)
+		goto out;
+	rc = git_reference_create_matching(&ref, ap->repo, LEDGER_REF, out, 1,
+					   parent_id, "coffre: apply");
+	if (rc == GIT_EMODIFIED) {
+		rc = err_set(-EIO, "the ledger head moved during the commit");
+		goto out;
+	}
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot move the ledger head");
+		goto out;
+	}
+	rc = ledger_sync_ref(lg->path);
+out:
+	git_reference_free(ref);
+	git_signature_free(author);
+	git_signature_free(committer);
+	git_commit_free(parent);
+	git_tree_free(tree);
+	free(email);
+	return rc;
+}
+
+static int check_args(const char *space, const char *login,
+		      const char *client, size_t nops)
+{
+	int rc;
+
+	if (!space || (rc = ident_validate(space)) < 0)
+		return err_set(-EINVAL, "bad space name");
+	if (!login || (rc = ident_validate(login)) < 0)
+		return err_set(-EINVAL, "bad login");
+	if (client && strlen(client) > CLIENT_MAX_LEN)
+		return err_set(-EINVAL, "client name over %d bytes",
+			       CLIENT_MAX_LEN);
+	if (nops == 0)
+		return err_set(-EINVAL, "empty batch");
+	if (nops > LEDGER_MAX_OPS)
+		return err_set(-E2BIG, "batch of %zu operations, at most %d",
+			       nops, LEDGER_MAX_OPS);
+	return 0;
+}
+
+int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
+		 const char *login, const char *client,
+		 const struct ledger_op *ops, size_t nops,
+		 struct ledger_result *results, size_t *failed_op,
+		 char head[GIT_OID_HEX_LEN + 1])
+{
+	struct apply ap = { .cs = cs, .login = login };
+	struct buf msg;
+	git_oid parent, commit;
+	size_t i;
+	int rc;
+
+	*failed_op = 0;
+	for (i = 0; i < nops; i++) {
+		memset(&results[i], 0, sizeof(results[i]));
+		results[i].kind = ops[i].kind;
+		manifest_init(&results[i].manifest);
+	}
+	rc = check_args(space, login, client, nops);
+	if (rc < 0)
+		return rc;
+	buf_init(&ap.trailers, MSG_CAP);
+	buf_init(&msg, MSG_CAP);
+	ap.scratch = malloc(SCRATCH_LEN);
+	if (!ap.scratch)
+		return -ENOMEM;
+	rc = hash_new(&ap.hash);
+	if (rc < 0)
+		goto free_only;
+	rfc3339_utc((long long)time(NULL), ap.now, sizeof(ap.now));
+
+	pthread_mutex_lock(&lg->apply_lock);
+	ap.repo = lg->wrepo;
+	rc = ledger_head_oid(ap.repo, &parent);
+	if (rc == 0)
+		rc = load_index(lg, &parent);
+	if (rc < 0)
+		goto fail;
+	ap.idx = lg->idx;
+	for (i = 0; i < nops; i++) {
+		rc = apply_op(&ap, &ops[i], &results[i]);
+		if (rc == 0)
+			rc = add_trailers(&ap.trailers, &ops[i], &results[i]);
+		if (rc < 0) {
+			*failed_op = i;
+			goto fail;
+		}
+	}
+	rc = build_message(&msg, ops, results, nops, client, &ap.trailers);
+	if (rc == 0)
+		rc = commit_batch(lg, &ap, &parent, space, msg.data, &commit);
+	if (rc < 0) {
+		*failed_op = nops - 1;
+		goto fail;
+	}
+	lg->idx_head = commit;
+	pthread_mutex_unlock(&lg->apply_lock);
+	git_oid_tostr(head, GIT_OID_HEX_LEN + 1, &commit);
+	goto free_only;
+
+fail:
+	/* The cached index may hold half the batch: read it again next time. */
+	git_index_free(lg->idx);
+	lg->idx = NULL;
+	pthread_mutex_unlock(&lg->apply_lock);
+	for (i = 0; i < nops; i++) {
+		ledger_result_release(&results[i]);
+		memset(&results[i], 0, sizeof(results[i]));
+		results[i].kind = ops[i].kind;
+		manifest_init(&results[i].manifest);
+	}
+free_only:
+	hash_free(ap.hash);
+	free(ap.scratch);
+	buf_release(&ap.trailers);
+	buf_release(&msg);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * Internals shared by the ledger's files: ledger.c (open, head, reading
+ * folders), ledger_apply.c (batches of operations) and ledger_versions.c
+ * (history walk).  Not part of the ledger's contract.
+ */
+#ifndef COFFRE_SERVER_LEDGER_I_H
+#define COFFRE_SERVER_LEDGER_I_H
+
+#include <pthread.h>
+#include <git2.h>
+
+#include "server/ledger.h"
+
+#define LEDGER_REF	    "refs/heads/main"
+#define LEDGER_POOL_MAX	    8
+#define LEDGER_SERVER_NAME  "coffred"
+#define LEDGER_SERVER_EMAIL "coffred@localhost"
+
+struct ledger {
+	char *path;
+
+	/*
+	 * apply_lock serializes batches.  wrepo, idx and idx_head are
+	 * protected by it: idx is the mutable tree of idx_head, kept between
+	 * batches so that a batch costs what it touches, not the whole tree.
+	 * idx is NULL when it must be read again (after a failed batch, or
+	 * when the head moved under us).
+	 */
+	pthread_mutex_t apply_lock;
+	git_repository *wrepo;
+	git_index *idx;
+	git_oid idx_head;
+
+	/*
+	 * libgit2 objects are for one thread at a time: readers borrow a
+	 * repository handle from this pool, or open one.  Protected by
+	 * pool_lock.
+	 */
+	pthread_mutex_t pool_lock;
+	git_repository *pool[LEDGER_POOL_MAX];
+	size_t npool;
+};
+
+/* Turn a libgit2 failure into -errno with err_set() naming what failed. */
+int ledger_git_err(int gitrc, const char *what);
+
+/* Borrow / give back a repository handle for reading. */
+int ledger_repo_get(struct ledger *lg, git_repository **out);
+void ledger_repo_put(struct ledger *lg, git_repository *repo);
+
+/* The commit refs/heads/main points to; -ENOENT while there is none. */
+int ledger_head_oid(git_repository *repo, git_oid *out);
+
+/* Read and parse the manifest blob id.  -EBADMSG when it is no manifest. */
+int ledger_blob_manifest(git_repository *repo, const git_oid *id,
+			 struct manifest *m);
+
+/* Class of a folder tree from its ".coffre-folder" (restricted if none). */
+int ledger_tree_class(git_repository *repo, const git_tree *tree,
+		      enum folder_class *out);
+
+/* Deep copy (chunks included) into an initialized dst. */
+int ledger_manifest_copy(struct manifest *dst, const struct manifest *src);
+
+/* Write the ".coffre-folder" blob for class. */
+int ledger_folder_blob(git_repository *repo, enum folder_class class,
+		       git_oid *out);
+
+/*
+ * Durability around a head update: objects reach the disk before the ref
+ * names them (one syncfs rather than one fsync per object), then the ref
+ * file and its directory.
+ */
+int ledger_sync_objects(const char *repo_path);
+int ledger_sync_ref(const char *repo_path);
+
+#endif /* COFFRE_SERVER_LEDGER_I_H */

@@ -1,0 +1,264 @@
+/*
+ * Chunk store: streamed writes in odd pieces, reads back, and every way a
+ * stored chunk can be damaged (flipped byte, truncation, renaming) failing
+ * with -EBADMSG; refused writes leave nothing behind.
+ */
+#include "server/chunkstore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/chunker.h"
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/hash.h"
+#include "tests/lib/tap.h"
+
+static char dir[256];
+
+static void fill(uint8_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+/* Write p in pieces of growing odd sizes. */
+static int put(struct chunkstore *cs, const struct obj_id *id,
+	       const uint8_t *p, size_t n)
+{
+	struct chunkstore_writer *w;
+	size_t off = 0, piece = 1;
+	int rc;
+
+	rc = chunkstore_writer_new(cs, id, &w);
+	if (rc < 0)
+		return rc;
+	while (off < n) {
+		size_t k = piece < n - off ? piece : n - off;
+
+		rc = chunkstore_writer_write(w, p + off, k);
+		if (rc < 0) {
+			chunkstore_writer_abort(w);
+			return rc;
+		}
+		off += k;
+		piece = piece * 3 + 7;
+	}
+	return chunkstore_writer_finish(w);
+}
+
+static char *path_of(const struct obj_id *id)
+{
+	char hex[OBJ_ID_HEX_LEN + 1];
+	char *p;
+
+	obj_id_to_hex(id, hex);
+	if (asprintf(&p, "%s/%.2s/%s", dir, hex, hex + 2) < 0)
+		abort();
+	return p;
+}
+
+static int count_files(const char *d)
+{
+	struct dirent *de;
+	DIR *dd = opendir(d);
+	int n = 0;
+
+	if (!dd)
+		return -1;
+	while ((de = readdir(dd)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dd);
+	return n;
+}
+
+static int count_cb(const struct obj_id *id, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_chunkstore_roundtrip(struct chunkstore *cs)
+{
+	static const size_t sizes[] = { 0, 1, 65535, 65536, 65537, 131072,
+					1000003, CHUNK_MAX };
+	uint8_t *data = malloc(CHUNK_MAX), *got;
+	struct obj_id id;
+	uint64_t sz;
+	size_t len;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		fill(data, sizes[i], (uint32_t)i + 1);
+		hash_buf(&id, data, sizes[i]);
+		is_int(chunkstore_has(cs, &id), 0, "size %zu: not held yet",
+		       sizes[i]);
+		is_int(put(cs, &id, data, sizes[i]), 0, "size %zu: written",
+		       sizes[i]);
+		is_int(chunkstore_has(cs, &id), 1, "size %zu: held", sizes[i]);
+		is_int(chunkstore_get(cs, &id, &got, &len), 0,
+		       "size %zu: read back", sizes[i]);
+		ok(len == sizes[i] && memcmp(got, data, len) == 0,
+		   "size %zu: same bytes", sizes[i]);
+		free(got);
+		is_int(chunkstore_size(cs, &id, &sz), 0, "size %zu: size",
+		       sizes[i]);
+		is_int(sz, sizes[i], "size %zu: size is right", sizes[i]);
+		is_int(chunkstore_verify(cs, &id), 0, "size %zu: verifies",
+		       sizes[i]);
+	}
+	/* Writing the same chunk again is harmless. */
+	is_int(put(cs, &id, data, CHUNK_MAX), 0, "rewrite of a held chunk");
+	free(data);
+}
+
+static void test_chunkstore_refusals(struct chunkstore *cs, char *tmpd)
+{
+	struct chunkstore_writer *w;
+	uint8_t *data = malloc(CHUNK_MAX + 1);
+	struct obj_id id, other;
+	int before, n = 0;
+
+	chunkstore_foreach(cs, count_cb, &before);
+	fill(data, 5000, 99);
+	hash_buf(&id, data, 5000);
+	data[100] ^= 1;
+	is_int(put(cs, &id, data, 5000), -EBADMSG, "hash mismatch refused");
+	is_int(chunkstore_has(cs, &id), 0, "mismatched chunk not held");
+	is_int(count_files(tmpd), 0, "no temporary file left");
+
+	fill(data, CHUNK_MAX + 1, 7);
+	hash_buf(&other, data, CHUNK_MAX + 1);
+	is_int(chunkstore_writer_new(cs, &other, &w), 0, "writer for too big");
+	is_int(chunkstore_writer_write(w, data, CHUNK_MAX), 0,
+	       "up to the limit accepted");
+	is_int(chunkstore_writer_write(w, data, 1), -E2BIG,
+	       "one byte over the limit: -E2BIG");
+	ok(chunkstore_writer_finish(w) < 0, "finish after -E2BIG fails");
+	is_int(chunkstore_has(cs, &other), 0, "too big chunk not held");
+	is_int(count_files(tmpd), 0, "no temporary file left");
+
+	is_int(chunkstore_writer_new(cs, &other, &w), 0, "writer to abort");
+	is_int(chunkstore_writer_write(w, data, 10), 0, "some bytes");
+	chunkstore_writer_abort(w);
+	is_int(count_files(tmpd), 0, "abort leaves no temporary file");
+	chunkstore_foreach(cs, count_cb, &n);
+	is_int(n, before, "foreach sees no new chunk");
+	free(data);
+}
+
+static void test_chunkstore_damage(struct chunkstore *cs)
+{
+	uint8_t data[200000], *got = NULL;
+	struct obj_id a, b;
+	struct stat st;
+	size_t len;
+	char *pa, *pb;
+	FILE *f;
+	int c;
+
+	fill(data, sizeof(data), 1234);
+	hash_buf(&a, data, sizeof(data));
+	hash_buf(&b, data, sizeof(data) - 1);
+	is_int(put(cs, &a, data, sizeof(data)), 0, "chunk a");
+	is_int(put(cs, &b, data, sizeof(data) - 1), 0, "chunk b");
+	pa = path_of(&a);
+	pb = path_of(&b);
+
+	/* Flip one byte in the middle of the second record. */
+	f = fopen(pa, "r+b");
+	fseek(f, 70000, SEEK_SET);
+	c = fgetc(f);
+	fseek(f, 70000, SEEK_SET);
+	fputc(c ^ 0x40, f);
+	fclose(f);
+	is_int(chunkstore_get(cs, &a, &got, &len), -EBADMSG,
+	       "flipped byte: -EBADMSG");
+	ok(got == NULL, "no buffer on failure");
+	is_int(chunkstore_verify(cs, &a), -EBADMSG, "verify sees it too");
+
+	/* Drop the final record: the stream ends without its FINAL tag. */
+	is_int(put(cs, &a, data, sizeof(data)), 0, "chunk a rewritten");
+	is_int(chunkstore_get(cs, &a, &got, &len), 0, "a readable again");
+	free(got);
+	got = NULL;
+	stat(pa, &st);
+	truncate(pa, (off_t)(24 + 3 * (65536 + 17)));
+	is_int(chunkstore_get(cs, &a, &got, &len), -EBADMSG,
+	       "truncated at a record boundary: -EBADMSG");
+	truncate(pa, st.st_size - 5);
+	is_int(chunkstore_get(cs, &a, &got, &len), -EBADMSG,
+	       "truncated mid-record: -EBADMSG");
+
+	/* b's file under a's name. */
+	rename(pb, pa);
+	is_int(chunkstore_get(cs, &a, &got, &len), -EBADMSG,
+	       "renamed file: -EBADMSG");
+	is_int(chunkstore_get(cs, &b, &got, &len), -ENOENT,
+	       "absent chunk: -ENOENT");
+	free(pa);
+	free(pb);
+}
+
+static void test_chunkstore_wrong_key(const char *d)
+{
+	struct crypto_key k;
+	struct chunkstore *cs;
+	uint8_t data[1000], *got = NULL;
+	struct obj_id id;
+	size_t len;
+
+	fill(data, sizeof(data), 5);
+	hash_buf(&id, data, sizeof(data));
+	crypto_key_new_random(&k);
+	is_int(chunkstore_open(&cs, d, &k), 0, "open with another key");
+	is_int(chunkstore_has(cs, &id), 1, "chunk held");
+	is_int(chunkstore_get(cs, &id, &got, &len), -EBADMSG,
+	       "another key cannot read it");
+	chunkstore_free(cs);
+	crypto_key_release(&k);
+}
+
+int main(void)
+{
+	char tmpd[300];
+	struct crypto_key k;
+	struct chunkstore *cs;
+	uint8_t data[1000];
+	struct obj_id id;
+	int n = 0;
+
+	char base[200];
+
+	snprintf(base, sizeof(base), "/tmp/coffre-test-cs.XXXXXX");
+	if (!mkdtemp(base))
+		return 1;
+	snprintf(dir, sizeof(dir), "%s/chunks", base);
+	snprintf(tmpd, sizeof(tmpd), "%s/tmp", dir);
+	crypto_init();
+	crypto_key_new_random(&k);
+	is_int(chunkstore_open(&cs, dir, &k), 0, "open creates the store");
+	test_chunkstore_roundtrip(cs);
+	test_chunkstore_refusals(cs, tmpd);
+	test_chunkstore_damage(cs);
+	chunkstore_foreach(cs, count_cb, &n);
+	ok(n >= 9, "foreach sees the chunks (%d)", n);
+
+	fill(data, sizeof(data), 5);
+	hash_buf(&id, data, sizeof(data));
+	is_int(put(cs, &id, data, sizeof(data)), 0, "chunk for the key test");
+	chunkstore_free(cs);
+	crypto_key_release(&k);
+	test_chunkstore_wrong_key(dir);
+
+	rm_rf(base);
+	return tap_done();
+}
