@@ -1,0 +1,357 @@
+/*
+ * Staging files against an in-memory model: random writes, reads and
+ * truncates over a fake base of random bytes must read back exactly what the
+ * model says, before and after a reopen; tampering is detected; nothing
+ * written reaches the disk in clear.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/staging.h"
+#include "common/crypto.h"
+#include "common/fsutil.h"
+#include "tests/lib/tap.h"
+
+#define MODEL_MAX (3u * 1024 * 1024)
+#define SLOT	  (STAGING_BLOCK + CRYPTO_SEAL_OVERHEAD)
+#define HDR_SLOT  4096u
+
+struct fake_base {
+	uint8_t *data;
+	size_t size;
+	unsigned calls;
+};
+
+static ssize_t base_read(void *arg, uint64_t off, void *buf, size_t n)
+{
+	struct fake_base *fb = arg;
+
+	fb->calls++;
+	if (off >= fb->size)
+		return 0;
+	if (fb->size - off < n)
+		n = fb->size - (size_t)off;
+	memcpy(buf, fb->data + off, n);
+	return (ssize_t)n;
+}
+
+static uint64_t rnd(uint64_t n)
+{
+	uint64_t v;
+
+	crypto_random(&v, sizeof(v));
+	return n ? v % n : 0;
+}
+
+static char tmpdir[] = "/tmp/test_staging.XXXXXX";
+
+static char *tpath(const char *name)
+{
+	static char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
+	return p;
+}
+
+/* Compare the whole staging content with the model. */
+static int same_as_model(struct staging *st, const uint8_t *model,
+			 uint64_t size, struct fake_base *fb)
+{
+	uint8_t *buf = malloc(size + 1);
+	ssize_t r;
+	int same;
+
+	r = staging_read(st, buf, size + 1, 0, base_read, fb);
+	same = r == (ssize_t)size && memcmp(buf, model, size) == 0;
+	if (!same)
+		diag("read %zd of %llu bytes", r, (unsigned long long)size);
+	free(buf);
+	return same;
+}
+
+static void test_staging_random(const struct crypto_key *key)
+{
+	struct fake_base fb = { 0 };
+	struct staging *st = NULL;
+	uint8_t *model = calloc(1, MODEL_MAX), *buf = malloc(MODEL_MAX);
+	uint64_t size;
+	int bad_read = 0, bad_write = 0, bad_trunc = 0, reopens = 0;
+
+	fb.size = 1000 * 1000 + 123;
+	fb.data = malloc(fb.size);
+	crypto_random(fb.data, fb.size);
+	memcpy(model, fb.data, fb.size);
+	size = fb.size;
+	is_int(staging_create(&st, tpath("random"), key, fb.size), 0,
+	       "create over a base of %zu bytes", fb.size);
+	ok(staging_unchanged(st), "a new staging file is unchanged");
+	ok(same_as_model(st, model, size, &fb), "reads the base untouched");
+
+	for (int i = 0; i < 3000; i++) {
+		unsigned what = (unsigned)rnd(10);
+		uint64_t off = rnd(size + 3 * STAGING_BLOCK);
+		size_t n = rnd(4) == 0 ? (size_t)rnd(300000) :
+					 (size_t)rnd(3 * STAGING_BLOCK) + 1;
+
+		if (off + n > MODEL_MAX)
+			n = MODEL_MAX - off;
+		if (what < 5) {
+			crypto_random(buf, n);
+			if (staging_write(st, buf, n, off, base_read, &fb) !=
+			    (ssize_t)n)
+				bad_write++;
+			if (off > size)
+				memset(model + size, 0, off - size);
+			memcpy(model + off, buf, n);
+			if (off + n > size)
+				size = off + n;
+		} else if (what < 8) {
+			ssize_t want = off >= size ? 0 :
+				       (ssize_t)(size - off < n ? size - off : n);
+			ssize_t r = staging_read(st, buf, n, off, base_read,
+						 &fb);
+
+			if (r != want || memcmp(buf, model + off, (size_t)want))
+				bad_read++;
+		} else if (what < 9) {
+			uint64_t ns = rnd(4) == 0 ? rnd(MODEL_MAX) : rnd(size + 1);
+
+			if (staging_truncate(st, ns) < 0)
+				bad_trunc++;
+			if (ns > size)
+				memset(model + size, 0, ns - size);
+			size = ns;
+		} else if (rnd(20) == 0) {
+			staging_close(st);
+			st = NULL;
+			if (staging_open(&st, tpath("random"), key) < 0)
+				break;
+			reopens++;
+		}
+		if (staging_size(st) != size) {
+			diag("size %llu, model %llu after op %d",
+			     (unsigned long long)staging_size(st),
+			     (unsigned long long)size, i);
+			break;
+		}
+	}
+	ok(st != NULL, "every reopen works (%d reopens)", reopens);
+	is_int(bad_write, 0, "every write returns its length");
+	is_int(bad_read, 0, "every read matches the model");
+	is_int(bad_trunc, 0, "every truncate works");
+	if (st) {
+		is_int(staging_size(st), size, "size matches the model");
+		ok(same_as_model(st, model, size, &fb), "content matches");
+		ok(!staging_unchanged(st), "changed after writes");
+		staging_close(st);
+	}
+	st = NULL;
+	is_int(staging_open(&st, tpath("random"), key), 0, "reopen");
+	if (st) {
+		is_int(staging_size(st), size, "size survives the reopen");
+		ok(same_as_model(st, model, size, &fb),
+		   "content survives the reopen");
+		is_int(staging_sync(st), 0, "sync");
+		staging_close(st);
+	}
+	free(fb.data);
+	free(model);
+	free(buf);
+}
+
+static void test_staging_truncate_extend(const struct crypto_key *key)
+{
+	struct fake_base fb = { 0 };
+	struct staging *st = NULL;
+	uint8_t buf[3 * STAGING_BLOCK], zero[3 * STAGING_BLOCK] = { 0 };
+	uint8_t one[100];
+
+	fb.size = 3 * STAGING_BLOCK;
+	fb.data = malloc(fb.size);
+	memset(fb.data, 0xab, fb.size);
+	memset(one, 0xcd, sizeof(one));
+	is_int(staging_create(&st, tpath("trunc"), key, fb.size), 0, "create");
+	/* A written block and base blocks, cut mid-block, then extended. */
+	is_int(staging_write(st, one, sizeof(one), STAGING_BLOCK + 10,
+			     base_read, &fb), sizeof(one), "write");
+	is_int(staging_truncate(st, 20), 0, "truncate to 20 bytes");
+	is_int(staging_truncate(st, sizeof(buf)), 0, "extend again");
+	is_int(staging_read(st, buf, sizeof(buf), 0, base_read, &fb),
+	       sizeof(buf), "read the whole file");
+	ok(buf[0] == 0xab && buf[19] == 0xab, "bytes before the cut stay");
+	ok(!memcmp(buf + 20, zero, sizeof(buf) - 20),
+	   "bytes past the cut read as zeros, not base");
+	/* Same with the cut inside a written block. */
+	is_int(staging_write(st, one, sizeof(one), 0, base_read, &fb),
+	       sizeof(one), "write block 0");
+	is_int(staging_truncate(st, 50), 0, "cut inside a written block");
+	is_int(staging_write(st, one, 1, 2 * STAGING_BLOCK, base_read, &fb), 1,
+	       "extend with a write past the end");
+	is_int(staging_read(st, buf, sizeof(buf), 0, base_read, &fb),
+	       2 * STAGING_BLOCK + 1, "read");
+	ok(buf[49] == 0xcd && !memcmp(buf + 50, zero, 2 * STAGING_BLOCK - 50),
+	   "the gap after a write past the end reads as zeros");
+	staging_close(st);
+	free(fb.data);
+}
+
+static void test_staging_base_calls(const struct crypto_key *key)
+{
+	struct fake_base fb = { 0 };
+	struct staging *st = NULL;
+	uint8_t *buf;
+	uint8_t x = 7;
+
+	fb.size = 1 << 20;
+	fb.data = malloc(fb.size);
+	buf = malloc(fb.size);
+	crypto_random(fb.data, fb.size);
+	is_int(staging_create(&st, tpath("calls"), key, fb.size), 0, "create");
+	is_int(staging_read(st, buf, fb.size, 0, base_read, &fb), fb.size,
+	       "read 1 MiB of base");
+	is_int(fb.calls, 1, "one base call for one unwritten run");
+	is_int(staging_write(st, &x, 1, fb.size / 2, base_read, &fb), 1,
+	       "write one byte in the middle");
+	ok(!staging_unchanged(st), "no longer unchanged");
+	fb.calls = 0;
+	is_int(staging_read(st, buf, fb.size, 0, base_read, &fb), fb.size,
+	       "read again");
+	is_int(fb.calls, 2, "two base calls around the written block");
+	ok(buf[fb.size / 2] == 7 && !memcmp(buf, fb.data, fb.size / 2) &&
+		   !memcmp(buf + fb.size / 2 + 1, fb.data + fb.size / 2 + 1,
+			   fb.size / 2 - 1),
+	   "the written byte shows, base around it");
+	fb.calls = 0;
+	is_int(staging_write(st, buf, 4 * STAGING_BLOCK, 0, base_read, &fb),
+	       4 * STAGING_BLOCK, "aligned full-block write");
+	is_int(fb.calls, 0, "full blocks do not read the base");
+	staging_close(st);
+	free(fb.data);
+	free(buf);
+}
+
+static int file_contains(const char *path, const void *needle, size_t n)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int found = 0;
+
+	if (file_read_all(path, 64u << 20, &data, &len) < 0)
+		return -1;
+	found = memmem(data, len, needle, n) != NULL;
+	free(data);
+	return found;
+}
+
+static void flip_byte(const char *path, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b = 0;
+
+	if (fd < 0)
+		return;
+	if (pread(fd, &b, 1, off) == 1) {
+		b ^= 0x40;
+		if (pwrite(fd, &b, 1, off) != 1)
+			diag("cannot tamper");
+	}
+	close(fd);
+}
+
+static void test_staging_at_rest(const struct crypto_key *key)
+{
+	static const char marker[] = "coffre-staging-MARKER-5f0c9d";
+	struct staging *st = NULL;
+	uint8_t buf[64 * 1024];
+	char *copy = NULL;
+	size_t len;
+	ssize_t r;
+
+	for (size_t i = 0; i + sizeof(marker) <= sizeof(buf);
+	     i += sizeof(marker))
+		memcpy(buf + i, marker, sizeof(marker));
+	is_int(staging_create(&st, tpath("rest"), key, 0), 0, "create empty");
+	is_int(staging_write(st, buf, sizeof(buf), 0, NULL, NULL), sizeof(buf),
+	       "write 64 KiB of markers");
+	staging_close(st);
+	is_int(file_contains(tpath("rest"), marker, sizeof(marker) - 1), 0,
+	       "the marker does not appear in the staging file");
+
+	/* A slot from another staging file fails, even at the same index. */
+	is_int(staging_create(&st, tpath("other"), key, 0), 0, "create other");
+	is_int(staging_write(st, buf, sizeof(buf), 0, NULL, NULL), sizeof(buf),
+	       "write the other");
+	staging_close(st);
+	if (file_read_all(tpath("other"), 1 << 20, &copy, &len) == 0) {
+		int fd = open(tpath("rest"), O_RDWR);
+
+		if (fd >= 0) {
+			if (pwrite(fd, copy + HDR_SLOT, SLOT, HDR_SLOT) != SLOT)
+				diag("cannot swap slot");
+			close(fd);
+		}
+		free(copy);
+	}
+	is_int(staging_open(&st, tpath("rest"), key), 0, "reopen");
+	r = staging_read(st, buf, 100, 0, NULL, NULL);
+	is_int(r, -EBADMSG, "a slot from another staging file: -EBADMSG");
+	r = staging_read(st, buf, 100, STAGING_BLOCK, NULL, NULL);
+	is_int(r, 100, "other blocks still read");
+	staging_close(st);
+
+	flip_byte(tpath("other"), HDR_SLOT + 3 * SLOT + 100);
+	is_int(staging_open(&st, tpath("other"), key), 0, "open tampered");
+	r = staging_read(st, buf, sizeof(buf), 0, NULL, NULL);
+	is_int(r, -EBADMSG, "a tampered slot byte: -EBADMSG");
+	r = staging_read(st, buf, STAGING_BLOCK, 3 * STAGING_BLOCK, NULL, NULL);
+	is_int(r, -EBADMSG, "reading that block alone: -EBADMSG");
+	staging_close(st);
+
+	flip_byte(tpath("other"), 30);
+	st = NULL;
+	is_int(staging_open(&st, tpath("other"), key), -EBADMSG,
+	       "a tampered header: open gives -EBADMSG");
+	ok(st == NULL, "and no handle");
+}
+
+static void test_staging_misc(const struct crypto_key *key)
+{
+	struct staging *st = NULL;
+	struct crypto_key other;
+	struct stat sb;
+
+	is_int(staging_create(&st, tpath("misc"), key, 0), 0, "create");
+	ok(stat(tpath("misc"), &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	   "staging file is 0600");
+	staging_close(st);
+	is_int(staging_create(&st, tpath("misc"), key, 0), -EEXIST,
+	       "create over an existing file: -EEXIST");
+	crypto_key_new_random(&other);
+	is_int(staging_open(&st, tpath("misc"), &other), -EBADMSG,
+	       "open with the wrong key: -EBADMSG");
+	crypto_key_release(&other);
+	is_int(staging_open(&st, tpath("nonexistent"), key), -ENOENT,
+	       "open a missing file: -ENOENT");
+}
+
+int main(void)
+{
+	struct crypto_key key;
+
+	if (crypto_init() < 0 || !mkdtemp(tmpdir))
+		tap_skip_all("no crypto or no temp dir");
+	crypto_key_new_random(&key);
+	test_staging_base_calls(&key);
+	test_staging_truncate_extend(&key);
+	test_staging_at_rest(&key);
+	test_staging_misc(&key);
+	test_staging_random(&key);
+	crypto_key_release(&key);
+	rm_rf(tmpdir);
+	return tap_done();
+}
