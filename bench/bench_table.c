@@ -142,12 +142,29 @@ static void print_notes(const char *name, const struct cell cells[ROW_COUNT],
 			const struct bench_opts *o)
 {
 	char label[96];
+	int r = 0;
 
-	for (int r = 0; r < ROW_COUNT; r++) {
-		if (cells[r].why[0] == '\0')
+	while (r < ROW_COUNT) {
+		int same = 1;
+
+		if (cells[r].why[0] == '\0') {
+			r++;
 			continue;
+		}
+		/* A failed setup or a dead drive gives the same reason to
+		 * every row after it: say it once. */
+		while (r + same < ROW_COUNT &&
+		       strcmp(cells[r + same].why, cells[r].why) == 0)
+			same++;
 		row_label(label, sizeof(label), o, (enum row)r);
-		printf("  %s, %s: %s\n", name, label, cells[r].why);
+		while (label[0] == ' ')
+			memmove(label, label + 1, strlen(label));
+		if (same > 1)
+			printf("  %s, %s and the %d rows below it: %s\n", name,
+			       label, same - 1, cells[r].why);
+		else
+			printf("  %s, %s: %s\n", name, label, cells[r].why);
+		r += same;
 	}
 }
 
