@@ -1,1 +1,132 @@
-/* placeholder: this module is not written yet */
+/*
+ * coffred: the coffre server.  This file only parses the command line and
+ * dispatches to the commands (admin.c, serve.c); every error ends here as
+ * one line "coffred: MESSAGE" on stderr and exit status 1, usage errors
+ * with status 2.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "server/admin.h"
+#include "server/serve.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"usage: coffred init DATADIR [--listen ADDR:PORT]\n"
+	"       coffred serve DATADIR [--port-file FILE]\n"
+	"       coffred user add DATADIR LOGIN --phone +E164 --password-file FILE\n"
+	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association]\n"
+	"       coffred space path DATADIR SPACE\n";
+
+static int usage(const char *why)
+{
+	if (why)
+		fprintf(stderr, "coffred: %s\n", why);
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+enum opt_id { OPT_LISTEN = 1, OPT_PORT_FILE, OPT_PHONE, OPT_PASSWORD_FILE,
+	      OPT_OWNER, OPT_KIND };
+
+struct opts {
+	const char *val[OPT_KIND + 1];
+	char *pos[4];
+	int npos;
+};
+
+/*
+ * Parse argv (after the command words): allowed options and exactly npos
+ * positional arguments.  Returns 0 or a usage exit status.
+ */
+static int parse(int argc, char **argv, const struct option *allowed,
+		 int npos, struct opts *o)
+{
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", allowed, NULL)) != -1) {
+		if (c <= 0 || c > OPT_KIND)
+			return usage(c == ':' ? "missing option value" : "unknown option");
+		if (o->val[c])
+			return usage("option given twice");
+		o->val[c] = optarg;
+	}
+	if (argc - optind != npos)
+		return usage("wrong number of arguments");
+	for (int i = 0; i < npos; i++)
+		o->pos[i] = argv[optind + i];
+	o->npos = npos;
+	return 0;
+}
+
+static int done(int rc)
+{
+	if (rc < 0) {
+		fprintf(stderr, "coffred: %s\n", err_msg());
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option o_init[] = {
+		{ "listen", required_argument, NULL, OPT_LISTEN }, { NULL, 0, NULL, 0 } };
+	static const struct option o_serve[] = {
+		{ "port-file", required_argument, NULL, OPT_PORT_FILE }, { NULL, 0, NULL, 0 } };
+	static const struct option o_user[] = {
+		{ "phone", required_argument, NULL, OPT_PHONE },
+		{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+		{ NULL, 0, NULL, 0 } };
+	static const struct option o_space[] = {
+		{ "owner", required_argument, NULL, OPT_OWNER },
+		{ "kind", required_argument, NULL, OPT_KIND }, { NULL, 0, NULL, 0 } };
+	static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
+	struct opts o;
+	int rc;
+
+	if (argc < 2)
+		return usage(NULL);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, stdout);
+		return EXIT_SUCCESS;
+	}
+	if (!strcmp(argv[1], "init")) {
+		rc = parse(argc - 1, argv + 1, o_init, 1, &o);
+		return rc ? rc : done(admin_init(o.pos[0], o.val[OPT_LISTEN]));
+	}
+	if (!strcmp(argv[1], "serve")) {
+		rc = parse(argc - 1, argv + 1, o_serve, 1, &o);
+		return rc ? rc : done(serve_run(o.pos[0], o.val[OPT_PORT_FILE]));
+	}
+	if (argc >= 3 && !strcmp(argv[1], "user") && !strcmp(argv[2], "add")) {
+		rc = parse(argc - 2, argv + 2, o_user, 2, &o);
+		if (rc)
+			return rc;
+		if (!o.val[OPT_PHONE] || !o.val[OPT_PASSWORD_FILE])
+			return usage("user add needs --phone and --password-file");
+		return done(admin_user_add(o.pos[0], o.pos[1], o.val[OPT_PHONE],
+					   o.val[OPT_PASSWORD_FILE]));
+	}
+	if (argc >= 3 && !strcmp(argv[1], "space") && !strcmp(argv[2], "create")) {
+		rc = parse(argc - 2, argv + 2, o_space, 2, &o);
+		if (rc)
+			return rc;
+		if (!o.val[OPT_OWNER])
+			return usage("space create needs --owner");
+		return done(admin_space_create(o.pos[0], o.pos[1], o.val[OPT_OWNER],
+					       o.val[OPT_KIND]));
+	}
+	if (argc >= 3 && !strcmp(argv[1], "space") && !strcmp(argv[2], "path")) {
+		rc = parse(argc - 2, argv + 2, o_none, 2, &o);
+		return rc ? rc : done(admin_space_path(o.pos[0], o.pos[1]));
+	}
+	return usage("unknown command");
+}

@@ -1,0 +1,308 @@
+/*
+ * Data directory administration.  Each command checks all of its input
+ * before it writes anything, and undoes what it created itself when a
+ * later step fails, so a refused command changes nothing.
+ *
+ * Layout made by init (see coffred(8)):
+ *   DATADIR/coffred.conf       configuration
+ *   DATADIR/keys/master.key    32 random bytes, 0600
+ *   DATADIR/tls/key.pem        TLS key, 0600
+ *   DATADIR/tls/cert.pem       self-signed TLS certificate
+ *   DATADIR/index.db           SQLite index (WAL)
+ *   DATADIR/spaces/NAME/       ledger.git (bare git repo) and chunks/
+ */
+#include "server/admin.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/path.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/index.h"
+#include "server/ledger.h"
+#include "server/spaces.h"
+#include "server/tls.h"
+
+#define PWHASH_MAX 256
+
+static int join(char *out, size_t outlen, const char *dir, const char *leaf)
+{
+	int n = snprintf(out, outlen, "%s/%s", dir, leaf);
+
+	if (n < 0 || (size_t)n >= outlen)
+		return err_set(-ENAMETOOLONG, "data directory path too long");
+	return 0;
+}
+
+static int exists(const char *dir, const char *leaf)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (join(path, sizeof(path), dir, leaf) < 0)
+		return 0;
+	return lstat(path, &st) == 0;
+}
+
+static int make_dir(const char *dir, const char *leaf)
+{
+	char path[PATH_MAX];
+	int rc = join(path, sizeof(path), dir, leaf);
+
+	if (!rc)
+		rc = mkdir_p(path, 0700);
+	if (rc < 0)
+		return err_set(rc, "cannot create '%s': %s", path, strerror(-rc));
+	return 0;
+}
+
+static int open_index(const char *datadir, int create, struct index **ix)
+{
+	char path[PATH_MAX];
+	int rc = join(path, sizeof(path), datadir, INDEX_FILE_NAME);
+
+	if (rc < 0)
+		return rc;
+	if (!create && !exists(datadir, CONFIG_FILE_NAME))
+		return err_set(-ENOENT, "'%s' is not an initialized data directory (run coffred init)",
+			       datadir);
+	return index_open(ix, path, create);
+}
+
+int admin_init(const char *datadir, const char *listen)
+{
+	static const char *const markers[] = {
+		CONFIG_FILE_NAME, INDEX_FILE_NAME, MASTER_KEY_PATH, "tls/key.pem",
+	};
+	char key_path[PATH_MAX], cert_path[PATH_MAX], path[PATH_MAX];
+	uint8_t master[CRYPTO_KEY_LEN];
+	struct config cfg;
+	struct index *ix = NULL;
+	int rc;
+
+	config_defaults(&cfg);
+	if (listen) {
+		rc = config_parse_listen(&cfg, listen);
+		if (rc < 0)
+			return rc;
+	}
+	/* Never overwrite a key or an index: that would lose every space. */
+	for (size_t i = 0; i < ARRAY_SIZE(markers); i++)
+		if (exists(datadir, markers[i]))
+			return err_set(-EEXIST, "'%s' is already initialized ('%s' exists)",
+				       datadir, markers[i]);
+	rc = crypto_init();
+	if (rc < 0)
+		return err_set(rc, "cannot initialize libsodium");
+	rc = mkdir_p(datadir, 0700);
+	if (rc < 0)
+		return err_set(rc, "cannot create '%s': %s", datadir, strerror(-rc));
+	rc = make_dir(datadir, "keys");
+	if (!rc)
+		rc = make_dir(datadir, "tls");
+	if (!rc)
+		rc = make_dir(datadir, SPACES_DIR_NAME);
+	if (rc < 0)
+		return rc;
+
+	crypto_random(master, sizeof(master));
+	rc = join(path, sizeof(path), datadir, MASTER_KEY_PATH);
+	if (!rc) {
+		rc = file_write_atomic(path, master, sizeof(master), 0600);
+		if (rc < 0)
+			rc = err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
+	}
+	explicit_bzero(master, sizeof(master));
+	if (rc < 0)
+		return rc;
+	rc = join(key_path, sizeof(key_path), datadir, "tls/key.pem");
+	if (!rc)
+		rc = join(cert_path, sizeof(cert_path), datadir, "tls/cert.pem");
+	if (!rc)
+		rc = tls_generate(key_path, cert_path);
+	if (rc < 0)
+		return rc;
+	rc = open_index(datadir, 1, &ix);
+	index_free(ix);
+	if (rc < 0)
+		return rc;
+	/* The configuration is written last: its presence means "initialized". */
+	return config_save(&cfg, datadir);
+}
+
+int phone_validate(const char *phone)
+{
+	size_t n;
+
+	if (phone[0] != '+')
+		return err_set(-EINVAL, "phone number '%s' must start with '+' (E.164, e.g. +33612345678)", phone);
+	n = strlen(phone + 1);
+	if (n < 8 || n > 15 || phone[1] == '0' ||
+	    strspn(phone + 1, "0123456789") != n)
+		return err_set(-EINVAL, "phone number '%s' must be '+' then 8 to 15 digits (E.164)", phone);
+	return 0;
+}
+
+/* First line of path, without its line end, into a malloc'd string. */
+static int read_password(const char *path, char **out)
+{
+	char *text = NULL;
+	size_t len = 0, n;
+	int rc;
+
+	rc = file_read_all(path, 64u * 1024u, &text, &len);
+	if (rc < 0)
+		return err_set(rc, "cannot read password file '%s': %s", path, strerror(-rc));
+	n = strcspn(text, "\n");
+	if (n > 0 && text[n - 1] == '\r')
+		n--;
+	text[n] = '\0';
+	rc = 0;
+	if (n == 0)
+		rc = err_set(-EINVAL, "password file '%s' has an empty first line", path);
+	else if (strlen(text) < AUTH_PASSWORD_MIN)
+		rc = err_set(-EINVAL, "password too short: at least %d characters", AUTH_PASSWORD_MIN);
+	else if (strlen(text) > AUTH_PASSWORD_MAX)
+		rc = err_set(-EINVAL, "password too long: at most %d characters", AUTH_PASSWORD_MAX);
+	if (rc < 0) {
+		explicit_bzero(text, len);
+		free(text);
+		return rc;
+	}
+	*out = text;
+	return 0;
+}
+
+int admin_user_add(const char *datadir, const char *login, const char *phone,
+		   const char *password_file)
+{
+	char pwhash[PWHASH_MAX];
+	char *password = NULL;
+	struct index *ix = NULL;
+	int rc;
+
+	rc = ident_validate(login);
+	if (rc < 0)
+		return rc;
+	rc = phone_validate(phone);
+	if (rc < 0)
+		return rc;
+	rc = open_index(datadir, 0, &ix);
+	if (rc < 0)
+		return rc;
+	rc = index_user_exists(ix, login);
+	if (rc > 0)
+		rc = err_set(-EEXIST, "user '%s' already exists", login);
+	if (rc < 0)
+		goto out;
+	rc = read_password(password_file, &password);
+	if (rc < 0)
+		goto out;
+	rc = crypto_init();
+	if (!rc)
+		rc = crypto_password_hash(password, pwhash, sizeof(pwhash));
+	explicit_bzero(password, strlen(password));
+	free(password);
+	if (rc < 0)
+		goto out;
+	rc = index_user_add(ix, login, phone, pwhash, (int64_t)time(NULL));
+out:
+	index_free(ix);
+	return rc;
+}
+
+int admin_space_create(const char *datadir, const char *space,
+		       const char *owner, const char *kind)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct index *ix = NULL;
+	struct ledger *lg = NULL;
+	int rc;
+
+	if (!kind)
+		kind = "private";
+	rc = ident_validate(space);
+	if (rc < 0)
+		return rc;
+	if (strcmp(kind, "private") && strcmp(kind, "company") && strcmp(kind, "association"))
+		return err_set(-EINVAL, "space kind '%s' must be private, company or association", kind);
+	rc = open_index(datadir, 0, &ix);
+	if (rc < 0)
+		return rc;
+	rc = index_user_exists(ix, owner);
+	if (rc == 0)
+		rc = err_set(-ENOENT, "no user '%s'", owner);
+	if (rc < 0)
+		goto out;
+	rc = space_dir_path(dir, sizeof(dir), datadir, space, NULL);
+	if (rc < 0)
+		goto out;
+	/* mkdir is the lock: two concurrent creations cannot both pass it. */
+	if (mkdir(dir, 0700) < 0) {
+		rc = -errno;
+		if (rc == -EEXIST)
+			rc = err_set(rc, "space '%s' already exists", space);
+		else
+			rc = err_set(rc, "cannot create '%s': %s", dir, strerror(-rc));
+		goto out;
+	}
+	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_LEDGER_NAME);
+	if (!rc)
+		rc = ledger_open(&lg, path, 1);
+	ledger_free(lg);
+	if (rc < 0)
+		goto undo;
+	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_CHUNKS_NAME);
+	if (!rc) {
+		rc = mkdir_p(path, 0700);
+		if (rc < 0)
+			rc = err_set(rc, "cannot create '%s': %s", path, strerror(-rc));
+	}
+	if (rc < 0)
+		goto undo;
+	rc = fsync_dir(dir);
+	if (!rc)
+		rc = index_space_add(ix, space, kind, owner, (int64_t)time(NULL));
+	if (!rc)
+		goto out;
+undo:
+	{
+		char why[512];
+
+		/* Only what this command created: the new, empty space directory. */
+		snprintf(why, sizeof(why), "%s", err_msg());
+		rm_rf(dir);
+		err_set(rc, "%s", why);
+	}
+out:
+	index_free(ix);
+	return rc;
+}
+
+int admin_space_path(const char *datadir, const char *space)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+	int rc;
+
+	rc = ident_validate(space);
+	if (rc < 0)
+		return rc;
+	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_LEDGER_NAME);
+	if (rc < 0)
+		return rc;
+	if (!realpath(path, real))
+		return err_set(-ENOENT, "no such space '%s'", space);
+	if (printf("%s\n", real) < 0 || fflush(stdout) != 0)
+		return err_set(-EIO, "cannot write to stdout");
+	return 0;
+}

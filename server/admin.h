@@ -1,0 +1,22 @@
+/*
+ * The administration commands of coffred that work on a data directory
+ * directly (the server may be running at the same time): init, user add,
+ * space create, space path.  Each returns 0 or -errno with err_set().
+ */
+#ifndef COFFRE_SERVER_ADMIN_H
+#define COFFRE_SERVER_ADMIN_H
+
+/* listen may be NULL (default 127.0.0.1:8443). */
+int admin_init(const char *datadir, const char *listen);
+int admin_user_add(const char *datadir, const char *login, const char *phone,
+		   const char *password_file);
+/* kind may be NULL (private). */
+int admin_space_create(const char *datadir, const char *space,
+		       const char *owner, const char *kind);
+/* Print the absolute path of the space's bare repository on stdout. */
+int admin_space_path(const char *datadir, const char *space);
+
+/* +E.164: '+' then 8..15 digits, the first not 0.  0 or -EINVAL. */
+int phone_validate(const char *phone);
+
+#endif /* COFFRE_SERVER_ADMIN_H */

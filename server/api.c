@@ -1,0 +1,145 @@
+/*
+ * The route table of docs/protocol.md and the path parser that picks a
+ * route.  Paths are split on '/' into at most a handful of bounded
+ * segments; anything else is 404, a known path with another method 405.
+ */
+#include "server/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+#define SEG_MAX 8
+
+static const struct http_route r_login = { "POST", "login", HTTP_BODY_JSON, 0, AUTH_READ, api_login };
+static const struct http_route r_spaces = { "GET", "spaces", HTTP_BODY_NONE, 0, AUTH_READ, api_spaces_list };
+static const struct http_route r_space = { "GET", "space", HTTP_BODY_NONE, 1, AUTH_READ, api_space_info };
+static const struct http_route r_tree = { "GET", "tree", HTTP_BODY_NONE, 1, AUTH_READ, api_tree };
+static const struct http_route r_stat = { "GET", "stat", HTTP_BODY_NONE, 1, AUTH_READ, api_stat };
+static const struct http_route r_missing = { "POST", "chunks/missing", HTTP_BODY_JSON, 1, AUTH_DEPOSIT, api_chunks_missing };
+static const struct http_route r_chunk_put = { "PUT", "chunk put", HTTP_BODY_CHUNK, 1, AUTH_DEPOSIT, api_chunk_put };
+static const struct http_route r_chunk_get = { "GET", "chunk get", HTTP_BODY_NONE, 1, AUTH_READ, api_chunk_get };
+static const struct http_route r_commits = { "POST", "commits", HTTP_BODY_JSON, 1, AUTH_DEPOSIT, api_commits };
+static const struct http_route r_versions = { "GET", "versions", HTTP_BODY_NONE, 1, AUTH_READ, api_doc_versions };
+static const struct http_route r_version = { "GET", "version", HTTP_BODY_NONE, 1, AUTH_READ, api_doc_version };
+
+static int pick(struct http_req *req, const char *method,
+		const struct http_route *a, const struct http_route *b)
+{
+	if (a && !strcmp(method, a->method)) {
+		req->route = a;
+		return 0;
+	}
+	if (b && !strcmp(method, b->method)) {
+		req->route = b;
+		return 0;
+	}
+	return err_set(-EOPNOTSUPP, "method %s not allowed here", method);
+}
+
+static int copy_seg(char *out, size_t outlen, const char *seg)
+{
+	if (strlen(seg) >= outlen)
+		return err_set(-ENOENT, "no such resource");
+	memcpy(out, seg, strlen(seg) + 1);
+	return 0;
+}
+
+static int parse_version(struct http_req *req, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '1' || *s > '9' || strlen(s) > 19)
+		return err_set(-ENOENT, "no such version '%s'", s);
+	v = strtoull(s, &end, 10);
+	if (*end)
+		return err_set(-ENOENT, "no such version '%s'", s);
+	req->num = v;
+	return 0;
+}
+
+int api_route(struct http_req *req, const char *url, const char *method)
+{
+	char copy[HTTP_URL_MAX + 1];
+	char *seg[SEG_MAX], *p, *save = NULL;
+	size_t n = 0;
+
+	if (strlen(url) > HTTP_URL_MAX || strncmp(url, "/v1/", 4))
+		return err_set(-ENOENT, "no such resource");
+	memcpy(copy, url + 4, strlen(url + 4) + 1);
+	for (p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+		if (n == SEG_MAX)
+			return err_set(-ENOENT, "no such resource");
+		seg[n++] = p;
+	}
+	/* strtok_r folds "//" and a trailing '/': refuse them. */
+	if (strstr(url, "//") || url[strlen(url) - 1] == '/' || n == 0)
+		return err_set(-ENOENT, "no such resource");
+
+	if (n == 1 && !strcmp(seg[0], "login"))
+		return pick(req, method, &r_login, NULL);
+	if (strcmp(seg[0], "spaces"))
+		return err_set(-ENOENT, "no such resource");
+	if (n == 1)
+		return pick(req, method, &r_spaces, NULL);
+	if (copy_seg(req->space_name, sizeof(req->space_name), seg[1]) < 0)
+		return err_set(-ENOENT, "no such space");
+	if (n == 2)
+		return pick(req, method, &r_space, NULL);
+	if (n == 3 && !strcmp(seg[2], "tree"))
+		return pick(req, method, &r_tree, NULL);
+	if (n == 3 && !strcmp(seg[2], "stat"))
+		return pick(req, method, &r_stat, NULL);
+	if (n == 3 && !strcmp(seg[2], "commits"))
+		return pick(req, method, &r_commits, NULL);
+	if (n == 4 && !strcmp(seg[2], "chunks")) {
+		if (!strcmp(seg[3], "missing"))
+			return pick(req, method, &r_missing, NULL);
+		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
+			return err_set(-ENOENT, "no such chunk");
+		return pick(req, method, &r_chunk_get, &r_chunk_put);
+	}
+	if ((n == 5 || n == 6) && !strcmp(seg[2], "docs") &&
+	    !strcmp(seg[4], "versions")) {
+		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
+			return err_set(-ENOENT, "no such document");
+		if (n == 5)
+			return pick(req, method, &r_versions, NULL);
+		if (parse_version(req, seg[5]) < 0)
+			return -ENOENT;
+		return pick(req, method, &r_version, NULL);
+	}
+	return err_set(-ENOENT, "no such resource");
+}
+
+int api_json_string(struct http_req *req, json_t *obj, const char *key,
+		    int required, size_t maxlen, const char **out, long op)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v) {
+		if (!required)
+			return 0;
+		http_reply_error(req, 400, "bad_request", op, "missing field '%s'", key);
+		return 1;
+	}
+	if (!json_is_string(v)) {
+		http_reply_error(req, 400, "bad_request", op, "field '%s' must be a string", key);
+		return 1;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		http_reply_error(req, 400, "bad_request", op, "field '%s' holds a NUL byte", key);
+		return 1;
+	}
+	if (json_string_length(v) > maxlen) {
+		http_reply_error(req, 400, "bad_request", op, "field '%s' is longer than %zu bytes", key, maxlen);
+		return 1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * The API endpoints of docs/protocol.md: the route table and one handler
+ * per endpoint, split by subject (api_login.c, api_spaces.c, api_tree.c,
+ * api_chunks.c, api_commits.c, api_docs.c).  A handler runs once the
+ * request is routed, authenticated, authorized for its space and its body
+ * received; it replies with http_reply_*() and returns 0, or returns a
+ * negative errno for http.c to map through the error table.
+ */
+#ifndef COFFRE_SERVER_API_H
+#define COFFRE_SERVER_API_H
+
+#include "server/http.h"
+
+/*
+ * Find the route of method + url and fill req's route, space_name, arg and
+ * num.  -ENOENT for an unknown path, -EOPNOTSUPP for a known path with
+ * another method, both with err_set().
+ */
+int api_route(struct http_req *req, const char *url, const char *method);
+
+/* Chunk PUT: called on the first call, before the body, to set up the
+ * writer (or the verifying hash for a chunk already held). */
+int api_chunk_put_begin(struct http_req *req);
+
+int api_login(struct http_req *req);
+int api_spaces_list(struct http_req *req);
+int api_space_info(struct http_req *req);
+int api_tree(struct http_req *req);
+int api_stat(struct http_req *req);
+int api_chunks_missing(struct http_req *req);
+int api_chunk_put(struct http_req *req);
+int api_chunk_get(struct http_req *req);
+int api_commits(struct http_req *req);
+int api_doc_versions(struct http_req *req);
+int api_doc_version(struct http_req *req);
+
+/* JSON field helpers: 0 or a 400 bad_request reply already queued (1). */
+int api_json_string(struct http_req *req, json_t *obj, const char *key,
+		    int required, size_t maxlen, const char **out, long op);
+
+#endif /* COFFRE_SERVER_API_H */

@@ -1,0 +1,358 @@
+/*
+ * POST /v1/spaces/SPACE/commits: parse a batch of operations, check every
+ * field and path before anything is touched, hand the batch to the ledger
+ * (which applies it atomically as one commit), then record the new versions
+ * and the events in the index in one transaction and answer.
+ *
+ * The ledger is the authority: once its commit exists the batch is done.
+ * If the index cannot record it afterwards, the answer is still a success
+ * (a retry would make a duplicate version) and the failure is logged; the
+ * versions endpoints fall back to the ledger for a document the index does
+ * not know.
+ */
+#include "server/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/chunker.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "server/index.h"
+#include "server/ledger.h"
+#include "server/server.h"
+#include "server/spaces.h"
+
+#define COMMIT_OPS_MAX		10000
+#define COMMIT_CLIENT_MAX	128
+
+static const char *const op_names[] = {
+	[LEDGER_OP_MKDIR] = "mkdir",
+	[LEDGER_OP_DEPOSIT] = "deposit",
+	[LEDGER_OP_MOVE] = "move",
+	[LEDGER_OP_UNLINK] = "unlink",
+	[LEDGER_OP_RMDIR] = "rmdir",
+};
+
+struct batch {
+	struct ledger_op *ops;
+	struct ledger_result *results;
+	size_t nops;
+};
+
+static void batch_release(struct batch *b)
+{
+	for (size_t i = 0; i < b->nops; i++) {
+		ledger_op_release(&b->ops[i]);
+		ledger_result_release(&b->results[i]);
+	}
+	free(b->ops);
+	free(b->results);
+}
+
+/* A validated path field, strdup'd into *out.  1 when a 400 was queued. */
+static int op_path(struct http_req *req, json_t *o, const char *key, long i,
+		   char **out)
+{
+	const char *p;
+	char why[256];
+
+	if (api_json_string(req, o, key, 1, PATH_MAX_LEN, &p, i))
+		return 1;
+	if (path_validate(p) < 0) {
+		snprintf(why, sizeof(why), "%s", err_msg());
+		http_reply_error(req, 400, "bad_name", i, "bad %s: %s", key, why);
+		return 1;
+	}
+	*out = strdup(p);
+	if (!*out) {
+		http_reply_error(req, 500, "internal", i, "out of memory");
+		return 1;
+	}
+	return 0;
+}
+
+/* An integer field in [min, max]; absent gives *out = 0 when !required. */
+static int op_int(struct http_req *req, json_t *o, const char *key,
+		  int required, json_int_t min, json_int_t max, long i,
+		  json_int_t *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = 0;
+	if (!v && !required)
+		return 0;
+	if (!v) {
+		http_reply_error(req, 400, "bad_request", i, "missing field '%s'", key);
+		return 1;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max) {
+		http_reply_error(req, 400, "bad_request", i,
+				 "field '%s' must be an integer in %lld..%lld", key,
+				 (long long)min, (long long)max);
+		return 1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int parse_deposit(struct http_req *req, json_t *o, long i,
+			 struct ledger_op *op)
+{
+	const char *sha;
+	json_t *chunks, *c;
+	json_int_t size, base, mtime;
+	size_t k;
+
+	if (op_path(req, o, "path", i, &op->path) ||
+	    op_int(req, o, "size", 1, 0, INT64_MAX, i, &size) ||
+	    op_int(req, o, "base_version", 0, 1, INT64_MAX, i, &base) ||
+	    op_int(req, o, "mtime", 0, INT64_MIN + 1, INT64_MAX, i, &mtime) ||
+	    api_json_string(req, o, "sha256", 1, OBJ_ID_HEX_LEN, &sha, i))
+		return 1;
+	if (obj_id_from_hex(&op->content.sha256, sha) < 0) {
+		http_reply_error(req, 400, "bad_request", i,
+				 "field 'sha256' must be 64 lowercase hex digits");
+		return 1;
+	}
+	op->content.size = (uint64_t)size;
+	op->content.mtime = mtime;
+	op->base_version = (uint64_t)base;
+	chunks = json_object_get(o, "chunks");
+	if (!json_is_array(chunks)) {
+		http_reply_error(req, 400, "bad_request", i,
+				 "field 'chunks' must be an array of [id, size]");
+		return 1;
+	}
+	if (json_array_size(chunks) > MANIFEST_MAX_CHUNKS) {
+		http_reply_error(req, 413, "too_large", i, "too many chunks");
+		return 1;
+	}
+	json_array_foreach(chunks, k, c) {
+		json_t *id = json_array_get(c, 0), *sz = json_array_get(c, 1);
+		struct obj_id cid;
+
+		if (!json_is_array(c) || json_array_size(c) != 2 ||
+		    !json_is_string(id) || !json_is_integer(sz) ||
+		    obj_id_from_hex(&cid, json_string_value(id)) < 0 ||
+		    json_integer_value(sz) < 1 || json_integer_value(sz) > CHUNK_MAX) {
+			http_reply_error(req, 400, "bad_request", i,
+					 "chunks[%zu] must be [64 hex id, size 1..%u]", k, CHUNK_MAX);
+			return 1;
+		}
+		if (manifest_add_chunk(&op->content, &cid, (uint32_t)json_integer_value(sz)) < 0) {
+			http_reply_error(req, 500, "internal", i, "out of memory");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Parse one op object into op.  1 when a 400 was queued. */
+static int parse_op(struct http_req *req, json_t *o, long i,
+		    struct ledger_op *op)
+{
+	const char *name, *class;
+
+	if (!json_is_object(o)) {
+		http_reply_error(req, 400, "bad_request", i, "ops[%ld] must be an object", i);
+		return 1;
+	}
+	if (api_json_string(req, o, "op", 1, 16, &name, i))
+		return 1;
+	if (!strcmp(name, "mkdir")) {
+		op->kind = LEDGER_OP_MKDIR;
+		op->class = FOLDER_CLASS_RESTRICTED;
+		if (op_path(req, o, "path", i, &op->path) ||
+		    api_json_string(req, o, "class", 0, 32, &class, i))
+			return 1;
+		if (class && folder_class_parse(class, &op->class) < 0) {
+			http_reply_error(req, 400, "bad_request", i,
+					 "field 'class' must be public, restricted or confidential");
+			return 1;
+		}
+		return 0;
+	}
+	if (!strcmp(name, "deposit")) {
+		op->kind = LEDGER_OP_DEPOSIT;
+		return parse_deposit(req, o, i, op);
+	}
+	if (!strcmp(name, "move")) {
+		op->kind = LEDGER_OP_MOVE;
+		return op_path(req, o, "from", i, &op->from) ||
+		       op_path(req, o, "to", i, &op->to);
+	}
+	if (!strcmp(name, "unlink") || !strcmp(name, "rmdir")) {
+		op->kind = name[0] == 'u' ? LEDGER_OP_UNLINK : LEDGER_OP_RMDIR;
+		return op_path(req, o, "path", i, &op->path);
+	}
+	http_reply_error(req, 400, "bad_request", i, "unknown op '%s'", name);
+	return 1;
+}
+
+/* Ask the policy about every path the batch touches. */
+static int authorize_batch(struct http_req *req, const struct batch *b,
+			   size_t *failed)
+{
+	for (size_t i = 0; i < b->nops; i++) {
+		const struct ledger_op *op = &b->ops[i];
+		int rc;
+
+		*failed = i;
+		switch (op->kind) {
+		case LEDGER_OP_DEPOSIT:
+			rc = authorize(&req->auth, req->space_name, op->path, AUTH_DEPOSIT);
+			break;
+		case LEDGER_OP_MOVE:
+			rc = authorize(&req->auth, req->space_name, op->from, AUTH_ORGANIZE);
+			if (!rc)
+				rc = authorize(&req->auth, req->space_name, op->to, AUTH_ORGANIZE);
+			break;
+		default:
+			rc = authorize(&req->auth, req->space_name, op->path, AUTH_ORGANIZE);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static json_t *result_json(const struct ledger_op *op,
+			   const struct ledger_result *r)
+{
+	json_t *j = json_pack("{s:s}", "op", op_names[op->kind]);
+
+	if (!j)
+		return NULL;
+	if (op->kind == LEDGER_OP_MOVE) {
+		json_object_set_new(j, "from", json_string(op->from));
+		json_object_set_new(j, "to", json_string(op->to));
+	} else {
+		json_object_set_new(j, "path", json_string(op->path));
+	}
+	if (r->doc_id[0])
+		json_object_set_new(j, "doc_id", json_string(r->doc_id));
+	if (r->version)
+		json_object_set_new(j, "version", json_integer((json_int_t)r->version));
+	if (op->kind == LEDGER_OP_DEPOSIT) {
+		json_object_set_new(j, "deposited_at", json_string(r->manifest.deposited_at));
+		json_object_set_new(j, "concurrent", json_boolean(r->concurrent));
+	}
+	return j;
+}
+
+/* Record the batch's versions and events; failures are only logged. */
+static void record(struct http_req *req, const struct batch *b,
+		   const char *head)
+{
+	struct index_version *vs = calloc(b->nops, sizeof(*vs));
+	struct index_event *evs = calloc(b->nops, sizeof(*evs));
+	char (*sha)[OBJ_ID_HEX_LEN + 1] = calloc(b->nops, sizeof(*sha));
+	struct buf *texts = calloc(b->nops, sizeof(*texts));
+	size_t nv = 0;
+	int rc = -ENOMEM;
+
+	if (!vs || !evs || !sha || !texts)
+		goto out;
+	for (size_t i = 0; i < b->nops; i++) {
+		const struct ledger_op *op = &b->ops[i];
+		const struct ledger_result *r = &b->results[i];
+		const struct manifest *m = &r->manifest;
+
+		buf_init(&texts[i], 64u * 1024u * 1024u);
+		evs[i].kind = op_names[op->kind];
+		evs[i].path = op->kind == LEDGER_OP_MOVE ? op->to : op->path;
+		evs[i].detail = op->kind == LEDGER_OP_MOVE ? op->from : NULL;
+		evs[i].doc_id = r->doc_id[0] ? r->doc_id : NULL;
+		evs[i].version = r->version;
+		if (!m->version || !m->doc_id[0])
+			continue;
+		rc = manifest_format(m, &texts[i]);
+		if (rc < 0)
+			goto out;
+		obj_id_to_hex(&m->sha256, sha[i]);
+		vs[nv++] = (struct index_version){
+			.doc_id = m->doc_id, .version = m->version, .size = m->size,
+			.sha256 = sha[i], .deposited_by = m->deposited_by,
+			.deposited_at = m->deposited_at, .commit = head,
+			.manifest = texts[i].data ? texts[i].data : "",
+		};
+	}
+	rc = index_record(req->srv->ix, req->space_name, req->auth.login,
+			  (int64_t)time(NULL), vs, nv, evs, b->nops);
+out:
+	if (rc < 0)
+		log_error("commit %s of space '%s' is in the ledger but not in the index: %s",
+			  head, req->space_name, err_msg());
+	if (texts)
+		for (size_t i = 0; i < b->nops; i++)
+			buf_release(&texts[i]);
+	free(texts);
+	free(sha);
+	free(evs);
+	free(vs);
+}
+
+int api_commits(struct http_req *req)
+{
+	char head[GIT_OID_HEX_LEN + 1];
+	struct batch b = { 0 };
+	const char *client;
+	json_t *ops, *o, *results;
+	size_t i, failed = 0;
+	int rc;
+
+	if (api_json_string(req, req->json, "client", 0, COMMIT_CLIENT_MAX, &client, -1))
+		return 0;
+	ops = json_object_get(req->json, "ops");
+	if (!json_is_array(ops) || json_array_size(ops) == 0)
+		return http_reply_error(req, 400, "bad_request", -1,
+					"field 'ops' must be a non-empty array");
+	if (json_array_size(ops) > COMMIT_OPS_MAX)
+		return http_reply_error(req, 413, "too_large", -1,
+					"at most %d operations per batch", COMMIT_OPS_MAX);
+	b.nops = json_array_size(ops);
+	b.ops = calloc(b.nops, sizeof(*b.ops));
+	b.results = calloc(b.nops, sizeof(*b.results));
+	if (!b.ops || !b.results) {
+		free(b.ops);
+		free(b.results);
+		return -ENOMEM;
+	}
+	for (i = 0; i < b.nops; i++) {
+		manifest_init(&b.ops[i].content);
+		manifest_init(&b.results[i].manifest);
+	}
+	rc = 0;
+	json_array_foreach(ops, i, o) {
+		if (parse_op(req, o, (long)i, &b.ops[i]))
+			goto out;
+	}
+	rc = authorize_batch(req, &b, &failed);
+	if (rc < 0) {
+		rc = http_reply_rc(req, rc, HTTP_CTX_ANY, (long)failed);
+		goto out;
+	}
+	rc = ledger_apply(req->space->ledger, req->space->chunks, req->space_name,
+			  req->auth.login, client ? client : "", b.ops, b.nops,
+			  b.results, &failed, head);
+	if (rc < 0) {
+		rc = http_reply_rc(req, rc, HTTP_CTX_COMMIT, (long)failed);
+		goto out;
+	}
+	record(req, &b, head);
+	results = json_array();
+	for (i = 0; results && i < b.nops; i++)
+		if (json_array_append_new(results, result_json(&b.ops[i], &b.results[i])))
+			break;
+	rc = http_reply_json(req, 200, json_pack("{s:s, s:o}", "head", head,
+						 "results", results));
+out:
+	batch_release(&b);
+	return rc;
+}

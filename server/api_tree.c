@@ -1,0 +1,194 @@
+/*
+ * GET tree and GET stat: folder listings in pages and single entries, read
+ * from the ledger at its current head.  Listings are bounded by limit
+ * (at most 1000) so a huge folder is never built whole in memory.
+ */
+#include "server/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/path.h"
+#include "server/ledger.h"
+#include "server/spaces.h"
+
+#define TREE_LIMIT_MAX 1000
+
+/* JSON of one entry, as in docs/protocol.md. */
+static json_t *entry_json(const struct ledger_entry *e)
+{
+	const struct manifest *m = e->manifest;
+	char sha[OBJ_ID_HEX_LEN + 1];
+	json_t *j;
+
+	if (e->is_dir)
+		return json_pack("{s:s, s:s, s:s}", "name", e->name, "type", "dir",
+				 "class", folder_class_name(e->class));
+	if (!m)
+		return NULL;
+	obj_id_to_hex(&m->sha256, sha);
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "name", e->name,
+		      "type", "file", "doc_id", m->doc_id,
+		      "version", (json_int_t)m->version, "size", (json_int_t)m->size,
+		      "sha256", sha, "deposited_by", m->deposited_by,
+		      "deposited_at", m->deposited_at);
+	if (j && m->mtime)
+		json_object_set_new(j, "mtime", json_integer(m->mtime));
+	return j;
+}
+
+struct list_state {
+	json_t *entries;
+	char last[NAME_MAX_LEN + 1];
+};
+
+static int list_cb(const struct ledger_entry *e, void *arg)
+{
+	struct list_state *ls = arg;
+	json_t *j = entry_json(e);
+
+	if (!j || json_array_append_new(ls->entries, j))
+		return err_set(-ENOMEM, "out of memory");
+	snprintf(ls->last, sizeof(ls->last), "%s", e->name);
+	return 0;
+}
+
+/* The "path" query parameter, validated; NULL when a 400 was queued. */
+static const char *query_path(struct http_req *req, int *rc)
+{
+	const char *path;
+
+	*rc = 0;
+	path = http_query(req, "path", rc);
+	if (*rc < 0) {
+		*rc = http_reply_error(req, 400, "bad_name", -1, "%s", err_msg());
+		return NULL;
+	}
+	if (!path)
+		path = "/";
+	*rc = path_validate(path);
+	if (*rc < 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err_msg());
+		*rc = http_reply_error(req, 400, "bad_name", -1, "bad path: %s", why);
+		return NULL;
+	}
+	return path;
+}
+
+static int parse_limit(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s) {
+		*out = TREE_LIMIT_MAX;
+		return 0;
+	}
+	if (*s < '0' || *s > '9' || strlen(s) > 5)
+		return -EINVAL;
+	v = strtoul(s, &end, 10);
+	if (*end || v < 1 || v > TREE_LIMIT_MAX)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int api_tree(struct http_req *req)
+{
+	char head[GIT_OID_HEX_LEN + 1] = "";
+	struct list_state ls = { 0 };
+	enum folder_class class = FOLDER_CLASS_RESTRICTED;
+	const char *path, *after, *limit_s;
+	size_t limit;
+	int rc = 0, more = 0;
+	json_t *j;
+
+	path = query_path(req, &rc);
+	if (!path)
+		return rc;
+	after = http_query(req, "after", &rc);
+	limit_s = http_query(req, "limit", &rc);
+	if (rc < 0)
+		return http_reply_error(req, 400, "bad_request", -1, "%s", err_msg());
+	if (after && (!*after || strlen(after) > NAME_MAX_LEN))
+		return http_reply_error(req, 400, "bad_request", -1, "bad 'after' name");
+	if (parse_limit(limit_s, &limit) < 0)
+		return http_reply_error(req, 400, "bad_request", -1,
+					"'limit' must be 1..%d", TREE_LIMIT_MAX);
+	rc = authorize(&req->auth, req->space_name, path, AUTH_READ);
+	if (rc < 0)
+		return rc;
+	ls.entries = json_array();
+	if (!ls.entries)
+		return -ENOMEM;
+	rc = ledger_list(req->space->ledger, path, after, limit, list_cb, &ls,
+			 &more, &class, head);
+	if (rc == -ENOENT && !strcmp(path, "/")) {
+		/* An empty space has no commit yet: its root is an empty folder. */
+		rc = 0;
+		more = 0;
+	}
+	if (rc < 0) {
+		json_decref(ls.entries);
+		if (rc == -ENOENT)
+			return http_reply_error(req, 404, "not_found", -1, "no such folder '%s'", path);
+		if (rc == -ENOTDIR)
+			return http_reply_error(req, 409, "conflict", -1, "'%s' is a file", path);
+		return rc;
+	}
+	j = json_pack("{s:s, s:s, s:o, s:o, s:o}", "path", path,
+		      "class", folder_class_name(class),
+		      "head", head[0] ? json_string(head) : json_null(),
+		      "entries", ls.entries,
+		      "next", more && ls.last[0] ? json_string(ls.last) : json_null());
+	return http_reply_json(req, 200, j);
+}
+
+struct stat_state {
+	json_t *j;
+};
+
+static int stat_cb(const struct ledger_entry *e, void *arg)
+{
+	struct stat_state *ss = arg;
+
+	ss->j = entry_json(e);
+	return ss->j ? 0 : err_set(-ENOMEM, "out of memory");
+}
+
+int api_stat(struct http_req *req)
+{
+	struct stat_state ss = { NULL };
+	const char *path;
+	int rc = 0;
+
+	path = query_path(req, &rc);
+	if (!path)
+		return rc;
+	rc = authorize(&req->auth, req->space_name, path, AUTH_READ);
+	if (rc < 0)
+		return rc;
+	rc = ledger_stat(req->space->ledger, path, stat_cb, &ss);
+	if (rc == -ENOENT && !strcmp(path, "/")) {
+		rc = 0;
+		ss.j = json_pack("{s:s, s:s, s:s}", "name", "", "type", "dir",
+				 "class", folder_class_name(FOLDER_CLASS_RESTRICTED));
+	}
+	if (rc < 0) {
+		json_decref(ss.j);
+		if (rc == -ENOENT)
+			return http_reply_error(req, 404, "not_found", -1, "no such file '%s'", path);
+		return rc;
+	}
+	if (!ss.j)
+		return err_set(-EIO, "no entry for '%s'", path);
+	if (!strcmp(path, "/"))
+		json_object_set_new(ss.j, "name", json_string(""));
+	json_object_set_new(ss.j, "path", json_string(path));
+	return http_reply_json(req, 200, ss.j);
+}

@@ -1,0 +1,73 @@
+/*
+ * Authentication and authorization of API callers.
+ *
+ * Login checks a password against its Argon2id hash and issues a bearer
+ * token: 32 random bytes sent as 64 hex digits; the index keeps only their
+ * SHA-256, with the login and an expiry (AUTH_TOKEN_TTL).  Unknown logins
+ * still pay for one Argon2id verification, against a dummy hash, so timing
+ * does not tell which logins exist.
+ *
+ * authorize() is the one place that decides whether a caller may act on a
+ * path of a space; every endpoint calls it.  For now any member of a space
+ * has every right; a policy module will decide per folder later.
+ */
+#ifndef COFFRE_SERVER_AUTH_H
+#define COFFRE_SERVER_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/manifest.h"
+
+struct index;
+
+#define AUTH_TOKEN_LEN		32
+#define AUTH_TOKEN_HEX_LEN	64
+#define AUTH_TOKEN_TTL		(30 * 24 * 3600)
+#define AUTH_PASSWORD_MIN	8
+#define AUTH_PASSWORD_MAX	1024
+#define AUTH_ROLE_MAX		16
+#define AUTH_KIND_MAX		16
+
+enum auth_right {
+	AUTH_READ,	/* list, open */
+	AUTH_DEPOSIT,	/* new document or version */
+	AUTH_ORGANIZE,	/* move, rename, link, unlink */
+	AUTH_ADMIN,	/* members, grants, classes */
+};
+
+/* Who is calling, filled by auth_token_check(); role and kind by authorize(). */
+struct auth_ctx {
+	struct index *ix;
+	char login[LOGIN_MAX_LEN + 1];	/* "" when not authenticated */
+	char kind[AUTH_KIND_MAX];	/* kind of the last authorized space */
+	char role[AUTH_ROLE_MAX];	/* role in the last authorized space */
+};
+
+/* Compute the dummy hash once; call before serving.  0 or -errno. */
+int auth_init(void);
+
+/*
+ * Check login and password; on success issue a token: hex (65 bytes with
+ * the NUL) and its expiry (Unix s).  Wrong login or password: -EACCES with
+ * the same message for both.
+ */
+int auth_login(struct index *ix, const char *login, const char *password,
+	       char token_hex[AUTH_TOKEN_HEX_LEN + 1], int64_t *expires_at);
+
+/*
+ * Check an "Authorization" header value ("Bearer HEX"); on success fill
+ * ctx->login.  -EACCES (missing, malformed, unknown or expired) or -errno.
+ */
+int auth_token_check(struct auth_ctx *ctx, const char *header);
+
+/*
+ * May ctx's caller use right on path (NULL: the space itself) of space?
+ * 0 and ctx->role/kind set, or -ENOENT "no such space" for a space the
+ * caller is not a member of (names must not leak), -EACCES when seen but
+ * not allowed, or -errno.
+ */
+int authorize(struct auth_ctx *ctx, const char *space, const char *path,
+	      enum auth_right right);
+
+#endif /* COFFRE_SERVER_AUTH_H */

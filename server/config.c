@@ -1,0 +1,202 @@
+/*
+ * Reading and writing coffred.conf.  The format is deliberately tiny (one
+ * "key = value" per line) so that an administrator can edit it by hand; the
+ * parser is strict and bounded: lines over 1 KiB, unknown keys and bad values
+ * are refused with the line number.
+ */
+#include "server/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+#define CONFIG_FILE_MAX (64u * 1024u)
+#define CONFIG_LINE_MAX 1024
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
+	cfg->port = 8443;
+	cfg->threads = 8;
+	cfg->max_connections = 256;
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int config_parse_listen(struct config *cfg, const char *s)
+{
+	char host[CONFIG_HOST_MAX];
+	const char *colon, *hs;
+	size_t hlen;
+	unsigned long port;
+	unsigned char addr[sizeof(struct in6_addr)];
+	int v6 = 0;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return err_set(-EINVAL, "bad listen address '%s': expected [IPV6]:PORT", s);
+		hs = s + 1;
+		hlen = (size_t)(close - hs);
+		colon = close + 1;
+		v6 = 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return err_set(-EINVAL, "bad listen address '%s': expected ADDR:PORT", s);
+		hs = s;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return err_set(-EINVAL, "bad listen address '%s'", s);
+	memcpy(host, hs, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1)
+		return err_set(-EINVAL, "bad listen address '%s': '%s' is not a numeric %s address",
+			       s, host, v6 ? "IPv6" : "IPv4");
+	if (parse_uint(colon + 1, 0, 65535, &port) < 0)
+		return err_set(-EINVAL, "bad listen port in '%s'", s);
+	memcpy(cfg->host, host, hlen + 1);
+	cfg->ipv6 = v6;
+	cfg->port = (uint16_t)port;
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int config_set(struct config *cfg, const char *key, const char *val,
+		      unsigned lineno)
+{
+	unsigned long v;
+
+	if (!strcmp(key, "listen")) {
+		char why[256];
+		int rc = config_parse_listen(cfg, val);
+
+		if (rc < 0) {
+			/* err_msg() lives in the buffer err_set() rewrites */
+			snprintf(why, sizeof(why), "%s", err_msg());
+			return err_set(rc, "coffred.conf line %u: %s", lineno, why);
+		}
+		return 0;
+	}
+	if (!strcmp(key, "threads")) {
+		if (parse_uint(val, 1, 64, &v) < 0)
+			return err_set(-EINVAL, "coffred.conf line %u: threads must be 1..64", lineno);
+		cfg->threads = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(key, "max_connections")) {
+		if (parse_uint(val, 1, 10000, &v) < 0)
+			return err_set(-EINVAL, "coffred.conf line %u: max_connections must be 1..10000", lineno);
+		cfg->max_connections = (unsigned)v;
+		return 0;
+	}
+	return err_set(-EINVAL, "coffred.conf line %u: unknown key '%s'", lineno, key);
+}
+
+int config_load(struct config *cfg, const char *datadir)
+{
+	char path[PATH_MAX];
+	char *text = NULL, *line, *next;
+	size_t len;
+	unsigned lineno = 0;
+	int rc;
+
+	config_defaults(cfg);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir, CONFIG_FILE_NAME) >= sizeof(path))
+		return err_set(-ENAMETOOLONG, "data directory path too long");
+	rc = file_read_all(path, CONFIG_FILE_MAX, &text, &len);
+	if (rc < 0)
+		return err_set(rc, "cannot read '%s': %s", path, strerror(-rc));
+	if (strlen(text) != len) {
+		rc = err_set(-EINVAL, "'%s' holds a NUL byte", path);
+		goto out;
+	}
+	for (line = text; line && *line; line = next) {
+		char *eq, *key, *val;
+
+		lineno++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strlen(line) > CONFIG_LINE_MAX) {
+			rc = err_set(-EINVAL, "coffred.conf line %u: too long", lineno);
+			goto out;
+		}
+		line = trim(line);
+		if (!*line || *line == '#')
+			continue;
+		eq = strchr(line, '=');
+		if (!eq) {
+			rc = err_set(-EINVAL, "coffred.conf line %u: expected 'key = value'", lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(line);
+		val = trim(eq + 1);
+		rc = config_set(cfg, key, val, lineno);
+		if (rc < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
+int config_save(const struct config *cfg, const char *datadir)
+{
+	char path[PATH_MAX];
+	struct buf b;
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir, CONFIG_FILE_NAME) >= sizeof(path))
+		return err_set(-ENAMETOOLONG, "data directory path too long");
+	buf_init(&b, CONFIG_FILE_MAX);
+	rc = buf_appendf(&b, "# coffred configuration (see coffred(8))\n"
+			 "listen = %s%s%s:%u\n"
+			 "threads = %u\n"
+			 "max_connections = %u\n",
+			 cfg->ipv6 ? "[" : "", cfg->host, cfg->ipv6 ? "]" : "",
+			 (unsigned)cfg->port, cfg->threads, cfg->max_connections);
+	if (rc == 0)
+		rc = file_write_atomic(path, b.data, b.len, 0644);
+	if (rc < 0)
+		rc = err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
+	buf_release(&b);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * coffred.conf: the server's configuration, simple "key = value" lines in
+ * DATADIR/coffred.conf.  Blank lines and lines starting with '#' are
+ * ignored; an unknown key or a bad value is an error naming the line, so a
+ * typo never silently falls back to a default.
+ *
+ * Keys:
+ *   listen  = 127.0.0.1:8443   address and port (port 0: ephemeral);
+ *                              IPv6 as [::1]:8443
+ *   threads = 8                HTTP worker threads (1..64)
+ *   max_connections = 256      open connections at most (1..10000)
+ */
+#ifndef COFFRE_SERVER_CONFIG_H
+#define COFFRE_SERVER_CONFIG_H
+
+#include <stdint.h>
+
+#define CONFIG_FILE_NAME	"coffred.conf"
+#define CONFIG_DEFAULT_LISTEN	"127.0.0.1:8443"
+#define CONFIG_HOST_MAX		64
+
+struct config {
+	char host[CONFIG_HOST_MAX];	/* numeric address, no brackets */
+	int ipv6;
+	uint16_t port;
+	unsigned threads;
+	unsigned max_connections;
+};
+
+/* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Parse "ADDR:PORT" (numeric IPv4 or [IPv6]) into cfg.  0 or -EINVAL with
+ * err_set() saying why.
+ */
+int config_parse_listen(struct config *cfg, const char *s);
+
+/* Read DATADIR/coffred.conf over the defaults.  0, -ENOENT, -EINVAL. */
+int config_load(struct config *cfg, const char *datadir);
+
+/* Write DATADIR/coffred.conf atomically (mode 0644). */
+int config_save(const struct config *cfg, const char *datadir);
+
+#endif /* COFFRE_SERVER_CONFIG_H */

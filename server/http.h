@@ -1,0 +1,121 @@
+/*
+ * HTTP glue between libmicrohttpd and the API handlers: per-request state,
+ * routing, authentication of the caller, body accumulation (JSON, capped)
+ * or streaming (chunk uploads), replies, the access log, and the single
+ * table that turns a negative errno into an HTTP status and a stable error
+ * code (see docs/protocol.md).
+ */
+#ifndef COFFRE_SERVER_HTTP_H
+#define COFFRE_SERVER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <stdarg.h>
+#include <microhttpd.h>
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/hash.h"
+#include "server/auth.h"
+
+struct server;
+struct chunkstore_writer;
+struct hash_ctx;
+struct space;
+
+#define HTTP_JSON_MAX		(32u * 1024u * 1024u)
+#define HTTP_JSON_DEPTH		16
+#define HTTP_HEADERS_MAX	(16u * 1024u)
+#define HTTP_URL_MAX		1024
+
+/* How an rc is read: the same errno means different things per endpoint. */
+enum http_ctx {
+	HTTP_CTX_ANY,		/* reads and lookups */
+	HTTP_CTX_COMMIT,	/* ledger_apply: a missing parent is a conflict */
+	HTTP_CTX_STORED,	/* reading stored data: EBADMSG is corruption */
+};
+
+enum http_body {
+	HTTP_BODY_NONE,
+	HTTP_BODY_JSON,
+	HTTP_BODY_CHUNK,
+};
+
+struct http_req;
+typedef int (*http_handler)(struct http_req *req);
+
+struct http_route {
+	const char *method;
+	const char *name;		/* for the code, not the wire */
+	enum http_body body;
+	int in_space;			/* path names a space */
+	enum auth_right right;		/* checked before the body is read */
+	http_handler fn;
+};
+
+struct http_req {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	const struct http_route *route;
+	char method[8];
+	char *url;			/* path without query */
+	char space_name[65];
+	char arg[65];			/* chunk id or doc id */
+	uint64_t num;			/* version number in .../versions/N */
+	struct space *space;		/* opened at the first call */
+	struct auth_ctx auth;
+	struct timespec start;
+
+	/* Body. */
+	struct buf body;		/* JSON routes */
+	json_t *json;			/* parsed body (object) */
+	uint64_t content_length;	/* UINT64_MAX when absent */
+	uint64_t received;
+	struct obj_id chunk_id;		/* chunk PUT */
+	struct chunkstore_writer *writer;
+	struct hash_ctx *verify;	/* chunk PUT of a chunk already held */
+	uint64_t discarded;
+
+	/* Error found while the body was arriving: replied at the end. */
+	unsigned fail_status;
+	char fail_code[24];
+	char fail_msg[512];
+
+	unsigned status;		/* status sent, 0 before */
+};
+
+/* The access and completion callbacks given to MHD (see serve.c). */
+enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
+			    const char *url, const char *method,
+			    const char *version, const char *upload_data,
+			    size_t *upload_data_size, void **con_cls);
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		    enum MHD_RequestTerminationCode toe);
+
+/*
+ * Replies.  Each queues the response and returns 0, or -EIO when MHD
+ * refused it.  http_reply_json steals the reference to body.
+ */
+int http_reply_json(struct http_req *req, unsigned status, json_t *body);
+int http_reply_bytes(struct http_req *req, unsigned status, void *data,
+		     size_t len, const char *type);	/* frees data */
+/* op < 0: no "op" member. */
+int http_reply_error(struct http_req *req, unsigned status, const char *code,
+		     long op, const char *fmt, ...) PRINTF_LIKE(5, 6);
+/* Map rc through the error table; message from err_msg(). */
+int http_reply_rc(struct http_req *req, int rc, enum http_ctx ctx, long op);
+/* The status and code an rc maps to. */
+void http_rc_status(int rc, enum http_ctx ctx, unsigned *status,
+		    const char **code);
+
+/*
+ * A query parameter, decoded; NULL when absent.  -EINVAL into *rc when it
+ * holds a NUL byte (a hostile %00).
+ */
+const char *http_query(struct http_req *req, const char *name, int *rc);
+
+#endif /* COFFRE_SERVER_HTTP_H */

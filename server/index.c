@@ -1,0 +1,566 @@
+/*
+ * SQLite index of coffred.  One connection, serialized by a mutex: requests
+ * hold it only for short statements, never across ledger or chunk I/O.
+ * Statements are prepared once and reset after each use.  Every SQLite
+ * failure becomes a negative errno here, at the call site, with the SQLite
+ * message kept by err_set().
+ *
+ * NEEDSWORK: a connection per worker thread would let WAL readers run in
+ * parallel; one mutex-protected connection is simpler and enough for now.
+ */
+#include "server/index.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "common/err.h"
+
+enum index_stmt {
+	ST_USER_ADD,
+	ST_USER_PWHASH,
+	ST_TOKEN_ADD,
+	ST_TOKEN_LOGIN,
+	ST_SPACE_ADD,
+	ST_MEMBER_ADD,
+	ST_MEMBER_GET,
+	ST_SPACES_OF,
+	ST_VERSION_PUT,
+	ST_EVENT_ADD,
+	ST_VERSIONS,
+	ST_VERSION_ONE,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_USER_ADD] = "INSERT INTO users(login, phone, pwhash, created_at) VALUES(?1, ?2, ?3, ?4)",
+	[ST_USER_PWHASH] = "SELECT pwhash FROM users WHERE login = ?1",
+	[ST_TOKEN_ADD] = "INSERT INTO tokens(hash, login, expires_at) VALUES(?1, ?2, ?3)",
+	[ST_TOKEN_LOGIN] = "SELECT login FROM tokens WHERE hash = ?1 AND expires_at > ?2",
+	[ST_SPACE_ADD] = "INSERT INTO spaces(name, kind, created_at) VALUES(?1, ?2, ?3)",
+	[ST_MEMBER_ADD] = "INSERT INTO members(space, login, role) VALUES(?1, ?2, ?3)",
+	[ST_MEMBER_GET] = "SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = ?1 AND m.login = ?2",
+	[ST_SPACES_OF] = "SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = ?1 ORDER BY s.name",
+	[ST_VERSION_PUT] = "INSERT OR REPLACE INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_EVENT_ADD] = "INSERT INTO events(space, at, login, kind, path, doc_id, version, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_VERSIONS] = "SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
+	[ST_VERSION_ONE] = "SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE users(\n"
+	"  login TEXT PRIMARY KEY,\n"
+	"  phone TEXT NOT NULL,\n"
+	"  pwhash TEXT NOT NULL,\n"
+	"  created_at INTEGER NOT NULL);\n"
+	"CREATE TABLE tokens(\n"
+	"  hash BLOB PRIMARY KEY,\n"
+	"  login TEXT NOT NULL REFERENCES users(login) ON DELETE CASCADE,\n"
+	"  expires_at INTEGER NOT NULL);\n"
+	"CREATE INDEX tokens_expiry ON tokens(expires_at);\n"
+	"CREATE TABLE spaces(\n"
+	"  name TEXT PRIMARY KEY,\n"
+	"  kind TEXT NOT NULL CHECK (kind IN ('private', 'company', 'association')),\n"
+	"  created_at INTEGER NOT NULL);\n"
+	"CREATE TABLE members(\n"
+	"  space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,\n"
+	"  login TEXT NOT NULL REFERENCES users(login) ON DELETE CASCADE,\n"
+	"  role TEXT NOT NULL,\n"
+	"  PRIMARY KEY(space, login));\n"
+	"CREATE INDEX members_login ON members(login);\n"
+	"CREATE TABLE versions(\n"
+	"  space TEXT NOT NULL REFERENCES spaces(name),\n"
+	"  doc_id TEXT NOT NULL,\n"
+	"  version INTEGER NOT NULL,\n"
+	"  size INTEGER NOT NULL,\n"
+	"  sha256 TEXT NOT NULL,\n"
+	"  deposited_by TEXT NOT NULL,\n"
+	"  deposited_at TEXT NOT NULL,\n"
+	"  \"commit\" TEXT NOT NULL,\n"
+	"  manifest TEXT NOT NULL,\n"
+	"  PRIMARY KEY(space, doc_id, version));\n"
+	"CREATE TABLE events(\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  space TEXT,\n"
+	"  at INTEGER NOT NULL,\n"
+	"  login TEXT,\n"
+	"  kind TEXT NOT NULL,\n"
+	"  path TEXT,\n"
+	"  doc_id TEXT,\n"
+	"  version INTEGER,\n"
+	"  detail TEXT);\n"
+	"CREATE INDEX events_space ON events(space, id);\n"
+	"PRAGMA user_version = 1;\n";
+
+struct index {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+	sqlite3_stmt *stmt[ST_COUNT];	/* protected by lock */
+};
+
+static int sql_fail(struct index *ix, int src, const char *what)
+{
+	int rc;
+
+	switch (src & 0xff) {
+	case SQLITE_FULL:
+		rc = -ENOSPC;
+		break;
+	case SQLITE_CONSTRAINT:
+		rc = -EEXIST;
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		rc = -EBUSY;
+		break;
+	case SQLITE_NOMEM:
+		rc = -ENOMEM;
+		break;
+	case SQLITE_CANTOPEN:
+		rc = -ENOENT;
+		break;
+	default:
+		rc = -EIO;
+	}
+	return err_set(rc, "index: cannot %s: %s", what,
+		       ix->db ? sqlite3_errmsg(ix->db) : sqlite3_errstr(src));
+}
+
+/* Prepared statement for id, reset and unbound; called with ix->lock held. */
+static int stmt_get(struct index *ix, enum index_stmt id, sqlite3_stmt **out)
+{
+	int src;
+
+	if (!ix->stmt[id]) {
+		src = sqlite3_prepare_v3(ix->db, stmt_sql[id], -1,
+					 SQLITE_PREPARE_PERSISTENT,
+					 &ix->stmt[id], NULL);
+		if (src != SQLITE_OK)
+			return sql_fail(ix, src, "prepare a statement");
+	}
+	*out = ix->stmt[id];
+	return 0;
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Run a statement without result rows; called with the lock held. */
+static int stmt_exec(struct index *ix, sqlite3_stmt *st, const char *what)
+{
+	int src = sqlite3_step(st);
+	int rc = 0;
+
+	if (src != SQLITE_DONE)
+		rc = sql_fail(ix, src, what);
+	stmt_done(st);
+	return rc;
+}
+
+static int simple(struct index *ix, enum index_stmt id, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_get(ix, id, &st);
+
+	return rc ? rc : stmt_exec(ix, st, what);
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (!s)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+int index_open(struct index **out, const char *path, int create)
+{
+	struct index *ix;
+	int src, rc, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+
+	ix = calloc(1, sizeof(*ix));
+	if (!ix)
+		return -ENOMEM;
+	pthread_mutex_init(&ix->lock, NULL);
+	if (create)
+		flags |= SQLITE_OPEN_CREATE;
+	src = sqlite3_open_v2(path, &ix->db, flags, NULL);
+	if (src != SQLITE_OK) {
+		rc = sql_fail(ix, src, "open the index");
+		if (!create && src == SQLITE_CANTOPEN)
+			rc = err_set(-ENOENT, "no index at '%s' (not an initialized data directory?)", path);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(ix->db, 0);
+	sqlite3_busy_timeout(ix->db, 5000);
+	src = sqlite3_exec(ix->db, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+			   NULL, NULL, NULL);
+	if (src != SQLITE_OK) {
+		rc = sql_fail(ix, src, "configure the index");
+		goto fail;
+	}
+	src = sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &st, NULL);
+	if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version < 0) {
+		rc = sql_fail(ix, src, "read the schema version");
+		goto fail;
+	}
+	if (version == 0 && create) {
+		src = sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL);
+		if (src == SQLITE_OK)
+			src = sqlite3_exec(ix->db, schema_sql, NULL, NULL, NULL);
+		if (src == SQLITE_OK)
+			src = sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+		if (src != SQLITE_OK) {
+			rc = sql_fail(ix, src, "create the schema");
+			goto fail;
+		}
+	} else if (version != INDEX_SCHEMA_VERSION) {
+		rc = err_set(-EPROTO, "index '%s' has schema version %d, expected %d",
+			     path, version, INDEX_SCHEMA_VERSION);
+		goto fail;
+	}
+	*out = ix;
+	return 0;
+fail:
+	index_free(ix);
+	return rc;
+}
+
+void index_free(struct index *ix)
+{
+	if (!ix)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(ix->stmt[i]);
+	sqlite3_close(ix->db);
+	pthread_mutex_destroy(&ix->lock);
+	free(ix);
+}
+
+int index_user_add(struct index *ix, const char *login, const char *phone,
+		   const char *pwhash, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = stmt_get(ix, ST_USER_ADD, &st);
+	if (rc)
+		goto out;
+	bind_text(st, 1, login);
+	bind_text(st, 2, phone);
+	bind_text(st, 3, pwhash);
+	sqlite3_bind_int64(st, 4, now);
+	rc = stmt_exec(ix, st, "add the user");
+	if (rc == -EEXIST)
+		rc = err_set(-EEXIST, "user '%s' already exists", login);
+out:
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+/* Copy column 0 of a one-row query into out; -ENOENT without a row. */
+static int query_text(struct index *ix, sqlite3_stmt *st, char *out,
+		      size_t outlen, const char *what)
+{
+	int src = sqlite3_step(st);
+	int rc = 0;
+
+	if (src == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(st, 0);
+
+		if (!s || strlen(s) >= outlen)
+			rc = err_set(-EIO, "index: bad value while trying to %s", what);
+		else
+			memcpy(out, s, strlen(s) + 1);
+	} else if (src == SQLITE_DONE) {
+		rc = -ENOENT;
+	} else {
+		rc = sql_fail(ix, src, what);
+	}
+	stmt_done(st);
+	return rc;
+}
+
+int index_user_pwhash(struct index *ix, const char *login, char *out,
+		      size_t outlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = stmt_get(ix, ST_USER_PWHASH, &st);
+	if (!rc) {
+		bind_text(st, 1, login);
+		rc = query_text(ix, st, out, outlen, "look up a user");
+		if (rc == -ENOENT)
+			rc = err_set(-ENOENT, "no user '%s'", login);
+	}
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+int index_user_exists(struct index *ix, const char *login)
+{
+	char h[256];
+	int rc = index_user_pwhash(ix, login, h, sizeof(h));
+
+	if (rc == -ENOENT)
+		return 0;
+	return rc < 0 ? rc : 1;
+}
+
+int index_token_add(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
+		    const char *login, int64_t expires_at)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = stmt_get(ix, ST_TOKEN_ADD, &st);
+	if (!rc) {
+		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN, SQLITE_TRANSIENT);
+		bind_text(st, 2, login);
+		sqlite3_bind_int64(st, 3, expires_at);
+		rc = stmt_exec(ix, st, "store a token");
+	}
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+int index_token_login(struct index *ix,
+		      const uint8_t hash[INDEX_TOKEN_HASH_LEN], int64_t now,
+		      char *out, size_t outlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = stmt_get(ix, ST_TOKEN_LOGIN, &st);
+	if (!rc) {
+		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now);
+		rc = query_text(ix, st, out, outlen, "look up a token");
+	}
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+int index_space_add(struct index *ix, const char *name, const char *kind,
+		    const char *owner, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = simple(ix, ST_BEGIN, "begin a transaction");
+	if (rc)
+		goto out;
+	rc = stmt_get(ix, ST_SPACE_ADD, &st);
+	if (rc)
+		goto rollback;
+	bind_text(st, 1, name);
+	bind_text(st, 2, kind);
+	sqlite3_bind_int64(st, 3, now);
+	rc = stmt_exec(ix, st, "add the space");
+	if (rc == -EEXIST)
+		rc = err_set(-EEXIST, "space '%s' already exists", name);
+	if (rc)
+		goto rollback;
+	rc = stmt_get(ix, ST_MEMBER_ADD, &st);
+	if (rc)
+		goto rollback;
+	bind_text(st, 1, name);
+	bind_text(st, 2, owner);
+	bind_text(st, 3, "owner");
+	rc = stmt_exec(ix, st, "add the owner");
+	if (rc == -EEXIST) /* the foreign key on users(login) */
+		rc = err_set(-ENOENT, "no user '%s'", owner);
+	if (rc)
+		goto rollback;
+	rc = simple(ix, ST_COMMIT, "commit");
+	if (!rc)
+		goto out;
+rollback:
+	simple(ix, ST_ROLLBACK, "roll back");
+out:
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+int index_member_get(struct index *ix, const char *space, const char *login,
+		     char *kind, size_t kindlen, char *role, size_t rolelen)
+{
+	sqlite3_stmt *st = NULL;
+	int src, rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = stmt_get(ix, ST_MEMBER_GET, &st);
+	if (rc)
+		goto out;
+	bind_text(st, 1, space);
+	bind_text(st, 2, login);
+	src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		snprintf(kind, kindlen, "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(role, rolelen, "%s", (const char *)sqlite3_column_text(st, 1));
+	} else if (src == SQLITE_DONE) {
+		rc = err_set(-ENOENT, "no such space '%s'", space);
+	} else {
+		rc = sql_fail(ix, src, "look up a member");
+	}
+	stmt_done(st);
+out:
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+int index_spaces_of(struct index *ix, const char *login, index_space_cb cb,
+		    void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int src, rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = stmt_get(ix, ST_SPACES_OF, &st);
+	if (rc)
+		goto out;
+	bind_text(st, 1, login);
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = cb((const char *)sqlite3_column_text(st, 0),
+			(const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2), arg);
+		if (rc)
+			break;
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = sql_fail(ix, src, "list spaces");
+	stmt_done(st);
+out:
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+static int put_version(struct index *ix, const char *space,
+		       const struct index_version *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_get(ix, ST_VERSION_PUT, &st);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, space);
+	bind_text(st, 2, v->doc_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)v->version);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)v->size);
+	bind_text(st, 5, v->sha256);
+	bind_text(st, 6, v->deposited_by);
+	bind_text(st, 7, v->deposited_at);
+	bind_text(st, 8, v->commit);
+	bind_text(st, 9, v->manifest);
+	return stmt_exec(ix, st, "record a version");
+}
+
+static int put_event(struct index *ix, const char *space, const char *login,
+		     int64_t now, const struct index_event *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = stmt_get(ix, ST_EVENT_ADD, &st);
+
+	if (rc)
+		return rc;
+	bind_text(st, 1, space);
+	sqlite3_bind_int64(st, 2, now);
+	bind_text(st, 3, login);
+	bind_text(st, 4, e->kind);
+	bind_text(st, 5, e->path);
+	bind_text(st, 6, e->doc_id);
+	if (e->version)
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)e->version);
+	bind_text(st, 8, e->detail);
+	return stmt_exec(ix, st, "record an event");
+}
+
+int index_record(struct index *ix, const char *space, const char *login,
+		 int64_t now, const struct index_version *versions,
+		 size_t nversions, const struct index_event *events,
+		 size_t nevents)
+{
+	int rc;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = simple(ix, ST_BEGIN, "begin a transaction");
+	if (rc)
+		goto out;
+	for (size_t i = 0; !rc && i < nversions; i++)
+		rc = put_version(ix, space, &versions[i]);
+	for (size_t i = 0; !rc && i < nevents; i++)
+		rc = put_event(ix, space, login, now, &events[i]);
+	if (!rc)
+		rc = simple(ix, ST_COMMIT, "commit");
+	if (rc)
+		simple(ix, ST_ROLLBACK, "roll back");
+out:
+	pthread_mutex_unlock(&ix->lock);
+	return rc;
+}
+
+int index_versions(struct index *ix, const char *space, const char *doc_id,
+		   uint64_t version, index_version_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int src, rc, n = 0;
+
+	pthread_mutex_lock(&ix->lock);
+	rc = stmt_get(ix, version ? ST_VERSION_ONE : ST_VERSIONS, &st);
+	if (rc)
+		goto out;
+	bind_text(st, 1, space);
+	bind_text(st, 2, doc_id);
+	if (version)
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
+	/*
+	 * NEEDSWORK: the callback runs with the index locked; callers only
+	 * build JSON in it.
+	 */
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct index_version v = {
+			.doc_id = (const char *)sqlite3_column_text(st, 0),
+			.version = (uint64_t)sqlite3_column_int64(st, 1),
+			.size = (uint64_t)sqlite3_column_int64(st, 2),
+			.sha256 = (const char *)sqlite3_column_text(st, 3),
+			.deposited_by = (const char *)sqlite3_column_text(st, 4),
+			.deposited_at = (const char *)sqlite3_column_text(st, 5),
+			.commit = (const char *)sqlite3_column_text(st, 6),
+			.manifest = (const char *)sqlite3_column_text(st, 7),
+		};
+
+		n++;
+		rc = cb(&v, arg);
+		if (rc)
+			break;
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = sql_fail(ix, src, "list versions");
+	stmt_done(st);
+out:
+	pthread_mutex_unlock(&ix->lock);
+	return rc < 0 ? rc : n;
+}

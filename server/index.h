@@ -1,0 +1,99 @@
+/*
+ * The server index: SQLite in WAL mode (DATADIR/index.db) holding what must
+ * be fast to look up or lives nowhere else: users, tokens, spaces, members,
+ * the versions of every document (a cache of the ledger, rebuildable from
+ * it) and the event journal.
+ *
+ * Thread-safety: one connection guarded by a mutex; every function may be
+ * called from any thread.  Other processes (coffred user add, space create)
+ * may write at the same time: WAL and a 5 s busy timeout serialize them.
+ * Strings passed in are copied by SQLite; strings handed to callbacks live
+ * for the callback only.
+ */
+#ifndef COFFRE_SERVER_INDEX_H
+#define COFFRE_SERVER_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define INDEX_FILE_NAME		"index.db"
+#define INDEX_SCHEMA_VERSION	1
+#define INDEX_TOKEN_HASH_LEN	32
+
+struct index;
+
+/*
+ * Open DATADIR's index.  create = 1 makes the schema in a new file (init);
+ * create = 0 refuses a missing file or an unknown schema version.
+ */
+int index_open(struct index **out, const char *path, int create);
+void index_free(struct index *ix);
+
+/* Users.  -EEXIST for a duplicate login. */
+int index_user_add(struct index *ix, const char *login, const char *phone,
+		   const char *pwhash, int64_t now);
+/* Copy the password hash of login into out; -ENOENT when unknown. */
+int index_user_pwhash(struct index *ix, const char *login, char *out,
+		      size_t outlen);
+int index_user_exists(struct index *ix, const char *login); /* 1, 0, -errno */
+
+/* Tokens, stored by their SHA-256 only. */
+int index_token_add(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
+		    const char *login, int64_t expires_at);
+/* Login of a live token into out; -ENOENT when unknown or expired. */
+int index_token_login(struct index *ix,
+		      const uint8_t hash[INDEX_TOKEN_HASH_LEN], int64_t now,
+		      char *out, size_t outlen);
+
+/* Create a space with owner as its first member (role owner), one
+ * transaction.  -EEXIST if the space exists, -ENOENT if owner does not. */
+int index_space_add(struct index *ix, const char *name, const char *kind,
+		    const char *owner, int64_t now);
+/* Kind and role of login in space; -ENOENT when space unknown or login
+ * not a member (callers must not tell the two apart). */
+int index_member_get(struct index *ix, const char *space, const char *login,
+		     char *kind, size_t kindlen, char *role, size_t rolelen);
+
+typedef int (*index_space_cb)(const char *name, const char *kind,
+			      const char *role, void *arg);
+/* Spaces login is a member of, by name.  A non-zero cb return stops. */
+int index_spaces_of(struct index *ix, const char *login, index_space_cb cb,
+		    void *arg);
+
+struct index_version {
+	const char *doc_id;
+	uint64_t version;
+	uint64_t size;
+	const char *sha256;		/* 64 hex */
+	const char *deposited_by;
+	const char *deposited_at;	/* RFC 3339 */
+	const char *commit;		/* 40 hex */
+	const char *manifest;		/* text exactly as in the ledger */
+};
+
+struct index_event {
+	const char *kind;		/* "deposit", "mkdir", "login", ... */
+	const char *path;		/* may be NULL */
+	const char *doc_id;		/* may be NULL */
+	uint64_t version;		/* 0: none */
+	const char *detail;		/* may be NULL */
+};
+
+/*
+ * Record a commit's versions and events in one transaction.  Versions
+ * already known are replaced (the ledger is the authority).
+ */
+int index_record(struct index *ix, const char *space, const char *login,
+		 int64_t now, const struct index_version *versions,
+		 size_t nversions, const struct index_event *events,
+		 size_t nevents);
+
+typedef int (*index_version_cb)(const struct index_version *v, void *arg);
+/*
+ * Versions of a document in increasing order; version = 0 lists all, else
+ * only that one.  Returns the number of rows seen (>= 0) or -errno.
+ */
+int index_versions(struct index *ix, const char *space, const char *doc_id,
+		   uint64_t version, index_version_cb cb, void *arg);
+
+#endif /* COFFRE_SERVER_INDEX_H */

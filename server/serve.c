@@ -1,0 +1,196 @@
+/*
+ * The server's life: load the configuration, keys and index, start
+ * libmicrohttpd (TLS 1.3 only, a thread pool, bounded connections, memory
+ * and time per connection), publish the port, then wait for a signal.
+ *
+ * SIGTERM and SIGINT are blocked before MHD creates its threads, so every
+ * thread inherits the mask and only the main thread, in sigwait(), ever
+ * sees them: no async-signal-safety concerns, and the stop is an ordinary
+ * function call sequence (MHD_stop_daemon joins the workers, then the
+ * spaces and the index are closed).
+ */
+#include "server/serve.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/index.h"
+#include "server/server.h"
+#include "server/spaces.h"
+
+#define TLS_PEM_MAX		(64u * 1024u)
+#define CONN_TIMEOUT_S		60u
+#define CONN_MEMORY_LIMIT	(128u * 1024u)
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_warn("http: %s", line);
+}
+
+static int read_pem(const char *datadir, const char *leaf, char **out)
+{
+	char path[PATH_MAX];
+	size_t len;
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/tls/%s", datadir, leaf) >= sizeof(path))
+		return err_set(-ENAMETOOLONG, "data directory path too long");
+	rc = file_read_all(path, TLS_PEM_MAX, out, &len);
+	if (rc < 0)
+		return err_set(rc, "cannot read '%s': %s", path, strerror(-rc));
+	return 0;
+}
+
+static int write_port(const char *port_file, unsigned port)
+{
+	char text[16];
+	int n = snprintf(text, sizeof(text), "%u\n", port);
+	int rc = file_write_atomic(port_file, text, (size_t)n, 0644);
+
+	if (rc < 0)
+		return err_set(rc, "cannot write '%s': %s", port_file, strerror(-rc));
+	return 0;
+}
+
+static struct MHD_Daemon *start(struct server *srv, const char *key,
+				const char *cert)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	struct sockaddr *sa;
+	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_TLS | MHD_USE_ERROR_LOG;
+
+	if (srv->cfg.ipv6) {
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons(srv->cfg.port);
+		inet_pton(AF_INET6, srv->cfg.host, &sin6.sin6_addr);
+		sa = (struct sockaddr *)&sin6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(srv->cfg.port);
+		inet_pton(AF_INET, srv->cfg.host, &sin.sin_addr);
+		sa = (struct sockaddr *)&sin;
+	}
+	return MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv,
+		MHD_OPTION_SOCK_ADDR, sa,
+		MHD_OPTION_HTTPS_MEM_KEY, key,
+		MHD_OPTION_HTTPS_MEM_CERT, cert,
+		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_END);
+}
+
+int serve_run(const char *datadir, const char *port_file)
+{
+	struct server srv = { .datadir = datadir };
+	struct crypto_key master = { 0 };
+	struct MHD_Daemon *d = NULL;
+	const union MHD_DaemonInfo *info;
+	char *key = NULL, *cert = NULL;
+	sigset_t set;
+	int rc, sig = 0;
+
+	rc = crypto_init();
+	if (rc < 0)
+		return err_set(rc, "cannot initialize libsodium");
+	rc = config_load(&srv.cfg, datadir);
+	if (rc < 0)
+		return rc;
+	rc = master_key_load(&master, datadir);
+	if (rc < 0)
+		return rc;
+	rc = read_pem(datadir, "key.pem", &key);
+	if (!rc)
+		rc = read_pem(datadir, "cert.pem", &cert);
+	if (rc < 0)
+		goto out;
+	{
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s", datadir, INDEX_FILE_NAME);
+		rc = index_open(&srv.ix, path, 0);
+		if (rc < 0)
+			goto out;
+	}
+	rc = spaces_new(&srv.spaces, datadir, &master);
+	if (rc < 0)
+		goto out;
+	rc = auth_init();
+	if (rc < 0)
+		goto out;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d = start(&srv, key, cert);
+	if (!d) {
+		rc = err_set(-EADDRNOTAVAIL, "cannot listen on %s%s%s:%u (see the messages above)",
+			     srv.cfg.ipv6 ? "[" : "", srv.cfg.host, srv.cfg.ipv6 ? "]" : "",
+			     (unsigned)srv.cfg.port);
+		goto out;
+	}
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (!info || !info->port) {
+		rc = err_set(-EIO, "cannot learn the bound port");
+		goto out;
+	}
+	if (port_file) {
+		rc = write_port(port_file, info->port);
+		if (rc < 0)
+			goto out;
+	}
+	log_info("coffred listening on %s%s%s:%u, data in %s", srv.cfg.ipv6 ? "[" : "",
+		 srv.cfg.host, srv.cfg.ipv6 ? "]" : "", (unsigned)info->port, datadir);
+
+	while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+		;
+	log_info("coffred stopping (signal %d)", sig);
+	rc = 0;
+out:
+	if (d)
+		MHD_stop_daemon(d);
+	spaces_free(srv.spaces);
+	index_free(srv.ix);
+	if (key) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	free(cert);
+	crypto_key_release(&master);
+	return rc;
+}

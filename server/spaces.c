@@ -1,0 +1,200 @@
+/*
+ * Cache of open spaces.  Opening a ledger or chunk store costs a few
+ * syscalls and libgit2 setup, so each is opened once, on the first request
+ * naming the space, and kept for the life of the server.  The list is small
+ * (spaces actually used since start) and guarded by one mutex; the open
+ * itself happens under the lock so two requests never open the same space
+ * twice.
+ */
+#include "server/spaces.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "server/chunkstore.h"
+#include "server/ledger.h"
+
+struct space_node {
+	struct space sp;
+	struct space_node *next;
+};
+
+struct spaces {
+	char *datadir;
+	struct crypto_key master;
+	pthread_mutex_t lock;
+	struct space_node *head;	/* protected by lock */
+};
+
+int master_key_load(struct crypto_key *key, const char *datadir)
+{
+	char path[PATH_MAX];
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir, MASTER_KEY_PATH) >= sizeof(path))
+		return err_set(-ENAMETOOLONG, "data directory path too long");
+	rc = file_read_all(path, 4096, &data, &len);
+	if (rc < 0)
+		return err_set(rc, "cannot read '%s': %s", path, strerror(-rc));
+	if (len != CRYPTO_KEY_LEN)
+		rc = err_set(-EINVAL, "'%s' must hold %d bytes, not %zu", path, CRYPTO_KEY_LEN, len);
+	else
+		rc = crypto_key_from_bytes(key, (const uint8_t *)data, len);
+	if (data) {
+		explicit_bzero(data, len);
+		free(data);
+	}
+	return rc;
+}
+
+int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
+		    const char *space)
+{
+	return crypto_key_derive(out, master, "chunks", space);
+}
+
+int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
+		     const struct crypto_key *master, const char *space)
+{
+	struct crypto_key k = { 0 };
+	int rc = crypto_key_derive(&k, master, "chunk-seed", space);
+
+	if (rc < 0)
+		return rc;
+	memcpy(seed, k.k, CHUNK_SEED_LEN);
+	crypto_key_release(&k);
+	return 0;
+}
+
+int space_dir_path(char *out, size_t outlen, const char *datadir,
+		   const char *space, const char *leaf)
+{
+	int n;
+
+	if (leaf)
+		n = snprintf(out, outlen, "%s/%s/%s/%s", datadir, SPACES_DIR_NAME, space, leaf);
+	else
+		n = snprintf(out, outlen, "%s/%s/%s", datadir, SPACES_DIR_NAME, space);
+	if (n < 0 || (size_t)n >= outlen)
+		return err_set(-ENAMETOOLONG, "data directory path too long");
+	return 0;
+}
+
+int spaces_new(struct spaces **out, const char *datadir,
+	       const struct crypto_key *master)
+{
+	struct spaces *sp = calloc(1, sizeof(*sp));
+	int rc;
+
+	if (!sp)
+		return -ENOMEM;
+	sp->datadir = strdup(datadir);
+	if (!sp->datadir) {
+		free(sp);
+		return -ENOMEM;
+	}
+	rc = crypto_key_from_bytes(&sp->master, master->k, CRYPTO_KEY_LEN);
+	if (rc < 0) {
+		free(sp->datadir);
+		free(sp);
+		return rc;
+	}
+	pthread_mutex_init(&sp->lock, NULL);
+	*out = sp;
+	return 0;
+}
+
+void spaces_free(struct spaces *sp)
+{
+	struct space_node *n, *next;
+
+	if (!sp)
+		return;
+	for (n = sp->head; n; n = next) {
+		next = n->next;
+		ledger_free(n->sp.ledger);
+		chunkstore_free(n->sp.chunks);
+		free(n);
+	}
+	crypto_key_release(&sp->master);
+	pthread_mutex_destroy(&sp->lock);
+	free(sp->datadir);
+	free(sp);
+}
+
+/* Open one space; called with sp->lock held. */
+static int space_open(struct spaces *sp, const char *name,
+		      struct space_node **out)
+{
+	char path[PATH_MAX];
+	struct crypto_key key = { 0 };
+	struct space_node *n;
+	struct stat st;
+	int rc;
+
+	rc = space_dir_path(path, sizeof(path), sp->datadir, name, NULL);
+	if (rc < 0)
+		return rc;
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return err_set(-ENOENT, "no such space '%s'", name);
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	snprintf(n->sp.name, sizeof(n->sp.name), "%s", name);
+	rc = space_chunk_seed(n->sp.chunk_seed, &sp->master, name);
+	if (rc < 0)
+		goto fail;
+	rc = space_dir_path(path, sizeof(path), sp->datadir, name, SPACE_LEDGER_NAME);
+	if (rc < 0)
+		goto fail;
+	rc = ledger_open(&n->sp.ledger, path, 0);
+	if (rc < 0)
+		goto fail;
+	rc = space_dir_path(path, sizeof(path), sp->datadir, name, SPACE_CHUNKS_NAME);
+	if (rc < 0)
+		goto fail;
+	rc = space_chunk_key(&key, &sp->master, name);
+	if (rc < 0)
+		goto fail;
+	rc = chunkstore_open(&n->sp.chunks, path, &key);
+	crypto_key_release(&key);
+	if (rc < 0)
+		goto fail;
+	*out = n;
+	return 0;
+fail:
+	ledger_free(n->sp.ledger);
+	free(n);
+	return rc;
+}
+
+int spaces_get(struct spaces *sp, const char *name, struct space **out)
+{
+	struct space_node *n;
+	int rc = 0;
+
+	pthread_mutex_lock(&sp->lock);
+	for (n = sp->head; n; n = n->next)
+		if (!strcmp(n->sp.name, name))
+			break;
+	if (!n) {
+		rc = space_open(sp, name, &n);
+		if (rc == 0) {
+			n->next = sp->head;
+			sp->head = n;
+		}
+	}
+	if (rc == 0)
+		*out = &n->sp;
+	pthread_mutex_unlock(&sp->lock);
+	return rc;
+}

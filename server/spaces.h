@@ -1,0 +1,59 @@
+/*
+ * Open handles of the spaces this server holds: each space's ledger
+ * (DATADIR/spaces/NAME/ledger.git) and chunk store (DATADIR/spaces/NAME/
+ * chunks), opened lazily on first use and kept open until spaces_free().
+ * Also the per-space keys derived from the master key.
+ *
+ * Thread-safe: the cache is guarded by a mutex; a returned struct space is
+ * borrowed and stays valid until spaces_free().  Ledger and chunk store are
+ * themselves thread-safe.
+ */
+#ifndef COFFRE_SERVER_SPACES_H
+#define COFFRE_SERVER_SPACES_H
+
+#include <stdint.h>
+
+#include "common/chunker.h"
+#include "common/crypto.h"
+
+struct ledger;
+struct chunkstore;
+struct spaces;
+
+#define SPACES_DIR_NAME		"spaces"
+#define SPACE_LEDGER_NAME	"ledger.git"
+#define SPACE_CHUNKS_NAME	"chunks"
+#define MASTER_KEY_PATH		"keys/master.key"
+
+struct space {
+	char name[65];
+	struct ledger *ledger;
+	struct chunkstore *chunks;
+	uint8_t chunk_seed[CHUNK_SEED_LEN];
+};
+
+/* Load DATADIR/keys/master.key (32 bytes) into key. */
+int master_key_load(struct crypto_key *key, const char *datadir);
+
+/* Derive the chunk store key and chunker seed of a space. */
+int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
+		    const char *space);
+int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
+		     const struct crypto_key *master, const char *space);
+
+/* Path of a space's directory or ledger into out; -ENAMETOOLONG. */
+int space_dir_path(char *out, size_t outlen, const char *datadir,
+		   const char *space, const char *leaf);
+
+/* master is copied. */
+int spaces_new(struct spaces **out, const char *datadir,
+	       const struct crypto_key *master);
+void spaces_free(struct spaces *sp);
+
+/*
+ * The open space name (a valid ident the caller is authorized for).
+ * -ENOENT when its directory does not exist.
+ */
+int spaces_get(struct spaces *sp, const char *name, struct space **out);
+
+#endif /* COFFRE_SERVER_SPACES_H */
