@@ -6,6 +6,7 @@
  */
 #include "common/crypto.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -85,14 +86,21 @@ int crypto_key_derive(struct crypto_key *out, const struct crypto_key *master,
 {
 	static const uint8_t zero;
 	crypto_generichash_state st;
+	struct crypto_key k;
 	int rc;
 
-	out->k = NULL;
-	if (!master || !master->k || !context)
+	if (out == master)
+		return err_set(-EINVAL, "derive a subkey into a new key");
+	if (!master || !master->k || !context) {
+		out->k = NULL;
 		return err_set(-EINVAL, "key derivation needs a key and a context");
-	rc = key_alloc(out);
-	if (rc < 0)
+	}
+	/* Derive into k and publish it whole: out is never half-written. */
+	rc = key_alloc(&k);
+	if (rc < 0) {
+		out->k = NULL;
 		return rc;
+	}
 	/*
 	 * BLAKE2b keyed with the master key over context || 0 || id.  The NUL
 	 * separates the two strings, so ("ab", "c") and ("a", "bc") give
@@ -104,8 +112,9 @@ int crypto_key_derive(struct crypto_key *out, const struct crypto_key *master,
 	crypto_generichash_update(&st, &zero, 1);
 	if (id)
 		crypto_generichash_update(&st, (const uint8_t *)id, strlen(id));
-	crypto_generichash_final(&st, out->k, CRYPTO_KEY_LEN);
+	crypto_generichash_final(&st, k.k, CRYPTO_KEY_LEN);
 	sodium_memzero(&st, sizeof(st));
+	*out = k;
 	return 0;
 }
 
@@ -161,9 +170,11 @@ void crypto_name_hex(const struct crypto_key *key, const void *in, size_t n,
 {
 	uint8_t h[32];
 
+	assert(key && key->k);
 	crypto_must_init();
 	crypto_generichash(h, sizeof(h), in, n, key->k, CRYPTO_KEY_LEN);
 	sodium_bin2hex(out, 65, h, sizeof(h));
+	sodium_memzero(h, sizeof(h));
 }
 
 void crypto_random(void *p, size_t n)

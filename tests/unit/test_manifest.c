@@ -261,6 +261,76 @@ static void test_manifest_malformed(void)
 	}
 }
 
+/* xorshift64*: a fixed sequence, so a failure reproduces. */
+static uint64_t rnd(void)
+{
+	static uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/*
+ * Random damage to a good manifest: whatever the parser accepts must be
+ * canonical (format gives back the very same bytes); everything else must
+ * be -EBADMSG with the manifest left empty.
+ */
+static void test_manifest_mutations(void)
+{
+	static const char alphabet[] = "0123456789abcdefgz -\n\r\tZT:";
+	size_t accepted = 0, wrong = 0, n0 = strlen(good);
+	char *t = malloc(n0 + 16);
+	struct manifest m;
+	struct buf b;
+
+	buf_init(&b, 1 << 16);
+	for (int iter = 0; iter < 20000; iter++) {
+		size_t n = n0, pos;
+		int rc, edits = 1 + (int)(rnd() % 3);
+
+		memcpy(t, good, n0);
+		for (int e = 0; e < edits; e++) {
+			char c = rnd() % 4 ? alphabet[rnd() % (sizeof(alphabet) - 1)] :
+					     (char)rnd();
+
+			pos = rnd() % n;
+			switch (rnd() % 3) {
+			case 0: /* replace */
+				t[pos] = c;
+				break;
+			case 1: /* delete */
+				memmove(t + pos, t + pos + 1, n - pos - 1);
+				n--;
+				break;
+			default: /* insert */
+				memmove(t + pos + 1, t + pos, n - pos);
+				t[pos] = c;
+				n++;
+				break;
+			}
+		}
+		manifest_init(&m);
+		rc = manifest_parse(&m, t, n);
+		if (rc == 0) {
+			accepted++;
+			buf_reset(&b);
+			if (manifest_format(&m, &b) < 0 || b.len != n ||
+			    memcmp(b.data, t, n))
+				wrong++;
+		} else if (rc != -EBADMSG || m.chunks || m.nchunks ||
+			   m.doc_id[0]) {
+			wrong++;
+		}
+		manifest_release(&m);
+	}
+	diag("%zu of 20000 mutants accepted", accepted);
+	is_int(wrong, 0, "mutants: accepted ones are canonical, others -EBADMSG");
+	buf_release(&b);
+	free(t);
+}
+
 static void test_manifest_folder(void)
 {
 	struct folder_meta fm = { FOLDER_CLASS_CONFIDENTIAL };
@@ -300,6 +370,7 @@ int main(void)
 {
 	test_manifest_round_trip();
 	test_manifest_malformed();
+	test_manifest_mutations();
 	test_manifest_folder();
 	return tap_done();
 }

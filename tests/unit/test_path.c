@@ -2,6 +2,8 @@
 #include "common/path.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,10 +196,101 @@ static void test_path_split_join(void)
 	       -EINVAL, "ident 65 chars");
 }
 
+/*
+ * Reference check written differently from path.c: decode each code point
+ * arithmetically, then apply the rules (shortest form, no surrogate, at
+ * most U+10FFFF, no control character, no '/'), and refuse "." and "..".
+ * 1 when the n bytes at s make a valid name.
+ */
+static int ref_name(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	while (i < n) {
+		uint32_t cp;
+		size_t want;
+
+		if (s[i] < 0x80)
+			want = 1, cp = s[i];
+		else if ((s[i] & 0xe0) == 0xc0)
+			want = 2, cp = s[i] & 0x1f;
+		else if ((s[i] & 0xf0) == 0xe0)
+			want = 3, cp = s[i] & 0x0f;
+		else if ((s[i] & 0xf8) == 0xf0)
+			want = 4, cp = s[i] & 0x07;
+		else
+			return 0;
+		if (n - i < want)
+			return 0;
+		for (size_t k = 1; k < want; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((want == 2 && cp < 0x80) || (want == 3 && cp < 0x800) ||
+		    (want == 4 && cp < 0x10000))
+			return 0;
+		if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		if (cp < 0x20 || cp == 0x7f || cp == '/')
+			return 0;
+		i += want;
+	}
+	return 1;
+}
+
+/* Every 1-, 2- and 3-byte sequence, and 4-byte ones on a grid, against the
+ * reference: name_validate must accept exactly the valid names. */
+static void test_path_utf8_exhaustive(void)
+{
+	unsigned char s[5];
+	size_t bad = 0, total = 0;
+
+	for (unsigned a = 1; a < 256; a++) {
+		s[0] = (unsigned char)a;
+		s[1] = 0;
+		total++;
+		bad += (name_validate((char *)s) == 0) != ref_name(s, 1);
+		for (unsigned b = 1; b < 256; b++) {
+			s[1] = (unsigned char)b;
+			s[2] = 0;
+			total++;
+			bad += (name_validate((char *)s) == 0) != ref_name(s, 2);
+			if (a < 0xe0 || a > 0xef)
+				continue;
+			for (unsigned c = 1; c < 256; c++) {
+				s[2] = (unsigned char)c;
+				s[3] = 0;
+				total++;
+				bad += (name_validate((char *)s) == 0) !=
+				       ref_name(s, 3);
+			}
+		}
+	}
+	for (unsigned a = 0xf0; a < 0x100; a++)
+		for (unsigned b = 0x70; b < 0xd0; b++)
+			for (unsigned c = 0x7e; c < 0xc2; c += 3)
+				for (unsigned d = 0x7e; d < 0xc2; d += 5) {
+					s[0] = (unsigned char)a;
+					s[1] = (unsigned char)b;
+					s[2] = (unsigned char)c;
+					s[3] = (unsigned char)d;
+					s[4] = 0;
+					total++;
+					bad += (name_validate((char *)s) == 0) !=
+					       ref_name(s, 4);
+				}
+	is_int(bad, 0, "UTF-8 validator agrees with the reference on %zu sequences",
+	       total);
+}
+
 int main(void)
 {
 	test_path_names();
 	test_path_paths();
 	test_path_split_join();
+	test_path_utf8_exhaustive();
 	return tap_done();
 }
