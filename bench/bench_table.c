@@ -138,10 +138,12 @@ static double ratio(enum row r, const struct cell *cof, const struct cell *ovl)
 	return ovl->secs / cof->secs;
 }
 
-static void print_notes(const char *name, const struct cell cells[ROW_COUNT],
-			const struct bench_opts *o)
+/* The reasons of failed cells and remarks on measured ones; how many. */
+static int print_notes(const char *name, const struct cell cells[ROW_COUNT],
+		       const struct bench_opts *o)
 {
 	char label[96];
+	int printed = 0;
 	int r = 0;
 
 	while (r < ROW_COUNT) {
@@ -165,7 +167,9 @@ static void print_notes(const char *name, const struct cell cells[ROW_COUNT],
 		else
 			printf("  %s, %s: %s\n", name, label, cells[r].why);
 		r += same;
+		printed++;
 	}
+	return printed;
 }
 
 static void print_target(const char *what, bool measured, bool met,
@@ -217,8 +221,8 @@ int table_print(const struct bench_opts *o, const struct target *coffre,
 	printf("[3] coffre only: remounted with a new, empty cache dir after everything was committed, caches dropped; the bytes come from the server.\n");
 
 	printf("\nnotes:\n");
-	print_notes("coffre", cc, o);
-	print_notes("fuse-overlayfs", oc, o);
+	if (print_notes("coffre", cc, o) + print_notes("fuse-overlayfs", oc, o) == 0)
+		printf("  none\n");
 
 	printf("\ntargets:\n");
 	rw = ratio(ROW_SEQ_WRITE, &cc[ROW_SEQ_WRITE], &oc[ROW_SEQ_WRITE]);
