@@ -22,6 +22,8 @@
 #include <time.h>
 
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -35,9 +37,12 @@
 #define CLIENT_MAX_LEN	  128
 #define MSG_CAP		  (256u * 1024u * 1024u)
 #define SCRATCH_LEN	  (PATH_MAX_LEN + sizeof(FOLDER_META_NAME) + 8)
+/* From this many operations on, a batch's objects are written as a pack. */
+#define PACK_MIN_OPS	  64
 
 struct apply {
 	git_repository *repo;
+	int packed;			/* repo is lg->prepo */
 	git_index *idx;
 	struct chunkstore *cs;
 	const char *login;
@@ -700,6 +705,62 @@ static int load_index(struct ledger *lg, const git_oid *head)
 	return rc;
 }
 
+static int open_prepo(struct ledger *lg)
+{
+	git_odb_backend *mp = NULL;
+	git_odb *odb = NULL;
+	int rc;
+
+	if (lg->prepo)
+		return 0;
+	rc = git_repository_open_bare(&lg->prepo, lg->path);
+	if (rc == 0)
+		rc = git_repository_odb(&odb, lg->prepo);
+	if (rc == 0)
+		rc = git_mempack_new(&mp);
+	/* Highest priority: every write lands in memory. */
+	if (rc == 0)
+		rc = git_odb_add_backend(odb, mp, 1000);
+	if (rc == 0) {
+		lg->mempack = mp;	/* owned by the odb from now on */
+	} else {
+		if (mp)
+			mp->free(mp);
+		git_repository_free(lg->prepo);
+		lg->prepo = NULL;
+		rc = ledger_git_err(rc, "cannot prepare a pack");
+	}
+	git_odb_free(odb);
+	return rc;
+}
+
+/* Move the batch's objects from memory into one pack on disk. */
+static int write_pack(struct ledger *lg)
+{
+	git_odb_writepack *wp = NULL;
+	git_indexer_progress stats;
+	git_buf pack = { 0 };
+	git_odb *odb = NULL;
+	int rc;
+
+	rc = git_mempack_dump(&pack, lg->prepo, lg->mempack);
+	if (rc == 0)
+		rc = git_repository_odb(&odb, lg->prepo);
+	if (rc == 0)
+		rc = git_odb_write_pack(&wp, odb, NULL, NULL);
+	if (rc == 0)
+		rc = wp->append(wp, pack.ptr, pack.size, &stats);
+	if (rc == 0)
+		rc = wp->commit(wp, &stats);
+	if (rc < 0)
+		rc = ledger_git_err(rc, "cannot write the pack");
+	if (wp)
+		wp->free(wp);
+	git_odb_free(odb);
+	git_buf_dispose(&pack);
+	return rc;
+}
+
 /* Write the tree and the commit, then move the head from parent to it. */
 static int commit_batch(struct ledger *lg, struct apply *ap,
 			const git_oid *parent_id, const char *space,
@@ -732,6 +793,11 @@ static int commit_batch(struct ledger *lg, struct apply *ap,
 	if (rc < 0) {
 		rc = ledger_git_err(rc, "cannot write the commit");
 		goto out;
+	}
+	if (ap->packed) {
+		rc = write_pack(lg);
+		if (rc < 0)
+			goto out;
 	}
 	rc = ledger_sync_objects(lg->path);
 	if (rc < 0)
@@ -810,6 +876,10 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 
 	pthread_mutex_lock(&lg->apply_lock);
 	ap.repo = lg->wrepo;
+	if (nops >= PACK_MIN_OPS && open_prepo(lg) == 0) {
+		ap.repo = lg->prepo;
+		ap.packed = 1;
+	}
 	rc = ledger_head_oid(ap.repo, &parent);
 	if (rc == 0)
 		rc = load_index(lg, &parent);
@@ -833,6 +903,8 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		goto fail;
 	}
 	lg->idx_head = commit;
+	if (ap.packed)
+		git_mempack_reset(lg->mempack);
 	pthread_mutex_unlock(&lg->apply_lock);
 	git_oid_tostr(head, GIT_OID_HEX_LEN + 1, &commit);
 	goto free_only;
@@ -841,6 +913,9 @@ fail:
 	/* The cached index may hold half the batch: read it again next time. */
 	git_index_free(lg->idx);
 	lg->idx = NULL;
+	/* Objects of a failed large batch never reach the disk. */
+	if (ap.packed)
+		git_mempack_reset(lg->mempack);
 	pthread_mutex_unlock(&lg->apply_lock);
 	for (i = 0; i < nops; i++) {
 		ledger_result_release(&results[i]);

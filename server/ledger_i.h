@@ -30,6 +30,14 @@ struct ledger {
 	git_repository *wrepo;
 	git_index *idx;
 	git_oid idx_head;
+	/*
+	 * Large batches write through prepo, whose object database keeps new
+	 * objects in memory (libgit2 mempack) until they go to disk as one
+	 * pack: thousands of loose object files cost far more than the work
+	 * itself.  Opened on the first large batch; also under apply_lock.
+	 */
+	git_repository *prepo;
+	git_odb_backend *mempack;
 
 	/*
 	 * libgit2 objects are for one thread at a time: readers borrow a

@@ -125,7 +125,7 @@ static void test_chunkstore_refusals(struct chunkstore *cs, char *tmpd)
 	struct chunkstore_writer *w;
 	uint8_t *data = malloc(CHUNK_MAX + 1);
 	struct obj_id id, other;
-	int before, n = 0;
+	int before = 0, n = 0;
 
 	chunkstore_foreach(cs, count_cb, &before);
 	fill(data, 5000, 99);
