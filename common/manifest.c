@@ -118,11 +118,8 @@ static int lower_hex_valid(const char *s, size_t len)
 
 int doc_id_valid(const char *s)
 {
-	if (!s || strnlen(s, DOC_ID_HEX_LEN + 1) != DOC_ID_HEX_LEN ||
-	    !lower_hex_valid(s, DOC_ID_HEX_LEN))
-		return err_set(-EINVAL,
-			       "a document id is 32 lowercase hex digits");
-	return 0;
+	return s && strnlen(s, DOC_ID_HEX_LEN + 1) == DOC_ID_HEX_LEN &&
+	       lower_hex_valid(s, DOC_ID_HEX_LEN);
 }
 
 void doc_id_new(char out[DOC_ID_HEX_LEN + 1])
@@ -295,7 +292,7 @@ static int parse_into(struct manifest *m, const char *text, size_t len)
 	NEED_LINE("doc");
 	if ((rc = split_field(&ls, line, "doc", &v)) < 0)
 		return rc;
-	if (doc_id_valid(v) < 0)
+	if (!doc_id_valid(v))
 		return err_set(-EBADMSG, "line %zu: bad document id", ls.lineno);
 	memcpy(m->doc_id, v, DOC_ID_HEX_LEN + 1);
 
@@ -389,8 +386,8 @@ int manifest_format(const struct manifest *m, struct buf *out)
 	uint64_t total = 0;
 	int rc;
 
-	if (doc_id_valid(m->doc_id) < 0)
-		return -EINVAL;
+	if (!doc_id_valid(m->doc_id))
+		return err_set(-EINVAL, "a document id is 32 lowercase hex digits");
 	if (m->version == 0)
 		return err_set(-EINVAL, "versions start at 1");
 	if (ident_validate(m->deposited_by) < 0)

@@ -79,7 +79,7 @@ int manifest_parse(struct manifest *m, const char *text, size_t len);
 
 /* A fresh random document id (32 lowercase hex + NUL). */
 void doc_id_new(char out[DOC_ID_HEX_LEN + 1]);
-/* 0 when s is exactly 32 lowercase hex digits, else -EINVAL. */
+/* A predicate: 1 when s is exactly 32 lowercase hex digits, else 0. */
 int doc_id_valid(const char *s);
 
 const char *folder_class_name(enum folder_class c);
