@@ -63,7 +63,8 @@ static int buf_grow(struct buf *b, size_t extra)
 		want = need;
 	p = realloc(b->data, want);
 	if (!p)
-		return err_set(-ENOMEM, "out of memory growing a buffer to %zu bytes",
+		return err_set(-ENOMEM,
+			       "out of memory growing a buffer to %zu bytes",
 			       want);
 	b->data = p;
 	b->alloc = want;
@@ -102,7 +103,8 @@ int buf_appendf(struct buf *b, const char *fmt, ...)
 	if ((size_t)n < b->alloc - b->len) {
 		if ((size_t)n > b->cap - b->len) {
 			b->data[b->len] = '\0';
-			return err_set(-E2BIG, "buffer over its limit of %zu bytes",
+			return err_set(-E2BIG,
+				       "buffer over its limit of %zu bytes",
 				       b->cap);
 		}
 		b->len += (size_t)n;

@@ -52,7 +52,8 @@ static int key_alloc(struct crypto_key *key)
 		return rc;
 	key->k = sodium_malloc(CRYPTO_KEY_LEN);
 	if (!key->k)
-		return err_set(-ENOMEM, "cannot allocate secure memory for a key");
+		return err_set(-ENOMEM,
+			       "cannot allocate secure memory for a key");
 	return 0;
 }
 
@@ -93,7 +94,8 @@ int crypto_key_derive(struct crypto_key *out, const struct crypto_key *master,
 		return err_set(-EINVAL, "derive a subkey into a new key");
 	if (!master || !master->k || !context) {
 		out->k = NULL;
-		return err_set(-EINVAL, "key derivation needs a key and a context");
+		return err_set(-EINVAL,
+			       "key derivation needs a key and a context");
 	}
 	/* Derive into k and publish it whole: out is never half-written. */
 	rc = key_alloc(&k);
@@ -138,9 +140,9 @@ int crypto_seal(const struct crypto_key *key, const void *ad, size_t adlen,
 	    n > SIZE_MAX - CRYPTO_SEAL_OVERHEAD)
 		return err_set(-E2BIG, "message too big to seal");
 	randombytes_buf(out, CRYPTO_NONCE_LEN);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		out + CRYPTO_NONCE_LEN, &clen, in, n, ad, adlen, NULL, out,
-		key->k);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + CRYPTO_NONCE_LEN,
+						   &clen, in, n, ad, adlen,
+						   NULL, out, key->k);
 	return 0;
 }
 
@@ -153,14 +155,16 @@ int crypto_open(const struct crypto_key *key, const void *ad, size_t adlen,
 	if (!key || !key->k)
 		return err_set(-EINVAL, "opening without a key");
 	if (n < CRYPTO_SEAL_OVERHEAD)
-		return err_set(-EBADMSG, "sealed data too short (%zu bytes)", n);
+		return err_set(-EBADMSG, "sealed data too short (%zu bytes)",
+			       n);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 		    out, &mlen, NULL, in + CRYPTO_NONCE_LEN,
 		    n - CRYPTO_NONCE_LEN, ad, adlen, in, key->k) != 0) {
 		/* libsodium leaves out unspecified; never hand back garbage. */
 		sodium_memzero(out, n - CRYPTO_SEAL_OVERHEAD);
-		return err_set(-EBADMSG,
-			       "sealed data does not verify (tampered, wrong key or wrong place)");
+		return err_set(
+			-EBADMSG,
+			"sealed data does not verify (tampered, wrong key or wrong place)");
 	}
 	return 0;
 }

@@ -243,7 +243,8 @@ int file_read_all(const char *path, size_t cap, char **out, size_t *len)
 	}
 	for (;;) {
 		if (alloc - got < 2) {
-			size_t want = alloc > (cap + 2) / 2 ? cap + 2 : alloc * 2;
+			size_t want =
+				alloc > (cap + 2) / 2 ? cap + 2 : alloc * 2;
 
 			p = realloc(data, want);
 			if (!p) {
@@ -266,7 +267,8 @@ int file_read_all(const char *path, size_t cap, char **out, size_t *len)
 			break;
 		got += (size_t)r;
 		if (got > cap) {
-			rc = err_set(-E2BIG, "'%s' is over %zu bytes", path, cap);
+			rc = err_set(-E2BIG, "'%s' is over %zu bytes", path,
+				     cap);
 			goto out;
 		}
 	}
@@ -334,13 +336,16 @@ int mkdir_p(const char *path, mode_t mode)
 		if (mkdir(p, mode) < 0) {
 			e = errno;
 			if (e != EEXIST) {
-				rc = err_set(-e, "cannot create directory '%s': %s",
+				rc = err_set(-e,
+					     "cannot create directory '%s': %s",
 					     p, strerror(e));
 				break;
 			}
 			if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				rc = err_set(-ENOTDIR, "'%s' exists and is not a directory",
-					     p);
+				rc = err_set(
+					-ENOTDIR,
+					"'%s' exists and is not a directory",
+					p);
 				break;
 			}
 		}

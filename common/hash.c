@@ -139,8 +139,9 @@ int obj_id_from_hex(struct obj_id *id, const char *hex)
 		int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
-			return err_set(-EINVAL,
-				       "an object id is 64 lowercase hex digits");
+			return err_set(
+				-EINVAL,
+				"an object id is 64 lowercase hex digits");
 		tmp.b[i] = (uint8_t)(hi << 4 | lo);
 	}
 	*id = tmp;

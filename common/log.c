@@ -73,7 +73,8 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 
 	pthread_mutex_lock(&log_lock);
 	fprintf(stderr, "%s %s %s\n", ts,
-		(unsigned)lvl < ARRAY_SIZE(level_names) ? level_names[lvl] : "?",
+		(unsigned)lvl < ARRAY_SIZE(level_names) ? level_names[lvl] :
+							  "?",
 		msg);
 	fflush(stderr);
 	pthread_mutex_unlock(&log_lock);

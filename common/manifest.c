@@ -79,8 +79,8 @@ static int is_leap(long y)
 static int rfc3339_valid(const char *s, size_t len)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-				     30, 31 };
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30,
+				     31, 31, 30, 31, 30, 31 };
 	long y, mo, d, h, mi, sec;
 
 	if (len != sizeof(shape) - 1)
@@ -111,7 +111,8 @@ static int rfc3339_valid(const char *s, size_t len)
 static int lower_hex_valid(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -170,13 +171,14 @@ static int next_line(struct lines *ls, char line[MANIFEST_LINE_MAX + 1],
 		return 0;
 	ls->lineno++;
 	n = (size_t)(ls->end - ls->p);
-	nl = memchr(ls->p, '\n', n < MANIFEST_LINE_MAX + 1 ? n :
-							       MANIFEST_LINE_MAX + 1);
+	nl = memchr(ls->p, '\n',
+		    n < MANIFEST_LINE_MAX + 1 ? n : MANIFEST_LINE_MAX + 1);
 	if (!nl) {
 		if (n > MANIFEST_LINE_MAX)
 			return err_set(-EBADMSG, "line %zu over %d bytes",
 				       ls->lineno, MANIFEST_LINE_MAX);
-		return err_set(-EBADMSG, "truncated text: line %zu has no newline",
+		return err_set(-EBADMSG,
+			       "truncated text: line %zu has no newline",
 			       ls->lineno);
 	}
 	n = (size_t)(nl - ls->p);
@@ -247,7 +249,8 @@ static int parse_chunk(struct lines *ls, struct manifest *m, const char *v)
 	uint64_t size;
 
 	if (strlen(v) < OBJ_ID_HEX_LEN + 2 || v[OBJ_ID_HEX_LEN] != ' ')
-		return err_set(-EBADMSG, "line %zu: expected 'chunk <64 hex> <size>'",
+		return err_set(-EBADMSG,
+			       "line %zu: expected 'chunk <64 hex> <size>'",
 			       ls->lineno);
 	memcpy(hex, v, OBJ_ID_HEX_LEN);
 	hex[OBJ_ID_HEX_LEN] = '\0';
@@ -275,14 +278,14 @@ static int parse_into(struct manifest *m, const char *text, size_t len)
 	int rc;
 
 	/* Helper: read the next line or fail on a premature end. */
-#define NEED_LINE(what)                                                        \
-	do {                                                                   \
-		rc = next_line(&ls, line, &n);                                 \
-		if (rc < 0)                                                    \
-			return rc;                                             \
-		if (rc == 0)                                                   \
-			return err_set(-EBADMSG,                               \
-				       "truncated text: no '%s' line", what);  \
+#define NEED_LINE(what)                                                       \
+	do {                                                                  \
+		rc = next_line(&ls, line, &n);                                \
+		if (rc < 0)                                                   \
+			return rc;                                            \
+		if (rc == 0)                                                  \
+			return err_set(-EBADMSG,                              \
+				       "truncated text: no '%s' line", what); \
 	} while (0)
 
 	NEED_LINE("coffre-manifest");
@@ -293,7 +296,8 @@ static int parse_into(struct manifest *m, const char *text, size_t len)
 	if ((rc = split_field(&ls, line, "doc", &v)) < 0)
 		return rc;
 	if (!doc_id_valid(v))
-		return err_set(-EBADMSG, "line %zu: bad document id", ls.lineno);
+		return err_set(-EBADMSG, "line %zu: bad document id",
+			       ls.lineno);
 	memcpy(m->doc_id, v, DOC_ID_HEX_LEN + 1);
 
 	NEED_LINE("version");
@@ -325,7 +329,8 @@ static int parse_into(struct manifest *m, const char *text, size_t len)
 	if ((rc = split_field(&ls, line, "deposited-at", &v)) < 0)
 		return rc;
 	if (!rfc3339_valid(v, strlen(v)))
-		return err_set(-EBADMSG, "line %zu: bad deposit time", ls.lineno);
+		return err_set(-EBADMSG, "line %zu: bad deposit time",
+			       ls.lineno);
 	memcpy(m->deposited_at, v, strlen(v) + 1);
 #undef NEED_LINE
 
@@ -336,9 +341,10 @@ static int parse_into(struct manifest *m, const char *text, size_t len)
 				return rc;
 			total += m->chunks[m->nchunks - 1].size;
 			if (total > m->size)
-				return err_set(-EBADMSG,
-					       "chunk sizes add up past size %" PRIu64,
-					       m->size);
+				return err_set(
+					-EBADMSG,
+					"chunk sizes add up past size %" PRIu64,
+					m->size);
 		} else if (!strncmp(line, "mtime ", 6) && !m->nchunks &&
 			   !m->mtime) {
 			/* Only once, right after deposited-at; 0 is written
@@ -349,16 +355,18 @@ static int parse_into(struct manifest *m, const char *text, size_t len)
 				return err_set(-EBADMSG, "line %zu: bad mtime",
 					       ls.lineno);
 		} else {
-			return err_set(-EBADMSG,
-				       "line %zu: unknown, duplicate or misplaced field",
-				       ls.lineno);
+			return err_set(
+				-EBADMSG,
+				"line %zu: unknown, duplicate or misplaced field",
+				ls.lineno);
 		}
 	}
 	if (rc < 0)
 		return rc;
 	if (total != m->size)
 		return err_set(-EBADMSG,
-			       "chunk sizes add up to %" PRIu64 ", not %" PRIu64,
+			       "chunk sizes add up to %" PRIu64
+			       ", not %" PRIu64,
 			       total, m->size);
 	return 0;
 }
@@ -387,7 +395,8 @@ int manifest_format(const struct manifest *m, struct buf *out)
 	int rc;
 
 	if (!doc_id_valid(m->doc_id))
-		return err_set(-EINVAL, "a document id is 32 lowercase hex digits");
+		return err_set(-EINVAL,
+			       "a document id is 32 lowercase hex digits");
 	if (m->version == 0)
 		return err_set(-EINVAL, "versions start at 1");
 	if (ident_validate(m->deposited_by) < 0)
@@ -406,7 +415,8 @@ int manifest_format(const struct manifest *m, struct buf *out)
 	}
 	if (total != m->size)
 		return err_set(-EINVAL,
-			       "chunk sizes add up to %" PRIu64 ", not %" PRIu64,
+			       "chunk sizes add up to %" PRIu64
+			       ", not %" PRIu64,
 			       total, m->size);
 
 	obj_id_to_hex(&m->sha256, hex);
@@ -470,7 +480,8 @@ int folder_meta_format(const struct folder_meta *fm, struct buf *out)
 	const char *name = folder_class_name(fm->class);
 
 	if (!name)
-		return err_set(-EINVAL, "unknown folder class %d", (int)fm->class);
+		return err_set(-EINVAL, "unknown folder class %d",
+			       (int)fm->class);
 	return buf_appendf(out, "%s\nclass %s\n", folder_magic, name);
 }
 
@@ -486,7 +497,8 @@ int folder_meta_parse(struct folder_meta *fm, const char *text, size_t len)
 	rc = next_line(&ls, line, &n);
 	if (rc <= 0 || strcmp(line, folder_magic))
 		return rc < 0 ? rc :
-				err_set(-EBADMSG, "not a coffre folder blob version 1");
+				err_set(-EBADMSG,
+					"not a coffre folder blob version 1");
 	rc = next_line(&ls, line, &n);
 	if (rc < 0)
 		return rc;

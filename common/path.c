@@ -74,7 +74,8 @@ static int name_check(const char *name, size_t len, int user)
 	if (len > NAME_MAX_LEN)
 		return err_set(-ENAMETOOLONG, "name longer than %d bytes",
 			       NAME_MAX_LEN);
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+	if ((len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
 		return err_set(-EINVAL, "'.' and '..' are not names");
 	while (i < len) {
 		size_t step;
@@ -82,22 +83,25 @@ static int name_check(const char *name, size_t len, int user)
 		if (s[i] == '/')
 			return err_set(-EINVAL, "name contains '/'");
 		if (s[i] < 0x20 || s[i] == 0x7f)
-			return err_set(-EINVAL,
-				       "name contains control character 0x%02x at byte %zu",
-				       s[i], i);
+			return err_set(
+				-EINVAL,
+				"name contains control character 0x%02x at byte %zu",
+				s[i], i);
 		step = utf8_seq(s + i, len - i);
 		if (!step)
 			return err_set(-EINVAL,
-				       "name is not valid UTF-8 at byte %zu", i);
+				       "name is not valid UTF-8 at byte %zu",
+				       i);
 		i += step;
 	}
 	if (user) {
 		for (size_t r = 0; r < ARRAY_SIZE(reserved_names); r++)
 			if (strlen(reserved_names[r]) == len &&
 			    !memcmp(reserved_names[r], name, len))
-				return err_set(-EINVAL,
-					       "'%s' is a name reserved by coffre",
-					       reserved_names[r]);
+				return err_set(
+					-EINVAL,
+					"'%s' is a name reserved by coffre",
+					reserved_names[r]);
 	}
 	return 0;
 }
@@ -141,8 +145,9 @@ int path_validate(const char *path)
 		if (!e)
 			e = end;
 		if (e == s)
-			return err_set(-EINVAL,
-				       "path has an empty component (\"//\" or a trailing '/')");
+			return err_set(
+				-EINVAL,
+				"path has an empty component (\"//\" or a trailing '/')");
 		if (++depth > PATH_MAX_DEPTH)
 			return err_set(-ENAMETOOLONG,
 				       "path deeper than %d components",
@@ -163,15 +168,17 @@ int ident_validate(const char *s)
 		return err_set(-EINVAL, "no name");
 	len = strnlen(s, 65);
 	if (len == 0 || len > 64)
-		return err_set(-EINVAL, "a login or space name is 1 to 64 characters");
+		return err_set(-EINVAL,
+			       "a login or space name is 1 to 64 characters");
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 			 (i > 0 && (c == '.' || c == '_' || c == '-'));
 
 		if (!ok)
-			return err_set(-EINVAL,
-				       "a login or space name is lowercase letters, digits, '.', '_' and '-', starting with a letter or digit");
+			return err_set(
+				-EINVAL,
+				"a login or space name is lowercase letters, digits, '.', '_' and '-', starting with a letter or digit");
 	}
 	return 0;
 }

@@ -74,16 +74,16 @@ tap_is_str(const char *got, const char *want, const char *file, int line,
 }
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define is_int(got, want, ...)                                                 \
-	tap_is_int((long long)(got), (long long)(want), __FILE__, __LINE__,    \
+#define is_int(got, want, ...)                                              \
+	tap_is_int((long long)(got), (long long)(want), __FILE__, __LINE__, \
 		   __VA_ARGS__)
-#define is_str(got, want, ...)                                                 \
+#define is_str(got, want, ...) \
 	tap_is_str((got), (want), __FILE__, __LINE__, __VA_ARGS__)
-#define diag(...)                                                              \
-	do {                                                                   \
-		printf("# ");                                                  \
-		printf(__VA_ARGS__);                                           \
-		printf("\n");                                                  \
+#define diag(...)                    \
+	do {                         \
+		printf("# ");        \
+		printf(__VA_ARGS__); \
+		printf("\n");        \
 	} while (0)
 
 /* Print the plan; exit status 1 if any check failed. */

@@ -54,7 +54,8 @@ static void test_buf_cap(void)
 	is_str(b.data, "12345", "refused appendf leaves content");
 	is_int(buf_appendf(&b, "%s", "abcde"), 0, "appendf up to cap");
 	is_str(b.data, "12345abcde", "content after appendf");
-	is_int(buf_append(&b, big, SIZE_MAX), -E2BIG, "huge length overflows into -E2BIG");
+	is_int(buf_append(&b, big, SIZE_MAX), -E2BIG,
+	       "huge length overflows into -E2BIG");
 	buf_release(&b);
 
 	/* Growth across many reallocations keeps content intact. */

@@ -10,7 +10,7 @@
 #include "common/err.h"
 #include "tests/lib/tap.h"
 
-#define MIB (1024u * 1024u)
+#define MIB	 (1024u * 1024u)
 #define MAX_CUTS 4096
 
 struct cuts {
@@ -67,7 +67,8 @@ static void chunk_stream(const struct chunker *c, const uint8_t *d, size_t n,
 
 static int same_cuts(const struct cuts *a, const struct cuts *b)
 {
-	return a->n == b->n && !memcmp(a->len, b->len, a->n * sizeof(a->len[0]));
+	return a->n == b->n &&
+	       !memcmp(a->len, b->len, a->n * sizeof(a->len[0]));
 }
 
 static void test_chunker_edges(const struct chunker *c)
@@ -163,7 +164,8 @@ static void test_chunker_insert(const struct chunker *c)
 			fresh++;
 	}
 	diag("%zu chunks before, %zu after, %zu new", na, nb, fresh);
-	ok(fresh >= 1 && fresh <= 2, "100 bytes inserted change at most 2 chunks");
+	ok(fresh >= 1 && fresh <= 2,
+	   "100 bytes inserted change at most 2 chunks");
 	free(ia);
 	free(ib);
 	free(d);
@@ -179,8 +181,10 @@ int main(void)
 	chunker_init(c, s1);
 	chunker_init(c1b, s1);
 	chunker_init(c2, s2);
-	ok(!memcmp(c->gear, c1b->gear, sizeof(c->gear)), "gear table deterministic");
-	ok(memcmp(c->gear, c2->gear, sizeof(c->gear)), "gear table depends on seed");
+	ok(!memcmp(c->gear, c1b->gear, sizeof(c->gear)),
+	   "gear table deterministic");
+	ok(memcmp(c->gear, c2->gear, sizeof(c->gear)),
+	   "gear table depends on seed");
 	test_chunker_edges(c);
 	test_chunker_random(c, c2);
 	test_chunker_insert(c);

@@ -19,7 +19,8 @@ static void test_crypto_seal(void)
 	is_int(crypto_key_new_random(&k), 0, "random key");
 	is_int(crypto_key_new_random(&other), 0, "second random key");
 	is_int(crypto_seal(&k, "ad", 2, msg, sizeof(msg), sealed), 0, "seal");
-	ok(!memmem(sealed, sizeof(sealed), "safe", 4), "no plaintext in sealed");
+	ok(!memmem(sealed, sizeof(sealed), "safe", 4),
+	   "no plaintext in sealed");
 	is_int(crypto_open(&k, "ad", 2, sealed, sizeof(sealed), (uint8_t *)out),
 	       0, "open");
 	is_str(out, msg, "round trip");
@@ -72,8 +73,10 @@ static void test_crypto_derive(void)
 	struct crypto_key m, a1, a2, b, c1, c2;
 	char n1[65], n2[65];
 
-	is_int(crypto_key_from_bytes(&m, raw, 31), -EINVAL, "31-byte key refused");
-	is_int(crypto_key_from_bytes(&m, raw, sizeof(raw)), 0, "key from bytes");
+	is_int(crypto_key_from_bytes(&m, raw, 31), -EINVAL,
+	       "31-byte key refused");
+	is_int(crypto_key_from_bytes(&m, raw, sizeof(raw)), 0,
+	       "key from bytes");
 	is_int(crypto_key_derive(&a1, &m, "chunk", "space-a"), 0, "derive a");
 	crypto_key_derive(&a2, &m, "chunk", "space-a");
 	crypto_key_derive(&b, &m, "chunk", "space-b");
@@ -82,7 +85,8 @@ static void test_crypto_derive(void)
 	ok(!memcmp(a1.k, a2.k, CRYPTO_KEY_LEN), "derive is deterministic");
 	ok(memcmp(a1.k, b.k, CRYPTO_KEY_LEN), "distinct per id");
 	ok(memcmp(a1.k, c1.k, CRYPTO_KEY_LEN), "context/id boundary matters");
-	ok(memcmp(a1.k, m.k, CRYPTO_KEY_LEN) && memcmp(c2.k, m.k, CRYPTO_KEY_LEN),
+	ok(memcmp(a1.k, m.k, CRYPTO_KEY_LEN) &&
+		   memcmp(c2.k, m.k, CRYPTO_KEY_LEN),
 	   "subkey differs from master");
 
 	crypto_name_hex(&a1, "name", 4, n1);

@@ -73,7 +73,8 @@ static void test_fsutil_atomic(void)
 		for (size_t i = 0; i < n; i++)
 			big[i] = (char)('a' + i % 26);
 		file_write_atomic(at("big"), big, n, 0600);
-		is_int(file_read_all(at("big"), n, &data, &len), 0, "read 100000");
+		is_int(file_read_all(at("big"), n, &data, &len), 0,
+		       "read 100000");
 		ok(len == n && !memcmp(data, big, n), "big content intact");
 		free(data);
 		free(big);
@@ -110,7 +111,8 @@ static void test_fsutil_tmpfile(void)
 	ok(!memcmp(buf, "yz", 2), "pread at offset");
 	close(fd);
 
-	is_int(tmpfile_open(&tf, at("missing")), -ENOENT, "tmpfile in missing dir");
+	is_int(tmpfile_open(&tf, at("missing")), -ENOENT,
+	       "tmpfile in missing dir");
 	tmpfile_release(&tf);
 
 	fd = open(at("t/p"), O_RDWR | O_CREAT, 0600);

@@ -12,8 +12,10 @@ static const struct {
 	const char *in;
 	const char *hex;
 } vectors[] = {
-	{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
-	{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+	{ "",
+	  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+	{ "abc",
+	  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
 	{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
 	  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
 };
@@ -26,7 +28,8 @@ static void test_hash_vectors(void)
 	for (size_t i = 0; i < ARRAY_SIZE(vectors); i++) {
 		hash_buf(&id, vectors[i].in, strlen(vectors[i].in));
 		obj_id_to_hex(&id, hex);
-		is_str(hex, vectors[i].hex, "SHA-256 of \"%.10s\"", vectors[i].in);
+		is_str(hex, vectors[i].hex, "SHA-256 of \"%.10s\"",
+		       vectors[i].in);
 	}
 }
 
@@ -43,7 +46,8 @@ static void test_hash_million_a(void)
 		hash_update(h, a, sizeof(a));
 	hash_final(h, &id);
 	obj_id_to_hex(&id, hex);
-	is_str(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+	is_str(hex,
+	       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
 	       "SHA-256 of one million 'a', streamed");
 	hash_reset(h);
 	hash_update(h, "abc", 3);
@@ -101,7 +105,8 @@ static void test_hash_hex(void)
 		memcpy(longer, hex, OBJ_ID_HEX_LEN);
 		longer[OBJ_ID_HEX_LEN] = '0';
 		longer[OBJ_ID_HEX_LEN + 1] = '\0';
-		is_int(obj_id_from_hex(&back, longer), -EINVAL, "65 digits refused");
+		is_int(obj_id_from_hex(&back, longer), -EINVAL,
+		       "65 digits refused");
 	}
 	ok(!obj_id_cmp(&id, &back), "refused input left the id unchanged");
 	memset(&zero, 0, sizeof(zero));

@@ -9,21 +9,20 @@
 #include "tests/lib/tap.h"
 
 #define DOC "5f0c1e2d3c4b5a69788796a5b4c3d2e1"
-#define H1 "9c1185a5c5e9fc54612808977ee8f548b2258d31a0b1c2d3e4f5061728394a5b"
-#define H2 "0000000000000000000000000000000000000000000000000000000000000001"
-#define H3 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+#define H1  "9c1185a5c5e9fc54612808977ee8f548b2258d31a0b1c2d3e4f5061728394a5b"
+#define H2  "0000000000000000000000000000000000000000000000000000000000000001"
+#define H3  "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 
-static const char good[] =
-	"coffre-manifest 1\n"
-	"doc " DOC "\n"
-	"version 3\n"
-	"size 1048586\n"
-	"sha256 " H1 "\n"
-	"deposited-by alice\n"
-	"deposited-at 2026-11-27T10:00:00Z\n"
-	"mtime 1795773600\n"
-	"chunk " H2 " 1048576\n"
-	"chunk " H3 " 10\n";
+static const char good[] = "coffre-manifest 1\n"
+			   "doc " DOC "\n"
+			   "version 3\n"
+			   "size 1048586\n"
+			   "sha256 " H1 "\n"
+			   "deposited-by alice\n"
+			   "deposited-at 2026-11-27T10:00:00Z\n"
+			   "mtime 1795773600\n"
+			   "chunk " H2 " 1048576\n"
+			   "chunk " H3 " 10\n";
 
 /* good with the first occurrence of from replaced by to. */
 static char *variant(const char *from, const char *to)
@@ -89,7 +88,8 @@ static void test_manifest_round_trip(void)
 		struct manifest m2;
 
 		manifest_init(&m2);
-		is_int(manifest_parse(&m2, b.data, b.len), 0, "parse empty file");
+		is_int(manifest_parse(&m2, b.data, b.len), 0,
+		       "parse empty file");
 		ok(m2.nchunks == 0 && m2.size == 0 && !m2.chunks, "no chunks");
 		manifest_release(&m2);
 	}
@@ -143,7 +143,8 @@ static void test_manifest_malformed(void)
 		{ "mtime 1795773600\n", "mtime 1795773600\nmtime 1\n",
 		  "duplicate mtime" },
 		{ "mtime 1795773600\nchunk " H2 " 1048576\n",
-		  "chunk " H2 " 1048576\nmtime 1795773600\n", "mtime after chunk" },
+		  "chunk " H2 " 1048576\nmtime 1795773600\n",
+		  "mtime after chunk" },
 		{ "mtime 1795773600\n", "mtime 0\n", "mtime 0 written" },
 		{ "mtime 1795773600\n", "mtime 01\n", "mtime leading zero" },
 		{ "mtime 1795773600\n", "color blue\n", "unknown field" },
@@ -168,8 +169,10 @@ static void test_manifest_malformed(void)
 		{ "2026-11-27T", "2026-13-27T", "month 13" },
 		{ "2026-11-27T", "2026-02-30T", "February 30" },
 		{ "2026-11-27T", "2026-11-27 ", "space instead of T" },
-		{ "size 1048586", "size 1048587", "sizes not adding up (short)" },
-		{ "size 1048586", "size 1048585", "sizes not adding up (past)" },
+		{ "size 1048586", "size 1048587",
+		  "sizes not adding up (short)" },
+		{ "size 1048586", "size 1048585",
+		  "sizes not adding up (past)" },
 		{ " 10\n", " 0\n", "empty chunk" },
 		{ " 1048576\n", " 4194305\n", "chunk over CHUNK_MAX" },
 		{ " 1048576\n", " 1048576 \n", "chunk trailing space" },
@@ -191,7 +194,8 @@ static void test_manifest_malformed(void)
 		manifest_init(&m);
 		manifest_parse(&m, good, strlen(good));
 		rc = manifest_parse(&m, v, strlen(v));
-		ok(rc == -EBADMSG && m.nchunks == 0 && !m.chunks && !m.doc_id[0],
+		ok(rc == -EBADMSG && m.nchunks == 0 && !m.chunks &&
+			   !m.doc_id[0],
 		   "refused: %s", rows[i].why);
 		manifest_release(&m);
 		free(v);
@@ -292,7 +296,8 @@ static void test_manifest_mutations(void)
 
 		memcpy(t, good, n0);
 		for (int e = 0; e < edits; e++) {
-			char c = rnd() % 4 ? alphabet[rnd() % (sizeof(alphabet) - 1)] :
+			char c = rnd() % 4 ? alphabet[rnd() %
+						      (sizeof(alphabet) - 1)] :
 					     (char)rnd();
 
 			pos = rnd() % n;
@@ -326,7 +331,8 @@ static void test_manifest_mutations(void)
 		manifest_release(&m);
 	}
 	diag("%zu of 20000 mutants accepted", accepted);
-	is_int(wrong, 0, "mutants: accepted ones are canonical, others -EBADMSG");
+	is_int(wrong, 0,
+	       "mutants: accepted ones are canonical, others -EBADMSG");
 	buf_release(&b);
 	free(t);
 }
@@ -347,16 +353,19 @@ static void test_manifest_folder(void)
 	       -EBADMSG, "unknown class");
 	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public", 28),
 	       -EBADMSG, "no final newline");
-	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nx 1\n", 33),
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nx 1\n",
+				 33),
 	       -EBADMSG, "extra field");
 	is_int(folder_meta_parse(&fm, "coffre-folder 1\n", 16), -EBADMSG,
 	       "missing class");
-	is_int(fm.class, FOLDER_CLASS_CONFIDENTIAL, "refused input changes nothing");
+	is_int(fm.class, FOLDER_CLASS_CONFIDENTIAL,
+	       "refused input changes nothing");
 	is_int(folder_class_parse("restricted", &c), 0, "class parse");
 	is_int(c, FOLDER_CLASS_RESTRICTED, "restricted");
 	is_int(folder_class_parse("Public", &c), -EINVAL, "case matters");
 	is_str(folder_class_name(FOLDER_CLASS_PUBLIC), "public", "class name");
-	ok(folder_class_name((enum folder_class)7) == NULL, "bad class has no name");
+	ok(folder_class_name((enum folder_class)7) == NULL,
+	   "bad class has no name");
 	buf_release(&b);
 
 	is_int(doc_id_valid(DOC), 1, "doc id valid");

@@ -190,9 +190,11 @@ static void test_path_split_join(void)
 	is_int(ident_validate("Alice"), -EINVAL, "ident uppercase");
 	is_int(ident_validate("a b"), -EINVAL, "ident space");
 	is_int(ident_validate("a/b"), -EINVAL, "ident slash");
-	is_int(ident_validate("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+	is_int(ident_validate(
+		       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
 	       0, "ident 64 chars");
-	is_int(ident_validate("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+	is_int(ident_validate(
+		       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
 	       -EINVAL, "ident 65 chars");
 }
 
@@ -257,7 +259,8 @@ static void test_path_utf8_exhaustive(void)
 			s[1] = (unsigned char)b;
 			s[2] = 0;
 			total++;
-			bad += (name_validate((char *)s) == 0) != ref_name(s, 2);
+			bad += (name_validate((char *)s) == 0) !=
+			       ref_name(s, 2);
 			if (a < 0xe0 || a > 0xef)
 				continue;
 			for (unsigned c = 1; c < 256; c++) {
@@ -279,10 +282,11 @@ static void test_path_utf8_exhaustive(void)
 					s[3] = (unsigned char)d;
 					s[4] = 0;
 					total++;
-					bad += (name_validate((char *)s) == 0) !=
-					       ref_name(s, 4);
+					bad += (name_validate((char *)s) ==
+						0) != ref_name(s, 4);
 				}
-	is_int(bad, 0, "UTF-8 validator agrees with the reference on %zu sequences",
+	is_int(bad, 0,
+	       "UTF-8 validator agrees with the reference on %zu sequences",
 	       total);
 }
 
