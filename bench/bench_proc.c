@@ -448,11 +448,10 @@ bool proc_alive(pid_t pid)
 
 	if (pid <= 0)
 		return false;
+	/* Only our own children are asked about: r == pid means it exited
+	 * and is now reaped, r < 0 that it was reaped before. */
 	r = waitpid(pid, &status, WNOHANG);
-	if (r == 0)
-		return true;
-	/* r == pid: it exited and is now reaped; r < 0: not our child. */
-	return r < 0 && kill(pid, 0) == 0;
+	return r == 0;
 }
 
 void proc_stop(pid_t pid, double grace_s)

@@ -127,6 +127,8 @@ static int wait_mounted(struct target *t)
 
 	while (!is_mounted(t->mnt)) {
 		if (!proc_alive(t->fs_pid)) {
+			/* Reaped: its pid may be reused, forget it. */
+			cleanup_del_pid(t->fs_pid);
 			t->fs_pid = 0;
 			return bench_err(-ENOTCONN,
 					 "%s mount process exited before mounting '%s' (see its log below)",
@@ -276,7 +278,7 @@ static int run_step(char *const argv[], const char *log, const char *what)
 	return rc;
 }
 
-static int read_port(const char *path, pid_t srv, int *port)
+static int read_port(struct target *t, const char *path, int *port)
 {
 	double end = bench_now() + 60;
 
@@ -304,10 +306,13 @@ static int read_port(const char *path, pid_t srv, int *port)
 				return 0;
 			}
 		}
-		if (!proc_alive(srv))
+		if (!proc_alive(t->srv_pid)) {
+			cleanup_del_pid(t->srv_pid);
+			t->srv_pid = 0;
 			return bench_err(-ENOTCONN,
 					 "coffred exited before writing '%s'",
 					 path);
+		}
 		if (bench_now() > end)
 			return bench_err(-ETIMEDOUT,
 					 "coffred wrote no port to '%s' within 60 s",
@@ -370,7 +375,7 @@ static int setup_coffre(struct target *t)
 			return rc;
 		cleanup_add_pid(t->srv_pid);
 	}
-	rc = read_port(portfile, t->srv_pid, &port);
+	rc = read_port(t, portfile, &port);
 	if (rc < 0)
 		return rc;
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
@@ -432,12 +437,13 @@ int target_remount(struct target *t, bool fresh_cache)
 
 int target_check(struct target *t)
 {
-	if (t->fs_pid > 0 && proc_alive(t->fs_pid) && is_mounted(t->mnt))
-		return 0;
 	if (t->fs_pid > 0 && !proc_alive(t->fs_pid)) {
+		/* Reaped: its pid may be reused, forget it. */
 		cleanup_del_pid(t->fs_pid);
 		t->fs_pid = 0;
 	}
+	if (t->fs_pid > 0 && is_mounted(t->mnt))
+		return 0;
 	return bench_err(-ENOTCONN, "the %s drive is gone", t->name);
 }
 
