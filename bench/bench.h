@@ -23,7 +23,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define BENCH_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define BENCH_PRINTF(f, a)  __attribute__((format(printf, f, a)))
 #define BENCH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define BENCH_PATH_MAX	    512
 
@@ -105,14 +105,14 @@ struct target {
 	/* coffre only */
 	const char *coffre_bin;
 	const char *coffred_bin;
-	char data[BENCH_PATH_MAX];   /* coffred DATADIR */
-	char cfg[BENCH_PATH_MAX];    /* client --config */
-	char cache[BENCH_PATH_MAX];  /* client --cache of the current mount */
+	char data[BENCH_PATH_MAX];  /* coffred DATADIR */
+	char cfg[BENCH_PATH_MAX];   /* client --config */
+	char cache[BENCH_PATH_MAX]; /* client --cache of the current mount */
 	char srv_log[BENCH_PATH_MAX];
 	pid_t srv_pid;
 	long srv_peak_rss_kib;
-	int cache_gen;		     /* bumps for each fresh cache dir */
-	bool pending_by_xattr;	     /* false: fall back to sync --wait */
+	int cache_gen;	       /* bumps for each fresh cache dir */
+	bool pending_by_xattr; /* false: fall back to sync --wait */
 };
 
 /* Fill t for one kind under workdir; no side effect. */

@@ -146,8 +146,8 @@ void cleanup_run(void)
 	for (int i = CL_MAX_MOUNTS - 1; i >= 0; i--) {
 		char *umount_argv[] = { cl_fusermount, arg_u, cl_mounts[i],
 					NULL };
-		char *lazy_argv[] = { cl_fusermount, arg_u, arg_z,
-				      cl_mounts[i], NULL };
+		char *lazy_argv[] = { cl_fusermount, arg_u, arg_z, cl_mounts[i],
+				      NULL };
 
 		if (cl_mounts[i][0] == '\0')
 			continue;
@@ -238,7 +238,8 @@ int cleanup_init(const char *workdir, bool keep)
 	sigfillset(&sa.sa_mask);
 	for (size_t i = 0; i < BENCH_ARRAY_SIZE(cl_signals); i++)
 		if (sigaction(cl_signals[i], &sa, NULL) < 0)
-			return bench_err(-errno, "cannot set a signal handler: %s",
+			return bench_err(-errno,
+					 "cannot set a signal handler: %s",
 					 strerror(errno));
 	/* A dead pipe reader must give EPIPE, not kill the bench mid-run. */
 	signal(SIGPIPE, SIG_IGN);

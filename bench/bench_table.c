@@ -57,8 +57,8 @@ static void row_label(char *out, size_t size, const struct bench_opts *o,
 		snprintf(out, size, "warm read");
 		break;
 	case ROW_CREATE:
-		snprintf(out, size, "create %u x 4 KiB in %u folders",
-			 o->files, o->folders);
+		snprintf(out, size, "create %u x 4 KiB in %u folders", o->files,
+			 o->folders);
 		break;
 	case ROW_COMMIT_LATENCY:
 		snprintf(out, size, "  committed on server, from last close");
@@ -70,10 +70,12 @@ static void row_label(char *out, size_t size, const struct bench_opts *o,
 		snprintf(out, size, "read the %u small files", o->files);
 		break;
 	case ROW_OVERWRITE:
-		snprintf(out, size, "4 KiB overwrite mid-file (open+pwrite+close)");
+		snprintf(out, size,
+			 "4 KiB overwrite mid-file (open+pwrite+close)");
 		break;
 	case ROW_RSYNC:
-		snprintf(out, size, "rsync -a of a %u-file tree", o->tree_files);
+		snprintf(out, size, "rsync -a of a %u-file tree",
+			 o->tree_files);
 		break;
 	case ROW_RSYNC_NOOP:
 		snprintf(out, size, "rsync -a again (no-op)");
@@ -176,7 +178,9 @@ static void print_target(const char *what, bool measured, bool met,
 			 const char *figure)
 {
 	printf("  %-52s %-12s %s\n", what, figure,
-	       !measured ? "not measured" : met ? "met" : "NOT met");
+	       !measured ? "not measured" :
+	       met	 ? "met" :
+			   "NOT met");
 }
 
 static void print_rss(const char *what, long kib, int processes)
@@ -193,16 +197,16 @@ static void print_rss(const char *what, long kib, int processes)
 }
 
 int table_print(const struct bench_opts *o, const struct target *coffre,
-		const struct target *overlay,
-		const struct cell cc[ROW_COUNT], const struct cell oc[ROW_COUNT])
+		const struct target *overlay, const struct cell cc[ROW_COUNT],
+		const struct cell oc[ROW_COUNT])
 {
 	char label[96], a[32], b[32], fig[48];
 	int not_met = 0;
 	double rw, rc;
 	bool m;
 
-	printf("\n%-46s %14s %16s %8s\n", "workload", "coffre", "fuse-overlayfs",
-	       "ratio");
+	printf("\n%-46s %14s %16s %8s\n", "workload", "coffre",
+	       "fuse-overlayfs", "ratio");
 	for (int r = 0; r < ROW_COUNT; r++) {
 		double x = ratio((enum row)r, &cc[r], &oc[r]);
 
@@ -216,12 +220,16 @@ int table_print(const struct bench_opts *o, const struct target *coffre,
 	}
 	printf("\nratio = coffre speed / fuse-overlayfs speed (MB/s over MB/s, or time over time inverted): 1.00x is the FUSE ceiling, below 1 is slower.\n");
 	printf("[1] after sync and echo 3 > /proc/sys/vm/drop_caches%s; both drives remounted first, coffre keeps its disk cache (client memory cold, disk cache warm).\n",
-	       o->can_drop_caches ? "" : " (NOT done: not root, so reads may hit the page cache)");
+	       o->can_drop_caches ?
+		       "" :
+		       " (NOT done: not root, so reads may hit the page cache)");
 	printf("[2] both drives remounted and caches dropped before ls.\n");
 	printf("[3] coffre only: remounted with a new, empty cache dir after everything was committed, caches dropped; the bytes come from the server.\n");
 
 	printf("\nnotes:\n");
-	if (print_notes("coffre", cc, o) + print_notes("fuse-overlayfs", oc, o) == 0)
+	if (print_notes("coffre", cc, o) +
+		    print_notes("fuse-overlayfs", oc, o) ==
+	    0)
 		printf("  none\n");
 
 	printf("\ntargets:\n");

@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BENCH_LOGIN "bench"
-#define BENCH_SPACE "bench"
-#define BENCH_PHONE "+33612345678"
+#define BENCH_LOGIN   "bench"
+#define BENCH_SPACE   "bench"
+#define BENCH_PHONE   "+33612345678"
 #define PENDING_XATTR "user.coffre.pending"
 
 static void sleep_ms(long ms)
@@ -130,9 +130,10 @@ static int wait_mounted(struct target *t)
 			/* Reaped: its pid may be reused, forget it. */
 			cleanup_del_pid(t->fs_pid);
 			t->fs_pid = 0;
-			return bench_err(-ENOTCONN,
-					 "%s mount process exited before mounting '%s' (see its log below)",
-					 t->name, t->mnt);
+			return bench_err(
+				-ENOTCONN,
+				"%s mount process exited before mounting '%s' (see its log below)",
+				t->name, t->mnt);
 		}
 		if (bench_now() > end)
 			return bench_err(-ETIMEDOUT,
@@ -146,8 +147,12 @@ static int wait_mounted(struct target *t)
 static int mount_overlay(struct target *t)
 {
 	char opts[BENCH_PATH_MAX * 4];
-	char *argv[] = { (char *)"fuse-overlayfs", (char *)"-f", (char *)"-o",
-			 opts, t->mnt, NULL };
+	char *argv[] = { (char *)"fuse-overlayfs",
+			 (char *)"-f",
+			 (char *)"-o",
+			 opts,
+			 t->mnt,
+			 NULL };
 	int n;
 
 	n = snprintf(opts, sizeof(opts),
@@ -160,9 +165,15 @@ static int mount_overlay(struct target *t)
 
 static int mount_coffre(struct target *t)
 {
-	char *argv[] = { (char *)t->coffre_bin, (char *)"--config", t->cfg,
-			 (char *)"mount", (char *)BENCH_SPACE, t->mnt,
-			 (char *)"--cache", t->cache, (char *)"--foreground",
+	char *argv[] = { (char *)t->coffre_bin,
+			 (char *)"--config",
+			 t->cfg,
+			 (char *)"mount",
+			 (char *)BENCH_SPACE,
+			 t->mnt,
+			 (char *)"--cache",
+			 t->cache,
+			 (char *)"--foreground",
 			 NULL };
 	int rc;
 
@@ -195,8 +206,8 @@ static void note_rss(long *peak, pid_t pid)
 
 static int fusermount(const char *mnt, bool lazy)
 {
-	char *argv[] = { (char *)"fusermount3", (char *)"-u", (char *)mnt,
-			 NULL, NULL };
+	char *argv[] = { (char *)"fusermount3", (char *)"-u", (char *)mnt, NULL,
+			 NULL };
 
 	if (lazy) {
 		argv[2] = (char *)"-z";
@@ -213,11 +224,16 @@ static int target_unmount(struct target *t)
 	if (t->fs_pid > 0)
 		note_rss(&t->peak_rss_kib, t->fs_pid);
 	if (t->kind == TARGET_COFFRE && is_mounted(t->mnt)) {
-		char *argv[] = { (char *)t->coffre_bin, (char *)"--config",
-				 t->cfg, (char *)"umount", t->mnt, NULL };
+		char *argv[] = { (char *)t->coffre_bin,
+				 (char *)"--config",
+				 t->cfg,
+				 (char *)"umount",
+				 t->mnt,
+				 NULL };
 
 		if (proc_run(argv, t->log, t->log, t->timeout_s) != 0)
-			bench_err(0, "'coffre umount' failed; trying fusermount3");
+			bench_err(0,
+				  "'coffre umount' failed; trying fusermount3");
 	}
 	if (is_mounted(t->mnt) && fusermount(t->mnt, false) != 0) {
 		rc = bench_err(-EBUSY, "cannot unmount '%s'; detaching it",
@@ -229,9 +245,10 @@ static int target_unmount(struct target *t)
 		/* The mount process leaves its loop once unmounted; give it
 		 * the time to flush what it must, then insist. */
 		if (proc_wait(t->fs_pid, t->timeout_s, &status) < 0) {
-			rc = bench_err(-ETIMEDOUT,
-				       "%s mount process still runs after unmount: stopped",
-				       t->name);
+			rc = bench_err(
+				-ETIMEDOUT,
+				"%s mount process still runs after unmount: stopped",
+				t->name);
 			proc_stop(t->fs_pid, 10);
 		} else if (status != 0) {
 			rc = bench_err(-EIO,
@@ -314,9 +331,10 @@ static int read_port(struct target *t, const char *path, int *port)
 					 path);
 		}
 		if (bench_now() > end)
-			return bench_err(-ETIMEDOUT,
-					 "coffred wrote no port to '%s' within 60 s",
-					 path);
+			return bench_err(
+				-ETIMEDOUT,
+				"coffred wrote no port to '%s' within 60 s",
+				path);
 		sleep_ms(10);
 	}
 }
@@ -332,9 +350,10 @@ static int setup_coffre(struct target *t)
 	int rc;
 
 	if (access(t->coffred_bin, X_OK) < 0 || access(t->coffre_bin, X_OK) < 0)
-		return bench_err(-ENOENT,
-				 "coffre binaries not found ('%s', '%s'): build them or pass --coffre/--coffred",
-				 t->coffre_bin, t->coffred_bin);
+		return bench_err(
+			-ENOENT,
+			"coffre binaries not found ('%s', '%s'): build them or pass --coffre/--coffred",
+			t->coffre_bin, t->coffred_bin);
 	if ((rc = bench_path(pw, "%s/password", t->dir)) < 0 ||
 	    (rc = bench_path(portfile, "%s/port", t->dir)) < 0 ||
 	    (rc = bench_path(cacert, "%s/tls/cert.pem", t->data)) < 0 ||
@@ -347,27 +366,41 @@ static int setup_coffre(struct target *t)
 	if (rc < 0)
 		return rc;
 	{
-		char *init[] = { bin, (char *)"init", t->data,
-				 (char *)"--listen", (char *)"127.0.0.1:0",
+		char *init[] = { bin,
+				 (char *)"init",
+				 t->data,
+				 (char *)"--listen",
+				 (char *)"127.0.0.1:0",
 				 NULL };
-		char *user[] = { bin, (char *)"user", (char *)"add", t->data,
-				 (char *)BENCH_LOGIN, (char *)"--phone",
-				 (char *)BENCH_PHONE, (char *)"--password-file",
-				 pw, NULL };
-		char *space[] = { bin, (char *)"space", (char *)"create",
-				  t->data, (char *)BENCH_SPACE,
-				  (char *)"--owner", (char *)BENCH_LOGIN,
+		char *user[] = { bin,
+				 (char *)"user",
+				 (char *)"add",
+				 t->data,
+				 (char *)BENCH_LOGIN,
+				 (char *)"--phone",
+				 (char *)BENCH_PHONE,
+				 (char *)"--password-file",
+				 pw,
+				 NULL };
+		char *space[] = { bin,
+				  (char *)"space",
+				  (char *)"create",
+				  t->data,
+				  (char *)BENCH_SPACE,
+				  (char *)"--owner",
+				  (char *)BENCH_LOGIN,
 				  NULL };
 
 		if ((rc = run_step(init, t->srv_log, "coffred init")) < 0 ||
 		    (rc = run_step(user, t->srv_log, "coffred user add")) < 0 ||
-		    (rc = run_step(space, t->srv_log,
-				   "coffred space create")) < 0)
+		    (rc = run_step(space, t->srv_log, "coffred space create")) <
+			    0)
 			return rc;
 	}
 	{
-		char *serve[] = { bin, (char *)"serve", t->data,
-				  (char *)"--port-file", portfile, NULL };
+		char *serve[] = { bin,	    (char *)"serve",
+				  t->data,  (char *)"--port-file",
+				  portfile, NULL };
 
 		rc = proc_spawn(&t->srv_pid, serve, t->srv_log, t->srv_log,
 				true);
@@ -380,10 +413,17 @@ static int setup_coffre(struct target *t)
 		return rc;
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
 	{
-		char *login[] = { cbin, (char *)"--config", t->cfg,
-				  (char *)"login", url, (char *)BENCH_LOGIN,
-				  (char *)"--password-file", pw,
-				  (char *)"--cacert", cacert, NULL };
+		char *login[] = { cbin,
+				  (char *)"--config",
+				  t->cfg,
+				  (char *)"login",
+				  url,
+				  (char *)BENCH_LOGIN,
+				  (char *)"--password-file",
+				  pw,
+				  (char *)"--cacert",
+				  cacert,
+				  NULL };
 
 		rc = run_step(login, clog, "coffre login");
 		if (rc < 0)
@@ -451,8 +491,13 @@ int target_check(struct target *t)
 static int wait_by_sync(struct target *t, double since, double timeout_s,
 			double *secs)
 {
-	char *argv[] = { (char *)t->coffre_bin, (char *)"--config", t->cfg,
-			 (char *)"sync", (char *)"--wait", t->mnt, NULL };
+	char *argv[] = { (char *)t->coffre_bin,
+			 (char *)"--config",
+			 t->cfg,
+			 (char *)"sync",
+			 (char *)"--wait",
+			 t->mnt,
+			 NULL };
 	int rc;
 
 	rc = proc_run(argv, t->log, t->log, timeout_s);
@@ -475,15 +520,16 @@ int target_wait_committed(struct target *t, double since, double timeout_s,
 		return -EOPNOTSUPP;
 	while (t->pending_by_xattr) {
 		char buf[32];
-		ssize_t n = getxattr(t->mnt, PENDING_XATTR, buf,
-				     sizeof(buf) - 1);
+		ssize_t n =
+			getxattr(t->mnt, PENDING_XATTR, buf, sizeof(buf) - 1);
 
 		if (n < 0) {
 			int e = errno;
 
 			if (e == ENODATA || e == ENOTSUP) {
-				bench_note("the mount root has no %s (%s): timing 'coffre sync --wait' instead",
-					   PENDING_XATTR, strerror(e));
+				bench_note(
+					"the mount root has no %s (%s): timing 'coffre sync --wait' instead",
+					PENDING_XATTR, strerror(e));
 				t->pending_by_xattr = false;
 				break;
 			}
@@ -506,9 +552,10 @@ int target_wait_committed(struct target *t, double since, double timeout_s,
 			return 0;
 		}
 		if (bench_now() > end)
-			return bench_err(-ETIMEDOUT,
-					 "%ld operations still pending after %.0f s",
-					 last, timeout_s);
+			return bench_err(
+				-ETIMEDOUT,
+				"%ld operations still pending after %.0f s",
+				last, timeout_s);
 		if (!proc_alive(t->fs_pid))
 			return target_check(t);
 		sleep_ms(5);

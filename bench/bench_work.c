@@ -22,10 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLOCK	   (1024 * 1024)
-#define PAGE	   4096
-#define SMALL_SIZE 4096
-#define POOL_MAX   (64u * 1024 * 1024)
+#define BLOCK	     (1024 * 1024)
+#define PAGE	     4096
+#define SMALL_SIZE   4096
+#define POOL_MAX     (64u * 1024 * 1024)
 #define TREE_PER_DIR 50
 
 static uint64_t rng_next(uint64_t *s)
@@ -180,10 +180,11 @@ static int big_read(const char *path, uint64_t bytes, unsigned char *buf,
 
 			memcpy(&stamp, buf + pg, sizeof(stamp));
 			if (stamp != off + (uint64_t)pg) {
-				rc = bench_err(-EBADMSG,
-					       "wrong bytes in '%s' at %llu",
-					       path,
-					       (unsigned long long)(off + (uint64_t)pg));
+				rc = bench_err(
+					-EBADMSG, "wrong bytes in '%s' at %llu",
+					path,
+					(unsigned long long)(off +
+							     (uint64_t)pg));
 				break;
 			}
 		}
@@ -231,8 +232,7 @@ static int big_overwrite(const char *path, uint64_t bytes, double *secs)
 
 /* ---- the small files ---- */
 
-static int small_path(char *out, const char *mnt, unsigned folders,
-		      unsigned i)
+static int small_path(char *out, const char *mnt, unsigned folders, unsigned i)
 {
 	return bench_path(out, "%s/small/d%02u/f%06u", mnt, i % folders, i);
 }
@@ -266,8 +266,8 @@ static int small_create(const char *mnt, unsigned files, unsigned folders,
 		if (rc < 0)
 			return rc;
 		if (mkdir(path, 0755) < 0)
-			return bench_err(-errno, "cannot create '%s': %s",
-					 path, strerror(errno));
+			return bench_err(-errno, "cannot create '%s': %s", path,
+					 strerror(errno));
 		for (unsigned i = d; i < files; i += folders) {
 			int fd;
 
@@ -275,13 +275,12 @@ static int small_create(const char *mnt, unsigned files, unsigned folders,
 			if (rc < 0)
 				return rc;
 			small_content(buf, i);
-			fd = open(path,
-				  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 				  0644);
 			if (fd < 0)
 				return bench_err(-errno,
-						 "cannot create '%s': %s",
-						 path, strerror(errno));
+						 "cannot create '%s': %s", path,
+						 strerror(errno));
 			rc = write_full(fd, buf, sizeof(buf));
 			if (close(fd) < 0 && rc == 0)
 				rc = -errno;
@@ -313,20 +312,19 @@ static int small_read_all(const char *mnt, unsigned files, unsigned folders,
 				return rc;
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 			if (fd < 0)
-				return bench_err(-errno,
-						 "cannot open '%s': %s", path,
-						 strerror(errno));
+				return bench_err(-errno, "cannot open '%s': %s",
+						 path, strerror(errno));
 			n = read_full(fd, got, sizeof(got));
 			close(fd);
 			if (n < 0)
-				return bench_err((int)n,
-						 "cannot read '%s': %s", path,
-						 strerror((int)-n));
+				return bench_err((int)n, "cannot read '%s': %s",
+						 path, strerror((int)-n));
 			small_content(want, i);
 			if (n != SMALL_SIZE || memcmp(got, want, SMALL_SIZE))
-				return bench_err(-EBADMSG,
-						 "'%s' does not hold what was written",
-						 path);
+				return bench_err(
+					-EBADMSG,
+					"'%s' does not hold what was written",
+					path);
 		}
 	}
 	*secs = bench_now() - t0;
@@ -377,8 +375,8 @@ static int run_ls(struct target *t, unsigned files, double *secs)
 	n = count_lines(out, '-');
 	unlink(out);
 	if (n != (long)files)
-		return bench_err(-EBADMSG, "ls -lR listed %ld files, not %u",
-				 n, files);
+		return bench_err(-EBADMSG, "ls -lR listed %ld files, not %u", n,
+				 files);
 	return 0;
 }
 
@@ -388,8 +386,9 @@ static int run_rsync(struct target *t, const char *src, long *itemized,
 {
 	char from[BENCH_PATH_MAX], to[BENCH_PATH_MAX], out[BENCH_PATH_MAX];
 	char log[BENCH_PATH_MAX];
-	char *argv[] = { (char *)"rsync", (char *)"-a", (char *)"-i", from, to,
-			 NULL };
+	char *argv[] = {
+		(char *)"rsync", (char *)"-a", (char *)"-i", from, to, NULL
+	};
 	double t0;
 	int rc;
 
@@ -464,11 +463,10 @@ int work_make_tree(const char *dir, unsigned nfiles)
 		if (rc < 0)
 			return rc;
 		fill_random(buf, size, 0x7000000ULL + i);
-		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0644);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0)
-			return bench_err(-errno, "cannot create '%s': %s",
-					 path, strerror(errno));
+			return bench_err(-errno, "cannot create '%s': %s", path,
+					 strerror(errno));
 		rc = write_full(fd, buf, size);
 		close(fd);
 		if (rc < 0)
@@ -525,10 +523,10 @@ void work_run(struct target *t, const struct bench_opts *o,
 	}
 	fill_random(pool, pool_len, 0xb16f11e);
 
-#define STEP_CHECK()                              \
-	do {                                      \
-		if (target_check(t) < 0)          \
-			goto out;                 \
+#define STEP_CHECK()                     \
+	do {                             \
+		if (target_check(t) < 0) \
+			goto out;        \
 	} while (0)
 
 	bench_note("%s: sequential write of %llu MiB + fsync", t->name,

@@ -59,7 +59,8 @@ static int parse_uint(const char *arg, const char *opt, unsigned long min,
 	errno = 0;
 	v = strtoul(arg, &end, 10);
 	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max)
-		return bench_err(-EINVAL, "%s wants a number from %lu to %lu, not '%s'",
+		return bench_err(-EINVAL,
+				 "%s wants a number from %lu to %lu, not '%s'",
 				 opt, min, max, arg);
 	*out = v;
 	return 0;
@@ -73,8 +74,17 @@ struct options {
 
 static int parse_args(int argc, char **argv, struct options *opt)
 {
-	enum { O_SIZE = 256, O_FILES, O_TREE, O_QUICK, O_COFFRE, O_COFFRED,
-	       O_BASE, O_TIMEOUT, O_KEEP };
+	enum {
+		O_SIZE = 256,
+		O_FILES,
+		O_TREE,
+		O_QUICK,
+		O_COFFRE,
+		O_COFFRED,
+		O_BASE,
+		O_TIMEOUT,
+		O_KEEP
+	};
 	static const struct option longopts[] = {
 		{ "size-mib", required_argument, NULL, O_SIZE },
 		{ "files", required_argument, NULL, O_FILES },
@@ -155,8 +165,8 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		return bench_err(-EINVAL, "unexpected argument '%s'",
 				 argv[optind]);
 	}
-	opt->b.folders = opt->b.files < DEFAULT_FOLDERS ? opt->b.files :
-							  DEFAULT_FOLDERS;
+	opt->b.folders =
+		opt->b.files < DEFAULT_FOLDERS ? opt->b.files : DEFAULT_FOLDERS;
 	return 0;
 }
 
@@ -194,11 +204,12 @@ static int check_space(const char *dir, const struct bench_opts *o)
 		return bench_err(-errno, "cannot stat '%s': %s", dir,
 				 strerror(errno));
 	if ((unsigned long long)vfs.f_bavail * vfs.f_frsize < need)
-		return bench_err(-ENOSPC,
-				 "'%s' has %llu MiB free; this run wants %llu MiB",
-				 dir,
-				 (unsigned long long)vfs.f_bavail * vfs.f_frsize / 1048576,
-				 need / 1048576);
+		return bench_err(
+			-ENOSPC,
+			"'%s' has %llu MiB free; this run wants %llu MiB", dir,
+			(unsigned long long)vfs.f_bavail * vfs.f_frsize /
+				1048576,
+			need / 1048576);
 	return 0;
 }
 
@@ -218,9 +229,10 @@ static int make_workdir(char *out)
 	 * option string. */
 	if (strpbrk(out, ",:\\")) {
 		rmdir(out);
-		return bench_err(-EINVAL,
-				 "work dir '%s' has ',', ':' or '\\': set TMPDIR elsewhere",
-				 out);
+		return bench_err(
+			-EINVAL,
+			"work dir '%s' has ',', ':' or '\\': set TMPDIR elsewhere",
+			out);
 	}
 	return 0;
 }
@@ -279,15 +291,18 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &opt) < 0)
 		return 2;
 	if (access("/dev/fuse", R_OK | W_OK) < 0)
-		return bench_err(1, "cannot use /dev/fuse: %s", strerror(errno));
+		return bench_err(1, "cannot use /dev/fuse: %s",
+				 strerror(errno));
 	opt.b.can_drop_caches = can_drop_caches();
 	if (!opt.b.can_drop_caches)
-		bench_note("not allowed to drop caches (run as root): cold reads will not be cold");
+		bench_note(
+			"not allowed to drop caches (run as root): cold reads will not be cold");
 	rc = opt.coffre ? bench_path(coffre_bin, "%s", opt.coffre) :
 			  default_binary(coffre_bin, "client/coffre");
 	if (rc == 0)
-		rc = opt.coffred ? bench_path(coffred_bin, "%s", opt.coffred) :
-				   default_binary(coffred_bin, "server/coffred");
+		rc = opt.coffred ?
+			     bench_path(coffred_bin, "%s", opt.coffred) :
+			     default_binary(coffred_bin, "server/coffred");
 	if (rc < 0)
 		return 1;
 
@@ -308,11 +323,13 @@ int main(int argc, char **argv)
 	overlay.timeout_s = coffre.timeout_s = opt.b.timeout_s;
 
 	uname(&uts);
-	bench_note("%ld cores, %s %s; work dir %s", sysconf(_SC_NPROCESSORS_ONLN),
-		   uts.sysname, uts.release, workdir);
-	bench_note("workload: %llu MiB file, %u x 4 KiB files in %u folders, %u-file rsync tree",
-		   (unsigned long long)opt.b.size_mib, opt.b.files,
-		   opt.b.folders, opt.b.tree_files);
+	bench_note("%ld cores, %s %s; work dir %s",
+		   sysconf(_SC_NPROCESSORS_ONLN), uts.sysname, uts.release,
+		   workdir);
+	bench_note(
+		"workload: %llu MiB file, %u x 4 KiB files in %u folders, %u-file rsync tree",
+		(unsigned long long)opt.b.size_mib, opt.b.files, opt.b.folders,
+		opt.b.tree_files);
 	if (work_make_tree(tree, opt.b.tree_files) < 0)
 		return 1;
 
