@@ -258,13 +258,14 @@ struct scanned {
 	uint8_t name[NAME_LEN];
 	uint64_t size;
 	int64_t mtime;
+	int64_t mtime_ns;	/* finer order for files of the same second */
 };
 
 static int cmp_mtime(const void *a, const void *b)
 {
 	const struct scanned *x = a, *y = b;
 
-	return (x->mtime > y->mtime) - (x->mtime < y->mtime);
+	return (x->mtime_ns > y->mtime_ns) - (x->mtime_ns < y->mtime_ns);
 }
 
 /* Learn sizes and last-use times of the files already in the cache. */
@@ -314,6 +315,8 @@ static int scan(struct cache *c)
 			memcpy(v[n].name, name, NAME_LEN);
 			v[n].size = (uint64_t)sb.st_size;
 			v[n].mtime = sb.st_mtim.tv_sec;
+			v[n].mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+					sb.st_mtim.tv_nsec;
 			n++;
 		}
 		closedir(sub);

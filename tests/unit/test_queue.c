@@ -1,0 +1,246 @@
+/*
+ * The operation queue: append, update, remove and list in order; a reopen
+ * keeps every op and its order; paths never appear in the database or WAL
+ * bytes; a wrong key or a moved row fails to authenticate.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sqlite3.h>
+
+#include "client/queue.h"
+#include "common/crypto.h"
+#include "common/fsutil.h"
+#include "tests/lib/tap.h"
+
+/* queue_op fields are char * (the queue owns what it decodes). */
+#define S(lit) ((char *)(lit))
+#define MARKER "/Contrats/MARKER-queue-7d1e2f.pdf"
+
+static char tmpdir[] = "/tmp/test_queue.XXXXXX";
+
+struct seen {
+	int n;
+	uint64_t seq[64];
+	enum queue_kind kind[64];
+	char path[64][128];
+	char staging[64][64];
+	uint64_t base_version[64];
+	int64_t ready[64];
+	int stop_at;	/* stop after this many (0: never) */
+	struct queue *q;	/* remove each seen op when set */
+};
+
+static int collect(const struct queue_op *op, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 64) {
+		s->seq[s->n] = op->seq;
+		s->kind[s->n] = op->kind;
+		snprintf(s->path[s->n], sizeof(s->path[0]), "%s",
+			 op->kind == QUEUE_MOVE ? op->to : op->path);
+		snprintf(s->staging[s->n], sizeof(s->staging[0]), "%s",
+			 op->staging ? op->staging : "");
+		s->base_version[s->n] = op->base_version;
+		s->ready[s->n] = op->ready_at_ms;
+	}
+	s->n++;
+	if (s->q && queue_remove(s->q, op->seq) < 0)
+		return -EIO;
+	return s->stop_at && s->n >= s->stop_at ? 1 : 0;
+}
+
+static int file_contains(const char *path, const char *needle)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int found;
+
+	if (file_read_all(path, 64u << 20, &data, &len) < 0)
+		return 0;	/* absent: contains nothing */
+	found = memmem(data, len, needle, strlen(needle)) != NULL;
+	free(data);
+	return found;
+}
+
+static void test_queue_order(const struct crypto_key *key)
+{
+	struct queue *q = NULL;
+	struct queue_op op;
+	struct seen s;
+	uint64_t seqs[5];
+	char path[64];
+	struct stat sb;
+
+	is_int(queue_open(&q, tmpdir, key), 0, "open a new queue");
+	snprintf(path, sizeof(path), "%s/queue.db", tmpdir);
+	ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+	   "queue.db is 0600");
+	is_int(queue_count(q), 0, "empty");
+
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_MKDIR;
+	op.path = S("/Contrats");
+	is_int(queue_append(q, &op), 0, "append mkdir");
+	seqs[0] = op.seq;
+	op.kind = QUEUE_DEPOSIT;
+	op.path = S(MARKER);
+	op.staging = S("st-0001");
+	op.base_version = 3;
+	memcpy(op.base_doc, "0123456789abcdef0123456789abcdef", 33);
+	op.ready_at_ms = 1795773600123;
+	is_int(queue_append(q, &op), 0, "append deposit");
+	seqs[1] = op.seq;
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_MOVE;
+	op.from = S("/a");
+	op.to = S("/b");
+	is_int(queue_append(q, &op), 0, "append move");
+	seqs[2] = op.seq;
+	op.kind = QUEUE_UNLINK;
+	op.path = S("/c");
+	is_int(queue_append(q, &op), 0, "append unlink");
+	seqs[3] = op.seq;
+	op.kind = QUEUE_RMDIR;
+	op.path = S("/d");
+	is_int(queue_append(q, &op), 0, "append rmdir");
+	seqs[4] = op.seq;
+	ok(seqs[0] < seqs[1] && seqs[1] < seqs[2] && seqs[2] < seqs[3] &&
+		   seqs[3] < seqs[4],
+	   "sequence numbers increase");
+	is_int(queue_count(q), 5, "five queued");
+
+	/* Bad ops change nothing. */
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_MOVE;
+	op.from = S("/x");
+	is_int(queue_append(q, &op), -EINVAL, "move without 'to': -EINVAL");
+	op.kind = QUEUE_DEPOSIT;
+	op.path = S("/x");
+	is_int(queue_append(q, &op), -EINVAL,
+	       "deposit without staging: -EINVAL");
+	op.kind = (enum queue_kind)42;
+	is_int(queue_append(q, &op), -EINVAL, "unknown kind: -EINVAL");
+	is_int(queue_count(q), 5, "still five");
+
+	/* Update the deposit's path (a rename while it waits). */
+	memset(&op, 0, sizeof(op));
+	op.seq = seqs[1];
+	op.kind = QUEUE_DEPOSIT;
+	op.path = S(MARKER ".renamed");
+	op.staging = S("st-0001");
+	op.base_version = 3;
+	is_int(queue_update(q, &op), 0, "update the deposit");
+	op.seq = 999999;
+	is_int(queue_update(q, &op), -ENOENT, "update a missing seq: -ENOENT");
+	is_int(queue_remove(q, seqs[3]), 0, "remove the unlink");
+
+	memset(&s, 0, sizeof(s));
+	is_int(queue_list(q, collect, &s), 0, "list");
+	is_int(s.n, 4, "four listed");
+	ok(s.seq[0] == seqs[0] && s.seq[1] == seqs[1] && s.seq[2] == seqs[2] &&
+		   s.seq[3] == seqs[4],
+	   "in seq order");
+	ok(s.kind[0] == QUEUE_MKDIR && s.kind[1] == QUEUE_DEPOSIT &&
+		   s.kind[2] == QUEUE_MOVE && s.kind[3] == QUEUE_RMDIR,
+	   "kinds kept");
+	is_str(s.path[1], MARKER ".renamed", "updated path listed");
+	is_str(s.path[2], "/b", "move target kept");
+	is_str(s.staging[1], "st-0001", "staging name kept");
+	is_int(s.base_version[1], 3, "base version kept");
+
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	is_int(queue_list(q, collect, &s), 1, "a callback's non-zero stops");
+	is_int(s.n, 2, "after two");
+	queue_free(q);
+
+	q = NULL;
+	is_int(queue_open(&q, tmpdir, key), 0, "reopen");
+	memset(&s, 0, sizeof(s));
+	is_int(queue_list(q, collect, &s), 0, "list after reopen");
+	ok(s.n == 4 && s.seq[0] == seqs[0] && s.seq[3] == seqs[4],
+	   "same ops, same order after reopen");
+	ok(s.ready[1] == 0, "updated op has its new ready time");
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_UNLINK;
+	op.path = S("/e");
+	is_int(queue_append(q, &op), 0, "append after reopen");
+	ok(op.seq > seqs[4], "a sequence number is never reused");
+	is_int(queue_sync(q), 0, "sync");
+
+	/* A callback may remove what it is given. */
+	memset(&s, 0, sizeof(s));
+	s.q = q;
+	is_int(queue_list(q, collect, &s), 0, "list and remove each");
+	is_int(s.n, 5, "five seen");
+	is_int(queue_count(q), 0, "queue drained");
+	queue_free(q);
+
+	snprintf(path, sizeof(path), "%s/queue.db", tmpdir);
+	ok(!file_contains(path, "MARKER-queue"), "no path in queue.db");
+	snprintf(path, sizeof(path), "%s/queue.db-wal", tmpdir);
+	ok(!file_contains(path, "MARKER-queue"), "no path in the WAL");
+}
+
+static void test_queue_tamper(const struct crypto_key *key)
+{
+	struct crypto_key other;
+	struct queue *q = NULL;
+	struct queue_op op;
+	struct seen s;
+	sqlite3 *db;
+	char path[64];
+
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_UNLINK;
+	op.path = S("/one");
+	queue_open(&q, tmpdir, key);
+	queue_append(q, &op);
+	op.path = S("/two");
+	queue_append(q, &op);
+	queue_free(q);
+
+	crypto_key_new_random(&other);
+	is_int(queue_open(&q, tmpdir, &other), 0, "open with another key");
+	memset(&s, 0, sizeof(s));
+	is_int(queue_list(q, collect, &s), -EBADMSG,
+	       "listing with the wrong key: -EBADMSG");
+	queue_free(q);
+	crypto_key_release(&other);
+
+	/* Swap the two rows' blobs: each fails its ad = seq check. */
+	snprintf(path, sizeof(path), "%s/queue.db", tmpdir);
+	if (sqlite3_open(path, &db) == SQLITE_OK) {
+		sqlite3_exec(db,
+			     "CREATE TEMP TABLE m AS"
+			     " SELECT min(seq) AS a, max(seq) AS b FROM ops;"
+			     "UPDATE ops SET seq = -seq;"
+			     "UPDATE ops SET seq = (SELECT a + b FROM m) + seq;",
+			     NULL, NULL, NULL);
+		sqlite3_close(db);
+	}
+	is_int(queue_open(&q, tmpdir, key), 0, "reopen with the right key");
+	memset(&s, 0, sizeof(s));
+	is_int(queue_list(q, collect, &s), -EBADMSG,
+	       "rows moved to another seq: -EBADMSG");
+	queue_free(q);
+}
+
+int main(void)
+{
+	struct crypto_key key;
+
+	if (crypto_init() < 0 || !mkdtemp(tmpdir))
+		tap_skip_all("no crypto or no temp dir");
+	crypto_key_new_random(&key);
+	test_queue_order(&key);
+	test_queue_tamper(&key);
+	crypto_key_release(&key);
+	rm_rf(tmpdir);
+	return tap_done();
+}
