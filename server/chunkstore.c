@@ -61,8 +61,8 @@ struct chunkstore_writer {
 	uint8_t cbuf[REC_CIPHER];
 	size_t fill;
 	uint64_t total;
-	int first;	/* next record is the first: id as additional data */
-	int failed;	/* a write failed: only _abort remains useful */
+	int first;  /* next record is the first: id as additional data */
+	int failed; /* a write failed: only _abort remains useful */
 };
 
 /* "DIR/ab/cdef..." into out (malloc'd). */
@@ -362,7 +362,8 @@ int chunkstore_read(struct chunkstore *cs, const struct obj_id *id,
 		goto out;
 	n = read_full(fd, header, sizeof(header));
 	if (n < 0) {
-		rc = err_set((int)n, "cannot read chunk: %s", strerror(-(int)n));
+		rc = err_set((int)n, "cannot read chunk: %s",
+			     strerror(-(int)n));
 		goto out;
 	}
 	if ((size_t)n < sizeof(header) ||
@@ -388,7 +389,8 @@ int chunkstore_read(struct chunkstore *cs, const struct obj_id *id,
 		}
 		if (crypto_secretstream_xchacha20poly1305_pull(
 			    &r->st, r->pbuf, &plen, &tag, r->cbuf, (size_t)n,
-			    first ? id->b : NULL, first ? OBJ_ID_LEN : 0) != 0) {
+			    first ? id->b : NULL,
+			    first ? OBJ_ID_LEN : 0) != 0) {
 			rc = corrupt(id, "authentication failed");
 			goto out;
 		}
@@ -408,9 +410,10 @@ int chunkstore_read(struct chunkstore *cs, const struct obj_id *id,
 			/* Nothing may follow the final record. */
 			n = read_full(fd, &extra, 1);
 			if (n != 0) {
-				rc = n < 0 ? err_set((int)n, "cannot read chunk: %s",
-						     strerror(-(int)n))
-					   : corrupt(id, "data after the end");
+				rc = n < 0 ? err_set((int)n,
+						     "cannot read chunk: %s",
+						     strerror(-(int)n)) :
+					     corrupt(id, "data after the end");
 				goto out;
 			}
 			break;
@@ -552,9 +555,10 @@ static int foreach_sub(struct chunkstore *cs, const char *two,
 	e = errno;
 	free(path);
 	if (!d)
-		return e == ENOENT ? 0
-				   : err_set(-e, "cannot read chunk directory: %s",
-					     strerror(e));
+		return e == ENOENT ?
+			       0 :
+			       err_set(-e, "cannot read chunk directory: %s",
+				       strerror(e));
 	while ((de = readdir(d)) != NULL) {
 		if (!is_hex(de->d_name, OBJ_ID_HEX_LEN - 2))
 			continue;

@@ -43,7 +43,7 @@ int chunkstore_writer_new(struct chunkstore *cs, const struct obj_id *id,
 int chunkstore_writer_write(struct chunkstore_writer *w, const void *p,
 			    size_t n);
 int chunkstore_writer_finish(struct chunkstore_writer *w); /* frees w */
-void chunkstore_writer_abort(struct chunkstore_writer *w);  /* frees w */
+void chunkstore_writer_abort(struct chunkstore_writer *w); /* frees w */
 
 /*
  * Read a whole chunk into a malloc'd buffer (at most CHUNK_MAX bytes), after

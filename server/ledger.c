@@ -299,8 +299,8 @@ static int ledger_init_repo(git_repository **out, const char *path)
 			return err_set(rc, "cannot read '%s': %s", path,
 				       strerror(-rc));
 		if (rc == 0)
-			return err_set(-EEXIST, "'%s' exists and is not a ledger",
-				       path);
+			return err_set(-EEXIST,
+				       "'%s' exists and is not a ledger", path);
 	}
 	git_repository_init_options_init(&opts,
 					 GIT_REPOSITORY_INIT_OPTIONS_VERSION);
@@ -366,7 +366,7 @@ void ledger_free(struct ledger *lg)
 	while (lg->npool > 0)
 		git_repository_free(lg->pool[--lg->npool]);
 	git_index_free(lg->idx);
-	git_repository_free(lg->prepo);	/* frees the mempack too */
+	git_repository_free(lg->prepo); /* frees the mempack too */
 	git_repository_free(lg->wrepo);
 	pthread_mutex_destroy(&lg->apply_lock);
 	pthread_mutex_destroy(&lg->pool_lock);

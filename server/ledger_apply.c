@@ -33,22 +33,22 @@
 #include "server/chunkstore.h"
 #include "server/ledger_i.h"
 
-#define LEDGER_MAX_OPS	  10000
-#define CLIENT_MAX_LEN	  128
-#define MSG_CAP		  (256u * 1024u * 1024u)
-#define SCRATCH_LEN	  (PATH_MAX_LEN + sizeof(FOLDER_META_NAME) + 8)
+#define LEDGER_MAX_OPS 10000
+#define CLIENT_MAX_LEN 128
+#define MSG_CAP	       (256u * 1024u * 1024u)
+#define SCRATCH_LEN    (PATH_MAX_LEN + sizeof(FOLDER_META_NAME) + 8)
 /* From this many operations on, a batch's objects are written as a pack. */
-#define PACK_MIN_OPS	  64
+#define PACK_MIN_OPS   64
 
 struct apply {
 	git_repository *repo;
-	int packed;			/* repo is lg->prepo */
+	int packed; /* repo is lg->prepo */
 	git_index *idx;
 	struct chunkstore *cs;
 	const char *login;
 	char now[32];
 	struct hash_ctx *hash;
-	char *scratch;			/* SCRATCH_LEN bytes */
+	char *scratch; /* SCRATCH_LEN bytes */
 	git_oid class_blob[3];
 	int have_class[3];
 	struct buf trailers;
@@ -69,8 +69,8 @@ static const git_index_entry *file_at(struct apply *ap, const char *ip)
 
 static const char *meta_path(struct apply *ap, const char *ip, size_t len)
 {
-	snprintf(ap->scratch, SCRATCH_LEN, "%.*s%s" FOLDER_META_NAME,
-		 (int)len, ip, len ? "/" : "");
+	snprintf(ap->scratch, SCRATCH_LEN, "%.*s%s" FOLDER_META_NAME, (int)len,
+		 ip, len ? "/" : "");
 	return ap->scratch;
 }
 
@@ -216,7 +216,8 @@ static int verify_content(struct apply *ap, const struct manifest *c,
 				       path);
 	}
 	if (sum != c->size)
-		return err_set(-EBADMSG, "chunk sizes of '%s' add up to %llu, not %llu",
+		return err_set(-EBADMSG,
+			       "chunk sizes of '%s' add up to %llu, not %llu",
 			       path, (unsigned long long)sum,
 			       (unsigned long long)c->size);
 	for (i = 0; i < c->nchunks; i++) {
@@ -225,28 +226,33 @@ static int verify_content(struct apply *ap, const struct manifest *c,
 			return rc;
 		if (rc == 0) {
 			obj_id_to_hex(&c->chunks[i].id, hex);
-			return err_set(-ENODATA, "chunk '%s' of '%s' is not held",
-				       hex, path);
+			return err_set(-ENODATA,
+				       "chunk '%s' of '%s' is not held", hex,
+				       path);
 		}
 	}
 	hash_reset(ap->hash);
 	for (i = 0; i < c->nchunks; i++) {
 		f.n = 0;
-		rc = chunkstore_read(ap->cs, &c->chunks[i].id, hash_feed_cb, &f);
+		rc = chunkstore_read(ap->cs, &c->chunks[i].id, hash_feed_cb,
+				     &f);
 		obj_id_to_hex(&c->chunks[i].id, hex);
 		if (rc == -ENOENT)
-			return err_set(-ENODATA, "chunk '%s' of '%s' is not held",
-				       hex, path);
+			return err_set(-ENODATA,
+				       "chunk '%s' of '%s' is not held", hex,
+				       path);
 		if (rc < 0)
 			return rc;
 		if (f.n != c->chunks[i].size)
-			return err_set(-EBADMSG, "chunk '%s' holds %llu bytes, not %u",
+			return err_set(-EBADMSG,
+				       "chunk '%s' holds %llu bytes, not %u",
 				       hex, (unsigned long long)f.n,
 				       c->chunks[i].size);
 	}
 	hash_final(ap->hash, &got);
 	if (obj_id_cmp(&got, &c->sha256) != 0)
-		return err_set(-EBADMSG, "content of '%s' does not match its sha256",
+		return err_set(-EBADMSG,
+			       "content of '%s' does not match its sha256",
 			       path);
 	return 0;
 }
@@ -289,8 +295,7 @@ static int new_version(struct apply *ap, const struct manifest *c,
 		return rc;
 	snprintf(out->doc_id, sizeof(out->doc_id), "%s", doc_id);
 	out->version = version;
-	snprintf(out->deposited_by, sizeof(out->deposited_by), "%s",
-		 ap->login);
+	snprintf(out->deposited_by, sizeof(out->deposited_by), "%s", ap->login);
 	snprintf(out->deposited_at, sizeof(out->deposited_at), "%s", ap->now);
 	return 0;
 }
@@ -328,7 +333,8 @@ static int op_deposit(struct apply *ap, const struct ledger_op *op,
 	} else {
 		doc_id_new(doc_id);
 	}
-	r->concurrent = op->base_version != 0 && op->base_version != cur_version;
+	r->concurrent =
+		op->base_version != 0 && op->base_version != cur_version;
 	rc = new_version(ap, &op->content, doc_id, version, &r->manifest);
 	if (rc < 0)
 		return rc;
@@ -432,7 +438,8 @@ static int move_folder(struct apply *ap, const char *from, const char *to)
 		n++;
 		if (strlen(v[n - 1].path) + 1 > PATH_MAX_LEN ||
 		    depth_of(v[n - 1].path) > PATH_MAX_DEPTH) {
-			rc = err_set(-ENAMETOOLONG, "'/%s' would be too long or deep",
+			rc = err_set(-ENAMETOOLONG,
+				     "'/%s' would be too long or deep",
 				     v[n - 1].path);
 			goto out;
 		}
@@ -576,8 +583,8 @@ static int add_trailers(struct buf *b, const struct ledger_op *op,
 
 	rc = buf_appendf(b, "Coffre-Op: %s ", op_name(op->kind));
 	if (rc == 0)
-		rc = append_clean(b, op->kind == LEDGER_OP_MOVE ? op->from
-								: op->path);
+		rc = append_clean(b, op->kind == LEDGER_OP_MOVE ? op->from :
+								  op->path);
 	if (rc == 0)
 		rc = buf_append(b, "\n", 1);
 	if (rc == 0 && op->kind == LEDGER_OP_MOVE) {
@@ -605,9 +612,9 @@ static int build_message(struct buf *b, const struct ledger_op *ops,
 	if (nops == 1) {
 		rc = buf_appendf(b, "%s ", op_name(ops[0].kind));
 		if (rc == 0)
-			rc = append_clean(b, ops[0].kind == LEDGER_OP_MOVE
-						     ? ops[0].from
-						     : ops[0].path);
+			rc = append_clean(b, ops[0].kind == LEDGER_OP_MOVE ?
+						     ops[0].from :
+						     ops[0].path);
 		if (rc == 0 && ops[0].kind == LEDGER_OP_MOVE) {
 			rc = buf_appendf(b, " -> ");
 			if (rc == 0)
@@ -722,7 +729,7 @@ static int open_prepo(struct ledger *lg)
 	if (rc == 0)
 		rc = git_odb_add_backend(odb, mp, 1000);
 	if (rc == 0) {
-		lg->mempack = mp;	/* owned by the odb from now on */
+		lg->mempack = mp; /* owned by the odb from now on */
 	} else {
 		if (mp)
 			mp->free(mp);
@@ -823,8 +830,8 @@ out:
 	return rc;
 }
 
-static int check_args(const char *space, const char *login,
-		      const char *client, size_t nops)
+static int check_args(const char *space, const char *login, const char *client,
+		      size_t nops)
 {
 	int rc;
 

@@ -146,8 +146,8 @@ static int by_version(const void *a, const void *b)
 	return (x->m.version > y->m.version) - (x->m.version < y->m.version);
 }
 
-int ledger_versions(struct ledger *lg, const char *doc_id,
-		    ledger_version_cb cb, void *arg)
+int ledger_versions(struct ledger *lg, const char *doc_id, ledger_version_cb cb,
+		    void *arg)
 {
 	struct walk w = { .doc_id = doc_id };
 	git_revwalk *walk = NULL;
@@ -155,7 +155,7 @@ int ledger_versions(struct ledger *lg, const char *doc_id,
 	size_t i;
 	int rc;
 
-	if (!doc_id || doc_id_valid(doc_id) < 0)
+	if (!doc_id || !doc_id_valid(doc_id))
 		return err_set(-EINVAL, "bad document id");
 	w.nneedle = (size_t)snprintf(w.needle, sizeof(w.needle), "doc %s\n",
 				     doc_id);

@@ -31,8 +31,8 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 }
 
 /* Write p in pieces of growing odd sizes. */
-static int put(struct chunkstore *cs, const struct obj_id *id,
-	       const uint8_t *p, size_t n)
+static int put(struct chunkstore *cs, const struct obj_id *id, const uint8_t *p,
+	       size_t n)
 {
 	struct chunkstore_writer *w;
 	size_t off = 0, piece = 1;
@@ -89,8 +89,8 @@ static int count_cb(const struct obj_id *id, void *arg)
 
 static void test_chunkstore_roundtrip(struct chunkstore *cs)
 {
-	static const size_t sizes[] = { 0, 1, 65535, 65536, 65537, 131072,
-					1000003, CHUNK_MAX };
+	static const size_t sizes[] = { 0,     1,      65535,	65536,
+					65537, 131072, 1000003, CHUNK_MAX };
 	uint8_t *data = malloc(CHUNK_MAX), *got;
 	struct obj_id id;
 	uint64_t sz;

@@ -6,6 +6,7 @@
 #include "server/ledger.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,7 @@ static void content(struct manifest *m, const char *text)
 		    chunkstore_writer_write(w, text + off, k) < 0 ||
 		    chunkstore_writer_finish(w) < 0)
 			abort();
-add:
+	add:
 		if (manifest_add_chunk(m, &id, (uint32_t)k) < 0)
 			abort();
 		off += k;
@@ -109,8 +110,8 @@ static int run(void)
 
 	for (size_t i = 0; i < nres; i++)
 		ledger_result_release(&res[i]);
-	rc = ledger_apply(lg, cs, "demo", "alice", "laptop\nX-Injected: 1",
-			  ops, nops, res, &failed, head);
+	rc = ledger_apply(lg, cs, "demo", "alice", "laptop\nX-Injected: 1", ops,
+			  nops, res, &failed, head);
 	if (rc < 0)
 		diag("apply: %d %s (op %zu)", rc, err_msg(), failed);
 	for (size_t i = 0; i < nops; i++)
@@ -192,7 +193,7 @@ static void test_ledger_deposits(char doc_f[DOC_ID_HEX_LEN + 1])
 	is_int(run(), 0, "deposit two files");
 	is_int(res[0].version, 1, "f.txt v1");
 	is_int(res[1].version, 1, "g.txt v1");
-	ok(doc_id_valid(res[0].doc_id) == 0 && strcmp(res[0].doc_id, res[1].doc_id),
+	ok(doc_id_valid(res[0].doc_id) && strcmp(res[0].doc_id, res[1].doc_id),
 	   "two fresh document ids");
 	is_str(res[0].manifest.deposited_by, "alice", "depositor in result");
 	memcpy(doc_f, res[0].doc_id, DOC_ID_HEX_LEN + 1);
@@ -344,15 +345,66 @@ static void test_ledger_failures(void)
 	expect_fail(-EBADMSG, 0, "chunk size lies");
 	is_int(stat_of("/B/new", &g), -ENOENT, "nothing deposited");
 
+	add_deposit("/.git", "a");
+	expect_fail(-EINVAL, 0, "a name git refuses");
+
 	/* The ledger still works after failures. */
 	add_deposit("/B/new", "0123456789");
+	ops[0].content.mtime = 1795773600;
 	is_int(run(), 0, "deposit after failures");
+	is_int(stat_of("/B/new", &g), 0, "stat it");
+	is_int(g.m[0].mtime, 1795773600, "mtime kept");
+}
+
+static volatile int stop_readers;
+
+/* Readers list and stat while batches are applied. */
+static void *reader(void *arg)
+{
+	long bad = 0;
+	struct got g;
+	int more;
+
+	while (!stop_readers) {
+		memset(&g, 0, sizeof(g));
+		if (ledger_list(lg, "/B", NULL, 64, got_cb, &g, &more, NULL,
+				NULL) < 0)
+			bad++;
+		if (stat_of("/B/h.txt", &g) < 0)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void test_ledger_threads(void)
+{
+	pthread_t t[3];
+	char path[64];
+	long bad = 0;
+	void *r;
+	int fails = 0;
+
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, reader, NULL);
+	for (int i = 0; i < 30; i++) {
+		snprintf(path, sizeof(path), "/B/t%d", i % 7);
+		add_deposit(path, "threads");
+		if (run() < 0)
+			fails++;
+	}
+	stop_readers = 1;
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], &r);
+		bad += (long)r;
+	}
+	is_int(fails, 0, "batches applied while others read");
+	is_int(bad, 0, "readers saw no error");
 }
 
 static void test_ledger_paging(void)
 {
-	static const char *names[] = { "a", "a.b", "a-b", "b", "B", "a0", "é",
-				       "z z", "~", "!x", "ab" };
+	static const char *names[] = { "a", "a.b", "a-b", "b",	"B", "a0",
+				       "é", "z z", "~",	  "!x", "ab" };
 	static const int dirs[] = { 1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0 };
 	char want[ARRAY_SIZE(names)][64], after[64] = "", path[300];
 	struct got g;
@@ -472,13 +524,15 @@ static void test_ledger_git(void)
 	char cmd[1024], line[256] = "";
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd),
-		 "git --git-dir '%s' fsck --strict --no-dangling >/dev/null 2>&1",
-		 repo);
+	snprintf(
+		cmd, sizeof(cmd),
+		"git --git-dir '%s' fsck --strict --no-dangling >/dev/null 2>&1",
+		repo);
 	is_int(system(cmd), 0, "git fsck --strict passes");
-	snprintf(cmd, sizeof(cmd),
-		 "git --git-dir '%s' log -1 --format='%%an <%%ae>|%%cn <%%ce>' main",
-		 repo);
+	snprintf(
+		cmd, sizeof(cmd),
+		"git --git-dir '%s' log -1 --format='%%an <%%ae>|%%cn <%%ce>' main",
+		repo);
 	p = popen(cmd, "r");
 	if (p) {
 		if (!fgets(line, sizeof(line), p))
@@ -499,7 +553,8 @@ static void test_ledger_git(void)
 			line[0] = '\0';
 		pclose(p);
 	}
-	is_int(atoi(line), 10001, "trailers: one op and doc per deposit, one client");
+	is_int(atoi(line), 10001,
+	       "trailers: one op and doc per deposit, one client");
 	snprintf(cmd, sizeof(cmd),
 		 "git --git-dir '%s' log --format=%%B | grep -q '^X-Injected'",
 		 repo);
@@ -533,6 +588,7 @@ int main(void)
 	test_ledger_moves(doc_f);
 	test_ledger_failures();
 	test_ledger_paging();
+	test_ledger_threads();
 	test_ledger_versions(doc_f);
 	test_ledger_bulk();
 	test_ledger_git();
