@@ -66,6 +66,19 @@ static int make_dir(const char *dir, const char *leaf)
 	return 0;
 }
 
+/* ident_validate with the value named in the message. */
+static int check_ident(const char *what, const char *s)
+{
+	char why[256];
+	int rc = ident_validate(s);
+
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "%s", err_msg());
+		return err_set(rc, "bad %s '%s': %s", what, s, why);
+	}
+	return 0;
+}
+
 static int open_index(const char *datadir, int create, struct index **ix)
 {
 	char path[PATH_MAX];
@@ -136,6 +149,12 @@ int admin_init(const char *datadir, const char *listen)
 	index_free(ix);
 	if (rc < 0)
 		return rc;
+	/* Password hashes live there; the WAL files inherit this mode. */
+	rc = join(path, sizeof(path), datadir, INDEX_FILE_NAME);
+	if (!rc && chmod(path, 0600) < 0)
+		rc = err_set(-errno, "cannot chmod '%s': %s", path, strerror(errno));
+	if (rc < 0)
+		return rc;
 	/* The configuration is written last: its presence means "initialized". */
 	return config_save(&cfg, datadir);
 }
@@ -191,7 +210,7 @@ int admin_user_add(const char *datadir, const char *login, const char *phone,
 	struct index *ix = NULL;
 	int rc;
 
-	rc = ident_validate(login);
+	rc = check_ident("login", login);
 	if (rc < 0)
 		return rc;
 	rc = phone_validate(phone);
@@ -231,7 +250,7 @@ int admin_space_create(const char *datadir, const char *space,
 
 	if (!kind)
 		kind = "private";
-	rc = ident_validate(space);
+	rc = check_ident("space name", space);
 	if (rc < 0)
 		return rc;
 	if (strcmp(kind, "private") && strcmp(kind, "company") && strcmp(kind, "association"))
@@ -294,7 +313,7 @@ int admin_space_path(const char *datadir, const char *space)
 	char path[PATH_MAX], real[PATH_MAX];
 	int rc;
 
-	rc = ident_validate(space);
+	rc = check_ident("space name", space);
 	if (rc < 0)
 		return rc;
 	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_LEDGER_NAME);

@@ -99,6 +99,8 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 		sa = (struct sockaddr *)&sin;
 	}
 	return MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv,
+		/* The logger first, so that no option logs elsewhere. */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, sa,
 		MHD_OPTION_HTTPS_MEM_KEY, key,
 		MHD_OPTION_HTTPS_MEM_CERT, cert,
@@ -108,7 +110,6 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 }
 
