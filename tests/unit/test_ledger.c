@@ -517,6 +517,17 @@ static void test_ledger_bulk(void)
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	diag("one deposit in a 5000-document space: %.3f s", secs);
 	is_int(res[0].version, 2, "v2");
+
+	struct vers vs = { 0 };
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	is_int(ledger_versions(lg, res[0].doc_id, vers_cb, &vs), 0,
+	       "versions of a bulk document");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	diag("versions by history walk: %.3f s", secs);
+	ok(vs.n == 2 && vs.v[0] == 1 && vs.v[1] == 2, "v1 and v2 found");
 }
 
 static void test_ledger_git(void)
