@@ -1,1 +1,252 @@
-/* placeholder: this module is not written yet */
+/*
+ * `coffre mount SPACE DIR`: set up the drive and serve it.
+ *
+ * Order matters.  Everything that can fail for a reason the user must hear
+ * about (not logged in, unknown space, bad token, server unreachable, bad
+ * cache) is checked before mounting, with a clear message and exit status
+ * 1; a drive that mounts but answers "empty" for "unknown" would be worse.
+ * Then the session mounts, daemonizes (fork: threads start only after it),
+ * starts the notifier and the sync engine, and runs the multi-threaded loop
+ * until `fusermount3 -u` or a signal.
+ */
+#include "client/mount.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fuse_lowlevel.h>
+#include "client/cache.h"
+#include "client/fs_i.h"
+#include "client/queue.h"
+#include "client/session.h"
+#include "client/transport.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/path.h"
+
+static int explain(const struct fs *fs, int rc)
+{
+	switch (rc) {
+	case -ENOENT:
+		fprintf(stderr, "coffre: no such space '%s' (or not a member)\n",
+			fs->space);
+		break;
+	case -EKEYREJECTED:
+		fprintf(stderr,
+			"coffre: the server refused the session token: log in again (%s)\n",
+			err_msg());
+		break;
+	case -EACCES:
+		fprintf(stderr, "coffre: access to space '%s' denied: %s\n",
+			fs->space, err_msg());
+		break;
+	case -ENOTCONN:
+		fprintf(stderr, "coffre: cannot reach the server %s: %s\n",
+			fs->url, err_msg());
+		break;
+	default:
+		fprintf(stderr, "coffre: cannot mount space '%s': %s\n",
+			fs->space, err_msg());
+	}
+	return 1;
+}
+
+static int fs_setup(struct fs *fs, const struct mount_opts *o)
+{
+	struct session s = { 0 };
+	uint8_t seed[CHUNK_SEED_LEN];
+	char *p;
+	int rc;
+
+	fs->o = o;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_cond_init(&fs->cond, NULL);
+	pthread_cond_init(&fs->sync_cond, NULL);
+	pthread_mutex_init(&fs->notify_lock, NULL);
+	pthread_cond_init(&fs->notify_cond, NULL);
+	fs->notify_tail = &fs->notify_head;
+	if (gethostname(fs->hostname, sizeof(fs->hostname) - 1) < 0)
+		snprintf(fs->hostname, sizeof(fs->hostname), "unknown");
+	fs->space = strdup(o->space);
+	if (!fs->space)
+		return -ENOMEM;
+	rc = ident_validate(o->space);
+	if (rc < 0) {
+		fprintf(stderr, "coffre: bad space name '%s'\n", o->space);
+		return 1;
+	}
+	rc = crypto_init();
+	if (rc < 0)
+		return explain(fs, rc);
+	rc = session_load(&s, o->config_dir);
+	if (rc < 0) {
+		fprintf(stderr, "coffre: %s\n", err_msg());
+		return 1;
+	}
+	fs->url = s.url;
+	fs->login = s.login;
+	fs->token = s.token;
+	fs->cacert = s.cacert;
+	s.url = s.login = s.token = s.cacert = NULL;
+	session_release(&s);
+	rc = session_cache_key(o->config_dir, &fs->key);
+	if (rc < 0)
+		return explain(fs, rc);
+	rc = transport_new(&fs->t, fs->url, fs->token, fs->cacert);
+	if (rc < 0)
+		return explain(fs, rc);
+	rc = remote_space_info(fs, seed);
+	if (rc < 0)
+		return explain(fs, rc);
+	chunker_init(&fs->chunker, seed);
+
+	rc = mkdir_p(o->cache_dir, 0700);
+	if (rc < 0)
+		return explain(fs, err_set(rc, "cannot create cache '%s'",
+					   o->cache_dir));
+	p = path_join(o->cache_dir, "staging");
+	if (!p || (fs->staging_dir = p, mkdir_p(p, 0700) < 0))
+		return explain(fs, err_set(-EIO, "cannot create '%s/staging'",
+					   o->cache_dir));
+	rc = cache_open(&fs->cache, o->cache_dir, &fs->key, o->cache_size);
+	if (rc < 0)
+		return explain(fs, rc);
+	rc = queue_open(&fs->q, o->cache_dir, &fs->key);
+	if (rc < 0)
+		return explain(fs, rc);
+	rc = tree_init(fs);
+	if (rc < 0)
+		return explain(fs, rc);
+	/* the first listing proves the space is readable, before mounting */
+	rc = tree_revalidate(fs, fs->root, 1);
+	if (rc < 0)
+		return explain(fs, rc);
+	rc = pend_replay(fs);
+	if (rc < 0)
+		return explain(fs, rc);
+	return 0;
+}
+
+static void fs_teardown(struct fs *fs)
+{
+	struct pend *p, *tmp;
+
+	sync_stop(fs);
+	notify_stop(fs);
+	if (fs->q)
+		queue_sync(fs->q);
+	HASH_ITER(hh, fs->pends, p, tmp) {
+		HASH_DEL(fs->pends, p);
+		queue_op_release(&p->op);
+		free(p->hide);
+		free(p);
+	}
+	if (fs->root || fs->inodes)
+		tree_release(fs);
+	queue_free(fs->q);
+	cache_free(fs->cache);
+	transport_free(fs->t);
+	crypto_key_release(&fs->key);
+	free(fs->staging_dir);
+	free(fs->space);
+	free(fs->url);
+	free(fs->login);
+	if (fs->token) {
+		memset(fs->token, 0, strlen(fs->token));
+		free(fs->token);
+	}
+	free(fs->cacert);
+	pthread_cond_destroy(&fs->notify_cond);
+	pthread_mutex_destroy(&fs->notify_lock);
+	pthread_cond_destroy(&fs->sync_cond);
+	pthread_cond_destroy(&fs->cond);
+	pthread_mutex_destroy(&fs->lock);
+}
+
+static int serve(struct fs *fs, const struct mount_opts *o)
+{
+	char fsname[128];
+	char *argv[6];
+	int argc = 0, rc, status = 1;
+	struct fuse_args args;
+	struct fuse_loop_config *cfg = NULL;
+
+	snprintf(fsname, sizeof(fsname), "fsname=coffre:%s,subtype=coffre",
+		 fs->space);
+	argv[argc++] = (char *)"coffre";
+	argv[argc++] = (char *)"-o";
+	argv[argc++] = fsname;
+	if (o->debug)
+		argv[argc++] = (char *)"-d";
+	argv[argc] = NULL;
+	args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+
+	fs->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (!fs->se) {
+		fprintf(stderr, "coffre: cannot create the FUSE session\n");
+		return 1;
+	}
+	if (fuse_set_signal_handlers(fs->se) < 0) {
+		fprintf(stderr, "coffre: cannot set signal handlers\n");
+		goto destroy;
+	}
+	if (fuse_session_mount(fs->se, o->mountpoint) < 0) {
+		fprintf(stderr, "coffre: cannot mount on '%s'\n",
+			o->mountpoint);
+		goto signals;
+	}
+	if (fuse_daemonize(o->foreground) < 0) {
+		fprintf(stderr, "coffre: cannot daemonize\n");
+		goto unmount;
+	}
+	/* threads only now: fuse_daemonize forks */
+	if (notify_start(fs) < 0 || sync_start(fs) < 0) {
+		log_error("%s", err_msg());
+		goto unmount;
+	}
+	cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		goto unmount;
+	fuse_loop_cfg_set_clone_fd(cfg, 1);
+	fuse_loop_cfg_set_idle_threads(cfg, 10);
+	rc = fuse_session_loop_mt(fs->se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	status = rc < 0 ? 1 : 0;
+	if (rc < 0)
+		log_error("FUSE loop failed: %s", strerror(-rc));
+unmount:
+	sync_stop(fs);
+	notify_stop(fs);
+	fuse_session_unmount(fs->se);
+signals:
+	fuse_remove_signal_handlers(fs->se);
+destroy:
+	fuse_session_destroy(fs->se);
+	fs->se = NULL;
+	fuse_opt_free_args(&args);
+	return status;
+}
+
+int mount_run(const struct mount_opts *o)
+{
+	struct fs *fs = calloc(1, sizeof(*fs));
+	int status;
+
+	if (!fs) {
+		fprintf(stderr, "coffre: out of memory\n");
+		return 1;
+	}
+	status = fs_setup(fs, o);
+	if (status == 0)
+		status = serve(fs, o);
+	else
+		status = 1;
+	fs_teardown(fs);
+	free(fs);
+	return status;
+}

@@ -1,0 +1,361 @@
+/*
+ * File content on the drive.  A version is read through its chunk map
+ * (fetched once per node from the server's manifest): an offset maps to a
+ * chunk by binary search over prefix sums, bytes come from the local chunk
+ * cache, and only missing chunks are fetched (and then cached).  Pending
+ * content lives in the node's one staging file, copy-on-write over the
+ * version it was opened on, read through the same chunk path.
+ *
+ * Every function here runs with node->lock held (content I/O is serialized
+ * per node) and takes fs->lock only briefly, to read or update metadata.
+ */
+#include "client/fs_i.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "client/cache.h"
+#include "client/staging.h"
+#include "client/transport.h"
+#include "common/err.h"
+#include "common/log.h"
+
+struct base_arg {
+	struct fs *fs;
+	struct node *n;
+};
+
+void chunk_map_free(struct chunk_map *m)
+{
+	if (!m)
+		return;
+	free(m->chunks);
+	free(m->start);
+	free(m);
+}
+
+int chunk_map_build(struct chunk_map **out, const char *doc, uint64_t version,
+		    const struct manifest_chunk *c, size_t n)
+{
+	struct chunk_map *m = calloc(1, sizeof(*m));
+	size_t i;
+
+	if (!m)
+		return -ENOMEM;
+	m->chunks = malloc((n ? n : 1) * sizeof(*c));
+	m->start = malloc((n + 1) * sizeof(uint64_t));
+	if (!m->chunks || !m->start) {
+		chunk_map_free(m);
+		return -ENOMEM;
+	}
+	snprintf(m->doc_id, sizeof(m->doc_id), "%s", doc);
+	m->version = version;
+	m->n = n;
+	if (n)
+		memcpy(m->chunks, c, n * sizeof(*c));
+	m->start[0] = 0;
+	for (i = 0; i < n; i++)
+		m->start[i + 1] = m->start[i] + c[i].size;
+	m->size = m->start[n];
+	*out = m;
+	return 0;
+}
+
+int content_load_map(struct fs *fs, struct node *n, const char *doc,
+		     uint64_t version)
+{
+	struct chunk_map *m = NULL;
+	int rc;
+
+	if (n->map && n->map->version == version &&
+	    !strcmp(n->map->doc_id, doc))
+		return 0;
+	rc = remote_chunk_map(fs, doc, version, &m);
+	if (rc < 0)
+		return rc;
+	chunk_map_free(n->map);
+	n->map = m;
+	return 0;
+}
+
+/* Index of the chunk holding off (off < m->size). */
+static size_t map_find(const struct chunk_map *m, uint64_t off)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->start[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int chunk_fetch(struct fs *fs, const struct manifest_chunk *c,
+		       uint64_t within, void *buf, size_t want)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = transport_get_chunk(fs->t, fs->space, &c->id, &data, &len);
+	if (rc < 0)
+		return rc;
+	if (len != c->size) {
+		free(data);
+		return err_set(-EPROTO, "chunk of %zu bytes where %u expected",
+			       len, c->size);
+	}
+	rc = cache_put(fs->cache, &c->id, data, len);
+	if (rc < 0)
+		log_warn("cannot cache a chunk: %s", err_msg());
+	memcpy(buf, data + within, want);
+	free(data);
+	return 0;
+}
+
+ssize_t content_map_read(struct fs *fs, struct chunk_map *m, void *buf,
+			 size_t size, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t done = 0, i;
+
+	if (off >= m->size || !size)
+		return 0;
+	if (size > m->size - off)
+		size = (size_t)(m->size - off);
+	i = map_find(m, off);
+	while (done < size) {
+		const struct manifest_chunk *c = &m->chunks[i];
+		uint64_t within = off + done - m->start[i];
+		size_t want = c->size - within;
+		ssize_t r;
+
+		if (want > size - done)
+			want = size - done;
+		r = cache_read(fs->cache, &c->id, within, p + done, want);
+		if (r == -ENOENT || r == -EBADMSG) {
+			r = chunk_fetch(fs, c, within, p + done, want);
+			if (r == 0)
+				r = (ssize_t)want;
+		}
+		if (r < 0)
+			return done ? (ssize_t)done : r;
+		if ((size_t)r != want)
+			return err_set(-EIO, "short read from the chunk cache");
+		done += want;
+		i++;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t content_base_read(void *arg, uint64_t off, void *buf, size_t n)
+{
+	struct base_arg *a = arg;
+	char doc[DOC_ID_HEX_LEN + 1];
+	uint64_t ver, size;
+	int rc;
+
+	pthread_mutex_lock(&a->fs->lock);
+	memcpy(doc, a->n->sbase_doc, sizeof(doc));
+	ver = a->n->sbase_version;
+	size = a->n->sbase_size;
+	pthread_mutex_unlock(&a->fs->lock);
+	if (!doc[0] || off >= size)
+		return 0;
+	rc = content_load_map(a->fs, a->n, doc, ver);
+	if (rc < 0)
+		return rc;
+	return content_map_read(a->fs, a->n->map, buf, n, off);
+}
+
+static int staging_path(struct fs *fs, const char *name, char *out,
+			size_t cap)
+{
+	if ((size_t)snprintf(out, cap, "%s/%s", fs->staging_dir, name) >= cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+void content_staging_delete(struct fs *fs, const char *name)
+{
+	char p[4096];
+
+	if (staging_path(fs, name, p, sizeof(p)) == 0 && unlink(p) < 0 &&
+	    errno != ENOENT)
+		log_warn("cannot remove staging file: %s", strerror(errno));
+}
+
+/* Close the staging handle (node->lock held). */
+static void staging_handle_close(struct node *n)
+{
+	if (n->st)
+		staging_close(n->st);
+	n->st = NULL;
+	free(n->st_name);
+	n->st_name = NULL;
+}
+
+/* Make n->st the handle of the node's current staging file: the one queued
+ * may have been committed and replaced since the handle was opened. */
+static int staging_ensure_open(struct fs *fs, struct node *n)
+{
+	char p[4096], name[80];
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	if (!n->staging_name) {
+		pthread_mutex_unlock(&fs->lock);
+		return err_set(-ENOENT, "no pending content");
+	}
+	snprintf(name, sizeof(name), "%s", n->staging_name);
+	pthread_mutex_unlock(&fs->lock);
+	if (n->st && n->st_name && !strcmp(n->st_name, name))
+		return 0;
+	staging_handle_close(n);
+	rc = staging_path(fs, name, p, sizeof(p));
+	if (rc == 0)
+		rc = staging_open(&n->st, p, &fs->key);
+	if (rc == 0 && !(n->st_name = strdup(name))) {
+		staging_handle_close(n);
+		rc = -ENOMEM;
+	}
+	return rc;
+}
+
+int content_staging(struct fs *fs, struct node *n, int trunc)
+{
+	char p[4096], name[2 * 16 + 1];
+	uint8_t rnd[16];
+	struct staging *st = NULL;
+	uint64_t base_size = 0;
+	int rc, has;
+	size_t i;
+
+	pthread_mutex_lock(&fs->lock);
+	has = n->staging_name != NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (has) {
+		rc = staging_ensure_open(fs, n);
+		if (rc == 0 && trunc)
+			rc = content_truncate(fs, n, 0);
+		return rc;
+	}
+	crypto_random(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(name + 2 * i, 3, "%02x", rnd[i]);
+	rc = staging_path(fs, name, p, sizeof(p));
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	if (!trunc && n->has_remote && n->rm.doc_id[0])
+		base_size = n->rm.size;
+	pthread_mutex_unlock(&fs->lock);
+	staging_handle_close(n);
+	n->st_name = strdup(name);
+	if (!n->st_name)
+		return -ENOMEM;
+	rc = staging_create(&st, p, &fs->key, base_size);
+	if (rc < 0) {
+		staging_handle_close(n);
+		return rc;
+	}
+	pthread_mutex_lock(&fs->lock);
+	n->staging_name = strdup(name);
+	if (!n->staging_name) {
+		pthread_mutex_unlock(&fs->lock);
+		staging_close(st);
+		staging_handle_close(n);
+		unlink(p);
+		return -ENOMEM;
+	}
+	if (base_size || (!trunc && n->has_remote && n->rm.doc_id[0])) {
+		memcpy(n->sbase_doc, n->rm.doc_id, sizeof(n->sbase_doc));
+		n->sbase_version = n->rm.version;
+	} else {
+		n->sbase_doc[0] = '\0';
+		n->sbase_version = 0;
+	}
+	n->sbase_size = base_size;
+	/* truncating a non-empty file is a change even with no write */
+	if (trunc && n->rm.size)
+		n->wrote = 1;
+	n->lsize = base_size;
+	pthread_mutex_unlock(&fs->lock);
+	n->st = st;
+	return 0;
+}
+
+ssize_t content_read(struct fs *fs, struct node *n, void *buf, size_t size,
+		     uint64_t off)
+{
+	struct base_arg a = { fs, n };
+	char doc[DOC_ID_HEX_LEN + 1];
+	uint64_t ver;
+	int staged, rc;
+
+	pthread_mutex_lock(&fs->lock);
+	staged = n->kind == NODE_FILE && n->staging_name != NULL;
+	memcpy(doc, n->rm.doc_id, sizeof(doc));
+	ver = n->kind == NODE_VFILE ? n->vnum : n->rm.version;
+	pthread_mutex_unlock(&fs->lock);
+	if (staged) {
+		rc = staging_ensure_open(fs, n);
+		if (rc < 0)
+			return rc;
+		return staging_read(n->st, buf, size, off, content_base_read,
+				    &a);
+	}
+	if (!doc[0])
+		return 0;	/* an empty file never deposited */
+	rc = content_load_map(fs, n, doc, ver);
+	if (rc < 0)
+		return rc;
+	return content_map_read(fs, n->map, buf, size, off);
+}
+
+ssize_t content_write(struct fs *fs, struct node *n, const void *buf,
+		      size_t size, uint64_t off)
+{
+	struct base_arg a = { fs, n };
+	ssize_t r;
+	int rc;
+
+	rc = staging_ensure_open(fs, n);
+	if (rc < 0)
+		return rc;
+	r = staging_write(n->st, buf, size, off, content_base_read, &a);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs->lock);
+	n->lsize = staging_size(n->st);
+	n->wrote = 1;
+	n->mtime_local = fs_now_ms() / 1000;
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}
+
+int content_truncate(struct fs *fs, struct node *n, uint64_t size)
+{
+	int rc;
+
+	rc = staging_ensure_open(fs, n);
+	if (rc < 0)
+		return rc;
+	if (staging_size(n->st) == size)
+		return 0;
+	rc = staging_truncate(n->st, size);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	n->lsize = staging_size(n->st);
+	n->wrote = 1;
+	n->mtime_local = fs_now_ms() / 1000;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}

@@ -1,0 +1,311 @@
+/*
+ * Internal header of the drive (`coffre mount`): the mount-wide state, the
+ * in-memory tree of nodes, the pending operations mirrored from the durable
+ * queue, and the functions the drive's modules share:
+ *   tree.c      nodes, inode table, lookup counts, folder revalidation
+ *   remote.c    typed calls to coffred over transport_json
+ *   content.c   chunk maps of versions, reads through the cache, staging
+ *   pending.c   local name operations and their queued counterparts
+ *   sync.c      the sync engine thread
+ *   notify.c    kernel cache invalidations from a thread of their own
+ *   vdir.c      the read-only `.versions` folders
+ *   xattr.c     extended attributes and the control interface
+ *   fuse_ops.c  the low-level operations table (translation only)
+ *   mount.c     mount_run(): setup, loop, teardown
+ *
+ * Locking.  fs->lock (a mutex) protects the tree (names, parents, children,
+ * the inode table), every node's metadata and counters, and the pending
+ * list.  node->lock protects a node's content (its staging handle and chunk
+ * map) and is held across the I/O on them, network fetches included.  Lock
+ * order: node->lock before fs->lock; never the other way round.  Nothing
+ * waits on the network while holding fs->lock.
+ */
+#ifndef COFFRE_CLIENT_FS_I_H
+#define COFFRE_CLIENT_FS_I_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include <uthash.h>
+#include "common/chunker.h"
+#include "common/crypto.h"
+#include "common/manifest.h"
+#include "client/queue.h"
+
+struct fuse_session;
+struct transport;
+struct cache;
+struct staging;
+struct mount_opts;
+
+#define FS_TTL_MS	   1000	/* folder listings and kernel caches */
+#define FS_TTL_S	   1.0
+#define FS_BLKSIZE	   (128 * 1024)
+#define VERSIONS_NAME	   ".versions"
+#define FS_ERRMSG_MAX	   512
+
+enum node_kind {
+	NODE_DIR,
+	NODE_FILE,
+	NODE_VROOT,	/* DIR/.versions */
+	NODE_VDOC,	/* DIR/.versions/NAME: versions of one document */
+	NODE_VFILE,	/* DIR/.versions/NAME/vN.EXT */
+};
+
+/* What the server says about a document version or a folder. */
+struct remote_meta {
+	char doc_id[DOC_ID_HEX_LEN + 1];	/* "" for folders */
+	uint64_t version;
+	uint64_t size;
+	char sha256[OBJ_ID_HEX_LEN + 1];
+	char deposited_by[LOGIN_MAX_LEN + 1];
+	char deposited_at[32];
+	int64_t mtime;				/* 0 = none */
+	char fclass[16];			/* folders */
+};
+
+/* The chunks of one version, with prefix sums for offset lookups. */
+struct chunk_map {
+	char doc_id[DOC_ID_HEX_LEN + 1];
+	uint64_t version;
+	uint64_t size;
+	size_t n;
+	struct manifest_chunk *chunks;
+	uint64_t *start;	/* n + 1 entries: start[i] = offset of chunk i */
+};
+
+struct node {
+	uint64_t ino;
+	enum node_kind kind;
+	struct node *parent;	/* NULL for the root and detached nodes */
+	char *name;
+	int linked;		/* in parent->children */
+	uint64_t nlookup;	/* kernel lookup count */
+	unsigned refs;		/* handles, pending ops, listings */
+	struct node *children;	/* by name (hh_child) */
+	UT_hash_handle hh;	/* fs->inodes by ino */
+	UT_hash_handle hh_child;
+
+	struct remote_meta rm;
+	int has_remote;		/* the document/folder exists on the server */
+	unsigned pending;	/* queued ops that create or move this node */
+	unsigned seen;		/* revalidation generation */
+
+	/* attributes kept in memory (chmod, chown, utimes) */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	int64_t mtime_local;	/* 0 = none: use rm.mtime or deposited_at */
+
+	/* folders (and VDOC: its version list) */
+	int64_t listed_at_ms;
+	int listed;
+	struct node *vroot;	/* DIR: its .versions node, not in children */
+
+	/* VFILE: the version shown */
+	uint64_t vnum;
+
+	/* local content; the names below are protected by fs->lock */
+	char *staging_name;	/* pending content, NULL when none */
+	char sbase_doc[DOC_ID_HEX_LEN + 1];	/* base of the staging */
+	uint64_t sbase_version;
+	uint64_t sbase_size;
+	uint64_t lsize;		/* size of the pending content */
+	unsigned writers;	/* open write handles */
+	int wrote;		/* changed since the last release */
+	uint64_t dep_seq;	/* queued DEPOSIT, 0 when none */
+	int dep_inflight;
+	uint64_t content_gen;	/* bumped when the remote content changes */
+	uint64_t kernel_gen;	/* content_gen the kernel last cached */
+
+	/* protected by lock */
+	pthread_mutex_t lock;
+	struct staging *st;
+	char *st_name;		/* the staging file st is open on */
+	struct chunk_map *map;
+};
+
+/* A queued operation, mirrored in memory: the source of truth while mounted. */
+struct pend {
+	uint64_t seq;
+	struct queue_op op;	/* owned copy */
+	struct node *node;	/* referenced; NULL for UNLINK/RMDIR */
+	char *hide;		/* remote path hidden until committed */
+	int inflight;
+	UT_hash_handle hh;	/* fs->pends by seq, in seq order */
+};
+
+struct hidden {
+	char *path;
+	unsigned count;
+	UT_hash_handle hh;
+};
+
+struct notif {
+	struct notif *next;
+	uint64_t ino;		/* inval_inode when parent == 0 */
+	uint64_t parent;	/* inval_entry(parent, name) */
+	char *name;
+};
+
+struct fs {
+	const struct mount_opts *o;
+	char *url, *login, *token, *cacert;
+	char *space;
+	char hostname[129];
+	struct crypto_key key;
+	struct transport *t;
+	struct cache *cache;
+	struct queue *q;
+	char *staging_dir;
+	struct chunker chunker;
+	struct fuse_session *se;
+	uid_t uid;
+	gid_t gid;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* inflight changes (fs->lock) */
+	struct node *inodes;
+	struct node *root;
+	uint64_t next_ino;
+	unsigned gen;
+	struct pend *pends;
+	struct hidden *hidden;
+	uint64_t last_nondep_seq;	/* newest queued non-DEPOSIT op */
+
+	/* sync engine (fs->lock) */
+	pthread_t sync_thread;
+	pthread_cond_t sync_cond;
+	int sync_started, sync_stop, sync_force;
+	char last_error[FS_ERRMSG_MAX];
+
+	/* notifier */
+	pthread_t notify_thread;
+	pthread_mutex_t notify_lock;
+	pthread_cond_t notify_cond;
+	struct notif *notify_head, **notify_tail;
+	int notify_started, notify_stop;
+};
+
+int64_t fs_now_ms(void);
+
+/* tree.c (callers hold fs->lock unless said otherwise) */
+int tree_init(struct fs *fs);
+void tree_release(struct fs *fs);
+struct node *node_new(struct fs *fs, struct node *parent, const char *name,
+		      enum node_kind kind);
+struct node *node_child(struct node *dir, const char *name);
+struct node *node_by_ino(struct fs *fs, uint64_t ino);
+void node_ref(struct node *n);
+void node_unref(struct fs *fs, struct node *n);
+void node_forget(struct fs *fs, struct node *n, uint64_t nlookup);
+void node_detach(struct fs *fs, struct node *n);
+void node_attach(struct node *dir, struct node *n, const char *name);
+char *node_path(const struct node *n);	/* malloc'd; NULL when detached */
+int node_is_local(const struct node *n);
+void node_stat(const struct fs *fs, const struct node *n, struct stat *st);
+uint64_t node_size(const struct node *n);
+/* Refresh a folder's listing from the server when older than FS_TTL_MS
+ * (always when force).  Called WITHOUT fs->lock.  -ENOENT when the folder
+ * is gone; a failure with a listing at hand keeps the old one. */
+int tree_revalidate(struct fs *fs, struct node *dir, int force);
+/* Walk a space path, listing folders as needed; called without fs->lock.
+ * On success *out is referenced (node_unref it). */
+int tree_resolve(struct fs *fs, const char *path, struct node **out);
+void hidden_add(struct fs *fs, const char *path);
+void hidden_del(struct fs *fs, const char *path);
+int hidden_has(struct fs *fs, const char *path);
+
+/* remote.c: calls without fs->lock */
+struct rentry {
+	char *name;
+	int is_dir;
+	struct remote_meta rm;
+};
+int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN]);
+int remote_list(struct fs *fs, const char *path, struct rentry **out,
+		size_t *n);
+void rentries_free(struct rentry *e, size_t n);
+int remote_versions(struct fs *fs, const char *doc, struct remote_meta **out,
+		    size_t *n);
+int remote_chunk_map(struct fs *fs, const char *doc, uint64_t version,
+		     struct chunk_map **out);
+int remote_missing(struct fs *fs, const struct obj_id *ids, size_t n,
+		   uint8_t *missing);
+/* POST commits; on an op-specific error *bad_op is its index, else -1. */
+int remote_commit(struct fs *fs, json_t *body, json_t **reply, int *bad_op);
+int remote_meta_from_json(struct remote_meta *rm, json_t *e);
+
+/* content.c: called with node->lock held, fs->lock not held */
+void chunk_map_free(struct chunk_map *m);
+int chunk_map_build(struct chunk_map **out, const char *doc, uint64_t version,
+		    const struct manifest_chunk *c, size_t n);
+ssize_t content_read(struct fs *fs, struct node *n, void *buf, size_t size,
+		     uint64_t off);
+ssize_t content_write(struct fs *fs, struct node *n, const void *buf,
+		      size_t size, uint64_t off);
+/* Make sure n->st exists: open the queued staging or create a new one. */
+int content_staging(struct fs *fs, struct node *n, int trunc);
+int content_truncate(struct fs *fs, struct node *n, uint64_t size);
+/* Close and delete a staging file by name (no lock needed). */
+void content_staging_delete(struct fs *fs, const char *name);
+ssize_t content_base_read(void *arg, uint64_t off, void *buf, size_t n);
+ssize_t content_map_read(struct fs *fs, struct chunk_map *m, void *buf,
+			 size_t size, uint64_t off);
+int content_load_map(struct fs *fs, struct node *n, const char *doc,
+		     uint64_t version);
+
+/* pending.c: called with fs->lock held */
+int pend_append(struct fs *fs, struct queue_op *op, struct node *n,
+		const char *hide);
+void pend_drop(struct fs *fs, struct pend *p);	/* queue_remove + forget */
+struct pend *pend_find(struct fs *fs, uint64_t seq);
+void pend_done(struct fs *fs, struct pend *p);	/* committed: forget */
+int pend_deposit(struct fs *fs, struct node *n);	/* on last release */
+int pend_replay(struct fs *fs);	/* at start, without fs->lock */
+
+/* nameops.c: called without fs->lock; *out referenced (node_unref it) */
+int nameop_mkdir(struct fs *fs, struct node *parent, const char *name,
+		 mode_t mode, struct node **out);
+int nameop_create(struct fs *fs, struct node *parent, const char *name,
+		  mode_t mode, int flags, struct node **out);
+int nameop_unlink(struct fs *fs, struct node *parent, const char *name);
+int nameop_rmdir(struct fs *fs, struct node *parent, const char *name);
+int nameop_rename(struct fs *fs, struct node *parent, const char *name,
+		  struct node *newparent, const char *newname, unsigned flags);
+/* Open for writing: waits out an upload of the node, counts the writer. */
+int nameop_open_write(struct fs *fs, struct node *n, int trunc);
+/* Last step of a write handle's release. */
+void nameop_release_write(struct fs *fs, struct node *n);
+
+/* sync.c */
+int sync_start(struct fs *fs);
+void sync_stop(struct fs *fs);
+void sync_kick(struct fs *fs, int force);	/* with fs->lock held */
+
+/* notify.c */
+int notify_start(struct fs *fs);
+void notify_stop(struct fs *fs);
+void notify_inode(struct fs *fs, uint64_t ino);
+void notify_entry(struct fs *fs, uint64_t parent, const char *name);
+
+/* vdir.c: called with fs->lock NOT held; *out referenced */
+int vdir_lookup(struct fs *fs, struct node *parent, const char *name,
+		struct node **out);
+int vdir_revalidate(struct fs *fs, struct node *vdoc, int force);
+/* The extension of name including the dot, or "" */
+const char *vdir_ext(const char *name);
+
+/* xattr.c: fs->lock NOT held; return value length or -errno */
+ssize_t xattr_get(struct fs *fs, struct node *n, const char *name, char *buf,
+		  size_t size);
+ssize_t xattr_list(struct fs *fs, struct node *n, char *buf, size_t size);
+int xattr_set(struct fs *fs, struct node *n, const char *name,
+	      const char *value, size_t size, int flags);
+
+/* fuse_ops.c */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+#endif /* COFFRE_CLIENT_FS_I_H */

@@ -1,0 +1,498 @@
+/*
+ * Name operations of the drive (mkdir, create, unlink, rmdir, rename) and
+ * the write-open/last-release pair.  Each applies to the local tree at once
+ * and queues its counterpart for the server, coalescing so that editors'
+ * and rsync's temporary names never reach the server:
+ *   - renaming a document that is not on the server yet (its only queued op
+ *     is a waiting DEPOSIT) rewrites that DEPOSIT's path; onto an existing
+ *     document, the deposit becomes a new version of it;
+ *   - unlinking such a document drops its DEPOSIT and its staging file.
+ * A DEPOSIT path is rewritten only when no name operation was queued after
+ * it, so the server still sees every operation on the state it expects.
+ */
+#include "client/fs_i.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "client/mount.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/path.h"
+
+static int check_dir(const struct node *parent)
+{
+	if (parent->kind == NODE_VROOT || parent->kind == NODE_VDOC ||
+	    parent->kind == NODE_VFILE)
+		return -EROFS;
+	if (parent->kind != NODE_DIR)
+		return -ENOTDIR;
+	if (!parent->linked && parent->parent == NULL && parent->name[0])
+		return -ENOENT;
+	return 0;
+}
+
+static int prepare(struct fs *fs, struct node *parent, const char *name,
+		   int validate)
+{
+	int rc = check_dir(parent);
+
+	if (rc < 0)
+		return rc;
+	if (validate) {
+		rc = name_validate_user(name);
+		if (rc < 0)
+			return rc;
+	}
+	return tree_revalidate(fs, parent, 0);
+}
+
+static char *child_path(const struct node *parent, const char *name)
+{
+	char *pp = node_path(parent), *p;
+
+	if (!pp)
+		return NULL;
+	p = path_join(pp, name);
+	free(pp);
+	return p;
+}
+
+int nameop_mkdir(struct fs *fs, struct node *parent, const char *name,
+		 mode_t mode, struct node **out)
+{
+	struct queue_op op;
+	struct node *n;
+	int rc;
+
+	rc = prepare(fs, parent, name, 1);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	if (node_child(parent, name)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_MKDIR;
+	op.path = child_path(parent, name);
+	if (!op.path) {
+		rc = -ENOENT;
+		goto out;
+	}
+	n = node_new(fs, parent, name, NODE_DIR);
+	if (!n) {
+		free(op.path);
+		rc = -ENOMEM;
+		goto out;
+	}
+	n->listed = 1;
+	n->mode = mode & 07777;
+	op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
+	rc = pend_append(fs, &op, n, NULL);
+	free(op.path);
+	if (rc < 0) {
+		node_detach(fs, n);
+		goto out;
+	}
+	node_ref(n);
+	*out = n;
+out:
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+int nameop_open_write(struct fs *fs, struct node *n, int trunc)
+{
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	/* the sync engine is reading the staging: let it finish first */
+	while (n->dep_inflight)
+		pthread_cond_wait(&fs->cond, &fs->lock);
+	n->writers++;
+	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_lock(&n->lock);
+	rc = content_staging(fs, n, trunc);
+	pthread_mutex_unlock(&n->lock);
+	if (rc < 0) {
+		pthread_mutex_lock(&fs->lock);
+		n->writers--;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	return rc;
+}
+
+void nameop_release_write(struct fs *fs, struct node *n)
+{
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	if (--n->writers) {
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
+	if (!n->linked) {
+		/* unlinked while open: nothing to deposit */
+		if (!n->dep_seq && n->staging_name && !n->has_remote)
+			content_staging_delete(fs, n->staging_name);
+	} else if (n->wrote) {
+		rc = pend_deposit(fs, n);
+		if (rc < 0)
+			log_error("cannot queue the deposit of '%s': %s",
+				  n->name, err_msg());
+		else
+			n->wrote = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+int nameop_create(struct fs *fs, struct node *parent, const char *name,
+		  mode_t mode, int flags, struct node **out)
+{
+	struct node *n;
+	int rc;
+
+	rc = prepare(fs, parent, name, 1);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	n = node_child(parent, name);
+	if (n) {
+		if ((flags & O_EXCL) || n->kind != NODE_FILE) {
+			pthread_mutex_unlock(&fs->lock);
+			return n->kind == NODE_DIR && !(flags & O_EXCL) ?
+				       -EISDIR :
+				       -EEXIST;
+		}
+		node_ref(n);
+		pthread_mutex_unlock(&fs->lock);
+		rc = nameop_open_write(fs, n, !!(flags & O_TRUNC));
+		goto done;
+	}
+	n = node_new(fs, parent, name, NODE_FILE);
+	if (!n) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOMEM;
+	}
+	n->mode = mode & 07777;
+	n->wrote = 1;	/* `touch x` makes x, even empty */
+	n->mtime_local = fs_now_ms() / 1000;
+	node_ref(n);
+	pthread_mutex_unlock(&fs->lock);
+	rc = nameop_open_write(fs, n, 1);
+done:
+	if (rc < 0) {
+		pthread_mutex_lock(&fs->lock);
+		if (!n->has_remote && !n->dep_seq && !n->writers)
+			node_detach(fs, n);
+		node_unref(fs, n);
+		pthread_mutex_unlock(&fs->lock);
+		return rc;
+	}
+	*out = n;
+	return 0;
+}
+
+/* Drop a waiting, never-committed deposit and its staging (fs->lock held).
+ * Returns 1 when dropped, 0 when the node has none that can be dropped. */
+static int drop_new_deposit(struct fs *fs, struct node *n)
+{
+	struct pend *p = n->dep_seq ? pend_find(fs, n->dep_seq) : NULL;
+
+	if (!p || p->inflight)
+		return 0;
+	if (p->op.staging)
+		content_staging_delete(fs, p->op.staging);
+	pend_drop(fs, p);
+	return 1;
+}
+
+int nameop_unlink(struct fs *fs, struct node *parent, const char *name)
+{
+	struct queue_op op;
+	struct node *c;
+	char *path = NULL;
+	int rc;
+
+	rc = prepare(fs, parent, name, 0);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	c = node_child(parent, name);
+	if (!c) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (c->kind == NODE_DIR) {
+		rc = -EISDIR;
+		goto out;
+	}
+	path = node_path(c);
+	if (!path) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	node_ref(c);
+	node_detach(fs, c);
+	if (!c->has_remote && drop_new_deposit(fs, c)) {
+		rc = 0;	/* never reached the server: nothing to tell it */
+	} else if (c->has_remote || c->dep_seq) {
+		memset(&op, 0, sizeof(op));
+		op.kind = QUEUE_UNLINK;
+		op.path = path;
+		op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
+		rc = pend_append(fs, &op, NULL, path);
+		if (rc < 0)
+			node_attach(parent, c, name);	/* nothing changed */
+	} else if (c->staging_name && !c->writers) {
+		content_staging_delete(fs, c->staging_name);
+	}
+	node_unref(fs, c);
+out:
+	pthread_mutex_unlock(&fs->lock);
+	free(path);
+	return rc;
+}
+
+int nameop_rmdir(struct fs *fs, struct node *parent, const char *name)
+{
+	struct queue_op op;
+	struct node *c;
+	char *path = NULL;
+	int rc;
+
+	rc = prepare(fs, parent, name, 0);
+	if (rc < 0)
+		return rc;
+	if (!strcmp(name, VERSIONS_NAME))
+		return -EROFS;
+	pthread_mutex_lock(&fs->lock);
+	c = node_child(parent, name);
+	if (c)
+		node_ref(c);
+	pthread_mutex_unlock(&fs->lock);
+	if (!c)
+		return -ENOENT;
+	if (c->kind != NODE_DIR) {
+		rc = -ENOTDIR;
+		goto unref;
+	}
+	/* emptiness must be known, not assumed */
+	rc = tree_revalidate(fs, c, 0);
+	if (rc < 0)
+		goto unref;
+	pthread_mutex_lock(&fs->lock);
+	if (!c->linked || c->parent != parent) {
+		rc = -ENOENT;
+	} else if (!c->listed) {
+		rc = -EIO;
+	} else if (HASH_CNT(hh_child, c->children)) {
+		rc = -ENOTEMPTY;
+	} else if (!(path = node_path(c))) {
+		rc = -ENOMEM;
+	} else {
+		memset(&op, 0, sizeof(op));
+		op.kind = QUEUE_RMDIR;
+		op.path = path;
+		op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
+		rc = pend_append(fs, &op, NULL, path);
+		if (rc == 0)
+			node_detach(fs, c);
+	}
+	pthread_mutex_unlock(&fs->lock);
+unref:
+	pthread_mutex_lock(&fs->lock);
+	node_unref(fs, c);
+	pthread_mutex_unlock(&fs->lock);
+	free(path);
+	return rc;
+}
+
+static int is_ancestor(const struct node *a, const struct node *n)
+{
+	for (; n; n = n->parent)
+		if (n == a)
+			return 1;
+	return 0;
+}
+
+/* Move src to newparent/newname in the tree (fs->lock held). */
+static void tree_move(struct fs *fs, struct node *src, struct node *newparent,
+		      const char *newname)
+{
+	node_ref(src);
+	node_detach(fs, src);
+	node_attach(newparent, src, newname);
+	node_unref(fs, src);
+}
+
+/* Rewrite a waiting DEPOSIT of a never-committed document (fs->lock). */
+static int rename_coalesce(struct fs *fs, struct node *src, struct node *dst,
+			   struct node *newparent, const char *newname,
+			   const char *to)
+{
+	struct pend *p = pend_find(fs, src->dep_seq);
+	char *old;
+	int rc;
+
+	if (dst) {
+		struct pend *dp = dst->dep_seq ? pend_find(fs, dst->dep_seq) :
+						 NULL;
+
+		if (dp && dp->inflight)
+			return 1;	/* cannot: take the MOVE path */
+		if (dst->has_remote) {
+			/* the deposit becomes the next version of dst */
+			src->rm = dst->rm;
+			src->has_remote = 1;
+			memcpy(p->op.base_doc, dst->rm.doc_id,
+			       sizeof(p->op.base_doc));
+			p->op.base_version = dst->rm.version;
+		}
+	}
+	old = p->op.path;
+	p->op.path = strdup(to);
+	if (!p->op.path) {
+		p->op.path = old;
+		return -ENOMEM;
+	}
+	rc = queue_update(fs->q, &p->op);
+	if (rc < 0) {
+		free(p->op.path);
+		p->op.path = old;
+		return rc;
+	}
+	free(old);
+	if (dst) {
+		drop_new_deposit(fs, dst);
+		node_detach(fs, dst);
+	}
+	tree_move(fs, src, newparent, newname);
+	return 0;
+}
+
+int nameop_rename(struct fs *fs, struct node *parent, const char *name,
+		  struct node *newparent, const char *newname, unsigned flags)
+{
+	struct node *src = NULL, *dst;
+	struct queue_op op;
+	char *from = NULL, *to = NULL;
+	int rc;
+
+	if (flags & ~(unsigned)RENAME_NOREPLACE)
+		return -EINVAL;	/* RENAME_EXCHANGE, RENAME_WHITEOUT */
+	rc = prepare(fs, parent, name, 0);
+	if (rc == 0)
+		rc = prepare(fs, newparent, newname, 1);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	src = node_child(parent, name);
+	if (src)
+		node_ref(src);
+	pthread_mutex_unlock(&fs->lock);
+	if (!src)
+		return -ENOENT;
+	if (src->kind == NODE_DIR) {
+		/* a folder moves with its children: know them first */
+		rc = tree_revalidate(fs, src, 0);
+		if (rc < 0)
+			goto unref;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (!src->linked || src->parent != parent) {
+		rc = -ENOENT;
+		goto unlock;
+	}
+	dst = node_child(newparent, newname);
+	if (dst == src)
+		goto unlock;
+	if (dst && (flags & RENAME_NOREPLACE)) {
+		rc = -EEXIST;
+		goto unlock;
+	}
+	if (dst && src->kind == NODE_DIR && dst->kind != NODE_DIR) {
+		rc = -ENOTDIR;
+		goto unlock;
+	}
+	if (dst && src->kind != NODE_DIR && dst->kind == NODE_DIR) {
+		rc = -EISDIR;
+		goto unlock;
+	}
+	if (dst && dst->kind == NODE_DIR &&
+	    (!dst->listed || HASH_CNT(hh_child, dst->children))) {
+		rc = -ENOTEMPTY;
+		goto unlock;
+	}
+	if (src->kind == NODE_DIR && is_ancestor(src, newparent)) {
+		rc = -EINVAL;
+		goto unlock;
+	}
+	from = node_path(src);
+	to = child_path(newparent, newname);
+	if (!from || !to) {
+		rc = -ENOMEM;
+		goto unlock;
+	}
+
+	if (src->kind == NODE_FILE && !src->has_remote && src->dep_seq &&
+	    src->pending == 1 && fs->last_nondep_seq < src->dep_seq) {
+		struct pend *p = pend_find(fs, src->dep_seq);
+
+		if (p && !p->inflight) {
+			rc = rename_coalesce(fs, src, dst, newparent, newname,
+					     to);
+			if (rc <= 0)
+				goto unlock;
+		}
+	}
+	if (src->kind == NODE_FILE && !src->has_remote && !src->pending) {
+		/* created and still open: its deposit will take the new name,
+		 * and onto a document it makes that document's next version */
+		if (dst) {
+			drop_new_deposit(fs, dst);
+			if (dst->has_remote) {
+				src->rm = dst->rm;
+				src->has_remote = 1;
+			}
+			node_detach(fs, dst);
+		}
+		tree_move(fs, src, newparent, newname);
+		goto unlock;
+	}
+	if (dst && dst->kind == NODE_DIR) {
+		memset(&op, 0, sizeof(op));
+		op.kind = QUEUE_RMDIR;
+		op.path = to;
+		op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
+		rc = pend_append(fs, &op, NULL, NULL);
+		if (rc < 0)
+			goto unlock;
+		node_detach(fs, dst);
+	} else if (dst) {
+		if (!dst->has_remote)
+			drop_new_deposit(fs, dst);
+		node_detach(fs, dst);
+	}
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_MOVE;
+	op.from = from;
+	op.to = to;
+	op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
+	rc = pend_append(fs, &op, src, from);
+	if (rc < 0)
+		goto unlock;
+	tree_move(fs, src, newparent, newname);
+unlock:
+	pthread_mutex_unlock(&fs->lock);
+unref:
+	pthread_mutex_lock(&fs->lock);
+	node_unref(fs, src);
+	pthread_mutex_unlock(&fs->lock);
+	free(from);
+	free(to);
+	return rc;
+}

@@ -1,0 +1,323 @@
+/*
+ * The pending operations of the drive: an in-memory mirror of the durable
+ * queue (client/queue.h), in seq order, each tied to the node it creates or
+ * moves and to the remote path it hides until committed.  The mirror is what
+ * the FUSE threads and the sync engine consult and rewrite (under fs->lock);
+ * every change is written to the queue first, so a restart replays exactly
+ * what the mirror held.
+ */
+#include "client/fs_i.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "client/mount.h"
+#include "client/staging.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/path.h"
+
+static int op_copy(struct queue_op *dst, const struct queue_op *src)
+{
+	*dst = *src;
+	dst->path = src->path ? strdup(src->path) : NULL;
+	dst->from = src->from ? strdup(src->from) : NULL;
+	dst->to = src->to ? strdup(src->to) : NULL;
+	dst->staging = src->staging ? strdup(src->staging) : NULL;
+	if ((src->path && !dst->path) || (src->from && !dst->from) ||
+	    (src->to && !dst->to) || (src->staging && !dst->staging)) {
+		queue_op_release(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+struct pend *pend_find(struct fs *fs, uint64_t seq)
+{
+	struct pend *p = NULL;
+
+	HASH_FIND(hh, fs->pends, &seq, sizeof(seq), p);
+	return p;
+}
+
+/* Mirror an op already in the queue (fs->lock held). */
+static int pend_register(struct fs *fs, const struct queue_op *op,
+			 struct node *n, const char *hide)
+{
+	struct pend *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	if (op_copy(&p->op, op) < 0 || (hide && !(p->hide = strdup(hide)))) {
+		queue_op_release(&p->op);
+		free(p);
+		return -ENOMEM;
+	}
+	p->seq = op->seq;
+	p->node = n;
+	if (n) {
+		node_ref(n);
+		n->pending++;
+		if (op->kind == QUEUE_DEPOSIT)
+			n->dep_seq = op->seq;
+	}
+	if (hide)
+		hidden_add(fs, hide);
+	if (op->kind != QUEUE_DEPOSIT && op->seq > fs->last_nondep_seq)
+		fs->last_nondep_seq = op->seq;
+	HASH_ADD(hh, fs->pends, seq, sizeof(p->seq), p);
+	return 0;
+}
+
+int pend_append(struct fs *fs, struct queue_op *op, struct node *n,
+		const char *hide)
+{
+	int rc;
+
+	rc = queue_append(fs->q, op);
+	if (rc < 0)
+		return rc;
+	rc = pend_register(fs, op, n, hide);
+	if (rc < 0) {
+		queue_remove(fs->q, op->seq);
+		return rc;
+	}
+	sync_kick(fs, 0);
+	return 0;
+}
+
+/* Forget a pend (already removed from the queue or about to be). */
+static void pend_forget(struct fs *fs, struct pend *p)
+{
+	HASH_DELETE(hh, fs->pends, p);
+	if (p->node) {
+		p->node->pending--;
+		if (p->node->dep_seq == p->seq)
+			p->node->dep_seq = 0;
+		node_unref(fs, p->node);
+	}
+	if (p->hide) {
+		hidden_del(fs, p->hide);
+		free(p->hide);
+	}
+	queue_op_release(&p->op);
+	free(p);
+}
+
+void pend_drop(struct fs *fs, struct pend *p)
+{
+	int rc = queue_remove(fs->q, p->seq);
+
+	if (rc < 0)
+		log_error("cannot remove queued operation %llu: %s",
+			  (unsigned long long)p->seq, err_msg());
+	pend_forget(fs, p);
+}
+
+void pend_done(struct fs *fs, struct pend *p)
+{
+	pend_forget(fs, p);
+}
+
+int pend_deposit(struct fs *fs, struct node *n)
+{
+	struct queue_op op;
+	struct pend *p;
+	char *path;
+	int rc;
+
+	p = n->dep_seq ? pend_find(fs, n->dep_seq) : NULL;
+	if (p && !p->inflight) {
+		/* one version per settle window: push the queued one back */
+		p->op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
+		rc = queue_update(fs->q, &p->op);
+		if (rc == 0)
+			sync_kick(fs, 0);
+		return rc;
+	}
+	path = node_path(n);
+	if (!path)
+		return -ENOENT;
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_DEPOSIT;
+	op.path = path;
+	op.staging = n->staging_name;
+	if (n->has_remote && n->rm.doc_id[0]) {
+		memcpy(op.base_doc, n->rm.doc_id, sizeof(op.base_doc));
+		op.base_version = n->rm.version;
+	}
+	op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
+	rc = pend_append(fs, &op, n, NULL);
+	free(path);
+	return rc;
+}
+
+/*
+ * Replay at start: rebuild the local view of what the queue holds (new
+ * folders, pending content, moves and removals) over the server's listing.
+ */
+struct replay {
+	struct queue_op *ops;
+	size_t n, alloc;
+};
+
+static int replay_collect(const struct queue_op *op, void *arg)
+{
+	struct replay *r = arg;
+
+	if (r->n == r->alloc) {
+		size_t na = r->alloc ? r->alloc * 2 : 64;
+		struct queue_op *o = realloc(r->ops, na * sizeof(*o));
+
+		if (!o)
+			return -ENOMEM;
+		r->ops = o;
+		r->alloc = na;
+	}
+	if (op_copy(&r->ops[r->n], op) < 0)
+		return -ENOMEM;
+	r->n++;
+	return 0;
+}
+
+/* Find or create the node at path (its parent must resolve). */
+static struct node *replay_node(struct fs *fs, const char *path,
+				enum node_kind kind)
+{
+	char *parent = NULL, *name = NULL;
+	struct node *dir = NULL, *c = NULL;
+
+	if (path_split(path, &parent, &name) < 0)
+		return NULL;
+	if (tree_resolve(fs, parent, &dir) < 0 || dir->kind != NODE_DIR)
+		goto out;
+	tree_revalidate(fs, dir, 0);
+	pthread_mutex_lock(&fs->lock);
+	c = node_child(dir, name);
+	if (c && c->kind != kind) {
+		node_detach(fs, c);
+		c = NULL;
+	}
+	if (!c) {
+		c = node_new(fs, dir, name, kind);
+		if (c && kind == NODE_DIR)
+			c->listed = 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+out:
+	if (dir) {
+		pthread_mutex_lock(&fs->lock);
+		node_unref(fs, dir);
+		pthread_mutex_unlock(&fs->lock);
+	}
+	free(parent);
+	free(name);
+	return c;
+}
+
+static void replay_one(struct fs *fs, struct queue_op *op)
+{
+	struct node *n = NULL, *dir = NULL;
+	char *parent = NULL, *name = NULL;
+	const char *hide = NULL;
+	char p[4096];
+	int rc = 0;
+
+	switch (op->kind) {
+	case QUEUE_MKDIR:
+		n = replay_node(fs, op->path, NODE_DIR);
+		break;
+	case QUEUE_DEPOSIT:
+		n = replay_node(fs, op->path, NODE_FILE);
+		if (!n)
+			break;
+		snprintf(p, sizeof(p), "%s/%s", fs->staging_dir, op->staging);
+		pthread_mutex_lock(&n->lock);
+		if (!n->st) {
+			rc = staging_open(&n->st, p, &fs->key);
+			if (rc == 0)
+				n->st_name = strdup(op->staging);
+		}
+		pthread_mutex_lock(&fs->lock);
+		if (rc == 0) {
+			free(n->staging_name);
+			n->staging_name = strdup(op->staging);
+			memcpy(n->sbase_doc, op->base_doc, sizeof(n->sbase_doc));
+			n->sbase_version = op->base_version;
+			n->sbase_size = UINT64_MAX;	/* bounded by the map */
+			n->lsize = staging_size(n->st);
+			if (op->base_doc[0] && !n->rm.doc_id[0]) {
+				memcpy(n->rm.doc_id, op->base_doc,
+				       sizeof(n->rm.doc_id));
+				n->rm.version = op->base_version;
+			}
+		}
+		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_unlock(&n->lock);
+		if (rc < 0)
+			log_error("queued deposit of '%s' lost its staging file: %s",
+				  op->path, err_msg());
+		break;
+	case QUEUE_MOVE:
+		hide = op->from;
+		if (tree_resolve(fs, op->from, &n) < 0) {
+			n = NULL;
+			break;
+		}
+		if (path_split(op->to, &parent, &name) == 0 &&
+		    tree_resolve(fs, parent, &dir) == 0) {
+			pthread_mutex_lock(&fs->lock);
+			if (dir->kind == NODE_DIR && !node_child(dir, name)) {
+				node_ref(n);	/* keep it across detach */
+				node_detach(fs, n);
+				node_attach(dir, n, name);
+				node_unref(fs, n);
+			}
+			node_unref(fs, dir);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		pthread_mutex_lock(&fs->lock);
+		node_unref(fs, n);	/* the resolve's reference */
+		pthread_mutex_unlock(&fs->lock);
+		break;
+	case QUEUE_UNLINK:
+	case QUEUE_RMDIR:
+		hide = op->path;
+		if (tree_resolve(fs, op->path, &n) == 0) {
+			pthread_mutex_lock(&fs->lock);
+			node_detach(fs, n);
+			node_unref(fs, n);
+			pthread_mutex_unlock(&fs->lock);
+		}
+		n = NULL;
+		break;
+	}
+	pthread_mutex_lock(&fs->lock);
+	if (n && !n->linked && op->kind != QUEUE_MOVE)
+		n = NULL;
+	if (pend_register(fs, op, n, hide) < 0)
+		log_error("out of memory replaying the queue");
+	pthread_mutex_unlock(&fs->lock);
+	free(parent);
+	free(name);
+}
+
+int pend_replay(struct fs *fs)
+{
+	struct replay r = { NULL, 0, 0 };
+	size_t i;
+	int rc;
+
+	rc = queue_list(fs->q, replay_collect, &r);
+	if (rc >= 0) {
+		for (i = 0; i < r.n; i++)
+			replay_one(fs, &r.ops[i]);
+		if (r.n)
+			log_info("%zu queued operations resume", r.n);
+		rc = 0;
+	}
+	for (i = 0; i < r.n; i++)
+		queue_op_release(&r.ops[i]);
+	free(r.ops);
+	return rc;
+}

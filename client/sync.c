@@ -1,0 +1,603 @@
+/*
+ * The sync engine: one thread that sends the queued operations to the
+ * server strictly in seq order.  It takes the longest ready prefix of the
+ * queue as one batch (bounded in operations and in new bytes), streams each
+ * deposit's content through the space-seeded chunker, caches every chunk
+ * (reads after an upload stay local), asks the server which chunks it
+ * lacks, uploads only those, and commits the batch as one ledger commit.
+ *
+ * Failures: a transient one (server unreachable, 5xx, expired token) keeps
+ * everything queued and retries with backoff (0.5 s doubling to 10 s).  A
+ * permanent one names the failing operation: a deposit is retried once
+ * under a conflict name in the same folder (data is never dropped), any
+ * other operation is dropped with its message kept for user.coffre.error.
+ */
+#include "client/fs_i.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "client/cache.h"
+#include "client/mount.h"
+#include "client/transport.h"
+#include "common/err.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/path.h"
+
+#define BATCH_MAX_OPS	2000
+#define BATCH_MAX_BYTES (64ull * 1024 * 1024)
+#define MISSING_MAX	100000
+#define READ_PIECE	(2 * CHUNK_MAX)
+#define BACKOFF_MIN_MS	500
+#define BACKOFF_MAX_MS	10000
+
+struct bop {
+	uint64_t seq;
+	struct queue_op op;	/* shallow view of the pend's op */
+	struct node *node;	/* referenced, or NULL */
+	struct manifest_chunk *chunks;
+	size_t nchunks, alloc;
+	uint64_t size;
+	struct obj_id sha;
+	int64_t mtime;
+};
+
+struct batch {
+	struct bop *ops;
+	size_t n;
+};
+
+void sync_kick(struct fs *fs, int force)
+{
+	if (force)
+		fs->sync_force = 1;
+	pthread_cond_signal(&fs->sync_cond);
+}
+
+static int transient(int rc)
+{
+	switch (rc) {
+	case -EINVAL:
+	case -EEXIST:
+	case -EACCES:
+	case -ENOENT:
+	case -EBADMSG:
+	case -ENAMETOOLONG:
+	case -ENOTDIR:
+	case -EISDIR:
+	case -ENOTEMPTY:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Take the ready prefix of the queue (fs->lock held).  Returns the time of
+ * the next op that is not ready yet, or 0 when none is waiting on time. */
+static int64_t batch_take(struct fs *fs, struct batch *b, size_t max_ops)
+{
+	struct pend *p, *tmp;
+	int64_t now = fs_now_ms();
+	uint64_t bytes = 0;
+
+	b->n = 0;
+	HASH_ITER(hh, fs->pends, p, tmp) {
+		if (b->n >= max_ops)
+			return 0;
+		if (!fs->sync_force && p->op.ready_at_ms > now)
+			return p->op.ready_at_ms;
+		if (p->op.kind == QUEUE_DEPOSIT && p->node) {
+			if (p->node->writers)
+				return 0;	/* its release kicks us */
+			if (b->n && bytes + p->node->lsize > BATCH_MAX_BYTES)
+				return 0;
+			bytes += p->node->lsize;
+		}
+		memset(&b->ops[b->n], 0, sizeof(b->ops[b->n]));
+		b->ops[b->n].seq = p->seq;
+		b->ops[b->n].op = p->op;
+		b->ops[b->n].node = p->node;
+		if (p->node) {
+			node_ref(p->node);
+			if (p->op.kind == QUEUE_DEPOSIT)
+				p->node->dep_inflight = 1;
+			b->ops[b->n].mtime = p->node->mtime_local;
+		}
+		p->inflight = 1;
+		b->n++;
+	}
+	return 0;
+}
+
+/* Give the batch back (fs->lock held): clear in-flight marks. */
+static void batch_put(struct fs *fs, struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct bop *o = &b->ops[i];
+		struct pend *p = pend_find(fs, o->seq);
+
+		if (p)
+			p->inflight = 0;
+		if (o->node) {
+			if (o->op.kind == QUEUE_DEPOSIT)
+				o->node->dep_inflight = 0;
+			node_unref(fs, o->node);
+		}
+		free(o->chunks);
+	}
+	b->n = 0;
+	pthread_cond_broadcast(&fs->cond);
+}
+
+static int bop_add_chunk(struct bop *o, const struct obj_id *id, size_t len)
+{
+	if (o->nchunks == o->alloc) {
+		size_t na = o->alloc ? o->alloc * 2 : 16;
+		struct manifest_chunk *c = realloc(o->chunks, na * sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		o->chunks = c;
+		o->alloc = na;
+	}
+	o->chunks[o->nchunks].id = *id;
+	o->chunks[o->nchunks].size = (uint32_t)len;
+	o->nchunks++;
+	return 0;
+}
+
+/* Chunk and hash one deposit's content, caching every chunk. */
+static int deposit_prepare(struct fs *fs, struct bop *o, uint8_t *buf)
+{
+	struct hash_ctx *whole = NULL;
+	size_t have = 0;
+	uint64_t off = 0;
+	int eof = 0, rc;
+
+	if (!o->node)
+		return err_set(-EIO, "deposit of '%s' without its file",
+			       o->op.path);
+	rc = hash_new(&whole);
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		size_t cut;
+		struct obj_id id;
+
+		while (!eof && have < READ_PIECE) {
+			ssize_t r;
+
+			pthread_mutex_lock(&o->node->lock);
+			r = content_read(fs, o->node, buf + have,
+					 READ_PIECE - have, off);
+			pthread_mutex_unlock(&o->node->lock);
+			if (r < 0) {
+				rc = (int)r;
+				goto out;
+			}
+			if (r == 0)
+				eof = 1;
+			have += (size_t)r;
+			off += (uint64_t)r;
+		}
+		if (!have)
+			break;
+		cut = chunker_next(&fs->chunker, buf, have, eof);
+		if (!cut)
+			cut = have < CHUNK_MAX ? have : CHUNK_MAX;
+		hash_buf(&id, buf, cut);
+		hash_update(whole, buf, cut);
+		rc = cache_put(fs->cache, &id, buf, cut);
+		if (rc < 0)
+			goto out;
+		rc = bop_add_chunk(o, &id, cut);
+		if (rc < 0)
+			goto out;
+		memmove(buf, buf + cut, have - cut);
+		have -= cut;
+	}
+	o->size = off;
+	hash_final(whole, &o->sha);
+out:
+	hash_free(whole);
+	return rc;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return obj_id_cmp(a, b);
+}
+
+/* Ask which chunks the server lacks and upload those. */
+static int upload_missing(struct fs *fs, struct batch *b)
+{
+	struct obj_id *ids = NULL;
+	uint8_t *missing = NULL;
+	size_t n = 0, cap = 0, i, j, u = 0, at;
+	int rc = 0;
+
+	for (i = 0; i < b->n; i++)
+		cap += b->ops[i].nchunks;
+	if (!cap)
+		return 0;
+	ids = malloc(cap * sizeof(*ids));
+	missing = malloc(cap);
+	if (!ids || !missing) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < b->n; i++)
+		for (j = 0; j < b->ops[i].nchunks; j++)
+			ids[n++] = b->ops[i].chunks[j].id;
+	qsort(ids, n, sizeof(*ids), id_cmp);
+	for (i = 0; i < n; i++)	/* dedup */
+		if (!u || obj_id_cmp(&ids[u - 1], &ids[i]))
+			ids[u++] = ids[i];
+	for (at = 0; at < u && rc == 0; at += MISSING_MAX) {
+		size_t cnt = u - at < MISSING_MAX ? u - at : MISSING_MAX;
+
+		rc = remote_missing(fs, ids + at, cnt, missing + at);
+	}
+	for (i = 0; i < u && rc == 0; i++) {
+		uint8_t *data = NULL;
+		size_t len = 0;
+
+		if (!missing[i])
+			continue;
+		rc = cache_get(fs->cache, &ids[i], &data, &len);
+		if (rc == -ENOENT)	/* evicted meanwhile: chunk again */
+			rc = err_set(-EAGAIN, "chunk left the cache before upload");
+		if (rc == 0)
+			rc = transport_put_chunk(fs->t, fs->space, &ids[i], data,
+						 len);
+		free(data);
+	}
+out:
+	free(ids);
+	free(missing);
+	return rc;
+}
+
+static json_t *bop_json(const struct bop *o)
+{
+	char hex[OBJ_ID_HEX_LEN + 1];
+	json_t *j = json_object(), *chunks;
+	size_t i;
+
+	if (!j)
+		return NULL;
+	switch (o->op.kind) {
+	case QUEUE_MKDIR:
+		json_object_set_new(j, "op", json_string("mkdir"));
+		json_object_set_new(j, "path", json_string(o->op.path));
+		break;
+	case QUEUE_DEPOSIT:
+		json_object_set_new(j, "op", json_string("deposit"));
+		json_object_set_new(j, "path", json_string(o->op.path));
+		json_object_set_new(j, "size", json_integer((json_int_t)o->size));
+		obj_id_to_hex(&o->sha, hex);
+		json_object_set_new(j, "sha256", json_string(hex));
+		chunks = json_array();
+		for (i = 0; chunks && i < o->nchunks; i++) {
+			obj_id_to_hex(&o->chunks[i].id, hex);
+			json_array_append_new(chunks,
+				json_pack("[sI]", hex,
+					  (json_int_t)o->chunks[i].size));
+		}
+		json_object_set_new(j, "chunks", chunks);
+		if (o->op.base_doc[0] && o->op.base_version)
+			json_object_set_new(j, "base_version",
+				json_integer((json_int_t)o->op.base_version));
+		if (o->mtime)
+			json_object_set_new(j, "mtime",
+					    json_integer(o->mtime));
+		break;
+	case QUEUE_MOVE:
+		json_object_set_new(j, "op", json_string("move"));
+		json_object_set_new(j, "from", json_string(o->op.from));
+		json_object_set_new(j, "to", json_string(o->op.to));
+		break;
+	case QUEUE_UNLINK:
+		json_object_set_new(j, "op", json_string("unlink"));
+		json_object_set_new(j, "path", json_string(o->op.path));
+		break;
+	case QUEUE_RMDIR:
+		json_object_set_new(j, "op", json_string("rmdir"));
+		json_object_set_new(j, "path", json_string(o->op.path));
+		break;
+	}
+	return j;
+}
+
+/* Prepare, upload and commit a batch.  On failure *bad_op is the index of
+ * the operation at fault, or -1. */
+static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
+		      int *bad_op)
+{
+	json_t *body = NULL, *ops;
+	uint8_t *buf = NULL;
+	size_t i;
+	int rc = 0;
+
+	*bad_op = -1;
+	for (i = 0; i < b->n; i++) {
+		if (b->ops[i].op.kind != QUEUE_DEPOSIT)
+			continue;
+		if (!buf && !(buf = malloc(READ_PIECE)))
+			return -ENOMEM;
+		rc = deposit_prepare(fs, &b->ops[i], buf);
+		if (rc < 0) {
+			/* unreadable pending content: not the server's doing */
+			if (rc != -ENOTCONN && rc != -ENOMEM)
+				*bad_op = (int)i;
+			goto out;
+		}
+	}
+	rc = upload_missing(fs, b);
+	if (rc < 0)
+		goto out;
+	body = json_object();
+	ops = json_array();
+	if (!body || !ops) {
+		json_decref(ops);
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_object_set_new(body, "client", json_string(fs->hostname));
+	json_object_set_new(body, "ops", ops);
+	for (i = 0; i < b->n; i++) {
+		json_t *j = bop_json(&b->ops[i]);
+
+		if (!j || json_array_append_new(ops, j) < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	rc = remote_commit(fs, body, reply, bad_op);
+out:
+	json_decref(body);
+	free(buf);
+	return rc;
+}
+
+/* Apply a committed batch to the tree (fs->lock held). */
+static void batch_applied(struct fs *fs, struct batch *b, json_t *reply)
+{
+	json_t *results = json_object_get(reply, "results");
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct bop *o = &b->ops[i];
+		struct node *n = o->node;
+		json_t *r = json_array_get(results, i);
+		struct pend *p = pend_find(fs, o->seq);
+		json_t *v;
+
+		if (n && (o->op.kind == QUEUE_DEPOSIT ||
+			  o->op.kind == QUEUE_MOVE) && r) {
+			const char *doc =
+				json_string_value(json_object_get(r, "doc_id"));
+
+			v = json_object_get(r, "version");
+			if (doc && doc_id_valid(doc) && json_is_integer(v)) {
+				snprintf(n->rm.doc_id, sizeof(n->rm.doc_id),
+					 "%s", doc);
+				n->rm.version = (uint64_t)json_integer_value(v);
+			}
+		}
+		if (n && o->op.kind == QUEUE_DEPOSIT) {
+			const char *at = json_string_value(
+				json_object_get(r, "deposited_at"));
+
+			n->has_remote = 1;
+			n->rm.size = o->size;
+			obj_id_to_hex(&o->sha, n->rm.sha256);
+			snprintf(n->rm.deposited_by, sizeof(n->rm.deposited_by),
+				 "%s", fs->login);
+			if (at)
+				snprintf(n->rm.deposited_at,
+					 sizeof(n->rm.deposited_at), "%s", at);
+			n->rm.mtime = o->mtime;
+			/* the staging is now a version: reads go to chunks */
+			if (n->staging_name && o->op.staging &&
+			    !strcmp(n->staging_name, o->op.staging) &&
+			    !n->writers) {
+				content_staging_delete(fs, n->staging_name);
+				free(n->staging_name);
+				n->staging_name = NULL;
+			}
+		} else if (n) {
+			n->has_remote = 1;
+		}
+		if (p)
+			pend_done(fs, p);
+	}
+}
+
+/* conflict name for path: "NAME (conflict YYYY-MM-DD HHMMSS).EXT" */
+static char *conflict_path(const char *path)
+{
+	char *parent = NULL, *name = NULL, *out = NULL;
+	char stamp[64], cname[NAME_MAX_LEN + 1];
+	const char *ext;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t base, room;
+
+	if (path_split(path, &parent, &name) < 0)
+		return NULL;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), " (conflict %Y-%m-%d %H%M%S)", &tm);
+	ext = vdir_ext(name);
+	base = strlen(name) - strlen(ext);
+	room = NAME_MAX_LEN - strlen(stamp) - strlen(ext);
+	if (base > room)
+		base = room;	/* NEEDSWORK: may cut inside a UTF-8 sequence */
+	snprintf(cname, sizeof(cname), "%.*s%s%s", (int)base, name, stamp,
+		 ext);
+	out = path_join(parent, cname);
+	free(parent);
+	free(name);
+	return out;
+}
+
+/* A permanent error on b->ops[bad] (fs->lock held). */
+static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad,
+			    int rc, const char *msg)
+{
+	struct bop *o = &b->ops[bad];
+	struct pend *p = pend_find(fs, o->seq);
+	char what[PATH_MAX_LEN + 1];
+	char *cp;
+
+	snprintf(what, sizeof(what), "%s", o->op.path ? o->op.path : o->op.from);
+	snprintf(fs->last_error, sizeof(fs->last_error), "%.200s: %.300s", what, msg);
+	if (!p)
+		return;
+	if (o->op.kind == QUEUE_DEPOSIT && !strstr(o->op.path, " (conflict ") &&
+	    (cp = conflict_path(o->op.path))) {
+		log_error("cannot deposit '%s' (%s): keeping it as '%s'", what,
+			  msg, cp);
+		free(p->op.path);
+		p->op.path = cp;
+		p->op.base_doc[0] = '\0';
+		p->op.base_version = 0;
+		if (queue_update(fs->q, &p->op) == 0) {
+			struct node *n = p->node;
+			const char *slash = strrchr(cp, '/');
+
+			/* show the file under the name it will have */
+			if (n && n->linked && !node_child(n->parent, slash + 1)) {
+				struct node *dir = n->parent;
+
+				node_ref(n);
+				node_detach(fs, n);
+				node_attach(dir, n, slash + 1);
+				n->has_remote = 0;
+				memset(&n->rm, 0, sizeof(n->rm));
+				node_unref(fs, n);
+			}
+			return;
+		}
+	}
+	log_error("dropping queued operation on '%s': %s", what, msg);
+	pend_drop(fs, p);	/* a deposit's staging stays on disk */
+	(void)rc;
+}
+
+static void *sync_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct batch b;
+	int64_t backoff = 0, wake;
+	size_t max_ops = BATCH_MAX_OPS;
+
+	b.ops = calloc(BATCH_MAX_OPS, sizeof(*b.ops));
+	b.n = 0;
+	if (!b.ops) {
+		log_error("sync engine: out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&fs->lock);
+	while (!fs->sync_stop) {
+		json_t *reply = NULL;
+		int rc, bad;
+		char msg[FS_ERRMSG_MAX];
+
+		wake = batch_take(fs, &b, max_ops);
+		if (!b.n) {
+			struct timespec ts;
+
+			if (!fs->pends)
+				fs->sync_force = 0;
+			if (wake) {
+				ts.tv_sec = wake / 1000;
+				ts.tv_nsec = (wake % 1000) * 1000000;
+				pthread_cond_timedwait(&fs->sync_cond, &fs->lock,
+						       &ts);
+			} else {
+				pthread_cond_wait(&fs->sync_cond, &fs->lock);
+			}
+			continue;
+		}
+		pthread_mutex_unlock(&fs->lock);
+
+		err_clear();
+		rc = batch_send(fs, &b, &reply, &bad);
+		snprintf(msg, sizeof(msg), "%s", err_msg());
+		if (rc == 0) {
+			size_t i;
+
+			for (i = 0; i < b.n; i++)
+				if (queue_remove(fs->q, b.ops[i].seq) < 0)
+					log_error("cannot remove a committed op: %s",
+						  err_msg());
+		}
+
+		pthread_mutex_lock(&fs->lock);
+		if (rc == 0) {
+			batch_applied(fs, &b, reply);
+			log_debug("committed %zu operations", b.n);
+			backoff = 0;
+			max_ops = BATCH_MAX_OPS;
+		} else if (rc == -E2BIG && bad < 0 && b.n > 1) {
+			max_ops = b.n / 2;	/* too large for the server */
+		} else if (transient(rc)) {
+			struct timespec ts;
+			int64_t until;
+
+			backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+			if (backoff > BACKOFF_MAX_MS)
+				backoff = BACKOFF_MAX_MS;
+			log_warn("sync: %s; retrying in %lld ms", msg,
+				 (long long)backoff);
+			batch_put(fs, &b);
+			until = fs_now_ms() + backoff;
+			ts.tv_sec = until / 1000;
+			ts.tv_nsec = (until % 1000) * 1000000;
+			while (!fs->sync_stop && fs_now_ms() < until)
+				if (pthread_cond_timedwait(&fs->sync_cond,
+							   &fs->lock, &ts))
+					break;
+			json_decref(reply);
+			continue;
+		} else {
+			if (bad < 0 || (size_t)bad >= b.n)
+				bad = 0;
+			batch_failed_op(fs, &b, (size_t)bad, rc, msg);
+		}
+		batch_put(fs, &b);
+		json_decref(reply);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	free(b.ops);
+	return NULL;
+}
+
+int sync_start(struct fs *fs)
+{
+	int rc = pthread_create(&fs->sync_thread, NULL, sync_main, fs);
+
+	if (rc)
+		return err_set(-rc, "cannot start the sync engine: %s",
+			       strerror(rc));
+	fs->sync_started = 1;
+	return 0;
+}
+
+void sync_stop(struct fs *fs)
+{
+	if (!fs->sync_started)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	fs->sync_stop = 1;
+	pthread_cond_broadcast(&fs->sync_cond);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_join(fs->sync_thread, NULL);
+	fs->sync_started = 0;
+}

@@ -1,0 +1,515 @@
+/*
+ * The drive's in-memory tree: nodes with stable inode numbers for the life
+ * of the mount, the kernel's lookup counts, and the revalidation of folder
+ * listings against the server.
+ *
+ * A node is linked in its parent's children while it is visible.  It is
+ * freed once it is detached, the kernel has forgotten it (nlookup 0) and
+ * nothing else holds it (refs 0: open handles, queued operations, listing
+ * snapshots).  Linked nodes are kept: they are the cached tree.
+ *
+ * Revalidation merges a fresh listing into the children: local state wins
+ * (a node with pending content or a queued creation or move is never
+ * replaced or dropped), paths with a queued removal stay hidden, and a file
+ * whose version changed gets its kernel page cache invalidated.
+ */
+#include "client/fs_i.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "client/staging.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/path.h"
+
+int64_t fs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct node *node_new(struct fs *fs, struct node *parent, const char *name,
+		      enum node_kind kind)
+{
+	struct node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->name = strdup(name);
+	if (!n->name) {
+		free(n);
+		return NULL;
+	}
+	n->ino = fs->next_ino++;
+	n->kind = kind;
+	n->uid = fs->uid;
+	n->gid = fs->gid;
+	pthread_mutex_init(&n->lock, NULL);
+	HASH_ADD(hh, fs->inodes, ino, sizeof(n->ino), n);
+	if (parent)
+		node_attach(parent, n, name);
+	return n;
+}
+
+static void node_free(struct node *n)
+{
+	if (n->st)
+		staging_close(n->st);
+	chunk_map_free(n->map);
+	free(n->st_name);
+	free(n->staging_name);
+	free(n->name);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+static void node_maybe_free(struct fs *fs, struct node *n)
+{
+	if (n == fs->root || n->linked || n->nlookup || n->refs)
+		return;
+	HASH_DELETE(hh, fs->inodes, n);
+	node_free(n);
+}
+
+int tree_init(struct fs *fs)
+{
+	fs->next_ino = 1;	/* FUSE_ROOT_ID */
+	fs->root = node_new(fs, NULL, "", NODE_DIR);
+	if (!fs->root)
+		return err_set(-ENOMEM, "out of memory");
+	fs->root->has_remote = 1;
+	fs->root->nlookup = 1;
+	return 0;
+}
+
+void tree_release(struct fs *fs)
+{
+	struct node *n, *tmp;
+	struct hidden *h, *htmp;
+
+	HASH_ITER(hh, fs->inodes, n, tmp) {
+		HASH_DELETE(hh, fs->inodes, n);
+		node_free(n);
+	}
+	fs->root = NULL;
+	HASH_ITER(hh, fs->hidden, h, htmp) {
+		HASH_DEL(fs->hidden, h);
+		free(h->path);
+		free(h);
+	}
+}
+
+struct node *node_child(struct node *dir, const char *name)
+{
+	struct node *c = NULL;
+
+	HASH_FIND(hh_child, dir->children, name, strlen(name), c);
+	return c;
+}
+
+struct node *node_by_ino(struct fs *fs, uint64_t ino)
+{
+	struct node *n = NULL;
+
+	HASH_FIND(hh, fs->inodes, &ino, sizeof(ino), n);
+	return n;
+}
+
+void node_ref(struct node *n)
+{
+	n->refs++;
+}
+
+void node_unref(struct fs *fs, struct node *n)
+{
+	if (!n)
+		return;
+	n->refs--;
+	node_maybe_free(fs, n);
+}
+
+void node_forget(struct fs *fs, struct node *n, uint64_t nlookup)
+{
+	n->nlookup = nlookup > n->nlookup ? 0 : n->nlookup - nlookup;
+	node_maybe_free(fs, n);
+}
+
+/* Unlink n (and everything below it) from the visible tree. */
+void node_detach(struct fs *fs, struct node *n)
+{
+	struct node *c, *tmp;
+
+	HASH_ITER(hh_child, n->children, c, tmp)
+		node_detach(fs, c);
+	if (n->vroot) {
+		struct node *v = n->vroot;
+
+		n->vroot = NULL;
+		v->linked = 0;	/* held by n->vroot, not in a children table */
+		v->parent = NULL;
+		node_detach(fs, v);
+	}
+	if (n->linked) {
+		HASH_DELETE(hh_child, n->parent->children, n);
+		n->linked = 0;
+	}
+	n->parent = NULL;
+	node_maybe_free(fs, n);
+}
+
+/* Link a detached node under dir with a new name (the name is copied). */
+void node_attach(struct node *dir, struct node *n, const char *name)
+{
+	if (name != n->name) {
+		char *dup = strdup(name);
+
+		if (dup) {
+			free(n->name);
+			n->name = dup;
+		}
+	}
+	n->parent = dir;
+	n->linked = 1;
+	HASH_ADD_KEYPTR(hh_child, dir->children, n->name, strlen(n->name), n);
+}
+
+char *node_path(const struct node *n)
+{
+	const struct node *p;
+	size_t len = 0;
+	char *out;
+
+	if (!n->parent)
+		return n->kind == NODE_DIR && !n->name[0] ? strdup("/") : NULL;
+	for (p = n; p->parent; p = p->parent) {
+		if (p->kind != NODE_DIR && p->kind != NODE_FILE)
+			return NULL;
+		len += strlen(p->name) + 1;
+	}
+	if (p->name[0])		/* detached ancestor, not the root */
+		return NULL;
+	out = malloc(len + 1);
+	if (!out)
+		return NULL;
+	out[len] = '\0';
+	for (p = n; p->parent; p = p->parent) {
+		size_t l = strlen(p->name);
+
+		len -= l;
+		memcpy(out + len, p->name, l);
+		out[--len] = '/';
+	}
+	return out;
+}
+
+int node_is_local(const struct node *n)
+{
+	return n->pending || n->writers || n->staging_name || !n->has_remote;
+}
+
+uint64_t node_size(const struct node *n)
+{
+	if (n->kind == NODE_FILE && n->staging_name)
+		return n->lsize;
+	if (n->kind == NODE_FILE || n->kind == NODE_VFILE)
+		return n->rm.size;
+	return 0;
+}
+
+static int64_t parse_rfc3339(const char *s)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, se;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ", &y, &mo, &d, &h, &mi, &se) !=
+	    6)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	return (int64_t)timegm(&tm);
+}
+
+void node_stat(const struct fs *fs, const struct node *n, struct stat *st)
+{
+	int64_t t;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_blksize = FS_BLKSIZE;
+	switch (n->kind) {
+	case NODE_DIR:
+		st->st_mode = S_IFDIR | (n->mode ? n->mode : 0755);
+		st->st_nlink = 2;
+		break;
+	case NODE_FILE:
+		st->st_mode = S_IFREG | (n->mode ? n->mode : 0644);
+		st->st_nlink = 1;
+		break;
+	case NODE_VROOT:
+	case NODE_VDOC:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		break;
+	case NODE_VFILE:
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		break;
+	}
+	st->st_size = (off_t)node_size(n);
+	st->st_blocks = (st->st_size + 511) / 512;
+	t = n->mtime_local;
+	if (!t && n->kind != NODE_VFILE)
+		t = n->rm.mtime;
+	if (!t)
+		t = parse_rfc3339(n->rm.deposited_at);
+	if (!t)
+		t = fs_now_ms() / 1000;
+	st->st_mtim.tv_sec = t;
+	st->st_atim.tv_sec = t;
+	st->st_ctim.tv_sec = t;
+}
+
+void hidden_add(struct fs *fs, const char *path)
+{
+	struct hidden *h = NULL;
+
+	HASH_FIND_STR(fs->hidden, path, h);
+	if (h) {
+		h->count++;
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h || !(h->path = strdup(path))) {
+		free(h);
+		return;
+	}
+	h->count = 1;
+	HASH_ADD_KEYPTR(hh, fs->hidden, h->path, strlen(h->path), h);
+}
+
+void hidden_del(struct fs *fs, const char *path)
+{
+	struct hidden *h = NULL;
+
+	HASH_FIND_STR(fs->hidden, path, h);
+	if (!h || --h->count)
+		return;
+	HASH_DEL(fs->hidden, h);
+	free(h->path);
+	free(h);
+}
+
+int hidden_has(struct fs *fs, const char *path)
+{
+	struct hidden *h = NULL;
+
+	if (!fs->hidden)
+		return 0;
+	HASH_FIND_STR(fs->hidden, path, h);
+	return h != NULL;
+}
+
+static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
+		       const struct rentry *e)
+{
+	struct node *c = node_child(dir, e->name);
+	enum node_kind kind = e->is_dir ? NODE_DIR : NODE_FILE;
+	char *p;
+
+	if (fs->hidden) {
+		p = path_join(dpath, e->name);
+		if (!p)
+			return -ENOMEM;
+		if (hidden_has(fs, p)) {
+			free(p);
+			return 0;
+		}
+		free(p);
+	}
+	if (c) {
+		c->seen = fs->gen;
+		if (node_is_local(c))
+			return 0;	/* local state wins */
+		if (c->kind == kind) {
+			if (kind == NODE_FILE && c->rm.version &&
+			    (c->rm.version != e->rm.version ||
+			     strcmp(c->rm.doc_id, e->rm.doc_id))) {
+				c->content_gen++;
+				notify_inode(fs, c->ino);
+			}
+			c->rm = e->rm;
+			c->has_remote = 1;
+			return 0;
+		}
+		node_detach(fs, c);
+		notify_entry(fs, dir->ino, e->name);
+	}
+	c = node_new(fs, dir, e->name, kind);
+	if (!c)
+		return -ENOMEM;
+	c->rm = e->rm;
+	c->has_remote = 1;
+	c->seen = fs->gen;
+	return 0;
+}
+
+/* Merge a complete listing of dir (fs->lock held). */
+static int merge_listing(struct fs *fs, struct node *dir, const char *dpath,
+			 const struct rentry *e, size_t n)
+{
+	struct node *c, *tmp;
+	size_t i;
+	int rc;
+
+	fs->gen++;
+	for (i = 0; i < n; i++) {
+		rc = merge_entry(fs, dir, dpath, &e[i]);
+		if (rc < 0)
+			return rc;
+	}
+	HASH_ITER(hh_child, dir->children, c, tmp) {
+		if (c->seen == fs->gen || node_is_local(c))
+			continue;
+		notify_entry(fs, dir->ino, c->name);
+		node_detach(fs, c);
+	}
+	return 0;
+}
+
+static int dir_has_local_child(const struct node *dir)
+{
+	const struct node *c, *tmp;
+
+	HASH_ITER(hh_child, dir->children, c, tmp) {
+		if (node_is_local(c))
+			return 1;
+	}
+	return 0;
+}
+
+int tree_revalidate(struct fs *fs, struct node *dir, int force)
+{
+	struct rentry *e = NULL;
+	size_t n = 0;
+	char *path, *now_path;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	if (dir->kind != NODE_DIR) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	if (dir != fs->root && !dir->linked) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOENT;
+	}
+	/* A folder created or moved locally is not at its path on the server
+	 * yet: its children are all known locally. */
+	if (dir->pending || !dir->has_remote ||
+	    (!force && dir->listed &&
+	     fs_now_ms() - dir->listed_at_ms < FS_TTL_MS)) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	path = node_path(dir);
+	if (!path) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOMEM;
+	}
+	node_ref(dir);
+	pthread_mutex_unlock(&fs->lock);
+
+	rc = remote_list(fs, path, &e, &n);
+
+	pthread_mutex_lock(&fs->lock);
+	now_path = node_path(dir);
+	if (!now_path || strcmp(now_path, path)) {
+		/* moved or removed meanwhile: the listing is of another place */
+		rc = now_path ? 0 : -ENOENT;
+	} else if (rc == -ENOENT || rc == -EEXIST) {
+		if (dir != fs->root && !dir->pending &&
+		    !dir_has_local_child(dir)) {
+			notify_entry(fs, dir->parent->ino, dir->name);
+			node_detach(fs, dir);
+		}
+		rc = err_set(-ENOENT, "no such folder '%s'", path);
+	} else if (rc < 0) {
+		if (dir->listed) {
+			log_debug("listing '%s' failed, serving the cached one: %s",
+				  path, err_msg());
+			rc = 0;
+		}
+	} else {
+		rc = merge_listing(fs, dir, path, e, n);
+		if (rc == 0) {
+			dir->listed = 1;
+			dir->listed_at_ms = fs_now_ms();
+		}
+	}
+	node_unref(fs, dir);
+	pthread_mutex_unlock(&fs->lock);
+	free(now_path);
+	free(path);
+	rentries_free(e, n);
+	return rc;
+}
+
+int tree_resolve(struct fs *fs, const char *path, struct node **out)
+{
+	struct node *cur, *next;
+	const char *p = path;
+	char name[NAME_MAX_LEN + 1];
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	cur = fs->root;
+	node_ref(cur);
+	pthread_mutex_unlock(&fs->lock);
+	while (*p == '/')
+		p++;
+	while (*p) {
+		size_t len = strcspn(p, "/");
+
+		if (len > NAME_MAX_LEN) {
+			rc = -ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		p += len;
+		while (*p == '/')
+			p++;
+		rc = tree_revalidate(fs, cur, 0);
+		if (rc < 0)
+			goto fail;
+		pthread_mutex_lock(&fs->lock);
+		next = node_child(cur, name);
+		if (!next || (*p && next->kind != NODE_DIR)) {
+			pthread_mutex_unlock(&fs->lock);
+			rc = next ? -ENOTDIR : -ENOENT;
+			goto fail;
+		}
+		node_ref(next);
+		node_unref(fs, cur);
+		pthread_mutex_unlock(&fs->lock);
+		cur = next;
+	}
+	*out = cur;
+	return 0;
+fail:
+	pthread_mutex_lock(&fs->lock);
+	node_unref(fs, cur);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}

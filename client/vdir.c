@@ -1,0 +1,168 @@
+/*
+ * The read-only `.versions` folders.  DIR/.versions is reachable by lookup
+ * in every folder but never listed (like ZFS's .zfs); DIR/.versions/NAME is
+ * a folder holding v1.EXT .. vN.EXT, one read-only file per version of
+ * NAME's document (the extension kept so programs open them right).
+ * Versions are immutable, so a version file's node never changes; the list
+ * of versions is refreshed from the server after FS_TTL_MS.
+ */
+#include "client/fs_i.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/err.h"
+#include "common/path.h"
+
+const char *vdir_ext(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	return dot && dot != name ? dot : "";
+}
+
+int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
+{
+	struct remote_meta *v = NULL;
+	char doc[DOC_ID_HEX_LEN + 1];
+	size_t n = 0, i;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	if (!force && vdoc->listed &&
+	    fs_now_ms() - vdoc->listed_at_ms < FS_TTL_MS) {
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	memcpy(doc, vdoc->rm.doc_id, sizeof(doc));
+	node_ref(vdoc);
+	pthread_mutex_unlock(&fs->lock);
+
+	rc = remote_versions(fs, doc, &v, &n);
+
+	pthread_mutex_lock(&fs->lock);
+	if (rc < 0) {
+		if (vdoc->listed && rc != -ENOENT)
+			rc = 0;	/* serve the versions known */
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		char name[64 + NAME_MAX_LEN];
+		struct node *c;
+
+		snprintf(name, sizeof(name), "v%" PRIu64 "%s", v[i].version,
+			 vdir_ext(vdoc->name));
+		if (strlen(name) > NAME_MAX_LEN)
+			snprintf(name, sizeof(name), "v%" PRIu64, v[i].version);
+		c = node_child(vdoc, name);
+		if (!c) {
+			c = node_new(fs, vdoc, name, NODE_VFILE);
+			if (!c) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+		c->rm = v[i];
+		c->vnum = v[i].version;
+		c->has_remote = 1;
+	}
+	vdoc->listed = 1;
+	vdoc->listed_at_ms = fs_now_ms();
+out:
+	node_unref(fs, vdoc);
+	pthread_mutex_unlock(&fs->lock);
+	free(v);
+	return rc;
+}
+
+/* .versions/NAME: the versions folder of the document NAME in dir. */
+static int vdoc_lookup(struct fs *fs, struct node *vroot, const char *name,
+		       struct node **out)
+{
+	struct node *dir, *f, *vd;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	dir = vroot->parent;
+	if (dir)
+		node_ref(dir);
+	pthread_mutex_unlock(&fs->lock);
+	if (!dir)
+		return -ENOENT;
+	rc = tree_revalidate(fs, dir, 0);
+	pthread_mutex_lock(&fs->lock);
+	if (rc < 0)
+		goto out;
+	f = node_child(dir, name);
+	if (!f || f->kind != NODE_FILE || !f->rm.doc_id[0]) {
+		rc = -ENOENT;
+		goto out;
+	}
+	vd = node_child(vroot, name);
+	if (vd && strcmp(vd->rm.doc_id, f->rm.doc_id)) {
+		node_detach(fs, vd);	/* the name now files another document */
+		vd = NULL;
+	}
+	if (!vd) {
+		vd = node_new(fs, vroot, name, NODE_VDOC);
+		if (!vd) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memcpy(vd->rm.doc_id, f->rm.doc_id, sizeof(vd->rm.doc_id));
+		vd->has_remote = 1;
+	}
+	node_ref(vd);
+	*out = vd;
+out:
+	node_unref(fs, dir);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+int vdir_lookup(struct fs *fs, struct node *parent, const char *name,
+		struct node **out)
+{
+	struct node *c;
+	int rc;
+
+	switch (parent->kind) {
+	case NODE_DIR:
+		pthread_mutex_lock(&fs->lock);
+		if (!parent->vroot) {
+			c = node_new(fs, NULL, VERSIONS_NAME, NODE_VROOT);
+			if (!c) {
+				pthread_mutex_unlock(&fs->lock);
+				return -ENOMEM;
+			}
+			c->parent = parent;
+			c->linked = 1;	/* held by parent->vroot */
+			c->has_remote = 1;
+			parent->vroot = c;
+		}
+		c = parent->vroot;
+		node_ref(c);
+		pthread_mutex_unlock(&fs->lock);
+		*out = c;
+		return 0;
+	case NODE_VROOT:
+		return vdoc_lookup(fs, parent, name, out);
+	case NODE_VDOC:
+		rc = vdir_revalidate(fs, parent, 0);
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&fs->lock);
+		c = node_child(parent, name);
+		if (c)
+			node_ref(c);
+		pthread_mutex_unlock(&fs->lock);
+		if (!c)
+			return -ENOENT;
+		*out = c;
+		return 0;
+	default:
+		return -ENOTDIR;
+	}
+}
