@@ -128,6 +128,14 @@ void crypto_key_release(struct crypto_key *key)
 	key->k = NULL;
 }
 
+/* Whether [a, a + an) and [b, b + bn) share a byte. */
+static int overlaps(const void *a, size_t an, const void *b, size_t bn)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return an && bn && x < y + bn && y < x + an;
+}
+
 int crypto_seal(const struct crypto_key *key, const void *ad, size_t adlen,
 		const void *in, size_t n, uint8_t *out)
 {
@@ -139,6 +147,9 @@ int crypto_seal(const struct crypto_key *key, const void *ad, size_t adlen,
 	if (n > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX ||
 	    n > SIZE_MAX - CRYPTO_SEAL_OVERHEAD)
 		return err_set(-E2BIG, "message too big to seal");
+	/* The nonce is written first: in place it would clobber the input. */
+	if (overlaps(in, n, out, n + CRYPTO_SEAL_OVERHEAD))
+		return err_set(-EINVAL, "seal input and output overlap");
 	randombytes_buf(out, CRYPTO_NONCE_LEN);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + CRYPTO_NONCE_LEN,
 						   &clen, in, n, ad, adlen,
@@ -157,6 +168,8 @@ int crypto_open(const struct crypto_key *key, const void *ad, size_t adlen,
 	if (n < CRYPTO_SEAL_OVERHEAD)
 		return err_set(-EBADMSG, "sealed data too short (%zu bytes)",
 			       n);
+	if (overlaps(in, n, out, n - CRYPTO_SEAL_OVERHEAD))
+		return err_set(-EINVAL, "open input and output overlap");
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 		    out, &mlen, NULL, in + CRYPTO_NONCE_LEN,
 		    n - CRYPTO_NONCE_LEN, ad, adlen, in, key->k) != 0) {

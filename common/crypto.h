@@ -34,11 +34,12 @@ int crypto_key_derive(struct crypto_key *out, const struct crypto_key *master,
 		      const char *context, const char *id);
 void crypto_key_release(struct crypto_key *key);
 
-/* out must hold n + CRYPTO_SEAL_OVERHEAD bytes. */
+/* out must hold n + CRYPTO_SEAL_OVERHEAD bytes and not overlap in (-EINVAL). */
 int crypto_seal(const struct crypto_key *key, const void *ad, size_t adlen,
 		const void *in, size_t n, uint8_t *out);
 /* in is a sealed blob of n bytes; out holds n - CRYPTO_SEAL_OVERHEAD.
- * -EBADMSG when the tag does not verify (tampered, wrong key, wrong ad). */
+ * -EBADMSG when the tag does not verify (tampered, wrong key, wrong ad).
+ * out must not overlap in (-EINVAL). */
 int crypto_open(const struct crypto_key *key, const void *ad, size_t adlen,
 		const uint8_t *in, size_t n, uint8_t *out);
 

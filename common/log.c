@@ -70,6 +70,14 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/*
+	 * One call, one line: a newline or escape sequence inside a logged
+	 * name (user input) must not forge further lines or drive the
+	 * terminal.
+	 */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 
 	pthread_mutex_lock(&log_lock);
 	fprintf(stderr, "%s %s %s\n", ts,

@@ -55,6 +55,23 @@ static void test_crypto_seal(void)
 			   (uint8_t *)out),
 	       -EBADMSG, "truncated refused");
 
+	{
+		uint8_t inplace[64 + CRYPTO_SEAL_OVERHEAD] = { 0 };
+
+		is_int(crypto_seal(&k, NULL, 0, inplace, 64, inplace), -EINVAL,
+		       "seal in place refused");
+		is_int(crypto_seal(&k, NULL, 0, inplace + 8, 32, inplace),
+		       -EINVAL, "overlapping seal refused");
+		is_int(crypto_seal(&k, NULL, 0, inplace + 40, 16, inplace),
+		       -EINVAL, "overlap at the end refused");
+		is_int(crypto_open(&k, "ad", 2, sealed, sizeof(sealed),
+				   sealed + CRYPTO_NONCE_LEN),
+		       -EINVAL, "overlapping open refused");
+		is_int(crypto_open(&k, "ad", 2, sealed, sizeof(sealed),
+				   (uint8_t *)out),
+		       0, "sealed blob untouched by the refusals");
+	}
+
 	/* Empty message. */
 	is_int(crypto_seal(&k, NULL, 0, "", 0, sealed), 0, "seal empty");
 	is_int(crypto_open(&k, NULL, 0, sealed, CRYPTO_SEAL_OVERHEAD,

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "tests/lib/tap.h"
@@ -36,6 +38,29 @@ int main(void)
 	err_clear();
 	err_set(-ENOENT, NULL);
 	is_str(err_msg(), strerror(ENOENT), "no text falls back to strerror");
+
+	/* A logged name cannot forge a second line. */
+	{
+		char path[] = "/tmp/coffre-test-log.XXXXXX", text[512];
+		int fd = mkstemp(path), saved = dup(2);
+		ssize_t n;
+
+		dup2(fd, 2);
+		log_warn("name '%s'", "a\nfake 2026 error line\x1b[2J");
+		fflush(stderr);
+		dup2(saved, 2);
+		close(saved);
+		n = pread(fd, text, sizeof(text) - 1, 0);
+		text[n > 0 ? n : 0] = '\0';
+		close(fd);
+		unlink(path);
+		ok(n > 0 && strchr(text, '\n') == text + n - 1 &&
+			   !strchr(text, '\x1b'),
+		   "control characters in a message are neutralised");
+		ok(strstr(text, " warn name 'a?fake 2026 error line?[2J'") !=
+			   NULL,
+		   "log line shape");
+	}
 
 	log_set_level(LOG_LEVEL_ERROR);
 	errno = EAGAIN;
