@@ -16,6 +16,7 @@
 #include "server/ledger.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,14 @@
 struct apply {
 	git_repository *repo;
 	int packed; /* repo is lg->prepo */
+	/*
+	 * Contents are checked before the apply lock is taken (hashing a
+	 * large file must not stall every other batch of the space): the
+	 * first deposit whose content failed, its rc and message.
+	 */
+	size_t cur_op, vfail;
+	int vrc;
+	char *vmsg;
 	git_index *idx;
 	struct chunkstore *cs;
 	const char *login;
@@ -317,9 +326,9 @@ static int op_deposit(struct apply *ap, const struct ledger_op *op,
 		return rc;
 	if (folder_at(ap, ip))
 		return err_set(-EISDIR, "'%s' is a folder", op->path);
-	rc = verify_content(ap, &op->content, op->path);
-	if (rc < 0)
-		return rc;
+	if (ap->cur_op == ap->vfail)
+		return err_set(ap->vrc, "%s",
+			       ap->vmsg ? ap->vmsg : "content check failed");
 	cur = file_at(ap, ip);
 	if (cur) {
 		manifest_init(&old);
@@ -682,6 +691,30 @@ static int apply_op(struct apply *ap, const struct ledger_op *op,
 	return err_set(-EINVAL, "unknown operation %d", (int)op->kind);
 }
 
+/*
+ * Check every deposit's content against the chunk store, in order, up to
+ * the first failure; ops before it may still fail first, under the lock,
+ * so the batch reports the same op as if all were checked in turn.
+ */
+static void precheck_contents(struct apply *ap, const struct ledger_op *ops,
+			      size_t nops)
+{
+	for (size_t i = 0; i < nops; i++) {
+		int rc;
+
+		if (ops[i].kind != LEDGER_OP_DEPOSIT || !ops[i].path ||
+		    path_validate(ops[i].path) < 0)
+			continue;
+		rc = verify_content(ap, &ops[i].content, ops[i].path);
+		if (rc < 0) {
+			ap->vfail = i;
+			ap->vrc = rc;
+			ap->vmsg = strdup(err_msg());
+			return;
+		}
+	}
+}
+
 /* The index of head, from the cache when it is still the head's. */
 static int load_index(struct ledger *lg, const git_oid *head)
 {
@@ -856,7 +889,7 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		 struct ledger_result *results, size_t *failed_op,
 		 char head[GIT_OID_HEX_LEN + 1])
 {
-	struct apply ap = { .cs = cs, .login = login };
+	struct apply ap = { .cs = cs, .login = login, .vfail = SIZE_MAX };
 	struct buf msg;
 	git_oid parent, commit;
 	size_t i;
@@ -880,6 +913,7 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 	if (rc < 0)
 		goto free_only;
 	rfc3339_utc((long long)time(NULL), ap.now, sizeof(ap.now));
+	precheck_contents(&ap, ops, nops);
 
 	pthread_mutex_lock(&lg->apply_lock);
 	ap.repo = lg->wrepo;
@@ -894,6 +928,7 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		goto fail;
 	ap.idx = lg->idx;
 	for (i = 0; i < nops; i++) {
+		ap.cur_op = i;
 		rc = apply_op(&ap, &ops[i], &results[i]);
 		if (rc == 0)
 			rc = add_trailers(&ap.trailers, &ops[i], &results[i]);
@@ -931,6 +966,7 @@ fail:
 		manifest_init(&results[i].manifest);
 	}
 free_only:
+	free(ap.vmsg);
 	hash_free(ap.hash);
 	free(ap.scratch);
 	buf_release(&ap.trailers);

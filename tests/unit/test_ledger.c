@@ -333,6 +333,14 @@ static void test_ledger_failures(void)
 	hash_buf(&bogus, "never stored", 12);
 	op->content.chunks[1].id = bogus;
 	expect_fail(-ENODATA, 0, "chunk not held");
+	add_deposit("/nope/y", "a");
+	add_deposit("/B/new", "0123456789");
+	ops[1].content.chunks[0].id = bogus;
+	expect_fail(-ENOENT, 0, "an earlier op fails before a content check");
+	add_mkdir("/Y", FOLDER_CLASS_PUBLIC);
+	add_deposit("/Y/new", "0123456789");
+	ops[1].content.chunks[0].id = bogus;
+	expect_fail(-ENODATA, 1, "content check fails at its own op");
 	add_deposit("/B/new", "0123456789");
 	ops[0].content.size = 11;
 	expect_fail(-EBADMSG, 0, "sizes do not add up");
