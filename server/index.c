@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -25,6 +26,7 @@ enum index_stmt {
 	ST_USER_PWHASH,
 	ST_TOKEN_ADD,
 	ST_TOKEN_LOGIN,
+	ST_TOKEN_PURGE,
 	ST_SPACE_ADD,
 	ST_MEMBER_ADD,
 	ST_MEMBER_GET,
@@ -44,6 +46,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_USER_PWHASH] = "SELECT pwhash FROM users WHERE login = ?1",
 	[ST_TOKEN_ADD] = "INSERT INTO tokens(hash, login, expires_at) VALUES(?1, ?2, ?3)",
 	[ST_TOKEN_LOGIN] = "SELECT login FROM tokens WHERE hash = ?1 AND expires_at > ?2",
+	[ST_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_at <= ?1",
 	[ST_SPACE_ADD] = "INSERT INTO spaces(name, kind, created_at) VALUES(?1, ?2, ?3)",
 	[ST_MEMBER_ADD] = "INSERT INTO members(space, login, role) VALUES(?1, ?2, ?3)",
 	[ST_MEMBER_GET] = "SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = ?1 AND m.login = ?2",
@@ -340,6 +343,12 @@ int index_token_add(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
 		bind_text(st, 2, login);
 		sqlite3_bind_int64(st, 3, expires_at);
 		rc = stmt_exec(ix, st, "store a token");
+	}
+	/* Expired tokens are useless: drop them while we are here. */
+	if (!rc && !stmt_get(ix, ST_TOKEN_PURGE, &st)) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+		if (stmt_exec(ix, st, "drop expired tokens") < 0)
+			err_clear();
 	}
 	pthread_mutex_unlock(&ix->lock);
 	return rc;
