@@ -37,24 +37,24 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 
-#define MEM_SLOTS	8
-#define TOUCH_EVERY_S	60
-#define NAME_LEN	32	/* binary form of the 64-hex file name */
+#define MEM_SLOTS     8
+#define TOUCH_EVERY_S 60
+#define NAME_LEN      32 /* binary form of the 64-hex file name */
 
 struct centry {
 	uint8_t name[NAME_LEN];
-	uint64_t size;		/* bytes on disk */
-	int64_t used;		/* last use, Unix seconds */
-	struct centry *hnext;	/* hash chain */
-	struct centry *prev, *next;	/* LRU list, head = most recent */
+	uint64_t size;		    /* bytes on disk */
+	int64_t used;		    /* last use, Unix seconds */
+	struct centry *hnext;	    /* hash chain */
+	struct centry *prev, *next; /* LRU list, head = most recent */
 };
 
 struct mchunk {
 	struct obj_id id;
 	uint8_t *data;
 	size_t len;
-	int refs;		/* readers copying out of data */
-	int in_table;		/* 0 once evicted: the last reader frees it */
+	int refs;     /* readers copying out of data */
+	int in_table; /* 0 once evicted: the last reader frees it */
 	uint64_t tick;
 };
 
@@ -66,9 +66,9 @@ struct cache {
 	struct crypto_key name_key;
 	struct crypto_key data_key;
 	uint64_t max_bytes;
-	uint64_t total;		/* bytes on disk in the index */
+	uint64_t total; /* bytes on disk in the index */
 	struct centry **buckets;
-	size_t nbuckets;	/* power of two */
+	size_t nbuckets; /* power of two */
 	size_t nentries;
 	struct centry *head, *tail;
 	struct mchunk *mem[MEM_SLOTS];
@@ -87,7 +87,7 @@ static size_t bucket_of(const struct cache *c, const uint8_t *name)
 {
 	uint64_t h;
 
-	memcpy(&h, name, sizeof(h));	/* a keyed hash: already uniform */
+	memcpy(&h, name, sizeof(h)); /* a keyed hash: already uniform */
 	return (size_t)h & (c->nbuckets - 1);
 }
 
@@ -228,8 +228,8 @@ static void chunk_name(struct cache *c, const struct obj_id *id,
 }
 
 /* DIR/chunks/XX/NAME into out. */
-static void chunk_path(const struct cache *c, const uint8_t *name,
-		       char *out, size_t outlen)
+static void chunk_path(const struct cache *c, const uint8_t *name, char *out,
+		       size_t outlen)
 {
 	char hex[2 * NAME_LEN + 1];
 
@@ -249,7 +249,7 @@ static void evict(struct cache *c, const struct centry *keep)
 
 		chunk_path(c, e->name, path, sizeof(path));
 		if (unlink(path) < 0 && errno != ENOENT)
-			break;	/* cannot free the space: keep the entry */
+			break; /* cannot free the space: keep the entry */
 		index_remove(c, e);
 	}
 }
@@ -258,7 +258,7 @@ struct scanned {
 	uint8_t name[NAME_LEN];
 	uint64_t size;
 	int64_t mtime;
-	int64_t mtime_ns;	/* finer order for files of the same second */
+	int64_t mtime_ns; /* finer order for files of the same second */
 };
 
 static int cmp_mtime(const void *a, const void *b)
@@ -303,7 +303,8 @@ static int scan(struct cache *c)
 				continue;
 			if (n == alloc) {
 				size_t na = alloc ? alloc * 2 : 1024;
-				struct scanned *nv = realloc(v, na * sizeof(*v));
+				struct scanned *nv =
+					realloc(v, na * sizeof(*v));
 
 				if (!nv) {
 					rc = err_set(-ENOMEM, "out of memory");
@@ -315,8 +316,9 @@ static int scan(struct cache *c)
 			memcpy(v[n].name, name, NAME_LEN);
 			v[n].size = (uint64_t)sb.st_size;
 			v[n].mtime = sb.st_mtim.tv_sec;
-			v[n].mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-					sb.st_mtim.tv_nsec;
+			v[n].mtime_ns =
+				(int64_t)sb.st_mtim.tv_sec * 1000000000 +
+				sb.st_mtim.tv_nsec;
 			n++;
 		}
 		closedir(sub);
@@ -416,8 +418,7 @@ int cache_has(struct cache *c, const struct obj_id *id)
 	return found;
 }
 
-int cache_put(struct cache *c, const struct obj_id *id, const void *p,
-	      size_t n)
+int cache_put(struct cache *c, const struct obj_id *id, const void *p, size_t n)
 {
 	struct tmpfile tf = tmpfile_init();
 	uint8_t name[NAME_LEN];
@@ -427,7 +428,8 @@ int cache_put(struct cache *c, const struct obj_id *id, const void *p,
 	int rc;
 
 	if (n > CHUNK_MAX)
-		return err_set(-E2BIG, "chunk of %zu bytes is over the limit", n);
+		return err_set(-E2BIG, "chunk of %zu bytes is over the limit",
+			       n);
 	chunk_name(c, id, name);
 	pthread_mutex_lock(&c->lock);
 	e = index_find(c, name);
@@ -533,9 +535,8 @@ static int load(struct cache *c, const struct obj_id *id, uint8_t **out,
 			     strerror((int)-r));
 		goto out;
 	}
-	if (r != sb.st_size ||
-	    crypto_open(&c->data_key, id->b, OBJ_ID_LEN, sealed, (size_t)r,
-			plain) < 0) {
+	if (r != sb.st_size || crypto_open(&c->data_key, id->b, OBJ_ID_LEN,
+					   sealed, (size_t)r, plain) < 0) {
 		rc = -EBADMSG;
 		goto bad;
 	}
@@ -567,7 +568,8 @@ bad:
 	if (e)
 		index_remove(c, e);
 	pthread_mutex_unlock(&c->lock);
-	rc = err_set(-EBADMSG, "a cached chunk fails to authenticate (removed)");
+	rc = err_set(-EBADMSG,
+		     "a cached chunk fails to authenticate (removed)");
 out:
 	close(fd);
 	free(sealed);
@@ -618,15 +620,15 @@ static struct mchunk *mem_put(struct cache *c, const struct obj_id *id,
 			free(data);
 			return old;
 		}
-		if (!c->mem[i] || (c->mem[victim] &&
-				   c->mem[i]->tick < c->mem[victim]->tick))
+		if (!c->mem[i] ||
+		    (c->mem[victim] && c->mem[i]->tick < c->mem[victim]->tick))
 			victim = i;
 	}
 	old = c->mem[victim];
 	if (old) {
 		old->in_table = 0;
 		if (old->refs > 0)
-			old = NULL;	/* its last reader frees it */
+			old = NULL; /* its last reader frees it */
 	}
 	m->in_table = 1;
 	m->tick = ++c->tick;

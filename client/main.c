@@ -1,1 +1,632 @@
-/* placeholder: this module is not written yet */
+/*
+ * `coffre`, the command line of the client: login, mount, sync --wait,
+ * versions and umount.  Each command parses its own options, does its work
+ * through the client modules (session, transport) or, for a mounted drive,
+ * through the mount's control extended attributes and the `.versions`
+ * folder, and returns the process exit status: 0 on success, 1 on failure
+ * (message "coffre: ..." on stderr), 2 on a usage error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/mount.h"
+#include "client/session.h"
+#include "client/transport.h"
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/path.h"
+
+#ifndef COFFRE_VERSION
+#define COFFRE_VERSION "0.1.0"
+#endif
+
+#define PASSWORD_FILE_MAX    4096
+#define SETTLE_MS_DEFAULT    1000u
+#define SETTLE_MS_MAX	     3600000u
+#define SYNC_POLL_NS	     (50 * 1000 * 1000)
+#define SYNC_TIMEOUT_DEFAULT 600
+#define XATTR_VALUE_MAX	     4096
+
+static const char usage_text[] =
+	"usage: coffre [--config DIR] login URL LOGIN --password-file FILE [--cacert FILE]\n"
+	"       coffre [--config DIR] mount SPACE MOUNTPOINT [--cache DIR] [--cache-size BYTES|NNNM|NNNG] [--foreground] [--debug]\n"
+	"       coffre [--config DIR] sync --wait MOUNTPOINT [--timeout SECONDS]\n"
+	"       coffre [--config DIR] versions PATH\n"
+	"       coffre [--config DIR] umount MOUNTPOINT\n"
+	"       coffre --help | --version\n";
+
+PRINTF_LIKE(1, 2) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("coffre: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+PRINTF_LIKE(1, 2) static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("coffre: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int read_password(const char *path, char **out)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = file_read_all(path, PASSWORD_FILE_MAX, &data, &len);
+	if (rc == -E2BIG)
+		return fail("password file '%s' is too large", path);
+	if (rc < 0)
+		return fail("cannot read password file '%s': %s", path,
+			    strerror(-rc));
+	data[strcspn(data, "\r\n")] = '\0';
+	if (!*data) {
+		explicit_bzero(data, len);
+		free(data);
+		return fail("password file '%s' is empty", path);
+	}
+	*out = data;
+	return 0;
+}
+
+static int cmd_login(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "cacert", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *pwfile = NULL, *cacert = NULL, *url, *login;
+	struct transport *t = NULL;
+	struct session s = { 0 };
+	struct crypto_key key = { 0 };
+	char *password = NULL, *token = NULL, *dir = NULL;
+	json_t *reply = NULL;
+	int c, rc, status = 1;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'p')
+			pwfile = optarg;
+		else if (c == 'c')
+			cacert = optarg;
+		else
+			return usage_error("bad option '%s' for login",
+					   argv[optind - 1]);
+	}
+	if (argc - optind != 2)
+		return usage_error("login needs URL and LOGIN");
+	if (!pwfile)
+		return usage_error("login needs --password-file FILE");
+	url = argv[optind];
+	login = argv[optind + 1];
+	if (ident_validate(login) < 0)
+		return fail("invalid login '%s'", login);
+	if (cacert && access(cacert, R_OK) < 0)
+		return fail("cannot read CA file '%s': %s", cacert,
+			    strerror(errno));
+	if (read_password(pwfile, &password))
+		return 1;
+
+	rc = transport_new(&t, url, NULL, cacert);
+	if (rc == 0)
+		rc = transport_login(t, login, password, &token);
+	transport_free(t);
+	t = NULL;
+	explicit_bzero(password, strlen(password));
+	free(password);
+	if (rc < 0) {
+		fail("login failed: %s", err_msg());
+		goto out;
+	}
+	/* Check that the token works before keeping it. */
+	rc = transport_new(&t, url, token, cacert);
+	if (rc == 0)
+		rc = transport_json(t, "GET", "/v1/spaces", NULL, &reply);
+	if (rc < 0) {
+		fail("login failed: %s", err_msg());
+		goto out;
+	}
+	rc = session_config_dir(config, &dir);
+	if (rc == 0) {
+		s.dir = dir;
+		s.url = (char *)url;
+		s.login = (char *)login;
+		s.token = token;
+		rc = session_save(&s, cacert);
+	}
+	if (rc == 0)
+		rc = session_cache_key(dir, &key);
+	if (rc < 0) {
+		fail("%s", err_msg());
+		goto out;
+	}
+	printf("logged in as %s at %s\n", login, url);
+	status = 0;
+out:
+	crypto_key_release(&key);
+	json_decref(reply);
+	transport_free(t);
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
+	free(dir);
+	return status;
+}
+
+/* BYTES, or a number with a K, M, G or T suffix (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!*s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if (shift && v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int settle_ms(unsigned *out)
+{
+	const char *env = getenv("COFFRE_SETTLE_MS");
+	unsigned long v;
+	char *end;
+
+	*out = SETTLE_MS_DEFAULT;
+	if (!env || !*env)
+		return 0;
+	errno = 0;
+	v = strtoul(env, &end, 10);
+	if (errno || *end || *env < '0' || *env > '9' || v > SETTLE_MS_MAX)
+		return fail(
+			"COFFRE_SETTLE_MS must be 0..%u milliseconds, not '%s'",
+			SETTLE_MS_MAX, env);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int cmd_mount(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cache", required_argument, NULL, 'c' },
+		{ "cache-size", required_argument, NULL, 's' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mount_opts o = { 0 };
+	struct session s = { 0 };
+	const char *cache_arg = NULL;
+	char *dir = NULL, *cache = NULL, *cache_real = NULL, *mnt = NULL;
+	int c, rc, status = 1;
+
+	while ((c = getopt_long(argc, argv, "fd", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cache_arg = optarg;
+			break;
+		case 's':
+			if (parse_size(optarg, &o.cache_size) < 0)
+				return usage_error("bad --cache-size '%s'",
+						   optarg);
+			break;
+		case 'f':
+			o.foreground = 1;
+			break;
+		case 'd':
+			o.debug = 1;
+			break;
+		default:
+			return usage_error("bad option '%s' for mount",
+					   argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("mount needs SPACE and MOUNTPOINT");
+	o.space = argv[optind];
+	if (ident_validate(o.space) < 0)
+		return fail("invalid space name '%s'", o.space);
+	if (settle_ms(&o.settle_ms))
+		return 1;
+	/* Absolute paths: the daemon changes its directory to /. */
+	mnt = realpath(argv[optind + 1], NULL);
+	if (!mnt)
+		return fail("cannot use mount point '%s': %s", argv[optind + 1],
+			    strerror(errno));
+	rc = session_config_dir(config, &dir);
+	if (rc == 0)
+		rc = session_load(&s, dir);
+	session_release(&s);
+	if (rc < 0) {
+		fail("%s", err_msg());
+		goto out;
+	}
+	if (cache_arg)
+		cache = strdup(cache_arg);
+	else if (asprintf(&cache, "%s/cache/%s", dir, o.space) < 0)
+		cache = NULL;
+	if (!cache) {
+		fail("out of memory");
+		goto out;
+	}
+	rc = mkdir_p(cache, 0700);
+	if (rc < 0) {
+		fail("%s", err_msg());
+		goto out;
+	}
+	cache_real = realpath(cache, NULL);
+	if (!cache_real) {
+		fail("cannot use cache directory '%s': %s", cache,
+		     strerror(errno));
+		goto out;
+	}
+	o.config_dir = dir;
+	o.cache_dir = cache_real;
+	o.mountpoint = mnt;
+	status = mount_run(&o);
+out:
+	free(cache_real);
+	free(cache);
+	free(dir);
+	free(mnt);
+	return status;
+}
+
+static int cmd_umount(int argc, char **argv)
+{
+	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+	int c, wstatus;
+	pid_t pid;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		return usage_error("bad option '%s' for umount",
+				   argv[optind - 1]);
+	if (argc - optind != 1)
+		return usage_error("umount needs MOUNTPOINT");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return fail("cannot fork: %s", strerror(errno));
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "--", argv[optind],
+		       (char *)NULL);
+		fprintf(stderr, "coffre: cannot run fusermount3: %s\n",
+			strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &wstatus, 0) < 0)
+		if (errno != EINTR)
+			return fail("cannot wait for fusermount3: %s",
+				    strerror(errno));
+	/* fusermount3 has said why on stderr. */
+	return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 ? 0 : 1;
+}
+
+/* Read an xattr as a string into buf; 0, or -errno. */
+static int xattr_str(const char *path, const char *name, char *buf, size_t len)
+{
+	ssize_t n = getxattr(path, name, buf, len - 1);
+
+	if (n < 0) {
+		buf[0] = '\0';
+		return -errno;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmd_sync(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static char before[XATTR_VALUE_MAX], error[XATTR_VALUE_MAX];
+	const struct timespec poll = { 0, SYNC_POLL_NS };
+	unsigned long timeout = SYNC_TIMEOUT_DEFAULT;
+	char pending[64], *end;
+	const char *mnt;
+	int c, wait = 0, rc;
+	unsigned long long n = 0;
+	double deadline;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'w') {
+			wait = 1;
+		} else if (c == 't') {
+			errno = 0;
+			timeout = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-')
+				return usage_error("bad --timeout '%s'",
+						   optarg);
+		} else {
+			return usage_error("bad option '%s' for sync",
+					   argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("sync needs MOUNTPOINT");
+	mnt = argv[optind];
+	/* Only a coffre mount answers this; ask before setting anything, so
+	 * a plain directory gets no stray attribute. */
+	rc = xattr_str(mnt, "user.coffre.pending", pending, sizeof(pending));
+	if (rc == -ENODATA || rc == -ENOTSUP)
+		return fail("'%s' is not a coffre mount", mnt);
+	if (rc < 0)
+		return fail("cannot read the sync state of '%s': %s", mnt,
+			    strerror(-rc));
+	/* An error already there before we ask is not this sync's. */
+	xattr_str(mnt, "user.coffre.error", before, sizeof(before));
+	if (setxattr(mnt, "user.coffre.sync", "now", 3, 0) < 0)
+		return fail("cannot ask '%s' to sync: %s", mnt,
+			    strerror(errno));
+	if (!wait)
+		return 0;
+	deadline = mono_now() + (double)timeout;
+	for (;;) {
+		rc = xattr_str(mnt, "user.coffre.pending", pending,
+			       sizeof(pending));
+		if (rc < 0)
+			return fail("cannot read the sync state of '%s': %s",
+				    mnt, strerror(-rc));
+		errno = 0;
+		n = strtoull(pending, &end, 10);
+		if (errno || end == pending || *end)
+			return fail("'%s' reports a bad pending count '%s'",
+				    mnt, pending);
+		xattr_str(mnt, "user.coffre.error", error, sizeof(error));
+		if (!error[0])
+			before[0] = '\0'; /* cleared: any new one counts */
+		if (error[0] && strcmp(error, before) != 0)
+			return fail("%s", error);
+		if (n == 0)
+			return 0;
+		if (mono_now() >= deadline)
+			break;
+		nanosleep(&poll, NULL);
+	}
+	return fail("timed out with %llu operations pending", n);
+}
+
+struct version_row {
+	unsigned long long n;
+	char *name;
+};
+
+static int cmp_version(const void *a, const void *b)
+{
+	const struct version_row *x = a, *y = b;
+
+	return (x->n > y->n) - (x->n < y->n);
+}
+
+/* "vN" or "vN.EXT" with N a decimal number: N into *n. */
+static int version_name(const char *name, unsigned long long *n)
+{
+	char *end;
+
+	if (name[0] != 'v' || name[1] < '0' || name[1] > '9')
+		return 0;
+	errno = 0;
+	*n = strtoull(name + 1, &end, 10);
+	return !errno && (*end == '\0' || *end == '.');
+}
+
+static int print_version(const char *vdir, const struct version_row *r)
+{
+	char path[PATH_MAX], ver[64], at[64], by[128], sha[80];
+	struct stat sb;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", vdir, r->name) >=
+	    sizeof(path))
+		return fail("path too long in '%s'", vdir);
+	if (stat(path, &sb) < 0)
+		return fail("cannot stat '%s': %s", path, strerror(errno));
+	if (xattr_str(path, "user.coffre.version", ver, sizeof(ver)) < 0)
+		snprintf(ver, sizeof(ver), "%llu", r->n);
+	if (xattr_str(path, "user.coffre.deposited_at", at, sizeof(at)) < 0)
+		snprintf(at, sizeof(at), "-");
+	if (xattr_str(path, "user.coffre.deposited_by", by, sizeof(by)) < 0)
+		snprintf(by, sizeof(by), "-");
+	if (xattr_str(path, "user.coffre.sha256", sha, sizeof(sha)) < 0)
+		snprintf(sha, sizeof(sha), "-");
+	printf("%s\t%s\t%s\t%lld\t%s\n", ver, at, by, (long long)sb.st_size,
+	       sha);
+	return 0;
+}
+
+static int cmd_versions(int argc, char **argv)
+{
+	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+	struct version_row *rows = NULL;
+	size_t nrows = 0, alloc = 0;
+	char *path, *slash, *vdir = NULL;
+	const char *dir, *name;
+	struct dirent *d;
+	DIR *dp;
+	int c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		return usage_error("bad option '%s' for versions",
+				   argv[optind - 1]);
+	if (argc - optind != 1)
+		return usage_error("versions needs PATH");
+	path = strdup(argv[optind]);
+	if (!path)
+		return fail("out of memory");
+	for (size_t l = strlen(path); l > 1 && path[l - 1] == '/'; l--)
+		path[l - 1] = '\0';
+	slash = strrchr(path, '/');
+	if (!slash) {
+		dir = ".";
+		name = path;
+	} else {
+		*slash = '\0';
+		dir = slash == path ? "/" : path;
+		name = slash + 1;
+	}
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+		free(path);
+		return fail("'%s' does not name a file", argv[optind]);
+	}
+	if (asprintf(&vdir, "%s/.versions/%s", dir, name) < 0) {
+		free(path);
+		return fail("out of memory");
+	}
+	dp = opendir(vdir);
+	if (!dp) {
+		status = fail("no versions of '%s': %s", argv[optind],
+			      strerror(errno));
+		goto out;
+	}
+	while ((d = readdir(dp))) {
+		unsigned long long n;
+
+		if (!version_name(d->d_name, &n))
+			continue;
+		if (nrows == alloc) {
+			size_t na = alloc ? 2 * alloc : 16;
+			struct version_row *nr =
+				realloc(rows, na * sizeof(*nr));
+
+			if (!nr) {
+				status = fail("out of memory");
+				break;
+			}
+			rows = nr;
+			alloc = na;
+		}
+		rows[nrows].n = n;
+		rows[nrows].name = strdup(d->d_name);
+		if (!rows[nrows].name) {
+			status = fail("out of memory");
+			break;
+		}
+		nrows++;
+	}
+	closedir(dp);
+	if (status == 0 && nrows)
+		qsort(rows, nrows, sizeof(*rows), cmp_version);
+	for (size_t i = 0; status == 0 && i < nrows; i++)
+		status = print_version(vdir, &rows[i]);
+out:
+	for (size_t i = 0; i < nrows; i++)
+		free(rows[i].name);
+	free(rows);
+	free(vdir);
+	free(path);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = NULL, *cmd;
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("coffre %s\n", COFFRE_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "--config")) {
+			if (++i >= argc)
+				return usage_error("--config needs DIR");
+			config = argv[i];
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			config = argv[i] + 9;
+		} else {
+			return usage_error("unknown option '%s'", argv[i]);
+		}
+	}
+	if (i >= argc)
+		return usage_error("no command given");
+	if (config && !*config)
+		return usage_error("--config needs DIR");
+	if (crypto_init() < 0)
+		return fail("cannot initialise libsodium");
+	cmd = argv[i];
+	argc -= i;
+	argv += i;
+	optind = 1;
+	opterr = 0; /* we say it ourselves, with the usage */
+	if (!strcmp(cmd, "login"))
+		return cmd_login(config, argc, argv);
+	if (!strcmp(cmd, "mount"))
+		return cmd_mount(config, argc, argv);
+	if (!strcmp(cmd, "sync"))
+		return cmd_sync(argc, argv);
+	if (!strcmp(cmd, "versions"))
+		return cmd_versions(argc, argv);
+	if (!strcmp(cmd, "umount"))
+		return cmd_umount(argc, argv);
+	return usage_error("unknown command '%s'", cmd);
+}

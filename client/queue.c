@@ -27,9 +27,9 @@
 #include "common/err.h"
 #include "common/path.h"
 
-#define LIST_PAGE	256
+#define LIST_PAGE   256
 /* A queued op holds at most two paths and a few short fields. */
-#define OP_JSON_MAX	(3 * PATH_MAX_LEN + 1024)
+#define OP_JSON_MAX (3 * PATH_MAX_LEN + 1024)
 
 struct queue {
 	pthread_mutex_t lock;
@@ -38,10 +38,8 @@ struct queue {
 };
 
 static const char *const kind_names[] = {
-	[QUEUE_MKDIR] = "mkdir",
-	[QUEUE_DEPOSIT] = "deposit",
-	[QUEUE_MOVE] = "move",
-	[QUEUE_UNLINK] = "unlink",
+	[QUEUE_MKDIR] = "mkdir", [QUEUE_DEPOSIT] = "deposit",
+	[QUEUE_MOVE] = "move",	 [QUEUE_UNLINK] = "unlink",
 	[QUEUE_RMDIR] = "rmdir",
 };
 
@@ -81,7 +79,8 @@ static int op_check(const struct queue_op *op)
 		return err_set(-EINVAL, "queue: %s operation without a path",
 			       kind_names[op->kind]);
 	if (op->kind == QUEUE_DEPOSIT && !op->staging)
-		return err_set(-EINVAL, "queue: deposit without a staging file");
+		return err_set(-EINVAL,
+			       "queue: deposit without a staging file");
 	return 0;
 }
 
@@ -151,8 +150,8 @@ static int dup_field(json_t *o, const char *k, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob,
-		   size_t n, struct queue_op *op)
+static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob, size_t n,
+		   struct queue_op *op)
 {
 	uint8_t ad[8];
 	char *text;
@@ -182,8 +181,9 @@ static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob,
 			op->kind = (enum queue_kind)i;
 	if ((unsigned)op->kind >= ARRAY_SIZE(kind_names))
 		goto out;
-	if (dup_field(o, "path", &op->path) || dup_field(o, "from", &op->from) ||
-	    dup_field(o, "to", &op->to) || dup_field(o, "staging", &op->staging))
+	if (dup_field(o, "path", &op->path) ||
+	    dup_field(o, "from", &op->from) || dup_field(o, "to", &op->to) ||
+	    dup_field(o, "staging", &op->staging))
 		goto out;
 	v = json_object_get(o, "base_doc");
 	if (json_is_string(v)) {
@@ -193,8 +193,8 @@ static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob,
 		       strlen(json_string_value(v)) + 1);
 	}
 	v = json_object_get(o, "base_version");
-	op->base_version = json_is_integer(v) ?
-				   (uint64_t)json_integer_value(v) : 0;
+	op->base_version =
+		json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
 	v = json_object_get(o, "ready_at_ms");
 	op->ready_at_ms = json_is_integer(v) ? json_integer_value(v) : 0;
 	op->seq = seq;
@@ -289,9 +289,11 @@ static int next_seq(struct queue *q, uint64_t *seq)
 	sqlite3_stmt *st = NULL;
 	int rc = 0, src;
 
-	src = sqlite3_prepare_v2(q->db,
-				 "UPDATE meta SET v = v + 1 WHERE k = 'next_seq'"
-				 " RETURNING v - 1", -1, &st, NULL);
+	src = sqlite3_prepare_v2(
+		q->db,
+		"UPDATE meta SET v = v + 1 WHERE k = 'next_seq'"
+		" RETURNING v - 1",
+		-1, &st, NULL);
 	if (src != SQLITE_OK)
 		return db_err(q, src, "prepare");
 	src = sqlite3_step(st);
@@ -342,8 +344,8 @@ int queue_append(struct queue *q, struct queue_op *op)
 	if (rc == 0)
 		rc = op_seal(q, op, seq, &blob, &n);
 	if (rc == 0)
-		rc = put_row(q, "INSERT INTO ops(blob, seq) VALUES(?1, ?2)", seq,
-			     blob, n);
+		rc = put_row(q, "INSERT INTO ops(blob, seq) VALUES(?1, ?2)",
+			     seq, blob, n);
 	if (rc == 0)
 		rc = exec(q, "COMMIT");
 	if (rc < 0)
@@ -404,7 +406,8 @@ static int list_page(struct queue *q, uint64_t after, struct queue_op *ops,
 	pthread_mutex_lock(&q->lock);
 	src = sqlite3_prepare_v2(q->db,
 				 "SELECT seq, blob FROM ops WHERE seq > ?1"
-				 " ORDER BY seq LIMIT ?2", -1, &st, NULL);
+				 " ORDER BY seq LIMIT ?2",
+				 -1, &st, NULL);
 	if (src != SQLITE_OK) {
 		rc = db_err(q, src, "prepare");
 		goto out;

@@ -20,8 +20,8 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 
-#define SESSION_MAX	(64u * 1024)
-#define CACERT_MAX	(1u * 1024 * 1024)
+#define SESSION_MAX (64u * 1024)
+#define CACERT_MAX  (1u * 1024 * 1024)
 
 static char *join(const char *dir, const char *name)
 {
@@ -48,7 +48,8 @@ int session_config_dir(const char *arg, char **out)
 	else if ((env = getenv("HOME")) && *env)
 		dir = join(env, ".config/coffre");
 	else
-		return err_set(-ENOENT, "no config directory: set HOME or use --config");
+		return err_set(-ENOENT,
+			       "no config directory: set HOME or use --config");
 	if (!dir)
 		return err_set(-ENOMEM, "out of memory");
 	rc = mkdir_p(dir, 0700);
@@ -87,8 +88,8 @@ int session_load(struct session *s, const char *dir)
 		return err_set(-ENOMEM, "out of memory");
 	rc = file_read_all(path, SESSION_MAX, &text, &len);
 	if (rc == -ENOENT) {
-		rc = err_set(-ENOENT, "not logged in (no '%s'): run coffre login",
-			     path);
+		rc = err_set(-ENOENT,
+			     "not logged in (no '%s'): run coffre login", path);
 		goto out;
 	}
 	if (rc < 0) {
@@ -148,8 +149,8 @@ int session_save(const struct session *s, const char *cacert_src)
 		cacert = ca_path;
 	}
 	rc = -ENOMEM;
-	o = json_pack("{s:s, s:s, s:s, s:s?}", "url", s->url, "login",
-		      s->login, "token", s->token, "cacert", cacert);
+	o = json_pack("{s:s, s:s, s:s, s:s?}", "url", s->url, "login", s->login,
+		      "token", s->token, "cacert", cacert);
 	if (!o)
 		goto out;
 	text = json_dumps(o, JSON_INDENT(2));
@@ -209,7 +210,7 @@ static int cache_key_create(const char *dir, const char *path)
 	tmpfile_release(&tf);
 	explicit_bzero(k, sizeof(k));
 	if (rc == -EEXIST)
-		return 0;	/* someone else made it: use theirs */
+		return 0; /* someone else made it: use theirs */
 	if (rc < 0)
 		return err_set(rc, "cannot create '%s': %s", path,
 			       strerror(-rc));

@@ -38,16 +38,16 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 
-#define SLOT_SIZE	((uint64_t)STAGING_BLOCK + CRYPTO_SEAL_OVERHEAD)
-#define HEADER_SLOT	4096u
-#define HEADER_MAGIC	"COFFSTG1"
-#define FILE_ID_LEN	16
-#define HEADER_PLAIN	64u
-#define HEADER_SEALED	(HEADER_PLAIN + CRYPTO_SEAL_OVERHEAD)
-#define HEADER_AD	"coffre staging header v1"
-#define BLOCK_AD_LEN	(8 + FILE_ID_LEN)
+#define SLOT_SIZE	 ((uint64_t)STAGING_BLOCK + CRYPTO_SEAL_OVERHEAD)
+#define HEADER_SLOT	 4096u
+#define HEADER_MAGIC	 "COFFSTG1"
+#define FILE_ID_LEN	 16
+#define HEADER_PLAIN	 64u
+#define HEADER_SEALED	 (HEADER_PLAIN + CRYPTO_SEAL_OVERHEAD)
+#define HEADER_AD	 "coffre staging header v1"
+#define BLOCK_AD_LEN	 (8 + FILE_ID_LEN)
 /* Blocks handled per syscall: 1 MiB of plaintext, bounded scratch memory. */
-#define BATCH_BLOCKS	256u
+#define BATCH_BLOCKS	 256u
 /* 16 TiB, the largest document a manifest can describe; keeps slot offsets
  * far from off_t overflow. */
 #define STAGING_MAX_SIZE (1ull << 44)
@@ -59,12 +59,12 @@ struct staging {
 	uint64_t size;
 	uint64_t base_size;
 	uint64_t base_limit;
-	uint64_t *bitmap;	/* bit i set: slot i holds a sealed block */
+	uint64_t *bitmap; /* bit i set: slot i holds a sealed block */
 	size_t bitmap_words;
-	uint64_t nwritten;	/* number of bits set */
-	uint8_t *scratch;	/* BATCH_BLOCKS slots, allocated on first use */
-	uint8_t block[STAGING_BLOCK];	/* one plaintext block for partials */
-	uint8_t slot1[SLOT_SIZE];	/* one sealed slot, apart from scratch */
+	uint64_t nwritten; /* number of bits set */
+	uint8_t *scratch;  /* BATCH_BLOCKS slots, allocated on first use */
+	uint8_t block[STAGING_BLOCK]; /* one plaintext block for partials */
+	uint8_t slot1[SLOT_SIZE];     /* one sealed slot, apart from scratch */
 };
 
 static uint64_t slot_off(uint64_t b)
@@ -113,7 +113,8 @@ static int bitmap_set(struct staging *st, uint64_t b)
 			n *= 2;
 		nb = realloc(st->bitmap, n * sizeof(*nb));
 		if (!nb)
-			return err_set(-ENOMEM, "out of memory for staging map");
+			return err_set(-ENOMEM,
+				       "out of memory for staging map");
 		memset(nb + st->bitmap_words, 0,
 		       (n - st->bitmap_words) * sizeof(*nb));
 		st->bitmap = nb;
@@ -134,7 +135,8 @@ static void bitmap_clear_from(struct staging *st, uint64_t b)
 
 		if (w == b / 64)
 			mask = ~((1ull << (b % 64)) - 1);
-		st->nwritten -= (uint64_t)__builtin_popcountll(st->bitmap[w] & mask);
+		st->nwritten -=
+			(uint64_t)__builtin_popcountll(st->bitmap[w] & mask);
 		st->bitmap[w] &= ~mask;
 	}
 }
@@ -190,14 +192,15 @@ static int open_block(struct staging *st, uint64_t b, const uint8_t *slot,
 static int read_slots(struct staging *st, uint64_t b, uint64_t cnt,
 		      uint8_t *out)
 {
-	ssize_t r = pread_full(st->fd, out, cnt * SLOT_SIZE,
-			       (off_t)slot_off(b));
+	ssize_t r =
+		pread_full(st->fd, out, cnt * SLOT_SIZE, (off_t)slot_off(b));
 
 	if (r < 0)
 		return err_set((int)r, "cannot read staging file: %s",
 			       strerror((int)-r));
 	if ((uint64_t)r != cnt * SLOT_SIZE)
-		return err_set(-EBADMSG, "staging file is truncated at block %llu",
+		return err_set(-EBADMSG,
+			       "staging file is truncated at block %llu",
 			       (unsigned long long)b);
 	return 0;
 }
@@ -207,7 +210,8 @@ static int scratch_get(struct staging *st)
 	if (!st->scratch) {
 		st->scratch = malloc(BATCH_BLOCKS * SLOT_SIZE);
 		if (!st->scratch)
-			return err_set(-ENOMEM, "out of memory for staging I/O");
+			return err_set(-ENOMEM,
+				       "out of memory for staging I/O");
 	}
 	return 0;
 }
@@ -288,7 +292,8 @@ static int read_header(struct staging *st)
 	    crypto_open(&st->key, HEADER_AD, sizeof(HEADER_AD) - 1, sealed,
 			sizeof(sealed), plain) < 0 ||
 	    memcmp(plain, HEADER_MAGIC, 8) != 0)
-		return err_set(-EBADMSG, "staging header fails to authenticate");
+		return err_set(-EBADMSG,
+			       "staging header fails to authenticate");
 	st->size = get_u64(plain + 8);
 	st->base_size = get_u64(plain + 16);
 	st->base_limit = get_u64(plain + 24);
@@ -321,7 +326,8 @@ int staging_create(struct staging **out, const char *path,
 
 	*out = NULL;
 	if (base_size > STAGING_MAX_SIZE)
-		return err_set(-EFBIG, "base of %llu bytes is too large to stage",
+		return err_set(-EFBIG,
+			       "base of %llu bytes is too large to stage",
 			       (unsigned long long)base_size);
 	st = staging_alloc(key);
 	if (!st)
@@ -419,7 +425,8 @@ static int scan_slots(struct staging *st)
 			rc = pwrite_full(st->fd, st->slot1, SLOT_SIZE,
 					 (off_t)slot_off(nb - 1));
 			if (rc < 0)
-				return err_set(rc, "cannot write staging file: %s",
+				return err_set(rc,
+					       "cannot write staging file: %s",
 					       strerror(-rc));
 		}
 	}
@@ -487,7 +494,8 @@ ssize_t staging_read(struct staging *st, void *buf, size_t n, uint64_t off,
 		n = (size_t)(st->size - off);
 	end = off + n;
 	for (pos = off; pos < end;) {
-		uint64_t b = pos / STAGING_BLOCK, last = (end - 1) / STAGING_BLOCK;
+		uint64_t b = pos / STAGING_BLOCK,
+			 last = (end - 1) / STAGING_BLOCK;
 		uint64_t r = b, seg_end;
 
 		if (!is_written(st, b)) {
@@ -513,7 +521,8 @@ ssize_t staging_read(struct staging *st, void *buf, size_t n, uint64_t off,
 		if (rc < 0)
 			return rc;
 		for (uint64_t i = b; i <= r; i++) {
-			uint64_t bs = i * STAGING_BLOCK, be = bs + STAGING_BLOCK;
+			uint64_t bs = i * STAGING_BLOCK,
+				 be = bs + STAGING_BLOCK;
 			uint64_t cs = bs > pos ? bs : pos;
 			uint64_t ce = be < end ? be : end;
 			const uint8_t *slot = st->scratch + (i - b) * SLOT_SIZE;
@@ -543,10 +552,10 @@ static void unwind_batch(struct staging *st, uint64_t b0, uint64_t cnt,
 {
 	for (uint64_t i = 0; i < cnt; i++)
 		if (!was_written[i])
-			(void)fallocate(st->fd,
-					FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					(off_t)slot_off(b0 + i),
-					(off_t)SLOT_SIZE);
+			(void)fallocate(
+				st->fd,
+				FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				(off_t)slot_off(b0 + i), (off_t)SLOT_SIZE);
 }
 
 ssize_t staging_write(struct staging *st, const void *buf, size_t n,
@@ -662,7 +671,7 @@ int staging_truncate(struct staging *st, uint64_t size)
 		return rc;
 	}
 	if (size > old_size)
-		return 0;	/* bytes past the old end read as zero already */
+		return 0; /* bytes past the old end read as zero already */
 	nb = blocks_for(size);
 	if (size % STAGING_BLOCK && is_written(st, nb - 1)) {
 		size_t keep = size % STAGING_BLOCK;

@@ -29,13 +29,13 @@
 #define TOKEN_MAX	256
 
 struct transport {
-	char *url;		/* without trailing '/' */
-	char *auth;		/* "Authorization: Bearer TOKEN" or NULL */
+	char *url;  /* without trailing '/' */
+	char *auth; /* "Authorization: Bearer TOKEN" or NULL */
 	char *cacert;
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock;
-	CURL *pool[POOL_MAX];	/* idle handles, protected by pool_lock */
+	CURL *pool[POOL_MAX]; /* idle handles, protected by pool_lock */
 	int npool;
 	_Atomic uint64_t uploaded;
 };
@@ -97,7 +97,8 @@ int transport_new(struct transport **out, const char *url, const char *token,
 	n = strlen(t->url);
 	while (n > 8 && t->url[n - 1] == '/')
 		t->url[--n] = '\0';
-	if (token && asprintf(&t->auth, "Authorization: Bearer %s", token) < 0) {
+	if (token &&
+	    asprintf(&t->auth, "Authorization: Bearer %s", token) < 0) {
 		t->auth = NULL;
 		goto nomem;
 	}
@@ -110,7 +111,8 @@ int transport_new(struct transport **out, const char *url, const char *token,
 	curl_share_setopt(t->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(t->share, CURLSHOPT_USERDATA, t);
 	curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(t->share, CURLSHOPT_SHARE,
+			  CURL_LOCK_DATA_SSL_SESSION);
 	curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	*out = t;
 	return 0;
@@ -149,7 +151,7 @@ static CURL *handle_get(struct transport *t)
 		h = t->pool[--t->npool];
 	pthread_mutex_unlock(&t->pool_lock);
 	if (h)
-		curl_easy_reset(h);	/* keeps its live connections */
+		curl_easy_reset(h); /* keeps its live connections */
 	else
 		h = curl_easy_init();
 	return h;
@@ -174,7 +176,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (buf_append(&r->body, p, n) < 0) {
 		r->too_large = 1;
-		return 0;	/* makes curl fail with CURLE_WRITE_ERROR */
+		return 0; /* makes curl fail with CURLE_WRITE_ERROR */
 	}
 	return n;
 }
@@ -234,7 +236,7 @@ static int map_http_error(long status, struct buf *body, json_t **errbody)
 struct request {
 	const char *method;
 	const char *path;
-	const char *content_type;	/* NULL when no body */
+	const char *content_type; /* NULL when no body */
 	const void *body;
 	size_t body_len;
 	size_t reply_max;
@@ -335,7 +337,8 @@ out:
 int transport_json(struct transport *t, const char *method, const char *path,
 		   json_t *body, json_t **reply)
 {
-	struct request rq = { .method = method, .path = path,
+	struct request rq = { .method = method,
+			      .path = path,
 			      .reply_max = JSON_REPLY_MAX };
 	struct reply rp;
 	char *text = NULL;
@@ -364,7 +367,8 @@ int transport_json(struct transport *t, const char *method, const char *path,
 		if (rp.body.len)
 			o = json_loadb(rp.body.data, rp.body.len, 0, &je);
 		if (rp.body.len && !o)
-			rc = err_set(-EPROTO, "server sent malformed JSON to %s %s: %s",
+			rc = err_set(-EPROTO,
+				     "server sent malformed JSON to %s %s: %s",
 				     method, path, je.text);
 		else if (reply)
 			*reply = o;
@@ -373,7 +377,7 @@ int transport_json(struct transport *t, const char *method, const char *path,
 	}
 	buf_release(&rp.body);
 	if (text) {
-		explicit_bzero(text, strlen(text));	/* may hold a password */
+		explicit_bzero(text, strlen(text)); /* may hold a password */
 		free(text);
 	}
 	return rc;
@@ -388,7 +392,8 @@ int transport_login(struct transport *t, const char *login,
 	*token = NULL;
 	body = json_pack("{s:s, s:s}", "login", login, "password", password);
 	if (!body)
-		return err_set(-EINVAL, "login and password must be UTF-8 text");
+		return err_set(-EINVAL,
+			       "login and password must be UTF-8 text");
 	rc = transport_json(t, "POST", "/v1/login", body, &reply);
 	json_decref(body);
 	if (rc < 0) {
@@ -411,7 +416,7 @@ char *transport_escape(const char *s)
 	char *e, *copy;
 
 	pthread_once(&global_once, global_init);
-	e = curl_easy_escape(NULL, s, 0);	/* NULL handle: curl >= 7.82 */
+	e = curl_easy_escape(NULL, s, 0); /* NULL handle: curl >= 7.82 */
 	if (!e)
 		return NULL;
 	copy = strdup(e);
@@ -419,8 +424,7 @@ char *transport_escape(const char *s)
 	return copy;
 }
 
-static int chunk_path(const char *space, const struct obj_id *id,
-		      char **out)
+static int chunk_path(const char *space, const struct obj_id *id, char **out)
 {
 	char hex[OBJ_ID_HEX_LEN + 1];
 	char *esc = transport_escape(space);
@@ -460,10 +464,13 @@ int transport_get_chunk(struct transport *t, const char *space,
 	} else if (rc == 0) {
 		hash_buf(&got, rp.body.data ? rp.body.data : "", rp.body.len);
 		if (rp.body.len > CHUNK_MAX)
-			rc = err_set(-EPROTO, "chunk of %zu bytes is over the limit",
+			rc = err_set(-EPROTO,
+				     "chunk of %zu bytes is over the limit",
 				     rp.body.len);
 		else if (obj_id_cmp(&got, id) != 0)
-			rc = err_set(-EBADMSG, "chunk from the server does not match its id");
+			rc = err_set(
+				-EBADMSG,
+				"chunk from the server does not match its id");
 		else if (rp.body.len == 0)
 			*out = malloc(1);
 		else
@@ -479,7 +486,9 @@ int transport_get_chunk(struct transport *t, const char *space,
 int transport_put_chunk(struct transport *t, const char *space,
 			const struct obj_id *id, const void *p, size_t n)
 {
-	struct request rq = { .method = "PUT", .body = p, .body_len = n,
+	struct request rq = { .method = "PUT",
+			      .body = p,
+			      .body_len = n,
 			      .content_type = "application/octet-stream",
 			      .reply_max = 64 * 1024 };
 	struct reply rp;

@@ -21,7 +21,7 @@
 #include "common/hash.h"
 #include "tests/lib/tap.h"
 
-#define CHUNK	(64u * 1024)
+#define CHUNK (64u * 1024)
 
 static char tmpdir[] = "/tmp/test_cache.XXXXXX";
 
@@ -91,13 +91,15 @@ static void test_cache_basic(const struct crypto_key *key)
 	make_chunk(back, 10, 2, &absent);
 	is_int(cache_has(c, &id), 0, "not there yet");
 	is_int(cache_put(c, &id, data, sizeof(data)), 0, "put");
-	is_int(cache_put(c, &id, data, sizeof(data)), 0, "put again: idempotent");
+	is_int(cache_put(c, &id, data, sizeof(data)), 0,
+	       "put again: idempotent");
 	is_int(cache_has(c, &id), 1, "there now");
 	is_int(cache_read(c, &id, 1000, back, 5000), 5000, "read 5000 at 1000");
 	ok(!memcmp(back, data + 1000, 5000), "same bytes");
 	is_int(cache_read(c, &id, CHUNK - 10, back, 5000), 10,
 	       "short read at the end");
-	is_int(cache_read(c, &id, CHUNK + 10, back, 5000), 0, "read past the end");
+	is_int(cache_read(c, &id, CHUNK + 10, back, 5000), 0,
+	       "read past the end");
 	is_int(cache_get(c, &id, &whole, &len), 0, "get");
 	ok(len == CHUNK && whole && !memcmp(whole, data, CHUNK), "whole chunk");
 	free(whole);
@@ -142,7 +144,7 @@ static void test_cache_tamper(const struct crypto_key *key)
 	is_int(cache_open(&c, tmpdir, key, 0), 0, "open");
 	make_chunk(data, sizeof(data), 3, &id);
 	is_int(cache_put(c, &id, data, sizeof(data)), 0, "put");
-	cache_free(c);	/* no decrypted copy left in memory */
+	cache_free(c); /* no decrypted copy left in memory */
 	disk_usage(tmpdir, &nfiles, one, sizeof(one));
 	fd = open(one, O_RDWR);
 	if (fd >= 0) {

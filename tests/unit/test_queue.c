@@ -30,8 +30,8 @@ struct seen {
 	char staging[64][64];
 	uint64_t base_version[64];
 	int64_t ready[64];
-	int stop_at;	/* stop after this many (0: never) */
-	struct queue *q;	/* remove each seen op when set */
+	int stop_at;	 /* stop after this many (0: never) */
+	struct queue *q; /* remove each seen op when set */
 };
 
 static int collect(const struct queue_op *op, void *arg)
@@ -61,7 +61,7 @@ static int file_contains(const char *path, const char *needle)
 	int found;
 
 	if (file_read_all(path, 64u << 20, &data, &len) < 0)
-		return 0;	/* absent: contains nothing */
+		return 0; /* absent: contains nothing */
 	found = memmem(data, len, needle, strlen(needle)) != NULL;
 	free(data);
 	return found;
@@ -216,12 +216,13 @@ static void test_queue_tamper(const struct crypto_key *key)
 	/* Swap the two rows' blobs: each fails its ad = seq check. */
 	snprintf(path, sizeof(path), "%s/queue.db", tmpdir);
 	if (sqlite3_open(path, &db) == SQLITE_OK) {
-		sqlite3_exec(db,
-			     "CREATE TEMP TABLE m AS"
-			     " SELECT min(seq) AS a, max(seq) AS b FROM ops;"
-			     "UPDATE ops SET seq = -seq;"
-			     "UPDATE ops SET seq = (SELECT a + b FROM m) + seq;",
-			     NULL, NULL, NULL);
+		sqlite3_exec(
+			db,
+			"CREATE TEMP TABLE m AS"
+			" SELECT min(seq) AS a, max(seq) AS b FROM ops;"
+			"UPDATE ops SET seq = -seq;"
+			"UPDATE ops SET seq = (SELECT a + b FROM m) + seq;",
+			NULL, NULL, NULL);
 		sqlite3_close(db);
 	}
 	is_int(queue_open(&q, tmpdir, key), 0, "reopen with the right key");

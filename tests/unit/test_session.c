@@ -88,7 +88,7 @@ static void test_session_roundtrip(void)
 	is_str(l.cacert, cacopy, "cacert points at the copy");
 	is_str(l.dir, dir, "dir");
 	session_release(&l);
-	session_release(&l);	/* twice is harmless */
+	session_release(&l); /* twice is harmless */
 
 	is_int(session_save(&s, NULL), 0, "save without a CA file");
 	is_int(session_load(&l, dir), 0, "load");

@@ -111,15 +111,19 @@ static void test_staging_random(const struct crypto_key *key)
 			if (off + n > size)
 				size = off + n;
 		} else if (what < 8) {
-			ssize_t want = off >= size ? 0 :
-				       (ssize_t)(size - off < n ? size - off : n);
-			ssize_t r = staging_read(st, buf, n, off, base_read,
-						 &fb);
+			ssize_t want =
+				off >= size ?
+					0 :
+					(ssize_t)(size - off < n ? size - off :
+								   n);
+			ssize_t r =
+				staging_read(st, buf, n, off, base_read, &fb);
 
 			if (r != want || memcmp(buf, model + off, (size_t)want))
 				bad_read++;
 		} else if (what < 9) {
-			uint64_t ns = rnd(4) == 0 ? rnd(MODEL_MAX) : rnd(size + 1);
+			uint64_t ns =
+				rnd(4) == 0 ? rnd(MODEL_MAX) : rnd(size + 1);
 
 			if (staging_truncate(st, ns) < 0)
 				bad_trunc++;
@@ -178,7 +182,8 @@ static void test_staging_truncate_extend(const struct crypto_key *key)
 	is_int(staging_create(&st, tpath("trunc"), key, fb.size), 0, "create");
 	/* A written block and base blocks, cut mid-block, then extended. */
 	is_int(staging_write(st, one, sizeof(one), STAGING_BLOCK + 10,
-			     base_read, &fb), sizeof(one), "write");
+			     base_read, &fb),
+	       sizeof(one), "write");
 	is_int(staging_truncate(st, 20), 0, "truncate to 20 bytes");
 	is_int(staging_truncate(st, sizeof(buf)), 0, "extend again");
 	is_int(staging_read(st, buf, sizeof(buf), 0, base_read, &fb),
