@@ -9,7 +9,9 @@
  * mask (two more bits than log2(AVG)) makes early cuts rare, after CHUNK_AVG
  * an easier one (two fewer bits) makes a cut soon likely; CHUNK_MAX forces a
  * cut.  This squeezes chunk sizes around the average, which keeps dedup good
- * and the size distribution narrow.
+ * and the size distribution narrow.  On random data the mean comes out near
+ * 1.15 MiB: about 17% of chunks end between MIN and AVG (around 0.6 MiB),
+ * the rest about 256 KiB past AVG.
  *
  * A cut at i depends only on bytes [0, i), never on how many bytes follow,
  * so feeding a stream in pieces gives the same cuts as feeding it whole.

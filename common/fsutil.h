@@ -43,7 +43,8 @@ int file_read_all(const char *path, size_t cap, char **out, size_t *len);
 int fsync_dir(const char *dir);
 /* mkdir -p with mode for created directories.  0 if it exists as a dir. */
 int mkdir_p(const char *path, mode_t mode);
-/* rm -rf; 0 if path does not exist. */
+/* rm -rf (symlinks removed, never followed); 0 if path does not exist.
+ * Refuses "" and "/" with -EINVAL. */
 int rm_rf(const char *path);
 
 #endif /* COFFRE_COMMON_FSUTIL_H */
