@@ -8,10 +8,11 @@
  * (under the apply lock); writing the tree reuses the index's tree cache,
  * so a batch costs what it touches rather than the size of the space.
  *
- * Atomicity: objects written by a failed batch are left unreferenced
- * (harmless to git fsck), the cached index is dropped, and the head only
- * moves by a compare-and-swap once the commit and everything it names are
- * on disk.
+ * Atomicity: the head only moves by a compare-and-swap once the commit and
+ * everything it names are on disk, and a failed batch drops the cached
+ * index.  Objects of a failed small batch stay as unreferenced loose
+ * objects (harmless to git fsck); a large batch keeps its objects in memory
+ * until they go to disk as one pack, so a failure leaves nothing at all.
  */
 #include "server/ledger.h"
 

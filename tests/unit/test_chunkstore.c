@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,54 @@ static void test_chunkstore_damage(struct chunkstore *cs)
 	free(pb);
 }
 
+struct same {
+	struct chunkstore *cs;
+	const uint8_t *data;
+	size_t n;
+	struct obj_id id;
+	int bad;
+};
+
+/* Several writers of the same chunk at once, with readers: all succeed. */
+static void *same_writer(void *arg)
+{
+	struct same *s = arg;
+	uint8_t *got;
+	size_t len;
+
+	for (int i = 0; i < 20; i++) {
+		if (put(s->cs, &s->id, s->data, s->n) < 0)
+			s->bad++;
+		if (chunkstore_get(s->cs, &s->id, &got, &len) < 0 ||
+		    len != s->n || memcmp(got, s->data, len) != 0)
+			s->bad++;
+		free(got);
+	}
+	return NULL;
+}
+
+static void test_chunkstore_threads(struct chunkstore *cs, const char *tmpd)
+{
+	static uint8_t data[300000];
+	struct same s[4];
+	pthread_t t[4];
+	struct obj_id id;
+	int bad = 0;
+
+	fill(data, sizeof(data), 4242);
+	hash_buf(&id, data, sizeof(data));
+	for (int i = 0; i < 4; i++) {
+		s[i] = (struct same){ cs, data, sizeof(data), id, 0 };
+		pthread_create(&t[i], NULL, same_writer, &s[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		bad += s[i].bad;
+	}
+	is_int(bad, 0, "concurrent writers and readers of one chunk");
+	is_int(count_files(tmpd), 0, "no temporary file left");
+}
+
 static void test_chunkstore_wrong_key(const char *d)
 {
 	struct crypto_key k;
@@ -249,6 +298,7 @@ int main(void)
 	test_chunkstore_roundtrip(cs);
 	test_chunkstore_refusals(cs, tmpd);
 	test_chunkstore_damage(cs);
+	test_chunkstore_threads(cs, tmpd);
 	chunkstore_foreach(cs, count_cb, &n);
 	ok(n >= 9, "foreach sees the chunks (%d)", n);
 

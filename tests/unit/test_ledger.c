@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/crypto.h"
@@ -587,7 +588,7 @@ static void test_ledger_git(void)
 
 int main(void)
 {
-	char base[256], chunks[300], doc_f[DOC_ID_HEX_LEN + 1];
+	char base[256], chunks[300], path[400], doc_f[DOC_ID_HEX_LEN + 1];
 	struct crypto_key k;
 	struct ledger *lg2;
 
@@ -601,6 +602,13 @@ int main(void)
 	if (chunkstore_open(&cs, chunks, &k) < 0)
 		return 1;
 	is_int(ledger_open(&lg, repo, 0), -ENOENT, "open without create");
+	snprintf(path, sizeof(path), "%s/not-a-ledger", base);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/not-a-ledger/file", base);
+	file_write_atomic(path, "x", 1, 0600);
+	*strrchr(path, '/') = '\0';
+	is_int(ledger_open(&lg, path, 1), -EEXIST,
+	       "create refuses a directory holding something else");
 	is_int(ledger_open(&lg, repo, 1), 0, "create the ledger");
 	test_ledger_create();
 	test_ledger_deposits(doc_f);
