@@ -111,7 +111,7 @@ static int parse_deposit(struct http_req *req, json_t *o, long i,
 
 	if (op_path(req, o, "path", i, &op->path) ||
 	    op_int(req, o, "size", 1, 0, INT64_MAX, i, &size) ||
-	    op_int(req, o, "base_version", 0, 1, INT64_MAX, i, &base) ||
+	    op_int(req, o, "base_version", 0, 0, INT64_MAX, i, &base) ||
 	    op_int(req, o, "mtime", 0, INT64_MIN + 1, INT64_MAX, i, &mtime) ||
 	    api_json_string(req, o, "sha256", 1, OBJ_ID_HEX_LEN, &sha, i))
 		return 1;

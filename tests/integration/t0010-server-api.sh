@@ -194,6 +194,11 @@ check_eq "the deposit answers a doc id" 1 "$(printf '%s' "$DOC" | grep -cE '^[0-
 req POST /v1/spaces/demo/commits -d "{\"ops\": [$(dep /A/f.txt 300000 "$H2" "$H2" 300000 ', "base_version": 1')]}"
 expect "deposit a second version" 200
 check_eq "it is version 2, not concurrent" "2 false $DOC" "$(jv '.results[0] | "\(.version) \(.concurrent) \(.doc_id)"')"
+req POST /v1/spaces/demo/commits -d "{\"ops\": [$(dep /A/f.txt 12 "$H1" "$H1" 12 ', "base_version": 1')]}"
+expect "deposit from a stale base" 200
+check_eq "it becomes version 3, concurrent" "3 true" "$(jv '.results[0] | "\(.version) \(.concurrent)"')"
+req POST /v1/spaces/demo/commits -d "{\"ops\": [$(dep /A/f.txt 300000 "$H2" "$H2" 300000 ', "base_version": 3')]}"
+expect "deposit version 4" 200
 HEAD2=$(jv .head)
 req POST /v1/spaces/demo/commits -d "{\"ops\": [$(dep /A/g.txt 12 "$H1" "$H1" 12), $(dep /A/h.txt 5 "$H1" "$(printf '%064d' 7)" 5)]}"
 expect "a deposit of a chunk the server lacks gets 409" 409 chunk_missing
@@ -230,7 +235,7 @@ check_eq "none of these changed the head" "$HEAD2" "$(head_of)"
 # --- reading the tree and versions -----------------------------------------
 req GET '/v1/spaces/demo/tree?path=/A'
 expect "list a folder" 200
-check_eq "the folder lists the document at version 2" "f.txt file 2 300000 $H2 alice" \
+check_eq "the folder lists the document at version 4" "f.txt file 4 300000 $H2 alice" \
 	"$(jv '.entries[0] | "\(.name) \(.type) \(.version) \(.size) \(.sha256) \(.deposited_by)"')"
 req GET '/v1/spaces/demo/tree?path=/&limit=1'
 check_eq "the root lists /A" "A dir restricted" "$(jv '.entries[0] | "\(.name) \(.type) \(.class)"')"
@@ -249,13 +254,13 @@ expect "stat a document" 200
 check_eq "stat answers path and doc id" "/A/f.txt $DOC" "$(jv '"\(.path) \(.doc_id)"')"
 req GET "/v1/spaces/demo/docs/$DOC/versions"
 expect "list the versions" 200
-check_eq "two versions, oldest first" "1 12 $HEAD1,2 300000 $HEAD2" \
-	"$(jv '[.versions[] | "\(.version) \(.size) \(.commit)"] | join(",")')"
+check_eq "four versions, oldest first" "1 12 $HEAD1,2 300000,3 12,4 300000 $HEAD2" \
+	"$(jv '[.versions[] | "\(.version) \(.size)\(if .version == 1 or .version == 4 then " " + .commit else "" end)"] | join(",")')"
 req GET "/v1/spaces/demo/docs/$DOC/versions/1"
 expect "get version 1" 200
 check_eq "with its chunks" "$H1 12" "$(jv '.chunks[0] | "\(.[0]) \(.[1])"')"
 check "and its manifest text" sh -c "printf '%s' '$(jv .manifest)' | grep -q '^mtime 1795773600$'"
-req GET "/v1/spaces/demo/docs/$DOC/versions/3"
+req GET "/v1/spaces/demo/docs/$DOC/versions/9"
 expect "a missing version is not found" 404 not_found
 req GET "/v1/spaces/demo/docs/$(printf '%032d' 0)/versions"
 expect "a missing document is not found" 404 not_found
@@ -269,6 +274,13 @@ req POST /v1/login -d "{\"login\": \"carol\", \"password\": \"$(cat "$T/pw-carol
 expect "a user added while the server runs can log in" 200
 TOKEN=$GOOD
 
+space_create late alice
+req GET /v1/spaces/late
+expect "a space created while the server runs is served" 200
+req GET /v1/spaces/demo/tree
+check "keep-alive: two requests on one connection" sh -c "curl -sv --cacert '$CACERT' -H 'Authorization: Bearer $TOKEN' '$URL/v1/spaces' '$URL/v1/spaces' 2>&1 | grep -q 'Re-using existing connection'"
+curl -s --cacert "$CACERT" --tlsv1.2 --tls-max 1.2 "$URL/v1/spaces" >/dev/null 2>&1
+check_eq "TLS 1.2 is refused" 35 $?
 check "the ledger passes git fsck" git --git-dir "$(ledger demo)" fsck --strict
 check "requests are logged with status and login" \
 	grep -q "POST /v1/spaces/demo/commits 200 alice" "$T/coffred.log"
