@@ -186,60 +186,8 @@ static int dir_is_empty(const char *path)
 	return empty;
 }
 
-static int fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC);
-	int e;
-
-	if (fd < 0) {
-		e = errno;
-		return err_set(-e, "cannot open '%s': %s", path, strerror(e));
-	}
-	if (fsync(fd) < 0) {
-		e = errno;
-		close(fd);
-		return err_set(-e, "cannot fsync '%s': %s", path, strerror(e));
-	}
-	close(fd);
-	return 0;
-}
-
-int ledger_sync_objects(const char *repo_path)
-{
-	int fd = open(repo_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int e;
-
-	if (fd < 0) {
-		e = errno;
-		return err_set(-e, "cannot open the ledger: %s", strerror(e));
-	}
-	if (syncfs(fd) < 0) {
-		e = errno;
-		close(fd);
-		return err_set(-e, "cannot sync the ledger: %s", strerror(e));
-	}
-	close(fd);
-	return 0;
-}
-
-int ledger_sync_ref(const char *repo_path)
-{
-	char *p = NULL;
-	int rc;
-
-	if (asprintf(&p, "%s/%s", repo_path, LEDGER_REF) < 0)
-		return -ENOMEM;
-	rc = fsync_path(p, O_RDONLY);
-	if (rc == 0) {
-		*strrchr(p, '/') = '\0';
-		rc = fsync_path(p, O_RDONLY | O_DIRECTORY);
-	}
-	free(p);
-	return rc;
-}
-
 /* The first commit: a root folder holding only its metadata. */
-static int ledger_create_first(git_repository *repo, const char *path)
+static int ledger_create_first(git_repository *repo)
 {
 	git_treebuilder *tb = NULL;
 	git_signature *sig = NULL;
@@ -269,16 +217,10 @@ static int ledger_create_first(git_repository *repo, const char *path)
 		rc = ledger_git_err(rc, "cannot create the first commit");
 		goto out;
 	}
-	rc = ledger_sync_objects(path);
-	if (rc < 0)
-		goto out;
 	rc = git_reference_create(&ref, repo, LEDGER_REF, &commit, 0,
 				  "create space");
-	if (rc < 0) {
+	if (rc < 0)
 		rc = ledger_git_err(rc, "cannot set the ledger head");
-		goto out;
-	}
-	rc = ledger_sync_ref(path);
 out:
 	git_reference_free(ref);
 	git_signature_free(sig);
@@ -326,6 +268,12 @@ int ledger_open(struct ledger **out, const char *repo_path, int create)
 	if (!lg)
 		return -ENOMEM;
 	git_libgit2_init();
+	/*
+	 * Objects, packs and refs are fsynced (with their directories) as
+	 * libgit2 writes them, so a head never names an object the disk
+	 * may lose.  Process-wide, and only writes pay for it.
+	 */
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	pthread_mutex_init(&lg->apply_lock, NULL);
 	pthread_mutex_init(&lg->pool_lock, NULL);
 	lg->path = strdup(repo_path);
@@ -346,7 +294,7 @@ int ledger_open(struct ledger **out, const char *repo_path, int create)
 	rc = ledger_head_oid(lg->wrepo, &head);
 	/* Also finishes a creation that stopped before its first commit. */
 	if (rc == -ENOENT && create)
-		rc = ledger_create_first(lg->wrepo, repo_path);
+		rc = ledger_create_first(lg->wrepo);
 	else if (rc == -ENOENT)
 		rc = 0;
 	if (rc < 0)

@@ -840,20 +840,14 @@ static int commit_batch(struct ledger *lg, struct apply *ap,
 		if (rc < 0)
 			goto out;
 	}
-	rc = ledger_sync_objects(lg->path);
-	if (rc < 0)
-		goto out;
 	rc = git_reference_create_matching(&ref, ap->repo, LEDGER_REF, out, 1,
 					   parent_id, "coffre: apply");
 	if (rc == GIT_EMODIFIED) {
 		rc = err_set(-EIO, "the ledger head moved during the commit");
 		goto out;
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		rc = ledger_git_err(rc, "cannot move the ledger head");
-		goto out;
-	}
-	rc = ledger_sync_ref(lg->path);
 out:
 	git_reference_free(ref);
 	git_signature_free(author);

@@ -74,12 +74,4 @@ int ledger_manifest_copy(struct manifest *dst, const struct manifest *src);
 int ledger_folder_blob(git_repository *repo, enum folder_class class,
 		       git_oid *out);
 
-/*
- * Durability around a head update: objects reach the disk before the ref
- * names them (one syncfs rather than one fsync per object), then the ref
- * file and its directory.
- */
-int ledger_sync_objects(const char *repo_path);
-int ledger_sync_ref(const char *repo_path);
-
 #endif /* COFFRE_SERVER_LEDGER_I_H */
