@@ -163,9 +163,12 @@ static int print_notes(const char *name, const struct cell cells[ROW_COUNT],
 		row_label(label, sizeof(label), o, (enum row)r);
 		while (label[0] == ' ')
 			memmove(label, label + 1, strlen(label));
-		if (same > 1)
+		if (same > 2)
 			printf("  %s, %s and the %d rows below it: %s\n", name,
 			       label, same - 1, cells[r].why);
+		else if (same == 2)
+			printf("  %s, %s and the row below it: %s\n", name,
+			       label, cells[r].why);
 		else
 			printf("  %s, %s: %s\n", name, label, cells[r].why);
 		r += same;
