@@ -277,6 +277,8 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 	case HTTP_BODY_CHUNK:
 		return api_chunk_put_begin(req);
 	case HTTP_BODY_NONE:
+		if (req->content_length != UINT64_MAX && req->content_length > 0)
+			return err_set(-EINVAL, "%s %s takes no body", req->method, req->route->name);
 		break;
 	}
 	return 0;
@@ -308,7 +310,7 @@ static void req_body(struct http_req *req, const char *data, size_t n)
 		}
 		break;
 	case HTTP_BODY_NONE:
-		/* A body where none is expected is ignored. */
+		rc = err_set(-EINVAL, "%s %s takes no body", req->method, req->route->name);
 		break;
 	}
 	if (rc < 0) {
