@@ -17,6 +17,8 @@
 #   COFFRE_DEMO_MOUNT  where the drive is mounted (default ~/coffre-demo)
 #   COFFRE_DEMO_PORT   server port (default 8443, or a free one if taken)
 #   BUILD_DIR          meson build directory (default build)
+#   COFFRE, COFFRED    use these binaries instead of building (as the
+#                      integration tests do)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,8 +28,12 @@ PORT_WANTED=${COFFRE_DEMO_PORT:-8443}
 BUILD=$ROOT/${BUILD_DIR:-build}
 SRV=$STATE/server		# coffred's data directory
 CFG=$STATE/client		# coffre's config directory
-COFFRED=$BUILD/server/coffred
-COFFRE=$BUILD/client/coffre
+PREBUILT=
+if [ -n "${COFFRE:-}" ] && [ -n "${COFFRED:-}" ]; then
+	PREBUILT=1
+fi
+COFFRED=${COFFRED:-$BUILD/server/coffred}
+COFFRE=${COFFRE:-$BUILD/client/coffre}
 LOGIN=demo
 SPACE=demo
 
@@ -136,6 +142,11 @@ do_status()
 
 build()
 {
+	if [ -n "$PREBUILT" ]; then
+		[ -x "$COFFRE" ] && [ -x "$COFFRED" ] ||
+			die "COFFRE and COFFRED must name the binaries"
+		return
+	fi
 	if [ "$(id -u)" -eq 0 ] && [ -n "$("$ROOT/scripts/install-deps.sh" --missing)" ]; then
 		"$ROOT/scripts/install-deps.sh"
 	fi

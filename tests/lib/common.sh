@@ -32,6 +32,7 @@ SERVER_PID=
 SERVER_STOPPED=
 declare -A CLIENT_PID=()
 declare -a MOUNTS=()
+declare -a EXTRA_PIDS=()	# started by a script we ran, not our children
 _CLEANED=
 
 skip_all()
@@ -202,6 +203,9 @@ cleanup()
 				kill -KILL "$pid" 2>/dev/null
 		fi
 		wait "$pid" 2>/dev/null
+	done
+	for pid in "${EXTRA_PIDS[@]}"; do
+		kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"
 	done
 	if [ -n "$SERVER_PID" ] && [ -z "$SERVER_STOPPED" ]; then
 		kill -TERM "$SERVER_PID" 2>/dev/null
