@@ -172,6 +172,17 @@ int phone_validate(const char *phone)
 	return 0;
 }
 
+/* Characters (not bytes) of a UTF-8 string: continuation bytes don't count. */
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 /* First line of path, without its line end, into a malloc'd string. */
 static int read_password(const char *path, char **out)
 {
@@ -189,7 +200,7 @@ static int read_password(const char *path, char **out)
 	rc = 0;
 	if (n == 0)
 		rc = err_set(-EINVAL, "password file '%s' has an empty first line", path);
-	else if (strlen(text) < AUTH_PASSWORD_MIN)
+	else if (utf8_chars(text) < AUTH_PASSWORD_MIN)
 		rc = err_set(-EINVAL, "password too short: at least %d characters", AUTH_PASSWORD_MIN);
 	else if (strlen(text) > AUTH_PASSWORD_MAX)
 		rc = err_set(-EINVAL, "password too long: at most %d characters", AUTH_PASSWORD_MAX);

@@ -127,6 +127,9 @@ int serve_run(const char *datadir, const char *port_file)
 	if (rc < 0)
 		return err_set(rc, "cannot initialize libsodium");
 	rc = config_load(&srv.cfg, datadir);
+	if (rc == -ENOENT)
+		return err_set(rc, "'%s' is not an initialized data directory (run coffred init)",
+			       datadir);
 	if (rc < 0)
 		return rc;
 	rc = master_key_load(&master, datadir);

@@ -5,7 +5,7 @@
 # wrong tokens, another user's space) and a clean stop on SIGTERM.
 . "${TESTLIB:-$(dirname "$0")/../lib}/common.sh"	# test_init: $T, $D, traps
 
-require_cmd curl jq openssl
+require_cmd curl jq openssl sqlite3
 
 TOKEN=
 CODE=
@@ -264,6 +264,17 @@ req GET "/v1/spaces/demo/docs/$DOC/versions/9"
 expect "a missing version is not found" 404 not_found
 req GET "/v1/spaces/demo/docs/$(printf '%032d' 0)/versions"
 expect "a missing document is not found" 404 not_found
+# The ledger is the authority: with the index's rows gone, versions still answer.
+sqlite3 -cmd '.timeout 5000' "$D/index.db" "DELETE FROM versions WHERE doc_id = '$DOC'"
+check_eq "the index forgot the document's versions" 0 \
+	"$(sqlite3 -cmd '.timeout 5000' "$D/index.db" "SELECT count(*) FROM versions WHERE doc_id = '$DOC'")"
+req GET "/v1/spaces/demo/docs/$DOC/versions"
+expect "versions fall back to the ledger" 200
+check_eq "the ledger's history gives the same four versions" "1 12 $HEAD1,2 300000,3 12,4 300000 $HEAD2" \
+	"$(jv '[.versions[] | "\(.version) \(.size)\(if .version == 1 or .version == 4 then " " + .commit else "" end)"] | join(",")')"
+req GET "/v1/spaces/demo/docs/$DOC/versions/1"
+expect "and so does one version" 200
+check "with its manifest text" sh -c "printf '%s' '$(jv .manifest)' | grep -q '^sha256 $H1$'"
 req GET "/v1/spaces/bobs/docs/$DOC/versions"
 expect "versions through another user's space are not found" 404 not_found
 
