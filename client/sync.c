@@ -213,6 +213,83 @@ static int id_cmp(const void *a, const void *b)
 	return obj_id_cmp(a, b);
 }
 
+/* Uploads run on a few threads: small files make many small PUTs, and one
+ * at a time the round trips, not the bytes, would set the pace. */
+#define UPLOAD_THREADS 8
+
+struct upload {
+	struct fs *fs;
+	const struct obj_id *ids;
+	const uint8_t *missing;
+	size_t n, next;
+	int rc;
+	char msg[FS_ERRMSG_MAX];
+	pthread_mutex_t lock;
+};
+
+static void *upload_main(void *arg)
+{
+	struct upload *u = arg;
+
+	for (;;) {
+		uint8_t *data = NULL;
+		size_t i, len = 0;
+		int rc;
+
+		pthread_mutex_lock(&u->lock);
+		while (u->next < u->n && !u->missing[u->next])
+			u->next++;
+		if (u->rc < 0 || u->next >= u->n) {
+			pthread_mutex_unlock(&u->lock);
+			return NULL;
+		}
+		i = u->next++;
+		pthread_mutex_unlock(&u->lock);
+		rc = cache_get(u->fs->cache, &u->ids[i], &data, &len);
+		if (rc == -ENOENT)	/* evicted meanwhile: chunk again */
+			rc = err_set(-EAGAIN, "chunk left the cache before upload");
+		if (rc == 0)
+			rc = transport_put_chunk(u->fs->t, u->fs->space, &u->ids[i],
+						 data, len);
+		free(data);
+		if (rc < 0) {
+			pthread_mutex_lock(&u->lock);
+			if (u->rc == 0) {
+				u->rc = rc;
+				snprintf(u->msg, sizeof(u->msg), "%s", err_msg());
+			}
+			pthread_mutex_unlock(&u->lock);
+			return NULL;
+		}
+	}
+}
+
+static int upload_run(struct fs *fs, const struct obj_id *ids,
+		      const uint8_t *missing, size_t n)
+{
+	struct upload u = { .fs = fs, .ids = ids, .missing = missing, .n = n };
+	pthread_t th[UPLOAD_THREADS];
+	size_t i, started = 0, want = 0;
+
+	for (i = 0; i < n; i++)
+		want += missing[i];
+	if (!want)
+		return 0;
+	if (want > UPLOAD_THREADS)
+		want = UPLOAD_THREADS;
+	pthread_mutex_init(&u.lock, NULL);
+	for (i = 1; i < want; i++)
+		if (pthread_create(&th[started], NULL, upload_main, &u) == 0)
+			started++;
+	upload_main(&u);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&u.lock);
+	if (u.rc < 0)
+		return err_set(u.rc, "%s", u.msg);
+	return 0;
+}
+
 /* Ask which chunks the server lacks and upload those. */
 static int upload_missing(struct fs *fs, struct batch *b)
 {
@@ -243,20 +320,8 @@ static int upload_missing(struct fs *fs, struct batch *b)
 
 		rc = remote_missing(fs, ids + at, cnt, missing + at);
 	}
-	for (i = 0; i < u && rc == 0; i++) {
-		uint8_t *data = NULL;
-		size_t len = 0;
-
-		if (!missing[i])
-			continue;
-		rc = cache_get(fs->cache, &ids[i], &data, &len);
-		if (rc == -ENOENT)	/* evicted meanwhile: chunk again */
-			rc = err_set(-EAGAIN, "chunk left the cache before upload");
-		if (rc == 0)
-			rc = transport_put_chunk(fs->t, fs->space, &ids[i], data,
-						 len);
-		free(data);
-	}
+	if (rc == 0)
+		rc = upload_run(fs, ids, missing, u);
 out:
 	free(ids);
 	free(missing);
@@ -338,9 +403,11 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 			goto out;
 		}
 	}
+	log_debug("sync: %zu ops prepared at %lld", b->n, (long long)fs_now_ms());
 	rc = upload_missing(fs, b);
 	if (rc < 0)
 		goto out;
+	log_debug("sync: chunks uploaded at %lld", (long long)fs_now_ms());
 	body = json_object();
 	ops = json_array();
 	if (!body || !ops) {
@@ -359,6 +426,7 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 		}
 	}
 	rc = remote_commit(fs, body, reply, bad_op);
+	log_debug("sync: commit answered at %lld", (long long)fs_now_ms());
 out:
 	json_decref(body);
 	free(buf);
@@ -540,6 +608,7 @@ static void *sync_main(void *arg)
 		}
 
 		pthread_mutex_lock(&fs->lock);
+		log_debug("sync: queue updated at %lld", (long long)fs_now_ms());
 		if (rc == 0) {
 			batch_applied(fs, &b, reply);
 			log_debug("committed %zu operations", b.n);

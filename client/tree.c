@@ -91,6 +91,9 @@ void tree_release(struct fs *fs)
 	struct node *n, *tmp;
 	struct hidden *h, *htmp;
 
+	/* children tables first: they are freed only when emptied */
+	HASH_ITER(hh, fs->inodes, n, tmp)
+		HASH_CLEAR(hh_child, n->children);
 	HASH_ITER(hh, fs->inodes, n, tmp) {
 		HASH_DELETE(hh, fs->inodes, n);
 		node_free(n);
