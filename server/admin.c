@@ -62,7 +62,8 @@ static int make_dir(const char *dir, const char *leaf)
 	if (!rc)
 		rc = mkdir_p(path, 0700);
 	if (rc < 0)
-		return err_set(rc, "cannot create '%s': %s", path, strerror(-rc));
+		return err_set(rc, "cannot create '%s': %s", path,
+			       strerror(-rc));
 	return 0;
 }
 
@@ -87,15 +88,20 @@ static int open_index(const char *datadir, int create, struct index **ix)
 	if (rc < 0)
 		return rc;
 	if (!create && !exists(datadir, CONFIG_FILE_NAME))
-		return err_set(-ENOENT, "'%s' is not an initialized data directory (run coffred init)",
-			       datadir);
+		return err_set(
+			-ENOENT,
+			"'%s' is not an initialized data directory (run coffred init)",
+			datadir);
 	return index_open(ix, path, create);
 }
 
 int admin_init(const char *datadir, const char *listen)
 {
 	static const char *const markers[] = {
-		CONFIG_FILE_NAME, INDEX_FILE_NAME, MASTER_KEY_PATH, "tls/key.pem",
+		CONFIG_FILE_NAME,
+		INDEX_FILE_NAME,
+		MASTER_KEY_PATH,
+		"tls/key.pem",
 	};
 	char key_path[PATH_MAX], cert_path[PATH_MAX], path[PATH_MAX];
 	uint8_t master[CRYPTO_KEY_LEN];
@@ -112,14 +118,17 @@ int admin_init(const char *datadir, const char *listen)
 	/* Never overwrite a key or an index: that would lose every space. */
 	for (size_t i = 0; i < ARRAY_SIZE(markers); i++)
 		if (exists(datadir, markers[i]))
-			return err_set(-EEXIST, "'%s' is already initialized ('%s' exists)",
-				       datadir, markers[i]);
+			return err_set(
+				-EEXIST,
+				"'%s' is already initialized ('%s' exists)",
+				datadir, markers[i]);
 	rc = crypto_init();
 	if (rc < 0)
 		return err_set(rc, "cannot initialize libsodium");
 	rc = mkdir_p(datadir, 0700);
 	if (rc < 0)
-		return err_set(rc, "cannot create '%s': %s", datadir, strerror(-rc));
+		return err_set(rc, "cannot create '%s': %s", datadir,
+			       strerror(-rc));
 	rc = make_dir(datadir, "keys");
 	if (!rc)
 		rc = make_dir(datadir, "tls");
@@ -133,14 +142,16 @@ int admin_init(const char *datadir, const char *listen)
 	if (!rc) {
 		rc = file_write_atomic(path, master, sizeof(master), 0600);
 		if (rc < 0)
-			rc = err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
+			rc = err_set(rc, "cannot write '%s': %s", path,
+				     strerror(-rc));
 	}
 	explicit_bzero(master, sizeof(master));
 	if (rc < 0)
 		return rc;
 	rc = join(key_path, sizeof(key_path), datadir, "tls/key.pem");
 	if (!rc)
-		rc = join(cert_path, sizeof(cert_path), datadir, "tls/cert.pem");
+		rc = join(cert_path, sizeof(cert_path), datadir,
+			  "tls/cert.pem");
 	if (!rc)
 		rc = tls_generate(key_path, cert_path);
 	if (rc < 0)
@@ -152,7 +163,8 @@ int admin_init(const char *datadir, const char *listen)
 	/* Password hashes live there; the WAL files inherit this mode. */
 	rc = join(path, sizeof(path), datadir, INDEX_FILE_NAME);
 	if (!rc && chmod(path, 0600) < 0)
-		rc = err_set(-errno, "cannot chmod '%s': %s", path, strerror(errno));
+		rc = err_set(-errno, "cannot chmod '%s': %s", path,
+			     strerror(errno));
 	if (rc < 0)
 		return rc;
 	/* The configuration is written last: its presence means "initialized". */
@@ -164,11 +176,17 @@ int phone_validate(const char *phone)
 	size_t n;
 
 	if (phone[0] != '+')
-		return err_set(-EINVAL, "phone number '%s' must start with '+' (E.164, e.g. +33612345678)", phone);
+		return err_set(
+			-EINVAL,
+			"phone number '%s' must start with '+' (E.164, e.g. +33612345678)",
+			phone);
 	n = strlen(phone + 1);
 	if (n < 8 || n > 15 || phone[1] == '0' ||
 	    strspn(phone + 1, "0123456789") != n)
-		return err_set(-EINVAL, "phone number '%s' must be '+' then 8 to 15 digits (E.164)", phone);
+		return err_set(
+			-EINVAL,
+			"phone number '%s' must be '+' then 8 to 15 digits (E.164)",
+			phone);
 	return 0;
 }
 
@@ -192,18 +210,25 @@ static int read_password(const char *path, char **out)
 
 	rc = file_read_all(path, 64u * 1024u, &text, &len);
 	if (rc < 0)
-		return err_set(rc, "cannot read password file '%s': %s", path, strerror(-rc));
+		return err_set(rc, "cannot read password file '%s': %s", path,
+			       strerror(-rc));
 	n = strcspn(text, "\n");
 	if (n > 0 && text[n - 1] == '\r')
 		n--;
 	text[n] = '\0';
 	rc = 0;
 	if (n == 0)
-		rc = err_set(-EINVAL, "password file '%s' has an empty first line", path);
+		rc = err_set(-EINVAL,
+			     "password file '%s' has an empty first line",
+			     path);
 	else if (utf8_chars(text) < AUTH_PASSWORD_MIN)
-		rc = err_set(-EINVAL, "password too short: at least %d characters", AUTH_PASSWORD_MIN);
+		rc = err_set(-EINVAL,
+			     "password too short: at least %d characters",
+			     AUTH_PASSWORD_MIN);
 	else if (strlen(text) > AUTH_PASSWORD_MAX)
-		rc = err_set(-EINVAL, "password too long: at most %d characters", AUTH_PASSWORD_MAX);
+		rc = err_set(-EINVAL,
+			     "password too long: at most %d characters",
+			     AUTH_PASSWORD_MAX);
 	if (rc < 0) {
 		explicit_bzero(text, len);
 		free(text);
@@ -264,8 +289,12 @@ int admin_space_create(const char *datadir, const char *space,
 	rc = check_ident("space name", space);
 	if (rc < 0)
 		return rc;
-	if (strcmp(kind, "private") && strcmp(kind, "company") && strcmp(kind, "association"))
-		return err_set(-EINVAL, "space kind '%s' must be private, company or association", kind);
+	if (strcmp(kind, "private") && strcmp(kind, "company") &&
+	    strcmp(kind, "association"))
+		return err_set(
+			-EINVAL,
+			"space kind '%s' must be private, company or association",
+			kind);
 	rc = open_index(datadir, 0, &ix);
 	if (rc < 0)
 		return rc;
@@ -283,37 +312,41 @@ int admin_space_create(const char *datadir, const char *space,
 		if (rc == -EEXIST)
 			rc = err_set(rc, "space '%s' already exists", space);
 		else
-			rc = err_set(rc, "cannot create '%s': %s", dir, strerror(-rc));
+			rc = err_set(rc, "cannot create '%s': %s", dir,
+				     strerror(-rc));
 		goto out;
 	}
-	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_LEDGER_NAME);
+	rc = space_dir_path(path, sizeof(path), datadir, space,
+			    SPACE_LEDGER_NAME);
 	if (!rc)
 		rc = ledger_open(&lg, path, 1);
 	ledger_free(lg);
 	if (rc < 0)
 		goto undo;
-	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_CHUNKS_NAME);
+	rc = space_dir_path(path, sizeof(path), datadir, space,
+			    SPACE_CHUNKS_NAME);
 	if (!rc) {
 		rc = mkdir_p(path, 0700);
 		if (rc < 0)
-			rc = err_set(rc, "cannot create '%s': %s", path, strerror(-rc));
+			rc = err_set(rc, "cannot create '%s': %s", path,
+				     strerror(-rc));
 	}
 	if (rc < 0)
 		goto undo;
 	rc = fsync_dir(dir);
 	if (!rc)
-		rc = index_space_add(ix, space, kind, owner, (int64_t)time(NULL));
+		rc = index_space_add(ix, space, kind, owner,
+				     (int64_t)time(NULL));
 	if (!rc)
 		goto out;
-undo:
-	{
-		char why[512];
+undo : {
+	char why[512];
 
-		/* Only what this command created: the new, empty space directory. */
-		snprintf(why, sizeof(why), "%s", err_msg());
-		rm_rf(dir);
-		err_set(rc, "%s", why);
-	}
+	/* Only what this command created: the new, empty space directory. */
+	snprintf(why, sizeof(why), "%s", err_msg());
+	rm_rf(dir);
+	err_set(rc, "%s", why);
+}
 out:
 	index_free(ix);
 	return rc;
@@ -327,7 +360,8 @@ int admin_space_path(const char *datadir, const char *space)
 	rc = check_ident("space name", space);
 	if (rc < 0)
 		return rc;
-	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_LEDGER_NAME);
+	rc = space_dir_path(path, sizeof(path), datadir, space,
+			    SPACE_LEDGER_NAME);
 	if (rc < 0)
 		return rc;
 	if (!realpath(path, real))

@@ -14,17 +14,95 @@
 
 #define SEG_MAX 8
 
-static const struct http_route r_login = { "POST", "login", HTTP_BODY_JSON, 0, AUTH_READ, api_login };
-static const struct http_route r_spaces = { "GET", "spaces", HTTP_BODY_NONE, 0, AUTH_READ, api_spaces_list };
-static const struct http_route r_space = { "GET", "space", HTTP_BODY_NONE, 1, AUTH_READ, api_space_info };
-static const struct http_route r_tree = { "GET", "tree", HTTP_BODY_NONE, 1, AUTH_READ, api_tree };
-static const struct http_route r_stat = { "GET", "stat", HTTP_BODY_NONE, 1, AUTH_READ, api_stat };
-static const struct http_route r_missing = { "POST", "chunks/missing", HTTP_BODY_JSON, 1, AUTH_DEPOSIT, api_chunks_missing };
-static const struct http_route r_chunk_put = { "PUT", "chunk put", HTTP_BODY_CHUNK, 1, AUTH_DEPOSIT, api_chunk_put };
-static const struct http_route r_chunk_get = { "GET", "chunk get", HTTP_BODY_NONE, 1, AUTH_READ, api_chunk_get };
-static const struct http_route r_commits = { "POST", "commits", HTTP_BODY_JSON, 1, AUTH_DEPOSIT, api_commits };
-static const struct http_route r_versions = { "GET", "versions", HTTP_BODY_NONE, 1, AUTH_READ, api_doc_versions };
-static const struct http_route r_version = { "GET", "version", HTTP_BODY_NONE, 1, AUTH_READ, api_doc_version };
+/* Routes; the right is checked for the space before the body is read. */
+static const struct http_route r_login = {
+	.method = "POST",
+	.name = "login",
+	.body = HTTP_BODY_JSON,
+	.in_space = 0,
+	.right = AUTH_READ,
+	.fn = api_login,
+};
+static const struct http_route r_spaces = {
+	.method = "GET",
+	.name = "spaces",
+	.body = HTTP_BODY_NONE,
+	.in_space = 0,
+	.right = AUTH_READ,
+	.fn = api_spaces_list,
+};
+static const struct http_route r_space = {
+	.method = "GET",
+	.name = "space",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_space_info,
+};
+static const struct http_route r_tree = {
+	.method = "GET",
+	.name = "tree",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_tree,
+};
+static const struct http_route r_stat = {
+	.method = "GET",
+	.name = "stat",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_stat,
+};
+static const struct http_route r_missing = {
+	.method = "POST",
+	.name = "chunks/missing",
+	.body = HTTP_BODY_JSON,
+	.in_space = 1,
+	.right = AUTH_DEPOSIT,
+	.fn = api_chunks_missing,
+};
+static const struct http_route r_chunk_put = {
+	.method = "PUT",
+	.name = "chunk put",
+	.body = HTTP_BODY_CHUNK,
+	.in_space = 1,
+	.right = AUTH_DEPOSIT,
+	.fn = api_chunk_put,
+};
+static const struct http_route r_chunk_get = {
+	.method = "GET",
+	.name = "chunk get",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_chunk_get,
+};
+static const struct http_route r_commits = {
+	.method = "POST",
+	.name = "commits",
+	.body = HTTP_BODY_JSON,
+	.in_space = 1,
+	.right = AUTH_DEPOSIT,
+	.fn = api_commits,
+};
+static const struct http_route r_versions = {
+	.method = "GET",
+	.name = "versions",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_doc_versions,
+};
+static const struct http_route r_version = {
+	.method = "GET",
+	.name = "version",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_doc_version,
+};
 
 static int pick(struct http_req *req, const char *method,
 		const struct http_route *a, const struct http_route *b)
@@ -71,7 +149,8 @@ int api_route(struct http_req *req, const char *url, const char *method)
 	if (strlen(url) > HTTP_URL_MAX || strncmp(url, "/v1/", 4))
 		return err_set(-ENOENT, "no such resource");
 	memcpy(copy, url + 4, strlen(url + 4) + 1);
-	for (p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+	for (p = strtok_r(copy, "/", &save); p;
+	     p = strtok_r(NULL, "/", &save)) {
 		if (n == SEG_MAX)
 			return err_set(-ENOENT, "no such resource");
 		seg[n++] = p;
@@ -125,19 +204,24 @@ int api_json_string(struct http_req *req, json_t *obj, const char *key,
 	if (!v) {
 		if (!required)
 			return 0;
-		http_reply_error(req, 400, "bad_request", op, "missing field '%s'", key);
+		http_reply_error(req, 400, "bad_request", op,
+				 "missing field '%s'", key);
 		return 1;
 	}
 	if (!json_is_string(v)) {
-		http_reply_error(req, 400, "bad_request", op, "field '%s' must be a string", key);
+		http_reply_error(req, 400, "bad_request", op,
+				 "field '%s' must be a string", key);
 		return 1;
 	}
 	if (strlen(json_string_value(v)) != json_string_length(v)) {
-		http_reply_error(req, 400, "bad_request", op, "field '%s' holds a NUL byte", key);
+		http_reply_error(req, 400, "bad_request", op,
+				 "field '%s' holds a NUL byte", key);
 		return 1;
 	}
 	if (json_string_length(v) > maxlen) {
-		http_reply_error(req, 400, "bad_request", op, "field '%s' is longer than %zu bytes", key, maxlen);
+		http_reply_error(req, 400, "bad_request", op,
+				 "field '%s' is longer than %zu bytes", key,
+				 maxlen);
 		return 1;
 	}
 	*out = json_string_value(v);

@@ -28,24 +28,30 @@ int api_chunks_missing(struct http_req *req)
 	int rc;
 
 	if (!json_is_array(ids))
-		return http_reply_error(req, 400, "bad_request", -1,
-					"field 'chunks' must be an array of chunk ids");
+		return http_reply_error(
+			req, 400, "bad_request", -1,
+			"field 'chunks' must be an array of chunk ids");
 	if (json_array_size(ids) > MISSING_MAX)
 		return http_reply_error(req, 413, "too_large", -1,
-					"at most %d chunk ids per request", MISSING_MAX);
+					"at most %d chunk ids per request",
+					MISSING_MAX);
 	rc = authorize(&req->auth, req->space_name, "/", AUTH_DEPOSIT);
 	if (rc < 0)
 		return rc;
 	missing = json_array();
 	if (!missing)
 		return -ENOMEM;
-	json_array_foreach(ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		struct obj_id id;
 
-		if (!json_is_string(v) || obj_id_from_hex(&id, json_string_value(v)) < 0) {
+		if (!json_is_string(v) ||
+		    obj_id_from_hex(&id, json_string_value(v)) < 0) {
 			json_decref(missing);
-			return http_reply_error(req, 400, "bad_request", -1,
-						"chunks[%zu] is not a chunk id (64 lowercase hex digits)", i);
+			return http_reply_error(
+				req, 400, "bad_request", -1,
+				"chunks[%zu] is not a chunk id (64 lowercase hex digits)",
+				i);
 		}
 		rc = chunkstore_has(req->space->chunks, &id);
 		if (rc < 0) {
@@ -57,7 +63,8 @@ int api_chunks_missing(struct http_req *req)
 			return -ENOMEM;
 		}
 	}
-	return http_reply_json(req, 200, json_pack("{s:o}", "missing", missing));
+	return http_reply_json(req, 200,
+			       json_pack("{s:o}", "missing", missing));
 }
 
 int api_chunk_put_begin(struct http_req *req)
@@ -65,12 +72,18 @@ int api_chunk_put_begin(struct http_req *req)
 	int rc;
 
 	if (obj_id_from_hex(&req->chunk_id, req->arg) < 0)
-		return err_set(-EINVAL, "'%s' is not a chunk id (64 lowercase hex digits)", req->arg);
+		return err_set(
+			-EINVAL,
+			"'%s' is not a chunk id (64 lowercase hex digits)",
+			req->arg);
 	if (req->content_length == UINT64_MAX)
-		return err_set(-E2BIG, "a chunk upload needs a Content-Length of 1..%u", CHUNK_MAX);
+		return err_set(-E2BIG,
+			       "a chunk upload needs a Content-Length of 1..%u",
+			       CHUNK_MAX);
 	if (req->content_length > CHUNK_MAX)
 		return err_set(-E2BIG, "chunk body of %llu bytes is over %u",
-			       (unsigned long long)req->content_length, CHUNK_MAX);
+			       (unsigned long long)req->content_length,
+			       CHUNK_MAX);
 	if (req->content_length == 0)
 		return err_set(-EINVAL, "empty chunk body");
 	rc = authorize(&req->auth, req->space_name, "/", AUTH_DEPOSIT);
@@ -81,7 +94,8 @@ int api_chunk_put_begin(struct http_req *req)
 		return rc;
 	if (rc == 1)
 		return hash_new(&req->verify);
-	return chunkstore_writer_new(req->space->chunks, &req->chunk_id, &req->writer);
+	return chunkstore_writer_new(req->space->chunks, &req->chunk_id,
+				     &req->writer);
 }
 
 int api_chunk_put(struct http_req *req)
@@ -90,24 +104,29 @@ int api_chunk_put(struct http_req *req)
 	int rc;
 
 	if (req->received != req->content_length)
-		return http_reply_error(req, 400, "bad_request", -1,
-					"chunk body is %llu bytes, Content-Length said %llu",
-					(unsigned long long)req->received,
-					(unsigned long long)req->content_length);
+		return http_reply_error(
+			req, 400, "bad_request", -1,
+			"chunk body is %llu bytes, Content-Length said %llu",
+			(unsigned long long)req->received,
+			(unsigned long long)req->content_length);
 	if (req->verify) {
 		hash_final(req->verify, &got);
 		if (obj_id_cmp(&got, &req->chunk_id))
-			return http_reply_error(req, 422, "hash_mismatch", -1,
-						"chunk body does not hash to '%s'", req->arg);
-		return http_reply_json(req, 200, json_pack("{s:s, s:I}", "id", req->arg,
-							   "size", (json_int_t)req->received));
+			return http_reply_error(
+				req, 422, "hash_mismatch", -1,
+				"chunk body does not hash to '%s'", req->arg);
+		return http_reply_json(req, 200,
+				       json_pack("{s:s, s:I}", "id", req->arg,
+						 "size",
+						 (json_int_t)req->received));
 	}
 	rc = chunkstore_writer_finish(req->writer);
-	req->writer = NULL;	/* freed by finish, whatever its result */
+	req->writer = NULL; /* freed by finish, whatever its result */
 	if (rc < 0)
-		return rc;	/* -EBADMSG: 422 hash_mismatch */
-	return http_reply_json(req, 201, json_pack("{s:s, s:I}", "id", req->arg,
-						   "size", (json_int_t)req->received));
+		return rc; /* -EBADMSG: 422 hash_mismatch */
+	return http_reply_json(req, 201,
+			       json_pack("{s:s, s:I}", "id", req->arg, "size",
+					 (json_int_t)req->received));
 }
 
 int api_chunk_get(struct http_req *req)
@@ -118,15 +137,19 @@ int api_chunk_get(struct http_req *req)
 	int rc;
 
 	if (obj_id_from_hex(&id, req->arg) < 0)
-		return http_reply_error(req, 400, "bad_request", -1,
-					"'%s' is not a chunk id (64 lowercase hex digits)", req->arg);
+		return http_reply_error(
+			req, 400, "bad_request", -1,
+			"'%s' is not a chunk id (64 lowercase hex digits)",
+			req->arg);
 	rc = authorize(&req->auth, req->space_name, "/", AUTH_READ);
 	if (rc < 0)
 		return rc;
 	rc = chunkstore_get(req->space->chunks, &id, &data, &len);
 	if (rc == -ENOENT)
-		return http_reply_error(req, 404, "not_found", -1, "no chunk '%s'", req->arg);
+		return http_reply_error(req, 404, "not_found", -1,
+					"no chunk '%s'", req->arg);
 	if (rc < 0)
 		return http_reply_rc(req, rc, HTTP_CTX_STORED, -1);
-	return http_reply_bytes(req, 200, data, len, "application/octet-stream");
+	return http_reply_bytes(req, 200, data, len,
+				"application/octet-stream");
 }

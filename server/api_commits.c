@@ -27,14 +27,12 @@
 #include "server/server.h"
 #include "server/spaces.h"
 
-#define COMMIT_OPS_MAX		10000
-#define COMMIT_CLIENT_MAX	128
+#define COMMIT_OPS_MAX	  10000
+#define COMMIT_CLIENT_MAX 128
 
 static const char *const op_names[] = {
-	[LEDGER_OP_MKDIR] = "mkdir",
-	[LEDGER_OP_DEPOSIT] = "deposit",
-	[LEDGER_OP_MOVE] = "move",
-	[LEDGER_OP_UNLINK] = "unlink",
+	[LEDGER_OP_MKDIR] = "mkdir", [LEDGER_OP_DEPOSIT] = "deposit",
+	[LEDGER_OP_MOVE] = "move",   [LEDGER_OP_UNLINK] = "unlink",
 	[LEDGER_OP_RMDIR] = "rmdir",
 };
 
@@ -65,7 +63,8 @@ static int op_path(struct http_req *req, json_t *o, const char *key, long i,
 		return 1;
 	if (path_validate(p) < 0) {
 		snprintf(why, sizeof(why), "%s", err_msg());
-		http_reply_error(req, 400, "bad_name", i, "bad %s: %s", key, why);
+		http_reply_error(req, 400, "bad_name", i, "bad %s: %s", key,
+				 why);
 		return 1;
 	}
 	*out = strdup(p);
@@ -87,14 +86,15 @@ static int op_int(struct http_req *req, json_t *o, const char *key,
 	if (!v && !required)
 		return 0;
 	if (!v) {
-		http_reply_error(req, 400, "bad_request", i, "missing field '%s'", key);
+		http_reply_error(req, 400, "bad_request", i,
+				 "missing field '%s'", key);
 		return 1;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < min ||
 	    json_integer_value(v) > max) {
 		http_reply_error(req, 400, "bad_request", i,
-				 "field '%s' must be an integer in %lld..%lld", key,
-				 (long long)min, (long long)max);
+				 "field '%s' must be an integer in %lld..%lld",
+				 key, (long long)min, (long long)max);
 		return 1;
 	}
 	*out = json_integer_value(v);
@@ -116,8 +116,9 @@ static int parse_deposit(struct http_req *req, json_t *o, long i,
 	    api_json_string(req, o, "sha256", 1, OBJ_ID_HEX_LEN, &sha, i))
 		return 1;
 	if (obj_id_from_hex(&op->content.sha256, sha) < 0) {
-		http_reply_error(req, 400, "bad_request", i,
-				 "field 'sha256' must be 64 lowercase hex digits");
+		http_reply_error(
+			req, 400, "bad_request", i,
+			"field 'sha256' must be 64 lowercase hex digits");
 		return 1;
 	}
 	op->content.size = (uint64_t)size;
@@ -125,28 +126,35 @@ static int parse_deposit(struct http_req *req, json_t *o, long i,
 	op->base_version = (uint64_t)base;
 	chunks = json_object_get(o, "chunks");
 	if (!json_is_array(chunks)) {
-		http_reply_error(req, 400, "bad_request", i,
-				 "field 'chunks' must be an array of [id, size]");
+		http_reply_error(
+			req, 400, "bad_request", i,
+			"field 'chunks' must be an array of [id, size]");
 		return 1;
 	}
 	if (json_array_size(chunks) > MANIFEST_MAX_CHUNKS) {
 		http_reply_error(req, 413, "too_large", i, "too many chunks");
 		return 1;
 	}
-	json_array_foreach(chunks, k, c) {
+	json_array_foreach(chunks, k, c)
+	{
 		json_t *id = json_array_get(c, 0), *sz = json_array_get(c, 1);
 		struct obj_id cid;
 
 		if (!json_is_array(c) || json_array_size(c) != 2 ||
 		    !json_is_string(id) || !json_is_integer(sz) ||
 		    obj_id_from_hex(&cid, json_string_value(id)) < 0 ||
-		    json_integer_value(sz) < 1 || json_integer_value(sz) > CHUNK_MAX) {
-			http_reply_error(req, 400, "bad_request", i,
-					 "chunks[%zu] must be [64 hex id, size 1..%u]", k, CHUNK_MAX);
+		    json_integer_value(sz) < 1 ||
+		    json_integer_value(sz) > CHUNK_MAX) {
+			http_reply_error(
+				req, 400, "bad_request", i,
+				"chunks[%zu] must be [64 hex id, size 1..%u]",
+				k, CHUNK_MAX);
 			return 1;
 		}
-		if (manifest_add_chunk(&op->content, &cid, (uint32_t)json_integer_value(sz)) < 0) {
-			http_reply_error(req, 500, "internal", i, "out of memory");
+		if (manifest_add_chunk(&op->content, &cid,
+				       (uint32_t)json_integer_value(sz)) < 0) {
+			http_reply_error(req, 500, "internal", i,
+					 "out of memory");
 			return 1;
 		}
 	}
@@ -160,7 +168,8 @@ static int parse_op(struct http_req *req, json_t *o, long i,
 	const char *name, *class;
 
 	if (!json_is_object(o)) {
-		http_reply_error(req, 400, "bad_request", i, "ops[%ld] must be an object", i);
+		http_reply_error(req, 400, "bad_request", i,
+				 "ops[%ld] must be an object", i);
 		return 1;
 	}
 	if (api_json_string(req, o, "op", 1, 16, &name, i))
@@ -172,8 +181,9 @@ static int parse_op(struct http_req *req, json_t *o, long i,
 		    api_json_string(req, o, "class", 0, 32, &class, i))
 			return 1;
 		if (class && folder_class_parse(class, &op->class) < 0) {
-			http_reply_error(req, 400, "bad_request", i,
-					 "field 'class' must be public, restricted or confidential");
+			http_reply_error(
+				req, 400, "bad_request", i,
+				"field 'class' must be public, restricted or confidential");
 			return 1;
 		}
 		return 0;
@@ -206,15 +216,19 @@ static int authorize_batch(struct http_req *req, const struct batch *b,
 		*failed = i;
 		switch (op->kind) {
 		case LEDGER_OP_DEPOSIT:
-			rc = authorize(&req->auth, req->space_name, op->path, AUTH_DEPOSIT);
+			rc = authorize(&req->auth, req->space_name, op->path,
+				       AUTH_DEPOSIT);
 			break;
 		case LEDGER_OP_MOVE:
-			rc = authorize(&req->auth, req->space_name, op->from, AUTH_ORGANIZE);
+			rc = authorize(&req->auth, req->space_name, op->from,
+				       AUTH_ORGANIZE);
 			if (!rc)
-				rc = authorize(&req->auth, req->space_name, op->to, AUTH_ORGANIZE);
+				rc = authorize(&req->auth, req->space_name,
+					       op->to, AUTH_ORGANIZE);
 			break;
 		default:
-			rc = authorize(&req->auth, req->space_name, op->path, AUTH_ORGANIZE);
+			rc = authorize(&req->auth, req->space_name, op->path,
+				       AUTH_ORGANIZE);
 		}
 		if (rc < 0)
 			return rc;
@@ -238,10 +252,13 @@ static json_t *result_json(const struct ledger_op *op,
 	if (r->doc_id[0])
 		json_object_set_new(j, "doc_id", json_string(r->doc_id));
 	if (r->version)
-		json_object_set_new(j, "version", json_integer((json_int_t)r->version));
+		json_object_set_new(j, "version",
+				    json_integer((json_int_t)r->version));
 	if (op->kind == LEDGER_OP_DEPOSIT) {
-		json_object_set_new(j, "deposited_at", json_string(r->manifest.deposited_at));
-		json_object_set_new(j, "concurrent", json_boolean(r->concurrent));
+		json_object_set_new(j, "deposited_at",
+				    json_string(r->manifest.deposited_at));
+		json_object_set_new(j, "concurrent",
+				    json_boolean(r->concurrent));
 	}
 	return j;
 }
@@ -252,7 +269,7 @@ static void record(struct http_req *req, const struct batch *b,
 {
 	struct index_version *vs = calloc(b->nops, sizeof(*vs));
 	struct index_event *evs = calloc(b->nops, sizeof(*evs));
-	char (*sha)[OBJ_ID_HEX_LEN + 1] = calloc(b->nops, sizeof(*sha));
+	char(*sha)[OBJ_ID_HEX_LEN + 1] = calloc(b->nops, sizeof(*sha));
 	struct buf *texts = calloc(b->nops, sizeof(*texts));
 	size_t nv = 0;
 	int rc = -ENOMEM;
@@ -277,9 +294,13 @@ static void record(struct http_req *req, const struct batch *b,
 			goto out;
 		obj_id_to_hex(&m->sha256, sha[i]);
 		vs[nv++] = (struct index_version){
-			.doc_id = m->doc_id, .version = m->version, .size = m->size,
-			.sha256 = sha[i], .deposited_by = m->deposited_by,
-			.deposited_at = m->deposited_at, .commit = head,
+			.doc_id = m->doc_id,
+			.version = m->version,
+			.size = m->size,
+			.sha256 = sha[i],
+			.deposited_by = m->deposited_by,
+			.deposited_at = m->deposited_at,
+			.commit = head,
 			.manifest = texts[i].data ? texts[i].data : "",
 		};
 	}
@@ -287,8 +308,9 @@ static void record(struct http_req *req, const struct batch *b,
 			  (int64_t)time(NULL), vs, nv, evs, b->nops);
 out:
 	if (rc < 0)
-		log_error("commit %s of space '%s' is in the ledger but not in the index: %s",
-			  head, req->space_name, err_msg());
+		log_error(
+			"commit %s of space '%s' is in the ledger but not in the index: %s",
+			head, req->space_name, err_msg());
 	if (texts)
 		for (size_t i = 0; i < b->nops; i++)
 			buf_release(&texts[i]);
@@ -307,15 +329,18 @@ int api_commits(struct http_req *req)
 	size_t i, failed = 0;
 	int rc;
 
-	if (api_json_string(req, req->json, "client", 0, COMMIT_CLIENT_MAX, &client, -1))
+	if (api_json_string(req, req->json, "client", 0, COMMIT_CLIENT_MAX,
+			    &client, -1))
 		return 0;
 	ops = json_object_get(req->json, "ops");
 	if (!json_is_array(ops) || json_array_size(ops) == 0)
-		return http_reply_error(req, 400, "bad_request", -1,
-					"field 'ops' must be a non-empty array");
+		return http_reply_error(
+			req, 400, "bad_request", -1,
+			"field 'ops' must be a non-empty array");
 	if (json_array_size(ops) > COMMIT_OPS_MAX)
 		return http_reply_error(req, 413, "too_large", -1,
-					"at most %d operations per batch", COMMIT_OPS_MAX);
+					"at most %d operations per batch",
+					COMMIT_OPS_MAX);
 	b.nops = json_array_size(ops);
 	b.ops = calloc(b.nops, sizeof(*b.ops));
 	b.results = calloc(b.nops, sizeof(*b.results));
@@ -329,7 +354,8 @@ int api_commits(struct http_req *req)
 		manifest_init(&b.results[i].manifest);
 	}
 	rc = 0;
-	json_array_foreach(ops, i, o) {
+	json_array_foreach(ops, i, o)
+	{
 		if (parse_op(req, o, (long)i, &b.ops[i]))
 			goto out;
 	}
@@ -338,9 +364,10 @@ int api_commits(struct http_req *req)
 		rc = http_reply_rc(req, rc, HTTP_CTX_ANY, (long)failed);
 		goto out;
 	}
-	rc = ledger_apply(req->space->ledger, req->space->chunks, req->space_name,
-			  req->auth.login, client ? client : "", b.ops, b.nops,
-			  b.results, &failed, head);
+	rc = ledger_apply(req->space->ledger, req->space->chunks,
+			  req->space_name, req->auth.login,
+			  client ? client : "", b.ops, b.nops, b.results,
+			  &failed, head);
 	if (rc < 0) {
 		rc = http_reply_rc(req, rc, HTTP_CTX_COMMIT, (long)failed);
 		goto out;
@@ -348,10 +375,12 @@ int api_commits(struct http_req *req)
 	record(req, &b, head);
 	results = json_array();
 	for (i = 0; results && i < b.nops; i++)
-		if (json_array_append_new(results, result_json(&b.ops[i], &b.results[i])))
+		if (json_array_append_new(results, result_json(&b.ops[i],
+							       &b.results[i])))
 			break;
-	rc = http_reply_json(req, 200, json_pack("{s:s, s:o}", "head", head,
-						 "results", results));
+	rc = http_reply_json(req, 200,
+			     json_pack("{s:s, s:o}", "head", head, "results",
+				       results));
 out:
 	batch_release(&b);
 	return rc;

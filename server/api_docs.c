@@ -18,17 +18,17 @@
 #include "server/spaces.h"
 
 struct ver_state {
-	uint64_t want;		/* 0: all */
-	json_t *list;		/* all: the array */
-	json_t *one;		/* want: the object */
+	uint64_t want; /* 0: all */
+	json_t *list;  /* all: the array */
+	json_t *one;   /* want: the object */
 	int failed;
 };
 
 static json_t *version_json(uint64_t version, uint64_t size, const char *sha,
 			    const char *by, const char *at, const char *commit)
 {
-	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}",
-			 "version", (json_int_t)version, "size", (json_int_t)size,
+	return json_pack("{s:I, s:I, s:s, s:s, s:s, s:s}", "version",
+			 (json_int_t)version, "size", (json_int_t)size,
 			 "sha256", sha, "deposited_by", by, "deposited_at", at,
 			 "commit", commit);
 }
@@ -43,8 +43,9 @@ static int add_detail(json_t *j, const struct manifest *m, const char *text)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->nchunks; i++) {
 		obj_id_to_hex(&m->chunks[i].id, hex);
-		if (json_array_append_new(chunks, json_pack("[s, I]", hex,
-							    (json_int_t)m->chunks[i].size))) {
+		if (json_array_append_new(
+			    chunks, json_pack("[s, I]", hex,
+					      (json_int_t)m->chunks[i].size))) {
 			json_decref(chunks);
 			return -ENOMEM;
 		}
@@ -57,8 +58,8 @@ static int add_detail(json_t *j, const struct manifest *m, const char *text)
 static int from_index(const struct index_version *v, void *arg)
 {
 	struct ver_state *vs = arg;
-	json_t *j = version_json(v->version, v->size, v->sha256, v->deposited_by,
-				 v->deposited_at, v->commit);
+	json_t *j = version_json(v->version, v->size, v->sha256,
+				 v->deposited_by, v->deposited_at, v->commit);
 
 	if (!j)
 		return -ENOMEM;
@@ -75,8 +76,10 @@ static int from_index(const struct index_version *v, void *arg)
 		manifest_release(&m);
 		if (rc < 0) {
 			json_decref(j);
-			return err_set(rc, "stored manifest of version %llu is unreadable",
-				       (unsigned long long)v->version);
+			return err_set(
+				rc,
+				"stored manifest of version %llu is unreadable",
+				(unsigned long long)v->version);
 		}
 	}
 	vs->one = j;
@@ -119,7 +122,8 @@ static int lookup(struct http_req *req, struct ver_state *vs)
 	int rc;
 
 	if (!doc_id_valid(req->arg)) {
-		http_reply_error(req, 404, "not_found", -1, "no such document '%s'", req->arg);
+		http_reply_error(req, 404, "not_found", -1,
+				 "no such document '%s'", req->arg);
 		return 1;
 	}
 	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
@@ -153,10 +157,12 @@ int api_doc_versions(struct http_req *req)
 	}
 	if (json_array_size(vs.list) == 0) {
 		json_decref(vs.list);
-		return http_reply_error(req, 404, "not_found", -1, "no such document '%s'", req->arg);
+		return http_reply_error(req, 404, "not_found", -1,
+					"no such document '%s'", req->arg);
 	}
-	return http_reply_json(req, 200, json_pack("{s:s, s:o}", "doc_id", req->arg,
-						   "versions", vs.list));
+	return http_reply_json(req, 200,
+			       json_pack("{s:s, s:o}", "doc_id", req->arg,
+					 "versions", vs.list));
 }
 
 int api_doc_version(struct http_req *req)

@@ -25,10 +25,11 @@ int api_space_info(struct http_req *req)
 	rc = ledger_head(req->space->ledger, head);
 	if (rc < 0 && rc != -ENOENT)
 		return rc;
-	sodium_bin2hex(seed, sizeof(seed), req->space->chunk_seed, CHUNK_SEED_LEN);
+	sodium_bin2hex(seed, sizeof(seed), req->space->chunk_seed,
+		       CHUNK_SEED_LEN);
 	j = json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", req->space_name,
-		      "kind", req->auth.kind, "role", req->auth.role,
-		      "head", rc == -ENOENT ? json_null() : json_string(head),
+		      "kind", req->auth.kind, "role", req->auth.role, "head",
+		      rc == -ENOENT ? json_null() : json_string(head),
 		      "chunk_seed", seed);
 	return http_reply_json(req, 200, j);
 }

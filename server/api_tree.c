@@ -25,14 +25,14 @@ static json_t *entry_json(const struct ledger_entry *e)
 	json_t *j;
 
 	if (e->is_dir)
-		return json_pack("{s:s, s:s, s:s}", "name", e->name, "type", "dir",
-				 "class", folder_class_name(e->class));
+		return json_pack("{s:s, s:s, s:s}", "name", e->name, "type",
+				 "dir", "class", folder_class_name(e->class));
 	if (!m)
 		return NULL;
 	obj_id_to_hex(&m->sha256, sha);
-	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "name", e->name,
-		      "type", "file", "doc_id", m->doc_id,
-		      "version", (json_int_t)m->version, "size", (json_int_t)m->size,
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "name",
+		      e->name, "type", "file", "doc_id", m->doc_id, "version",
+		      (json_int_t)m->version, "size", (json_int_t)m->size,
 		      "sha256", sha, "deposited_by", m->deposited_by,
 		      "deposited_at", m->deposited_at);
 	if (j && m->mtime)
@@ -64,7 +64,8 @@ static const char *query_path(struct http_req *req, int *rc)
 	*rc = 0;
 	path = http_query(req, "path", rc);
 	if (*rc < 0) {
-		*rc = http_reply_error(req, 400, "bad_name", -1, "%s", err_msg());
+		*rc = http_reply_error(req, 400, "bad_name", -1, "%s",
+				       err_msg());
 		return NULL;
 	}
 	if (!path)
@@ -74,7 +75,8 @@ static const char *query_path(struct http_req *req, int *rc)
 		char why[256];
 
 		snprintf(why, sizeof(why), "%s", err_msg());
-		*rc = http_reply_error(req, 400, "bad_name", -1, "bad path: %s", why);
+		*rc = http_reply_error(req, 400, "bad_name", -1, "bad path: %s",
+				       why);
 		return NULL;
 	}
 	return path;
@@ -114,12 +116,15 @@ int api_tree(struct http_req *req)
 	after = http_query(req, "after", &rc);
 	limit_s = http_query(req, "limit", &rc);
 	if (rc < 0)
-		return http_reply_error(req, 400, "bad_request", -1, "%s", err_msg());
+		return http_reply_error(req, 400, "bad_request", -1, "%s",
+					err_msg());
 	if (after && (!*after || strlen(after) > NAME_MAX_LEN))
-		return http_reply_error(req, 400, "bad_request", -1, "bad 'after' name");
+		return http_reply_error(req, 400, "bad_request", -1,
+					"bad 'after' name");
 	if (parse_limit(limit_s, &limit) < 0)
 		return http_reply_error(req, 400, "bad_request", -1,
-					"'limit' must be 1..%d", TREE_LIMIT_MAX);
+					"'limit' must be 1..%d",
+					TREE_LIMIT_MAX);
 	rc = authorize(&req->auth, req->space_name, path, AUTH_READ);
 	if (rc < 0)
 		return rc;
@@ -136,16 +141,18 @@ int api_tree(struct http_req *req)
 	if (rc < 0) {
 		json_decref(ls.entries);
 		if (rc == -ENOENT)
-			return http_reply_error(req, 404, "not_found", -1, "no such folder '%s'", path);
+			return http_reply_error(req, 404, "not_found", -1,
+						"no such folder '%s'", path);
 		if (rc == -ENOTDIR)
-			return http_reply_error(req, 409, "conflict", -1, "'%s' is a file", path);
+			return http_reply_error(req, 409, "conflict", -1,
+						"'%s' is a file", path);
 		return rc;
 	}
-	j = json_pack("{s:s, s:s, s:o, s:o, s:o}", "path", path,
-		      "class", folder_class_name(class),
-		      "head", head[0] ? json_string(head) : json_null(),
-		      "entries", ls.entries,
-		      "next", more && ls.last[0] ? json_string(ls.last) : json_null());
+	j = json_pack("{s:s, s:s, s:o, s:o, s:o}", "path", path, "class",
+		      folder_class_name(class), "head",
+		      head[0] ? json_string(head) : json_null(), "entries",
+		      ls.entries, "next",
+		      more && ls.last[0] ? json_string(ls.last) : json_null());
 	return http_reply_json(req, 200, j);
 }
 
@@ -177,12 +184,14 @@ int api_stat(struct http_req *req)
 	if (rc == -ENOENT && !strcmp(path, "/")) {
 		rc = 0;
 		ss.j = json_pack("{s:s, s:s, s:s}", "name", "", "type", "dir",
-				 "class", folder_class_name(FOLDER_CLASS_RESTRICTED));
+				 "class",
+				 folder_class_name(FOLDER_CLASS_RESTRICTED));
 	}
 	if (rc < 0) {
 		json_decref(ss.j);
 		if (rc == -ENOENT)
-			return http_reply_error(req, 404, "not_found", -1, "no such file '%s'", path);
+			return http_reply_error(req, 404, "not_found", -1,
+						"no such file '%s'", path);
 		return rc;
 	}
 	if (!ss.j)

@@ -89,13 +89,15 @@ int auth_token_check(struct auth_ctx *ctx, const char *header)
 	if (!header)
 		return err_set(-EACCES, "missing bearer token");
 	if (strncasecmp(header, "Bearer ", 7))
-		return err_set(-EACCES, "expected 'Authorization: Bearer TOKEN'");
+		return err_set(-EACCES,
+			       "expected 'Authorization: Bearer TOKEN'");
 	hex = header + 7;
 	while (*hex == ' ')
 		hex++;
 	if (strlen(hex) != AUTH_TOKEN_HEX_LEN ||
 	    sodium_hex2bin(token, sizeof(token), hex, AUTH_TOKEN_HEX_LEN, NULL,
-			   &binlen, NULL) != 0 || binlen != sizeof(token))
+			   &binlen, NULL) != 0 ||
+	    binlen != sizeof(token))
 		return err_set(-EACCES, "malformed bearer token");
 	hash_buf(&th, token, sizeof(token));
 	sodium_memzero(token, sizeof(token));

@@ -21,27 +21,27 @@
 
 struct index;
 
-#define AUTH_TOKEN_LEN		32
-#define AUTH_TOKEN_HEX_LEN	64
-#define AUTH_TOKEN_TTL		(30 * 24 * 3600)
-#define AUTH_PASSWORD_MIN	8
-#define AUTH_PASSWORD_MAX	1024
-#define AUTH_ROLE_MAX		16
-#define AUTH_KIND_MAX		16
+#define AUTH_TOKEN_LEN	   32
+#define AUTH_TOKEN_HEX_LEN 64
+#define AUTH_TOKEN_TTL	   (30 * 24 * 3600)
+#define AUTH_PASSWORD_MIN  8
+#define AUTH_PASSWORD_MAX  1024
+#define AUTH_ROLE_MAX	   16
+#define AUTH_KIND_MAX	   16
 
 enum auth_right {
-	AUTH_READ,	/* list, open */
-	AUTH_DEPOSIT,	/* new document or version */
-	AUTH_ORGANIZE,	/* move, rename, link, unlink */
-	AUTH_ADMIN,	/* members, grants, classes */
+	AUTH_READ,     /* list, open */
+	AUTH_DEPOSIT,  /* new document or version */
+	AUTH_ORGANIZE, /* move, rename, link, unlink */
+	AUTH_ADMIN,    /* members, grants, classes */
 };
 
 /* Who is calling, filled by auth_token_check(); role and kind by authorize(). */
 struct auth_ctx {
 	struct index *ix;
-	char login[LOGIN_MAX_LEN + 1];	/* "" when not authenticated */
-	char kind[AUTH_KIND_MAX];	/* kind of the last authorized space */
-	char role[AUTH_ROLE_MAX];	/* role in the last authorized space */
+	char login[LOGIN_MAX_LEN + 1]; /* "" when not authenticated */
+	char kind[AUTH_KIND_MAX];      /* kind of the last authorized space */
+	char role[AUTH_ROLE_MAX];      /* role in the last authorized space */
 };
 
 /* Compute the dummy hash once; call before serving.  0 or -errno. */

@@ -58,7 +58,10 @@ int config_parse_listen(struct config *cfg, const char *s)
 		const char *close = strchr(s, ']');
 
 		if (!close || close[1] != ':')
-			return err_set(-EINVAL, "bad listen address '%s': expected [IPV6]:PORT", s);
+			return err_set(
+				-EINVAL,
+				"bad listen address '%s': expected [IPV6]:PORT",
+				s);
 		hs = s + 1;
 		hlen = (size_t)(close - hs);
 		colon = close + 1;
@@ -66,7 +69,10 @@ int config_parse_listen(struct config *cfg, const char *s)
 	} else {
 		colon = strrchr(s, ':');
 		if (!colon)
-			return err_set(-EINVAL, "bad listen address '%s': expected ADDR:PORT", s);
+			return err_set(
+				-EINVAL,
+				"bad listen address '%s': expected ADDR:PORT",
+				s);
 		hs = s;
 		hlen = (size_t)(colon - s);
 	}
@@ -75,8 +81,10 @@ int config_parse_listen(struct config *cfg, const char *s)
 	memcpy(host, hs, hlen);
 	host[hlen] = '\0';
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1)
-		return err_set(-EINVAL, "bad listen address '%s': '%s' is not a numeric %s address",
-			       s, host, v6 ? "IPv6" : "IPv4");
+		return err_set(
+			-EINVAL,
+			"bad listen address '%s': '%s' is not a numeric %s address",
+			s, host, v6 ? "IPv6" : "IPv4");
 	if (parse_uint(colon + 1, 0, 65535, &port) < 0)
 		return err_set(-EINVAL, "bad listen port in '%s'", s);
 	memcpy(cfg->host, host, hlen + 1);
@@ -109,23 +117,31 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		if (rc < 0) {
 			/* err_msg() lives in the buffer err_set() rewrites */
 			snprintf(why, sizeof(why), "%s", err_msg());
-			return err_set(rc, "coffred.conf line %u: %s", lineno, why);
+			return err_set(rc, "coffred.conf line %u: %s", lineno,
+				       why);
 		}
 		return 0;
 	}
 	if (!strcmp(key, "threads")) {
 		if (parse_uint(val, 1, 64, &v) < 0)
-			return err_set(-EINVAL, "coffred.conf line %u: threads must be 1..64", lineno);
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: threads must be 1..64",
+				lineno);
 		cfg->threads = (unsigned)v;
 		return 0;
 	}
 	if (!strcmp(key, "max_connections")) {
 		if (parse_uint(val, 1, 10000, &v) < 0)
-			return err_set(-EINVAL, "coffred.conf line %u: max_connections must be 1..10000", lineno);
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: max_connections must be 1..10000",
+				lineno);
 		cfg->max_connections = (unsigned)v;
 		return 0;
 	}
-	return err_set(-EINVAL, "coffred.conf line %u: unknown key '%s'", lineno, key);
+	return err_set(-EINVAL, "coffred.conf line %u: unknown key '%s'",
+		       lineno, key);
 }
 
 int config_load(struct config *cfg, const char *datadir)
@@ -137,7 +153,8 @@ int config_load(struct config *cfg, const char *datadir)
 	int rc;
 
 	config_defaults(cfg);
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir, CONFIG_FILE_NAME) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir,
+			     CONFIG_FILE_NAME) >= sizeof(path))
 		return err_set(-ENAMETOOLONG, "data directory path too long");
 	rc = file_read_all(path, CONFIG_FILE_MAX, &text, &len);
 	if (rc < 0)
@@ -154,7 +171,8 @@ int config_load(struct config *cfg, const char *datadir)
 		if (next)
 			*next++ = '\0';
 		if (strlen(line) > CONFIG_LINE_MAX) {
-			rc = err_set(-EINVAL, "coffred.conf line %u: too long", lineno);
+			rc = err_set(-EINVAL, "coffred.conf line %u: too long",
+				     lineno);
 			goto out;
 		}
 		line = trim(line);
@@ -162,7 +180,10 @@ int config_load(struct config *cfg, const char *datadir)
 			continue;
 		eq = strchr(line, '=');
 		if (!eq) {
-			rc = err_set(-EINVAL, "coffred.conf line %u: expected 'key = value'", lineno);
+			rc = err_set(
+				-EINVAL,
+				"coffred.conf line %u: expected 'key = value'",
+				lineno);
 			goto out;
 		}
 		*eq = '\0';
@@ -184,15 +205,18 @@ int config_save(const struct config *cfg, const char *datadir)
 	struct buf b;
 	int rc;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir, CONFIG_FILE_NAME) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir,
+			     CONFIG_FILE_NAME) >= sizeof(path))
 		return err_set(-ENAMETOOLONG, "data directory path too long");
 	buf_init(&b, CONFIG_FILE_MAX);
-	rc = buf_appendf(&b, "# coffred configuration (see coffred(8))\n"
+	rc = buf_appendf(&b,
+			 "# coffred configuration (see coffred(8))\n"
 			 "listen = %s%s%s:%u\n"
 			 "threads = %u\n"
 			 "max_connections = %u\n",
 			 cfg->ipv6 ? "[" : "", cfg->host, cfg->ipv6 ? "]" : "",
-			 (unsigned)cfg->port, cfg->threads, cfg->max_connections);
+			 (unsigned)cfg->port, cfg->threads,
+			 cfg->max_connections);
 	if (rc == 0)
 		rc = file_write_atomic(path, b.data, b.len, 0644);
 	if (rc < 0)

@@ -15,12 +15,12 @@
 
 #include <stdint.h>
 
-#define CONFIG_FILE_NAME	"coffred.conf"
-#define CONFIG_DEFAULT_LISTEN	"127.0.0.1:8443"
-#define CONFIG_HOST_MAX		64
+#define CONFIG_FILE_NAME      "coffred.conf"
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8443"
+#define CONFIG_HOST_MAX	      64
 
 struct config {
-	char host[CONFIG_HOST_MAX];	/* numeric address, no brackets */
+	char host[CONFIG_HOST_MAX]; /* numeric address, no brackets */
 	int ipv6;
 	uint16_t port;
 	unsigned threads;

@@ -37,7 +37,7 @@
  */
 static const struct {
 	int rc;
-	int any_ctx;		/* 1: row applies to every context */
+	int any_ctx; /* 1: row applies to every context */
 	enum http_ctx ctx;
 	unsigned status;
 	const char *code;
@@ -103,7 +103,8 @@ int http_reply_bytes(struct http_req *req, unsigned status, void *data,
 {
 	struct MHD_Response *resp;
 
-	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(len, data,
+					       MHD_RESPMEM_MUST_FREE);
 	if (!resp)
 		free(data);
 	return queue(req, status, resp, type);
@@ -111,20 +112,23 @@ int http_reply_bytes(struct http_req *req, unsigned status, void *data,
 
 int http_reply_json(struct http_req *req, unsigned status, json_t *body)
 {
-	static const char oom[] = "{\"error\": {\"code\": \"internal\", \"message\": \"out of memory\"}}";
+	static const char oom[] =
+		"{\"error\": {\"code\": \"internal\", \"message\": \"out of memory\"}}";
 	char *text;
 
 	if (!body) {
 		text = strdup(oom);
 		if (!text)
 			return err_set(-ENOMEM, "out of memory");
-		return http_reply_bytes(req, 500, text, strlen(text), "application/json");
+		return http_reply_bytes(req, 500, text, strlen(text),
+					"application/json");
 	}
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (!text)
 		return err_set(-ENOMEM, "cannot encode a reply");
-	return http_reply_bytes(req, status, text, strlen(text), "application/json");
+	return http_reply_bytes(req, status, text, strlen(text),
+				"application/json");
 }
 
 static int reply_error_msg(struct http_req *req, unsigned status,
@@ -135,7 +139,8 @@ static int reply_error_msg(struct http_req *req, unsigned status,
 	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
 	if (err && op >= 0)
 		json_object_set_new(err, "op", json_integer(op));
-	return http_reply_json(req, status, err ? json_pack("{s:o}", "error", err) : NULL);
+	return http_reply_json(req, status,
+			       err ? json_pack("{s:o}", "error", err) : NULL);
 }
 
 int http_reply_error(struct http_req *req, unsigned status, const char *code,
@@ -169,12 +174,14 @@ const char *http_query(struct http_req *req, const char *name, int *rc)
 	size_t len = 0;
 
 	if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND,
-					  name, strlen(name), &v, &len) != MHD_YES)
+					  name, strlen(name), &v,
+					  &len) != MHD_YES)
 		return NULL;
 	if (!v)
 		v = "";
 	if (strlen(v) != len)
-		*rc = err_set(-EINVAL, "query parameter '%s' holds a NUL byte", name);
+		*rc = err_set(-EINVAL, "query parameter '%s' holds a NUL byte",
+			      name);
 	return v;
 }
 
@@ -242,24 +249,28 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 		return rc;
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, sum_header, &hdr);
 	if (hdr > HTTP_HEADERS_MAX)
-		return err_set(-E2BIG, "request headers over %u bytes", HTTP_HEADERS_MAX);
+		return err_set(-E2BIG, "request headers over %u bytes",
+			       HTTP_HEADERS_MAX);
 	rc = parse_content_length(req);
 	if (rc < 0)
 		return rc;
 
 	if (strcmp(req->route->name, "login")) {
 		rc = auth_token_check(&req->auth,
-				      MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-								  MHD_HTTP_HEADER_AUTHORIZATION));
+				      MHD_lookup_connection_value(
+					      req->conn, MHD_HEADER_KIND,
+					      MHD_HTTP_HEADER_AUTHORIZATION));
 		if (rc == -EACCES)
-			return -EKEYREJECTED;	/* 401, see req_reply_begin_error */
+			return -EKEYREJECTED; /* 401, see req_reply_begin_error */
 		if (rc < 0)
 			return rc;
 	}
 	if (req->route->in_space) {
 		if (ident_validate(req->space_name) < 0)
-			return err_set(-ENOENT, "no such space '%s'", req->space_name);
-		rc = authorize(&req->auth, req->space_name, NULL, req->route->right);
+			return err_set(-ENOENT, "no such space '%s'",
+				       req->space_name);
+		rc = authorize(&req->auth, req->space_name, NULL,
+			       req->route->right);
 		if (rc < 0)
 			return rc;
 		rc = spaces_get(req->srv->spaces, req->space_name, &req->space);
@@ -271,14 +282,17 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 	case HTTP_BODY_JSON:
 		if (req->content_length != UINT64_MAX &&
 		    req->content_length > HTTP_JSON_MAX)
-			return err_set(-E2BIG, "JSON body over %u bytes", HTTP_JSON_MAX);
+			return err_set(-E2BIG, "JSON body over %u bytes",
+				       HTTP_JSON_MAX);
 		buf_init(&req->body, HTTP_JSON_MAX);
 		break;
 	case HTTP_BODY_CHUNK:
 		return api_chunk_put_begin(req);
 	case HTTP_BODY_NONE:
-		if (req->content_length != UINT64_MAX && req->content_length > 0)
-			return err_set(-EINVAL, "%s %s takes no body", req->method, req->route->name);
+		if (req->content_length != UINT64_MAX &&
+		    req->content_length > 0)
+			return err_set(-EINVAL, "%s %s takes no body",
+				       req->method, req->route->name);
 		break;
 	}
 	return 0;
@@ -298,11 +312,13 @@ static void req_body(struct http_req *req, const char *data, size_t n)
 	case HTTP_BODY_JSON:
 		rc = buf_append(&req->body, data, n);
 		if (rc == -E2BIG)
-			rc = err_set(-E2BIG, "JSON body over %u bytes", HTTP_JSON_MAX);
+			rc = err_set(-E2BIG, "JSON body over %u bytes",
+				     HTTP_JSON_MAX);
 		break;
 	case HTTP_BODY_CHUNK:
 		if (req->received > CHUNK_MAX) {
-			rc = err_set(-E2BIG, "chunk body over %u bytes", CHUNK_MAX);
+			rc = err_set(-E2BIG, "chunk body over %u bytes",
+				     CHUNK_MAX);
 		} else if (req->verify) {
 			hash_update(req->verify, data, n);
 		} else if (req->writer) {
@@ -310,7 +326,8 @@ static void req_body(struct http_req *req, const char *data, size_t n)
 		}
 		break;
 	case HTTP_BODY_NONE:
-		rc = err_set(-EINVAL, "%s %s takes no body", req->method, req->route->name);
+		rc = err_set(-EINVAL, "%s %s takes no body", req->method,
+			     req->route->name);
 		break;
 	}
 	if (rc < 0) {
@@ -331,13 +348,11 @@ static int json_depth_ok(json_t *j, int depth)
 	if (depth > HTTP_JSON_DEPTH)
 		return 0;
 	if (json_is_object(j)) {
-		json_object_foreach(j, key, v)
-			if (!json_depth_ok(v, depth + 1))
-				return 0;
+		json_object_foreach(
+			j, key, v) if (!json_depth_ok(v, depth + 1)) return 0;
 	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			if (!json_depth_ok(v, depth + 1))
-				return 0;
+		json_array_foreach(
+			j, i, v) if (!json_depth_ok(v, depth + 1)) return 0;
 	}
 	return 1;
 }
@@ -348,7 +363,8 @@ static int req_parse_json(struct http_req *req)
 	json_error_t jerr;
 
 	if (req->body.len == 0) {
-		http_reply_error(req, 400, "bad_request", -1, "missing JSON body");
+		http_reply_error(req, 400, "bad_request", -1,
+				 "missing JSON body");
 		return 1;
 	}
 	req->json = json_loadb(req->body.data, req->body.len,
@@ -360,12 +376,14 @@ static int req_parse_json(struct http_req *req)
 		return 1;
 	}
 	if (!json_is_object(req->json)) {
-		http_reply_error(req, 400, "bad_request", -1, "the JSON body must be an object");
+		http_reply_error(req, 400, "bad_request", -1,
+				 "the JSON body must be an object");
 		return 1;
 	}
 	if (!json_depth_ok(req->json, 1)) {
 		http_reply_error(req, 400, "bad_request", -1,
-				 "JSON nested deeper than %d levels", HTTP_JSON_DEPTH);
+				 "JSON nested deeper than %d levels",
+				 HTTP_JSON_DEPTH);
 		return 1;
 	}
 	buf_release(&req->body);
@@ -379,7 +397,8 @@ static int reply_begin_error(struct http_req *req, int rc)
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", err_msg());
-		return http_reply_error(req, 401, "unauthorized", -1, "%s", msg);
+		return http_reply_error(req, 401, "unauthorized", -1, "%s",
+					msg);
 	}
 	return http_reply_rc(req, rc, HTTP_CTX_ANY, -1);
 }
@@ -412,7 +431,7 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
 			return reply_begin_error(req, rc) ? MHD_NO : MHD_YES;
 		return MHD_YES;
 	}
-	if (req->status) {	/* answered at the first call: drop the body */
+	if (req->status) { /* answered at the first call: drop the body */
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -452,15 +471,20 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	ms = (double)(end.tv_sec - req->start.tv_sec) * 1e3 +
 	     (double)(end.tv_nsec - req->start.tv_nsec) / 1e6;
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		log_info("%s %s %u %s %.1fms", req->method, req->url ? req->url : "-",
-			 req->status, req->auth.login[0] ? req->auth.login : "-", ms);
+		log_info("%s %s %u %s %.1fms", req->method,
+			 req->url ? req->url : "-", req->status,
+			 req->auth.login[0] ? req->auth.login : "-", ms);
 	else
 		log_info("%s %s %u %s %.1fms (aborted: %s)", req->method,
 			 req->url ? req->url : "-", req->status,
 			 req->auth.login[0] ? req->auth.login : "-", ms,
-			 toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
-			 toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "client went away" :
-			 toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" : "error");
+			 toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ?
+				 "timeout" :
+			 toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ?
+				 "client went away" :
+			 toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ?
+				 "shutdown" :
+				 "error");
 	req_free(req);
 	*con_cls = NULL;
 }

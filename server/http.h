@@ -27,16 +27,16 @@ struct chunkstore_writer;
 struct hash_ctx;
 struct space;
 
-#define HTTP_JSON_MAX		(32u * 1024u * 1024u)
-#define HTTP_JSON_DEPTH		16
-#define HTTP_HEADERS_MAX	(16u * 1024u)
-#define HTTP_URL_MAX		1024
+#define HTTP_JSON_MAX	 (32u * 1024u * 1024u)
+#define HTTP_JSON_DEPTH	 16
+#define HTTP_HEADERS_MAX (16u * 1024u)
+#define HTTP_URL_MAX	 1024
 
 /* How an rc is read: the same errno means different things per endpoint. */
 enum http_ctx {
-	HTTP_CTX_ANY,		/* reads and lookups */
-	HTTP_CTX_COMMIT,	/* ledger_apply: a missing parent is a conflict */
-	HTTP_CTX_STORED,	/* reading stored data: EBADMSG is corruption */
+	HTTP_CTX_ANY,	 /* reads and lookups */
+	HTTP_CTX_COMMIT, /* ledger_apply: a missing parent is a conflict */
+	HTTP_CTX_STORED, /* reading stored data: EBADMSG is corruption */
 };
 
 enum http_body {
@@ -50,10 +50,10 @@ typedef int (*http_handler)(struct http_req *req);
 
 struct http_route {
 	const char *method;
-	const char *name;		/* for the code, not the wire */
+	const char *name; /* for the code, not the wire */
 	enum http_body body;
-	int in_space;			/* path names a space */
-	enum auth_right right;		/* checked before the body is read */
+	int in_space;	       /* path names a space */
+	enum auth_right right; /* checked before the body is read */
 	http_handler fn;
 };
 
@@ -62,22 +62,22 @@ struct http_req {
 	struct MHD_Connection *conn;
 	const struct http_route *route;
 	char method[8];
-	char *url;			/* path without query */
+	char *url; /* path without query */
 	char space_name[65];
-	char arg[65];			/* chunk id or doc id */
-	uint64_t num;			/* version number in .../versions/N */
-	struct space *space;		/* opened at the first call */
+	char arg[65];	     /* chunk id or doc id */
+	uint64_t num;	     /* version number in .../versions/N */
+	struct space *space; /* opened at the first call */
 	struct auth_ctx auth;
 	struct timespec start;
 
 	/* Body. */
-	struct buf body;		/* JSON routes */
-	json_t *json;			/* parsed body (object) */
-	uint64_t content_length;	/* UINT64_MAX when absent */
+	struct buf body;	 /* JSON routes */
+	json_t *json;		 /* parsed body (object) */
+	uint64_t content_length; /* UINT64_MAX when absent */
 	uint64_t received;
-	struct obj_id chunk_id;		/* chunk PUT */
+	struct obj_id chunk_id; /* chunk PUT */
 	struct chunkstore_writer *writer;
-	struct hash_ctx *verify;	/* chunk PUT of a chunk already held */
+	struct hash_ctx *verify; /* chunk PUT of a chunk already held */
 	uint64_t discarded;
 
 	/* Error found while the body was arriving: replied at the end. */
@@ -85,7 +85,7 @@ struct http_req {
 	char fail_code[24];
 	char fail_msg[512];
 
-	unsigned status;		/* status sent, 0 before */
+	unsigned status; /* status sent, 0 before */
 };
 
 /* The access and completion callbacks given to MHD (see serve.c). */
@@ -102,7 +102,7 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  */
 int http_reply_json(struct http_req *req, unsigned status, json_t *body);
 int http_reply_bytes(struct http_req *req, unsigned status, void *data,
-		     size_t len, const char *type);	/* frees data */
+		     size_t len, const char *type); /* frees data */
 /* op < 0: no "op" member. */
 int http_reply_error(struct http_req *req, unsigned status, const char *code,
 		     long op, const char *fmt, ...) PRINTF_LIKE(5, 6);

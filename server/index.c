@@ -42,19 +42,30 @@ enum index_stmt {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_USER_ADD] = "INSERT INTO users(login, phone, pwhash, created_at) VALUES(?1, ?2, ?3, ?4)",
+	[ST_USER_ADD] =
+		"INSERT INTO users(login, phone, pwhash, created_at) VALUES(?1, ?2, ?3, ?4)",
 	[ST_USER_PWHASH] = "SELECT pwhash FROM users WHERE login = ?1",
-	[ST_TOKEN_ADD] = "INSERT INTO tokens(hash, login, expires_at) VALUES(?1, ?2, ?3)",
-	[ST_TOKEN_LOGIN] = "SELECT login FROM tokens WHERE hash = ?1 AND expires_at > ?2",
+	[ST_TOKEN_ADD] =
+		"INSERT INTO tokens(hash, login, expires_at) VALUES(?1, ?2, ?3)",
+	[ST_TOKEN_LOGIN] =
+		"SELECT login FROM tokens WHERE hash = ?1 AND expires_at > ?2",
 	[ST_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_at <= ?1",
-	[ST_SPACE_ADD] = "INSERT INTO spaces(name, kind, created_at) VALUES(?1, ?2, ?3)",
-	[ST_MEMBER_ADD] = "INSERT INTO members(space, login, role) VALUES(?1, ?2, ?3)",
-	[ST_MEMBER_GET] = "SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = ?1 AND m.login = ?2",
-	[ST_SPACES_OF] = "SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = ?1 ORDER BY s.name",
-	[ST_VERSION_PUT] = "INSERT OR REPLACE INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[ST_EVENT_ADD] = "INSERT INTO events(space, at, login, kind, path, doc_id, version, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_VERSIONS] = "SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
-	[ST_VERSION_ONE] = "SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
+	[ST_SPACE_ADD] =
+		"INSERT INTO spaces(name, kind, created_at) VALUES(?1, ?2, ?3)",
+	[ST_MEMBER_ADD] =
+		"INSERT INTO members(space, login, role) VALUES(?1, ?2, ?3)",
+	[ST_MEMBER_GET] =
+		"SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = ?1 AND m.login = ?2",
+	[ST_SPACES_OF] =
+		"SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = ?1 ORDER BY s.name",
+	[ST_VERSION_PUT] =
+		"INSERT OR REPLACE INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_EVENT_ADD] =
+		"INSERT INTO events(space, at, login, kind, path, doc_id, version, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_VERSIONS] =
+		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
+	[ST_VERSION_ONE] =
+		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -108,7 +119,7 @@ static const char schema_sql[] =
 struct index {
 	sqlite3 *db;
 	pthread_mutex_t lock;
-	sqlite3_stmt *stmt[ST_COUNT];	/* protected by lock */
+	sqlite3_stmt *stmt[ST_COUNT]; /* protected by lock */
 };
 
 static int sql_fail(struct index *ix, int src, const char *what)
@@ -205,13 +216,18 @@ int index_open(struct index **out, const char *path, int create)
 	if (src != SQLITE_OK) {
 		rc = sql_fail(ix, src, "open the index");
 		if (!create && src == SQLITE_CANTOPEN)
-			rc = err_set(-ENOENT, "no index at '%s' (not an initialized data directory?)", path);
+			rc = err_set(
+				-ENOENT,
+				"no index at '%s' (not an initialized data directory?)",
+				path);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(ix->db, 0);
 	sqlite3_busy_timeout(ix->db, 5000);
-	src = sqlite3_exec(ix->db, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-			   NULL, NULL, NULL);
+	src = sqlite3_exec(
+		ix->db,
+		"PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+		NULL, NULL, NULL);
 	if (src != SQLITE_OK) {
 		rc = sql_fail(ix, src, "configure the index");
 		goto fail;
@@ -227,7 +243,8 @@ int index_open(struct index **out, const char *path, int create)
 	if (version == 0 && create) {
 		src = sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL);
 		if (src == SQLITE_OK)
-			src = sqlite3_exec(ix->db, schema_sql, NULL, NULL, NULL);
+			src = sqlite3_exec(ix->db, schema_sql, NULL, NULL,
+					   NULL);
 		if (src == SQLITE_OK)
 			src = sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
 		if (src != SQLITE_OK) {
@@ -235,7 +252,8 @@ int index_open(struct index **out, const char *path, int create)
 			goto fail;
 		}
 	} else if (version != INDEX_SCHEMA_VERSION) {
-		rc = err_set(-EPROTO, "index '%s' has schema version %d, expected %d",
+		rc = err_set(-EPROTO,
+			     "index '%s' has schema version %d, expected %d",
 			     path, version, INDEX_SCHEMA_VERSION);
 		goto fail;
 	}
@@ -290,7 +308,9 @@ static int query_text(struct index *ix, sqlite3_stmt *st, char *out,
 		const char *s = (const char *)sqlite3_column_text(st, 0);
 
 		if (!s || strlen(s) >= outlen)
-			rc = err_set(-EIO, "index: bad value while trying to %s", what);
+			rc = err_set(-EIO,
+				     "index: bad value while trying to %s",
+				     what);
 		else
 			memcpy(out, s, strlen(s) + 1);
 	} else if (src == SQLITE_DONE) {
@@ -339,7 +359,8 @@ int index_token_add(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
 	pthread_mutex_lock(&ix->lock);
 	rc = stmt_get(ix, ST_TOKEN_ADD, &st);
 	if (!rc) {
-		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN,
+				  SQLITE_TRANSIENT);
 		bind_text(st, 2, login);
 		sqlite3_bind_int64(st, 3, expires_at);
 		rc = stmt_exec(ix, st, "store a token");
@@ -364,7 +385,8 @@ int index_token_login(struct index *ix,
 	pthread_mutex_lock(&ix->lock);
 	rc = stmt_get(ix, ST_TOKEN_LOGIN, &st);
 	if (!rc) {
-		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN,
+				  SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, now);
 		rc = query_text(ix, st, out, outlen, "look up a token");
 	}
@@ -428,8 +450,10 @@ int index_member_get(struct index *ix, const char *space, const char *login,
 	bind_text(st, 2, login);
 	src = sqlite3_step(st);
 	if (src == SQLITE_ROW) {
-		snprintf(kind, kindlen, "%s", (const char *)sqlite3_column_text(st, 0));
-		snprintf(role, rolelen, "%s", (const char *)sqlite3_column_text(st, 1));
+		snprintf(kind, kindlen, "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		snprintf(role, rolelen, "%s",
+			 (const char *)sqlite3_column_text(st, 1));
 	} else if (src == SQLITE_DONE) {
 		rc = err_set(-ENOENT, "no such space '%s'", space);
 	} else {
@@ -555,8 +579,10 @@ int index_versions(struct index *ix, const char *space, const char *doc_id,
 			.version = (uint64_t)sqlite3_column_int64(st, 1),
 			.size = (uint64_t)sqlite3_column_int64(st, 2),
 			.sha256 = (const char *)sqlite3_column_text(st, 3),
-			.deposited_by = (const char *)sqlite3_column_text(st, 4),
-			.deposited_at = (const char *)sqlite3_column_text(st, 5),
+			.deposited_by =
+				(const char *)sqlite3_column_text(st, 4),
+			.deposited_at =
+				(const char *)sqlite3_column_text(st, 5),
 			.commit = (const char *)sqlite3_column_text(st, 6),
 			.manifest = (const char *)sqlite3_column_text(st, 7),
 		};

@@ -16,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INDEX_FILE_NAME		"index.db"
-#define INDEX_SCHEMA_VERSION	1
-#define INDEX_TOKEN_HASH_LEN	32
+#define INDEX_FILE_NAME	     "index.db"
+#define INDEX_SCHEMA_VERSION 1
+#define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
 
@@ -64,19 +64,19 @@ struct index_version {
 	const char *doc_id;
 	uint64_t version;
 	uint64_t size;
-	const char *sha256;		/* 64 hex */
+	const char *sha256; /* 64 hex */
 	const char *deposited_by;
-	const char *deposited_at;	/* RFC 3339 */
-	const char *commit;		/* 40 hex */
-	const char *manifest;		/* text exactly as in the ledger */
+	const char *deposited_at; /* RFC 3339 */
+	const char *commit;	  /* 40 hex */
+	const char *manifest;	  /* text exactly as in the ledger */
 };
 
 struct index_event {
-	const char *kind;		/* "deposit", "mkdir", "login", ... */
-	const char *path;		/* may be NULL */
-	const char *doc_id;		/* may be NULL */
-	uint64_t version;		/* 0: none */
-	const char *detail;		/* may be NULL */
+	const char *kind;   /* "deposit", "mkdir", "login", ... */
+	const char *path;   /* may be NULL */
+	const char *doc_id; /* may be NULL */
+	uint64_t version;   /* 0: none */
+	const char *detail; /* may be NULL */
 };
 
 /*

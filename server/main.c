@@ -30,8 +30,14 @@ static int usage(const char *why)
 	return EXIT_USAGE;
 }
 
-enum opt_id { OPT_LISTEN = 1, OPT_PORT_FILE, OPT_PHONE, OPT_PASSWORD_FILE,
-	      OPT_OWNER, OPT_KIND };
+enum opt_id {
+	OPT_LISTEN = 1,
+	OPT_PORT_FILE,
+	OPT_PHONE,
+	OPT_PASSWORD_FILE,
+	OPT_OWNER,
+	OPT_KIND
+};
 
 struct opts {
 	const char *val[OPT_KIND + 1];
@@ -43,8 +49,8 @@ struct opts {
  * Parse argv (after the command words): allowed options and exactly npos
  * positional arguments.  Returns 0 or a usage exit status.
  */
-static int parse(int argc, char **argv, const struct option *allowed,
-		 int npos, struct opts *o)
+static int parse(int argc, char **argv, const struct option *allowed, int npos,
+		 struct opts *o)
 {
 	int c;
 
@@ -53,7 +59,8 @@ static int parse(int argc, char **argv, const struct option *allowed,
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", allowed, NULL)) != -1) {
 		if (c <= 0 || c > OPT_KIND)
-			return usage(c == ':' ? "missing option value" : "unknown option");
+			return usage(c == ':' ? "missing option value" :
+						"unknown option");
 		if (o->val[c])
 			return usage("option given twice");
 		o->val[c] = optarg;
@@ -77,17 +84,23 @@ static int done(int rc)
 
 int main(int argc, char **argv)
 {
-	static const struct option o_init[] = {
-		{ "listen", required_argument, NULL, OPT_LISTEN }, { NULL, 0, NULL, 0 } };
+	static const struct option o_init[] = { { "listen", required_argument,
+						  NULL, OPT_LISTEN },
+						{ NULL, 0, NULL, 0 } };
 	static const struct option o_serve[] = {
-		{ "port-file", required_argument, NULL, OPT_PORT_FILE }, { NULL, 0, NULL, 0 } };
+		{ "port-file", required_argument, NULL, OPT_PORT_FILE },
+		{ NULL, 0, NULL, 0 }
+	};
 	static const struct option o_user[] = {
 		{ "phone", required_argument, NULL, OPT_PHONE },
 		{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
-		{ NULL, 0, NULL, 0 } };
+		{ NULL, 0, NULL, 0 }
+	};
 	static const struct option o_space[] = {
 		{ "owner", required_argument, NULL, OPT_OWNER },
-		{ "kind", required_argument, NULL, OPT_KIND }, { NULL, 0, NULL, 0 } };
+		{ "kind", required_argument, NULL, OPT_KIND },
+		{ NULL, 0, NULL, 0 }
+	};
 	static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
 	struct opts o;
 	int rc;
@@ -104,27 +117,31 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "serve")) {
 		rc = parse(argc - 1, argv + 1, o_serve, 1, &o);
-		return rc ? rc : done(serve_run(o.pos[0], o.val[OPT_PORT_FILE]));
+		return rc ? rc :
+			    done(serve_run(o.pos[0], o.val[OPT_PORT_FILE]));
 	}
 	if (argc >= 3 && !strcmp(argv[1], "user") && !strcmp(argv[2], "add")) {
 		rc = parse(argc - 2, argv + 2, o_user, 2, &o);
 		if (rc)
 			return rc;
 		if (!o.val[OPT_PHONE] || !o.val[OPT_PASSWORD_FILE])
-			return usage("user add needs --phone and --password-file");
+			return usage(
+				"user add needs --phone and --password-file");
 		return done(admin_user_add(o.pos[0], o.pos[1], o.val[OPT_PHONE],
 					   o.val[OPT_PASSWORD_FILE]));
 	}
-	if (argc >= 3 && !strcmp(argv[1], "space") && !strcmp(argv[2], "create")) {
+	if (argc >= 3 && !strcmp(argv[1], "space") &&
+	    !strcmp(argv[2], "create")) {
 		rc = parse(argc - 2, argv + 2, o_space, 2, &o);
 		if (rc)
 			return rc;
 		if (!o.val[OPT_OWNER])
 			return usage("space create needs --owner");
-		return done(admin_space_create(o.pos[0], o.pos[1], o.val[OPT_OWNER],
-					       o.val[OPT_KIND]));
+		return done(admin_space_create(
+			o.pos[0], o.pos[1], o.val[OPT_OWNER], o.val[OPT_KIND]));
 	}
-	if (argc >= 3 && !strcmp(argv[1], "space") && !strcmp(argv[2], "path")) {
+	if (argc >= 3 && !strcmp(argv[1], "space") &&
+	    !strcmp(argv[2], "path")) {
 		rc = parse(argc - 2, argv + 2, o_none, 2, &o);
 		return rc ? rc : done(admin_space_path(o.pos[0], o.pos[1]));
 	}

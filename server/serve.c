@@ -31,9 +31,9 @@
 #include "server/server.h"
 #include "server/spaces.h"
 
-#define TLS_PEM_MAX		(64u * 1024u)
-#define CONN_TIMEOUT_S		60u
-#define CONN_MEMORY_LIMIT	(128u * 1024u)
+#define TLS_PEM_MAX	  (64u * 1024u)
+#define CONN_TIMEOUT_S	  60u
+#define CONN_MEMORY_LIMIT (128u * 1024u)
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
@@ -56,7 +56,8 @@ static int read_pem(const char *datadir, const char *leaf, char **out)
 	size_t len;
 	int rc;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/tls/%s", datadir, leaf) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/tls/%s", datadir, leaf) >=
+	    sizeof(path))
 		return err_set(-ENAMETOOLONG, "data directory path too long");
 	rc = file_read_all(path, TLS_PEM_MAX, out, &len);
 	if (rc < 0)
@@ -71,7 +72,8 @@ static int write_port(const char *port_file, unsigned port)
 	int rc = file_write_atomic(port_file, text, (size_t)n, 0644);
 
 	if (rc < 0)
-		return err_set(rc, "cannot write '%s': %s", port_file, strerror(-rc));
+		return err_set(rc, "cannot write '%s': %s", port_file,
+			       strerror(-rc));
 	return 0;
 }
 
@@ -98,15 +100,15 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 		inet_pton(AF_INET, srv->cfg.host, &sin.sin_addr);
 		sa = (struct sockaddr *)&sin;
 	}
-	return MHD_start_daemon(flags, 0, NULL, NULL, http_access, srv,
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, http_access, srv,
 		/* The logger first, so that no option logs elsewhere. */
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, sa,
-		MHD_OPTION_HTTPS_MEM_KEY, key,
-		MHD_OPTION_HTTPS_MEM_CERT, cert,
-		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3",
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)srv->cfg.threads,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->cfg.max_connections,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+		sa, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
+		cert, MHD_OPTION_HTTPS_PRIORITIES,
+		"NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_THREAD_POOL_SIZE,
+		(unsigned int)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)srv->cfg.max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
@@ -128,8 +130,10 @@ int serve_run(const char *datadir, const char *port_file)
 		return err_set(rc, "cannot initialize libsodium");
 	rc = config_load(&srv.cfg, datadir);
 	if (rc == -ENOENT)
-		return err_set(rc, "'%s' is not an initialized data directory (run coffred init)",
-			       datadir);
+		return err_set(
+			rc,
+			"'%s' is not an initialized data directory (run coffred init)",
+			datadir);
 	if (rc < 0)
 		return rc;
 	rc = master_key_load(&master, datadir);
@@ -163,9 +167,11 @@ int serve_run(const char *datadir, const char *port_file)
 
 	d = start(&srv, key, cert);
 	if (!d) {
-		rc = err_set(-EADDRNOTAVAIL, "cannot listen on %s%s%s:%u (see the messages above)",
-			     srv.cfg.ipv6 ? "[" : "", srv.cfg.host, srv.cfg.ipv6 ? "]" : "",
-			     (unsigned)srv.cfg.port);
+		rc = err_set(
+			-EADDRNOTAVAIL,
+			"cannot listen on %s%s%s:%u (see the messages above)",
+			srv.cfg.ipv6 ? "[" : "", srv.cfg.host,
+			srv.cfg.ipv6 ? "]" : "", (unsigned)srv.cfg.port);
 		goto out;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -178,8 +184,9 @@ int serve_run(const char *datadir, const char *port_file)
 		if (rc < 0)
 			goto out;
 	}
-	log_info("coffred listening on %s%s%s:%u, data in %s", srv.cfg.ipv6 ? "[" : "",
-		 srv.cfg.host, srv.cfg.ipv6 ? "]" : "", (unsigned)info->port, datadir);
+	log_info("coffred listening on %s%s%s:%u, data in %s",
+		 srv.cfg.ipv6 ? "[" : "", srv.cfg.host, srv.cfg.ipv6 ? "]" : "",
+		 (unsigned)info->port, datadir);
 
 	while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
 		;

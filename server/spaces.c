@@ -30,7 +30,7 @@ struct spaces {
 	char *datadir;
 	struct crypto_key master;
 	pthread_mutex_t lock;
-	struct space_node *head;	/* protected by lock */
+	struct space_node *head; /* protected by lock */
 };
 
 int master_key_load(struct crypto_key *key, const char *datadir)
@@ -40,13 +40,15 @@ int master_key_load(struct crypto_key *key, const char *datadir)
 	size_t len = 0;
 	int rc;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir, MASTER_KEY_PATH) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir,
+			     MASTER_KEY_PATH) >= sizeof(path))
 		return err_set(-ENAMETOOLONG, "data directory path too long");
 	rc = file_read_all(path, 4096, &data, &len);
 	if (rc < 0)
 		return err_set(rc, "cannot read '%s': %s", path, strerror(-rc));
 	if (len != CRYPTO_KEY_LEN)
-		rc = err_set(-EINVAL, "'%s' must hold %d bytes, not %zu", path, CRYPTO_KEY_LEN, len);
+		rc = err_set(-EINVAL, "'%s' must hold %d bytes, not %zu", path,
+			     CRYPTO_KEY_LEN, len);
 	else
 		rc = crypto_key_from_bytes(key, (const uint8_t *)data, len);
 	if (data) {
@@ -81,9 +83,11 @@ int space_dir_path(char *out, size_t outlen, const char *datadir,
 	int n;
 
 	if (leaf)
-		n = snprintf(out, outlen, "%s/%s/%s/%s", datadir, SPACES_DIR_NAME, space, leaf);
+		n = snprintf(out, outlen, "%s/%s/%s/%s", datadir,
+			     SPACES_DIR_NAME, space, leaf);
 	else
-		n = snprintf(out, outlen, "%s/%s/%s", datadir, SPACES_DIR_NAME, space);
+		n = snprintf(out, outlen, "%s/%s/%s", datadir, SPACES_DIR_NAME,
+			     space);
 	if (n < 0 || (size_t)n >= outlen)
 		return err_set(-ENAMETOOLONG, "data directory path too long");
 	return 0;
@@ -153,13 +157,15 @@ static int space_open(struct spaces *sp, const char *name,
 	rc = space_chunk_seed(n->sp.chunk_seed, &sp->master, name);
 	if (rc < 0)
 		goto fail;
-	rc = space_dir_path(path, sizeof(path), sp->datadir, name, SPACE_LEDGER_NAME);
+	rc = space_dir_path(path, sizeof(path), sp->datadir, name,
+			    SPACE_LEDGER_NAME);
 	if (rc < 0)
 		goto fail;
 	rc = ledger_open(&n->sp.ledger, path, 0);
 	if (rc < 0)
 		goto fail;
-	rc = space_dir_path(path, sizeof(path), sp->datadir, name, SPACE_CHUNKS_NAME);
+	rc = space_dir_path(path, sizeof(path), sp->datadir, name,
+			    SPACE_CHUNKS_NAME);
 	if (rc < 0)
 		goto fail;
 	rc = space_chunk_key(&key, &sp->master, name);

@@ -20,10 +20,10 @@ struct ledger;
 struct chunkstore;
 struct spaces;
 
-#define SPACES_DIR_NAME		"spaces"
-#define SPACE_LEDGER_NAME	"ledger.git"
-#define SPACE_CHUNKS_NAME	"chunks"
-#define MASTER_KEY_PATH		"keys/master.key"
+#define SPACES_DIR_NAME	  "spaces"
+#define SPACE_LEDGER_NAME "ledger.git"
+#define SPACE_CHUNKS_NAME "chunks"
+#define MASTER_KEY_PATH	  "keys/master.key"
 
 struct space {
 	char name[65];

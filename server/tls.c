@@ -69,25 +69,29 @@ static int make_cert(EVP_PKEY *pkey, X509 **out)
 	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)))
 		goto ssl;
 	if (!X509_gmtime_adj(X509_getm_notBefore(cert), -60 * 60) ||
-	    !X509_time_adj_ex(X509_getm_notAfter(cert), TLS_VALID_DAYS, 0, NULL))
+	    !X509_time_adj_ex(X509_getm_notAfter(cert), TLS_VALID_DAYS, 0,
+			      NULL))
 		goto ssl;
 	if (!X509_set_pubkey(cert, pkey))
 		goto ssl;
 	name = X509_get_subject_name(cert);
 	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					(const unsigned char *)"coffred", -1, -1, 0))
+					(const unsigned char *)"coffred", -1,
+					-1, 0))
 		goto ssl;
 	if (!X509_set_issuer_name(cert, name))
 		goto ssl;
 	rc = add_ext(cert, NID_basic_constraints, "critical,CA:TRUE");
 	if (!rc)
-		rc = add_ext(cert, NID_key_usage, "critical,digitalSignature,keyCertSign");
+		rc = add_ext(cert, NID_key_usage,
+			     "critical,digitalSignature,keyCertSign");
 	if (!rc)
 		rc = add_ext(cert, NID_ext_key_usage, "serverAuth");
 	if (!rc)
 		rc = add_ext(cert, NID_subject_key_identifier, "hash");
 	if (!rc)
-		rc = add_ext(cert, NID_subject_alt_name, "IP:127.0.0.1,IP:::1,DNS:localhost");
+		rc = add_ext(cert, NID_subject_alt_name,
+			     "IP:127.0.0.1,IP:::1,DNS:localhost");
 	if (rc)
 		goto out;
 	if (!X509_sign(cert, pkey, EVP_sha256()))
@@ -114,7 +118,8 @@ static int bio_save(BIO *bio, const char *path, mode_t mode)
 		return err_set(-EIO, "cannot encode '%s'", path);
 	rc = file_write_atomic(path, data, (size_t)len, mode);
 	if (rc < 0)
-		return err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
+		return err_set(rc, "cannot write '%s': %s", path,
+			       strerror(-rc));
 	return 0;
 }
 
@@ -131,7 +136,7 @@ int tls_generate(const char *key_path, const char *cert_path)
 	rc = make_cert(pkey, &cert);
 	if (rc)
 		goto out;
-	kbio = BIO_new(BIO_s_secmem());	/* wiped on free */
+	kbio = BIO_new(BIO_s_secmem()); /* wiped on free */
 	cbio = BIO_new(BIO_s_mem());
 	if (!kbio || !cbio) {
 		rc = ssl_fail("allocate memory");
