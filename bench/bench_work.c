@@ -410,19 +410,29 @@ static int run_rsync(struct target *t, const char *src, long *itemized,
 	return 0;
 }
 
+/* Files unlinked by the current remove_tree() (nftw has no user data). */
+static long rm_files;
+
 static int rm_entry(const char *path, const struct stat *st, int flag,
 		    struct FTW *ftw)
 {
 	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0)
 		return bench_err(-errno, "cannot remove '%s': %s", path,
 				 strerror(errno));
+	if (flag != FTW_DP)
+		rm_files++;
 	return 0;
 }
 
-static int remove_tree(const char *path)
+/* Remove path and everything below; *files = how many files it held, so
+ * a drive that lists a moved folder as empty cannot look fast. */
+static int remove_tree(const char *path, long *files)
 {
-	int rc = nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+	int rc;
 
+	rm_files = 0;
+	rc = nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+	*files = rm_files;
 	if (rc == -1)
 		return bench_err(-errno, "cannot walk '%s': %s", path,
 				 strerror(errno));
@@ -602,6 +612,7 @@ void work_run(struct target *t, const struct bench_opts *o,
 	{
 		double t0 = bench_now();
 		const char *victim = moved;
+		long removed = 0;
 
 		if (rename(tree, moved) < 0) {
 			rc = bench_err(-errno, "cannot rename '%s': %s", tree,
@@ -613,8 +624,16 @@ void work_run(struct target *t, const struct bench_opts *o,
 		}
 		STEP_CHECK();
 		t0 = bench_now();
-		rc = remove_tree(victim);
+		rc = remove_tree(victim, &removed);
 		cell_set(&c[ROW_DELETE], rc, bench_now() - t0, "delete");
+		if (rc == 0 && removed != (long)o->tree_files) {
+			bench_err(-EBADMSG, "'%s' held %ld files, not %u",
+				  victim, removed, o->tree_files);
+			c[ROW_DELETE].state = CELL_FAILED;
+			snprintf(c[ROW_DELETE].why, sizeof(c[ROW_DELETE].why),
+				 "the tree held %ld files, not %u", removed,
+				 o->tree_files);
+		}
 		t_close = bench_now();
 		STEP_CHECK();
 	}
