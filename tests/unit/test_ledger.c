@@ -518,6 +518,17 @@ static void test_ledger_bulk(void)
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	diag("5000 deposits over 50 folders: %.3f s", secs);
 	ok(secs < 20, "in reasonable time");
+	struct got *big = calloc(1, sizeof(*big));
+	int more = 1;
+
+	is_int(ledger_list(lg, "/bulk07", "file0006", 50, got_cb, big, &more,
+			   NULL, NULL),
+	       0, "readers see the packed batch");
+	is_int(big->n, 50, "a page of 50");
+	is_str(big->names[0], "file0007", "starting after 'file0006'");
+	is_int(more, 1, "more to come");
+	free(big);
+
 	add_deposit("/bulk07/file0007", "changed");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	is_int(run(), 0, "one more deposit");
