@@ -154,6 +154,8 @@ struct fs {
 	const struct mount_opts *o;
 	char *url, *login, *token, *cacert;
 	char *space;
+	char *config_dir;	/* absolute: the loop runs after chdir("/") */
+	char *cache_dir;	/* absolute */
 	char hostname[129];
 	struct crypto_key key;
 	struct transport *t;

@@ -793,7 +793,7 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct fs *fs = req_fs(req);
 	struct statvfs sv;
 
-	if (statvfs(fs->o->cache_dir, &sv) < 0) {
+	if (statvfs(fs->cache_dir, &sv) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}

@@ -83,7 +83,14 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	rc = crypto_init();
 	if (rc < 0)
 		return explain(fs, rc);
-	rc = session_load(&s, o->config_dir);
+	/* absolute paths: fuse_daemonize changes to "/" */
+	fs->config_dir = realpath(o->config_dir, NULL);
+	if (!fs->config_dir) {
+		fprintf(stderr, "coffre: no configuration directory '%s': %s\n",
+			o->config_dir, strerror(errno));
+		return 1;
+	}
+	rc = session_load(&s, fs->config_dir);
 	if (rc < 0) {
 		fprintf(stderr, "coffre: %s\n", err_msg());
 		return 1;
@@ -94,9 +101,17 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	fs->cacert = s.cacert;
 	s.url = s.login = s.token = s.cacert = NULL;
 	session_release(&s);
-	rc = session_cache_key(o->config_dir, &fs->key);
+	rc = session_cache_key(fs->config_dir, &fs->key);
 	if (rc < 0)
 		return explain(fs, rc);
+	if (fs->cacert && fs->cacert[0] != '/') {
+		char *abs = realpath(fs->cacert, NULL);
+
+		if (abs) {
+			free(fs->cacert);
+			fs->cacert = abs;
+		}
+	}
 	rc = transport_new(&fs->t, fs->url, fs->token, fs->cacert);
 	if (rc < 0)
 		return explain(fs, rc);
@@ -109,14 +124,18 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	if (rc < 0)
 		return explain(fs, err_set(rc, "cannot create cache '%s'",
 					   o->cache_dir));
-	p = path_join(o->cache_dir, "staging");
+	fs->cache_dir = realpath(o->cache_dir, NULL);
+	if (!fs->cache_dir)
+		return explain(fs, err_set(-errno, "cannot resolve '%s'",
+					   o->cache_dir));
+	p = path_join(fs->cache_dir, "staging");
 	if (!p || (fs->staging_dir = p, mkdir_p(p, 0700) < 0))
 		return explain(fs, err_set(-EIO, "cannot create '%s/staging'",
-					   o->cache_dir));
-	rc = cache_open(&fs->cache, o->cache_dir, &fs->key, o->cache_size);
+					   fs->cache_dir));
+	rc = cache_open(&fs->cache, fs->cache_dir, &fs->key, o->cache_size);
 	if (rc < 0)
 		return explain(fs, rc);
-	rc = queue_open(&fs->q, o->cache_dir, &fs->key);
+	rc = queue_open(&fs->q, fs->cache_dir, &fs->key);
 	if (rc < 0)
 		return explain(fs, rc);
 	rc = tree_init(fs);
@@ -153,6 +172,8 @@ static void fs_teardown(struct fs *fs)
 	transport_free(fs->t);
 	crypto_key_release(&fs->key);
 	free(fs->staging_dir);
+	free(fs->cache_dir);
+	free(fs->config_dir);
 	free(fs->space);
 	free(fs->url);
 	free(fs->login);

@@ -43,6 +43,7 @@ struct bop {
 	uint64_t size;
 	struct obj_id sha;
 	int64_t mtime;
+	int fatal;		/* its content cannot be read, ever */
 };
 
 struct batch {
@@ -177,7 +178,11 @@ static int deposit_prepare(struct fs *fs, struct bop *o, uint8_t *buf)
 					 READ_PIECE - have, off);
 			pthread_mutex_unlock(&o->node->lock);
 			if (r < 0) {
+				/* a lost or tampered staging file will not heal;
+				 * anything else (network, memory) may */
 				rc = (int)r;
+				if (rc == -ENOENT || rc == -EBADMSG)
+					o->fatal = 1;
 				goto out;
 			}
 			if (r == 0)
@@ -382,7 +387,7 @@ static json_t *bop_json(const struct bop *o)
 /* Prepare, upload and commit a batch.  On failure *bad_op is the index of
  * the operation at fault, or -1. */
 static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
-		      int *bad_op)
+		      int *bad_op, int *local)
 {
 	json_t *body = NULL, *ops;
 	uint8_t *buf = NULL;
@@ -390,6 +395,7 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 	int rc = 0;
 
 	*bad_op = -1;
+	*local = 0;
 	for (i = 0; i < b->n; i++) {
 		if (b->ops[i].op.kind != QUEUE_DEPOSIT)
 			continue;
@@ -397,16 +403,21 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 			return -ENOMEM;
 		rc = deposit_prepare(fs, &b->ops[i], buf);
 		if (rc < 0) {
-			/* unreadable pending content: not the server's doing */
-			if (rc != -ENOTCONN && rc != -ENOMEM)
+			/* not the server's doing: never a conflict */
+			*local = 1;
+			if (b->ops[i].fatal)
 				*bad_op = (int)i;
 			goto out;
 		}
 	}
 	log_debug("sync: %zu ops prepared at %lld", b->n, (long long)fs_now_ms());
 	rc = upload_missing(fs, b);
-	if (rc < 0)
+	if (rc < 0) {
+		/* an upload refused with a permanent code is the server's
+		 * verdict on bytes it did not get: retry them later */
+		*local = 1;
 		goto out;
+	}
 	log_debug("sync: chunks uploaded at %lld", (long long)fs_now_ms());
 	body = json_object();
 	ops = json_array();
@@ -558,6 +569,19 @@ static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad,
 	(void)rc;
 }
 
+/* The content of a queued deposit cannot be read any more (fs->lock). */
+static void batch_lost_op(struct fs *fs, struct batch *b, size_t bad,
+			  const char *msg)
+{
+	struct pend *p = pend_find(fs, b->ops[bad].seq);
+
+	snprintf(fs->last_error, sizeof(fs->last_error), "%.200s: %.300s",
+		 b->ops[bad].op.path, msg);
+	log_error("dropping the deposit of '%s': %s", b->ops[bad].op.path, msg);
+	if (p)
+		pend_drop(fs, p);
+}
+
 static void *sync_main(void *arg)
 {
 	struct fs *fs = arg;
@@ -574,7 +598,7 @@ static void *sync_main(void *arg)
 	pthread_mutex_lock(&fs->lock);
 	while (!fs->sync_stop) {
 		json_t *reply = NULL;
-		int rc, bad;
+		int rc, bad, local;
 		char msg[FS_ERRMSG_MAX];
 
 		wake = batch_take(fs, &b, max_ops);
@@ -596,7 +620,7 @@ static void *sync_main(void *arg)
 		pthread_mutex_unlock(&fs->lock);
 
 		err_clear();
-		rc = batch_send(fs, &b, &reply, &bad);
+		rc = batch_send(fs, &b, &reply, &bad, &local);
 		snprintf(msg, sizeof(msg), "%s", err_msg());
 		if (rc == 0) {
 			size_t i;
@@ -614,9 +638,11 @@ static void *sync_main(void *arg)
 			log_debug("committed %zu operations", b.n);
 			backoff = 0;
 			max_ops = BATCH_MAX_OPS;
+		} else if (local && bad >= 0) {
+			batch_lost_op(fs, &b, (size_t)bad, msg);
 		} else if (rc == -E2BIG && bad < 0 && b.n > 1) {
 			max_ops = b.n / 2;	/* too large for the server */
-		} else if (transient(rc)) {
+		} else if (local || transient(rc)) {
 			struct timespec ts;
 			int64_t until;
 
