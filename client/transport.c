@@ -2,11 +2,15 @@
  * HTTPS transport to coffred (transport.h), on libcurl with OpenSSL.
  *
  * Every request runs on an easy handle taken from a small free list; the
- * handles share connections, TLS sessions and DNS answers through one curl
- * share handle whose locks are pthread mutexes, so concurrent callers (FUSE
- * threads, the sync thread) reuse warm TLS connections without stepping on
- * each other.  Response bodies are collected in capped buffers; HTTP errors
- * are mapped to errno once, in map_http_error(), with the server's message.
+ * handles share TLS sessions and DNS answers through one curl share handle
+ * whose locks are pthread mutexes, so concurrent callers (FUSE threads, the
+ * sync thread) resume TLS sessions without stepping on each other.  Live
+ * connections are not put in the share: libcurl documents sharing its
+ * connection cache between concurrent threads as unsupported.  Instead each
+ * pooled handle keeps its own connections across requests (curl_easy_reset
+ * leaves them open), so a warm handle reuses its keep-alive connection.
+ * Response bodies are collected in capped buffers; HTTP errors are mapped
+ * to errno once, in map_http_error(), with the server's message.
  */
 #include "client/transport.h"
 
@@ -113,7 +117,6 @@ int transport_new(struct transport **out, const char *url, const char *token,
 	curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(t->share, CURLSHOPT_SHARE,
 			  CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(t->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	*out = t;
 	return 0;
 nomem:
