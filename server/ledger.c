@@ -27,10 +27,20 @@
 
 int ledger_git_err(int gitrc, const char *what)
 {
+	int saved = errno;
 	const git_error *ge = git_error_last();
 	const char *msg = ge && ge->message ? ge->message : "unknown error";
 	int rc;
 
+	/*
+	 * A full disk must reach the client as such (507), not as -EIO.
+	 * libgit2 may clean up after the failing call, so errno is not
+	 * always left as it was: its message carries strerror() too.
+	 */
+	if (saved == ENOSPC || saved == EDQUOT ||
+	    (ge && ge->klass == GIT_ERROR_OS &&
+	     (strstr(msg, strerror(ENOSPC)) || strstr(msg, strerror(EDQUOT)))))
+		return err_set(-ENOSPC, "%s: %s", what, msg);
 	switch (gitrc) {
 	case GIT_ENOTFOUND:
 		rc = -ENOENT;
