@@ -17,9 +17,10 @@
 #include "common/fsutil.h"
 #include "tests/lib/tap.h"
 
-#define MODEL_MAX (3u * 1024 * 1024)
-#define SLOT	  (STAGING_BLOCK + CRYPTO_SEAL_OVERHEAD)
-#define HDR_SLOT  4096u
+#define MODEL_MAX  (3u * 1024 * 1024)
+#define SLOT	   (STAGING_BLOCK + CRYPTO_SEAL_OVERHEAD)
+#define HDR_SLOT   4096u
+#define HDR_SEALED (64 + CRYPTO_SEAL_OVERHEAD)
 
 struct fake_base {
 	uint8_t *data;
@@ -324,6 +325,86 @@ static void test_staging_at_rest(const struct crypto_key *key)
 	ok(st == NULL, "and no handle");
 }
 
+static int read_hdr(const char *path, uint8_t *hdr, size_t n)
+{
+	int fd = open(path, O_RDONLY), ok_ = 0;
+
+	if (fd >= 0) {
+		ok_ = pread(fd, hdr, n, 0) == (ssize_t)n;
+		close(fd);
+	}
+	return ok_;
+}
+
+static int write_hdr(const char *path, const uint8_t *hdr, size_t n)
+{
+	int fd = open(path, O_RDWR), ok_ = 0;
+
+	if (fd >= 0) {
+		ok_ = pwrite(fd, hdr, n, 0) == (ssize_t)n;
+		close(fd);
+	}
+	return ok_;
+}
+
+/*
+ * A process killed between a write's data and its header update leaves
+ * slots past the recorded size, or bytes past it in the last block.  Put
+ * back an older header to make that state, and check that reopening cuts
+ * them so a later extension reads zeros.
+ */
+static void test_staging_crash_repair(const struct crypto_key *key)
+{
+	uint8_t hdr[HDR_SEALED], buf[4 * STAGING_BLOCK];
+	uint8_t zero[4 * STAGING_BLOCK] = { 0 };
+	struct staging *st = NULL;
+	struct stat sb;
+
+	memset(buf, 0x5a, sizeof(buf));
+	is_int(staging_create(&st, tpath("crash"), key, 0), 0, "create");
+	staging_close(st);
+	ok(read_hdr(tpath("crash"), hdr, sizeof(hdr)), "keep the empty header");
+	is_int(staging_open(&st, tpath("crash"), key), 0, "open");
+	is_int(staging_write(st, buf, sizeof(buf), 0, NULL, NULL), sizeof(buf),
+	       "write 4 blocks");
+	staging_close(st);
+	ok(write_hdr(tpath("crash"), hdr, sizeof(hdr)),
+	   "header of size 0 put back");
+	is_int(staging_open(&st, tpath("crash"), key), 0, "reopen");
+	is_int(staging_size(st), 0, "size is the header's");
+	ok(stat(tpath("crash"), &sb) == 0 && sb.st_size <= HDR_SLOT,
+	   "slots past the end are cut at open");
+	is_int(staging_truncate(st, sizeof(buf)), 0, "extend to 4 blocks");
+	memset(buf, 1, sizeof(buf));
+	is_int(staging_read(st, buf, sizeof(buf), 0, NULL, NULL), sizeof(buf),
+	       "read");
+	ok(!memcmp(buf, zero, sizeof(buf)), "the cut slots read as zeros");
+	staging_close(st);
+
+	/* Bytes past size inside the last written block. */
+	is_int(staging_open(&st, tpath("crash"), key), 0, "open");
+	is_int(staging_truncate(st, 0), 0, "empty it");
+	memset(buf, 0x5a, sizeof(buf));
+	is_int(staging_write(st, buf, 100, 0, NULL, NULL), 100, "write 100");
+	staging_close(st);
+	ok(read_hdr(tpath("crash"), hdr, sizeof(hdr)), "keep the 100 header");
+	is_int(staging_open(&st, tpath("crash"), key), 0, "open");
+	is_int(staging_write(st, buf, STAGING_BLOCK, 0, NULL, NULL),
+	       STAGING_BLOCK, "fill block 0");
+	staging_close(st);
+	ok(write_hdr(tpath("crash"), hdr, sizeof(hdr)),
+	   "header of size 100 put back");
+	is_int(staging_open(&st, tpath("crash"), key), 0, "reopen");
+	is_int(staging_size(st), 100, "size 100");
+	is_int(staging_truncate(st, STAGING_BLOCK), 0, "extend to one block");
+	memset(buf, 1, sizeof(buf));
+	is_int(staging_read(st, buf, STAGING_BLOCK, 0, NULL, NULL),
+	       STAGING_BLOCK, "read");
+	ok(buf[99] == 0x5a && !memcmp(buf + 100, zero, STAGING_BLOCK - 100),
+	   "bytes past the old size read as zeros");
+	staging_close(st);
+}
+
 static void test_staging_misc(const struct crypto_key *key)
 {
 	struct staging *st = NULL;
@@ -355,6 +436,7 @@ int main(void)
 	test_staging_truncate_extend(&key);
 	test_staging_at_rest(&key);
 	test_staging_misc(&key);
+	test_staging_crash_repair(&key);
 	test_staging_random(&key);
 	crypto_key_release(&key);
 	rm_rf(tmpdir);
