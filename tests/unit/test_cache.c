@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +230,99 @@ static void test_cache_eviction(const struct crypto_key *key)
 	cache_free(c);
 }
 
+/* Reads of a chunk after the first come from the decrypted copy in memory:
+ * spoiling the file after the first read does not disturb them. */
+static void test_cache_memory(const struct crypto_key *key)
+{
+	uint8_t *data = malloc(CHUNK_MAX), *back = malloc(128 * 1024);
+	struct cache *c = NULL;
+	struct obj_id id;
+	char one[800] = "";
+	int nfiles, bad = 0;
+
+	rm_rf(tmpdir);
+	mkdir(tmpdir, 0700);
+	is_int(cache_open(&c, tmpdir, key, 0), 0, "open");
+	make_chunk(data, CHUNK_MAX, 40, &id);
+	is_int(cache_put(c, &id, data, CHUNK_MAX), 0, "put a 4 MiB chunk");
+	is_int(cache_read(c, &id, 0, back, 128 * 1024), 128 * 1024,
+	       "first 128 KiB read");
+	disk_usage(tmpdir, &nfiles, one, sizeof(one));
+	if (truncate(one, 100) < 0)
+		diag("cannot spoil the file");
+	for (uint64_t off = 0; off < CHUNK_MAX; off += 128 * 1024)
+		if (cache_read(c, &id, off, back, 128 * 1024) != 128 * 1024 ||
+		    memcmp(back, data + off, 128 * 1024))
+			bad++;
+	is_int(bad, 0, "32 more reads served without reading the file again");
+	cache_free(c);
+	free(data);
+	free(back);
+}
+
+struct worker {
+	struct cache *c;
+	unsigned seed;
+	int wrong;
+	int errors;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	static const size_t n = 32 * 1024;
+	uint8_t *data = malloc(n), *back = malloc(n);
+
+	for (int i = 0; i < 400; i++) {
+		int k = (int)(rand_r(&w->seed) % 24);
+		struct obj_id id;
+		ssize_t r;
+
+		make_chunk(data, n, 100 + k, &id);
+		r = cache_read(w->c, &id, 0, back, n);
+		if (r == -ENOENT) {
+			if (cache_put(w->c, &id, data, n) < 0)
+				w->errors++;
+		} else if (r != (ssize_t)n) {
+			w->errors++;
+		} else if (memcmp(back, data, n)) {
+			w->wrong++;
+		}
+	}
+	free(data);
+	free(back);
+	return NULL;
+}
+
+static void test_cache_threads(const struct crypto_key *key)
+{
+	const uint64_t max = 6 * (32 * 1024 + CRYPTO_SEAL_OVERHEAD);
+	struct cache *c = NULL;
+	struct worker w[4];
+	pthread_t th[4];
+	int wrong = 0, errors = 0, nfiles;
+
+	rm_rf(tmpdir);
+	mkdir(tmpdir, 0700);
+	is_int(cache_open(&c, tmpdir, key, max), 0, "open bounded to 6 chunks");
+	for (int i = 0; i < 4; i++) {
+		w[i].c = c;
+		w[i].seed = (unsigned)i + 1;
+		w[i].wrong = w[i].errors = 0;
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		wrong += w[i].wrong;
+		errors += w[i].errors;
+	}
+	is_int(wrong, 0, "4 threads reading and putting: never wrong bytes");
+	is_int(errors, 0, "no error but -ENOENT for evicted chunks");
+	ok(disk_usage(tmpdir, &nfiles, NULL, 0) <= max,
+	   "the bound holds under concurrency");
+	cache_free(c);
+}
+
 int main(void)
 {
 	struct crypto_key key;
@@ -239,6 +333,8 @@ int main(void)
 	test_cache_basic(&key);
 	test_cache_tamper(&key);
 	test_cache_eviction(&key);
+	test_cache_memory(&key);
+	test_cache_threads(&key);
 	crypto_key_release(&key);
 	rm_rf(tmpdir);
 	return tap_done();

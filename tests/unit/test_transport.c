@@ -50,7 +50,7 @@ struct server {
 	SSL_CTX *ctx;
 	int fd;
 	int port;
-	volatile int stop;
+	_Atomic int stop;
 	pthread_t th;
 };
 
