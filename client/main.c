@@ -292,15 +292,8 @@ static int cmd_mount(const char *config, int argc, char **argv)
 		return fail("cannot use mount point '%s': %s", argv[optind + 1],
 			    strerror(errno));
 	rc = session_config_dir(config, &dir);
-	if (rc == 0) {
-		char *abs = realpath(dir, NULL);
-
-		if (abs) {
-			free(dir);
-			dir = abs;
-		}
+	if (rc == 0)
 		rc = session_load(&s, dir);
-	}
 	session_release(&s);
 	if (rc < 0) {
 		fail("%s", err_msg());

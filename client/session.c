@@ -35,7 +35,7 @@ static char *join(const char *dir, const char *name)
 int session_config_dir(const char *arg, char **out)
 {
 	const char *env;
-	char *dir = NULL;
+	char *dir = NULL, *abs;
 	int rc;
 
 	*out = NULL;
@@ -58,6 +58,13 @@ int session_config_dir(const char *arg, char **out)
 			     strerror(-rc));
 		free(dir);
 		return rc;
+	}
+	/* Absolute, so paths derived from it (cacert.pem in session.json,
+	 * the cache) stay valid once the mount daemon changes to /. */
+	abs = realpath(dir, NULL);
+	if (abs) {
+		free(dir);
+		dir = abs;
 	}
 	*out = dir;
 	return 0;

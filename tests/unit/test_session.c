@@ -54,6 +54,14 @@ static void test_session_dir(void)
 	free(dir);
 	unsetenv("XDG_CONFIG_HOME");
 
+	if (chdir(tmpdir) == 0) {
+		snprintf(want, sizeof(want), "%s/rel/cfg", tmpdir);
+		is_int(session_config_dir("rel/cfg", &dir), 0,
+		       "relative --config");
+		is_str(dir, want, "made absolute");
+		free(dir);
+	}
+
 	setenv("HOME", tmpdir, 1);
 	snprintf(want, sizeof(want), "%s/.config/coffre", tmpdir);
 	is_int(session_config_dir(NULL, &dir), 0, "from HOME");
