@@ -38,9 +38,24 @@ check "B reads the same bytes" cmp "$T/k1" "$B/killed.bin"
 check_eq "exactly one version was made" 1 "$(xattr "$B/killed.bin" user.coffre.version)"
 
 # --- server down ---------------------------------------------------------------
+# Drop the kernel's page cache of a file, so a read reaches the drive.
+uncache()
+{
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+os.close(fd)' "$1"
+}
+read_uncached() { uncache "$1" && cmp "$2" "$1"; }
+
+check "B reads the file once more before the server stops" \
+	cmp "$T/k1" "$B/killed.bin"
 server_stop
 check "offline: A still lists the space" sh -c 'ls "$1" | grep -qx killed.bin' _ "$A"
-check "offline: A still reads a cached file" cmp "$T/k1" "$A/killed.bin"
+check "offline: A still reads a file it uploaded (page cache dropped)" \
+	read_uncached "$A/killed.bin" "$T/k1"
+check "offline: B still reads a file it fetched (page cache dropped)" \
+	read_uncached "$B/killed.bin" "$T/k1"
 printf 'written while the server was down\n' >"$T/off"
 check "offline: a new file can be written" cp "$T/off" "$A/offline.txt"
 check "offline: it reads back" cmp "$T/off" "$A/offline.txt"
