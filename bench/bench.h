@@ -4,9 +4,10 @@
  * directory (the FUSE ceiling of the machine), then prints the figures side
  * by side.
  *
- * bench_proc.c   children (fork/exec, deadlines) and the cleanup registry
- *                that unmounts, stops daemons and removes the work dir on
- *                every exit path, signals included
+ * bench_proc.c   children: fork/exec, waits with deadlines
+ * bench_cleanup.c the registry that unmounts, stops daemons and removes
+ *                the work dir on every exit path, signals included, and
+ *                the watchdog against a hung drive
  * bench_target.c the two drives: set up, mount, remount, commit wait, RSS
  * bench_work.c   the workload steps, timed with CLOCK_MONOTONIC
  * bench_table.c  the result table and the targets
@@ -39,7 +40,7 @@ double bench_now(void);
 /* snprintf into a BENCH_PATH_MAX buffer; -ENAMETOOLONG if it does not fit. */
 int bench_path(char *out, const char *fmt, ...) BENCH_PRINTF(2, 3);
 
-/* ---- bench_proc.c ---- */
+/* ---- bench_proc.c and bench_cleanup.c ---- */
 
 /*
  * Start argv[0] (an absolute or PATH-relative program) with stdin from
@@ -72,13 +73,19 @@ void proc_stop(pid_t pid, double grace_s);
 long proc_peak_rss_kib(pid_t pid);
 
 /*
- * The cleanup registry.  cleanup_init() remembers the work dir and installs
- * an atexit() hook and handlers for SIGINT, SIGTERM, SIGHUP and SIGQUIT.
- * cleanup_run() unmounts every registered mount, stops every registered pid
- * (last registered first) and removes the work dir (unless keep).  It uses
- * only async-signal-safe calls and runs once.
+ * The cleanup registry (bench_cleanup.c).  cleanup_init() remembers the
+ * work dir, registers an atexit() hook, blocks SIGINT, SIGTERM, SIGHUP and
+ * SIGQUIT and starts the thread that takes them.  cleanup_run() unmounts
+ * every registered mount, stops every registered pid (last registered
+ * first) and removes the work dir (unless keep); it runs once.  Call
+ * cleanup_init() before starting any other thread.
  */
 int cleanup_init(const char *workdir, bool keep);
+
+/* Arm the watchdog: if `step` still runs after `seconds`, the drive is
+ * taken for hung, everything is cleaned up and the bench exits 1.
+ * seconds <= 0 disarms it. */
+void cleanup_watchdog(double seconds, const char *step);
 void cleanup_add_mount(const char *mnt);
 void cleanup_del_mount(const char *mnt);
 void cleanup_add_pid(pid_t pid);

@@ -533,12 +533,16 @@ void work_run(struct target *t, const struct bench_opts *o,
 	}
 	fill_random(pool, pool_len, 0xb16f11e);
 
-#define STEP_CHECK()                     \
-	do {                             \
-		if (target_check(t) < 0) \
-			goto out;        \
+	/* Between steps: the drive must still be there, and the next step
+	 * gets a fresh watchdog deadline (a wait's own timeout plus room). */
+#define STEP_CHECK()                                           \
+	do {                                                   \
+		if (target_check(t) < 0)                       \
+			goto out;                              \
+		cleanup_watchdog(o->timeout_s + 120, t->name); \
 	} while (0)
 
+	cleanup_watchdog(o->timeout_s + 120, t->name);
 	bench_note("%s: sequential write of %llu MiB + fsync", t->name,
 		   (unsigned long long)o->size_mib);
 	rc = big_write(big, bytes, pool, pool_len, &secs, &t_close);
@@ -658,6 +662,7 @@ void work_run(struct target *t, const struct bench_opts *o,
 	}
 #undef STEP_CHECK
 out:
+	cleanup_watchdog(0, NULL);
 	for (int i = 0; i < ROW_COUNT; i++)
 		if (c[i].state == CELL_NOT_RUN)
 			cell_fail(&c[i], -ENOTCONN, "not run");

@@ -237,6 +237,22 @@ static int make_workdir(char *out)
 	return 0;
 }
 
+/* The machine may be busy with other work: say how busy, so figures from
+ * a loaded machine are read as such. */
+static void note_load(const char *when)
+{
+	char buf[64] = "";
+	FILE *f = fopen("/proc/loadavg", "re");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	bench_note("load average %s: %s", when, buf[0] ? buf : "unknown");
+}
+
 static void mark_all(struct cell cells[ROW_COUNT], enum cell_state state,
 		     const char *why)
 {
@@ -330,6 +346,7 @@ int main(int argc, char **argv)
 		"workload: %llu MiB file, %u x 4 KiB files in %u folders, %u-file rsync tree",
 		(unsigned long long)opt.b.size_mib, opt.b.files, opt.b.folders,
 		opt.b.tree_files);
+	note_load("before");
 	if (work_make_tree(tree, opt.b.tree_files) < 0)
 		return 1;
 
@@ -339,6 +356,7 @@ int main(int argc, char **argv)
 	else
 		bench_drive(&coffre, &opt.b, tree, coffre_cells);
 
+	note_load("after");
 	table_print(&opt.b, &coffre, &overlay, coffre_cells, overlay_cells);
 	failed = count_failed(overlay_cells) + count_failed(coffre_cells);
 	if (opt.b.keep)
