@@ -30,9 +30,14 @@ int api_login(struct http_req *req)
 			    &password, -1))
 		return 0;
 	rc = auth_login(req->srv->ix, login, password, token, &expires_at);
-	if (rc == -EACCES)
+	if (rc == -EACCES) {
+		ev.kind = "login_failed";
+		if (index_record(req->srv->ix, NULL, login, (int64_t)time(NULL),
+				 NULL, 0, &ev, 1) < 0)
+			log_warn("cannot record a failed login: %s", err_msg());
 		return http_reply_error(req, 401, "unauthorized", -1,
 					"wrong login or password");
+	}
 	if (rc < 0)
 		return rc;
 	snprintf(req->auth.login, sizeof(req->auth.login), "%s", login);

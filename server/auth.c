@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,14 @@
 
 static const char bad_login_msg[] = "wrong login or password";
 
+/*
+ * Argon2id with libsodium's interactive limits takes 64 MiB per call: at
+ * most AUTH_VERIFY_MAX run at once, so a burst of logins cannot exhaust
+ * memory; the others wait their turn.
+ */
+#define AUTH_VERIFY_MAX 2
+static sem_t verify_sem;
+
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 static char dummy_hash[PWHASH_MAX];
 static int dummy_rc;
@@ -31,6 +40,10 @@ static void dummy_make(void)
 	char pw[33];
 	uint8_t r[16];
 
+	if (sem_init(&verify_sem, 0, AUTH_VERIFY_MAX) < 0) {
+		dummy_rc = err_set(-errno, "cannot create a semaphore");
+		return;
+	}
 	crypto_random(r, sizeof(r));
 	sodium_bin2hex(pw, sizeof(pw), r, sizeof(r));
 	dummy_rc = crypto_password_hash(pw, dummy_hash, sizeof(dummy_hash));
@@ -62,7 +75,10 @@ int auth_login(struct index *ix, const char *login, const char *password,
 		return rc;
 	}
 	/* Always verify, so an unknown login costs the same time. */
+	while (sem_wait(&verify_sem) < 0)
+		; /* EINTR only */
 	rc = crypto_password_verify(pwhash, password);
+	sem_post(&verify_sem);
 	if (rc < 0 || !known)
 		return err_set(-EACCES, "%s", bad_login_msg);
 

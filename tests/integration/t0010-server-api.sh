@@ -292,6 +292,21 @@ req GET /v1/spaces/demo/tree
 check "keep-alive: two requests on one connection" sh -c "curl -sv --cacert '$CACERT' -H 'Authorization: Bearer $TOKEN' '$URL/v1/spaces' '$URL/v1/spaces' 2>&1 | grep -q 'Re-using existing connection'"
 curl -s --cacert "$CACERT" --tlsv1.2 --tls-max 1.2 "$URL/v1/spaces" >/dev/null 2>&1
 check_eq "TLS 1.2 is refused" 35 $?
+pids=
+for i in 1 2 3 4 5 6; do
+	curl -s --max-time 30 --cacert "$CACERT" -o /dev/null -w '%{http_code}\n' \
+		"$URL/v1/login" \
+		-d "{\"login\": \"bob\", \"password\": \"$(cat "$T/pw-bob")\"}" \
+		>>"$T/logins" &
+	pids="$pids $!"
+done
+# Only the curls: a bare `wait` would wait for coffred too.
+wait $pids
+check_eq "six logins at once all succeed" "200 200 200 200 200 200" "$(sort "$T/logins" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the journal records logins and failed logins" "1 1" \
+	"$(sqlite3 -cmd '.timeout 5000' "$D/index.db" "SELECT count(*) > 0 FROM events WHERE kind = 'login' AND login = 'alice'; SELECT count(*) >= 2 FROM events WHERE kind = 'login_failed'" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the journal records deposits with doc id and version" "1" \
+	"$(sqlite3 -cmd '.timeout 5000' "$D/index.db" "SELECT count(*) FROM events WHERE kind = 'deposit' AND doc_id = '$DOC' AND version = 4 AND login = 'alice' AND space = 'demo'")"
 check "the ledger passes git fsck" git --git-dir "$(ledger demo)" fsck --strict
 check "requests are logged with status and login" \
 	grep -q "POST /v1/spaces/demo/commits 200 alice" "$T/coffred.log"
