@@ -261,7 +261,7 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 					      req->conn, MHD_HEADER_KIND,
 					      MHD_HTTP_HEADER_AUTHORIZATION));
 		if (rc == -EACCES)
-			return -EKEYREJECTED; /* 401, see req_reply_begin_error */
+			return -EKEYREJECTED; /* 401, see reply_begin_error */
 		if (rc < 0)
 			return rc;
 	}
