@@ -23,6 +23,20 @@ const char *vdir_ext(const char *name)
 	return dot && dot != name ? dot : "";
 }
 
+/* The version the tree knows for vdoc's document (fs->lock held): a list
+ * of versions older than it is stale whatever its age. */
+static uint64_t vdoc_current_version(const struct node *vdoc)
+{
+	const struct node *vroot = vdoc->parent, *f;
+
+	if (!vroot || !vroot->parent)
+		return 0;
+	f = node_child(vroot->parent, vdoc->name);
+	if (!f || strcmp(f->rm.doc_id, vdoc->rm.doc_id))
+		return 0;
+	return f->rm.version;
+}
+
 int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 {
 	struct remote_meta *v = NULL;
@@ -32,7 +46,8 @@ int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 
 	pthread_mutex_lock(&fs->lock);
 	if (!force && vdoc->listed &&
-	    fs_now_ms() - vdoc->listed_at_ms < FS_TTL_MS) {
+	    fs_now_ms() - vdoc->listed_at_ms < FS_TTL_MS &&
+	    vdoc_current_version(vdoc) <= vdoc->vnum) {
 		pthread_mutex_unlock(&fs->lock);
 		return 0;
 	}
@@ -67,6 +82,8 @@ int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 		c->rm = v[i];
 		c->vnum = v[i].version;
 		c->has_remote = 1;
+		if (c->vnum > vdoc->vnum)
+			vdoc->vnum = c->vnum;	/* the newest known */
 	}
 	vdoc->listed = 1;
 	vdoc->listed_at_ms = fs_now_ms();
@@ -150,18 +167,23 @@ int vdir_lookup(struct fs *fs, struct node *parent, const char *name,
 	case NODE_VROOT:
 		return vdoc_lookup(fs, parent, name, out);
 	case NODE_VDOC:
-		rc = vdir_revalidate(fs, parent, 0);
-		if (rc < 0)
-			return rc;
-		pthread_mutex_lock(&fs->lock);
-		c = node_child(parent, name);
-		if (c)
-			node_ref(c);
-		pthread_mutex_unlock(&fs->lock);
-		if (!c)
-			return -ENOENT;
-		*out = c;
-		return 0;
+		/* a miss may be a version deposited since the last listing:
+		 * ask again once before saying no */
+		for (int pass = 0; pass < 2; pass++) {
+			rc = vdir_revalidate(fs, parent, pass);
+			if (rc < 0)
+				return rc;
+			pthread_mutex_lock(&fs->lock);
+			c = node_child(parent, name);
+			if (c)
+				node_ref(c);
+			pthread_mutex_unlock(&fs->lock);
+			if (c) {
+				*out = c;
+				return 0;
+			}
+		}
+		return -ENOENT;
 	default:
 		return -ENOTDIR;
 	}
