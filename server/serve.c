@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "common/crypto.h"
 #include "common/err.h"
@@ -77,6 +80,36 @@ static int write_port(const char *port_file, unsigned port)
 	return 0;
 }
 
+/*
+ * One server per data directory: two would each serialize ledger batches
+ * with their own mutex only.  The lock goes with the process, so a crash
+ * never leaves it behind.  Returns the locked fd or -errno.
+ */
+static int lock_datadir(const char *datadir)
+{
+	char path[PATH_MAX];
+	int fd, e;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/coffred.lock", datadir) >=
+	    sizeof(path))
+		return err_set(-ENAMETOOLONG, "data directory path too long");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		e = errno;
+		return err_set(-e, "cannot open '%s': %s", path, strerror(e));
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return err_set(-EBUSY,
+				       "another coffred already serves '%s'",
+				       datadir);
+		return err_set(-e, "cannot lock '%s': %s", path, strerror(e));
+	}
+	return fd;
+}
+
 static struct MHD_Daemon *start(struct server *srv, const char *key,
 				const char *cert)
 {
@@ -123,7 +156,7 @@ int serve_run(const char *datadir, const char *port_file)
 	const union MHD_DaemonInfo *info;
 	char *key = NULL, *cert = NULL;
 	sigset_t set;
-	int rc, sig = 0;
+	int rc, sig = 0, lock_fd = -1;
 
 	rc = crypto_init();
 	if (rc < 0)
@@ -136,9 +169,12 @@ int serve_run(const char *datadir, const char *port_file)
 			datadir);
 	if (rc < 0)
 		return rc;
+	lock_fd = lock_datadir(datadir);
+	if (lock_fd < 0)
+		return lock_fd;
 	rc = master_key_load(&master, datadir);
 	if (rc < 0)
-		return rc;
+		goto out;
 	rc = read_pem(datadir, "key.pem", &key);
 	if (!rc)
 		rc = read_pem(datadir, "cert.pem", &cert);
@@ -203,5 +239,7 @@ out:
 	}
 	free(cert);
 	crypto_key_release(&master);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }

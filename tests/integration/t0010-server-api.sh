@@ -307,6 +307,9 @@ check_eq "the journal records logins and failed logins" "1 1" \
 	"$(sqlite3 -cmd '.timeout 5000' "$D/index.db" "SELECT count(*) > 0 FROM events WHERE kind = 'login' AND login = 'alice'; SELECT count(*) >= 2 FROM events WHERE kind = 'login_failed'" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "the journal records deposits with doc id and version" "1" \
 	"$(sqlite3 -cmd '.timeout 5000' "$D/index.db" "SELECT count(*) FROM events WHERE kind = 'deposit' AND doc_id = '$DOC' AND version = 4 AND login = 'alice' AND space = 'demo'")"
+"$COFFRED" serve "$D" >"$T/out" 2>&1
+check_eq "a second server on the same data directory is refused" 1 $?
+check "saying another coffred serves it" grep -q "another coffred" "$T/out"
 check "the ledger passes git fsck" git --git-dir "$(ledger demo)" fsck --strict
 check "requests are logged with status and login" \
 	grep -q "POST /v1/spaces/demo/commits 200 alice" "$T/coffred.log"
