@@ -444,6 +444,37 @@ out:
 	return rc;
 }
 
+/*
+ * Give each deposited node the chunk map of its new version, from the
+ * chunks just cut (fs->lock not held: node->lock comes first).  Reads of
+ * the version then need no manifest from the server, which matters when
+ * it becomes unreachable; the chunks themselves are in the cache.
+ */
+static void batch_install_maps(struct fs *fs, struct batch *b, json_t *reply)
+{
+	json_t *results = json_object_get(reply, "results");
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		struct bop *o = &b->ops[i];
+		json_t *r = json_array_get(results, i);
+		const char *doc = json_string_value(json_object_get(r, "doc_id"));
+		json_t *v = json_object_get(r, "version");
+		struct chunk_map *m = NULL;
+
+		if (o->op.kind != QUEUE_DEPOSIT || !o->node || !doc ||
+		    !doc_id_valid(doc) || !json_is_integer(v))
+			continue;
+		if (chunk_map_build(&m, doc, (uint64_t)json_integer_value(v),
+				    o->chunks, o->nchunks) < 0)
+			continue;	/* fetched from the server when read */
+		pthread_mutex_lock(&o->node->lock);
+		chunk_map_free(o->node->map);
+		o->node->map = m;
+		pthread_mutex_unlock(&o->node->lock);
+	}
+}
+
 /* Apply a committed batch to the tree (fs->lock held). */
 static void batch_applied(struct fs *fs, struct batch *b, json_t *reply)
 {
@@ -631,6 +662,8 @@ static void *sync_main(void *arg)
 						  err_msg());
 		}
 
+		if (rc == 0)
+			batch_install_maps(fs, &b, reply);
 		pthread_mutex_lock(&fs->lock);
 		log_debug("sync: queue updated at %lld", (long long)fs_now_ms());
 		if (rc == 0) {
