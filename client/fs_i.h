@@ -176,6 +176,7 @@ struct fs {
 	struct pend *pends;
 	struct hidden *hidden;
 	uint64_t last_nondep_seq;	/* newest queued non-DEPOSIT op */
+	uint64_t commit_gen;	/* bumped when a batch is applied */
 
 	/* sync engine (fs->lock) */
 	pthread_t sync_thread;

@@ -668,6 +668,7 @@ static void *sync_main(void *arg)
 		log_debug("sync: queue updated at %lld", (long long)fs_now_ms());
 		if (rc == 0) {
 			batch_applied(fs, &b, reply);
+			fs->commit_gen++;
 			log_debug("committed %zu operations", b.n);
 			backoff = 0;
 			max_ops = BATCH_MAX_OPS;

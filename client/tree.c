@@ -406,6 +406,7 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 	struct rentry *e = NULL;
 	size_t n = 0;
 	char *path, *now_path;
+	uint64_t gen;
 	int rc;
 
 	pthread_mutex_lock(&fs->lock);
@@ -431,6 +432,7 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 		return -ENOMEM;
 	}
 	node_ref(dir);
+	gen = fs->commit_gen;
 	pthread_mutex_unlock(&fs->lock);
 
 	rc = remote_list(fs, path, &e, &n);
@@ -440,6 +442,11 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 	if (!now_path || strcmp(now_path, path)) {
 		/* moved or removed meanwhile: the listing is of another place */
 		rc = now_path ? 0 : -ENOENT;
+	} else if (rc == 0 && gen != fs->commit_gen && dir->listed) {
+		/* a batch committed while we listed: the listing may predate
+		 * it and would hide what was just deposited; the next access
+		 * lists again */
+		rc = 0;
 	} else if (rc == -ENOENT || rc == -EEXIST) {
 		if (dir != fs->root && !dir->pending &&
 		    !dir_has_local_child(dir)) {
