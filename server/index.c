@@ -1,12 +1,10 @@
 /*
- * SQLite index of coffred.  One connection, serialized by a mutex: requests
- * hold it only for short statements, never across ledger or chunk I/O.
- * Statements are prepared once and reset after each use.  Every SQLite
+ * SQLite index of coffred.  Each thread gets its own connection (and its
+ * own prepared statements) on its first call, so WAL readers run in
+ * parallel and writers queue on SQLite's lock with a 5 s busy timeout, as
+ * other processes (coffred user add, space create) do.  Every SQLite
  * failure becomes a negative errno here, at the call site, with the SQLite
  * message kept by err_set().
- *
- * NEEDSWORK: a connection per worker thread would let WAL readers run in
- * parallel; one mutex-protected connection is simpler and enough for now.
  */
 #include "server/index.h"
 
@@ -116,13 +114,21 @@ static const char schema_sql[] =
 	"CREATE INDEX events_space ON events(space, id);\n"
 	"PRAGMA user_version = 1;\n";
 
-struct index {
+/* One SQLite connection and its prepared statements, used by one thread. */
+struct index_conn {
 	sqlite3 *db;
-	pthread_mutex_t lock;
-	sqlite3_stmt *stmt[ST_COUNT]; /* protected by lock */
+	sqlite3_stmt *stmt[ST_COUNT];
+	struct index_conn *next; /* protected by index->lock */
 };
 
-static int sql_fail(struct index *ix, int src, const char *what)
+struct index {
+	char *path;
+	pthread_key_t key; /* the calling thread's struct index_conn */
+	pthread_mutex_t lock;
+	struct index_conn *conns; /* every connection; protected by lock */
+};
+
+static int sql_fail(struct index_conn *ix, int src, const char *what)
 {
 	int rc;
 
@@ -150,8 +156,9 @@ static int sql_fail(struct index *ix, int src, const char *what)
 		       ix->db ? sqlite3_errmsg(ix->db) : sqlite3_errstr(src));
 }
 
-/* Prepared statement for id, reset and unbound; called with ix->lock held. */
-static int stmt_get(struct index *ix, enum index_stmt id, sqlite3_stmt **out)
+/* Prepared statement for id of this thread's connection, reset and unbound. */
+static int stmt_get(struct index_conn *ix, enum index_stmt id,
+		    sqlite3_stmt **out)
 {
 	int src;
 
@@ -172,8 +179,8 @@ static void stmt_done(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
-/* Run a statement without result rows; called with the lock held. */
-static int stmt_exec(struct index *ix, sqlite3_stmt *st, const char *what)
+/* Run a statement without result rows. */
+static int stmt_exec(struct index_conn *ix, sqlite3_stmt *st, const char *what)
 {
 	int src = sqlite3_step(st);
 	int rc = 0;
@@ -184,7 +191,7 @@ static int stmt_exec(struct index *ix, sqlite3_stmt *st, const char *what)
 	return rc;
 }
 
-static int simple(struct index *ix, enum index_stmt id, const char *what)
+static int simple(struct index_conn *ix, enum index_stmt id, const char *what)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = stmt_get(ix, id, &st);
@@ -199,22 +206,22 @@ static int bind_text(sqlite3_stmt *st, int i, const char *s)
 	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
 }
 
-int index_open(struct index **out, const char *path, int create)
+/* Open and check one connection; create the schema when asked. */
+static int conn_open(const char *path, int create, struct index_conn **out)
 {
-	struct index *ix;
+	struct index_conn *c;
 	int src, rc, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	sqlite3_stmt *st = NULL;
 	int version = -1;
 
-	ix = calloc(1, sizeof(*ix));
-	if (!ix)
+	c = calloc(1, sizeof(*c));
+	if (!c)
 		return -ENOMEM;
-	pthread_mutex_init(&ix->lock, NULL);
 	if (create)
 		flags |= SQLITE_OPEN_CREATE;
-	src = sqlite3_open_v2(path, &ix->db, flags, NULL);
+	src = sqlite3_open_v2(path, &c->db, flags, NULL);
 	if (src != SQLITE_OK) {
-		rc = sql_fail(ix, src, "open the index");
+		rc = sql_fail(c, src, "open the index");
 		if (!create && src == SQLITE_CANTOPEN)
 			rc = err_set(
 				-ENOENT,
@@ -222,33 +229,32 @@ int index_open(struct index **out, const char *path, int create)
 				path);
 		goto fail;
 	}
-	sqlite3_extended_result_codes(ix->db, 0);
-	sqlite3_busy_timeout(ix->db, 5000);
+	sqlite3_extended_result_codes(c->db, 0);
+	sqlite3_busy_timeout(c->db, 5000);
 	src = sqlite3_exec(
-		ix->db,
+		c->db,
 		"PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
 		NULL, NULL, NULL);
 	if (src != SQLITE_OK) {
-		rc = sql_fail(ix, src, "configure the index");
+		rc = sql_fail(c, src, "configure the index");
 		goto fail;
 	}
-	src = sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &st, NULL);
+	src = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL);
 	if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (version < 0) {
-		rc = sql_fail(ix, src, "read the schema version");
+		rc = sql_fail(c, src, "read the schema version");
 		goto fail;
 	}
 	if (version == 0 && create) {
-		src = sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL);
+		src = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
 		if (src == SQLITE_OK)
-			src = sqlite3_exec(ix->db, schema_sql, NULL, NULL,
-					   NULL);
+			src = sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL);
 		if (src == SQLITE_OK)
-			src = sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+			src = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 		if (src != SQLITE_OK) {
-			rc = sql_fail(ix, src, "create the schema");
+			rc = sql_fail(c, src, "create the schema");
 			goto fail;
 		}
 	} else if (version != INDEX_SCHEMA_VERSION) {
@@ -257,31 +263,110 @@ int index_open(struct index **out, const char *path, int create)
 			     path, version, INDEX_SCHEMA_VERSION);
 		goto fail;
 	}
-	*out = ix;
+	*out = c;
 	return 0;
 fail:
-	index_free(ix);
+	sqlite3_close(c->db);
+	free(c);
 	return rc;
 }
 
-void index_free(struct index *ix)
+static void conn_close(struct index_conn *c)
 {
-	if (!ix)
-		return;
 	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(ix->stmt[i]);
-	sqlite3_close(ix->db);
-	pthread_mutex_destroy(&ix->lock);
-	free(ix);
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close(c->db);
+	free(c);
 }
 
-int index_user_add(struct index *ix, const char *login, const char *phone,
+static void conn_add(struct index *idx, struct index_conn *c)
+{
+	pthread_mutex_lock(&idx->lock);
+	c->next = idx->conns;
+	idx->conns = c;
+	pthread_mutex_unlock(&idx->lock);
+	pthread_setspecific(idx->key, c);
+}
+
+/*
+ * The calling thread's connection, opened on its first call.  Worker
+ * threads live as long as the server, so connections are only closed by
+ * index_free(), once no thread uses the index any more.
+ */
+static int conn_get(struct index *idx, struct index_conn **out)
+{
+	struct index_conn *c = pthread_getspecific(idx->key);
+	int rc;
+
+	if (!c) {
+		rc = conn_open(idx->path, 0, &c);
+		if (rc < 0)
+			return rc;
+		conn_add(idx, c);
+	}
+	*out = c;
+	return 0;
+}
+
+int index_open(struct index **out, const char *path, int create)
+{
+	struct index *idx;
+	struct index_conn *c;
+	int rc;
+
+	idx = calloc(1, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	idx->path = strdup(path);
+	if (!idx->path) {
+		free(idx);
+		return -ENOMEM;
+	}
+	rc = -pthread_key_create(&idx->key, NULL);
+	if (rc < 0) {
+		free(idx->path);
+		free(idx);
+		return err_set(rc, "cannot create a thread key");
+	}
+	pthread_mutex_init(&idx->lock, NULL);
+	/* The first connection creates or checks the schema. */
+	rc = conn_open(path, create, &c);
+	if (rc < 0) {
+		index_free(idx);
+		return rc;
+	}
+	conn_add(idx, c);
+	*out = idx;
+	return 0;
+}
+
+void index_free(struct index *idx)
+{
+	struct index_conn *c, *next;
+
+	if (!idx)
+		return;
+	for (c = idx->conns; c; c = next) {
+		next = c->next;
+		conn_close(c);
+	}
+	pthread_setspecific(idx->key, NULL);
+	pthread_key_delete(idx->key);
+	pthread_mutex_destroy(&idx->lock);
+	free(idx->path);
+	free(idx);
+}
+
+int index_user_add(struct index *idx, const char *login, const char *phone,
 		   const char *pwhash, int64_t now)
 {
+	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = stmt_get(ix, ST_USER_ADD, &st);
 	if (rc)
 		goto out;
@@ -293,12 +378,11 @@ int index_user_add(struct index *ix, const char *login, const char *phone,
 	if (rc == -EEXIST)
 		rc = err_set(-EEXIST, "user '%s' already exists", login);
 out:
-	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }
 
 /* Copy column 0 of a one-row query into out; -ENOENT without a row. */
-static int query_text(struct index *ix, sqlite3_stmt *st, char *out,
+static int query_text(struct index_conn *ix, sqlite3_stmt *st, char *out,
 		      size_t outlen, const char *what)
 {
 	int src = sqlite3_step(st);
@@ -322,13 +406,16 @@ static int query_text(struct index *ix, sqlite3_stmt *st, char *out,
 	return rc;
 }
 
-int index_user_pwhash(struct index *ix, const char *login, char *out,
+int index_user_pwhash(struct index *idx, const char *login, char *out,
 		      size_t outlen)
 {
+	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = stmt_get(ix, ST_USER_PWHASH, &st);
 	if (!rc) {
 		bind_text(st, 1, login);
@@ -336,7 +423,6 @@ int index_user_pwhash(struct index *ix, const char *login, char *out,
 		if (rc == -ENOENT)
 			rc = err_set(-ENOENT, "no user '%s'", login);
 	}
-	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }
 
@@ -350,13 +436,16 @@ int index_user_exists(struct index *ix, const char *login)
 	return rc < 0 ? rc : 1;
 }
 
-int index_token_add(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
+int index_token_add(struct index *idx, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
 		    const char *login, int64_t expires_at)
 {
+	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = stmt_get(ix, ST_TOKEN_ADD, &st);
 	if (!rc) {
 		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN,
@@ -371,18 +460,20 @@ int index_token_add(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
 		if (stmt_exec(ix, st, "drop expired tokens") < 0)
 			err_clear();
 	}
-	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }
 
-int index_token_login(struct index *ix,
+int index_token_login(struct index *idx,
 		      const uint8_t hash[INDEX_TOKEN_HASH_LEN], int64_t now,
 		      char *out, size_t outlen)
 {
+	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = stmt_get(ix, ST_TOKEN_LOGIN, &st);
 	if (!rc) {
 		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN,
@@ -390,17 +481,19 @@ int index_token_login(struct index *ix,
 		sqlite3_bind_int64(st, 2, now);
 		rc = query_text(ix, st, out, outlen, "look up a token");
 	}
-	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }
 
-int index_space_add(struct index *ix, const char *name, const char *kind,
+int index_space_add(struct index *idx, const char *name, const char *kind,
 		    const char *owner, int64_t now)
 {
+	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = simple(ix, ST_BEGIN, "begin a transaction");
 	if (rc)
 		goto out;
@@ -432,17 +525,19 @@ int index_space_add(struct index *ix, const char *name, const char *kind,
 rollback:
 	simple(ix, ST_ROLLBACK, "roll back");
 out:
-	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }
 
-int index_member_get(struct index *ix, const char *space, const char *login,
+int index_member_get(struct index *idx, const char *space, const char *login,
 		     char *kind, size_t kindlen, char *role, size_t rolelen)
 {
+	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
 	int src, rc;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = stmt_get(ix, ST_MEMBER_GET, &st);
 	if (rc)
 		goto out;
@@ -461,17 +556,19 @@ int index_member_get(struct index *ix, const char *space, const char *login,
 	}
 	stmt_done(st);
 out:
-	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }
 
-int index_spaces_of(struct index *ix, const char *login, index_space_cb cb,
+int index_spaces_of(struct index *idx, const char *login, index_space_cb cb,
 		    void *arg)
 {
+	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
 	int src, rc;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = stmt_get(ix, ST_SPACES_OF, &st);
 	if (rc)
 		goto out;
@@ -487,11 +584,10 @@ int index_spaces_of(struct index *ix, const char *login, index_space_cb cb,
 		rc = sql_fail(ix, src, "list spaces");
 	stmt_done(st);
 out:
-	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }
 
-static int put_version(struct index *ix, const char *space,
+static int put_version(struct index_conn *ix, const char *space,
 		       const struct index_version *v)
 {
 	sqlite3_stmt *st = NULL;
@@ -511,8 +607,9 @@ static int put_version(struct index *ix, const char *space,
 	return stmt_exec(ix, st, "record a version");
 }
 
-static int put_event(struct index *ix, const char *space, const char *login,
-		     int64_t now, const struct index_event *e)
+static int put_event(struct index_conn *ix, const char *space,
+		     const char *login, int64_t now,
+		     const struct index_event *e)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = stmt_get(ix, ST_EVENT_ADD, &st);
@@ -531,14 +628,17 @@ static int put_event(struct index *ix, const char *space, const char *login,
 	return stmt_exec(ix, st, "record an event");
 }
 
-int index_record(struct index *ix, const char *space, const char *login,
+int index_record(struct index *idx, const char *space, const char *login,
 		 int64_t now, const struct index_version *versions,
 		 size_t nversions, const struct index_event *events,
 		 size_t nevents)
 {
+	struct index_conn *ix;
 	int rc;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = simple(ix, ST_BEGIN, "begin a transaction");
 	if (rc)
 		goto out;
@@ -551,17 +651,19 @@ int index_record(struct index *ix, const char *space, const char *login,
 	if (rc)
 		simple(ix, ST_ROLLBACK, "roll back");
 out:
-	pthread_mutex_unlock(&ix->lock);
 	return rc;
 }
 
-int index_versions(struct index *ix, const char *space, const char *doc_id,
+int index_versions(struct index *idx, const char *space, const char *doc_id,
 		   uint64_t version, index_version_cb cb, void *arg)
 {
+	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
 	int src, rc, n = 0;
 
-	pthread_mutex_lock(&ix->lock);
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
 	rc = stmt_get(ix, version ? ST_VERSION_ONE : ST_VERSIONS, &st);
 	if (rc)
 		goto out;
@@ -569,10 +671,7 @@ int index_versions(struct index *ix, const char *space, const char *doc_id,
 	bind_text(st, 2, doc_id);
 	if (version)
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
-	/*
-	 * NEEDSWORK: the callback runs with the index locked; callers only
-	 * build JSON in it.
-	 */
+	/* The callback runs inside the statement: it must not use the index. */
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
 		struct index_version v = {
 			.doc_id = (const char *)sqlite3_column_text(st, 0),
@@ -596,6 +695,5 @@ int index_versions(struct index *ix, const char *space, const char *doc_id,
 		rc = sql_fail(ix, src, "list versions");
 	stmt_done(st);
 out:
-	pthread_mutex_unlock(&ix->lock);
 	return rc < 0 ? rc : n;
 }

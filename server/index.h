@@ -4,9 +4,11 @@
  * the versions of every document (a cache of the ledger, rebuildable from
  * it) and the event journal.
  *
- * Thread-safety: one connection guarded by a mutex; every function may be
- * called from any thread.  Other processes (coffred user add, space create)
- * may write at the same time: WAL and a 5 s busy timeout serialize them.
+ * Thread-safety: every function may be called from any thread; each thread
+ * uses its own connection, opened on its first call and closed by
+ * index_free() (call it once no other thread uses the index).  Other
+ * threads and processes (coffred user add, space create) may write at the
+ * same time: WAL and a 5 s busy timeout serialize the writers.
  * Strings passed in are copied by SQLite; strings handed to callbacks live
  * for the callback only.
  */
