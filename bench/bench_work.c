@@ -424,6 +424,25 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
+static long count_files;
+
+static int count_entry(const char *path, const struct stat *st, int flag,
+		       struct FTW *ftw)
+{
+	if (flag == FTW_F)
+		count_files++;
+	return 0;
+}
+
+/* Regular files below path (untimed: checks what a step left). */
+static long tree_count(const char *path)
+{
+	count_files = 0;
+	if (nftw(path, count_entry, 32, FTW_PHYS) < 0)
+		return -errno;
+	return count_files;
+}
+
 /* Remove path and everything below; *files = how many files it held, so
  * a drive that lists a moved folder as empty cannot look fast. */
 static int remove_tree(const char *path, long *files)
@@ -598,6 +617,19 @@ void work_run(struct target *t, const struct bench_opts *o,
 		   o->tree_files);
 	rc = run_rsync(t, tree_src, &itemized, &secs);
 	cell_set(&c[ROW_RSYNC], rc, secs, "rsync");
+	if (rc == 0) {
+		long n = tree_count(tree);
+
+		if (n != (long)o->tree_files) {
+			bench_err(-EBADMSG,
+				  "'%s' lists %ld files after rsync, not %u",
+				  tree, n, o->tree_files);
+			c[ROW_RSYNC].state = CELL_FAILED;
+			snprintf(c[ROW_RSYNC].why, sizeof(c[ROW_RSYNC].why),
+				 "the copy lists %ld files, not %u", n,
+				 o->tree_files);
+		}
+	}
 	STEP_CHECK();
 	rc = run_rsync(t, tree_src, &itemized, &secs);
 	if (rc < 0) {
