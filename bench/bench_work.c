@@ -530,6 +530,7 @@ void work_run(struct target *t, const struct bench_opts *o,
 	size_t pool_len = bytes < POOL_MAX ? (size_t)bytes : POOL_MAX;
 	unsigned char *pool = NULL, *rbuf = NULL;
 	char big[BENCH_PATH_MAX], tree[BENCH_PATH_MAX], moved[BENCH_PATH_MAX];
+	const double wd = o->timeout_s + 120 + (double)o->size_mib / 10;
 	double secs, t_close = 0;
 	long itemized = 0;
 	int rc;
@@ -553,15 +554,16 @@ void work_run(struct target *t, const struct bench_opts *o,
 	fill_random(pool, pool_len, 0xb16f11e);
 
 	/* Between steps: the drive must still be there, and the next step
-	 * gets a fresh watchdog deadline (a wait's own timeout plus room). */
-#define STEP_CHECK()                                           \
-	do {                                                   \
-		if (target_check(t) < 0)                       \
-			goto out;                              \
-		cleanup_watchdog(o->timeout_s + 120, t->name); \
+	 * gets a fresh watchdog deadline: a wait's own timeout plus room,
+	 * plus time to move the big file at 10 MiB/s. */
+#define STEP_CHECK()                           \
+	do {                                   \
+		if (target_check(t) < 0)       \
+			goto out;              \
+		cleanup_watchdog(wd, t->name); \
 	} while (0)
 
-	cleanup_watchdog(o->timeout_s + 120, t->name);
+	cleanup_watchdog(wd, t->name);
 	bench_note("%s: sequential write of %llu MiB + fsync", t->name,
 		   (unsigned long long)o->size_mib);
 	rc = big_write(big, bytes, pool, pool_len, &secs, &t_close);
