@@ -4,14 +4,15 @@
  * directory (the FUSE ceiling of the machine), then prints the figures side
  * by side.
  *
- * bench_proc.c   children: fork/exec, waits with deadlines
+ * bench_util.c    messages, the clock, bounded paths
+ * bench_proc.c    children: fork/exec, waits with deadlines
  * bench_cleanup.c the registry that unmounts, stops daemons and removes
- *                the work dir on every exit path, signals included, and
- *                the watchdog against a hung drive
- * bench_target.c the two drives: set up, mount, remount, commit wait, RSS
- * bench_work.c   the workload steps, timed with CLOCK_MONOTONIC
- * bench_table.c  the result table and the targets
- * drive_bench.c  options and the order of the run
+ *                 the work dir on every exit path, signals included, and
+ *                 the watchdog against a hung drive
+ * bench_target.c  the two drives: set up, mount, remount, commit wait, RSS
+ * bench_work.c    the workload steps, timed with CLOCK_MONOTONIC
+ * bench_table.c   the result table and the targets
+ * drive_bench.c   options and the order of the run
  *
  * Not a public header: only bench/ includes it.  Functions return 0 or a
  * negative errno and print their message where the cause is known.
