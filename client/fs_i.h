@@ -228,8 +228,9 @@ struct rentry {
 	struct remote_meta rm;
 };
 int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN]);
+/* fclass (16 bytes) gets the folder's own class, "" when not given. */
 int remote_list(struct fs *fs, const char *path, struct rentry **out,
-		size_t *n);
+		size_t *n, char *fclass);
 void rentries_free(struct rentry *e, size_t n);
 int remote_versions(struct fs *fs, const char *doc, struct remote_meta **out,
 		    size_t *n);

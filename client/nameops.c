@@ -42,9 +42,11 @@ static int prepare(struct fs *fs, struct node *parent, const char *name,
 	if (rc < 0)
 		return rc;
 	if (validate) {
-		rc = name_validate_user(name);
+		rc = name_validate_user(name);	/* new names: EINVAL */
 		if (rc < 0)
 			return rc;
+	} else if (!strcmp(name, VERSIONS_NAME)) {
+		return -EROFS;	/* the virtual versions folder itself */
 	}
 	return tree_revalidate(fs, parent, 0);
 }

@@ -87,7 +87,7 @@ void rentries_free(struct rentry *e, size_t n)
 
 static int list_page(struct fs *fs, const char *epath, const char *after,
 		     struct rentry **out, size_t *n, size_t *alloc,
-		     char **next)
+		     char **next, char *fclass)
 {
 	char url[REMOTE_PATH_MAX];
 	char *eafter = NULL;
@@ -108,6 +108,7 @@ static int list_page(struct fs *fs, const char *epath, const char *after,
 	rc = transport_json(fs->t, "GET", url, NULL, &reply);
 	if (rc < 0)
 		return rc;
+	copy_str(fclass, 16, json_object_get(reply, "class"));
 	ents = json_object_get(reply, "entries");
 	if (!json_is_array(ents)) {
 		rc = err_set(-EPROTO, "listing without entries");
@@ -165,7 +166,7 @@ out:
 }
 
 int remote_list(struct fs *fs, const char *path, struct rentry **out,
-		size_t *n)
+		size_t *n, char *fclass)
 {
 	struct rentry *e = NULL;
 	size_t cnt = 0, alloc = 0;
@@ -176,7 +177,8 @@ int remote_list(struct fs *fs, const char *path, struct rentry **out,
 	if (!epath)
 		return -ENOMEM;
 	do {
-		rc = list_page(fs, epath, after, &e, &cnt, &alloc, &next);
+		rc = list_page(fs, epath, after, &e, &cnt, &alloc, &next,
+			       fclass);
 		free(after);
 		after = next;
 		next = NULL;

@@ -33,6 +33,9 @@
 #define READ_PIECE	(2 * CHUNK_MAX)
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	10000
+#define BATCH_GATHER_OPS 1000	/* a batch this big goes at once */
+#define BATCH_GAP_MS	300
+#define BATCH_HOLD_MS	2000
 
 struct bop {
 	uint64_t seq;
@@ -76,27 +79,64 @@ static int transient(int rc)
 	}
 }
 
-/* Take the ready prefix of the queue (fs->lock held).  Returns the time of
- * the next op that is not ready yet, or 0 when none is waiting on time. */
+/*
+ * Length of the ready prefix of the queue (fs->lock held).  *wake gets the
+ * ready time of the first op not ready yet, 0 when none waits on time.
+ */
+static size_t ready_prefix(struct fs *fs, size_t max_ops, int64_t now,
+			   int64_t *wake)
+{
+	struct pend *p, *tmp;
+	uint64_t bytes = 0;
+	size_t n = 0;
+
+	*wake = 0;
+	HASH_ITER(hh, fs->pends, p, tmp) {
+		if (n >= max_ops)
+			break;
+		if (!fs->sync_force && p->op.ready_at_ms > now) {
+			*wake = p->op.ready_at_ms;
+			break;
+		}
+		if (p->op.kind == QUEUE_DEPOSIT && p->node) {
+			if (p->node->writers)
+				break;	/* its release kicks us */
+			if (n && bytes + p->node->lsize > BATCH_MAX_BYTES)
+				break;
+			bytes += p->node->lsize;
+		}
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Take the ready prefix of the queue as a batch (fs->lock held).  Returns
+ * when to look again if nothing was taken (0: when kicked).
+ *
+ * A copy in progress makes a stream of ops that become ready one after the
+ * other.  While the next one is due within BATCH_GAP_MS, wait for it rather
+ * than commit a handful at a time, but never hold the first op more than
+ * BATCH_HOLD_MS past its settle time: few commits, and still soon after the
+ * last close.
+ */
 static int64_t batch_take(struct fs *fs, struct batch *b, size_t max_ops)
 {
 	struct pend *p, *tmp;
-	int64_t now = fs_now_ms();
-	uint64_t bytes = 0;
+	int64_t now = fs_now_ms(), wake, hold_until;
+	size_t n;
 
 	b->n = 0;
+	n = ready_prefix(fs, max_ops, now, &wake);
+	if (!n)
+		return wake;
+	hold_until = fs->pends->op.ready_at_ms + BATCH_HOLD_MS;
+	if (n < BATCH_GATHER_OPS && wake && wake - now < BATCH_GAP_MS &&
+	    !fs->sync_force && now < hold_until)
+		return wake < hold_until ? wake : hold_until;
 	HASH_ITER(hh, fs->pends, p, tmp) {
-		if (b->n >= max_ops)
-			return 0;
-		if (!fs->sync_force && p->op.ready_at_ms > now)
-			return p->op.ready_at_ms;
-		if (p->op.kind == QUEUE_DEPOSIT && p->node) {
-			if (p->node->writers)
-				return 0;	/* its release kicks us */
-			if (b->n && bytes + p->node->lsize > BATCH_MAX_BYTES)
-				return 0;
-			bytes += p->node->lsize;
-		}
+		if (b->n == n)
+			break;
 		memset(&b->ops[b->n], 0, sizeof(b->ops[b->n]));
 		b->ops[b->n].seq = p->seq;
 		b->ops[b->n].op = p->op;

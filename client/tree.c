@@ -406,6 +406,7 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 	struct rentry *e = NULL;
 	size_t n = 0;
 	char *path, *now_path;
+	char fclass[16] = "";
 	uint64_t gen;
 	int rc;
 
@@ -435,7 +436,7 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 	gen = fs->commit_gen;
 	pthread_mutex_unlock(&fs->lock);
 
-	rc = remote_list(fs, path, &e, &n);
+	rc = remote_list(fs, path, &e, &n, fclass);
 
 	pthread_mutex_lock(&fs->lock);
 	now_path = node_path(dir);
@@ -462,6 +463,8 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 		}
 	} else {
 		rc = merge_listing(fs, dir, path, e, n);
+		if (fclass[0])
+			memcpy(dir->rm.fclass, fclass, sizeof(dir->rm.fclass));
 		if (rc == 0) {
 			dir->listed = 1;
 			dir->listed_at_ms = fs_now_ms();
