@@ -72,6 +72,15 @@ run_suite()
 		failed=$((failed + 1))
 		return
 	fi
+	if [ $((fail + upass + tout)) -gt 0 ] && [ -f "$dir/meson-logs/testlog.txt" ]; then
+		# meson shows no stdout of a TAP test: print the failed checks
+		# and their first diagnostics.
+		echo "=== $label: failed checks (full log: $dir/meson-logs/testlog.txt)"
+		awk '/^test:/ { t = $NF }
+		     /^not ok/ { print t ": " $0; n = 4; next }
+		     n > 0 && /^#/ { print "    " $0; n--; next }
+		     { n = 0 }' "$dir/meson-logs/testlog.txt" | head -n 80
+	fi
 	echo "=== $label: $((ok + xfail)) passed, $((fail + upass + tout)) failed, $skip skipped"
 	passed=$((passed + ok + xfail))
 	failed=$((failed + fail + upass + tout))
