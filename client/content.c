@@ -174,8 +174,7 @@ ssize_t content_base_read(void *arg, uint64_t off, void *buf, size_t n)
 	return content_map_read(a->fs, a->n->map, buf, n, off);
 }
 
-static int staging_path(struct fs *fs, const char *name, char *out,
-			size_t cap)
+static int staging_path(struct fs *fs, const char *name, char *out, size_t cap)
 {
 	if ((size_t)snprintf(out, cap, "%s/%s", fs->staging_dir, name) >= cap)
 		return -ENAMETOOLONG;
@@ -312,7 +311,7 @@ ssize_t content_read(struct fs *fs, struct node *n, void *buf, size_t size,
 				    &a);
 	}
 	if (!doc[0])
-		return 0;	/* an empty file never deposited */
+		return 0; /* an empty file never deposited */
 	rc = content_load_map(fs, n, doc, ver);
 	if (rc < 0)
 		return rc;

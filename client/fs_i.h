@@ -40,30 +40,30 @@ struct cache;
 struct staging;
 struct mount_opts;
 
-#define FS_TTL_MS	   1000	/* folder listings and kernel caches */
-#define FS_TTL_S	   1.0
-#define FS_BLKSIZE	   (128 * 1024)
-#define VERSIONS_NAME	   ".versions"
-#define FS_ERRMSG_MAX	   512
+#define FS_TTL_MS     1000 /* folder listings and kernel caches */
+#define FS_TTL_S      1.0
+#define FS_BLKSIZE    (128 * 1024)
+#define VERSIONS_NAME ".versions"
+#define FS_ERRMSG_MAX 512
 
 enum node_kind {
 	NODE_DIR,
 	NODE_FILE,
-	NODE_VROOT,	/* DIR/.versions */
-	NODE_VDOC,	/* DIR/.versions/NAME: versions of one document */
-	NODE_VFILE,	/* DIR/.versions/NAME/vN.EXT */
+	NODE_VROOT, /* DIR/.versions */
+	NODE_VDOC,  /* DIR/.versions/NAME: versions of one document */
+	NODE_VFILE, /* DIR/.versions/NAME/vN.EXT */
 };
 
 /* What the server says about a document version or a folder. */
 struct remote_meta {
-	char doc_id[DOC_ID_HEX_LEN + 1];	/* "" for folders */
+	char doc_id[DOC_ID_HEX_LEN + 1]; /* "" for folders */
 	uint64_t version;
 	uint64_t size;
 	char sha256[OBJ_ID_HEX_LEN + 1];
 	char deposited_by[LOGIN_MAX_LEN + 1];
 	char deposited_at[32];
-	int64_t mtime;				/* 0 = none */
-	char fclass[16];			/* folders */
+	int64_t mtime;	 /* 0 = none */
+	char fclass[16]; /* folders */
 };
 
 /* The chunks of one version, with prefix sums for offset lookups. */
@@ -73,68 +73,68 @@ struct chunk_map {
 	uint64_t size;
 	size_t n;
 	struct manifest_chunk *chunks;
-	uint64_t *start;	/* n + 1 entries: start[i] = offset of chunk i */
+	uint64_t *start; /* n + 1 entries: start[i] = offset of chunk i */
 };
 
 struct node {
 	uint64_t ino;
 	enum node_kind kind;
-	struct node *parent;	/* NULL for the root and detached nodes */
+	struct node *parent; /* NULL for the root and detached nodes */
 	char *name;
-	int linked;		/* in parent->children */
-	uint64_t nlookup;	/* kernel lookup count */
-	unsigned refs;		/* handles, pending ops, listings */
-	struct node *children;	/* by name (hh_child) */
-	UT_hash_handle hh;	/* fs->inodes by ino */
+	int linked;	       /* in parent->children */
+	uint64_t nlookup;      /* kernel lookup count */
+	unsigned refs;	       /* handles, pending ops, listings */
+	struct node *children; /* by name (hh_child) */
+	UT_hash_handle hh;     /* fs->inodes by ino */
 	UT_hash_handle hh_child;
 
 	struct remote_meta rm;
-	int has_remote;		/* the document/folder exists on the server */
-	unsigned pending;	/* queued ops that create or move this node */
-	unsigned seen;		/* revalidation generation */
+	int has_remote;	  /* the document/folder exists on the server */
+	unsigned pending; /* queued ops that create or move this node */
+	unsigned seen;	  /* revalidation generation */
 
 	/* attributes kept in memory (chmod, chown, utimes) */
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
-	int64_t mtime_local;	/* 0 = none: use rm.mtime or deposited_at */
+	int64_t mtime_local; /* 0 = none: use rm.mtime or deposited_at */
 
 	/* folders (and VDOC: its version list) */
 	int64_t listed_at_ms;
 	int listed;
-	struct node *vroot;	/* DIR: its .versions node, not in children */
+	struct node *vroot; /* DIR: its .versions node, not in children */
 
 	/* VFILE: the version shown */
 	uint64_t vnum;
 
 	/* local content; the names below are protected by fs->lock */
-	char *staging_name;	/* pending content, NULL when none */
-	char sbase_doc[DOC_ID_HEX_LEN + 1];	/* base of the staging */
+	char *staging_name; /* pending content, NULL when none */
+	char sbase_doc[DOC_ID_HEX_LEN + 1]; /* base of the staging */
 	uint64_t sbase_version;
 	uint64_t sbase_size;
-	uint64_t lsize;		/* size of the pending content */
-	unsigned writers;	/* open write handles */
-	int wrote;		/* changed since the last release */
-	uint64_t dep_seq;	/* queued DEPOSIT, 0 when none */
+	uint64_t lsize;	  /* size of the pending content */
+	unsigned writers; /* open write handles */
+	int wrote;	  /* changed since the last release */
+	uint64_t dep_seq; /* queued DEPOSIT, 0 when none */
 	int dep_inflight;
-	uint64_t content_gen;	/* bumped when the remote content changes */
-	uint64_t kernel_gen;	/* content_gen the kernel last cached */
+	uint64_t content_gen; /* bumped when the remote content changes */
+	uint64_t kernel_gen;  /* content_gen the kernel last cached */
 
 	/* protected by lock */
 	pthread_mutex_t lock;
 	struct staging *st;
-	char *st_name;		/* the staging file st is open on */
+	char *st_name; /* the staging file st is open on */
 	struct chunk_map *map;
 };
 
 /* A queued operation, mirrored in memory: the source of truth while mounted. */
 struct pend {
 	uint64_t seq;
-	struct queue_op op;	/* owned copy */
-	struct node *node;	/* referenced; NULL for UNLINK/RMDIR */
-	char *hide;		/* remote path hidden until committed */
+	struct queue_op op; /* owned copy */
+	struct node *node;  /* referenced; NULL for UNLINK/RMDIR */
+	char *hide;	    /* remote path hidden until committed */
 	int inflight;
-	UT_hash_handle hh;	/* fs->pends by seq, in seq order */
+	UT_hash_handle hh; /* fs->pends by seq, in seq order */
 };
 
 struct hidden {
@@ -145,8 +145,8 @@ struct hidden {
 
 struct notif {
 	struct notif *next;
-	uint64_t ino;		/* inval_inode when parent == 0 */
-	uint64_t parent;	/* inval_entry(parent, name) */
+	uint64_t ino;	 /* inval_inode when parent == 0 */
+	uint64_t parent; /* inval_entry(parent, name) */
 	char *name;
 };
 
@@ -154,8 +154,8 @@ struct fs {
 	const struct mount_opts *o;
 	char *url, *login, *token, *cacert;
 	char *space;
-	char *config_dir;	/* absolute: the loop runs after chdir("/") */
-	char *cache_dir;	/* absolute */
+	char *config_dir; /* absolute: the loop runs after chdir("/") */
+	char *cache_dir;  /* absolute */
 	char hostname[129];
 	struct crypto_key key;
 	struct transport *t;
@@ -168,15 +168,15 @@ struct fs {
 	gid_t gid;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	/* inflight changes (fs->lock) */
+	pthread_cond_t cond; /* inflight changes (fs->lock) */
 	struct node *inodes;
 	struct node *root;
 	uint64_t next_ino;
 	unsigned gen;
 	struct pend *pends;
 	struct hidden *hidden;
-	uint64_t last_nondep_seq;	/* newest queued non-DEPOSIT op */
-	uint64_t commit_gen;	/* bumped when a batch is applied */
+	uint64_t last_nondep_seq; /* newest queued non-DEPOSIT op */
+	uint64_t commit_gen;	  /* bumped when a batch is applied */
 
 	/* sync engine (fs->lock) */
 	pthread_t sync_thread;
@@ -206,7 +206,7 @@ void node_unref(struct fs *fs, struct node *n);
 void node_forget(struct fs *fs, struct node *n, uint64_t nlookup);
 void node_detach(struct fs *fs, struct node *n);
 void node_attach(struct node *dir, struct node *n, const char *name);
-char *node_path(const struct node *n);	/* malloc'd; NULL when detached */
+char *node_path(const struct node *n); /* malloc'd; NULL when detached */
 int node_is_local(const struct node *n);
 void node_stat(const struct fs *fs, const struct node *n, struct stat *st);
 uint64_t node_size(const struct node *n);
@@ -229,8 +229,8 @@ struct rentry {
 };
 int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN]);
 /* fclass (16 bytes) gets the folder's own class, "" when not given. */
-int remote_list(struct fs *fs, const char *path, struct rentry **out,
-		size_t *n, char *fclass);
+int remote_list(struct fs *fs, const char *path, struct rentry **out, size_t *n,
+		char *fclass);
 void rentries_free(struct rentry *e, size_t n);
 int remote_versions(struct fs *fs, const char *doc, struct remote_meta **out,
 		    size_t *n);
@@ -264,11 +264,11 @@ int content_load_map(struct fs *fs, struct node *n, const char *doc,
 /* pending.c: called with fs->lock held */
 int pend_append(struct fs *fs, struct queue_op *op, struct node *n,
 		const char *hide);
-void pend_drop(struct fs *fs, struct pend *p);	/* queue_remove + forget */
+void pend_drop(struct fs *fs, struct pend *p); /* queue_remove + forget */
 struct pend *pend_find(struct fs *fs, uint64_t seq);
-void pend_done(struct fs *fs, struct pend *p);	/* committed: forget */
-int pend_deposit(struct fs *fs, struct node *n);	/* on last release */
-int pend_replay(struct fs *fs);	/* at start, without fs->lock */
+void pend_done(struct fs *fs, struct pend *p);	 /* committed: forget */
+int pend_deposit(struct fs *fs, struct node *n); /* on last release */
+int pend_replay(struct fs *fs); /* at start, without fs->lock */
 
 /* nameops.c: called without fs->lock; *out referenced (node_unref it) */
 int nameop_mkdir(struct fs *fs, struct node *parent, const char *name,
@@ -287,7 +287,7 @@ void nameop_release_write(struct fs *fs, struct node *n);
 /* sync.c */
 int sync_start(struct fs *fs);
 void sync_stop(struct fs *fs);
-void sync_kick(struct fs *fs, int force);	/* with fs->lock held */
+void sync_kick(struct fs *fs, int force); /* with fs->lock held */
 
 /* notify.c */
 int notify_start(struct fs *fs);

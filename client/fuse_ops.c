@@ -224,7 +224,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino,
 	if (n->kind == NODE_DIR)
 		rc = tree_revalidate(fs, n, 0);
 	if (rc < 0 && n == fs->root)
-		rc = 0;	/* the root always exists */
+		rc = 0; /* the root always exists */
 	if (rc < 0)
 		fuse_reply_err(req, kerr(rc));
 	else
@@ -346,7 +346,8 @@ static int snap_build(struct fs *fs, struct node *n, struct dsnap *s)
 		dir = n->parent;
 		if (!dir)
 			return 0;
-		HASH_ITER(hh_child, dir->children, c, tmp) {
+		HASH_ITER(hh_child, dir->children, c, tmp)
+		{
 			struct node *vd;
 
 			if (c->kind != NODE_FILE || !c->rm.doc_id[0])
@@ -370,7 +371,8 @@ static int snap_build(struct fs *fs, struct node *n, struct dsnap *s)
 		}
 		return 0;
 	}
-	HASH_ITER(hh_child, n->children, c, tmp) {
+	HASH_ITER(hh_child, n->children, c, tmp)
+	{
 		rc = snap_add(s, &alloc, c->name, c, 0);
 		if (rc < 0)
 			return rc;
@@ -414,7 +416,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino,
 		rc = -ENOTDIR;
 	}
 	if (rc == 0 && n->kind == NODE_DIR && !n->listed)
-		rc = -EIO;	/* never answer "empty" for "unknown" */
+		rc = -EIO; /* never answer "empty" for "unknown" */
 	if (rc == 0) {
 		s = calloc(1, sizeof(*s));
 		if (!s)
@@ -490,8 +492,8 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 	free(buf);
 }
 
-static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
-		       off_t off, struct fuse_file_info *fi)
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	do_readdir(req, size, off, fi, 0);
 }
@@ -606,9 +608,10 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	pthread_mutex_lock(&fs->lock);
 	node_ref(n);
 	pthread_mutex_unlock(&fs->lock);
-	fi->flags = (fi->flags & ~O_ACCMODE) |
-		    ((fi->flags & O_ACCMODE) == O_RDONLY ? O_RDWR :
-							   (fi->flags & O_ACCMODE));
+	fi->flags =
+		(fi->flags & ~O_ACCMODE) |
+		((fi->flags & O_ACCMODE) == O_RDONLY ? O_RDWR :
+						       (fi->flags & O_ACCMODE));
 	rc = fh_open(fs, n, fi, 1);
 	if (rc < 0) {
 		nameop_release_write(fs, n);
@@ -675,8 +678,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	}
 }
 
-static void fs_flush(fuse_req_t req, fuse_ino_t ino,
-		     struct fuse_file_info *fi)
+static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	/* not a version boundary: the last release is */
 	fuse_reply_err(req, 0);
@@ -868,7 +870,8 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	rc = is_virtual(n) ? -EROFS : xattr_set(fs, n, name, value, size, flags);
+	rc = is_virtual(n) ? -EROFS :
+			     xattr_set(fs, n, name, value, size, flags);
 	fuse_reply_err(req, rc < 0 ? -rc : 0);
 	put(fs, n);
 }

@@ -31,7 +31,8 @@ static int explain(const struct fs *fs, int rc)
 {
 	switch (rc) {
 	case -ENOENT:
-		fprintf(stderr, "coffre: no such space '%s' (or not a member)\n",
+		fprintf(stderr,
+			"coffre: no such space '%s' (or not a member)\n",
 			fs->space);
 		break;
 	case -EKEYREJECTED:
@@ -159,7 +160,8 @@ static void fs_teardown(struct fs *fs)
 	notify_stop(fs);
 	if (fs->q)
 		queue_sync(fs->q);
-	HASH_ITER(hh, fs->pends, p, tmp) {
+	HASH_ITER(hh, fs->pends, p, tmp)
+	{
 		HASH_DEL(fs->pends, p);
 		queue_op_release(&p->op);
 		free(p->hide);
@@ -244,7 +246,7 @@ unmount:
 	sync_stop(fs);
 	notify_stop(fs);
 	fuse_session_unmount(fs->se);
-signals:
+      signals:
 	fuse_remove_signal_handlers(fs->se);
 destroy:
 	fuse_session_destroy(fs->se);

@@ -42,11 +42,11 @@ static int prepare(struct fs *fs, struct node *parent, const char *name,
 	if (rc < 0)
 		return rc;
 	if (validate) {
-		rc = name_validate_user(name);	/* new names: EINVAL */
+		rc = name_validate_user(name); /* new names: EINVAL */
 		if (rc < 0)
 			return rc;
 	} else if (!strcmp(name, VERSIONS_NAME)) {
-		return -EROFS;	/* the virtual versions folder itself */
+		return -EROFS; /* the virtual versions folder itself */
 	}
 	return tree_revalidate(fs, parent, 0);
 }
@@ -180,7 +180,7 @@ int nameop_create(struct fs *fs, struct node *parent, const char *name,
 		return -ENOMEM;
 	}
 	n->mode = mode & 07777;
-	n->wrote = 1;	/* `touch x` makes x, even empty */
+	n->wrote = 1; /* `touch x` makes x, even empty */
 	n->mtime_local = fs_now_ms() / 1000;
 	node_ref(n);
 	pthread_mutex_unlock(&fs->lock);
@@ -240,7 +240,7 @@ int nameop_unlink(struct fs *fs, struct node *parent, const char *name)
 	node_ref(c);
 	node_detach(fs, c);
 	if (!c->has_remote && drop_new_deposit(fs, c)) {
-		rc = 0;	/* never reached the server: nothing to tell it */
+		rc = 0; /* never reached the server: nothing to tell it */
 	} else if (c->has_remote || c->dep_seq) {
 		memset(&op, 0, sizeof(op));
 		op.kind = QUEUE_UNLINK;
@@ -248,7 +248,7 @@ int nameop_unlink(struct fs *fs, struct node *parent, const char *name)
 		op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
 		rc = pend_append(fs, &op, NULL, path);
 		if (rc < 0)
-			node_attach(parent, c, name);	/* nothing changed */
+			node_attach(parent, c, name); /* nothing changed */
 	} else if (c->staging_name && !c->writers) {
 		content_staging_delete(fs, c->staging_name);
 	}
@@ -341,11 +341,11 @@ static int rename_coalesce(struct fs *fs, struct node *src, struct node *dst,
 	int rc;
 
 	if (dst) {
-		struct pend *dp = dst->dep_seq ? pend_find(fs, dst->dep_seq) :
-						 NULL;
+		struct pend *dp =
+			dst->dep_seq ? pend_find(fs, dst->dep_seq) : NULL;
 
 		if (dp && dp->inflight)
-			return 1;	/* cannot: take the MOVE path */
+			return 1; /* cannot: take the MOVE path */
 		if (dst->has_remote) {
 			/* the deposit becomes the next version of dst */
 			src->rm = dst->rm;
@@ -385,7 +385,7 @@ int nameop_rename(struct fs *fs, struct node *parent, const char *name,
 	int rc;
 
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
-		return -EINVAL;	/* RENAME_EXCHANGE, RENAME_WHITEOUT */
+		return -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
 	rc = prepare(fs, parent, name, 0);
 	if (rc == 0)
 		rc = prepare(fs, newparent, newname, 1);

@@ -20,11 +20,11 @@ static void notif_push(struct fs *fs, uint64_t ino, uint64_t parent,
 	struct notif *n;
 
 	if (!fs->notify_started)
-		return;	/* the kernel has cached nothing yet */
+		return; /* the kernel has cached nothing yet */
 	n = calloc(1, sizeof(*n));
 	if (!n || (name && !(n->name = strdup(name)))) {
 		free(n);
-		return;	/* best effort: the TTLs expire anyway */
+		return; /* best effort: the TTLs expire anyway */
 	}
 	n->ino = ino;
 	n->parent = parent;
@@ -56,7 +56,7 @@ static void *notify_main(void *arg)
 			pthread_cond_wait(&fs->notify_cond, &fs->notify_lock);
 		n = fs->notify_head;
 		if (!n)
-			break;	/* stopping and drained */
+			break; /* stopping and drained */
 		fs->notify_head = n->next;
 		if (!fs->notify_head)
 			fs->notify_tail = &fs->notify_head;

@@ -242,9 +242,10 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 		if (rc == 0) {
 			free(n->staging_name);
 			n->staging_name = strdup(op->staging);
-			memcpy(n->sbase_doc, op->base_doc, sizeof(n->sbase_doc));
+			memcpy(n->sbase_doc, op->base_doc,
+			       sizeof(n->sbase_doc));
 			n->sbase_version = op->base_version;
-			n->sbase_size = UINT64_MAX;	/* bounded by the map */
+			n->sbase_size = UINT64_MAX; /* bounded by the map */
 			n->lsize = staging_size(n->st);
 			if (op->base_doc[0] && !n->rm.doc_id[0]) {
 				memcpy(n->rm.doc_id, op->base_doc,
@@ -255,8 +256,9 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 		pthread_mutex_unlock(&fs->lock);
 		pthread_mutex_unlock(&n->lock);
 		if (rc < 0)
-			log_error("queued deposit of '%s' lost its staging file: %s",
-				  op->path, err_msg());
+			log_error(
+				"queued deposit of '%s' lost its staging file: %s",
+				op->path, err_msg());
 		break;
 	case QUEUE_MOVE:
 		hide = op->from;
@@ -268,7 +270,7 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 		    tree_resolve(fs, parent, &dir) == 0) {
 			pthread_mutex_lock(&fs->lock);
 			if (dir->kind == NODE_DIR && !node_child(dir, name)) {
-				node_ref(n);	/* keep it across detach */
+				node_ref(n); /* keep it across detach */
 				node_detach(fs, n);
 				node_attach(dir, n, name);
 				node_unref(fs, n);
@@ -277,7 +279,7 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 			pthread_mutex_unlock(&fs->lock);
 		}
 		pthread_mutex_lock(&fs->lock);
-		node_unref(fs, n);	/* the resolve's reference */
+		node_unref(fs, n); /* the resolve's reference */
 		pthread_mutex_unlock(&fs->lock);
 		break;
 	case QUEUE_UNLINK:

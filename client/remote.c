@@ -16,7 +16,7 @@
 #include "common/hash.h"
 #include "common/path.h"
 
-#define REMOTE_PATH_MAX (PATH_MAX_LEN * 3 + 1024)
+#define REMOTE_PATH_MAX	 (PATH_MAX_LEN * 3 + 1024)
 #define LIST_MAX_ENTRIES 10000000u
 
 static void copy_str(char *dst, size_t cap, json_t *v)
@@ -66,7 +66,8 @@ int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN])
 		goto out;
 	hex = json_string_value(json_object_get(reply, "chunk_seed"));
 	if (!hex || obj_id_from_hex(&id, hex) < 0) {
-		rc = err_set(-EPROTO, "server sent no valid chunk seed for '%s'",
+		rc = err_set(-EPROTO,
+			     "server sent no valid chunk seed for '%s'",
 			     fs->space);
 		goto out;
 	}
@@ -86,8 +87,8 @@ void rentries_free(struct rentry *e, size_t n)
 }
 
 static int list_page(struct fs *fs, const char *epath, const char *after,
-		     struct rentry **out, size_t *n, size_t *alloc,
-		     char **next, char *fclass)
+		     struct rentry **out, size_t *n, size_t *alloc, char **next,
+		     char *fclass)
 {
 	char url[REMOTE_PATH_MAX];
 	char *eafter = NULL;
@@ -114,9 +115,12 @@ static int list_page(struct fs *fs, const char *epath, const char *after,
 		rc = err_set(-EPROTO, "listing without entries");
 		goto out;
 	}
-	json_array_foreach(ents, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *type = json_string_value(json_object_get(e, "type"));
+	json_array_foreach(ents, i, e)
+	{
+		const char *name =
+			json_string_value(json_object_get(e, "name"));
+		const char *type =
+			json_string_value(json_object_get(e, "type"));
 		struct rentry *r;
 
 		if (!name || !type || name_validate(name) < 0) {
@@ -165,8 +169,8 @@ out:
 	return rc;
 }
 
-int remote_list(struct fs *fs, const char *path, struct rentry **out,
-		size_t *n, char *fclass)
+int remote_list(struct fs *fs, const char *path, struct rentry **out, size_t *n,
+		char *fclass)
 {
 	struct rentry *e = NULL;
 	size_t cnt = 0, alloc = 0;
@@ -221,7 +225,8 @@ int remote_versions(struct fs *fs, const char *doc, struct remote_meta **out,
 		rc = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(vs, i, v) {
+	json_array_foreach(vs, i, v)
+	{
 		remote_meta_from_json(&r[i], v);
 		memcpy(r[i].doc_id, doc, DOC_ID_HEX_LEN + 1);
 		if (!r[i].version) {
@@ -271,7 +276,8 @@ int remote_chunk_map(struct fs *fs, const char *doc, uint64_t version,
 		rc = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(cs, i, c) {
+	json_array_foreach(cs, i, c)
+	{
 		const char *hex = json_string_value(json_array_get(c, 0));
 		json_t *s = json_array_get(c, 1);
 
@@ -332,7 +338,8 @@ int remote_missing(struct fs *fs, const struct obj_id *ids, size_t n,
 		goto out;
 	}
 	/* the answer is in request order: walk both lists together */
-	json_array_foreach(m, i, v) {
+	json_array_foreach(m, i, v)
+	{
 		const char *s = json_string_value(v);
 
 		if (!s) {

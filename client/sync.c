@@ -27,26 +27,26 @@
 #include "common/log.h"
 #include "common/path.h"
 
-#define BATCH_MAX_OPS	2000
-#define BATCH_MAX_BYTES (64ull * 1024 * 1024)
-#define MISSING_MAX	100000
-#define READ_PIECE	(2 * CHUNK_MAX)
-#define BACKOFF_MIN_MS	500
-#define BACKOFF_MAX_MS	10000
-#define BATCH_GATHER_OPS 1000	/* a batch this big goes at once */
-#define BATCH_GAP_MS	300
-#define BATCH_HOLD_MS	2000
+#define BATCH_MAX_OPS	 2000
+#define BATCH_MAX_BYTES	 (64ull * 1024 * 1024)
+#define MISSING_MAX	 100000
+#define READ_PIECE	 (2 * CHUNK_MAX)
+#define BACKOFF_MIN_MS	 500
+#define BACKOFF_MAX_MS	 10000
+#define BATCH_GATHER_OPS 1000 /* a batch this big goes at once */
+#define BATCH_GAP_MS	 300
+#define BATCH_HOLD_MS	 2000
 
 struct bop {
 	uint64_t seq;
-	struct queue_op op;	/* shallow view of the pend's op */
-	struct node *node;	/* referenced, or NULL */
+	struct queue_op op; /* shallow view of the pend's op */
+	struct node *node;  /* referenced, or NULL */
 	struct manifest_chunk *chunks;
 	size_t nchunks, alloc;
 	uint64_t size;
 	struct obj_id sha;
 	int64_t mtime;
-	int fatal;		/* its content cannot be read, ever */
+	int fatal; /* its content cannot be read, ever */
 };
 
 struct batch {
@@ -91,7 +91,8 @@ static size_t ready_prefix(struct fs *fs, size_t max_ops, int64_t now,
 	size_t n = 0;
 
 	*wake = 0;
-	HASH_ITER(hh, fs->pends, p, tmp) {
+	HASH_ITER(hh, fs->pends, p, tmp)
+	{
 		if (n >= max_ops)
 			break;
 		if (!fs->sync_force && p->op.ready_at_ms > now) {
@@ -100,7 +101,7 @@ static size_t ready_prefix(struct fs *fs, size_t max_ops, int64_t now,
 		}
 		if (p->op.kind == QUEUE_DEPOSIT && p->node) {
 			if (p->node->writers)
-				break;	/* its release kicks us */
+				break; /* its release kicks us */
 			if (n && bytes + p->node->lsize > BATCH_MAX_BYTES)
 				break;
 			bytes += p->node->lsize;
@@ -134,7 +135,8 @@ static int64_t batch_take(struct fs *fs, struct batch *b, size_t max_ops)
 	if (n < BATCH_GATHER_OPS && wake && wake - now < BATCH_GAP_MS &&
 	    !fs->sync_force && now < hold_until)
 		return wake < hold_until ? wake : hold_until;
-	HASH_ITER(hh, fs->pends, p, tmp) {
+	HASH_ITER(hh, fs->pends, p, tmp)
+	{
 		if (b->n == n)
 			break;
 		memset(&b->ops[b->n], 0, sizeof(b->ops[b->n]));
@@ -291,17 +293,19 @@ static void *upload_main(void *arg)
 		i = u->next++;
 		pthread_mutex_unlock(&u->lock);
 		rc = cache_get(u->fs->cache, &u->ids[i], &data, &len);
-		if (rc == -ENOENT)	/* evicted meanwhile: chunk again */
-			rc = err_set(-EAGAIN, "chunk left the cache before upload");
+		if (rc == -ENOENT) /* evicted meanwhile: chunk again */
+			rc = err_set(-EAGAIN,
+				     "chunk left the cache before upload");
 		if (rc == 0)
-			rc = transport_put_chunk(u->fs->t, u->fs->space, &u->ids[i],
-						 data, len);
+			rc = transport_put_chunk(u->fs->t, u->fs->space,
+						 &u->ids[i], data, len);
 		free(data);
 		if (rc < 0) {
 			pthread_mutex_lock(&u->lock);
 			if (u->rc == 0) {
 				u->rc = rc;
-				snprintf(u->msg, sizeof(u->msg), "%s", err_msg());
+				snprintf(u->msg, sizeof(u->msg), "%s",
+					 err_msg());
 			}
 			pthread_mutex_unlock(&u->lock);
 			return NULL;
@@ -357,7 +361,7 @@ static int upload_missing(struct fs *fs, struct batch *b)
 		for (j = 0; j < b->ops[i].nchunks; j++)
 			ids[n++] = b->ops[i].chunks[j].id;
 	qsort(ids, n, sizeof(*ids), id_cmp);
-	for (i = 0; i < n; i++)	/* dedup */
+	for (i = 0; i < n; i++) /* dedup */
 		if (!u || obj_id_cmp(&ids[u - 1], &ids[i]))
 			ids[u++] = ids[i];
 	for (at = 0; at < u && rc == 0; at += MISSING_MAX) {
@@ -389,23 +393,25 @@ static json_t *bop_json(const struct bop *o)
 	case QUEUE_DEPOSIT:
 		json_object_set_new(j, "op", json_string("deposit"));
 		json_object_set_new(j, "path", json_string(o->op.path));
-		json_object_set_new(j, "size", json_integer((json_int_t)o->size));
+		json_object_set_new(j, "size",
+				    json_integer((json_int_t)o->size));
 		obj_id_to_hex(&o->sha, hex);
 		json_object_set_new(j, "sha256", json_string(hex));
 		chunks = json_array();
 		for (i = 0; chunks && i < o->nchunks; i++) {
 			obj_id_to_hex(&o->chunks[i].id, hex);
-			json_array_append_new(chunks,
+			json_array_append_new(
+				chunks,
 				json_pack("[sI]", hex,
 					  (json_int_t)o->chunks[i].size));
 		}
 		json_object_set_new(j, "chunks", chunks);
 		if (o->op.base_doc[0] && o->op.base_version)
-			json_object_set_new(j, "base_version",
+			json_object_set_new(
+				j, "base_version",
 				json_integer((json_int_t)o->op.base_version));
 		if (o->mtime)
-			json_object_set_new(j, "mtime",
-					    json_integer(o->mtime));
+			json_object_set_new(j, "mtime", json_integer(o->mtime));
 		break;
 	case QUEUE_MOVE:
 		json_object_set_new(j, "op", json_string("move"));
@@ -450,7 +456,6 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 			goto out;
 		}
 	}
-	log_debug("sync: %zu ops prepared at %lld", b->n, (long long)fs_now_ms());
 	rc = upload_missing(fs, b);
 	if (rc < 0) {
 		/* an upload refused with a permanent code is the server's
@@ -458,7 +463,7 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 		*local = 1;
 		goto out;
 	}
-	log_debug("sync: chunks uploaded at %lld", (long long)fs_now_ms());
+
 	body = json_object();
 	ops = json_array();
 	if (!body || !ops) {
@@ -477,7 +482,6 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 		}
 	}
 	rc = remote_commit(fs, body, reply, bad_op);
-	log_debug("sync: commit answered at %lld", (long long)fs_now_ms());
 out:
 	json_decref(body);
 	free(buf);
@@ -498,7 +502,8 @@ static void batch_install_maps(struct fs *fs, struct batch *b, json_t *reply)
 	for (i = 0; i < b->n; i++) {
 		struct bop *o = &b->ops[i];
 		json_t *r = json_array_get(results, i);
-		const char *doc = json_string_value(json_object_get(r, "doc_id"));
+		const char *doc =
+			json_string_value(json_object_get(r, "doc_id"));
 		json_t *v = json_object_get(r, "version");
 		struct chunk_map *m = NULL;
 
@@ -507,7 +512,7 @@ static void batch_install_maps(struct fs *fs, struct batch *b, json_t *reply)
 			continue;
 		if (chunk_map_build(&m, doc, (uint64_t)json_integer_value(v),
 				    o->chunks, o->nchunks) < 0)
-			continue;	/* fetched from the server when read */
+			continue; /* fetched from the server when read */
 		pthread_mutex_lock(&o->node->lock);
 		chunk_map_free(o->node->map);
 		o->node->map = m;
@@ -528,8 +533,9 @@ static void batch_applied(struct fs *fs, struct batch *b, json_t *reply)
 		struct pend *p = pend_find(fs, o->seq);
 		json_t *v;
 
-		if (n && (o->op.kind == QUEUE_DEPOSIT ||
-			  o->op.kind == QUEUE_MOVE) && r) {
+		if (n &&
+		    (o->op.kind == QUEUE_DEPOSIT || o->op.kind == QUEUE_MOVE) &&
+		    r) {
 			const char *doc =
 				json_string_value(json_object_get(r, "doc_id"));
 
@@ -587,9 +593,8 @@ static char *conflict_path(const char *path)
 	base = strlen(name) - strlen(ext);
 	room = NAME_MAX_LEN - strlen(stamp) - strlen(ext);
 	if (base > room)
-		base = room;	/* NEEDSWORK: may cut inside a UTF-8 sequence */
-	snprintf(cname, sizeof(cname), "%.*s%s%s", (int)base, name, stamp,
-		 ext);
+		base = room; /* NEEDSWORK: may cut inside a UTF-8 sequence */
+	snprintf(cname, sizeof(cname), "%.*s%s%s", (int)base, name, stamp, ext);
 	out = path_join(parent, cname);
 	free(parent);
 	free(name);
@@ -597,16 +602,18 @@ static char *conflict_path(const char *path)
 }
 
 /* A permanent error on b->ops[bad] (fs->lock held). */
-static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad,
-			    int rc, const char *msg)
+static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad, int rc,
+			    const char *msg)
 {
 	struct bop *o = &b->ops[bad];
 	struct pend *p = pend_find(fs, o->seq);
 	char what[PATH_MAX_LEN + 1];
 	char *cp;
 
-	snprintf(what, sizeof(what), "%s", o->op.path ? o->op.path : o->op.from);
-	snprintf(fs->last_error, sizeof(fs->last_error), "%.200s: %.300s", what, msg);
+	snprintf(what, sizeof(what), "%s",
+		 o->op.path ? o->op.path : o->op.from);
+	snprintf(fs->last_error, sizeof(fs->last_error), "%.200s: %.300s", what,
+		 msg);
 	if (!p)
 		return;
 	if (o->op.kind == QUEUE_DEPOSIT && !strstr(o->op.path, " (conflict ") &&
@@ -622,7 +629,8 @@ static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad,
 			const char *slash = strrchr(cp, '/');
 
 			/* show the file under the name it will have */
-			if (n && n->linked && !node_child(n->parent, slash + 1)) {
+			if (n && n->linked &&
+			    !node_child(n->parent, slash + 1)) {
 				struct node *dir = n->parent;
 
 				node_ref(n);
@@ -636,7 +644,7 @@ static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad,
 		}
 	}
 	log_error("dropping queued operation on '%s': %s", what, msg);
-	pend_drop(fs, p);	/* a deposit's staging stays on disk */
+	pend_drop(fs, p); /* a deposit's staging stays on disk */
 	(void)rc;
 }
 
@@ -681,8 +689,8 @@ static void *sync_main(void *arg)
 			if (wake) {
 				ts.tv_sec = wake / 1000;
 				ts.tv_nsec = (wake % 1000) * 1000000;
-				pthread_cond_timedwait(&fs->sync_cond, &fs->lock,
-						       &ts);
+				pthread_cond_timedwait(&fs->sync_cond,
+						       &fs->lock, &ts);
 			} else {
 				pthread_cond_wait(&fs->sync_cond, &fs->lock);
 			}
@@ -698,14 +706,14 @@ static void *sync_main(void *arg)
 
 			for (i = 0; i < b.n; i++)
 				if (queue_remove(fs->q, b.ops[i].seq) < 0)
-					log_error("cannot remove a committed op: %s",
-						  err_msg());
+					log_error(
+						"cannot remove a committed op: %s",
+						err_msg());
 		}
 
 		if (rc == 0)
 			batch_install_maps(fs, &b, reply);
 		pthread_mutex_lock(&fs->lock);
-		log_debug("sync: queue updated at %lld", (long long)fs_now_ms());
 		if (rc == 0) {
 			batch_applied(fs, &b, reply);
 			fs->commit_gen++;
@@ -715,7 +723,7 @@ static void *sync_main(void *arg)
 		} else if (local && bad >= 0) {
 			batch_lost_op(fs, &b, (size_t)bad, msg);
 		} else if (rc == -E2BIG && bad < 0 && b.n > 1) {
-			max_ops = b.n / 2;	/* too large for the server */
+			max_ops = b.n / 2; /* too large for the server */
 		} else if (local || transient(rc)) {
 			struct timespec ts;
 			int64_t until;

@@ -77,7 +77,7 @@ static void node_maybe_free(struct fs *fs, struct node *n)
 
 int tree_init(struct fs *fs)
 {
-	fs->next_ino = 1;	/* FUSE_ROOT_ID */
+	fs->next_ino = 1; /* FUSE_ROOT_ID */
 	fs->root = node_new(fs, NULL, "", NODE_DIR);
 	if (!fs->root)
 		return err_set(-ENOMEM, "out of memory");
@@ -93,13 +93,15 @@ void tree_release(struct fs *fs)
 
 	/* children tables first: they are freed only when emptied */
 	HASH_ITER(hh, fs->inodes, n, tmp)
-		HASH_CLEAR(hh_child, n->children);
-	HASH_ITER(hh, fs->inodes, n, tmp) {
+	HASH_CLEAR(hh_child, n->children);
+	HASH_ITER(hh, fs->inodes, n, tmp)
+	{
 		HASH_DELETE(hh, fs->inodes, n);
 		node_free(n);
 	}
 	fs->root = NULL;
-	HASH_ITER(hh, fs->hidden, h, htmp) {
+	HASH_ITER(hh, fs->hidden, h, htmp)
+	{
 		HASH_DEL(fs->hidden, h);
 		free(h->path);
 		free(h);
@@ -147,12 +149,12 @@ void node_detach(struct fs *fs, struct node *n)
 	struct node *c, *tmp;
 
 	HASH_ITER(hh_child, n->children, c, tmp)
-		node_detach(fs, c);
+	node_detach(fs, c);
 	if (n->vroot) {
 		struct node *v = n->vroot;
 
 		n->vroot = NULL;
-		v->linked = 0;	/* held by n->vroot, not in a children table */
+		v->linked = 0; /* held by n->vroot, not in a children table */
 		v->parent = NULL;
 		node_detach(fs, v);
 	}
@@ -193,7 +195,7 @@ char *node_path(const struct node *n)
 			return NULL;
 		len += strlen(p->name) + 1;
 	}
-	if (p->name[0])		/* detached ancestor, not the root */
+	if (p->name[0]) /* detached ancestor, not the root */
 		return NULL;
 	out = malloc(len + 1);
 	if (!out)
@@ -343,7 +345,7 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 	if (c) {
 		c->seen = fs->gen;
 		if (node_is_local(c))
-			return 0;	/* local state wins */
+			return 0; /* local state wins */
 		if (c->kind == kind) {
 			if (kind == NODE_FILE && c->rm.version &&
 			    (c->rm.version != e->rm.version ||
@@ -381,7 +383,8 @@ static int merge_listing(struct fs *fs, struct node *dir, const char *dpath,
 		if (rc < 0)
 			return rc;
 	}
-	HASH_ITER(hh_child, dir->children, c, tmp) {
+	HASH_ITER(hh_child, dir->children, c, tmp)
+	{
 		if (c->seen == fs->gen || node_is_local(c))
 			continue;
 		notify_entry(fs, dir->ino, c->name);
@@ -394,7 +397,8 @@ static int dir_has_local_child(const struct node *dir)
 {
 	const struct node *c, *tmp;
 
-	HASH_ITER(hh_child, dir->children, c, tmp) {
+	HASH_ITER(hh_child, dir->children, c, tmp)
+	{
 		if (node_is_local(c))
 			return 1;
 	}
@@ -457,8 +461,9 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 		rc = err_set(-ENOENT, "no such folder '%s'", path);
 	} else if (rc < 0) {
 		if (dir->listed) {
-			log_debug("listing '%s' failed, serving the cached one: %s",
-				  path, err_msg());
+			log_debug(
+				"listing '%s' failed, serving the cached one: %s",
+				path, err_msg());
 			rc = 0;
 		}
 	} else {

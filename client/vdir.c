@@ -60,7 +60,7 @@ int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 	pthread_mutex_lock(&fs->lock);
 	if (rc < 0) {
 		if (vdoc->listed && rc != -ENOENT)
-			rc = 0;	/* serve the versions known */
+			rc = 0; /* serve the versions known */
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -83,7 +83,7 @@ int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 		c->vnum = v[i].version;
 		c->has_remote = 1;
 		if (c->vnum > vdoc->vnum)
-			vdoc->vnum = c->vnum;	/* the newest known */
+			vdoc->vnum = c->vnum; /* the newest known */
 	}
 	vdoc->listed = 1;
 	vdoc->listed_at_ms = fs_now_ms();
@@ -119,7 +119,7 @@ static int vdoc_lookup(struct fs *fs, struct node *vroot, const char *name,
 	}
 	vd = node_child(vroot, name);
 	if (vd && strcmp(vd->rm.doc_id, f->rm.doc_id)) {
-		node_detach(fs, vd);	/* the name now files another document */
+		node_detach(fs, vd); /* the name now files another document */
 		vd = NULL;
 	}
 	if (!vd) {
@@ -155,7 +155,7 @@ int vdir_lookup(struct fs *fs, struct node *parent, const char *name,
 				return -ENOMEM;
 			}
 			c->parent = parent;
-			c->linked = 1;	/* held by parent->vroot */
+			c->linked = 1; /* held by parent->vroot */
 			c->has_remote = 1;
 			parent->vroot = c;
 		}

@@ -143,14 +143,15 @@ int xattr_set(struct fs *fs, struct node *n, const char *name,
 	if (!strcmp(name, XA_PREFIX "sync") && n == fs->root) {
 		if (size < 3 || size > 4 || memcmp(value, "now", 3) ||
 		    (size == 4 && value[3] != '\0' && value[3] != '\n'))
-			return err_set(-EINVAL, "user.coffre.sync takes \"now\"");
+			return err_set(-EINVAL,
+				       "user.coffre.sync takes \"now\"");
 		pthread_mutex_lock(&fs->lock);
 		sync_kick(fs, 1);
 		pthread_mutex_unlock(&fs->lock);
 		return 0;
 	}
 	if (!strcmp(name, XA_PREFIX "class") && n->kind == NODE_DIR)
-		return -ENOTSUP;	/* NEEDSWORK: class changes on the server */
+		return -ENOTSUP; /* NEEDSWORK: class changes on the server */
 	if (!strncmp(name, XA_PREFIX, strlen(XA_PREFIX)))
 		return -EACCES;
 	(void)flags;
