@@ -147,7 +147,7 @@ build()
 			die "COFFRE and COFFRED must name the binaries"
 		return
 	fi
-	if [ "$(id -u)" -eq 0 ] && [ -n "$("$ROOT/scripts/install-deps.sh" --missing)" ]; then
+	if [ -n "$("$ROOT/scripts/install-deps.sh" --missing)" ]; then
 		"$ROOT/scripts/install-deps.sh"
 	fi
 	if [ ! -f "$BUILD/build.ninja" ]; then

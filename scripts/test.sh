@@ -4,8 +4,8 @@
 # "N passed, N failed" over both runs; the exit status is non-zero when
 # anything failed (a build failure counts as one failure).
 #
-# Installs the Debian packages first when CI=true, or when run as root and
-# some are missing.  Build directories: build/ and build-asan/ (override with
+# Installs the Debian packages first when some are missing (as root, or
+# through sudo), and always checks them when CI=true.  Build directories: build/ and build-asan/ (override with
 # BUILD_DIR and ASAN_DIR).
 set -uo pipefail
 
@@ -15,9 +15,11 @@ ASAN_DIR=${ASAN_DIR:-build-asan}
 LOG_DIR=${LOG_DIR:-$BUILD_DIR-logs}
 mkdir -p "$LOG_DIR"
 
+# install-deps.sh does nothing when every package is there, and uses sudo
+# when not run as root.
 if [ "${CI:-}" = true ]; then
-	scripts/install-deps.sh || exit 1
-elif [ "$(id -u)" -eq 0 ] && [ -n "$(scripts/install-deps.sh --missing)" ]; then
+	scripts/install-deps.sh --always || exit 1
+elif [ -n "$(scripts/install-deps.sh --missing)" ]; then
 	scripts/install-deps.sh || exit 1
 fi
 
