@@ -22,6 +22,7 @@
 static const char *const reserved_names[] = {
 	".coffre-folder", /* folder metadata blob, FOLDER_META_NAME */
 	".versions",	  /* virtual versions folder on the drive */
+	".coffre-access", /* members and grants blob at a space's root */
 };
 
 /*

@@ -75,6 +75,7 @@ static void test_path_names(void)
 		{ ".coffre-folder", 0, -EINVAL, "reserved folder blob" },
 		{ ".versions", 0, -EINVAL, "reserved versions folder" },
 		{ ".versions2", 0, 0, "not reserved" },
+		{ ".coffre-access", 0, -EINVAL, "reserved access blob" },
 		{ ".Versions", 0, 0, "reserved names are exact" },
 	};
 	char n255[257], n256[258];
