@@ -88,6 +88,28 @@ run_suite()
 	failed=$((failed + fail + upass + tout))
 }
 
+# Style, reported but not counted: clang-format (.clang-format at the root)
+# over the C sources, shellcheck over the shell scripts.
+lint()
+{
+	local f n=0
+
+	if command -v clang-format >/dev/null; then
+		for f in $(git ls-files '*.c' '*.h' 2>/dev/null); do
+			clang-format --dry-run --Werror "$f" >/dev/null 2>&1 ||
+				{ n=$((n + 1)); echo "    $f"; }
+		done
+		echo "=== lint: $n C files differ from .clang-format"
+	fi
+	if command -v shellcheck >/dev/null; then
+		n=$(shellcheck -S warning -x scripts/*.sh .ci/run \
+			tests/lib/common.sh tests/integration/*.sh 2>/dev/null |
+			grep -c '^In ')
+		echo "=== lint: $n shellcheck warnings in the scripts"
+	fi
+}
+
+lint
 run_suite "$BUILD_DIR" plain -Dwerror=true
 run_suite "$ASAN_DIR" asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dwerror=true
