@@ -351,14 +351,16 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 			    (c->rm.version != e->rm.version ||
 			     strcmp(c->rm.doc_id, e->rm.doc_id))) {
 				c->content_gen++;
-				notify_inode(fs, c->ino);
+				if (c->nlookup) /* else the kernel has no pages */
+					notify_inode(fs, c->ino);
 			}
 			c->rm = e->rm;
 			c->has_remote = 1;
 			return 0;
 		}
+		if (c->nlookup)
+			notify_entry(fs, dir->ino, e->name);
 		node_detach(fs, c);
-		notify_entry(fs, dir->ino, e->name);
 	}
 	c = node_new(fs, dir, e->name, kind);
 	if (!c)
@@ -387,7 +389,8 @@ static int merge_listing(struct fs *fs, struct node *dir, const char *dpath,
 	{
 		if (c->seen == fs->gen || node_is_local(c))
 			continue;
-		notify_entry(fs, dir->ino, c->name);
+		if (c->nlookup) /* only names the kernel caches */
+			notify_entry(fs, dir->ino, c->name);
 		node_detach(fs, c);
 	}
 	return 0;
