@@ -511,6 +511,26 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/* Fetch the chunk list of a version once, at open: reads then only map
+ * offsets.  A failure here is reported by the read that needs it. */
+static void preload_map(struct fs *fs, struct node *n)
+{
+	char doc[DOC_ID_HEX_LEN + 1];
+	uint64_t ver;
+	int staged;
+
+	pthread_mutex_lock(&n->lock);
+	pthread_mutex_lock(&fs->lock);
+	staged = n->staging_name != NULL;
+	ver = n->kind == NODE_VFILE ? n->vnum : n->rm.version;
+	memcpy(doc, n->rm.doc_id, sizeof(doc));
+	pthread_mutex_unlock(&fs->lock);
+	if (!staged && doc[0] && content_load_map(fs, n, doc, ver) < 0)
+		log_debug("manifest of '%s' not fetched at open: %s", n->name,
+			  err_msg());
+	pthread_mutex_unlock(&n->lock);
+}
+
 /* Set up a file handle on n (referenced by the caller, kept by fh). */
 static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 		   int created)
@@ -534,21 +554,8 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	}
 	h->n = n;
 	h->write = write;
-	if (!write) {
-		/* fetch the chunk list once, now (reads then map offsets) */
-		pthread_mutex_lock(&n->lock);
-		pthread_mutex_lock(&fs->lock);
-		int staged = n->staging_name != NULL;
-		char doc[DOC_ID_HEX_LEN + 1];
-		uint64_t ver = n->kind == NODE_VFILE ? n->vnum : n->rm.version;
-
-		memcpy(doc, n->rm.doc_id, sizeof(doc));
-		pthread_mutex_unlock(&fs->lock);
-		if (!staged && doc[0] && content_load_map(fs, n, doc, ver) < 0)
-			log_debug("manifest of '%s' not fetched at open: %s",
-				  n->name, err_msg());
-		pthread_mutex_unlock(&n->lock);
-	}
+	if (!write)
+		preload_map(fs, n);
 	pthread_mutex_lock(&fs->lock);
 	/* keep the kernel's pages unless the content changed remotely */
 	fi->keep_cache = n->kernel_gen == n->content_gen;
