@@ -29,6 +29,7 @@
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/index.h"
+#include "server/keys.h"
 #include "server/ledger.h"
 #include "server/spaces.h"
 #include "server/tls.h"
@@ -154,6 +155,13 @@ int admin_init(const char *datadir, const char *listen)
 			  "tls/cert.pem");
 	if (!rc)
 		rc = tls_generate(key_path, cert_path);
+	if (!rc) {
+		struct keys *k = NULL;
+
+		/* Ledger, CA and TSA keys (keys.h). */
+		rc = keys_load(&k, datadir);
+		keys_free(k);
+	}
 	if (rc < 0)
 		return rc;
 	rc = open_index(datadir, 1, &ix);
@@ -282,6 +290,7 @@ int admin_space_create(const char *datadir, const char *space,
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct index *ix = NULL;
 	struct ledger *lg = NULL;
+	struct keys *keys = NULL;
 	int rc;
 
 	if (!kind)
@@ -318,9 +327,16 @@ int admin_space_create(const char *datadir, const char *space,
 	}
 	rc = space_dir_path(path, sizeof(path), datadir, space,
 			    SPACE_LEDGER_NAME);
+	/* The first commit is signed and stamped like every other. */
 	if (!rc)
+		rc = keys_load(&keys, datadir);
+	if (!rc) {
+		keys_install_prover(keys);
 		rc = ledger_open(&lg, path, 1);
+		keys_uninstall_prover();
+	}
 	ledger_free(lg);
+	keys_free(keys);
 	if (rc < 0)
 		goto undo;
 	rc = space_dir_path(path, sizeof(path), datadir, space,

@@ -218,13 +218,17 @@ static int ledger_create_first(git_repository *repo)
 	if (rc == 0)
 		rc = git_signature_now(&sig, LEDGER_SERVER_NAME,
 				       LEDGER_SERVER_EMAIL);
-	if (rc == 0)
-		rc = git_commit_create(&commit, repo, NULL, sig, sig, NULL,
-				       "create space\n", tree, 0, NULL);
 	if (rc < 0) {
 		rc = ledger_git_err(rc, "cannot create the first commit");
 		goto out;
 	}
+	/* Signed and stamped like every later commit. */
+	rc = ledger_commit_create(&commit, repo, sig, sig, "create space\n",
+				  tree, 0, NULL);
+	if (rc == 0)
+		rc = ledger_commit_stamp(repo, &commit);
+	if (rc < 0)
+		goto out;
 	rc = git_reference_create(&ref, repo, LEDGER_REF, &commit, 0,
 				  "create space");
 	if (rc < 0)

@@ -110,4 +110,23 @@ typedef int (*ledger_version_cb)(const struct manifest *m, const char *commit,
 int ledger_versions(struct ledger *lg, const char *doc_id,
 		    ledger_version_cb cb, void *arg);
 
+/*
+ * Provable history (server/ledger_prove.c).  Once installed, every new
+ * commit carries a "gpgsig" header made by sign (an armored SSH signature
+ * of the commit object without it) and gets a note under
+ * LEDGER_NOTES_TIMESTAMPS made by stamp (base64 RFC 3161 response over the
+ * raw signed commit), written before the head moves to it.  Process-wide;
+ * install before any ledger is opened and before threads start.  NULL
+ * removes it.  The struct is copied; arg must outlive its use.
+ */
+struct buf;
+#define LEDGER_NOTES_TIMESTAMPS "refs/notes/timestamps"
+struct ledger_prover {
+	int (*sign)(void *arg, const void *data, size_t len, struct buf *sig);
+	int (*stamp)(void *arg, const void *data, size_t len,
+		     struct buf *b64);
+	void *arg;
+};
+void ledger_set_prover(const struct ledger_prover *p);
+
 #endif /* COFFRE_SERVER_LEDGER_H */

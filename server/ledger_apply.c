@@ -835,19 +835,23 @@ static int commit_batch(struct ledger *lg, struct apply *ap,
 	if (rc == 0)
 		rc = git_signature_now(&committer, LEDGER_SERVER_NAME,
 				       LEDGER_SERVER_EMAIL);
-	if (rc == 0)
-		rc = git_commit_create(out, ap->repo, NULL, author, committer,
-				       NULL, msg, tree, 1,
-				       (const git_commit **)&parent);
 	if (rc < 0) {
 		rc = ledger_git_err(rc, "cannot write the commit");
 		goto out;
 	}
+	rc = ledger_commit_create(out, ap->repo, author, committer, msg, tree,
+				  1, (const git_commit **)&parent);
+	if (rc < 0)
+		goto out;
 	if (ap->packed) {
 		rc = write_pack(lg);
 		if (rc < 0)
 			goto out;
 	}
+	/* On disk, outside the in-memory pack: the commit is there now. */
+	rc = ledger_commit_stamp(lg->wrepo, out);
+	if (rc < 0)
+		goto out;
 	rc = git_reference_create_matching(&ref, ap->repo, LEDGER_REF, out, 1,
 					   parent_id, "coffre: apply");
 	if (rc == GIT_EMODIFIED) {

@@ -74,4 +74,17 @@ int ledger_manifest_copy(struct manifest *dst, const struct manifest *src);
 int ledger_folder_blob(git_repository *repo, enum folder_class class,
 		       git_oid *out);
 
+/*
+ * git_commit_create with the installed prover's signature (plain when none
+ * is installed); ledger_prove.c.
+ */
+int ledger_commit_create(git_oid *out, git_repository *repo,
+			 const git_signature *author,
+			 const git_signature *committer, const char *msg,
+			 const git_tree *tree, size_t nparents,
+			 const git_commit **parents);
+
+/* Add the timestamp note of commit (nothing when no prover). */
+int ledger_commit_stamp(git_repository *repo, const git_oid *commit);
+
 #endif /* COFFRE_SERVER_LEDGER_I_H */

@@ -11,6 +11,8 @@
 
 #include "common/err.h"
 #include "server/admin.h"
+#include "server/fsck.h"
+#include "server/keys.h"
 #include "server/serve.h"
 
 #define EXIT_USAGE 2
@@ -20,7 +22,9 @@ static const char usage_text[] =
 	"       coffred serve DATADIR [--port-file FILE]\n"
 	"       coffred user add DATADIR LOGIN --phone +E164 --password-file FILE\n"
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association]\n"
-	"       coffred space path DATADIR SPACE\n";
+	"       coffred space path DATADIR SPACE\n"
+	"       coffred key export DATADIR --allowed-signers|--tsa-ca\n"
+	"       coffred fsck DATADIR [SPACE]\n";
 
 static int usage(const char *why)
 {
@@ -144,6 +148,19 @@ int main(int argc, char **argv)
 	    !strcmp(argv[2], "path")) {
 		rc = parse(argc - 2, argv + 2, o_none, 2, &o);
 		return rc ? rc : done(admin_space_path(o.pos[0], o.pos[1]));
+	}
+	if (argc == 5 && !strcmp(argv[1], "key") &&
+	    !strcmp(argv[2], "export")) {
+		if (!strcmp(argv[4], "--allowed-signers"))
+			return done(keys_export(argv[3], "allowed-signers"));
+		if (!strcmp(argv[4], "--tsa-ca"))
+			return done(keys_export(argv[3], "tsa-ca"));
+		return usage("key export needs --allowed-signers or --tsa-ca");
+	}
+	if (!strcmp(argv[1], "fsck")) {
+		if (argc != 3 && argc != 4)
+			return usage("wrong number of arguments");
+		return fsck_main(argv[2], argc == 4 ? argv[3] : NULL);
 	}
 	return usage("unknown command");
 }

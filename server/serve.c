@@ -31,6 +31,7 @@
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/index.h"
+#include "server/keys.h"
 #include "server/server.h"
 #include "server/spaces.h"
 
@@ -188,6 +189,11 @@ int serve_run(const char *datadir, const char *port_file)
 		if (rc < 0)
 			goto out;
 	}
+	/* Before any ledger opens: every commit is signed and stamped. */
+	rc = keys_load(&srv.keys, datadir);
+	if (rc < 0)
+		goto out;
+	keys_install_prover(srv.keys);
 	rc = spaces_new(&srv.spaces, datadir, &master);
 	if (rc < 0)
 		goto out;
@@ -232,6 +238,8 @@ out:
 	if (d)
 		MHD_stop_daemon(d);
 	spaces_free(srv.spaces);
+	keys_uninstall_prover();
+	keys_free(srv.keys);
 	index_free(srv.ix);
 	if (key) {
 		explicit_bzero(key, strlen(key));

@@ -10,6 +10,7 @@
 #include "server/config.h"
 
 struct index;
+struct keys;
 struct spaces;
 
 struct server {
@@ -17,6 +18,7 @@ struct server {
 	struct config cfg;
 	struct index *ix;
 	struct spaces *spaces;
+	struct keys *keys; /* ledger, CA and TSA keys (keys.h) */
 };
 
 #endif /* COFFRE_SERVER_SERVER_H */

@@ -1,0 +1,575 @@
+/*
+ * coffred fsck: the whole chain of proof of a data directory, checked
+ * from the bytes up (see fsck.h for the list).  Everything is read-only:
+ * the ledger is opened directly with libgit2 (not through struct ledger,
+ * which may create), the chunk store only reads, the index is queried.
+ *
+ * Each problem is one line on stdout naming the space and the object, so
+ * an operator (or the sync tests) can see at once what disagrees; the
+ * checks go on after a problem, so one run lists them all.
+ */
+#include "server/fsck.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <git2.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "common/buf.h"
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/hash.h"
+#include "common/manifest.h"
+#include "common/path.h"
+#include "server/chunkstore.h"
+#include "server/events.h"
+#include "server/index.h"
+#include "server/keys.h"
+#include "server/ledger.h"
+#include "server/spaces.h"
+#include "server/sshsig.h"
+#include "server/tsa.h"
+
+#define GIT_OUT_MAX  (64u * 1024u)
+#define TOKEN_MAX    (128u * 1024u)
+
+extern char **environ;
+
+/* A growable set of object ids (open addressing). */
+struct oidset {
+	git_oid *v;
+	unsigned char *used;
+	size_t cap, n;
+};
+
+static size_t oid_slot(const git_oid *id, size_t cap)
+{
+	size_t h;
+
+	memcpy(&h, id->id, sizeof(h));
+	return h & (cap - 1);
+}
+
+/* 1 if added, 0 if already there, -ENOMEM. */
+static int oidset_add(struct oidset *s, const git_oid *id)
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		struct oidset t = { .cap = s->cap ? s->cap * 2 : 1024 };
+
+		t.v = malloc(t.cap * sizeof(*t.v));
+		t.used = calloc(t.cap, 1);
+		if (!t.v || !t.used) {
+			free(t.v);
+			free(t.used);
+			return -ENOMEM;
+		}
+		for (i = 0; i < s->cap; i++)
+			if (s->used[i])
+				oidset_add(&t, &s->v[i]);
+		free(s->v);
+		free(s->used);
+		*s = t;
+	}
+	for (i = oid_slot(id, s->cap); s->used[i]; i = (i + 1) & (s->cap - 1))
+		if (git_oid_equal(&s->v[i], id))
+			return 0;
+	s->used[i] = 1;
+	s->v[i] = *id;
+	s->n++;
+	return 1;
+}
+
+static int oidset_has(const struct oidset *s, const git_oid *id)
+{
+	size_t i;
+
+	if (!s->cap)
+		return 0;
+	for (i = oid_slot(id, s->cap); s->used[i]; i = (i + 1) & (s->cap - 1))
+		if (git_oid_equal(&s->v[i], id))
+			return 1;
+	return 0;
+}
+
+static void oidset_release(struct oidset *s)
+{
+	free(s->v);
+	free(s->used);
+	memset(s, 0, sizeof(*s));
+}
+
+struct fsck {
+	const char *datadir;
+	const char *space;
+	struct keys *keys;
+	struct index *ix;
+	struct crypto_key master;
+	struct chunkstore *cs;
+	git_repository *repo;
+	struct oidset commits, trees, manifests;
+	unsigned problems;
+	unsigned long nchunks, nmanifests, ncommits, nversions;
+	struct hash_ctx *hash;
+};
+
+static void problem(struct fsck *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void problem(struct fsck *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s: ", f->space);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	f->problems++;
+}
+
+/* --- chunks --- */
+
+static int chunk_cb(const struct obj_id *id, void *arg)
+{
+	struct fsck *f = arg;
+	char hex[OBJ_ID_HEX_LEN + 1];
+	int rc = chunkstore_verify(f->cs, id);
+
+	f->nchunks++;
+	if (rc < 0) {
+		obj_id_to_hex(id, hex);
+		problem(f, "chunk %s: %s", hex, err_msg());
+	}
+	return 0;
+}
+
+/* --- manifests --- */
+
+struct feed {
+	struct hash_ctx *h;
+	uint64_t n;
+};
+
+static int feed_cb(const void *p, size_t n, void *arg)
+{
+	struct feed *fd = arg;
+
+	hash_update(fd->h, p, n);
+	fd->n += n;
+	return 0;
+}
+
+static void check_manifest(struct fsck *f, const git_oid *blob_id,
+			   const char *path)
+{
+	char hex[OBJ_ID_HEX_LEN + 1];
+	struct feed fd = { .h = f->hash };
+	struct manifest m;
+	struct obj_id got;
+	git_blob *blob;
+	uint64_t sum = 0;
+	size_t i;
+	int rc;
+
+	f->nmanifests++;
+	if (git_blob_lookup(&blob, f->repo, blob_id) < 0) {
+		problem(f, "manifest of '%s' is missing", path);
+		return;
+	}
+	manifest_init(&m);
+	rc = manifest_parse(&m, git_blob_rawcontent(blob),
+			    (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	if (rc < 0) {
+		problem(f, "manifest of '%s' does not parse: %s", path,
+			err_msg());
+		return;
+	}
+	hash_reset(f->hash);
+	for (i = 0; i < m.nchunks; i++) {
+		obj_id_to_hex(&m.chunks[i].id, hex);
+		fd.n = 0;
+		rc = chunkstore_read(f->cs, &m.chunks[i].id, feed_cb, &fd);
+		if (rc < 0) {
+			problem(f, "'%s' v%llu: chunk %s: %s", path,
+				(unsigned long long)m.version, hex,
+				rc == -ENOENT ? "missing" : err_msg());
+			goto out;
+		}
+		if (fd.n != m.chunks[i].size) {
+			problem(f, "'%s' v%llu: chunk %s holds %llu bytes, not %u",
+				path, (unsigned long long)m.version, hex,
+				(unsigned long long)fd.n, m.chunks[i].size);
+			goto out;
+		}
+		sum += fd.n;
+	}
+	hash_final(f->hash, &got);
+	if (sum != m.size)
+		problem(f, "'%s' v%llu: chunks add up to %llu bytes, not %llu",
+			path, (unsigned long long)m.version,
+			(unsigned long long)sum, (unsigned long long)m.size);
+	else if (obj_id_cmp(&got, &m.sha256) != 0)
+		problem(f, "'%s' v%llu: content does not match its sha256",
+			path, (unsigned long long)m.version);
+out:
+	manifest_release(&m);
+}
+
+static int tree_cb(const char *root, const git_tree_entry *te, void *arg)
+{
+	struct fsck *f = arg;
+	char path[PATH_MAX];
+	int rc;
+
+	if (git_tree_entry_type(te) == GIT_OBJECT_TREE) {
+		rc = oidset_add(&f->trees, git_tree_entry_id(te));
+		return rc < 0 ? rc : rc == 0 ? 1 : 0; /* 1: seen, skip */
+	}
+	if (git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
+	    !strcmp(git_tree_entry_name(te), FOLDER_META_NAME))
+		return 0;
+	rc = oidset_add(&f->manifests, git_tree_entry_id(te));
+	if (rc <= 0)
+		return rc;
+	snprintf(path, sizeof(path), "/%s%s", root, git_tree_entry_name(te));
+	check_manifest(f, git_tree_entry_id(te), path);
+	return 0;
+}
+
+/* --- commits: signature and timestamp --- */
+
+static void check_timestamp(struct fsck *f, const git_oid *id,
+			    const char *hex)
+{
+	git_odb_object *obj = NULL;
+	git_note *note = NULL;
+	git_odb *odb = NULL;
+	unsigned char *der = NULL;
+	const char *msg;
+	struct buf b64;
+	int n, rc;
+
+	buf_init(&b64, TOKEN_MAX);
+	if (git_note_read(&note, f->repo, LEDGER_NOTES_TIMESTAMPS, id) < 0) {
+		problem(f, "commit %s has no timestamp note", hex);
+		goto out;
+	}
+	for (msg = git_note_message(note); *msg; msg++)
+		if (*msg != '\n' && *msg != '\r' && *msg != ' ')
+			buf_append(&b64, msg, 1);
+	der = malloc(b64.len + 1);
+	n = der && b64.len % 4 == 0 && b64.len ?
+		    EVP_DecodeBlock(der, (unsigned char *)b64.data,
+				    (int)b64.len) :
+		    -1;
+	if (n < 0) {
+		problem(f, "commit %s: timestamp note is not base64", hex);
+		goto out;
+	}
+	while (b64.len && b64.data[--b64.len] == '=')
+		n--;
+	if (git_repository_odb(&odb, f->repo) < 0 ||
+	    git_odb_read(&obj, odb, id) < 0) {
+		problem(f, "commit %s cannot be read", hex);
+		goto out;
+	}
+	rc = tsa_verify(f->keys, der, (size_t)n, git_odb_object_data(obj),
+			git_odb_object_size(obj));
+	if (rc < 0)
+		problem(f, "commit %s: %s", hex, err_msg());
+out:
+	free(der);
+	buf_release(&b64);
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	git_note_free(note);
+}
+
+static void check_commit(struct fsck *f, const git_oid *id)
+{
+	char hex[GIT_OID_HEX_LEN + 1];
+	git_buf sig = { 0 }, data = { 0 };
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+	int rc;
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	f->ncommits++;
+	rc = git_commit_extract_signature(&sig, &data, f->repo,
+					  (git_oid *)id, NULL);
+	if (rc == GIT_ENOTFOUND)
+		problem(f, "commit %s is not signed", hex);
+	else if (rc < 0)
+		problem(f, "commit %s cannot be read", hex);
+	else if (sshsig_verify(keys_ledger_key(f->keys), "git", sig.ptr,
+			       sig.size, data.ptr, data.size) < 0)
+		problem(f, "commit %s: signature: %s", hex, err_msg());
+	check_timestamp(f, id, hex);
+	if (git_commit_lookup(&c, f->repo, id) < 0 ||
+	    git_commit_tree(&tree, c) < 0) {
+		problem(f, "commit %s: tree cannot be read", hex);
+	} else if (oidset_add(&f->trees, git_tree_id(tree)) == 1) {
+		git_tree_walk(tree, GIT_TREEWALK_PRE, tree_cb, f);
+	}
+	git_tree_free(tree);
+	git_commit_free(c);
+	git_buf_dispose(&sig);
+	git_buf_dispose(&data);
+}
+
+static void check_history(struct fsck *f)
+{
+	git_revwalk *w = NULL;
+	git_oid id;
+
+	if (git_revwalk_new(&w, f->repo) < 0 ||
+	    git_revwalk_push_ref(w, "refs/heads/main") < 0) {
+		problem(f, "the ledger has no main branch");
+		git_revwalk_free(w);
+		return;
+	}
+	git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+	while (git_revwalk_next(&id, w) == 0) {
+		if (oidset_add(&f->commits, &id) < 0)
+			break;
+		check_commit(f, &id);
+	}
+	git_revwalk_free(w);
+}
+
+/* --- stock git fsck --- */
+
+static void check_git_fsck(struct fsck *f, const char *repo_path)
+{
+	char gitdir[PATH_MAX + 16];
+	char a_git[] = "git", a_fsck[] = "fsck", a_strict[] = "--strict",
+	     a_np[] = "--no-progress", a_nd[] = "--no-dangling";
+	char *argv[] = { a_git, gitdir, a_fsck, a_strict, a_np, a_nd, NULL };
+	posix_spawn_file_actions_t fa;
+	struct buf out;
+	char piece[4096];
+	int pipefd[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", repo_path);
+	if (pipe(pipefd) < 0) {
+		problem(f, "cannot run git fsck: %s", strerror(errno));
+		return;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+	if (posix_spawnp(&pid, "git", &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		problem(f, "cannot run git fsck (is git installed?)");
+		return;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pipefd[1]);
+	buf_init(&out, GIT_OUT_MAX);
+	while ((n = read(pipefd[0], piece, sizeof(piece))) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0)
+			buf_append(&out, piece, (size_t)n); /* capped */
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		problem(f, "git fsck --strict failed:\n%s",
+			out.data ? out.data : "");
+	buf_release(&out);
+}
+
+/* --- index --- */
+
+static void check_index_versions(struct fsck *f)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	git_oid commit, blob;
+	int rc;
+
+	if (index_db(f->ix, &db) < 0 ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT doc_id, version, \"commit\", manifest "
+			       "FROM versions WHERE space = ?1",
+			       -1, &st, NULL) != SQLITE_OK) {
+		problem(f, "cannot read the index's versions");
+		return;
+	}
+	sqlite3_bind_text(st, 1, f->space, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *doc = (const char *)sqlite3_column_text(st, 0);
+		long long v = sqlite3_column_int64(st, 1);
+		const char *c = (const char *)sqlite3_column_text(st, 2);
+		const void *m = sqlite3_column_blob(st, 3);
+		int mlen = sqlite3_column_bytes(st, 3);
+
+		f->nversions++;
+		if (!c || git_oid_fromstr(&commit, c) < 0 ||
+		    !oidset_has(&f->commits, &commit))
+			problem(f, "index: %s v%lld names commit %s, not in the ledger",
+				doc ? doc : "?", v, c ? c : "?");
+		if (git_odb_hash(&blob, m ? m : "", (size_t)mlen,
+				 GIT_OBJECT_BLOB) < 0 ||
+		    !oidset_has(&f->manifests, &blob))
+			problem(f, "index: %s v%lld has a manifest the ledger does not hold",
+				doc ? doc : "?", v);
+	}
+	if (rc != SQLITE_DONE)
+		problem(f, "cannot read the index's versions: %s",
+			sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+}
+
+static void check_events(struct fsck *f, const char *chain)
+{
+	uint64_t bad = 0;
+	int rc = events_verify_chain(f->ix, chain, &bad);
+
+	if (rc == -EBADMSG)
+		problem(f, "event chain%s breaks at event %llu: %s",
+			*chain ? "" : " of the server",
+			(unsigned long long)bad, err_msg());
+	else if (rc < 0)
+		problem(f, "cannot check the event chain: %s", err_msg());
+}
+
+/* --- one space --- */
+
+static int fsck_space(struct fsck *f, const char *space)
+{
+	char path[PATH_MAX];
+	struct crypto_key key = { 0 };
+	unsigned before = f->problems;
+	int rc;
+
+	f->space = space;
+	f->nchunks = f->nmanifests = f->ncommits = f->nversions = 0;
+	rc = space_dir_path(path, sizeof(path), f->datadir, space,
+			    SPACE_CHUNKS_NAME);
+	if (rc == 0)
+		rc = space_chunk_key(&key, &f->master, space);
+	if (rc == 0)
+		rc = chunkstore_open(&f->cs, path, &key);
+	crypto_key_release(&key);
+	if (rc < 0) {
+		problem(f, "cannot open the chunk store: %s", err_msg());
+		return 0;
+	}
+	rc = space_dir_path(path, sizeof(path), f->datadir, space,
+			    SPACE_LEDGER_NAME);
+	if (rc == 0 && git_repository_open_bare(&f->repo, path) < 0)
+		rc = -ENOENT;
+	if (rc < 0) {
+		problem(f, "cannot open the ledger");
+		goto out;
+	}
+	chunkstore_foreach(f->cs, chunk_cb, f);
+	check_git_fsck(f, path);
+	check_history(f);
+	check_index_versions(f);
+	check_events(f, space);
+	printf("%s: %lu chunks, %lu commits, %lu manifests, %lu indexed versions: %s\n",
+	       space, f->nchunks, f->ncommits, f->nmanifests, f->nversions,
+	       f->problems == before ? "ok" : "PROBLEMS");
+out:
+	git_repository_free(f->repo);
+	f->repo = NULL;
+	chunkstore_free(f->cs);
+	f->cs = NULL;
+	oidset_release(&f->commits);
+	oidset_release(&f->trees);
+	oidset_release(&f->manifests);
+	return 0;
+}
+
+static int fsck_all(struct fsck *f)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/" SPACES_DIR_NAME, f->datadir);
+	d = opendir(dir);
+	if (!d)
+		return err_set(-errno, "cannot read '%s': %s", dir,
+			       strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || ident_validate(de->d_name) < 0)
+			continue;
+		fsck_space(f, de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+int fsck_main(const char *datadir, const char *space)
+{
+	struct fsck f = { .datadir = datadir };
+	char path[PATH_MAX];
+	int rc;
+
+	rc = crypto_init();
+	if (rc == 0 && space && ident_validate(space) < 0)
+		rc = err_set(-EINVAL, "bad space name '%s'", space);
+	if (rc == 0)
+		rc = master_key_load(&f.master, datadir);
+	if (rc == 0)
+		rc = keys_load(&f.keys, datadir);
+	if (rc == 0 && (size_t)snprintf(path, sizeof(path), "%s/%s", datadir,
+					INDEX_FILE_NAME) >= sizeof(path))
+		rc = err_set(-ENAMETOOLONG, "data directory path too long");
+	if (rc == 0)
+		rc = index_open(&f.ix, path, 0);
+	if (rc == 0)
+		rc = hash_new(&f.hash);
+	if (rc == 0) {
+		git_libgit2_init();
+		if (space) {
+			rc = space_dir_path(path, sizeof(path), datadir, space,
+					    NULL);
+			if (rc == 0 && access(path, F_OK) != 0)
+				rc = err_set(-ENOENT, "no such space '%s'",
+					     space);
+			if (rc == 0)
+				rc = fsck_space(&f, space);
+		} else {
+			rc = fsck_all(&f);
+		}
+		if (rc == 0) {
+			f.space = "(server)";
+			check_events(&f, "");
+		}
+		git_libgit2_shutdown();
+	}
+	if (rc < 0)
+		fprintf(stderr, "coffred: %s\n", err_msg());
+	else if (f.problems)
+		fprintf(stderr, "coffred: fsck found %u problem%s\n",
+			f.problems, f.problems == 1 ? "" : "s");
+	hash_free(f.hash);
+	index_free(f.ix);
+	keys_free(f.keys);
+	crypto_key_release(&f.master);
+	fflush(stdout);
+	return rc < 0 || f.problems ? 1 : 0;
+}
