@@ -62,6 +62,24 @@ static int kerr(int rc)
 	}
 }
 
+/* errno for a failed read or write: a missing chunk or version on the
+ * server is an I/O error of this file, not "no such file" */
+static int ioerr(int rc)
+{
+	switch (rc) {
+	case -ENOSPC:
+	case -EDQUOT:
+	case -EFBIG:
+	case -ENOMEM:
+	case -EROFS:
+	case -EBADF:
+	case -EINTR:
+		return -rc;
+	default:
+		return EIO;
+	}
+}
+
 static struct node *get(struct fs *fs, fuse_ino_t ino)
 {
 	struct node *n;
@@ -656,7 +674,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_unlock(&h->n->lock);
 	if (r < 0) {
 		log_warn("read of '%s' failed: %s", h->n->name, err_msg());
-		fuse_reply_err(req, kerr((int)r));
+		fuse_reply_err(req, ioerr((int)r));
 	} else {
 		fuse_reply_buf(req, buf, (size_t)r);
 	}
@@ -679,7 +697,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	pthread_mutex_unlock(&h->n->lock);
 	if (r < 0) {
 		log_warn("write to '%s' failed: %s", h->n->name, err_msg());
-		fuse_reply_err(req, kerr((int)r));
+		fuse_reply_err(req, ioerr((int)r));
 	} else {
 		fuse_reply_write(req, (size_t)r);
 	}

@@ -255,10 +255,22 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 		}
 		pthread_mutex_unlock(&fs->lock);
 		pthread_mutex_unlock(&n->lock);
-		if (rc < 0)
+		if (rc < 0) {
+			/* without its content the deposit would make an empty
+			 * version: drop it, say so, show nothing in its place */
+			snprintf(fs->last_error, sizeof(fs->last_error),
+				 "%.200s: staging file lost: %.200s", op->path,
+				 err_msg());
 			log_error(
 				"queued deposit of '%s' lost its staging file: %s",
 				op->path, err_msg());
+			queue_remove(fs->q, op->seq);
+			pthread_mutex_lock(&fs->lock);
+			if (!n->has_remote && !n->staging_name && !n->pending)
+				node_detach(fs, n);
+			pthread_mutex_unlock(&fs->lock);
+			goto out;
+		}
 		break;
 	case QUEUE_MOVE:
 		hide = op->from;
@@ -300,6 +312,7 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 	if (pend_register(fs, op, n, hide) < 0)
 		log_error("out of memory replaying the queue");
 	pthread_mutex_unlock(&fs->lock);
+out:
 	free(parent);
 	free(name);
 }
