@@ -28,6 +28,7 @@
 #define BENCH_PRINTF(f, a)  __attribute__((format(printf, f, a)))
 #define BENCH_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define BENCH_PATH_MAX	    512
+#define BENCH_MAX_RUNS	    9
 
 /* Print "drive_bench: MESSAGE" on stderr and return rc. */
 int bench_err(int rc, const char *fmt, ...) BENCH_PRINTF(2, 3);
@@ -162,6 +163,7 @@ struct bench_opts {
 	unsigned folders;
 	unsigned tree_files;
 	double timeout_s; /* for any one wait */
+	unsigned runs;	  /* figures are medians over this many runs */
 	bool keep;
 	bool baseline_only;
 	bool can_drop_caches;

@@ -222,6 +222,9 @@ int table_print(const struct bench_opts *o, const struct target *coffre,
 			printf("%-46s %14s %16s %8s\n", label, a, b, "");
 	}
 	printf("\nratio = coffre speed / fuse-overlayfs speed (MB/s over MB/s, or time over time inverted): 1.00x is the FUSE ceiling, below 1 is slower.\n");
+	if (o->runs > 1)
+		printf("every figure is the median of %u runs, the drives taking turns.\n",
+		       o->runs);
 	printf("[1] after sync and echo 3 > /proc/sys/vm/drop_caches%s; both drives remounted first, coffre keeps its disk cache (client memory cold, disk cache warm).\n",
 	       o->can_drop_caches ?
 		       "" :

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: drive_bench [--quick] [--size-mib N] [--files N] [--tree-files N]\n"
 		"                   [--coffre PATH] [--coffred PATH] [--baseline-only]\n"
-		"                   [--timeout SECONDS] [--keep]\n"
+		"                   [--runs N] [--timeout SECONDS] [--keep]\n"
 		"\n"
 		"Runs one workload on a coffre drive and on fuse-overlayfs and prints\n"
 		"the figures side by side.  Run as root so caches can be dropped.\n"
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 		"  --coffre PATH    client binary (default: ../client/coffre next to this program)\n"
 		"  --coffred PATH   server binary (default: ../server/coffred next to this program)\n"
 		"  --baseline-only  measure fuse-overlayfs only\n"
+		"  --runs N         run both drives N times, in turn, and print medians (default 1)\n"
 		"  --timeout S      longest wait for a mount, an unmount or a commit (default 600)\n"
 		"  --keep           keep the work dir (logs, data) for a look afterwards\n",
 		DEFAULT_SIZE_MIB, DEFAULT_FILES, DEFAULT_TREE_FILES);
@@ -83,7 +85,8 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		O_COFFRED,
 		O_BASE,
 		O_TIMEOUT,
-		O_KEEP
+		O_KEEP,
+		O_RUNS
 	};
 	static const struct option longopts[] = {
 		{ "size-mib", required_argument, NULL, O_SIZE },
@@ -95,6 +98,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "baseline-only", no_argument, NULL, O_BASE },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "keep", no_argument, NULL, O_KEEP },
+		{ "runs", required_argument, NULL, O_RUNS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -106,6 +110,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 	opt->b.files = DEFAULT_FILES;
 	opt->b.tree_files = DEFAULT_TREE_FILES;
 	opt->b.timeout_s = 600;
+	opt->b.runs = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		int rc = 0;
 
@@ -149,6 +154,11 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			break;
 		case O_KEEP:
 			opt->b.keep = true;
+			break;
+		case O_RUNS:
+			rc = parse_uint(optarg, "--runs", 1, BENCH_MAX_RUNS,
+					&v);
+			opt->b.runs = (unsigned)v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -292,11 +302,93 @@ static void bench_drive(struct target *t, const struct bench_opts *o,
 	target_teardown(t);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * One cell out of the same cell of n runs: the median when every run
+ * measured it, FAILED (with the first reason) when any run failed, since
+ * a figure that only sometimes exists is not a figure.
+ */
+static void merge_cells(struct cell *out, struct cell runs[][ROW_COUNT],
+			unsigned n, int row)
+{
+	double v[BENCH_MAX_RUNS];
+	unsigned ok = 0, failed = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (unsigned r = 0; r < n; r++) {
+		const struct cell *c = &runs[r][row];
+
+		if (c->state == CELL_OK)
+			v[ok++] = c->secs;
+		if (c->state == CELL_FAILED && failed++ == 0)
+			memcpy(out->why, c->why, sizeof(out->why));
+		else if (c->why[0] && !out->why[0])
+			memcpy(out->why, c->why, sizeof(out->why));
+	}
+	if (failed > 0) {
+		out->state = CELL_FAILED;
+		if (n > 1) {
+			char why[sizeof(out->why)];
+
+			snprintf(why, sizeof(why), "%.60s (in %u of %u runs)",
+				 out->why, failed, n);
+			memcpy(out->why, why, sizeof(why));
+		}
+		return;
+	}
+	if (ok == 0) {
+		out->state = runs[0][row].state;
+		return;
+	}
+	qsort(v, ok, sizeof(v[0]), cmp_double);
+	out->state = CELL_OK;
+	out->secs = ok % 2 ? v[ok / 2] : (v[ok / 2 - 1] + v[ok / 2]) / 2;
+}
+
+/* Keep the largest peaks and count the mount processes over runs. */
+static void merge_rss(struct target *sum, const struct target *t)
+{
+	if (t->peak_rss_kib > sum->peak_rss_kib)
+		sum->peak_rss_kib = t->peak_rss_kib;
+	if (t->srv_peak_rss_kib > sum->srv_peak_rss_kib)
+		sum->srv_peak_rss_kib = t->srv_peak_rss_kib;
+	sum->mounts += t->mounts;
+}
+
+/* Each run in its own dir, removed after it so disk use stays that of one
+ * run; a leftover mount is never crossed (--one-file-system). */
+static int run_dir(char *out, const char *workdir, unsigned run)
+{
+	int rc = bench_path(out, "%s/run%u", workdir, run + 1);
+
+	if (rc == 0 && mkdir(out, 0700) < 0)
+		rc = bench_err(-errno, "cannot create '%s': %s", out,
+			       strerror(errno));
+	return rc;
+}
+
+static void remove_run_dir(const char *dir)
+{
+	char *argv[] = { (char *)"rm", (char *)"-rf",
+			 (char *)"--one-file-system", (char *)dir, NULL };
+
+	if (proc_run(argv, NULL, NULL, 600) != 0)
+		bench_err(0, "cannot remove '%s'", dir);
+}
+
 int main(int argc, char **argv)
 {
+	static struct cell coffre_runs[BENCH_MAX_RUNS][ROW_COUNT];
+	static struct cell overlay_runs[BENCH_MAX_RUNS][ROW_COUNT];
 	static struct cell coffre_cells[ROW_COUNT], overlay_cells[ROW_COUNT];
 	struct options opt = { 0 };
-	struct target overlay, coffre;
+	struct target overlay, coffre, overlay_sum, coffre_sum;
 	char workdir[BENCH_PATH_MAX], tree[BENCH_PATH_MAX];
 	char coffre_bin[BENCH_PATH_MAX], coffred_bin[BENCH_PATH_MAX];
 	struct utsname uts;
@@ -331,36 +423,54 @@ int main(int argc, char **argv)
 	/* From here on every exit path goes through the cleanup. */
 	if (check_space(workdir, &opt.b) < 0)
 		return 1;
-	if (target_init(&overlay, TARGET_OVERLAY, workdir, NULL, NULL) < 0 ||
-	    target_init(&coffre, TARGET_COFFRE, workdir, coffre_bin,
-			coffred_bin) < 0 ||
-	    bench_path(tree, "%s/rsync-src", workdir) < 0)
+	if (bench_path(tree, "%s/rsync-src", workdir) < 0)
 		return 1;
-	overlay.timeout_s = coffre.timeout_s = opt.b.timeout_s;
+	memset(&overlay_sum, 0, sizeof(overlay_sum));
+	memset(&coffre_sum, 0, sizeof(coffre_sum));
 
 	uname(&uts);
 	bench_note("%ld cores, %s %s; work dir %s",
 		   sysconf(_SC_NPROCESSORS_ONLN), uts.sysname, uts.release,
 		   workdir);
 	bench_note(
-		"workload: %llu MiB file, %u x 4 KiB files in %u folders, %u-file rsync tree",
+		"workload: %llu MiB file, %u x 4 KiB files in %u folders, %u-file rsync tree; %u run(s)",
 		(unsigned long long)opt.b.size_mib, opt.b.files, opt.b.folders,
-		opt.b.tree_files);
+		opt.b.tree_files, opt.b.runs);
 	note_load("before");
 	if (work_make_tree(tree, opt.b.tree_files) < 0)
 		return 1;
 
-	bench_drive(&overlay, &opt.b, tree, overlay_cells);
-	if (opt.b.baseline_only)
-		mark_all(coffre_cells, CELL_NA, "");
-	else
-		bench_drive(&coffre, &opt.b, tree, coffre_cells);
+	for (unsigned r = 0; r < opt.b.runs; r++) {
+		char dir[BENCH_PATH_MAX];
+
+		if (opt.b.runs > 1)
+			bench_note("run %u of %u", r + 1, opt.b.runs);
+		if (run_dir(dir, workdir, r) < 0 ||
+		    target_init(&overlay, TARGET_OVERLAY, dir, NULL, NULL) <
+			    0 ||
+		    target_init(&coffre, TARGET_COFFRE, dir, coffre_bin,
+				coffred_bin) < 0)
+			return 1;
+		overlay.timeout_s = coffre.timeout_s = opt.b.timeout_s;
+		bench_drive(&overlay, &opt.b, tree, overlay_runs[r]);
+		if (opt.b.baseline_only)
+			mark_all(coffre_runs[r], CELL_NA, "");
+		else
+			bench_drive(&coffre, &opt.b, tree, coffre_runs[r]);
+		merge_rss(&overlay_sum, &overlay);
+		merge_rss(&coffre_sum, &coffre);
+		if (!opt.b.keep)
+			remove_run_dir(dir);
+	}
+	for (int row = 0; row < ROW_COUNT; row++) {
+		merge_cells(&overlay_cells[row], overlay_runs, opt.b.runs, row);
+		merge_cells(&coffre_cells[row], coffre_runs, opt.b.runs, row);
+	}
 
 	note_load("after");
-	table_print(&opt.b, &coffre, &overlay, coffre_cells, overlay_cells);
+	table_print(&opt.b, &coffre_sum, &overlay_sum, coffre_cells,
+		    overlay_cells);
 	failed = count_failed(overlay_cells) + count_failed(coffre_cells);
-	if (opt.b.keep)
-		printf("\nwork dir kept: %s\n", workdir);
 	if (failed > 0) {
 		printf("\n%d figure(s) could not be measured (see notes and logs above)\n",
 		       failed);
