@@ -205,6 +205,17 @@ static int deposit_prepare(struct fs *fs, struct bop *o, uint8_t *buf)
 	if (!o->node)
 		return err_set(-EIO, "deposit of '%s' without its file",
 			       o->op.path);
+	/* the content must come from the op's own staging file: anything
+	 * else (none, another) would deposit bytes the user did not write */
+	pthread_mutex_lock(&fs->lock);
+	rc = o->node->staging_name && o->op.staging &&
+	     !strcmp(o->node->staging_name, o->op.staging);
+	pthread_mutex_unlock(&fs->lock);
+	if (!rc) {
+		o->fatal = 1;
+		return err_set(-ENOENT, "the pending content of '%s' is gone",
+			       o->op.path);
+	}
 	rc = hash_new(&whole);
 	if (rc < 0)
 		return rc;
