@@ -40,6 +40,7 @@ check "creating d/.versions fails" fails_with . touch "$A/d/.versions"
 check "creating .coffre-folder fails" fails_with . touch "$A/.coffre-folder"
 check "creating d/.coffre-folder fails" fails_with . touch "$A/d/.coffre-folder"
 check "mkdir d/.coffre-folder fails" fails_with . mkdir "$A/d/.coffre-folder"
+check "creating .coffre-access fails" fails_with . touch "$A/.coffre-access"
 check "a 256-byte name fails with ENAMETOOLONG" \
 	fails_with 'File name too long' touch "$A/d/$long"
 check "a 256-byte folder name fails with ENAMETOOLONG" \
@@ -81,6 +82,11 @@ check_eq "... code bad_name" bad_name "$(json_get "$T/r" 'j["error"]["code"]')"
 code=$(api "$T/r" POST "$S/commits" "${auth[@]}" "${json[@]}" \
 	--data '{"client":"t","ops":[{"op":"mkdir","path":"/.coffre-folder"}]}')
 check_eq "a commit creating a reserved name: 400 bad_name" "400 bad_name" \
+	"$code $(json_get "$T/r" 'j["error"]["code"]')"
+
+code=$(api "$T/r" POST "$S/commits" "${auth[@]}" "${json[@]}" \
+	--data '{"client":"t","ops":[{"op":"mkdir","path":"/.coffre-access"}]}')
+check_eq "a commit creating .coffre-access: 400 bad_name" "400 bad_name" \
 	"$code $(json_get "$T/r" 'j["error"]["code"]')"
 
 code=$(api "$T/r" POST "$S/commits" "${auth[@]}" "${json[@]}" \
