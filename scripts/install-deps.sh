@@ -13,6 +13,7 @@ PACKAGES=(
 	# run and test
 	fuse3 git openssl curl ca-certificates attr rsync python3
 	util-linux coreutils diffutils findutils sed xxd 'vim-tiny|vim'
+	openssh-client jq sqlite3
 	fuse-overlayfs
 	# tools the CI and developers use
 	clang-format shellcheck
