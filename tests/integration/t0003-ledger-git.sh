@@ -107,4 +107,6 @@ check "the unlink is traced in a commit message" \
 	sh -c 'git --git-dir "$1" log --format=%B main | grep -q "^Coffre-Op: unlink /docs/sub/moved.txt"' _ "$R"
 check "git fsck --strict passes at the end" G fsck --strict --no-progress
 
+check "coffred fsck: chunks, ledger, index, signatures and timestamps agree" \
+	"$COFFRED" fsck "$D"
 done_testing

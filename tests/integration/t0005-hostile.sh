@@ -213,4 +213,6 @@ check "the drive still works: a new file reaches B" \
 check "sync" client_sync a
 check "B sees it" wait_for test -f "$B/d/after.txt"
 
+check "coffred fsck: chunks, ledger, index, signatures and timestamps agree" \
+	"$COFFRED" fsck "$D"
 done_testing

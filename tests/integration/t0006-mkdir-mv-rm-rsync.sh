@@ -74,4 +74,6 @@ check "the removed files stay in history" \
 	sh -c 'git --git-dir "$1" log --format=%H main -- tree/d4/file-80.dat | grep -q .' _ "$R"
 check "git fsck --strict passes" git --git-dir "$R" fsck --strict --no-progress
 
+check "coffred fsck: chunks, ledger, index, signatures and timestamps agree" \
+	"$COFFRED" fsck "$D"
 done_testing

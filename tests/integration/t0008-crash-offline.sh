@@ -73,4 +73,6 @@ check "B sees the offline file" wait_for test -f "$B/offline.txt"
 check "B reads the same bytes" cmp "$T/off" "$B/offline.txt"
 check "git fsck --strict passes" git --git-dir "$(ledger demo)" fsck --strict --no-progress
 
+check "coffred fsck: chunks, ledger, index, signatures and timestamps agree" \
+	"$COFFRED" fsck "$D"
 done_testing

@@ -42,4 +42,6 @@ check_eq "coffre versions lists 3 versions" 3 "$(cf a versions "$A/f.txt" | wc -
 check "neither mount has anything pending" \
 	test "$(xattr "$A" user.coffre.pending)$(xattr "$B" user.coffre.pending)" = 00
 
+check "coffred fsck: chunks, ledger, index, signatures and timestamps agree" \
+	"$COFFRED" fsck "$D"
 done_testing
