@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -482,8 +483,15 @@ int target_check(struct target *t)
 		cleanup_del_pid(t->fs_pid);
 		t->fs_pid = 0;
 	}
-	if (t->fs_pid > 0 && is_mounted(t->mnt))
-		return 0;
+	/* A killed daemon aborts the connection before its pid can be
+	 * reaped: ask the drive itself too. */
+	if (t->fs_pid > 0 && is_mounted(t->mnt)) {
+		struct statvfs vfs;
+
+		if (statvfs(t->mnt, &vfs) == 0 ||
+		    (errno != ENOTCONN && errno != ECONNABORTED))
+			return 0;
+	}
 	return bench_err(-ENOTCONN, "the %s drive is gone", t->name);
 }
 
