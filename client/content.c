@@ -296,20 +296,30 @@ ssize_t content_read(struct fs *fs, struct node *n, void *buf, size_t size,
 	struct base_arg a = { fs, n };
 	char doc[DOC_ID_HEX_LEN + 1];
 	uint64_t ver;
-	int staged, rc;
+	int staged, rc, pass;
 
-	pthread_mutex_lock(&fs->lock);
-	staged = n->kind == NODE_FILE && n->staging_name != NULL;
-	memcpy(doc, n->rm.doc_id, sizeof(doc));
-	ver = n->kind == NODE_VFILE ? n->vnum : n->rm.version;
-	pthread_mutex_unlock(&fs->lock);
-	if (staged) {
+	/* A commit may turn the pending content into a version between our
+	 * look at the node and the opening of its staging file (which it
+	 * deletes): then look again, and read the version. */
+	for (pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(&fs->lock);
+		staged = n->kind == NODE_FILE && n->staging_name != NULL;
+		memcpy(doc, n->rm.doc_id, sizeof(doc));
+		ver = n->kind == NODE_VFILE ? n->vnum : n->rm.version;
+		pthread_mutex_unlock(&fs->lock);
+		if (!staged)
+			break;
 		rc = staging_ensure_open(fs, n);
+		if (rc == -ENOENT)
+			continue;
 		if (rc < 0)
 			return rc;
 		return staging_read(n->st, buf, size, off, content_base_read,
 				    &a);
 	}
+	if (staged) /* its staging file is gone from the disk */
+		return err_set(-ENOENT, "pending content of '%s' is gone",
+			       n->name);
 	if (!doc[0])
 		return 0; /* an empty file never deposited */
 	rc = content_load_map(fs, n, doc, ver);
