@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/cmd_proofs.h"
 #include "client/mount.h"
 #include "client/session.h"
 #include "client/transport.h"
@@ -46,6 +47,8 @@ static const char usage_text[] =
 	"       coffre [--config DIR] sync --wait MOUNTPOINT [--timeout SECONDS]\n"
 	"       coffre [--config DIR] versions PATH\n"
 	"       coffre [--config DIR] umount MOUNTPOINT\n"
+	"       coffre [--config DIR] verify PATH [--version N]\n"
+	"       coffre [--config DIR] proof PATH --out DIR [--version N]\n"
 	"       coffre --help | --version\n";
 
 PRINTF_LIKE(1, 2) static int usage_error(const char *fmt, ...)
@@ -628,5 +631,9 @@ int main(int argc, char **argv)
 		return cmd_versions(argc, argv);
 	if (!strcmp(cmd, "umount"))
 		return cmd_umount(argc, argv);
+	if (!strcmp(cmd, "verify"))
+		return cmd_verify(config, argc, argv);
+	if (!strcmp(cmd, "proof"))
+		return cmd_proof(config, argc, argv);
 	return usage_error("unknown command '%s'", cmd);
 }

@@ -104,6 +104,15 @@ static const struct http_route r_version = {
 	.fn = api_doc_version,
 };
 
+static const struct http_route r_proof = {
+	.method = "GET",
+	.name = "proof",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_doc_proof,
+};
+
 static int pick(struct http_req *req, const char *method,
 		const struct http_route *a, const struct http_route *b)
 {
@@ -181,6 +190,14 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
 			return err_set(-ENOENT, "no such chunk");
 		return pick(req, method, &r_chunk_get, &r_chunk_put);
+	}
+	if (n == 7 && !strcmp(seg[2], "docs") && !strcmp(seg[4], "versions") &&
+	    !strcmp(seg[6], "proof")) {
+		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
+			return err_set(-ENOENT, "no such document");
+		if (parse_version(req, seg[5]) < 0)
+			return -ENOENT;
+		return pick(req, method, &r_proof, NULL);
 	}
 	if ((n == 5 || n == 6) && !strcmp(seg[2], "docs") &&
 	    !strcmp(seg[4], "versions")) {

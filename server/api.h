@@ -33,6 +33,7 @@ int api_chunk_get(struct http_req *req);
 int api_commits(struct http_req *req);
 int api_doc_versions(struct http_req *req);
 int api_doc_version(struct http_req *req);
+int api_doc_proof(struct http_req *req); /* api_proof.c */
 
 /* JSON field helpers: 0 or a 400 bad_request reply already queued (1). */
 int api_json_string(struct http_req *req, json_t *obj, const char *key,

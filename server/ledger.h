@@ -129,4 +129,26 @@ struct ledger_prover {
 };
 void ledger_set_prover(const struct ledger_prover *p);
 
+/*
+ * What a third party needs to check one version (server/ledger_proof.c):
+ * the version's commit must be on main; path is where the manifest is
+ * filed in that commit's tree; commits run from the root to the commit
+ * (root first), each with its timestamp note (base64, NULL when missing);
+ * bundle is a git bundle v2 of those commits ("HEAD" and refs/heads/main
+ * naming the commit), checkable with `git bundle verify` and clonable.
+ * -ENOENT when the commit is not on main or does not hold the manifest.
+ */
+struct ledger_proof {
+	char *path;
+	char **commits;
+	char **tokens;
+	size_t ncommits;
+	void *bundle;
+	size_t bundle_len;
+};
+int ledger_proof_build(struct ledger *lg, const char *commit_hex,
+		       const char *manifest, size_t manifest_len,
+		       struct ledger_proof *out);
+void ledger_proof_release(struct ledger_proof *p);
+
 #endif /* COFFRE_SERVER_LEDGER_H */

@@ -1,0 +1,254 @@
+/*
+ * `coffre proof PATH --out DIR [--version N]`: export one version of a
+ * document with everything a third party needs to check it using stock
+ * git, ssh-keygen and openssl only, and trusting nothing of coffre's but
+ * the server's published keys:
+ *
+ *   content            the version's bytes (copied from the drive)
+ *   manifest.txt       its manifest, as filed in the ledger
+ *   ledger.bundle      git bundle of the commits from the space's root to
+ *                      the commit that made the version
+ *   timestamps/C.tsr   the RFC 3161 response of each of those commits
+ *   allowed_signers    the server's ledger key (git/ssh-keygen format)
+ *   tsa-ca.pem         the CA of the server's time-stamping authority
+ *   VERIFY.txt         a POSIX shell script: the exact commands, run with
+ *                      `sh VERIFY.txt`
+ *
+ * DIR must not exist or be empty: a proof never mixes with other files.
+ * Before anything is written, the content read from the drive must hash
+ * to the manifest's sha256.
+ */
+#include "client/cmd_proofs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "client/docref.h"
+#include "client/proof_fetch.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+#define VERIFY_MAX (64u * 1024u * 1024u)
+
+/* Empty or missing: created 0755.  -EEXIST when it holds anything. */
+static int out_dir(const char *dir)
+{
+	struct dirent *d;
+	DIR *dp;
+	int rc;
+
+	rc = mkdir_p(dir, 0755);
+	if (rc < 0)
+		return err_set(rc, "cannot create '%s': %s", dir, strerror(-rc));
+	dp = opendir(dir);
+	if (!dp)
+		return err_set(-errno, "cannot read '%s': %s", dir,
+			       strerror(errno));
+	while ((d = readdir(dp)))
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..")) {
+			closedir(dp);
+			return err_set(-EEXIST, "'%s' is not empty", dir);
+		}
+	closedir(dp);
+	return 0;
+}
+
+static int put(const char *dir, const char *leaf, const void *p, size_t n)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, leaf) >=
+	    sizeof(path))
+		return err_set(-ENAMETOOLONG, "path too long");
+	rc = file_write_atomic(path, p, n, 0644);
+	if (rc < 0)
+		return err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
+	return 0;
+}
+
+/* Append s single-quoted for sh. */
+static int sh_quote(struct buf *b, const char *s)
+{
+	int rc = buf_append(b, "'", 1);
+
+	for (; rc == 0 && *s; s++)
+		rc = *s == '\'' ? buf_append(b, "'\\''", 4) :
+				  buf_append(b, s, 1);
+	return rc ? rc : buf_append(b, "'", 1);
+}
+
+static int verify_script(const struct proof *p, struct buf *b)
+{
+	int rc;
+
+	rc = buf_appendf(
+		b,
+		"#!/bin/sh\n"
+		"# Proof of version %llu of document %s (space %s), filed at\n"
+		"# %s by ledger commit %s.\n"
+		"#\n"
+		"# Checks with stock git, ssh-keygen and openssl only.  Run: sh VERIFY.txt\n"
+		"# Trust anchors: allowed_signers and tsa-ca.pem must be the keys the\n"
+		"# server publishes (`coffred key export DATADIR --allowed-signers`,\n"
+		"# `--tsa-ca`); compare them before trusting anything below.\n"
+		"set -eu\n"
+		"cd \"$(dirname \"$0\")\"\n"
+		"C=%s\n"
+		"P=",
+		(unsigned long long)p->version, p->doc_id, p->space, p->path,
+		p->commit, p->commit);
+	if (rc == 0)
+		rc = sh_quote(b, p->path + 1);
+	if (rc == 0)
+		rc = buf_appendf(
+			b,
+			"\n\n"
+			"echo '1. the content hashes to the manifest'\"'\"'s sha256'\n"
+			"test \"$(sha256sum <content | cut -d' ' -f1)\" = \"$(sed -n 's/^sha256 //p' manifest.txt)\"\n"
+			"test \"$(wc -c <content | tr -d ' ')\" = \"$(sed -n 's/^size //p' manifest.txt)\"\n"
+			"\n"
+			"echo '2. the ledger bundle is complete and clones'\n"
+			"rm -rf ledger.git\n"
+			"git clone -q --bare ledger.bundle ledger.git\n"
+			"git --git-dir=ledger.git bundle verify ledger.bundle\n"
+			"test \"$(git --git-dir=ledger.git rev-parse HEAD)\" = \"$C\"\n"
+			"\n"
+			"echo '3. commit C files this manifest at the path'\n"
+			"git --git-dir=ledger.git cat-file blob \"$C:$P\" | cmp - manifest.txt\n"
+			"\n"
+			"echo '4. every commit from the root to C is signed by the ledger key'\n");
+	for (size_t i = 0; rc == 0 && i < p->nchain; i++)
+		rc = buf_appendf(
+			b,
+			"git --git-dir=ledger.git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=\"$PWD/allowed_signers\" verify-commit %s\n",
+			p->chain[i].commit);
+	if (rc == 0)
+		rc = buf_appendf(
+			b,
+			"test \"$(git --git-dir=ledger.git rev-list HEAD | wc -l)\" = %zu\n"
+			"\n"
+			"echo '5. every commit has an RFC 3161 timestamp over its raw bytes'\n"
+			"mkdir -p commits\n",
+			p->nchain);
+	for (size_t i = 0; rc == 0 && i < p->nchain; i++)
+		rc = buf_appendf(
+			b,
+			"git --git-dir=ledger.git cat-file commit %s >commits/%s\n"
+			"openssl ts -verify -data commits/%s -in timestamps/%s.tsr -CAfile tsa-ca.pem\n",
+			p->chain[i].commit, p->chain[i].commit,
+			p->chain[i].commit, p->chain[i].commit);
+	if (rc == 0)
+		rc = buf_appendf(b, "\necho 'all checks passed'\n");
+	return rc;
+}
+
+int proof_write(const struct proof *p, const char *dir)
+{
+	char leaf[64];
+	struct buf script;
+	int rc;
+
+	rc = put(dir, "manifest.txt", p->manifest, strlen(p->manifest));
+	if (rc == 0)
+		rc = put(dir, "ledger.bundle", p->bundle, p->bundle_len);
+	if (rc == 0)
+		rc = put(dir, "allowed_signers", p->allowed_signers,
+			 strlen(p->allowed_signers));
+	if (rc == 0)
+		rc = put(dir, "tsa-ca.pem", p->tsa_ca, strlen(p->tsa_ca));
+	if (rc == 0) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/timestamps", dir);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			rc = err_set(-errno, "cannot create '%s': %s", path,
+				     strerror(errno));
+	}
+	for (size_t i = 0; rc == 0 && i < p->nchain; i++) {
+		if (!p->chain[i].token)
+			continue; /* VERIFY.txt will say it is missing */
+		snprintf(leaf, sizeof(leaf), "timestamps/%s.tsr",
+			 p->chain[i].commit);
+		rc = put(dir, leaf, p->chain[i].token, p->chain[i].token_len);
+	}
+	buf_init(&script, VERIFY_MAX);
+	if (rc == 0)
+		rc = verify_script(p, &script);
+	if (rc == 0)
+		rc = put(dir, "VERIFY.txt", script.data, script.len);
+	buf_release(&script);
+	return rc;
+}
+
+int cmd_proof(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "version", required_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = NULL;
+	unsigned long long version = 0;
+	struct proof p;
+	struct docref r;
+	char path[PATH_MAX], *end;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'o') {
+			out = optarg;
+		} else if (c == 'v') {
+			errno = 0;
+			version = strtoull(optarg, &end, 10);
+			if (errno || *end || !version) {
+				fprintf(stderr, "coffre: bad --version '%s'\n",
+					optarg);
+				return 2;
+			}
+		} else {
+			fprintf(stderr,
+				"coffre: usage: coffre proof PATH --out DIR [--version N]\n");
+			return 2;
+		}
+	}
+	if (argc - optind != 1 || !out) {
+		fprintf(stderr,
+			"coffre: usage: coffre proof PATH --out DIR [--version N]\n");
+		return 2;
+	}
+	rc = docref_resolve(argv[optind], version, &r);
+	if (rc == 0)
+		rc = proof_fetch(config, &r, &p);
+	if (rc < 0)
+		goto fail;
+	rc = out_dir(out);
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/content", out);
+		/* Checked against the manifest while it is copied. */
+		rc = proof_copy_content(&p, r.content, path);
+	}
+	if (rc == 0)
+		rc = proof_write(&p, out);
+	proof_release(&p);
+	if (rc < 0)
+		goto fail;
+	printf("proof of %s v%llu written to %s (run: sh %s/VERIFY.txt)\n",
+	       argv[optind], (unsigned long long)r.version, out, out);
+	return 0;
+fail:
+	fprintf(stderr, "coffre: %s\n", err_msg());
+	return 1;
+}

@@ -1,0 +1,287 @@
+/*
+ * `coffre verify PATH [--version N]`: check one version of a document
+ * from its bytes up, printing each step with OK or the reason:
+ *
+ *   content -> manifest    the bytes the drive serves hash to the manifest
+ *   manifest -> commit     the ledger commit files exactly this manifest
+ *   commit signatures      every commit from the root is signed (git)
+ *   timestamps             every commit has a valid RFC 3161 token (openssl)
+ *
+ * The ledger checks run stock git and openssl on the proof the server
+ * sends (the same files `coffre proof` writes), in a private temporary
+ * directory.  The server's keys are pinned on first use: the first verify
+ * saves them under CONFIG/trust/, and later ones refuse other keys.
+ */
+#include "client/cmd_proofs.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client/docref.h"
+#include "client/proof_fetch.h"
+#include "client/session.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+#define OUT_MAX	 (16u * 1024u)
+#define ARGV_MAX 16
+
+extern char **environ;
+
+struct verify {
+	char tmp[512]; /* TMPDIR/coffre-verify.XXXXXX */
+	int failed;
+};
+
+static void step(struct verify *v, const char *what, int rc, const char *why)
+{
+	if (rc == 0) {
+		printf("%-28s OK\n", what);
+	} else {
+		printf("%-28s FAILED: %s\n", what, why && *why ? why : "error");
+		v->failed = 1;
+	}
+	fflush(stdout);
+}
+
+/* Run argv (stdout and stderr captured into out); 0 when it exits 0. */
+static int run(char *const argv[], struct buf *out)
+{
+	posix_spawn_file_actions_t fa;
+	char piece[4096];
+	int pfd[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	buf_reset(out);
+	if (pipe(pfd) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	posix_spawn_file_actions_addclose(&fa, pfd[0]);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(pfd[0]);
+		close(pfd[1]);
+		buf_appendf(out, "cannot run %s", argv[0]);
+		return -ENOENT;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	while ((n = read(pfd[0], piece, sizeof(piece))) > 0 ||
+	       (n < 0 && errno == EINTR))
+		if (n > 0 && out->len + (size_t)n < OUT_MAX)
+			buf_append(out, piece, (size_t)n);
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EBADMSG;
+}
+
+/* The last non-empty line of out, for a one-line reason. */
+static const char *last_line(struct buf *out)
+{
+	char *p;
+
+	if (!out->data)
+		return "";
+	while (out->len && (out->data[out->len - 1] == '\n'))
+		out->data[--out->len] = '\0';
+	p = strrchr(out->data, '\n');
+	return p ? p + 1 : out->data;
+}
+
+/* Pin the server's keys in CONFIG/trust (first use), or compare. */
+static int pin_keys(const char *config, const struct proof *p, int *pinned)
+{
+	const char *leaf[2] = { "allowed_signers", "tsa-ca.pem" };
+	const char *text[2] = { p->allowed_signers, p->tsa_ca };
+	char *dir = NULL, path[PATH_MAX], *have;
+	size_t len;
+	int rc;
+
+	*pinned = 0;
+	rc = session_config_dir(config, &dir);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/trust", dir);
+	rc = mkdir_p(path, 0700);
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/trust/%s", dir, leaf[i]);
+		rc = file_read_all(path, OUT_MAX, &have, &len);
+		if (rc == -ENOENT) {
+			rc = file_write_atomic(path, text[i], strlen(text[i]),
+					       0600);
+			*pinned = 1;
+			continue;
+		}
+		if (rc == 0 && (len != strlen(text[i]) ||
+				memcmp(have, text[i], len)))
+			rc = err_set(-EBADMSG,
+				     "the server's %s differs from the one pinned in %s",
+				     leaf[i], path);
+		free(have);
+	}
+	free(dir);
+	return rc;
+}
+
+static void ledger_steps(struct verify *v, const struct proof *p)
+{
+	char gitdir[PATH_MAX + 16], bundle[PATH_MAX], signers[PATH_MAX + 40],
+		spec[PATH_MAX], data[PATH_MAX], tsr[PATH_MAX], ca[PATH_MAX],
+		repo[PATH_MAX];
+	char a_git[] = "git", a_clone[] = "clone", a_q[] = "-q",
+	     a_bare[] = "--bare", a_c[] = "-c", a_fmt[] = "gpg.format=ssh",
+	     a_vc[] = "verify-commit", a_openssl[] = "openssl", a_ts[] = "ts", a_verify[] = "-verify",
+	     a_data[] = "-data", a_in[] = "-in", a_ca[] = "-CAfile",
+	     a_sh[] = "sh", a_dashc[] = "-c";
+	struct buf out;
+	int rc = 0;
+
+	buf_init(&out, OUT_MAX);
+	snprintf(repo, sizeof(repo), "%s/ledger.git", v->tmp);
+	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", repo);
+	snprintf(bundle, sizeof(bundle), "%s/ledger.bundle", v->tmp);
+	snprintf(signers, sizeof(signers),
+		 "gpg.ssh.allowedSignersFile=%s/allowed_signers", v->tmp);
+	snprintf(ca, sizeof(ca), "%s/tsa-ca.pem", v->tmp);
+	{
+		char *argv[] = { a_git, a_clone, a_q, a_bare, bundle, repo,
+				 NULL };
+
+		rc = run(argv, &out);
+	}
+	step(v, "ledger bundle", rc, last_line(&out));
+	if (rc < 0)
+		goto out;
+	/* manifest -> commit: the blob at path in the commit is the manifest */
+	snprintf(spec, sizeof(spec), "%s:%s", p->commit, p->path + 1);
+	{
+		char cmd[] = "git --git-dir=\"$1\" cat-file blob \"$2\" | cmp - \"$3\"";
+		char mpath[PATH_MAX], a_u[] = "_";
+		char *argv[] = { a_sh, a_dashc, cmd, a_u, repo, spec, mpath,
+				 NULL };
+
+		snprintf(mpath, sizeof(mpath), "%s/manifest.txt", v->tmp);
+		rc = run(argv, &out);
+	}
+	step(v, "manifest -> ledger commit", rc,
+	     rc ? "the commit does not file this manifest at the path" : "");
+	for (size_t i = 0; i < p->nchain && rc == 0; i++) {
+		char *argv[] = { a_git, gitdir, a_c, a_fmt, a_c, signers, a_vc,
+				 (char *)p->chain[i].commit, NULL };
+
+		rc = run(argv, &out);
+		if (rc < 0)
+			buf_appendf(&out, "\ncommit %s", p->chain[i].commit);
+	}
+	step(v, "commit signatures", rc, last_line(&out));
+	rc = 0;
+	for (size_t i = 0; i < p->nchain && rc == 0; i++) {
+		const char *c = p->chain[i].commit;
+
+		snprintf(data, sizeof(data), "%s/commits/%s", v->tmp, c);
+		snprintf(tsr, sizeof(tsr), "%s/timestamps/%s.tsr", v->tmp, c);
+		if (!p->chain[i].token) {
+			rc = -ENOENT;
+			buf_reset(&out);
+			buf_appendf(&out, "commit %s has no timestamp", c);
+			break;
+		}
+		{
+			char cmd[] = "git \"$1\" cat-file commit \"$2\" >\"$3\"";
+			char a_u[] = "_";
+			char *argv[] = { a_sh, a_dashc, cmd, a_u, gitdir,
+					 (char *)c, data, NULL };
+
+			snprintf(spec, sizeof(spec), "%s/commits", v->tmp);
+			mkdir(spec, 0700);
+			rc = run(argv, &out);
+		}
+		if (rc == 0) {
+			char *argv[] = { a_openssl, a_ts, a_verify, a_data,
+					 data, a_in, tsr, a_ca, ca, NULL };
+
+			rc = run(argv, &out);
+		}
+		if (rc < 0)
+			buf_appendf(&out, "\ncommit %s", c);
+	}
+	step(v, "timestamps", rc, last_line(&out));
+out:
+	buf_release(&out);
+}
+
+int cmd_verify(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "version", required_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct verify v = { .failed = 0 };
+	unsigned long long version = 0;
+	struct docref r;
+	struct proof p;
+	char *end;
+	int c, rc, pinned;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		errno = 0;
+		if (c == 'v')
+			version = strtoull(optarg, &end, 10);
+		if (c != 'v' || errno || *end || !version) {
+			fprintf(stderr,
+				"coffre: usage: coffre verify PATH [--version N]\n");
+			return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr,
+			"coffre: usage: coffre verify PATH [--version N]\n");
+		return 2;
+	}
+	rc = docref_resolve(argv[optind], version, &r);
+	if (rc == 0)
+		rc = proof_fetch(config, &r, &p);
+	if (rc < 0) {
+		fprintf(stderr, "coffre: %s\n", err_msg());
+		return 1;
+	}
+	printf("%s v%llu (document %s, space %s, commit %s)\n", argv[optind],
+	       (unsigned long long)r.version, r.doc_id, r.space, p.commit);
+	rc = proof_check_content(&p, r.content);
+	step(&v, "content -> manifest", rc, rc ? err_msg() : "");
+	rc = pin_keys(config, &p, &pinned);
+	step(&v, pinned ? "server keys (pinned now)" : "server keys (pinned)",
+	     rc, rc ? err_msg() : "");
+	if ((size_t)snprintf(v.tmp, sizeof(v.tmp), "%s/coffre-verify.XXXXXX",
+			     getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp") >=
+	    sizeof(v.tmp))
+		snprintf(v.tmp, sizeof(v.tmp), "/tmp/coffre-verify.XXXXXX");
+	if (rc == 0 && !mkdtemp(v.tmp)) {
+		v.tmp[0] = '\0';
+		step(&v, "temporary directory", -errno, strerror(errno));
+	} else if (rc == 0) {
+		rc = proof_write(&p, v.tmp);
+		if (rc < 0)
+			step(&v, "write the proof", rc, err_msg());
+		else
+			ledger_steps(&v, &p);
+	}
+	if (v.tmp[0] && strstr(v.tmp, "coffre-verify."))
+		rm_rf(v.tmp);
+	proof_release(&p);
+	printf("%s\n", v.failed ? "verification FAILED" : "verified");
+	return v.failed ? 1 : 0;
+}

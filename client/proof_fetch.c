@@ -1,0 +1,257 @@
+/*
+ * Fetching a version's proof from coffred and checking its content
+ * against the manifest.  The answer is bounded by the transport's reply
+ * cap; each field is checked for type and length before use, so a broken
+ * server answer is an error, never a crash.
+ */
+#include "client/proof_fetch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "client/docref.h"
+#include "client/session.h"
+#include "client/transport.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+#include "common/hash.h"
+#include "common/manifest.h"
+
+static int b64_decode(const char *s, unsigned char **out, size_t *len)
+{
+	size_t n = strlen(s), got = 0;
+	unsigned char *p = malloc(n / 4 * 3 + 3);
+
+	if (!p)
+		return -ENOMEM;
+	if (sodium_base642bin(p, n / 4 * 3 + 3, s, n, "\n\r ", &got, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0) {
+		free(p);
+		return err_set(-EPROTO, "bad base64 in the server's proof");
+	}
+	*out = p;
+	*len = got;
+	return 0;
+}
+
+static int str_field(json_t *j, const char *key, char **out)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (!json_is_string(v))
+		return err_set(-EPROTO, "the server's proof has no '%s'", key);
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int hex_field(json_t *j, const char *key, char *out, size_t len)
+{
+	json_t *v = json_object_get(j, key);
+
+	if (!json_is_string(v) || strlen(json_string_value(v)) != len - 1 ||
+	    strspn(json_string_value(v), "0123456789abcdef") != len - 1)
+		return err_set(-EPROTO, "the server's proof has a bad '%s'",
+			       key);
+	memcpy(out, json_string_value(v), len);
+	return 0;
+}
+
+static int parse(json_t *j, struct proof *p)
+{
+	json_t *chain = json_object_get(j, "chain"), *c;
+	char *bundle = NULL;
+	size_t i;
+	int rc;
+
+	rc = hex_field(j, "commit", p->commit, sizeof(p->commit));
+	if (rc == 0)
+		rc = str_field(j, "path", &p->path);
+	if (rc == 0 && p->path[0] != '/')
+		rc = err_set(-EPROTO, "the server's proof has a bad path");
+	if (rc == 0)
+		rc = str_field(j, "manifest", &p->manifest);
+	if (rc == 0)
+		rc = str_field(j, "allowed_signers", &p->allowed_signers);
+	if (rc == 0)
+		rc = str_field(j, "tsa_ca", &p->tsa_ca);
+	if (rc == 0)
+		rc = str_field(j, "bundle", &bundle);
+	if (rc == 0)
+		rc = b64_decode(bundle, &p->bundle, &p->bundle_len);
+	free(bundle);
+	if (rc < 0)
+		return rc;
+	if (!json_is_array(chain) || json_array_size(chain) == 0)
+		return err_set(-EPROTO, "the server's proof has no chain");
+	p->chain = calloc(json_array_size(chain), sizeof(*p->chain));
+	if (!p->chain)
+		return -ENOMEM;
+	json_array_foreach(chain, i, c) {
+		json_t *tok = json_object_get(c, "timestamp");
+
+		rc = hex_field(c, "commit", p->chain[i].commit,
+			       sizeof(p->chain[i].commit));
+		if (rc == 0 && json_is_string(tok))
+			rc = b64_decode(json_string_value(tok),
+					&p->chain[i].token,
+					&p->chain[i].token_len);
+		if (rc < 0)
+			return rc;
+		p->nchain = i + 1;
+	}
+	if (strcmp(p->chain[p->nchain - 1].commit, p->commit))
+		return err_set(-EPROTO,
+			       "the server's proof chain does not end at the version's commit");
+	return 0;
+}
+
+int proof_fetch(const char *config, const struct docref *r, struct proof *p)
+{
+	struct session s = { 0 };
+	struct transport *t = NULL;
+	char *dir = NULL, api[512];
+	json_t *reply = NULL;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->space, sizeof(p->space), "%s", r->space);
+	snprintf(p->doc_id, sizeof(p->doc_id), "%s", r->doc_id);
+	p->version = r->version;
+	rc = session_config_dir(config, &dir);
+	if (rc == 0)
+		rc = session_load(&s, dir);
+	if (rc == 0)
+		rc = transport_new(&t, s.url, s.token, s.cacert);
+	if (rc == 0)
+		rc = docref_api_path(r, "/proof", api, sizeof(api));
+	if (rc == 0)
+		rc = transport_json(t, "GET", api, NULL, &reply);
+	if (rc == 0)
+		rc = parse(reply, p);
+	json_decref(reply);
+	transport_free(t);
+	session_release(&s);
+	free(dir);
+	if (rc < 0)
+		proof_release(p);
+	return rc;
+}
+
+void proof_release(struct proof *p)
+{
+	for (size_t i = 0; i < p->nchain; i++)
+		free(p->chain[i].token);
+	free(p->chain);
+	free(p->path);
+	free(p->manifest);
+	free(p->allowed_signers);
+	free(p->tsa_ca);
+	free(p->bundle);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Stream src through SHA-256 (and into fd when >= 0). */
+static int hash_file(const char *src, int fd, struct obj_id *got,
+		     uint64_t *size)
+{
+	unsigned char piece[64 * 1024];
+	struct hash_ctx *h = NULL;
+	ssize_t n;
+	int in, rc;
+
+	*size = 0;
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return err_set(-errno, "cannot open '%s': %s", src,
+			       strerror(errno));
+	rc = hash_new(&h);
+	while (rc == 0 && (n = read_full(in, piece, sizeof(piece))) > 0) {
+		hash_update(h, piece, (size_t)n);
+		*size += (uint64_t)n;
+		if (fd >= 0)
+			rc = write_full(fd, piece, (size_t)n);
+		if ((size_t)n < sizeof(piece))
+			break;
+	}
+	if (rc == 0 && n < 0)
+		rc = err_set((int)n, "cannot read '%s': %s", src,
+			     strerror((int)-n));
+	if (rc == 0)
+		hash_final(h, got);
+	hash_free(h);
+	close(in);
+	return rc;
+}
+
+static int compare(const struct proof *p, const struct obj_id *got,
+		   uint64_t size)
+{
+	struct manifest m;
+	int rc;
+
+	manifest_init(&m);
+	rc = manifest_parse(&m, p->manifest, strlen(p->manifest));
+	if (rc < 0) {
+		manifest_release(&m);
+		return err_set(-EPROTO, "the server's manifest does not parse");
+	}
+	if (strcmp(m.doc_id, p->doc_id) || m.version != p->version)
+		rc = err_set(-EPROTO,
+			     "the server's manifest names another version");
+	else if (m.size != size)
+		rc = err_set(-EBADMSG,
+			     "content is %llu bytes, the manifest says %llu",
+			     (unsigned long long)size,
+			     (unsigned long long)m.size);
+	else if (obj_id_cmp(got, &m.sha256) != 0)
+		rc = err_set(-EBADMSG,
+			     "content does not hash to the manifest's sha256");
+	manifest_release(&m);
+	return rc;
+}
+
+int proof_check_content(const struct proof *p, const char *src)
+{
+	struct obj_id got;
+	uint64_t size;
+	int rc = hash_file(src, -1, &got, &size);
+
+	return rc < 0 ? rc : compare(p, &got, size);
+}
+
+int proof_copy_content(const struct proof *p, const char *src,
+		       const char *dst)
+{
+	struct tmpfile tf = tmpfile_init();
+	char dir[PATH_MAX], *slash;
+	struct obj_id got;
+	uint64_t size;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s", dst);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	rc = tmpfile_open(&tf, slash ? dir : ".");
+	if (rc < 0)
+		return err_set(rc, "cannot create a file in '%s': %s", dir,
+			       strerror(-rc));
+	rc = hash_file(src, tf.fd, &got, &size);
+	if (rc == 0)
+		rc = compare(p, &got, size);
+	if (rc == 0 && fchmod(tf.fd, 0644) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = tmpfile_commit(&tf, dst);
+	tmpfile_release(&tf);
+	return rc;
+}

@@ -1,0 +1,51 @@
+/*
+ * The client side of GET .../docs/D/versions/N/proof (docs/protocol.md,
+ * "Proofs"): fetched, checked for shape, base64 fields decoded.  Shared by
+ * `coffre proof` and `coffre verify`.
+ */
+#ifndef COFFRE_CLIENT_PROOF_FETCH_H
+#define COFFRE_CLIENT_PROOF_FETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct docref;
+
+struct proof_commit {
+	char commit[41];
+	unsigned char *token; /* DER TimeStampResp, NULL when missing */
+	size_t token_len;
+};
+
+struct proof {
+	char space[65], doc_id[33], commit[41];
+	uint64_t version;
+	char *path, *manifest, *allowed_signers, *tsa_ca;
+	unsigned char *bundle;
+	size_t bundle_len;
+	struct proof_commit *chain; /* root first; the last is commit */
+	size_t nchain;
+};
+
+/* Fetch the proof of r's version with the session of config (may be NULL). */
+int proof_fetch(const char *config, const struct docref *r, struct proof *p);
+void proof_release(struct proof *p);
+
+/*
+ * Copy src to dst (0644, atomically) while hashing it; -EBADMSG (nothing
+ * left at dst) when size or SHA-256 differ from the manifest's.
+ */
+int proof_copy_content(const struct proof *p, const char *src,
+		       const char *dst);
+
+/*
+ * Write the proof's files into the existing directory dir (manifest.txt,
+ * ledger.bundle, timestamps/C.tsr, allowed_signers, tsa-ca.pem,
+ * VERIFY.txt); the content is the caller's (cmd_proof.c).
+ */
+int proof_write(const struct proof *p, const char *dir);
+
+/* Hash src and compare with the manifest: 0 or -EBADMSG saying why. */
+int proof_check_content(const struct proof *p, const char *src);
+
+#endif /* COFFRE_CLIENT_PROOF_FETCH_H */

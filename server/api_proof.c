@@ -1,0 +1,166 @@
+/*
+ * GET /v1/spaces/SPACE/docs/DOC_ID/versions/N/proof: everything a third
+ * party needs to check one version with stock tools, in one JSON answer
+ * (see docs/protocol.md, "Proofs"): the manifest, the commit that made the
+ * version and the path it was filed under, the chain of commits from the
+ * space's root with their RFC 3161 tokens, a git bundle of that chain, and
+ * the server's published keys (allowed-signers line, CA certificate).
+ *
+ * The content itself is not in the answer: the client has it (or fetches
+ * it chunk by chunk) and checks it against the manifest's sha256.
+ */
+#include "server/api.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/manifest.h"
+#include "server/auth.h"
+#include "server/index.h"
+#include "server/keys.h"
+#include "server/ledger.h"
+#include "server/server.h"
+#include "server/spaces.h"
+
+#define KEYS_TEXT_MAX (64u * 1024u)
+
+struct found {
+	char commit[GIT_OID_HEX_LEN + 1];
+	char *manifest;
+};
+
+static int from_index(const struct index_version *v, void *arg)
+{
+	struct found *f = arg;
+
+	snprintf(f->commit, sizeof(f->commit), "%s", v->commit);
+	free(f->manifest);
+	f->manifest = strdup(v->manifest);
+	return f->manifest ? 0 : -ENOMEM;
+}
+
+struct want {
+	uint64_t version;
+	struct found *f;
+};
+
+static int from_ledger(const struct manifest *m, const char *commit,
+		       void *arg)
+{
+	struct want *w = arg;
+	struct buf text;
+	int rc;
+
+	if (m->version != w->version)
+		return 0;
+	buf_init(&text, 64u * 1024u * 1024u);
+	rc = manifest_format(m, &text);
+	if (rc == 0) {
+		snprintf(w->f->commit, sizeof(w->f->commit), "%s", commit);
+		free(w->f->manifest);
+		w->f->manifest = buf_detach(&text, NULL);
+		if (!w->f->manifest)
+			rc = -ENOMEM;
+	}
+	buf_release(&text);
+	return rc;
+}
+
+static json_t *b64_json(const void *p, size_t n)
+{
+	size_t elen = 4 * ((n + 2) / 3);
+	unsigned char *enc = malloc(elen + 1);
+	json_t *j;
+
+	if (!enc)
+		return NULL;
+	EVP_EncodeBlock(enc, p, (int)n);
+	j = json_stringn((const char *)enc, elen);
+	free(enc);
+	return j;
+}
+
+static json_t *proof_json(struct http_req *req, const struct found *f,
+			  const struct ledger_proof *p)
+{
+	json_t *j, *chain = json_array();
+	struct buf signers, ca;
+	int rc;
+
+	buf_init(&signers, KEYS_TEXT_MAX);
+	buf_init(&ca, KEYS_TEXT_MAX);
+	rc = keys_allowed_signers(req->srv->keys, &signers);
+	if (rc == 0)
+		rc = keys_ca_pem(req->srv->keys, &ca);
+	for (size_t i = 0; rc == 0 && chain && i < p->ncommits; i++) {
+		json_t *c = json_pack("{s:s, s:s?}", "commit", p->commits[i],
+				      "timestamp", p->tokens[i]);
+
+		if (!c || json_array_append_new(chain, c))
+			rc = -ENOMEM;
+	}
+	j = rc == 0 && chain ?
+		    json_pack("{s:s, s:I, s:s, s:s, s:s, s:O, s:o, s:s, s:s}",
+			      "doc_id", req->arg, "version",
+			      (json_int_t)req->num, "path", p->path, "commit",
+			      f->commit, "manifest", f->manifest, "chain",
+			      chain, "bundle",
+			      b64_json(p->bundle, p->bundle_len),
+			      "allowed_signers", signers.data, "tsa_ca",
+			      ca.data) :
+		    NULL;
+	json_decref(chain);
+	buf_release(&signers);
+	buf_release(&ca);
+	return j;
+}
+
+int api_doc_proof(struct http_req *req)
+{
+	struct found f = { .manifest = NULL };
+	struct want w = { .version = req->num, .f = &f };
+	struct ledger_proof p;
+	json_t *j;
+	int rc;
+
+	if (!doc_id_valid(req->arg))
+		return http_reply_error(req, 404, "not_found", -1,
+					"no such document '%s'", req->arg);
+	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
+	if (rc < 0)
+		return rc;
+	rc = index_versions(req->srv->ix, req->space_name, req->arg, req->num,
+			    from_index, &f);
+	if (rc == 0)
+		rc = ledger_versions(req->space->ledger, req->arg, from_ledger,
+				     &w);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc < 0)
+		goto out;
+	if (!f.manifest) {
+		rc = http_reply_error(req, 404, "not_found", -1,
+				      "no version %llu of document '%s'",
+				      (unsigned long long)req->num, req->arg);
+		goto out;
+	}
+	rc = ledger_proof_build(req->space->ledger, f.commit, f.manifest,
+				strlen(f.manifest), &p);
+	if (rc < 0)
+		goto out;
+	/* The caller must be allowed to read where the version was filed. */
+	rc = authorize(&req->auth, req->space_name, p.path, AUTH_READ);
+	if (rc == 0) {
+		j = proof_json(req, &f, &p);
+		rc = j ? http_reply_json(req, 200, j) : -ENOMEM;
+	}
+	ledger_proof_release(&p);
+out:
+	free(f.manifest);
+	return rc;
+}
