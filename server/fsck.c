@@ -121,7 +121,7 @@ struct fsck {
 	git_repository *repo;
 	struct oidset commits, trees, manifests;
 	unsigned problems;
-	unsigned long nchunks, nmanifests, ncommits, nversions;
+	unsigned long nchunks, nmanifests, ncommits, nversions, nanchors;
 	struct hash_ctx *hash;
 };
 
@@ -239,8 +239,10 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *arg)
 		rc = oidset_add(&f->trees, git_tree_entry_id(te));
 		return rc < 0 ? rc : rc == 0 ? 1 : 0; /* 1: seen, skip */
 	}
+	/* Folder metadata, and the root's access state (server/access.h). */
 	if (git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
-	    !strcmp(git_tree_entry_name(te), FOLDER_META_NAME))
+	    !strcmp(git_tree_entry_name(te), FOLDER_META_NAME) ||
+	    (!*root && !strcmp(git_tree_entry_name(te), ".coffre-access")))
 		return 0;
 	rc = oidset_add(&f->manifests, git_tree_entry_id(te));
 	if (rc <= 0)
@@ -299,16 +301,12 @@ out:
 	git_note_free(note);
 }
 
-static void check_commit(struct fsck *f, const git_oid *id)
+/* The commit's SSH signature by the ledger key and its timestamp. */
+static void check_proved(struct fsck *f, const git_oid *id, const char *hex)
 {
-	char hex[GIT_OID_HEX_LEN + 1];
 	git_buf sig = { 0 }, data = { 0 };
-	git_commit *c = NULL;
-	git_tree *tree = NULL;
 	int rc;
 
-	git_oid_tostr(hex, sizeof(hex), id);
-	f->ncommits++;
 	rc = git_commit_extract_signature(&sig, &data, f->repo,
 					  (git_oid *)id, NULL);
 	if (rc == GIT_ENOTFOUND)
@@ -318,7 +316,20 @@ static void check_commit(struct fsck *f, const git_oid *id)
 	else if (sshsig_verify(keys_ledger_key(f->keys), "git", sig.ptr,
 			       sig.size, data.ptr, data.size) < 0)
 		problem(f, "commit %s: signature: %s", hex, err_msg());
+	git_buf_dispose(&sig);
+	git_buf_dispose(&data);
 	check_timestamp(f, id, hex);
+}
+
+static void check_commit(struct fsck *f, const git_oid *id)
+{
+	char hex[GIT_OID_HEX_LEN + 1];
+	git_commit *c = NULL;
+	git_tree *tree = NULL;
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	f->ncommits++;
+	check_proved(f, id, hex);
 	if (git_commit_lookup(&c, f->repo, id) < 0 ||
 	    git_commit_tree(&tree, c) < 0) {
 		problem(f, "commit %s: tree cannot be read", hex);
@@ -327,8 +338,6 @@ static void check_commit(struct fsck *f, const git_oid *id)
 	}
 	git_tree_free(tree);
 	git_commit_free(c);
-	git_buf_dispose(&sig);
-	git_buf_dispose(&data);
 }
 
 static void check_history(struct fsck *f)
@@ -348,6 +357,135 @@ static void check_history(struct fsck *f)
 			break;
 		check_commit(f, &id);
 	}
+	git_revwalk_free(w);
+}
+
+/* --- event anchors --- */
+
+/* The stored hash of event seq of chain (space "" for the server's). */
+static int event_hash(struct fsck *f, const char *chain, uint64_t seq,
+		      char out[OBJ_ID_HEX_LEN + 1])
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc;
+
+	if (index_db(f->ix, &db) < 0 ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT hash FROM events WHERE space = ?1 AND seq = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, chain, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(out, OBJ_ID_HEX_LEN + 1, "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+/* "key value" line of an anchor text. */
+static int anchor_field(const char *text, const char *key, char *out,
+			size_t outlen)
+{
+	size_t klen = strlen(key);
+	const char *p = text, *e;
+
+	for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, key, klen) && p[klen] == ' ') {
+			p += klen + 1;
+			e = strchr(p, '\n');
+			if (!e || (size_t)(e - p) >= outlen)
+				return -EBADMSG;
+			memcpy(out, p, (size_t)(e - p));
+			out[e - p] = '\0';
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+static void check_anchored(struct fsck *f, const char *hex, const char *text,
+			   const char *chain, const char *seq_key,
+			   const char *hash_key)
+{
+	char seq_s[32], want[OBJ_ID_HEX_LEN + 2], got[OBJ_ID_HEX_LEN + 1];
+	const char *what = *chain ? "event" : "server event";
+	unsigned long long seq;
+	char *end;
+	int rc;
+
+	if (anchor_field(text, seq_key, seq_s, sizeof(seq_s)) < 0 ||
+	    anchor_field(text, hash_key, want, sizeof(want)) < 0) {
+		problem(f, "event anchor %s does not parse", hex);
+		return;
+	}
+	seq = strtoull(seq_s, &end, 10);
+	if (*end) {
+		problem(f, "event anchor %s does not parse", hex);
+		return;
+	}
+	if (seq == 0)
+		return;
+	rc = event_hash(f, chain, seq, got);
+	if (rc == -ENOENT)
+		problem(f, "%s %llu, anchored by commit %s, is missing from the journal",
+			what, seq, hex);
+	else if (rc < 0)
+		problem(f, "cannot read %s %llu", what, seq);
+	else if (strcmp(got, want))
+		problem(f, "%s %llu differs from its anchor in commit %s", what,
+			seq, hex);
+}
+
+static void check_anchors(struct fsck *f)
+{
+	char hex[GIT_OID_HEX_LEN + 1];
+	git_revwalk *w = NULL;
+	git_commit *c;
+	git_tree *tree;
+	git_blob *blob;
+	const git_tree_entry *te;
+	git_oid id;
+	int n = 0;
+
+	if (git_revwalk_new(&w, f->repo) < 0)
+		return;
+	if (git_revwalk_push_ref(w, LEDGER_ANCHOR_REF) < 0) {
+		git_revwalk_free(w);
+		return; /* no event anchored yet */
+	}
+	while (git_revwalk_next(&id, w) == 0) {
+		char *text;
+
+		git_oid_tostr(hex, sizeof(hex), &id);
+		check_proved(f, &id, hex);
+		c = NULL;
+		tree = NULL;
+		blob = NULL;
+		if (git_commit_lookup(&c, f->repo, &id) < 0 ||
+		    git_commit_tree(&tree, c) < 0 ||
+		    !(te = git_tree_entry_byname(tree, "events")) ||
+		    git_blob_lookup(&blob, f->repo, git_tree_entry_id(te)) < 0) {
+			problem(f, "event anchor %s cannot be read", hex);
+		} else {
+			text = strndup(git_blob_rawcontent(blob),
+				       (size_t)git_blob_rawsize(blob));
+			if (text) {
+				check_anchored(f, hex, text, f->space, "seq",
+					       "hash");
+				check_anchored(f, hex, text, "", "server-seq",
+					       "server-hash");
+			}
+			free(text);
+		}
+		git_blob_free(blob);
+		git_tree_free(tree);
+		git_commit_free(c);
+		n++;
+	}
+	f->nanchors = (unsigned long)n;
 	git_revwalk_free(w);
 }
 
@@ -464,6 +602,7 @@ static int fsck_space(struct fsck *f, const char *space)
 
 	f->space = space;
 	f->nchunks = f->nmanifests = f->ncommits = f->nversions = 0;
+	f->nanchors = 0;
 	rc = space_dir_path(path, sizeof(path), f->datadir, space,
 			    SPACE_CHUNKS_NAME);
 	if (rc == 0)
@@ -488,9 +627,10 @@ static int fsck_space(struct fsck *f, const char *space)
 	check_history(f);
 	check_index_versions(f);
 	check_events(f, space);
-	printf("%s: %lu chunks, %lu commits, %lu manifests, %lu indexed versions: %s\n",
+	check_anchors(f);
+	printf("%s: %lu chunks, %lu commits, %lu manifests, %lu indexed versions, %lu event anchors: %s\n",
 	       space, f->nchunks, f->ncommits, f->nmanifests, f->nversions,
-	       f->problems == before ? "ok" : "PROBLEMS");
+	       f->nanchors, f->problems == before ? "ok" : "PROBLEMS");
 out:
 	git_repository_free(f->repo);
 	f->repo = NULL;

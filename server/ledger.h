@@ -151,4 +151,14 @@ int ledger_proof_build(struct ledger *lg, const char *commit_hex,
 		       struct ledger_proof *out);
 void ledger_proof_release(struct ledger_proof *p);
 
+/*
+ * Anchor text (the head of the space's event chain) in the ledger
+ * (server/ledger_anchor.c): a signed, timestamped commit on
+ * LEDGER_ANCHOR_REF whose tree holds one blob "events" = text, parent the
+ * previous anchor.  Nothing is written when text equals the last anchor's.
+ * *written (may be NULL) says whether a commit was made.
+ */
+#define LEDGER_ANCHOR_REF "refs/coffre/events"
+int ledger_anchor(struct ledger *lg, const char *text, int *written);
+
 #endif /* COFFRE_SERVER_LEDGER_H */

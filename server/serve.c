@@ -28,6 +28,7 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "server/anchor.h"
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/index.h"
@@ -154,6 +155,7 @@ int serve_run(const char *datadir, const char *port_file)
 	struct server srv = { .datadir = datadir };
 	struct crypto_key master = { 0 };
 	struct MHD_Daemon *d = NULL;
+	struct anchor *anchor = NULL;
 	const union MHD_DaemonInfo *info;
 	char *key = NULL, *cert = NULL;
 	sigset_t set;
@@ -207,6 +209,10 @@ int serve_run(const char *datadir, const char *port_file)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Event chain heads go into the ledgers while events arrive. */
+	rc = anchor_start(&anchor, &srv);
+	if (rc < 0)
+		goto out;
 	d = start(&srv, key, cert);
 	if (!d) {
 		rc = err_set(
@@ -237,6 +243,7 @@ int serve_run(const char *datadir, const char *port_file)
 out:
 	if (d)
 		MHD_stop_daemon(d);
+	anchor_stop(anchor); /* after MHD: the last events are anchored */
 	spaces_free(srv.spaces);
 	keys_uninstall_prover();
 	keys_free(srv.keys);
