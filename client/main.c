@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/cmd_access.h"
 #include "client/cmd_proofs.h"
 #include "client/mount.h"
 #include "client/session.h"
@@ -49,6 +50,12 @@ static const char usage_text[] =
 	"       coffre [--config DIR] umount MOUNTPOINT\n"
 	"       coffre [--config DIR] verify PATH [--version N]\n"
 	"       coffre [--config DIR] proof PATH --out DIR [--version N]\n"
+	"       coffre [--config DIR] member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
+	"       coffre [--config DIR] member remove|list SPACE [LOGIN]\n"
+	"       coffre [--config DIR] grant PATH LOGIN read|deposit\n"
+	"       coffre [--config DIR] revoke PATH LOGIN\n"
+	"       coffre [--config DIR] delegate-admin SPACE LOGIN [--revoke]\n"
+	"       coffre [--config DIR] log PATH [--reads]\n"
 	"       coffre --help | --version\n";
 
 PRINTF_LIKE(1, 2) static int usage_error(const char *fmt, ...)
@@ -635,5 +642,15 @@ int main(int argc, char **argv)
 		return cmd_verify(config, argc, argv);
 	if (!strcmp(cmd, "proof"))
 		return cmd_proof(config, argc, argv);
+	if (!strcmp(cmd, "member"))
+		return cmd_member(config, argc, argv);
+	if (!strcmp(cmd, "grant"))
+		return cmd_grant(config, argc, argv);
+	if (!strcmp(cmd, "revoke"))
+		return cmd_revoke(config, argc, argv);
+	if (!strcmp(cmd, "delegate-admin"))
+		return cmd_delegate_admin(config, argc, argv);
+	if (!strcmp(cmd, "log"))
+		return cmd_log(config, argc, argv);
 	return usage_error("unknown command '%s'", cmd);
 }

@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/path.h"
+#include "server/access.h"
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/index.h"
@@ -284,6 +285,20 @@ out:
 	return rc;
 }
 
+/* The ledger's first access state: the owner line (server/access.h). */
+static int space_access_init(struct ledger *lg, const char *space,
+			     const char *owner)
+{
+	char text[128], msg[256];
+
+	snprintf(text, sizeof(text), "coffre-access 1\nmember %s owner\n",
+		 owner);
+	snprintf(msg, sizeof(msg),
+		 "member %s owner\n\nCoffre-Op: member %s owner\n", owner,
+		 owner);
+	return access_ledger_write(lg, space, owner, text, msg);
+}
+
 int admin_space_create(const char *datadir, const char *space,
 		       const char *owner, const char *kind)
 {
@@ -333,6 +348,8 @@ int admin_space_create(const char *datadir, const char *space,
 	if (!rc) {
 		keys_install_prover(keys);
 		rc = ledger_open(&lg, path, 1);
+		if (!rc)
+			rc = space_access_init(lg, space, owner);
 		keys_uninstall_prover();
 	}
 	ledger_free(lg);

@@ -84,7 +84,7 @@ static const struct http_route r_commits = {
 	.name = "commits",
 	.body = HTTP_BODY_JSON,
 	.in_space = 1,
-	.right = AUTH_DEPOSIT,
+	.right = AUTH_READ, /* each operation is authorized on its paths */
 	.fn = api_commits,
 };
 static const struct http_route r_versions = {
@@ -112,6 +112,30 @@ static const struct http_route r_proof = {
 	.right = AUTH_READ,
 	.fn = api_doc_proof,
 };
+
+/* Access and events: the handler asks authorize() on the folder. */
+#define ROUTE(var, m, nm, b, r, f)                                          \
+	static const struct http_route var = { .method = m,               \
+					       .name = nm,                \
+					       .body = b,                 \
+					       .in_space = 1,             \
+					       .right = r,                \
+					       .fn = f }
+ROUTE(r_members, "GET", "members", HTTP_BODY_NONE, AUTH_ADMIN,
+      api_members_list);
+ROUTE(r_member_add, "POST", "member add", HTTP_BODY_JSON, AUTH_ADMIN,
+      api_member_add);
+ROUTE(r_member_rm, "DELETE", "member remove", HTTP_BODY_NONE, AUTH_ADMIN,
+      api_member_remove);
+ROUTE(r_delegation, "POST", "delegation", HTTP_BODY_JSON, AUTH_ADMIN,
+      api_delegation);
+ROUTE(r_grant, "POST", "grant", HTTP_BODY_JSON, AUTH_READ, api_grant);
+ROUTE(r_revoke, "DELETE", "revoke", HTTP_BODY_NONE, AUTH_READ, api_grant);
+ROUTE(r_class, "POST", "class", HTTP_BODY_JSON, AUTH_READ, api_class);
+ROUTE(r_events, "GET", "events", HTTP_BODY_NONE, AUTH_READ,
+      api_events_list);
+ROUTE(r_reads, "POST", "reads", HTTP_BODY_JSON, AUTH_READ,
+      api_events_reads);
 
 static int pick(struct http_req *req, const char *method,
 		const struct http_route *a, const struct http_route *b)
@@ -184,6 +208,23 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_stat, NULL);
 	if (n == 3 && !strcmp(seg[2], "commits"))
 		return pick(req, method, &r_commits, NULL);
+	if (n == 3 && !strcmp(seg[2], "members"))
+		return pick(req, method, &r_members, &r_member_add);
+	if (n == 4 && !strcmp(seg[2], "members")) {
+		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
+			return err_set(-ENOENT, "no such member");
+		return pick(req, method, &r_member_rm, NULL);
+	}
+	if (n == 3 && !strcmp(seg[2], "delegation"))
+		return pick(req, method, &r_delegation, NULL);
+	if (n == 3 && !strcmp(seg[2], "grants"))
+		return pick(req, method, &r_grant, &r_revoke);
+	if (n == 3 && !strcmp(seg[2], "class"))
+		return pick(req, method, &r_class, NULL);
+	if (n == 3 && !strcmp(seg[2], "events"))
+		return pick(req, method, &r_events, NULL);
+	if (n == 4 && !strcmp(seg[2], "events") && !strcmp(seg[3], "reads"))
+		return pick(req, method, &r_reads, NULL);
 	if (n == 4 && !strcmp(seg[2], "chunks")) {
 		if (!strcmp(seg[3], "missing"))
 			return pick(req, method, &r_missing, NULL);

@@ -33,6 +33,15 @@ int api_chunk_get(struct http_req *req);
 int api_commits(struct http_req *req);
 int api_doc_versions(struct http_req *req);
 int api_doc_version(struct http_req *req);
+/* Access (api_access.c) and events (api_events.c). */
+int api_members_list(struct http_req *req);
+int api_member_add(struct http_req *req);
+int api_member_remove(struct http_req *req);
+int api_delegation(struct http_req *req);
+int api_grant(struct http_req *req); /* POST grants, DELETE grants */
+int api_class(struct http_req *req);
+int api_events_list(struct http_req *req);
+int api_events_reads(struct http_req *req);
 int api_doc_proof(struct http_req *req); /* api_proof.c */
 
 /* JSON field helpers: 0 or a 400 bad_request reply already queued (1). */

@@ -205,9 +205,52 @@ static int parse_op(struct http_req *req, json_t *o, long i,
 	return 1;
 }
 
+/*
+ * A new folder without a stated class takes its parent's (made earlier in
+ * the batch, or at the head): a sub-folder of a confidential folder stays
+ * confidential.  Stating another class than that is classing, an admin
+ * right on the parent.
+ */
+static int mkdir_class(struct http_req *req, struct batch *b, size_t i,
+		       int stated)
+{
+	struct ledger_op *op = &b->ops[i];
+	enum folder_class inherited = FOLDER_CLASS_RESTRICTED;
+	const char *slash = strrchr(op->path, '/');
+	size_t plen = slash && slash != op->path ? (size_t)(slash - op->path) :
+						   1;
+	int rc = 1;
+
+	for (size_t j = i; j-- > 0;)
+		if (b->ops[j].kind == LEDGER_OP_MKDIR &&
+		    strlen(b->ops[j].path) == plen &&
+		    !strncmp(b->ops[j].path, op->path, plen)) {
+			inherited = b->ops[j].class;
+			rc = 0;
+			break;
+		}
+	if (rc) {
+		char parent[PATH_MAX_LEN + 1];
+
+		snprintf(parent, sizeof(parent), "%.*s", (int)plen, op->path);
+		rc = auth_class_of(&req->auth, req->space_name, parent,
+				   &inherited);
+		if (rc < 0)
+			return rc;
+	}
+	if (!stated) {
+		op->class = inherited;
+		return 0;
+	}
+	if (op->class == inherited)
+		return 0;
+	return authorize_parent(&req->auth, req->space_name, op->path,
+				AUTH_ADMIN);
+}
+
 /* Ask the policy about every path the batch touches. */
-static int authorize_batch(struct http_req *req, const struct batch *b,
-			   size_t *failed)
+static int authorize_batch(struct http_req *req, struct batch *b,
+			   json_t *jops, size_t *failed)
 {
 	for (size_t i = 0; i < b->nops; i++) {
 		const struct ledger_op *op = &b->ops[i];
@@ -220,11 +263,32 @@ static int authorize_batch(struct http_req *req, const struct batch *b,
 				       AUTH_DEPOSIT);
 			break;
 		case LEDGER_OP_MOVE:
+			/* The folders left and entered, and what moves. */
 			rc = authorize(&req->auth, req->space_name, op->from,
 				       AUTH_ORGANIZE);
 			if (!rc)
+				rc = authorize_parent(&req->auth,
+						      req->space_name, op->from,
+						      AUTH_ORGANIZE);
+			if (!rc)
 				rc = authorize(&req->auth, req->space_name,
 					       op->to, AUTH_ORGANIZE);
+			break;
+		case LEDGER_OP_RMDIR:
+			rc = authorize_parent(&req->auth, req->space_name,
+					      op->path, AUTH_ORGANIZE);
+			if (!rc)
+				rc = authorize(&req->auth, req->space_name,
+					       op->path, AUTH_ORGANIZE);
+			break;
+		case LEDGER_OP_MKDIR:
+			rc = authorize(&req->auth, req->space_name, op->path,
+				       AUTH_ORGANIZE);
+			if (!rc)
+				rc = mkdir_class(
+					req, b, i,
+					json_object_get(json_array_get(jops, i),
+							"class") != NULL);
 			break;
 		default:
 			rc = authorize(&req->auth, req->space_name, op->path,
@@ -359,7 +423,7 @@ int api_commits(struct http_req *req)
 		if (parse_op(req, o, (long)i, &b.ops[i]))
 			goto out;
 	}
-	rc = authorize_batch(req, &b, &failed);
+	rc = authorize_batch(req, &b, ops, &failed);
 	if (rc < 0) {
 		rc = http_reply_rc(req, rc, HTTP_CTX_ANY, (long)failed);
 		goto out;

@@ -12,7 +12,10 @@
 
 #include "common/err.h"
 #include "common/manifest.h"
+#include "common/path.h"
+#include "server/access.h"
 #include "server/index.h"
+#include "server/policy.h"
 #include "server/ledger.h"
 #include "server/server.h"
 #include "server/spaces.h"
@@ -117,6 +120,30 @@ static int from_ledger(const struct manifest *m, const char *commit, void *arg)
 	return 0;
 }
 
+/*
+ * Owners read every document, filed or not.  Anyone else reads a document
+ * through the folder it is filed in at the head; one they cannot read
+ * there, or filed nowhere, does not exist for them.
+ */
+static int authorize_doc(struct http_req *req)
+{
+	char path[PATH_MAX_LEN + 1];
+	int rc;
+
+	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
+	if (rc < 0 || req->auth.role_id == POLICY_ROLE_OWNER)
+		return rc;
+	rc = access_doc_path(req->srv->ix, req->space, req->arg, path,
+			     sizeof(path));
+	if (rc == 0)
+		rc = authorize(&req->auth, req->space_name, path, AUTH_READ);
+	if (rc == 0 && req->auth.traverse)
+		rc = -ENOENT;
+	if (rc == -ENOENT || rc == -EACCES)
+		return err_set(-ENOENT, "no such document '%s'", req->arg);
+	return rc;
+}
+
 static int lookup(struct http_req *req, struct ver_state *vs)
 {
 	int rc;
@@ -126,7 +153,7 @@ static int lookup(struct http_req *req, struct ver_state *vs)
 				 "no such document '%s'", req->arg);
 		return 1;
 	}
-	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
+	rc = authorize_doc(req);
 	if (rc < 0)
 		return rc;
 	rc = index_versions(req->srv->ix, req->space_name, req->arg, vs->want,

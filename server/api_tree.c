@@ -12,7 +12,10 @@
 
 #include "common/err.h"
 #include "common/path.h"
+#include "server/access.h"
 #include "server/ledger.h"
+#include "server/policy.h"
+#include "server/server.h"
 #include "server/spaces.h"
 
 #define TREE_LIMIT_MAX 1000
@@ -40,19 +43,58 @@ static json_t *entry_json(const struct ledger_entry *e)
 	return j;
 }
 
+/* The rights of a mask as the protocol spells them. */
+static json_t *rights_json(unsigned rights)
+{
+	static const enum auth_right all[] = { AUTH_READ, AUTH_DEPOSIT,
+					       AUTH_ORGANIZE, AUTH_ADMIN };
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < sizeof(all) / sizeof(all[0]); i++)
+		if (rights & POLICY_BIT(all[i]))
+			json_array_append_new(
+				a, json_string(policy_right_name(all[i])));
+	return a;
+}
+
 struct list_state {
 	json_t *entries;
 	char last[NAME_MAX_LEN + 1];
+	struct auth_ctx *auth;
+	struct access_grants grants;
+	const char *path;	/* the listed folder */
+	unsigned rights;	/* the caller's on it (files inherit them) */
+	int traverse;		/* listed only on the way to a grant */
 };
 
+/*
+ * Only what the caller may see: documents of a folder they read, and
+ * sub-folders they read or must cross to reach a grant.  The rest does not
+ * exist for them, name included.
+ */
 static int list_cb(const struct ledger_entry *e, void *arg)
 {
 	struct list_state *ls = arg;
-	json_t *j = entry_json(e);
+	char sub[PATH_MAX_LEN + 1];
+	unsigned rights = ls->rights;
+	int visible = !ls->traverse;
+	json_t *j;
 
+	/* Every entry seen moves the page on, shown or not. */
+	snprintf(ls->last, sizeof(ls->last), "%s", e->name);
+	if (e->is_dir) {
+		snprintf(sub, sizeof(sub), "%s%s%s", ls->path,
+			 strcmp(ls->path, "/") ? "/" : "", e->name);
+		rights = auth_folder_rights(ls->auth, &ls->grants, sub,
+					    e->class, &visible);
+	}
+	if (!visible)
+		return 0;
+	j = entry_json(e);
+	if (j)
+		json_object_set_new(j, "rights", rights_json(rights));
 	if (!j || json_array_append_new(ls->entries, j))
 		return err_set(-ENOMEM, "out of memory");
-	snprintf(ls->last, sizeof(ls->last), "%s", e->name);
 	return 0;
 }
 
@@ -128,11 +170,22 @@ int api_tree(struct http_req *req)
 	rc = authorize(&req->auth, req->space_name, path, AUTH_READ);
 	if (rc < 0)
 		return rc;
+	ls.auth = &req->auth;
+	ls.path = path;
+	ls.rights = req->auth.rights;
+	ls.traverse = req->auth.traverse;
+	rc = access_grants_load(req->srv->ix, req->space_name, req->auth.login,
+				&ls.grants);
+	if (rc < 0)
+		return rc;
 	ls.entries = json_array();
-	if (!ls.entries)
+	if (!ls.entries) {
+		access_grants_release(&ls.grants);
 		return -ENOMEM;
+	}
 	rc = ledger_list(req->space->ledger, path, after, limit, list_cb, &ls,
 			 &more, &class, head);
+	access_grants_release(&ls.grants);
 	if (rc == -ENOENT && !strcmp(path, "/")) {
 		/* An empty space has no commit yet: its root is an empty folder. */
 		rc = 0;
@@ -148,11 +201,12 @@ int api_tree(struct http_req *req)
 						"'%s' is a file", path);
 		return rc;
 	}
-	j = json_pack("{s:s, s:s, s:o, s:o, s:o}", "path", path, "class",
+	j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "path", path, "class",
 		      folder_class_name(class), "head",
 		      head[0] ? json_string(head) : json_null(), "entries",
 		      ls.entries, "next",
-		      more && ls.last[0] ? json_string(ls.last) : json_null());
+		      more && ls.last[0] ? json_string(ls.last) : json_null(),
+		      "rights", rights_json(ls.rights));
 	return http_reply_json(req, 200, j);
 }
 
@@ -199,5 +253,6 @@ int api_stat(struct http_req *req)
 	if (!strcmp(path, "/"))
 		json_object_set_new(ss.j, "name", json_string(""));
 	json_object_set_new(ss.j, "path", json_string(path));
+	json_object_set_new(ss.j, "rights", rights_json(req->auth.rights));
 	return http_reply_json(req, 200, ss.j);
 }

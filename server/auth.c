@@ -17,7 +17,12 @@
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/hash.h"
+#include "common/path.h"
+#include "server/access.h"
 #include "server/index.h"
+#include "server/ledger.h"
+#include "server/policy.h"
+#include "server/spaces.h"
 
 #define PWHASH_MAX 256
 
@@ -124,24 +129,197 @@ int auth_token_check(struct auth_ctx *ctx, const char *header)
 	return rc;
 }
 
+/* Rights on the space as a whole (chunks, administration). */
+static int space_level(struct auth_ctx *ctx, const char *space,
+		       enum auth_right right)
+{
+	struct access_grants g;
+	int rc, ok = 0;
+
+	switch ((enum policy_role)ctx->role_id) {
+	case POLICY_ROLE_OWNER:
+		ok = 1;
+		break;
+	case POLICY_ROLE_ASSISTANT:
+		ok = right != AUTH_ADMIN || ctx->admin_delegated;
+		break;
+	case POLICY_ROLE_INTERVENANT:
+		ok = right == AUTH_READ;
+		if (right == AUTH_DEPOSIT) {
+			/* Uploading chunks needs a deposit grant somewhere. */
+			rc = access_grants_load(ctx->ix, space, ctx->login, &g);
+			if (rc < 0)
+				return rc;
+			for (size_t i = 0; i < g.n; i++)
+				if (g.levels[i] == POLICY_GRANT_DEPOSIT)
+					ok = 1;
+			access_grants_release(&g);
+		}
+		break;
+	case POLICY_ROLE_TRUSTED:
+		ok = right == AUTH_READ;
+		break;
+	case POLICY_ROLE_NONE:
+		break;
+	}
+	ctx->rights = 0;
+	if (!ok)
+		return err_set(-EACCES, "the %s right is needed in '%s'",
+			       policy_right_name(right), space);
+	return 0;
+}
+
+static int stat_cb(const struct ledger_entry *e, void *arg)
+{
+	struct ledger_entry *out = arg;
+
+	out->is_dir = e->is_dir;
+	out->class = e->class;
+	return 0;
+}
+
+/* Copy the parent of path into out ("/" for "/" and "/x"). */
+static void parent_of(const char *path, char *out, size_t outlen)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
+
+	/* out may be path itself (folder_of walks up in place). */
+	if (n >= outlen)
+		n = outlen - 1;
+	memmove(out, path, n);
+	out[n] = '\0';
+}
+
+/*
+ * The folder that decides for path: path itself when it is a folder, its
+ * parent when a file, the nearest existing ancestor when absent.
+ */
+static int folder_of(struct space *sp, const char *path, char *folder,
+		     size_t flen, enum folder_class *class, int *is_dir)
+{
+	struct ledger_entry e = { 0 };
+	int rc, first = 1;
+
+	snprintf(folder, flen, "%s", path);
+	*is_dir = 0;
+	for (;;) {
+		rc = ledger_stat(sp->ledger, folder, stat_cb, &e);
+		if (rc == -ENOENT && !strcmp(folder, "/")) {
+			/* An empty space: its root is an empty folder. */
+			e.is_dir = 1;
+			e.class = FOLDER_CLASS_RESTRICTED;
+			rc = 0;
+		}
+		if (rc == 0 && e.is_dir) {
+			*class = e.class;
+			*is_dir = first;
+			err_clear();
+			return 0;
+		}
+		if (rc < 0 && rc != -ENOENT && rc != -ENOTDIR)
+			return rc;
+		if (!strcmp(folder, "/"))
+			return err_set(-EIO, "the root of the ledger is no folder");
+		first = 0;
+		parent_of(folder, folder, flen);
+	}
+}
+
+int auth_class_of(struct auth_ctx *ctx, const char *space, const char *path,
+		  enum folder_class *out)
+{
+	char folder[PATH_MAX_LEN + 1];
+	struct space *sp;
+	int rc, is_dir;
+
+	rc = spaces_get(ctx->spaces, space, &sp);
+	if (rc == 0)
+		rc = folder_of(sp, path, folder, sizeof(folder), out, &is_dir);
+	return rc;
+}
+
+unsigned auth_folder_rights(const struct auth_ctx *ctx,
+			    const struct access_grants *g, const char *path,
+			    enum folder_class class, int *visible)
+{
+	struct policy_input in = {
+		.role = (enum policy_role)ctx->role_id,
+		.admin_delegated = ctx->admin_delegated,
+		.class = class,
+		.grant = g ? access_grants_level(g, path) : POLICY_GRANT_NONE,
+	};
+	unsigned r = policy_rights(&in);
+
+	*visible = (r & POLICY_BIT(AUTH_READ)) || !strcmp(path, "/") ||
+		   (g && access_grants_below(g, path));
+	return r;
+}
+
 int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	      enum auth_right right)
 {
-	int rc;
+	char folder[PATH_MAX_LEN + 1];
+	struct access_grants g = { 0 };
+	enum folder_class class;
+	enum policy_role role;
+	struct space *sp;
+	int rc, is_dir, visible;
 
+	ctx->traverse = 0;
+	ctx->rights = 0;
 	if (!ctx->login[0])
 		return err_set(-EACCES, "not authenticated");
 	rc = index_member_get(ctx->ix, space, ctx->login, ctx->kind,
 			      sizeof(ctx->kind), ctx->role, sizeof(ctx->role));
+	if (rc == 0)
+		rc = access_member(ctx->ix, space, ctx->login, &role,
+				   &ctx->admin_delegated);
 	if (rc == -ENOENT)
 		return err_set(-ENOENT, "no such space '%s'", space);
 	if (rc < 0)
 		return rc;
-	/*
-	 * Every member has every right for now.  path and right are what the
-	 * per-folder policy will decide on.
-	 */
-	(void)path;
-	(void)right;
-	return 0;
+	ctx->role_id = (int)role;
+	if (!path)
+		return space_level(ctx, space, right);
+
+	/* The access blob is the ledger's, never a document. */
+	if (!strncmp(path, "/" ACCESS_FILE_NAME, sizeof(ACCESS_FILE_NAME)) &&
+	    (path[sizeof(ACCESS_FILE_NAME)] == '\0' ||
+	     path[sizeof(ACCESS_FILE_NAME)] == '/'))
+		return err_set(-ENOENT, "no such file or folder '%s'", path);
+	rc = spaces_get(ctx->spaces, space, &sp);
+	if (rc < 0)
+		return rc;
+	rc = folder_of(sp, path, folder, sizeof(folder), &class, &is_dir);
+	if (rc < 0)
+		return rc;
+	if (role != POLICY_ROLE_OWNER) {
+		rc = access_grants_load(ctx->ix, space, ctx->login, &g);
+		if (rc < 0)
+			return rc;
+	}
+	ctx->rights = auth_folder_rights(ctx, &g, folder, class, &visible);
+	access_grants_release(&g);
+	if (ctx->rights & POLICY_BIT(right))
+		return 0;
+	if (ctx->rights & POLICY_BIT(AUTH_READ))
+		return err_set(-EACCES, "'%s': the %s right is needed", path,
+			       policy_right_name(right));
+	/* A folder on the way to a grant: listed, nothing else. */
+	if (right == AUTH_READ && is_dir && visible) {
+		ctx->traverse = 1;
+		return 0;
+	}
+	/* Not readable: it does not exist for this caller. */
+	return err_set(-ENOENT, "no such file or folder '%s'", path);
+}
+
+int authorize_parent(struct auth_ctx *ctx, const char *space,
+		     const char *path, enum auth_right right)
+{
+	char parent[PATH_MAX_LEN + 1];
+
+	parent_of(path, parent, sizeof(parent));
+	return authorize(ctx, space, parent, right);
 }

@@ -8,8 +8,9 @@
  * does not tell which logins exist.
  *
  * authorize() is the one place that decides whether a caller may act on a
- * path of a space; every endpoint calls it.  For now any member of a space
- * has every right; a policy module will decide per folder later.
+ * path of a space; every endpoint calls it.  It gathers the caller's role,
+ * delegation and grants (access.h) and the folder's class (the ledger),
+ * and asks the one pure decision of policy.h.
  */
 #ifndef COFFRE_SERVER_AUTH_H
 #define COFFRE_SERVER_AUTH_H
@@ -20,6 +21,8 @@
 #include "common/manifest.h"
 
 struct index;
+struct spaces;
+struct access_grants;
 
 #define AUTH_TOKEN_LEN	   32
 #define AUTH_TOKEN_HEX_LEN 64
@@ -39,9 +42,16 @@ enum auth_right {
 /* Who is calling, filled by auth_token_check(); role and kind by authorize(). */
 struct auth_ctx {
 	struct index *ix;
+	struct spaces *spaces;	       /* where authorize() reads classes */
 	char login[LOGIN_MAX_LEN + 1]; /* "" when not authenticated */
 	char kind[AUTH_KIND_MAX];      /* kind of the last authorized space */
 	char role[AUTH_ROLE_MAX];      /* role in the last authorized space */
+	int role_id;		       /* enum policy_role of role */
+	int admin_delegated;	       /* in the last authorized space */
+	unsigned rights;  /* POLICY_BIT mask on the last authorized path */
+	int traverse;	  /* last path: a folder seen only on the way to a
+			   * grant below it (listed with its sub-folders
+			   * leading there, nothing else) */
 };
 
 /* Compute the dummy hash once; call before serving.  0 or -errno. */
@@ -69,5 +79,25 @@ int auth_token_check(struct auth_ctx *ctx, const char *header);
  */
 int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	      enum auth_right right);
+
+/* authorize() on the folder holding path (for "/": "/" itself). */
+int authorize_parent(struct auth_ctx *ctx, const char *space,
+		     const char *path, enum auth_right right);
+
+/*
+ * Effective class of the folder path, or of the nearest existing folder
+ * above it when path does not exist (for a file: its folder's).
+ */
+int auth_class_of(struct auth_ctx *ctx, const char *space, const char *path,
+		  enum folder_class *out);
+
+/*
+ * After authorize() on a space: the caller's rights on a folder at path
+ * of class, with grants g (access_grants_load), and whether it is listed
+ * to them at all (*visible: readable, or on the way to a grant).
+ */
+unsigned auth_folder_rights(const struct auth_ctx *ctx,
+			    const struct access_grants *g, const char *path,
+			    enum folder_class class, int *visible);
 
 #endif /* COFFRE_SERVER_AUTH_H */

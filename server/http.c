@@ -419,6 +419,7 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
 		req->srv = cls;
 		req->conn = conn;
 		req->auth.ix = req->srv->ix;
+		req->auth.spaces = req->srv->spaces;
 		clock_gettime(CLOCK_MONOTONIC, &req->start);
 		snprintf(req->method, sizeof(req->method), "%s", method);
 		req->url = strndup(url, HTTP_URL_MAX);

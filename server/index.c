@@ -18,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
+#include "server/events.h"
 
 enum index_stmt {
 	ST_USER_ADD,
@@ -30,7 +31,6 @@ enum index_stmt {
 	ST_MEMBER_GET,
 	ST_SPACES_OF,
 	ST_VERSION_PUT,
-	ST_EVENT_ADD,
 	ST_VERSIONS,
 	ST_VERSION_ONE,
 	ST_BEGIN,
@@ -58,8 +58,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = ?1 ORDER BY s.name",
 	[ST_VERSION_PUT] =
 		"INSERT OR REPLACE INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[ST_EVENT_ADD] =
-		"INSERT INTO events(space, at, login, kind, path, doc_id, version, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[ST_VERSIONS] =
 		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
 	[ST_VERSION_ONE] =
@@ -102,17 +100,31 @@ static const char schema_sql[] =
 	"  manifest TEXT NOT NULL,\n"
 	"  PRIMARY KEY(space, doc_id, version));\n"
 	"CREATE TABLE events(\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  space TEXT,\n"
+	"  space TEXT NOT NULL,\n" /* '' for server events: see events.h */
+	"  seq INTEGER NOT NULL,\n"
 	"  at INTEGER NOT NULL,\n"
 	"  login TEXT,\n"
 	"  kind TEXT NOT NULL,\n"
 	"  path TEXT,\n"
 	"  doc_id TEXT,\n"
 	"  version INTEGER,\n"
-	"  detail TEXT);\n"
-	"CREATE INDEX events_space ON events(space, id);\n"
-	"PRAGMA user_version = 1;\n";
+	"  detail TEXT,\n"
+	"  prev_hash TEXT NOT NULL,\n"
+	"  hash TEXT NOT NULL,\n"
+	"  PRIMARY KEY(space, seq));\n"
+	"CREATE INDEX events_path ON events(space, path);\n"
+	/* Access state mirrored from each ledger's .coffre-access (access.c). */
+	"CREATE TABLE grants(\n"
+	"  space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,\n"
+	"  path TEXT NOT NULL,\n"
+	"  login TEXT NOT NULL,\n"
+	"  level TEXT NOT NULL CHECK (level IN ('read', 'deposit')),\n"
+	"  PRIMARY KEY(space, login, path));\n"
+	"CREATE TABLE delegations(\n"
+	"  space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,\n"
+	"  login TEXT NOT NULL,\n"
+	"  PRIMARY KEY(space, login));\n"
+	"PRAGMA user_version = 2;\n";
 
 /* One SQLite connection and its prepared statements, used by one thread. */
 struct index_conn {
@@ -607,25 +619,14 @@ static int put_version(struct index_conn *ix, const char *space,
 	return stmt_exec(ix, st, "record a version");
 }
 
-static int put_event(struct index_conn *ix, const char *space,
-		     const char *login, int64_t now,
-		     const struct index_event *e)
+int index_db(struct index *idx, struct sqlite3 **out)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_get(ix, ST_EVENT_ADD, &st);
+	struct index_conn *ix;
+	int rc = conn_get(idx, &ix);
 
-	if (rc)
-		return rc;
-	bind_text(st, 1, space);
-	sqlite3_bind_int64(st, 2, now);
-	bind_text(st, 3, login);
-	bind_text(st, 4, e->kind);
-	bind_text(st, 5, e->path);
-	bind_text(st, 6, e->doc_id);
-	if (e->version)
-		sqlite3_bind_int64(st, 7, (sqlite3_int64)e->version);
-	bind_text(st, 8, e->detail);
-	return stmt_exec(ix, st, "record an event");
+	if (rc == 0)
+		*out = ix->db;
+	return rc;
 }
 
 int index_record(struct index *idx, const char *space, const char *login,
@@ -645,7 +646,7 @@ int index_record(struct index *idx, const char *space, const char *login,
 	for (size_t i = 0; !rc && i < nversions; i++)
 		rc = put_version(ix, space, &versions[i]);
 	for (size_t i = 0; !rc && i < nevents; i++)
-		rc = put_event(ix, space, login, now, &events[i]);
+		rc = events_append(idx, space, login, now, &events[i], NULL);
 	if (!rc)
 		rc = simple(ix, ST_COMMIT, "commit");
 	if (rc)

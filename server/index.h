@@ -19,10 +19,11 @@
 #include <stdint.h>
 
 #define INDEX_FILE_NAME	     "index.db"
-#define INDEX_SCHEMA_VERSION 1
+#define INDEX_SCHEMA_VERSION 2
 #define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
+struct sqlite3;
 
 /*
  * Open DATADIR's index.  create = 1 makes the schema in a new file (init);
@@ -97,5 +98,12 @@ typedef int (*index_version_cb)(const struct index_version *v, void *arg);
  */
 int index_versions(struct index *ix, const char *space, const char *doc_id,
 		   uint64_t version, index_version_cb cb, void *arg);
+
+/*
+ * The calling thread's SQLite connection, for modules that keep tables of
+ * their own in the index (events.c, access.c).  Borrowed: valid until
+ * index_free(), on this thread only.
+ */
+int index_db(struct index *ix, struct sqlite3 **out);
 
 #endif /* COFFRE_SERVER_INDEX_H */

@@ -438,8 +438,10 @@ static int is_listed(const git_tree_entry *te)
 
 	if (t == GIT_OBJECT_TREE)
 		return 1;
+	/* ".coffre-access" only ever sits at the root (server/access.h). */
 	return t == GIT_OBJECT_BLOB &&
-	       strcmp(git_tree_entry_name(te), FOLDER_META_NAME) != 0;
+	       strcmp(git_tree_entry_name(te), FOLDER_META_NAME) != 0 &&
+	       strcmp(git_tree_entry_name(te), ".coffre-access") != 0;
 }
 
 /*

@@ -73,7 +73,8 @@ static int look_at_blob(struct walk *w, const git_diff_delta *d,
 	int rc;
 
 	base = base ? base + 1 : d->new_file.path;
-	if (strcmp(base, FOLDER_META_NAME) == 0)
+	if (strcmp(base, FOLDER_META_NAME) == 0 ||
+	    strcmp(d->new_file.path, ".coffre-access") == 0)
 		return 0;
 	rc = git_blob_lookup(&blob, w->repo, &d->new_file.id);
 	if (rc < 0)

@@ -58,7 +58,7 @@ check_eq "B: the root lists only d" "d" "$(ls -A "$B")"
 check_eq "B: d lists ok.txt and the 255-byte name" \
 	"$(printf '%s\n' "${long:1}" ok.txt | sort)" "$(ls -A "$B/d" | sort)"
 check "the ledger has no reserved or invalid name" \
-	sh -c '! git --git-dir "$1" ls-tree -r --name-only main | grep -v "\.coffre-folder$" | grep -Evx "d/ok.txt|d/n{255}"' _ "$R"
+	sh -c '! git --git-dir "$1" ls-tree -r --name-only main | grep -v "\.coffre-folder$" | grep -Evx "\.coffre-access|d/ok.txt|d/n{255}"' _ "$R"
 check_eq "the ledger got one commit, the valid name" $((count0 + 1)) \
 	"$(git --git-dir "$R" rev-list --count main)"
 head0=$(git --git-dir "$R" rev-parse main)

@@ -1,0 +1,269 @@
+/*
+ * `coffre member add|remove|list SPACE ...`, `coffre grant|revoke PATH
+ * LOGIN ...` and `coffre delegate-admin SPACE LOGIN [--revoke]`: thin
+ * clients of the access endpoints (docs/protocol.md, "Access").  The
+ * server decides and records everything; these only name things and print
+ * its answers.  grant and revoke take a path on a mounted drive and find
+ * the space and the path inside it from the drive's own attributes.
+ */
+#include "client/cmd_access.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <jansson.h>
+
+#include "client/session.h"
+#include "client/transport.h"
+#include "common/err.h"
+
+static int fail(int rc)
+{
+	fprintf(stderr, "coffre: %s\n", err_msg()[0] ? err_msg() :
+						      strerror(-rc));
+	return 1;
+}
+
+static int usage(const char *text)
+{
+	fprintf(stderr, "usage: coffre [--config DIR] %s\n", text);
+	return 2;
+}
+
+int access_connect(const char *config, struct session *s,
+		   struct transport **t)
+{
+	char *dir = NULL;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	*t = NULL;
+	rc = session_config_dir(config, &dir);
+	if (rc == 0)
+		rc = session_load(s, dir);
+	if (rc == 0)
+		rc = transport_new(t, s->url, s->token, s->cacert);
+	free(dir);
+	return rc;
+}
+
+int access_mount_path(const char *path, char space[65], char *inpath,
+		      size_t inlen)
+{
+	char *real = realpath(path, NULL);
+	char cur[PATH_MAX];
+	size_t n;
+	ssize_t got;
+
+	if (!real)
+		return err_set(-errno, "cannot resolve '%s': %s", path,
+			       strerror(errno));
+	snprintf(cur, sizeof(cur), "%s", real);
+	/* Walk up to the mount root: the one folder with the space name. */
+	for (;;) {
+		got = getxattr(cur, "user.coffre.space", space, 64);
+		if (got > 0)
+			break;
+		if (!strcmp(cur, "/")) {
+			free(real);
+			return err_set(-EINVAL, "'%s' is not on a coffre drive",
+				       path);
+		}
+		*strrchr(cur, '/') = '\0';
+		if (!cur[0])
+			snprintf(cur, sizeof(cur), "/");
+	}
+	space[got] = '\0';
+	n = strcmp(cur, "/") ? strlen(cur) : 0;
+	if ((size_t)snprintf(inpath, inlen, "%s", real[n] ? real + n : "/") >=
+	    inlen) {
+		free(real);
+		return err_set(-ENAMETOOLONG, "path too long");
+	}
+	free(real);
+	return 0;
+}
+
+/* Run one request, print nothing; 0 or the exit status of a failure. */
+static int call(const char *config, const char *method, const char *api,
+		json_t *body, json_t **reply)
+{
+	struct session s;
+	struct transport *t;
+	int rc;
+
+	rc = access_connect(config, &s, &t);
+	if (rc == 0)
+		rc = transport_json(t, method, api, body, reply);
+	json_decref(body);
+	transport_free(t);
+	session_release(&s);
+	return rc < 0 ? fail(rc) : 0;
+}
+
+static int member_list(const char *config, const char *space)
+{
+	char api[256];
+	json_t *reply = NULL, *m, *g;
+	size_t i;
+	int st;
+
+	snprintf(api, sizeof(api), "/v1/spaces/%s/members", space);
+	st = call(config, "GET", api, NULL, &reply);
+	if (st)
+		return st;
+	json_array_foreach(json_object_get(reply, "members"), i, m)
+	{
+		printf("%-24s %s%s\n",
+		       json_string_value(json_object_get(m, "login")),
+		       json_string_value(json_object_get(m, "role")),
+		       json_is_true(json_object_get(m, "admin")) ? " admin" :
+								   "");
+	}
+	json_array_foreach(json_object_get(reply, "grants"), i, g)
+	{
+		printf("grant %-18s %-8s %s\n",
+		       json_string_value(json_object_get(g, "login")),
+		       json_string_value(json_object_get(g, "right")),
+		       json_string_value(json_object_get(g, "path")));
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static int bad_ident(const char *what, const char *s)
+{
+	/* The server checks too; this only spares a round trip. */
+	if (!s[0] || strlen(s) > 64 || strchr(s, '/') || strchr(s, '?') ||
+	    strchr(s, '%') || strchr(s, '&')) {
+		fprintf(stderr, "coffre: bad %s '%s'\n", what, s);
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_member(const char *config, int argc, char **argv)
+{
+	static const char use[] =
+		"member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
+		"       coffre [--config DIR] member remove SPACE LOGIN\n"
+		"       coffre [--config DIR] member list SPACE";
+	const char *role = NULL;
+	char api[256];
+	int st;
+
+	if (argc < 3)
+		return usage(use);
+	if (bad_ident("space", argv[2]))
+		return 1;
+	if (!strcmp(argv[1], "list")) {
+		if (argc != 3)
+			return usage(use);
+		return member_list(config, argv[2]);
+	}
+	if (argc < 4 || bad_ident("login", argv[3]))
+		return argc < 4 ? usage(use) : 1;
+	if (!strcmp(argv[1], "remove")) {
+		if (argc != 4)
+			return usage(use);
+		snprintf(api, sizeof(api), "/v1/spaces/%s/members/%s", argv[2],
+			 argv[3]);
+		st = call(config, "DELETE", api, NULL, NULL);
+		if (!st)
+			printf("%s removed from %s\n", argv[3], argv[2]);
+		return st;
+	}
+	if (strcmp(argv[1], "add"))
+		return usage(use);
+	if (argc == 6 && !strcmp(argv[4], "--role"))
+		role = argv[5];
+	else if (argc == 5 && !strncmp(argv[4], "--role=", 7))
+		role = argv[4] + 7;
+	if (!role)
+		return usage(use);
+	snprintf(api, sizeof(api), "/v1/spaces/%s/members", argv[2]);
+	st = call(config, "POST", api,
+		  json_pack("{s:s, s:s}", "login", argv[3], "role", role),
+		  NULL);
+	if (!st)
+		printf("%s is %s of %s\n", argv[3], role, argv[2]);
+	return st;
+}
+
+/* grant PATH LOGIN RIGHT, or revoke PATH LOGIN (right NULL). */
+static int grant(const char *config, const char *path, const char *login,
+		 const char *right)
+{
+	char space[65], inpath[PATH_MAX], api[PATH_MAX * 3 + 256];
+	char *ep = NULL, *el = NULL;
+	int rc, st;
+
+	if (bad_ident("login", login))
+		return 1;
+	rc = access_mount_path(path, space, inpath, sizeof(inpath));
+	if (rc < 0)
+		return fail(rc);
+	snprintf(api, sizeof(api), "/v1/spaces/%s/grants", space);
+	if (right) {
+		st = call(config, "POST", api,
+			  json_pack("{s:s, s:s, s:s}", "path", inpath, "login",
+				    login, "right", right),
+			  NULL);
+		if (!st)
+			printf("%s may %s %s\n", login, right, inpath);
+		return st;
+	}
+	ep = transport_escape(inpath);
+	el = transport_escape(login);
+	if (!ep || !el) {
+		free(ep);
+		free(el);
+		return fail(-ENOMEM);
+	}
+	snprintf(api, sizeof(api), "/v1/spaces/%s/grants?path=%s&login=%s",
+		 space, ep, el);
+	free(ep);
+	free(el);
+	st = call(config, "DELETE", api, NULL, NULL);
+	if (!st)
+		printf("%s no longer holds a grant on %s\n", login, inpath);
+	return st;
+}
+
+int cmd_grant(const char *config, int argc, char **argv)
+{
+	if (argc != 4 || (strcmp(argv[3], "read") && strcmp(argv[3], "deposit")))
+		return usage("grant PATH LOGIN read|deposit");
+	return grant(config, argv[1], argv[2], argv[3]);
+}
+
+int cmd_revoke(const char *config, int argc, char **argv)
+{
+	if (argc != 3)
+		return usage("revoke PATH LOGIN");
+	return grant(config, argv[1], argv[2], NULL);
+}
+
+int cmd_delegate_admin(const char *config, int argc, char **argv)
+{
+	char api[256];
+	int revoke = argc == 4 && !strcmp(argv[3], "--revoke"), st;
+
+	if (argc != 3 && !revoke)
+		return usage("delegate-admin SPACE LOGIN [--revoke]");
+	if (bad_ident("space", argv[1]) || bad_ident("login", argv[2]))
+		return 1;
+	snprintf(api, sizeof(api), "/v1/spaces/%s/delegation", argv[1]);
+	st = call(config, "POST", api,
+		  json_pack("{s:s, s:b}", "login", argv[2], "admin", !revoke),
+		  NULL);
+	if (!st)
+		printf(revoke ? "%s no longer administers %s\n" :
+				"%s administers %s\n",
+		       argv[2], argv[1]);
+	return st;
+}

@@ -1,0 +1,35 @@
+/*
+ * The access commands of the coffre CLI: member, grant, revoke,
+ * delegate-admin (cmd_access.c) and log (cmd_log.c).  Each takes the
+ * global --config value (may be NULL) and argv from the command word on,
+ * and returns the exit status (0, 1 failure with "coffre: ..." on stderr,
+ * 2 usage).
+ */
+#ifndef COFFRE_CLIENT_CMD_ACCESS_H
+#define COFFRE_CLIENT_CMD_ACCESS_H
+
+#include <limits.h>
+#include <stddef.h>
+
+struct transport;
+struct session;
+
+int cmd_member(const char *config, int argc, char **argv);
+int cmd_grant(const char *config, int argc, char **argv);
+int cmd_revoke(const char *config, int argc, char **argv);
+int cmd_delegate_admin(const char *config, int argc, char **argv);
+int cmd_log(const char *config, int argc, char **argv);
+
+/*
+ * A path on a mounted drive: the space (the mount root's
+ * user.coffre.space) and the path inside the space ("/" for the root).
+ * -EINVAL when path is not on a coffre drive, or -errno.
+ */
+int access_mount_path(const char *path, char space[65], char *inpath,
+		      size_t inlen);
+
+/* Session of config and a transport on it; free both after. */
+int access_connect(const char *config, struct session *s,
+		   struct transport **t);
+
+#endif /* COFFRE_CLIENT_CMD_ACCESS_H */

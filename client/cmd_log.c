@@ -1,0 +1,107 @@
+/*
+ * `coffre log PATH [--reads]`: the events of a document or folder on a
+ * mounted drive, oldest first, as the server's journal holds them (only
+ * what the caller may read); --reads lists consultations instead (who read
+ * which version, the server's time of receipt and the drive's own time).
+ * Pages through the journal with "after".
+ */
+#include "client/cmd_access.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "client/session.h"
+#include "client/transport.h"
+#include "common/err.h"
+
+#define LOG_PAGES_MAX 10000 /* 10 M events: a bound, not a limit in use */
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static void print_event(json_t *e, int reads)
+{
+	json_t *v = json_object_get(e, "version");
+
+	if (reads) {
+		json_t *d = json_loads(str(e, "detail"), 0, NULL);
+
+		printf("%s  %-16s read v%lld  %s  (client time %s)\n",
+		       str(e, "at"), str(e, "login"),
+		       (long long)json_integer_value(v), str(e, "path"),
+		       d ? str(d, "client_at") : "?");
+		json_decref(d);
+		return;
+	}
+	printf("%s  %-16s %-14s %s", str(e, "at"), str(e, "login"),
+	       str(e, "kind"), str(e, "path"));
+	if (json_is_integer(v))
+		printf(" v%lld", (long long)json_integer_value(v));
+	if (str(e, "detail")[0])
+		printf("  (%s)", str(e, "detail"));
+	printf("\n");
+}
+
+int cmd_log(const char *config, int argc, char **argv)
+{
+	char space[65], inpath[PATH_MAX], api[PATH_MAX * 3 + 256];
+	struct session s;
+	struct transport *t = NULL;
+	json_t *reply = NULL, *e;
+	long long after = 0;
+	int reads = 0, rc;
+	char *ep;
+	size_t i;
+
+	if (argc == 3 && !strcmp(argv[2], "--reads"))
+		reads = 1;
+	else if (argc != 2)
+		return fprintf(stderr,
+			       "usage: coffre [--config DIR] log PATH [--reads]\n"),
+		       2;
+	rc = access_mount_path(argv[1], space, inpath, sizeof(inpath));
+	if (rc == 0)
+		rc = access_connect(config, &s, &t);
+	if (rc < 0) {
+		fprintf(stderr, "coffre: %s\n", err_msg());
+		return 1;
+	}
+	ep = transport_escape(inpath);
+	for (int page = 0; ep && page < LOG_PAGES_MAX; page++) {
+		int more;
+
+		snprintf(api, sizeof(api),
+			 "/v1/spaces/%s/events?path=%s&reads=%d&after=%lld",
+			 space, ep, reads, after);
+		rc = transport_json(t, "GET", api, NULL, &reply);
+		if (rc < 0)
+			break;
+		json_array_foreach(json_object_get(reply, "events"), i, e)
+			print_event(e, reads);
+		after = json_integer_value(json_object_get(reply, "last"));
+		more = json_is_true(json_object_get(reply, "more"));
+		json_decref(reply);
+		reply = NULL;
+		if (!more)
+			break;
+	}
+	if (!ep)
+		rc = -ENOMEM;
+	free(ep);
+	transport_free(t);
+	session_release(&s);
+	if (rc < 0) {
+		fprintf(stderr, "coffre: %s\n", err_msg()[0] ? err_msg() :
+							      strerror(-rc));
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,656 @@
+/*
+ * Members, delegations and grants: the index mirror that authorize()
+ * reads, and the changes that go to the ledger first (access_ledger.c),
+ * then to the mirror and the event journal, in one index transaction held
+ * across the ledger commit so the mirror never shows a half change.
+ */
+#include "server/access.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "server/events.h"
+#include "server/index.h"
+#include "server/ledger.h"
+#include "server/spaces.h"
+
+#define ACCESS_TEXT_MAX (16u * 1024u * 1024u)
+
+/* One change at a time per process: text, ledger and mirror agree. */
+static pthread_mutex_t access_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int db_fail(sqlite3 *db, const char *what)
+{
+	int src = sqlite3_errcode(db);
+
+	return err_set(src == SQLITE_FULL ? -ENOSPC :
+		       src == SQLITE_BUSY ? -EBUSY :
+					    -EIO,
+		       "access: cannot %s: %s", what, sqlite3_errmsg(db));
+}
+
+/* Prepare sql and bind the given text parameters (NULL ends the list). */
+static int prep(sqlite3 *db, sqlite3_stmt **st, const char *sql,
+		const char *a, const char *b, const char *c, const char *d)
+{
+	const char *v[4] = { a, b, c, d };
+
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_fail(db, "prepare a query");
+	for (int i = 0; i < 4 && v[i]; i++)
+		sqlite3_bind_text(*st, i + 1, v[i], -1, SQLITE_TRANSIENT);
+	return 0;
+}
+
+static int run(sqlite3 *db, const char *sql, const char *a, const char *b,
+	       const char *c, const char *d)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(db, &st, sql, a, b, c, d);
+
+	if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(db, "update the access mirror");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int access_member(struct index *ix, const char *space, const char *login,
+		  enum policy_role *role, int *admin)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc, src;
+
+	rc = index_db(ix, &db);
+	if (rc == 0)
+		rc = prep(db, &st,
+			  "SELECT m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 AND m.login = ?2",
+			  space, login, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		if (policy_role_parse((const char *)sqlite3_column_text(st, 0),
+				      role) < 0)
+			rc = err_set(-EIO, "access: bad role in the index");
+		*admin = sqlite3_column_int(st, 1);
+	} else if (src == SQLITE_DONE) {
+		rc = err_set(-ENOENT, "no such space '%s'", space);
+	} else {
+		rc = db_fail(db, "look up a member");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int access_grants_load(struct index *ix, const char *space, const char *login,
+		       struct access_grants *g)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc, src;
+
+	memset(g, 0, sizeof(*g));
+	rc = index_db(ix, &db);
+	if (rc == 0)
+		rc = prep(db, &st,
+			  "SELECT path, level FROM grants WHERE space = ?1 AND login = ?2 LIMIT 10001",
+			  space, login, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		char *p = strdup((const char *)sqlite3_column_text(st, 0));
+		char **np;
+		enum policy_grant *nl;
+
+		if (g->n == ACCESS_GRANTS_MAX) {
+			free(p);
+			rc = err_set(-E2BIG, "over %d grants",
+				     ACCESS_GRANTS_MAX);
+			break;
+		}
+		np = realloc(g->paths, (g->n + 1) * sizeof(*np));
+		if (np)
+			g->paths = np;
+		nl = realloc(g->levels, (g->n + 1) * sizeof(*nl));
+		if (nl)
+			g->levels = nl;
+		if (!p || !np || !nl) {
+			free(p);
+			rc = -ENOMEM;
+			break;
+		}
+		g->paths[g->n] = p;
+		if (policy_grant_parse((const char *)sqlite3_column_text(st, 1),
+				       &g->levels[g->n]) < 0)
+			g->levels[g->n] = POLICY_GRANT_NONE;
+		g->n++;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = db_fail(db, "read grants");
+	sqlite3_finalize(st);
+	if (rc < 0)
+		access_grants_release(g);
+	return rc;
+}
+
+void access_grants_release(struct access_grants *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		free(g->paths[i]);
+	free(g->paths);
+	free(g->levels);
+	memset(g, 0, sizeof(*g));
+}
+
+/* 1 when a is b or an ancestor of b (both valid absolute paths). */
+static int is_within(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	if (!strcmp(a, "/"))
+		return 1;
+	return !strncmp(a, b, n) && (b[n] == '\0' || b[n] == '/');
+}
+
+enum policy_grant access_grants_level(const struct access_grants *g,
+				      const char *path)
+{
+	enum policy_grant best = POLICY_GRANT_NONE;
+
+	for (size_t i = 0; i < g->n; i++)
+		if (is_within(g->paths[i], path) && g->levels[i] > best)
+			best = g->levels[i];
+	return best;
+}
+
+int access_grants_below(const struct access_grants *g, const char *path)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (strcmp(g->paths[i], path) && is_within(path, g->paths[i]))
+			return 1;
+	return 0;
+}
+
+int access_members(struct index *ix, const char *space, access_member_cb cb,
+		   void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc, src;
+
+	rc = index_db(ix, &db);
+	if (rc == 0)
+		rc = prep(db, &st,
+			  "SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 ORDER BY m.login",
+			  space, NULL, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		enum policy_role role = POLICY_ROLE_NONE;
+
+		policy_role_parse((const char *)sqlite3_column_text(st, 1),
+				  &role);
+		rc = cb((const char *)sqlite3_column_text(st, 0), role,
+			sqlite3_column_int(st, 2), arg);
+		if (rc)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = db_fail(db, "list members");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int access_grants_all(struct index *ix, const char *space, access_grant_cb cb,
+		      void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc, src;
+
+	rc = index_db(ix, &db);
+	if (rc == 0)
+		rc = prep(db, &st,
+			  "SELECT path, login, level FROM grants WHERE space = ?1 ORDER BY path, login",
+			  space, NULL, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		enum policy_grant g = POLICY_GRANT_NONE;
+
+		policy_grant_parse((const char *)sqlite3_column_text(st, 2),
+				   &g);
+		rc = cb((const char *)sqlite3_column_text(st, 0),
+			(const char *)sqlite3_column_text(st, 1), g, arg);
+		if (rc)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = db_fail(db, "list grants");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int text_member(const char *login, enum policy_role role, int admin,
+		       void *arg)
+{
+	return buf_appendf(arg, "member %s %s%s\n", login,
+			   policy_role_name(role), admin ? " admin" : "");
+}
+
+/* Path last: it may hold spaces.  Control characters never reach here
+ * (path_validate refuses them), so one line is one grant. */
+static int text_grant(const char *path, const char *login,
+		      enum policy_grant level, void *arg)
+{
+	return buf_appendf(arg, "grant %s %s %s\n", login,
+			   policy_grant_name(level), path);
+}
+
+int access_text(struct index *ix, const char *space, struct buf *out)
+{
+	int rc = buf_appendf(out, "coffre-access 1\n");
+
+	if (rc == 0)
+		rc = access_members(ix, space, text_member, out);
+	if (rc == 0)
+		rc = access_grants_all(ix, space, text_grant, out);
+	return rc;
+}
+
+/* --- changes --- */
+
+struct change {
+	struct space *sp;
+	struct index *ix;
+	sqlite3 *db;
+	const char *by;
+	struct index_event ev;
+	char msg[1024];
+};
+
+static int change_begin(struct change *c)
+{
+	int rc = index_db(c->ix, &c->db);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&access_lock);
+	if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) {
+		rc = db_fail(c->db, "begin a transaction");
+		pthread_mutex_unlock(&access_lock);
+	}
+	return rc;
+}
+
+/*
+ * The mirror holds the change (uncommitted): write the ledger (the text
+ * from the mirror, or nothing when text_too is 0 because the caller
+ * committed a class), record the event, commit.  rc < 0 rolls back.
+ */
+static int change_end(struct change *c, int rc, int text_too)
+{
+	struct buf text;
+
+	buf_init(&text, ACCESS_TEXT_MAX);
+	if (rc == 0 && text_too)
+		rc = access_text(c->ix, c->sp->name, &text);
+	if (rc == 0 && text_too)
+		rc = access_ledger_write(c->sp->ledger, c->sp->name, c->by,
+					 text.data, c->msg);
+	if (rc == 0)
+		rc = events_append(c->ix, c->sp->name, c->by,
+				   (int64_t)time(NULL), &c->ev, NULL);
+	if (rc == 0 && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) {
+		/* The ledger has it; the mirror can be rebuilt from it. */
+		rc = db_fail(c->db, "commit");
+		log_error("space '%s': access change in the ledger but not in the index: %s",
+			  c->sp->name, err_msg());
+	}
+	if (rc < 0)
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&access_lock);
+	buf_release(&text);
+	return rc;
+}
+
+static int count_owners(sqlite3 *db, const char *space, int *n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(db, &st,
+		      "SELECT count(*) FROM members WHERE space = ?1 AND role = 'owner'",
+		      space, NULL, NULL, NULL);
+
+	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int(st, 0);
+	else if (rc == 0)
+		rc = db_fail(db, "count owners");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int access_member_set(struct space *sp, struct index *ix, const char *by,
+		      const char *login, enum policy_role role)
+{
+	struct change c = { .sp = sp, .ix = ix, .by = by };
+	enum policy_role old = POLICY_ROLE_NONE;
+	int rc, admin = 0, owners = 0;
+	char d[160];
+
+	rc = index_user_exists(ix, login);
+	if (rc == 0)
+		return err_set(-ENOENT, "no user '%s'", login);
+	if (rc < 0)
+		return rc;
+	rc = change_begin(&c);
+	if (rc < 0)
+		return rc;
+	rc = access_member(ix, sp->name, login, &old, &admin);
+	if (rc == -ENOENT) {
+		old = POLICY_ROLE_NONE;
+		rc = 0;
+		err_clear();
+	}
+	if (rc == 0 && old == POLICY_ROLE_OWNER && role != POLICY_ROLE_OWNER) {
+		rc = count_owners(c.db, sp->name, &owners);
+		if (rc == 0 && owners <= 1)
+			rc = err_set(-EEXIST,
+				     "'%s' is the last owner of '%s'", login,
+				     sp->name);
+	}
+	if (rc == 0)
+		rc = run(c.db,
+			 "INSERT OR REPLACE INTO members(space, login, role) VALUES(?1, ?2, ?3)",
+			 sp->name, login, policy_role_name(role), NULL);
+	/* Delegation is for assistants; owners need no grants. */
+	if (rc == 0 && role != POLICY_ROLE_ASSISTANT)
+		rc = run(c.db,
+			 "DELETE FROM delegations WHERE space = ?1 AND login = ?2",
+			 sp->name, login, NULL, NULL);
+	if (rc == 0 && role == POLICY_ROLE_OWNER)
+		rc = run(c.db,
+			 "DELETE FROM grants WHERE space = ?1 AND login = ?2",
+			 sp->name, login, NULL, NULL);
+	snprintf(c.msg, sizeof(c.msg), "member %s %s\n\nCoffre-Op: member %s %s\n",
+		 login, policy_role_name(role), login, policy_role_name(role));
+	snprintf(d, sizeof(d), "%s %s", login, policy_role_name(role));
+	c.ev = (struct index_event){ .kind = "member-add",
+				     .path = "/",
+				     .detail = d };
+	return change_end(&c, rc, 1);
+}
+
+int access_member_remove(struct space *sp, struct index *ix, const char *by,
+			 const char *login)
+{
+	struct change c = { .sp = sp, .ix = ix, .by = by };
+	enum policy_role old;
+	int rc, admin, owners = 0;
+	char d[160];
+
+	rc = change_begin(&c);
+	if (rc < 0)
+		return rc;
+	rc = access_member(ix, sp->name, login, &old, &admin);
+	if (rc == -ENOENT)
+		rc = err_set(-ENOENT, "'%s' is no member of '%s'", login,
+			     sp->name);
+	if (rc == 0 && old == POLICY_ROLE_OWNER) {
+		rc = count_owners(c.db, sp->name, &owners);
+		if (rc == 0 && owners <= 1)
+			rc = err_set(-EEXIST,
+				     "'%s' is the last owner of '%s'", login,
+				     sp->name);
+	}
+	if (rc == 0)
+		rc = run(c.db,
+			 "DELETE FROM members WHERE space = ?1 AND login = ?2",
+			 sp->name, login, NULL, NULL);
+	if (rc == 0)
+		rc = run(c.db,
+			 "DELETE FROM delegations WHERE space = ?1 AND login = ?2",
+			 sp->name, login, NULL, NULL);
+	if (rc == 0)
+		rc = run(c.db,
+			 "DELETE FROM grants WHERE space = ?1 AND login = ?2",
+			 sp->name, login, NULL, NULL);
+	snprintf(c.msg, sizeof(c.msg),
+		 "member remove %s\n\nCoffre-Op: member-remove %s\n", login,
+		 login);
+	snprintf(d, sizeof(d), "%s", login);
+	c.ev = (struct index_event){ .kind = "member-remove",
+				     .path = "/",
+				     .detail = d };
+	return change_end(&c, rc, 1);
+}
+
+int access_delegate(struct space *sp, struct index *ix, const char *by,
+		    const char *login, int admin)
+{
+	struct change c = { .sp = sp, .ix = ix, .by = by };
+	enum policy_role role;
+	int rc, had;
+	char d[160];
+
+	rc = change_begin(&c);
+	if (rc < 0)
+		return rc;
+	rc = access_member(ix, sp->name, login, &role, &had);
+	if (rc == -ENOENT)
+		rc = err_set(-ENOENT, "'%s' is no member of '%s'", login,
+			     sp->name);
+	if (rc == 0 && role != POLICY_ROLE_ASSISTANT)
+		rc = err_set(-EINVAL,
+			     "administration is delegated to assistants only, '%s' is %s",
+			     login, policy_role_name(role));
+	if (rc == 0)
+		rc = run(c.db,
+			 admin ? "INSERT OR IGNORE INTO delegations(space, login) VALUES(?1, ?2)" :
+				 "DELETE FROM delegations WHERE space = ?1 AND login = ?2",
+			 sp->name, login, NULL, NULL);
+	snprintf(c.msg, sizeof(c.msg), "%s %s\n\nCoffre-Op: %s %s\n",
+		 admin ? "delegate-admin" : "revoke-admin", login,
+		 admin ? "delegate-admin" : "revoke-admin", login);
+	snprintf(d, sizeof(d), "%s", login);
+	c.ev = (struct index_event){ .kind = admin ? "delegate-admin" :
+						     "revoke-admin",
+				     .path = "/",
+				     .detail = d };
+	return change_end(&c, rc, 1);
+}
+
+/* 1 when path is a folder at the head, 0 when not, or -errno. */
+static int stat_dir_cb(const struct ledger_entry *e, void *arg)
+{
+	*(int *)arg = e->is_dir;
+	return 0;
+}
+
+static int is_folder(struct space *sp, const char *path)
+{
+	int dir = 0;
+	int rc = ledger_stat(sp->ledger, path, stat_dir_cb, &dir);
+
+	if (rc == -ENOENT && !strcmp(path, "/"))
+		return 1;
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		return 0;
+	return rc < 0 ? rc : dir;
+}
+
+static int trusted_elsewhere(sqlite3 *db, const char *space,
+			     const char *login, const char *path, int *found)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(db, &st,
+		      "SELECT 1 FROM grants WHERE space = ?1 AND login = ?2 AND path != ?3",
+		      space, login, path, NULL);
+
+	if (rc == 0) {
+		int src = sqlite3_step(st);
+
+		*found = src == SQLITE_ROW;
+		if (src != SQLITE_ROW && src != SQLITE_DONE)
+			rc = db_fail(db, "read grants");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int access_grant(struct space *sp, struct index *ix, const char *by,
+		 const char *path, const char *login, enum policy_grant level)
+{
+	struct change c = { .sp = sp, .ix = ix, .by = by };
+	enum policy_role role;
+	int rc, admin, other = 0;
+	char d[160];
+
+	rc = is_folder(sp, path);
+	if (rc == 0)
+		return err_set(-ENOENT, "no such folder '%s'", path);
+	if (rc < 0)
+		return rc;
+	rc = change_begin(&c);
+	if (rc < 0)
+		return rc;
+	rc = access_member(ix, sp->name, login, &role, &admin);
+	if (rc == -ENOENT)
+		rc = err_set(-ENOENT, "'%s' is no member of '%s'", login,
+			     sp->name);
+	if (rc == 0 && level && role == POLICY_ROLE_OWNER)
+		rc = err_set(-EINVAL, "'%s' is an owner and holds every right",
+			     login);
+	if (rc == 0 && level == POLICY_GRANT_DEPOSIT &&
+	    role == POLICY_ROLE_TRUSTED)
+		rc = err_set(-EINVAL, "a trusted person may only read");
+	if (rc == 0 && level && role == POLICY_ROLE_TRUSTED) {
+		rc = trusted_elsewhere(c.db, sp->name, login, path, &other);
+		if (rc == 0 && other)
+			rc = err_set(-EEXIST,
+				     "'%s' is a trusted person and already has a designated folder",
+				     login);
+	}
+	if (rc == 0 && level)
+		rc = run(c.db,
+			 "INSERT OR REPLACE INTO grants(space, path, login, level) VALUES(?1, ?2, ?3, ?4)",
+			 sp->name, path, login, policy_grant_name(level));
+	if (rc == 0 && !level) {
+		rc = run(c.db,
+			 "DELETE FROM grants WHERE space = ?1 AND path = ?2 AND login = ?3",
+			 sp->name, path, login, NULL);
+		if (rc == 0 && sqlite3_changes(c.db) == 0)
+			rc = err_set(-ENOENT, "'%s' holds no grant on '%s'",
+				     login, path);
+	}
+	if (level)
+		snprintf(c.msg, sizeof(c.msg),
+			 "grant %s %s %s\n\nCoffre-Op: grant %s\nCoffre-Grant: %s %s\n",
+			 login, policy_grant_name(level), path, path, login,
+			 policy_grant_name(level));
+	else
+		snprintf(c.msg, sizeof(c.msg),
+			 "revoke %s %s\n\nCoffre-Op: revoke %s\nCoffre-Grant: %s\n",
+			 login, path, path, login);
+	snprintf(d, sizeof(d), "%s%s%s", login, level ? " " : "",
+		 level ? policy_grant_name(level) : "");
+	c.ev = (struct index_event){ .kind = level ? "grant" : "revoke",
+				     .path = path,
+				     .detail = d };
+	return change_end(&c, rc, 1);
+}
+
+int access_class_set(struct space *sp, struct index *ix, const char *by,
+		     const char *path, enum folder_class class)
+{
+	struct change c = { .sp = sp, .ix = ix, .by = by };
+	int rc;
+
+	rc = change_begin(&c);
+	if (rc < 0)
+		return rc;
+	snprintf(c.msg, sizeof(c.msg),
+		 "class %s %s\n\nCoffre-Op: class %s\nCoffre-Class: %s\n",
+		 path, folder_class_name(class), path,
+		 folder_class_name(class));
+	rc = access_ledger_class(sp->ledger, sp->name, by, path, class,
+				 c.msg);
+	c.ev = (struct index_event){ .kind = "class",
+				     .path = path,
+				     .detail = folder_class_name(class) };
+	return change_end(&c, rc, 0);
+}
+
+/* --- where a document is filed, for authorizing reads by doc id --- */
+
+static int doc_stat_cb(const struct ledger_entry *e, void *arg)
+{
+	const char *doc_id = arg;
+
+	return !e->is_dir && e->manifest &&
+			       !strcmp(e->manifest->doc_id, doc_id) ?
+		       0 :
+		       -ENOENT;
+}
+
+int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
+		    char *out, size_t outlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 seq = 0;
+	sqlite3 *db;
+	int rc, src;
+
+	out[0] = '\0';
+	rc = index_db(ix, &db);
+	if (rc == 0)
+		rc = prep(db, &st,
+			  "SELECT seq, path FROM events WHERE space = ?1 AND doc_id = ?2 AND path IS NOT NULL AND kind IN ('deposit', 'move') ORDER BY seq DESC LIMIT 1",
+			  sp->name, doc_id, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		seq = sqlite3_column_int64(st, 0);
+		snprintf(out, outlen, "%s", sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (!out[0])
+		return err_set(-ENOENT, "no such document '%s'", doc_id);
+	/* Later folder moves carry the document along: follow them. */
+	rc = prep(db, &st,
+		  "SELECT path, detail FROM events WHERE space = ?1 AND seq > ?2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq",
+		  sp->name, NULL, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 2, seq);
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *to = (const char *)sqlite3_column_text(st, 0);
+		const char *from = (const char *)sqlite3_column_text(st, 1);
+		size_t n = strlen(from);
+		char moved[PATH_MAX_LEN + 1];
+
+		if (strncmp(out, from, n) || out[n] != '/')
+			continue;
+		if ((size_t)snprintf(moved, sizeof(moved), "%s%s", to,
+				     out + n) >= sizeof(moved))
+			continue;
+		snprintf(out, outlen, "%s", moved);
+	}
+	sqlite3_finalize(st);
+	/* The head has the last word: the document must be filed there. */
+	rc = ledger_stat(sp->ledger, out, doc_stat_cb, (void *)doc_id);
+	if (rc < 0)
+		return err_set(-ENOENT, "no such document '%s'", doc_id);
+	return 0;
+}

@@ -1,0 +1,129 @@
+/*
+ * The ledger side of access changes: one commit that replaces the root
+ * ".coffre-access" blob, or the ".coffre-folder" blob of one folder, and
+ * nothing else.  It takes the ledger's apply lock like a batch does, so it
+ * never races one; the batch code notices the moved head and reads its
+ * tree again.  Commits are made (and signed, when a prover is installed)
+ * by the same ledger_commit_create() as batches.
+ */
+#include "server/access.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <git2.h>
+
+#include "common/err.h"
+#include "server/ledger_i.h"
+
+/* Build the new root tree from the head's with upd applied, commit it. */
+static int commit_update(struct ledger *lg, const char *space, const char *by,
+			 const char *folder, const git_tree_update *upd,
+			 const char *msg)
+{
+	git_signature *author = NULL, *committer = NULL;
+	git_commit *parent = NULL;
+	git_tree *ptree = NULL, *tree = NULL;
+	git_tree_entry *te = NULL;
+	git_reference *ref = NULL;
+	git_repository *repo = lg->wrepo;
+	git_oid head, tree_id, commit;
+	char *email = NULL;
+	int rc;
+
+	if (asprintf(&email, "%s@%s.coffre", by, space) < 0)
+		return -ENOMEM;
+	rc = ledger_head_oid(repo, &head);
+	if (rc < 0)
+		goto out;
+	rc = git_commit_lookup(&parent, repo, &head);
+	if (rc == 0)
+		rc = git_commit_tree(&ptree, parent);
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot read the head");
+		goto out;
+	}
+	if (folder && *folder) {
+		rc = git_tree_entry_bypath(&te, ptree, folder);
+		if (rc < 0 || git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+			rc = err_set(-ENOENT, "no such folder '/%s'", folder);
+			goto out;
+		}
+	}
+	rc = git_tree_create_updated(&tree_id, repo, ptree, 1, upd);
+	if (rc == 0)
+		rc = git_tree_lookup(&tree, repo, &tree_id);
+	if (rc == 0)
+		rc = git_signature_now(&author, by, email);
+	if (rc == 0)
+		rc = git_signature_now(&committer, LEDGER_SERVER_NAME,
+				       LEDGER_SERVER_EMAIL);
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot write the access change");
+		goto out;
+	}
+	rc = ledger_commit_create(&commit, repo, author, committer, msg, tree,
+				  1, (const git_commit **)&parent);
+	if (rc == 0)
+		rc = ledger_commit_stamp(repo, &commit);
+	if (rc < 0)
+		goto out;
+	rc = git_reference_create_matching(&ref, repo, LEDGER_REF, &commit, 1,
+					   &head, "coffre: access");
+	if (rc < 0)
+		rc = ledger_git_err(rc, "cannot move the ledger head");
+out:
+	git_reference_free(ref);
+	git_tree_entry_free(te);
+	git_signature_free(author);
+	git_signature_free(committer);
+	git_tree_free(tree);
+	git_tree_free(ptree);
+	git_commit_free(parent);
+	free(email);
+	return rc;
+}
+
+int access_ledger_write(struct ledger *lg, const char *space, const char *by,
+			const char *text, const char *msg)
+{
+	git_tree_update upd = { .action = GIT_TREE_UPDATE_UPSERT,
+				.filemode = GIT_FILEMODE_BLOB,
+				.path = ACCESS_FILE_NAME };
+	int rc;
+
+	pthread_mutex_lock(&lg->apply_lock);
+	rc = git_blob_create_from_buffer(&upd.id, lg->wrepo, text,
+					 strlen(text));
+	if (rc < 0)
+		rc = ledger_git_err(rc, "cannot write the access blob");
+	else
+		rc = commit_update(lg, space, by, NULL, &upd, msg);
+	pthread_mutex_unlock(&lg->apply_lock);
+	return rc;
+}
+
+int access_ledger_class(struct ledger *lg, const char *space, const char *by,
+			const char *path, enum folder_class class,
+			const char *msg)
+{
+	git_tree_update upd = { .action = GIT_TREE_UPDATE_UPSERT,
+				.filemode = GIT_FILEMODE_BLOB };
+	const char *ip = path + 1; /* a valid path starts with '/' */
+	char *meta = NULL;
+	int rc;
+
+	if (asprintf(&meta, "%s%s%s", ip, *ip ? "/" : "", FOLDER_META_NAME) <
+	    0)
+		return -ENOMEM;
+	upd.path = meta;
+	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_folder_blob(lg->wrepo, class, &upd.id);
+	if (rc == 0)
+		rc = commit_update(lg, space, by, ip, &upd, msg);
+	pthread_mutex_unlock(&lg->apply_lock);
+	free(meta);
+	return rc;
+}

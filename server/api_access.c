@@ -1,0 +1,255 @@
+/*
+ * The access endpoints: members, delegation, grants and classes (see
+ * docs/protocol.md, "Access").  Each change goes through access.h, which
+ * makes it a ledger commit authored by the caller and an event.  Rights:
+ * the route asks the space-level right (admin for members), the handler
+ * asks authorize() on the folder in question; changes to owners and
+ * delegation are for owners alone, so a delegated assistant cannot raise
+ * itself or anyone above an assistant.
+ */
+#include "server/api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/path.h"
+#include "server/access.h"
+#include "server/policy.h"
+#include "server/server.h"
+#include "server/spaces.h"
+
+/* A member's login from the body or the URL: a valid ident. */
+static int login_arg(struct http_req *req, const char *login)
+{
+	if (ident_validate(login) < 0)
+		return http_reply_error(req, 400, "bad_request", -1,
+					"bad login '%s'", login);
+	return 0;
+}
+
+static int owner_only(struct http_req *req, const char *what)
+{
+	if (req->auth.role_id == POLICY_ROLE_OWNER)
+		return 0;
+	return err_set(-EACCES, "only an owner may %s", what);
+}
+
+/* The role login holds now, POLICY_ROLE_NONE when none. */
+static enum policy_role role_now(struct http_req *req, const char *login)
+{
+	enum policy_role r = POLICY_ROLE_NONE;
+	int admin;
+
+	if (access_member(req->srv->ix, req->space_name, login, &r, &admin) <
+	    0) {
+		err_clear();
+		return POLICY_ROLE_NONE;
+	}
+	return r;
+}
+
+static int member_cb(const char *login, enum policy_role role, int admin,
+		     void *arg)
+{
+	return json_array_append_new(arg, json_pack("{s:s, s:s, s:b}", "login",
+						    login, "role",
+						    policy_role_name(role),
+						    "admin", admin)) ?
+		       -ENOMEM :
+		       0;
+}
+
+static int grant_cb(const char *path, const char *login,
+		    enum policy_grant level, void *arg)
+{
+	return json_array_append_new(arg, json_pack("{s:s, s:s, s:s}", "path",
+						    path, "login", login,
+						    "right",
+						    policy_grant_name(level))) ?
+		       -ENOMEM :
+		       0;
+}
+
+int api_members_list(struct http_req *req)
+{
+	json_t *members = json_array(), *grants = json_array();
+	int rc = -ENOMEM;
+
+	if (members && grants)
+		rc = access_members(req->srv->ix, req->space_name, member_cb,
+				    members);
+	if (rc == 0)
+		rc = access_grants_all(req->srv->ix, req->space_name, grant_cb,
+				       grants);
+	if (rc < 0) {
+		json_decref(members);
+		json_decref(grants);
+		return rc;
+	}
+	return http_reply_json(req, 200,
+			       json_pack("{s:s, s:o, s:o}", "space",
+					 req->space_name, "members", members,
+					 "grants", grants));
+}
+
+int api_member_add(struct http_req *req)
+{
+	const char *login, *role_s;
+	enum policy_role role;
+	int rc;
+
+	if (api_json_string(req, req->json, "login", 1, 64, &login, -1) ||
+	    api_json_string(req, req->json, "role", 1, 16, &role_s, -1))
+		return 0;
+	if (login_arg(req, login))
+		return 0;
+	if (policy_role_parse(role_s, &role) < 0)
+		return http_reply_error(
+			req, 400, "bad_request", -1,
+			"field 'role' must be owner, assistant, intervenant or trusted");
+	if (role == POLICY_ROLE_OWNER || role_now(req, login) == POLICY_ROLE_OWNER) {
+		rc = owner_only(req, "add or change an owner");
+		if (rc < 0)
+			return rc;
+	}
+	rc = access_member_set(req->space, req->srv->ix, req->auth.login,
+			       login, role);
+	if (rc < 0)
+		return rc;
+	return http_reply_json(req, 200,
+			       json_pack("{s:s, s:s}", "login", login, "role",
+					 policy_role_name(role)));
+}
+
+int api_member_remove(struct http_req *req)
+{
+	int rc;
+
+	if (login_arg(req, req->arg))
+		return 0;
+	if (role_now(req, req->arg) == POLICY_ROLE_OWNER) {
+		rc = owner_only(req, "remove an owner");
+		if (rc < 0)
+			return rc;
+	}
+	rc = access_member_remove(req->space, req->srv->ix, req->auth.login,
+				  req->arg);
+	if (rc < 0)
+		return rc;
+	return http_reply_json(req, 200,
+			       json_pack("{s:s, s:b}", "login", req->arg,
+					 "removed", 1));
+}
+
+int api_delegation(struct http_req *req)
+{
+	json_t *admin = json_object_get(req->json, "admin");
+	const char *login;
+	int rc;
+
+	if (api_json_string(req, req->json, "login", 1, 64, &login, -1))
+		return 0;
+	if (login_arg(req, login))
+		return 0;
+	if (!json_is_boolean(admin))
+		return http_reply_error(req, 400, "bad_request", -1,
+					"field 'admin' must be true or false");
+	rc = owner_only(req, "delegate administration");
+	if (rc == 0)
+		rc = access_delegate(req->space, req->srv->ix, req->auth.login,
+				     login, json_is_true(admin));
+	if (rc < 0)
+		return rc;
+	return http_reply_json(req, 200,
+			       json_pack("{s:s, s:b}", "login", login, "admin",
+					 json_is_true(admin)));
+}
+
+/* A validated path from the body; 1 when a 400 was queued. */
+static int body_path(struct http_req *req, const char **out)
+{
+	if (api_json_string(req, req->json, "path", 1, PATH_MAX_LEN, out, -1))
+		return 1;
+	if (path_validate(*out) < 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", err_msg());
+		http_reply_error(req, 400, "bad_name", -1, "bad path: %s", why);
+		return 1;
+	}
+	return 0;
+}
+
+int api_grant(struct http_req *req)
+{
+	const char *path, *login, *right = NULL;
+	enum policy_grant level = POLICY_GRANT_NONE;
+	int rc, revoke = !strcmp(req->method, "DELETE");
+
+	if (revoke) {
+		rc = 0;
+		path = http_query(req, "path", &rc);
+		login = http_query(req, "login", &rc);
+		if (rc < 0 || !path || !login)
+			return http_reply_error(req, 400, "bad_request", -1,
+						"'path' and 'login' are needed");
+		if (path_validate(path) < 0)
+			return http_reply_error(req, 400, "bad_name", -1,
+						"bad path: %s", err_msg());
+	} else {
+		if (body_path(req, &path) ||
+		    api_json_string(req, req->json, "login", 1, 64, &login,
+				    -1) ||
+		    api_json_string(req, req->json, "right", 1, 16, &right, -1))
+			return 0;
+		if (policy_grant_parse(right, &level) < 0)
+			return http_reply_error(
+				req, 400, "bad_request", -1,
+				"field 'right' must be read or deposit");
+	}
+	if (login_arg(req, login))
+		return 0;
+	rc = authorize(&req->auth, req->space_name, path, AUTH_ADMIN);
+	if (rc < 0)
+		return rc;
+	rc = access_grant(req->space, req->srv->ix, req->auth.login, path,
+			  login, level);
+	if (rc < 0)
+		return rc;
+	return http_reply_json(req, 200,
+			       json_pack("{s:s, s:s, s:s}", "path", path,
+					 "login", login, "right",
+					 policy_grant_name(level)));
+}
+
+int api_class(struct http_req *req)
+{
+	const char *path, *class_s;
+	enum folder_class class;
+	int rc;
+
+	if (body_path(req, &path) ||
+	    api_json_string(req, req->json, "class", 1, 16, &class_s, -1))
+		return 0;
+	if (folder_class_parse(class_s, &class) < 0)
+		return http_reply_error(
+			req, 400, "bad_request", -1,
+			"field 'class' must be public, restricted or confidential");
+	rc = authorize(&req->auth, req->space_name, path, AUTH_ADMIN);
+	if (rc == 0 && req->auth.traverse)
+		rc = err_set(-EACCES, "'%s': the admin right is needed", path);
+	if (rc < 0)
+		return rc;
+	rc = access_class_set(req->space, req->srv->ix, req->auth.login, path,
+			      class);
+	if (rc == -ENOENT)
+		return http_reply_error(req, 409, "conflict", -1,
+					"'%s' is no folder", path);
+	if (rc < 0)
+		return rc;
+	return http_reply_json(req, 200,
+			       json_pack("{s:s, s:s}", "path", path, "class",
+					 folder_class_name(class)));
+}
