@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "client/cache.h"
 #include "client/staging.h"
 #include "client/transport.h"
@@ -188,6 +189,21 @@ void content_staging_delete(struct fs *fs, const char *name)
 	if (staging_path(fs, name, p, sizeof(p)) == 0 && unlink(p) < 0 &&
 	    errno != ENOENT)
 		log_warn("cannot remove staging file: %s", strerror(errno));
+}
+
+void content_staging_keep(struct fs *fs, const char *name)
+{
+	char from[4096], dir[4096], to[4096 + 80];
+
+	if (staging_path(fs, name, from, sizeof(from)) < 0 ||
+	    staging_path(fs, "kept", dir, sizeof(dir)) < 0)
+		return;
+	snprintf(to, sizeof(to), "%s/%s", dir, name);
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || rename(from, to) < 0)
+		log_warn("cannot set aside a refused staging file: %s",
+			 strerror(errno));
+	else
+		log_warn("refused content kept (encrypted) in %s", to);
 }
 
 /* Close the staging handle (node->lock held). */

@@ -255,6 +255,9 @@ int content_staging(struct fs *fs, struct node *n, int trunc);
 int content_truncate(struct fs *fs, struct node *n, uint64_t size);
 /* Close and delete a staging file by name (no lock needed). */
 void content_staging_delete(struct fs *fs, const char *name);
+/* Set a staging file aside in DIR/staging/kept, out of the startup sweep:
+ * for content the server refused, which must not be lost. */
+void content_staging_keep(struct fs *fs, const char *name);
 ssize_t content_base_read(void *arg, uint64_t off, void *buf, size_t n);
 ssize_t content_map_read(struct fs *fs, struct chunk_map *m, void *buf,
 			 size_t size, uint64_t off);

@@ -8,6 +8,7 @@
  */
 #include "client/fs_i.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,40 @@ out:
 	free(name);
 }
 
+/*
+ * Remove staging files no queued deposit names: content of files that were
+ * still open (never closed, so never promised) when the process died.
+ * Called after the replay, before any FUSE thread runs.
+ */
+static void staging_sweep(struct fs *fs)
+{
+	DIR *d = opendir(fs->staging_dir);
+	struct dirent *de;
+	struct pend *p, *tmp;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int used = 0;
+
+		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
+			continue; /* kept/: refused content, set aside */
+		HASH_ITER(hh, fs->pends, p, tmp)
+		{
+			if (p->op.kind == QUEUE_DEPOSIT && p->op.staging &&
+			    !strcmp(p->op.staging, de->d_name)) {
+				used = 1;
+				break;
+			}
+		}
+		if (!used) {
+			log_info("removing a staging file no deposit names");
+			content_staging_delete(fs, de->d_name);
+		}
+	}
+	closedir(d);
+}
+
 int pend_replay(struct fs *fs)
 {
 	struct replay r = { NULL, 0, 0 };
@@ -329,6 +364,7 @@ int pend_replay(struct fs *fs)
 			replay_one(fs, &r.ops[i]);
 		if (r.n)
 			log_info("%zu queued operations resume", r.n);
+		staging_sweep(fs);
 		rc = 0;
 	}
 	for (i = 0; i < r.n; i++)

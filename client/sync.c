@@ -655,7 +655,20 @@ static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad, int rc,
 		}
 	}
 	log_error("dropping queued operation on '%s': %s", what, msg);
-	pend_drop(fs, p); /* a deposit's staging stays on disk */
+	if (o->op.kind == QUEUE_DEPOSIT && p->op.staging) {
+		struct node *n = p->node;
+		char *kept = NULL;
+
+		content_staging_keep(fs, p->op.staging);
+		/* the file stays readable on this mount from its new place */
+		if (n && n->staging_name &&
+		    !strcmp(n->staging_name, p->op.staging) &&
+		    asprintf(&kept, "kept/%s", p->op.staging) >= 0) {
+			free(n->staging_name);
+			n->staging_name = kept;
+		}
+	}
+	pend_drop(fs, p);
 	(void)rc;
 }
 
