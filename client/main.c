@@ -26,6 +26,7 @@
 #include "client/mount.h"
 #include "client/session.h"
 #include "client/transport.h"
+#include "client/userkey.h"
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -50,6 +51,8 @@ static const char usage_text[] =
 	"       coffre [--config DIR] umount MOUNTPOINT\n"
 	"       coffre [--config DIR] verify PATH [--version N]\n"
 	"       coffre [--config DIR] proof PATH --out DIR [--version N]\n"
+	"       coffre [--config DIR] sign PATH --as author|recipient [--version N] [--password-file FILE]\n"
+	"       coffre [--config DIR] signatures PATH [--version N]\n"
 	"       coffre [--config DIR] member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
 	"       coffre [--config DIR] member remove|list SPACE [LOGIN]\n"
 	"       coffre [--config DIR] grant PATH LOGIN read|deposit\n"
@@ -149,8 +152,6 @@ static int cmd_login(const char *config, int argc, char **argv)
 		rc = transport_login(t, login, password, &token);
 	transport_free(t);
 	t = NULL;
-	explicit_bzero(password, strlen(password));
-	free(password);
 	if (rc < 0) {
 		fail("login failed: %s", err_msg());
 		goto out;
@@ -177,9 +178,15 @@ static int cmd_login(const char *config, int argc, char **argv)
 		fail("%s", err_msg());
 		goto out;
 	}
+	/* The e-signature key, sealed under the password (userkey.h). */
+	if (userkey_setup(dir, login, password, t) < 0)
+		fprintf(stderr, "coffre: warning: no signing key: %s\n",
+			err_msg());
 	printf("logged in as %s at %s\n", login, url);
 	status = 0;
 out:
+	explicit_bzero(password, strlen(password));
+	free(password);
 	crypto_key_release(&key);
 	json_decref(reply);
 	transport_free(t);
@@ -642,6 +649,10 @@ int main(int argc, char **argv)
 		return cmd_verify(config, argc, argv);
 	if (!strcmp(cmd, "proof"))
 		return cmd_proof(config, argc, argv);
+	if (!strcmp(cmd, "sign"))
+		return cmd_sign(config, argc, argv);
+	if (!strcmp(cmd, "signatures"))
+		return cmd_signatures(config, argc, argv);
 	if (!strcmp(cmd, "member"))
 		return cmd_member(config, argc, argv);
 	if (!strcmp(cmd, "grant"))

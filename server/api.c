@@ -112,6 +112,30 @@ static const struct http_route r_proof = {
 	.right = AUTH_READ,
 	.fn = api_doc_proof,
 };
+static const struct http_route r_cert = {
+	.method = "POST",
+	.name = "certs",
+	.body = HTTP_BODY_JSON,
+	.in_space = 0,
+	.right = AUTH_READ,
+	.fn = api_cert_issue,
+};
+static const struct http_route r_sig_list = {
+	.method = "GET",
+	.name = "signatures",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_signatures_list,
+};
+static const struct http_route r_sig_add = {
+	.method = "POST",
+	.name = "sign",
+	.body = HTTP_BODY_JSON,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_signature_add,
+};
 
 /* Access and events: the handler asks authorize() on the folder. */
 #define ROUTE(var, m, nm, b, r, f)                                          \
@@ -194,6 +218,8 @@ int api_route(struct http_req *req, const char *url, const char *method)
 
 	if (n == 1 && !strcmp(seg[0], "login"))
 		return pick(req, method, &r_login, NULL);
+	if (n == 1 && !strcmp(seg[0], "certs"))
+		return pick(req, method, &r_cert, NULL);
 	if (strcmp(seg[0], "spaces"))
 		return err_set(-ENOENT, "no such resource");
 	if (n == 1)
@@ -233,11 +259,13 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_chunk_get, &r_chunk_put);
 	}
 	if (n == 7 && !strcmp(seg[2], "docs") && !strcmp(seg[4], "versions") &&
-	    !strcmp(seg[6], "proof")) {
+	    (!strcmp(seg[6], "proof") || !strcmp(seg[6], "signatures"))) {
 		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
 			return err_set(-ENOENT, "no such document");
 		if (parse_version(req, seg[5]) < 0)
 			return -ENOENT;
+		if (!strcmp(seg[6], "signatures"))
+			return pick(req, method, &r_sig_list, &r_sig_add);
 		return pick(req, method, &r_proof, NULL);
 	}
 	if ((n == 5 || n == 6) && !strcmp(seg[2], "docs") &&

@@ -43,6 +43,16 @@ int api_class(struct http_req *req);
 int api_events_list(struct http_req *req);
 int api_events_reads(struct http_req *req);
 int api_doc_proof(struct http_req *req); /* api_proof.c */
+/* api_signatures.c: user certificates and e-signatures of versions. */
+int api_cert_issue(struct http_req *req);
+int api_signature_add(struct http_req *req);
+int api_signatures_list(struct http_req *req);
+/*
+ * The version req->arg / req->num of req's space (index, else ledger
+ * history), after authorize(AUTH_READ): its commit (41 bytes) and its
+ * manifest text (malloc'd).  -ENOENT when there is none.  api_proof.c.
+ */
+int api_version_find(struct http_req *req, char *commit, char **manifest);
 
 /* JSON field helpers: 0 or a 400 bad_request reply already queued (1). */
 int api_json_string(struct http_req *req, json_t *obj, const char *key,

@@ -120,35 +120,49 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 	return j;
 }
 
-int api_doc_proof(struct http_req *req)
+int api_version_find(struct http_req *req, char *commit,
+		     char **manifest)
 {
 	struct found f = { .manifest = NULL };
 	struct want w = { .version = req->num, .f = &f };
-	struct ledger_proof p;
-	json_t *j;
 	int rc;
 
+	*manifest = NULL;
 	if (!doc_id_valid(req->arg))
-		return http_reply_error(req, 404, "not_found", -1,
-					"no such document '%s'", req->arg);
+		return err_set(-ENOENT, "no such document '%s'", req->arg);
 	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
 	if (rc < 0)
 		return rc;
 	rc = index_versions(req->srv->ix, req->space_name, req->arg, req->num,
 			    from_index, &f);
+	/* Not in the index (rebuilt, or behind): the ledger's history. */
 	if (rc == 0)
 		rc = ledger_versions(req->space->ledger, req->arg, from_ledger,
 				     &w);
 	if (rc == -ENOENT)
 		rc = 0;
-	if (rc < 0)
-		goto out;
-	if (!f.manifest) {
-		rc = http_reply_error(req, 404, "not_found", -1,
-				      "no version %llu of document '%s'",
-				      (unsigned long long)req->num, req->arg);
-		goto out;
+	if (rc == 0 && !f.manifest)
+		rc = err_set(-ENOENT, "no version %llu of document '%s'",
+			     (unsigned long long)req->num, req->arg);
+	if (rc < 0) {
+		free(f.manifest);
+		return rc;
 	}
+	memcpy(commit, f.commit, GIT_OID_HEX_LEN + 1);
+	*manifest = f.manifest;
+	return 0;
+}
+
+int api_doc_proof(struct http_req *req)
+{
+	struct found f = { .manifest = NULL };
+	struct ledger_proof p;
+	json_t *j;
+	int rc;
+
+	rc = api_version_find(req, f.commit, &f.manifest);
+	if (rc < 0)
+		return rc;
 	rc = ledger_proof_build(req->space->ledger, f.commit, f.manifest,
 				strlen(f.manifest), &p);
 	if (rc < 0)

@@ -161,4 +161,27 @@ void ledger_proof_release(struct ledger_proof *p);
 #define LEDGER_ANCHOR_REF "refs/coffre/events"
 int ledger_anchor(struct ledger *lg, const char *text, int *written);
 
+/*
+ * E-signatures of versions (server/ledger_signatures.c), kept in the
+ * ledger on LEDGER_SIGNATURES_REF: one signed, timestamped commit per
+ * signature, whose tree files DOC_ID/VERSION/LOGIN.ROLE.p7s (the DER CMS),
+ * .tsr (the RFC 3161 response over the .p7s) and .txt (login, role,
+ * signed-at, the version's commit).  A later signature by the same login
+ * and role replaces the earlier one in the tree (history keeps both).
+ */
+#define LEDGER_SIGNATURES_REF "refs/coffre/signatures"
+struct ledger_signature {
+	const char *login, *role, *signed_at, *commit;
+	const void *cms, *tsr;
+	size_t cms_len, tsr_len;
+};
+int ledger_signature_add(struct ledger *lg, const char *doc_id,
+			 uint64_t version, const struct ledger_signature *s);
+typedef int (*ledger_signature_cb)(const struct ledger_signature *s,
+				   void *arg);
+/* Signatures of a version, by file name; none is not an error. */
+int ledger_signatures_list(struct ledger *lg, const char *doc_id,
+			   uint64_t version, ledger_signature_cb cb,
+			   void *arg);
+
 #endif /* COFFRE_SERVER_LEDGER_H */
