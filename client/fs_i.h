@@ -64,6 +64,8 @@ struct remote_meta {
 	char deposited_at[32];
 	int64_t mtime;	 /* 0 = none */
 	char fclass[16]; /* folders */
+	unsigned rights;  /* folders: RIGHTS_* of the caller (client/rights.h) */
+	int has_rights;   /* the listing stated them */
 };
 
 /* The chunks of one version, with prefix sums for offset lookups. */

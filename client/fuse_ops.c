@@ -9,6 +9,8 @@
  * snapshot of the listing taken at opendir, so paging offsets are stable.
  */
 #include "client/fs_i.h"
+#include "client/reads.h"
+#include "client/rights.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -564,7 +566,10 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	if (write && !created)
+	/* A new version is a deposit in the document's folder. */
+	if (write && !created && n->kind == NODE_FILE && n->parent)
+		rc = rights_check(fs, n->parent, RIGHTS_DEPOSIT);
+	if (write && !created && rc == 0)
 		rc = nameop_open_write(fs, n, !!(fi->flags & O_TRUNC));
 	if (rc < 0) {
 		free(h);
@@ -572,8 +577,10 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	}
 	h->n = n;
 	h->write = write;
-	if (!write)
+	if (!write) {
 		preload_map(fs, n);
+		reads_note(fs, n);
+	}
 	pthread_mutex_lock(&fs->lock);
 	/* keep the kernel's pages unless the content changed remotely */
 	fi->keep_cache = n->kernel_gen == n->content_gen;
@@ -623,7 +630,9 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	rc = nameop_create(fs, p, name, mode, fi->flags, &n);
+	rc = rights_check(fs, p, RIGHTS_DEPOSIT);
+	if (rc == 0)
+		rc = nameop_create(fs, p, name, mode, fi->flags, &n);
 	put(fs, p);
 	if (rc < 0) {
 		fuse_reply_err(req, kerr(rc));
@@ -743,7 +752,9 @@ static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	rc = nameop_mkdir(fs, p, name, mode, &n);
+	rc = rights_check(fs, p, RIGHTS_ORGANIZE);
+	if (rc == 0)
+		rc = nameop_mkdir(fs, p, name, mode, &n);
 	put(fs, p);
 	if (rc < 0)
 		fuse_reply_err(req, kerr(rc));
@@ -760,12 +771,14 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
 	struct node *p = get(fs, parent);
+	int rc;
 
 	if (!p) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	name_reply(req, nameop_unlink(fs, p, name));
+	rc = rights_check(fs, p, RIGHTS_ORGANIZE);
+	name_reply(req, rc < 0 ? rc : nameop_unlink(fs, p, name));
 	put(fs, p);
 }
 
@@ -773,12 +786,14 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = req_fs(req);
 	struct node *p = get(fs, parent);
+	int rc;
 
 	if (!p) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	name_reply(req, nameop_rmdir(fs, p, name));
+	rc = rights_check(fs, p, RIGHTS_ORGANIZE);
+	name_reply(req, rc < 0 ? rc : nameop_rmdir(fs, p, name));
 	put(fs, p);
 }
 
@@ -791,6 +806,9 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (!p || !np)
 		name_reply(req, -ENOENT);
+	else if (rights_check(fs, p, RIGHTS_ORGANIZE) < 0 ||
+		 rights_check(fs, np, RIGHTS_ORGANIZE) < 0)
+		name_reply(req, -EACCES);
 	else
 		name_reply(req, nameop_rename(fs, p, name, np, newname, flags));
 	put(fs, p);

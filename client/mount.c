@@ -19,6 +19,7 @@
 #include <fuse_lowlevel.h>
 #include "client/cache.h"
 #include "client/fs_i.h"
+#include "client/reads.h"
 #include "client/queue.h"
 #include "client/session.h"
 #include "client/transport.h"
@@ -228,7 +229,8 @@ static int serve(struct fs *fs, const struct mount_opts *o)
 		goto unmount;
 	}
 	/* threads only now: fuse_daemonize forks */
-	if (notify_start(fs) < 0 || sync_start(fs) < 0) {
+	if (notify_start(fs) < 0 || sync_start(fs) < 0 ||
+	    reads_start(fs) < 0) {
 		log_error("%s", err_msg());
 		goto unmount;
 	}
@@ -243,6 +245,7 @@ static int serve(struct fs *fs, const struct mount_opts *o)
 	if (rc < 0)
 		log_error("FUSE loop failed: %s", strerror(-rc));
 unmount:
+	reads_stop(fs);
 	sync_stop(fs);
 	notify_stop(fs);
 	fuse_session_unmount(fs->se);

@@ -5,6 +5,7 @@
  * checked field by field; anything malformed is -EPROTO.
  */
 #include "client/fs_i.h"
+#include "client/rights.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -49,6 +50,7 @@ int remote_meta_from_json(struct remote_meta *rm, json_t *e)
 	if (json_is_integer(v))
 		rm->mtime = json_integer_value(v);
 	copy_str(rm->fclass, sizeof(rm->fclass), json_object_get(e, "class"));
+	rm->rights = rights_parse(json_object_get(e, "rights"), &rm->has_rights);
 	return 0;
 }
 
@@ -110,6 +112,14 @@ static int list_page(struct fs *fs, const char *epath, const char *after,
 	if (rc < 0)
 		return rc;
 	copy_str(fclass, 16, json_object_get(reply, "class"));
+	if (!strcmp(epath, "%2F") || !strcmp(epath, "/")) {
+		int known;
+		unsigned r = rights_parse(json_object_get(reply, "rights"),
+					  &known);
+
+		if (known)
+			rights_root_set(fs, r);
+	}
 	ents = json_object_get(reply, "entries");
 	if (!json_is_array(ents)) {
 		rc = err_set(-EPROTO, "listing without entries");

@@ -6,6 +6,7 @@
  * plain text without a trailing NUL.  Only user.coffre.sync may be set.
  */
 #include "client/fs_i.h"
+#include "client/rights.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -151,7 +152,7 @@ int xattr_set(struct fs *fs, struct node *n, const char *name,
 		return 0;
 	}
 	if (!strcmp(name, XA_PREFIX "class") && n->kind == NODE_DIR)
-		return -ENOTSUP; /* NEEDSWORK: class changes on the server */
+		return rights_set_class(fs, n, value, size);
 	if (!strncmp(name, XA_PREFIX, strlen(XA_PREFIX)))
 		return -EACCES;
 	(void)flags;

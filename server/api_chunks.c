@@ -35,7 +35,7 @@ int api_chunks_missing(struct http_req *req)
 		return http_reply_error(req, 413, "too_large", -1,
 					"at most %d chunk ids per request",
 					MISSING_MAX);
-	rc = authorize(&req->auth, req->space_name, "/", AUTH_DEPOSIT);
+	rc = authorize(&req->auth, req->space_name, NULL, AUTH_DEPOSIT);
 	if (rc < 0)
 		return rc;
 	missing = json_array();
@@ -86,7 +86,7 @@ int api_chunk_put_begin(struct http_req *req)
 			       CHUNK_MAX);
 	if (req->content_length == 0)
 		return err_set(-EINVAL, "empty chunk body");
-	rc = authorize(&req->auth, req->space_name, "/", AUTH_DEPOSIT);
+	rc = authorize(&req->auth, req->space_name, NULL, AUTH_DEPOSIT);
 	if (rc < 0)
 		return rc;
 	rc = chunkstore_has(req->space->chunks, &req->chunk_id);
@@ -141,7 +141,7 @@ int api_chunk_get(struct http_req *req)
 			req, 400, "bad_request", -1,
 			"'%s' is not a chunk id (64 lowercase hex digits)",
 			req->arg);
-	rc = authorize(&req->auth, req->space_name, "/", AUTH_READ);
+	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
 	if (rc < 0)
 		return rc;
 	rc = chunkstore_get(req->space->chunks, &id, &data, &len);

@@ -19,7 +19,7 @@ int api_space_info(struct http_req *req)
 	json_t *j;
 	int rc;
 
-	rc = authorize(&req->auth, req->space_name, "/", AUTH_READ);
+	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
 	if (rc < 0)
 		return rc;
 	rc = ledger_head(req->space->ledger, head);
