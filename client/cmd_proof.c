@@ -10,7 +10,10 @@
  *                      the commit that made the version
  *   timestamps/C.tsr   the RFC 3161 response of each of those commits
  *   allowed_signers    the server's ledger key (git/ssh-keygen format)
- *   tsa-ca.pem         the CA of the server's time-stamping authority
+ *   tsa-ca.pem         the server's CA: it issued the TSA certificate and
+ *                      the users' signing certificates
+ *   signatures/L.R.p7s the e-signatures of the version (login L, role R)
+ *                      and L.R.tsr their RFC 3161 tokens
  *   VERIFY.txt         a POSIX shell script: the exact commands, run with
  *                      `sh VERIFY.txt`
  *
@@ -150,6 +153,23 @@ static int verify_script(const struct proof *p, struct buf *b)
 			"openssl ts -verify -data commits/%s -in timestamps/%s.tsr -CAfile tsa-ca.pem\n",
 			p->chain[i].commit, p->chain[i].commit,
 			p->chain[i].commit, p->chain[i].commit);
+	if (rc == 0 && p->nsigs)
+		rc = buf_appendf(
+			b,
+			"\necho '6. document signatures: CMS over the content, naming this version and role, timestamped'\n"
+			"H=$(sed -n 's/^sha256 //p' manifest.txt)\n");
+	for (size_t i = 0; rc == 0 && i < p->nsigs; i++) {
+		const struct proof_sig *g = &p->sigs[i];
+
+		rc = buf_appendf(
+			b,
+			"openssl cms -verify -binary -inform DER -in signatures/%s.%s.p7s -content content -CAfile tsa-ca.pem -purpose smimesign -out /dev/null\n"
+			"openssl cms -cmsout -print -inform DER -in signatures/%s.%s.p7s | grep -qF \"coffre-doc %s version %llu sha256 $H as %s\"\n"
+			"openssl ts -verify -data signatures/%s.%s.p7s -in signatures/%s.%s.tsr -CAfile tsa-ca.pem\n",
+			g->login, g->role, g->login, g->role, p->doc_id,
+			(unsigned long long)p->version, g->role, g->login,
+			g->role, g->login, g->role);
+	}
 	if (rc == 0)
 		rc = buf_appendf(b, "\necho 'all checks passed'\n");
 	return rc;
@@ -183,6 +203,26 @@ int proof_write(const struct proof *p, const char *dir)
 		snprintf(leaf, sizeof(leaf), "timestamps/%s.tsr",
 			 p->chain[i].commit);
 		rc = put(dir, leaf, p->chain[i].token, p->chain[i].token_len);
+	}
+	if (rc == 0 && p->nsigs) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/signatures", dir);
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			rc = err_set(-errno, "cannot create '%s': %s", path,
+				     strerror(errno));
+	}
+	for (size_t i = 0; rc == 0 && i < p->nsigs; i++) {
+		const struct proof_sig *g = &p->sigs[i];
+		char name[160];
+
+		snprintf(name, sizeof(name), "signatures/%s.%s.p7s", g->login,
+			 g->role);
+		rc = put(dir, name, g->cms, g->cms_len);
+		snprintf(name, sizeof(name), "signatures/%s.%s.tsr", g->login,
+			 g->role);
+		if (rc == 0)
+			rc = put(dir, name, g->token, g->token_len);
 	}
 	buf_init(&script, VERIFY_MAX);
 	if (rc == 0)

@@ -6,6 +6,9 @@
  *   manifest -> commit     the ledger commit files exactly this manifest
  *   commit signatures      every commit from the root is signed (git)
  *   timestamps             every commit has a valid RFC 3161 token (openssl)
+ *   document signatures    each e-signature verifies over the bytes (openssl
+ *                          cms), names this version and role, and has a
+ *                          valid timestamp
  *
  * The ledger checks run stock git and openssl on the proof the server
  * sends (the same files `coffre proof` writes), in a private temporary
@@ -136,6 +139,44 @@ static int pin_keys(const char *config, const struct proof *p, int *pinned)
 	return rc;
 }
 
+/* Each e-signature: CMS over the content, binding, timestamp. */
+static void sig_steps(struct verify *v, const struct proof *p, struct buf *out)
+{
+	char a_sh[] = "sh", a_dashc[] = "-c", a_u[] = "_";
+	char cmd[] =
+		"cd \"$1\" && "
+		"openssl cms -verify -binary -inform DER -in \"$2.p7s\" -content content -CAfile tsa-ca.pem -purpose smimesign -out /dev/null && "
+		"{ openssl cms -cmsout -print -inform DER -in \"$2.p7s\" | grep -qF \"$3\" || { echo \"the signature does not name this version as $4\"; exit 1; }; } && "
+		"openssl ts -verify -data \"$2.p7s\" -in \"$2.tsr\" -CAfile tsa-ca.pem";
+	char title[128], stem[160], binding[256], sha[80] = "";
+	const char *l;
+
+	if (p->nsigs == 0) {
+		printf("%-28s none\n", "document signatures");
+		return;
+	}
+	l = strstr(p->manifest, "\nsha256 ");
+	if (l)
+		snprintf(sha, sizeof(sha), "%.64s", l + 8);
+	for (size_t i = 0; i < p->nsigs; i++) {
+		const struct proof_sig *g = &p->sigs[i];
+		char *argv[] = { a_sh, a_dashc, cmd, a_u, v->tmp, stem,
+				 binding, (char *)g->role, NULL };
+		int rc;
+
+		snprintf(stem, sizeof(stem), "signatures/%s.%s", g->login,
+			 g->role);
+		snprintf(binding, sizeof(binding),
+			 "coffre-doc %s version %llu sha256 %s as %s",
+			 p->doc_id, (unsigned long long)p->version, sha,
+			 g->role);
+		snprintf(title, sizeof(title), "signature %s (%s)", g->login,
+			 g->role);
+		rc = run(argv, out);
+		step(v, title, rc, last_line(out));
+	}
+}
+
 static void ledger_steps(struct verify *v, const struct proof *p)
 {
 	char gitdir[PATH_MAX + 16], bundle[PATH_MAX], signers[PATH_MAX + 40],
@@ -219,6 +260,7 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 			buf_appendf(&out, "\ncommit %s", c);
 	}
 	step(v, "timestamps", rc, last_line(&out));
+	sig_steps(v, p, &out);
 out:
 	buf_release(&out);
 }
@@ -273,7 +315,14 @@ int cmd_verify(const char *config, int argc, char **argv)
 		v.tmp[0] = '\0';
 		step(&v, "temporary directory", -errno, strerror(errno));
 	} else if (rc == 0) {
+		char content[sizeof(v.tmp) + 16];
+
+		/* The drive's bytes, for the document signatures' checks. */
+		snprintf(content, sizeof(content), "%s/content", v.tmp);
 		rc = proof_write(&p, v.tmp);
+		if (rc == 0 && symlink(r.content, content) < 0)
+			rc = err_set(-errno, "cannot link '%s': %s", content,
+				     strerror(errno));
 		if (rc < 0)
 			step(&v, "write the proof", rc, err_msg());
 		else

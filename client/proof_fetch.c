@@ -65,6 +65,61 @@ static int hex_field(json_t *j, const char *key, char *out, size_t len)
 	return 0;
 }
 
+/* Copy a short name field that is safe in a file name. */
+static int name_field(json_t *j, const char *key, char *out, size_t len)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	if (!v || !*v || strlen(v) >= len || v[0] == '.' ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789._:+-") != strlen(v))
+		return err_set(-EPROTO, "the server's proof has a bad '%s'",
+			       key);
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+static int parse_sigs(json_t *list, struct proof *p)
+{
+	json_t *s;
+	size_t i;
+	int rc;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list))
+		return err_set(-EPROTO, "the server's proof has bad signatures");
+	if (json_array_size(list) == 0)
+		return 0;
+	p->sigs = calloc(json_array_size(list), sizeof(*p->sigs));
+	if (!p->sigs)
+		return -ENOMEM;
+	json_array_foreach(list, i, s) {
+		struct proof_sig *g = &p->sigs[i];
+		const char *cms = json_string_value(json_object_get(s, "cms"));
+		const char *tok =
+			json_string_value(json_object_get(s, "timestamp"));
+
+		p->nsigs = i + 1;
+		rc = name_field(s, "login", g->login, sizeof(g->login));
+		if (rc == 0)
+			rc = name_field(s, "role", g->role, sizeof(g->role));
+		if (rc == 0)
+			rc = name_field(s, "signed_at", g->signed_at,
+					sizeof(g->signed_at));
+		if (rc == 0 && (!cms || !tok))
+			rc = err_set(-EPROTO,
+				     "the server's proof has a bad signature");
+		if (rc == 0)
+			rc = b64_decode(cms, &g->cms, &g->cms_len);
+		if (rc == 0)
+			rc = b64_decode(tok, &g->token, &g->token_len);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int parse(json_t *j, struct proof *p)
 {
 	json_t *chain = json_object_get(j, "chain"), *c;
@@ -111,7 +166,7 @@ static int parse(json_t *j, struct proof *p)
 	if (strcmp(p->chain[p->nchain - 1].commit, p->commit))
 		return err_set(-EPROTO,
 			       "the server's proof chain does not end at the version's commit");
-	return 0;
+	return parse_sigs(json_object_get(j, "signatures"), p);
 }
 
 int proof_fetch(const char *config, const struct docref *r, struct proof *p)
@@ -151,6 +206,11 @@ void proof_release(struct proof *p)
 	for (size_t i = 0; i < p->nchain; i++)
 		free(p->chain[i].token);
 	free(p->chain);
+	for (size_t i = 0; i < p->nsigs; i++) {
+		free(p->sigs[i].cms);
+		free(p->sigs[i].token);
+	}
+	free(p->sigs);
 	free(p->path);
 	free(p->manifest);
 	free(p->allowed_signers);

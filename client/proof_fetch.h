@@ -17,6 +17,12 @@ struct proof_commit {
 	size_t token_len;
 };
 
+struct proof_sig {
+	char login[65], role[16], signed_at[32];
+	unsigned char *cms, *token; /* DER CMS; DER TimeStampResp over it */
+	size_t cms_len, token_len;
+};
+
 struct proof {
 	char space[65], doc_id[33], commit[41];
 	uint64_t version;
@@ -25,6 +31,8 @@ struct proof {
 	size_t bundle_len;
 	struct proof_commit *chain; /* root first; the last is commit */
 	size_t nchain;
+	struct proof_sig *sigs; /* e-signatures of the version */
+	size_t nsigs;
 };
 
 /* Fetch the proof of r's version with the session of config (may be NULL). */
@@ -41,7 +49,8 @@ int proof_copy_content(const struct proof *p, const char *src,
 /*
  * Write the proof's files into the existing directory dir (manifest.txt,
  * ledger.bundle, timestamps/C.tsr, allowed_signers, tsa-ca.pem,
- * VERIFY.txt); the content is the caller's (cmd_proof.c).
+ * signatures/LOGIN.ROLE.p7s and .tsr, VERIFY.txt); the content is the
+ * caller's (cmd_proof.c).
  */
 int proof_write(const struct proof *p, const char *dir);
 

@@ -85,10 +85,21 @@ static json_t *b64_json(const void *p, size_t n)
 	return j;
 }
 
+static int sig_cb(const struct ledger_signature *s, void *arg)
+{
+	json_t *list = arg;
+	json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o}", "login", s->login,
+			      "role", s->role, "signed_at", s->signed_at,
+			      "cms", b64_json(s->cms, s->cms_len),
+			      "timestamp", b64_json(s->tsr, s->tsr_len));
+
+	return !j || json_array_append_new(list, j) ? -ENOMEM : 0;
+}
+
 static json_t *proof_json(struct http_req *req, const struct found *f,
 			  const struct ledger_proof *p)
 {
-	json_t *j, *chain = json_array();
+	json_t *j, *chain = json_array(), *sigs = json_array();
 	struct buf signers, ca;
 	int rc;
 
@@ -97,6 +108,11 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 	rc = keys_allowed_signers(req->srv->keys, &signers);
 	if (rc == 0)
 		rc = keys_ca_pem(req->srv->keys, &ca);
+	if (rc == 0)
+		rc = sigs ? ledger_signatures_list(req->space->ledger,
+						   req->arg, req->num, sig_cb,
+						   sigs) :
+			    -ENOMEM;
 	for (size_t i = 0; rc == 0 && chain && i < p->ncommits; i++) {
 		json_t *c = json_pack("{s:s, s:s?}", "commit", p->commits[i],
 				      "timestamp", p->tokens[i]);
@@ -105,16 +121,17 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 			rc = -ENOMEM;
 	}
 	j = rc == 0 && chain ?
-		    json_pack("{s:s, s:I, s:s, s:s, s:s, s:O, s:o, s:s, s:s}",
+		    json_pack("{s:s, s:I, s:s, s:s, s:s, s:O, s:o, s:s, s:s, s:O}",
 			      "doc_id", req->arg, "version",
 			      (json_int_t)req->num, "path", p->path, "commit",
 			      f->commit, "manifest", f->manifest, "chain",
 			      chain, "bundle",
 			      b64_json(p->bundle, p->bundle_len),
 			      "allowed_signers", signers.data, "tsa_ca",
-			      ca.data) :
+			      ca.data, "signatures", sigs) :
 		    NULL;
 	json_decref(chain);
+	json_decref(sigs);
 	buf_release(&signers);
 	buf_release(&ca);
 	return j;

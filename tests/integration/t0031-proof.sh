@@ -25,10 +25,15 @@ printf 'other\n' >"$A/other.txt"
 check "sync" client_sync a
 
 P=$A/dossier/contract.txt
+check "alice signs v2 as author" \
+	cf a sign "$P" --as author --password-file "$T/pw-alice"
+check "alice signs v1 as recipient" \
+	cf a sign "$P" --as recipient --version 1 --password-file "$T/pw-alice"
 check "coffre verify passes on the current version" \
 	sh -c '"$1" --config "$2" verify "$3" >"$4" 2>&1' _ "$COFFRE" "$(cfg_of a)" "$P" "$T/verify.out"
 check "it prints each step with OK" \
 	sh -c 'for s in "content -> manifest" "manifest -> ledger commit" "commit signatures" "timestamps"; do grep -q "^$s.* OK$" "$1" || exit 1; done' _ "$T/verify.out"
+check "it checks alice's signature" grep -q "^signature alice (author) .* OK$" "$T/verify.out"
 check "the server's keys are pinned in the config" \
 	test -s "$(cfg_of a)/trust/allowed_signers"
 check "coffre verify --version 1 passes" \
@@ -60,8 +65,10 @@ check "sh VERIFY.txt passes on the clean proof" \
 	sh -c 'sh "$1/VERIFY.txt" >"$2" 2>&1' _ "$O" "$T/verify-txt.out"
 check "VERIFY.txt ends with 'all checks passed'" \
 	grep -qx 'all checks passed' "$T/verify-txt.out"
-check "VERIFY.txt runs git verify-commit and openssl ts -verify" \
-	sh -c 'grep -q "verify-commit" "$1" && grep -q "openssl ts -verify" "$1"' _ "$O/VERIFY.txt"
+check "VERIFY.txt runs git verify-commit, openssl ts -verify and openssl cms -verify" \
+	sh -c 'grep -q "verify-commit" "$1" && grep -q "openssl ts -verify" "$1" && grep -q "openssl cms -verify" "$1"' _ "$O/VERIFY.txt"
+check "the proof holds alice's signature and its token" \
+	test -s "$O/signatures/alice.author.p7s" -a -s "$O/signatures/alice.author.tsr"
 check "the cloned bundle's commits pass git verify-commit" \
 	git --git-dir="$O/ledger.git" -c gpg.format=ssh \
 	-c gpg.ssh.allowedSignersFile="$O/allowed_signers" verify-commit HEAD
@@ -105,6 +112,19 @@ X=$(tampered moved)
 other=$(ls "$O/timestamps" | grep -v "^$C.tsr$" | head -n 1)
 cp "$O/timestamps/$other" "$X/timestamps/$C.tsr"
 check "VERIFY.txt fails when a token comes from another commit" \
+	sh -c '! sh "$1/VERIFY.txt" >/dev/null 2>&1' _ "$X"
+
+# A signature moved to another version: v1's recipient signature in v2's
+# proof, under the name v2's check expects.
+X=$(tampered sigmoved)
+cp "$T/proof1/signatures/alice.recipient.p7s" "$X/signatures/alice.author.p7s"
+cp "$T/proof1/signatures/alice.recipient.tsr" "$X/signatures/alice.author.tsr"
+check "VERIFY.txt fails when a signature is moved from another version" \
+	sh -c '! sh "$1/VERIFY.txt" >/dev/null 2>&1' _ "$X"
+
+X=$(tampered sigtoken)
+cp "$T/proof1/signatures/alice.recipient.tsr" "$X/signatures/alice.author.tsr"
+check "VERIFY.txt fails when a signature's token is another's" \
 	sh -c '! sh "$1/VERIFY.txt" >/dev/null 2>&1' _ "$X"
 
 # A bundle whose tip commit was rewritten (message changed, signature kept).
