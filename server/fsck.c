@@ -33,6 +33,7 @@
 #include "common/manifest.h"
 #include "common/path.h"
 #include "server/chunkstore.h"
+#include "server/esig.h"
 #include "server/events.h"
 #include "server/index.h"
 #include "server/keys.h"
@@ -121,7 +122,7 @@ struct fsck {
 	git_repository *repo;
 	struct oidset commits, trees, manifests;
 	unsigned problems;
-	unsigned long nchunks, nmanifests, ncommits, nversions, nanchors;
+	unsigned long nchunks, nmanifests, ncommits, nversions, nanchors, nsigs;
 	struct hash_ctx *hash;
 };
 
@@ -489,6 +490,130 @@ static void check_anchors(struct fsck *f)
 	git_revwalk_free(w);
 }
 
+/* --- e-signatures --- */
+
+/* The manifest text of doc_id version from the index (malloc'd). */
+static char *index_manifest(struct fsck *f, const char *doc_id,
+			    unsigned long long version)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	char *text = NULL;
+
+	if (index_db(f->ix, &db) < 0 ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
+			       -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, f->space, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, doc_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		text = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return text;
+}
+
+static git_blob *blob_at(struct fsck *f, git_tree *root, const char *path)
+{
+	git_tree_entry *te = NULL;
+	git_blob *b = NULL;
+
+	if (git_tree_entry_bypath(&te, root, path) == 0)
+		git_blob_lookup(&b, f->repo, git_tree_entry_id(te));
+	git_tree_entry_free(te);
+	return b;
+}
+
+struct sigwalk {
+	struct fsck *f;
+	git_tree *root;
+};
+
+/* One DOC/N/LOGIN.ROLE.txt of the signatures tree. */
+static int sig_cb(const char *dir, const git_tree_entry *te, void *arg)
+{
+	struct sigwalk *w = arg;
+	struct fsck *f = w->f;
+	const char *name = git_tree_entry_name(te);
+	char doc[64], login[80], role[32], path[512];
+	unsigned long long version;
+	git_blob *cms = NULL, *tsr = NULL;
+	struct manifest m;
+	size_t len = strlen(name);
+	char *text = NULL;
+	const char *dot;
+
+	if (git_tree_entry_type(te) != GIT_OBJECT_BLOB || len < 5 ||
+	    strcmp(name + len - 4, ".txt"))
+		return 0;
+	if (sscanf(dir, "%63[0-9a-f]/%llu/", doc, &version) != 2 ||
+	    !(dot = strchr(name, '.')) || (size_t)(dot - name) >= sizeof(login)) {
+		problem(f, "signature '%s%s' is misfiled", dir, name);
+		return 0;
+	}
+	snprintf(login, sizeof(login), "%.*s", (int)(dot - name), name);
+	snprintf(role, sizeof(role), "%.*s", (int)(len - 4 - (size_t)(dot + 1 - name)),
+		 dot + 1);
+	snprintf(path, sizeof(path), "%s%s.%s.p7s", dir, login, role);
+	cms = blob_at(f, w->root, path);
+	snprintf(path, sizeof(path), "%s%s.%s.tsr", dir, login, role);
+	tsr = blob_at(f, w->root, path);
+	manifest_init(&m);
+	text = index_manifest(f, doc, version);
+	f->nsigs++;
+	if (!cms || !tsr)
+		problem(f, "signature %s v%llu by %s as %s is incomplete", doc,
+			version, login, role);
+	else if (!text || manifest_parse(&m, text, strlen(text)) < 0)
+		problem(f, "signature %s v%llu by %s: no such version in the index",
+			doc, version, login);
+	else if (esig_verify(f->keys, f->cs, &m, login, role,
+			     git_blob_rawcontent(cms),
+			     (size_t)git_blob_rawsize(cms)) < 0)
+		problem(f, "signature %s v%llu by %s as %s: %s", doc, version,
+			login, role, err_msg());
+	else if (tsa_verify(f->keys, git_blob_rawcontent(tsr),
+			    (size_t)git_blob_rawsize(tsr),
+			    git_blob_rawcontent(cms),
+			    (size_t)git_blob_rawsize(cms)) < 0)
+		problem(f, "signature %s v%llu by %s as %s: %s", doc, version,
+			login, role, err_msg());
+	manifest_release(&m);
+	free(text);
+	git_blob_free(cms);
+	git_blob_free(tsr);
+	return 0;
+}
+
+static void check_signatures(struct fsck *f)
+{
+	struct sigwalk w = { .f = f, .root = NULL };
+	char hex[GIT_OID_HEX_LEN + 1];
+	git_revwalk *rw = NULL;
+	git_commit *c = NULL;
+	git_oid id, head;
+
+	if (git_reference_name_to_id(&head, f->repo, LEDGER_SIGNATURES_REF) < 0)
+		return; /* nothing signed yet */
+	/* Every commit of the signatures' history is signed and stamped. */
+	if (git_revwalk_new(&rw, f->repo) == 0 &&
+	    git_revwalk_push(rw, &head) == 0) {
+		while (git_revwalk_next(&id, rw) == 0) {
+			git_oid_tostr(hex, sizeof(hex), &id);
+			check_proved(f, &id, hex);
+		}
+	}
+	git_revwalk_free(rw);
+	if (git_commit_lookup(&c, f->repo, &head) < 0 ||
+	    git_commit_tree(&w.root, c) < 0)
+		problem(f, "the signatures cannot be read");
+	else
+		git_tree_walk(w.root, GIT_TREEWALK_PRE, sig_cb, &w);
+	git_tree_free(w.root);
+	git_commit_free(c);
+}
+
 /* --- stock git fsck --- */
 
 static void check_git_fsck(struct fsck *f, const char *repo_path)
@@ -602,7 +727,7 @@ static int fsck_space(struct fsck *f, const char *space)
 
 	f->space = space;
 	f->nchunks = f->nmanifests = f->ncommits = f->nversions = 0;
-	f->nanchors = 0;
+	f->nanchors = f->nsigs = 0;
 	rc = space_dir_path(path, sizeof(path), f->datadir, space,
 			    SPACE_CHUNKS_NAME);
 	if (rc == 0)
@@ -628,9 +753,10 @@ static int fsck_space(struct fsck *f, const char *space)
 	check_index_versions(f);
 	check_events(f, space);
 	check_anchors(f);
-	printf("%s: %lu chunks, %lu commits, %lu manifests, %lu indexed versions, %lu event anchors: %s\n",
+	check_signatures(f);
+	printf("%s: %lu chunks, %lu commits, %lu manifests, %lu indexed versions, %lu event anchors, %lu signatures: %s\n",
 	       space, f->nchunks, f->ncommits, f->nmanifests, f->nversions,
-	       f->nanchors, f->problems == before ? "ok" : "PROBLEMS");
+	       f->nanchors, f->nsigs, f->problems == before ? "ok" : "PROBLEMS");
 out:
 	git_repository_free(f->repo);
 	f->repo = NULL;

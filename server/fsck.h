@@ -12,7 +12,12 @@
  *     and covers the raw commit;
  *   - every version in the index names a commit on main and a manifest the
  *     ledger holds;
- *   - the event chain of the space (and the server chain) recomputes.
+ *   - the event chain of the space (and the server chain) recomputes, and
+ *     every anchor of it in the ledger (refs/coffre/events) is signed,
+ *     stamped and names an event the journal still holds, unchanged;
+ *   - every e-signature (refs/coffre/signatures) verifies over its
+ *     version's content, names that version and role, and its token
+ *     covers it; every commit of that ref is signed and stamped.
  *
  * Read-only; may run while coffred serves.  Prints one line per problem
  * ("SPACE: what") and a summary per space on stdout.

@@ -104,4 +104,21 @@ check_eq "v1's signature posted for v3 (same bytes) is refused (422)" 422 "$(pos
 client_umount a
 server_stop
 check "coffred fsck passes with signatures" "$COFFRED" fsck "$D"
+check "...and counts them" \
+	sh -c '"$1" fsck "$2" demo | grep -q " [1-9][0-9]* signatures: ok"' _ "$COFFRED" "$D"
+
+# In the ledger itself: v2's signature filed as v1's.
+rm -rf "$T/moved"
+cp -a "$D" "$T/moved"
+XR=$T/moved/spaces/demo/ledger.git
+blob=$(git --git-dir="$XR" rev-parse "refs/coffre/signatures:$doc/2/alice.author.p7s")
+GIT_INDEX_FILE=$T/idx git --git-dir="$XR" read-tree refs/coffre/signatures
+GIT_INDEX_FILE=$T/idx git --git-dir="$XR" update-index --cacheinfo "100644,$blob,$doc/1/alice.recipient.p7s"
+tree=$(GIT_INDEX_FILE=$T/idx git --git-dir="$XR" write-tree)
+c=$(git --git-dir="$XR" commit-tree "$tree" -p refs/coffre/signatures -m tamper)
+git --git-dir="$XR" update-ref refs/coffre/signatures "$c"
+"$COFFRED" fsck "$T/moved" >"$T/fsck.out" 2>&1
+check_eq "fsck fails on a signature moved to another version" 1 $?
+check "...naming it" grep -q "signature $doc v1 by alice as recipient: .*another version" "$T/fsck.out"
+check "...and the unsigned commit that moved it" grep -q "commit $c is not signed" "$T/fsck.out"
 done_testing
