@@ -1,8 +1,10 @@
 /*
- * `coffre log PATH [--reads]`: the events of a document or folder on a
- * mounted drive, oldest first, as the server's journal holds them (only
- * what the caller may read); --reads lists consultations instead (who read
- * which version, the server's time of receipt and the drive's own time).
+ * `coffre log PATH [--reads] [--by LOGIN]`: the events of a document or
+ * folder on a mounted drive, oldest first, as the server's journal holds
+ * them (only what the caller may read); --reads lists consultations
+ * instead (who read which version, the server's time of receipt and the
+ * drive's own time); --by keeps one person's events (what an intervenant
+ * deposited, what they read).
  * Pages through the journal with "after".
  */
 #include "client/cmd_access.h"
@@ -57,16 +59,27 @@ int cmd_log(const char *config, int argc, char **argv)
 	struct transport *t = NULL;
 	json_t *reply = NULL, *e;
 	long long after = 0;
+	const char *by = NULL;
 	int reads = 0, rc;
-	char *ep;
+	char *ep, *eby = NULL;
 	size_t i;
 
-	if (argc == 3 && !strcmp(argv[2], "--reads"))
-		reads = 1;
-	else if (argc != 2)
-		return fprintf(stderr,
-			       "usage: coffre [--config DIR] log PATH [--reads]\n"),
-		       2;
+	for (int a = 2; a < argc; a++) {
+		if (!strcmp(argv[a], "--reads")) {
+			reads = 1;
+		} else if (!strcmp(argv[a], "--by") && a + 1 < argc) {
+			by = argv[++a];
+		} else {
+			fprintf(stderr,
+				"usage: coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n");
+			return 2;
+		}
+	}
+	if (argc < 2) {
+		fprintf(stderr,
+			"usage: coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n");
+		return 2;
+	}
 	rc = access_mount_path(argv[1], space, inpath, sizeof(inpath));
 	if (rc == 0)
 		rc = access_connect(config, &s, &t);
@@ -75,12 +88,15 @@ int cmd_log(const char *config, int argc, char **argv)
 		return 1;
 	}
 	ep = transport_escape(inpath);
+	if (by)
+		eby = transport_escape(by);
 	for (int page = 0; ep && page < LOG_PAGES_MAX; page++) {
 		int more;
 
 		snprintf(api, sizeof(api),
-			 "/v1/spaces/%s/events?path=%s&reads=%d&after=%lld",
-			 space, ep, reads, after);
+			 "/v1/spaces/%s/events?path=%s&reads=%d&after=%lld%s%s",
+			 space, ep, reads, after, eby ? "&login=" : "",
+			 eby ? eby : "");
 		rc = transport_json(t, "GET", api, NULL, &reply);
 		if (rc < 0)
 			break;
@@ -93,9 +109,10 @@ int cmd_log(const char *config, int argc, char **argv)
 		if (!more)
 			break;
 	}
-	if (!ep)
+	if (!ep || (by && !eby))
 		rc = -ENOMEM;
 	free(ep);
+	free(eby);
 	transport_free(t);
 	session_release(&s);
 	if (rc < 0) {

@@ -58,7 +58,7 @@ static const char usage_text[] =
 	"       coffre [--config DIR] grant PATH LOGIN read|deposit\n"
 	"       coffre [--config DIR] revoke PATH LOGIN\n"
 	"       coffre [--config DIR] delegate-admin SPACE LOGIN [--revoke]\n"
-	"       coffre [--config DIR] log PATH [--reads]\n"
+	"       coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n"
 	"       coffre --help | --version\n";
 
 PRINTF_LIKE(1, 2) static int usage_error(const char *fmt, ...)

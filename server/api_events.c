@@ -31,6 +31,7 @@ struct list_state {
 	json_t *events;
 	uint64_t last;
 	size_t seen;
+	const char *by; /* only this author's events, or NULL */
 };
 
 /* May the caller read path (a document or a folder, now or as it was)? */
@@ -59,6 +60,8 @@ static int event_cb(const struct events_row *r, void *arg)
 
 	ls->last = r->seq;
 	ls->seen++;
+	if (ls->by && (!r->login || strcmp(ls->by, r->login)))
+		return 0;
 	/* A move names where it came from: both ends must be readable. */
 	if (!readable(ls->req, r->path) ||
 	    (!strcmp(r->kind, "move") && r->detail &&
@@ -101,6 +104,7 @@ int api_events_list(struct http_req *req)
 	path = http_query(req, "path", &rc);
 	reads_s = http_query(req, "reads", &rc);
 	after_s = http_query(req, "after", &rc);
+	ls.by = http_query(req, "login", &rc);
 	if (rc < 0)
 		return http_reply_error(req, 400, "bad_request", -1, "%s",
 					err_msg());

@@ -90,6 +90,8 @@ check "each read has the server's time and the drive's" \
 cf alice log "$A/Restricted" >"$T/log.txt" 2>&1
 check "coffre log shows the grant by the owner" grep -qE " alice +grant +/Restricted  \(carol deposit\)" "$T/log.txt"
 check "and the intervenant's deposit" grep -qE " carol +deposit +/Restricted/from-carol.txt v1" "$T/log.txt"
+check_eq "coffre log --by lists what the intervenant deposited" "deposit /Restricted/from-carol.txt" \
+	"$(cf alice log "$A" --by carol | awk '{ print $3, $4 }')"
 cf carol log "$C/Restricted" >"$T/log-carol.txt" 2>&1
 check "the intervenant's log of the folder names nothing else" \
 	sh -c "! grep -q -e Confidential -e root.txt '$T/log-carol.txt'"
