@@ -255,6 +255,7 @@ file becomes a new version, and every version stays readable. Try:
   ls -l                    list the space
   ls .versions/NAME/       the versions of NAME (hidden, reachable by path)
   getfattr -d NAME         who deposited it, when, its SHA-256, its version
+  coffre verify NAME       check it against the signed, timestamped history
 TXT
 	cp "$STATE/Welcome.txt" "$MNT/Welcome.txt"
 	"$COFFRE" --config "$CFG" sync --wait "$MNT"
@@ -302,6 +303,8 @@ Try:
   ls $MNT/.versions/Welcome.txt/          # v1.txt v2.txt, read-only
   getfattr -d $MNT/Welcome.txt            # version, sha256, deposited_by/at
   $COFFRE --config $CFG versions $MNT/Welcome.txt
+  $COFFRE --config $CFG verify $MNT/Welcome.txt      # content -> signed, timestamped commit
+  $COFFRE --config $CFG log $MNT/Welcome.txt --reads # who deposited and read it
   git --git-dir "\$($COFFRED space path $SRV $SPACE)" log --format='%h %an %s'
 
 Stop:  scripts/demo.sh stop
