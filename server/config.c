@@ -140,6 +140,25 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		cfg->max_connections = (unsigned)v;
 		return 0;
 	}
+	if (!strcmp(key, "tsa_url")) {
+		if (strlen(val) >= sizeof(cfg->tsa_url) ||
+		    (strncmp(val, "http://", 7) && strncmp(val, "https://", 8)))
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: tsa_url must be an http:// or https:// URL under %zu bytes",
+				lineno, sizeof(cfg->tsa_url));
+		snprintf(cfg->tsa_url, sizeof(cfg->tsa_url), "%s", val);
+		return 0;
+	}
+	if (!strcmp(key, "tsa_ca")) {
+		if (strlen(val) >= sizeof(cfg->tsa_ca) || val[0] != '/')
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: tsa_ca must be an absolute path",
+				lineno);
+		snprintf(cfg->tsa_ca, sizeof(cfg->tsa_ca), "%s", val);
+		return 0;
+	}
 	return err_set(-EINVAL, "coffred.conf line %u: unknown key '%s'",
 		       lineno, key);
 }
@@ -194,6 +213,9 @@ int config_load(struct config *cfg, const char *datadir)
 			goto out;
 	}
 	rc = 0;
+	if (!!cfg->tsa_url[0] != !!cfg->tsa_ca[0])
+		rc = err_set(-EINVAL,
+			     "coffred.conf: tsa_url and tsa_ca go together");
 out:
 	free(text);
 	return rc;
@@ -217,6 +239,9 @@ int config_save(const struct config *cfg, const char *datadir)
 			 cfg->ipv6 ? "[" : "", cfg->host, cfg->ipv6 ? "]" : "",
 			 (unsigned)cfg->port, cfg->threads,
 			 cfg->max_connections);
+	if (rc == 0 && cfg->tsa_url[0])
+		rc = buf_appendf(&b, "tsa_url = %s\ntsa_ca = %s\n",
+				 cfg->tsa_url, cfg->tsa_ca);
 	if (rc == 0)
 		rc = file_write_atomic(path, b.data, b.len, 0644);
 	if (rc < 0)

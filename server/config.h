@@ -9,6 +9,12 @@
  *                              IPv6 as [::1]:8443
  *   threads = 8                HTTP worker threads (1..64)
  *   max_connections = 256      open connections at most (1..10000)
+ *   tsa_url = http://tsa.example/   an external RFC 3161 time-stamping
+ *                              authority (http or https), asked through
+ *                              libcurl; coffred's own TSA when absent or
+ *                              unreachable (server/tsa.h)
+ *   tsa_ca = /etc/tsa-ca.pem   the CA of that TSA's certificate (absolute
+ *                              path; required with tsa_url)
  */
 #ifndef COFFRE_SERVER_CONFIG_H
 #define COFFRE_SERVER_CONFIG_H
@@ -18,6 +24,7 @@
 #define CONFIG_FILE_NAME      "coffred.conf"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8443"
 #define CONFIG_HOST_MAX	      64
+#define CONFIG_TSA_MAX	      512
 
 struct config {
 	char host[CONFIG_HOST_MAX]; /* numeric address, no brackets */
@@ -25,6 +32,8 @@ struct config {
 	uint16_t port;
 	unsigned threads;
 	unsigned max_connections;
+	char tsa_url[CONFIG_TSA_MAX]; /* "" when none */
+	char tsa_ca[CONFIG_TSA_MAX];  /* "" when none */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections). */

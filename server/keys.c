@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -31,6 +32,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "server/config.h"
 #include "server/sshsig.h"
 
 #define KEYS_DIR      "keys"
@@ -44,6 +46,8 @@ struct keys {
 	X509 *ca;
 	EVP_PKEY *tsa_key;
 	X509 *tsa;
+	char *tsa_url;		 /* external TSA, NULL when none */
+	STACK_OF(X509) *ext_ca; /* its CA certificates */
 };
 
 int keys_ssl_err(const char *what)
@@ -296,6 +300,66 @@ static int lock_keys(const char *datadir)
 	return fd;
 }
 
+/* An external TSA from coffred.conf (tsa_url, tsa_ca), when configured. */
+static int load_external(struct keys *k, const char *datadir)
+{
+	STACK_OF(X509_INFO) *infos = NULL;
+	struct config cfg;
+	char *text = NULL;
+	size_t len;
+	BIO *b;
+	int rc;
+
+	rc = config_load(&cfg, datadir);
+	if (rc == -ENOENT || (rc == 0 && !cfg.tsa_url[0])) {
+		err_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	rc = file_read_all(cfg.tsa_ca, KEY_PEM_MAX, &text, &len);
+	if (rc < 0)
+		return err_set(rc, "cannot read tsa_ca '%s': %s", cfg.tsa_ca,
+			       strerror(-rc));
+	b = BIO_new_mem_buf(text, (int)len);
+	infos = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	free(text);
+	k->ext_ca = sk_X509_new_null();
+	for (int i = 0; infos && k->ext_ca && i < sk_X509_INFO_num(infos);
+	     i++) {
+		X509_INFO *xi = sk_X509_INFO_value(infos, i);
+
+		if (xi->x509 && sk_X509_push(k->ext_ca, xi->x509))
+			xi->x509 = NULL; /* now owned by ext_ca */
+	}
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	ERR_clear_error();
+	if (!k->ext_ca || sk_X509_num(k->ext_ca) == 0)
+		return err_set(-EINVAL, "tsa_ca '%s' holds no certificate",
+			       cfg.tsa_ca);
+	k->tsa_url = strdup(cfg.tsa_url);
+	if (!k->tsa_url)
+		return -ENOMEM;
+	/* Thread-safe in libcurl >= 7.84; paired with keys_free. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		free(k->tsa_url);
+		k->tsa_url = NULL;
+		return err_set(-EIO, "cannot initialize libcurl");
+	}
+	return 0;
+}
+
+const char *keys_tsa_url(const struct keys *k)
+{
+	return k->tsa_url;
+}
+
+STACK_OF(X509) *keys_tsa_ext_ca(const struct keys *k)
+{
+	return k->ext_ca;
+}
+
 int keys_load(struct keys **out, const char *datadir)
 {
 	static const struct cert_spec ca_spec = {
@@ -339,6 +403,8 @@ int keys_load(struct keys **out, const char *datadir)
 			      k->tsa_key, k->ca, k->ca_key, &tsa_spec,
 			      &k->tsa);
 	close(lock);
+	if (rc == 0)
+		rc = load_external(k, datadir);
 	if (rc < 0) {
 		keys_free(k);
 		return rc;
@@ -356,6 +422,10 @@ void keys_free(struct keys *k)
 	EVP_PKEY_free(k->tsa_key);
 	X509_free(k->ca);
 	X509_free(k->tsa);
+	sk_X509_pop_free(k->ext_ca, X509_free);
+	if (k->tsa_url)
+		curl_global_cleanup();
+	free(k->tsa_url);
 	free(k);
 }
 
@@ -407,8 +477,14 @@ int keys_ca_pem(const struct keys *k, struct buf *out)
 
 	if (!b)
 		return keys_ssl_err("allocate memory");
-	rc = PEM_write_bio_X509(b, k->ca) ? bio_to_buf(b, out) :
-					    keys_ssl_err("encode the CA");
+	rc = PEM_write_bio_X509(b, k->ca) ? 0 : keys_ssl_err("encode the CA");
+	/* An external TSA's CA too: its tokens must verify with this file. */
+	for (int i = 0; rc == 0 && k->ext_ca && i < sk_X509_num(k->ext_ca);
+	     i++)
+		if (!PEM_write_bio_X509(b, sk_X509_value(k->ext_ca, i)))
+			rc = keys_ssl_err("encode the TSA's CA");
+	if (rc == 0)
+		rc = bio_to_buf(b, out);
 	BIO_free(b);
 	return rc;
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <openssl/types.h>
+#include <openssl/x509.h>
 
 struct buf;
 struct keys;
@@ -33,9 +34,19 @@ EVP_PKEY *keys_tsa_key(const struct keys *k);
 X509 *keys_tsa_cert(const struct keys *k);
 X509 *keys_ca_cert(const struct keys *k);
 
+/*
+ * The external TSA of coffred.conf (tsa_url, tsa_ca): its URL (NULL when
+ * none) and its CA certificates (NULL when none).  Borrowed from k.
+ */
+const char *keys_tsa_url(const struct keys *k);
+STACK_OF(X509) *keys_tsa_ext_ca(const struct keys *k);
+
 /* "coffred@localhost namespaces="git" ssh-ed25519 AAAA...\n" into out. */
 int keys_allowed_signers(const struct keys *k, struct buf *out);
-/* PEM of the CA certificate (trust anchor of tokens and user certs). */
+/*
+ * PEM of the CA certificate (trust anchor of tokens and user certs),
+ * followed by the external TSA's CA certificates when one is configured.
+ */
 int keys_ca_pem(const struct keys *k, struct buf *out);
 
 /*

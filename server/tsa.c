@@ -1,8 +1,10 @@
 /*
- * coffred's own RFC 3161 time-stamping authority, with OpenSSL's TS API:
- * build a request for SHA-256(data) (certReq true, random nonce), answer it
- * with a TS_RESP_CTX holding the TSA key and certificate, and hand back the
- * DER response.  The same API verifies a response (fsck, signatures).
+ * RFC 3161 time-stamping with OpenSSL's TS API: build a request for
+ * SHA-256(data) (certReq true, random nonce), and answer it with coffred's
+ * own TS_RESP_CTX holding the TSA key and certificate, or send it to the
+ * external TSA of coffred.conf (tsa_http.c) and check its answer.  The
+ * same API verifies a response (fsck, signatures), against coffred's CA
+ * and the external TSA's.
  */
 #include "server/tsa.h"
 
@@ -23,8 +25,12 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "server/keys.h"
+#include "common/log.h"
 
 #define TSA_RESP_MAX (64u * 1024u)
+
+static int stamp_own(const struct keys *k, const void *data, size_t len,
+		     struct buf *der);
 
 /* A random positive 127-bit serial number for each token. */
 static ASN1_INTEGER *serial_cb(TS_RESP_CTX *ctx, void *arg)
@@ -45,8 +51,13 @@ static ASN1_INTEGER *serial_cb(TS_RESP_CTX *ctx, void *arg)
 	return ai;
 }
 
-/* A DER TimeStampReq for SHA-256(data) in a memory BIO. */
-static int make_request(const void *data, size_t len, BIO **out)
+/*
+ * A DER TimeStampReq for SHA-256(data) in a memory BIO, and the request
+ * itself (for checking an external answer's imprint and nonce) when
+ * reqp is not NULL.
+ */
+static int make_request(const void *data, size_t len, BIO **out,
+			TS_REQ **reqp)
 {
 	unsigned char digest[32], nonce[8];
 	TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
@@ -78,19 +89,123 @@ static int make_request(const void *data, size_t len, BIO **out)
 	}
 	ASN1_INTEGER_free(n);
 	BN_free(bn);
-	TS_REQ_free(req);
 	X509_ALGOR_free(alg);
 	TS_MSG_IMPRINT_free(mi);
 	if (!ok) {
+		TS_REQ_free(req);
 		BIO_free(b);
 		return keys_ssl_err("build a time-stamp request");
 	}
+	if (reqp)
+		*reqp = req;
+	else
+		TS_REQ_free(req);
 	*out = b;
 	return 0;
 }
 
+/* A store of coffred's CA and the external TSA's CAs. */
+static X509_STORE *trust_store(const struct keys *k)
+{
+	STACK_OF(X509) *ext = keys_tsa_ext_ca(k);
+	X509_STORE *store = X509_STORE_new();
+	int ok = store && X509_STORE_add_cert(store, keys_ca_cert(k)) == 1;
+
+	for (int i = 0; ok && ext && i < sk_X509_num(ext); i++)
+		ok = X509_STORE_add_cert(store, sk_X509_value(ext, i)) == 1;
+	if (!ok) {
+		X509_STORE_free(store);
+		return NULL;
+	}
+	return store;
+}
+
+/*
+ * Ask the external TSA: 0 and the DER response in der, which was checked
+ * (status granted, signature by a certificate of tsa_ca, our imprint and
+ * nonce), or -errno with err_set().
+ */
+static int stamp_external(const struct keys *k, const void *data, size_t len,
+			  struct buf *der)
+{
+	TS_VERIFY_CTX *vc = NULL;
+	X509_STORE *store = NULL;
+	TS_REQ *treq = NULL;
+	TS_RESP *resp = NULL;
+	const unsigned char *p;
+	struct buf answer;
+	BIO *req = NULL;
+	char *q;
+	long qlen;
+	int rc;
+
+	buf_init(&answer, TSA_RESP_MAX);
+	rc = make_request(data, len, &req, &treq);
+	if (rc < 0)
+		goto out;
+	qlen = BIO_get_mem_data(req, &q);
+	rc = tsa_http_post(keys_tsa_url(k), q, (size_t)qlen, &answer);
+	if (rc < 0)
+		goto out;
+	p = (const unsigned char *)answer.data;
+	resp = d2i_TS_RESP(NULL, &p, (long)answer.len);
+	if (!resp) {
+		ERR_clear_error();
+		rc = err_set(-EPROTO, "the TSA at '%s' sent no time-stamp response",
+			     keys_tsa_url(k));
+		goto out;
+	}
+	vc = TS_REQ_to_TS_VERIFY_CTX(treq, NULL);
+	store = trust_store(k);
+	if (!vc || !store) {
+		rc = keys_ssl_err("set up a time-stamp check");
+		goto out;
+	}
+	TS_VERIFY_CTX_add_flags(vc, TS_VFY_SIGNATURE);
+	TS_VERIFY_CTX_set_store(vc, store);
+	store = NULL; /* owned by vc */
+	if (TS_RESP_verify_response(vc, resp) != 1) {
+		char why[256];
+		unsigned long e = ERR_get_error();
+
+		ERR_error_string_n(e, why, sizeof(why));
+		ERR_clear_error();
+		rc = err_set(-EPROTO, "the TSA at '%s' sent a bad token: %s",
+			     keys_tsa_url(k), why);
+		goto out;
+	}
+	rc = buf_append(der, answer.data, answer.len);
+out:
+	X509_STORE_free(store);
+	TS_VERIFY_CTX_free(vc);
+	TS_RESP_free(resp);
+	TS_REQ_free(treq);
+	BIO_free(req);
+	buf_release(&answer);
+	return rc;
+}
+
 int tsa_stamp(const struct keys *k, const void *data, size_t len,
 	      struct buf *der)
+{
+	int rc;
+
+	if (!keys_tsa_url(k))
+		return stamp_own(k, data, len, der);
+	rc = stamp_external(k, data, len, der);
+	if (rc == 0)
+		return 0;
+	/*
+	 * A commit never waits on a third party: without the external TSA
+	 * it is stamped by our own, and the operator hears of it.
+	 */
+	log_warn("time-stamping by our own TSA: %s", err_msg());
+	buf_reset(der);
+	return stamp_own(k, data, len, der);
+}
+
+static int stamp_own(const struct keys *k, const void *data, size_t len,
+		     struct buf *der)
 {
 	TS_RESP_CTX *ctx = TS_RESP_CTX_new();
 	ASN1_OBJECT *policy = OBJ_txt2obj(TSA_POLICY_OID, 1);
@@ -111,7 +226,9 @@ int tsa_stamp(const struct keys *k, const void *data, size_t len,
 		goto out;
 	}
 	TS_RESP_CTX_set_serial_cb(ctx, serial_cb, NULL);
-	rc = make_request(data, len, &req);
+	/* The token names its TSA (the certificate's subject). */
+	TS_RESP_CTX_add_flags(ctx, TS_TSA_NAME);
+	rc = make_request(data, len, &req, NULL);
 	if (rc < 0)
 		goto out;
 	resp = TS_RESP_create_response(ctx, req);
@@ -181,10 +298,9 @@ int tsa_verify(const struct keys *k, const void *der, size_t der_len,
 		return err_set(-EBADMSG, "not a time-stamp response");
 	}
 	vc = TS_VERIFY_CTX_new();
-	store = X509_STORE_new();
+	store = trust_store(k);
 	bio = BIO_new_mem_buf(data, (int)len);
-	if (!vc || !store || !bio ||
-	    X509_STORE_add_cert(store, keys_ca_cert(k)) != 1) {
+	if (!vc || !store || !bio) {
 		rc = keys_ssl_err("set up a time-stamp check");
 		goto out;
 	}

@@ -17,8 +17,10 @@ struct keys;
 
 /*
  * Stamp data: append the DER TimeStampResp (status granted, token signed
- * by the TSA, signer certificate included) to der.  0 or -EIO.
- * Thread-safe.
+ * by the TSA, signer certificate included) to der.  0 or -EIO.  With an
+ * external TSA configured (keys_tsa_url), it is asked first and its answer
+ * checked; when it fails, coffred's own TSA stamps (with a warning in the
+ * log).  Thread-safe.
  */
 int tsa_stamp(const struct keys *k, const void *data, size_t len,
 	      struct buf *der);
@@ -33,5 +35,13 @@ int tsa_stamp_b64(const struct keys *k, const void *data, size_t len,
  */
 int tsa_verify(const struct keys *k, const void *der, size_t der_len,
 	       const void *data, size_t len);
+
+/*
+ * POST a DER TimeStampReq to url (Content-Type application/timestamp-query)
+ * with libcurl; the body of a 200 answer into resp (capped).  -ENOTCONN
+ * unreachable or timed out, -EPROTO bad answer.  tsa_http.c.
+ */
+int tsa_http_post(const char *url, const void *req, size_t len,
+		  struct buf *resp);
 
 #endif /* COFFRE_SERVER_TSA_H */
