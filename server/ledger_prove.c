@@ -9,6 +9,11 @@
  * The note is written before the head moves to the commit: a crash between
  * the two leaves a note on an unreferenced commit (harmless), never a
  * current commit without its token.
+ *
+ * NEEDSWORK: libgit2 keeps the notes tree flat (no fanout), so each note
+ * rewrites a tree with one entry per commit: fine for tens of thousands
+ * of commits, a cost to watch beyond.  Fanned-out note paths (as git's
+ * own notes code does past 256 notes) would bound it.
  */
 #include "server/ledger.h"
 
