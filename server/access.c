@@ -654,3 +654,44 @@ int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 		return err_set(-ENOENT, "no such document '%s'", doc_id);
 	return 0;
 }
+
+/* --- grants follow their folders --- */
+
+int access_folder_moved(struct space *sp, struct index *ix, const char *by,
+			const char *from, const char *to)
+{
+	struct change c = { .sp = sp, .ix = ix, .by = by };
+	int rc, n;
+
+	rc = change_begin(&c);
+	if (rc < 0)
+		return rc;
+	/* substr() rather than LIKE: names may hold '%' and '_'. */
+	if (to)
+		rc = run(c.db,
+			 "UPDATE grants SET path = ?3 || substr(path, length(?2) + 1) WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
+			 sp->name, from, to, NULL);
+	else
+		rc = run(c.db,
+			 "DELETE FROM grants WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
+			 sp->name, from, NULL, NULL);
+	n = rc == 0 ? sqlite3_changes(c.db) : 0;
+	if (rc == 0 && n == 0) {
+		/* No grant there: nothing to commit. */
+		sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
+		pthread_mutex_unlock(&access_lock);
+		return 0;
+	}
+	if (to)
+		snprintf(c.msg, sizeof(c.msg),
+			 "grants follow %s -> %s\n\nCoffre-Op: grants-move %s\nCoffre-To: %s\n",
+			 from, to, from, to);
+	else
+		snprintf(c.msg, sizeof(c.msg),
+			 "grants dropped with %s\n\nCoffre-Op: grants-drop %s\n",
+			 from, from);
+	c.ev = (struct index_event){ .kind = to ? "grants-move" : "grants-drop",
+				     .path = to ? to : from,
+				     .detail = to ? from : NULL };
+	return change_end(&c, rc, 1);
+}

@@ -73,6 +73,14 @@ int access_class_set(struct space *sp, struct index *ix, const char *by,
 int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 		    char *out, size_t outlen);
 
+/*
+ * A folder moved from from to to (to NULL: removed): the grants on it and
+ * below follow it (or go), so a new folder at the old path inherits none.
+ * One commit and one event when some grant changed, nothing otherwise.
+ */
+int access_folder_moved(struct space *sp, struct index *ix, const char *by,
+			const char *from, const char *to);
+
 /* The ".coffre-access" text of a space, from the index, into out. */
 int access_text(struct index *ix, const char *space, struct buf *out);
 

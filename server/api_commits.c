@@ -22,6 +22,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/path.h"
+#include "server/access.h"
 #include "server/index.h"
 #include "server/ledger.h"
 #include "server/server.h"
@@ -384,6 +385,34 @@ out:
 	free(vs);
 }
 
+/*
+ * Grants are kept by path: after a folder moves or goes, move or drop its
+ * grants, so a new folder at the old path inherits none.  The batch is
+ * committed already: a failure here is logged, not answered.
+ */
+static void grants_follow(struct http_req *req, const struct batch *b)
+{
+	for (size_t i = 0; i < b->nops; i++) {
+		const struct ledger_op *op = &b->ops[i];
+		int rc = 0;
+
+		if (op->kind == LEDGER_OP_MOVE && !b->results[i].doc_id[0])
+			rc = access_folder_moved(req->space, req->srv->ix,
+						 req->auth.login, op->from,
+						 op->to);
+		else if (op->kind == LEDGER_OP_RMDIR)
+			rc = access_folder_moved(req->space, req->srv->ix,
+						 req->auth.login, op->path,
+						 NULL);
+		if (rc < 0)
+			log_error("space '%s': grants of '%s' did not follow it: %s",
+				  req->space_name,
+				  op->kind == LEDGER_OP_MOVE ? op->from :
+							       op->path,
+				  err_msg());
+	}
+}
+
 int api_commits(struct http_req *req)
 {
 	char head[GIT_OID_HEX_LEN + 1];
@@ -437,6 +466,7 @@ int api_commits(struct http_req *req)
 		goto out;
 	}
 	record(req, &b, head);
+	grants_follow(req, &b);
 	results = json_array();
 	for (i = 0; results && i < b.nops; i++)
 		if (json_array_append_new(results, result_json(&b.ops[i],

@@ -294,6 +294,21 @@ check "the server's time of receipt" test -n "$(jv '.events[0].at | select(test(
 req alice GET "/v1/spaces/demo/events?path=/Public"
 check "reads are not in the plain log" test "$(jv '[.events[] | select(.kind == "read")] | length')" = 0
 
+# --- grants follow their folders -----------------------------------------------
+commit alice '[{"op": "move", "from": "/Restricted/Deep", "to": "/Moved"}]'
+expect "the owner moves a folder holding a grant" 200
+check_eq "the grant followed it" "Moved" "$(names dave /)"
+check_eq "to the same folder" "t.txt" "$(names dave /Moved/Target)"
+commit alice '[{"op": "mkdir", "path": "/Restricted/Deep"}, {"op": "mkdir", "path": "/Restricted/Deep/Target"}]'
+req dave GET "/v1/spaces/demo/tree?path=/Restricted/Deep/Target"
+expect "a new folder at the old path inherits no grant" 404
+check ".coffre-access names the new path" \
+	sh -c "git -C '$(ledger demo)' show main:.coffre-access | grep -qx 'grant dave read /Moved/Target'"
+commit alice '[{"op": "unlink", "path": "/Moved/Target/t.txt"}, {"op": "rmdir", "path": "/Moved/Target"}]'
+expect "the owner removes the granted folder" 200
+req alice GET /v1/spaces/demo/members
+check_eq "its grant went with it" 0 "$(jv '[.grants[] | select(.login == "dave")] | length')"
+
 # --- revoke and removal -------------------------------------------------------
 req alice DELETE "/v1/spaces/demo/grants?path=/Restricted&login=carol"
 expect "the owner revokes the grant" 200
