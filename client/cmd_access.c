@@ -23,8 +23,8 @@
 
 static int fail(int rc)
 {
-	fprintf(stderr, "coffre: %s\n", err_msg()[0] ? err_msg() :
-						      strerror(-rc));
+	fprintf(stderr, "coffre: %s\n",
+		err_msg()[0] ? err_msg() : strerror(-rc));
 	return 1;
 }
 
@@ -34,8 +34,7 @@ static int usage(const char *text)
 	return 2;
 }
 
-int access_connect(const char *config, struct session *s,
-		   struct transport **t)
+int access_connect(const char *config, struct session *s, struct transport **t)
 {
 	char *dir = NULL;
 	int rc;
@@ -236,7 +235,8 @@ static int grant(const char *config, const char *path, const char *login,
 
 int cmd_grant(const char *config, int argc, char **argv)
 {
-	if (argc != 4 || (strcmp(argv[3], "read") && strcmp(argv[3], "deposit")))
+	if (argc != 4 ||
+	    (strcmp(argv[3], "read") && strcmp(argv[3], "deposit")))
 		return usage("grant PATH LOGIN read|deposit");
 	return grant(config, argv[1], argv[2], argv[3]);
 }

@@ -29,7 +29,6 @@ int access_mount_path(const char *path, char space[65], char *inpath,
 		      size_t inlen);
 
 /* Session of config and a transport on it; free both after. */
-int access_connect(const char *config, struct session *s,
-		   struct transport **t);
+int access_connect(const char *config, struct session *s, struct transport **t);
 
 #endif /* COFFRE_CLIENT_CMD_ACCESS_H */

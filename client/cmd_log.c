@@ -116,8 +116,8 @@ int cmd_log(const char *config, int argc, char **argv)
 	transport_free(t);
 	session_release(&s);
 	if (rc < 0) {
-		fprintf(stderr, "coffre: %s\n", err_msg()[0] ? err_msg() :
-							      strerror(-rc));
+		fprintf(stderr, "coffre: %s\n",
+			err_msg()[0] ? err_msg() : strerror(-rc));
 		return 1;
 	}
 	return 0;

@@ -43,9 +43,10 @@ void reads_record(struct fs *fs, const char *doc_id, uint64_t version)
 	rfc3339_utc((long long)ts.tv_sec, at, sizeof(at));
 	pthread_mutex_lock(&rj.lock);
 	if (rj.db &&
-	    sqlite3_prepare_v2(rj.db,
-			       "INSERT INTO reads(doc_id, version, at) VALUES(?1, ?2, ?3)",
-			       -1, &st, NULL) == SQLITE_OK) {
+	    sqlite3_prepare_v2(
+		    rj.db,
+		    "INSERT INTO reads(doc_id, version, at) VALUES(?1, ?2, ?3)",
+		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, doc_id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
 		sqlite3_bind_text(st, 3, at, -1, SQLITE_TRANSIENT);
@@ -82,9 +83,10 @@ static json_t *batch(sqlite3_int64 *last)
 	json_t *arr = NULL;
 
 	*last = 0;
-	if (sqlite3_prepare_v2(rj.db,
-			       "SELECT id, doc_id, version, at FROM reads ORDER BY id LIMIT ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    rj.db,
+		    "SELECT id, doc_id, version, at FROM reads ORDER BY id LIMIT ?1",
+		    -1, &st, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_int(st, 1, READS_BATCH_MAX);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -179,12 +181,13 @@ int reads_start(struct fs *fs)
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK ||
-	    sqlite3_exec(db,
-			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-			 "CREATE TABLE IF NOT EXISTS reads(id INTEGER PRIMARY KEY,"
-			 " doc_id TEXT NOT NULL, version INTEGER NOT NULL,"
-			 " at TEXT NOT NULL)",
-			 NULL, NULL, NULL) != SQLITE_OK) {
+	    sqlite3_exec(
+		    db,
+		    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+		    "CREATE TABLE IF NOT EXISTS reads(id INTEGER PRIMARY KEY,"
+		    " doc_id TEXT NOT NULL, version INTEGER NOT NULL,"
+		    " at TEXT NOT NULL)",
+		    NULL, NULL, NULL) != SQLITE_OK) {
 		int rc = err_set(-EIO, "cannot open '%s': %s", path,
 				 db ? sqlite3_errmsg(db) : "out of memory");
 

@@ -85,8 +85,9 @@ int rights_set_class(struct fs *fs, struct node *dir, const char *value,
 		class[size - 1] = '\0';
 	if (strcmp(class, "public") && strcmp(class, "restricted") &&
 	    strcmp(class, "confidential"))
-		return err_set(-EINVAL,
-			       "user.coffre.class takes public, restricted or confidential");
+		return err_set(
+			-EINVAL,
+			"user.coffre.class takes public, restricted or confidential");
 	rc = rights_check(fs, dir, RIGHTS_ADMIN);
 	if (rc < 0)
 		return rc;

@@ -40,8 +40,8 @@ static int db_fail(sqlite3 *db, const char *what)
 }
 
 /* Prepare sql and bind the given text parameters (NULL ends the list). */
-static int prep(sqlite3 *db, sqlite3_stmt **st, const char *sql,
-		const char *a, const char *b, const char *c, const char *d)
+static int prep(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *a,
+		const char *b, const char *c, const char *d)
 {
 	const char *v[4] = { a, b, c, d };
 
@@ -73,9 +73,10 @@ int access_member(struct index *ix, const char *space, const char *login,
 
 	rc = index_db(ix, &db);
 	if (rc == 0)
-		rc = prep(db, &st,
-			  "SELECT m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 AND m.login = ?2",
-			  space, login, NULL, NULL);
+		rc = prep(
+			db, &st,
+			"SELECT m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 AND m.login = ?2",
+			space, login, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	src = sqlite3_step(st);
@@ -103,9 +104,10 @@ int access_grants_load(struct index *ix, const char *space, const char *login,
 	memset(g, 0, sizeof(*g));
 	rc = index_db(ix, &db);
 	if (rc == 0)
-		rc = prep(db, &st,
-			  "SELECT path, level FROM grants WHERE space = ?1 AND login = ?2 LIMIT 10001",
-			  space, login, NULL, NULL);
+		rc = prep(
+			db, &st,
+			"SELECT path, level FROM grants WHERE space = ?1 AND login = ?2 LIMIT 10001",
+			space, login, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -191,9 +193,10 @@ int access_members(struct index *ix, const char *space, access_member_cb cb,
 
 	rc = index_db(ix, &db);
 	if (rc == 0)
-		rc = prep(db, &st,
-			  "SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 ORDER BY m.login",
-			  space, NULL, NULL, NULL);
+		rc = prep(
+			db, &st,
+			"SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 ORDER BY m.login",
+			space, NULL, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -221,9 +224,10 @@ int access_grants_all(struct index *ix, const char *space, access_grant_cb cb,
 
 	rc = index_db(ix, &db);
 	if (rc == 0)
-		rc = prep(db, &st,
-			  "SELECT path, login, level FROM grants WHERE space = ?1 ORDER BY path, login",
-			  space, NULL, NULL, NULL);
+		rc = prep(
+			db, &st,
+			"SELECT path, login, level FROM grants WHERE space = ?1 ORDER BY path, login",
+			space, NULL, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -315,8 +319,9 @@ static int change_end(struct change *c, int rc, int text_too)
 	if (rc == 0 && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) {
 		/* The ledger has it; the mirror can be rebuilt from it. */
 		rc = db_fail(c->db, "commit");
-		log_error("space '%s': access change in the ledger but not in the index: %s",
-			  c->sp->name, err_msg());
+		log_error(
+			"space '%s': access change in the ledger but not in the index: %s",
+			c->sp->name, err_msg());
 	}
 	if (rc < 0)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
@@ -328,9 +333,10 @@ static int change_end(struct change *c, int rc, int text_too)
 static int count_owners(sqlite3 *db, const char *space, int *n)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prep(db, &st,
-		      "SELECT count(*) FROM members WHERE space = ?1 AND role = 'owner'",
-		      space, NULL, NULL, NULL);
+	int rc = prep(
+		db, &st,
+		"SELECT count(*) FROM members WHERE space = ?1 AND role = 'owner'",
+		space, NULL, NULL, NULL);
 
 	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
 		*n = sqlite3_column_int(st, 0);
@@ -365,25 +371,27 @@ int access_member_set(struct space *sp, struct index *ix, const char *by,
 	if (rc == 0 && old == POLICY_ROLE_OWNER && role != POLICY_ROLE_OWNER) {
 		rc = count_owners(c.db, sp->name, &owners);
 		if (rc == 0 && owners <= 1)
-			rc = err_set(-EEXIST,
-				     "'%s' is the last owner of '%s'", login,
-				     sp->name);
+			rc = err_set(-EEXIST, "'%s' is the last owner of '%s'",
+				     login, sp->name);
 	}
 	if (rc == 0)
-		rc = run(c.db,
-			 "INSERT OR REPLACE INTO members(space, login, role) VALUES(?1, ?2, ?3)",
-			 sp->name, login, policy_role_name(role), NULL);
+		rc = run(
+			c.db,
+			"INSERT OR REPLACE INTO members(space, login, role) VALUES(?1, ?2, ?3)",
+			sp->name, login, policy_role_name(role), NULL);
 	/* Delegation is for assistants; owners need no grants. */
 	if (rc == 0 && role != POLICY_ROLE_ASSISTANT)
-		rc = run(c.db,
-			 "DELETE FROM delegations WHERE space = ?1 AND login = ?2",
-			 sp->name, login, NULL, NULL);
+		rc = run(
+			c.db,
+			"DELETE FROM delegations WHERE space = ?1 AND login = ?2",
+			sp->name, login, NULL, NULL);
 	if (rc == 0 && role == POLICY_ROLE_OWNER)
 		rc = run(c.db,
 			 "DELETE FROM grants WHERE space = ?1 AND login = ?2",
 			 sp->name, login, NULL, NULL);
-	snprintf(c.msg, sizeof(c.msg), "member %s %s\n\nCoffre-Op: member %s %s\n",
-		 login, policy_role_name(role), login, policy_role_name(role));
+	snprintf(c.msg, sizeof(c.msg),
+		 "member %s %s\n\nCoffre-Op: member %s %s\n", login,
+		 policy_role_name(role), login, policy_role_name(role));
 	snprintf(d, sizeof(d), "%s %s", login, policy_role_name(role));
 	c.ev = (struct index_event){ .kind = "member-add",
 				     .path = "/",
@@ -409,18 +417,18 @@ int access_member_remove(struct space *sp, struct index *ix, const char *by,
 	if (rc == 0 && old == POLICY_ROLE_OWNER) {
 		rc = count_owners(c.db, sp->name, &owners);
 		if (rc == 0 && owners <= 1)
-			rc = err_set(-EEXIST,
-				     "'%s' is the last owner of '%s'", login,
-				     sp->name);
+			rc = err_set(-EEXIST, "'%s' is the last owner of '%s'",
+				     login, sp->name);
 	}
 	if (rc == 0)
 		rc = run(c.db,
 			 "DELETE FROM members WHERE space = ?1 AND login = ?2",
 			 sp->name, login, NULL, NULL);
 	if (rc == 0)
-		rc = run(c.db,
-			 "DELETE FROM delegations WHERE space = ?1 AND login = ?2",
-			 sp->name, login, NULL, NULL);
+		rc = run(
+			c.db,
+			"DELETE FROM delegations WHERE space = ?1 AND login = ?2",
+			sp->name, login, NULL, NULL);
 	if (rc == 0)
 		rc = run(c.db,
 			 "DELETE FROM grants WHERE space = ?1 AND login = ?2",
@@ -451,14 +459,16 @@ int access_delegate(struct space *sp, struct index *ix, const char *by,
 		rc = err_set(-ENOENT, "'%s' is no member of '%s'", login,
 			     sp->name);
 	if (rc == 0 && role != POLICY_ROLE_ASSISTANT)
-		rc = err_set(-EINVAL,
-			     "administration is delegated to assistants only, '%s' is %s",
-			     login, policy_role_name(role));
+		rc = err_set(
+			-EINVAL,
+			"administration is delegated to assistants only, '%s' is %s",
+			login, policy_role_name(role));
 	if (rc == 0)
-		rc = run(c.db,
-			 admin ? "INSERT OR IGNORE INTO delegations(space, login) VALUES(?1, ?2)" :
-				 "DELETE FROM delegations WHERE space = ?1 AND login = ?2",
-			 sp->name, login, NULL, NULL);
+		rc = run(
+			c.db,
+			admin ? "INSERT OR IGNORE INTO delegations(space, login) VALUES(?1, ?2)" :
+				"DELETE FROM delegations WHERE space = ?1 AND login = ?2",
+			sp->name, login, NULL, NULL);
 	snprintf(c.msg, sizeof(c.msg), "%s %s\n\nCoffre-Op: %s %s\n",
 		 admin ? "delegate-admin" : "revoke-admin", login,
 		 admin ? "delegate-admin" : "revoke-admin", login);
@@ -489,13 +499,14 @@ static int is_folder(struct space *sp, const char *path)
 	return rc < 0 ? rc : dir;
 }
 
-static int trusted_elsewhere(sqlite3 *db, const char *space,
-			     const char *login, const char *path, int *found)
+static int trusted_elsewhere(sqlite3 *db, const char *space, const char *login,
+			     const char *path, int *found)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prep(db, &st,
-		      "SELECT 1 FROM grants WHERE space = ?1 AND login = ?2 AND path != ?3",
-		      space, login, path, NULL);
+	int rc = prep(
+		db, &st,
+		"SELECT 1 FROM grants WHERE space = ?1 AND login = ?2 AND path != ?3",
+		space, login, path, NULL);
 
 	if (rc == 0) {
 		int src = sqlite3_step(st);
@@ -537,31 +548,36 @@ int access_grant(struct space *sp, struct index *ix, const char *by,
 	if (rc == 0 && level && role == POLICY_ROLE_TRUSTED) {
 		rc = trusted_elsewhere(c.db, sp->name, login, path, &other);
 		if (rc == 0 && other)
-			rc = err_set(-EEXIST,
-				     "'%s' is a trusted person and already has a designated folder",
-				     login);
+			rc = err_set(
+				-EEXIST,
+				"'%s' is a trusted person and already has a designated folder",
+				login);
 	}
 	if (rc == 0 && level)
-		rc = run(c.db,
-			 "INSERT OR REPLACE INTO grants(space, path, login, level) VALUES(?1, ?2, ?3, ?4)",
-			 sp->name, path, login, policy_grant_name(level));
+		rc = run(
+			c.db,
+			"INSERT OR REPLACE INTO grants(space, path, login, level) VALUES(?1, ?2, ?3, ?4)",
+			sp->name, path, login, policy_grant_name(level));
 	if (rc == 0 && !level) {
-		rc = run(c.db,
-			 "DELETE FROM grants WHERE space = ?1 AND path = ?2 AND login = ?3",
-			 sp->name, path, login, NULL);
+		rc = run(
+			c.db,
+			"DELETE FROM grants WHERE space = ?1 AND path = ?2 AND login = ?3",
+			sp->name, path, login, NULL);
 		if (rc == 0 && sqlite3_changes(c.db) == 0)
 			rc = err_set(-ENOENT, "'%s' holds no grant on '%s'",
 				     login, path);
 	}
 	if (level)
-		snprintf(c.msg, sizeof(c.msg),
-			 "grant %s %s %s\n\nCoffre-Op: grant %s\nCoffre-Grant: %s %s\n",
-			 login, policy_grant_name(level), path, path, login,
-			 policy_grant_name(level));
+		snprintf(
+			c.msg, sizeof(c.msg),
+			"grant %s %s %s\n\nCoffre-Op: grant %s\nCoffre-Grant: %s %s\n",
+			login, policy_grant_name(level), path, path, login,
+			policy_grant_name(level));
 	else
-		snprintf(c.msg, sizeof(c.msg),
-			 "revoke %s %s\n\nCoffre-Op: revoke %s\nCoffre-Grant: %s\n",
-			 login, path, path, login);
+		snprintf(
+			c.msg, sizeof(c.msg),
+			"revoke %s %s\n\nCoffre-Op: revoke %s\nCoffre-Grant: %s\n",
+			login, path, path, login);
 	snprintf(d, sizeof(d), "%s%s%s", login, level ? " " : "",
 		 level ? policy_grant_name(level) : "");
 	c.ev = (struct index_event){ .kind = level ? "grant" : "revoke",
@@ -580,11 +596,9 @@ int access_class_set(struct space *sp, struct index *ix, const char *by,
 	if (rc < 0)
 		return rc;
 	snprintf(c.msg, sizeof(c.msg),
-		 "class %s %s\n\nCoffre-Op: class %s\nCoffre-Class: %s\n",
-		 path, folder_class_name(class), path,
-		 folder_class_name(class));
-	rc = access_ledger_class(sp->ledger, sp->name, by, path, class,
-				 c.msg);
+		 "class %s %s\n\nCoffre-Op: class %s\nCoffre-Class: %s\n", path,
+		 folder_class_name(class), path, folder_class_name(class));
+	rc = access_ledger_class(sp->ledger, sp->name, by, path, class, c.msg);
 	c.ev = (struct index_event){ .kind = "class",
 				     .path = path,
 				     .detail = folder_class_name(class) };
@@ -614,9 +628,10 @@ int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 	out[0] = '\0';
 	rc = index_db(ix, &db);
 	if (rc == 0)
-		rc = prep(db, &st,
-			  "SELECT seq, path FROM events WHERE space = ?1 AND doc_id = ?2 AND path IS NOT NULL AND kind IN ('deposit', 'move') ORDER BY seq DESC LIMIT 1",
-			  sp->name, doc_id, NULL, NULL);
+		rc = prep(
+			db, &st,
+			"SELECT seq, path FROM events WHERE space = ?1 AND doc_id = ?2 AND path IS NOT NULL AND kind IN ('deposit', 'move') ORDER BY seq DESC LIMIT 1",
+			sp->name, doc_id, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	src = sqlite3_step(st);
@@ -628,9 +643,10 @@ int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 	if (!out[0])
 		return err_set(-ENOENT, "no such document '%s'", doc_id);
 	/* Later folder moves carry the document along: follow them. */
-	rc = prep(db, &st,
-		  "SELECT path, detail FROM events WHERE space = ?1 AND seq > ?2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq",
-		  sp->name, NULL, NULL, NULL);
+	rc = prep(
+		db, &st,
+		"SELECT path, detail FROM events WHERE space = ?1 AND seq > ?2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq",
+		sp->name, NULL, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(st, 2, seq);
@@ -668,13 +684,15 @@ int access_folder_moved(struct space *sp, struct index *ix, const char *by,
 		return rc;
 	/* substr() rather than LIKE: names may hold '%' and '_'. */
 	if (to)
-		rc = run(c.db,
-			 "UPDATE grants SET path = ?3 || substr(path, length(?2) + 1) WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
-			 sp->name, from, to, NULL);
+		rc = run(
+			c.db,
+			"UPDATE grants SET path = ?3 || substr(path, length(?2) + 1) WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
+			sp->name, from, to, NULL);
 	else
-		rc = run(c.db,
-			 "DELETE FROM grants WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
-			 sp->name, from, NULL, NULL);
+		rc = run(
+			c.db,
+			"DELETE FROM grants WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
+			sp->name, from, NULL, NULL);
 	n = rc == 0 ? sqlite3_changes(c.db) : 0;
 	if (rc == 0 && n == 0) {
 		/* No grant there: nothing to commit. */
@@ -683,13 +701,15 @@ int access_folder_moved(struct space *sp, struct index *ix, const char *by,
 		return 0;
 	}
 	if (to)
-		snprintf(c.msg, sizeof(c.msg),
-			 "grants follow %s -> %s\n\nCoffre-Op: grants-move %s\nCoffre-To: %s\n",
-			 from, to, from, to);
+		snprintf(
+			c.msg, sizeof(c.msg),
+			"grants follow %s -> %s\n\nCoffre-Op: grants-move %s\nCoffre-To: %s\n",
+			from, to, from, to);
 	else
-		snprintf(c.msg, sizeof(c.msg),
-			 "grants dropped with %s\n\nCoffre-Op: grants-drop %s\n",
-			 from, from);
+		snprintf(
+			c.msg, sizeof(c.msg),
+			"grants dropped with %s\n\nCoffre-Op: grants-drop %s\n",
+			from, from);
 	c.ev = (struct index_event){ .kind = to ? "grants-move" : "grants-drop",
 				     .path = to ? to : from,
 				     .detail = to ? from : NULL };

@@ -115,8 +115,7 @@ int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 	char *meta = NULL;
 	int rc;
 
-	if (asprintf(&meta, "%s%s%s", ip, *ip ? "/" : "", FOLDER_META_NAME) <
-	    0)
+	if (asprintf(&meta, "%s%s%s", ip, *ip ? "/" : "", FOLDER_META_NAME) < 0)
 		return -ENOMEM;
 	upd.path = meta;
 	pthread_mutex_lock(&lg->apply_lock);

@@ -53,10 +53,9 @@ static enum policy_role role_now(struct http_req *req, const char *login)
 static int member_cb(const char *login, enum policy_role role, int admin,
 		     void *arg)
 {
-	return json_array_append_new(arg, json_pack("{s:s, s:s, s:b}", "login",
-						    login, "role",
-						    policy_role_name(role),
-						    "admin", admin)) ?
+	return json_array_append_new(
+		       arg, json_pack("{s:s, s:s, s:b}", "login", login, "role",
+				      policy_role_name(role), "admin", admin)) ?
 		       -ENOMEM :
 		       0;
 }
@@ -64,10 +63,10 @@ static int member_cb(const char *login, enum policy_role role, int admin,
 static int grant_cb(const char *path, const char *login,
 		    enum policy_grant level, void *arg)
 {
-	return json_array_append_new(arg, json_pack("{s:s, s:s, s:s}", "path",
-						    path, "login", login,
-						    "right",
-						    policy_grant_name(level))) ?
+	return json_array_append_new(arg,
+				     json_pack("{s:s, s:s, s:s}", "path", path,
+					       "login", login, "right",
+					       policy_grant_name(level))) ?
 		       -ENOMEM :
 		       0;
 }
@@ -109,13 +108,14 @@ int api_member_add(struct http_req *req)
 		return http_reply_error(
 			req, 400, "bad_request", -1,
 			"field 'role' must be owner, assistant, intervenant or trusted");
-	if (role == POLICY_ROLE_OWNER || role_now(req, login) == POLICY_ROLE_OWNER) {
+	if (role == POLICY_ROLE_OWNER ||
+	    role_now(req, login) == POLICY_ROLE_OWNER) {
 		rc = owner_only(req, "add or change an owner");
 		if (rc < 0)
 			return rc;
 	}
-	rc = access_member_set(req->space, req->srv->ix, req->auth.login,
-			       login, role);
+	rc = access_member_set(req->space, req->srv->ix, req->auth.login, login,
+			       role);
 	if (rc < 0)
 		return rc;
 	return http_reply_json(req, 200,
@@ -193,8 +193,9 @@ int api_grant(struct http_req *req)
 		path = http_query(req, "path", &rc);
 		login = http_query(req, "login", &rc);
 		if (rc < 0 || !path || !login)
-			return http_reply_error(req, 400, "bad_request", -1,
-						"'path' and 'login' are needed");
+			return http_reply_error(
+				req, 400, "bad_request", -1,
+				"'path' and 'login' are needed");
 		if (path_validate(path) < 0)
 			return http_reply_error(req, 400, "bad_name", -1,
 						"bad path: %s", err_msg());

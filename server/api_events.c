@@ -161,9 +161,9 @@ static int one_read(struct http_req *req, json_t *o, size_t i, int check,
 	    api_json_string(req, o, "at", 1, 40, &client_at, (long)i))
 		return -1;
 	if (!json_is_integer(ver) || json_integer_value(ver) < 1) {
-		http_reply_error(req, 400, "bad_request", (long)i,
-				 "reads[%zu]: 'version' must be a positive integer",
-				 i);
+		http_reply_error(
+			req, 400, "bad_request", (long)i,
+			"reads[%zu]: 'version' must be a positive integer", i);
 		return -1;
 	}
 	for (const char *p = client_at; *p; p++)

@@ -86,9 +86,10 @@ static int head_of(sqlite3 *db, const char *space, uint64_t *seq,
 
 	*seq = 0;
 	memset(hash, 0, sizeof(*hash));
-	if (sqlite3_prepare_v2(db,
-			       "SELECT seq, hash FROM events WHERE space = ?1 ORDER BY seq DESC LIMIT 1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT seq, hash FROM events WHERE space = ?1 ORDER BY seq DESC LIMIT 1",
+		    -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "read the chain head");
 	sqlite3_bind_text(st, 1, chain(space), -1, SQLITE_TRANSIENT);
 	src = sqlite3_step(st);
@@ -123,9 +124,10 @@ static int append_row(sqlite3 *db, const char *space, const char *login,
 		return rc;
 	obj_id_to_hex(&prev, prev_hex);
 	obj_id_to_hex(&hash, hash_hex);
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO events(space, seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db,
+		    "INSERT INTO events(space, seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		    -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "prepare an event");
 	sqlite3_bind_text(st, 1, chain(space), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
@@ -139,7 +141,8 @@ static int append_row(sqlite3 *db, const char *space, const char *login,
 	sqlite3_bind_text(st, 9, ev->detail, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 10, prev_hex, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 11, hash_hex, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(db, "record an event");
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 :
+					       db_fail(db, "record an event");
 	sqlite3_finalize(st);
 	if (rc == 0 && out)
 		*out = seq;
@@ -180,8 +183,7 @@ int events_chain_head(struct index *ix, const char *space, uint64_t *seq,
 	return rc < 0 ? rc : head_of(db, space, seq, hash);
 }
 
-int events_verify_chain(struct index *ix, const char *space,
-			uint64_t *bad_seq)
+int events_verify_chain(struct index *ix, const char *space, uint64_t *bad_seq)
 {
 	struct obj_id prev = { { 0 } }, want, got;
 	sqlite3_stmt *st = NULL;
@@ -193,9 +195,10 @@ int events_verify_chain(struct index *ix, const char *space,
 	rc = index_db(ix, &db);
 	if (rc < 0)
 		return rc;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash FROM events WHERE space = ?1 ORDER BY seq",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash FROM events WHERE space = ?1 ORDER BY seq",
+		    -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "read the chain");
 	sqlite3_bind_text(st, 1, chain(space), -1, SQLITE_TRANSIENT);
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
@@ -249,9 +252,10 @@ int events_list(struct index *ix, const char *space, const char *prefix,
 		return rc;
 	/* Under prefix: the path itself or PREFIX/...; '/' is everything.
 	 * substr() rather than LIKE: names may hold '%' and '_'. */
-	if (sqlite3_prepare_v2(db,
-			       "SELECT seq, at, login, kind, path, doc_id, version, detail FROM events WHERE space = ?1 AND seq > ?2 AND path IS NOT NULL AND (?3 = '/' OR path = ?3 OR substr(path, 1, length(?3) + 1) = ?3 || '/') AND ((kind = 'read') = ?4) ORDER BY seq LIMIT ?5",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT seq, at, login, kind, path, doc_id, version, detail FROM events WHERE space = ?1 AND seq > ?2 AND path IS NOT NULL AND (?3 = '/' OR path = ?3 OR substr(path, 1, length(?3) + 1) = ?3 || '/') AND ((kind = 'read') = ?4) ORDER BY seq LIMIT ?5",
+		    -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "list events");
 	sqlite3_bind_text(st, 1, chain(space), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)after);

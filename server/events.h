@@ -45,8 +45,7 @@ int events_chain_head(struct index *ix, const char *space, uint64_t *seq,
  * Recompute the whole chain.  0 when every row links and hashes right;
  * -EBADMSG with *bad_seq the first bad row otherwise.
  */
-int events_verify_chain(struct index *ix, const char *space,
-			uint64_t *bad_seq);
+int events_verify_chain(struct index *ix, const char *space, uint64_t *bad_seq);
 
 /* One row, as read back; strings live for the callback only. */
 struct events_row {

@@ -30,8 +30,8 @@ enum policy_grant {
 
 /* Bit of a right in a rights mask. */
 #define POLICY_BIT(right) (1u << (unsigned)(right))
-#define POLICY_ALL                                                   \
-	(POLICY_BIT(AUTH_READ) | POLICY_BIT(AUTH_DEPOSIT) |          \
+#define POLICY_ALL                                          \
+	(POLICY_BIT(AUTH_READ) | POLICY_BIT(AUTH_DEPOSIT) | \
 	 POLICY_BIT(AUTH_ORGANIZE) | POLICY_BIT(AUTH_ADMIN))
 
 struct policy_input {

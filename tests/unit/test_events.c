@@ -29,7 +29,8 @@ static int run_sql(struct index *ix, const char *sql)
 int main(void)
 {
 	char dir[] = "/tmp/coffre-test-events.XXXXXX", path[128];
-	struct index_event ev = { .kind = "deposit", .path = "/a/f.txt",
+	struct index_event ev = { .kind = "deposit",
+				  .path = "/a/f.txt",
 				  .doc_id = "0123456789abcdef0123456789abcdef",
 				  .version = 1 };
 	struct obj_id head, zero = { { 0 } };
@@ -57,10 +58,12 @@ int main(void)
 			 &(struct index_event){ .kind = "login" }, &seq) == 0 &&
 		   seq == 1,
 	   "server events have a chain of their own");
-	ok(events_append(ix, "demo", NULL, 1003,
-			 &(struct index_event){ .kind = "read", .path = "/a/f.txt",
-						.detail = "{\"client_at\":\"x\"}" },
-			 &seq) == 0 &&
+	ok(events_append(
+		   ix, "demo", NULL, 1003,
+		   &(struct index_event){ .kind = "read",
+					  .path = "/a/f.txt",
+					  .detail = "{\"client_at\":\"x\"}" },
+		   &seq) == 0 &&
 		   seq == 3,
 	   "a third event");
 	ok(events_chain_head(ix, "demo", &seq, &head) == 0 && seq == 3 &&
@@ -68,8 +71,8 @@ int main(void)
 	   "the head is the last event");
 	ok(events_verify_chain(ix, "demo", &bad) == 0, "the chain verifies");
 	ok(events_verify_chain(ix, "", &bad) == 0, "so does the server's");
-	ok(events_append(ix, "demo", "x", 1, &(struct index_event){ 0 }, NULL) ==
-		   -EINVAL,
+	ok(events_append(ix, "demo", "x", 1, &(struct index_event){ 0 },
+			 NULL) == -EINVAL,
 	   "an event without a kind is refused");
 
 	/* Inside the caller's transaction: rolled back with it. */
@@ -80,15 +83,20 @@ int main(void)
 	ok(events_chain_head(ix, "demo", &seq, &head) == 0 && seq == 3,
 	   "goes away with its rollback");
 
-	ok(run_sql(ix, "UPDATE events SET login = 'mallory' WHERE space = 'demo' AND seq = 2") == 0,
+	ok(run_sql(ix,
+		   "UPDATE events SET login = 'mallory' WHERE space = 'demo' AND seq = 2") ==
+		   0,
 	   "change the author of seq 2");
 	is_int(events_verify_chain(ix, "demo", &bad), -EBADMSG,
 	       "a changed row breaks the chain");
 	is_int((long long)bad, 2, "at that row");
-	ok(run_sql(ix, "UPDATE events SET login = 'bob' WHERE space = 'demo' AND seq = 2") == 0 &&
+	ok(run_sql(ix,
+		   "UPDATE events SET login = 'bob' WHERE space = 'demo' AND seq = 2") ==
+			   0 &&
 		   events_verify_chain(ix, "demo", &bad) == 0,
 	   "put back, it verifies again");
-	ok(run_sql(ix, "DELETE FROM events WHERE space = 'demo' AND seq = 2") == 0,
+	ok(run_sql(ix, "DELETE FROM events WHERE space = 'demo' AND seq = 2") ==
+		   0,
 	   "remove seq 2");
 	is_int(events_verify_chain(ix, "demo", &bad), -EBADMSG,
 	       "a removed row breaks the chain");

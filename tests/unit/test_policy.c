@@ -119,10 +119,9 @@ static void check_row(const struct row *w, int delegated)
 		int expect = has ? 0 : can_read ? -EACCES : -ENOENT;
 
 		is_int(policy_decide(&in, rights[i].right), expect,
-		       "%s %s grant=%s%s: %s",
-			   w->role, w->class, w->grant,
-			   delegated ? " delegated" : "",
-			   policy_right_name(rights[i].right));
+		       "%s %s grant=%s%s: %s", w->role, w->class, w->grant,
+		       delegated ? " delegated" : "",
+		       policy_right_name(rights[i].right));
 	}
 }
 
@@ -140,7 +139,8 @@ int main(void)
 
 	ok(policy_role_parse("admin", &r) == -EINVAL, "unknown role refused");
 	ok(policy_role_parse(NULL, &r) == -EINVAL, "no role refused");
-	ok(policy_grant_parse("organize", &g) == -EINVAL, "organize is not a grant");
+	ok(policy_grant_parse("organize", &g) == -EINVAL,
+	   "organize is not a grant");
 	ok(!strcmp(policy_role_name(POLICY_ROLE_INTERVENANT), "intervenant"),
 	   "role names round-trip");
 	return tap_done();
