@@ -715,3 +715,161 @@ int access_folder_moved(struct space *sp, struct index *ix, const char *by,
 				     .detail = to ? from : NULL };
 	return change_end(&c, rc, 1);
 }
+
+/* --- the mirror checked against the ledger --- */
+
+/* Spaces checked by this process; protected by access_lock. */
+static char (*checked)[65];
+static size_t nchecked;
+
+static int was_checked(const char *space)
+{
+	for (size_t i = 0; i < nchecked; i++)
+		if (!strcmp(checked[i], space))
+			return 1;
+	return 0;
+}
+
+static void mark_checked(const char *space)
+{
+	char(*n)[65] = realloc(checked, (nchecked + 1) * sizeof(*checked));
+
+	if (!n)
+		return; /* checked again next time: harmless */
+	checked = n;
+	snprintf(checked[nchecked++], sizeof(checked[0]), "%s", space);
+}
+
+/* Split off the next space-separated word of *s (NULL at the end). */
+static char *word(char **s)
+{
+	char *w = *s, *sp;
+
+	if (!w || !*w)
+		return NULL;
+	sp = strchr(w, ' ');
+	if (sp) {
+		*sp = '\0';
+		*s = sp + 1;
+	} else {
+		*s = NULL;
+	}
+	return w;
+}
+
+/* Load text into the mirror of space, inside an open transaction. */
+static int load_text(sqlite3 *db, const char *space, char *text)
+{
+	char *line, *save = NULL;
+	int rc, n = 0;
+
+	rc = run(db, "DELETE FROM members WHERE space = ?1", space, NULL, NULL,
+		 NULL);
+	if (rc == 0)
+		rc = run(db, "DELETE FROM delegations WHERE space = ?1", space,
+			 NULL, NULL, NULL);
+	if (rc == 0)
+		rc = run(db, "DELETE FROM grants WHERE space = ?1", space, NULL,
+			 NULL, NULL);
+	for (line = strtok_r(text, "\n", &save); rc == 0 && line;
+	     line = strtok_r(NULL, "\n", &save), n++) {
+		char *rest = line, *kind = word(&rest), *login, *a;
+		enum policy_role role;
+		enum policy_grant g;
+
+		if (n == 0) {
+			if (strcmp(line, "coffre-access") || !rest ||
+			    strcmp(rest, "1"))
+				rc = -EBADMSG;
+			continue;
+		}
+		login = word(&rest);
+		a = word(&rest);
+		if (!kind || !login || !a || ident_validate(login) < 0) {
+			rc = -EBADMSG;
+		} else if (!strcmp(kind, "member")) {
+			if (policy_role_parse(a, &role) < 0 ||
+			    (rest && strcmp(rest, "admin")))
+				rc = -EBADMSG;
+			if (rc == 0)
+				rc = run(
+					db,
+					"INSERT INTO members(space, login, role) VALUES(?1, ?2, ?3)",
+					space, login, a, NULL);
+			if (rc == 0 && rest)
+				rc = run(
+					db,
+					"INSERT INTO delegations(space, login) VALUES(?1, ?2)",
+					space, login, NULL, NULL);
+		} else if (!strcmp(kind, "grant")) {
+			/* The path is the rest of the line, spaces included. */
+			if (policy_grant_parse(a, &g) < 0 || !rest ||
+			    path_validate(rest) < 0)
+				rc = -EBADMSG;
+			if (rc == 0)
+				rc = run(
+					db,
+					"INSERT INTO grants(space, path, login, level) VALUES(?1, ?2, ?3, ?4)",
+					space, rest, login, a);
+		} else {
+			rc = -EBADMSG;
+		}
+	}
+	if (rc == -EBADMSG || n == 0)
+		rc = err_set(-EBADMSG,
+			     "space '%s': %s does not parse (line %d)", space,
+			     ACCESS_FILE_NAME, n);
+	return rc;
+}
+
+int access_reconcile(struct space *sp, struct index *ix)
+{
+	struct buf ledger_text, index_text;
+	sqlite3 *db;
+	int rc;
+
+	rc = index_db(ix, &db);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&access_lock);
+	if (was_checked(sp->name)) {
+		pthread_mutex_unlock(&access_lock);
+		return 0;
+	}
+	buf_init(&ledger_text, ACCESS_TEXT_MAX);
+	buf_init(&index_text, ACCESS_TEXT_MAX);
+	rc = access_text(ix, sp->name, &index_text);
+	if (rc == 0)
+		rc = access_ledger_read(sp->ledger, &ledger_text);
+	if (rc == -ENOENT) {
+		/* A space from before .coffre-access: the index has it all. */
+		err_clear();
+		rc = access_ledger_write(
+			sp->ledger, sp->name, "coffred", index_text.data,
+			"access state\n\nCoffre-Op: access-state\n");
+	} else if (rc == 0 && (ledger_text.len != index_text.len ||
+			       memcmp(ledger_text.data, index_text.data,
+				      index_text.len))) {
+		log_warn(
+			"space '%s': the index's access state differs from the ledger's; reloading it from the ledger",
+			sp->name);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) {
+			rc = db_fail(db, "begin a transaction");
+		} else {
+			rc = load_text(db, sp->name, ledger_text.data);
+			if (rc == 0 &&
+			    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
+				rc = db_fail(db, "commit");
+			if (rc < 0)
+				sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		}
+	}
+	if (rc == 0)
+		mark_checked(sp->name);
+	else
+		log_error("%s", err_msg());
+	pthread_mutex_unlock(&access_lock);
+	buf_release(&ledger_text);
+	buf_release(&index_text);
+	return rc;
+}

@@ -81,6 +81,15 @@ int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 int access_folder_moved(struct space *sp, struct index *ix, const char *by,
 			const char *from, const char *to);
 
+/*
+ * Once per space and process: check the index mirror against the ledger's
+ * ".coffre-access" and reload it from the ledger when they differ (an
+ * index left behind by a crash between the two); a space from before
+ * ".coffre-access" gets the blob written from the index.  A blob that does
+ * not parse is logged and left alone (-EBADMSG).
+ */
+int access_reconcile(struct space *sp, struct index *ix);
+
 /* The ".coffre-access" text of a space, from the index, into out. */
 int access_text(struct index *ix, const char *space, struct buf *out);
 
@@ -101,6 +110,8 @@ int access_grants_all(struct index *ix, const char *space, access_grant_cb cb,
 struct ledger;
 int access_ledger_write(struct ledger *lg, const char *space, const char *by,
 			const char *text, const char *msg);
+/* The ".coffre-access" text at the head into out; -ENOENT when none. */
+int access_ledger_read(struct ledger *lg, struct buf *out);
 int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 			const char *path, enum folder_class class,
 			const char *msg);

@@ -15,6 +15,7 @@
 
 #include <git2.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "server/ledger_i.h"
 
@@ -124,5 +125,50 @@ int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 		rc = commit_update(lg, space, by, ip, &upd, msg);
 	pthread_mutex_unlock(&lg->apply_lock);
 	free(meta);
+	return rc;
+}
+
+int access_ledger_read(struct ledger *lg, struct buf *out)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_blob *blob = NULL;
+	const git_tree_entry *te;
+	git_oid head;
+	int rc;
+
+	rc = ledger_repo_get(lg, &repo);
+	if (rc < 0)
+		return rc;
+	rc = ledger_head_oid(repo, &head);
+	if (rc < 0)
+		goto out;
+	rc = git_commit_lookup(&commit, repo, &head);
+	if (rc == 0)
+		rc = git_commit_tree(&tree, commit);
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot read the head");
+		goto out;
+	}
+	te = git_tree_entry_byname(tree, ACCESS_FILE_NAME);
+	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB) {
+		rc = err_set(-ENOENT, "no %s in the ledger", ACCESS_FILE_NAME);
+		goto out;
+	}
+	rc = git_blob_lookup(&blob, repo, git_tree_entry_id(te));
+	if (rc < 0) {
+		rc = ledger_git_err(rc, "cannot read " ACCESS_FILE_NAME);
+		goto out;
+	}
+	rc = buf_append(out, git_blob_rawcontent(blob),
+			(size_t)git_blob_rawsize(blob));
+	if (rc < 0)
+		rc = err_set(rc, "%s too large", ACCESS_FILE_NAME);
+out:
+	git_blob_free(blob);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	ledger_repo_put(lg, repo);
 	return rc;
 }

@@ -270,6 +270,13 @@ int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	ctx->rights = 0;
 	if (!ctx->login[0])
 		return err_set(-EACCES, "not authenticated");
+	/* The first time a space is used: its mirror agrees with its ledger. */
+	if (ctx->spaces && ident_validate(space) == 0 &&
+	    spaces_get(ctx->spaces, space, &sp) == 0 &&
+	    access_reconcile(sp, ctx->ix) < 0)
+		return err_set(-EIO, "the access state of '%s' cannot be read",
+			       space);
+	err_clear();
 	rc = index_member_get(ctx->ix, space, ctx->login, ctx->kind,
 			      sizeof(ctx->kind), ctx->role, sizeof(ctx->role));
 	if (rc == 0)

@@ -320,6 +320,18 @@ expect "the owner removes a member" 200
 check_eq "who then has no such space" "HTTP 404" "$(names carol /)"
 check "the removal is a commit" sh -c "git -C '$(ledger demo)' log -1 --format=%s main | grep -qx 'member remove carol'"
 
+# --- the ledger is the authority: a mirror left behind is reloaded ------------
+server_stop
+sqlite3 "$D/index.db" "DELETE FROM grants WHERE login = 'bob';
+	UPDATE members SET role = 'owner' WHERE login = 'dave';"
+server_start
+req dave GET /v1/spaces/demo/members
+expect "a role changed behind the ledger's back does not hold" 403
+req alice GET /v1/spaces/demo/members
+check_eq "a grant lost from the index comes back from the ledger" "/Confidential read" \
+	"$(jv '.grants[] | select(.login == "bob") | "\(.path) \(.right)"')"
+check "and coffred says so" grep -q "differs from the ledger's; reloading it" "$T/coffred.log"
+
 # --- the journal's hash chain, recomputed here ------------------------------
 cat >"$T/chain.py" <<'PY'
 import hashlib, json, sqlite3, sys
