@@ -29,6 +29,20 @@ static void copy_str(char *dst, size_t cap, json_t *v)
 		memcpy(dst, s, strlen(s) + 1);
 }
 
+/* transport_json for callers that need no error body: on failure *reply
+ * is NULL (the body the transport parsed is released here). */
+static int call(struct fs *fs, const char *method, const char *url,
+		json_t *body, json_t **reply)
+{
+	int rc = transport_json(fs->t, method, url, body, reply);
+
+	if (rc < 0) {
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return rc;
+}
+
 int remote_meta_from_json(struct remote_meta *rm, json_t *e)
 {
 	json_t *v;
@@ -50,7 +64,8 @@ int remote_meta_from_json(struct remote_meta *rm, json_t *e)
 	if (json_is_integer(v))
 		rm->mtime = json_integer_value(v);
 	copy_str(rm->fclass, sizeof(rm->fclass), json_object_get(e, "class"));
-	rm->rights = rights_parse(json_object_get(e, "rights"), &rm->has_rights);
+	rm->rights =
+		rights_parse(json_object_get(e, "rights"), &rm->has_rights);
 	return 0;
 }
 
@@ -63,7 +78,7 @@ int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN])
 	int rc;
 
 	snprintf(path, sizeof(path), "/v1/spaces/%s", fs->space);
-	rc = transport_json(fs->t, "GET", path, NULL, &reply);
+	rc = call(fs, "GET", path, NULL, &reply);
 	if (rc < 0)
 		goto out;
 	hex = json_string_value(json_object_get(reply, "chunk_seed"));
@@ -108,14 +123,14 @@ static int list_page(struct fs *fs, const char *epath, const char *after,
 		 fs->space, epath, eafter ? "&after=" : "",
 		 eafter ? eafter : "");
 	free(eafter);
-	rc = transport_json(fs->t, "GET", url, NULL, &reply);
+	rc = call(fs, "GET", url, NULL, &reply);
 	if (rc < 0)
 		return rc;
 	copy_str(fclass, 16, json_object_get(reply, "class"));
 	if (!strcmp(epath, "%2F") || !strcmp(epath, "/")) {
 		int known;
-		unsigned r = rights_parse(json_object_get(reply, "rights"),
-					  &known);
+		unsigned r =
+			rights_parse(json_object_get(reply, "rights"), &known);
 
 		if (known)
 			rights_root_set(fs, r);
@@ -221,7 +236,7 @@ int remote_versions(struct fs *fs, const char *doc, struct remote_meta **out,
 		return -EINVAL;
 	snprintf(url, sizeof(url), "/v1/spaces/%s/docs/%s/versions", fs->space,
 		 doc);
-	rc = transport_json(fs->t, "GET", url, NULL, &reply);
+	rc = call(fs, "GET", url, NULL, &reply);
 	if (rc < 0)
 		return rc;
 	vs = json_object_get(reply, "versions");
@@ -268,7 +283,7 @@ int remote_chunk_map(struct fs *fs, const char *doc, uint64_t version,
 		return -EINVAL;
 	snprintf(url, sizeof(url), "/v1/spaces/%s/docs/%s/versions/%llu",
 		 fs->space, doc, (unsigned long long)version);
-	rc = transport_json(fs->t, "GET", url, NULL, &reply);
+	rc = call(fs, "GET", url, NULL, &reply);
 	if (rc < 0)
 		return rc;
 	cs = json_object_get(reply, "chunks");
@@ -338,7 +353,7 @@ int remote_missing(struct fs *fs, const struct obj_id *ids, size_t n,
 		missing[i] = 0;
 	}
 	snprintf(url, sizeof(url), "/v1/spaces/%s/chunks/missing", fs->space);
-	rc = transport_json(fs->t, "POST", url, body, &reply);
+	rc = call(fs, "POST", url, body, &reply);
 	json_decref(body);
 	if (rc < 0)
 		return rc;

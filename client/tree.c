@@ -325,6 +325,22 @@ int hidden_has(struct fs *fs, const char *path)
 	return h != NULL;
 }
 
+/* n or something below it holds local state the server does not know:
+ * then it stays in view whatever the server lists (fs->lock held). */
+static int subtree_is_local(const struct node *n)
+{
+	const struct node *c, *tmp;
+
+	if (node_is_local(n))
+		return 1;
+	HASH_ITER(hh_child, n->children, c, tmp)
+	{
+		if (subtree_is_local(c))
+			return 1;
+	}
+	return 0;
+}
+
 static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 		       const struct rentry *e)
 {
@@ -358,6 +374,9 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 			c->has_remote = 1;
 			return 0;
 		}
+		/* replaced by another kind: a rare event, worth a walk */
+		if (subtree_is_local(c))
+			return 0;
 		if (c->nlookup)
 			notify_entry(fs, dir->ino, e->name);
 		node_detach(fs, c);
@@ -387,23 +406,11 @@ static int merge_listing(struct fs *fs, struct node *dir, const char *dpath,
 	}
 	HASH_ITER(hh_child, dir->children, c, tmp)
 	{
-		if (c->seen == fs->gen || node_is_local(c))
+		if (c->seen == fs->gen || subtree_is_local(c))
 			continue;
 		if (c->nlookup) /* only names the kernel caches */
 			notify_entry(fs, dir->ino, c->name);
 		node_detach(fs, c);
-	}
-	return 0;
-}
-
-static int dir_has_local_child(const struct node *dir)
-{
-	const struct node *c, *tmp;
-
-	HASH_ITER(hh_child, dir->children, c, tmp)
-	{
-		if (node_is_local(c))
-			return 1;
 	}
 	return 0;
 }
@@ -457,11 +464,18 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 		rc = 0;
 	} else if (rc == -ENOENT || rc == -EEXIST) {
 		if (dir != fs->root && !dir->pending &&
-		    !dir_has_local_child(dir)) {
+		    !subtree_is_local(dir)) {
 			notify_entry(fs, dir->parent->ino, dir->name);
 			node_detach(fs, dir);
+			rc = err_set(-ENOENT, "no such folder '%s'", path);
+		} else {
+			/* gone remotely but holding local content: the local
+			 * view is the listing until that content is settled */
+			log_warn(
+				"folder '%s' is gone on the server; showing its local content",
+				path);
+			rc = 0;
 		}
-		rc = err_set(-ENOENT, "no such folder '%s'", path);
 	} else if (rc < 0) {
 		if (dir->listed) {
 			log_debug(
