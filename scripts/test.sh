@@ -55,14 +55,33 @@ run_suite()
 	}
 	echo "=== $label: build"
 	# Keep going past a broken target so every test that can run does;
-	# the broken build itself counts as one failure.
+	# the broken build itself counts as one failure, and so does each
+	# test whose program could not be built (meson would refuse to run
+	# any test at all).
+	local runnable=()
 	if ! ninja -C "$dir" -k 0 >"$LOG_DIR/build-$label.log" 2>&1; then
 		grep -E -A3 'error|FAILED' "$LOG_DIR/build-$label.log" | head -n 60
 		echo "=== $label: build FAILED (log: $LOG_DIR/build-$label.log)"
 		failed=$((failed + 1))
+		mapfile -t runnable < <(meson introspect --tests "$dir" |
+			python3 -c 'import json, os, sys
+for t in json.load(sys.stdin):
+    ok = os.path.exists(t["cmd"][0])
+    print(t["name"] if ok else "", end="\n" if ok else "")
+    if not ok:
+        print("unbuilt " + t["name"], file=sys.stderr)' 2>"$LOG_DIR/unbuilt-$label.txt")
+		if [ -s "$LOG_DIR/unbuilt-$label.txt" ]; then
+			sed 's/^/=== /' "$LOG_DIR/unbuilt-$label.txt"
+			failed=$((failed + $(wc -l <"$LOG_DIR/unbuilt-$label.txt")))
+		fi
+		if [ ${#runnable[@]} -eq 0 ]; then
+			echo "=== $label: no test could be built"
+			return
+		fi
 	fi
 	echo "=== $label: test"
-	meson test -C "$dir" --no-rebuild --print-errorlogs 2>&1 | tee "$log"
+	meson test -C "$dir" --no-rebuild --print-errorlogs "${runnable[@]}" 2>&1 |
+		tee "$log"
 	ok=$(summary_count "$log" 'Ok')
 	xfail=$(summary_count "$log" 'Expected Fail')
 	fail=$(summary_count "$log" 'Fail')
