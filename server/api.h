@@ -54,6 +54,14 @@ int api_signatures_list(struct http_req *req);
  */
 int api_version_find(struct http_req *req, char *commit, char **manifest);
 
+/*
+ * May the caller read document req->arg?  Owners read every document;
+ * anyone else one filed, at the head, in a folder they read.  0, or
+ * -ENOENT "no such document" (never 403: what one cannot read does not
+ * exist), or -errno.  api_docs.c.
+ */
+int api_doc_authorize(struct http_req *req);
+
 /* JSON field helpers: 0 or a 400 bad_request reply already queued (1). */
 int api_json_string(struct http_req *req, json_t *obj, const char *key,
 		    int required, size_t maxlen, const char **out, long op);

@@ -125,7 +125,7 @@ static int from_ledger(const struct manifest *m, const char *commit, void *arg)
  * through the folder it is filed in at the head; one they cannot read
  * there, or filed nowhere, does not exist for them.
  */
-static int authorize_doc(struct http_req *req)
+int api_doc_authorize(struct http_req *req)
 {
 	char path[PATH_MAX_LEN + 1];
 	int rc;
@@ -153,7 +153,7 @@ static int lookup(struct http_req *req, struct ver_state *vs)
 				 "no such document '%s'", req->arg);
 		return 1;
 	}
-	rc = authorize_doc(req);
+	rc = api_doc_authorize(req);
 	if (rc < 0)
 		return rc;
 	rc = index_versions(req->srv->ix, req->space_name, req->arg, vs->want,

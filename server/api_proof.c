@@ -147,7 +147,7 @@ int api_version_find(struct http_req *req, char *commit,
 	*manifest = NULL;
 	if (!doc_id_valid(req->arg))
 		return err_set(-ENOENT, "no such document '%s'", req->arg);
-	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
+	rc = api_doc_authorize(req);
 	if (rc < 0)
 		return rc;
 	rc = index_versions(req->srv->ix, req->space_name, req->arg, req->num,

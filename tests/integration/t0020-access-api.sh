@@ -176,6 +176,10 @@ deny "chunk upload without any deposit right: 403" 403 carol PUT "/v1/spaces/dem
 deny "chunk read by a non-member: 404" 404 eve GET "/v1/spaces/demo/chunks/$H1"
 deny "versions of a hidden document: 404" 404 bob GET "/v1/spaces/demo/docs/$CDOC/versions"
 deny "one version of a hidden document: 404" 404 carol GET "/v1/spaces/demo/docs/$CDOC/versions/1"
+deny "the proof of a hidden document: 404" 404 bob GET "/v1/spaces/demo/docs/$CDOC/versions/1/proof"
+deny "the signatures of a hidden document: 404" 404 carol GET "/v1/spaces/demo/docs/$CDOC/versions/1/signatures"
+deny "signing a hidden document: 404" 404 bob POST "/v1/spaces/demo/docs/$CDOC/versions/1/signatures" \
+	-d '{"role": "author", "cms": "AAAA"}'
 deny "members list without admin: 403" 403 bob GET /v1/spaces/demo/members
 deny "member add without admin: 403" 403 carol POST /v1/spaces/demo/members \
 	-d '{"login": "eve", "role": "owner"}'
