@@ -1,9 +1,10 @@
 /*
  * Extended attributes of the drive: the technical metadata of documents and
  * versions (user.coffre.version, .sha256, .deposited_by, .deposited_at,
- * .doc_id, .state), the class of folders, and on the root the control
- * interface of client/mount.h (pending, error, sync, space).  Values are
- * plain text without a trailing NUL.  Only user.coffre.sync may be set.
+ * .doc_id, .state: synced, pending or conflict), the class of folders, and
+ * on the root the control interface of client/mount.h (pending, error,
+ * sync, space).  Values are plain text without a trailing NUL.  Only
+ * user.coffre.sync may be set.
  */
 #include "client/fs_i.h"
 #include "client/rights.h"
@@ -23,6 +24,19 @@ static const char *const file_attrs[] = {
 };
 static const char *const root_attrs[] = { "pending", "error", "space" };
 
+/* synced, pending, or conflict: content the server refused twice, set
+ * aside in staging/kept (see sync.c) and readable only here */
+static const char *file_state(const struct node *n)
+{
+	if (n->kind != NODE_FILE)
+		return "synced";
+	if (n->staging_name && !strncmp(n->staging_name, "kept/", 5))
+		return "conflict";
+	if (n->staging_name || n->dep_seq || n->pending || n->writers)
+		return "pending";
+	return "synced";
+}
+
 /* The value of attribute key (without prefix) into out; -ENODATA if none.
  * fs->lock held. */
 static int xa_value(struct fs *fs, const struct node *n, const char *key,
@@ -32,12 +46,7 @@ static int xa_value(struct fs *fs, const struct node *n, const char *key,
 
 	out[0] = '\0';
 	if (file && !strcmp(key, "state")) {
-		snprintf(out, cap, "%s",
-			 n->kind == NODE_FILE &&
-					 (n->staging_name || n->dep_seq ||
-					  n->pending || n->writers) ?
-				 "pending" :
-				 "synced");
+		snprintf(out, cap, "%s", file_state(n));
 		return 0;
 	}
 	if (file && n->rm.doc_id[0] && n->rm.version) {
