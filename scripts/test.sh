@@ -80,7 +80,11 @@ for t in json.load(sys.stdin):
 		fi
 	fi
 	echo "=== $label: test"
-	meson test -C "$dir" --no-rebuild --print-errorlogs "${runnable[@]}" 2>&1 |
+	# A safety net for a hung build: each run is cut after RUN_TIMEOUT
+	# seconds (default 35 min; a healthy run takes a few minutes), which
+	# leaves no summary and so counts as a failure.
+	timeout -k 60 "${RUN_TIMEOUT:-2100}" \
+		meson test -C "$dir" --no-rebuild --print-errorlogs "${runnable[@]}" 2>&1 |
 		tee "$log"
 	ok=$(summary_count "$log" 'Ok')
 	xfail=$(summary_count "$log" 'Expected Fail')
