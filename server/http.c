@@ -391,6 +391,23 @@ static int req_parse_json(struct http_req *req)
 }
 
 /* Reply to an error found by req_begin (the 401 case has its own rc). */
+/*
+ * Whether a body small enough to drain follows the headers: one announced
+ * with a Content-Length up to HTTP_DISCARD_MAX, or sent chunked (draining
+ * stops at HTTP_DISCARD_MAX anyway).
+ */
+static int req_body_follows(const struct http_req *req)
+{
+	const char *te;
+
+	if (req->content_length != UINT64_MAX)
+		return req->content_length > 0 &&
+		       req->content_length <= HTTP_DISCARD_MAX;
+	te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	return te != NULL;
+}
+
 static int reply_begin_error(struct http_req *req, int rc)
 {
 	if (rc == -EKEYREJECTED) {
@@ -428,6 +445,13 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
 		buf_init(&req->body, 0);
 		err_clear();
 		rc = req_begin(req, url, method);
+		if (rc < 0 && rc != -EKEYREJECTED && req_body_follows(req)) {
+			/* Answering now and closing while the client still
+			 * sends makes it see a reset instead of our answer:
+			 * read the rest (bounded), answer at the end. */
+			req_fail(req, rc, HTTP_CTX_ANY);
+			return MHD_YES;
+		}
 		if (rc < 0)
 			return reply_begin_error(req, rc) ? MHD_NO : MHD_YES;
 		return MHD_YES;
