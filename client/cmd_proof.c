@@ -54,7 +54,8 @@ static int out_dir(const char *dir)
 
 	rc = mkdir_p(dir, 0755);
 	if (rc < 0)
-		return err_set(rc, "cannot create '%s': %s", dir, strerror(-rc));
+		return err_set(rc, "cannot create '%s': %s", dir,
+			       strerror(-rc));
 	dp = opendir(dir);
 	if (!dp)
 		return err_set(-errno, "cannot read '%s': %s", dir,
@@ -78,7 +79,8 @@ static int put(const char *dir, const char *leaf, const void *p, size_t n)
 		return err_set(-ENAMETOOLONG, "path too long");
 	rc = file_write_atomic(path, p, n, 0644);
 	if (rc < 0)
-		return err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
+		return err_set(rc, "cannot write '%s': %s", path,
+			       strerror(-rc));
 	return 0;
 }
 

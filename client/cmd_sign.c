@@ -40,7 +40,7 @@
 #include "common/manifest.h"
 
 /* As server/esig.h: the signed attribute naming the version. */
-#define BINDING_OID "2.25.230864823658473510468245981207735401963.2"
+#define BINDING_OID  "2.25.230864823658473510468245981207735401963.2"
 #define PASSWORD_MAX 4096
 
 static int read_password(const char *file, char **out)
@@ -60,8 +60,9 @@ static int read_password(const char *file, char **out)
 		/* From the terminal, without echo. */
 		tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
 		if (tty < 0)
-			return err_set(-ENOTTY,
-				       "no terminal to ask the password: use --password-file");
+			return err_set(
+				-ENOTTY,
+				"no terminal to ask the password: use --password-file");
 		pw = calloc(1, PASSWORD_MAX);
 		if (!pw) {
 			close(tty);
@@ -159,10 +160,10 @@ static int version_manifest(struct client *c, const struct docref *r,
 	if (rc == 0) {
 		hash_final(h, &got);
 		if (size != m->size || obj_id_cmp(&got, &m->sha256))
-			rc = err_set(-EBADMSG,
-				     "'%s' does not hold version %llu's bytes (not synced yet?)",
-				     r->content,
-				     (unsigned long long)r->version);
+			rc = err_set(
+				-EBADMSG,
+				"'%s' does not hold version %llu's bytes (not synced yet?)",
+				r->content, (unsigned long long)r->version);
 	}
 	hash_free(h);
 	close(fd);
@@ -214,8 +215,8 @@ int cmd_sign(const char *config, int argc, char **argv)
 	};
 	const char *role = NULL, *pwfile = NULL;
 	unsigned long long version = 0;
-	char binding[256], hex[OBJ_ID_HEX_LEN + 1], api[512], *pw = NULL,
-		*end, *b64 = NULL;
+	char binding[256], hex[OBJ_ID_HEX_LEN + 1], api[512], *pw = NULL, *end,
+							      *b64 = NULL;
 	unsigned char *der = NULL;
 	struct client c = { .t = NULL };
 	struct manifest m;
@@ -266,8 +267,8 @@ int cmd_sign(const char *config, int argc, char **argv)
 	rc = make_cms(key, cert, r.content, binding, &der, &len);
 	if (rc < 0)
 		goto out;
-	b64 = malloc(sodium_base64_ENCODED_LEN(
-		(size_t)len, sodium_base64_VARIANT_ORIGINAL));
+	b64 = malloc(sodium_base64_ENCODED_LEN((size_t)len,
+					       sodium_base64_VARIANT_ORIGINAL));
 	if (!b64) {
 		rc = -ENOMEM;
 		goto out;
@@ -286,8 +287,8 @@ int cmd_sign(const char *config, int argc, char **argv)
 		       argv[optind], (unsigned long long)m.version, role,
 		       c.s.login,
 		       json_string_value(json_object_get(reply, "signed_at")) ?
-			       json_string_value(json_object_get(
-				       reply, "signed_at")) :
+			       json_string_value(
+				       json_object_get(reply, "signed_at")) :
 			       "?");
 out:
 	json_decref(body);
@@ -343,13 +344,11 @@ int cmd_signatures(const char *config, int argc, char **argv)
 		rc = transport_json(c.t, "GET", api, NULL, &reply);
 	if (rc == 0) {
 		list = json_object_get(reply, "signatures");
-		json_array_foreach(list, i, s)
-			printf("v%llu\t%s\t%s\t%s\n",
-			       (unsigned long long)r.version,
-			       json_string_value(json_object_get(s, "login")),
-			       json_string_value(json_object_get(s, "role")),
-			       json_string_value(
-				       json_object_get(s, "signed_at")));
+		json_array_foreach(list, i, s) printf(
+			"v%llu\t%s\t%s\t%s\n", (unsigned long long)r.version,
+			json_string_value(json_object_get(s, "login")),
+			json_string_value(json_object_get(s, "role")),
+			json_string_value(json_object_get(s, "signed_at")));
 		if (json_array_size(list) == 0)
 			printf("no signatures of %s v%llu\n", argv[optind],
 			       (unsigned long long)r.version);

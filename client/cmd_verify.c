@@ -128,11 +128,12 @@ static int pin_keys(const char *config, const struct proof *p, int *pinned)
 			*pinned = 1;
 			continue;
 		}
-		if (rc == 0 && (len != strlen(text[i]) ||
-				memcmp(have, text[i], len)))
-			rc = err_set(-EBADMSG,
-				     "the server's %s differs from the one pinned in %s",
-				     leaf[i], path);
+		if (rc == 0 &&
+		    (len != strlen(text[i]) || memcmp(have, text[i], len)))
+			rc = err_set(
+				-EBADMSG,
+				"the server's %s differs from the one pinned in %s",
+				leaf[i], path);
 		free(have);
 	}
 	free(dir);
@@ -160,7 +161,8 @@ static void sig_steps(struct verify *v, const struct proof *p, struct buf *out)
 		snprintf(sha, sizeof(sha), "%.64s", l + 8);
 	for (size_t i = 0; i < p->nsigs; i++) {
 		const struct proof_sig *g = &p->sigs[i];
-		char *argv[] = { a_sh, a_dashc, cmd, a_u, v->tmp, stem,
+		char *argv[] = { a_sh,	  a_dashc,	   cmd,
+				 a_u,	  v->tmp,	   stem,
 				 binding, (char *)g->role, NULL };
 		int rc;
 
@@ -184,9 +186,9 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 		repo[PATH_MAX];
 	char a_git[] = "git", a_clone[] = "clone", a_q[] = "-q",
 	     a_bare[] = "--bare", a_c[] = "-c", a_fmt[] = "gpg.format=ssh",
-	     a_vc[] = "verify-commit", a_openssl[] = "openssl", a_ts[] = "ts", a_verify[] = "-verify",
-	     a_data[] = "-data", a_in[] = "-in", a_ca[] = "-CAfile",
-	     a_sh[] = "sh", a_dashc[] = "-c";
+	     a_vc[] = "verify-commit", a_openssl[] = "openssl", a_ts[] = "ts",
+	     a_verify[] = "-verify", a_data[] = "-data", a_in[] = "-in",
+	     a_ca[] = "-CAfile", a_sh[] = "sh", a_dashc[] = "-c";
 	struct buf out;
 	int rc = 0;
 
@@ -198,8 +200,9 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 		 "gpg.ssh.allowedSignersFile=%s/allowed_signers", v->tmp);
 	snprintf(ca, sizeof(ca), "%s/tsa-ca.pem", v->tmp);
 	{
-		char *argv[] = { a_git, a_clone, a_q, a_bare, bundle, repo,
-				 NULL };
+		char *argv[] = {
+			a_git, a_clone, a_q, a_bare, bundle, repo, NULL
+		};
 
 		rc = run(argv, &out);
 	}
@@ -209,10 +212,11 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 	/* manifest -> commit: the blob at path in the commit is the manifest */
 	snprintf(spec, sizeof(spec), "%s:%s", p->commit, p->path + 1);
 	{
-		char cmd[] = "git --git-dir=\"$1\" cat-file blob \"$2\" | cmp - \"$3\"";
+		char cmd[] =
+			"git --git-dir=\"$1\" cat-file blob \"$2\" | cmp - \"$3\"";
 		char mpath[PATH_MAX], a_u[] = "_";
-		char *argv[] = { a_sh, a_dashc, cmd, a_u, repo, spec, mpath,
-				 NULL };
+		char *argv[] = { a_sh, a_dashc, cmd,   a_u,
+				 repo, spec,	mpath, NULL };
 
 		snprintf(mpath, sizeof(mpath), "%s/manifest.txt", v->tmp);
 		rc = run(argv, &out);
@@ -220,8 +224,11 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 	step(v, "manifest -> ledger commit", rc,
 	     rc ? "the commit does not file this manifest at the path" : "");
 	for (size_t i = 0; i < p->nchain && rc == 0; i++) {
-		char *argv[] = { a_git, gitdir, a_c, a_fmt, a_c, signers, a_vc,
-				 (char *)p->chain[i].commit, NULL };
+		char *argv[] = { a_git, gitdir,
+				 a_c,	a_fmt,
+				 a_c,	signers,
+				 a_vc,	(char *)p->chain[i].commit,
+				 NULL };
 
 		rc = run(argv, &out);
 		if (rc < 0)
@@ -241,10 +248,11 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 			break;
 		}
 		{
-			char cmd[] = "git \"$1\" cat-file commit \"$2\" >\"$3\"";
+			char cmd[] =
+				"git \"$1\" cat-file commit \"$2\" >\"$3\"";
 			char a_u[] = "_";
-			char *argv[] = { a_sh, a_dashc, cmd, a_u, gitdir,
-					 (char *)c, data, NULL };
+			char *argv[] = { a_sh,	 a_dashc,   cmd,  a_u,
+					 gitdir, (char *)c, data, NULL };
 
 			snprintf(spec, sizeof(spec), "%s/commits", v->tmp);
 			mkdir(spec, 0700);
@@ -252,7 +260,8 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 		}
 		if (rc == 0) {
 			char *argv[] = { a_openssl, a_ts, a_verify, a_data,
-					 data, a_in, tsr, a_ca, ca, NULL };
+					 data,	    a_in, tsr,	    a_ca,
+					 ca,	    NULL };
 
 			rc = run(argv, &out);
 		}

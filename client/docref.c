@@ -89,13 +89,14 @@ int docref_resolve(const char *path, uint64_t version, struct docref *out)
 	if (!realpath(path, real))
 		return err_set(-errno, "cannot resolve '%s': %s", path,
 			       strerror(errno));
-	if (xa(real, "user.coffre.doc_id", out->doc_id,
-	       sizeof(out->doc_id)) < 0 ||
+	if (xa(real, "user.coffre.doc_id", out->doc_id, sizeof(out->doc_id)) <
+		    0 ||
 	    strlen(out->doc_id) != 32 ||
 	    xa(real, "user.coffre.version", ver, sizeof(ver)) < 0)
-		return err_set(-EINVAL,
-			       "'%s' is not a synced document of a coffre drive",
-			       path);
+		return err_set(
+			-EINVAL,
+			"'%s' is not a synced document of a coffre drive",
+			path);
 	errno = 0;
 	out->version = strtoull(ver, &end, 10);
 	if (errno || end == ver || *end || out->version == 0)
@@ -108,13 +109,15 @@ int docref_resolve(const char *path, uint64_t version, struct docref *out)
 	if (rc < 0)
 		return rc;
 	if (version == 0 || version == out->version) {
-		if ((size_t)snprintf(out->content, sizeof(out->content), "%s/%s",
-				     real, out->name) >= sizeof(out->content))
+		if ((size_t)snprintf(out->content, sizeof(out->content),
+				     "%s/%s", real,
+				     out->name) >= sizeof(out->content))
 			return err_set(-ENAMETOOLONG, "path too long");
 		return 0;
 	}
 	if (version > out->version)
-		return err_set(-ENOENT, "no version %llu of '%s' (current %llu)",
+		return err_set(-ENOENT,
+			       "no version %llu of '%s' (current %llu)",
 			       (unsigned long long)version, path,
 			       (unsigned long long)out->version);
 	out->version = version;
@@ -125,9 +128,9 @@ int docref_resolve(const char *path, uint64_t version, struct docref *out)
 int docref_api_path(const struct docref *r, const char *suffix, char *out,
 		    size_t outlen)
 {
-	if ((size_t)snprintf(out, outlen, "/v1/spaces/%s/docs/%s/versions/%llu%s",
-			     r->space, r->doc_id,
-			     (unsigned long long)r->version,
+	if ((size_t)snprintf(out, outlen,
+			     "/v1/spaces/%s/docs/%s/versions/%llu%s", r->space,
+			     r->doc_id, (unsigned long long)r->version,
 			     suffix ? suffix : "") >= outlen)
 		return err_set(-ENAMETOOLONG, "request path too long");
 	return 0;

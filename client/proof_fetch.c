@@ -88,13 +88,15 @@ static int parse_sigs(json_t *list, struct proof *p)
 	if (!list)
 		return 0;
 	if (!json_is_array(list))
-		return err_set(-EPROTO, "the server's proof has bad signatures");
+		return err_set(-EPROTO,
+			       "the server's proof has bad signatures");
 	if (json_array_size(list) == 0)
 		return 0;
 	p->sigs = calloc(json_array_size(list), sizeof(*p->sigs));
 	if (!p->sigs)
 		return -ENOMEM;
-	json_array_foreach(list, i, s) {
+	json_array_foreach(list, i, s)
+	{
 		struct proof_sig *g = &p->sigs[i];
 		const char *cms = json_string_value(json_object_get(s, "cms"));
 		const char *tok =
@@ -150,7 +152,8 @@ static int parse(json_t *j, struct proof *p)
 	p->chain = calloc(json_array_size(chain), sizeof(*p->chain));
 	if (!p->chain)
 		return -ENOMEM;
-	json_array_foreach(chain, i, c) {
+	json_array_foreach(chain, i, c)
+	{
 		json_t *tok = json_object_get(c, "timestamp");
 
 		rc = hex_field(c, "commit", p->chain[i].commit,
@@ -164,8 +167,9 @@ static int parse(json_t *j, struct proof *p)
 		p->nchain = i + 1;
 	}
 	if (strcmp(p->chain[p->nchain - 1].commit, p->commit))
-		return err_set(-EPROTO,
-			       "the server's proof chain does not end at the version's commit");
+		return err_set(
+			-EPROTO,
+			"the server's proof chain does not end at the version's commit");
 	return parse_sigs(json_object_get(j, "signatures"), p);
 }
 
@@ -288,8 +292,7 @@ int proof_check_content(const struct proof *p, const char *src)
 	return rc < 0 ? rc : compare(p, &got, size);
 }
 
-int proof_copy_content(const struct proof *p, const char *src,
-		       const char *dst)
+int proof_copy_content(const struct proof *p, const char *src, const char *dst)
 {
 	struct tmpfile tf = tmpfile_init();
 	char dir[PATH_MAX], *slash;

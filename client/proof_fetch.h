@@ -43,8 +43,7 @@ void proof_release(struct proof *p);
  * Copy src to dst (0644, atomically) while hashing it; -EBADMSG (nothing
  * left at dst) when size or SHA-256 differ from the manifest's.
  */
-int proof_copy_content(const struct proof *p, const char *src,
-		       const char *dst);
+int proof_copy_content(const struct proof *p, const char *src, const char *dst);
 
 /*
  * Write the proof's files into the existing directory dir (manifest.txt,

@@ -51,7 +51,8 @@ static int derive(unsigned char key[crypto_secretbox_KEYBYTES],
 			  crypto_pwhash_OPSLIMIT_INTERACTIVE,
 			  crypto_pwhash_MEMLIMIT_INTERACTIVE,
 			  crypto_pwhash_ALG_ARGON2ID13) != 0)
-		return err_set(-ENOMEM, "cannot derive the key from the password");
+		return err_set(-ENOMEM,
+			       "cannot derive the key from the password");
 	return 0;
 }
 
@@ -115,12 +116,13 @@ static int open_key(const char *dir, const char *password, EVP_PKEY **out)
 	if (rc == 0)
 		rc = file_read_all(path, FILE_MAX, &file, &flen);
 	if (rc == -ENOENT)
-		return err_set(-ENOENT,
-			       "no signing key yet: log in again (coffre login) to make one");
+		return err_set(
+			-ENOENT,
+			"no signing key yet: log in again (coffre login) to make one");
 	if (rc < 0)
 		return err_set(rc, "cannot read '%s': %s", path, strerror(-rc));
 	if (flen < MAGIC_LEN + SALT_LEN + NONCE_LEN +
-			   crypto_secretbox_MACBYTES + 1 ||
+			    crypto_secretbox_MACBYTES + 1 ||
 	    memcmp(file, MAGIC, MAGIC_LEN)) {
 		rc = err_set(-EBADMSG, "'%s' is not a coffre signing key",
 			     path);
@@ -142,8 +144,7 @@ static int open_key(const char *dir, const char *password, EVP_PKEY **out)
 		    (unsigned char *)file + MAGIC_LEN + SALT_LEN + NONCE_LEN,
 		    flen - MAGIC_LEN - SALT_LEN - NONCE_LEN,
 		    (unsigned char *)file + MAGIC_LEN + SALT_LEN, key) != 0) {
-		rc = err_set(-EACCES,
-			     "wrong password for the signing key");
+		rc = err_set(-EACCES, "wrong password for the signing key");
 		goto out;
 	}
 	p = der;
@@ -167,10 +168,9 @@ static int make_csr(EVP_PKEY *pk, const char *login, char **out)
 	int rc = 0;
 
 	if (!req || !b || !X509_REQ_set_version(req, 0) ||
-	    !X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
-					MBSTRING_UTF8,
-					(const unsigned char *)login, -1, -1,
-					0) ||
+	    !X509_NAME_add_entry_by_txt(
+		    X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+		    (const unsigned char *)login, -1, -1, 0) ||
 	    !X509_REQ_set_pubkey(req, pk) ||
 	    !X509_REQ_sign(req, pk, EVP_sha256()) ||
 	    !PEM_write_bio_X509_REQ(b, req)) {
@@ -242,8 +242,7 @@ int userkey_setup(const char *dir, const char *login, const char *password,
 
 	if (exists(dir, USERKEY_FILE) && exists(dir, USERCERT_FILE))
 		return 0;
-	rc = exists(dir, USERKEY_FILE) ? open_key(dir, password, &pk) :
-					 -ENOENT;
+	rc = exists(dir, USERKEY_FILE) ? open_key(dir, password, &pk) : -ENOENT;
 	if (rc == -ENOENT || rc == -EACCES) {
 		/* None yet, or sealed under an old password: a new one. */
 		pk = EVP_EC_gen("P-256");
@@ -274,8 +273,9 @@ int userkey_load(const char *dir, const char *password, EVP_PKEY **key,
 	if (rc == 0)
 		rc = file_read_all(path, FILE_MAX, &pem, &len);
 	if (rc < 0)
-		return err_set(rc == -ENOENT ? -ENOENT : rc,
-			       "no signing certificate: log in again (coffre login)");
+		return err_set(
+			rc == -ENOENT ? -ENOENT : rc,
+			"no signing certificate: log in again (coffre login)");
 	b = BIO_new_mem_buf(pem, (int)len);
 	*cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 	BIO_free(b);
@@ -285,8 +285,9 @@ int userkey_load(const char *dir, const char *password, EVP_PKEY **key,
 	rc = open_key(dir, password, key);
 	if (rc == 0 && X509_check_private_key(*cert, *key) != 1) {
 		ERR_clear_error();
-		rc = err_set(-EBADMSG,
-			     "the signing certificate is not for this key: log in again");
+		rc = err_set(
+			-EBADMSG,
+			"the signing certificate is not for this key: log in again");
 	}
 	if (rc < 0) {
 		EVP_PKEY_free(*key);

@@ -49,8 +49,7 @@ struct want {
 	struct found *f;
 };
 
-static int from_ledger(const struct manifest *m, const char *commit,
-		       void *arg)
+static int from_ledger(const struct manifest *m, const char *commit, void *arg)
 {
 	struct want *w = arg;
 	struct buf text;
@@ -89,9 +88,9 @@ static int sig_cb(const struct ledger_signature *s, void *arg)
 {
 	json_t *list = arg;
 	json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o}", "login", s->login,
-			      "role", s->role, "signed_at", s->signed_at,
-			      "cms", b64_json(s->cms, s->cms_len),
-			      "timestamp", b64_json(s->tsr, s->tsr_len));
+			      "role", s->role, "signed_at", s->signed_at, "cms",
+			      b64_json(s->cms, s->cms_len), "timestamp",
+			      b64_json(s->tsr, s->tsr_len));
 
 	return !j || json_array_append_new(list, j) ? -ENOMEM : 0;
 }
@@ -109,9 +108,8 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 	if (rc == 0)
 		rc = keys_ca_pem(req->srv->keys, &ca);
 	if (rc == 0)
-		rc = sigs ? ledger_signatures_list(req->space->ledger,
-						   req->arg, req->num, sig_cb,
-						   sigs) :
+		rc = sigs ? ledger_signatures_list(req->space->ledger, req->arg,
+						   req->num, sig_cb, sigs) :
 			    -ENOMEM;
 	for (size_t i = 0; rc == 0 && chain && i < p->ncommits; i++) {
 		json_t *c = json_pack("{s:s, s:s?}", "commit", p->commits[i],
@@ -121,14 +119,14 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 			rc = -ENOMEM;
 	}
 	j = rc == 0 && chain ?
-		    json_pack("{s:s, s:I, s:s, s:s, s:s, s:O, s:o, s:s, s:s, s:O}",
-			      "doc_id", req->arg, "version",
-			      (json_int_t)req->num, "path", p->path, "commit",
-			      f->commit, "manifest", f->manifest, "chain",
-			      chain, "bundle",
-			      b64_json(p->bundle, p->bundle_len),
-			      "allowed_signers", signers.data, "tsa_ca",
-			      ca.data, "signatures", sigs) :
+		    json_pack(
+			    "{s:s, s:I, s:s, s:s, s:s, s:O, s:o, s:s, s:s, s:O}",
+			    "doc_id", req->arg, "version", (json_int_t)req->num,
+			    "path", p->path, "commit", f->commit, "manifest",
+			    f->manifest, "chain", chain, "bundle",
+			    b64_json(p->bundle, p->bundle_len),
+			    "allowed_signers", signers.data, "tsa_ca", ca.data,
+			    "signatures", sigs) :
 		    NULL;
 	json_decref(chain);
 	json_decref(sigs);
@@ -137,8 +135,7 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 	return j;
 }
 
-int api_version_find(struct http_req *req, char *commit,
-		     char **manifest)
+int api_version_find(struct http_req *req, char *commit, char **manifest)
 {
 	struct found f = { .manifest = NULL };
 	struct want w = { .version = req->num, .f = &f };

@@ -30,9 +30,9 @@
 #include "server/spaces.h"
 #include "server/tsa.h"
 
-#define CSR_MAX	 (16u * 1024u)
-#define PEM_MAX	 (64u * 1024u)
-#define TSR_MAX	 (64u * 1024u)
+#define CSR_MAX (16u * 1024u)
+#define PEM_MAX (64u * 1024u)
+#define TSR_MAX (64u * 1024u)
 
 static json_t *b64_json(const void *p, size_t n)
 {
@@ -169,11 +169,11 @@ out:
 static int list_cb(const struct ledger_signature *s, void *arg)
 {
 	json_t *list = arg;
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "login",
-			      s->login, "role", s->role, "signed_at",
-			      s->signed_at, "commit", s->commit, "cms",
-			      b64_json(s->cms, s->cms_len), "timestamp",
-			      b64_json(s->tsr, s->tsr_len));
+	json_t *j =
+		json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "login", s->login,
+			  "role", s->role, "signed_at", s->signed_at, "commit",
+			  s->commit, "cms", b64_json(s->cms, s->cms_len),
+			  "timestamp", b64_json(s->tsr, s->tsr_len));
 
 	return !j || json_array_append_new(list, j) ? -ENOMEM : 0;
 }

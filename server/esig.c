@@ -36,7 +36,8 @@ int esig_binding(char *out, size_t outlen, const struct manifest *m,
 	char hex[OBJ_ID_HEX_LEN + 1];
 
 	obj_id_to_hex(&m->sha256, hex);
-	if ((size_t)snprintf(out, outlen, "coffre-doc %s version %llu sha256 %s as %s",
+	if ((size_t)snprintf(out, outlen,
+			     "coffre-doc %s version %llu sha256 %s as %s",
 			     m->doc_id, (unsigned long long)m->version, hex,
 			     role) >= outlen)
 		return err_set(-ENAMETOOLONG, "binding too long");
@@ -48,8 +49,8 @@ int esig_binding(char *out, size_t outlen, const struct manifest *m,
 struct chunk_src {
 	struct chunkstore *cs;
 	const struct manifest *m;
-	size_t next;	/* next chunk to load */
-	uint8_t *buf;	/* current chunk */
+	size_t next;  /* next chunk to load */
+	uint8_t *buf; /* current chunk */
 	size_t len, off;
 	int err;
 };
@@ -100,8 +101,8 @@ static long src_ctrl(BIO *b, int cmd, long num, void *ptr)
 
 static BIO_METHOD *src_method(void)
 {
-	BIO_METHOD *bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-				      "coffre chunks");
+	BIO_METHOD *bm = BIO_meth_new(
+		BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "coffre chunks");
 
 	if (bm && (!BIO_meth_set_read_ex(bm, src_read) ||
 		   !BIO_meth_set_ctrl(bm, src_ctrl))) {
@@ -135,21 +136,24 @@ static int check_attrs(CMS_SignerInfo *si, const char *binding)
 	i = CMS_signed_get_attr_by_OBJ(si, oid, -1);
 	ASN1_OBJECT_free(oid);
 	if (i < 0)
-		return err_set(-EBADMSG,
-			       "the signature does not name the version it signs");
+		return err_set(
+			-EBADMSG,
+			"the signature does not name the version it signs");
 	a = CMS_signed_get_attr(si, i);
 	v = X509_ATTRIBUTE_get0_data(a, 0, V_ASN1_UTF8STRING, NULL);
 	if (!v || (size_t)ASN1_STRING_length(v) != strlen(binding) ||
 	    memcmp(ASN1_STRING_get0_data(v), binding, strlen(binding)))
-		return err_set(-EBADMSG,
-			       "the signature is for another version or role (it says '%.*s')",
-			       v ? ASN1_STRING_length(v) : 0,
-			       v ? (const char *)ASN1_STRING_get0_data(v) : "");
+		return err_set(
+			-EBADMSG,
+			"the signature is for another version or role (it says '%.*s')",
+			v ? ASN1_STRING_length(v) : 0,
+			v ? (const char *)ASN1_STRING_get0_data(v) : "");
 	/* CAdES-BES: the signer's certificate is bound by its hash. */
 	if (CMS_signed_get_attr_by_NID(si, NID_id_smime_aa_signingCertificateV2,
 				       -1) < 0)
-		return err_set(-EBADMSG,
-			       "the signature has no signing-certificate-v2 (not CAdES-BES)");
+		return err_set(
+			-EBADMSG,
+			"the signature has no signing-certificate-v2 (not CAdES-BES)");
 	return 0;
 }
 
@@ -161,8 +165,7 @@ static int check_signer(X509 *cert, const char *login)
 
 	n = X509_NAME_get_text_by_NID(name, NID_commonName, cn, sizeof(cn));
 	if (n < 0 || strcmp(cn, login))
-		return err_set(-EACCES,
-			       "the signature is by '%s', not by '%s'",
+		return err_set(-EACCES, "the signature is by '%s', not by '%s'",
 			       n < 0 ? "?" : cn, login);
 	return 0;
 }
@@ -172,7 +175,7 @@ int esig_verify(const struct keys *k, struct chunkstore *cs,
 		const void *der, size_t len)
 {
 	struct chunk_src src = { .cs = cs, .m = m };
-	STACK_OF(CMS_SignerInfo) *sis;
+	STACK_OF(CMS_SignerInfo) * sis;
 	STACK_OF(X509) *signers = NULL;
 	BIO_METHOD *bm = NULL;
 	X509_STORE *store = NULL;
@@ -218,10 +221,10 @@ int esig_verify(const struct keys *k, struct chunkstore *cs,
 	BIO_set_data(content, &src);
 	BIO_set_init(content, 1);
 	if (CMS_verify(cms, NULL, store, content, NULL, CMS_BINARY) != 1) {
-		rc = src.err < 0 ? err_set(src.err,
-					   "cannot read the version's content") :
-				   ssl_why(-EBADMSG,
-					   "the signature does not verify");
+		rc = src.err < 0 ?
+			     err_set(src.err,
+				     "cannot read the version's content") :
+			     ssl_why(-EBADMSG, "the signature does not verify");
 		goto out;
 	}
 	signers = CMS_get0_signers(cms);

@@ -42,8 +42,8 @@
 #include "server/sshsig.h"
 #include "server/tsa.h"
 
-#define GIT_OUT_MAX  (64u * 1024u)
-#define TOKEN_MAX    (128u * 1024u)
+#define GIT_OUT_MAX (64u * 1024u)
+#define TOKEN_MAX   (128u * 1024u)
 
 extern char **environ;
 
@@ -211,7 +211,8 @@ static void check_manifest(struct fsck *f, const git_oid *blob_id,
 			goto out;
 		}
 		if (fd.n != m.chunks[i].size) {
-			problem(f, "'%s' v%llu: chunk %s holds %llu bytes, not %u",
+			problem(f,
+				"'%s' v%llu: chunk %s holds %llu bytes, not %u",
 				path, (unsigned long long)m.version, hex,
 				(unsigned long long)fd.n, m.chunks[i].size);
 			goto out;
@@ -255,8 +256,7 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *arg)
 
 /* --- commits: signature and timestamp --- */
 
-static void check_timestamp(struct fsck *f, const git_oid *id,
-			    const char *hex)
+static void check_timestamp(struct fsck *f, const git_oid *id, const char *hex)
 {
 	git_odb_object *obj = NULL;
 	git_note *note = NULL;
@@ -308,8 +308,8 @@ static void check_proved(struct fsck *f, const git_oid *id, const char *hex)
 	git_buf sig = { 0 }, data = { 0 };
 	int rc;
 
-	rc = git_commit_extract_signature(&sig, &data, f->repo,
-					  (git_oid *)id, NULL);
+	rc = git_commit_extract_signature(&sig, &data, f->repo, (git_oid *)id,
+					  NULL);
 	if (rc == GIT_ENOTFOUND)
 		problem(f, "commit %s is not signed", hex);
 	else if (rc < 0)
@@ -372,9 +372,9 @@ static int event_hash(struct fsck *f, const char *chain, uint64_t seq,
 	int rc;
 
 	if (index_db(f->ix, &db) < 0 ||
-	    sqlite3_prepare_v2(db,
-			       "SELECT hash FROM events WHERE space = ?1 AND seq = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(
+		    db, "SELECT hash FROM events WHERE space = ?1 AND seq = ?2",
+		    -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_text(st, 1, chain, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
@@ -431,7 +431,8 @@ static void check_anchored(struct fsck *f, const char *hex, const char *text,
 		return;
 	rc = event_hash(f, chain, seq, got);
 	if (rc == -ENOENT)
-		problem(f, "%s %llu, anchored by commit %s, is missing from the journal",
+		problem(f,
+			"%s %llu, anchored by commit %s, is missing from the journal",
 			what, seq, hex);
 	else if (rc < 0)
 		problem(f, "cannot read %s %llu", what, seq);
@@ -468,7 +469,8 @@ static void check_anchors(struct fsck *f)
 		if (git_commit_lookup(&c, f->repo, &id) < 0 ||
 		    git_commit_tree(&tree, c) < 0 ||
 		    !(te = git_tree_entry_byname(tree, "events")) ||
-		    git_blob_lookup(&blob, f->repo, git_tree_entry_id(te)) < 0) {
+		    git_blob_lookup(&blob, f->repo, git_tree_entry_id(te)) <
+			    0) {
 			problem(f, "event anchor %s cannot be read", hex);
 		} else {
 			text = strndup(git_blob_rawcontent(blob),
@@ -501,9 +503,10 @@ static char *index_manifest(struct fsck *f, const char *doc_id,
 	char *text = NULL;
 
 	if (index_db(f->ix, &db) < 0 ||
-	    sqlite3_prepare_v2(db,
-			       "SELECT manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
-			       -1, &st, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(
+		    db,
+		    "SELECT manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
+		    -1, &st, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_text(st, 1, f->space, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, doc_id, -1, SQLITE_STATIC);
@@ -548,13 +551,14 @@ static int sig_cb(const char *dir, const git_tree_entry *te, void *arg)
 	    strcmp(name + len - 4, ".txt"))
 		return 0;
 	if (sscanf(dir, "%63[0-9a-f]/%llu/", doc, &version) != 2 ||
-	    !(dot = strchr(name, '.')) || (size_t)(dot - name) >= sizeof(login)) {
+	    !(dot = strchr(name, '.')) ||
+	    (size_t)(dot - name) >= sizeof(login)) {
 		problem(f, "signature '%s%s' is misfiled", dir, name);
 		return 0;
 	}
 	snprintf(login, sizeof(login), "%.*s", (int)(dot - name), name);
-	snprintf(role, sizeof(role), "%.*s", (int)(len - 4 - (size_t)(dot + 1 - name)),
-		 dot + 1);
+	snprintf(role, sizeof(role), "%.*s",
+		 (int)(len - 4 - (size_t)(dot + 1 - name)), dot + 1);
 	snprintf(path, sizeof(path), "%s%s.%s.p7s", dir, login, role);
 	cms = blob_at(f, w->root, path);
 	snprintf(path, sizeof(path), "%s%s.%s.tsr", dir, login, role);
@@ -566,7 +570,8 @@ static int sig_cb(const char *dir, const git_tree_entry *te, void *arg)
 		problem(f, "signature %s v%llu by %s as %s is incomplete", doc,
 			version, login, role);
 	else if (!text || manifest_parse(&m, text, strlen(text)) < 0)
-		problem(f, "signature %s v%llu by %s: no such version in the index",
+		problem(f,
+			"signature %s v%llu by %s: no such version in the index",
 			doc, version, login);
 	else if (esig_verify(f->keys, f->cs, &m, login, role,
 			     git_blob_rawcontent(cms),
@@ -689,12 +694,14 @@ static void check_index_versions(struct fsck *f)
 		f->nversions++;
 		if (!c || git_oid_fromstr(&commit, c) < 0 ||
 		    !oidset_has(&f->commits, &commit))
-			problem(f, "index: %s v%lld names commit %s, not in the ledger",
+			problem(f,
+				"index: %s v%lld names commit %s, not in the ledger",
 				doc ? doc : "?", v, c ? c : "?");
 		if (git_odb_hash(&blob, m ? m : "", (size_t)mlen,
 				 GIT_OBJECT_BLOB) < 0 ||
 		    !oidset_has(&f->manifests, &blob))
-			problem(f, "index: %s v%lld has a manifest the ledger does not hold",
+			problem(f,
+				"index: %s v%lld has a manifest the ledger does not hold",
 				doc ? doc : "?", v);
 	}
 	if (rc != SQLITE_DONE)
@@ -710,8 +717,8 @@ static void check_events(struct fsck *f, const char *chain)
 
 	if (rc == -EBADMSG)
 		problem(f, "event chain%s breaks at event %llu: %s",
-			*chain ? "" : " of the server",
-			(unsigned long long)bad, err_msg());
+			*chain ? "" : " of the server", (unsigned long long)bad,
+			err_msg());
 	else if (rc < 0)
 		problem(f, "cannot check the event chain: %s", err_msg());
 }
@@ -756,7 +763,8 @@ static int fsck_space(struct fsck *f, const char *space)
 	check_signatures(f);
 	printf("%s: %lu chunks, %lu commits, %lu manifests, %lu indexed versions, %lu event anchors, %lu signatures: %s\n",
 	       space, f->nchunks, f->ncommits, f->nmanifests, f->nversions,
-	       f->nanchors, f->nsigs, f->problems == before ? "ok" : "PROBLEMS");
+	       f->nanchors, f->nsigs,
+	       f->problems == before ? "ok" : "PROBLEMS");
 out:
 	git_repository_free(f->repo);
 	f->repo = NULL;

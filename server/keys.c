@@ -35,10 +35,10 @@
 #include "server/config.h"
 #include "server/sshsig.h"
 
-#define KEYS_DIR      "keys"
-#define KEY_PEM_MAX   (64u * 1024u)
-#define CA_DAYS	      (365 * 30)
-#define TSA_DAYS      (365 * 30)
+#define KEYS_DIR    "keys"
+#define KEY_PEM_MAX (64u * 1024u)
+#define CA_DAYS	    (365 * 30)
+#define TSA_DAYS    (365 * 30)
 
 struct keys {
 	EVP_PKEY *ledger;
@@ -47,7 +47,7 @@ struct keys {
 	EVP_PKEY *tsa_key;
 	X509 *tsa;
 	char *tsa_url;		 /* external TSA, NULL when none */
-	STACK_OF(X509) *ext_ca; /* its CA certificates */
+	STACK_OF(X509) * ext_ca; /* its CA certificates */
 };
 
 int keys_ssl_err(const char *what)
@@ -60,8 +60,7 @@ int keys_ssl_err(const char *what)
 	return err_set(-EIO, "cannot %s: %s", what, e ? why : "OpenSSL error");
 }
 
-static int keys_path(char *out, size_t n, const char *datadir,
-		     const char *leaf)
+static int keys_path(char *out, size_t n, const char *datadir, const char *leaf)
 {
 	if ((size_t)snprintf(out, n, "%s/" KEYS_DIR "/%s", datadir, leaf) >= n)
 		return err_set(-ENAMETOOLONG, "data directory path too long");
@@ -249,8 +248,9 @@ static int key_get(const char *datadir, const char *leaf, const char *alg,
 		return rc;
 	if (exists(path))
 		return load_pem(path, out, NULL);
-	*out = strcmp(alg, "ed25519") ? EVP_EC_gen(alg) :
-					EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	*out = strcmp(alg, "ed25519") ?
+		       EVP_EC_gen(alg) :
+		       EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	if (!*out)
 		return keys_ssl_err("generate a key");
 	*made = 1;
@@ -355,7 +355,7 @@ const char *keys_tsa_url(const struct keys *k)
 	return k->tsa_url;
 }
 
-STACK_OF(X509) *keys_tsa_ext_ca(const struct keys *k)
+STACK_OF(X509) * keys_tsa_ext_ca(const struct keys *k)
 {
 	return k->ext_ca;
 }
@@ -400,8 +400,7 @@ int keys_load(struct keys **out, const char *datadir)
 			     &made_tsa);
 	if (rc == 0)
 		rc = cert_get(datadir, "tsa.pem", made_tsa || made_ca,
-			      k->tsa_key, k->ca, k->ca_key, &tsa_spec,
-			      &k->tsa);
+			      k->tsa_key, k->ca, k->ca_key, &tsa_spec, &k->tsa);
 	close(lock);
 	if (rc == 0)
 		rc = load_external(k, datadir);
@@ -479,8 +478,7 @@ int keys_ca_pem(const struct keys *k, struct buf *out)
 		return keys_ssl_err("allocate memory");
 	rc = PEM_write_bio_X509(b, k->ca) ? 0 : keys_ssl_err("encode the CA");
 	/* An external TSA's CA too: its tokens must verify with this file. */
-	for (int i = 0; rc == 0 && k->ext_ca && i < sk_X509_num(k->ext_ca);
-	     i++)
+	for (int i = 0; rc == 0 && k->ext_ca && i < sk_X509_num(k->ext_ca); i++)
 		if (!PEM_write_bio_X509(b, sk_X509_value(k->ext_ca, i)))
 			rc = keys_ssl_err("encode the TSA's CA");
 	if (rc == 0)
@@ -564,9 +562,10 @@ int keys_export(const char *datadir, const char *what)
 				     datadir) >= sizeof(conf))
 			return err_set(-ENAMETOOLONG, "path too long");
 		if (!exists(conf))
-			return err_set(-ENOENT,
-				       "'%s' is not an initialized data directory",
-				       datadir);
+			return err_set(
+				-ENOENT,
+				"'%s' is not an initialized data directory",
+				datadir);
 	}
 	rc = keys_load(&k, datadir);
 	if (rc < 0)

@@ -21,8 +21,8 @@
 struct buf;
 struct keys;
 
-#define KEYS_PRINCIPAL	"coffred@localhost"
-#define KEYS_USER_DAYS	3650
+#define KEYS_PRINCIPAL "coffred@localhost"
+#define KEYS_USER_DAYS 3650
 
 /* Load (creating the missing ones) the keys of datadir.  0 or -errno. */
 int keys_load(struct keys **out, const char *datadir);
@@ -39,7 +39,7 @@ X509 *keys_ca_cert(const struct keys *k);
  * none) and its CA certificates (NULL when none).  Borrowed from k.
  */
 const char *keys_tsa_url(const struct keys *k);
-STACK_OF(X509) *keys_tsa_ext_ca(const struct keys *k);
+STACK_OF(X509) * keys_tsa_ext_ca(const struct keys *k);
 
 /* "coffred@localhost namespaces="git" ssh-ed25519 AAAA...\n" into out. */
 int keys_allowed_signers(const struct keys *k, struct buf *out);

@@ -11,8 +11,7 @@
 #include "server/sshsig.h"
 #include "server/tsa.h"
 
-static int prover_sign(void *arg, const void *data, size_t len,
-		       struct buf *sig)
+static int prover_sign(void *arg, const void *data, size_t len, struct buf *sig)
 {
 	struct keys *k = arg;
 

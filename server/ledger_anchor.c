@@ -95,12 +95,12 @@ int ledger_anchor(struct ledger *lg, const char *text, int *written)
 		rc = ledger_commit_stamp(repo, &commit);
 	if (rc < 0)
 		goto out;
-	rc = have_last ? git_reference_create_matching(&ref, repo,
-						       LEDGER_ANCHOR_REF,
-						       &commit, 1, &last,
-						       "coffre: anchor") :
-			 git_reference_create(&ref, repo, LEDGER_ANCHOR_REF,
-					      &commit, 0, "coffre: anchor");
+	rc = have_last ?
+		     git_reference_create_matching(&ref, repo,
+						   LEDGER_ANCHOR_REF, &commit,
+						   1, &last, "coffre: anchor") :
+		     git_reference_create(&ref, repo, LEDGER_ANCHOR_REF,
+					  &commit, 0, "coffre: anchor");
 	if (rc < 0)
 		rc = ledger_git_err(rc, "cannot move the event anchor");
 	else if (written)

@@ -65,8 +65,8 @@ static int walk_chain(git_repository *repo, const git_oid *tip,
 		if (p->ncommits == cap) {
 			size_t nc = cap ? cap * 2 : 64;
 			char **a = realloc(p->commits, nc * sizeof(*a));
-			char **b = a ? realloc(p->tokens, nc * sizeof(*b)) :
-				       NULL;
+			char **b =
+				a ? realloc(p->tokens, nc * sizeof(*b)) : NULL;
 
 			if (a)
 				p->commits = a;
@@ -99,8 +99,7 @@ static int walk_chain(git_repository *repo, const git_oid *tip,
 	git_revwalk_free(w);
 	if (rc == GIT_ITEROVER)
 		return 0;
-	return rc < 0 && rc != -ENOMEM ? ledger_git_err(rc, "cannot walk") :
-					 rc;
+	return rc < 0 && rc != -ENOMEM ? ledger_git_err(rc, "cannot walk") : rc;
 }
 
 static int write_bundle(git_repository *repo, const git_oid *tip,

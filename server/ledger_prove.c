@@ -55,8 +55,8 @@ int ledger_commit_create(git_oid *out, git_repository *repo,
 	int rc;
 
 	if (!have_prover || !prover.sign) {
-		rc = git_commit_create(out, repo, NULL, author, committer,
-				       NULL, msg, tree, nparents, parents);
+		rc = git_commit_create(out, repo, NULL, author, committer, NULL,
+				       msg, tree, nparents, parents);
 		return rc < 0 ? ledger_git_err(rc, "cannot write the commit") :
 				0;
 	}

@@ -41,7 +41,8 @@ int ledger_signature_add(struct ledger *lg, const char *doc_id,
 	snprintf(meta, sizeof(meta),
 		 "login %s\nrole %s\nsigned-at %s\ncommit %s\n", s->login,
 		 s->role, s->signed_at, s->commit);
-	snprintf(msg, sizeof(msg), "sign %s v%llu as %s\n\nCoffre-Op: sign\n"
+	snprintf(msg, sizeof(msg),
+		 "sign %s v%llu as %s\n\nCoffre-Op: sign\n"
 		 "Coffre-Doc: %s %llu\nCoffre-Signer: %s %s\n",
 		 doc_id, (unsigned long long)version, s->role, doc_id,
 		 (unsigned long long)version, s->login, s->role);
@@ -123,8 +124,8 @@ out:
 }
 
 /* Value of "key value" in a .txt, copied into out. */
-static void meta_field(const char *text, size_t len, const char *key,
-		       char *out, size_t outlen)
+static void meta_field(const char *text, size_t len, const char *key, char *out,
+		       size_t outlen)
 {
 	size_t klen = strlen(key);
 	const char *p = text, *end = text + len, *e;
@@ -152,19 +153,18 @@ static int blob_of(git_repository *repo, git_tree *dir, const char *name,
 	*out = NULL;
 	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB)
 		return -ENOENT;
-	return git_blob_lookup(out, repo, git_tree_entry_id(te)) < 0 ? -EIO :
-								       0;
+	return git_blob_lookup(out, repo, git_tree_entry_id(te)) < 0 ? -EIO : 0;
 }
 
-static int list_dir(git_repository *repo, git_tree *dir,
-		    ledger_signature_cb cb, void *arg)
+static int list_dir(git_repository *repo, git_tree *dir, ledger_signature_cb cb,
+		    void *arg)
 {
 	size_t n = git_tree_entrycount(dir);
 	int rc = 0;
 
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		const char *name = git_tree_entry_name(
-			git_tree_entry_byindex(dir, i));
+		const char *name =
+			git_tree_entry_name(git_tree_entry_byindex(dir, i));
 		size_t len = strlen(name);
 		char stem[160], leaf[192], login[80], role[32], at[40],
 			commit[48];

@@ -105,8 +105,8 @@ int sshsig_pubkey_line(EVP_PKEY *ed25519, struct buf *out)
 	return rc;
 }
 
-int sshsig_sign(EVP_PKEY *ed25519, const char *ns, const void *data,
-		size_t len, struct buf *out)
+int sshsig_sign(EVP_PKEY *ed25519, const char *ns, const void *data, size_t len,
+		struct buf *out)
 {
 	unsigned char digest[EVP_MAX_MD_SIZE], sig[ED25519_SIG];
 	unsigned int dlen = 0;
@@ -308,7 +308,7 @@ int sshsig_verify(EVP_PKEY *pub, const char *ns, const char *armored,
 	}
 	if (EVP_Digest(data, len, digest, &dlen,
 		       str_is(halg, halgn, "sha512") ? EVP_sha512() :
-						      EVP_sha256(),
+						       EVP_sha256(),
 		       NULL) != 1) {
 		rc = ssl_err("hash the signed data");
 		goto out;

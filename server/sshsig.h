@@ -16,8 +16,8 @@ struct buf;
  * armored signature ("-----BEGIN SSH SIGNATURE-----", base64 in lines of
  * 70, "-----END SSH SIGNATURE-----", no final newline) to out.
  */
-int sshsig_sign(EVP_PKEY *ed25519, const char *ns, const void *data,
-		size_t len, struct buf *out);
+int sshsig_sign(EVP_PKEY *ed25519, const char *ns, const void *data, size_t len,
+		struct buf *out);
 
 /* Append "ssh-ed25519 BASE64" (the OpenSSH public key line) to out. */
 int sshsig_pubkey_line(EVP_PKEY *ed25519, struct buf *out);

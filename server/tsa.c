@@ -56,8 +56,7 @@ static ASN1_INTEGER *serial_cb(TS_RESP_CTX *ctx, void *arg)
  * itself (for checking an external answer's imprint and nonce) when
  * reqp is not NULL.
  */
-static int make_request(const void *data, size_t len, BIO **out,
-			TS_REQ **reqp)
+static int make_request(const void *data, size_t len, BIO **out, TS_REQ **reqp)
 {
 	unsigned char digest[32], nonce[8];
 	TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
@@ -70,8 +69,8 @@ static int make_request(const void *data, size_t len, BIO **out,
 
 	ok = mi && alg && req &&
 	     EVP_Digest(data, len, digest, NULL, EVP_sha256(), NULL) == 1 &&
-	     X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL,
-			     NULL) == 1 &&
+	     X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL) ==
+		     1 &&
 	     TS_MSG_IMPRINT_set_algo(mi, alg) == 1 &&
 	     TS_MSG_IMPRINT_set_msg(mi, digest, sizeof(digest)) == 1 &&
 	     TS_REQ_set_version(req, 1) == 1 &&
@@ -151,7 +150,8 @@ static int stamp_external(const struct keys *k, const void *data, size_t len,
 	resp = d2i_TS_RESP(NULL, &p, (long)answer.len);
 	if (!resp) {
 		ERR_clear_error();
-		rc = err_set(-EPROTO, "the TSA at '%s' sent no time-stamp response",
+		rc = err_set(-EPROTO,
+			     "the TSA at '%s' sent no time-stamp response",
 			     keys_tsa_url(k));
 		goto out;
 	}
@@ -232,9 +232,9 @@ static int stamp_own(const struct keys *k, const void *data, size_t len,
 	if (rc < 0)
 		goto out;
 	resp = TS_RESP_create_response(ctx, req);
-	if (!resp || ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(
-			     TS_RESP_get_status_info(resp))) !=
-			     TS_STATUS_GRANTED) {
+	if (!resp ||
+	    ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(
+		    TS_RESP_get_status_info(resp))) != TS_STATUS_GRANTED) {
 		rc = keys_ssl_err("make a time-stamp token");
 		goto out;
 	}

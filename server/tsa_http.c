@@ -14,8 +14,8 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define TSA_TIMEOUT_S	  10L
-#define TSA_CONNECT_S	  5L
+#define TSA_TIMEOUT_S 10L
+#define TSA_CONNECT_S 5L
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -36,8 +36,10 @@ int tsa_http_post(const char *url, const void *req, size_t len,
 
 	if (!c)
 		return err_set(-ENOMEM, "cannot start an HTTP request");
-	hdr = curl_slist_append(NULL, "Content-Type: application/timestamp-query");
-	h2 = hdr ? curl_slist_append(hdr, "Accept: application/timestamp-reply") :
+	hdr = curl_slist_append(NULL,
+				"Content-Type: application/timestamp-query");
+	h2 = hdr ? curl_slist_append(hdr,
+				     "Accept: application/timestamp-reply") :
 		   NULL;
 	if (!h2) {
 		curl_slist_free_all(hdr);

@@ -31,22 +31,29 @@ static void test_provable_keys(struct keys **k)
 	struct buf a, b;
 	struct keys *again = NULL;
 
-	ok(keys_load(k, dir) == 0, "keys_load makes the keys of a new directory");
+	ok(keys_load(k, dir) == 0,
+	   "keys_load makes the keys of a new directory");
 	buf_init(&a, 4096);
 	buf_init(&b, 4096);
 	ok(keys_allowed_signers(*k, &a) == 0 &&
-		   !strncmp(a.data, "coffred@localhost namespaces=\"git\" ssh-ed25519 AAAA", 50),
+		   !strncmp(
+			   a.data,
+			   "coffred@localhost namespaces=\"git\" ssh-ed25519 AAAA",
+			   50),
 	   "allowed-signers line names coffred@localhost and an ed25519 key");
-	ok(keys_load(&again, dir) == 0 && keys_allowed_signers(again, &b) == 0 &&
+	ok(keys_load(&again, dir) == 0 &&
+		   keys_allowed_signers(again, &b) == 0 &&
 		   !strcmp(a.data, b.data),
 	   "reloading gives the same ledger key");
 	buf_reset(&b);
 	ok(keys_ca_pem(*k, &b) == 0 && strstr(b.data, "BEGIN CERTIFICATE"),
 	   "the CA exports as PEM");
-	ok(X509_verify(keys_tsa_cert(*k), X509_get0_pubkey(keys_ca_cert(*k))) == 1,
+	ok(X509_verify(keys_tsa_cert(*k), X509_get0_pubkey(keys_ca_cert(*k))) ==
+		   1,
 	   "the TSA certificate is signed by the CA");
 	ok(X509_get_extended_key_usage(keys_tsa_cert(*k)) == XKU_TIMESTAMP &&
-		   (X509_get_extension_flags(keys_tsa_cert(*k)) & EXFLAG_XKUSAGE),
+		   (X509_get_extension_flags(keys_tsa_cert(*k)) &
+		    EXFLAG_XKUSAGE),
 	   "the TSA certificate is for time stamping only");
 	keys_free(again);
 	buf_release(&a);
@@ -110,11 +117,9 @@ static void test_provable_tsa(struct keys *k)
 	   "tsa_stamp makes a response");
 	ok(tsa_verify(k, der.data, der.len, data, sizeof(data)) == 0,
 	   "tsa_verify accepts it (%s)", err_msg());
-	ok(tsa_verify(k, der.data, der.len, data, sizeof(data) - 1) ==
-		   -EBADMSG,
+	ok(tsa_verify(k, der.data, der.len, data, sizeof(data) - 1) == -EBADMSG,
 	   "other data: refused");
-	ok(tsa_verify(k, der.data, der.len / 2, data, sizeof(data)) ==
-		   -EBADMSG,
+	ok(tsa_verify(k, der.data, der.len / 2, data, sizeof(data)) == -EBADMSG,
 	   "a truncated token: refused");
 	der.data[der.len - 5] ^= 1;
 	ok(tsa_verify(k, der.data, der.len, data, sizeof(data)) == -EBADMSG,
@@ -138,8 +143,8 @@ static void test_provable_user_cert(struct keys *k)
 
 	buf_init(&out, 65536);
 	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
-				   MBSTRING_ASC, (const unsigned char *)"whoever",
-				   -1, -1, 0);
+				   MBSTRING_ASC,
+				   (const unsigned char *)"whoever", -1, -1, 0);
 	X509_REQ_set_pubkey(req, pk);
 	X509_REQ_sign(req, pk, EVP_sha256());
 	PEM_write_bio_X509_REQ(b, req);
@@ -152,7 +157,8 @@ static void test_provable_user_cert(struct keys *k)
 		cert = PEM_read_bio_X509(cb, NULL, NULL, NULL);
 		BIO_free(cb);
 	}
-	ok(cert && X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
+	ok(cert &&
+		   X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
 					     NID_commonName, cn,
 					     sizeof(cn)) > 0 &&
 		   !strcmp(cn, "alice"),
