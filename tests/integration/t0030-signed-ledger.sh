@@ -100,7 +100,7 @@ check "coffred fsck refuses an unknown space" \
 
 # copy NAME: a fresh copy of the data directory to tamper with.
 copy() {
-	rm -rf "$T/$1"
+	rm -rf "${T:?}/$1"
 	cp -a "$D" "$T/$1"
 	echo "$T/$1"
 }

@@ -81,7 +81,7 @@ check "sh VERIFY.txt passes on version 1's proof" sh "$T/proof1/VERIFY.txt"
 
 # tampered NAME: a fresh copy of the clean proof to damage.
 tampered() {
-	rm -rf "$T/$1"
+	rm -rf "${T:?}/$1"
 	cp -a "$O" "$T/$1"
 	rm -rf "$T/$1/ledger.git" "$T/$1/commits"
 	echo "$T/$1"
@@ -109,8 +109,10 @@ check "VERIFY.txt fails when a token is missing" \
 	sh -c '! sh "$1/VERIFY.txt" >/dev/null 2>&1' _ "$X"
 
 X=$(tampered moved)
-other=$(ls "$O/timestamps" | grep -v "^$C.tsr$" | head -n 1)
-cp "$O/timestamps/$other" "$X/timestamps/$C.tsr"
+for other in "$O"/timestamps/*.tsr; do
+	[ "$other" != "$O/timestamps/$C.tsr" ] && break
+done
+cp "$other" "$X/timestamps/$C.tsr"
 check "VERIFY.txt fails when a token comes from another commit" \
 	sh -c '! sh "$1/VERIFY.txt" >/dev/null 2>&1' _ "$X"
 

@@ -60,7 +60,7 @@ server_stop
 check "coffred fsck passes" "$COFFRED" fsck "$D"
 
 copy() {
-	rm -rf "$T/$1"
+	rm -rf "${T:?}/$1"
 	cp -a "$D" "$T/$1"
 	echo "$T/$1"
 }
