@@ -344,6 +344,30 @@ ssize_t content_read(struct fs *fs, struct node *n, void *buf, size_t size,
 	return content_map_read(fs, n->map, buf, size, off);
 }
 
+ssize_t content_read_pinned(struct fs *fs, struct node *n,
+			    struct chunk_map **map, const char *doc,
+			    uint64_t version, uint64_t gen, void *buf,
+			    size_t size, uint64_t off)
+{
+	int current, rc;
+
+	/* only a remote change (content_gen) pins: local writes and their
+	 * own commits stay visible to every handle of this drive */
+	pthread_mutex_lock(&fs->lock);
+	current = n->kind != NODE_FILE || n->content_gen == gen;
+	pthread_mutex_unlock(&fs->lock);
+	if (current && !*map)
+		return content_read(fs, n, buf, size, off);
+	/* the document moved on (a version from another device, or a local
+	 * write) since this handle was opened: it keeps reading its version */
+	if (!*map) {
+		rc = remote_chunk_map(fs, doc, version, map);
+		if (rc < 0)
+			return rc;
+	}
+	return content_map_read(fs, *map, buf, size, off);
+}
+
 ssize_t content_write(struct fs *fs, struct node *n, const void *buf,
 		      size_t size, uint64_t off)
 {

@@ -8,6 +8,7 @@
  *   pending.c   local name operations and their queued counterparts
  *   sync.c      the sync engine thread
  *   notify.c    kernel cache invalidations from a thread of their own
+ *   feed.c      the change feed thread (long poll of the server's head)
  *   vdir.c      the read-only `.versions` folders
  *   xattr.c     extended attributes and the control interface
  *   fuse_ops.c  the low-level operations table (translation only)
@@ -41,6 +42,7 @@ struct staging;
 struct mount_opts;
 
 #define FS_TTL_MS     1000 /* folder listings and kernel caches */
+#define FS_FEED_TTL_MS 30000 /* folder listings while the change feed runs */
 #define FS_TTL_S      1.0
 #define FS_BLKSIZE    (128 * 1024)
 #define VERSIONS_NAME ".versions"
@@ -192,6 +194,11 @@ struct fs {
 	pthread_cond_t notify_cond;
 	struct notif *notify_head, **notify_tail;
 	int notify_started, notify_stop;
+
+	/* change feed (feed.c); feed_ok and feed_stop are read atomically */
+	pthread_t feed_thread;
+	pthread_cond_t feed_cond; /* with fs->lock: wakes its backoff */
+	int feed_started, feed_stop, feed_ok;
 };
 
 int64_t fs_now_ms(void);
@@ -250,6 +257,14 @@ int chunk_map_build(struct chunk_map **out, const char *doc, uint64_t version,
 		    const struct manifest_chunk *c, size_t n);
 ssize_t content_read(struct fs *fs, struct node *n, void *buf, size_t size,
 		     uint64_t off);
+/* Read n as a read handle opened on version (doc, version) when n's
+ * content_gen was gen sees it: through n until another device changes
+ * the content, then through *map, that version's chunk map (loaded on
+ * first need; the handle frees it with chunk_map_free). */
+ssize_t content_read_pinned(struct fs *fs, struct node *n,
+			    struct chunk_map **map, const char *doc,
+			    uint64_t version, uint64_t gen, void *buf,
+			    size_t size, uint64_t off);
 ssize_t content_write(struct fs *fs, struct node *n, const void *buf,
 		      size_t size, uint64_t off);
 /* Make sure n->st exists: open the queued staging or create a new one. */
@@ -293,6 +308,13 @@ void nameop_release_write(struct fs *fs, struct node *n);
 int sync_start(struct fs *fs);
 void sync_stop(struct fs *fs);
 void sync_kick(struct fs *fs, int force); /* with fs->lock held */
+
+/* feed.c */
+int feed_start(struct fs *fs);
+void feed_stop(struct fs *fs);
+/* How long a folder listing is trusted: long while the feed reports
+ * changes, FS_TTL_MS otherwise. */
+int fs_listing_ttl_ms(const struct fs *fs);
 
 /* notify.c */
 int notify_start(struct fs *fs);

@@ -30,6 +30,11 @@
 struct fh {
 	struct node *n;
 	int write;
+	/* read handles: the version opened, read to the end whatever
+	 * another device deposits meanwhile (content_read_pinned) */
+	char doc[DOC_ID_HEX_LEN + 1];
+	uint64_t ver, gen;
+	struct chunk_map *map; /* under n->lock */
 };
 
 struct dent {
@@ -582,6 +587,12 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 		reads_note(fs, n);
 	}
 	pthread_mutex_lock(&fs->lock);
+	if (!write && n->kind == NODE_FILE && !n->staging_name &&
+	    n->rm.doc_id[0]) {
+		memcpy(h->doc, n->rm.doc_id, sizeof(h->doc));
+		h->ver = n->rm.version;
+		h->gen = n->content_gen;
+	}
 	/* keep the kernel's pages unless the content changed remotely */
 	fi->keep_cache = n->kernel_gen == n->content_gen;
 	n->kernel_gen = n->content_gen;
@@ -594,6 +605,7 @@ static void fh_close(struct fs *fs, struct fh *h)
 {
 	if (h->write)
 		nameop_release_write(fs, h->n);
+	chunk_map_free(h->map);
 	put(fs, h->n);
 	free(h);
 }
@@ -679,7 +691,11 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	pthread_mutex_lock(&h->n->lock);
-	r = content_read(fs, h->n, buf, size, (uint64_t)off);
+	if (h->ver)
+		r = content_read_pinned(fs, h->n, &h->map, h->doc, h->ver,
+					h->gen, buf, size, (uint64_t)off);
+	else
+		r = content_read(fs, h->n, buf, size, (uint64_t)off);
 	pthread_mutex_unlock(&h->n->lock);
 	if (r < 0) {
 		log_warn("read of '%s' failed: %s", h->n->name, err_msg());

@@ -71,6 +71,7 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	pthread_cond_init(&fs->sync_cond, NULL);
 	pthread_mutex_init(&fs->notify_lock, NULL);
 	pthread_cond_init(&fs->notify_cond, NULL);
+	pthread_cond_init(&fs->feed_cond, NULL);
 	fs->notify_tail = &fs->notify_head;
 	if (gethostname(fs->hostname, sizeof(fs->hostname) - 1) < 0)
 		snprintf(fs->hostname, sizeof(fs->hostname), "unknown");
@@ -157,6 +158,7 @@ static void fs_teardown(struct fs *fs)
 {
 	struct pend *p, *tmp;
 
+	feed_stop(fs);
 	sync_stop(fs);
 	notify_stop(fs);
 	if (fs->q)
@@ -186,6 +188,7 @@ static void fs_teardown(struct fs *fs)
 	}
 	free(fs->cacert);
 	pthread_cond_destroy(&fs->notify_cond);
+	pthread_cond_destroy(&fs->feed_cond);
 	pthread_mutex_destroy(&fs->notify_lock);
 	pthread_cond_destroy(&fs->sync_cond);
 	pthread_cond_destroy(&fs->cond);
@@ -230,7 +233,7 @@ static int serve(struct fs *fs, const struct mount_opts *o)
 	}
 	/* threads only now: fuse_daemonize forks */
 	if (notify_start(fs) < 0 || sync_start(fs) < 0 ||
-	    reads_start(fs) < 0) {
+	    reads_start(fs) < 0 || feed_start(fs) < 0) {
 		log_error("%s", err_msg());
 		goto unmount;
 	}
@@ -245,6 +248,7 @@ static int serve(struct fs *fs, const struct mount_opts *o)
 	if (rc < 0)
 		log_error("FUSE loop failed: %s", strerror(-rc));
 unmount:
+	feed_stop(fs);
 	reads_stop(fs);
 	sync_stop(fs);
 	notify_stop(fs);

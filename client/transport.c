@@ -243,7 +243,22 @@ struct request {
 	const void *body;
 	size_t body_len;
 	size_t reply_max;
+	const int *stop; /* abort when it turns non-zero; NULL: never */
 };
+
+/* curl's progress callback, called about once a second even while the
+ * connection is idle: lets a long poll end at once on unmount. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	const int *stop = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return __atomic_load_n(stop, __ATOMIC_RELAXED) ? 1 : 0;
+}
 
 static int header_add(struct curl_slist **l, const char *h)
 {
@@ -315,8 +330,17 @@ static int perform(struct transport *t, const struct request *rq,
 	else
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
 
+	if (rq->stop) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)rq->stop);
+	}
+
 	cc = curl_easy_perform(h);
-	if (cc == CURLE_WRITE_ERROR && reply->too_large) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		rc = err_set(-ECANCELED, "%s %s cancelled", rq->method,
+			     rq->path);
+	} else if (cc == CURLE_WRITE_ERROR && reply->too_large) {
 		rc = err_set(-E2BIG, "reply to %s %s is over %zu bytes",
 			     rq->method, rq->path, rq->reply_max);
 	} else if (cc != CURLE_OK) {
@@ -337,12 +361,14 @@ out:
 	return rc;
 }
 
-int transport_json(struct transport *t, const char *method, const char *path,
-		   json_t *body, json_t **reply)
+static int json_request(struct transport *t, const char *method,
+			const char *path, json_t *body, json_t **reply,
+			const int *stop)
 {
 	struct request rq = { .method = method,
 			      .path = path,
-			      .reply_max = JSON_REPLY_MAX };
+			      .reply_max = JSON_REPLY_MAX,
+			      .stop = stop };
 	struct reply rp;
 	char *text = NULL;
 	long status;
@@ -384,6 +410,18 @@ int transport_json(struct transport *t, const char *method, const char *path,
 		free(text);
 	}
 	return rc;
+}
+
+int transport_json(struct transport *t, const char *method, const char *path,
+		   json_t *body, json_t **reply)
+{
+	return json_request(t, method, path, body, reply, NULL);
+}
+
+int transport_json_poll(struct transport *t, const char *path,
+			json_t **reply, const int *stop)
+{
+	return json_request(t, "GET", path, NULL, reply, stop);
 }
 
 int transport_login(struct transport *t, const char *login,

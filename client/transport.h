@@ -49,6 +49,14 @@ int transport_login(struct transport *t, const char *login,
 int transport_json(struct transport *t, const char *method, const char *path,
 		   json_t *body, json_t **reply);
 
+/*
+ * A GET like transport_json() that gives up as soon as *stop turns
+ * non-zero (checked about once a second): -ECANCELED then.  For long
+ * polls, which must not hold up an unmount.
+ */
+int transport_json_poll(struct transport *t, const char *path,
+			json_t **reply, const int *stop);
+
 /* Percent-encode s for a query value; free() the result. */
 char *transport_escape(const char *s);
 

@@ -437,7 +437,7 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 	 * yet: its children are all known locally. */
 	if (dir->pending || !dir->has_remote ||
 	    (!force && dir->listed &&
-	     fs_now_ms() - dir->listed_at_ms < FS_TTL_MS)) {
+	     fs_now_ms() - dir->listed_at_ms < fs_listing_ttl_ms(fs))) {
 		pthread_mutex_unlock(&fs->lock);
 		return 0;
 	}
@@ -461,6 +461,7 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 		/* a batch committed while we listed: the listing may predate
 		 * it and would hide what was just deposited; the next access
 		 * lists again */
+		dir->listed_at_ms = 0;
 		rc = 0;
 	} else if (rc == -ENOENT || rc == -EEXIST) {
 		if (dir != fs->root && !dir->pending &&

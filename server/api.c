@@ -47,6 +47,14 @@ static const struct http_route r_tree = {
 	.right = AUTH_READ,
 	.fn = api_tree,
 };
+static const struct http_route r_changes = {
+	.method = "GET",
+	.name = "changes",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_changes,
+};
 static const struct http_route r_stat = {
 	.method = "GET",
 	.name = "stat",
@@ -232,6 +240,8 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_tree, NULL);
 	if (n == 3 && !strcmp(seg[2], "stat"))
 		return pick(req, method, &r_stat, NULL);
+	if (n == 3 && !strcmp(seg[2], "changes"))
+		return pick(req, method, &r_changes, NULL);
 	if (n == 3 && !strcmp(seg[2], "commits"))
 		return pick(req, method, &r_commits, NULL);
 	if (n == 3 && !strcmp(seg[2], "members"))

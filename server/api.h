@@ -27,6 +27,12 @@ int api_spaces_list(struct http_req *req);
 int api_space_info(struct http_req *req);
 int api_tree(struct http_req *req);
 int api_stat(struct http_req *req);
+int api_changes(struct http_req *req); /* api_changes.c: the change feed */
+/* A batch moved space's head: answer its long polls (api_changes.c). */
+void api_changes_notify(void);
+/* The server is stopping: resume every waiting long poll, refuse to wait
+ * from now on (before MHD_stop_daemon, which needs none suspended). */
+void api_changes_stop(void);
 int api_chunks_missing(struct http_req *req);
 int api_chunk_put(struct http_req *req);
 int api_chunk_get(struct http_req *req);

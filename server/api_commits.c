@@ -336,10 +336,11 @@ static void record(struct http_req *req, const struct batch *b,
 	struct index_event *evs = calloc(b->nops, sizeof(*evs));
 	char(*sha)[OBJ_ID_HEX_LEN + 1] = calloc(b->nops, sizeof(*sha));
 	struct buf *texts = calloc(b->nops, sizeof(*texts));
+	char(*conc)[48] = calloc(b->nops, sizeof(*conc));
 	size_t nv = 0;
 	int rc = -ENOMEM;
 
-	if (!vs || !evs || !sha || !texts)
+	if (!vs || !evs || !sha || !texts || !conc)
 		goto out;
 	for (size_t i = 0; i < b->nops; i++) {
 		const struct ledger_op *op = &b->ops[i];
@@ -352,6 +353,15 @@ static void record(struct http_req *req, const struct batch *b,
 		evs[i].detail = op->kind == LEDGER_OP_MOVE ? op->from : NULL;
 		evs[i].doc_id = r->doc_id[0] ? r->doc_id : NULL;
 		evs[i].version = r->version;
+		/* a deposit made on an older base: the journal says so, so
+		 * `coffre log` shows both devices' versions for what they are */
+		if (op->kind == LEDGER_OP_DEPOSIT && r->concurrent &&
+		    r->version > 1) {
+			snprintf(conc[i], sizeof(conc[i]),
+				 "concurrent with v%llu",
+				 (unsigned long long)(r->version - 1));
+			evs[i].detail = conc[i];
+		}
 		if (!m->version || !m->doc_id[0])
 			continue;
 		rc = manifest_format(m, &texts[i]);
@@ -380,6 +390,7 @@ out:
 		for (size_t i = 0; i < b->nops; i++)
 			buf_release(&texts[i]);
 	free(texts);
+	free(conc);
 	free(sha);
 	free(evs);
 	free(vs);
@@ -466,6 +477,8 @@ int api_commits(struct http_req *req)
 		goto out;
 	}
 	record(req, &b, head);
+	space_changed(req->space); /* wake the change feed */
+	api_changes_notify();
 	grants_follow(req, &b);
 	results = json_array();
 	for (i = 0; results && i < b.nops; i++)

@@ -201,6 +201,8 @@ static void req_free(struct http_req *req)
 {
 	if (!req)
 		return;
+	if (req->wait && req->wait_free)
+		req->wait_free(req->wait);
 	if (req->writer)
 		chunkstore_writer_abort(req->writer);
 	hash_free(req->verify);
@@ -477,10 +479,11 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
 	}
 	if (req->route->body == HTTP_BODY_JSON && req_parse_json(req))
 		return req->status ? MHD_YES : MHD_NO;
+	req->suspended = 0;
 	rc = req->route->fn(req);
 	if (rc < 0 && !req->status)
 		rc = http_reply_rc(req, rc, HTTP_CTX_ANY, -1);
-	return req->status ? MHD_YES : MHD_NO;
+	return req->status || req->suspended ? MHD_YES : MHD_NO;
 }
 
 void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -86,6 +86,15 @@ struct http_req {
 	char fail_msg[512];
 
 	unsigned status; /* status sent, 0 before */
+
+	/*
+	 * A handler that suspended the connection (a long poll) sets
+	 * suspended and keeps its state in wait; the handler runs again when
+	 * the connection is resumed.  wait_free(wait) runs with the request.
+	 */
+	int suspended;
+	void *wait;
+	void (*wait_free)(void *wait);
 };
 
 /* The access and completion callbacks given to MHD (see serve.c). */

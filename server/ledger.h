@@ -184,4 +184,17 @@ int ledger_signatures_list(struct ledger *lg, const char *doc_id,
 			   uint64_t version, ledger_signature_cb cb,
 			   void *arg);
 
+/*
+ * The change feed: the folders whose listing differs between commit since
+ * and the current head (server/ledger_changes.c).  head gets the head's id
+ * ("" while the ledger has no commit).  *paths (malloc'd array of
+ * malloc'd "/A/B" strings) and *n list at most max folders.  *all is set
+ * instead (and *paths left NULL) when since is NULL, unknown to this
+ * ledger, or more than max folders changed: every folder may have
+ * changed.  since equal to the head lists nothing.  0 or -errno.
+ */
+int ledger_changes(struct ledger *lg, const char *since,
+		   char head[GIT_OID_HEX_LEN + 1], char ***paths, size_t *n,
+		   size_t max, int *all);
+
 #endif /* COFFRE_SERVER_LEDGER_H */

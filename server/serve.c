@@ -34,6 +34,7 @@
 #include "server/index.h"
 #include "server/keys.h"
 #include "server/server.h"
+#include "server/api.h"
 #include "server/spaces.h"
 
 #define TLS_PEM_MAX	  (64u * 1024u)
@@ -119,7 +120,8 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 	struct sockaddr_in6 sin6;
 	struct sockaddr *sa;
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_TLS | MHD_USE_ERROR_LOG;
+			 MHD_USE_TLS | MHD_USE_ERROR_LOG |
+			 MHD_ALLOW_SUSPEND_RESUME; /* the change feed */
 
 	if (srv->cfg.ipv6) {
 		memset(&sin6, 0, sizeof(sin6));
@@ -241,6 +243,7 @@ int serve_run(const char *datadir, const char *port_file)
 	log_info("coffred stopping (signal %d)", sig);
 	rc = 0;
 out:
+	api_changes_stop(); /* resume every long poll: they answer now */
 	if (d)
 		MHD_stop_daemon(d);
 	anchor_stop(anchor); /* after MHD: the last events are anchored */

@@ -204,3 +204,13 @@ int spaces_get(struct spaces *sp, const char *name, struct space **out)
 	pthread_mutex_unlock(&sp->lock);
 	return rc;
 }
+
+void space_changed(struct space *s)
+{
+	__atomic_add_fetch(&s->change_gen, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t space_change_gen(const struct space *s)
+{
+	return __atomic_load_n(&s->change_gen, __ATOMIC_ACQUIRE);
+}

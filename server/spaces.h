@@ -30,6 +30,9 @@ struct space {
 	struct ledger *ledger;
 	struct chunkstore *chunks;
 	uint8_t chunk_seed[CHUNK_SEED_LEN];
+	/* Bumped after every batch applied to the ledger (space_changed()),
+	 * read atomically: the change feed compares it. */
+	uint64_t change_gen;
 };
 
 /* Load DATADIR/keys/master.key (32 bytes) into key. */
@@ -55,5 +58,10 @@ void spaces_free(struct spaces *sp);
  * -ENOENT when its directory does not exist.
  */
 int spaces_get(struct spaces *sp, const char *name, struct space **out);
+
+/* The head of s moved: bump s->change_gen. */
+void space_changed(struct space *s);
+/* s->change_gen, read atomically. */
+uint64_t space_change_gen(const struct space *s);
 
 #endif /* COFFRE_SERVER_SPACES_H */
