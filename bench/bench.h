@@ -146,6 +146,12 @@ int target_check(struct target *t);
 int target_wait_committed(struct target *t, double since, double timeout_s,
 			  double *secs);
 
+/* A second coffre drive b of a's space (same server and login, its own
+ * mount point and cache, named name), mounted; sync_bench.c.  Tear b
+ * down before a. */
+int target_second_mount(const struct target *a, struct target *b,
+			const char *name);
+
 /* Unmount and stop everything of t (also safe after a failed setup). */
 void target_teardown(struct target *t);
 

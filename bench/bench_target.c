@@ -641,3 +641,24 @@ int drop_caches(void)
 	close(fd);
 	return rc;
 }
+
+int target_second_mount(const struct target *a, struct target *b,
+			const char *name)
+{
+	int rc;
+
+	if (a->kind != TARGET_COFFRE)
+		return -EOPNOTSUPP;
+	*b = *a;
+	b->name = name;
+	b->fs_pid = 0;
+	b->srv_pid = 0; /* a's server: a stops it */
+	b->peak_rss_kib = 0;
+	b->mounts = 0;
+	if ((rc = bench_path(b->mnt, "%s/mnt-%s", a->dir, name)) < 0 ||
+	    (rc = bench_path(b->cache, "%s/cache-%s", a->dir, name)) < 0 ||
+	    (rc = bench_path(b->log, "%s/%s.log", a->dir, name)) < 0 ||
+	    (rc = make_dir(b->mnt, 0755)) < 0)
+		return rc;
+	return target_mount(b);
+}

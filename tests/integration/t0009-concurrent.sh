@@ -42,6 +42,17 @@ check_eq "coffre versions lists 3 versions" 3 "$(cf a versions "$A/f.txt" | wc -
 check "neither mount has anything pending" \
 	test "$(xattr "$A" user.coffre.pending)$(xattr "$B" user.coffre.pending)" = 00
 
+# The journal says which deposit was made on an older base.
+api "$T/ev.json" GET "/v1/spaces/demo/events?path=/" \
+	-H "Authorization: Bearer $(token_of a)" >/dev/null
+check_eq "the event journal marks version 3 as concurrent with version 2" \
+	"concurrent with v2" \
+	"$(json_get "$T/ev.json" '[e["detail"] for e in j["events"] if e["kind"] == "deposit" and e["version"] == 3][0]')"
+check_eq "... and only it" 1 \
+	"$(json_get "$T/ev.json" 'sum(1 for e in j["events"] if (e["detail"] or "").startswith("concurrent"))')"
+check "coffre log shows the concurrency" \
+	sh -c "'$COFFRE' --config '$(cfg_of a)' log '$A/f.txt' 2>&1 | grep -q 'concurrent with v2'"
+
 check "coffred fsck: chunks, ledger, index, signatures and timestamps agree" \
 	"$COFFRED" fsck "$D"
 done_testing
