@@ -12,7 +12,8 @@ PACKAGES=(
 	uthash-dev
 	# run and test
 	fuse3 git openssl curl ca-certificates attr rsync python3
-	util-linux coreutils diffutils findutils sed xxd 'vim-tiny|vim'
+	util-linux coreutils diffutils findutils sed xxd vim tar
+	libglib2.0-bin # gio: GNOME Files' copy path (t0041)
 	openssh-client jq sqlite3
 	fuse-overlayfs
 	# tools the CI and developers use
