@@ -195,6 +195,8 @@ struct fs {
 	struct notif *notify_head, **notify_tail;
 	int notify_started, notify_stop;
 
+	struct offline *offline; /* offline.c: sealed copy of the tree */
+
 	/* change feed (feed.c); feed_ok and feed_stop are read atomically */
 	pthread_t feed_thread;
 	pthread_cond_t feed_cond; /* with fs->lock: wakes its backoff */
@@ -308,6 +310,22 @@ void nameop_release_write(struct fs *fs, struct node *n);
 int sync_start(struct fs *fs);
 void sync_stop(struct fs *fs);
 void sync_kick(struct fs *fs, int force); /* with fs->lock held */
+
+/* offline.c: the sealed copy of the seed, listings and chunk lists that
+ * lets the drive mount and serve cached files without the server.  Puts
+ * are best effort; a get is NULL when absent. */
+struct offline;
+int offline_open(struct fs *fs); /* after fs->cache_dir and fs->key */
+void offline_close(struct fs *fs);
+void offline_put(struct fs *fs, const char *key, json_t *val);
+json_t *offline_get(struct fs *fs, const char *key);
+void offline_list_save(struct fs *fs, const char *path,
+		       const struct rentry *e, size_t n, const char *fclass);
+/* Keep the chunk list of a version this drive uploaded. */
+void offline_map_save(struct fs *fs, const struct chunk_map *m);
+/* -EIO when path was never listed: unknown is never shown as empty. */
+int offline_list_load(struct fs *fs, const char *path, struct rentry **out,
+		      size_t *n, char *fclass);
 
 /* feed.c */
 int feed_start(struct fs *fs);

@@ -46,8 +46,9 @@ static int explain(const struct fs *fs, int rc)
 			fs->space, err_msg());
 		break;
 	case -ENOTCONN:
-		fprintf(stderr, "coffre: cannot reach the server %s: %s\n",
-			fs->url, err_msg());
+		fprintf(stderr,
+			"coffre: cannot reach the server %s, and this cache has never seen space '%s': %s\n",
+			fs->url, fs->space, err_msg());
 		break;
 	default:
 		fprintf(stderr, "coffre: cannot mount space '%s': %s\n",
@@ -118,11 +119,6 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	rc = transport_new(&fs->t, fs->url, fs->token, fs->cacert);
 	if (rc < 0)
 		return explain(fs, rc);
-	rc = remote_space_info(fs, seed);
-	if (rc < 0)
-		return explain(fs, rc);
-	chunker_init(&fs->chunker, seed);
-
 	rc = mkdir_p(o->cache_dir, 0700);
 	if (rc < 0)
 		return explain(fs, err_set(rc, "cannot create cache '%s'",
@@ -131,6 +127,16 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	if (!fs->cache_dir)
 		return explain(fs, err_set(-errno, "cannot resolve '%s'",
 					   o->cache_dir));
+	/* the offline copy first: without the server, the seed and the
+	 * listings come from it */
+	rc = offline_open(fs);
+	if (rc < 0)
+		return explain(fs, rc);
+	rc = remote_space_info(fs, seed);
+	if (rc < 0)
+		return explain(fs, rc);
+	chunker_init(&fs->chunker, seed);
+
 	p = path_join(fs->cache_dir, "staging");
 	if (!p || (fs->staging_dir = p, mkdir_p(p, 0700) < 0))
 		return explain(fs, err_set(-EIO, "cannot create '%s/staging'",
@@ -173,6 +179,7 @@ static void fs_teardown(struct fs *fs)
 	if (fs->root || fs->inodes)
 		tree_release(fs);
 	queue_free(fs->q);
+	offline_close(fs);
 	cache_free(fs->cache);
 	transport_free(fs->t);
 	crypto_key_release(&fs->key);

@@ -14,6 +14,7 @@
 #include "client/mount.h"
 #include "client/transport.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/hash.h"
 #include "common/path.h"
 
@@ -79,6 +80,13 @@ int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN])
 
 	snprintf(path, sizeof(path), "/v1/spaces/%s", fs->space);
 	rc = call(fs, "GET", path, NULL, &reply);
+	if (rc == 0) {
+		offline_put(fs, "space", reply);
+	} else if (rc == -ENOTCONN && (reply = offline_get(fs, "space"))) {
+		log_warn("%s: working from the cache until the server is back",
+			 err_msg());
+		rc = 0;
+	}
 	if (rc < 0)
 		goto out;
 	hex = json_string_value(json_object_get(reply, "chunk_seed"));
@@ -214,10 +222,15 @@ int remote_list(struct fs *fs, const char *path, struct rentry **out, size_t *n,
 	} while (rc == 0 && after);
 	free(after);
 	free(epath);
+	if (rc == -ENOTCONN) { /* out of reach: the listing last seen */
+		rentries_free(e, cnt);
+		return offline_list_load(fs, path, out, n, fclass);
+	}
 	if (rc < 0) {
 		rentries_free(e, cnt);
 		return rc;
 	}
+	offline_list_save(fs, path, e, cnt, fclass);
 	*out = e;
 	*n = cnt;
 	return 0;
@@ -284,6 +297,11 @@ int remote_chunk_map(struct fs *fs, const char *doc, uint64_t version,
 	snprintf(url, sizeof(url), "/v1/spaces/%s/docs/%s/versions/%llu",
 		 fs->space, doc, (unsigned long long)version);
 	rc = call(fs, "GET", url, NULL, &reply);
+	/* versions never change: the copy kept offline is as good */
+	if (rc == 0)
+		offline_put(fs, url, reply);
+	else if (rc == -ENOTCONN && (reply = offline_get(fs, url)))
+		rc = 0;
 	if (rc < 0)
 		return rc;
 	cs = json_object_get(reply, "chunks");

@@ -524,6 +524,7 @@ static void batch_install_maps(struct fs *fs, struct batch *b, json_t *reply)
 		if (chunk_map_build(&m, doc, (uint64_t)json_integer_value(v),
 				    o->chunks, o->nchunks) < 0)
 			continue; /* fetched from the server when read */
+		offline_map_save(fs, m); /* readable on an offline mount too */
 		pthread_mutex_lock(&o->node->lock);
 		chunk_map_free(o->node->map);
 		o->node->map = m;
