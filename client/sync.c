@@ -758,6 +758,12 @@ static void *sync_main(void *arg)
 				backoff = BACKOFF_MAX_MS;
 			log_warn("sync: %s; retrying in %lld ms", msg,
 				 (long long)backoff);
+			/* a full disk is transient but needs someone: say it
+			 * on the root (user.coffre.error, `coffre sync`) */
+			if (rc == -ENOSPC)
+				snprintf(fs->last_error, sizeof(fs->last_error),
+					 "no space left, content kept and retried: %.300s",
+					 msg);
 			batch_put(fs, &b);
 			until = fs_now_ms() + backoff;
 			ts.tv_sec = until / 1000;

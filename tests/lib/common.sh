@@ -33,6 +33,7 @@ SERVER_STOPPED=
 declare -A CLIENT_PID=()
 declare -a MOUNTS=()
 declare -a EXTRA_PIDS=()	# started by a script we ran, not our children
+declare -a TMPFS=()		# small tmpfs mounts (full-disk tests)
 _CLEANED=
 
 skip_all()
@@ -216,6 +217,11 @@ cleanup()
 	if [ $TAP_FAILED -gt 0 ] || [ $rc -ne 0 ]; then
 		dump_logs
 	fi
+	# after every process that used them has stopped
+	for m in "${TMPFS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null || continue
+		umount "$m" 2>/dev/null || umount -l "$m"
+	done
 	if [ -n "$T" ] && [ -d "$T" ]; then
 		# A lazily unmounted mount point may still be busy; never rm
 		# through a live mount.

@@ -1,0 +1,39 @@
+#!/bin/bash
+# A full disk on the server's side: coffred's DATADIR on an 8 MiB tmpfs.
+# A deposit larger than the room left is refused with a clear error
+# (507 no_space), no torn version reaches the ledger, the drive keeps the
+# content and says why, and the ledger, chunk store and index stay
+# consistent; once there is room again, the content goes out.
+. "$TESTLIB/common.sh"
+
+mkdir -p "$T/small"
+if ! mount -t tmpfs -o size=8m tmpfs "$T/small" 2>/dev/null; then
+	echo "1..0 # SKIP tmpfs cannot be mounted here"
+	exit 0
+fi
+TMPFS+=("$T/small")
+D=$T/small/server
+server_init
+user_add alice
+space_create demo alice
+server_start
+client_login a alice
+client_mount a demo
+A=$(mnt_of a)
+
+printf 'small\n' >"$T/small.txt"
+cp "$T/small.txt" "$A/small.txt"
+check "a small file fits" client_sync a
+head -c 12M /dev/urandom >"$T/big"
+check "a 12 MiB file is accepted by the drive" cp "$T/big" "$A/big.bin"
+setfattr -n user.coffre.sync -v now "$A"
+has_error() { [ -n "$(xattr "$A" user.coffre.error)" ]; }
+check "the drive reports the server's refusal" wait_for has_error
+check "... saying the server has no space" sh -c \
+	'getfattr --only-values -n user.coffre.error "$1" | grep -qi "space"' _ "$A"
+check "the content is still on the drive" cmp "$T/big" "$A/big.bin"
+check "no version of it is in the ledger" sh -c \
+	"! git --git-dir '$(ledger demo)' log --format=%B main | grep -q big.bin"
+check "coffred fsck: consistent after the refusal" "$COFFRED" fsck "$D"
+check "the small file is intact" cmp "$T/small.txt" "$A/small.txt"
+done_testing
