@@ -277,6 +277,7 @@ static int id_cmp(const void *a, const void *b)
 
 struct upload {
 	struct fs *fs;
+	struct batch *b; /* where to read a chunk the cache let go */
 	const struct obj_id *ids;
 	const uint8_t *missing;
 	size_t n, next;
@@ -284,6 +285,61 @@ struct upload {
 	char msg[FS_ERRMSG_MAX];
 	pthread_mutex_t lock;
 };
+
+/*
+ * A chunk evicted from a small cache before its upload: read it again
+ * from the staging file it was cut from (stable while the deposit is in
+ * flight: writers wait for it), and check it still hashes to its id.
+ */
+static int chunk_reread(struct fs *fs, struct batch *b,
+			const struct obj_id *id, uint8_t **out, size_t *len)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct bop *o = &b->ops[i];
+		uint64_t off = 0;
+
+		for (size_t j = 0; o->node && j < o->nchunks;
+		     off += o->chunks[j++].size) {
+			struct obj_id got;
+			uint8_t *p;
+			size_t have = 0;
+
+			if (obj_id_cmp(&o->chunks[j].id, id))
+				continue;
+			p = malloc(o->chunks[j].size);
+			if (!p)
+				return -ENOMEM;
+			while (have < o->chunks[j].size) {
+				ssize_t r;
+
+				pthread_mutex_lock(&o->node->lock);
+				r = content_read(fs, o->node, p + have,
+						 o->chunks[j].size - have,
+						 off + have);
+				pthread_mutex_unlock(&o->node->lock);
+				if (r <= 0) {
+					free(p);
+					return r < 0 ? (int)r :
+						       err_set(-EAGAIN,
+							       "pending content of '%s' shrank",
+							       o->op.path);
+				}
+				have += (size_t)r;
+			}
+			hash_buf(&got, p, have);
+			if (obj_id_cmp(&got, id)) {
+				free(p);
+				return err_set(-EAGAIN,
+					       "pending content of '%s' changed",
+					       o->op.path);
+			}
+			*out = p;
+			*len = have;
+			return 0;
+		}
+	}
+	return err_set(-EAGAIN, "chunk left the cache before upload");
+}
 
 static void *upload_main(void *arg)
 {
@@ -304,9 +360,9 @@ static void *upload_main(void *arg)
 		i = u->next++;
 		pthread_mutex_unlock(&u->lock);
 		rc = cache_get(u->fs->cache, &u->ids[i], &data, &len);
-		if (rc == -ENOENT) /* evicted meanwhile: chunk again */
-			rc = err_set(-EAGAIN,
-				     "chunk left the cache before upload");
+		if (rc == -ENOENT) /* evicted meanwhile: from the staging */
+			rc = chunk_reread(u->fs, u->b, &u->ids[i], &data,
+					  &len);
 		if (rc == 0)
 			rc = transport_put_chunk(u->fs->t, u->fs->space,
 						 &u->ids[i], data, len);
@@ -324,10 +380,13 @@ static void *upload_main(void *arg)
 	}
 }
 
-static int upload_run(struct fs *fs, const struct obj_id *ids,
-		      const uint8_t *missing, size_t n)
+static int upload_run(struct fs *fs, struct batch *b,
+		      const struct obj_id *ids, const uint8_t *missing,
+		      size_t n)
 {
-	struct upload u = { .fs = fs, .ids = ids, .missing = missing, .n = n };
+	struct upload u = {
+		.fs = fs, .b = b, .ids = ids, .missing = missing, .n = n
+	};
 	pthread_t th[UPLOAD_THREADS];
 	size_t i, started = 0, want = 0;
 
@@ -381,7 +440,7 @@ static int upload_missing(struct fs *fs, struct batch *b)
 		rc = remote_missing(fs, ids + at, cnt, missing + at);
 	}
 	if (rc == 0)
-		rc = upload_run(fs, ids, missing, u);
+		rc = upload_run(fs, b, ids, missing, u);
 out:
 	free(ids);
 	free(missing);
