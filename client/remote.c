@@ -222,10 +222,6 @@ int remote_list(struct fs *fs, const char *path, struct rentry **out, size_t *n,
 	} while (rc == 0 && after);
 	free(after);
 	free(epath);
-	if (rc == -ENOTCONN) { /* out of reach: the listing last seen */
-		rentries_free(e, cnt);
-		return offline_list_load(fs, path, out, n, fclass);
-	}
 	if (rc < 0) {
 		rentries_free(e, cnt);
 		return rc;

@@ -422,7 +422,7 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 	char *path, *now_path;
 	char fclass[16] = "";
 	uint64_t gen;
-	int rc;
+	int rc, listed;
 
 	pthread_mutex_lock(&fs->lock);
 	if (dir->kind != NODE_DIR) {
@@ -448,9 +448,15 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 	}
 	node_ref(dir);
 	gen = fs->commit_gen;
+	listed = dir->listed;
 	pthread_mutex_unlock(&fs->lock);
 
 	rc = remote_list(fs, path, &e, &n, fclass);
+	/* Out of reach: a folder never listed in this mount takes the
+	 * listing last seen (an offline mount).  One listed already keeps
+	 * what it has: the copy on disk may be older than that. */
+	if (rc == -ENOTCONN && !listed)
+		rc = offline_list_load(fs, path, &e, &n, fclass);
 
 	pthread_mutex_lock(&fs->lock);
 	now_path = node_path(dir);
