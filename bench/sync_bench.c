@@ -210,7 +210,8 @@ static int latency(const struct target *a, const struct target *b,
 		double t0, end;
 		int fd, len;
 
-		len = snprintf(text, sizeof(text), "run %u of the latency\n", i);
+		len = snprintf(text, sizeof(text), "run %u of the latency\n",
+			       i);
 		if ((rc = bench_path(pa, "%s/lat-%u.txt", a->mnt, i)) < 0 ||
 		    (rc = bench_path(pb, "%s/lat-%u.txt", b->mnt, i)) < 0)
 			break;
@@ -226,9 +227,10 @@ static int latency(const struct target *a, const struct target *b,
 		end = t0 + o->timeout_s;
 		while (stat(pb, &st) < 0 || st.st_size != len) {
 			if (bench_now() > end) {
-				rc = bench_err(-ETIMEDOUT,
-					       "'%s' not seen on the second drive after %.0f s",
-					       pb, o->timeout_s);
+				rc = bench_err(
+					-ETIMEDOUT,
+					"'%s' not seen on the second drive after %.0f s",
+					pb, o->timeout_s);
 				break;
 			}
 			sleep_ms(5);
@@ -240,8 +242,9 @@ static int latency(const struct target *a, const struct target *b,
 		fg->lat_n = o->runs;
 		fg->lat_min = t[0];
 		fg->lat_max = t[o->runs - 1];
-		fg->lat_median = o->runs % 2 ? t[o->runs / 2] :
-				 (t[o->runs / 2 - 1] + t[o->runs / 2]) / 2;
+		fg->lat_median =
+			o->runs % 2 ? t[o->runs / 2] :
+				      (t[o->runs / 2 - 1] + t[o->runs / 2]) / 2;
 	}
 	free(t);
 	return rc;
@@ -340,14 +343,20 @@ static int rsync_yardstick(const char *work, const struct opts *o,
 	f = fopen(conf, "we");
 	if (!f)
 		return bench_err(-errno, "cannot write '%s'", conf);
-	fprintf(f, "use chroot = no\nuid = 0\ngid = 0\n[m]\npath = %s\nread only = no\n",
+	fprintf(f,
+		"use chroot = no\nuid = 0\ngid = 0\n[m]\npath = %s\nread only = no\n",
 		dst);
 	fclose(f);
 	snprintf(portopt, sizeof(portopt), "--port=%d", port);
 	{
-		char *argv[] = { (char *)"rsync", (char *)"--daemon",
-				 (char *)"--no-detach", (char *)"--address=127.0.0.1",
-				 portopt, (char *)"--config", conf, NULL };
+		char *argv[] = { (char *)"rsync",
+				 (char *)"--daemon",
+				 (char *)"--no-detach",
+				 (char *)"--address=127.0.0.1",
+				 portopt,
+				 (char *)"--config",
+				 conf,
+				 NULL };
 
 		rc = proc_spawn(&d, argv, dlog, dlog, true);
 		if (rc < 0)
@@ -362,14 +371,20 @@ static int rsync_yardstick(const char *work, const struct opts *o,
 	{
 		/* -I: the edit keeps the size and may keep the second of the
 		 * mtime; rsync must not skip the file on its quick check */
-		char *argv[] = { (char *)"rsync", (char *)"-a", (char *)"-I",
-				 (char *)"--stats", (char *)"--no-whole-file",
-				 file, url, NULL };
+		char *argv[] = { (char *)"rsync",
+				 (char *)"-a",
+				 (char *)"-I",
+				 (char *)"--stats",
+				 (char *)"--no-whole-file",
+				 file,
+				 url,
+				 NULL };
 
 		rc = run_measured(argv, log1, &rss, &secs);
 		if (rc != 0) {
-			rc = bench_err(-EIO, "the first rsync exited %d (see %s)",
-				       rc, log1);
+			rc = bench_err(-EIO,
+				       "the first rsync exited %d (see %s)", rc,
+				       log1);
 			goto out;
 		}
 		fg->rsync_first_bytes = rsync_sent(log1);
@@ -399,8 +414,8 @@ static int run(const char *work, const struct opts *o, struct figures *fg)
 	double t0;
 	int rc;
 
-	if ((rc = target_init(&a, TARGET_COFFRE, work, o->coffre,
-			      o->coffred)) < 0)
+	if ((rc = target_init(&a, TARGET_COFFRE, work, o->coffre, o->coffred)) <
+	    0)
 		return rc;
 	a.timeout_s = o->timeout_s;
 	bench_note("setting up coffred and two drives of one space");
@@ -441,8 +456,9 @@ static int run(const char *work, const struct opts *o, struct figures *fg)
 	fg->dedup_chunks = c2 - c1;
 	fg->dedup_bytes = b2 - b1;
 
-	bench_note("timing close() on the first drive to visible on the second, %u runs",
-		   o->runs);
+	bench_note(
+		"timing close() on the first drive to visible on the second, %u runs",
+		o->runs);
 	if ((rc = latency(&a, &b, o, fg)) < 0)
 		goto out;
 	fg->rss_a = proc_peak_rss_kib(a.fs_pid);
@@ -465,8 +481,7 @@ static void print(const struct opts *o, const struct figures *fg)
 	printf("\nsync_bench: %llu MiB file, 4 KiB changed in its middle; coffre next to rsync over 127.0.0.1\n\n",
 	       (unsigned long long)o->size_mib);
 	printf("%-52s %18s %18s\n", "figure", "coffre", "rsync");
-	printf("%-52s %15llu B %15lld B\n",
-	       "bytes sent for the 4 KiB change",
+	printf("%-52s %15llu B %15lld B\n", "bytes sent for the 4 KiB change",
 	       (unsigned long long)fg->edit_bytes, fg->rsync_edit_bytes);
 	printf("%-52s %18llu %18s\n", "  chunks uploaded for it",
 	       (unsigned long long)fg->edit_chunks, "-");
@@ -474,15 +489,17 @@ static void print(const struct opts *o, const struct figures *fg)
 	       "bytes sent to deposit content already held",
 	       (unsigned long long)fg->dedup_bytes, "-");
 	printf("%-52s %15.0f ms %15.0f ms\n",
-	       "close() to visible on a 2nd drive, median", fg->lat_median * 1e3,
-	       fg->rsync_edit_secs * 1e3);
+	       "close() to visible on a 2nd drive, median",
+	       fg->lat_median * 1e3, fg->rsync_edit_secs * 1e3);
 	printf("%-52s %9.0f..%.0f ms %18s\n", "  min..max", fg->lat_min * 1e3,
 	       fg->lat_max * 1e3, "");
 	printf("%-52s %15.1f s %18s\n", "first commit of the whole file",
 	       fg->commit_secs, "");
-	printf("%-52s %14ld KiB %14ld KiB\n", "peak RSS, client (first drive / rsync)",
-	       fg->rss_a, fg->rsync_rss);
-	printf("%-52s %14ld KiB %18s\n", "peak RSS, second drive", fg->rss_b, "");
+	printf("%-52s %14ld KiB %14ld KiB\n",
+	       "peak RSS, client (first drive / rsync)", fg->rss_a,
+	       fg->rsync_rss);
+	printf("%-52s %14ld KiB %18s\n", "peak RSS, second drive", fg->rss_b,
+	       "");
 	printf("%-52s %14ld KiB %18s\n", "peak RSS, server (coffred / rsyncd)",
 	       fg->rss_srv, "n/a");
 	printf("\ncoffre's bytes are the chunk files the server stored (encrypted: a little\n"

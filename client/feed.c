@@ -143,8 +143,8 @@ static int feed_poll(struct fs *fs, char head[41], int *moved)
 	*moved = 0;
 	if (head[0])
 		snprintf(path, sizeof(path),
-			 "/v1/spaces/%s/changes?since=%s&timeout=%d",
-			 fs->space, head, FEED_POLL_S);
+			 "/v1/spaces/%s/changes?since=%s&timeout=%d", fs->space,
+			 head, FEED_POLL_S);
 	else
 		snprintf(path, sizeof(path), "/v1/spaces/%s/changes",
 			 fs->space);
@@ -200,8 +200,9 @@ static void *feed_main(void *arg)
 		if (rc < 0) {
 			if (__atomic_exchange_n(&fs->feed_ok, 0,
 						__ATOMIC_RELAXED))
-				log_info("change feed down (%s); listings are revalidated every %d ms",
-					 err_msg(), FS_TTL_MS);
+				log_info(
+					"change feed down (%s); listings are revalidated every %d ms",
+					err_msg(), FS_TTL_MS);
 			/* what changed meanwhile is unknown */
 			head[0] = '\0';
 			was_down = 1;

@@ -25,8 +25,8 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define OFFLINE_DB     "tree.db"
-#define OFFLINE_MAX    (64u * 1024u * 1024u) /* one row, sealed */
+#define OFFLINE_DB  "tree.db"
+#define OFFLINE_MAX (64u * 1024u * 1024u) /* one row, sealed */
 
 struct offline {
 	sqlite3 *db;
@@ -153,8 +153,8 @@ json_t *offline_get(struct fs *fs, const char *key)
 		return NULL;
 	crypto_name_hex(&o->name_key, key, strlen(key), name);
 	pthread_mutex_lock(&o->lock);
-	if (sqlite3_prepare_v2(o->db, "SELECT v FROM rows WHERE k = ?", -1,
-			       &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(o->db, "SELECT v FROM rows WHERE k = ?", -1, &st,
+			       NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, name, 64, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			n = sqlite3_column_bytes(st, 0);
@@ -167,7 +167,8 @@ json_t *offline_get(struct fs *fs, const char *key)
 					 (size_t)n - CRYPTO_SEAL_OVERHEAD, 0,
 					 NULL);
 		else if (n > 0)
-			log_warn("offline copy of a cached item does not open; ignored");
+			log_warn(
+				"offline copy of a cached item does not open; ignored");
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&o->lock);
@@ -182,14 +183,14 @@ static json_t *entry_json(const struct rentry *e)
 {
 	const struct remote_meta *rm = &e->rm;
 
-	return json_pack("{s:s, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:b}",
-			 "name", e->name, "dir", e->is_dir, "doc_id",
-			 rm->doc_id, "version", (json_int_t)rm->version,
-			 "size", (json_int_t)rm->size, "sha256", rm->sha256,
-			 "deposited_by", rm->deposited_by, "deposited_at",
-			 rm->deposited_at, "mtime", (json_int_t)rm->mtime,
-			 "class", rm->fclass, "rights_mask",
-			 (json_int_t)rm->rights, "has_rights", rm->has_rights);
+	return json_pack(
+		"{s:s, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:b}",
+		"name", e->name, "dir", e->is_dir, "doc_id", rm->doc_id,
+		"version", (json_int_t)rm->version, "size",
+		(json_int_t)rm->size, "sha256", rm->sha256, "deposited_by",
+		rm->deposited_by, "deposited_at", rm->deposited_at, "mtime",
+		(json_int_t)rm->mtime, "class", rm->fclass, "rights_mask",
+		(json_int_t)rm->rights, "has_rights", rm->has_rights);
 }
 
 static char *list_key(const char *path)
@@ -199,8 +200,8 @@ static char *list_key(const char *path)
 	return asprintf(&k, "list:%s", path) < 0 ? NULL : k;
 }
 
-void offline_list_save(struct fs *fs, const char *path,
-		       const struct rentry *e, size_t n, const char *fclass)
+void offline_list_save(struct fs *fs, const char *path, const struct rentry *e,
+		       size_t n, const char *fclass)
 {
 	json_t *arr = json_array(), *top;
 	char *k = list_key(path);
@@ -229,9 +230,10 @@ int offline_list_load(struct fs *fs, const char *path, struct rentry **out,
 	arr = json_object_get(top, "entries");
 	if (!json_is_array(arr)) {
 		json_decref(top);
-		return err_set(-EIO,
-			       "'%s' was never listed and the server is out of reach",
-			       path);
+		return err_set(
+			-EIO,
+			"'%s' was never listed and the server is out of reach",
+			path);
 	}
 	cnt = json_array_size(arr);
 	e = calloc(cnt ? cnt : 1, sizeof(*e));
@@ -241,7 +243,8 @@ int offline_list_load(struct fs *fs, const char *path, struct rentry **out,
 	}
 	json_array_foreach(arr, i, v)
 	{
-		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *name =
+			json_string_value(json_object_get(v, "name"));
 
 		if (!name || !(e[i].name = strdup(name))) {
 			rentries_free(e, i);
@@ -259,7 +262,8 @@ int offline_list_load(struct fs *fs, const char *path, struct rentry **out,
 	if (fclass)
 		snprintf(fclass, 16, "%s",
 			 json_string_value(json_object_get(top, "class")) ?
-				 json_string_value(json_object_get(top, "class")) :
+				 json_string_value(
+					 json_object_get(top, "class")) :
 				 "");
 	json_decref(top);
 	*out = e;

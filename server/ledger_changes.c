@@ -89,8 +89,7 @@ static int each_delta(const git_diff_delta *d, float progress, void *arg)
 	return rc < 0 ? rc : 0;
 }
 
-static int commit_tree(git_repository *repo, const git_oid *id,
-		       git_tree **out)
+static int commit_tree(git_repository *repo, const git_oid *id, git_tree **out)
 {
 	git_commit *commit;
 	int rc = git_commit_lookup(&commit, repo, id);
