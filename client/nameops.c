@@ -321,12 +321,19 @@ static int is_ancestor(const struct node *a, const struct node *n)
 	return 0;
 }
 
-/* Move src to newparent/newname in the tree (fs->lock held). */
+/* Move src to newparent/newname in the tree (fs->lock held).  Only src
+ * leaves its old parent: its children move with it and stay known (a
+ * node_detach would drop them, and the folder would list empty until the
+ * server has the move). */
 static void tree_move(struct fs *fs, struct node *src, struct node *newparent,
 		      const char *newname)
 {
 	node_ref(src);
-	node_detach(fs, src);
+	if (src->linked) {
+		HASH_DELETE(hh_child, src->parent->children, src);
+		src->linked = 0;
+	}
+	src->parent = NULL;
 	node_attach(newparent, src, newname);
 	node_unref(fs, src);
 }

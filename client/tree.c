@@ -415,6 +415,15 @@ static int merge_listing(struct fs *fs, struct node *dir, const char *dpath,
 	return 0;
 }
 
+/* dir or one of its ancestors has a queued MKDIR or MOVE (fs->lock). */
+static int dir_moving(const struct node *dir)
+{
+	for (; dir; dir = dir->parent)
+		if (dir->pending || !dir->has_remote)
+			return 1;
+	return 0;
+}
+
 int tree_revalidate(struct fs *fs, struct node *dir, int force)
 {
 	struct rentry *e = NULL;
@@ -433,9 +442,10 @@ int tree_revalidate(struct fs *fs, struct node *dir, int force)
 		pthread_mutex_unlock(&fs->lock);
 		return -ENOENT;
 	}
-	/* A folder created or moved locally is not at its path on the server
-	 * yet: its children are all known locally. */
-	if (dir->pending || !dir->has_remote ||
+	/* A folder created or moved locally, or one below such a folder, is
+	 * not at its path on the server yet: its children are all known
+	 * locally, and a listing would show it empty. */
+	if (!dir->has_remote || dir_moving(dir) ||
 	    (!force && dir->listed &&
 	     fs_now_ms() - dir->listed_at_ms < fs_listing_ttl_ms(fs))) {
 		pthread_mutex_unlock(&fs->lock);

@@ -74,6 +74,27 @@ check "the removed files stay in history" \
 	sh -c 'git --git-dir "$1" log --format=%H main -- tree/d4/file-80.dat | grep -q .' _ "$R"
 check "git fsck --strict passes" git --git-dir "$R" fsck --strict --no-progress
 
+# A renamed folder keeps its content in view before the server has the
+# move, whether its content was synced or not, and rm -r right after the
+# rename removes it all for good.
+mkdir -p "$A/t3/a/b"
+for i in 1 2 3; do echo $i >"$A/t3/a/f$i"; echo $i >"$A/t3/a/b/g$i"; done
+want=$(cd "$A/t3" && ls -R . | tr '\n' ' ')
+check "mv of a fresh folder" mv "$A/t3" "$A/t4"
+check_eq "the fresh folder lists its content at once" "$want" \
+	"$(cd "$A/t4" && ls -R . | tr '\n' ' ')"
+check_eq "its nested file reads back" 3 "$(cat "$A/t4/a/b/g3")"
+check "sync" client_sync a
+check "mv of a synced folder" mv "$A/t4" "$A/t5"
+check_eq "the synced folder lists its content at once" "$want" \
+	"$(cd "$A/t5" && ls -R . | tr '\n' ' ')"
+check_eq "its nested file reads back" 2 "$(cat "$A/t5/a/f2")"
+check "rm -r right after the rename" rm -r "$A/t5"
+check "the folder is gone" test ! -e "$A/t5"
+check "sync" client_sync a
+check "the folder stays gone after sync" test ! -e "$A/t5"
+check "B never sees it back" wait_for test ! -e "$B/t5" -a ! -e "$B/t4"
+
 check "coffred fsck: chunks, ledger, index, signatures and timestamps agree" \
 	"$COFFRED" fsck "$D"
 done_testing
