@@ -156,6 +156,9 @@ int xattr_set(struct fs *fs, struct node *n, const char *name,
 			return err_set(-EINVAL,
 				       "user.coffre.sync takes \"now\"");
 		pthread_mutex_lock(&fs->lock);
+		/* a new round: an error it hits again, even word for word,
+		 * is news to whoever asked (coffre sync --wait) */
+		fs->last_error[0] = '\0';
 		sync_kick(fs, 1);
 		pthread_mutex_unlock(&fs->lock);
 		return 0;

@@ -45,6 +45,11 @@ check "sync now, then wait" client_sync a
 check_eq "A: the deposit is synced" synced "$(xattr "$A/$name" user.coffre.state)"
 check "B sees the file" wait_for test -f "$B/$name"
 check "B reads the same bytes (its cache now holds them)" cmp "$T/content" "$B/$name"
+doc=$(xattr "$B/$name" user.coffre.doc_id)
+check "B's read journal (reads.db) does not name the document read" \
+	sh -c '! grep -a -q -F -e "$1" "$2"/reads.db*' _ "$doc" "$(cache_of b)"
+check "no document id in clear anywhere in B's cache dir" \
+	sh -c '! grep -r -a -l -F -e "$1" "$2"' _ "$doc" "$(cache_of b)"
 check "B's cache dir holds at least the file's size" \
 	test "$(du -sb "$(cache_of b)" | cut -f1)" -ge "$size"
 

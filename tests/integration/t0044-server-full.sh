@@ -31,6 +31,16 @@ has_error() { [ -n "$(xattr "$A" user.coffre.error)" ]; }
 check "the drive reports the server's refusal" wait_for has_error
 check "... saying the server has no space" sh -c \
 	'getfattr --only-values -n user.coffre.error "$1" | grep -qi "space"' _ "$A"
+# The same refusal again, twice: sync --wait reports it each time instead
+# of taking it for an old error and waiting out its timeout.
+for round in second third; do
+	out=$(timeout 60 "$COFFRE" --config "$(cfg_of a)" sync --wait \
+		--timeout 40 "$A" 2>&1)
+	rc=$?
+	check "sync --wait fails on the $round identical refusal" test "$rc" = 1
+	check "... saying the server has no space, not timing out" sh -c \
+		'printf "%s" "$1" | grep -i space | grep -vq "timed out"' _ "$out"
+done
 check "the content is still on the drive" cmp "$T/big" "$A/big.bin"
 check "no version of it is in the ledger" sh -c \
 	"! git --git-dir '$(ledger demo)' log --format=%B main | grep -q big.bin"
