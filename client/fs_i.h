@@ -181,6 +181,7 @@ struct fs {
 	struct hidden *hidden;
 	uint64_t last_nondep_seq; /* newest queued non-DEPOSIT op */
 	uint64_t commit_gen;	  /* bumped when a batch is applied */
+	uint64_t replay_seq;	  /* newest op replayed from the queue at start */
 
 	/* sync engine (fs->lock) */
 	pthread_t sync_thread;
@@ -252,6 +253,8 @@ int remote_missing(struct fs *fs, const struct obj_id *ids, size_t n,
 /* POST commits; on an op-specific error *bad_op is its index, else -1. */
 int remote_commit(struct fs *fs, json_t *body, json_t **reply, int *bad_op);
 int remote_meta_from_json(struct remote_meta *rm, json_t *e);
+/* GET stat of one path: *rm filled; -ENOENT when there is nothing. */
+int remote_stat(struct fs *fs, const char *path, struct remote_meta *rm);
 
 /* content.c: called with node->lock held, fs->lock not held */
 void chunk_map_free(struct chunk_map *m);

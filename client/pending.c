@@ -362,6 +362,11 @@ int pend_replay(struct fs *fs)
 	if (rc >= 0) {
 		for (i = 0; i < r.n; i++)
 			replay_one(fs, &r.ops[i]);
+		/* deposits up to here may have been committed already by
+		 * the process that queued them (sync.c checks) */
+		for (i = 0; i < r.n; i++)
+			if (r.ops[i].seq > fs->replay_seq)
+				fs->replay_seq = r.ops[i].seq;
 		if (r.n)
 			log_info("%zu queued operations resume", r.n);
 		staging_sweep(fs);

@@ -70,6 +70,28 @@ int remote_meta_from_json(struct remote_meta *rm, json_t *e)
 	return 0;
 }
 
+int remote_stat(struct fs *fs, const char *path, struct remote_meta *rm)
+{
+	char url[REMOTE_PATH_MAX];
+	json_t *reply = NULL;
+	char *epath = transport_escape(path);
+	int rc;
+
+	if (!epath)
+		return -ENOMEM;
+	if ((size_t)snprintf(url, sizeof(url), "/v1/spaces/%s/stat?path=%s",
+			     fs->space, epath) >= sizeof(url)) {
+		free(epath);
+		return err_set(-ENAMETOOLONG, "path too long");
+	}
+	free(epath);
+	rc = call(fs, "GET", url, NULL, &reply);
+	if (rc == 0)
+		rc = remote_meta_from_json(rm, reply);
+	json_decref(reply);
+	return rc;
+}
+
 int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN])
 {
 	char path[256];

@@ -47,6 +47,8 @@ struct bop {
 	struct obj_id sha;
 	int64_t mtime;
 	int fatal; /* its content cannot be read, ever */
+	int landed; /* replayed deposit the server already holds */
+	struct remote_meta landed_rm;
 };
 
 struct batch {
@@ -502,9 +504,68 @@ static json_t *bop_json(const struct bop *o)
 
 /* Prepare, upload and commit a batch.  On failure *bad_op is the index of
  * the operation at fault, or -1. */
+/*
+ * A deposit replayed from the queue at start may have been committed by
+ * the process that queued it, killed before it could dequeue it.  The
+ * server's current version of the path tells: our doc (or a new one), a
+ * version past our base, by us, with our content's SHA-256.  Then sending
+ * it again would only make an identical second version.
+ */
+static int deposit_landed(struct fs *fs, struct bop *o)
+{
+	char hex[OBJ_ID_HEX_LEN + 1];
+	struct remote_meta rm;
+
+	if (o->op.kind != QUEUE_DEPOSIT || o->seq > fs->replay_seq ||
+	    remote_stat(fs, o->op.path, &rm) < 0) {
+		err_clear();
+		return 0;
+	}
+	obj_id_to_hex(&o->sha, hex);
+	if (!rm.doc_id[0] || strcmp(rm.sha256, hex) ||
+	    strcmp(rm.deposited_by, fs->login) ||
+	    rm.version <= o->op.base_version ||
+	    (o->op.base_doc[0] && strcmp(rm.doc_id, o->op.base_doc)))
+		return 0;
+	o->landed_rm = rm;
+	log_info("'%s' was committed before the restart (version %llu): not sent again",
+		 o->op.path, (unsigned long long)rm.version);
+	return 1;
+}
+
+static json_t *landed_result(const struct bop *o)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:s}", "op", "deposit", "path",
+			 o->op.path, "doc_id", o->landed_rm.doc_id, "version",
+			 (json_int_t)o->landed_rm.version, "deposited_at",
+			 o->landed_rm.deposited_at);
+}
+
+/* The server's results with the landed deposits' put back in order. */
+static int splice_results(struct batch *b, json_t *reply)
+{
+	json_t *got = json_object_get(reply, "results"), *all = json_array();
+	size_t i, k = 0;
+
+	if (!all)
+		return -ENOMEM;
+	for (i = 0; i < b->n; i++) {
+		json_t *r = b->ops[i].landed ?
+				    landed_result(&b->ops[i]) :
+				    json_incref(json_array_get(got, k++));
+
+		if (!r || json_array_append_new(all, r) < 0) {
+			json_decref(all);
+			return -ENOMEM;
+		}
+	}
+	return json_object_set_new(reply, "results", all) < 0 ? -ENOMEM : 0;
+}
+
 static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 		      int *bad_op, int *local)
 {
+	size_t nsend = 0;
 	json_t *body = NULL, *ops;
 	uint8_t *buf = NULL;
 	size_t i;
@@ -512,6 +573,8 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 
 	*bad_op = -1;
 	*local = 0;
+	for (i = 0; i < b->n; i++)
+		b->ops[i].landed = 0;
 	for (i = 0; i < b->n; i++) {
 		if (b->ops[i].op.kind != QUEUE_DEPOSIT)
 			continue;
@@ -525,6 +588,10 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 				*bad_op = (int)i;
 			goto out;
 		}
+	}
+	for (i = 0; i < b->n; i++) {
+		b->ops[i].landed = deposit_landed(fs, &b->ops[i]);
+		nsend += !b->ops[i].landed;
 	}
 	rc = upload_missing(fs, b);
 	if (rc < 0) {
@@ -544,14 +611,28 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 	json_object_set_new(body, "client", json_string(fs->hostname));
 	json_object_set_new(body, "ops", ops);
 	for (i = 0; i < b->n; i++) {
-		json_t *j = bop_json(&b->ops[i]);
+		json_t *j;
 
+		if (b->ops[i].landed)
+			continue;
+		j = bop_json(&b->ops[i]);
 		if (!j || json_array_append_new(ops, j) < 0) {
 			rc = -ENOMEM;
 			goto out;
 		}
 	}
-	rc = remote_commit(fs, body, reply, bad_op);
+	if (nsend) {
+		rc = remote_commit(fs, body, reply, bad_op);
+		/* the server counted only what was sent */
+		for (i = 0; rc < 0 && *bad_op >= 0 && i < b->n; i++)
+			if (b->ops[i].landed && (size_t)*bad_op >= i)
+				(*bad_op)++;
+	} else {
+		*reply = json_object();
+		rc = *reply ? 0 : -ENOMEM;
+	}
+	if (rc == 0)
+		rc = splice_results(b, *reply);
 out:
 	json_decref(body);
 	free(buf);
