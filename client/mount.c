@@ -239,8 +239,8 @@ static int serve(struct fs *fs, const struct mount_opts *o)
 		goto unmount;
 	}
 	/* threads only now: fuse_daemonize forks */
-	if (notify_start(fs) < 0 || sync_start(fs) < 0 ||
-	    reads_start(fs) < 0 || feed_start(fs) < 0) {
+	if (notify_start(fs) < 0 || sync_start(fs) < 0 || reads_start(fs) < 0 ||
+	    feed_start(fs) < 0) {
 		log_error("%s", err_msg());
 		goto unmount;
 	}

@@ -46,7 +46,7 @@ struct bop {
 	uint64_t size;
 	struct obj_id sha;
 	int64_t mtime;
-	int fatal; /* its content cannot be read, ever */
+	int fatal;  /* its content cannot be read, ever */
 	int landed; /* replayed deposit the server already holds */
 	struct remote_meta landed_rm;
 };
@@ -293,8 +293,8 @@ struct upload {
  * from the staging file it was cut from (stable while the deposit is in
  * flight: writers wait for it), and check it still hashes to its id.
  */
-static int chunk_reread(struct fs *fs, struct batch *b,
-			const struct obj_id *id, uint8_t **out, size_t *len)
+static int chunk_reread(struct fs *fs, struct batch *b, const struct obj_id *id,
+			uint8_t **out, size_t *len)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct bop *o = &b->ops[i];
@@ -331,9 +331,10 @@ static int chunk_reread(struct fs *fs, struct batch *b,
 			hash_buf(&got, p, have);
 			if (obj_id_cmp(&got, id)) {
 				free(p);
-				return err_set(-EAGAIN,
-					       "pending content of '%s' changed",
-					       o->op.path);
+				return err_set(
+					-EAGAIN,
+					"pending content of '%s' changed",
+					o->op.path);
 			}
 			*out = p;
 			*len = have;
@@ -363,8 +364,7 @@ static void *upload_main(void *arg)
 		pthread_mutex_unlock(&u->lock);
 		rc = cache_get(u->fs->cache, &u->ids[i], &data, &len);
 		if (rc == -ENOENT) /* evicted meanwhile: from the staging */
-			rc = chunk_reread(u->fs, u->b, &u->ids[i], &data,
-					  &len);
+			rc = chunk_reread(u->fs, u->b, &u->ids[i], &data, &len);
 		if (rc == 0)
 			rc = transport_put_chunk(u->fs->t, u->fs->space,
 						 &u->ids[i], data, len);
@@ -382,9 +382,8 @@ static void *upload_main(void *arg)
 	}
 }
 
-static int upload_run(struct fs *fs, struct batch *b,
-		      const struct obj_id *ids, const uint8_t *missing,
-		      size_t n)
+static int upload_run(struct fs *fs, struct batch *b, const struct obj_id *ids,
+		      const uint8_t *missing, size_t n)
 {
 	struct upload u = {
 		.fs = fs, .b = b, .ids = ids, .missing = missing, .n = n
@@ -528,8 +527,9 @@ static int deposit_landed(struct fs *fs, struct bop *o)
 	    (o->op.base_doc[0] && strcmp(rm.doc_id, o->op.base_doc)))
 		return 0;
 	o->landed_rm = rm;
-	log_info("'%s' was committed before the restart (version %llu): not sent again",
-		 o->op.path, (unsigned long long)rm.version);
+	log_info(
+		"'%s' was committed before the restart (version %llu): not sent again",
+		o->op.path, (unsigned long long)rm.version);
 	return 1;
 }
 
@@ -663,7 +663,7 @@ static void batch_install_maps(struct fs *fs, struct batch *b, json_t *reply)
 			continue;
 		if (chunk_map_build(&m, doc, (uint64_t)json_integer_value(v),
 				    o->chunks, o->nchunks) < 0)
-			continue; /* fetched from the server when read */
+			continue;	 /* fetched from the server when read */
 		offline_map_save(fs, m); /* readable on an offline mount too */
 		pthread_mutex_lock(&o->node->lock);
 		chunk_map_free(o->node->map);
@@ -901,9 +901,10 @@ static void *sync_main(void *arg)
 			/* a full disk is transient but needs someone: say it
 			 * on the root (user.coffre.error, `coffre sync`) */
 			if (rc == -ENOSPC)
-				snprintf(fs->last_error, sizeof(fs->last_error),
-					 "no space left, content kept and retried: %.300s",
-					 msg);
+				snprintf(
+					fs->last_error, sizeof(fs->last_error),
+					"no space left, content kept and retried: %.300s",
+					msg);
 			batch_put(fs, &b);
 			until = fs_now_ms() + backoff;
 			ts.tv_sec = until / 1000;

@@ -418,8 +418,8 @@ int transport_json(struct transport *t, const char *method, const char *path,
 	return json_request(t, method, path, body, reply, NULL);
 }
 
-int transport_json_poll(struct transport *t, const char *path,
-			json_t **reply, const int *stop)
+int transport_json_poll(struct transport *t, const char *path, json_t **reply,
+			const int *stop)
 {
 	return json_request(t, "GET", path, NULL, reply, stop);
 }
