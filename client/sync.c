@@ -900,11 +900,22 @@ static void *sync_main(void *arg)
 				 (long long)backoff);
 			/* a full disk is transient but needs someone: say it
 			 * on the root (user.coffre.error, `coffre sync`) */
-			if (rc == -ENOSPC)
+			if (rc == -ENOSPC) {
+				int64_t ms = fs_now_ms();
+				time_t now = (time_t)(ms / 1000);
+				struct tm tm;
+				char at[16] = "";
+
+				/* stamped to the millisecond: the same refusal
+				 * again reads as news to coffre sync --wait */
+				if (gmtime_r(&now, &tm))
+					strftime(at, sizeof(at), "%H:%M:%S",
+						 &tm);
 				snprintf(
 					fs->last_error, sizeof(fs->last_error),
-					"no space left, content kept and retried: %.300s",
-					msg);
+					"no space left at %s.%03dZ, content kept and retried: %.300s",
+					at, (int)(ms % 1000), msg);
+			}
 			batch_put(fs, &b);
 			until = fs_now_ms() + backoff;
 			ts.tv_sec = until / 1000;

@@ -155,10 +155,10 @@ int xattr_set(struct fs *fs, struct node *n, const char *name,
 		    (size == 4 && value[3] != '\0' && value[3] != '\n'))
 			return err_set(-EINVAL,
 				       "user.coffre.sync takes \"now\"");
+		/* the error stays: one met before this round was never
+		 * reported yet; a refusal met again is stamped anew
+		 * (sync.c), so coffre sync --wait still sees it as news */
 		pthread_mutex_lock(&fs->lock);
-		/* a new round: an error it hits again, even word for word,
-		 * is news to whoever asked (coffre sync --wait) */
-		fs->last_error[0] = '\0';
 		sync_kick(fs, 1);
 		pthread_mutex_unlock(&fs->lock);
 		return 0;
