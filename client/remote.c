@@ -314,12 +314,16 @@ int remote_chunk_map(struct fs *fs, const char *doc, uint64_t version,
 		return -EINVAL;
 	snprintf(url, sizeof(url), "/v1/spaces/%s/docs/%s/versions/%llu",
 		 fs->space, doc, (unsigned long long)version);
-	rc = call(fs, "GET", url, NULL, &reply);
-	/* versions never change: the copy kept offline is as good */
-	if (rc == 0)
-		offline_put(fs, url, reply);
-	else if (rc == -ENOTCONN && (reply = offline_get(fs, url)))
+	/* versions never change: the copy kept in CACHE/tree.db is as good
+	 * as the server's, and saves a round trip on every first open */
+	reply = offline_get(fs, url);
+	if (reply) {
 		rc = 0;
+	} else {
+		rc = call(fs, "GET", url, NULL, &reply);
+		if (rc == 0)
+			offline_put(fs, url, reply);
+	}
 	if (rc < 0)
 		return rc;
 	cs = json_object_get(reply, "chunks");
