@@ -22,32 +22,17 @@
 #include "common/err.h"
 #include "common/banned.h"
 
-int write_full(int fd, const void *p, size_t n)
+/*
+ * The loops behind write_full/pwrite_full and read_full/pread_full: at says
+ * whether to use the positional call at off, or the plain one (which also
+ * works on pipes and sockets).
+ */
+static int write_loop(int fd, const void *p, size_t n, int at, off_t off)
 {
 	const char *c = p;
 
 	while (n) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			return err_set(-e, "write failed: %s", strerror(e));
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-int pwrite_full(int fd, const void *p, size_t n, off_t off)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = pwrite(fd, c, n, off);
+		ssize_t w = at ? pwrite(fd, c, n, off) : write(fd, c, n);
 
 		if (w < 0) {
 			int e = errno;
@@ -63,13 +48,14 @@ int pwrite_full(int fd, const void *p, size_t n, off_t off)
 	return 0;
 }
 
-ssize_t read_full(int fd, void *p, size_t n)
+static ssize_t read_loop(int fd, void *p, size_t n, int at, off_t off)
 {
 	char *c = p;
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t r = read(fd, c + got, n - got);
+		ssize_t r = at ? pread(fd, c + got, n - got, off + (off_t)got) :
+				 read(fd, c + got, n - got);
 
 		if (r < 0) {
 			int e = errno;
@@ -85,26 +71,24 @@ ssize_t read_full(int fd, void *p, size_t n)
 	return (ssize_t)got;
 }
 
+int write_full(int fd, const void *p, size_t n)
+{
+	return write_loop(fd, p, n, 0, 0);
+}
+
+int pwrite_full(int fd, const void *p, size_t n, off_t off)
+{
+	return write_loop(fd, p, n, 1, off);
+}
+
+ssize_t read_full(int fd, void *p, size_t n)
+{
+	return read_loop(fd, p, n, 0, 0);
+}
+
 ssize_t pread_full(int fd, void *p, size_t n, off_t off)
 {
-	char *c = p;
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, c + got, n - got, off + (off_t)got);
-
-		if (r < 0) {
-			int e = errno;
-
-			if (e == EINTR)
-				continue;
-			return err_set(-e, "read failed: %s", strerror(e));
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
+	return read_loop(fd, p, n, 1, off);
 }
 
 /* malloc'd copy of the directory part of path ("." when there is none). */
