@@ -143,6 +143,25 @@ int ledger_folder_blob(git_repository *repo, enum folder_class class,
 	return rc;
 }
 
+int ledger_tree_single(git_repository *repo, const char *name,
+		       const git_oid *id, git_tree **out)
+{
+	git_treebuilder *tb = NULL;
+	git_oid tree_id;
+	int rc;
+
+	rc = git_treebuilder_new(&tb, repo, NULL);
+	if (rc == 0 && name)
+		rc = git_treebuilder_insert(NULL, tb, name, id,
+					    GIT_FILEMODE_BLOB);
+	if (rc == 0)
+		rc = git_treebuilder_write(&tree_id, tb);
+	git_treebuilder_free(tb);
+	if (rc == 0)
+		rc = git_tree_lookup(out, repo, &tree_id);
+	return rc;
+}
+
 /* --- repository handles --- */
 
 int ledger_repo_get(struct ledger *lg, git_repository **out)
@@ -197,24 +216,16 @@ static int dir_is_empty(const char *path)
 /* The first commit: a root folder holding only its metadata. */
 static int ledger_create_first(git_repository *repo)
 {
-	git_treebuilder *tb = NULL;
 	git_signature *sig = NULL;
 	git_reference *ref = NULL;
 	git_tree *tree = NULL;
-	git_oid blob, tree_id, commit;
+	git_oid blob, commit;
 	int rc;
 
 	rc = ledger_folder_blob(repo, FOLDER_CLASS_RESTRICTED, &blob);
 	if (rc < 0)
 		return rc;
-	rc = git_treebuilder_new(&tb, repo, NULL);
-	if (rc == 0)
-		rc = git_treebuilder_insert(NULL, tb, FOLDER_META_NAME, &blob,
-					    GIT_FILEMODE_BLOB);
-	if (rc == 0)
-		rc = git_treebuilder_write(&tree_id, tb);
-	if (rc == 0)
-		rc = git_tree_lookup(&tree, repo, &tree_id);
+	rc = ledger_tree_single(repo, FOLDER_META_NAME, &blob, &tree);
 	if (rc == 0)
 		rc = git_signature_now(&sig, LEDGER_SERVER_NAME,
 				       LEDGER_SERVER_EMAIL);
@@ -237,7 +248,6 @@ out:
 	git_reference_free(ref);
 	git_signature_free(sig);
 	git_tree_free(tree);
-	git_treebuilder_free(tb);
 	return rc;
 }
 

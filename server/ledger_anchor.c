@@ -43,12 +43,11 @@ static int same_as_last(git_repository *repo, git_commit *last,
 
 int ledger_anchor(struct ledger *lg, const char *text, int *written)
 {
-	git_treebuilder *tb = NULL;
 	git_signature *sig = NULL;
 	git_reference *ref = NULL;
 	git_commit *parent = NULL;
 	git_tree *tree = NULL;
-	git_oid blob, tree_id, commit, last;
+	git_oid blob, commit, last;
 	git_repository *repo;
 	int rc, have_last;
 
@@ -72,14 +71,7 @@ int ledger_anchor(struct ledger *lg, const char *text, int *written)
 	}
 	rc = git_blob_create_from_buffer(&blob, repo, text, strlen(text));
 	if (rc == 0)
-		rc = git_treebuilder_new(&tb, repo, NULL);
-	if (rc == 0)
-		rc = git_treebuilder_insert(NULL, tb, ANCHOR_BLOB, &blob,
-					    GIT_FILEMODE_BLOB);
-	if (rc == 0)
-		rc = git_treebuilder_write(&tree_id, tb);
-	if (rc == 0)
-		rc = git_tree_lookup(&tree, repo, &tree_id);
+		rc = ledger_tree_single(repo, ANCHOR_BLOB, &blob, &tree);
 	if (rc == 0)
 		rc = git_signature_now(&sig, LEDGER_SERVER_NAME,
 				       LEDGER_SERVER_EMAIL);
@@ -110,7 +102,6 @@ out:
 	git_reference_free(ref);
 	git_signature_free(sig);
 	git_tree_free(tree);
-	git_treebuilder_free(tb);
 	git_commit_free(parent);
 	return rc;
 }

@@ -75,6 +75,14 @@ int ledger_folder_blob(git_repository *repo, enum folder_class class,
 		       git_oid *out);
 
 /*
+ * Write a tree holding only the blob id under name (an empty tree when name
+ * is NULL) and look it up into *out.  Returns the libgit2 code, for the
+ * caller to report with ledger_git_err().
+ */
+int ledger_tree_single(git_repository *repo, const char *name,
+		       const git_oid *id, git_tree **out);
+
+/*
  * git_commit_create with the installed prover's signature (plain when none
  * is installed); ledger_prove.c.
  */

@@ -75,17 +75,9 @@ int ledger_signature_add(struct ledger *lg, const char *doc_id,
 	if (rc == 0)
 		rc = git_blob_create_from_buffer(&upd[2].id, repo, meta,
 						 strlen(meta));
-	if (rc == 0 && !ptree) {
-		git_treebuilder *tb = NULL;
-
-		/* The first signature: updates need a base tree. */
-		rc = git_treebuilder_new(&tb, repo, NULL);
-		if (rc == 0)
-			rc = git_treebuilder_write(&tree_id, tb);
-		git_treebuilder_free(tb);
-		if (rc == 0)
-			rc = git_tree_lookup(&ptree, repo, &tree_id);
-	}
+	/* The first signature: updates need a base tree. */
+	if (rc == 0 && !ptree)
+		rc = ledger_tree_single(repo, NULL, NULL, &ptree);
 	if (rc == 0)
 		rc = git_tree_create_updated(&tree_id, repo, ptree, 3, upd);
 	if (rc == 0)
