@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "common/err.h"
 
 #define SEG_MAX 8
@@ -322,4 +324,18 @@ int api_json_string(struct http_req *req, json_t *obj, const char *key,
 	}
 	*out = json_string_value(v);
 	return 0;
+}
+
+json_t *api_json_base64(const void *p, size_t n)
+{
+	size_t elen = 4 * ((n + 2) / 3);
+	unsigned char *enc = malloc(elen + 1);
+	json_t *j;
+
+	if (!enc)
+		return NULL;
+	EVP_EncodeBlock(enc, p, (int)n);
+	j = json_stringn((const char *)enc, elen);
+	free(enc);
+	return j;
 }

@@ -72,4 +72,7 @@ int api_doc_authorize(struct http_req *req);
 int api_json_string(struct http_req *req, json_t *obj, const char *key,
 		    int required, size_t maxlen, const char **out, long op);
 
+/* A JSON string holding p[0..n) in base64; NULL when out of memory. */
+json_t *api_json_base64(const void *p, size_t n);
+
 #endif /* COFFRE_SERVER_API_H */

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/manifest.h"
@@ -70,27 +68,13 @@ static int from_ledger(const struct manifest *m, const char *commit, void *arg)
 	return rc;
 }
 
-static json_t *b64_json(const void *p, size_t n)
-{
-	size_t elen = 4 * ((n + 2) / 3);
-	unsigned char *enc = malloc(elen + 1);
-	json_t *j;
-
-	if (!enc)
-		return NULL;
-	EVP_EncodeBlock(enc, p, (int)n);
-	j = json_stringn((const char *)enc, elen);
-	free(enc);
-	return j;
-}
-
 static int sig_cb(const struct ledger_signature *s, void *arg)
 {
 	json_t *list = arg;
 	json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:o}", "login", s->login,
 			      "role", s->role, "signed_at", s->signed_at, "cms",
-			      b64_json(s->cms, s->cms_len), "timestamp",
-			      b64_json(s->tsr, s->tsr_len));
+			      api_json_base64(s->cms, s->cms_len), "timestamp",
+			      api_json_base64(s->tsr, s->tsr_len));
 
 	return !j || json_array_append_new(list, j) ? -ENOMEM : 0;
 }
@@ -124,7 +108,7 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 			    "doc_id", req->arg, "version", (json_int_t)req->num,
 			    "path", p->path, "commit", f->commit, "manifest",
 			    f->manifest, "chain", chain, "bundle",
-			    b64_json(p->bundle, p->bundle_len),
+			    api_json_base64(p->bundle, p->bundle_len),
 			    "allowed_signers", signers.data, "tsa_ca", ca.data,
 			    "signatures", sigs) :
 		    NULL;

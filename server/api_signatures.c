@@ -34,20 +34,6 @@
 #define PEM_MAX (64u * 1024u)
 #define TSR_MAX (64u * 1024u)
 
-static json_t *b64_json(const void *p, size_t n)
-{
-	size_t elen = 4 * ((n + 2) / 3);
-	unsigned char *enc = malloc(elen + 1);
-	json_t *j;
-
-	if (!enc)
-		return NULL;
-	EVP_EncodeBlock(enc, p, (int)n);
-	j = json_stringn((const char *)enc, elen);
-	free(enc);
-	return j;
-}
-
 /* Strict base64 (no whitespace) into a malloc'd buffer of at most max. */
 static int b64_decode(const char *s, size_t max, unsigned char **out,
 		      size_t *len)
@@ -156,7 +142,7 @@ int api_signature_add(struct http_req *req)
 	j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:o}", "doc_id", m.doc_id,
 		      "version", (json_int_t)m.version, "login",
 		      req->auth.login, "role", role, "signed_at", at,
-		      "timestamp", b64_json(tsr.data, tsr.len));
+		      "timestamp", api_json_base64(tsr.data, tsr.len));
 	rc = j ? http_reply_json(req, 201, j) : -ENOMEM;
 out:
 	manifest_release(&m);
@@ -172,8 +158,8 @@ static int list_cb(const struct ledger_signature *s, void *arg)
 	json_t *j =
 		json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "login", s->login,
 			  "role", s->role, "signed_at", s->signed_at, "commit",
-			  s->commit, "cms", b64_json(s->cms, s->cms_len),
-			  "timestamp", b64_json(s->tsr, s->tsr_len));
+			  s->commit, "cms", api_json_base64(s->cms, s->cms_len),
+			  "timestamp", api_json_base64(s->tsr, s->tsr_len));
 
 	return !j || json_array_append_new(list, j) ? -ENOMEM : 0;
 }
