@@ -783,7 +783,9 @@ static void name_reply(fuse_req_t req, int rc)
 	fuse_reply_err(req, rc < 0 ? kerr(rc) : 0);
 }
 
-static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink and rmdir: the same checks around a different name operation. */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 int (*op)(struct fs *, struct node *, const char *))
 {
 	struct fs *fs = req_fs(req);
 	struct node *p = get(fs, parent);
@@ -794,23 +796,18 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = rights_check(fs, p, RIGHTS_ORGANIZE);
-	name_reply(req, rc < 0 ? rc : nameop_unlink(fs, p, name));
+	name_reply(req, rc < 0 ? rc : op(fs, p, name));
 	put(fs, p);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, nameop_unlink);
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = req_fs(req);
-	struct node *p = get(fs, parent);
-	int rc;
-
-	if (!p) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	rc = rights_check(fs, p, RIGHTS_ORGANIZE);
-	name_reply(req, rc < 0 ? rc : nameop_rmdir(fs, p, name));
-	put(fs, p);
+	remove_entry(req, parent, name, nameop_rmdir);
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
