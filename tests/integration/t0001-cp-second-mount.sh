@@ -3,16 +3,7 @@
 # through the server, byte for byte and with its deposit metadata.
 . "$TESTLIB/common.sh"
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 
 head -c 8M /dev/urandom >"$T/big.bin"
 sum=$(sha256_of "$T/big.bin")

@@ -3,16 +3,7 @@
 # every version stays readable, byte for byte, under .versions/NAME/.
 . "$TESTLIB/common.sh"
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 F=notes.txt
 V=.versions/$F
 

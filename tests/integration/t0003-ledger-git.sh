@@ -4,16 +4,7 @@
 # shows, and moves and removals never lose history.
 . "$TESTLIB/common.sh"
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 R=$(ledger demo)
 G() { git --git-dir "$R" "$@"; }
 

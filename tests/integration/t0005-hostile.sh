@@ -4,16 +4,7 @@
 . "$TESTLIB/common.sh"
 require_cmd curl
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 R=$(ledger demo)
 
 check "set up d/ok.txt" sh -c 'mkdir "$1/d" && echo ok >"$1/d/ok.txt"' _ "$A"

@@ -5,16 +5,7 @@
 . "$TESTLIB/common.sh"
 require_cmd rsync diff
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 R=$(ledger demo)
 
 check "mkdir -p of nested folders" mkdir -p "$A/n1/n2/n3/n4"

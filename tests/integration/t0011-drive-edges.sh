@@ -6,16 +6,7 @@
 . "$TESTLIB/common.sh"
 require_cmd python3 mkfifo
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 G=$(ledger demo)
 
 # --- a remote change reaches an open-and-cached file --------------------

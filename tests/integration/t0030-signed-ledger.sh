@@ -9,13 +9,7 @@
 . "$TESTLIB/common.sh"
 require_cmd ssh-keygen openssl sqlite3 base64
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_mount a demo
-A=$(mnt_of a)
+demo_mounts a
 R=$(ledger demo)
 G() { git --git-dir "$R" "$@"; }
 

@@ -7,13 +7,7 @@
 . "$TESTLIB/common.sh"
 require_cmd openssl base64
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_mount a demo
-A=$(mnt_of a)
+demo_mounts a
 
 mkdir -p "$A/dossier"
 printf 'contract, first draft\n' >"$A/dossier/contract.txt"

@@ -8,13 +8,7 @@
 require_cmd openssl sqlite3 base64
 
 export COFFRE_ANCHOR_SECS=1
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_mount a demo
-A=$(mnt_of a)
+demo_mounts a
 R=$(ledger demo)
 G() { git --git-dir "$R" "$@"; }
 

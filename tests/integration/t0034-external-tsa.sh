@@ -78,12 +78,7 @@ check "the external TSA listens" wait_for test -s "$X/port"
 
 server_init
 printf 'tsa_url = http://127.0.0.1:%s/tsa\ntsa_ca = %s\n' "$(cat "$X/port")" "$X/ca.pem" >>"$D/coffred.conf"
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_mount a demo
-A=$(mnt_of a)
+demo_mounts a
 R=$(ledger demo)
 G() { git --git-dir "$R" "$@"; }
 

@@ -6,16 +6,7 @@
 . "$TESTLIB/common.sh"
 require_cmd python3
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 
 # seen_within SECONDS CMD...: CMD succeeds within SECONDS (polled every 50 ms).
 seen_within()

@@ -7,13 +7,7 @@
 . "$TESTLIB/common.sh"
 require_cmd vim sed rsync tar python3 gio
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_mount a demo
-A=$(mnt_of a)
+demo_mounts a
 G=$(ledger demo)
 
 ver() { xattr "$A/$1" user.coffre.version; }

@@ -13,13 +13,7 @@ if ! mount -t tmpfs -o size=8m tmpfs "$T/small" 2>/dev/null; then
 fi
 TMPFS+=("$T/small")
 D=$T/small/server
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_mount a demo
-A=$(mnt_of a)
+demo_mounts a
 
 printf 'small\n' >"$T/small.txt"
 cp "$T/small.txt" "$A/small.txt"

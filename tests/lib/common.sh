@@ -451,6 +451,28 @@ client_sync()
 		sync --wait "$mnt"
 }
 
+# demo_mounts CLIENT...: the usual start of a drive test.  User alice owns
+# space demo; each CLIENT logs in as alice, then each mounts demo.  A (and B)
+# name the mounts of the first (and second) CLIENT.  server_init may come
+# first, to add to the configuration.
+demo_mounts()
+{
+	local c
+
+	server_init
+	user_add alice
+	space_create demo alice
+	server_start
+	for c in "$@"; do
+		client_login "$c" alice
+	done
+	for c in "$@"; do
+		client_mount "$c" demo
+	done
+	A=$(mnt_of "$1")
+	[ $# -lt 2 ] || B=$(mnt_of "$2")
+}
+
 # --- helpers for checks ---------------------------------------------------
 
 # xattr FILE NAME: the value, without newline; fails when absent.
