@@ -92,25 +92,8 @@ check "coffred fsck SPACE passes" "$COFFRED" fsck "$D" demo
 check "coffred fsck refuses an unknown space" \
 	sh -c '! "$1" fsck "$2" nope' _ "$COFFRED" "$D"
 
-# copy NAME: a fresh copy of the data directory to tamper with.
-copy() {
-	rm -rf "${T:?}/$1"
-	cp -a "$D" "$T/$1"
-	echo "$T/$1"
-}
-# fsck_fails DIR PATTERN: fsck exits 1 and says PATTERN.
-fsck_fails() {
-	local out st
-	out=$("$COFFRED" fsck "$1" 2>&1)
-	st=$?
-	[ $st -eq 1 ] && grep -q -- "$2" <<<"$out" && return 0
-	echo "exit $st"
-	echo "$out"
-	return 1
-}
-
 # One byte of a chunk.
-X=$(copy chunk)
+X=$(data_copy chunk)
 chunk=$(find "$X/spaces/demo/chunks" -type f -size +100k | head -n 1)
 python3 - "$chunk" <<'PY'
 import sys
@@ -123,7 +106,7 @@ check "fsck: one byte of a chunk changed is found" fsck_fails "$X" "chunk "
 check "fsck: ...and the version holding it is named" fsck_fails "$X" "/big.bin"
 
 # A commit rewritten (its message changed, its signature kept).
-X=$(copy commit)
+X=$(data_copy commit)
 XR=$X/spaces/demo/ledger.git
 new=$(git --git-dir "$XR" cat-file commit main | sed 's/^Coffre-Client: /Coffre-Client: x/' |
 	git --git-dir "$XR" hash-object -t commit -w --stdin)
@@ -134,24 +117,24 @@ check "git verify-commit refuses the rewritten commit" \
 check "fsck: a rewritten commit is found" fsck_fails "$X" "signature"
 
 # A note removed.
-X=$(copy note)
+X=$(data_copy note)
 git --git-dir "$X/spaces/demo/ledger.git" notes --ref=timestamps remove "$H" 2>/dev/null
 check "fsck: a removed timestamp note is found" fsck_fails "$X" "no timestamp note"
 
 # A token moved onto another commit.
-X=$(copy moved)
+X=$(data_copy moved)
 git --git-dir "$X/spaces/demo/ledger.git" notes --ref=timestamps copy -f "$first" "$H" 2>/dev/null
 check "fsck: a token moved to another commit is found" fsck_fails "$X" "time-stamp token does not verify"
 
 # An event deleted from the journal.
-X=$(copy event)
+X=$(data_copy event)
 n=$(sqlite3 "$X/index.db" "SELECT count(*) FROM events WHERE space = 'demo'")
 check "the journal of the space holds events" test "${n:-0}" -ge 2
 sqlite3 "$X/index.db" "DELETE FROM events WHERE space = 'demo' AND seq = (SELECT min(seq) FROM events WHERE space = 'demo') + 1"
 check "fsck: a deleted event is found" fsck_fails "$X" "event chain"
 
 # An index row naming a commit the ledger does not hold.
-X=$(copy index)
+X=$(data_copy index)
 sqlite3 "$X/index.db" "UPDATE versions SET \"commit\" = '0123456789012345678901234567890123456789' WHERE space = 'demo'"
 check "fsck: an indexed version missing from the ledger is found" \
 	fsck_fails "$X" "not in the ledger"

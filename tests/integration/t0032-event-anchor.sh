@@ -53,42 +53,28 @@ client_umount a
 server_stop
 check "coffred fsck passes" "$COFFRED" fsck "$D"
 
-copy() {
-	rm -rf "${T:?}/$1"
-	cp -a "$D" "$T/$1"
-	echo "$T/$1"
-}
-fsck_fails() {
-	local out st
-	out=$("$COFFRED" fsck "$1" 2>&1)
-	st=$?
-	[ $st -eq 1 ] && grep -q -- "$2" <<<"$out" && return 0
-	echo "exit $st"
-	echo "$out"
-	return 1
-}
 last=$(sqlite3 "$D/index.db" "SELECT max(seq) FROM events WHERE space = 'demo'")
 
-X=$(copy tail)
+X=$(data_copy tail)
 sqlite3 "$X/index.db" "DELETE FROM events WHERE space = 'demo' AND seq = $last"
 check "fsck: the last event deleted is found through its anchor" \
 	fsck_fails "$X" "event $last, anchored by commit .* is missing"
 
-X=$(copy middle)
+X=$(data_copy middle)
 sqlite3 "$X/index.db" "DELETE FROM events WHERE space = 'demo' AND seq = 2"
 check "fsck: an event deleted in the middle is found" fsck_fails "$X" "event chain breaks at event"
 
-X=$(copy edit)
+X=$(data_copy edit)
 sqlite3 "$X/index.db" "UPDATE events SET login = 'mallory' WHERE space = 'demo' AND seq = 1"
 check "fsck: an edited event is found" fsck_fails "$X" "event chain breaks at event 1"
 
-X=$(copy srvchain)
+X=$(data_copy srvchain)
 slast=$(sqlite3 "$D/index.db" "SELECT max(seq) FROM events WHERE space = ''")
 sqlite3 "$X/index.db" "DELETE FROM events WHERE space = '' AND seq = $slast"
 check "fsck: the last server event (a login) deleted is found" \
 	fsck_fails "$X" "server event $slast, anchored"
 
-X=$(copy anchorx)
+X=$(data_copy anchorx)
 git --git-dir "$X/spaces/demo/ledger.git" notes --ref=timestamps remove refs/coffre/events 2>/dev/null
 check "fsck: an anchor's removed timestamp is found" fsck_fails "$X" "no timestamp note"
 

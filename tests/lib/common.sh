@@ -473,6 +473,28 @@ demo_mounts()
 	[ $# -lt 2 ] || B=$(mnt_of "$2")
 }
 
+# data_copy NAME: a fresh copy of the server's data directory, to tamper
+# with; prints its path.
+data_copy()
+{
+	rm -rf "${T:?}/$1"
+	cp -a "$D" "$T/$1"
+	echo "$T/$1"
+}
+
+# fsck_fails DIR PATTERN: coffred fsck exits 1 and says PATTERN.
+fsck_fails()
+{
+	local out st
+
+	out=$("$COFFRED" fsck "$1" 2>&1)
+	st=$?
+	[ $st -eq 1 ] && grep -q -- "$2" <<<"$out" && return 0
+	echo "exit $st"
+	echo "$out"
+	return 1
+}
+
 # --- helpers for checks ---------------------------------------------------
 
 # xattr FILE NAME: the value, without newline; fails when absent.
