@@ -158,18 +158,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return ok ? 0 : keys_ssl_err("add a certificate extension");
 }
 
-struct cert_spec {
-	const char *cn;
-	long days;
-	const char *basic, *key_usage, *ext_key_usage;
-};
-
-/*
- * A certificate for pub, signed by issuer_key as issuer (self-signed when
- * issuer is NULL).
- */
-static int make_cert(X509 **out, EVP_PKEY *pub, X509 *issuer,
-		     EVP_PKEY *issuer_key, const struct cert_spec *s)
+int keys_make_cert(X509 **out, EVP_PKEY *pub, X509 *issuer,
+		   EVP_PKEY *issuer_key, const struct keys_cert_spec *s)
 {
 	X509 *cert = X509_new();
 	X509_NAME *name;
@@ -191,9 +181,9 @@ static int make_cert(X509 **out, EVP_PKEY *pub, X509 *issuer,
 	    !X509_set_pubkey(cert, pub))
 		goto ssl;
 	name = X509_get_subject_name(cert);
-	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-					(const unsigned char *)"coffre", -1, -1,
-					0) ||
+	if ((s->org && !X509_NAME_add_entry_by_txt(
+			       name, "O", MBSTRING_ASC,
+			       (const unsigned char *)s->org, -1, -1, 0)) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 					(const unsigned char *)s->cn, -1, -1,
 					0))
@@ -215,6 +205,9 @@ static int make_cert(X509 **out, EVP_PKEY *pub, X509 *issuer,
 	if (!rc && issuer)
 		rc = add_ext(cert, issuer, NID_authority_key_identifier,
 			     "keyid:always");
+	if (!rc && s->alt_name)
+		rc = add_ext(cert, issuer ? issuer : cert, NID_subject_alt_name,
+			     s->alt_name);
 	if (rc)
 		goto out;
 	if (!X509_sign(cert, issuer_key, EVP_sha256()))
@@ -223,7 +216,7 @@ static int make_cert(X509 **out, EVP_PKEY *pub, X509 *issuer,
 	*out = cert;
 	return 0;
 ssl:
-	rc = keys_ssl_err("build a certificate");
+	rc = keys_ssl_err(s->what ? s->what : "build a certificate");
 out:
 	BN_free(bn);
 	X509_free(cert);
@@ -259,7 +252,7 @@ static int key_get(const char *datadir, const char *leaf, const char *alg,
 
 static int cert_get(const char *datadir, const char *leaf, int remake,
 		    EVP_PKEY *pub, X509 *issuer, EVP_PKEY *issuer_key,
-		    const struct cert_spec *s, X509 **out)
+		    const struct keys_cert_spec *s, X509 **out)
 {
 	char path[PATH_MAX];
 	int rc = keys_path(path, sizeof(path), datadir, leaf);
@@ -269,7 +262,7 @@ static int cert_get(const char *datadir, const char *leaf, int remake,
 	/* A certificate always follows its key: remade when the key is new. */
 	if (!remake && exists(path))
 		return load_pem(path, NULL, out);
-	rc = make_cert(out, pub, issuer, issuer_key, s);
+	rc = keys_make_cert(out, pub, issuer, issuer_key, s);
 	if (rc == 0)
 		rc = save_cert(*out, path);
 	return rc;
@@ -362,13 +355,15 @@ STACK_OF(X509) * keys_tsa_ext_ca(const struct keys *k)
 
 int keys_load(struct keys **out, const char *datadir)
 {
-	static const struct cert_spec ca_spec = {
+	static const struct keys_cert_spec ca_spec = {
+		.org = "coffre",
 		.cn = "coffred CA",
 		.days = CA_DAYS,
 		.basic = "critical,CA:TRUE",
 		.key_usage = "critical,keyCertSign,cRLSign",
 	};
-	static const struct cert_spec tsa_spec = {
+	static const struct keys_cert_spec tsa_spec = {
+		.org = "coffre",
 		.cn = "coffred TSA",
 		.days = TSA_DAYS,
 		.basic = "critical,CA:FALSE",
@@ -490,13 +485,14 @@ int keys_ca_pem(const struct keys *k, struct buf *out)
 int keys_issue_user_cert(const struct keys *k, const char *login,
 			 const char *csr, size_t csr_len, struct buf *out)
 {
-	static const struct cert_spec user_spec = {
+	static const struct keys_cert_spec user_spec = {
+		.org = "coffre",
 		.days = KEYS_USER_DAYS,
 		.basic = "critical,CA:FALSE",
 		.key_usage = "critical,digitalSignature,nonRepudiation",
 		.ext_key_usage = "emailProtection",
 	};
-	struct cert_spec s = user_spec;
+	struct keys_cert_spec s = user_spec;
 	X509_REQ *req = NULL;
 	EVP_PKEY *pub = NULL;
 	X509 *cert = NULL;
@@ -526,7 +522,7 @@ int keys_issue_user_cert(const struct keys *k, const char *login,
 		goto out;
 	}
 	s.cn = login;
-	rc = make_cert(&cert, pub, k->ca, k->ca_key, &s);
+	rc = keys_make_cert(&cert, pub, k->ca, k->ca_key, &s);
 	if (rc < 0)
 		goto out;
 	b = BIO_new(BIO_s_mem());

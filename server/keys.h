@@ -60,6 +60,22 @@ int keys_issue_user_cert(const struct keys *k, const char *login,
 /* Turn the pending OpenSSL error into -EIO with a message naming what. */
 int keys_ssl_err(const char *what);
 
+/* What keys_make_cert puts in a certificate; NULL fields are left out. */
+struct keys_cert_spec {
+	const char *org, *cn; /* subject O= and CN= */
+	long days;
+	const char *basic, *key_usage, *ext_key_usage, *alt_name;
+	const char *what; /* failure message, "build a certificate" if NULL */
+};
+
+/*
+ * A certificate for pub, signed by issuer_key as issuer (self-signed when
+ * issuer is NULL), with a random 127-bit serial, valid from an hour ago for
+ * s->days.  Into *out (the caller's), or -EIO.
+ */
+int keys_make_cert(X509 **out, EVP_PKEY *pub, X509 *issuer,
+		   EVP_PKEY *issuer_key, const struct keys_cert_spec *s);
+
 /*
  * Install k as the ledger's prover (ledger_set_prover): commits signed
  * with the Ed25519 key, stamped by coffred's TSA.  k must outlive every
