@@ -67,7 +67,7 @@ static int keys_path(char *out, size_t n, const char *datadir, const char *leaf)
 	return 0;
 }
 
-static int bio_save(BIO *bio, const char *path, mode_t mode)
+int keys_bio_save(BIO *bio, const char *path, mode_t mode)
 {
 	char *data;
 	long len = BIO_get_mem_data(bio, &data);
@@ -92,7 +92,7 @@ static int save_key(EVP_PKEY *pk, const char *path)
 	if (!PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL))
 		rc = keys_ssl_err("encode a key");
 	else
-		rc = bio_save(b, path, 0600);
+		rc = keys_bio_save(b, path, 0600);
 	BIO_free_all(b);
 	return rc;
 }
@@ -107,7 +107,7 @@ static int save_cert(X509 *c, const char *path)
 	if (!PEM_write_bio_X509(b, c))
 		rc = keys_ssl_err("encode a certificate");
 	else
-		rc = bio_save(b, path, 0644);
+		rc = keys_bio_save(b, path, 0644);
 	BIO_free(b);
 	return rc;
 }

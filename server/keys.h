@@ -15,6 +15,7 @@
 #define COFFRE_SERVER_KEYS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <openssl/types.h>
 #include <openssl/x509.h>
 
@@ -59,6 +60,12 @@ int keys_issue_user_cert(const struct keys *k, const char *login,
 
 /* Turn the pending OpenSSL error into -EIO with a message naming what. */
 int keys_ssl_err(const char *what);
+
+/*
+ * Write what the memory BIO bio holds to path atomically with mode.  0, or
+ * -EIO when it is empty, or the write's -errno.
+ */
+int keys_bio_save(BIO *bio, const char *path, mode_t mode);
 
 /* What keys_make_cert puts in a certificate; NULL fields are left out. */
 struct keys_cert_spec {

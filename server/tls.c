@@ -6,16 +6,11 @@
  */
 #include "server/tls.h"
 
-#include <errno.h>
-#include <string.h>
-
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "common/err.h"
-#include "common/fsutil.h"
 #include "server/keys.h"
 
 /* Self-signed, for the addresses a local coffred answers on. */
@@ -32,22 +27,6 @@ static int make_cert(EVP_PKEY *pkey, X509 **out)
 	};
 
 	return keys_make_cert(out, pkey, NULL, pkey, &spec);
-}
-
-/* Write what a BIO holds to path atomically. */
-static int bio_save(BIO *bio, const char *path, mode_t mode)
-{
-	char *data;
-	long len = BIO_get_mem_data(bio, &data);
-	int rc;
-
-	if (len <= 0)
-		return err_set(-EIO, "cannot encode '%s'", path);
-	rc = file_write_atomic(path, data, (size_t)len, mode);
-	if (rc < 0)
-		return err_set(rc, "cannot write '%s': %s", path,
-			       strerror(-rc));
-	return 0;
 }
 
 int tls_generate(const char *key_path, const char *cert_path)
@@ -74,9 +53,9 @@ int tls_generate(const char *key_path, const char *cert_path)
 		rc = keys_ssl_err("encode the TLS key or certificate");
 		goto out;
 	}
-	rc = bio_save(kbio, key_path, 0600);
+	rc = keys_bio_save(kbio, key_path, 0600);
 	if (!rc)
-		rc = bio_save(cbio, cert_path, 0644);
+		rc = keys_bio_save(cbio, cert_path, 0644);
 out:
 	BIO_free(cbio);
 	BIO_free_all(kbio);
