@@ -347,7 +347,7 @@ out:
 	return status;
 }
 
-static int cmd_umount(int argc, char **argv)
+static int cmd_umount(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
 	int c, wstatus;
@@ -398,7 +398,7 @@ static double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int cmd_sync(int argc, char **argv)
+static int cmd_sync(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "wait", no_argument, NULL, 'w' },
@@ -519,7 +519,7 @@ static int print_version(const char *vdir, const struct version_row *r)
 	return 0;
 }
 
-static int cmd_versions(int argc, char **argv)
+static int cmd_versions(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
 	struct version_row *rows = NULL;
@@ -602,9 +602,34 @@ out:
 	return status;
 }
 
+/*
+ * The commands; each parses its own options from argv (its name first).
+ * sync, versions and umount work through the mount and ignore config.
+ */
+static const struct command {
+	const char *name;
+	int (*run)(const char *config, int argc, char **argv);
+} commands[] = {
+	{ "login", cmd_login },
+	{ "mount", cmd_mount },
+	{ "sync", cmd_sync },
+	{ "versions", cmd_versions },
+	{ "umount", cmd_umount },
+	{ "verify", cmd_verify },
+	{ "proof", cmd_proof },
+	{ "sign", cmd_sign },
+	{ "signatures", cmd_signatures },
+	{ "member", cmd_member },
+	{ "grant", cmd_grant },
+	{ "revoke", cmd_revoke },
+	{ "delegate-admin", cmd_delegate_admin },
+	{ "log", cmd_log },
+};
+
 int main(int argc, char **argv)
 {
 	const char *config = NULL, *cmd;
+	size_t k;
 	int i;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -635,33 +660,8 @@ int main(int argc, char **argv)
 	argv += i;
 	optind = 1;
 	opterr = 0; /* we say it ourselves, with the usage */
-	if (!strcmp(cmd, "login"))
-		return cmd_login(config, argc, argv);
-	if (!strcmp(cmd, "mount"))
-		return cmd_mount(config, argc, argv);
-	if (!strcmp(cmd, "sync"))
-		return cmd_sync(argc, argv);
-	if (!strcmp(cmd, "versions"))
-		return cmd_versions(argc, argv);
-	if (!strcmp(cmd, "umount"))
-		return cmd_umount(argc, argv);
-	if (!strcmp(cmd, "verify"))
-		return cmd_verify(config, argc, argv);
-	if (!strcmp(cmd, "proof"))
-		return cmd_proof(config, argc, argv);
-	if (!strcmp(cmd, "sign"))
-		return cmd_sign(config, argc, argv);
-	if (!strcmp(cmd, "signatures"))
-		return cmd_signatures(config, argc, argv);
-	if (!strcmp(cmd, "member"))
-		return cmd_member(config, argc, argv);
-	if (!strcmp(cmd, "grant"))
-		return cmd_grant(config, argc, argv);
-	if (!strcmp(cmd, "revoke"))
-		return cmd_revoke(config, argc, argv);
-	if (!strcmp(cmd, "delegate-admin"))
-		return cmd_delegate_admin(config, argc, argv);
-	if (!strcmp(cmd, "log"))
-		return cmd_log(config, argc, argv);
+	for (k = 0; k < ARRAY_SIZE(commands); k++)
+		if (!strcmp(cmd, commands[k].name))
+			return commands[k].run(config, argc, argv);
 	return usage_error("unknown command '%s'", cmd);
 }
