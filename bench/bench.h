@@ -42,6 +42,12 @@ double bench_now(void);
 /* snprintf into a BENCH_PATH_MAX buffer; -ENAMETOOLONG if it does not fit. */
 int bench_path(char *out, const char *fmt, ...) BENCH_PRINTF(2, 3);
 
+/*
+ * The path of a binary of the build dir the bench runs from, rel from its
+ * root (bench/drive_bench -> ../client/coffre), into a BENCH_PATH_MAX out.
+ */
+int bench_binary(char *out, const char *rel);
+
 /* ---- bench_proc.c and bench_cleanup.c ---- */
 
 /*

@@ -5,9 +5,13 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 int bench_err(int rc, const char *fmt, ...)
 {
@@ -56,4 +60,16 @@ int bench_path(char *out, const char *fmt, ...)
 				 BENCH_PATH_MAX - 1);
 	}
 	return 0;
+}
+
+int bench_binary(char *out, const char *rel)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0)
+		return bench_err(-errno, "cannot read /proc/self/exe: %s",
+				 strerror(errno));
+	self[n] = '\0';
+	return bench_path(out, "%s/../%s", dirname(self), rel);
 }

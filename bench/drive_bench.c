@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,19 +177,6 @@ static int parse_args(int argc, char **argv, struct options *opt)
 	opt->b.folders =
 		opt->b.files < DEFAULT_FOLDERS ? opt->b.files : DEFAULT_FOLDERS;
 	return 0;
-}
-
-/* The build dir's binaries: bench/drive_bench -> ../client/coffre. */
-static int default_binary(char *out, const char *rel)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n < 0)
-		return bench_err(-errno, "cannot read /proc/self/exe: %s",
-				 strerror(errno));
-	self[n] = '\0';
-	return bench_path(out, "%s/../%s", dirname(self), rel);
 }
 
 static bool can_drop_caches(void)
@@ -406,11 +392,10 @@ int main(int argc, char **argv)
 		bench_note(
 			"not allowed to drop caches (run as root): cold reads will not be cold");
 	rc = opt.coffre ? bench_path(coffre_bin, "%s", opt.coffre) :
-			  default_binary(coffre_bin, "client/coffre");
+			  bench_binary(coffre_bin, "client/coffre");
 	if (rc == 0)
-		rc = opt.coffred ?
-			     bench_path(coffred_bin, "%s", opt.coffred) :
-			     default_binary(coffred_bin, "server/coffred");
+		rc = opt.coffred ? bench_path(coffred_bin, "%s", opt.coffred) :
+				   bench_binary(coffred_bin, "server/coffred");
 	if (rc < 0)
 		return 1;
 

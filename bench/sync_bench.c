@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -509,18 +508,6 @@ static void print(const struct opts *o, const struct figures *fg)
 	       fg->lat_n, fg->rsync_first_bytes);
 }
 
-static int default_binary(char *out, const char *rel)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n < 0)
-		return bench_err(-errno, "cannot read /proc/self/exe: %s",
-				 strerror(errno));
-	self[n] = '\0';
-	return bench_path(out, "%s/../%s", dirname(self), rel);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -587,9 +574,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if ((rc = o.coffre ? bench_path(coffre, "%s", o.coffre) :
-			     default_binary(coffre, "client/coffre")) < 0 ||
+			     bench_binary(coffre, "client/coffre")) < 0 ||
 	    (rc = o.coffred ? bench_path(coffred, "%s", o.coffred) :
-			      default_binary(coffred, "server/coffred")) < 0 ||
+			      bench_binary(coffred, "server/coffred")) < 0 ||
 	    (rc = bench_path(work, "%s/coffre-sync-bench.XXXXXX",
 			     tmp && *tmp ? tmp : "/tmp")) < 0)
 		return 1;
