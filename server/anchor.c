@@ -6,9 +6,7 @@
  */
 #include "server/anchor.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +16,6 @@
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "common/path.h"
 #include "server/events.h"
 #include "server/ledger.h"
 #include "server/server.h"
@@ -70,37 +67,34 @@ static int anchor_one(struct server *srv, const char *name, uint64_t sseq,
 	return rc;
 }
 
+struct anchor_walk {
+	struct server *srv;
+	uint64_t sseq;
+	char shex[OBJ_ID_HEX_LEN + 1];
+};
+
+static int anchor_each(const char *name, void *arg)
+{
+	struct anchor_walk *w = arg;
+	int rc = anchor_one(w->srv, name, w->sseq, w->shex);
+
+	if (rc < 0)
+		log_warn("cannot anchor the events of '%s': %s", name,
+			 err_msg());
+	return rc;
+}
+
 int anchor_all(struct server *srv)
 {
-	char dir[PATH_MAX], shex[OBJ_ID_HEX_LEN + 1];
+	struct anchor_walk w = { .srv = srv };
 	struct obj_id shash;
-	struct dirent *de;
-	uint64_t sseq;
-	DIR *d;
-	int rc, first = 0;
+	int rc;
 
-	rc = events_chain_head(srv->ix, "", &sseq, &shash);
+	rc = events_chain_head(srv->ix, "", &w.sseq, &shash);
 	if (rc < 0)
 		return rc;
-	obj_id_to_hex(&shash, shex);
-	snprintf(dir, sizeof(dir), "%s/" SPACES_DIR_NAME, srv->datadir);
-	d = opendir(dir);
-	if (!d)
-		return err_set(-errno, "cannot read '%s': %s", dir,
-			       strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || ident_validate(de->d_name) < 0)
-			continue;
-		rc = anchor_one(srv, de->d_name, sseq, shex);
-		if (rc < 0) {
-			log_warn("cannot anchor the events of '%s': %s",
-				 de->d_name, err_msg());
-			if (!first)
-				first = rc;
-		}
-	}
-	closedir(d);
-	return first;
+	obj_id_to_hex(&shash, w.shex);
+	return spaces_each(srv->datadir, anchor_each, &w);
 }
 
 static void *anchor_main(void *arg)

@@ -10,7 +10,6 @@
  */
 #include "server/fsck.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <spawn.h>
@@ -776,24 +775,16 @@ out:
 	return 0;
 }
 
+/* Every space is checked; what each finds is counted in f, not returned. */
+static int fsck_each(const char *name, void *arg)
+{
+	fsck_space(arg, name);
+	return 0;
+}
+
 static int fsck_all(struct fsck *f)
 {
-	char dir[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/" SPACES_DIR_NAME, f->datadir);
-	d = opendir(dir);
-	if (!d)
-		return err_set(-errno, "cannot read '%s': %s", dir,
-			       strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' || ident_validate(de->d_name) < 0)
-			continue;
-		fsck_space(f, de->d_name);
-	}
-	closedir(d);
-	return 0;
+	return spaces_each(f->datadir, fsck_each, f);
 }
 
 int fsck_main(const char *datadir, const char *space)

@@ -8,6 +8,7 @@
  */
 #include "server/spaces.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/path.h"
 #include "server/chunkstore.h"
 #include "server/ledger.h"
 
@@ -213,4 +215,27 @@ void space_changed(struct space *s)
 uint64_t space_change_gen(const struct space *s)
 {
 	return __atomic_load_n(&s->change_gen, __ATOMIC_ACQUIRE);
+}
+
+int spaces_each(const char *datadir, spaces_each_cb cb, void *arg)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int rc, first = 0;
+
+	snprintf(dir, sizeof(dir), "%s/" SPACES_DIR_NAME, datadir);
+	d = opendir(dir);
+	if (!d)
+		return err_set(-errno, "cannot read '%s': %s", dir,
+			       strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || ident_validate(de->d_name) < 0)
+			continue;
+		rc = cb(de->d_name, arg);
+		if (rc < 0 && !first)
+			first = rc;
+	}
+	closedir(d);
+	return first;
 }

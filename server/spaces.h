@@ -48,6 +48,14 @@ int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
 int space_dir_path(char *out, size_t outlen, const char *datadir,
 		   const char *space, const char *leaf);
 
+/*
+ * Call cb for every space under datadir (each entry of its spaces folder
+ * whose name is a valid ident), going on after a failure.  0, or the
+ * first negative cb returned, or -errno when the folder cannot be read.
+ */
+typedef int (*spaces_each_cb)(const char *name, void *arg);
+int spaces_each(const char *datadir, spaces_each_cb cb, void *arg);
+
 /* master is copied. */
 int spaces_new(struct spaces **out, const char *datadir,
 	       const struct crypto_key *master);
