@@ -330,7 +330,8 @@ static int change_end(struct change *c, int rc, int text_too)
 	return rc;
 }
 
-static int count_owners(sqlite3 *db, const char *space, int *n)
+/* Owner login may stop being one: -EEXIST when it is the last owner. */
+static int not_last_owner(sqlite3 *db, const char *space, const char *login)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = prep(
@@ -338,10 +339,13 @@ static int count_owners(sqlite3 *db, const char *space, int *n)
 		"SELECT count(*) FROM members WHERE space = ?1 AND role = 'owner'",
 		space, NULL, NULL, NULL);
 
-	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW)
-		*n = sqlite3_column_int(st, 0);
-	else if (rc == 0)
+	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 0) <= 1)
+			rc = err_set(-EEXIST, "'%s' is the last owner of '%s'",
+				     login, space);
+	} else if (rc == 0) {
 		rc = db_fail(db, "count owners");
+	}
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -351,7 +355,7 @@ int access_member_set(struct space *sp, struct index *ix, const char *by,
 {
 	struct change c = { .sp = sp, .ix = ix, .by = by };
 	enum policy_role old = POLICY_ROLE_NONE;
-	int rc, admin = 0, owners = 0;
+	int rc, admin = 0;
 	char d[160];
 
 	rc = index_user_exists(ix, login);
@@ -368,12 +372,8 @@ int access_member_set(struct space *sp, struct index *ix, const char *by,
 		rc = 0;
 		err_clear();
 	}
-	if (rc == 0 && old == POLICY_ROLE_OWNER && role != POLICY_ROLE_OWNER) {
-		rc = count_owners(c.db, sp->name, &owners);
-		if (rc == 0 && owners <= 1)
-			rc = err_set(-EEXIST, "'%s' is the last owner of '%s'",
-				     login, sp->name);
-	}
+	if (rc == 0 && old == POLICY_ROLE_OWNER && role != POLICY_ROLE_OWNER)
+		rc = not_last_owner(c.db, sp->name, login);
 	if (rc == 0)
 		rc = run(
 			c.db,
@@ -404,7 +404,7 @@ int access_member_remove(struct space *sp, struct index *ix, const char *by,
 {
 	struct change c = { .sp = sp, .ix = ix, .by = by };
 	enum policy_role old;
-	int rc, admin, owners = 0;
+	int rc, admin;
 	char d[160];
 
 	rc = change_begin(&c);
@@ -414,12 +414,8 @@ int access_member_remove(struct space *sp, struct index *ix, const char *by,
 	if (rc == -ENOENT)
 		rc = err_set(-ENOENT, "'%s' is no member of '%s'", login,
 			     sp->name);
-	if (rc == 0 && old == POLICY_ROLE_OWNER) {
-		rc = count_owners(c.db, sp->name, &owners);
-		if (rc == 0 && owners <= 1)
-			rc = err_set(-EEXIST, "'%s' is the last owner of '%s'",
-				     login, sp->name);
-	}
+	if (rc == 0 && old == POLICY_ROLE_OWNER)
+		rc = not_last_owner(c.db, sp->name, login);
 	if (rc == 0)
 		rc = run(c.db,
 			 "DELETE FROM members WHERE space = ?1 AND login = ?2",
