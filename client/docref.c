@@ -15,7 +15,7 @@
 
 #include "common/err.h"
 
-static int xa(const char *path, const char *name, char *buf, size_t len)
+int docref_xattr(const char *path, const char *name, char *buf, size_t len)
 {
 	ssize_t n = getxattr(path, name, buf, len - 1);
 
@@ -35,14 +35,15 @@ static int find_space(const char *dir, char *space, size_t len)
 
 	snprintf(cur, sizeof(cur), "%s", dir);
 	for (;;) {
-		if (xa(cur, "user.coffre.space", space, len) == 0 && *space)
+		if (docref_xattr(cur, "user.coffre.space", space, len) == 0 &&
+		    *space)
 			return 0;
 		slash = strrchr(cur, '/');
 		if (!slash || slash == cur)
 			break;
 		*slash = '\0';
 	}
-	if (xa("/", "user.coffre.space", space, len) == 0 && *space)
+	if (docref_xattr("/", "user.coffre.space", space, len) == 0 && *space)
 		return 0;
 	return err_set(-EINVAL, "'%s' is not on a coffre drive", dir);
 }
@@ -89,10 +90,10 @@ int docref_resolve(const char *path, uint64_t version, struct docref *out)
 	if (!realpath(path, real))
 		return err_set(-errno, "cannot resolve '%s': %s", path,
 			       strerror(errno));
-	if (xa(real, "user.coffre.doc_id", out->doc_id, sizeof(out->doc_id)) <
-		    0 ||
+	if (docref_xattr(real, "user.coffre.doc_id", out->doc_id,
+			 sizeof(out->doc_id)) < 0 ||
 	    strlen(out->doc_id) != 32 ||
-	    xa(real, "user.coffre.version", ver, sizeof(ver)) < 0)
+	    docref_xattr(real, "user.coffre.version", ver, sizeof(ver)) < 0)
 		return err_set(
 			-EINVAL,
 			"'%s' is not a synced document of a coffre drive",

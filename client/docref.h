@@ -27,6 +27,13 @@ struct docref {
  */
 int docref_resolve(const char *path, uint64_t version, struct docref *out);
 
+/*
+ * Read the extended attribute name of path (a coffre control or metadata
+ * attribute) as a string into buf, len with its NUL.  0, or -errno with buf
+ * empty; no message set.
+ */
+int docref_xattr(const char *path, const char *name, char *buf, size_t len);
+
 /* "/v1/spaces/S/docs/D/versions/N" + suffix into out.  0 or -ENAMETOOLONG. */
 int docref_api_path(const struct docref *r, const char *suffix, char *out,
 		    size_t outlen);

@@ -23,6 +23,7 @@
 
 #include "client/cmd_access.h"
 #include "client/cmd_proofs.h"
+#include "client/docref.h"
 #include "client/mount.h"
 #include "client/session.h"
 #include "client/transport.h"
@@ -377,19 +378,6 @@ static int cmd_umount(const char *config, int argc, char **argv)
 	return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 ? 0 : 1;
 }
 
-/* Read an xattr as a string into buf; 0, or -errno. */
-static int xattr_str(const char *path, const char *name, char *buf, size_t len)
-{
-	ssize_t n = getxattr(path, name, buf, len - 1);
-
-	if (n < 0) {
-		buf[0] = '\0';
-		return -errno;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
 static double mono_now(void)
 {
 	struct timespec ts;
@@ -433,14 +421,14 @@ static int cmd_sync(const char *config, int argc, char **argv)
 	mnt = argv[optind];
 	/* Only a coffre mount answers this; ask before setting anything, so
 	 * a plain directory gets no stray attribute. */
-	rc = xattr_str(mnt, "user.coffre.pending", pending, sizeof(pending));
+	rc = docref_xattr(mnt, "user.coffre.pending", pending, sizeof(pending));
 	if (rc == -ENODATA || rc == -ENOTSUP)
 		return fail("'%s' is not a coffre mount", mnt);
 	if (rc < 0)
 		return fail("cannot read the sync state of '%s': %s", mnt,
 			    strerror(-rc));
 	/* An error already there before we ask is not this sync's. */
-	xattr_str(mnt, "user.coffre.error", before, sizeof(before));
+	docref_xattr(mnt, "user.coffre.error", before, sizeof(before));
 	if (setxattr(mnt, "user.coffre.sync", "now", 3, 0) < 0)
 		return fail("cannot ask '%s' to sync: %s", mnt,
 			    strerror(errno));
@@ -448,8 +436,8 @@ static int cmd_sync(const char *config, int argc, char **argv)
 		return 0;
 	deadline = mono_now() + (double)timeout;
 	for (;;) {
-		rc = xattr_str(mnt, "user.coffre.pending", pending,
-			       sizeof(pending));
+		rc = docref_xattr(mnt, "user.coffre.pending", pending,
+				  sizeof(pending));
 		if (rc < 0)
 			return fail("cannot read the sync state of '%s': %s",
 				    mnt, strerror(-rc));
@@ -458,7 +446,7 @@ static int cmd_sync(const char *config, int argc, char **argv)
 		if (errno || end == pending || *end)
 			return fail("'%s' reports a bad pending count '%s'",
 				    mnt, pending);
-		xattr_str(mnt, "user.coffre.error", error, sizeof(error));
+		docref_xattr(mnt, "user.coffre.error", error, sizeof(error));
 		if (!error[0])
 			before[0] = '\0'; /* cleared: any new one counts */
 		if (error[0] && strcmp(error, before) != 0)
@@ -506,13 +494,13 @@ static int print_version(const char *vdir, const struct version_row *r)
 		return fail("path too long in '%s'", vdir);
 	if (stat(path, &sb) < 0)
 		return fail("cannot stat '%s': %s", path, strerror(errno));
-	if (xattr_str(path, "user.coffre.version", ver, sizeof(ver)) < 0)
+	if (docref_xattr(path, "user.coffre.version", ver, sizeof(ver)) < 0)
 		snprintf(ver, sizeof(ver), "%llu", r->n);
-	if (xattr_str(path, "user.coffre.deposited_at", at, sizeof(at)) < 0)
+	if (docref_xattr(path, "user.coffre.deposited_at", at, sizeof(at)) < 0)
 		snprintf(at, sizeof(at), "-");
-	if (xattr_str(path, "user.coffre.deposited_by", by, sizeof(by)) < 0)
+	if (docref_xattr(path, "user.coffre.deposited_by", by, sizeof(by)) < 0)
 		snprintf(by, sizeof(by), "-");
-	if (xattr_str(path, "user.coffre.sha256", sha, sizeof(sha)) < 0)
+	if (docref_xattr(path, "user.coffre.sha256", sha, sizeof(sha)) < 0)
 		snprintf(sha, sizeof(sha), "-");
 	printf("%s\t%s\t%s\t%lld\t%s\n", ver, at, by, (long long)sb.st_size,
 	       sha);
