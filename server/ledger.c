@@ -162,6 +162,30 @@ int ledger_tree_single(git_repository *repo, const char *name,
 	return rc;
 }
 
+int ledger_side_commit(git_repository *repo, const char *refname,
+		       const git_signature *who, const char *msg,
+		       const git_tree *tree, git_commit *parent,
+		       const git_oid *last, const char *log,
+		       const char *ref_fail)
+{
+	git_reference *ref = NULL;
+	git_oid commit;
+	int rc;
+
+	rc = ledger_commit_create(&commit, repo, who, who, msg, tree,
+				  parent ? 1 : 0, (const git_commit **)&parent);
+	if (rc == 0)
+		rc = ledger_commit_stamp(repo, &commit);
+	if (rc < 0)
+		return rc;
+	rc = parent ?
+		     git_reference_create_matching(&ref, repo, refname, &commit,
+						   1, last, log) :
+		     git_reference_create(&ref, repo, refname, &commit, 0, log);
+	git_reference_free(ref);
+	return rc < 0 ? ledger_git_err(rc, ref_fail) : 0;
+}
+
 /* --- repository handles --- */
 
 int ledger_repo_get(struct ledger *lg, git_repository **out)

@@ -44,10 +44,9 @@ static int same_as_last(git_repository *repo, git_commit *last,
 int ledger_anchor(struct ledger *lg, const char *text, int *written)
 {
 	git_signature *sig = NULL;
-	git_reference *ref = NULL;
 	git_commit *parent = NULL;
 	git_tree *tree = NULL;
-	git_oid blob, commit, last;
+	git_oid blob, last;
 	git_repository *repo;
 	int rc, have_last;
 
@@ -79,27 +78,14 @@ int ledger_anchor(struct ledger *lg, const char *text, int *written)
 		rc = ledger_git_err(rc, "cannot write the event anchor");
 		goto out;
 	}
-	rc = ledger_commit_create(&commit, repo, sig, sig,
-				  "anchor the event journal\n", tree,
-				  have_last ? 1 : 0,
-				  (const git_commit **)&parent);
-	if (rc == 0)
-		rc = ledger_commit_stamp(repo, &commit);
-	if (rc < 0)
-		goto out;
-	rc = have_last ?
-		     git_reference_create_matching(&ref, repo,
-						   LEDGER_ANCHOR_REF, &commit,
-						   1, &last, "coffre: anchor") :
-		     git_reference_create(&ref, repo, LEDGER_ANCHOR_REF,
-					  &commit, 0, "coffre: anchor");
-	if (rc < 0)
-		rc = ledger_git_err(rc, "cannot move the event anchor");
-	else if (written)
+	rc = ledger_side_commit(repo, LEDGER_ANCHOR_REF, sig,
+				"anchor the event journal\n", tree, parent,
+				&last, "coffre: anchor",
+				"cannot move the event anchor");
+	if (rc == 0 && written)
 		*written = 1;
 out:
 	pthread_mutex_unlock(&lg->apply_lock);
-	git_reference_free(ref);
 	git_signature_free(sig);
 	git_tree_free(tree);
 	git_commit_free(parent);

@@ -95,4 +95,16 @@ int ledger_commit_create(git_oid *out, git_repository *repo,
 /* Add the timestamp note of commit (nothing when no prover). */
 int ledger_commit_stamp(git_repository *repo, const git_oid *commit);
 
+/*
+ * Commit tree by who with msg on the side ref refname, after parent (the
+ * commit last names) or as its first commit when parent is NULL; stamp it
+ * and move refname with reflog message log, only if it still names last.
+ * 0 or -errno; a failure to move the ref is reported as ref_fail.
+ */
+int ledger_side_commit(git_repository *repo, const char *refname,
+		       const git_signature *who, const char *msg,
+		       const git_tree *tree, git_commit *parent,
+		       const git_oid *last, const char *log,
+		       const char *ref_fail);
+
 #endif /* COFFRE_SERVER_LEDGER_I_H */

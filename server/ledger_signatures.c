@@ -26,10 +26,9 @@ int ledger_signature_add(struct ledger *lg, const char *doc_id,
 		msg[256];
 	git_tree_update upd[3];
 	git_signature *who = NULL;
-	git_reference *ref = NULL;
 	git_commit *parent = NULL;
 	git_tree *ptree = NULL, *tree = NULL;
-	git_oid last, tree_id, commit;
+	git_oid last, tree_id;
 	git_repository *repo;
 	int rc, have_last;
 
@@ -87,27 +86,14 @@ int ledger_signature_add(struct ledger *lg, const char *doc_id,
 				       LEDGER_SERVER_EMAIL);
 	if (rc < 0)
 		goto git;
-	rc = ledger_commit_create(&commit, repo, who, who, msg, tree,
-				  have_last ? 1 : 0,
-				  (const git_commit **)&parent);
-	if (rc == 0)
-		rc = ledger_commit_stamp(repo, &commit);
-	if (rc < 0)
-		goto out;
-	rc = have_last ? git_reference_create_matching(&ref, repo,
-						       LEDGER_SIGNATURES_REF,
-						       &commit, 1, &last,
-						       "coffre: sign") :
-			 git_reference_create(&ref, repo, LEDGER_SIGNATURES_REF,
-					      &commit, 0, "coffre: sign");
-	if (rc < 0)
-		goto git;
+	rc = ledger_side_commit(repo, LEDGER_SIGNATURES_REF, who, msg, tree,
+				parent, &last, "coffre: sign",
+				"cannot record the signature");
 	goto out;
 git:
 	rc = ledger_git_err(rc, "cannot record the signature");
 out:
 	pthread_mutex_unlock(&lg->apply_lock);
-	git_reference_free(ref);
 	git_signature_free(who);
 	git_tree_free(tree);
 	git_tree_free(ptree);
