@@ -859,36 +859,12 @@ static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			size_t size)
-{
-	struct fs *fs = req_fs(req);
-	struct node *n = get(fs, ino);
-	char *buf = NULL;
-	ssize_t r;
-
-	if (!n) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if (size > 64 * 1024)
-		size = 64 * 1024;
-	if (size && !(buf = malloc(size))) {
-		r = -ENOMEM;
-	} else {
-		r = xattr_get(fs, n, name, buf, size);
-	}
-	if (r < 0)
-		fuse_reply_err(req, (int)-r);
-	else if (!size)
-		fuse_reply_xattr(req, (size_t)r);
-	else
-		fuse_reply_buf(req, buf, (size_t)r);
-	free(buf);
-	put(fs, n);
-}
-
-static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+/*
+ * getxattr (name) and listxattr (name NULL): the same cap on the size, the
+ * same buffer and the same three replies around xattr_get or xattr_list.
+ */
+static void xattr_read(fuse_req_t req, fuse_ino_t ino, const char *name,
+		       size_t size)
 {
 	struct fs *fs = req_fs(req);
 	struct node *n = get(fs, ino);
@@ -903,6 +879,8 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		size = 64 * 1024;
 	if (size && !(buf = malloc(size)))
 		r = -ENOMEM;
+	else if (name)
+		r = xattr_get(fs, n, name, buf, size);
 	else
 		r = xattr_list(fs, n, buf, size);
 	if (r < 0)
@@ -913,6 +891,17 @@ static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		fuse_reply_buf(req, buf, (size_t)r);
 	free(buf);
 	put(fs, n);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	xattr_read(req, ino, name, size);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	xattr_read(req, ino, NULL, size);
 }
 
 static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
