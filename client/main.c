@@ -62,28 +62,34 @@ static const char usage_text[] =
 	"       coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n"
 	"       coffre --help | --version\n";
 
+/* "coffre: MESSAGE" on stderr. */
+PRINTF_LIKE(1, 0) static void vsay(const char *fmt, va_list ap)
+{
+	fputs("coffre: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* The message, then the usage; exit status 2. */
 PRINTF_LIKE(1, 2) static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("coffre: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	fputs(usage_text, stderr);
 	return 2;
 }
 
+/* The message; exit status 1. */
 PRINTF_LIKE(1, 2) static int fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("coffre: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
 }
 
