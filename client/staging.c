@@ -255,6 +255,36 @@ static int load_block(struct staging *st, uint64_t b, uint8_t *out,
 	return open_block(st, b, st->slot1, out);
 }
 
+/*
+ * Zero the bytes of written block b from keep on (the last block, past the
+ * size) and write it back sealed.  With only_dirty, a block whose tail is
+ * zero already is left as it is.
+ */
+static int zero_block_tail(struct staging *st, uint64_t b, size_t keep,
+			   int only_dirty)
+{
+	int dirty = 0, rc;
+
+	rc = load_block(st, b, st->block, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	if (only_dirty) {
+		for (size_t i = keep; i < STAGING_BLOCK; i++)
+			dirty |= st->block[i];
+		if (!dirty)
+			return 0;
+	}
+	memset(st->block + keep, 0, STAGING_BLOCK - keep);
+	rc = seal_block(st, b, st->block, st->slot1);
+	if (rc < 0)
+		return rc;
+	rc = pwrite_full(st->fd, st->slot1, SLOT_SIZE, (off_t)slot_off(b));
+	if (rc < 0)
+		return err_set(rc, "cannot write staging file: %s",
+			       strerror(-rc));
+	return 0;
+}
+
 static int write_header(struct staging *st)
 {
 	uint8_t plain[HEADER_PLAIN] = { 0 };
@@ -408,28 +438,8 @@ static int scan_slots(struct staging *st)
 		return err_set(-errno, "cannot trim staging file: %s",
 			       strerror(errno));
 	/* A written last block must hold zeros past size. */
-	if (st->size % STAGING_BLOCK && is_written(st, nb - 1)) {
-		size_t keep = st->size % STAGING_BLOCK;
-		int dirty = 0, rc;
-
-		rc = load_block(st, nb - 1, st->block, NULL, NULL);
-		if (rc < 0)
-			return rc;
-		for (size_t i = keep; i < STAGING_BLOCK; i++)
-			dirty |= st->block[i];
-		if (dirty) {
-			memset(st->block + keep, 0, STAGING_BLOCK - keep);
-			rc = seal_block(st, nb - 1, st->block, st->slot1);
-			if (rc < 0)
-				return rc;
-			rc = pwrite_full(st->fd, st->slot1, SLOT_SIZE,
-					 (off_t)slot_off(nb - 1));
-			if (rc < 0)
-				return err_set(rc,
-					       "cannot write staging file: %s",
-					       strerror(-rc));
-		}
-	}
+	if (st->size % STAGING_BLOCK && is_written(st, nb - 1))
+		return zero_block_tail(st, nb - 1, st->size % STAGING_BLOCK, 1);
 	return 0;
 }
 
@@ -674,20 +684,9 @@ int staging_truncate(struct staging *st, uint64_t size)
 		return 0; /* bytes past the old end read as zero already */
 	nb = blocks_for(size);
 	if (size % STAGING_BLOCK && is_written(st, nb - 1)) {
-		size_t keep = size % STAGING_BLOCK;
-
-		rc = load_block(st, nb - 1, st->block, NULL, NULL);
+		rc = zero_block_tail(st, nb - 1, size % STAGING_BLOCK, 0);
 		if (rc < 0)
 			return rc;
-		memset(st->block + keep, 0, STAGING_BLOCK - keep);
-		rc = seal_block(st, nb - 1, st->block, st->slot1);
-		if (rc < 0)
-			return rc;
-		rc = pwrite_full(st->fd, st->slot1, SLOT_SIZE,
-				 (off_t)slot_off(nb - 1));
-		if (rc < 0)
-			return err_set(rc, "cannot write staging file: %s",
-				       strerror(-rc));
 	}
 	if (ftruncate(st->fd, (off_t)slot_off(nb)) < 0)
 		return err_set(-errno, "cannot truncate staging file: %s",
