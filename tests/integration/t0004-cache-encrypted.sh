@@ -4,12 +4,7 @@
 # while the deposit is pending or after it was synced and read elsewhere.
 . "$TESTLIB/common.sh"
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
+demo_logins a b
 # A long settle delay keeps A's deposit pending while we look at its cache.
 COFFRE_SETTLE_MS=600000 client_mount a demo
 client_mount b demo

@@ -3,12 +3,7 @@
 # are kept, the later commit becomes current, and both mounts agree.
 . "$TESTLIB/common.sh"
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
+demo_logins a b
 # Long settle delays: both edits are made before either reaches the server.
 COFFRE_SETTLE_MS=600000 client_mount a demo
 COFFRE_SETTLE_MS=600000 client_mount b demo

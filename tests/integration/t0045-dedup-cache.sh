@@ -7,12 +7,7 @@
 . "$TESTLIB/common.sh"
 require_cmd dd du
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-client_login a alice
-client_login b alice
+demo_logins a b
 client_mount a demo
 A=$(mnt_of a)
 puts() { grep -c 'PUT /v1/spaces/demo/chunks/.* 201 ' "$T/coffred.log"; }

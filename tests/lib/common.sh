@@ -451,11 +451,10 @@ client_sync()
 		sync --wait "$mnt"
 }
 
-# demo_mounts CLIENT...: the usual start of a drive test.  User alice owns
-# space demo; each CLIENT logs in as alice, then each mounts demo.  A (and B)
-# name the mounts of the first (and second) CLIENT.  server_init may come
-# first, to add to the configuration.
-demo_mounts()
+# demo_logins CLIENT...: the usual start of a drive test.  User alice owns
+# space demo, coffred serves it, and each CLIENT logs in as alice.
+# server_init may come first, to add to the configuration.
+demo_logins()
 {
 	local c
 
@@ -466,6 +465,15 @@ demo_mounts()
 	for c in "$@"; do
 		client_login "$c" alice
 	done
+}
+
+# demo_mounts CLIENT...: demo_logins, then each CLIENT mounts demo.  A (and
+# B) name the mounts of the first (and second) CLIENT.
+demo_mounts()
+{
+	local c
+
+	demo_logins "$@"
 	for c in "$@"; do
 		client_mount "$c" demo
 	done
