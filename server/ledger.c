@@ -13,10 +13,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <git2.h>
 
@@ -301,6 +303,69 @@ static int ledger_init_repo(git_repository **out, const char *path)
 	if (rc < 0)
 		return ledger_git_err(rc, "cannot create the ledger");
 	return 0;
+}
+
+static int is_lock_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 5 && !strcmp(name + n - 5, ".lock");
+}
+
+/* Remove *.lock below dir (recursively); count them in *removed. */
+static int clear_locks_below(const char *dir, int *removed)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int rc = 0;
+
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 :
+					 err_set(-errno, "cannot read '%s': %s",
+						 dir, strerror(errno));
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+				     de->d_name) >= sizeof(path))
+			continue;
+		if (lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			rc = clear_locks_below(path, removed);
+		else if (S_ISREG(st.st_mode) && is_lock_name(de->d_name)) {
+			if (unlink(path) < 0 && errno != ENOENT)
+				rc = err_set(-errno, "cannot remove '%s': %s",
+					     path, strerror(errno));
+			else
+				(*removed)++;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+int ledger_clear_stale_locks(const char *repo_path)
+{
+	static const char *const top[] = { "packed-refs.lock", "HEAD.lock",
+					   "config.lock", "index.lock" };
+	char path[PATH_MAX];
+	int removed = 0, rc;
+
+	for (size_t i = 0; i < ARRAY_SIZE(top); i++) {
+		snprintf(path, sizeof(path), "%s/%s", repo_path, top[i]);
+		if (unlink(path) == 0)
+			removed++;
+		else if (errno != ENOENT)
+			return err_set(-errno, "cannot remove '%s': %s", path,
+				       strerror(errno));
+	}
+	snprintf(path, sizeof(path), "%s/refs", repo_path);
+	rc = clear_locks_below(path, &removed);
+	return rc < 0 ? rc : removed;
 }
 
 int ledger_open(struct ledger **out, const char *repo_path, int create)

@@ -59,6 +59,17 @@ struct ledger_entry {
 
 /* Open (create = 1: create an empty bare repo when missing). */
 int ledger_open(struct ledger **out, const char *repo_path, int create);
+
+/*
+ * Remove the lock files (any *.lock under refs/, packed-refs.lock, HEAD.lock,
+ * config.lock, index.lock) that a writer killed mid-commit leaves behind in
+ * the repository at repo_path; git and libgit2 refuse to move a ref while
+ * its lock exists, so one kill would stall the space for good.  Only the
+ * process that owns every writer of the repository may call this (coffred
+ * serve, holding DATADIR/coffred.lock).  Returns how many were removed, or
+ * -errno.
+ */
+int ledger_clear_stale_locks(const char *repo_path);
 void ledger_free(struct ledger *lg);
 
 /* Current head commit as hex; -ENOENT while the ledger has no commit. */

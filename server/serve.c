@@ -33,6 +33,7 @@
 #include "server/http.h"
 #include "server/index.h"
 #include "server/keys.h"
+#include "server/ledger.h"
 #include "server/server.h"
 #include "server/api.h"
 #include "server/spaces.h"
@@ -81,6 +82,21 @@ static int write_port(const char *port_file, unsigned port)
 		return err_set(rc, "cannot write '%s': %s", port_file,
 			       strerror(-rc));
 	return 0;
+}
+
+static int clear_stale_locks(const char *name, void *arg)
+{
+	const char *datadir = arg;
+	char repo[PATH_MAX];
+	int n;
+
+	snprintf(repo, sizeof(repo), "%s/" SPACES_DIR_NAME "/%s/" SPACE_LEDGER_NAME,
+		 datadir, name);
+	n = ledger_clear_stale_locks(repo);
+	if (n > 0)
+		log_warn("space '%s': removed %d lock file%s left by an interrupted commit",
+			 name, n, n == 1 ? "" : "s");
+	return n < 0 ? n : 0;
 }
 
 /*
@@ -177,6 +193,11 @@ int serve_run(const char *datadir, const char *port_file)
 	lock_fd = lock_datadir(datadir);
 	if (lock_fd < 0)
 		return lock_fd;
+	/* With the data directory locked no other writer can exist: ref
+	 * locks found now were left by a coffred killed mid-commit. */
+	rc = spaces_each(datadir, clear_stale_locks, (void *)datadir);
+	if (rc < 0)
+		goto out;
 	rc = master_key_load(&master, datadir);
 	if (rc < 0)
 		goto out;

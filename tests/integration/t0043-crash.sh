@@ -11,7 +11,7 @@ server_init
 user_add alice
 space_create demo alice
 server_start
-sed -i "s/^listen *=.*/listen = 127.0.0.1:$PORT/" "$D/coffred.conf"
+server_pin_port
 client_login a alice
 client_login b alice
 client_mount a demo
@@ -84,6 +84,15 @@ for round in 1 2 3; do
 		"$COFFRED" fsck "$D"
 	server_start
 done
+# A kill in the middle of a ref update leaves git's lock file behind:
+# coffred clears it when it starts instead of refusing every later commit.
+kill -KILL "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null
+SERVER_STOPPED=1
+: >"$("$COFFRED" space path "$D" demo)/refs/heads/main.lock"
+server_start
+check "coffred removes a ref lock left by a killed commit" \
+	grep -q "removed 1 lock file left by an interrupted commit" "$T/coffred.log"
 check "the drive finishes its uploads once coffred is back" client_sync a
 check "every file reaches the other drive, byte-identical" wait_for sh -c '
 	for f in "$1"/s-*; do cmp "$f" "$2/$(basename "$f").bin" || exit 1; done' _ "$T" "$B"
