@@ -9,8 +9,7 @@ server_init
 user_add alice
 space_create demo alice
 server_start
-# Pin the port the server got, so a restarted server is at the same URL.
-sed -i "s/^listen *=.*/listen = 127.0.0.1:$PORT/" "$D/coffred.conf"
+server_pin_port
 client_login a alice
 client_login b alice
 # A long settle delay: the deposit is still only queued when A is killed.

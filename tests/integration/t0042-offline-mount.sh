@@ -10,7 +10,7 @@ server_init
 user_add alice
 space_create demo alice
 server_start
-sed -i "s/^listen *=.*/listen = 127.0.0.1:$PORT/" "$D/coffred.conf"
+server_pin_port
 client_login a alice
 client_login b alice
 client_mount a demo

@@ -324,6 +324,13 @@ server_start()
 	CACERT=$D/tls/cert.pem
 }
 
+# Pin the port the running server got in its configuration, so a restarted
+# server is at the same URL.
+server_pin_port()
+{
+	sed -i "s/^listen *=.*/listen = 127.0.0.1:$PORT/" "$D/coffred.conf"
+}
+
 # user_add LOGIN: password kept in $T/pw-LOGIN.
 user_add()
 {
