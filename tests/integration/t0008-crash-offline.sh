@@ -5,13 +5,7 @@
 # back.
 . "$TESTLIB/common.sh"
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-server_pin_port
-client_login a alice
-client_login b alice
+demo_logins a b
 # A long settle delay: the deposit is still only queued when A is killed.
 COFFRE_SETTLE_MS=600000 client_mount a demo
 client_mount b demo

@@ -6,17 +6,7 @@
 # `coffre sync --wait` returns.  The copy of the tree shows no name at rest.
 . "$TESTLIB/common.sh"
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-server_pin_port
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 
 head -c 2M /dev/urandom >"$T/big"
 printf 'version one\n' >"$T/v1"

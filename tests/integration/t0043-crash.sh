@@ -7,17 +7,7 @@
 # the writing program ENOSPC, never a torn version.
 . "$TESTLIB/common.sh"
 
-server_init
-user_add alice
-space_create demo alice
-server_start
-server_pin_port
-client_login a alice
-client_login b alice
-client_mount a demo
-client_mount b demo
-A=$(mnt_of a)
-B=$(mnt_of b)
+demo_mounts a b
 
 kill_mount()
 {
