@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include "client/cache.h"
 #include "client/staging.h"
+#include "client/staging_pool.h"
 #include "client/transport.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -186,9 +187,21 @@ void content_staging_delete(struct fs *fs, const char *name)
 {
 	char p[4096];
 
+	/* only recorded: the unlink waits for staging_pool_reap, which runs
+	 * outside fs->lock */
+	if (fs->spool) {
+		staging_pool_retire(fs->spool, name, 0, 0);
+		return;
+	}
 	if (staging_path(fs, name, p, sizeof(p)) == 0 && unlink(p) < 0 &&
 	    errno != ENOENT)
 		log_warn("cannot remove staging file: %s", strerror(errno));
+}
+
+void content_staging_reap(struct fs *fs)
+{
+	if (fs->spool)
+		staging_pool_reap(fs->spool);
 }
 
 void content_staging_keep(struct fs *fs, const char *name)
@@ -214,6 +227,33 @@ static void staging_handle_close(struct node *n)
 	n->st = NULL;
 	free(n->st_name);
 	n->st_name = NULL;
+}
+
+void content_staging_recycle(struct fs *fs, struct node *n, const char *name,
+			     uint64_t size)
+{
+	int reuse = 0;
+
+	/*
+	 * A recycled file is handed to other content, so the one handle that
+	 * may still be open on it, n's, must be closed first and for good:
+	 * n->staging_name no longer names the file (the caller cleared it),
+	 * and handles are only opened under n->lock on that name.  A busy
+	 * n->lock is not waited for (it is held across network reads): the
+	 * file is then only unlinked, and a late use of the handle reaches
+	 * an unlinked file, never another document's.
+	 */
+	if (fs->spool && size <= STAGING_POOL_REUSE_MAX &&
+	    pthread_mutex_trylock(&n->lock) == 0) {
+		if (n->st_name && !strcmp(n->st_name, name))
+			staging_handle_close(n);
+		pthread_mutex_unlock(&n->lock);
+		reuse = 1;
+	}
+	if (fs->spool)
+		staging_pool_retire(fs->spool, name, reuse, size);
+	else
+		content_staging_delete(fs, name);
 }
 
 /* Make n->st the handle of the node's current staging file: the one queued
@@ -245,7 +285,7 @@ static int staging_ensure_open(struct fs *fs, struct node *n)
 
 int content_staging(struct fs *fs, struct node *n, int trunc)
 {
-	char p[4096], name[2 * 16 + 1];
+	char p[4096], name[STAGING_POOL_NAME_MAX];
 	uint8_t rnd[16];
 	struct staging *st = NULL;
 	uint64_t base_size = 0;
@@ -261,24 +301,36 @@ int content_staging(struct fs *fs, struct node *n, int trunc)
 			rc = content_truncate(fs, n, 0);
 		return rc;
 	}
-	crypto_random(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(name + 2 * i, 3, "%02x", rnd[i]);
-	rc = staging_path(fs, name, p, sizeof(p));
-	if (rc < 0)
-		return rc;
 	pthread_mutex_lock(&fs->lock);
 	if (!trunc && n->has_remote && n->rm.doc_id[0])
 		base_size = n->rm.size;
 	pthread_mutex_unlock(&fs->lock);
 	staging_handle_close(n);
+	/* a retired file first: recycling it costs no inode (staging_pool.h) */
+	if (fs->spool && staging_pool_take(fs->spool, name, sizeof(name))) {
+		rc = staging_path(fs, name, p, sizeof(p));
+		if (rc == 0)
+			rc = staging_recycle(&st, p, &fs->key, base_size);
+		if (rc < 0)
+			log_debug("cannot recycle a staging file: %s",
+				  err_msg());
+	}
+	if (!st) {
+		crypto_random(rnd, sizeof(rnd));
+		for (i = 0; i < sizeof(rnd); i++)
+			snprintf(name + 2 * i, 3, "%02x", rnd[i]);
+		rc = staging_path(fs, name, p, sizeof(p));
+		if (rc < 0)
+			return rc;
+		rc = staging_create(&st, p, &fs->key, base_size);
+		if (rc < 0)
+			return rc;
+	}
 	n->st_name = strdup(name);
-	if (!n->st_name)
+	if (!n->st_name) {
+		staging_close(st);
+		unlink(p);
 		return -ENOMEM;
-	rc = staging_create(&st, p, &fs->key, base_size);
-	if (rc < 0) {
-		staging_handle_close(n);
-		return rc;
 	}
 	pthread_mutex_lock(&fs->lock);
 	n->staging_name = strdup(name);

@@ -202,6 +202,13 @@ struct fs {
 	pthread_t feed_thread;
 	pthread_cond_t feed_cond; /* with fs->lock: wakes its backoff */
 	int feed_started, feed_stop, feed_ok;
+
+	/* retired staging files and free ones to recycle (staging_pool.h;
+	 * its own lock) */
+	struct staging_pool *spool;
+	/* when the idle sync engine wakes by itself, 0 when it does not
+	 * (fs->lock) */
+	int64_t sync_sleep_until;
 };
 
 int64_t fs_now_ms(void);
@@ -275,8 +282,17 @@ ssize_t content_write(struct fs *fs, struct node *n, const void *buf,
 /* Make sure n->st exists: open the queued staging or create a new one. */
 int content_staging(struct fs *fs, struct node *n, int trunc);
 int content_truncate(struct fs *fs, struct node *n, uint64_t size);
-/* Close and delete a staging file by name (no lock needed). */
+/* Delete a staging file by name (no lock needed): recorded at once, the
+ * unlink itself done by the next content_staging_reap. */
 void content_staging_delete(struct fs *fs, const char *name);
+/* Retire the staging file name of n's content just committed, for reuse
+ * when small (n->staging_name no longer names it).  Called without fs->lock
+ * or n->lock. */
+void content_staging_recycle(struct fs *fs, struct node *n, const char *name,
+			     uint64_t size);
+/* Do the file-system work of the retirements recorded so far; called
+ * without fs->lock. */
+void content_staging_reap(struct fs *fs);
 /* Set a staging file aside in DIR/staging/kept, out of the startup sweep:
  * for content the server refused, which must not be lost. */
 void content_staging_keep(struct fs *fs, const char *name);
@@ -313,6 +329,9 @@ void nameop_release_write(struct fs *fs, struct node *n);
 int sync_start(struct fs *fs);
 void sync_stop(struct fs *fs);
 void sync_kick(struct fs *fs, int force); /* with fs->lock held */
+/* Tell the sync engine of an op ready at ready_at (fs->lock held): no
+ * wake-up when it wakes by then anyway. */
+void sync_kick_at(struct fs *fs, int64_t ready_at);
 
 /* offline.c: the sealed copy of the seed, listings and chunk lists that
  * lets the drive mount and serve cached files without the server.  Puts

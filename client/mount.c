@@ -22,6 +22,7 @@
 #include "client/reads.h"
 #include "client/queue.h"
 #include "client/session.h"
+#include "client/staging_pool.h"
 #include "client/transport.h"
 #include "common/err.h"
 #include "common/fsutil.h"
@@ -141,6 +142,10 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	if (!p || (fs->staging_dir = p, mkdir_p(p, 0700) < 0))
 		return explain(fs, err_set(-EIO, "cannot create '%s/staging'",
 					   fs->cache_dir));
+	rc = staging_pool_new(&fs->spool, fs->staging_dir, STAGING_POOL_CAP,
+			      STAGING_POOL_BYTES, STAGING_POOL_SPARES);
+	if (rc < 0)
+		return explain(fs, rc);
 	rc = cache_open(&fs->cache, fs->cache_dir, &fs->key, o->cache_size);
 	if (rc < 0)
 		return explain(fs, rc);
@@ -183,6 +188,7 @@ static void fs_teardown(struct fs *fs)
 	cache_free(fs->cache);
 	transport_free(fs->t);
 	crypto_key_release(&fs->key);
+	staging_pool_free(fs->spool); /* unlinks the free staging files */
 	free(fs->staging_dir);
 	free(fs->cache_dir);
 	free(fs->config_dir);

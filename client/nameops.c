@@ -129,7 +129,7 @@ int nameop_open_write(struct fs *fs, struct node *n, int trunc)
 
 void nameop_release_write(struct fs *fs, struct node *n)
 {
-	int rc;
+	int rc, retired = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	if (--n->writers) {
@@ -138,8 +138,10 @@ void nameop_release_write(struct fs *fs, struct node *n)
 	}
 	if (!n->linked) {
 		/* unlinked while open: nothing to deposit */
-		if (!n->dep_seq && n->staging_name && !n->has_remote)
+		if (!n->dep_seq && n->staging_name && !n->has_remote) {
 			content_staging_delete(fs, n->staging_name);
+			retired = 1;
+		}
 	} else if (n->wrote) {
 		rc = pend_deposit(fs, n);
 		if (rc < 0)
@@ -149,6 +151,8 @@ void nameop_release_write(struct fs *fs, struct node *n)
 			n->wrote = 0;
 	}
 	pthread_mutex_unlock(&fs->lock);
+	if (retired)
+		content_staging_reap(fs); /* the unlink, out of fs->lock */
 }
 
 int nameop_create(struct fs *fs, struct node *parent, const char *name,
@@ -255,6 +259,7 @@ int nameop_unlink(struct fs *fs, struct node *parent, const char *name)
 	node_unref(fs, c);
 out:
 	pthread_mutex_unlock(&fs->lock);
+	content_staging_reap(fs); /* a dropped staging, out of fs->lock */
 	free(path);
 	return rc;
 }
@@ -501,6 +506,7 @@ unref:
 	pthread_mutex_lock(&fs->lock);
 	node_unref(fs, src);
 	pthread_mutex_unlock(&fs->lock);
+	content_staging_reap(fs); /* a replaced file's staging */
 	free(from);
 	free(to);
 	return rc;

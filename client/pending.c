@@ -83,7 +83,7 @@ int pend_append(struct fs *fs, struct queue_op *op, struct node *n,
 		queue_remove(fs->q, op->seq);
 		return rc;
 	}
-	sync_kick(fs, 0);
+	sync_kick_at(fs, op->ready_at_ms);
 	return 0;
 }
 
@@ -133,7 +133,7 @@ int pend_deposit(struct fs *fs, struct node *n)
 		p->op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
 		rc = queue_update(fs->q, &p->op);
 		if (rc == 0)
-			sync_kick(fs, 0);
+			sync_kick_at(fs, p->op.ready_at_ms);
 		return rc;
 	}
 	path = node_path(n);
@@ -350,6 +350,7 @@ static void staging_sweep(struct fs *fs)
 		}
 	}
 	closedir(d);
+	content_staging_reap(fs);
 }
 
 int pend_replay(struct fs *fs)

@@ -54,7 +54,9 @@
 
 struct staging {
 	int fd;
-	struct crypto_key key;
+	/* borrowed: copying it into its own guarded pages would cost an
+	 * mmap and a munmap per file, a good part of saving a small one */
+	const struct crypto_key *key;
 	uint8_t file_id[FILE_ID_LEN];
 	uint64_t size;
 	uint64_t base_size;
@@ -62,7 +64,8 @@ struct staging {
 	uint64_t *bitmap; /* bit i set: slot i holds a sealed block */
 	size_t bitmap_words;
 	uint64_t nwritten; /* number of bits set */
-	uint8_t *scratch;  /* BATCH_BLOCKS slots, allocated on first use */
+	uint8_t *scratch;  /* up to BATCH_BLOCKS slots, grown on need */
+	uint64_t scratch_slots;
 	uint8_t block[STAGING_BLOCK]; /* one plaintext block for partials */
 	uint8_t slot1[SLOT_SIZE];     /* one sealed slot, apart from scratch */
 };
@@ -165,7 +168,7 @@ static int seal_block(struct staging *st, uint64_t b, const uint8_t *plain,
 
 	block_ad(st, b, ad);
 	do {
-		rc = crypto_seal(&st->key, ad, sizeof(ad), plain, STAGING_BLOCK,
+		rc = crypto_seal(st->key, ad, sizeof(ad), plain, STAGING_BLOCK,
 				 slot);
 		if (rc < 0)
 			return rc;
@@ -180,7 +183,7 @@ static int open_block(struct staging *st, uint64_t b, const uint8_t *slot,
 	int rc;
 
 	block_ad(st, b, ad);
-	rc = crypto_open(&st->key, ad, sizeof(ad), slot, SLOT_SIZE, plain);
+	rc = crypto_open(st->key, ad, sizeof(ad), slot, SLOT_SIZE, plain);
 	if (rc < 0)
 		return err_set(-EBADMSG,
 			       "staging block %llu fails to authenticate",
@@ -205,14 +208,21 @@ static int read_slots(struct staging *st, uint64_t b, uint64_t cnt,
 	return 0;
 }
 
-static int scratch_get(struct staging *st)
+/* Room for nslots slots (at most BATCH_BLOCKS).  Sized to the need: a
+ * small file needs a slot or two, and a full batch on its first write
+ * would be an mmap and a munmap of 1 MiB for each one. */
+static int scratch_get(struct staging *st, uint64_t nslots)
 {
-	if (!st->scratch) {
-		st->scratch = malloc(BATCH_BLOCKS * SLOT_SIZE);
-		if (!st->scratch)
-			return err_set(-ENOMEM,
-				       "out of memory for staging I/O");
-	}
+	if (nslots > BATCH_BLOCKS)
+		nslots = BATCH_BLOCKS;
+	if (nslots <= st->scratch_slots)
+		return 0;
+	free(st->scratch);
+	st->scratch_slots = 0;
+	st->scratch = malloc(nslots * SLOT_SIZE);
+	if (!st->scratch)
+		return err_set(-ENOMEM, "out of memory for staging I/O");
+	st->scratch_slots = nslots;
 	return 0;
 }
 
@@ -296,7 +306,7 @@ static int write_header(struct staging *st)
 	put_u64(plain + 16, st->base_size);
 	put_u64(plain + 24, st->base_limit);
 	memcpy(plain + 32, st->file_id, FILE_ID_LEN);
-	rc = crypto_seal(&st->key, HEADER_AD, sizeof(HEADER_AD) - 1, plain,
+	rc = crypto_seal(st->key, HEADER_AD, sizeof(HEADER_AD) - 1, plain,
 			 sizeof(plain), sealed);
 	if (rc < 0)
 		return rc;
@@ -319,7 +329,7 @@ static int read_header(struct staging *st)
 		return err_set((int)r, "cannot read staging header: %s",
 			       strerror((int)-r));
 	if ((size_t)r != sizeof(sealed) ||
-	    crypto_open(&st->key, HEADER_AD, sizeof(HEADER_AD) - 1, sealed,
+	    crypto_open(st->key, HEADER_AD, sizeof(HEADER_AD) - 1, sealed,
 			sizeof(sealed), plain) < 0 ||
 	    memcmp(plain, HEADER_MAGIC, 8) != 0)
 		return err_set(-EBADMSG,
@@ -341,15 +351,15 @@ static struct staging *staging_alloc(const struct crypto_key *key)
 	if (!st)
 		return NULL;
 	st->fd = -1;
-	if (crypto_key_from_bytes(&st->key, key->k, CRYPTO_KEY_LEN) < 0) {
-		free(st);
-		return NULL;
-	}
+	st->key = key;
 	return st;
 }
 
-int staging_create(struct staging **out, const char *path,
-		   const struct crypto_key *key, uint64_t base_size)
+/* A new staging file at path, opened with flags: created (O_CREAT |
+ * O_EXCL) or recycled (O_TRUNC). */
+static int staging_start(struct staging **out, const char *path,
+			 const struct crypto_key *key, uint64_t base_size,
+			 int flags)
 {
 	struct staging *st;
 	int rc, e;
@@ -362,13 +372,16 @@ int staging_create(struct staging **out, const char *path,
 	st = staging_alloc(key);
 	if (!st)
 		return err_set(-ENOMEM, "out of memory for staging file");
-	st->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	st->fd = open(path, O_RDWR | O_CLOEXEC | flags, 0600);
 	if (st->fd < 0) {
 		e = errno;
 		staging_close(st);
-		return err_set(-e, "cannot create staging file '%s': %s", path,
+		return err_set(-e, "cannot %s staging file '%s': %s",
+			       (flags & O_CREAT) ? "create" : "reuse", path,
 			       strerror(e));
 	}
+	/* a fresh id even for a recycled file: the slots of its past
+	 * content, should they come back, fail to authenticate */
 	crypto_random(st->file_id, sizeof(st->file_id));
 	st->size = base_size;
 	st->base_size = base_size;
@@ -381,6 +394,25 @@ int staging_create(struct staging **out, const char *path,
 	}
 	*out = st;
 	return 0;
+}
+
+int staging_create(struct staging **out, const char *path,
+		   const struct crypto_key *key, uint64_t base_size)
+{
+	return staging_start(out, path, key, base_size, O_CREAT | O_EXCL);
+}
+
+int staging_recycle(struct staging **out, const char *path,
+		    const struct crypto_key *key, uint64_t base_size)
+{
+	int rc;
+
+	/* O_TRUNC cuts the old slots in the same call that opens: no inode
+	 * to allocate, which is the point (staging_pool.h) */
+	rc = staging_start(out, path, key, base_size, O_TRUNC);
+	if (rc < 0)
+		unlink(path);
+	return rc;
 }
 
 /* Rebuild the written-block map from the sparse file's data regions, then
@@ -477,7 +509,6 @@ void staging_close(struct staging *st)
 		return;
 	if (st->fd >= 0)
 		close(st->fd);
-	crypto_key_release(&st->key);
 	free(st->bitmap);
 	free(st->scratch);
 	explicit_bzero(st->block, sizeof(st->block));
@@ -525,7 +556,7 @@ ssize_t staging_read(struct staging *st, void *buf, size_t n, uint64_t off,
 		while (r < last && r - b + 1 < BATCH_BLOCKS &&
 		       is_written(st, r + 1))
 			r++;
-		rc = scratch_get(st);
+		rc = scratch_get(st, r - b + 1);
 		if (rc == 0)
 			rc = read_slots(st, b, r - b + 1, st->scratch);
 		if (rc < 0)
@@ -582,7 +613,7 @@ ssize_t staging_write(struct staging *st, const void *buf, size_t n,
 		n = SSIZE_MAX;
 	if (__builtin_add_overflow(off, n, &end) || end > STAGING_MAX_SIZE)
 		return err_set(-EFBIG, "write past the largest staging size");
-	rc = scratch_get(st);
+	rc = scratch_get(st, blocks_for(end) - off / STAGING_BLOCK);
 	if (rc < 0)
 		return rc;
 	for (pos = off; pos < end;) {

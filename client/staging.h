@@ -14,6 +14,8 @@
  * every size change; writes are plain pwrite (they survive a SIGKILL of the
  * process); staging_sync() adds fsync for power-loss durability.
  * Not thread-safe by itself: the caller serializes per staging file.
+ * The key passed to create, recycle or open is borrowed: it must outlive
+ * the staging handle.
  */
 #ifndef COFFRE_CLIENT_STAGING_H
 #define COFFRE_CLIENT_STAGING_H
@@ -36,6 +38,12 @@ typedef ssize_t (*staging_base_read_fn)(void *arg, uint64_t off, void *buf,
  * (0 for a new document or an O_TRUNC open). */
 int staging_create(struct staging **out, const char *path,
 		   const struct crypto_key *key, uint64_t base_size);
+/* Make the existing file at path (a retired staging file) a new, empty
+ * staging file, as staging_create would: its old content is cut and a fresh
+ * file id goes into the header, so no slot written before can authenticate
+ * as part of the new content.  On failure the file is removed. */
+int staging_recycle(struct staging **out, const char *path,
+		    const struct crypto_key *key, uint64_t base_size);
 /* Reopen an existing staging file (after a restart). -EBADMSG if tampered. */
 int staging_open(struct staging **out, const char *path,
 		 const struct crypto_key *key);

@@ -49,6 +49,7 @@ struct bop {
 	int fatal;  /* its content cannot be read, ever */
 	int landed; /* replayed deposit the server already holds */
 	struct remote_meta landed_rm;
+	char *retired; /* its staging file, committed: to recycle */
 };
 
 struct batch {
@@ -60,6 +61,16 @@ void sync_kick(struct fs *fs, int force)
 {
 	if (force)
 		fs->sync_force = 1;
+	pthread_cond_signal(&fs->sync_cond);
+}
+
+void sync_kick_at(struct fs *fs, int64_t ready_at)
+{
+	/* asleep until a time before ready_at: it looks again by itself
+	 * then, and a wake-up now would only rescan the queue (once per
+	 * file closed, while a folder of small files is being copied) */
+	if (fs->sync_sleep_until && fs->sync_sleep_until <= ready_at)
+		return;
 	pthread_cond_signal(&fs->sync_cond);
 }
 
@@ -174,6 +185,7 @@ static void batch_put(struct fs *fs, struct batch *b)
 			node_unref(fs, o->node);
 		}
 		free(o->chunks);
+		free(o->retired);
 	}
 	b->n = 0;
 	pthread_cond_broadcast(&fs->cond);
@@ -711,12 +723,13 @@ static void batch_applied(struct fs *fs, struct batch *b, json_t *reply)
 				snprintf(n->rm.deposited_at,
 					 sizeof(n->rm.deposited_at), "%s", at);
 			n->rm.mtime = o->mtime;
-			/* the staging is now a version: reads go to chunks */
+			/* the staging is now a version: reads go to chunks;
+			 * its file is retired once fs->lock is dropped
+			 * (batch_retire) */
 			if (n->staging_name && o->op.staging &&
 			    !strcmp(n->staging_name, o->op.staging) &&
 			    !n->writers) {
-				content_staging_delete(fs, n->staging_name);
-				free(n->staging_name);
+				o->retired = n->staging_name;
 				n->staging_name = NULL;
 			}
 		} else if (n) {
@@ -725,6 +738,27 @@ static void batch_applied(struct fs *fs, struct batch *b, json_t *reply)
 		if (p)
 			pend_done(fs, p);
 	}
+}
+
+/*
+ * Retire the staging files of the deposits batch_applied committed, with
+ * fs->lock dropped: a batch of a thousand small files would otherwise hold
+ * every FUSE thread behind a thousand unlinks.  The nodes stay referenced
+ * by the batch, and writers wait for dep_inflight, cleared by batch_put
+ * only after this.
+ */
+static void batch_retire(struct fs *fs, struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct bop *o = &b->ops[i];
+
+		if (!o->retired)
+			continue;
+		content_staging_recycle(fs, o->node, o->retired, o->size);
+		free(o->retired);
+		o->retired = NULL;
+	}
+	content_staging_reap(fs);
 }
 
 /* conflict name for path: "NAME (conflict YYYY-MM-DD HHMMSS).EXT" */
@@ -854,8 +888,10 @@ static void *sync_main(void *arg)
 			if (wake) {
 				ts.tv_sec = wake / 1000;
 				ts.tv_nsec = (wake % 1000) * 1000000;
+				fs->sync_sleep_until = wake;
 				pthread_cond_timedwait(&fs->sync_cond,
 						       &fs->lock, &ts);
+				fs->sync_sleep_until = 0;
 			} else {
 				pthread_cond_wait(&fs->sync_cond, &fs->lock);
 			}
@@ -885,6 +921,9 @@ static void *sync_main(void *arg)
 			log_debug("committed %zu operations", b.n);
 			backoff = 0;
 			max_ops = BATCH_MAX_OPS;
+			pthread_mutex_unlock(&fs->lock);
+			batch_retire(fs, &b);
+			pthread_mutex_lock(&fs->lock);
 		} else if (local && bad >= 0) {
 			batch_lost_op(fs, &b, (size_t)bad, msg);
 		} else if (rc == -E2BIG && bad < 0 && b.n > 1) {

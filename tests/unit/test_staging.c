@@ -2,8 +2,11 @@
  * Staging files against an in-memory model: random writes, reads and
  * truncates over a fake base of random bytes must read back exactly what the
  * model says, before and after a reopen; tampering is detected; nothing
- * written reaches the disk in clear.
+ * written reaches the disk in clear.  A recycled staging file is new
+ * content: empty, and deaf to the slots of its past; the pool of retired
+ * files frees, keeps and unlinks them as it promises.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "client/staging.h"
+#include "client/staging_pool.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "tests/lib/tap.h"
@@ -425,6 +429,195 @@ static void test_staging_misc(const struct crypto_key *key)
 	       "open a missing file: -ENOENT");
 }
 
+static int exists(const char *name)
+{
+	struct stat sb;
+
+	return stat(tpath(name), &sb) == 0;
+}
+
+static void test_staging_recycle(const struct crypto_key *key)
+{
+	uint8_t buf[3 * STAGING_BLOCK], old[SLOT];
+	uint8_t zero[3 * STAGING_BLOCK] = { 0 };
+	struct fake_base fb = { 0 };
+	struct staging *st = NULL;
+	struct stat sb;
+	int fd;
+
+	crypto_random(buf, sizeof(buf));
+	is_int(staging_create(&st, tpath("rec"), key, 0), 0, "create");
+	is_int(staging_write(st, buf, sizeof(buf), 0, NULL, NULL), sizeof(buf),
+	       "write 3 blocks");
+	staging_close(st);
+	fd = open(tpath("rec"), O_RDONLY);
+	ok(fd >= 0 && pread(fd, old, SLOT, HDR_SLOT + SLOT) == SLOT,
+	   "keep the sealed slot of block 1");
+	if (fd >= 0)
+		close(fd);
+
+	is_int(staging_recycle(&st, tpath("rec"), key, 0), 0, "recycle");
+	is_int(staging_size(st), 0, "a recycled file is empty");
+	ok(stat(tpath("rec"), &sb) == 0 && sb.st_size <= HDR_SLOT,
+	   "its old slots are cut");
+	is_int(staging_truncate(st, sizeof(buf)), 0, "extend to 3 blocks");
+	memset(buf, 1, sizeof(buf));
+	is_int(staging_read(st, buf, sizeof(buf), 0, NULL, NULL), sizeof(buf),
+	       "read");
+	ok(!memcmp(buf, zero, sizeof(buf)), "it reads zeros");
+	staging_close(st);
+	is_int(staging_open(&st, tpath("rec"), key), 0,
+	       "it authenticates when reopened");
+	is_int(staging_size(st), sizeof(buf), "with the new size");
+	staging_close(st);
+
+	/* The old slot put back where it was: another file id in its
+	 * additional data, so it fails instead of reading as content. */
+	fd = open(tpath("rec"), O_WRONLY);
+	ok(fd >= 0 && pwrite(fd, old, SLOT, HDR_SLOT + SLOT) == SLOT,
+	   "plant the old slot back");
+	if (fd >= 0)
+		close(fd);
+	is_int(staging_open(&st, tpath("rec"), key), 0, "open");
+	is_int(staging_read(st, buf, sizeof(buf), 0, NULL, NULL), -EBADMSG,
+	       "the old slot cannot be read back: -EBADMSG");
+	staging_close(st);
+
+	/* Recycled over a base: unwritten blocks come from the base. */
+	fb.size = 2 * STAGING_BLOCK;
+	fb.data = malloc(fb.size);
+	crypto_random(fb.data, fb.size);
+	is_int(staging_recycle(&st, tpath("rec"), key, fb.size), 0,
+	       "recycle over a base");
+	ok(same_as_model(st, fb.data, fb.size, &fb), "it reads the base");
+	staging_close(st);
+	free(fb.data);
+
+	is_int(staging_recycle(&st, tpath("gone"), key, 0), -ENOENT,
+	       "recycle a missing file: -ENOENT");
+	ok(!exists("gone"), "and nothing is left behind");
+}
+
+static void test_staging_pool(const struct crypto_key *key)
+{
+	static const char *names[] = { "a", "b", "c", "d" };
+	struct staging_pool *sp = NULL;
+	struct staging *st = NULL;
+	char name[STAGING_POOL_NAME_MAX], first[STAGING_POOL_NAME_MAX];
+	int all = 1;
+
+	is_int(staging_pool_new(&sp, tmpdir, 2, 1000, 0), 0, "pool of 2");
+	for (size_t i = 0; i < 4; i++) {
+		all &= staging_create(&st, tpath(names[i]), key, 0) == 0;
+		staging_close(st);
+	}
+	ok(all, "4 staging files");
+	staging_pool_retire(sp, "a", 1, 100);
+	staging_pool_retire(sp, "b", 1, 100);
+	staging_pool_retire(sp, "c", 1, 100);
+	staging_pool_retire(sp, "d", 0, 100);
+	ok(exists("a") && exists("b") && exists("c") && exists("d"),
+	   "retiring touches no file");
+	is_int(staging_pool_count(sp), 0, "nor frees a name yet");
+	staging_pool_reap(sp);
+	is_int(staging_pool_count(sp), 2, "reap frees as many as fit");
+	ok(exists("a") && exists("b"), "the free files stay");
+	ok(!exists("c") && !exists("d"),
+	   "past the cap or not reusable: unlinked");
+
+	is_int(staging_pool_take(sp, name, sizeof(name)), 1, "take one");
+	ok(!strcmp(name, "a") || !strcmp(name, "b"), "a free name");
+	is_int(staging_recycle(&st, tpath(name), key, 0), 0,
+	       "recycle the taken file");
+	staging_close(st);
+	memcpy(first, name, sizeof(first));
+	is_int(staging_pool_take(sp, name, sizeof(name)), 1, "take another");
+	is_int(staging_pool_take(sp, name, sizeof(name)), 0,
+	       "an empty pool gives none");
+
+	ok(mkdir(tpath("kept"), 0700) == 0, "kept/ folder");
+	is_int(staging_create(&st, tpath("kept/e"), key, 0), 0,
+	       "a staging file in kept/");
+	staging_close(st);
+	staging_pool_retire(sp, "kept/e", 1, 100);
+	staging_pool_reap(sp);
+	is_int(staging_pool_count(sp), 0, "a name with a folder is not kept");
+	ok(!exists("kept/e"), "it is unlinked");
+
+	staging_pool_retire(sp, name, 1, 100);
+	staging_pool_reap(sp);
+	is_int(staging_pool_count(sp), 1, "freed again");
+	staging_pool_retire(sp, first, 0, 100);
+	staging_pool_free(sp);
+	ok(!exists("a") && !exists("b"),
+	   "freeing the pool unlinks what it held");
+	staging_pool_free(NULL);
+
+	/* The bytes the free files may hold together are bounded too. */
+	is_int(staging_pool_new(&sp, tmpdir, 10, 150, 0), 0, "pool of 150 bytes");
+	for (size_t i = 0; i < 2; i++) {
+		all &= staging_create(&st, tpath(names[i]), key, 0) == 0;
+		staging_close(st);
+		staging_pool_retire(sp, names[i], 1, 100);
+	}
+	staging_pool_reap(sp);
+	is_int(staging_pool_count(sp), 1, "one file of 100 bytes fits");
+	ok(exists("a") && !exists("b"), "the other is unlinked");
+	is_int(staging_pool_take(sp, name, sizeof(name)), 1, "take it");
+	staging_pool_retire(sp, name, 1, 100);
+	staging_pool_reap(sp);
+	is_int(staging_pool_count(sp), 1, "its bytes were given back");
+	staging_pool_free(sp);
+	ok(!exists("a"), "freed");
+}
+
+static size_t files_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void test_staging_pool_spares(const struct crypto_key *key)
+{
+	struct staging_pool *sp = NULL;
+	struct staging *st = NULL;
+	char name[STAGING_POOL_NAME_MAX], dir[256];
+	struct stat sb;
+	int i;
+
+	snprintf(dir, sizeof(dir), "%s", tpath("spares"));
+	ok(mkdir(dir, 0700) == 0, "a folder for spares");
+	is_int(staging_pool_new(&sp, dir, 10, 1000, 3), 0,
+	       "pool keeping 3 spares");
+	is_int(files_in(dir), 0, "no file before the first need");
+	is_int(staging_pool_take(sp, name, sizeof(name)), 0,
+	       "the first take finds none");
+	for (i = 0; i < 200 && staging_pool_count(sp) < 3; i++)
+		usleep(10000);
+	is_int(staging_pool_count(sp), 3, "then 3 spares are made");
+	is_int(files_in(dir), 3, "3 files");
+	is_int(staging_pool_take(sp, name, sizeof(name)), 1, "take a spare");
+	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", name);
+	ok(stat(dir, &sb) == 0 && sb.st_size == 0, "it is an empty file");
+	is_int(staging_recycle(&st, dir, key, 0), 0, "it becomes staging");
+	is_int(staging_size(st), 0, "an empty one");
+	staging_close(st);
+	*strrchr(dir, '/') = '\0';
+	for (i = 0; i < 200 && staging_pool_count(sp) < 3; i++)
+		usleep(10000);
+	is_int(staging_pool_count(sp), 3, "the spare taken is replaced");
+	staging_pool_retire(sp, name, 0, 0);
+	staging_pool_free(sp);
+	is_int(files_in(dir), 0, "freeing the pool removes the spares");
+}
+
 int main(void)
 {
 	struct crypto_key key;
@@ -438,6 +631,9 @@ int main(void)
 	test_staging_misc(&key);
 	test_staging_crash_repair(&key);
 	test_staging_random(&key);
+	test_staging_recycle(&key);
+	test_staging_pool(&key);
+	test_staging_pool_spares(&key);
 	crypto_key_release(&key);
 	rm_rf(tmpdir);
 	return tap_done();

@@ -1,0 +1,263 @@
+/*
+ * Staging pool (see staging_pool.h): a list of retired names waiting for
+ * their file-system work and a bounded stack of free names, both under one
+ * mutex that is never held across a system call, and a thread that keeps a
+ * few empty spare files ready when asked to.
+ */
+#include "client/staging_pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/crypto.h"
+#include "common/err.h"
+#include "common/log.h"
+
+struct retired {
+	char *name;
+	int reuse;
+	uint64_t size;
+};
+
+struct free_name {
+	char name[STAGING_POOL_NAME_MAX];
+	uint64_t size;
+};
+
+struct staging_pool {
+	pthread_mutex_t lock;
+	int dirfd; /* the staging folder: unlinks resolve one name only */
+	char *dir;
+	/* protected by lock */
+	struct retired *ret;
+	size_t nret, aret;
+	struct free_name *free; /* a stack: the newest first out */
+	size_t nfree, cap;
+	uint64_t bytes, max_bytes; /* content held by the free files */
+	/* the spare maker: started on first need, so never before the
+	 * process daemonizes (fork keeps no thread) */
+	size_t spares;
+	int maker_started, maker_stop, maker_idle;
+	pthread_t maker;
+	pthread_cond_t maker_cond;
+};
+
+int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap,
+		     uint64_t bytes, size_t spares)
+{
+	struct staging_pool *sp = calloc(1, sizeof(*sp));
+	int e;
+
+	*out = NULL;
+	if (!sp)
+		return err_set(-ENOMEM, "out of memory for the staging pool");
+	sp->dirfd = -1;
+	sp->cap = cap;
+	sp->max_bytes = bytes;
+	sp->spares = spares < cap ? spares : cap;
+	sp->dir = strdup(dir);
+	sp->free = calloc(cap ? cap : 1, sizeof(*sp->free));
+	if (!sp->dir || !sp->free) {
+		staging_pool_free(sp);
+		return err_set(-ENOMEM, "out of memory for the staging pool");
+	}
+	sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dirfd < 0) {
+		e = errno;
+		staging_pool_free(sp);
+		return err_set(-e, "cannot open '%s': %s", dir, strerror(e));
+	}
+	pthread_mutex_init(&sp->lock, NULL);
+	pthread_cond_init(&sp->maker_cond, NULL);
+	*out = sp;
+	return 0;
+}
+
+static void pool_unlink(struct staging_pool *sp, const char *name)
+{
+	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
+		log_warn("cannot remove staging file: %s", strerror(errno));
+}
+
+void staging_pool_free(struct staging_pool *sp)
+{
+	if (!sp)
+		return;
+	if (sp->dirfd >= 0) {
+		if (sp->maker_started) {
+			pthread_mutex_lock(&sp->lock);
+			sp->maker_stop = 1;
+			pthread_cond_signal(&sp->maker_cond);
+			pthread_mutex_unlock(&sp->lock);
+			pthread_join(sp->maker, NULL);
+		}
+		staging_pool_reap(sp);
+		for (size_t i = 0; i < sp->nfree; i++)
+			pool_unlink(sp, sp->free[i].name);
+		close(sp->dirfd);
+		pthread_cond_destroy(&sp->maker_cond);
+		pthread_mutex_destroy(&sp->lock);
+	}
+	free(sp->ret);
+	free(sp->free);
+	free(sp->dir);
+	free(sp);
+}
+
+void staging_pool_retire(struct staging_pool *sp, const char *name, int reuse,
+			 uint64_t size)
+{
+	char *copy = strdup(name);
+	int recorded = 0;
+
+	/* a name with a folder in it (kept/...) is not ours to recycle */
+	if (strchr(name, '/') || strlen(name) >= STAGING_POOL_NAME_MAX)
+		reuse = 0;
+	pthread_mutex_lock(&sp->lock);
+	if (copy && sp->nret == sp->aret) {
+		size_t na = sp->aret ? 2 * sp->aret : 64;
+		struct retired *r = realloc(sp->ret, na * sizeof(*r));
+
+		if (r) {
+			sp->ret = r;
+			sp->aret = na;
+		}
+	}
+	if (copy && sp->nret < sp->aret) {
+		sp->ret[sp->nret].name = copy;
+		sp->ret[sp->nret].reuse = reuse;
+		sp->ret[sp->nret].size = size;
+		sp->nret++;
+		recorded = 1;
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (!recorded) {
+		/* out of memory: nothing recorded, so do it now */
+		free(copy);
+		pool_unlink(sp, name);
+	}
+}
+
+void staging_pool_reap(struct staging_pool *sp)
+{
+	struct retired *ret;
+	size_t n, i, k = 0;
+
+	pthread_mutex_lock(&sp->lock);
+	ret = sp->ret;
+	n = sp->nret;
+	/* free names first, under the lock; the unlinks after it */
+	for (i = 0; i < n; i++) {
+		struct free_name *f = &sp->free[sp->nfree];
+
+		if (!ret[i].reuse || sp->nfree >= sp->cap ||
+		    ret[i].size > sp->max_bytes - sp->bytes) {
+			ret[k++] = ret[i];
+			continue;
+		}
+		snprintf(f->name, sizeof(f->name), "%s", ret[i].name);
+		f->size = ret[i].size;
+		sp->bytes += f->size;
+		sp->nfree++;
+		free(ret[i].name);
+	}
+	sp->ret = NULL;
+	sp->nret = sp->aret = 0;
+	pthread_mutex_unlock(&sp->lock);
+	for (i = 0; i < k; i++) {
+		pool_unlink(sp, ret[i].name);
+		free(ret[i].name);
+	}
+	free(ret);
+}
+
+/*
+ * Keep sp->spares free files ready: empty ones, made here while the FUSE
+ * thread that will need them does the rest of its work.  Making a file is
+ * the costly part of a new staging file on an ext4 without a journal (see
+ * staging_pool.h), and this thread runs it on another core.
+ */
+static void *maker_main(void *arg)
+{
+	struct staging_pool *sp = arg;
+
+	pthread_mutex_lock(&sp->lock);
+	while (!sp->maker_stop) {
+		char name[STAGING_POOL_NAME_MAX];
+		uint8_t rnd[16];
+		int fd, e;
+
+		if (sp->nfree >= sp->spares) {
+			sp->maker_idle = 1;
+			pthread_cond_wait(&sp->maker_cond, &sp->lock);
+			sp->maker_idle = 0;
+			continue;
+		}
+		pthread_mutex_unlock(&sp->lock);
+		crypto_random(rnd, sizeof(rnd));
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(name + 2 * i, 3, "%02x", rnd[i]);
+		fd = openat(sp->dirfd, name,
+			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		pthread_mutex_lock(&sp->lock);
+		if (fd < 0) {
+			/* a full disk, say: new content makes its own */
+			log_warn("cannot make a spare staging file: %s",
+				 strerror(e));
+			sp->spares = 0;
+			break;
+		}
+		if (sp->nfree < sp->cap) {
+			snprintf(sp->free[sp->nfree].name, STAGING_POOL_NAME_MAX,
+				 "%s", name);
+			sp->free[sp->nfree].size = 0;
+			sp->nfree++;
+		} else {
+			pthread_mutex_unlock(&sp->lock);
+			pool_unlink(sp, name);
+			pthread_mutex_lock(&sp->lock);
+		}
+	}
+	pthread_mutex_unlock(&sp->lock);
+	return NULL;
+}
+
+int staging_pool_take(struct staging_pool *sp, char *name, size_t cap)
+{
+	int got = 0;
+
+	pthread_mutex_lock(&sp->lock);
+	if (sp->nfree && cap >= STAGING_POOL_NAME_MAX) {
+		sp->nfree--;
+		snprintf(name, cap, "%s", sp->free[sp->nfree].name);
+		sp->bytes -= sp->free[sp->nfree].size;
+		got = 1;
+	}
+	if (sp->nfree < sp->spares && !sp->maker_stop) {
+		if (!sp->maker_started)
+			sp->maker_started = !pthread_create(&sp->maker, NULL,
+							    maker_main, sp);
+		else if (sp->maker_idle) /* a busy one looks again itself */
+			pthread_cond_signal(&sp->maker_cond);
+	}
+	pthread_mutex_unlock(&sp->lock);
+	return got;
+}
+
+size_t staging_pool_count(struct staging_pool *sp)
+{
+	size_t n;
+
+	pthread_mutex_lock(&sp->lock);
+	n = sp->nfree;
+	pthread_mutex_unlock(&sp->lock);
+	return n;
+}
