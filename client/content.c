@@ -434,7 +434,10 @@ ssize_t content_write(struct fs *fs, struct node *n, const void *buf,
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&fs->lock);
-	n->lsize = staging_size(n->st);
+	/* a write never shrinks a file; a later write queued behind this
+	 * one (wback.c) may have set a larger size already */
+	if (n->lsize < staging_size(n->st))
+		n->lsize = staging_size(n->st);
 	n->wrote = 1;
 	n->mtime_local = fs_now_ms() / 1000;
 	pthread_mutex_unlock(&fs->lock);

@@ -40,6 +40,8 @@ struct transport;
 struct cache;
 struct staging;
 struct mount_opts;
+struct wb_job;
+struct wback;
 
 #define FS_TTL_MS     1000 /* folder listings and kernel caches */
 #define FS_FEED_TTL_MS 30000 /* folder listings while the change feed runs */
@@ -129,6 +131,12 @@ struct node {
 	struct staging *st;
 	char *st_name; /* the staging file st is open on */
 	struct chunk_map *map;
+
+	/* write-behind (wback.c), protected by its lock */
+	struct wb_job *wb_head, *wb_tail; /* queued writes, in order */
+	struct node *wb_next;		  /* in the ready list */
+	int wb_ready, wb_running;
+	int wb_err; /* first failed queued write, -errno */
 };
 
 /* A queued operation, mirrored in memory: the source of truth while mounted. */
@@ -188,6 +196,9 @@ struct fs {
 	pthread_cond_t sync_cond;
 	int sync_started, sync_stop, sync_force;
 	char last_error[FS_ERRMSG_MAX];
+	/* times last_error was set: `coffre sync --wait` tells a new error
+	 * from an old one with the same words (user.coffre.errors) */
+	uint64_t errors;
 
 	/* notifier */
 	pthread_t notify_thread;
@@ -197,6 +208,7 @@ struct fs {
 	int notify_started, notify_stop;
 
 	struct offline *offline; /* offline.c: sealed copy of the tree */
+	struct wback *wb;	 /* wback.c: write-behind workers */
 
 	/* change feed (feed.c); feed_ok and feed_stop are read atomically */
 	pthread_t feed_thread;

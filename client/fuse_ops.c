@@ -21,6 +21,7 @@
 #include "client/mount.h"
 #include "client/queue.h"
 #include "client/staging.h"
+#include "client/wback.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/path.h"
@@ -278,6 +279,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			rc = -EISDIR;
 			goto out;
 		}
+		/* after the writes answered before it */
+		wback_drain(fs, n);
 		if (h && h->write) {
 			pthread_mutex_lock(&n->lock);
 			rc = content_truncate(fs, n, (uint64_t)attr->st_size);
@@ -574,8 +577,11 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	/* A new version is a deposit in the document's folder. */
 	if (write && !created && n->kind == NODE_FILE && n->parent)
 		rc = rights_check(fs, n->parent, RIGHTS_DEPOSIT);
-	if (write && !created && rc == 0)
+	if (write && !created && rc == 0) {
+		/* an O_TRUNC comes after the writes other handles queued */
+		wback_drain(fs, n);
 		rc = nameop_open_write(fs, n, !!(fi->flags & O_TRUNC));
+	}
 	if (rc < 0) {
 		free(h);
 		return rc;
@@ -601,10 +607,57 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	return 0;
 }
 
+/* After a failed write session, when no queued deposit uses its staging
+ * file, drop it: the file shows its current version again, not the torn
+ * content that will never be deposited. */
+static void drop_torn(struct fs *fs, struct node *n)
+{
+	char *name = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	if (!n->writers && !n->dep_seq && n->staging_name) {
+		name = n->staging_name;
+		n->staging_name = NULL;
+		n->content_gen++; /* the kernel's pages are the torn ones */
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (name) {
+		content_staging_delete(fs, name);
+		free(name);
+		notify_inode(fs, n->ino);
+	}
+}
+
+/* The write handle h goes: its queued writes land in staging first.  When
+ * one of them failed, the last writer's close deposits nothing: the
+ * content is torn, and the writer was told by flush (close) or fsync. */
+static void release_write(struct fs *fs, struct fh *h)
+{
+	struct node *n = h->n;
+	int werr = wback_drain(fs, n), last = 0;
+
+	if (werr) {
+		pthread_mutex_lock(&fs->lock);
+		if (n->writers == 1) {
+			n->wrote = 0;
+			last = 1;
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (last)
+			log_error("'%s' is not deposited: a write failed (%s)",
+				  n->name, strerror(-werr));
+	}
+	nameop_release_write(fs, n);
+	if (last) {
+		wback_reset(fs, n);
+		drop_torn(fs, n);
+	}
+}
+
 static void fh_close(struct fs *fs, struct fh *h)
 {
 	if (h->write)
-		nameop_release_write(fs, h->n);
+		release_write(fs, h);
 	chunk_map_free(h->map);
 	put(fs, h->n);
 	free(h);
@@ -690,6 +743,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	/* a read sees every write answered before it */
+	wback_drain(fs, h->n);
 	pthread_mutex_lock(&h->n->lock);
 	if (h->ver)
 		r = content_read_pinned(fs, h->n, &h->map, h->doc, h->ver,
@@ -717,9 +772,19 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	pthread_mutex_lock(&h->n->lock);
-	r = content_write(fs, h->n, buf, size, (uint64_t)off);
-	pthread_mutex_unlock(&h->n->lock);
+	if (size >= WBACK_MIN_ASYNC) {
+		r = wback_write(fs, h->n, buf, size, (uint64_t)off);
+		if (r == 0)
+			r = (ssize_t)size;
+	} else {
+		/* in order after the writes queued before it */
+		r = wback_drain(fs, h->n);
+		if (r == 0) {
+			pthread_mutex_lock(&h->n->lock);
+			r = content_write(fs, h->n, buf, size, (uint64_t)off);
+			pthread_mutex_unlock(&h->n->lock);
+		}
+	}
 	if (r < 0) {
 		log_warn("write to '%s' failed: %s", h->n->name, err_msg());
 		fuse_reply_err(req, ioerr((int)r));
@@ -730,8 +795,14 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	/* not a version boundary: the last release is */
-	fuse_reply_err(req, 0);
+	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
+	int rc = 0;
+
+	/* not a version boundary (the last release is), but where close()
+	 * learns that a queued write failed */
+	if (h->write)
+		rc = wback_drain(req_fs(req), h->n);
+	fuse_reply_err(req, rc < 0 ? ioerr(rc) : 0);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino,
@@ -746,10 +817,10 @@ static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 {
 	struct fs *fs = req_fs(req);
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
-	int rc = 0;
+	int rc = wback_drain(fs, h->n);
 
 	pthread_mutex_lock(&h->n->lock);
-	if (h->n->st)
+	if (rc == 0 && h->n->st)
 		rc = staging_sync(h->n->st);
 	pthread_mutex_unlock(&h->n->lock);
 	if (rc == 0)

@@ -400,6 +400,7 @@ static int cmd_sync(const char *config, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static char before[XATTR_VALUE_MAX], error[XATTR_VALUE_MAX];
+	char nerr0[32] = "", nerr[32];
 	const struct timespec poll = { 0, SYNC_POLL_NS };
 	unsigned long timeout = SYNC_TIMEOUT_DEFAULT;
 	char pending[64], *end;
@@ -433,8 +434,12 @@ static int cmd_sync(const char *config, int argc, char **argv)
 	if (rc < 0)
 		return fail("cannot read the sync state of '%s': %s", mnt,
 			    strerror(-rc));
-	/* An error already there before we ask is not this sync's. */
+	/* An error already there before we ask is not this sync's.  The
+	 * count of errors tells a new error from an old one in the same
+	 * words (a refusal met again); without it, the words must differ. */
 	docref_xattr(mnt, "user.coffre.error", before, sizeof(before));
+	if (docref_xattr(mnt, "user.coffre.errors", nerr0, sizeof(nerr0)) < 0)
+		nerr0[0] = '\0';
 	if (setxattr(mnt, "user.coffre.sync", "now", 3, 0) < 0)
 		return fail("cannot ask '%s' to sync: %s", mnt,
 			    strerror(errno));
@@ -455,8 +460,14 @@ static int cmd_sync(const char *config, int argc, char **argv)
 		docref_xattr(mnt, "user.coffre.error", error, sizeof(error));
 		if (!error[0])
 			before[0] = '\0'; /* cleared: any new one counts */
-		if (error[0] && strcmp(error, before) != 0)
+		if (nerr0[0]) {
+			if (docref_xattr(mnt, "user.coffre.errors", nerr,
+					 sizeof(nerr)) == 0 &&
+			    strcmp(nerr, nerr0) != 0 && error[0])
+				return fail("%s", error);
+		} else if (error[0] && strcmp(error, before) != 0) {
 			return fail("%s", error);
+		}
 		if (n == 0)
 			return 0;
 		if (mono_now() >= deadline)

@@ -19,6 +19,7 @@
 #include <fuse_lowlevel.h>
 #include "client/cache.h"
 #include "client/fs_i.h"
+#include "client/wback.h"
 #include "client/reads.h"
 #include "client/queue.h"
 #include "client/session.h"
@@ -245,8 +246,8 @@ static int serve(struct fs *fs, const struct mount_opts *o)
 		goto unmount;
 	}
 	/* threads only now: fuse_daemonize forks */
-	if (notify_start(fs) < 0 || sync_start(fs) < 0 || reads_start(fs) < 0 ||
-	    feed_start(fs) < 0) {
+	if (notify_start(fs) < 0 || wback_start(fs) < 0 || sync_start(fs) < 0 ||
+	    reads_start(fs) < 0 || feed_start(fs) < 0) {
 		log_error("%s", err_msg());
 		goto unmount;
 	}
@@ -261,6 +262,7 @@ static int serve(struct fs *fs, const struct mount_opts *o)
 	if (rc < 0)
 		log_error("FUSE loop failed: %s", strerror(-rc));
 unmount:
+	wback_stop(fs); /* every answered write into staging first */
 	feed_stop(fs);
 	reads_stop(fs);
 	sync_stop(fs);

@@ -6,6 +6,8 @@
  *   user.coffre.pending   (get) number of queued operations not yet
  *                         committed on the server, in decimal
  *   user.coffre.error     (get) the last permanent sync error, "" when none
+ *   user.coffre.errors    (get) how many errors were recorded since mount,
+ *                         in decimal: a new one in the same words counts
  *   user.coffre.sync      (set, value "now") end every settle delay at once
  *   user.coffre.space     (get) the space name
  */

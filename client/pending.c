@@ -262,6 +262,7 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 			snprintf(fs->last_error, sizeof(fs->last_error),
 				 "%.200s: staging file lost: %.200s", op->path,
 				 err_msg());
+			fs->errors++;
 			log_error(
 				"queued deposit of '%s' lost its staging file: %s",
 				op->path, err_msg());

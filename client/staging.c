@@ -6,8 +6,17 @@
  *
  *   [0, HEADER_SLOT)     sealed header (HEADER_SEALED bytes, rest a hole)
  *   slot i at HEADER_SLOT + i * SLOT_SIZE
- *                        crypto_seal(key, ad = i as u64 LE || file id,
- *                                    block i) = nonce || ciphertext || tag
+ *                        version 2 (written now): blockseal (AES-256-GCM)
+ *                        under a key derived from the master key and the
+ *                        file id, ad = i as u64 LE || file id:
+ *                        nonce (12) || ciphertext || tag || 12 zero bytes;
+ *                        version 1 (read, for files queued before):
+ *                        crypto_seal(key, same ad, block i) =
+ *                        nonce (24) || ciphertext || tag
+ *
+ * Both fill SLOT_SIZE bytes, so the layout is the same.  Version 2 exists
+ * for speed: every written block is sealed on the write path, and AES-GCM
+ * with AES-NI costs less than half of XChaCha20-Poly1305 (blockseal.h).
  *
  * A slot that was never written is a hole and reads as zeros; a real slot
  * starts with a random nonce that is never all zero (we reseal in the
@@ -29,18 +38,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/blockseal.h"
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 
 #define SLOT_SIZE	 ((uint64_t)STAGING_BLOCK + CRYPTO_SEAL_OVERHEAD)
 #define HEADER_SLOT	 4096u
-#define HEADER_MAGIC	 "COFFSTG1"
+#define HEADER_MAGIC_V1	 "COFFSTG1"
+#define HEADER_MAGIC	 "COFFSTG2"
+#define BLOCK_KEY_CONTEXT "coffre staging blocks v2"
 #define FILE_ID_LEN	 16
 #define HEADER_PLAIN	 64u
 #define HEADER_SEALED	 (HEADER_PLAIN + CRYPTO_SEAL_OVERHEAD)
@@ -57,6 +70,8 @@ struct staging {
 	/* borrowed: copying it into its own guarded pages would cost an
 	 * mmap and a munmap per file, a good part of saving a small one */
 	const struct crypto_key *key;
+	int version;	      /* of the slot format: 1 or 2 */
+	struct blockseal *bs; /* version 2: this file's block cipher */
 	uint8_t file_id[FILE_ID_LEN];
 	uint64_t size;
 	uint64_t base_size;
@@ -160,6 +175,27 @@ static int nonce_is_zero(const uint8_t *p)
 	return acc == 0;
 }
 
+/* Version 2: this file's own block key, from its id (set or read). */
+static int cipher_setup(struct staging *st)
+{
+	struct crypto_key sub;
+	char id[2 * FILE_ID_LEN + 1];
+	int rc;
+
+	blockseal_free(st->bs);
+	st->bs = NULL;
+	if (st->version != 2)
+		return 0;
+	for (int i = 0; i < FILE_ID_LEN; i++)
+		snprintf(id + 2 * i, 3, "%02x", st->file_id[i]);
+	rc = crypto_key_derive(&sub, st->key, BLOCK_KEY_CONTEXT, id);
+	if (rc < 0)
+		return rc;
+	rc = blockseal_new(&st->bs, &sub);
+	crypto_key_release(&sub);
+	return rc;
+}
+
 static int seal_block(struct staging *st, uint64_t b, const uint8_t *plain,
 		      uint8_t *slot)
 {
@@ -167,6 +203,12 @@ static int seal_block(struct staging *st, uint64_t b, const uint8_t *plain,
 	int rc;
 
 	block_ad(st, b, ad);
+	if (st->version == 2) {
+		memset(slot + STAGING_BLOCK + BLOCKSEAL_OVERHEAD, 0,
+		       SLOT_SIZE - STAGING_BLOCK - BLOCKSEAL_OVERHEAD);
+		return blockseal_seal(st->bs, ad, sizeof(ad), plain,
+				      STAGING_BLOCK, slot);
+	}
 	do {
 		rc = crypto_seal(st->key, ad, sizeof(ad), plain, STAGING_BLOCK,
 				 slot);
@@ -183,7 +225,20 @@ static int open_block(struct staging *st, uint64_t b, const uint8_t *slot,
 	int rc;
 
 	block_ad(st, b, ad);
-	rc = crypto_open(st->key, ad, sizeof(ad), slot, SLOT_SIZE, plain);
+	if (st->version == 2) {
+		uint8_t pad = 0;
+
+		for (size_t i = STAGING_BLOCK + BLOCKSEAL_OVERHEAD;
+		     i < SLOT_SIZE; i++)
+			pad |= slot[i];
+		rc = pad ? -EBADMSG :
+			   blockseal_open(st->bs, ad, sizeof(ad), slot,
+					  STAGING_BLOCK + BLOCKSEAL_OVERHEAD,
+					  plain);
+	} else {
+		rc = crypto_open(st->key, ad, sizeof(ad), slot, SLOT_SIZE,
+				 plain);
+	}
 	if (rc < 0)
 		return err_set(-EBADMSG,
 			       "staging block %llu fails to authenticate",
@@ -301,7 +356,7 @@ static int write_header(struct staging *st)
 	uint8_t sealed[HEADER_SEALED];
 	int rc;
 
-	memcpy(plain, HEADER_MAGIC, 8);
+	memcpy(plain, st->version == 2 ? HEADER_MAGIC : HEADER_MAGIC_V1, 8);
 	put_u64(plain + 8, st->size);
 	put_u64(plain + 16, st->base_size);
 	put_u64(plain + 24, st->base_limit);
@@ -330,10 +385,15 @@ static int read_header(struct staging *st)
 			       strerror((int)-r));
 	if ((size_t)r != sizeof(sealed) ||
 	    crypto_open(st->key, HEADER_AD, sizeof(HEADER_AD) - 1, sealed,
-			sizeof(sealed), plain) < 0 ||
-	    memcmp(plain, HEADER_MAGIC, 8) != 0)
+			sizeof(sealed), plain) < 0)
 		return err_set(-EBADMSG,
 			       "staging header fails to authenticate");
+	if (!memcmp(plain, HEADER_MAGIC, 8))
+		st->version = 2;
+	else if (!memcmp(plain, HEADER_MAGIC_V1, 8))
+		st->version = 1;
+	else
+		return err_set(-EBADMSG, "staging header of an unknown format");
 	st->size = get_u64(plain + 8);
 	st->base_size = get_u64(plain + 16);
 	st->base_limit = get_u64(plain + 24);
@@ -341,7 +401,7 @@ static int read_header(struct staging *st)
 	if (st->size > STAGING_MAX_SIZE || st->base_limit > st->size ||
 	    st->base_limit > st->base_size)
 		return err_set(-EBADMSG, "staging header is inconsistent");
-	return 0;
+	return cipher_setup(st);
 }
 
 static struct staging *staging_alloc(const struct crypto_key *key)
@@ -386,7 +446,10 @@ static int staging_start(struct staging **out, const char *path,
 	st->size = base_size;
 	st->base_size = base_size;
 	st->base_limit = base_size;
-	rc = write_header(st);
+	st->version = 2;
+	rc = cipher_setup(st);
+	if (rc == 0)
+		rc = write_header(st);
 	if (rc < 0) {
 		staging_close(st);
 		unlink(path);
@@ -509,6 +572,7 @@ void staging_close(struct staging *st)
 		return;
 	if (st->fd >= 0)
 		close(st->fd);
+	blockseal_free(st->bs);
 	free(st->bitmap);
 	free(st->scratch);
 	explicit_bzero(st->block, sizeof(st->block));

@@ -800,6 +800,7 @@ static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad, int rc,
 		 o->op.path ? o->op.path : o->op.from);
 	snprintf(fs->last_error, sizeof(fs->last_error), "%.200s: %.300s", what,
 		 msg);
+	fs->errors++;
 	if (!p)
 		return;
 	if (o->op.kind == QUEUE_DEPOSIT && !strstr(o->op.path, " (conflict ") &&
@@ -855,6 +856,7 @@ static void batch_lost_op(struct fs *fs, struct batch *b, size_t bad,
 
 	snprintf(fs->last_error, sizeof(fs->last_error), "%.200s: %.300s",
 		 b->ops[bad].op.path, msg);
+	fs->errors++;
 	log_error("dropping the deposit of '%s': %s", b->ops[bad].op.path, msg);
 	if (p)
 		pend_drop(fs, p);
@@ -954,6 +956,7 @@ static void *sync_main(void *arg)
 					fs->last_error, sizeof(fs->last_error),
 					"no space left at %s.%03dZ, content kept and retried: %.300s",
 					at, (int)(ms % 1000), msg);
+				fs->errors++;
 			}
 			batch_put(fs, &b);
 			until = fs_now_ms() + backoff;

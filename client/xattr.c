@@ -3,7 +3,7 @@
  * versions (user.coffre.version, .sha256, .deposited_by, .deposited_at,
  * .doc_id, .state: synced, pending or conflict), the class of folders, and
  * on the root the control interface of client/mount.h (pending, error,
- * sync, space).  Values are plain text without a trailing NUL.  Only
+ * errors, sync, space).  Values are plain text without a trailing NUL.  Only
  * user.coffre.sync may be set.
  */
 #include "client/fs_i.h"
@@ -22,7 +22,8 @@
 static const char *const file_attrs[] = {
 	"version", "sha256", "deposited_by", "deposited_at", "doc_id", "state",
 };
-static const char *const root_attrs[] = { "pending", "error", "space" };
+static const char *const root_attrs[] = { "pending", "error", "errors",
+					   "space" };
 
 /* synced, pending, or conflict: content the server refused twice, set
  * aside in staging/kept (see sync.c) and readable only here */
@@ -76,6 +77,10 @@ static int xa_value(struct fs *fs, const struct node *n, const char *key,
 		}
 		if (!strcmp(key, "error")) {
 			snprintf(out, cap, "%s", fs->last_error);
+			return 0;
+		}
+		if (!strcmp(key, "errors")) {
+			snprintf(out, cap, "%llu", (unsigned long long)fs->errors);
 			return 0;
 		}
 		if (!strcmp(key, "space")) {
@@ -156,8 +161,8 @@ int xattr_set(struct fs *fs, struct node *n, const char *name,
 			return err_set(-EINVAL,
 				       "user.coffre.sync takes \"now\"");
 		/* the error stays: one met before this round was never
-		 * reported yet; a refusal met again is stamped anew
-		 * (sync.c), so coffre sync --wait still sees it as news */
+		 * reported yet; a refusal met again counts anew in
+		 * user.coffre.errors, so coffre sync --wait sees it as news */
 		pthread_mutex_lock(&fs->lock);
 		sync_kick(fs, 1);
 		pthread_mutex_unlock(&fs->lock);

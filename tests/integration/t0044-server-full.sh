@@ -27,6 +27,7 @@ check "... saying the server has no space" sh -c \
 	'getfattr --only-values -n user.coffre.error "$1" | grep -qi "space"' _ "$A"
 # The same refusal again, twice: sync --wait reports it each time instead
 # of taking it for an old error and waiting out its timeout.
+n0=$(xattr "$A" user.coffre.errors)
 for round in second third; do
 	out=$(timeout 60 "$COFFRE" --config "$(cfg_of a)" sync --wait \
 		--timeout 40 "$A" 2>&1)
@@ -35,6 +36,8 @@ for round in second third; do
 	check "... saying the server has no space, not timing out" sh -c \
 		'printf "%s" "$1" | grep -i space | grep -vq "timed out"' _ "$out"
 done
+check "user.coffre.errors counted the refusals met again ($n0 before)" \
+	test "$(xattr "$A" user.coffre.errors)" -ge $((n0 + 2))
 check "the content is still on the drive" cmp "$T/big" "$A/big.bin"
 check "no version of it is in the ledger" sh -c \
 	"! git --git-dir '$(ledger demo)' log --format=%B main | grep -q big.bin"
