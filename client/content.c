@@ -190,7 +190,7 @@ void content_staging_delete(struct fs *fs, const char *name)
 	/* only recorded: the unlink waits for staging_pool_reap, which runs
 	 * outside fs->lock */
 	if (fs->spool) {
-		staging_pool_retire(fs->spool, name, 0, 0);
+		staging_pool_retire(fs->spool, name, 0);
 		return;
 	}
 	if (staging_path(fs, name, p, sizeof(p)) == 0 && unlink(p) < 0 &&
@@ -251,7 +251,7 @@ void content_staging_recycle(struct fs *fs, struct node *n, const char *name,
 		reuse = 1;
 	}
 	if (fs->spool)
-		staging_pool_retire(fs->spool, name, reuse, size);
+		staging_pool_retire(fs->spool, name, reuse);
 	else
 		content_staging_delete(fs, name);
 }

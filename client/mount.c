@@ -144,7 +144,7 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 		return explain(fs, err_set(-EIO, "cannot create '%s/staging'",
 					   fs->cache_dir));
 	rc = staging_pool_new(&fs->spool, fs->staging_dir, STAGING_POOL_CAP,
-			      STAGING_POOL_BYTES, STAGING_POOL_SPARES);
+			      STAGING_POOL_SPARES);
 	if (rc < 0)
 		return explain(fs, rc);
 	rc = cache_open(&fs->cache, fs->cache_dir, &fs->key, o->cache_size);

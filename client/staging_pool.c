@@ -21,12 +21,6 @@
 struct retired {
 	char *name;
 	int reuse;
-	uint64_t size;
-};
-
-struct free_name {
-	char name[STAGING_POOL_NAME_MAX];
-	uint64_t size;
 };
 
 struct staging_pool {
@@ -36,9 +30,8 @@ struct staging_pool {
 	/* protected by lock */
 	struct retired *ret;
 	size_t nret, aret;
-	struct free_name *free; /* a stack: the newest first out */
+	char (*free)[STAGING_POOL_NAME_MAX]; /* a stack: newest first out */
 	size_t nfree, cap;
-	uint64_t bytes, max_bytes; /* content held by the free files */
 	/* the spare maker: started on first need, so never before the
 	 * process daemonizes (fork keeps no thread) */
 	size_t spares;
@@ -48,7 +41,7 @@ struct staging_pool {
 };
 
 int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap,
-		     uint64_t bytes, size_t spares)
+		     size_t spares)
 {
 	struct staging_pool *sp = calloc(1, sizeof(*sp));
 	int e;
@@ -58,7 +51,6 @@ int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap,
 		return err_set(-ENOMEM, "out of memory for the staging pool");
 	sp->dirfd = -1;
 	sp->cap = cap;
-	sp->max_bytes = bytes;
 	sp->spares = spares < cap ? spares : cap;
 	sp->dir = strdup(dir);
 	sp->free = calloc(cap ? cap : 1, sizeof(*sp->free));
@@ -98,7 +90,7 @@ void staging_pool_free(struct staging_pool *sp)
 		}
 		staging_pool_reap(sp);
 		for (size_t i = 0; i < sp->nfree; i++)
-			pool_unlink(sp, sp->free[i].name);
+			pool_unlink(sp, sp->free[i]);
 		close(sp->dirfd);
 		pthread_cond_destroy(&sp->maker_cond);
 		pthread_mutex_destroy(&sp->lock);
@@ -109,8 +101,7 @@ void staging_pool_free(struct staging_pool *sp)
 	free(sp);
 }
 
-void staging_pool_retire(struct staging_pool *sp, const char *name, int reuse,
-			 uint64_t size)
+void staging_pool_retire(struct staging_pool *sp, const char *name, int reuse)
 {
 	char *copy = strdup(name);
 	int recorded = 0;
@@ -131,7 +122,6 @@ void staging_pool_retire(struct staging_pool *sp, const char *name, int reuse,
 	if (copy && sp->nret < sp->aret) {
 		sp->ret[sp->nret].name = copy;
 		sp->ret[sp->nret].reuse = reuse;
-		sp->ret[sp->nret].size = size;
 		sp->nret++;
 		recorded = 1;
 	}
@@ -143,34 +133,56 @@ void staging_pool_retire(struct staging_pool *sp, const char *name, int reuse,
 	}
 }
 
+/* Cut a file that joins the free list to nothing: it holds no disk space
+ * while it waits, and the O_TRUNC that recycles it has nothing to free on
+ * the path of the program saving a file. */
+static int pool_empty(struct staging_pool *sp, const char *name)
+{
+	char p[4096];
+
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", sp->dir, name) >=
+	    sizeof(p))
+		return -ENAMETOOLONG;
+	return truncate(p, 0) < 0 ? -errno : 0;
+}
+
+/* Room for one more free name (sp->lock held). */
+static int pool_room(const struct staging_pool *sp)
+{
+	return sp->nfree < sp->cap;
+}
+
 void staging_pool_reap(struct staging_pool *sp)
 {
 	struct retired *ret;
-	size_t n, i, k = 0;
+	size_t n, i;
 
 	pthread_mutex_lock(&sp->lock);
 	ret = sp->ret;
 	n = sp->nret;
-	/* free names first, under the lock; the unlinks after it */
-	for (i = 0; i < n; i++) {
-		struct free_name *f = &sp->free[sp->nfree];
-
-		if (!ret[i].reuse || sp->nfree >= sp->cap ||
-		    ret[i].size > sp->max_bytes - sp->bytes) {
-			ret[k++] = ret[i];
-			continue;
-		}
-		snprintf(f->name, sizeof(f->name), "%s", ret[i].name);
-		f->size = ret[i].size;
-		sp->bytes += f->size;
-		sp->nfree++;
-		free(ret[i].name);
-	}
 	sp->ret = NULL;
 	sp->nret = sp->aret = 0;
 	pthread_mutex_unlock(&sp->lock);
-	for (i = 0; i < k; i++) {
-		pool_unlink(sp, ret[i].name);
+	for (i = 0; i < n; i++) {
+		int keep = ret[i].reuse;
+
+		if (keep) {
+			pthread_mutex_lock(&sp->lock);
+			keep = pool_room(sp);
+			pthread_mutex_unlock(&sp->lock);
+		}
+		keep = keep && pool_empty(sp, ret[i].name) == 0;
+		if (keep) {
+			pthread_mutex_lock(&sp->lock);
+			keep = pool_room(sp);
+			if (keep)
+				snprintf(sp->free[sp->nfree++],
+					 STAGING_POOL_NAME_MAX, "%s",
+					 ret[i].name);
+			pthread_mutex_unlock(&sp->lock);
+		}
+		if (!keep)
+			pool_unlink(sp, ret[i].name);
 		free(ret[i].name);
 	}
 	free(ret);
@@ -215,11 +227,9 @@ static void *maker_main(void *arg)
 			sp->spares = 0;
 			break;
 		}
-		if (sp->nfree < sp->cap) {
-			snprintf(sp->free[sp->nfree].name, STAGING_POOL_NAME_MAX,
+		if (pool_room(sp)) {
+			snprintf(sp->free[sp->nfree++], STAGING_POOL_NAME_MAX,
 				 "%s", name);
-			sp->free[sp->nfree].size = 0;
-			sp->nfree++;
 		} else {
 			pthread_mutex_unlock(&sp->lock);
 			pool_unlink(sp, name);
@@ -237,8 +247,7 @@ int staging_pool_take(struct staging_pool *sp, char *name, size_t cap)
 	pthread_mutex_lock(&sp->lock);
 	if (sp->nfree && cap >= STAGING_POOL_NAME_MAX) {
 		sp->nfree--;
-		snprintf(name, cap, "%s", sp->free[sp->nfree].name);
-		sp->bytes -= sp->free[sp->nfree].size;
+		snprintf(name, cap, "%s", sp->free[sp->nfree]);
 		got = 1;
 	}
 	if (sp->nfree < sp->spares && !sp->maker_stop) {

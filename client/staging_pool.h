@@ -27,25 +27,24 @@
 
 /* Longest name the pool keeps (longer ones are only ever unlinked). */
 #define STAGING_POOL_NAME_MAX 64
-/* Largest content whose file is worth recycling: bigger files would keep
- * their disk blocks while they wait in the pool. */
+/* Largest content whose file is worth recycling: cutting a bigger file to
+ * nothing costs about what unlinking it does. */
 #define STAGING_POOL_REUSE_MAX (1024 * 1024)
-/* Free files kept at most, and the most content they may hold together:
- * enough for a folder of small files saved at once, little disk held. */
-#define STAGING_POOL_CAP   1024
-#define STAGING_POOL_BYTES (32ull * 1024 * 1024)
+/* Free files kept at most: enough for a folder of small files saved at
+ * once.  They are empty (reaping cuts them), so they hold no disk space. */
+#define STAGING_POOL_CAP 1024
 /* Empty files made ahead of need, for a burst of new files on a drive that
  * has committed none yet. */
 #define STAGING_POOL_SPARES 64
 
 struct staging_pool;
 
-/* A pool for the staging files in dir, keeping at most cap free names
- * whose content adds up to at most bytes.  With spares, a thread of the
- * pool's own, started by the first staging_pool_take, keeps that many
- * empty files ready (fewer when recycled ones fill the pool). */
+/* A pool for the staging files in dir, keeping at most cap free names.
+ * With spares, a thread of the pool's own, started by the first
+ * staging_pool_take, keeps that many empty files ready (fewer when
+ * recycled ones fill the pool). */
 int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap,
-		     uint64_t bytes, size_t spares);
+		     size_t spares);
 /* Reap what was retired, unlink every free file, and free the pool.
  * NULL does nothing. */
 void staging_pool_free(struct staging_pool *sp);
@@ -53,14 +52,14 @@ void staging_pool_free(struct staging_pool *sp);
 /*
  * Record that the staging file name in the pool's dir is no longer needed.
  * With reuse, the caller promises that no handle on the file can be used
- * again (the file may be given to new content), and size is its content's
- * size; without it the file is unlinked.  No file-system call, except when
- * out of memory (then the file is unlinked at once).
+ * again (the file may be given to new content); without it the file is
+ * unlinked.  No file-system call, except when out of memory (then the file
+ * is unlinked at once).
  */
-void staging_pool_retire(struct staging_pool *sp, const char *name, int reuse,
-			 uint64_t size);
-/* Carry out the retirements recorded so far: free names while there is
- * room, unlink the others.  Call it holding no lock of the drive. */
+void staging_pool_retire(struct staging_pool *sp, const char *name, int reuse);
+/* Carry out the retirements recorded so far: cut the reusable ones to
+ * nothing and free their names while there is room, unlink the others.
+ * Call it holding no lock of the drive. */
 void staging_pool_reap(struct staging_pool *sp);
 /* Take a free name into name (cap bytes, STAGING_POOL_NAME_MAX is enough):
  * 1 when one was taken, 0 when the pool has none.  The file is the

@@ -504,18 +504,20 @@ static void test_staging_pool(const struct crypto_key *key)
 	struct staging_pool *sp = NULL;
 	struct staging *st = NULL;
 	char name[STAGING_POOL_NAME_MAX], first[STAGING_POOL_NAME_MAX];
+	uint8_t buf[2 * STAGING_BLOCK] = { 1 };
+	struct stat sb;
 	int all = 1;
 
-	is_int(staging_pool_new(&sp, tmpdir, 2, 1000, 0), 0, "pool of 2");
+	is_int(staging_pool_new(&sp, tmpdir, 2, 0), 0, "pool of 2");
 	for (size_t i = 0; i < 4; i++) {
 		all &= staging_create(&st, tpath(names[i]), key, 0) == 0;
 		staging_close(st);
 	}
 	ok(all, "4 staging files");
-	staging_pool_retire(sp, "a", 1, 100);
-	staging_pool_retire(sp, "b", 1, 100);
-	staging_pool_retire(sp, "c", 1, 100);
-	staging_pool_retire(sp, "d", 0, 100);
+	staging_pool_retire(sp, "a", 1);
+	staging_pool_retire(sp, "b", 1);
+	staging_pool_retire(sp, "c", 1);
+	staging_pool_retire(sp, "d", 0);
 	ok(exists("a") && exists("b") && exists("c") && exists("d"),
 	   "retiring touches no file");
 	is_int(staging_pool_count(sp), 0, "nor frees a name yet");
@@ -539,34 +541,31 @@ static void test_staging_pool(const struct crypto_key *key)
 	is_int(staging_create(&st, tpath("kept/e"), key, 0), 0,
 	       "a staging file in kept/");
 	staging_close(st);
-	staging_pool_retire(sp, "kept/e", 1, 100);
+	staging_pool_retire(sp, "kept/e", 1);
 	staging_pool_reap(sp);
 	is_int(staging_pool_count(sp), 0, "a name with a folder is not kept");
 	ok(!exists("kept/e"), "it is unlinked");
 
-	staging_pool_retire(sp, name, 1, 100);
+	staging_pool_retire(sp, name, 1);
 	staging_pool_reap(sp);
 	is_int(staging_pool_count(sp), 1, "freed again");
-	staging_pool_retire(sp, first, 0, 100);
+	staging_pool_retire(sp, first, 0);
 	staging_pool_free(sp);
 	ok(!exists("a") && !exists("b"),
 	   "freeing the pool unlinks what it held");
 	staging_pool_free(NULL);
 
-	/* The bytes the free files may hold together are bounded too. */
-	is_int(staging_pool_new(&sp, tmpdir, 10, 150, 0), 0, "pool of 150 bytes");
-	for (size_t i = 0; i < 2; i++) {
-		all &= staging_create(&st, tpath(names[i]), key, 0) == 0;
-		staging_close(st);
-		staging_pool_retire(sp, names[i], 1, 100);
-	}
+	/* A free file holds no disk space while it waits. */
+	is_int(staging_pool_new(&sp, tmpdir, 10, 0), 0, "another pool");
+	all = staging_create(&st, tpath("a"), key, 0) == 0 &&
+	      staging_write(st, buf, sizeof(buf), 0, NULL, NULL) ==
+		      (ssize_t)sizeof(buf);
+	staging_close(st);
+	ok(all, "a staging file with content");
+	staging_pool_retire(sp, "a", 1);
 	staging_pool_reap(sp);
-	is_int(staging_pool_count(sp), 1, "one file of 100 bytes fits");
-	ok(exists("a") && !exists("b"), "the other is unlinked");
-	is_int(staging_pool_take(sp, name, sizeof(name)), 1, "take it");
-	staging_pool_retire(sp, name, 1, 100);
-	staging_pool_reap(sp);
-	is_int(staging_pool_count(sp), 1, "its bytes were given back");
+	ok(stat(tpath("a"), &sb) == 0 && sb.st_size == 0 && sb.st_blocks == 0,
+	   "a free file is cut to nothing");
 	staging_pool_free(sp);
 	ok(!exists("a"), "freed");
 }
@@ -594,7 +593,7 @@ static void test_staging_pool_spares(const struct crypto_key *key)
 
 	snprintf(dir, sizeof(dir), "%s", tpath("spares"));
 	ok(mkdir(dir, 0700) == 0, "a folder for spares");
-	is_int(staging_pool_new(&sp, dir, 10, 1000, 3), 0,
+	is_int(staging_pool_new(&sp, dir, 10, 3), 0,
 	       "pool keeping 3 spares");
 	is_int(files_in(dir), 0, "no file before the first need");
 	is_int(staging_pool_take(sp, name, sizeof(name)), 0,
@@ -613,7 +612,7 @@ static void test_staging_pool_spares(const struct crypto_key *key)
 	for (i = 0; i < 200 && staging_pool_count(sp) < 3; i++)
 		usleep(10000);
 	is_int(staging_pool_count(sp), 3, "the spare taken is replaced");
-	staging_pool_retire(sp, name, 0, 0);
+	staging_pool_retire(sp, name, 0);
 	staging_pool_free(sp);
 	is_int(files_in(dir), 0, "freeing the pool removes the spares");
 }
