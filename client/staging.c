@@ -178,7 +178,8 @@ static int nonce_is_zero(const uint8_t *p)
 /* Version 2: this file's own block key, from its id (set or read). */
 static int cipher_setup(struct staging *st)
 {
-	struct crypto_key sub;
+	uint8_t k[CRYPTO_KEY_LEN];
+	struct crypto_key sub = { .k = k };
 	char id[2 * FILE_ID_LEN + 1];
 	int rc;
 
@@ -188,11 +189,12 @@ static int cipher_setup(struct staging *st)
 		return 0;
 	for (int i = 0; i < FILE_ID_LEN; i++)
 		snprintf(id + 2 * i, 3, "%02x", st->file_id[i]);
-	rc = crypto_key_derive(&sub, st->key, BLOCK_KEY_CONTEXT, id);
-	if (rc < 0)
-		return rc;
-	rc = blockseal_new(&st->bs, &sub);
-	crypto_key_release(&sub);
+	/* on the stack, wiped at once: blockseal keeps its own schedule,
+	 * and guarded pages would cost an mmap and a munmap per file */
+	rc = crypto_key_derive_bytes(k, st->key, BLOCK_KEY_CONTEXT, id);
+	if (rc == 0)
+		rc = blockseal_new(&st->bs, &sub);
+	explicit_bzero(k, sizeof(k));
 	return rc;
 }
 

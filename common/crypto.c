@@ -82,11 +82,34 @@ int crypto_key_from_bytes(struct crypto_key *key, const uint8_t *b, size_t n)
 	return 0;
 }
 
-int crypto_key_derive(struct crypto_key *out, const struct crypto_key *master,
-		      const char *context, const char *id)
+int crypto_key_derive_bytes(uint8_t *out, const struct crypto_key *master,
+			    const char *context, const char *id)
 {
 	static const uint8_t zero;
 	crypto_generichash_state st;
+
+	if (!master || !master->k || !context)
+		return err_set(-EINVAL,
+			       "key derivation needs a key and a context");
+	/*
+	 * BLAKE2b keyed with the master key over context || 0 || id.  The NUL
+	 * separates the two strings, so ("ab", "c") and ("a", "bc") give
+	 * different keys.
+	 */
+	crypto_generichash_init(&st, master->k, CRYPTO_KEY_LEN, CRYPTO_KEY_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)context,
+				  strlen(context));
+	crypto_generichash_update(&st, &zero, 1);
+	if (id)
+		crypto_generichash_update(&st, (const uint8_t *)id, strlen(id));
+	crypto_generichash_final(&st, out, CRYPTO_KEY_LEN);
+	sodium_memzero(&st, sizeof(st));
+	return 0;
+}
+
+int crypto_key_derive(struct crypto_key *out, const struct crypto_key *master,
+		      const char *context, const char *id)
+{
 	struct crypto_key k;
 	int rc;
 
@@ -103,19 +126,12 @@ int crypto_key_derive(struct crypto_key *out, const struct crypto_key *master,
 		out->k = NULL;
 		return rc;
 	}
-	/*
-	 * BLAKE2b keyed with the master key over context || 0 || id.  The NUL
-	 * separates the two strings, so ("ab", "c") and ("a", "bc") give
-	 * different keys.
-	 */
-	crypto_generichash_init(&st, master->k, CRYPTO_KEY_LEN, CRYPTO_KEY_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)context,
-				  strlen(context));
-	crypto_generichash_update(&st, &zero, 1);
-	if (id)
-		crypto_generichash_update(&st, (const uint8_t *)id, strlen(id));
-	crypto_generichash_final(&st, k.k, CRYPTO_KEY_LEN);
-	sodium_memzero(&st, sizeof(st));
+	rc = crypto_key_derive_bytes(k.k, master, context, id);
+	if (rc < 0) {
+		crypto_key_release(&k);
+		out->k = NULL;
+		return rc;
+	}
 	*out = k;
 	return 0;
 }

@@ -32,6 +32,11 @@ int crypto_key_from_bytes(struct crypto_key *key, const uint8_t *b, size_t n);
 /* Derive a subkey for a context string and id (crypto_kdf / BLAKE2b). */
 int crypto_key_derive(struct crypto_key *out, const struct crypto_key *master,
 		      const char *context, const char *id);
+/* The same subkey into out (CRYPTO_KEY_LEN bytes the caller wipes), for
+ * one that lives a moment: no guarded pages, whose mmap and munmap would
+ * cost more than the derivation (a key per small staging file). */
+int crypto_key_derive_bytes(uint8_t *out, const struct crypto_key *master,
+			    const char *context, const char *id);
 void crypto_key_release(struct crypto_key *key);
 
 /* out must hold n + CRYPTO_SEAL_OVERHEAD bytes and not overlap in (-EINVAL). */

@@ -409,6 +409,22 @@ static void test_staging_crash_repair(const struct crypto_key *key)
 	staging_close(st);
 }
 
+/* The per-file block key comes from crypto_key_derive_bytes: it must be
+ * the key crypto_key_derive gives, or files staged before would not open. */
+static void test_staging_derive(const struct crypto_key *key)
+{
+	uint8_t k[CRYPTO_KEY_LEN];
+	struct crypto_key sub;
+
+	is_int(crypto_key_derive(&sub, key, "coffre staging blocks v2", "ab"),
+	       0, "derive a subkey");
+	is_int(crypto_key_derive_bytes(k, key, "coffre staging blocks v2",
+				       "ab"),
+	       0, "derive it into bytes");
+	ok(!memcmp(k, sub.k, sizeof(k)), "the same key both ways");
+	crypto_key_release(&sub);
+}
+
 static void test_staging_misc(const struct crypto_key *key)
 {
 	struct staging *st = NULL;
@@ -628,6 +644,7 @@ int main(void)
 	test_staging_truncate_extend(&key);
 	test_staging_at_rest(&key);
 	test_staging_misc(&key);
+	test_staging_derive(&key);
 	test_staging_crash_repair(&key);
 	test_staging_random(&key);
 	test_staging_recycle(&key);
