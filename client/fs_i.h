@@ -357,6 +357,9 @@ void offline_list_save(struct fs *fs, const char *path,
 		       const struct rentry *e, size_t n, const char *fclass);
 /* Keep the chunk list of a version this drive uploaded. */
 void offline_map_save(struct fs *fs, const struct chunk_map *m);
+/* Group the writes between offline_batch(fs, 1) and offline_batch(fs, 0)
+ * in one transaction (a commit saves one row per version it made). */
+void offline_batch(struct fs *fs, int begin);
 /* -EIO when path was never listed: unknown is never shown as empty. */
 int offline_list_load(struct fs *fs, const char *path, struct rentry **out,
 		      size_t *n, char *fclass);

@@ -32,6 +32,8 @@ struct offline {
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	struct crypto_key name_key, data_key;
+	sqlite3_stmt *put; /* prepared once: a row per committed version */
+	int in_batch;
 };
 
 int offline_open(struct fs *fs)
@@ -91,12 +93,33 @@ void offline_close(struct fs *fs)
 
 	if (!o)
 		return;
+	offline_batch(fs, 0);
+	sqlite3_finalize(o->put);
 	sqlite3_close(o->db);
 	crypto_key_release(&o->name_key);
 	crypto_key_release(&o->data_key);
 	pthread_mutex_destroy(&o->lock);
 	free(o);
 	fs->offline = NULL;
+}
+
+void offline_batch(struct fs *fs, int begin)
+{
+	struct offline *o = fs->offline;
+
+	if (!o)
+		return;
+	pthread_mutex_lock(&o->lock);
+	if (begin && !o->in_batch)
+		o->in_batch = sqlite3_exec(o->db, "BEGIN", NULL, NULL, NULL) ==
+			      SQLITE_OK;
+	else if (!begin && o->in_batch &&
+		 sqlite3_exec(o->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		log_debug("offline copy not written: %s",
+			  sqlite3_errmsg(o->db));
+	if (!begin)
+		o->in_batch = 0;
+	pthread_mutex_unlock(&o->lock);
 }
 
 void offline_put(struct fs *fs, const char *key, json_t *val)
@@ -121,9 +144,12 @@ void offline_put(struct fs *fs, const char *key, json_t *val)
 	if (crypto_seal(&o->data_key, name, 64, text, n, sealed) < 0)
 		goto out;
 	pthread_mutex_lock(&o->lock);
-	if (sqlite3_prepare_v2(o->db,
-			       "INSERT OR REPLACE INTO rows(k, v) VALUES(?, ?)",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if (o->put || sqlite3_prepare_v3(o->db,
+					 "INSERT OR REPLACE INTO rows(k, v)"
+					 " VALUES(?, ?)",
+					 -1, SQLITE_PREPARE_PERSISTENT, &o->put,
+					 NULL) == SQLITE_OK) {
+		st = o->put;
 		sqlite3_bind_text(st, 1, name, 64, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, sealed,
 				  (int)(n + CRYPTO_SEAL_OVERHEAD),
@@ -131,8 +157,9 @@ void offline_put(struct fs *fs, const char *key, json_t *val)
 		if (sqlite3_step(st) != SQLITE_DONE)
 			log_debug("offline copy not written: %s",
 				  sqlite3_errmsg(o->db));
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
 	}
-	sqlite3_finalize(st);
 	pthread_mutex_unlock(&o->lock);
 out:
 	explicit_bzero(text, n);

@@ -35,7 +35,36 @@ struct queue {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	struct crypto_key key;
+	/* statements of the hot path, prepared once: every close of a
+	 * written file appends, every commit removes */
+	sqlite3_stmt *st_seq, *st_insert, *st_update, *st_remove;
 };
+
+/* The statement in *slot, prepared on first use (q->lock held); the
+ * caller resets it after use (stmt_done). */
+static int stmt(struct queue *q, sqlite3_stmt **slot, const char *sql,
+		sqlite3_stmt **out)
+{
+	if (!*slot) {
+		int src = sqlite3_prepare_v3(q->db, sql, -1,
+					     SQLITE_PREPARE_PERSISTENT, slot,
+					     NULL);
+
+		if (src != SQLITE_OK) {
+			*slot = NULL;
+			return err_set(-EIO, "queue: cannot prepare: %s",
+				       sqlite3_errmsg(q->db));
+		}
+	}
+	*out = *slot;
+	return 0;
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
 
 static const char *const kind_names[] = {
 	[QUEUE_MKDIR] = "mkdir", [QUEUE_DEPOSIT] = "deposit",
@@ -269,6 +298,10 @@ void queue_free(struct queue *q)
 {
 	if (!q)
 		return;
+	sqlite3_finalize(q->st_seq);
+	sqlite3_finalize(q->st_insert);
+	sqlite3_finalize(q->st_update);
+	sqlite3_finalize(q->st_remove);
 	if (q->db)
 		sqlite3_close(q->db);
 	crypto_key_release(&q->key);
@@ -286,43 +319,42 @@ static int step_done(struct queue *q, sqlite3_stmt *st, const char *what)
 
 static int next_seq(struct queue *q, uint64_t *seq)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0, src;
+	sqlite3_stmt *st;
+	int rc, src;
 
-	src = sqlite3_prepare_v2(
-		q->db,
-		"UPDATE meta SET v = v + 1 WHERE k = 'next_seq'"
-		" RETURNING v - 1",
-		-1, &st, NULL);
-	if (src != SQLITE_OK)
-		return db_err(q, src, "prepare");
+	rc = stmt(q, &q->st_seq,
+		  "UPDATE meta SET v = v + 1 WHERE k = 'next_seq'"
+		  " RETURNING v - 1",
+		  &st);
+	if (rc < 0)
+		return rc;
 	src = sqlite3_step(st);
 	if (src == SQLITE_ROW)
 		*seq = (uint64_t)sqlite3_column_int64(st, 0);
 	else
 		rc = db_err(q, src, "allocate a sequence number");
-	if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
+	if (rc == 0 && (src = sqlite3_step(st)) != SQLITE_DONE)
 		rc = db_err(q, src, "allocate a sequence number");
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rc;
 }
 
-static int put_row(struct queue *q, const char *sql, uint64_t seq,
-		   const uint8_t *blob, size_t n)
+static int put_row(struct queue *q, sqlite3_stmt **slot, const char *sql,
+		   uint64_t seq, const uint8_t *blob, size_t n)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, src;
+	sqlite3_stmt *st;
+	int rc;
 
-	src = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
-	if (src != SQLITE_OK)
-		return db_err(q, src, "prepare");
+	rc = stmt(q, slot, sql, &st);
+	if (rc < 0)
+		return rc;
 	sqlite3_bind_blob(st, 1, blob, (int)n, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
 	rc = step_done(q, st, "write an operation");
 	if (rc == 0 && sqlite3_changes(q->db) != 1)
 		rc = err_set(-ENOENT, "queue: no operation %llu",
 			     (unsigned long long)seq);
-	sqlite3_finalize(st);
+	stmt_done(st);
 	return rc;
 }
 
@@ -344,8 +376,9 @@ int queue_append(struct queue *q, struct queue_op *op)
 	if (rc == 0)
 		rc = op_seal(q, op, seq, &blob, &n);
 	if (rc == 0)
-		rc = put_row(q, "INSERT INTO ops(blob, seq) VALUES(?1, ?2)",
-			     seq, blob, n);
+		rc = put_row(q, &q->st_insert,
+			     "INSERT INTO ops(blob, seq) VALUES(?1, ?2)", seq,
+			     blob, n);
 	if (rc == 0)
 		rc = exec(q, "COMMIT");
 	if (rc < 0)
@@ -370,28 +403,52 @@ int queue_update(struct queue *q, const struct queue_op *op)
 	pthread_mutex_lock(&q->lock);
 	rc = op_seal(q, op, op->seq, &blob, &n);
 	if (rc == 0)
-		rc = put_row(q, "UPDATE ops SET blob = ?1 WHERE seq = ?2",
-			     op->seq, blob, n);
+		rc = put_row(q, &q->st_update,
+			     "UPDATE ops SET blob = ?1 WHERE seq = ?2", op->seq,
+			     blob, n);
 	pthread_mutex_unlock(&q->lock);
 	free(blob);
 	return rc;
 }
 
+/* q->lock held. */
+static int remove_one(struct queue *q, uint64_t seq)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = stmt(q, &q->st_remove, "DELETE FROM ops WHERE seq = ?1", &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	rc = step_done(q, st, "remove an operation");
+	stmt_done(st);
+	return rc;
+}
+
 int queue_remove(struct queue *q, uint64_t seq)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, src;
+	int rc;
 
 	pthread_mutex_lock(&q->lock);
-	src = sqlite3_prepare_v2(q->db, "DELETE FROM ops WHERE seq = ?1", -1,
-				 &st, NULL);
-	if (src != SQLITE_OK) {
-		rc = db_err(q, src, "prepare");
-	} else {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-		rc = step_done(q, st, "remove an operation");
-	}
-	sqlite3_finalize(st);
+	rc = remove_one(q, seq);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+int queue_remove_many(struct queue *q, const uint64_t *seqs, size_t n)
+{
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&q->lock);
+	rc = exec(q, "BEGIN IMMEDIATE");
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = remove_one(q, seqs[i]);
+	if (rc == 0)
+		rc = exec(q, "COMMIT");
+	if (rc < 0)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }

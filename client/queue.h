@@ -45,6 +45,9 @@ int queue_append(struct queue *q, struct queue_op *op);
 /* Rewrite the row op->seq (e.g. a rename while the deposit waits). */
 int queue_update(struct queue *q, const struct queue_op *op);
 int queue_remove(struct queue *q, uint64_t seq);
+/* Remove n ops in one transaction: all of them, or none on error.  As
+ * with queue_remove, an op removed already is no error. */
+int queue_remove_many(struct queue *q, const uint64_t *seqs, size_t n);
 /* Call cb for every queued op in seq order; a non-zero cb return stops. The
  * op passed to cb is borrowed for the call. */
 typedef int (*queue_cb)(const struct queue_op *op, void *arg);

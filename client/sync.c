@@ -862,6 +862,28 @@ static void batch_lost_op(struct fs *fs, struct batch *b, size_t bad,
 		pend_drop(fs, p);
 }
 
+/* Remove a committed batch from the durable queue: one transaction, or
+ * op by op if that fails (a leftover op is recognised on replay). */
+static void batch_dequeue(struct fs *fs, struct batch *b)
+{
+	uint64_t *seqs = malloc((b->n ? b->n : 1) * sizeof(*seqs));
+	size_t i;
+
+	if (seqs) {
+		for (i = 0; i < b->n; i++)
+			seqs[i] = b->ops[i].seq;
+		if (queue_remove_many(fs->q, seqs, b->n) == 0) {
+			free(seqs);
+			return;
+		}
+		free(seqs);
+	}
+	for (i = 0; i < b->n; i++)
+		if (queue_remove(fs->q, b->ops[i].seq) < 0)
+			log_error("cannot remove a committed op: %s",
+				  err_msg());
+}
+
 static void *sync_main(void *arg)
 {
 	struct fs *fs = arg;
@@ -904,18 +926,13 @@ static void *sync_main(void *arg)
 		err_clear();
 		rc = batch_send(fs, &b, &reply, &bad, &local);
 		snprintf(msg, sizeof(msg), "%s", err_msg());
-		if (rc == 0) {
-			size_t i;
-
-			for (i = 0; i < b.n; i++)
-				if (queue_remove(fs->q, b.ops[i].seq) < 0)
-					log_error(
-						"cannot remove a committed op: %s",
-						err_msg());
-		}
-
 		if (rc == 0)
+			batch_dequeue(fs, &b);
+		if (rc == 0) {
+			offline_batch(fs, 1);
 			batch_install_maps(fs, &b, reply);
+			offline_batch(fs, 0);
+		}
 		pthread_mutex_lock(&fs->lock);
 		if (rc == 0) {
 			batch_applied(fs, &b, reply);

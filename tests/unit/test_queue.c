@@ -232,6 +232,45 @@ static void test_queue_tamper(const struct crypto_key *key)
 	queue_free(q);
 }
 
+/* A committed batch leaves the queue in one transaction; the sequence goes
+ * on past the removed ops, across a reopen. */
+static void test_queue_remove_many(const struct crypto_key *key)
+{
+	struct queue *q = NULL;
+	struct queue_op op;
+	uint64_t seqs[40], last;
+	char dir[] = "/tmp/test_queue_many.XXXXXX";
+	int i;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "temp dir");
+		return;
+	}
+	is_int(queue_open(&q, dir, key), 0, "open a queue for a batch");
+	memset(&op, 0, sizeof(op));
+	op.kind = QUEUE_UNLINK;
+	op.path = S("/x");
+	for (i = 0; i < 40; i++) {
+		if (queue_append(q, &op) < 0)
+			break;
+		seqs[i] = op.seq;
+	}
+	is_int(i, 40, "40 ops queued");
+	is_int(queue_remove_many(q, seqs, 30), 0, "30 removed at once");
+	is_int(queue_count(q), 10, "10 left");
+	is_int(queue_remove_many(q, seqs + 30, 0), 0, "an empty batch is fine");
+	is_int(queue_remove_many(q, seqs + 29, 2), 0,
+	       "a batch naming an op removed already (a replay) is fine...");
+	is_int(queue_count(q), 9, "... and removes the others");
+	last = seqs[39];
+	queue_free(q);
+	is_int(queue_open(&q, dir, key), 0, "reopen");
+	is_int(queue_append(q, &op), 0, "append after the batch");
+	ok(op.seq > last, "the sequence goes on past removed ops");
+	queue_free(q);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	struct crypto_key key;
@@ -241,6 +280,7 @@ int main(void)
 	crypto_key_new_random(&key);
 	test_queue_order(&key);
 	test_queue_tamper(&key);
+	test_queue_remove_many(&key);
 	crypto_key_release(&key);
 	rm_rf(tmpdir);
 	return tap_done();
