@@ -143,8 +143,7 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	if (!p || (fs->staging_dir = p, mkdir_p(p, 0700) < 0))
 		return explain(fs, err_set(-EIO, "cannot create '%s/staging'",
 					   fs->cache_dir));
-	rc = staging_pool_new(&fs->spool, fs->staging_dir, STAGING_POOL_CAP,
-			      STAGING_POOL_SPARES);
+	rc = staging_pool_new(&fs->spool, fs->staging_dir, STAGING_POOL_CAP);
 	if (rc < 0)
 		return explain(fs, rc);
 	rc = cache_open(&fs->cache, fs->cache_dir, &fs->key, o->cache_size);

@@ -1,8 +1,7 @@
 /*
  * Staging pool (see staging_pool.h): a list of retired names waiting for
  * their file-system work and a bounded stack of free names, both under one
- * mutex that is never held across a system call, and a thread that keeps a
- * few empty spare files ready when asked to.
+ * mutex that is never held across a system call.
  */
 #include "client/staging_pool.h"
 
@@ -32,16 +31,9 @@ struct staging_pool {
 	size_t nret, aret;
 	char (*free)[STAGING_POOL_NAME_MAX]; /* a stack: newest first out */
 	size_t nfree, cap;
-	/* the spare maker: started on first need, so never before the
-	 * process daemonizes (fork keeps no thread) */
-	size_t spares;
-	int maker_started, maker_stop, maker_idle;
-	pthread_t maker;
-	pthread_cond_t maker_cond;
 };
 
-int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap,
-		     size_t spares)
+int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap)
 {
 	struct staging_pool *sp = calloc(1, sizeof(*sp));
 	int e;
@@ -51,7 +43,6 @@ int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap,
 		return err_set(-ENOMEM, "out of memory for the staging pool");
 	sp->dirfd = -1;
 	sp->cap = cap;
-	sp->spares = spares < cap ? spares : cap;
 	sp->dir = strdup(dir);
 	sp->free = calloc(cap ? cap : 1, sizeof(*sp->free));
 	if (!sp->dir || !sp->free) {
@@ -65,7 +56,6 @@ int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap,
 		return err_set(-e, "cannot open '%s': %s", dir, strerror(e));
 	}
 	pthread_mutex_init(&sp->lock, NULL);
-	pthread_cond_init(&sp->maker_cond, NULL);
 	*out = sp;
 	return 0;
 }
@@ -81,18 +71,10 @@ void staging_pool_free(struct staging_pool *sp)
 	if (!sp)
 		return;
 	if (sp->dirfd >= 0) {
-		if (sp->maker_started) {
-			pthread_mutex_lock(&sp->lock);
-			sp->maker_stop = 1;
-			pthread_cond_signal(&sp->maker_cond);
-			pthread_mutex_unlock(&sp->lock);
-			pthread_join(sp->maker, NULL);
-		}
 		staging_pool_reap(sp);
 		for (size_t i = 0; i < sp->nfree; i++)
 			pool_unlink(sp, sp->free[i]);
 		close(sp->dirfd);
-		pthread_cond_destroy(&sp->maker_cond);
 		pthread_mutex_destroy(&sp->lock);
 	}
 	free(sp->ret);
@@ -188,58 +170,6 @@ void staging_pool_reap(struct staging_pool *sp)
 	free(ret);
 }
 
-/*
- * Keep sp->spares free files ready: empty ones, made here while the FUSE
- * thread that will need them does the rest of its work.  Making a file is
- * the costly part of a new staging file on an ext4 without a journal (see
- * staging_pool.h), and this thread runs it on another core.
- */
-static void *maker_main(void *arg)
-{
-	struct staging_pool *sp = arg;
-
-	pthread_mutex_lock(&sp->lock);
-	while (!sp->maker_stop) {
-		char name[STAGING_POOL_NAME_MAX];
-		uint8_t rnd[16];
-		int fd, e;
-
-		if (sp->nfree >= sp->spares) {
-			sp->maker_idle = 1;
-			pthread_cond_wait(&sp->maker_cond, &sp->lock);
-			sp->maker_idle = 0;
-			continue;
-		}
-		pthread_mutex_unlock(&sp->lock);
-		crypto_random(rnd, sizeof(rnd));
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			snprintf(name + 2 * i, 3, "%02x", rnd[i]);
-		fd = openat(sp->dirfd, name,
-			    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		e = errno;
-		if (fd >= 0)
-			close(fd);
-		pthread_mutex_lock(&sp->lock);
-		if (fd < 0) {
-			/* a full disk, say: new content makes its own */
-			log_warn("cannot make a spare staging file: %s",
-				 strerror(e));
-			sp->spares = 0;
-			break;
-		}
-		if (pool_room(sp)) {
-			snprintf(sp->free[sp->nfree++], STAGING_POOL_NAME_MAX,
-				 "%s", name);
-		} else {
-			pthread_mutex_unlock(&sp->lock);
-			pool_unlink(sp, name);
-			pthread_mutex_lock(&sp->lock);
-		}
-	}
-	pthread_mutex_unlock(&sp->lock);
-	return NULL;
-}
-
 int staging_pool_take(struct staging_pool *sp, char *name, size_t cap)
 {
 	int got = 0;
@@ -249,13 +179,6 @@ int staging_pool_take(struct staging_pool *sp, char *name, size_t cap)
 		sp->nfree--;
 		snprintf(name, cap, "%s", sp->free[sp->nfree]);
 		got = 1;
-	}
-	if (sp->nfree < sp->spares && !sp->maker_stop) {
-		if (!sp->maker_started)
-			sp->maker_started = !pthread_create(&sp->maker, NULL,
-							    maker_main, sp);
-		else if (sp->maker_idle) /* a busy one looks again itself */
-			pthread_cond_signal(&sp->maker_cond);
 	}
 	pthread_mutex_unlock(&sp->lock);
 	return got;

@@ -12,9 +12,6 @@
  * minute, reading inode tables as it goes: creating and unlinking one file
  * per document gets slower and slower when many small documents are saved.
  *
- * A pool may also make empty spare files ahead of need, on a thread of its
- * own, so that the first files saved after a mount find one ready too.
- *
  * The pool lives only in memory: the free files carry no name any queued
  * deposit knows, so after a restart the startup sweep removes them.
  * Thread-safe.
@@ -33,21 +30,11 @@
 /* Free files kept at most: enough for a folder of small files saved at
  * once.  They are empty (reaping cuts them), so they hold no disk space. */
 #define STAGING_POOL_CAP 1024
-/* Empty files made ahead of need, for a burst of new files on a drive that
- * has committed none yet.  NEEDSWORK: off.  With 64, drive_bench --quick
- * made its 500 files some 10-20 ms faster but deleted a just-copied tree
- * of 200 twice as slowly (16 ms, 53 ms), the same with the maker limited
- * to a few files after the last take; the cause is not understood yet. */
-#define STAGING_POOL_SPARES 0
 
 struct staging_pool;
 
-/* A pool for the staging files in dir, keeping at most cap free names.
- * With spares, a thread of the pool's own, started by the first
- * staging_pool_take, keeps that many empty files ready (fewer when
- * recycled ones fill the pool). */
-int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap,
-		     size_t spares);
+/* A pool for the staging files in dir, keeping at most cap free names. */
+int staging_pool_new(struct staging_pool **out, const char *dir, size_t cap);
 /* Reap what was retired, unlink every free file, and free the pool.
  * NULL does nothing. */
 void staging_pool_free(struct staging_pool *sp);

@@ -6,7 +6,6 @@
  * content: empty, and deaf to the slots of its past; the pool of retired
  * files frees, keeps and unlinks them as it promises.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -524,7 +523,7 @@ static void test_staging_pool(const struct crypto_key *key)
 	struct stat sb;
 	int all = 1;
 
-	is_int(staging_pool_new(&sp, tmpdir, 2, 0), 0, "pool of 2");
+	is_int(staging_pool_new(&sp, tmpdir, 2), 0, "pool of 2");
 	for (size_t i = 0; i < 4; i++) {
 		all &= staging_create(&st, tpath(names[i]), key, 0) == 0;
 		staging_close(st);
@@ -572,7 +571,7 @@ static void test_staging_pool(const struct crypto_key *key)
 	staging_pool_free(NULL);
 
 	/* A free file holds no disk space while it waits. */
-	is_int(staging_pool_new(&sp, tmpdir, 10, 0), 0, "another pool");
+	is_int(staging_pool_new(&sp, tmpdir, 10), 0, "another pool");
 	all = staging_create(&st, tpath("a"), key, 0) == 0 &&
 	      staging_write(st, buf, sizeof(buf), 0, NULL, NULL) ==
 		      (ssize_t)sizeof(buf);
@@ -584,53 +583,6 @@ static void test_staging_pool(const struct crypto_key *key)
 	   "a free file is cut to nothing");
 	staging_pool_free(sp);
 	ok(!exists("a"), "freed");
-}
-
-static size_t files_in(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-
-	while (d && (de = readdir(d)))
-		n += de->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static void test_staging_pool_spares(const struct crypto_key *key)
-{
-	struct staging_pool *sp = NULL;
-	struct staging *st = NULL;
-	char name[STAGING_POOL_NAME_MAX], dir[256];
-	struct stat sb;
-	int i;
-
-	snprintf(dir, sizeof(dir), "%s", tpath("spares"));
-	ok(mkdir(dir, 0700) == 0, "a folder for spares");
-	is_int(staging_pool_new(&sp, dir, 10, 3), 0,
-	       "pool keeping 3 spares");
-	is_int(files_in(dir), 0, "no file before the first need");
-	is_int(staging_pool_take(sp, name, sizeof(name)), 0,
-	       "the first take finds none");
-	for (i = 0; i < 200 && staging_pool_count(sp) < 3; i++)
-		usleep(10000);
-	is_int(staging_pool_count(sp), 3, "then 3 spares are made");
-	is_int(files_in(dir), 3, "3 files");
-	is_int(staging_pool_take(sp, name, sizeof(name)), 1, "take a spare");
-	snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", name);
-	ok(stat(dir, &sb) == 0 && sb.st_size == 0, "it is an empty file");
-	is_int(staging_recycle(&st, dir, key, 0), 0, "it becomes staging");
-	is_int(staging_size(st), 0, "an empty one");
-	staging_close(st);
-	*strrchr(dir, '/') = '\0';
-	for (i = 0; i < 200 && staging_pool_count(sp) < 3; i++)
-		usleep(10000);
-	is_int(staging_pool_count(sp), 3, "the spare taken is replaced");
-	staging_pool_retire(sp, name, 0);
-	staging_pool_free(sp);
-	is_int(files_in(dir), 0, "freeing the pool removes the spares");
 }
 
 int main(void)
@@ -649,7 +601,6 @@ int main(void)
 	test_staging_random(&key);
 	test_staging_recycle(&key);
 	test_staging_pool(&key);
-	test_staging_pool_spares(&key);
 	crypto_key_release(&key);
 	rm_rf(tmpdir);
 	return tap_done();
