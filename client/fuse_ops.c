@@ -728,6 +728,42 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
+/*
+ * One read buffer per FUSE thread, kept from read to read: the mount maps
+ * large buffers instead of keeping them in the heap (mount.c), so a new one
+ * per read would be mapped and faulted in each time.
+ */
+struct rbuf {
+	size_t cap;
+	char data[];
+};
+
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+
+static void rbuf_key_make(void)
+{
+	if (pthread_key_create(&rbuf_key, free))
+		log_error("no per-thread read buffers");
+}
+
+static char *read_buf(size_t size)
+{
+	struct rbuf *b;
+
+	pthread_once(&rbuf_once, rbuf_key_make);
+	b = pthread_getspecific(rbuf_key);
+	if (b && b->cap >= size)
+		return b->data;
+	free(b);
+	b = malloc(sizeof(*b) + size);
+	pthread_setspecific(rbuf_key, b);
+	if (!b)
+		return NULL;
+	b->cap = size;
+	return b->data;
+}
+
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -738,7 +774,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	if (size > 4 * FS_MAX_WRITE)
 		size = 4 * FS_MAX_WRITE;
-	buf = malloc(size ? size : 1);
+	buf = read_buf(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -758,7 +794,6 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	} else {
 		fuse_reply_buf(req, buf, (size_t)r);
 	}
-	free(buf);
 }
 
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -12,6 +12,7 @@
 #include "client/mount.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,15 @@ int mount_run(const struct mount_opts *o)
 		fprintf(stderr, "coffre: out of memory\n");
 		return 1;
 	}
+	/*
+	 * Buffers of 512 KiB and more (chunks on their way to the server,
+	 * up to 4 MiB, on eight upload threads) are mapped and unmapped, not
+	 * kept in the heap: by default glibc raises this threshold after the
+	 * first large free, and every thread's arena then keeps megabytes it
+	 * may never use again.  Copying a 1 GiB file peaked at 86 MiB
+	 * resident without this, 52 MiB with it.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 512 * 1024);
 	status = fs_setup(fs, o);
 	if (status == 0)
 		status = serve(fs, o);
