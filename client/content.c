@@ -256,6 +256,14 @@ void content_staging_recycle(struct fs *fs, struct node *n, const char *name,
 		content_staging_delete(fs, name);
 }
 
+void content_staging_idle(struct fs *fs, struct node *n)
+{
+	pthread_mutex_lock(&n->lock);
+	staging_handle_close(n);
+	pthread_mutex_unlock(&n->lock);
+	(void)fs;
+}
+
 /* Make n->st the handle of the node's current staging file: the one queued
  * may have been committed and replaced since the handle was opened. */
 static int staging_ensure_open(struct fs *fs, struct node *n)

@@ -168,6 +168,7 @@ struct fs {
 	char *space;
 	char *config_dir; /* absolute: the loop runs after chdir("/") */
 	char *cache_dir;  /* absolute */
+	int cache_lock_fd; /* flock held while mounted (mount.c); 0: none */
 	char hostname[129];
 	struct crypto_key key;
 	struct transport *t;
@@ -305,6 +306,10 @@ void content_staging_recycle(struct fs *fs, struct node *n, const char *name,
 /* Do the file-system work of the retirements recorded so far; called
  * without fs->lock. */
 void content_staging_reap(struct fs *fs);
+/* Close n's staging handle: the last writer is gone.  A handle holds
+ * buffers and ciphers (some 16 KiB) and a descriptor; thousands of files
+ * saved at once must not keep one each.  Reads reopen it. */
+void content_staging_idle(struct fs *fs, struct node *n);
 /* Set a staging file aside in DIR/staging/kept, out of the startup sweep:
  * for content the server refused, which must not be lost. */
 void content_staging_keep(struct fs *fs, const char *name);

@@ -652,6 +652,11 @@ static void release_write(struct fs *fs, struct fh *h)
 		wback_reset(fs, n);
 		drop_torn(fs, n);
 	}
+	pthread_mutex_lock(&fs->lock);
+	last = !n->writers;
+	pthread_mutex_unlock(&fs->lock);
+	if (last)
+		content_staging_idle(fs, n);
 }
 
 static void fh_close(struct fs *fs, struct fh *h)

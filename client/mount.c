@@ -12,11 +12,13 @@
 #include "client/mount.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <fuse_lowlevel.h>
 #include "client/cache.h"
 #include "client/fs_i.h"
@@ -58,6 +60,47 @@ static int explain(const struct fs *fs, int rc)
 			fs->space, err_msg());
 	}
 	return 1;
+}
+
+/*
+ * One drive per cache.  Two processes on one queue and one staging folder
+ * would each take the other's pending files for leftovers of a crash and
+ * remove them.  A remount right after `coffre umount` meets the old process
+ * still finishing its teardown: wait for it a while before giving up.
+ */
+#define CACHE_LOCK_WAIT_MS 10000
+
+static int cache_lock(struct fs *fs)
+{
+	char *p = path_join(fs->cache_dir, "lock");
+	int fd, waited = 0, e;
+
+	if (!p)
+		return -ENOMEM;
+	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	e = errno;
+	free(p);
+	if (fd < 0)
+		return err_set(-e, "cannot open the lock of cache '%s': %s",
+			       fs->cache_dir, strerror(e));
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e != EWOULDBLOCK || waited >= CACHE_LOCK_WAIT_MS) {
+			close(fd);
+			if (e == EWOULDBLOCK)
+				return err_set(-EBUSY,
+					       "the cache '%s' is in use by another coffre mount (give this one its own --cache)",
+					       fs->cache_dir);
+			return err_set(-e, "cannot lock cache '%s': %s",
+				       fs->cache_dir, strerror(e));
+		}
+		usleep(100 * 1000);
+		waited += 100;
+	}
+	fs->cache_lock_fd = fd;
+	return 0;
 }
 
 static int fs_setup(struct fs *fs, const struct mount_opts *o)
@@ -130,6 +173,9 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	if (!fs->cache_dir)
 		return explain(fs, err_set(-errno, "cannot resolve '%s'",
 					   o->cache_dir));
+	rc = cache_lock(fs);
+	if (rc < 0)
+		return explain(fs, rc);
 	/* the offline copy first: without the server, the seed and the
 	 * listings come from it */
 	rc = offline_open(fs);
@@ -201,6 +247,8 @@ static void fs_teardown(struct fs *fs)
 		free(fs->token);
 	}
 	free(fs->cacert);
+	if (fs->cache_lock_fd > 0)
+		close(fs->cache_lock_fd); /* the last: the cache is free now */
 	pthread_cond_destroy(&fs->notify_cond);
 	pthread_cond_destroy(&fs->feed_cond);
 	pthread_mutex_destroy(&fs->notify_lock);

@@ -329,6 +329,7 @@ static void staging_sweep(struct fs *fs)
 	DIR *d = opendir(fs->staging_dir);
 	struct dirent *de;
 	struct pend *p, *tmp;
+	unsigned long removed = 0;
 
 	if (!d)
 		return;
@@ -346,12 +347,16 @@ static void staging_sweep(struct fs *fs)
 			}
 		}
 		if (!used) {
-			log_info("removing a staging file no deposit names");
 			content_staging_delete(fs, de->d_name);
+			removed++;
 		}
 	}
 	closedir(d);
 	content_staging_reap(fs);
+	if (removed)
+		log_info("removed %lu staging files no deposit names (content "
+			 "of files never closed, or kept for reuse)",
+			 removed);
 }
 
 int pend_replay(struct fs *fs)

@@ -102,4 +102,31 @@ check "committed within 30 s of the last close (${took}s)" test "$took" -le 30
 check "B holds the identical tree" wait_for diff -r "$T/many" "$B/many"
 check "git fsck --strict passes" git --git-dir "$G" fsck --strict
 
+# --- one drive per cache -------------------------------------------------
+# A second mount on A's cache would take A's pending files for leftovers of
+# a crash; it must be refused, and A must go on untouched.
+echo pending >"$A/pending.txt"
+mkdir -p "$T/second"
+start=$(date +%s)
+"$COFFRE" --config "$(cfg_of a)" mount demo "$T/second" --cache "$(cache_of a)" \
+	--foreground >"$T/second.log" 2>&1
+st=$?
+check "a second mount on the same cache fails" test "$st" -ne 0
+check "... saying the cache is in use" grep -q "in use by another coffre mount" "$T/second.log"
+check "... after waiting at most about 10 s ($(($(date +%s) - start)) s)" \
+	test $(($(date +%s) - start)) -le 15
+check "... without mounting anything" sh -c '! mountpoint -q "$1"' _ "$T/second"
+check_eq "A still holds its pending file" pending "$(cat "$A/pending.txt")"
+check "A's pending file reaches B" wait_for test -f "$B/pending.txt"
+# a remount right after `coffre umount` (which does not wait for the old
+# process) waits for the old process to let the cache go
+check "sync A" client_sync a
+old=${CLIENT_PID[a]}
+check "coffre umount A" "$COFFRE" --config "$(cfg_of a)" umount "$A"
+client_mount a demo
+check "A mounts again on its cache right after unmounting" mountpoint -q "$A"
+wait_exit "$old" 30
+check_eq "the old drive process exits 0" 0 "$?"
+check_eq "and the new one reads the file" pending "$(cat "$A/pending.txt")"
+
 done_testing
