@@ -25,7 +25,7 @@ int cache_open(struct cache **out, const char *dir,
 	       const struct crypto_key *key, uint64_t max_bytes);
 void cache_free(struct cache *c);
 
-int cache_has(struct cache *c, const struct obj_id *id);	/* 1/0/-errno */
+int cache_has(struct cache *c, const struct obj_id *id); /* 1/0/-errno */
 /* Store a chunk durably (temp + rename).  Idempotent. */
 int cache_put(struct cache *c, const struct obj_id *id, const void *p,
 	      size_t n);

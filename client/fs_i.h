@@ -43,12 +43,12 @@ struct mount_opts;
 struct wb_job;
 struct wback;
 
-#define FS_TTL_MS     1000 /* folder listings and kernel caches */
+#define FS_TTL_MS      1000  /* folder listings and kernel caches */
 #define FS_FEED_TTL_MS 30000 /* folder listings while the change feed runs */
-#define FS_TTL_S      1.0
-#define FS_BLKSIZE    (128 * 1024)
-#define VERSIONS_NAME ".versions"
-#define FS_ERRMSG_MAX 512
+#define FS_TTL_S       1.0
+#define FS_BLKSIZE     (128 * 1024)
+#define VERSIONS_NAME  ".versions"
+#define FS_ERRMSG_MAX  512
 
 enum node_kind {
 	NODE_DIR,
@@ -68,8 +68,8 @@ struct remote_meta {
 	char deposited_at[32];
 	int64_t mtime;	 /* 0 = none */
 	char fclass[16]; /* folders */
-	unsigned rights;  /* folders: RIGHTS_* of the caller (client/rights.h) */
-	int has_rights;   /* the listing stated them */
+	unsigned rights; /* folders: RIGHTS_* of the caller (client/rights.h) */
+	int has_rights;	 /* the listing stated them */
 };
 
 /* The chunks of one version, with prefix sums for offset lookups. */
@@ -166,8 +166,8 @@ struct fs {
 	const struct mount_opts *o;
 	char *url, *login, *token, *cacert;
 	char *space;
-	char *config_dir; /* absolute: the loop runs after chdir("/") */
-	char *cache_dir;  /* absolute */
+	char *config_dir;  /* absolute: the loop runs after chdir("/") */
+	char *cache_dir;   /* absolute */
 	int cache_lock_fd; /* flock held while mounted (mount.c); 0: none */
 	char hostname[129];
 	struct crypto_key key;
@@ -190,7 +190,7 @@ struct fs {
 	struct hidden *hidden;
 	uint64_t last_nondep_seq; /* newest queued non-DEPOSIT op */
 	uint64_t commit_gen;	  /* bumped when a batch is applied */
-	uint64_t replay_seq;	  /* newest op replayed from the queue at start */
+	uint64_t replay_seq; /* newest op replayed from the queue at start */
 
 	/* sync engine (fs->lock) */
 	pthread_t sync_thread;
@@ -358,8 +358,8 @@ int offline_open(struct fs *fs); /* after fs->cache_dir and fs->key */
 void offline_close(struct fs *fs);
 void offline_put(struct fs *fs, const char *key, json_t *val);
 json_t *offline_get(struct fs *fs, const char *key);
-void offline_list_save(struct fs *fs, const char *path,
-		       const struct rentry *e, size_t n, const char *fclass);
+void offline_list_save(struct fs *fs, const char *path, const struct rentry *e,
+		       size_t n, const char *fclass);
 /* Keep the chunk list of a version this drive uploaded. */
 void offline_map_save(struct fs *fs, const struct chunk_map *m);
 /* Group the writes between offline_batch(fs, 1) and offline_batch(fs, 0)

@@ -90,9 +90,10 @@ static int cache_lock(struct fs *fs)
 		if (e != EWOULDBLOCK || waited >= CACHE_LOCK_WAIT_MS) {
 			close(fd);
 			if (e == EWOULDBLOCK)
-				return err_set(-EBUSY,
-					       "the cache '%s' is in use by another coffre mount (give this one its own --cache)",
-					       fs->cache_dir);
+				return err_set(
+					-EBUSY,
+					"the cache '%s' is in use by another coffre mount (give this one its own --cache)",
+					fs->cache_dir);
 			return err_set(-e, "cannot lock cache '%s': %s",
 				       fs->cache_dir, strerror(e));
 		}

@@ -17,14 +17,14 @@
 #include <stdint.h>
 
 struct mount_opts {
-	const char *config_dir;	/* resolved config dir (session.json there) */
+	const char *config_dir; /* resolved config dir (session.json there) */
 	const char *space;
 	const char *mountpoint;
-	const char *cache_dir;	/* resolved: --cache or CONFIG/cache/SPACE */
-	int foreground;		/* else daemonize once mounted */
-	uint64_t cache_size;	/* bytes; 0 = unbounded */
-	unsigned settle_ms;	/* default 1000, env COFFRE_SETTLE_MS */
-	int debug;		/* FUSE debug output */
+	const char *cache_dir; /* resolved: --cache or CONFIG/cache/SPACE */
+	int foreground;	       /* else daemonize once mounted */
+	uint64_t cache_size;   /* bytes; 0 = unbounded */
+	unsigned settle_ms;    /* default 1000, env COFFRE_SETTLE_MS */
+	int debug;	       /* FUSE debug output */
 };
 
 /* Mount and serve until unmounted or signalled.  Returns a process exit

@@ -46,9 +46,8 @@ static int stmt(struct queue *q, sqlite3_stmt **slot, const char *sql,
 		sqlite3_stmt **out)
 {
 	if (!*slot) {
-		int src = sqlite3_prepare_v3(q->db, sql, -1,
-					     SQLITE_PREPARE_PERSISTENT, slot,
-					     NULL);
+		int src = sqlite3_prepare_v3(
+			q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
 
 		if (src != SQLITE_OK) {
 			*slot = NULL;

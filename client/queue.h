@@ -26,14 +26,14 @@ enum queue_kind {
 };
 
 struct queue_op {
-	uint64_t seq;			/* set by queue_append */
+	uint64_t seq; /* set by queue_append */
 	enum queue_kind kind;
-	char *path;			/* all but MOVE */
-	char *from, *to;		/* MOVE */
-	char *staging;			/* DEPOSIT: staging file name in DIR/staging */
-	char base_doc[DOC_ID_HEX_LEN + 1];	/* DEPOSIT: base document or "" */
-	uint64_t base_version;		/* DEPOSIT: 0 when new */
-	int64_t ready_at_ms;		/* not before (CLOCK_REALTIME ms): settle */
+	char *path;	 /* all but MOVE */
+	char *from, *to; /* MOVE */
+	char *staging;	 /* DEPOSIT: staging file name in DIR/staging */
+	char base_doc[DOC_ID_HEX_LEN + 1]; /* DEPOSIT: base document or "" */
+	uint64_t base_version;		   /* DEPOSIT: 0 when new */
+	int64_t ready_at_ms; /* not before (CLOCK_REALTIME ms): settle */
 };
 
 int queue_open(struct queue **out, const char *dir,

@@ -27,14 +27,14 @@
 #include "common/log.h"
 #include "common/manifest.h"
 
-#define READS_AD "coffre reads v1"
+#define READS_AD      "coffre reads v1"
 #define READ_JSON_MAX 256 /* doc id, a version number and a time */
 
 /* One drive per process: the journal is process state. */
 static struct {
 	sqlite3 *db;
 	struct crypto_key key; /* copy of the cache key while db is open */
-	pthread_mutex_t lock; /* db */
+	pthread_mutex_t lock;  /* db */
 	pthread_t thread;
 	pthread_cond_t cond;
 	int started, stop;
@@ -42,8 +42,8 @@ static struct {
 
 /* Seal one read into out (READ_JSON_MAX + CRYPTO_SEAL_OVERHEAD bytes);
  * the sealed length, or -errno.  rj.lock held. */
-static int read_seal(const char *doc_id, sqlite3_int64 version,
-		     const char *at, uint8_t *out)
+static int read_seal(const char *doc_id, sqlite3_int64 version, const char *at,
+		     uint8_t *out)
 {
 	char text[READ_JSON_MAX];
 	int n;
@@ -75,8 +75,8 @@ static int read_insert(const char *doc_id, sqlite3_int64 version,
 	n = read_seal(doc_id, version, at, blob);
 	if (n < 0)
 		return n;
-	if (sqlite3_prepare_v2(rj.db, "INSERT INTO sealed(blob) VALUES(?1)",
-			       -1, &st, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(rj.db, "INSERT INTO sealed(blob) VALUES(?1)", -1,
+			       &st, NULL) == SQLITE_OK &&
 	    sqlite3_bind_blob(st, 1, blob, n, SQLITE_STATIC) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_DONE)
 		rc = 0;
@@ -157,9 +157,9 @@ static json_t *batch(sqlite3_int64 *last)
 	json_t *arr = NULL, *o;
 
 	*last = 0;
-	if (sqlite3_prepare_v2(rj.db,
-			       "SELECT id, blob FROM sealed ORDER BY id LIMIT ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    rj.db, "SELECT id, blob FROM sealed ORDER BY id LIMIT ?1",
+		    -1, &st, NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_bind_int(st, 1, READS_BATCH_MAX);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -168,7 +168,8 @@ static json_t *batch(sqlite3_int64 *last)
 		o = read_open(sqlite3_column_blob(st, 1),
 			      sqlite3_column_bytes(st, 1));
 		if (!o) {
-			log_warn("read journal: dropping a row that does not open");
+			log_warn(
+				"read journal: dropping a row that does not open");
 		} else if (json_array_append_new(arr, o) < 0) {
 			break; /* out of memory: post what we have */
 		}
@@ -313,7 +314,7 @@ int reads_start(struct fs *fs)
 		    " blob BLOB NOT NULL)",
 		    NULL, NULL, NULL) != SQLITE_OK) {
 		rc = err_set(-EIO, "cannot open '%s': %s", path,
-				 db ? sqlite3_errmsg(db) : "out of memory");
+			     db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return rc;
 	}

@@ -15,11 +15,11 @@
 #include "common/crypto.h"
 
 struct session {
-	char *dir;	/* config dir */
+	char *dir; /* config dir */
 	char *url;
 	char *login;
 	char *token;
-	char *cacert;	/* NULL: system CAs */
+	char *cacert; /* NULL: system CAs */
 };
 
 /* Resolve the config directory (arg may be NULL) into *out (malloc'd) and

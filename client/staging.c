@@ -49,21 +49,21 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 
-#define SLOT_SIZE	 ((uint64_t)STAGING_BLOCK + CRYPTO_SEAL_OVERHEAD)
-#define HEADER_SLOT	 4096u
-#define HEADER_MAGIC_V1	 "COFFSTG1"
-#define HEADER_MAGIC	 "COFFSTG2"
+#define SLOT_SIZE	  ((uint64_t)STAGING_BLOCK + CRYPTO_SEAL_OVERHEAD)
+#define HEADER_SLOT	  4096u
+#define HEADER_MAGIC_V1	  "COFFSTG1"
+#define HEADER_MAGIC	  "COFFSTG2"
 #define BLOCK_KEY_CONTEXT "coffre staging blocks v2"
-#define FILE_ID_LEN	 16
-#define HEADER_PLAIN	 64u
-#define HEADER_SEALED	 (HEADER_PLAIN + CRYPTO_SEAL_OVERHEAD)
-#define HEADER_AD	 "coffre staging header v1"
-#define BLOCK_AD_LEN	 (8 + FILE_ID_LEN)
+#define FILE_ID_LEN	  16
+#define HEADER_PLAIN	  64u
+#define HEADER_SEALED	  (HEADER_PLAIN + CRYPTO_SEAL_OVERHEAD)
+#define HEADER_AD	  "coffre staging header v1"
+#define BLOCK_AD_LEN	  (8 + FILE_ID_LEN)
 /* Blocks handled per syscall: 1 MiB of plaintext, bounded scratch memory. */
-#define BATCH_BLOCKS	 256u
+#define BATCH_BLOCKS	  256u
 /* 16 TiB, the largest document a manifest can describe; keeps slot offsets
  * far from off_t overflow. */
-#define STAGING_MAX_SIZE (1ull << 44)
+#define STAGING_MAX_SIZE  (1ull << 44)
 
 struct staging {
 	int fd;

@@ -122,8 +122,7 @@ static int pool_empty(struct staging_pool *sp, const char *name)
 {
 	char p[4096];
 
-	if ((size_t)snprintf(p, sizeof(p), "%s/%s", sp->dir, name) >=
-	    sizeof(p))
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", sp->dir, name) >= sizeof(p))
 		return -ENAMETOOLONG;
 	return truncate(p, 0) < 0 ? -errno : 0;
 }

@@ -23,13 +23,13 @@
 #include <stdint.h>
 
 /* Longest name the pool keeps (longer ones are only ever unlinked). */
-#define STAGING_POOL_NAME_MAX 64
+#define STAGING_POOL_NAME_MAX  64
 /* Largest content whose file is worth recycling: cutting a bigger file to
  * nothing costs about what unlinking it does. */
 #define STAGING_POOL_REUSE_MAX (1024 * 1024)
 /* Free files kept at most: enough for a folder of small files saved at
  * once.  They are empty (reaping cuts them), so they hold no disk space. */
-#define STAGING_POOL_CAP 1024
+#define STAGING_POOL_CAP       1024
 
 struct staging_pool;
 

@@ -54,8 +54,8 @@ int transport_json(struct transport *t, const char *method, const char *path,
  * non-zero (checked about once a second): -ECANCELED then.  For long
  * polls, which must not hold up an unmount.
  */
-int transport_json_poll(struct transport *t, const char *path,
-			json_t **reply, const int *stop);
+int transport_json_poll(struct transport *t, const char *path, json_t **reply,
+			const int *stop);
 
 /* Percent-encode s for a query value; free() the result. */
 char *transport_escape(const char *s);

@@ -17,7 +17,7 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#define WBACK_THREADS 2
+#define WBACK_THREADS	2
 /* Job buffers of this size are kept for reuse (the drive's max_write), as
  * many as can be in flight: no malloc, no page faults per write. */
 #define WBACK_JOB_CAP	(1024u * 1024)
@@ -35,7 +35,7 @@ struct wback {
 	pthread_cond_t work; /* a node became ready, or stop */
 	pthread_cond_t done; /* a job finished: room, or a node drained */
 	struct node *ready_head, *ready_tail;
-	size_t inflight; /* bytes queued and not yet applied */
+	size_t inflight;      /* bytes queued and not yet applied */
 	struct wb_job *spare; /* WBACK_JOB_CAP buffers to reuse */
 	size_t nspare;
 	int stop;

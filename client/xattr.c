@@ -23,7 +23,7 @@ static const char *const file_attrs[] = {
 	"version", "sha256", "deposited_by", "deposited_at", "doc_id", "state",
 };
 static const char *const root_attrs[] = { "pending", "error", "errors",
-					   "space" };
+					  "space" };
 
 /* synced, pending, or conflict: content the server refused twice, set
  * aside in staging/kept (see sync.c) and readable only here */
@@ -80,7 +80,8 @@ static int xa_value(struct fs *fs, const struct node *n, const char *key,
 			return 0;
 		}
 		if (!strcmp(key, "errors")) {
-			snprintf(out, cap, "%llu", (unsigned long long)fs->errors);
+			snprintf(out, cap, "%llu",
+				 (unsigned long long)fs->errors);
 			return 0;
 		}
 		if (!strcmp(key, "space")) {

@@ -85,8 +85,8 @@ int blockseal_seal(struct blockseal *bs, const void *ad, size_t adlen,
 			out[4 + i] ^= (uint8_t)(c >> (8 * i));
 	} while (nonce_is_zero(out));
 	if (EVP_EncryptInit_ex(bs->enc, NULL, NULL, NULL, out) != 1 ||
-	    (adlen && EVP_EncryptUpdate(bs->enc, NULL, &len, ad, (int)adlen) !=
-			      1) ||
+	    (adlen &&
+	     EVP_EncryptUpdate(bs->enc, NULL, &len, ad, (int)adlen) != 1) ||
 	    EVP_EncryptUpdate(bs->enc, ct, &len, in, (int)n) != 1 ||
 	    EVP_EncryptFinal_ex(bs->enc, ct + len, &fin) != 1 ||
 	    (size_t)len + (size_t)fin != n ||
@@ -109,8 +109,8 @@ int blockseal_open(struct blockseal *bs, const void *ad, size_t adlen,
 	clen = n - BLOCKSEAL_OVERHEAD;
 	memcpy(tag, ct + clen, sizeof(tag));
 	if (EVP_DecryptInit_ex(bs->dec, NULL, NULL, NULL, in) != 1 ||
-	    (adlen && EVP_DecryptUpdate(bs->dec, NULL, &len, ad, (int)adlen) !=
-			      1) ||
+	    (adlen &&
+	     EVP_DecryptUpdate(bs->dec, NULL, &len, ad, (int)adlen) != 1) ||
 	    EVP_DecryptUpdate(bs->dec, out, &len, ct, (int)clen) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(bs->dec, EVP_CTRL_GCM_SET_TAG,
 				BLOCKSEAL_TAG_LEN, tag) != 1 ||

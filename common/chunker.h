@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHUNK_MIN	(256u * 1024u)
-#define CHUNK_AVG	(1024u * 1024u)
-#define CHUNK_MAX	(4u * 1024u * 1024u)
-#define CHUNK_SEED_LEN	32
+#define CHUNK_MIN      (256u * 1024u)
+#define CHUNK_AVG      (1024u * 1024u)
+#define CHUNK_MAX      (4u * 1024u * 1024u)
+#define CHUNK_SEED_LEN 32
 
 struct chunker {
 	uint64_t gear[256];

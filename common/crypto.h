@@ -15,13 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CRYPTO_KEY_LEN		32
-#define CRYPTO_NONCE_LEN	24
-#define CRYPTO_TAG_LEN		16
-#define CRYPTO_SEAL_OVERHEAD	(CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
+#define CRYPTO_KEY_LEN	     32
+#define CRYPTO_NONCE_LEN     24
+#define CRYPTO_TAG_LEN	     16
+#define CRYPTO_SEAL_OVERHEAD (CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
 
 struct crypto_key {
-	uint8_t *k;	/* CRYPTO_KEY_LEN bytes in sodium_malloc memory */
+	uint8_t *k; /* CRYPTO_KEY_LEN bytes in sodium_malloc memory */
 };
 
 /* sodium_init once; 0 or -EIO.  Safe to call many times from any thread. */
@@ -57,7 +57,8 @@ void crypto_random(void *p, size_t n);
 
 /* Argon2id password hashing (crypto_pwhash_str, interactive limits). */
 int crypto_password_hash(const char *password, char *out, size_t outlen);
-int crypto_password_verify(const char *hash, const char *password); /* 0 or -EACCES */
+int crypto_password_verify(const char *hash,
+			   const char *password); /* 0 or -EACCES */
 
 /* Constant-time compare, 0 when equal. */
 int crypto_memcmp(const void *a, const void *b, size_t n);

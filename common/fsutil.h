@@ -9,8 +9,8 @@
 #include <sys/types.h>
 
 struct tmpfile {
-	int fd;		/* -1 when closed */
-	char *path;	/* temporary name, NULL when none */
+	int fd;	    /* -1 when closed */
+	char *path; /* temporary name, NULL when none */
 	int committed;
 };
 

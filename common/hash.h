@@ -7,19 +7,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OBJ_ID_LEN	32
-#define OBJ_ID_HEX_LEN	64
+#define OBJ_ID_LEN     32
+#define OBJ_ID_HEX_LEN 64
 
 struct obj_id {
 	uint8_t b[OBJ_ID_LEN];
 };
 
-struct hash_ctx;	/* opaque streaming SHA-256 */
+struct hash_ctx; /* opaque streaming SHA-256 */
 
 void hash_buf(struct obj_id *out, const void *p, size_t n);
-int hash_new(struct hash_ctx **out);	/* 0 or -ENOMEM */
+int hash_new(struct hash_ctx **out); /* 0 or -ENOMEM */
 void hash_update(struct hash_ctx *h, const void *p, size_t n);
-void hash_final(struct hash_ctx *h, struct obj_id *out);	/* ctx reusable after hash_reset */
+void hash_final(struct hash_ctx *h,
+		struct obj_id *out); /* ctx reusable after hash_reset */
 void hash_reset(struct hash_ctx *h);
 void hash_free(struct hash_ctx *h);
 

@@ -7,7 +7,12 @@
 
 #include "common/err.h"
 
-enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
 
 /* Default LOG_LEVEL_INFO; COFFRE_LOG=debug in the environment lowers it. */
 void log_set_level(enum log_level lvl);

@@ -34,10 +34,10 @@
 #include "common/hash.h"
 #include "common/buf.h"
 
-#define DOC_ID_HEX_LEN		32
-#define MANIFEST_MAX_CHUNKS	(1u << 22)	/* 4M chunks: 16 TiB at 4 MiB */
-#define LOGIN_MAX_LEN		64
-#define FOLDER_META_NAME	".coffre-folder"
+#define DOC_ID_HEX_LEN	    32
+#define MANIFEST_MAX_CHUNKS (1u << 22) /* 4M chunks: 16 TiB at 4 MiB */
+#define LOGIN_MAX_LEN	    64
+#define FOLDER_META_NAME    ".coffre-folder"
 
 struct manifest_chunk {
 	struct obj_id id;
@@ -46,15 +46,15 @@ struct manifest_chunk {
 
 struct manifest {
 	char doc_id[DOC_ID_HEX_LEN + 1];
-	uint64_t version;		/* 1..N */
+	uint64_t version; /* 1..N */
 	uint64_t size;
 	struct obj_id sha256;
 	char deposited_by[LOGIN_MAX_LEN + 1];
-	char deposited_at[32];		/* RFC 3339 UTC, "2026-11-27T10:00:00Z" */
-	int64_t mtime;			/* 0 = none (the line is omitted) */
+	char deposited_at[32]; /* RFC 3339 UTC, "2026-11-27T10:00:00Z" */
+	int64_t mtime;	       /* 0 = none (the line is omitted) */
 	size_t nchunks;
-	struct manifest_chunk *chunks;	/* malloc'd, owned */
-	size_t alloc_chunks;		/* room in chunks (manifest_add_chunk) */
+	struct manifest_chunk *chunks; /* malloc'd, owned */
+	size_t alloc_chunks;	       /* room in chunks (manifest_add_chunk) */
 };
 
 enum folder_class {
@@ -83,7 +83,7 @@ void doc_id_new(char out[DOC_ID_HEX_LEN + 1]);
 int doc_id_valid(const char *s);
 
 const char *folder_class_name(enum folder_class c);
-int folder_class_parse(const char *s, enum folder_class *out);	/* -EINVAL */
+int folder_class_parse(const char *s, enum folder_class *out); /* -EINVAL */
 int folder_meta_format(const struct folder_meta *fm, struct buf *out);
 int folder_meta_parse(struct folder_meta *fm, const char *text, size_t len);
 

@@ -15,9 +15,9 @@
 
 #include <stddef.h>
 
-#define NAME_MAX_LEN	255
-#define PATH_MAX_LEN	4096
-#define PATH_MAX_DEPTH	64
+#define NAME_MAX_LEN   255
+#define PATH_MAX_LEN   4096
+#define PATH_MAX_DEPTH 64
 
 /* 0, or -EINVAL / -ENAMETOOLONG with err_set() saying why. */
 int name_validate(const char *name);

@@ -148,12 +148,12 @@ static const struct http_route r_sig_add = {
 };
 
 /* Access and events: the handler asks authorize() on the folder. */
-#define ROUTE(var, m, nm, b, r, f)                                          \
-	static const struct http_route var = { .method = m,               \
-					       .name = nm,                \
-					       .body = b,                 \
-					       .in_space = 1,             \
-					       .right = r,                \
+#define ROUTE(var, m, nm, b, r, f)                            \
+	static const struct http_route var = { .method = m,   \
+					       .name = nm,    \
+					       .body = b,     \
+					       .in_space = 1, \
+					       .right = r,    \
 					       .fn = f }
 ROUTE(r_members, "GET", "members", HTTP_BODY_NONE, AUTH_ADMIN,
       api_members_list);
@@ -166,10 +166,8 @@ ROUTE(r_delegation, "POST", "delegation", HTTP_BODY_JSON, AUTH_ADMIN,
 ROUTE(r_grant, "POST", "grant", HTTP_BODY_JSON, AUTH_READ, api_grant);
 ROUTE(r_revoke, "DELETE", "revoke", HTTP_BODY_NONE, AUTH_READ, api_grant);
 ROUTE(r_class, "POST", "class", HTTP_BODY_JSON, AUTH_READ, api_class);
-ROUTE(r_events, "GET", "events", HTTP_BODY_NONE, AUTH_READ,
-      api_events_list);
-ROUTE(r_reads, "POST", "reads", HTTP_BODY_JSON, AUTH_READ,
-      api_events_reads);
+ROUTE(r_events, "GET", "events", HTTP_BODY_NONE, AUTH_READ, api_events_list);
+ROUTE(r_reads, "POST", "reads", HTTP_BODY_JSON, AUTH_READ, api_events_reads);
 
 static int pick(struct http_req *req, const char *method,
 		const struct http_route *a, const struct http_route *b)

@@ -218,8 +218,8 @@ static int mkdir_class(struct http_req *req, struct batch *b, size_t i,
 	struct ledger_op *op = &b->ops[i];
 	enum folder_class inherited = FOLDER_CLASS_RESTRICTED;
 	const char *slash = strrchr(op->path, '/');
-	size_t plen = slash && slash != op->path ? (size_t)(slash - op->path) :
-						   1;
+	size_t plen =
+		slash && slash != op->path ? (size_t)(slash - op->path) : 1;
 	int rc = 1;
 
 	for (size_t j = i; j-- > 0;)
@@ -250,8 +250,8 @@ static int mkdir_class(struct http_req *req, struct batch *b, size_t i,
 }
 
 /* Ask the policy about every path the batch touches. */
-static int authorize_batch(struct http_req *req, struct batch *b,
-			   json_t *jops, size_t *failed)
+static int authorize_batch(struct http_req *req, struct batch *b, json_t *jops,
+			   size_t *failed)
 {
 	for (size_t i = 0; i < b->nops; i++) {
 		const struct ledger_op *op = &b->ops[i];
@@ -416,11 +416,12 @@ static void grants_follow(struct http_req *req, const struct batch *b)
 						 req->auth.login, op->path,
 						 NULL);
 		if (rc < 0)
-			log_error("space '%s': grants of '%s' did not follow it: %s",
-				  req->space_name,
-				  op->kind == LEDGER_OP_MOVE ? op->from :
-							       op->path,
-				  err_msg());
+			log_error(
+				"space '%s': grants of '%s' did not follow it: %s",
+				req->space_name,
+				op->kind == LEDGER_OP_MOVE ? op->from :
+							     op->path,
+				err_msg());
 	}
 }
 

@@ -62,9 +62,9 @@ struct list_state {
 	char last[NAME_MAX_LEN + 1];
 	struct auth_ctx *auth;
 	struct access_grants grants;
-	const char *path;	/* the listed folder */
-	unsigned rights;	/* the caller's on it (files inherit them) */
-	int traverse;		/* listed only on the way to a grant */
+	const char *path; /* the listed folder */
+	unsigned rights;  /* the caller's on it (files inherit them) */
+	int traverse;	  /* listed only on the way to a grant */
 };
 
 /*

@@ -220,7 +220,8 @@ static int folder_of(struct space *sp, const char *path, char *folder,
 		if (rc < 0 && rc != -ENOENT && rc != -ENOTDIR)
 			return rc;
 		if (!strcmp(folder, "/"))
-			return err_set(-EIO, "the root of the ledger is no folder");
+			return err_set(-EIO,
+				       "the root of the ledger is no folder");
 		first = 0;
 		parent_of(folder, folder, flen);
 	}
@@ -325,8 +326,8 @@ int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	return err_set(-ENOENT, "no such file or folder '%s'", path);
 }
 
-int authorize_parent(struct auth_ctx *ctx, const char *space,
-		     const char *path, enum auth_right right)
+int authorize_parent(struct auth_ctx *ctx, const char *space, const char *path,
+		     enum auth_right right)
 {
 	char parent[PATH_MAX_LEN + 1];
 

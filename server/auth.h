@@ -48,8 +48,8 @@ struct auth_ctx {
 	char role[AUTH_ROLE_MAX];      /* role in the last authorized space */
 	int role_id;		       /* enum policy_role of role */
 	int admin_delegated;	       /* in the last authorized space */
-	unsigned rights;  /* POLICY_BIT mask on the last authorized path */
-	int traverse;	  /* last path: a folder seen only on the way to a
+	unsigned rights; /* POLICY_BIT mask on the last authorized path */
+	int traverse;	 /* last path: a folder seen only on the way to a
 			   * grant below it (listed with its sub-folders
 			   * leading there, nothing else) */
 };
@@ -81,8 +81,8 @@ int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	      enum auth_right right);
 
 /* authorize() on the folder holding path (for "/": "/" itself). */
-int authorize_parent(struct auth_ctx *ctx, const char *space,
-		     const char *path, enum auth_right right);
+int authorize_parent(struct auth_ctx *ctx, const char *space, const char *path,
+		     enum auth_right right);
 
 /*
  * Effective class of the folder path, or of the nearest existing folder

@@ -33,28 +33,28 @@ enum ledger_op_kind {
 
 struct ledger_op {
 	enum ledger_op_kind kind;
-	char *path;			/* all but MOVE; validated path */
-	char *from, *to;		/* MOVE */
-	enum folder_class class;	/* MKDIR */
+	char *path;		 /* all but MOVE; validated path */
+	char *from, *to;	 /* MOVE */
+	enum folder_class class; /* MKDIR */
 	/* DEPOSIT: size, sha256 and chunks of the content (doc_id, version,
 	 * depositor and time are filled in by ledger_apply). */
 	struct manifest content;
-	uint64_t base_version;		/* DEPOSIT: 0 when not given */
+	uint64_t base_version; /* DEPOSIT: 0 when not given */
 };
 
 struct ledger_result {
 	enum ledger_op_kind kind;
-	char doc_id[DOC_ID_HEX_LEN + 1];	/* DEPOSIT, MOVE of a file */
-	uint64_t version;			/* DEPOSIT, MOVE onto a document */
-	int concurrent;				/* DEPOSIT: base_version != current */
-	struct manifest manifest;		/* new manifest (DEPOSIT, MOVE onto doc) */
+	char doc_id[DOC_ID_HEX_LEN + 1]; /* DEPOSIT, MOVE of a file */
+	uint64_t version;		 /* DEPOSIT, MOVE onto a document */
+	int concurrent;			 /* DEPOSIT: base_version != current */
+	struct manifest manifest; /* new manifest (DEPOSIT, MOVE onto doc) */
 };
 
 struct ledger_entry {
 	const char *name;
 	int is_dir;
-	enum folder_class class;		/* dirs: effective class */
-	const struct manifest *manifest;	/* files; chunks included */
+	enum folder_class class;	 /* dirs: effective class */
+	const struct manifest *manifest; /* files; chunks included */
 };
 
 /* Open (create = 1: create an empty bare repo when missing). */
@@ -106,7 +106,8 @@ typedef int (*ledger_list_cb)(const struct ledger_entry *e, void *arg);
  */
 int ledger_list(struct ledger *lg, const char *path, const char *after,
 		size_t limit, ledger_list_cb cb, void *arg, int *more,
-		enum folder_class *folder_class, char head[GIT_OID_HEX_LEN + 1]);
+		enum folder_class *folder_class,
+		char head[GIT_OID_HEX_LEN + 1]);
 
 /* One entry (file manifest or folder) at the current head.  For "/" a dir. */
 int ledger_stat(struct ledger *lg, const char *path, ledger_list_cb cb,
@@ -118,8 +119,8 @@ int ledger_stat(struct ledger *lg, const char *path, ledger_list_cb cb,
  */
 typedef int (*ledger_version_cb)(const struct manifest *m, const char *commit,
 				 void *arg);
-int ledger_versions(struct ledger *lg, const char *doc_id,
-		    ledger_version_cb cb, void *arg);
+int ledger_versions(struct ledger *lg, const char *doc_id, ledger_version_cb cb,
+		    void *arg);
 
 /*
  * Provable history (server/ledger_prove.c).  Once installed, every new
@@ -134,8 +135,7 @@ struct buf;
 #define LEDGER_NOTES_TIMESTAMPS "refs/notes/timestamps"
 struct ledger_prover {
 	int (*sign)(void *arg, const void *data, size_t len, struct buf *sig);
-	int (*stamp)(void *arg, const void *data, size_t len,
-		     struct buf *b64);
+	int (*stamp)(void *arg, const void *data, size_t len, struct buf *b64);
 	void *arg;
 };
 void ledger_set_prover(const struct ledger_prover *p);
@@ -188,12 +188,10 @@ struct ledger_signature {
 };
 int ledger_signature_add(struct ledger *lg, const char *doc_id,
 			 uint64_t version, const struct ledger_signature *s);
-typedef int (*ledger_signature_cb)(const struct ledger_signature *s,
-				   void *arg);
+typedef int (*ledger_signature_cb)(const struct ledger_signature *s, void *arg);
 /* Signatures of a version, by file name; none is not an error. */
 int ledger_signatures_list(struct ledger *lg, const char *doc_id,
-			   uint64_t version, ledger_signature_cb cb,
-			   void *arg);
+			   uint64_t version, ledger_signature_cb cb, void *arg);
 
 /*
  * The change feed: the folders whose listing differs between commit since

@@ -90,12 +90,13 @@ static int clear_stale_locks(const char *name, void *arg)
 	char repo[PATH_MAX];
 	int n;
 
-	snprintf(repo, sizeof(repo), "%s/" SPACES_DIR_NAME "/%s/" SPACE_LEDGER_NAME,
-		 datadir, name);
+	snprintf(repo, sizeof(repo),
+		 "%s/" SPACES_DIR_NAME "/%s/" SPACE_LEDGER_NAME, datadir, name);
 	n = ledger_clear_stale_locks(repo);
 	if (n > 0)
-		log_warn("space '%s': removed %d lock file%s left by an interrupted commit",
-			 name, n, n == 1 ? "" : "s");
+		log_warn(
+			"space '%s': removed %d lock file%s left by an interrupted commit",
+			name, n, n == 1 ? "" : "s");
 	return n < 0 ? n : 0;
 }
 

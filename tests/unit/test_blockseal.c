@@ -35,7 +35,8 @@ int main(void)
 	memcpy(plain, "marker-in-block", 15);
 
 	is_int(blockseal_seal(bs, "ad", 2, plain, BLK, a), 0, "seal");
-	ok(!memmem(a, sizeof(a), "marker", 6), "no plaintext in the sealed block");
+	ok(!memmem(a, sizeof(a), "marker", 6),
+	   "no plaintext in the sealed block");
 	ok(!nonce_zero(a), "nonce is not all zero");
 	is_int(blockseal_open(bs, "ad", 2, a, sizeof(a), out), 0, "open");
 	ok(!memcmp(out, plain, BLK), "round trip");

@@ -27,8 +27,8 @@ static void put_u64(uint8_t *p, uint64_t v)
 }
 
 /* A v1 file of size bytes with blocks 0 and 2 written (a hole at 1). */
-static int write_v1(const char *path, const struct crypto_key *k,
-		    uint64_t size, const uint8_t *content)
+static int write_v1(const char *path, const struct crypto_key *k, uint64_t size,
+		    const uint8_t *content)
 {
 	uint8_t plain[64] = { 0 }, hdr[64 + CRYPTO_SEAL_OVERHEAD];
 	uint8_t id[16], ad[24], slot[SLOT], block[STAGING_BLOCK];
