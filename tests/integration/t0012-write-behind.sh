@@ -61,15 +61,10 @@ check "dd bs=1M conv=fsync" dd if="$T/dd.bin" of="$A/dd.bin" bs=1M conv=fsync st
 check "dd's file reads back" cmp "$T/dd.bin" "$A/dd.bin"
 
 # --- a write that cannot be stored -------------------------------------------
-if mkdir -p "$T/small" && mount -t tmpfs -o size=6m tmpfs "$T/small" 2>/dev/null; then
-	TMPFS+=("$T/small")
+if small_tmpfs 6m; then
 	check "coffre sync --wait" client_sync a
 	client_umount a
-	mkdir -p "$T/client-a"
-	"$COFFRE" --config "$(cfg_of a)" mount demo "$A" --cache "$T/small/cache" \
-		--foreground >>"$T/client-a.log" 2>&1 &
-	CLIENT_PID[a]=$!
-	wait_for mountpoint -q "$A"
+	client_mount a demo "$T/small/cache"
 	check "the drive on a 6 MiB cache shows the earlier file" \
 		wait_for cmp "$T/mix.model" "$A/mix.bin"
 	# 1 MiB writes: queued first, refused when the cache fills; the

@@ -89,17 +89,12 @@ check "every file reaches the other drive, byte-identical" wait_for sh -c '
 check "coffred fsck agrees at the end" "$COFFRED" fsck "$D"
 
 # --- a full cache -------------------------------------------------------------
-if mkdir -p "$T/small" && mount -t tmpfs -o size=8m tmpfs "$T/small" 2>/dev/null; then
-	TMPFS+=("$T/small")
+if small_tmpfs 8m; then
 	client_umount a
 	printf 'kept\n' >"$T/kept"
 	cp "$T/kept" "$B/full.txt"
 	client_sync b
-	mkdir -p "$T/client-a"
-	"$COFFRE" --config "$(cfg_of a)" mount demo "$A" --cache "$T/small/cache" \
-		--foreground >>"$T/client-a.log" 2>&1 &
-	CLIENT_PID[a]=$!
-	wait_for mountpoint -q "$A"
+	client_mount a demo "$T/small/cache"
 	check "the drive on an 8 MiB cache shows the file" wait_for cmp "$T/kept" "$A/full.txt"
 	head -c 20M /dev/urandom >"$T/huge"
 	cp "$T/huge" "$A/full.txt" 2>"$T/cp.err"

@@ -6,12 +6,7 @@
 # consistent; once there is room again, the content goes out.
 . "$TESTLIB/common.sh"
 
-mkdir -p "$T/small"
-if ! mount -t tmpfs -o size=8m tmpfs "$T/small" 2>/dev/null; then
-	echo "1..0 # SKIP tmpfs cannot be mounted here"
-	exit 0
-fi
-TMPFS+=("$T/small")
+small_tmpfs 8m || skip_all "tmpfs cannot be mounted here"
 D=$T/small/server
 demo_mounts a
 

@@ -394,17 +394,18 @@ client_login()
 	}
 }
 
-# client_mount NAME SPACE: foreground mount in the background; waits for it.
-# Pass COFFRE_SETTLE_MS in the environment of the call to change the delay.
+# client_mount NAME SPACE [CACHE]: foreground mount in the background; waits
+# for it.  CACHE defaults to the client's own cache dir.  Pass
+# COFFRE_SETTLE_MS in the environment of the call to change the delay.
 client_mount()
 {
-	local name=$1 mnt i pid
+	local name=$1 mnt i pid cache=${3:-$(cache_of "$1")}
 
 	mnt=$(mnt_of "$name")
-	mkdir -p "$mnt" "$(cache_of "$name")"
+	mkdir -p "$mnt" "$cache"
 	MOUNTS+=("$mnt")
 	"$COFFRE" --config "$(cfg_of "$name")" mount "$2" "$mnt" \
-		--cache "$(cache_of "$name")" --foreground \
+		--cache "$cache" --foreground \
 		>>"$T/client-$name.log" 2>&1 &
 	pid=$!
 	CLIENT_PID[$name]=$pid
@@ -421,6 +422,15 @@ client_mount()
 		CLIENT_PID[$name]=
 	fi
 	done_testing
+}
+
+# small_tmpfs SIZE: a tmpfs of SIZE (e.g. 6m) on $T/small, unmounted at
+# teardown, for full-disk tests; fails when tmpfs cannot be mounted here.
+small_tmpfs()
+{
+	mkdir -p "$T/small" &&
+		mount -t tmpfs -o size="$1" tmpfs "$T/small" 2>/dev/null &&
+		TMPFS+=("$T/small")
 }
 
 # client_umount NAME: fusermount3 -u, then a check that the client process
