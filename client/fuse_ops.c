@@ -634,28 +634,28 @@ static void drop_torn(struct fs *fs, struct node *n)
 static void release_write(struct fs *fs, struct fh *h)
 {
 	struct node *n = h->n;
-	int werr = wback_drain(fs, n), last = 0;
+	int werr = wback_drain(fs, n), torn = 0, idle;
 
 	if (werr) {
 		pthread_mutex_lock(&fs->lock);
-		if (n->writers == 1) {
+		if (n->writers == 1) { /* the last writer: no deposit */
 			n->wrote = 0;
-			last = 1;
+			torn = 1;
 		}
 		pthread_mutex_unlock(&fs->lock);
-		if (last)
+		if (torn)
 			log_error("'%s' is not deposited: a write failed (%s)",
 				  n->name, strerror(-werr));
 	}
 	nameop_release_write(fs, n);
-	if (last) {
+	if (torn) {
 		wback_reset(fs, n);
 		drop_torn(fs, n);
 	}
 	pthread_mutex_lock(&fs->lock);
-	last = !n->writers;
+	idle = !n->writers;
 	pthread_mutex_unlock(&fs->lock);
-	if (last)
+	if (idle)
 		content_staging_idle(fs, n);
 }
 

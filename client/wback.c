@@ -80,15 +80,23 @@ static void unref_node(struct fs *fs, struct node *n)
  * content is torn already, and the error is what the writer will see). */
 static void apply(struct fs *fs, struct node *n, struct wb_job *j, int err)
 {
-	ssize_t r;
+	size_t done = 0;
+	ssize_t r = 0;
 
 	if (err)
 		return;
+	/* a short write stopped at an error: the next call names it */
 	pthread_mutex_lock(&n->lock);
-	r = content_write(fs, n, j->data, j->len, j->off);
+	while (done < j->len) {
+		r = content_write(fs, n, j->data + done, j->len - done,
+				  j->off + done);
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+	}
 	pthread_mutex_unlock(&n->lock);
-	if (r >= 0 && (size_t)r != j->len)
-		r = err_set(-EIO, "short write to staging");
+	if (r == 0 && done < j->len)
+		r = err_set(-EIO, "staging took no more bytes");
 	if (r < 0) {
 		log_warn("write to '%s' failed: %s", n->name, err_msg());
 		pthread_mutex_lock(&fs->wb->lock);
