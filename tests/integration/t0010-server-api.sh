@@ -293,7 +293,7 @@ check "keep-alive: two requests on one connection" sh -c "curl -sv --cacert '$CA
 curl -s --cacert "$CACERT" --tlsv1.2 --tls-max 1.2 "$URL/v1/spaces" >/dev/null 2>&1
 check_eq "TLS 1.2 is refused" 35 $?
 pids=
-for i in 1 2 3 4 5 6; do
+for _ in 1 2 3 4 5 6; do
 	curl -s --max-time 30 --cacert "$CACERT" -o /dev/null -w '%{http_code}\n' \
 		"$URL/v1/login" \
 		-d "{\"login\": \"bob\", \"password\": \"$(cat "$T/pw-bob")\"}" \

@@ -24,7 +24,14 @@ check "B makes a folder X first" mkdir "$B/X"
 check "sync B" client_sync b
 # sync --wait of A may report the conflict (a new error) or finish first
 client_sync a >/dev/null 2>&1
-conflict_copy() { ls "$B" | grep -Eq '^X \(conflict [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{6}\)$'; }
+conflict_copy() {
+	local f re='^X \(conflict [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{6}\)$'
+
+	for f in "$B"/X\ \(conflict*; do
+		[[ $(basename "$f") =~ $re ]] && return 0
+	done
+	return 1
+}
 check "B sees the conflict copy of A's file" wait_for conflict_copy
 check_eq "the conflict copy holds A's bytes" data "$(cat "$B"/X\ \(conflict*)"
 check "A reports the error on the root" \

@@ -67,18 +67,14 @@ for round in 1 2 3; do
 	done
 	setfattr -n user.coffre.sync -v now "$A"
 	sleep "0.$((RANDOM % 9 + 1))"
-	kill -KILL "$SERVER_PID"
-	wait "$SERVER_PID" 2>/dev/null
-	SERVER_STOPPED=1
+	server_kill
 	check "round $round: coffred fsck finds ledger, chunks and index consistent after SIGKILL" \
 		"$COFFRED" fsck "$D"
 	server_start
 done
 # A kill in the middle of a ref update leaves git's lock file behind:
 # coffred clears it when it starts instead of refusing every later commit.
-kill -KILL "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null
-SERVER_STOPPED=1
+server_kill
 : >"$("$COFFRED" space path "$D" demo)/refs/heads/main.lock"
 server_start
 check "coffred removes a ref lock left by a killed commit" \

@@ -40,7 +40,8 @@ mkdir -p "$B" "$T/cache-b"
 MOUNTS+=("$B")
 COFFRE_SETTLE_MS=600000 "$COFFRE" --config "$(cfg_of b)" mount demo "$B" \
 	--cache "$T/cache-b" --cache-size 16M --foreground >>"$T/client-b.log" 2>&1 &
-CLIENT_PID[b]=$!
+# shellcheck disable=SC2034 # common.sh's teardown stops it
+CLIENT_PID["b"]=$!
 check "B mounts with --cache-size 16M" wait_for mountpoint -q "$B"
 head -c 20M /dev/urandom >"$T/dirty"
 check "B holds 20 MiB of pending content" cp "$T/dirty" "$B/dirty.bin"

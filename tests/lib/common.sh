@@ -256,6 +256,14 @@ done_testing()
 	exit 1
 }
 
+# Kill coffred with SIGKILL, as a crash would (server_start brings it back).
+server_kill()
+{
+	kill -KILL "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_STOPPED=1
+}
+
 # Stop coffred with SIGTERM; a check that it exited 0 within 20 s.
 server_stop()
 {
@@ -496,7 +504,9 @@ demo_mounts()
 	for c in "$@"; do
 		client_mount "$c" demo
 	done
+	# shellcheck disable=SC2034 # for the test that sourced this file
 	A=$(mnt_of "$1")
+	# shellcheck disable=SC2034
 	[ $# -lt 2 ] || B=$(mnt_of "$2")
 }
 
