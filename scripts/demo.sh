@@ -277,12 +277,17 @@ start) ;;
 	;;
 esac
 
-if ! command -v fusermount3 >/dev/null || [ ! -c /dev/fuse ]; then
-	die "FUSE is not available (need /dev/fuse and fusermount3)"
-fi
 mkdir -p "$STATE"
 chmod 700 "$STATE"
+# build installs the packages (fuse3 among them) on a machine that has
+# none, so FUSE is checked after it, not before.
 build
+if ! command -v fusermount3 >/dev/null; then
+	die "fusermount3 is missing: install the Debian package fuse3 (scripts/install-deps.sh)"
+fi
+if [ ! -c /dev/fuse ]; then
+	die "FUSE is not available: /dev/fuse is missing (in a container, pass --device /dev/fuse)"
+fi
 start_server
 make_user_and_space
 login
