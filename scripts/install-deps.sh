@@ -18,6 +18,7 @@ PACKAGES=(
 	fuse-overlayfs
 	# tools the CI and developers use
 	clang-format shellcheck
+	debootstrap # scripts/fresh-machine-check.sh: a Debian 12 root with nothing installed
 )
 
 installed()

@@ -132,7 +132,28 @@ lint()
 	fi
 }
 
+# The README's first command on a machine with nothing installed
+# (scripts/fresh-machine-check.sh: a debootstrapped Debian 12 root).  Runs
+# in CI (CI=true) or when FRESH_MACHINE=1; FRESH_MACHINE=0 skips it.
+fresh_machine()
+{
+	local want=${FRESH_MACHINE:-}
+
+	[ -z "$want" ] && [ "${CI:-}" = true ] && want=1
+	[ "$want" = 1 ] || return 0
+	echo "=== fresh machine: scripts/demo.sh in a debootstrapped Debian 12"
+	if scripts/fresh-machine-check.sh >"$LOG_DIR/fresh-machine.log" 2>&1; then
+		echo "=== fresh machine: passed"
+		passed=$((passed + 1))
+	else
+		tail -n 40 "$LOG_DIR/fresh-machine.log"
+		echo "=== fresh machine: FAILED (log: $LOG_DIR/fresh-machine.log)"
+		failed=$((failed + 1))
+	fi
+}
+
 lint
+fresh_machine
 run_suite "$BUILD_DIR" plain -Dwerror=true
 run_suite "$ASAN_DIR" asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dwerror=true
