@@ -19,6 +19,7 @@ PACKAGES=(
 	# tools the CI and developers use
 	clang-format shellcheck
 	debootstrap # scripts/fresh-machine-check.sh: a Debian 12 root with nothing installed
+	dpkg-dev debhelper lintian fakeroot # scripts/package-check.sh: the .deb packages
 )
 
 installed()

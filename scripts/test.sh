@@ -152,8 +152,30 @@ fresh_machine()
 	fi
 }
 
+# The Debian packages, built from a clean clone, checked by lintian and
+# installed in a clean Debian 12 root (scripts/package-check.sh).  Same
+# switch as above: CI, or PACKAGE_CHECK=1; PACKAGE_CHECK=0 skips it.
+package_check()
+{
+	local want=${PACKAGE_CHECK:-}
+
+	[ -z "$want" ] && [ "${CI:-}" = true ] && want=1
+	[ "$want" = 1 ] || return 0
+	echo "=== packages: build, lintian, install in a clean Debian 12 root"
+	if scripts/package-check.sh >"$LOG_DIR/package-check.log" 2>&1; then
+		grep 'exposure' "$LOG_DIR/package-check.log" | sed 's/^/=== /'
+		echo "=== packages: passed"
+		passed=$((passed + 1))
+	else
+		tail -n 40 "$LOG_DIR/package-check.log"
+		echo "=== packages: FAILED (log: $LOG_DIR/package-check.log)"
+		failed=$((failed + 1))
+	fi
+}
+
 lint
 fresh_machine
+package_check
 run_suite "$BUILD_DIR" plain -Dwerror=true
 run_suite "$ASAN_DIR" asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dwerror=true
