@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install every Debian 12 package needed to build, test, benchmark and demo
-# coffre.  This is the one list; packaging/debian/control's Build-Depends
+# coffre.  This is the one list; debian/control's Build-Depends
 # must stay in step with it.  Needs root (or sudo).
 set -euo pipefail
 
