@@ -319,6 +319,8 @@ static json_t *result_json(const struct ledger_op *op,
 	if (r->version)
 		json_object_set_new(j, "version",
 				    json_integer((json_int_t)r->version));
+	if (r->version && r->commit[0])
+		json_object_set_new(j, "commit", json_string(r->commit));
 	if (op->kind == LEDGER_OP_DEPOSIT) {
 		json_object_set_new(j, "deposited_at",
 				    json_string(r->manifest.deposited_at));
@@ -375,7 +377,7 @@ static void record(struct http_req *req, const struct batch *b,
 			.sha256 = sha[i],
 			.deposited_by = m->deposited_by,
 			.deposited_at = m->deposited_at,
-			.commit = head,
+			.commit = r->commit[0] ? r->commit : head,
 			.manifest = texts[i].data ? texts[i].data : "",
 		};
 	}

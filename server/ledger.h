@@ -48,6 +48,9 @@ struct ledger_result {
 	uint64_t version;		 /* DEPOSIT, MOVE onto a document */
 	int concurrent;			 /* DEPOSIT: base_version != current */
 	struct manifest manifest; /* new manifest (DEPOSIT, MOVE onto doc) */
+	/* The commit whose tree files this op's result: the batch's last
+	 * unless a later op of it replaced or removed that manifest. */
+	char commit[GIT_OID_HEX_LEN + 1];
 };
 
 struct ledger_entry {
@@ -79,7 +82,10 @@ int ledger_head(struct ledger *lg, char out[GIT_OID_HEX_LEN + 1]);
  * Apply a batch atomically (see docs/protocol.md).  Deposits are checked
  * against cs: every chunk held, sizes adding up, SHA-256 of the content.
  * On success writes one commit (author login <login@SPACE.coffre>, message
- * with trailers naming client), fills results[0..nops) and head.  On error
+ * with trailers naming client), or a chain of them when an op replaces or
+ * removes a manifest an earlier op of the batch wrote (so every version's
+ * manifest is in some commit's tree); fills results[0..nops) (each naming
+ * its commit) and head (the last commit).  On error
  * nothing changes; *failed_op is the index of the failing op, the rc is
  * -ENOENT / -EEXIST / -ENOTEMPTY / -ENOTDIR / -EISDIR / -EINVAL (conflict-ish
  * -- see the mapping in http_api.c), -ENODATA (chunk missing), -EBADMSG

@@ -8,8 +8,17 @@
  * (under the apply lock); writing the tree reuses the index's tree cache,
  * so a batch costs what it touches rather than the size of the space.
  *
- * Atomicity: the head only moves by a compare-and-swap once the commit and
- * everything it names are on disk, and a failed batch drops the cached
+ * Every version stays in the history: a batch is one commit, except that
+ * an operation which would replace or remove a manifest written earlier in
+ * the same batch (two deposits of one document, a deposit then its unlink)
+ * first closes the commit so far, and the batch goes on in a child commit.
+ * The head then moves once, to the last of them, so the batch stays atomic
+ * and each version's manifest is filed in the tree of the commit that
+ * results name for it (see docs/architecture.md, "Every version is in the
+ * ledger").
+ *
+ * Atomicity: the head only moves by a compare-and-swap once the commits and
+ * everything they name are on disk, and a failed batch drops the cached
  * index.  Objects of a failed small batch stay as unreferenced loose
  * objects (harmless to git fsck); a large batch keeps its objects in memory
  * until they go to disk as one pack, so a failure leaves nothing at all.
@@ -26,6 +35,7 @@
 #include <git2.h>
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
+#include <uthash.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -50,6 +60,12 @@
  */
 #define PACK_MIN_OPS   64
 
+/* A manifest blob written in the commit being built. */
+struct written {
+	git_oid id;
+	UT_hash_handle hh;
+};
+
 struct apply {
 	git_repository *repo;
 	int packed; /* repo is lg->prepo */
@@ -70,6 +86,17 @@ struct apply {
 	git_oid class_blob[3];
 	int have_class[3];
 	struct buf trailers;
+	/*
+	 * The commit being built: the manifests it files (destroying one of
+	 * them closes it first), the first op it holds, and its parent.
+	 */
+	struct written *written;
+	size_t seg_start;
+	git_oid seg_parent;
+	/* Commits made so far for this batch, oldest first. */
+	git_oid *commits;
+	size_t ncommits;
+	int split; /* set by an op that must start a new commit first */
 };
 
 /* "/A/b" -> "A/b", "/" -> "": paths as the index spells them. */
@@ -275,6 +302,45 @@ static int verify_content(struct apply *ap, const struct manifest *c,
 	return 0;
 }
 
+static int written_add(struct apply *ap, const git_oid *id)
+{
+	struct written *w;
+
+	HASH_FIND(hh, ap->written, id, sizeof(*id), w);
+	if (w)
+		return 0;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->id = *id;
+	HASH_ADD(hh, ap->written, id, sizeof(w->id), w);
+	return 0;
+}
+
+static void written_clear(struct apply *ap)
+{
+	struct written *w, *tmp;
+
+	HASH_ITER(hh, ap->written, w, tmp)
+	{
+		HASH_DEL(ap->written, w);
+		free(w);
+	}
+}
+
+/*
+ * Would replacing or removing the entry e lose a manifest filed only in
+ * the commit being built?  Then the op must start a new commit.
+ */
+static int destroys_new(struct apply *ap, const git_index_entry *e)
+{
+	struct written *w = NULL;
+
+	if (e)
+		HASH_FIND(hh, ap->written, &e->id, sizeof(e->id), w);
+	return w != NULL;
+}
+
 /* Write m as a blob filed at ip. */
 static int put_manifest(struct apply *ap, const char *ip,
 			const struct manifest *m)
@@ -296,6 +362,8 @@ static int put_manifest(struct apply *ap, const char *ip,
 	buf_release(&b);
 	if (rc == 0)
 		rc = index_put(ap, ip, &id, GIT_FILEMODE_BLOB);
+	if (rc == 0)
+		rc = written_add(ap, &id);
 	return rc;
 }
 
@@ -678,6 +746,34 @@ static int op_check_paths(const struct ledger_op *op)
 	return path_validate(op->path);
 }
 
+/*
+ * Would op replace or remove a manifest filed only in the commit being
+ * built?  A deposit over a document, an unlink, a save by rename (both the
+ * target's manifest and the source's go).  A plain move re-files the same
+ * blob and loses nothing.  Bad paths are left for apply_op to refuse.
+ */
+static int needs_new_commit(struct apply *ap, const struct ledger_op *op)
+{
+	const git_index_entry *src, *dst;
+
+	if (op_check_paths(op) < 0)
+		return 0;
+	switch (op->kind) {
+	case LEDGER_OP_DEPOSIT:
+	case LEDGER_OP_UNLINK:
+		return destroys_new(ap, file_at(ap, ipath(op->path)));
+	case LEDGER_OP_MOVE:
+		if (strcmp(op->from, op->to) == 0)
+			return 0;
+		src = file_at(ap, ipath(op->from));
+		dst = file_at(ap, ipath(op->to));
+		return src && dst &&
+		       (destroys_new(ap, src) || destroys_new(ap, dst));
+	default:
+		return 0;
+	}
+}
+
 static int apply_op(struct apply *ap, const struct ledger_op *op,
 		    struct ledger_result *r)
 {
@@ -810,14 +906,12 @@ static int write_pack(struct ledger *lg)
 	return rc;
 }
 
-/* Write the tree and the commit, then move the head from parent to it. */
-static int commit_batch(struct ledger *lg, struct apply *ap,
-			const git_oid *parent_id, const char *space,
-			const char *msg, git_oid *out)
+/* Write the tree of the index and a commit of it on parent. */
+static int make_commit(struct apply *ap, const git_oid *parent_id,
+		       const char *space, const char *msg, git_oid *out)
 {
 	git_signature *author = NULL, *committer = NULL;
 	git_commit *parent = NULL;
-	git_reference *ref = NULL;
 	git_tree *tree = NULL;
 	git_oid tree_id;
 	char *email = NULL;
@@ -841,32 +935,79 @@ static int commit_batch(struct ledger *lg, struct apply *ap,
 	}
 	rc = ledger_commit_create(out, ap->repo, author, committer, msg, tree,
 				  1, (const git_commit **)&parent);
-	if (rc < 0)
-		goto out;
-	if (ap->packed) {
-		rc = write_pack(lg);
-		if (rc < 0)
-			goto out;
-	}
-	/* On disk, outside the in-memory pack: the commit is there now. */
-	rc = ledger_commit_stamp(lg->wrepo, out);
-	if (rc < 0)
-		goto out;
-	rc = git_reference_create_matching(&ref, ap->repo, LEDGER_REF, out, 1,
-					   parent_id, "coffre: apply");
-	if (rc == GIT_EMODIFIED) {
-		rc = err_set(-EIO, "the ledger head moved during the commit");
-		goto out;
-	}
-	if (rc < 0)
-		rc = ledger_git_err(rc, "cannot move the ledger head");
 out:
-	git_reference_free(ref);
 	git_signature_free(author);
 	git_signature_free(committer);
 	git_commit_free(parent);
 	git_tree_free(tree);
 	free(email);
+	return rc;
+}
+
+/*
+ * Close the commit being built: ops [seg_start, end) with their trailers
+ * become one commit on seg_parent, and their results name it.
+ */
+static int close_segment(struct apply *ap, const struct ledger_op *ops,
+			 struct ledger_result *res, size_t end,
+			 const char *space, const char *client)
+{
+	char hex[GIT_OID_HEX_LEN + 1];
+	struct buf msg;
+	git_oid *nc, id;
+	int rc;
+
+	buf_init(&msg, MSG_CAP);
+	rc = build_message(&msg, ops + ap->seg_start, res + ap->seg_start,
+			   end - ap->seg_start, client, &ap->trailers);
+	if (rc == 0)
+		rc = make_commit(ap, &ap->seg_parent, space, msg.data, &id);
+	buf_release(&msg);
+	if (rc < 0)
+		return rc;
+	nc = realloc(ap->commits, (ap->ncommits + 1) * sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	ap->commits = nc;
+	ap->commits[ap->ncommits++] = id;
+	git_oid_tostr(hex, sizeof(hex), &id);
+	for (size_t i = ap->seg_start; i < end; i++)
+		memcpy(res[i].commit, hex, sizeof(hex));
+	ap->seg_parent = id;
+	ap->seg_start = end;
+	buf_reset(&ap->trailers);
+	written_clear(ap);
+	return 0;
+}
+
+/*
+ * Every commit of the batch on disk with its timestamp, then the head moved
+ * from parent to the last one.
+ */
+static int publish(struct ledger *lg, struct apply *ap,
+		   const git_oid *parent_id)
+{
+	git_reference *ref = NULL;
+	const git_oid *last = &ap->commits[ap->ncommits - 1];
+	int rc = 0;
+
+	if (ap->packed) {
+		rc = write_pack(lg);
+		if (rc < 0)
+			return rc;
+	}
+	/* On disk, outside the in-memory pack: the commits are there now. */
+	for (size_t i = 0; i < ap->ncommits && rc == 0; i++)
+		rc = ledger_commit_stamp(lg->wrepo, &ap->commits[i]);
+	if (rc < 0)
+		return rc;
+	rc = git_reference_create_matching(&ref, ap->repo, LEDGER_REF, last, 1,
+					   parent_id, "coffre: apply");
+	if (rc == GIT_EMODIFIED)
+		rc = err_set(-EIO, "the ledger head moved during the commit");
+	else if (rc < 0)
+		rc = ledger_git_err(rc, "cannot move the ledger head");
+	git_reference_free(ref);
 	return rc;
 }
 
@@ -897,7 +1038,6 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		 char head[GIT_OID_HEX_LEN + 1])
 {
 	struct apply ap = { .cs = cs, .login = login, .vfail = SIZE_MAX };
-	struct buf msg;
 	git_oid parent, commit;
 	size_t i;
 	int rc;
@@ -912,7 +1052,6 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 	if (rc < 0)
 		return rc;
 	buf_init(&ap.trailers, MSG_CAP);
-	buf_init(&msg, MSG_CAP);
 	ap.scratch = malloc(SCRATCH_LEN);
 	if (!ap.scratch)
 		return -ENOMEM;
@@ -934,9 +1073,14 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 	if (rc < 0)
 		goto fail;
 	ap.idx = lg->idx;
+	ap.seg_parent = parent;
 	for (i = 0; i < nops; i++) {
 		ap.cur_op = i;
-		rc = apply_op(&ap, &ops[i], &results[i]);
+		rc = 0;
+		if (i > ap.seg_start && needs_new_commit(&ap, &ops[i]))
+			rc = close_segment(&ap, ops, results, i, space, client);
+		if (rc == 0)
+			rc = apply_op(&ap, &ops[i], &results[i]);
 		if (rc == 0)
 			rc = add_trailers(&ap.trailers, &ops[i], &results[i]);
 		if (rc < 0) {
@@ -944,13 +1088,14 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 			goto fail;
 		}
 	}
-	rc = build_message(&msg, ops, results, nops, client, &ap.trailers);
+	rc = close_segment(&ap, ops, results, nops, space, client);
 	if (rc == 0)
-		rc = commit_batch(lg, &ap, &parent, space, msg.data, &commit);
+		rc = publish(lg, &ap, &parent);
 	if (rc < 0) {
 		*failed_op = nops - 1;
 		goto fail;
 	}
+	commit = ap.commits[ap.ncommits - 1];
 	lg->idx_head = commit;
 	if (ap.packed)
 		git_mempack_reset(lg->mempack);
@@ -973,10 +1118,11 @@ fail:
 		manifest_init(&results[i].manifest);
 	}
 free_only:
+	written_clear(&ap);
+	free(ap.commits);
 	free(ap.vmsg);
 	hash_free(ap.hash);
 	free(ap.scratch);
 	buf_release(&ap.trailers);
-	buf_release(&msg);
 	return rc;
 }
