@@ -96,6 +96,7 @@ struct apply {
 	/* Commits made so far for this batch, oldest first. */
 	git_oid *commits;
 	size_t ncommits;
+	const struct ledger_batch *batch; /* NULL: not named */
 	int split; /* set by an op that must start a new commit first */
 };
 
@@ -691,7 +692,8 @@ static int add_trailers(struct buf *b, const struct ledger_op *op,
 
 static int build_message(struct buf *b, const struct ledger_op *ops,
 			 const struct ledger_result *res, size_t nops,
-			 const char *client, const struct buf *trailers)
+			 const char *client, const struct buf *trailers,
+			 const struct ledger_batch *batch)
 {
 	int rc;
 
@@ -722,6 +724,10 @@ static int build_message(struct buf *b, const struct ledger_op *ops,
 		rc = append_clean(b, client && *client ? client : "unknown");
 	if (rc == 0)
 		rc = buf_append(b, "\n", 1);
+	/* id and digest are checked by the caller: nothing to clean */
+	if (rc == 0 && batch)
+		rc = buf_appendf(b, "Coffre-Batch: %s %s\n", batch->id,
+				 batch->digest);
 	if (rc < 0)
 		return err_set(rc, "commit message too large");
 	return 0;
@@ -959,7 +965,8 @@ static int close_segment(struct apply *ap, const struct ledger_op *ops,
 
 	buf_init(&msg, MSG_CAP);
 	rc = build_message(&msg, ops + ap->seg_start, res + ap->seg_start,
-			   end - ap->seg_start, client, &ap->trailers);
+			   end - ap->seg_start, client, &ap->trailers,
+			   ap->batch);
 	if (rc == 0)
 		rc = make_commit(ap, &ap->seg_parent, space, msg.data, &id);
 	buf_release(&msg);
@@ -1031,13 +1038,65 @@ static int check_args(const char *space, const char *login, const char *client,
 	return 0;
 }
 
+static int check_batch(const struct ledger_batch *b)
+{
+	size_t i;
+
+	if (!b)
+		return 0;
+	if (!b->id || ledger_batch_id_validate(b->id) < 0)
+		return err_set(-EINVAL, "bad batch id");
+	if (!b->digest || strlen(b->digest) != LEDGER_BATCH_DIGEST_LEN)
+		return err_set(-EINVAL, "bad batch digest");
+	for (i = 0; i < LEDGER_BATCH_DIGEST_LEN; i++)
+		if (!strchr("0123456789abcdef", b->digest[i]))
+			return err_set(-EINVAL, "bad batch digest");
+	return 0;
+}
+
+/*
+ * Under the apply lock: 1 when login applied b already, results and head
+ * then being the first application's; 0 when b is new or NULL.
+ */
+static int replayed(struct ledger *lg, const char *login,
+		    const struct ledger_batch *b, struct ledger_result *results,
+		    size_t nops, char head[GIT_OID_HEX_LEN + 1])
+{
+	git_oid last;
+	int rc;
+
+	if (!b)
+		return 0;
+	rc = ledger_batch_find(lg, lg->wrepo, login, b, &last);
+	if (rc <= 0)
+		return rc;
+	rc = ledger_batch_results(lg->wrepo, &last, results, nops);
+	if (rc < 0)
+		return rc;
+	git_oid_tostr(head, GIT_OID_HEX_LEN + 1, &last);
+	return 1;
+}
+
 int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		 const char *login, const char *client,
 		 const struct ledger_op *ops, size_t nops,
 		 struct ledger_result *results, size_t *failed_op,
 		 char head[GIT_OID_HEX_LEN + 1])
 {
-	struct apply ap = { .cs = cs, .login = login, .vfail = SIZE_MAX };
+	return ledger_apply_batch(lg, cs, space, login, client, NULL, ops, nops,
+				  results, failed_op, head);
+}
+
+int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
+		       const char *space, const char *login, const char *client,
+		       const struct ledger_batch *b,
+		       const struct ledger_op *ops, size_t nops,
+		       struct ledger_result *results, size_t *failed_op,
+		       char head[GIT_OID_HEX_LEN + 1])
+{
+	struct apply ap = {
+		.cs = cs, .login = login, .vfail = SIZE_MAX, .batch = b
+	};
 	git_oid parent, commit;
 	size_t i;
 	int rc;
@@ -1049,6 +1108,8 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		manifest_init(&results[i].manifest);
 	}
 	rc = check_args(space, login, client, nops);
+	if (rc == 0)
+		rc = check_batch(b);
 	if (rc < 0)
 		return rc;
 	buf_init(&ap.trailers, MSG_CAP);
@@ -1062,6 +1123,15 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 	precheck_contents(&ap, ops, nops);
 
 	pthread_mutex_lock(&lg->apply_lock);
+	rc = replayed(lg, login, b, results, nops, head);
+	if (rc != 0) {
+		pthread_mutex_unlock(&lg->apply_lock);
+		if (rc < 0) {
+			*failed_op = SIZE_MAX; /* the batch, not one op */
+			goto reset_results;
+		}
+		goto free_only;
+	}
 	ap.repo = lg->wrepo;
 	if (nops >= PACK_MIN_OPS && open_prepo(lg) == 0) {
 		ap.repo = lg->prepo;
@@ -1097,6 +1167,11 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 	}
 	commit = ap.commits[ap.ncommits - 1];
 	lg->idx_head = commit;
+	/* Only memory can fail here: then the next lookup walks main again. */
+	if (b && ledger_batch_note(lg, login, b, &commit) < 0) {
+		ledger_batches_free(lg);
+		lg->batches_loaded = 0;
+	}
 	if (ap.packed)
 		git_mempack_reset(lg->mempack);
 	pthread_mutex_unlock(&lg->apply_lock);
@@ -1111,6 +1186,7 @@ fail:
 	if (ap.packed)
 		git_mempack_reset(lg->mempack);
 	pthread_mutex_unlock(&lg->apply_lock);
+reset_results:
 	for (i = 0; i < nops; i++) {
 		ledger_result_release(&results[i]);
 		memset(&results[i], 0, sizeof(results[i]));
