@@ -225,8 +225,8 @@ static int kind_of(const char *name, enum ledger_op_kind *k)
 
 /*
  * A deposit's manifest: the one filed at path in c's tree when it is the
- * result's version; else only the identity, and the commit's time as
- * deposit time (a later op of the same commit moved it on).  Moves answer
+ * result's version; else (a later op of the same commit moved it on) only
+ * the commit's time as deposit time, the result keeping doc id and version.  Moves answer
  * doc_id and version only, as they did the first time.
  */
 static void result_manifest(git_repository *repo, git_commit *c,
@@ -245,14 +245,12 @@ static void result_manifest(git_repository *repo, git_commit *c,
 	    !strcmp(m.doc_id, r->doc_id) && m.version == r->version &&
 	    ledger_manifest_copy(&r->manifest, &m) == 0)
 		found = 1;
-	if (!found) {
-		snprintf(r->manifest.doc_id, sizeof(r->manifest.doc_id), "%s",
-			 r->doc_id);
-		r->manifest.version = r->version;
+	/* Identity only in the result: an incomplete manifest must not
+	 * reach the index (record() skips a manifest without version). */
+	if (!found)
 		rfc3339_utc((long long)git_commit_time(c),
 			    r->manifest.deposited_at,
 			    sizeof(r->manifest.deposited_at));
-	}
 	manifest_release(&m);
 	git_tree_entry_free(te);
 	git_tree_free(tree);
