@@ -26,7 +26,10 @@ content (SHA-256, as a multiset):
   missing    closes no ledger version holds (collapsed into a later close of
              the same name within 3 s, or lost)
   torn       ledger versions holding content no close returned 0 for
-  duplicates ledger versions beyond the closes of their content
+  duplicates ledger versions beyond the closes of their content (a rename
+             onto a document allows one more; after a rename undone by the
+             drive the model may not know the server's document at a target,
+             so a save by rename there can count here)
   reverted renames, drive mismatches after remounts, final tree differences
 
 Exit status: 0 when nothing is missing, torn, duplicated or reverted, the
