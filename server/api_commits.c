@@ -9,6 +9,13 @@
  * (a retry would make a duplicate version) and the failure is logged; the
  * versions endpoints fall back to the ledger for a document the index does
  * not know.
+ *
+ * A batch named by the client ("batch") is applied once: a retry after a
+ * lost reply gets the first outcome again, read from the ledger, with
+ * "replayed": true (see server/ledger_batches.c).  Its versions are
+ * recorded again (the index may have missed them if coffred died between
+ * the ledger commit and the reply); its events are not, as the journal may
+ * hold them already and a chain cannot take them twice.
  */
 #include "server/api.h"
 
@@ -20,6 +27,7 @@
 
 #include "common/chunker.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/path.h"
 #include "server/access.h"
@@ -319,6 +327,8 @@ static json_t *result_json(const struct ledger_op *op,
 	if (r->version)
 		json_object_set_new(j, "version",
 				    json_integer((json_int_t)r->version));
+	if (r->version && r->commit[0])
+		json_object_set_new(j, "commit", json_string(r->commit));
 	if (op->kind == LEDGER_OP_DEPOSIT) {
 		json_object_set_new(j, "deposited_at",
 				    json_string(r->manifest.deposited_at));
@@ -328,9 +338,10 @@ static json_t *result_json(const struct ledger_op *op,
 	return j;
 }
 
-/* Record the batch's versions and events; failures are only logged. */
+/* Record the batch's versions and events (versions only when replayed);
+ * failures are only logged. */
 static void record(struct http_req *req, const struct batch *b,
-		   const char *head)
+		   const char *head, int replay)
 {
 	struct index_version *vs = calloc(b->nops, sizeof(*vs));
 	struct index_event *evs = calloc(b->nops, sizeof(*evs));
@@ -375,12 +386,13 @@ static void record(struct http_req *req, const struct batch *b,
 			.sha256 = sha[i],
 			.deposited_by = m->deposited_by,
 			.deposited_at = m->deposited_at,
-			.commit = head,
+			.commit = r->commit[0] ? r->commit : head,
 			.manifest = texts[i].data ? texts[i].data : "",
 		};
 	}
 	rc = index_record(req->srv->ix, req->space_name, req->auth.login,
-			  (int64_t)time(NULL), vs, nv, evs, b->nops);
+			  (int64_t)time(NULL), vs, nv, evs,
+			  replay ? 0 : b->nops);
 out:
 	if (rc < 0)
 		log_error(
@@ -425,18 +437,43 @@ static void grants_follow(struct http_req *req, const struct batch *b)
 	}
 }
 
+/*
+ * The digest of a named batch: SHA-256 of its operations as compact JSON
+ * with sorted keys, so a retry of the same operations matches whatever the
+ * order of the keys in the client's encoder.
+ */
+static int ops_digest(json_t *ops, char out[OBJ_ID_HEX_LEN + 1])
+{
+	char *text = json_dumps(ops, JSON_COMPACT | JSON_SORT_KEYS);
+	struct obj_id id;
+
+	if (!text)
+		return -ENOMEM;
+	hash_buf(&id, text, strlen(text));
+	free(text);
+	obj_id_to_hex(&id, out);
+	return 0;
+}
+
 int api_commits(struct http_req *req)
 {
-	char head[GIT_OID_HEX_LEN + 1];
+	char head[GIT_OID_HEX_LEN + 1], digest[OBJ_ID_HEX_LEN + 1];
+	struct ledger_batch named = { .digest = digest };
 	struct batch b = { 0 };
-	const char *client;
+	const char *client, *batch_id;
+	json_t *reply;
 	json_t *ops, *o, *results;
 	size_t i, failed = 0;
 	int rc;
 
 	if (api_json_string(req, req->json, "client", 0, COMMIT_CLIENT_MAX,
-			    &client, -1))
+			    &client, -1) ||
+	    api_json_string(req, req->json, "batch", 0, LEDGER_BATCH_ID_MAX,
+			    &batch_id, -1))
 		return 0;
+	if (batch_id && ledger_batch_id_validate(batch_id) < 0)
+		return http_reply_error(req, 400, "bad_request", -1,
+					"field 'batch': %s", err_msg());
 	ops = json_object_get(req->json, "ops");
 	if (!json_is_array(ops) || json_array_size(ops) == 0)
 		return http_reply_error(
@@ -469,26 +506,36 @@ int api_commits(struct http_req *req)
 		rc = http_reply_rc(req, rc, HTTP_CTX_ANY, (long)failed);
 		goto out;
 	}
-	rc = ledger_apply(req->space->ledger, req->space->chunks,
-			  req->space_name, req->auth.login,
-			  client ? client : "", b.ops, b.nops, b.results,
-			  &failed, head);
+	named.id = batch_id;
+	if (batch_id) {
+		rc = ops_digest(ops, digest);
+		if (rc < 0)
+			goto out;
+	}
+	rc = ledger_apply_batch(req->space->ledger, req->space->chunks,
+				req->space_name, req->auth.login,
+				client ? client : "", batch_id ? &named : NULL,
+				b.ops, b.nops, b.results, &failed, head);
 	if (rc < 0) {
-		rc = http_reply_rc(req, rc, HTTP_CTX_COMMIT, (long)failed);
+		rc = http_reply_rc(req, rc, HTTP_CTX_COMMIT,
+				   failed == SIZE_MAX ? -1 : (long)failed);
 		goto out;
 	}
-	record(req, &b, head);
-	space_changed(req->space); /* wake the change feed */
-	api_changes_notify();
-	grants_follow(req, &b);
+	record(req, &b, head, rc == 1);
+	if (rc == 0) {
+		space_changed(req->space); /* wake the change feed */
+		api_changes_notify();
+		grants_follow(req, &b);
+	}
 	results = json_array();
 	for (i = 0; results && i < b.nops; i++)
 		if (json_array_append_new(results, result_json(&b.ops[i],
 							       &b.results[i])))
 			break;
-	rc = http_reply_json(req, 200,
-			     json_pack("{s:s, s:o}", "head", head, "results",
-				       results));
+	reply = json_pack("{s:s, s:o}", "head", head, "results", results);
+	if (reply && rc == 1)
+		json_object_set_new(reply, "replayed", json_true());
+	rc = http_reply_json(req, 200, reply);
 out:
 	batch_release(&b);
 	return rc;

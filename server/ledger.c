@@ -425,6 +425,7 @@ void ledger_free(struct ledger *lg)
 	while (lg->npool > 0)
 		git_repository_free(lg->pool[--lg->npool]);
 	git_index_free(lg->idx);
+	ledger_batches_free(lg);
 	git_repository_free(lg->prepo); /* frees the mempack too */
 	git_repository_free(lg->wrepo);
 	pthread_mutex_destroy(&lg->apply_lock);

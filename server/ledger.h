@@ -48,6 +48,9 @@ struct ledger_result {
 	uint64_t version;		 /* DEPOSIT, MOVE onto a document */
 	int concurrent;			 /* DEPOSIT: base_version != current */
 	struct manifest manifest; /* new manifest (DEPOSIT, MOVE onto doc) */
+	/* The commit whose tree files this op's result: the batch's last
+	 * unless a later op of it replaced or removed that manifest. */
+	char commit[GIT_OID_HEX_LEN + 1];
 };
 
 struct ledger_entry {
@@ -79,7 +82,10 @@ int ledger_head(struct ledger *lg, char out[GIT_OID_HEX_LEN + 1]);
  * Apply a batch atomically (see docs/protocol.md).  Deposits are checked
  * against cs: every chunk held, sizes adding up, SHA-256 of the content.
  * On success writes one commit (author login <login@SPACE.coffre>, message
- * with trailers naming client), fills results[0..nops) and head.  On error
+ * with trailers naming client), or a chain of them when an op replaces or
+ * removes a manifest an earlier op of the batch wrote (so every version's
+ * manifest is in some commit's tree); fills results[0..nops) (each naming
+ * its commit) and head (the last commit).  On error
  * nothing changes; *failed_op is the index of the failing op, the rc is
  * -ENOENT / -EEXIST / -ENOTEMPTY / -ENOTDIR / -EISDIR / -EINVAL (conflict-ish
  * -- see the mapping in http_api.c), -ENODATA (chunk missing), -EBADMSG
@@ -90,6 +96,35 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		 const struct ledger_op *ops, size_t nops,
 		 struct ledger_result *results, size_t *failed_op,
 		 char head[GIT_OID_HEX_LEN + 1]);
+
+/*
+ * A batch named by its client, so that a retry after a lost reply is
+ * applied once (server/ledger_batches.c).  id: 1..LEDGER_BATCH_ID_MAX of
+ * [A-Za-z0-9._:-], unique per login and space; digest: 64 hex, the SHA-256
+ * of the batch's operations, so an id reused for other operations is
+ * refused rather than answered with another batch's outcome.
+ */
+#define LEDGER_BATCH_ID_MAX	64
+#define LEDGER_BATCH_DIGEST_LEN 64
+struct ledger_batch {
+	const char *id;
+	const char *digest;
+};
+int ledger_batch_id_validate(const char *id);
+
+/*
+ * ledger_apply for a named batch (b may be NULL: ledger_apply).  Every
+ * commit of the batch carries "Coffre-Batch: ID DIGEST".  When login
+ * applied b already, nothing is applied: results and head are the first
+ * application's (read from its commits) and the return is 1.  -EEXIST
+ * (failed_op 0) when the id was used with other operations.
+ */
+int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
+		       const char *space, const char *login, const char *client,
+		       const struct ledger_batch *b,
+		       const struct ledger_op *ops, size_t nops,
+		       struct ledger_result *results, size_t *failed_op,
+		       char head[GIT_OID_HEX_LEN + 1]);
 
 void ledger_op_release(struct ledger_op *op);
 void ledger_result_release(struct ledger_result *r);

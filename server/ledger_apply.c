@@ -8,8 +8,17 @@
  * (under the apply lock); writing the tree reuses the index's tree cache,
  * so a batch costs what it touches rather than the size of the space.
  *
- * Atomicity: the head only moves by a compare-and-swap once the commit and
- * everything it names are on disk, and a failed batch drops the cached
+ * Every version stays in the history: a batch is one commit, except that
+ * an operation which would replace or remove a manifest written earlier in
+ * the same batch (two deposits of one document, a deposit then its unlink)
+ * first closes the commit so far, and the batch goes on in a child commit.
+ * The head then moves once, to the last of them, so the batch stays atomic
+ * and each version's manifest is filed in the tree of the commit that
+ * results name for it (see docs/architecture.md, "Every version is in the
+ * ledger").
+ *
+ * Atomicity: the head only moves by a compare-and-swap once the commits and
+ * everything they name are on disk, and a failed batch drops the cached
  * index.  Objects of a failed small batch stay as unreferenced loose
  * objects (harmless to git fsck); a large batch keeps its objects in memory
  * until they go to disk as one pack, so a failure leaves nothing at all.
@@ -26,6 +35,7 @@
 #include <git2.h>
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
+#include <uthash.h>
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -50,6 +60,12 @@
  */
 #define PACK_MIN_OPS   64
 
+/* A manifest blob written in the commit being built. */
+struct written {
+	git_oid id;
+	UT_hash_handle hh;
+};
+
 struct apply {
 	git_repository *repo;
 	int packed; /* repo is lg->prepo */
@@ -70,6 +86,18 @@ struct apply {
 	git_oid class_blob[3];
 	int have_class[3];
 	struct buf trailers;
+	/*
+	 * The commit being built: the manifests it files (destroying one of
+	 * them closes it first), the first op it holds, and its parent.
+	 */
+	struct written *written;
+	size_t seg_start;
+	git_oid seg_parent;
+	/* Commits made so far for this batch, oldest first. */
+	git_oid *commits;
+	size_t ncommits;
+	const struct ledger_batch *batch; /* NULL: not named */
+	int split; /* set by an op that must start a new commit first */
 };
 
 /* "/A/b" -> "A/b", "/" -> "": paths as the index spells them. */
@@ -275,6 +303,45 @@ static int verify_content(struct apply *ap, const struct manifest *c,
 	return 0;
 }
 
+static int written_add(struct apply *ap, const git_oid *id)
+{
+	struct written *w;
+
+	HASH_FIND(hh, ap->written, id, sizeof(*id), w);
+	if (w)
+		return 0;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->id = *id;
+	HASH_ADD(hh, ap->written, id, sizeof(w->id), w);
+	return 0;
+}
+
+static void written_clear(struct apply *ap)
+{
+	struct written *w, *tmp;
+
+	HASH_ITER(hh, ap->written, w, tmp)
+	{
+		HASH_DEL(ap->written, w);
+		free(w);
+	}
+}
+
+/*
+ * Would replacing or removing the entry e lose a manifest filed only in
+ * the commit being built?  Then the op must start a new commit.
+ */
+static int destroys_new(struct apply *ap, const git_index_entry *e)
+{
+	struct written *w = NULL;
+
+	if (e)
+		HASH_FIND(hh, ap->written, &e->id, sizeof(e->id), w);
+	return w != NULL;
+}
+
 /* Write m as a blob filed at ip. */
 static int put_manifest(struct apply *ap, const char *ip,
 			const struct manifest *m)
@@ -296,6 +363,8 @@ static int put_manifest(struct apply *ap, const char *ip,
 	buf_release(&b);
 	if (rc == 0)
 		rc = index_put(ap, ip, &id, GIT_FILEMODE_BLOB);
+	if (rc == 0)
+		rc = written_add(ap, &id);
 	return rc;
 }
 
@@ -623,7 +692,8 @@ static int add_trailers(struct buf *b, const struct ledger_op *op,
 
 static int build_message(struct buf *b, const struct ledger_op *ops,
 			 const struct ledger_result *res, size_t nops,
-			 const char *client, const struct buf *trailers)
+			 const char *client, const struct buf *trailers,
+			 const struct ledger_batch *batch)
 {
 	int rc;
 
@@ -654,6 +724,10 @@ static int build_message(struct buf *b, const struct ledger_op *ops,
 		rc = append_clean(b, client && *client ? client : "unknown");
 	if (rc == 0)
 		rc = buf_append(b, "\n", 1);
+	/* id and digest are checked by the caller: nothing to clean */
+	if (rc == 0 && batch)
+		rc = buf_appendf(b, "Coffre-Batch: %s %s\n", batch->id,
+				 batch->digest);
 	if (rc < 0)
 		return err_set(rc, "commit message too large");
 	return 0;
@@ -676,6 +750,34 @@ static int op_check_paths(const struct ledger_op *op)
 	if (!op->path)
 		return err_set(-EINVAL, "%s without a path", op_name(op->kind));
 	return path_validate(op->path);
+}
+
+/*
+ * Would op replace or remove a manifest filed only in the commit being
+ * built?  A deposit over a document, an unlink, a save by rename (both the
+ * target's manifest and the source's go).  A plain move re-files the same
+ * blob and loses nothing.  Bad paths are left for apply_op to refuse.
+ */
+static int needs_new_commit(struct apply *ap, const struct ledger_op *op)
+{
+	const git_index_entry *src, *dst;
+
+	if (op_check_paths(op) < 0)
+		return 0;
+	switch (op->kind) {
+	case LEDGER_OP_DEPOSIT:
+	case LEDGER_OP_UNLINK:
+		return destroys_new(ap, file_at(ap, ipath(op->path)));
+	case LEDGER_OP_MOVE:
+		if (strcmp(op->from, op->to) == 0)
+			return 0;
+		src = file_at(ap, ipath(op->from));
+		dst = file_at(ap, ipath(op->to));
+		return src && dst &&
+		       (destroys_new(ap, src) || destroys_new(ap, dst));
+	default:
+		return 0;
+	}
 }
 
 static int apply_op(struct apply *ap, const struct ledger_op *op,
@@ -810,14 +912,12 @@ static int write_pack(struct ledger *lg)
 	return rc;
 }
 
-/* Write the tree and the commit, then move the head from parent to it. */
-static int commit_batch(struct ledger *lg, struct apply *ap,
-			const git_oid *parent_id, const char *space,
-			const char *msg, git_oid *out)
+/* Write the tree of the index and a commit of it on parent. */
+static int make_commit(struct apply *ap, const git_oid *parent_id,
+		       const char *space, const char *msg, git_oid *out)
 {
 	git_signature *author = NULL, *committer = NULL;
 	git_commit *parent = NULL;
-	git_reference *ref = NULL;
 	git_tree *tree = NULL;
 	git_oid tree_id;
 	char *email = NULL;
@@ -841,32 +941,80 @@ static int commit_batch(struct ledger *lg, struct apply *ap,
 	}
 	rc = ledger_commit_create(out, ap->repo, author, committer, msg, tree,
 				  1, (const git_commit **)&parent);
-	if (rc < 0)
-		goto out;
-	if (ap->packed) {
-		rc = write_pack(lg);
-		if (rc < 0)
-			goto out;
-	}
-	/* On disk, outside the in-memory pack: the commit is there now. */
-	rc = ledger_commit_stamp(lg->wrepo, out);
-	if (rc < 0)
-		goto out;
-	rc = git_reference_create_matching(&ref, ap->repo, LEDGER_REF, out, 1,
-					   parent_id, "coffre: apply");
-	if (rc == GIT_EMODIFIED) {
-		rc = err_set(-EIO, "the ledger head moved during the commit");
-		goto out;
-	}
-	if (rc < 0)
-		rc = ledger_git_err(rc, "cannot move the ledger head");
 out:
-	git_reference_free(ref);
 	git_signature_free(author);
 	git_signature_free(committer);
 	git_commit_free(parent);
 	git_tree_free(tree);
 	free(email);
+	return rc;
+}
+
+/*
+ * Close the commit being built: ops [seg_start, end) with their trailers
+ * become one commit on seg_parent, and their results name it.
+ */
+static int close_segment(struct apply *ap, const struct ledger_op *ops,
+			 struct ledger_result *res, size_t end,
+			 const char *space, const char *client)
+{
+	char hex[GIT_OID_HEX_LEN + 1];
+	struct buf msg;
+	git_oid *nc, id;
+	int rc;
+
+	buf_init(&msg, MSG_CAP);
+	rc = build_message(&msg, ops + ap->seg_start, res + ap->seg_start,
+			   end - ap->seg_start, client, &ap->trailers,
+			   ap->batch);
+	if (rc == 0)
+		rc = make_commit(ap, &ap->seg_parent, space, msg.data, &id);
+	buf_release(&msg);
+	if (rc < 0)
+		return rc;
+	nc = realloc(ap->commits, (ap->ncommits + 1) * sizeof(*nc));
+	if (!nc)
+		return -ENOMEM;
+	ap->commits = nc;
+	ap->commits[ap->ncommits++] = id;
+	git_oid_tostr(hex, sizeof(hex), &id);
+	for (size_t i = ap->seg_start; i < end; i++)
+		memcpy(res[i].commit, hex, sizeof(hex));
+	ap->seg_parent = id;
+	ap->seg_start = end;
+	buf_reset(&ap->trailers);
+	written_clear(ap);
+	return 0;
+}
+
+/*
+ * Every commit of the batch on disk with its timestamp, then the head moved
+ * from parent to the last one.
+ */
+static int publish(struct ledger *lg, struct apply *ap,
+		   const git_oid *parent_id)
+{
+	git_reference *ref = NULL;
+	const git_oid *last = &ap->commits[ap->ncommits - 1];
+	int rc = 0;
+
+	if (ap->packed) {
+		rc = write_pack(lg);
+		if (rc < 0)
+			return rc;
+	}
+	/* On disk, outside the in-memory pack: the commits are there now. */
+	for (size_t i = 0; i < ap->ncommits && rc == 0; i++)
+		rc = ledger_commit_stamp(lg->wrepo, &ap->commits[i]);
+	if (rc < 0)
+		return rc;
+	rc = git_reference_create_matching(&ref, ap->repo, LEDGER_REF, last, 1,
+					   parent_id, "coffre: apply");
+	if (rc == GIT_EMODIFIED)
+		rc = err_set(-EIO, "the ledger head moved during the commit");
+	else if (rc < 0)
+		rc = ledger_git_err(rc, "cannot move the ledger head");
+	git_reference_free(ref);
 	return rc;
 }
 
@@ -890,14 +1038,65 @@ static int check_args(const char *space, const char *login, const char *client,
 	return 0;
 }
 
+static int check_batch(const struct ledger_batch *b)
+{
+	size_t i;
+
+	if (!b)
+		return 0;
+	if (!b->id || ledger_batch_id_validate(b->id) < 0)
+		return err_set(-EINVAL, "bad batch id");
+	if (!b->digest || strlen(b->digest) != LEDGER_BATCH_DIGEST_LEN)
+		return err_set(-EINVAL, "bad batch digest");
+	for (i = 0; i < LEDGER_BATCH_DIGEST_LEN; i++)
+		if (!strchr("0123456789abcdef", b->digest[i]))
+			return err_set(-EINVAL, "bad batch digest");
+	return 0;
+}
+
+/*
+ * Under the apply lock: 1 when login applied b already, results and head
+ * then being the first application's; 0 when b is new or NULL.
+ */
+static int replayed(struct ledger *lg, const char *login,
+		    const struct ledger_batch *b, struct ledger_result *results,
+		    size_t nops, char head[GIT_OID_HEX_LEN + 1])
+{
+	git_oid last;
+	int rc;
+
+	if (!b)
+		return 0;
+	rc = ledger_batch_find(lg, lg->wrepo, login, b, &last);
+	if (rc <= 0)
+		return rc;
+	rc = ledger_batch_results(lg->wrepo, &last, results, nops);
+	if (rc < 0)
+		return rc;
+	git_oid_tostr(head, GIT_OID_HEX_LEN + 1, &last);
+	return 1;
+}
+
 int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		 const char *login, const char *client,
 		 const struct ledger_op *ops, size_t nops,
 		 struct ledger_result *results, size_t *failed_op,
 		 char head[GIT_OID_HEX_LEN + 1])
 {
-	struct apply ap = { .cs = cs, .login = login, .vfail = SIZE_MAX };
-	struct buf msg;
+	return ledger_apply_batch(lg, cs, space, login, client, NULL, ops, nops,
+				  results, failed_op, head);
+}
+
+int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
+		       const char *space, const char *login, const char *client,
+		       const struct ledger_batch *b,
+		       const struct ledger_op *ops, size_t nops,
+		       struct ledger_result *results, size_t *failed_op,
+		       char head[GIT_OID_HEX_LEN + 1])
+{
+	struct apply ap = {
+		.cs = cs, .login = login, .vfail = SIZE_MAX, .batch = b
+	};
 	git_oid parent, commit;
 	size_t i;
 	int rc;
@@ -909,10 +1108,11 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		manifest_init(&results[i].manifest);
 	}
 	rc = check_args(space, login, client, nops);
+	if (rc == 0)
+		rc = check_batch(b);
 	if (rc < 0)
 		return rc;
 	buf_init(&ap.trailers, MSG_CAP);
-	buf_init(&msg, MSG_CAP);
 	ap.scratch = malloc(SCRATCH_LEN);
 	if (!ap.scratch)
 		return -ENOMEM;
@@ -923,6 +1123,15 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 	precheck_contents(&ap, ops, nops);
 
 	pthread_mutex_lock(&lg->apply_lock);
+	rc = replayed(lg, login, b, results, nops, head);
+	if (rc != 0) {
+		pthread_mutex_unlock(&lg->apply_lock);
+		if (rc < 0) {
+			*failed_op = SIZE_MAX; /* the batch, not one op */
+			goto reset_results;
+		}
+		goto free_only;
+	}
 	ap.repo = lg->wrepo;
 	if (nops >= PACK_MIN_OPS && open_prepo(lg) == 0) {
 		ap.repo = lg->prepo;
@@ -934,9 +1143,14 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 	if (rc < 0)
 		goto fail;
 	ap.idx = lg->idx;
+	ap.seg_parent = parent;
 	for (i = 0; i < nops; i++) {
 		ap.cur_op = i;
-		rc = apply_op(&ap, &ops[i], &results[i]);
+		rc = 0;
+		if (i > ap.seg_start && needs_new_commit(&ap, &ops[i]))
+			rc = close_segment(&ap, ops, results, i, space, client);
+		if (rc == 0)
+			rc = apply_op(&ap, &ops[i], &results[i]);
 		if (rc == 0)
 			rc = add_trailers(&ap.trailers, &ops[i], &results[i]);
 		if (rc < 0) {
@@ -944,14 +1158,20 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 			goto fail;
 		}
 	}
-	rc = build_message(&msg, ops, results, nops, client, &ap.trailers);
+	rc = close_segment(&ap, ops, results, nops, space, client);
 	if (rc == 0)
-		rc = commit_batch(lg, &ap, &parent, space, msg.data, &commit);
+		rc = publish(lg, &ap, &parent);
 	if (rc < 0) {
 		*failed_op = nops - 1;
 		goto fail;
 	}
+	commit = ap.commits[ap.ncommits - 1];
 	lg->idx_head = commit;
+	/* Only memory can fail here: then the next lookup walks main again. */
+	if (b && ledger_batch_note(lg, login, b, &commit) < 0) {
+		ledger_batches_free(lg);
+		lg->batches_loaded = 0;
+	}
 	if (ap.packed)
 		git_mempack_reset(lg->mempack);
 	pthread_mutex_unlock(&lg->apply_lock);
@@ -966,6 +1186,7 @@ fail:
 	if (ap.packed)
 		git_mempack_reset(lg->mempack);
 	pthread_mutex_unlock(&lg->apply_lock);
+reset_results:
 	for (i = 0; i < nops; i++) {
 		ledger_result_release(&results[i]);
 		memset(&results[i], 0, sizeof(results[i]));
@@ -973,10 +1194,11 @@ fail:
 		manifest_init(&results[i].manifest);
 	}
 free_only:
+	written_clear(&ap);
+	free(ap.commits);
 	free(ap.vmsg);
 	hash_free(ap.hash);
 	free(ap.scratch);
 	buf_release(&ap.trailers);
-	buf_release(&msg);
 	return rc;
 }

@@ -47,6 +47,10 @@ struct ledger {
 	pthread_mutex_t pool_lock;
 	git_repository *pool[LEDGER_POOL_MAX];
 	size_t npool;
+
+	/* Batch ids seen on main (ledger_batches.c); under apply_lock. */
+	struct ledger_batch_seen *batches;
+	int batches_loaded;
 };
 
 /* Turn a libgit2 failure into -errno with err_set() naming what failed. */
@@ -106,5 +110,27 @@ int ledger_side_commit(git_repository *repo, const char *refname,
 		       const git_tree *tree, git_commit *parent,
 		       const git_oid *last, const char *log,
 		       const char *ref_fail);
+
+/* --- batch ids (ledger_batches.c), all under apply_lock --- */
+#define LEDGER_BATCH_KEY_LEN (64 + 1 + LEDGER_BATCH_ID_MAX + 1)
+
+/*
+ * 1 and *last = the batch's last commit when login applied b already; 0
+ * when not; -EEXIST when b's id was applied with another digest.
+ */
+int ledger_batch_find(struct ledger *lg, git_repository *repo,
+		      const char *login, const struct ledger_batch *b,
+		      git_oid *last);
+/* Remember that b by login ends at commit last. */
+int ledger_batch_note(struct ledger *lg, const char *login,
+		      const struct ledger_batch *b, const git_oid *last);
+void ledger_batches_free(struct ledger *lg);
+/*
+ * The results of the batch ending at last, read from the trailers of its
+ * commits (nops of them, in order; each names its commit; deposits with
+ * their manifest).  -EBADMSG when the commits do not hold nops operations.
+ */
+int ledger_batch_results(git_repository *repo, const git_oid *last,
+			 struct ledger_result *res, size_t nops);
 
 #endif /* COFFRE_SERVER_LEDGER_I_H */
