@@ -30,9 +30,9 @@ static void check_op(const struct ledger_op *op)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct http_route route = {
-		.method = "POST", .name = "commits", .body = HTTP_BODY_JSON
-	};
+	static const struct http_route route = { .method = "POST",
+						 .name = "commits",
+						 .body = HTTP_BODY_JSON };
 	struct http_req req = { .route = &route };
 	struct batch b = { 0 };
 	const char *client;

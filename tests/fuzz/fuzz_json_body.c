@@ -31,9 +31,9 @@ static const struct {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct http_route route = {
-		.method = "POST", .name = "fuzz", .body = HTTP_BODY_JSON
-	};
+	static const struct http_route route = { .method = "POST",
+						 .name = "fuzz",
+						 .body = HTTP_BODY_JSON };
 	struct http_req req = { .route = &route };
 	size_t cut = size ? data[0] % (size + 1) : 0;
 	const char *s;

@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static int same(const struct manifest *a, const struct manifest *b)
 {
 	if (strcmp(a->doc_id, b->doc_id) || a->version != b->version ||
-	    a->size != b->size || memcmp(&a->sha256, &b->sha256,
-					 sizeof(a->sha256)) ||
+	    a->size != b->size ||
+	    memcmp(&a->sha256, &b->sha256, sizeof(a->sha256)) ||
 	    strcmp(a->deposited_by, b->deposited_by) ||
 	    strcmp(a->deposited_at, b->deposited_at) || a->mtime != b->mtime ||
 	    a->nchunks != b->nchunks)

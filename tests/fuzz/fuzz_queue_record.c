@@ -12,7 +12,8 @@ static struct queue q;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const uint8_t k[CRYPTO_KEY_LEN] = "coffre fuzz queue key, 32 bytes";
+	static const uint8_t k[CRYPTO_KEY_LEN] =
+		"coffre fuzz queue key, 32 bytes";
 
 	if (crypto_init() < 0 ||
 	    crypto_key_from_bytes(&q.key, k, sizeof(k)) < 0)
@@ -31,8 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (crypto_seal(&q.key, ad, sizeof(ad), data, size, blob) < 0)
 		abort();
 	if (op_open(&q, 7, blob, size + CRYPTO_SEAL_OVERHEAD, &op) == 0) {
-		if (op_check(&op) < 0 ||
-		    strlen(op.base_doc) > DOC_ID_HEX_LEN)
+		if (op_check(&op) < 0 || strlen(op.base_doc) > DOC_ID_HEX_LEN)
 			abort();
 		queue_op_release(&op);
 	}

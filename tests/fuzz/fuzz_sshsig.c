@@ -33,8 +33,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	buf_init(&sig, 1u << 20);
 	if (sshsig_sign(key, "git", signed_data, strlen(signed_data), &sig) <
 		    0 ||
-	    !(f = fopen(out, "w")) || fwrite(sig.data, 1, sig.len, f) != sig.len ||
-	    fclose(f))
+	    !(f = fopen(out, "w")) ||
+	    fwrite(sig.data, 1, sig.len, f) != sig.len || fclose(f))
 		exit(1);
 	exit(0);
 }

@@ -26,7 +26,8 @@ static char path[600];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static const uint8_t k[CRYPTO_KEY_LEN] = "coffre fuzz staging key 32 bytes";
+	static const uint8_t k[CRYPTO_KEY_LEN] =
+		"coffre fuzz staging key 32 bytes";
 
 	if (crypto_init() < 0 || crypto_key_from_bytes(&key, k, sizeof(k)) < 0)
 		exit(1);
@@ -62,11 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	if (staging_open(&st, path, &key) == 0) {
 		n = staging_size(st);
-		if (staging_read(st, out, sizeof(out), 0, zero_base, NULL) < 0 ||
-		    staging_read(st, out, sizeof(out),
-				 n > sizeof(out) ? n - sizeof(out) : 0,
-				 zero_base, NULL) < 0)
-			(void)0; /* a slot that fails to authenticate: fine */
+		/* a slot that fails to authenticate is an error, not a
+		 * crash: the answers do not matter here */
+		(void)staging_read(st, out, sizeof(out), 0, zero_base, NULL);
+		(void)staging_read(st, out, sizeof(out),
+				   n > sizeof(out) ? n - sizeof(out) : 0,
+				   zero_base, NULL);
 		staging_close(st);
 	}
 	err_clear();

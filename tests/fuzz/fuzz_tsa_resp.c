@@ -31,8 +31,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		return 0;
 	buf_init(&der, 1u << 20);
 	if (tsa_stamp(keys, stamped, strlen(stamped), &der) < 0 ||
-	    !(f = fopen(out, "w")) || fwrite(der.data, 1, der.len, f) != der.len ||
-	    fclose(f))
+	    !(f = fopen(out, "w")) ||
+	    fwrite(der.data, 1, der.len, f) != der.len || fclose(f))
 		exit(1);
 	exit(0);
 }
