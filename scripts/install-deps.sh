@@ -18,6 +18,7 @@ PACKAGES=(
 	fuse-overlayfs
 	# tools the CI and developers use
 	clang-format shellcheck
+	clang libclang-rt-14-dev # tests/fuzz: libFuzzer, ASan, UBSan
 )
 
 installed()
