@@ -176,8 +176,8 @@ void cleanup_run(void)
 
 		cl_exec(rm_argv, 120);
 	} else if (cl_workdir[0] != '\0') {
-		cl_say("drive_bench: work dir kept: ", cl_workdir);
-		cl_say("\n", NULL);
+		cl_say(program_invocation_short_name, ": work dir kept: ");
+		cl_say(cl_workdir, "\n");
 	}
 	pthread_mutex_unlock(&cl_lock);
 }
@@ -198,8 +198,8 @@ static void *cl_watch(void *arg)
 		bool hung;
 
 		if (sig > 0) {
-			cl_say("\ndrive_bench: interrupted, cleaning up\n",
-			       NULL);
+			cl_say("\n", program_invocation_short_name);
+			cl_say(": interrupted, cleaning up\n", NULL);
 			cleanup_run();
 			_exit(128 + sig);
 		}

@@ -1,5 +1,5 @@
 /*
- * Small helpers shared by the drive_bench files: messages, the monotonic
+ * Small helpers shared by the bench programs: messages, the monotonic
  * clock and bounded path formatting.
  */
 #include "bench.h"
@@ -17,7 +17,7 @@ int bench_err(int rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("drive_bench: ", stderr);
+	fprintf(stderr, "%s: ", program_invocation_short_name);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -29,7 +29,7 @@ void bench_note(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("drive_bench: ", stdout);
+	fprintf(stdout, "%s: ", program_invocation_short_name);
 	va_start(ap, fmt);
 	vfprintf(stdout, fmt, ap);
 	va_end(ap);

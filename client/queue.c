@@ -226,6 +226,9 @@ static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob, size_t n,
 	v = json_object_get(o, "ready_at_ms");
 	op->ready_at_ms = json_is_integer(v) ? json_integer_value(v) : 0;
 	op->seq = seq;
+	/* the sync engine trusts a queued op to carry its paths */
+	if (op_check(op) < 0)
+		goto out;
 	rc = 0;
 out:
 	json_decref(o);

@@ -20,6 +20,7 @@ PACKAGES=(
 	clang-format shellcheck
 	debootstrap # scripts/fresh-machine-check.sh: a Debian 12 root with nothing installed
 	dpkg-dev debhelper lintian fakeroot # scripts/package-check.sh: the .deb packages
+	clang libclang-rt-14-dev # tests/fuzz: libFuzzer, ASan, UBSan
 )
 
 installed()

@@ -1,12 +1,15 @@
 #!/bin/bash
 # Build coffre and run its whole test suite twice: a plain -Dwerror build,
-# then an AddressSanitizer + UBSan build.  The last line printed is
-# "N passed, N failed" over both runs; the exit status is non-zero when
-# anything failed (a build failure counts as one failure).
+# then an AddressSanitizer + UBSan build; then run the fuzz targets
+# (tests/fuzz/run.sh, one result per target; COFFRE_SKIP_FUZZ=1 skips
+# them).  The last line printed is "N passed, N failed" over all of it; the
+# exit status is non-zero when anything failed (a build failure counts as
+# one failure).
 #
 # Installs the Debian packages first when some are missing (as root, or
-# through sudo), and always checks them when CI=true.  Build directories: build/ and build-asan/ (override with
-# BUILD_DIR and ASAN_DIR).
+# through sudo), and always checks them when CI=true.  Build directories:
+# build/, build-asan/ and build-fuzz/ (override with BUILD_DIR, ASAN_DIR
+# and FUZZ_DIR).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -179,6 +182,30 @@ package_check
 run_suite "$BUILD_DIR" plain -Dwerror=true
 run_suite "$ASAN_DIR" asan -Db_sanitize=address,undefined -Db_lundef=false \
 	-Dwerror=true
+
+# The libFuzzer targets (tests/fuzz/run.sh: clang, ASan + UBSan, a
+# bounded time each), one pass or failure per target.  COFFRE_SKIP_FUZZ=1
+# skips them (a developer's quick run); CI runs them.
+fuzz()
+{
+	local log=$LOG_DIR/test-fuzz.log ok bad
+
+	if [ "${COFFRE_SKIP_FUZZ:-0}" = 1 ]; then
+		echo "=== fuzz: skipped (COFFRE_SKIP_FUZZ=1)"
+		return
+	fi
+	echo "=== fuzz: ${FUZZ_SECONDS:-45} s per target"
+	FUZZ_DIR=${FUZZ_DIR:-build-fuzz} tests/fuzz/run.sh 2>&1 | tee "$log"
+	ok=$(grep -c '^ok ' "$log")
+	bad=$(grep -c '^not ok ' "$log")
+	if ! grep -q '^fuzz: ' "$log"; then
+		bad=$((bad + 1)) # cut short: no summary
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+}
+
+fuzz
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -238,12 +238,20 @@ static int unarmor(const char *a, size_t alen, struct buf *out)
 			rc = err_set(-EBADMSG,
 				     "bad base64 in the SSH signature");
 		} else {
-			/* EVP_DecodeBlock counts the padding as zeros. */
-			while (b64.len && b64.data[b64.len - 1] == '=') {
+			/* EVP_DecodeBlock counts the padding as zeros.
+			 * Base64 has at most two '=': more (an armor of
+			 * '=' alone) would take n below zero. */
+			for (int pad = 0;
+			     pad < 2 && b64.len && b64.data[b64.len - 1] == '=';
+			     pad++) {
 				b64.len--;
 				n--;
 			}
-			rc = buf_append(out, dec, (size_t)n);
+			if (n < 0 || (b64.len && b64.data[b64.len - 1] == '='))
+				rc = err_set(-EBADMSG,
+					     "bad base64 in the SSH signature");
+			else
+				rc = buf_append(out, dec, (size_t)n);
 		}
 	}
 	free(dec);
