@@ -3,6 +3,11 @@
  * from its bytes up, printing each step with OK or the reason:
  *
  *   content -> manifest    the bytes the drive serves hash to the manifest
+ *   statement              the server's deposit statement of the version is
+ *                          signed by the ledger key (ssh-keygen), has a valid
+ *                          timestamp (openssl) and names this version, its
+ *                          manifest and its content
+ *   and, for owners, whose proof carries the ledger's history:
  *   manifest -> commit     the ledger commit files exactly this manifest
  *   commit signatures      every commit from the root is signed (git)
  *   timestamps             every commit has a valid RFC 3161 token (openssl)
@@ -179,6 +184,29 @@ static void sig_steps(struct verify *v, const struct proof *p, struct buf *out)
 	}
 }
 
+/* The deposit statement: signature, timestamp, what it names. */
+static void statement_steps(struct verify *v, const struct proof *p)
+{
+	char a_sh[] = "sh", a_dashc[] = "-c", a_u[] = "_";
+	char sig_cmd[] =
+		"cd \"$1\" && ssh-keygen -Y verify -f allowed_signers -I \"$(cut -d' ' -f1 allowed_signers)\" -n coffre-statement -s statement.sig <statement.txt";
+	char tsr_cmd[] =
+		"cd \"$1\" && openssl ts -verify -data statement.txt -in statement.tsr -CAfile tsa-ca.pem";
+	char *argv[] = { a_sh, a_dashc, sig_cmd, a_u, v->tmp, NULL };
+	struct buf out;
+	int rc;
+
+	buf_init(&out, OUT_MAX);
+	rc = run(argv, &out);
+	step(v, "statement signature", rc, last_line(&out));
+	argv[2] = tsr_cmd;
+	rc = run(argv, &out);
+	step(v, "statement timestamp", rc, last_line(&out));
+	rc = proof_check_statement(p);
+	step(v, "statement -> manifest", rc, rc ? err_msg() : "");
+	buf_release(&out);
+}
+
 static void ledger_steps(struct verify *v, const struct proof *p)
 {
 	char gitdir[PATH_MAX + 16], bundle[PATH_MAX], signers[PATH_MAX + 40],
@@ -193,6 +221,13 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 	int rc = 0;
 
 	buf_init(&out, OUT_MAX);
+	if (!p->bundle) {
+		/* Not given to a reader of part of the space: the statement
+		 * stands for it. */
+		printf("%-28s not in this proof (owners only)\n",
+		       "ledger history");
+		goto sigs;
+	}
 	snprintf(repo, sizeof(repo), "%s/ledger.git", v->tmp);
 	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", repo);
 	snprintf(bundle, sizeof(bundle), "%s/ledger.bundle", v->tmp);
@@ -269,6 +304,7 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 			buf_appendf(&out, "\ncommit %s", c);
 	}
 	step(v, "timestamps", rc, last_line(&out));
+sigs:
 	sig_steps(v, p, &out);
 out:
 	buf_release(&out);
@@ -332,10 +368,12 @@ int cmd_verify(const char *config, int argc, char **argv)
 		if (rc == 0 && symlink(r.content, content) < 0)
 			rc = err_set(-errno, "cannot link '%s': %s", content,
 				     strerror(errno));
-		if (rc < 0)
+		if (rc < 0) {
 			step(&v, "write the proof", rc, err_msg());
-		else
+		} else {
+			statement_steps(&v, &p);
 			ledger_steps(&v, &p);
+		}
 	}
 	if (v.tmp[0] && strstr(v.tmp, "coffre-verify."))
 		rm_rf(v.tmp);
