@@ -754,7 +754,7 @@ static int load_index(struct ledger *lg, const git_oid *head)
 	return rc;
 }
 
-static int open_prepo(struct ledger *lg)
+int ledger_pack_open(struct ledger *lg)
 {
 	git_odb_backend *mp = NULL;
 	git_odb *odb = NULL;
@@ -783,8 +783,7 @@ static int open_prepo(struct ledger *lg)
 	return rc;
 }
 
-/* Move the batch's objects from memory into one pack on disk. */
-static int write_pack(struct ledger *lg)
+int ledger_pack_write(struct ledger *lg)
 {
 	git_odb_writepack *wp = NULL;
 	git_indexer_progress stats;
@@ -844,7 +843,7 @@ static int commit_batch(struct ledger *lg, struct apply *ap,
 	if (rc < 0)
 		goto out;
 	if (ap->packed) {
-		rc = write_pack(lg);
+		rc = ledger_pack_write(lg);
 		if (rc < 0)
 			goto out;
 	}
@@ -924,7 +923,7 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 
 	pthread_mutex_lock(&lg->apply_lock);
 	ap.repo = lg->wrepo;
-	if (nops >= PACK_MIN_OPS && open_prepo(lg) == 0) {
+	if (nops >= PACK_MIN_OPS && ledger_pack_open(lg) == 0) {
 		ap.repo = lg->prepo;
 		ap.packed = 1;
 	}

@@ -18,11 +18,13 @@
 #include <string.h>
 
 #include <git2.h>
+#include <git2/sys/mempack.h>
 
 #include "common/err.h"
 #include "server/ledger_i.h"
 
 #define STMT_PATH_MAX 96
+#define STMT_PACK_MIN 16 /* statements in one batch */
 
 static const char *const leaf_ext[3] = { "txt", "sig", "tsr" };
 
@@ -48,6 +50,15 @@ static int has_statement(git_tree *root, const char *doc_id, uint64_t version)
 	return found;
 }
 
+/* The commit last names, in repo, unless last is zero (no statement). */
+static int parent_of(git_repository *repo, const git_oid *last,
+		     git_commit **out)
+{
+	if (git_oid_is_zero(last))
+		return 0;
+	return git_commit_lookup(out, repo, last);
+}
+
 int ledger_statements_add(struct ledger *lg, const struct ledger_statement *s,
 			  size_t n, size_t *added)
 {
@@ -60,7 +71,7 @@ int ledger_statements_add(struct ledger *lg, const struct ledger_statement *s,
 	git_repository *repo;
 	size_t nu = 0, ns = 0;
 	char msg[160];
-	int rc;
+	int rc, packed;
 
 	*added = 0;
 	if (!paths || !upd) {
@@ -69,7 +80,11 @@ int ledger_statements_add(struct ledger *lg, const struct ledger_statement *s,
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&lg->apply_lock);
-	repo = lg->wrepo;
+	/* Many statements: their blobs and trees go to disk as one pack, not
+	 * as thousands of loose objects each fsynced. */
+	packed = n >= STMT_PACK_MIN && ledger_pack_open(lg) == 0;
+	repo = packed ? lg->prepo : lg->wrepo;
+	memset(&last, 0, sizeof(last));
 	rc = git_reference_name_to_id(&last, repo, LEDGER_STATEMENTS_REF);
 	if (rc == 0) {
 		rc = git_commit_lookup(&parent, repo, &last);
@@ -104,6 +119,20 @@ int ledger_statements_add(struct ledger *lg, const struct ledger_statement *s,
 		rc = ledger_tree_single(repo, NULL, NULL, &ptree);
 	if (rc == 0)
 		rc = git_tree_create_updated(&tree_id, repo, ptree, nu, upd);
+	if (rc < 0)
+		goto git;
+	if (packed) {
+		rc = ledger_pack_write(lg);
+		git_mempack_reset(lg->mempack);
+		packed = 0;
+		if (rc < 0)
+			goto out;
+		/* The commit goes through the on-disk repository. */
+		repo = lg->wrepo;
+		git_commit_free(parent);
+		parent = NULL;
+		rc = parent_of(repo, &last, &parent);
+	}
 	if (rc == 0)
 		rc = git_tree_lookup(&tree, repo, &tree_id);
 	if (rc == 0)
@@ -123,6 +152,9 @@ int ledger_statements_add(struct ledger *lg, const struct ledger_statement *s,
 git:
 	rc = ledger_git_err(rc, "cannot record the deposit statements");
 out:
+	/* What a failure left in memory never reaches the disk. */
+	if (packed)
+		git_mempack_reset(lg->mempack);
 	pthread_mutex_unlock(&lg->apply_lock);
 	git_signature_free(who);
 	git_tree_free(tree);
