@@ -223,6 +223,19 @@ sleep 1
 check "tom: a second proof" cf b proof "$P" --out "$T/proof-again"
 check "carries the same statement" cmp "$O/statement.txt" "$T/proof-again/statement.txt"
 check "coffred fsck is clean" "$COFFRED" fsck "$D"
+# fsck checks every statement: one edited in a copy of the data directory.
+X=$(data_copy edited)
+G=$("$COFFRED" space path "$X" demo)
+blob=$(git --git-dir="$G" cat-file blob "refs/coffre/statements:$DOC/2.txt" |
+	sed 's/^deposited-by alice$/deposited-by mallory/' |
+	git --git-dir="$G" hash-object -w --stdin)
+GIT_INDEX_FILE=$T/edited.idx git --git-dir="$G" read-tree refs/coffre/statements
+GIT_INDEX_FILE=$T/edited.idx git --git-dir="$G" update-index --cacheinfo "100644,$blob,$DOC/2.txt"
+tree=$(GIT_INDEX_FILE=$T/edited.idx git --git-dir="$G" write-tree)
+c=$(git --git-dir="$G" -c user.name=m -c user.email=m@x commit-tree "$tree" -p refs/coffre/statements -m edit)
+git --git-dir="$G" update-ref refs/coffre/statements "$c"
+check "coffred fsck finds an edited statement" fsck_fails "$X" "statement of $DOC v2: signature"
+check "and its unsigned commit" fsck_fails "$X" "commit $c is not signed"
 
 client_umount b
 server_stop
