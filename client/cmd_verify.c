@@ -109,6 +109,49 @@ static const char *last_line(struct buf *out)
 	return p ? p + 1 : out->data;
 }
 
+/*
+ * The key of an allowed-signers line: its principal and its last two
+ * fields (key type, base64 key), without the options between them, so a
+ * pin made before the server named one more namespace of the same key
+ * still matches.  Into out (empty when the line has fewer fields).
+ */
+static void signers_key(const char *text, size_t len, char *out, size_t cap)
+{
+	const char *f[8];
+	size_t n = 0, flen[8];
+	const char *p = text, *end = text + len;
+
+	out[0] = '\0';
+	while (p < end && *p != '\n') {
+		const char *q = p;
+
+		while (q < end && *q != ' ' && *q != '\n')
+			q++;
+		if (q > p) {
+			if (n == 8)
+				return;
+			f[n] = p;
+			flen[n++] = (size_t)(q - p);
+		}
+		p = q < end && *q == ' ' ? q + 1 : q;
+	}
+	if (n >= 3)
+		snprintf(out, cap, "%.*s %.*s %.*s", (int)flen[0], f[0],
+			 (int)flen[n - 2], f[n - 2], (int)flen[n - 1],
+			 f[n - 1]);
+}
+
+static int pin_differs(int i, const char *have, size_t len, const char *text)
+{
+	char a[1024], b[1024];
+
+	if (i != 0)
+		return len != strlen(text) || memcmp(have, text, len);
+	signers_key(have, len, a, sizeof(a));
+	signers_key(text, strlen(text), b, sizeof(b));
+	return !a[0] || strcmp(a, b);
+}
+
 /* Pin the server's keys in CONFIG/trust (first use), or compare. */
 static int pin_keys(const char *config, const struct proof *p, int *pinned)
 {
@@ -133,8 +176,7 @@ static int pin_keys(const char *config, const struct proof *p, int *pinned)
 			*pinned = 1;
 			continue;
 		}
-		if (rc == 0 &&
-		    (len != strlen(text[i]) || memcmp(have, text[i], len)))
+		if (rc == 0 && pin_differs(i, have, len, text[i]))
 			rc = err_set(
 				-EBADMSG,
 				"the server's %s differs from the one pinned in %s",

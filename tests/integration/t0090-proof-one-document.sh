@@ -147,6 +147,8 @@ check "tom: coffre verify" sh -c '"$1" --config "$2" verify "$3" >"$4" 2>&1' \
 check "it checks the statement step by step" \
 	sh -c 'for s in "content -> manifest" "statement signature" "statement timestamp" "statement -> manifest"; do grep -q "^$s.* OK$" "$1" || exit 1; done' _ "$T/verify.out"
 check "and says the history is for owners" grep -q "^ledger history .*owners only" "$T/verify.out"
+sed -i 's/namespaces="git,coffre-statement"/namespaces="git"/' "$(cfg_of b)/trust/allowed_signers"
+check "a key pinned before statements (namespace git only) still matches" cf b verify "$P"
 check "tom: coffre proof --version 1" cf b proof "$P" --out "$T/proof1" --version 1
 check "its VERIFY.txt passes" sh "$T/proof1/VERIFY.txt"
 
