@@ -6,9 +6,12 @@
  *
  *   content            the version's bytes (copied from the drive)
  *   manifest.txt       its manifest, as filed in the ledger
- *   ledger.bundle      git bundle of the commits from the space's root to
- *                      the commit that made the version
- *   timestamps/C.tsr   the RFC 3161 response of each of those commits
+ *   statement.txt      the server's deposit statement of the version,
+ *   statement.sig      its SSH signature by the ledger key and
+ *   statement.tsr      its RFC 3161 timestamp
+ *   ledger.bundle      (owners only) git bundle of the commits from the
+ *                      space's root to the commit that made the version
+ *   timestamps/C.tsr   (owners only) the RFC 3161 response of each of them
  *   allowed_signers    the server's ledger key (git/ssh-keygen format)
  *   tsa-ca.pem         the server's CA: it issued the TSA certificate and
  *                      the users' signing certificates
@@ -16,6 +19,10 @@
  *                      and L.R.tsr their RFC 3161 tokens
  *   VERIFY.txt         a POSIX shell script: the exact commands, run with
  *                      `sh VERIFY.txt`
+ *
+ * The bundle shows every name, manifest and access line of the space at
+ * that commit, so the server gives it only to those who may read the whole
+ * space; the statement proves the version to anyone else, alone.
  *
  * DIR must not exist or be empty: a proof never mixes with other files.
  * Before anything is written, the content read from the drive must hash
@@ -95,6 +102,72 @@ static int sh_quote(struct buf *b, const char *s)
 	return rc ? rc : buf_append(b, "'", 1);
 }
 
+/* Steps 2-4: the deposit statement, which every proof carries. */
+static int statement_steps(const struct proof *p, struct buf *b)
+{
+	return buf_appendf(
+		b,
+		"echo '2. the deposit statement is signed by the ledger key'\n"
+		"ssh-keygen -Y verify -f allowed_signers -I \"$(cut -d' ' -f1 allowed_signers)\" -n coffre-statement -s statement.sig <statement.txt\n"
+		"\n"
+		"echo '3. the deposit statement has an RFC 3161 timestamp'\n"
+		"openssl ts -verify -data statement.txt -in statement.tsr -CAfile tsa-ca.pem\n"
+		"\n"
+		"echo '4. the statement names this version, its manifest and its content'\n"
+		"st() { sed -n \"s/^$1 //p\" statement.txt; }\n"
+		"test \"$(head -n 1 statement.txt)\" = 'coffre-statement 1'\n"
+		"test \"$(st doc)\" = %s\n"
+		"test \"$(st version)\" = %llu\n"
+		"test \"$(st path)\" = \"/$P\"\n"
+		"test \"$(st commit)\" = \"$C\"\n"
+		"test \"$(st doc)\" = \"$(sed -n 's/^doc //p' manifest.txt)\"\n"
+		"test \"$(st version)\" = \"$(sed -n 's/^version //p' manifest.txt)\"\n"
+		"test \"$(st manifest-sha256)\" = \"$(sha256sum <manifest.txt | cut -d' ' -f1)\"\n"
+		"test \"$(st sha256)\" = \"$(sha256sum <content | cut -d' ' -f1)\"\n",
+		p->doc_id, (unsigned long long)p->version);
+}
+
+/* Steps 5-8: the ledger's history, in owners' proofs only. */
+static int history_steps(const struct proof *p, struct buf *b)
+{
+	int rc;
+
+	rc = buf_appendf(
+		b,
+		"\n"
+		"echo '5. the ledger bundle is complete and clones'\n"
+		"rm -rf ledger.git\n"
+		"git clone -q --bare ledger.bundle ledger.git\n"
+		"git --git-dir=ledger.git bundle verify ledger.bundle\n"
+		"test \"$(git --git-dir=ledger.git rev-parse HEAD)\" = \"$C\"\n"
+		"\n"
+		"echo '6. commit C files this manifest at the path'\n"
+		"git --git-dir=ledger.git cat-file blob \"$C:$P\" | cmp - manifest.txt\n"
+		"\n"
+		"echo '7. every commit from the root to C is signed by the ledger key'\n");
+	for (size_t i = 0; rc == 0 && i < p->nchain; i++)
+		rc = buf_appendf(
+			b,
+			"git --git-dir=ledger.git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=\"$PWD/allowed_signers\" verify-commit %s\n",
+			p->chain[i].commit);
+	if (rc == 0)
+		rc = buf_appendf(
+			b,
+			"test \"$(git --git-dir=ledger.git rev-list HEAD | wc -l)\" = %zu\n"
+			"\n"
+			"echo '8. every commit has an RFC 3161 timestamp over its raw bytes'\n"
+			"mkdir -p commits\n",
+			p->nchain);
+	for (size_t i = 0; rc == 0 && i < p->nchain; i++)
+		rc = buf_appendf(
+			b,
+			"git --git-dir=ledger.git cat-file commit %s >commits/%s\n"
+			"openssl ts -verify -data commits/%s -in timestamps/%s.tsr -CAfile tsa-ca.pem\n",
+			p->chain[i].commit, p->chain[i].commit,
+			p->chain[i].commit, p->chain[i].commit);
+	return rc;
+}
+
 static int verify_script(const struct proof *p, struct buf *b)
 {
 	int rc;
@@ -109,12 +182,21 @@ static int verify_script(const struct proof *p, struct buf *b)
 		"# Trust anchors: allowed_signers and tsa-ca.pem must be the keys the\n"
 		"# server publishes (`coffred key export DATADIR --allowed-signers`,\n"
 		"# `--tsa-ca`); compare them before trusting anything below.\n"
+		"#\n"
+		"# statement.txt is the server's deposit statement of this version,\n"
+		"# signed with its ledger key and timestamped: it proves the version\n"
+		"# without showing anything else of the space.%s\n"
 		"set -eu\n"
 		"cd \"$(dirname \"$0\")\"\n"
 		"C=%s\n"
 		"P=",
 		(unsigned long long)p->version, p->doc_id, p->space, p->path,
-		p->commit, p->commit);
+		p->commit,
+		p->bundle ?
+			"  ledger.bundle adds\n"
+			"# the ledger's history up to the commit, for readers of the whole space." :
+			"",
+		p->commit);
 	if (rc == 0)
 		rc = sh_quote(b, p->path + 1);
 	if (rc == 0)
@@ -124,42 +206,17 @@ static int verify_script(const struct proof *p, struct buf *b)
 			"echo '1. the content hashes to the manifest'\"'\"'s sha256'\n"
 			"test \"$(sha256sum <content | cut -d' ' -f1)\" = \"$(sed -n 's/^sha256 //p' manifest.txt)\"\n"
 			"test \"$(wc -c <content | tr -d ' ')\" = \"$(sed -n 's/^size //p' manifest.txt)\"\n"
-			"\n"
-			"echo '2. the ledger bundle is complete and clones'\n"
-			"rm -rf ledger.git\n"
-			"git clone -q --bare ledger.bundle ledger.git\n"
-			"git --git-dir=ledger.git bundle verify ledger.bundle\n"
-			"test \"$(git --git-dir=ledger.git rev-parse HEAD)\" = \"$C\"\n"
-			"\n"
-			"echo '3. commit C files this manifest at the path'\n"
-			"git --git-dir=ledger.git cat-file blob \"$C:$P\" | cmp - manifest.txt\n"
-			"\n"
-			"echo '4. every commit from the root to C is signed by the ledger key'\n");
-	for (size_t i = 0; rc == 0 && i < p->nchain; i++)
-		rc = buf_appendf(
-			b,
-			"git --git-dir=ledger.git -c gpg.format=ssh -c gpg.ssh.allowedSignersFile=\"$PWD/allowed_signers\" verify-commit %s\n",
-			p->chain[i].commit);
+			"\n");
 	if (rc == 0)
-		rc = buf_appendf(
-			b,
-			"test \"$(git --git-dir=ledger.git rev-list HEAD | wc -l)\" = %zu\n"
-			"\n"
-			"echo '5. every commit has an RFC 3161 timestamp over its raw bytes'\n"
-			"mkdir -p commits\n",
-			p->nchain);
-	for (size_t i = 0; rc == 0 && i < p->nchain; i++)
-		rc = buf_appendf(
-			b,
-			"git --git-dir=ledger.git cat-file commit %s >commits/%s\n"
-			"openssl ts -verify -data commits/%s -in timestamps/%s.tsr -CAfile tsa-ca.pem\n",
-			p->chain[i].commit, p->chain[i].commit,
-			p->chain[i].commit, p->chain[i].commit);
+		rc = statement_steps(p, b);
+	if (rc == 0 && p->bundle)
+		rc = history_steps(p, b);
 	if (rc == 0 && p->nsigs)
 		rc = buf_appendf(
 			b,
-			"\necho '6. document signatures: CMS over the content, naming this version and role, timestamped'\n"
-			"H=$(sed -n 's/^sha256 //p' manifest.txt)\n");
+			"\necho '%d. document signatures: CMS over the content, naming this version and role, timestamped'\n"
+			"H=$(sed -n 's/^sha256 //p' manifest.txt)\n",
+			p->bundle ? 9 : 5);
 	for (size_t i = 0; rc == 0 && i < p->nsigs; i++) {
 		const struct proof_sig *g = &p->sigs[i];
 
@@ -185,13 +242,22 @@ int proof_write(const struct proof *p, const char *dir)
 
 	rc = put(dir, "manifest.txt", p->manifest, strlen(p->manifest));
 	if (rc == 0)
+		rc = put(dir, "statement.txt", p->statement.text,
+			 strlen(p->statement.text));
+	if (rc == 0)
+		rc = put(dir, "statement.sig", p->statement.sig,
+			 strlen(p->statement.sig));
+	if (rc == 0)
+		rc = put(dir, "statement.tsr", p->statement.token,
+			 p->statement.token_len);
+	if (rc == 0 && p->bundle)
 		rc = put(dir, "ledger.bundle", p->bundle, p->bundle_len);
 	if (rc == 0)
 		rc = put(dir, "allowed_signers", p->allowed_signers,
 			 strlen(p->allowed_signers));
 	if (rc == 0)
 		rc = put(dir, "tsa-ca.pem", p->tsa_ca, strlen(p->tsa_ca));
-	if (rc == 0) {
+	if (rc == 0 && p->nchain) {
 		char path[PATH_MAX];
 
 		snprintf(path, sizeof(path), "%s/timestamps", dir);

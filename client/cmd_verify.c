@@ -3,6 +3,11 @@
  * from its bytes up, printing each step with OK or the reason:
  *
  *   content -> manifest    the bytes the drive serves hash to the manifest
+ *   statement              the server's deposit statement of the version is
+ *                          signed by the ledger key (ssh-keygen), has a valid
+ *                          timestamp (openssl) and names this version, its
+ *                          manifest and its content
+ *   and, for owners, whose proof carries the ledger's history:
  *   manifest -> commit     the ledger commit files exactly this manifest
  *   commit signatures      every commit from the root is signed (git)
  *   timestamps             every commit has a valid RFC 3161 token (openssl)
@@ -104,6 +109,49 @@ static const char *last_line(struct buf *out)
 	return p ? p + 1 : out->data;
 }
 
+/*
+ * The key of an allowed-signers line: its principal and its last two
+ * fields (key type, base64 key), without the options between them, so a
+ * pin made before the server named one more namespace of the same key
+ * still matches.  Into out (empty when the line has fewer fields).
+ */
+static void signers_key(const char *text, size_t len, char *out, size_t cap)
+{
+	const char *f[8];
+	size_t n = 0, flen[8];
+	const char *p = text, *end = text + len;
+
+	out[0] = '\0';
+	while (p < end && *p != '\n') {
+		const char *q = p;
+
+		while (q < end && *q != ' ' && *q != '\n')
+			q++;
+		if (q > p) {
+			if (n == 8)
+				return;
+			f[n] = p;
+			flen[n++] = (size_t)(q - p);
+		}
+		p = q < end && *q == ' ' ? q + 1 : q;
+	}
+	if (n >= 3)
+		snprintf(out, cap, "%.*s %.*s %.*s", (int)flen[0], f[0],
+			 (int)flen[n - 2], f[n - 2], (int)flen[n - 1],
+			 f[n - 1]);
+}
+
+static int pin_differs(int i, const char *have, size_t len, const char *text)
+{
+	char a[1024], b[1024];
+
+	if (i != 0)
+		return len != strlen(text) || memcmp(have, text, len);
+	signers_key(have, len, a, sizeof(a));
+	signers_key(text, strlen(text), b, sizeof(b));
+	return !a[0] || strcmp(a, b);
+}
+
 /* Pin the server's keys in CONFIG/trust (first use), or compare. */
 static int pin_keys(const char *config, const struct proof *p, int *pinned)
 {
@@ -128,8 +176,7 @@ static int pin_keys(const char *config, const struct proof *p, int *pinned)
 			*pinned = 1;
 			continue;
 		}
-		if (rc == 0 &&
-		    (len != strlen(text[i]) || memcmp(have, text[i], len)))
+		if (rc == 0 && pin_differs(i, have, len, text[i]))
 			rc = err_set(
 				-EBADMSG,
 				"the server's %s differs from the one pinned in %s",
@@ -179,6 +226,29 @@ static void sig_steps(struct verify *v, const struct proof *p, struct buf *out)
 	}
 }
 
+/* The deposit statement: signature, timestamp, what it names. */
+static void statement_steps(struct verify *v, const struct proof *p)
+{
+	char a_sh[] = "sh", a_dashc[] = "-c", a_u[] = "_";
+	char sig_cmd[] =
+		"cd \"$1\" && ssh-keygen -Y verify -f allowed_signers -I \"$(cut -d' ' -f1 allowed_signers)\" -n coffre-statement -s statement.sig <statement.txt";
+	char tsr_cmd[] =
+		"cd \"$1\" && openssl ts -verify -data statement.txt -in statement.tsr -CAfile tsa-ca.pem";
+	char *argv[] = { a_sh, a_dashc, sig_cmd, a_u, v->tmp, NULL };
+	struct buf out;
+	int rc;
+
+	buf_init(&out, OUT_MAX);
+	rc = run(argv, &out);
+	step(v, "statement signature", rc, last_line(&out));
+	argv[2] = tsr_cmd;
+	rc = run(argv, &out);
+	step(v, "statement timestamp", rc, last_line(&out));
+	rc = proof_check_statement(p);
+	step(v, "statement -> manifest", rc, rc ? err_msg() : "");
+	buf_release(&out);
+}
+
 static void ledger_steps(struct verify *v, const struct proof *p)
 {
 	char gitdir[PATH_MAX + 16], bundle[PATH_MAX], signers[PATH_MAX + 40],
@@ -193,6 +263,13 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 	int rc = 0;
 
 	buf_init(&out, OUT_MAX);
+	if (!p->bundle) {
+		/* Not given to a reader of part of the space: the statement
+		 * stands for it. */
+		printf("%-28s not in this proof (owners only)\n",
+		       "ledger history");
+		goto sigs;
+	}
 	snprintf(repo, sizeof(repo), "%s/ledger.git", v->tmp);
 	snprintf(gitdir, sizeof(gitdir), "--git-dir=%s", repo);
 	snprintf(bundle, sizeof(bundle), "%s/ledger.bundle", v->tmp);
@@ -269,6 +346,7 @@ static void ledger_steps(struct verify *v, const struct proof *p)
 			buf_appendf(&out, "\ncommit %s", c);
 	}
 	step(v, "timestamps", rc, last_line(&out));
+sigs:
 	sig_steps(v, p, &out);
 out:
 	buf_release(&out);
@@ -332,10 +410,12 @@ int cmd_verify(const char *config, int argc, char **argv)
 		if (rc == 0 && symlink(r.content, content) < 0)
 			rc = err_set(-errno, "cannot link '%s': %s", content,
 				     strerror(errno));
-		if (rc < 0)
+		if (rc < 0) {
 			step(&v, "write the proof", rc, err_msg());
-		else
+		} else {
+			statement_steps(&v, &p);
 			ledger_steps(&v, &p);
+		}
 	}
 	if (v.tmp[0] && strstr(v.tmp, "coffre-verify."))
 		rm_rf(v.tmp);

@@ -122,10 +122,27 @@ static int parse_sigs(json_t *list, struct proof *p)
 	return 0;
 }
 
+static int parse_statement(json_t *st, struct proof *p)
+{
+	const char *tok = json_string_value(json_object_get(st, "timestamp"));
+	int rc;
+
+	if (!json_is_object(st) || !tok)
+		return err_set(-EPROTO,
+			       "the server's proof has no deposit statement");
+	rc = str_field(st, "text", &p->statement.text);
+	if (rc == 0)
+		rc = str_field(st, "signature", &p->statement.sig);
+	if (rc == 0)
+		rc = b64_decode(tok, &p->statement.token,
+				&p->statement.token_len);
+	return rc;
+}
+
 static int parse(json_t *j, struct proof *p)
 {
 	json_t *chain = json_object_get(j, "chain"), *c;
-	char *bundle = NULL;
+	json_t *jb = json_object_get(j, "bundle");
 	size_t i;
 	int rc;
 
@@ -141,10 +158,15 @@ static int parse(json_t *j, struct proof *p)
 	if (rc == 0)
 		rc = str_field(j, "tsa_ca", &p->tsa_ca);
 	if (rc == 0)
-		rc = str_field(j, "bundle", &bundle);
-	if (rc == 0)
-		rc = b64_decode(bundle, &p->bundle, &p->bundle_len);
-	free(bundle);
+		rc = parse_statement(json_object_get(j, "statement"), p);
+	if (rc < 0)
+		return rc;
+	/* The history comes whole (bundle and chain) or not at all. */
+	if (!jb && !chain)
+		return parse_sigs(json_object_get(j, "signatures"), p);
+	if (!json_is_string(jb))
+		return err_set(-EPROTO, "the server's proof has a bad bundle");
+	rc = b64_decode(json_string_value(jb), &p->bundle, &p->bundle_len);
 	if (rc < 0)
 		return rc;
 	if (!json_is_array(chain) || json_array_size(chain) == 0)
@@ -220,7 +242,74 @@ void proof_release(struct proof *p)
 	free(p->allowed_signers);
 	free(p->tsa_ca);
 	free(p->bundle);
+	free(p->statement.text);
+	free(p->statement.sig);
+	free(p->statement.token);
 	memset(p, 0, sizeof(*p));
+}
+
+/* The value of the line "key value" of text, or NULL; into out. */
+static const char *line_value(const char *text, const char *key, char *out,
+			      size_t len)
+{
+	size_t klen = strlen(key);
+
+	const char *l = text;
+
+	while (*l) {
+		const char *e = strchr(l, '\n');
+		size_t n = e ? (size_t)(e - l) : strlen(l);
+
+		if (n > klen && !strncmp(l, key, klen) && l[klen] == ' ' &&
+		    n - klen - 1 < len) {
+			memcpy(out, l + klen + 1, n - klen - 1);
+			out[n - klen - 1] = '\0';
+			return out;
+		}
+		l += n + (e ? 1 : 0);
+	}
+	return NULL;
+}
+
+int proof_check_statement(const struct proof *p)
+{
+	char want[8][4200], got[4200], hex[OBJ_ID_HEX_LEN + 1];
+	static const char *const keys[8] = {
+		"doc",	  "version",	     "path",	     "commit",
+		"sha256", "manifest-sha256", "deposited-by", "space",
+	};
+	const char *text = p->statement.text;
+	struct manifest m;
+	struct obj_id id;
+	int rc = 0;
+
+	if (!text || strncmp(text, "coffre-statement 1\n", 19))
+		return err_set(-EBADMSG,
+			       "the statement is not a coffre-statement 1");
+	manifest_init(&m);
+	if (manifest_parse(&m, p->manifest, strlen(p->manifest)) < 0) {
+		manifest_release(&m);
+		return err_set(-EPROTO, "the server's manifest does not parse");
+	}
+	snprintf(want[0], sizeof(want[0]), "%s", p->doc_id);
+	snprintf(want[1], sizeof(want[1]), "%llu",
+		 (unsigned long long)p->version);
+	snprintf(want[2], sizeof(want[2]), "%s", p->path);
+	snprintf(want[3], sizeof(want[3]), "%s", p->commit);
+	obj_id_to_hex(&m.sha256, want[4]);
+	hash_buf(&id, p->manifest, strlen(p->manifest));
+	obj_id_to_hex(&id, hex);
+	snprintf(want[5], sizeof(want[5]), "%s", hex);
+	snprintf(want[6], sizeof(want[6]), "%s", m.deposited_by);
+	snprintf(want[7], sizeof(want[7]), "%s", p->space);
+	manifest_release(&m);
+	for (int i = 0; rc == 0 && i < 8; i++)
+		if (!line_value(text, keys[i], got, sizeof(got)) ||
+		    strcmp(got, want[i]))
+			rc = err_set(-EBADMSG,
+				     "the statement's %s is not this version's",
+				     keys[i]);
+	return rc;
 }
 
 /* Stream src through SHA-256 (and into fd when >= 0). */

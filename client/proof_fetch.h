@@ -23,10 +23,20 @@ struct proof_sig {
 	size_t cms_len, token_len;
 };
 
+/* The version's deposit statement, signed and timestamped by the server. */
+struct proof_statement {
+	char *text, *sig;     /* statement text; armored SSH signature */
+	unsigned char *token; /* DER TimeStampResp over text */
+	size_t token_len;
+};
+
 struct proof {
 	char space[65], doc_id[33], commit[41];
 	uint64_t version;
 	char *path, *manifest, *allowed_signers, *tsa_ca;
+	struct proof_statement statement;
+	/* The ledger's history, given to those who may read the whole space
+	 * only: bundle NULL and nchain 0 otherwise. */
 	unsigned char *bundle;
 	size_t bundle_len;
 	struct proof_commit *chain; /* root first; the last is commit */
@@ -47,11 +57,19 @@ int proof_copy_content(const struct proof *p, const char *src, const char *dst);
 
 /*
  * Write the proof's files into the existing directory dir (manifest.txt,
- * ledger.bundle, timestamps/C.tsr, allowed_signers, tsa-ca.pem,
- * signatures/LOGIN.ROLE.p7s and .tsr, VERIFY.txt); the content is the
- * caller's (cmd_proof.c).
+ * statement.txt, .sig and .tsr, allowed_signers, tsa-ca.pem,
+ * signatures/LOGIN.ROLE.p7s and .tsr, VERIFY.txt, and with the history
+ * ledger.bundle and timestamps/C.tsr); the content is the caller's
+ * (cmd_proof.c).
  */
 int proof_write(const struct proof *p, const char *dir);
+
+/*
+ * Does the statement name this version: its doc, version, path and commit,
+ * the manifest's SHA-256 and the content's?  0 or -EBADMSG saying which
+ * field differs.  Its signature and token are checked by stock tools.
+ */
+int proof_check_statement(const struct proof *p);
 
 /* Hash src and compare with the manifest: 0 or -EBADMSG saying why. */
 int proof_check_content(const struct proof *p, const char *src);

@@ -35,6 +35,7 @@
 #include "server/ledger.h"
 #include "server/server.h"
 #include "server/spaces.h"
+#include "server/statement.h"
 
 #define COMMIT_OPS_MAX	  10000
 #define COMMIT_CLIENT_MAX 128
@@ -409,6 +410,77 @@ out:
 }
 
 /*
+ * The deposit statement of each version the batch made (statement.h), so
+ * its proof can be given to a reader of that document alone.  The batch
+ * is committed already: a failure is logged, and the statements missing
+ * are made on demand by the first proof asked for.
+ */
+/*
+ * The deposit statements of the batch's new versions, each naming the
+ * commit whose tree files it (a batch that deposits one document twice is
+ * a chain of commits): one statement_record per run of results that share
+ * a commit.
+ */
+static void state_run(struct http_req *req, const char *commit,
+		      const char **paths, const char **texts, size_t n)
+{
+	int rc;
+
+	if (!n)
+		return;
+	rc = statement_record(req->space->ledger, req->srv->keys,
+			      req->space_name, commit, paths, texts, n,
+			      "at-deposit");
+	if (rc < 0)
+		log_error(
+			"commit %s of space '%s': deposit statements not made: %s",
+			commit, req->space_name, err_msg());
+}
+
+static void state_deposits(struct http_req *req, const struct batch *b)
+{
+	const char **paths = calloc(b->nops, sizeof(*paths));
+	const char **texts = calloc(b->nops, sizeof(*texts));
+	struct buf *bufs = calloc(b->nops, sizeof(*bufs));
+	const char *commit = NULL;
+	size_t n = 0, first = 0;
+	int rc = -ENOMEM;
+
+	if (!paths || !texts || !bufs)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; rc == 0 && i < b->nops; i++) {
+		const struct ledger_op *op = &b->ops[i];
+		const struct manifest *m = &b->results[i].manifest;
+
+		if (!m->version || !m->doc_id[0])
+			continue;
+		if (commit && strcmp(commit, b->results[i].commit)) {
+			state_run(req, commit, paths + first, texts + first,
+				  n - first);
+			first = n;
+		}
+		commit = b->results[i].commit;
+		buf_init(&bufs[n], 64u * 1024u * 1024u);
+		rc = manifest_format(m, &bufs[n]);
+		paths[n] = op->kind == LEDGER_OP_MOVE ? op->to : op->path;
+		texts[n] = bufs[n].data;
+		n++;
+	}
+	if (rc == 0 && commit)
+		state_run(req, commit, paths + first, texts + first, n - first);
+out:
+	if (rc < 0)
+		log_error("space '%s': deposit statements not made: %s",
+			  req->space_name, err_msg());
+	for (size_t i = 0; bufs && i < n; i++)
+		buf_release(&bufs[i]);
+	free(bufs);
+	free(texts);
+	free(paths);
+}
+
+/*
  * Grants are kept by path: after a folder moves or goes, move or drop its
  * grants, so a new folder at the old path inherits none.  The batch is
  * committed already: a failure here is logged, not answered.
@@ -523,6 +595,7 @@ int api_commits(struct http_req *req)
 	}
 	record(req, &b, head, rc == 1);
 	if (rc == 0) {
+		state_deposits(req, &b);
 		space_changed(req->space); /* wake the change feed */
 		api_changes_notify();
 		grants_follow(req, &b);

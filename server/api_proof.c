@@ -2,9 +2,13 @@
  * GET /v1/spaces/SPACE/docs/DOC_ID/versions/N/proof: everything a third
  * party needs to check one version with stock tools, in one JSON answer
  * (see docs/protocol.md, "Proofs"): the manifest, the commit that made the
- * version and the path it was filed under, the chain of commits from the
- * space's root with their RFC 3161 tokens, a git bundle of that chain, and
- * the server's published keys (allowed-signers line, CA certificate).
+ * version and the path it was filed under, its deposit statement (signed
+ * and timestamped, statement.h), the server's published keys
+ * (allowed-signers line, CA certificate) and the version's e-signatures.
+ * Owners, who may read the whole space, also get the chain of commits from
+ * the space's root with their RFC 3161 tokens and a git bundle of it; for
+ * anyone else the bundle would disclose every name, manifest and access
+ * line of the space, so it is left out.
  *
  * The content itself is not in the answer: the client has it (or fetches
  * it chunk by chunk) and checks it against the manifest's sha256.
@@ -22,8 +26,10 @@
 #include "server/index.h"
 #include "server/keys.h"
 #include "server/ledger.h"
+#include "server/policy.h"
 #include "server/server.h"
 #include "server/spaces.h"
+#include "server/statement.h"
 
 #define KEYS_TEXT_MAX (64u * 1024u)
 
@@ -79,10 +85,39 @@ static int sig_cb(const struct ledger_signature *s, void *arg)
 	return !j || json_array_append_new(list, j) ? -ENOMEM : 0;
 }
 
-static json_t *proof_json(struct http_req *req, const struct found *f,
-			  const struct ledger_proof *p)
+static json_t *statement_json(const struct ledger_statement_copy *st)
 {
-	json_t *j, *chain = json_array(), *sigs = json_array();
+	return json_pack("{s:s, s:s, s:o}", "text", st->text, "signature",
+			 st->sig, "timestamp",
+			 api_json_base64(st->tsr, st->tsr_len));
+}
+
+/* The ledger's history, for callers who may read the whole space. */
+static int history_json(json_t *j, const struct ledger_proof *p)
+{
+	json_t *chain = json_array();
+
+	for (size_t i = 0; chain && i < p->ncommits; i++) {
+		json_t *c = json_pack("{s:s, s:s?}", "commit", p->commits[i],
+				      "timestamp", p->tokens[i]);
+
+		if (!c || json_array_append_new(chain, c)) {
+			json_decref(chain);
+			return -ENOMEM;
+		}
+	}
+	if (!chain || json_object_set_new(j, "chain", chain) ||
+	    json_object_set_new(j, "bundle",
+				api_json_base64(p->bundle, p->bundle_len)))
+		return -ENOMEM;
+	return 0;
+}
+
+static json_t *proof_json(struct http_req *req, const struct found *f,
+			  const struct ledger_proof *p,
+			  const struct ledger_statement_copy *st, int history)
+{
+	json_t *j, *sigs = json_array();
 	struct buf signers, ca;
 	int rc;
 
@@ -95,24 +130,18 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 		rc = sigs ? ledger_signatures_list(req->space->ledger, req->arg,
 						   req->num, sig_cb, sigs) :
 			    -ENOMEM;
-	for (size_t i = 0; rc == 0 && chain && i < p->ncommits; i++) {
-		json_t *c = json_pack("{s:s, s:s?}", "commit", p->commits[i],
-				      "timestamp", p->tokens[i]);
-
-		if (!c || json_array_append_new(chain, c))
-			rc = -ENOMEM;
+	j = rc == 0 ? json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:s, s:s, s:O}",
+				"doc_id", req->arg, "version",
+				(json_int_t)req->num, "path", p->path, "commit",
+				f->commit, "manifest", f->manifest, "statement",
+				statement_json(st), "allowed_signers",
+				signers.data, "tsa_ca", ca.data, "signatures",
+				sigs) :
+		      NULL;
+	if (j && history && history_json(j, p) < 0) {
+		json_decref(j);
+		j = NULL;
 	}
-	j = rc == 0 && chain ?
-		    json_pack(
-			    "{s:s, s:I, s:s, s:s, s:s, s:O, s:o, s:s, s:s, s:O}",
-			    "doc_id", req->arg, "version", (json_int_t)req->num,
-			    "path", p->path, "commit", f->commit, "manifest",
-			    f->manifest, "chain", chain, "bundle",
-			    api_json_base64(p->bundle, p->bundle_len),
-			    "allowed_signers", signers.data, "tsa_ca", ca.data,
-			    "signatures", sigs) :
-		    NULL;
-	json_decref(chain);
 	json_decref(sigs);
 	buf_release(&signers);
 	buf_release(&ca);
@@ -153,24 +182,42 @@ int api_version_find(struct http_req *req, char *commit, char **manifest)
 
 int api_doc_proof(struct http_req *req)
 {
+	struct ledger_statement_copy st = { 0 };
 	struct found f = { .manifest = NULL };
 	struct ledger_proof p;
+	int rc, history;
 	json_t *j;
-	int rc;
 
 	rc = api_version_find(req, f.commit, &f.manifest);
 	if (rc < 0)
 		return rc;
+	/*
+	 * The ledger's history shows the whole tree at every commit: only
+	 * a caller who may read the whole space gets it.  Everyone else
+	 * gets the version's deposit statement, which names nothing else.
+	 */
+	history = req->auth.role_id == POLICY_ROLE_OWNER;
 	rc = ledger_proof_build(req->space->ledger, f.commit, f.manifest,
-				strlen(f.manifest), &p);
+				strlen(f.manifest), history, &p);
 	if (rc < 0)
 		goto out;
-	/* The caller must be allowed to read where the version was filed. */
+	/* The caller must be allowed to read where the version was filed:
+	 * the proof names that path. */
 	rc = authorize(&req->auth, req->space_name, p.path, AUTH_READ);
+	if (rc == 0 && req->auth.traverse)
+		rc = -ENOENT;
+	if (rc == -ENOENT || rc == -EACCES)
+		rc = err_set(-ENOENT, "no version %llu of document '%s'",
+			     (unsigned long long)req->num, req->arg);
+	if (rc == 0)
+		rc = statement_get(req->space->ledger, req->srv->keys,
+				   req->space_name, p.path, f.commit,
+				   f.manifest, &st);
 	if (rc == 0) {
-		j = proof_json(req, &f, &p);
+		j = proof_json(req, &f, &p, &st, history);
 		rc = j ? http_reply_json(req, 200, j) : -ENOMEM;
 	}
+	ledger_statement_copy_release(&st);
 	ledger_proof_release(&p);
 out:
 	free(f.manifest);

@@ -39,6 +39,7 @@
 #include "server/ledger.h"
 #include "server/spaces.h"
 #include "server/sshsig.h"
+#include "server/statement.h"
 #include "server/tsa.h"
 
 #define GIT_OUT_MAX (64u * 1024u)
@@ -618,6 +619,85 @@ static void check_signatures(struct fsck *f)
 	git_commit_free(c);
 }
 
+/* One DOC/N.txt of the deposit statements' tree, with its .sig and .tsr. */
+static int stmt_cb(const char *dir, const git_tree_entry *te, void *arg)
+{
+	struct sigwalk *w = arg;
+	struct fsck *f = w->f;
+	const char *name = git_tree_entry_name(te);
+	char doc[64], path[512], want[128];
+	unsigned long long version;
+	git_blob *txt = NULL, *sig = NULL, *tsr = NULL;
+	const char *t;
+	size_t tl;
+
+	if (git_tree_entry_type(te) != GIT_OBJECT_BLOB ||
+	    !strstr(name, ".txt") || strcmp(strstr(name, ".txt"), ".txt"))
+		return 0;
+	if (sscanf(dir, "%63[0-9a-f]/", doc) != 1 ||
+	    sscanf(name, "%llu.txt", &version) != 1) {
+		problem(f, "statement '%s%s' is misfiled", dir, name);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s%llu.sig", dir, version);
+	sig = blob_at(f, w->root, path);
+	snprintf(path, sizeof(path), "%s%llu.tsr", dir, version);
+	tsr = blob_at(f, w->root, path);
+	if (git_blob_lookup(&txt, f->repo, git_tree_entry_id(te)) < 0 || !sig ||
+	    !tsr) {
+		problem(f, "statement of %s v%llu is incomplete", doc, version);
+		goto out;
+	}
+	t = git_blob_rawcontent(txt);
+	tl = (size_t)git_blob_rawsize(txt);
+	snprintf(want, sizeof(want), "\ndoc %s\nversion %llu\n", doc, version);
+	if (!memmem(t, tl, want, strlen(want)))
+		problem(f, "statement %s%s names another version", dir, name);
+	else if (sshsig_verify(keys_ledger_key(f->keys), STATEMENT_NAMESPACE,
+			       git_blob_rawcontent(sig),
+			       (size_t)git_blob_rawsize(sig), t, tl) < 0)
+		problem(f, "statement of %s v%llu: signature: %s", doc, version,
+			err_msg());
+	else if (tsa_verify(f->keys, git_blob_rawcontent(tsr),
+			    (size_t)git_blob_rawsize(tsr), t, tl) < 0)
+		problem(f, "statement of %s v%llu: timestamp: %s", doc, version,
+			err_msg());
+out:
+	git_blob_free(txt);
+	git_blob_free(sig);
+	git_blob_free(tsr);
+	return 0;
+}
+
+/* Every commit of the statements' ref is signed and stamped, and every
+ * statement it holds is signed by the ledger key and timestamped. */
+static void check_statements(struct fsck *f)
+{
+	struct sigwalk w = { .f = f, .root = NULL };
+	char hex[GIT_OID_HEX_LEN + 1];
+	git_revwalk *rw = NULL;
+	git_commit *c = NULL;
+	git_oid id, head;
+
+	if (git_reference_name_to_id(&head, f->repo, LEDGER_STATEMENTS_REF) < 0)
+		return; /* nothing stated yet */
+	if (git_revwalk_new(&rw, f->repo) == 0 &&
+	    git_revwalk_push(rw, &head) == 0) {
+		while (git_revwalk_next(&id, rw) == 0) {
+			git_oid_tostr(hex, sizeof(hex), &id);
+			check_proved(f, &id, hex);
+		}
+	}
+	git_revwalk_free(rw);
+	if (git_commit_lookup(&c, f->repo, &head) < 0 ||
+	    git_commit_tree(&w.root, c) < 0)
+		problem(f, "the deposit statements cannot be read");
+	else
+		git_tree_walk(w.root, GIT_TREEWALK_PRE, stmt_cb, &w);
+	git_tree_free(w.root);
+	git_commit_free(c);
+}
+
 /* --- stock git fsck --- */
 
 static void check_git_fsck(struct fsck *f, const char *repo_path)
@@ -760,6 +840,7 @@ static int fsck_space(struct fsck *f, const char *space)
 	check_events(f, space);
 	check_anchors(f);
 	check_signatures(f);
+	check_statements(f);
 	printf("%s: %lu chunks, %lu commits, %lu manifests, %lu indexed versions, %lu event anchors, %lu signatures: %s\n",
 	       space, f->nchunks, f->ncommits, f->nmanifests, f->nversions,
 	       f->nanchors, f->nsigs,

@@ -445,7 +445,8 @@ X509 *keys_ca_cert(const struct keys *k)
 
 int keys_allowed_signers(const struct keys *k, struct buf *out)
 {
-	int rc = buf_appendf(out, "%s namespaces=\"git\" ", KEYS_PRINCIPAL);
+	int rc = buf_appendf(out, "%s namespaces=\"git,coffre-statement\" ",
+			     KEYS_PRINCIPAL);
 
 	if (rc == 0)
 		rc = sshsig_pubkey_line(k->ledger, out);

@@ -42,7 +42,10 @@ X509 *keys_ca_cert(const struct keys *k);
 const char *keys_tsa_url(const struct keys *k);
 STACK_OF(X509) * keys_tsa_ext_ca(const struct keys *k);
 
-/* "coffred@localhost namespaces="git" ssh-ed25519 AAAA...\n" into out. */
+/*
+ * "coffred@localhost namespaces="git,coffre-statement" ssh-ed25519 AAAA...\n"
+ * into out: the ledger key signs commits (git) and deposit statements.
+ */
 int keys_allowed_signers(const struct keys *k, struct buf *out);
 /*
  * PEM of the CA certificate (trust anchor of tokens and user certs),

@@ -178,11 +178,14 @@ void ledger_set_prover(const struct ledger_prover *p);
 /*
  * What a third party needs to check one version (server/ledger_proof.c):
  * the version's commit must be on main; path is where the manifest is
- * filed in that commit's tree; commits run from the root to the commit
- * (root first), each with its timestamp note (base64, NULL when missing);
- * bundle is a git bundle v2 of those commits ("HEAD" and refs/heads/main
- * naming the commit), checkable with `git bundle verify` and clonable.
- * -ENOENT when the commit is not on main or does not hold the manifest.
+ * filed in that commit's tree.  With history set (only for a caller who
+ * may read the whole space: the bundle holds every name and manifest of
+ * the tree at that commit), also: commits from the root to the commit
+ * (root first), each with its timestamp note (base64, NULL when missing),
+ * and bundle, a git bundle v2 of those commits ("HEAD" and refs/heads/main
+ * naming the commit), checkable with `git bundle verify` and clonable;
+ * without it they are left empty.  -ENOENT when the commit is not on main
+ * or does not hold the manifest.
  */
 struct ledger_proof {
 	char *path;
@@ -193,7 +196,7 @@ struct ledger_proof {
 	size_t bundle_len;
 };
 int ledger_proof_build(struct ledger *lg, const char *commit_hex,
-		       const char *manifest, size_t manifest_len,
+		       const char *manifest, size_t manifest_len, int history,
 		       struct ledger_proof *out);
 void ledger_proof_release(struct ledger_proof *p);
 
@@ -227,6 +230,36 @@ typedef int (*ledger_signature_cb)(const struct ledger_signature *s, void *arg);
 /* Signatures of a version, by file name; none is not an error. */
 int ledger_signatures_list(struct ledger *lg, const char *doc_id,
 			   uint64_t version, ledger_signature_cb cb, void *arg);
+
+/*
+ * Deposit statements (server/ledger_statements.c, server/statement.h), kept
+ * on LEDGER_STATEMENTS_REF: signed, timestamped commits whose tree files
+ * DOC_ID/VERSION.txt (the statement), .sig (its armored SSH signature) and
+ * .tsr (the DER RFC 3161 response over the .txt).  A statement once
+ * recorded is kept: adding one for a version that has one already skips
+ * it.  One commit for the n statements given (none when all were there);
+ * *added says how many were new.
+ */
+#define LEDGER_STATEMENTS_REF "refs/coffre/statements"
+struct ledger_statement {
+	const char *doc_id;
+	uint64_t version;
+	const char *text, *sig;
+	const void *tsr;
+	size_t text_len, sig_len, tsr_len;
+};
+int ledger_statements_add(struct ledger *lg, const struct ledger_statement *s,
+			  size_t n, size_t *added);
+/* A recorded statement, malloc'd (text and sig NUL-terminated). */
+struct ledger_statement_copy {
+	char *text, *sig;
+	void *tsr;
+	size_t text_len, sig_len, tsr_len;
+};
+/* -ENOENT when the version has no statement yet. */
+int ledger_statement_get(struct ledger *lg, const char *doc_id,
+			 uint64_t version, struct ledger_statement_copy *out);
+void ledger_statement_copy_release(struct ledger_statement_copy *s);
 
 /*
  * The change feed: the folders whose listing differs between commit since

@@ -856,7 +856,7 @@ static int load_index(struct ledger *lg, const git_oid *head)
 	return rc;
 }
 
-static int open_prepo(struct ledger *lg)
+int ledger_pack_open(struct ledger *lg)
 {
 	git_odb_backend *mp = NULL;
 	git_odb *odb = NULL;
@@ -886,7 +886,7 @@ static int open_prepo(struct ledger *lg)
 }
 
 /* Move the batch's objects from memory into one pack on disk. */
-static int write_pack(struct ledger *lg)
+int ledger_pack_write(struct ledger *lg)
 {
 	git_odb_writepack *wp = NULL;
 	git_indexer_progress stats;
@@ -999,7 +999,7 @@ static int publish(struct ledger *lg, struct apply *ap,
 	int rc = 0;
 
 	if (ap->packed) {
-		rc = write_pack(lg);
+		rc = ledger_pack_write(lg);
 		if (rc < 0)
 			return rc;
 	}
@@ -1133,7 +1133,7 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 		goto free_only;
 	}
 	ap.repo = lg->wrepo;
-	if (nops >= PACK_MIN_OPS && open_prepo(lg) == 0) {
+	if (nops >= PACK_MIN_OPS && ledger_pack_open(lg) == 0) {
 		ap.repo = lg->prepo;
 		ap.packed = 1;
 	}

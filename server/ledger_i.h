@@ -53,6 +53,14 @@ struct ledger {
 	int batches_loaded;
 };
 
+/*
+ * Large writes go through lg->prepo, whose new objects stay in memory
+ * (lg->mempack) until ledger_pack_write moves them to disk as one pack
+ * (then git_mempack_reset).  Both under apply_lock; 0 or -errno.
+ */
+int ledger_pack_open(struct ledger *lg);
+int ledger_pack_write(struct ledger *lg);
+
 /* Turn a libgit2 failure into -errno with err_set() naming what failed. */
 int ledger_git_err(int gitrc, const char *what);
 

@@ -7,6 +7,11 @@
  * the v2 format is a text header ("# v2 git bundle", one "OID REF" line
  * per ref, a blank line) followed by the pack, and it has no
  * prerequisites here because it starts at the root.
+ *
+ * The bundle carries the whole tree of every commit in it (every name,
+ * manifest, chunk id and .coffre-access): it is built only for callers who
+ * may read the whole space; the others get a deposit statement instead
+ * (server/statement.c).
  */
 #include "server/ledger.h"
 
@@ -143,7 +148,7 @@ static int write_bundle(git_repository *repo, const git_oid *tip,
 }
 
 int ledger_proof_build(struct ledger *lg, const char *commit_hex,
-		       const char *manifest, size_t manifest_len,
+		       const char *manifest, size_t manifest_len, int history,
 		       struct ledger_proof *out)
 {
 	struct find f = { .path = NULL };
@@ -186,8 +191,8 @@ int ledger_proof_build(struct ledger *lg, const char *commit_hex,
 		goto out;
 	}
 	out->path = f.path;
-	rc = walk_chain(repo, &id, out);
-	if (rc == 0)
+	rc = history ? walk_chain(repo, &id, out) : 0;
+	if (rc == 0 && history)
 		rc = write_bundle(repo, &id, out);
 out:
 	git_tree_free(tree);

@@ -29,9 +29,6 @@
 
 #define TSA_RESP_MAX (64u * 1024u)
 
-static int stamp_own(const struct keys *k, const void *data, size_t len,
-		     struct buf *der);
-
 /* A random positive 127-bit serial number for each token. */
 static ASN1_INTEGER *serial_cb(TS_RESP_CTX *ctx, void *arg)
 {
@@ -191,7 +188,7 @@ int tsa_stamp(const struct keys *k, const void *data, size_t len,
 	int rc;
 
 	if (!keys_tsa_url(k))
-		return stamp_own(k, data, len, der);
+		return tsa_stamp_own(k, data, len, der);
 	rc = stamp_external(k, data, len, der);
 	if (rc == 0)
 		return 0;
@@ -201,11 +198,11 @@ int tsa_stamp(const struct keys *k, const void *data, size_t len,
 	 */
 	log_warn("time-stamping by our own TSA: %s", err_msg());
 	buf_reset(der);
-	return stamp_own(k, data, len, der);
+	return tsa_stamp_own(k, data, len, der);
 }
 
-static int stamp_own(const struct keys *k, const void *data, size_t len,
-		     struct buf *der)
+int tsa_stamp_own(const struct keys *k, const void *data, size_t len,
+		  struct buf *der)
 {
 	TS_RESP_CTX *ctx = TS_RESP_CTX_new();
 	ASN1_OBJECT *policy = OBJ_txt2obj(TSA_POLICY_OID, 1);

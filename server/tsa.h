@@ -25,6 +25,13 @@ struct keys;
 int tsa_stamp(const struct keys *k, const void *data, size_t len,
 	      struct buf *der);
 
+/*
+ * Stamp data with coffred's own TSA only, never asking the external one:
+ * for stamps made by the thousand (deposit statements, statement.c).
+ */
+int tsa_stamp_own(const struct keys *k, const void *data, size_t len,
+		  struct buf *der);
+
 /* Same, the DER response in base64 (one line, newline-terminated). */
 int tsa_stamp_b64(const struct keys *k, const void *data, size_t len,
 		  struct buf *b64);

@@ -22,8 +22,8 @@ client_umount a
 
 check "coffred key export --allowed-signers" \
 	sh -c '"$1" key export "$2" --allowed-signers >"$3"' _ "$COFFRED" "$D" "$T/signers"
-check "the allowed-signers line names coffred@localhost, namespace git" \
-	grep -Eq '^coffred@localhost namespaces="git" ssh-ed25519 [A-Za-z0-9+/=]+$' "$T/signers"
+check "the allowed-signers line names coffred@localhost, namespaces git and coffre-statement" \
+	grep -Eq '^coffred@localhost namespaces="git,coffre-statement" ssh-ed25519 [A-Za-z0-9+/=]+$' "$T/signers"
 check "coffred key export --tsa-ca" \
 	sh -c '"$1" key export "$2" --tsa-ca >"$3"' _ "$COFFRED" "$D" "$T/ca.pem"
 check "the CA is an X.509 certificate" openssl x509 -in "$T/ca.pem" -noout

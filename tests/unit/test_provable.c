@@ -38,8 +38,8 @@ static void test_provable_keys(struct keys **k)
 	ok(keys_allowed_signers(*k, &a) == 0 &&
 		   !strncmp(
 			   a.data,
-			   "coffred@localhost namespaces=\"git\" ssh-ed25519 AAAA",
-			   50),
+			   "coffred@localhost namespaces=\"git,coffre-statement\" ssh-ed25519 AAAA",
+			   68),
 	   "allowed-signers line names coffred@localhost and an ed25519 key");
 	ok(keys_load(&again, dir) == 0 &&
 		   keys_allowed_signers(again, &b) == 0 &&

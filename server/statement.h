@@ -1,0 +1,69 @@
+/*
+ * Deposit statements: what proves one version to a reader who may not see
+ * the rest of the space.  The server states, in a small text signed with
+ * its ledger key (SSHSIG, namespace "coffre-statement": `ssh-keygen -Y
+ * verify`) and timestamped (RFC 3161: `openssl ts -verify`), that a
+ * version was deposited:
+ *
+ *   coffre-statement 1
+ *   space demo
+ *   path /A/f.txt                  where the commit files its manifest
+ *   doc 5f0c...                    (32 hex)
+ *   version 3
+ *   size 12
+ *   sha256 HEX                     of the content
+ *   manifest-sha256 HEX            of the manifest text, as filed
+ *   deposited-by alice
+ *   deposited-at 2026-11-27T10:00:00Z
+ *   commit HEX                     the ledger commit that made the version
+ *   made at-deposit | on-demand
+ *   made-at 2026-11-27T10:00:01Z
+ *
+ * "at-deposit" statements are made right after the commit that makes the
+ * version; "on-demand" ones for versions that have none (deposited before
+ * statements existed, or whose statement was lost to a crash between the
+ * commit and its statement), when their first proof is asked for.  Either
+ * way the statement is recorded in the ledger (ledger_statements_add) and
+ * the first one made is the one every later proof carries.
+ */
+#ifndef COFFRE_SERVER_STATEMENT_H
+#define COFFRE_SERVER_STATEMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+struct keys;
+struct ledger;
+struct ledger_statement_copy;
+
+#define STATEMENT_NAMESPACE "coffre-statement"
+
+/*
+ * The statement text of the version whose manifest text is manifest (it
+ * gives doc, version, size, sha256, depositor and time), filed at path by
+ * commit, made now (made: "at-deposit" or "on-demand").  -EBADMSG when
+ * the manifest does not parse.
+ */
+int statement_format(struct buf *out, const char *space, const char *path,
+		     const char *commit, const char *manifest,
+		     size_t manifest_len, const char *made, long long now);
+
+/*
+ * Make (format, sign, stamp) the statements of n versions and record them
+ * in lg in one commit.  paths[i], manifests[i] (NUL-terminated text) and
+ * commit as in statement_format.  0 or -errno; nothing recorded on error.
+ */
+int statement_record(struct ledger *lg, const struct keys *k, const char *space,
+		     const char *commit, const char *const *paths,
+		     const char *const *manifests, size_t n, const char *made);
+
+/*
+ * The statement of a version, recorded in lg: the one there, or one made
+ * "on-demand" now and recorded first.  Into *out (the caller's).
+ */
+int statement_get(struct ledger *lg, const struct keys *k, const char *space,
+		  const char *path, const char *commit, const char *manifest,
+		  struct ledger_statement_copy *out);
+
+#endif /* COFFRE_SERVER_STATEMENT_H */
