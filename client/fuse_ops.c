@@ -589,6 +589,13 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	h->n = n;
 	h->write = write;
 	if (!write) {
+		pthread_mutex_lock(&fs->lock);
+		n->readers++;
+		pthread_mutex_unlock(&fs->lock);
+		rc = content_pin(fs, n);
+		if (rc < 0)
+			log_debug("staging of '%s' not opened at open: %s",
+				  n->name, err_msg());
 		preload_map(fs, n);
 		reads_note(fs, n);
 	}
@@ -661,8 +668,17 @@ static void release_write(struct fs *fs, struct fh *h)
 
 static void fh_close(struct fs *fs, struct fh *h)
 {
-	if (h->write)
+	int idle;
+
+	if (h->write) {
 		release_write(fs, h);
+	} else {
+		pthread_mutex_lock(&fs->lock);
+		idle = !--h->n->readers && !h->n->writers;
+		pthread_mutex_unlock(&fs->lock);
+		if (idle)
+			content_staging_idle(fs, h->n);
+	}
 	chunk_map_free(h->map);
 	put(fs, h->n);
 	free(h);

@@ -362,6 +362,19 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 		c->seen = fs->gen;
 		if (node_is_local(c))
 			return 0; /* local state wins */
+		if (c->kind == kind && kind == NODE_FILE && c->readers &&
+		    c->rm.version &&
+		    (c->rm.version != e->rm.version ||
+		     strcmp(c->rm.doc_id, e->rm.doc_id))) {
+			/* open for reading: the readers keep the node and its
+			 * version (and the kernel its pages, which are shared
+			 * by every open of one inode); the name gets a new
+			 * node, as a rename over it would on a local disk */
+			if (c->nlookup)
+				notify_entry(fs, dir->ino, e->name);
+			node_detach(fs, c);
+			goto fresh;
+		}
 		if (c->kind == kind) {
 			if (kind == NODE_FILE && c->rm.version &&
 			    (c->rm.version != e->rm.version ||
@@ -381,6 +394,7 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 			notify_entry(fs, dir->ino, e->name);
 		node_detach(fs, c);
 	}
+fresh:
 	c = node_new(fs, dir, e->name, kind);
 	if (!c)
 		return -ENOMEM;
