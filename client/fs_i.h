@@ -104,6 +104,9 @@ struct node {
 	uid_t uid;
 	gid_t gid;
 	int64_t mtime_local; /* 0 = none: use rm.mtime or deposited_at */
+	/* kept in memory like the mode, 0 = none: the mtime */
+	int64_t atime_local, ctime_local;
+	int has_mode; /* mode was set (chmod 0 is a mode) */
 
 	/* folders (and VDOC: its version list) */
 	int64_t listed_at_ms;

@@ -300,8 +300,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	pthread_mutex_lock(&fs->lock);
-	if (to_set & FUSE_SET_ATTR_MODE)
+	if (to_set & FUSE_SET_ATTR_MODE) {
 		n->mode = attr->st_mode & 07777;
+		n->has_mode = 1;
+	}
 	if (to_set & FUSE_SET_ATTR_UID)
 		n->uid = attr->st_uid;
 	if (to_set & FUSE_SET_ATTR_GID)
@@ -310,6 +312,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		n->mtime_local = fs_now_ms() / 1000;
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		n->mtime_local = attr->st_mtim.tv_sec;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		n->atime_local = fs_now_ms() / 1000;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		n->atime_local = attr->st_atim.tv_sec;
+	/* every change of the inode moves its ctime, as on a local disk */
+	n->ctime_local = fs_now_ms() / 1000;
 	pthread_mutex_unlock(&fs->lock);
 out:
 	if (rc < 0)
@@ -585,6 +593,13 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	if (rc < 0) {
 		free(h);
 		return rc;
+	}
+	if (write && !created && (fi->flags & O_TRUNC)) {
+		/* open(O_TRUNC) is a change of the content, even of an
+		 * empty file: mtime and ctime move */
+		pthread_mutex_lock(&fs->lock);
+		n->mtime_local = n->ctime_local = fs_now_ms() / 1000;
+		pthread_mutex_unlock(&fs->lock);
 	}
 	h->n = n;
 	h->write = write;

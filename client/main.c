@@ -391,8 +391,9 @@ static int umount_wait(int pidfd, pid_t pid)
 	while (rc < 0 && errno == EINTR);
 	close(pidfd);
 	if (rc == 0)
-		return fail("unmounted, but the mount process %ld has not exited after %d s",
-			    (long)pid, UMOUNT_WAIT_MS / 1000);
+		return fail(
+			"unmounted, but the mount process %ld has not exited after %d s",
+			(long)pid, UMOUNT_WAIT_MS / 1000);
 	return 0;
 }
 

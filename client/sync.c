@@ -378,7 +378,8 @@ static void *upload_main(void *arg)
 		if (u->rc == 0 &&
 		    __atomic_load_n(&u->fs->sync_stop, __ATOMIC_RELAXED)) {
 			u->rc = -ECANCELED;
-			snprintf(u->msg, sizeof(u->msg), "stopped by the unmount");
+			snprintf(u->msg, sizeof(u->msg),
+				 "stopped by the unmount");
 		}
 		if (u->rc < 0 || u->next >= u->n) {
 			pthread_mutex_unlock(&u->lock);

@@ -23,8 +23,8 @@
 static const char *const file_attrs[] = {
 	"version", "sha256", "deposited_by", "deposited_at", "doc_id", "state",
 };
-static const char *const root_attrs[] = { "pending", "error", "errors",
-					  "space", "pid" };
+static const char *const root_attrs[] = { "pending", "error", "errors", "space",
+					  "pid" };
 
 /* synced, pending, or conflict: content the server refused twice, set
  * aside in staging/kept (see sync.c) and readable only here */
