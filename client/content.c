@@ -219,6 +219,8 @@ void content_staging_keep(struct fs *fs, const char *name)
 		log_warn("refused content kept (encrypted) in %s", to);
 }
 
+static int staging_ensure_open(struct fs *fs, struct node *n);
+
 /* Close the staging handle (node->lock held). */
 static void staging_handle_close(struct node *n)
 {
@@ -258,10 +260,29 @@ void content_staging_recycle(struct fs *fs, struct node *n, const char *name,
 
 void content_staging_idle(struct fs *fs, struct node *n)
 {
+	int busy;
+
 	pthread_mutex_lock(&n->lock);
-	staging_handle_close(n);
+	pthread_mutex_lock(&fs->lock);
+	busy = n->writers || n->readers;
+	pthread_mutex_unlock(&fs->lock);
+	if (!busy)
+		staging_handle_close(n);
 	pthread_mutex_unlock(&n->lock);
-	(void)fs;
+}
+
+int content_pin(struct fs *fs, struct node *n)
+{
+	int staged, rc = 0;
+
+	pthread_mutex_lock(&n->lock);
+	pthread_mutex_lock(&fs->lock);
+	staged = n->kind == NODE_FILE && n->staging_name != NULL;
+	pthread_mutex_unlock(&fs->lock);
+	if (staged)
+		rc = staging_ensure_open(fs, n);
+	pthread_mutex_unlock(&n->lock);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* Make n->st the handle of the node's current staging file: the one queued
@@ -278,6 +299,8 @@ static int staging_ensure_open(struct fs *fs, struct node *n)
 	}
 	snprintf(name, sizeof(name), "%s", n->staging_name);
 	pthread_mutex_unlock(&fs->lock);
+	/* the handle may be on a file since unlinked (a rename over the
+	 * name, an unlink): it keeps serving the readers that hold it */
 	if (n->st && n->st_name && !strcmp(n->st_name, name))
 		return 0;
 	staging_handle_close(n);

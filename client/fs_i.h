@@ -104,6 +104,9 @@ struct node {
 	uid_t uid;
 	gid_t gid;
 	int64_t mtime_local; /* 0 = none: use rm.mtime or deposited_at */
+	/* kept in memory like the mode, 0 = none: the mtime */
+	int64_t atime_local, ctime_local;
+	int has_mode; /* mode was set (chmod 0 is a mode) */
 
 	/* folders (and VDOC: its version list) */
 	int64_t listed_at_ms;
@@ -120,6 +123,11 @@ struct node {
 	uint64_t sbase_size;
 	uint64_t lsize;	  /* size of the pending content */
 	unsigned writers; /* open write handles */
+	/* open read handles: while there is one, the staging handle stays
+	 * open (its file may be unlinked by a rename over the name or an
+	 * unlink, and the reader still reads it, as on a local file system),
+	 * and a remote change gives the name a new node */
+	unsigned readers;
 	int wrote;	  /* changed since the last release */
 	uint64_t dep_seq; /* queued DEPOSIT, 0 when none */
 	int dep_inflight;
@@ -310,6 +318,11 @@ void content_staging_reap(struct fs *fs);
  * buffers and ciphers (some 16 KiB) and a descriptor; thousands of files
  * saved at once must not keep one each.  Reads reopen it. */
 void content_staging_idle(struct fs *fs, struct node *n);
+/* A read handle opens on n (n->readers counted): open the staging handle
+ * of its pending content now, so that the reader keeps its bytes when the
+ * file is unlinked underneath (content_staging_idle keeps it open while
+ * a reader is there).  Called without any lock. */
+int content_pin(struct fs *fs, struct node *n);
 /* Set a staging file aside in DIR/staging/kept, out of the startup sweep:
  * for content the server refused, which must not be lost. */
 void content_staging_keep(struct fs *fs, const char *name);

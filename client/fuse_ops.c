@@ -300,8 +300,10 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	pthread_mutex_lock(&fs->lock);
-	if (to_set & FUSE_SET_ATTR_MODE)
+	if (to_set & FUSE_SET_ATTR_MODE) {
 		n->mode = attr->st_mode & 07777;
+		n->has_mode = 1;
+	}
 	if (to_set & FUSE_SET_ATTR_UID)
 		n->uid = attr->st_uid;
 	if (to_set & FUSE_SET_ATTR_GID)
@@ -310,6 +312,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		n->mtime_local = fs_now_ms() / 1000;
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		n->mtime_local = attr->st_mtim.tv_sec;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		n->atime_local = fs_now_ms() / 1000;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		n->atime_local = attr->st_atim.tv_sec;
+	/* every change of the inode moves its ctime, as on a local disk */
+	n->ctime_local = fs_now_ms() / 1000;
 	pthread_mutex_unlock(&fs->lock);
 out:
 	if (rc < 0)
@@ -586,9 +594,23 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 		free(h);
 		return rc;
 	}
+	if (write && !created && (fi->flags & O_TRUNC)) {
+		/* open(O_TRUNC) is a change of the content, even of an
+		 * empty file: mtime and ctime move */
+		pthread_mutex_lock(&fs->lock);
+		n->mtime_local = n->ctime_local = fs_now_ms() / 1000;
+		pthread_mutex_unlock(&fs->lock);
+	}
 	h->n = n;
 	h->write = write;
 	if (!write) {
+		pthread_mutex_lock(&fs->lock);
+		n->readers++;
+		pthread_mutex_unlock(&fs->lock);
+		rc = content_pin(fs, n);
+		if (rc < 0)
+			log_debug("staging of '%s' not opened at open: %s",
+				  n->name, err_msg());
 		preload_map(fs, n);
 		reads_note(fs, n);
 	}
@@ -661,8 +683,17 @@ static void release_write(struct fs *fs, struct fh *h)
 
 static void fh_close(struct fs *fs, struct fh *h)
 {
-	if (h->write)
+	int idle;
+
+	if (h->write) {
 		release_write(fs, h);
+	} else {
+		pthread_mutex_lock(&fs->lock);
+		idle = !--h->n->readers && !h->n->writers;
+		pthread_mutex_unlock(&fs->lock);
+		if (idle)
+			content_staging_idle(fs, h->n);
+	}
 	chunk_map_free(h->map);
 	put(fs, h->n);
 	free(h);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -354,17 +356,61 @@ out:
 	return status;
 }
 
+/* The PID of the process serving mnt (user.coffre.pid of its root), or
+ * -1 when it does not say (not a coffre drive). */
+static pid_t mount_pid(const char *mnt)
+{
+	char v[32];
+	ssize_t len = getxattr(mnt, "user.coffre.pid", v, sizeof(v) - 1);
+	char *end;
+	long pid;
+
+	if (len <= 0)
+		return -1;
+	v[len] = '\0';
+	pid = strtol(v, &end, 10);
+	return *end || pid <= 1 ? -1 : (pid_t)pid;
+}
+
+/*
+ * After fusermount3 -u the mount process drains its writes into staging,
+ * stops the sync engine (an upload in flight is abandoned: the queue is
+ * durable and resumes at the next mount) and lets go of the cache.  Wait
+ * for it to exit, so that `coffre umount; coffre mount` finds the cache
+ * free.
+ */
+#define UMOUNT_WAIT_MS 30000
+
+static int umount_wait(int pidfd, pid_t pid)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int rc;
+
+	do
+		rc = poll(&p, 1, UMOUNT_WAIT_MS);
+	while (rc < 0 && errno == EINTR);
+	close(pidfd);
+	if (rc == 0)
+		return fail(
+			"unmounted, but the mount process %ld has not exited after %d s",
+			(long)pid, UMOUNT_WAIT_MS / 1000);
+	return 0;
+}
+
 static int cmd_umount(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
-	int c, wstatus;
-	pid_t pid;
+	int c, wstatus, pidfd;
+	pid_t pid, mpid;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
 		return usage_error("bad option '%s' for umount",
 				   argv[optind - 1]);
 	if (argc - optind != 1)
 		return usage_error("umount needs MOUNTPOINT");
+	/* the mount process, to wait for: the cache is free once it exited */
+	mpid = mount_pid(argv[optind]);
+	pidfd = mpid > 0 ? pidfd_open(mpid, 0) : -1;
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -381,7 +427,12 @@ static int cmd_umount(const char *config, int argc, char **argv)
 			return fail("cannot wait for fusermount3: %s",
 				    strerror(errno));
 	/* fusermount3 has said why on stderr. */
-	return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0 ? 0 : 1;
+	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return 1;
+	}
+	return pidfd >= 0 ? umount_wait(pidfd, mpid) : 0;
 }
 
 static double mono_now(void)

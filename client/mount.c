@@ -260,13 +260,17 @@ static void fs_teardown(struct fs *fs)
 
 static int serve(struct fs *fs, const struct mount_opts *o)
 {
-	char fsname[128];
+	char fsname[256];
 	char *argv[6];
 	int argc = 0, rc, status = 1;
 	struct fuse_args args;
 	struct fuse_loop_config *cfg = NULL;
 
-	snprintf(fsname, sizeof(fsname), "fsname=coffre:%s,subtype=coffre",
+	/* default_permissions: the kernel checks the mode bits, so access()
+	 * and open() honour chmod as on a local disk (the server's rights
+	 * are checked on top, by the operations themselves) */
+	snprintf(fsname, sizeof(fsname),
+		 "fsname=coffre:%s,subtype=coffre,default_permissions",
 		 fs->space);
 	argv[argc++] = (char *)"coffre";
 	argv[argc++] = (char *)"-o";

@@ -10,6 +10,8 @@
  *                         in decimal: a new one in the same words counts
  *   user.coffre.sync      (set, value "now") end every settle delay at once
  *   user.coffre.space     (get) the space name
+ *   user.coffre.pid       (get) the PID of the mount process, in decimal:
+ *                         `coffre umount` waits for it to exit
  */
 #ifndef COFFRE_CLIENT_MOUNT_H
 #define COFFRE_CLIENT_MOUNT_H

@@ -237,6 +237,12 @@ static int deposit_prepare(struct fs *fs, struct bop *o, uint8_t *buf)
 		size_t cut;
 		struct obj_id id;
 
+		/* an unmount does not wait for a large file to be cut: the
+		 * queue is durable, the next mount starts it again */
+		if (__atomic_load_n(&fs->sync_stop, __ATOMIC_RELAXED)) {
+			rc = err_set(-ECANCELED, "stopped by the unmount");
+			goto out;
+		}
 		while (!eof && have < READ_PIECE) {
 			ssize_t r;
 
@@ -368,6 +374,13 @@ static void *upload_main(void *arg)
 		pthread_mutex_lock(&u->lock);
 		while (u->next < u->n && !u->missing[u->next])
 			u->next++;
+		/* nor for its upload (the chunks sent so far stay sent) */
+		if (u->rc == 0 &&
+		    __atomic_load_n(&u->fs->sync_stop, __ATOMIC_RELAXED)) {
+			u->rc = -ECANCELED;
+			snprintf(u->msg, sizeof(u->msg),
+				 "stopped by the unmount");
+		}
 		if (u->rc < 0 || u->next >= u->n) {
 			pthread_mutex_unlock(&u->lock);
 			return NULL;
@@ -1014,7 +1027,7 @@ void sync_stop(struct fs *fs)
 	if (!fs->sync_started)
 		return;
 	pthread_mutex_lock(&fs->lock);
-	fs->sync_stop = 1;
+	__atomic_store_n(&fs->sync_stop, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&fs->sync_cond);
 	pthread_mutex_unlock(&fs->lock);
 	pthread_join(fs->sync_thread, NULL);

@@ -254,11 +254,13 @@ void node_stat(const struct fs *fs, const struct node *n, struct stat *st)
 	st->st_blksize = FS_BLKSIZE;
 	switch (n->kind) {
 	case NODE_DIR:
-		st->st_mode = S_IFDIR | (n->mode ? n->mode : 0755);
+		st->st_mode =
+			S_IFDIR | (n->mode || n->has_mode ? n->mode : 0755);
 		st->st_nlink = 2;
 		break;
 	case NODE_FILE:
-		st->st_mode = S_IFREG | (n->mode ? n->mode : 0644);
+		st->st_mode =
+			S_IFREG | (n->mode || n->has_mode ? n->mode : 0644);
 		st->st_nlink = 1;
 		break;
 	case NODE_VROOT:
@@ -281,8 +283,10 @@ void node_stat(const struct fs *fs, const struct node *n, struct stat *st)
 	if (!t)
 		t = fs_now_ms() / 1000;
 	st->st_mtim.tv_sec = t;
-	st->st_atim.tv_sec = t;
-	st->st_ctim.tv_sec = t;
+	/* atime as set by utimensat, else the mtime; ctime never before the
+	 * mtime, moved by chmod, chown, utimes and truncation */
+	st->st_atim.tv_sec = n->atime_local ? n->atime_local : t;
+	st->st_ctim.tv_sec = n->ctime_local > t ? n->ctime_local : t;
 }
 
 void hidden_add(struct fs *fs, const char *path)
@@ -362,6 +366,19 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 		c->seen = fs->gen;
 		if (node_is_local(c))
 			return 0; /* local state wins */
+		if (c->kind == kind && kind == NODE_FILE && c->readers &&
+		    c->rm.version &&
+		    (c->rm.version != e->rm.version ||
+		     strcmp(c->rm.doc_id, e->rm.doc_id))) {
+			/* open for reading: the readers keep the node and its
+			 * version (and the kernel its pages, which are shared
+			 * by every open of one inode); the name gets a new
+			 * node, as a rename over it would on a local disk */
+			if (c->nlookup)
+				notify_entry(fs, dir->ino, e->name);
+			node_detach(fs, c);
+			goto fresh;
+		}
 		if (c->kind == kind) {
 			if (kind == NODE_FILE && c->rm.version &&
 			    (c->rm.version != e->rm.version ||
@@ -381,6 +398,7 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 			notify_entry(fs, dir->ino, e->name);
 		node_detach(fs, c);
 	}
+fresh:
 	c = node_new(fs, dir, e->name, kind);
 	if (!c)
 		return -ENOMEM;

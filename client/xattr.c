@@ -3,7 +3,7 @@
  * versions (user.coffre.version, .sha256, .deposited_by, .deposited_at,
  * .doc_id, .state: synced, pending or conflict), the class of folders, and
  * on the root the control interface of client/mount.h (pending, error,
- * errors, sync, space).  Values are plain text without a trailing NUL.  Only
+ * errors, sync, space, pid).  Values are plain text without a trailing NUL.  Only
  * user.coffre.sync may be set.
  */
 #include "client/fs_i.h"
@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/xattr.h>
 #include "client/queue.h"
 #include "common/err.h"
@@ -22,8 +23,8 @@
 static const char *const file_attrs[] = {
 	"version", "sha256", "deposited_by", "deposited_at", "doc_id", "state",
 };
-static const char *const root_attrs[] = { "pending", "error", "errors",
-					  "space" };
+static const char *const root_attrs[] = { "pending", "error", "errors", "space",
+					  "pid" };
 
 /* synced, pending, or conflict: content the server refused twice, set
  * aside in staging/kept (see sync.c) and readable only here */
@@ -82,6 +83,10 @@ static int xa_value(struct fs *fs, const struct node *n, const char *key,
 		if (!strcmp(key, "errors")) {
 			snprintf(out, cap, "%llu",
 				 (unsigned long long)fs->errors);
+			return 0;
+		}
+		if (!strcmp(key, "pid")) { /* coffre umount waits for it */
+			snprintf(out, cap, "%ld", (long)getpid());
 			return 0;
 		}
 		if (!strcmp(key, "space")) {

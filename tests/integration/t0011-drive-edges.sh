@@ -125,8 +125,8 @@ check "... after waiting at most about 10 s ($(($(date +%s) - start)) s)" \
 check "... without mounting anything" sh -c '! mountpoint -q "$1"' _ "$T/second"
 check_eq "A still holds its pending file" pending "$(cat "$A/pending.txt")"
 check "A's pending file reaches B" wait_for test -f "$B/pending.txt"
-# a remount right after `coffre umount` (which does not wait for the old
-# process) waits for the old process to let the cache go
+# a remount right after `coffre umount` (which waits for the old process)
+# finds the cache free
 check "sync A" client_sync a
 old=${CLIENT_PID[a]}
 check "coffre umount A" "$COFFRE" --config "$(cfg_of a)" umount "$A"
