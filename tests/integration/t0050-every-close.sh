@@ -66,8 +66,8 @@ echo kept >"$A/brief.txt"
 rm "$A/brief.txt"
 check "sync after a save and a removal" client_sync a
 check "a regular name's close is a deposit even when removed at once" sh -c \
-	'git --git-dir "$1" log --format= --name-only main | grep -q "brief.txt"' \
-	_ "$(ledger demo)"
+	'"$COFFRE" --config "$1" log "$2" | grep "brief.txt" | grep -q deposit' \
+	_ "$(cfg_of a)" "$A"
 
 # --- case 8: SIGKILL right after close() returns ---------------------------
 for i in 1 2 3 4 5; do

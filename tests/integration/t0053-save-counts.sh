@@ -74,5 +74,5 @@ git --git-dir "$(ledger demo)" log --format= --name-only main |
 	sed 's|.*/||' | sort -u >"$T/names"
 check "no temporary name reached the ledger" sh -c \
 	'! grep -E "^(sed[A-Za-z0-9]{6}|\.goutputstream-.*|\..*\.sw.|.*~|4913|\..+\.[A-Za-z0-9]{6})$" "$1"' _ "$T/names"
-diag "names in the ledger: $(tr '\n' ' ' <"$T/names")"
+echo "names in the ledger: $(tr '\n' ' ' <"$T/names")" | diag
 done_testing
