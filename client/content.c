@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "client/cache.h"
+#include "client/deposit_rules.h"
 #include "client/staging.h"
 #include "client/staging_pool.h"
 #include "client/transport.h"
@@ -314,27 +315,131 @@ static int staging_ensure_open(struct fs *fs, struct node *n)
 	return rc;
 }
 
+/* A fresh random staging file name (32 hex digits). */
+static void staging_new_name(char name[STAGING_POOL_NAME_MAX])
+{
+	uint8_t rnd[16];
+
+	crypto_random(rnd, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(name + 2 * i, 3, "%02x", rnd[i]);
+}
+
+/*
+ * Copy on write (node->lock held): when n's staging is a closed deposit's
+ * content (n->sealed), the write about to happen goes to a copy of it.
+ * The queued deposit keeps its file, untouched, until it is committed.
+ */
+static int content_cow(struct fs *fs, struct node *n)
+{
+	char p[4096], name[STAGING_POOL_NAME_MAX];
+	struct staging *st = NULL;
+	char *a, *b;
+	int sealed, rc;
+
+	pthread_mutex_lock(&fs->lock);
+	sealed = n->sealed && n->staging_name;
+	pthread_mutex_unlock(&fs->lock);
+	if (!sealed)
+		return 0;
+	rc = staging_ensure_open(fs, n);
+	if (rc < 0)
+		return rc;
+	staging_new_name(name);
+	rc = staging_path(fs, name, p, sizeof(p));
+	if (rc == 0)
+		rc = staging_clone(&st, p, n->st);
+	if (rc < 0)
+		return rc;
+	a = strdup(name);
+	b = strdup(name);
+	if (!a || !b) {
+		free(a);
+		free(b);
+		staging_close(st);
+		unlink(p);
+		return -ENOMEM;
+	}
+	staging_handle_close(n);
+	n->st = st;
+	n->st_name = a;
+	pthread_mutex_lock(&fs->lock);
+	free(n->staging_name);
+	n->staging_name = b;
+	n->sealed = 0;
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+int content_deposit_open(struct fs *fs, const char *name, struct staging **out)
+{
+	char p[4096];
+	int rc = staging_path(fs, name, p, sizeof(p));
+
+	if (rc < 0)
+		return rc;
+	return staging_open(out, p, &fs->key);
+}
+
+struct deposit_base {
+	struct fs *fs;
+	struct node *n;
+	const char *doc;
+	uint64_t version;
+};
+
+static ssize_t deposit_base_read(void *arg, uint64_t off, void *buf, size_t n)
+{
+	struct deposit_base *a = arg;
+	int rc;
+
+	if (!a->doc[0])
+		return 0;
+	rc = content_load_map(a->fs, a->n, a->doc, a->version);
+	if (rc < 0)
+		return rc;
+	return content_map_read(a->fs, a->n->map, buf, n, off);
+}
+
+ssize_t content_deposit_read(struct fs *fs, struct node *n, struct staging *st,
+			     const char *doc, uint64_t version, void *buf,
+			     size_t size, uint64_t off)
+{
+	struct deposit_base a = { fs, n, doc, version };
+
+	return staging_read(st, buf, size, off, deposit_base_read, &a);
+}
+
 int content_staging(struct fs *fs, struct node *n, int trunc)
 {
 	char p[4096], name[STAGING_POOL_NAME_MAX];
-	uint8_t rnd[16];
 	struct staging *st = NULL;
-	uint64_t base_size = 0;
-	int rc, has;
-	size_t i;
+	uint64_t base_size = 0, old_size;
+	int rc, has, sealed;
+	char *sname;
 
 	pthread_mutex_lock(&fs->lock);
 	has = n->staging_name != NULL;
+	sealed = n->sealed;
 	pthread_mutex_unlock(&fs->lock);
-	if (has) {
+	switch (deposit_cow(has, sealed, trunc)) {
+	case DEPOSIT_COW_IN_PLACE:
 		rc = staging_ensure_open(fs, n);
 		if (rc == 0 && trunc)
 			rc = content_truncate(fs, n, 0);
 		return rc;
+	case DEPOSIT_COW_CLONE:
+		/* copied by the first write (content_cow): an open that
+		 * only reads costs nothing */
+		return staging_ensure_open(fs, n);
+	case DEPOSIT_COW_FRESH:
+	case DEPOSIT_COW_NEW:
+		break;
 	}
 	pthread_mutex_lock(&fs->lock);
 	if (!trunc && n->has_remote && n->rm.doc_id[0])
 		base_size = n->rm.size;
+	old_size = has ? n->lsize : 0;
 	pthread_mutex_unlock(&fs->lock);
 	staging_handle_close(n);
 	/* a retired file first: recycling it costs no inode (staging_pool.h) */
@@ -347,9 +452,7 @@ int content_staging(struct fs *fs, struct node *n, int trunc)
 				  err_msg());
 	}
 	if (!st) {
-		crypto_random(rnd, sizeof(rnd));
-		for (i = 0; i < sizeof(rnd); i++)
-			snprintf(name + 2 * i, 3, "%02x", rnd[i]);
+		staging_new_name(name);
 		rc = staging_path(fs, name, p, sizeof(p));
 		if (rc < 0)
 			return rc;
@@ -363,15 +466,18 @@ int content_staging(struct fs *fs, struct node *n, int trunc)
 		unlink(p);
 		return -ENOMEM;
 	}
-	pthread_mutex_lock(&fs->lock);
-	n->staging_name = strdup(name);
-	if (!n->staging_name) {
-		pthread_mutex_unlock(&fs->lock);
+	sname = strdup(name);
+	if (!sname) {
 		staging_close(st);
 		staging_handle_close(n);
 		unlink(p);
 		return -ENOMEM;
 	}
+	pthread_mutex_lock(&fs->lock);
+	/* a sealed staging stays with its queued deposit, which names it */
+	free(n->staging_name);
+	n->staging_name = sname;
+	n->sealed = 0;
 	if (base_size || (!trunc && n->has_remote && n->rm.doc_id[0])) {
 		memcpy(n->sbase_doc, n->rm.doc_id, sizeof(n->sbase_doc));
 		n->sbase_version = n->rm.version;
@@ -381,7 +487,7 @@ int content_staging(struct fs *fs, struct node *n, int trunc)
 	}
 	n->sbase_size = base_size;
 	/* truncating a non-empty file is a change even with no write */
-	if (trunc && n->rm.size)
+	if (trunc && (n->rm.size || old_size))
 		n->wrote = 1;
 	n->lsize = base_size;
 	pthread_mutex_unlock(&fs->lock);
@@ -458,7 +564,9 @@ ssize_t content_write(struct fs *fs, struct node *n, const void *buf,
 	ssize_t r;
 	int rc;
 
-	rc = staging_ensure_open(fs, n);
+	rc = content_cow(fs, n);
+	if (rc == 0)
+		rc = staging_ensure_open(fs, n);
 	if (rc < 0)
 		return rc;
 	r = staging_write(n->st, buf, size, off, content_base_read, &a);
@@ -484,7 +592,9 @@ int content_truncate(struct fs *fs, struct node *n, uint64_t size)
 		return rc;
 	if (staging_size(n->st) == size)
 		return 0;
-	rc = staging_truncate(n->st, size);
+	rc = content_cow(fs, n);
+	if (rc == 0)
+		rc = staging_truncate(n->st, size);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&fs->lock);

@@ -118,6 +118,9 @@ struct node {
 
 	/* local content; the names below are protected by fs->lock */
 	char *staging_name; /* pending content, NULL when none */
+	/* staging_name is a closed deposit's content, queued: immutable, the
+	 * next write copies it first (deposit_rules.h, deposit_cow) */
+	int sealed;
 	char sbase_doc[DOC_ID_HEX_LEN + 1]; /* base of the staging */
 	uint64_t sbase_version;
 	uint64_t sbase_size;
@@ -129,7 +132,7 @@ struct node {
 	 * and a remote change gives the name a new node */
 	unsigned readers;
 	int wrote;	  /* changed since the last release */
-	uint64_t dep_seq; /* queued DEPOSIT, 0 when none */
+	uint64_t dep_seq; /* newest queued DEPOSIT, 0 when none */
 	int dep_inflight;
 	uint64_t content_gen; /* bumped when the remote content changes */
 	uint64_t kernel_gen;  /* content_gen the kernel last cached */
@@ -154,6 +157,7 @@ struct pend {
 	struct node *node;  /* referenced; NULL for UNLINK/RMDIR */
 	char *hide;	    /* remote path hidden until committed */
 	int inflight;
+	uint64_t lsize;	   /* DEPOSIT: size of its content */
 	UT_hash_handle hh; /* fs->pends by seq, in seq order */
 };
 
@@ -326,6 +330,14 @@ int content_pin(struct fs *fs, struct node *n);
 /* Set a staging file aside in DIR/staging/kept, out of the startup sweep:
  * for content the server refused, which must not be lost. */
 void content_staging_keep(struct fs *fs, const char *name);
+/* Open the staging file of a queued deposit by name, for the sync engine:
+ * a handle of its own on content no one writes any more.  No lock needed. */
+int content_deposit_open(struct fs *fs, const char *name, struct staging **out);
+/* Read a queued deposit's content through st, over its base version
+ * (doc, version); node->lock held (the base's chunk map is n's). */
+ssize_t content_deposit_read(struct fs *fs, struct node *n, struct staging *st,
+			     const char *doc, uint64_t version, void *buf,
+			     size_t size, uint64_t off);
 ssize_t content_base_read(void *arg, uint64_t off, void *buf, size_t n);
 ssize_t content_map_read(struct fs *fs, struct chunk_map *m, void *buf,
 			 size_t size, uint64_t off);
@@ -337,8 +349,15 @@ int pend_append(struct fs *fs, struct queue_op *op, struct node *n,
 		const char *hide);
 void pend_drop(struct fs *fs, struct pend *p); /* queue_remove + forget */
 struct pend *pend_find(struct fs *fs, uint64_t seq);
-void pend_done(struct fs *fs, struct pend *p);	 /* committed: forget */
-int pend_deposit(struct fs *fs, struct node *n); /* on last release */
+void pend_done(struct fs *fs, struct pend *p); /* committed: forget */
+/* A close of n that changed it: one new DEPOSIT of its staging, which
+ * becomes immutable (n->sealed). */
+int pend_deposit(struct fs *fs, struct node *n);
+/* The newest queued DEPOSIT of n, NULL when none; *count and *inflight
+ * (either may be NULL) get how many n has queued and whether one of them
+ * is being sent. */
+struct pend *pend_deposits(struct fs *fs, struct node *n, unsigned *count,
+			   int *inflight);
 int pend_replay(struct fs *fs); /* at start, without fs->lock */
 
 /* nameops.c: called without fs->lock; *out referenced (node_unref it) */
@@ -352,6 +371,10 @@ int nameop_rename(struct fs *fs, struct node *parent, const char *name,
 		  struct node *newparent, const char *newname, unsigned flags);
 /* Open for writing: waits out an upload of the node, counts the writer. */
 int nameop_open_write(struct fs *fs, struct node *n, int trunc);
+/* A close (FLUSH) of a write handle whose writes all landed: a deposit when
+ * the content changed (what close(2) waits for, so a kill after it loses
+ * nothing). */
+int nameop_flush_write(struct fs *fs, struct node *n);
 /* Last step of a write handle's release. */
 void nameop_release_write(struct fs *fs, struct node *n);
 

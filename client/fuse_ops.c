@@ -31,6 +31,11 @@
 struct fh {
 	struct node *n;
 	int write;
+	/* written or cut through this handle since its last close (FLUSH):
+	 * a shell's `>` closes a duplicate of the descriptor before writing,
+	 * and that close deposits nothing (a change by O_TRUNC alone is
+	 * deposited by the last release) */
+	int changed;
 	/* read handles: the version opened, read to the end whatever
 	 * another device deposits meanwhile (content_read_pinned) */
 	char doc[DOC_ID_HEX_LEN + 1];
@@ -285,6 +290,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			pthread_mutex_lock(&n->lock);
 			rc = content_truncate(fs, n, (uint64_t)attr->st_size);
 			pthread_mutex_unlock(&n->lock);
+			h->changed = 1;
 		} else {
 			/* truncate(2) by path: a write-open of its own */
 			rc = nameop_open_write(fs, n, attr->st_size == 0);
@@ -629,17 +635,29 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	return 0;
 }
 
-/* After a failed write session, when no queued deposit uses its staging
- * file, drop it: the file shows its current version again, not the torn
- * content that will never be deposited. */
+/* After a failed write session, drop the staging file the torn content is
+ * in (never a queued deposit's: those are immutable): the file shows its
+ * last closed content again, the newest queued deposit's or the current
+ * version, not the torn content that will never be deposited. */
 static void drop_torn(struct fs *fs, struct node *n)
 {
 	char *name = NULL;
 
 	pthread_mutex_lock(&fs->lock);
-	if (!n->writers && !n->dep_seq && n->staging_name) {
+	if (!n->writers && !n->sealed && n->staging_name) {
+		struct pend *p = pend_deposits(fs, n, NULL, NULL);
+
 		name = n->staging_name;
 		n->staging_name = NULL;
+		if (p && p->op.staging &&
+		    (n->staging_name = strdup(p->op.staging))) {
+			n->sealed = 1;
+			memcpy(n->sbase_doc, p->op.sbase_doc,
+			       sizeof(n->sbase_doc));
+			n->sbase_version = p->op.sbase_version;
+			n->sbase_size = UINT64_MAX; /* bounded by the map */
+			n->lsize = p->lsize;
+		}
 		n->content_gen++; /* the kernel's pages are the torn ones */
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -860,6 +878,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		log_warn("write to '%s' failed: %s", h->n->name, err_msg());
 		fuse_reply_err(req, ioerr((int)r));
 	} else {
+		h->changed = 1;
 		fuse_reply_write(req, (size_t)r);
 	}
 }
@@ -869,10 +888,17 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fh *h = (struct fh *)(uintptr_t)fi->fh;
 	int rc = 0;
 
-	/* not a version boundary (the last release is), but where close()
-	 * learns that a queued write failed */
-	if (h->write)
+	/* the version boundary: close(2) waits for this answer, so the
+	 * deposit is queued durably before close() returns (RELEASE comes
+	 * after, when a kill of the mount would lose it); and where close()
+	 * learns that a queued write failed, which deposits nothing */
+	if (h->write) {
 		rc = wback_drain(req_fs(req), h->n);
+		if (rc == 0 && h->changed) {
+			rc = nameop_flush_write(req_fs(req), h->n);
+			h->changed = 0;
+		}
+	}
 	fuse_reply_err(req, rc < 0 ? ioerr(rc) : 0);
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "client/deposit_rules.h"
 #include "client/mount.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -110,10 +111,9 @@ int nameop_open_write(struct fs *fs, struct node *n, int trunc)
 {
 	int rc;
 
+	/* no wait for an upload in flight: the deposit it sends is a file
+	 * no write touches (copy on write, content.c) */
 	pthread_mutex_lock(&fs->lock);
-	/* the sync engine is reading the staging: let it finish first */
-	while (n->dep_inflight)
-		pthread_cond_wait(&fs->cond, &fs->lock);
 	n->writers++;
 	pthread_mutex_unlock(&fs->lock);
 	pthread_mutex_lock(&n->lock);
@@ -124,6 +124,23 @@ int nameop_open_write(struct fs *fs, struct node *n, int trunc)
 		n->writers--;
 		pthread_mutex_unlock(&fs->lock);
 	}
+	return rc;
+}
+
+int nameop_flush_write(struct fs *fs, struct node *n)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (deposit_on_close(n->linked, n->wrote, 0) == DEPOSIT_CLOSE_QUEUE) {
+		rc = pend_deposit(fs, n);
+		if (rc < 0)
+			log_error("cannot queue the deposit of '%s': %s",
+				  n->name, err_msg());
+		else
+			n->wrote = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
 	return rc;
 }
 
@@ -138,11 +155,13 @@ void nameop_release_write(struct fs *fs, struct node *n)
 	}
 	if (!n->linked) {
 		/* unlinked while open: nothing to deposit */
-		if (!n->dep_seq && n->staging_name && !n->has_remote) {
+		if (!n->dep_seq && n->staging_name && !n->has_remote &&
+		    !n->sealed) {
 			content_staging_delete(fs, n->staging_name);
 			retired = 1;
 		}
 	} else if (n->wrote) {
+		/* written after its close (FLUSH), as through a mapping */
 		rc = pend_deposit(fs, n);
 		if (rc < 0)
 			log_error("cannot queue the deposit of '%s': %s",
@@ -202,26 +221,54 @@ done:
 	return 0;
 }
 
-/* Drop a waiting, never-committed deposit and its staging (fs->lock held).
- * Returns 1 when dropped, 0 when the node has none that can be dropped. */
+/* Drop the waiting, never-committed deposits of n and their staging files
+ * (fs->lock held).  Returns 1 when dropped, 0 when n has none or one is
+ * being sent (then none is dropped). */
 static int drop_new_deposit(struct fs *fs, struct node *n)
 {
-	struct pend *p = n->dep_seq ? pend_find(fs, n->dep_seq) : NULL;
+	struct pend *p, *tmp;
+	unsigned count;
+	int inflight;
 
-	if (!p || p->inflight)
+	pend_deposits(fs, n, &count, &inflight);
+	if (!count || inflight)
 		return 0;
-	if (p->op.staging)
-		content_staging_delete(fs, p->op.staging);
-	pend_drop(fs, p);
+	HASH_ITER(hh, fs->pends, p, tmp)
+	{
+		if (p->node != n || p->op.kind != QUEUE_DEPOSIT)
+			continue;
+		if (p->op.staging) {
+			if (n->staging_name &&
+			    !strcmp(n->staging_name, p->op.staging)) {
+				free(n->staging_name);
+				n->staging_name = NULL;
+				n->sealed = 0;
+			}
+			content_staging_delete(fs, p->op.staging);
+		}
+		pend_drop(fs, p);
+	}
 	return 1;
+}
+
+/* A file replaced or removed under name: its queued deposits are dropped
+ * only when name is temporary (fs->lock held); every other name's closes
+ * stay deposits. */
+static int drop_temp_deposit(struct fs *fs, struct node *n, const char *name)
+{
+	if (!deposit_name_is_temp(name))
+		return 0;
+	return drop_new_deposit(fs, n);
 }
 
 int nameop_unlink(struct fs *fs, struct node *parent, const char *name)
 {
+	enum deposit_removal verdict;
 	struct queue_op op;
 	struct node *c;
 	char *path = NULL;
-	int rc;
+	unsigned count;
+	int rc, inflight;
 
 	rc = prepare(fs, parent, name, 0);
 	if (rc < 0)
@@ -243,9 +290,12 @@ int nameop_unlink(struct fs *fs, struct node *parent, const char *name)
 	}
 	node_ref(c);
 	node_detach(fs, c);
-	if (!c->has_remote && drop_new_deposit(fs, c)) {
+	pend_deposits(fs, c, &count, &inflight);
+	verdict = deposit_on_remove(deposit_name_is_temp(name), c->has_remote,
+				    count, inflight);
+	if (verdict == DEPOSIT_REMOVAL_DROP && drop_new_deposit(fs, c)) {
 		rc = 0; /* never reached the server: nothing to tell it */
-	} else if (c->has_remote || c->dep_seq) {
+	} else if (verdict != DEPOSIT_REMOVAL_NOTHING) {
 		memset(&op, 0, sizeof(op));
 		op.kind = QUEUE_UNLINK;
 		op.path = path;
@@ -253,7 +303,7 @@ int nameop_unlink(struct fs *fs, struct node *parent, const char *name)
 		rc = pend_append(fs, &op, NULL, path);
 		if (rc < 0)
 			node_attach(parent, c, name); /* nothing changed */
-	} else if (c->staging_name && !c->writers) {
+	} else if (c->staging_name && !c->writers && !c->sealed) {
 		content_staging_delete(fs, c->staging_name);
 	}
 	node_unref(fs, c);
@@ -353,10 +403,13 @@ static int rename_coalesce(struct fs *fs, struct node *src, struct node *dst,
 	int rc;
 
 	if (dst) {
-		struct pend *dp =
-			dst->dep_seq ? pend_find(fs, dst->dep_seq) : NULL;
+		unsigned dcount;
+		int dinflight;
 
-		if (dp && dp->inflight)
+		pend_deposits(fs, dst, &dcount, &dinflight);
+		/* dst's own closes stay deposits, and come before this
+		 * content only through the server's move */
+		if (dinflight || (dcount && !deposit_name_is_temp(dst->name)))
 			return 1; /* cannot: take the MOVE path */
 		if (dst->has_remote) {
 			/* the deposit becomes the next version of dst */
@@ -467,7 +520,7 @@ int nameop_rename(struct fs *fs, struct node *parent, const char *name,
 		/* created and still open: its deposit will take the new name,
 		 * and onto a document it makes that document's next version */
 		if (dst) {
-			drop_new_deposit(fs, dst);
+			drop_temp_deposit(fs, dst, dst->name);
 			if (dst->has_remote) {
 				src->rm = dst->rm;
 				src->has_remote = 1;
@@ -488,7 +541,7 @@ int nameop_rename(struct fs *fs, struct node *parent, const char *name,
 		node_detach(fs, dst);
 	} else if (dst) {
 		if (!dst->has_remote)
-			drop_new_deposit(fs, dst);
+			drop_temp_deposit(fs, dst, dst->name);
 		node_detach(fs, dst);
 	}
 	memset(&op, 0, sizeof(op));

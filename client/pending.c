@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "client/deposit_rules.h"
 #include "client/mount.h"
 #include "client/staging.h"
 #include "common/err.h"
@@ -93,8 +94,12 @@ static void pend_forget(struct fs *fs, struct pend *p)
 	HASH_DELETE(hh, fs->pends, p);
 	if (p->node) {
 		p->node->pending--;
-		if (p->node->dep_seq == p->seq)
-			p->node->dep_seq = 0;
+		if (p->node->dep_seq == p->seq) {
+			struct pend *last =
+				pend_deposits(fs, p->node, NULL, NULL);
+
+			p->node->dep_seq = last ? last->seq : 0;
+		}
 		node_unref(fs, p->node);
 	}
 	if (p->hide) {
@@ -120,6 +125,28 @@ void pend_done(struct fs *fs, struct pend *p)
 	pend_forget(fs, p);
 }
 
+struct pend *pend_deposits(struct fs *fs, struct node *n, unsigned *count,
+			   int *inflight)
+{
+	struct pend *p, *tmp, *last = NULL;
+
+	if (count)
+		*count = 0;
+	if (inflight)
+		*inflight = 0;
+	HASH_ITER(hh, fs->pends, p, tmp)
+	{
+		if (p->node != n || p->op.kind != QUEUE_DEPOSIT)
+			continue;
+		last = p;
+		if (count)
+			(*count)++;
+		if (inflight && p->inflight)
+			*inflight = 1;
+	}
+	return last;
+}
+
 int pend_deposit(struct fs *fs, struct node *n)
 {
 	struct queue_op op;
@@ -127,15 +154,11 @@ int pend_deposit(struct fs *fs, struct node *n)
 	char *path;
 	int rc;
 
-	p = n->dep_seq ? pend_find(fs, n->dep_seq) : NULL;
-	if (p && !p->inflight) {
-		/* one version per settle window: push the queued one back */
-		p->op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
-		rc = queue_update(fs->q, &p->op);
-		if (rc == 0)
-			sync_kick_at(fs, p->op.ready_at_ms);
-		return rc;
-	}
+	if (!n->staging_name)
+		return err_set(-ENOENT, "no content to deposit for '%s'",
+			       n->name);
+	if (n->sealed)
+		return 0; /* that content is queued already */
 	path = node_path(n);
 	if (!path)
 		return -ENOENT;
@@ -147,10 +170,25 @@ int pend_deposit(struct fs *fs, struct node *n)
 		memcpy(op.base_doc, n->rm.doc_id, sizeof(op.base_doc));
 		op.base_version = n->rm.version;
 	}
+	memcpy(op.sbase_doc, n->sbase_doc, sizeof(op.sbase_doc));
+	op.sbase_version = n->sbase_version;
+	/*
+	 * Every close is its own deposit: the settle delay merges none, it
+	 * only gives a rename onto the final name (or the removal of a
+	 * temporary file) the time to find the deposit still queued and
+	 * rewrite (or drop) it, so a temporary name never reaches the
+	 * server.
+	 */
 	op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
 	rc = pend_append(fs, &op, n, NULL);
 	free(path);
-	return rc;
+	if (rc < 0)
+		return rc;
+	p = pend_find(fs, op.seq);
+	if (p)
+		p->lsize = n->lsize;
+	n->sealed = 1;
+	return 0;
 }
 
 /*
@@ -234,6 +272,13 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 			break;
 		snprintf(p, sizeof(p), "%s/%s", fs->staging_dir, op->staging);
 		pthread_mutex_lock(&n->lock);
+		/* a later deposit of the same file: its content is newer */
+		if (n->st && (!n->st_name || strcmp(n->st_name, op->staging))) {
+			staging_close(n->st);
+			n->st = NULL;
+			free(n->st_name);
+			n->st_name = NULL;
+		}
 		if (!n->st) {
 			rc = staging_open(&n->st, p, &fs->key);
 			if (rc == 0)
@@ -243,9 +288,10 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 		if (rc == 0) {
 			free(n->staging_name);
 			n->staging_name = strdup(op->staging);
-			memcpy(n->sbase_doc, op->base_doc,
+			n->sealed = 1;
+			memcpy(n->sbase_doc, op->sbase_doc,
 			       sizeof(n->sbase_doc));
-			n->sbase_version = op->base_version;
+			n->sbase_version = op->sbase_version;
 			n->sbase_size = UINT64_MAX; /* bounded by the map */
 			n->lsize = staging_size(n->st);
 			if (op->base_doc[0] && !n->rm.doc_id[0]) {
@@ -282,12 +328,31 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 		}
 		if (path_split(op->to, &parent, &name) == 0 &&
 		    tree_resolve(fs, parent, &dir) == 0) {
+			struct node *t;
+			int target;
+
+			tree_revalidate(fs, dir, 0);
 			pthread_mutex_lock(&fs->lock);
-			if (dir->kind == NODE_DIR && !node_child(dir, name)) {
+			t = dir->kind == NODE_DIR ? node_child(dir, name) :
+						    NULL;
+			target = !t ? 0 : t->kind == NODE_DIR ? 2 : 1;
+			/* the rename returned 0: over an existing file too */
+			switch (deposit_replay_move(
+				dir->kind == NODE_DIR, n->kind == NODE_DIR,
+				target,
+				t && t->listed &&
+					!HASH_CNT(hh_child, t->children))) {
+			case DEPOSIT_REPLAY_REPLACE:
+				node_detach(fs, t);
+				/* fall through */
+			case DEPOSIT_REPLAY_MOVE:
 				node_ref(n); /* keep it across detach */
 				node_detach(fs, n);
 				node_attach(dir, n, name);
 				node_unref(fs, n);
+				break;
+			case DEPOSIT_REPLAY_SKIP:
+				break;
 			}
 			node_unref(fs, dir);
 			pthread_mutex_unlock(&fs->lock);
@@ -311,8 +376,14 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 	pthread_mutex_lock(&fs->lock);
 	if (n && !n->linked && op->kind != QUEUE_MOVE)
 		n = NULL;
-	if (pend_register(fs, op, n, hide) < 0)
+	if (pend_register(fs, op, n, hide) < 0) {
 		log_error("out of memory replaying the queue");
+	} else if (op->kind == QUEUE_DEPOSIT && n) {
+		struct pend *pd = pend_find(fs, op->seq);
+
+		if (pd)
+			pd->lsize = n->lsize;
+	}
 	pthread_mutex_unlock(&fs->lock);
 out:
 	free(parent);

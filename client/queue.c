@@ -130,6 +130,9 @@ static int op_seal(struct queue *q, const struct queue_op *op, uint64_t seq,
 	    set_str(o, "base_doc", op->base_doc) ||
 	    json_object_set_new(o, "base_version",
 				json_integer((json_int_t)op->base_version)) ||
+	    set_str(o, "sbase_doc", op->sbase_doc) ||
+	    json_object_set_new(o, "sbase_version",
+				json_integer((json_int_t)op->sbase_version)) ||
 	    json_object_set_new(o, "ready_at_ms",
 				json_integer((json_int_t)op->ready_at_ms))) {
 		rc = err_set(-EINVAL, "queue: operation has invalid text");
@@ -223,6 +226,21 @@ static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob, size_t n,
 	v = json_object_get(o, "base_version");
 	op->base_version =
 		json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+	/* queued before the staging's base was kept apart: it was the base */
+	v = json_object_get(o, "sbase_doc");
+	if (!json_is_string(v)) {
+		memcpy(op->sbase_doc, op->base_doc, sizeof(op->sbase_doc));
+		op->sbase_version = op->base_version;
+	} else {
+		if (strlen(json_string_value(v)) > DOC_ID_HEX_LEN)
+			goto out;
+		memcpy(op->sbase_doc, json_string_value(v),
+		       strlen(json_string_value(v)) + 1);
+		v = json_object_get(o, "sbase_version");
+		op->sbase_version = json_is_integer(v) ?
+					    (uint64_t)json_integer_value(v) :
+					    0;
+	}
 	v = json_object_get(o, "ready_at_ms");
 	op->ready_at_ms = json_is_integer(v) ? json_integer_value(v) : 0;
 	op->seq = seq;

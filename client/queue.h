@@ -33,6 +33,11 @@ struct queue_op {
 	char *staging;	 /* DEPOSIT: staging file name in DIR/staging */
 	char base_doc[DOC_ID_HEX_LEN + 1]; /* DEPOSIT: base document or "" */
 	uint64_t base_version;		   /* DEPOSIT: 0 when new */
+	/* DEPOSIT: the version the staging file is copy-on-write over (its
+	 * unwritten blocks read from it), "" for none; may differ from the
+	 * base above, which is what the server is told was edited */
+	char sbase_doc[DOC_ID_HEX_LEN + 1];
+	uint64_t sbase_version;
 	int64_t ready_at_ms; /* not before (CLOCK_REALTIME ms): settle */
 };
 

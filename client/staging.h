@@ -44,6 +44,13 @@ int staging_create(struct staging **out, const char *path,
  * as part of the new content.  On failure the file is removed. */
 int staging_recycle(struct staging **out, const char *path,
 		    const struct crypto_key *key, uint64_t base_size);
+/* A new staging file at path (must not exist) holding what src holds, on
+ * the same base: src's written slots are copied in the kernel as they are
+ * (the copy keeps src's file id, so they authenticate there), holes stay
+ * holes.  For copy on write: src, a deposit's content, is never touched
+ * again, and the copy takes the next writes.  Costs a copy of the blocks
+ * written in src, nothing of its base. */
+int staging_clone(struct staging **out, const char *path, struct staging *src);
 /* Reopen an existing staging file (after a restart). -EBADMSG if tampered. */
 int staging_open(struct staging **out, const char *path,
 		 const struct crypto_key *key);

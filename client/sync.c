@@ -20,7 +20,9 @@
 #include <string.h>
 #include <time.h>
 #include "client/cache.h"
+#include "client/deposit_rules.h"
 #include "client/mount.h"
+#include "client/staging.h"
 #include "client/transport.h"
 #include "common/err.h"
 #include "common/hash.h"
@@ -50,6 +52,9 @@ struct bop {
 	int landed; /* replayed deposit the server already holds */
 	struct remote_meta landed_rm;
 	char *retired; /* its staging file, committed: to recycle */
+	/* DEPOSIT: a handle of its own on its staging file, which no write
+	 * touches any more (content.c copies on write) */
+	struct staging *st;
 };
 
 struct batch {
@@ -74,24 +79,6 @@ void sync_kick_at(struct fs *fs, int64_t ready_at)
 	pthread_cond_signal(&fs->sync_cond);
 }
 
-static int transient(int rc)
-{
-	switch (rc) {
-	case -EINVAL:
-	case -EEXIST:
-	case -EACCES:
-	case -ENOENT:
-	case -EBADMSG:
-	case -ENAMETOOLONG:
-	case -ENOTDIR:
-	case -EISDIR:
-	case -ENOTEMPTY:
-		return 0;
-	default:
-		return 1;
-	}
-}
-
 /*
  * Length of the ready prefix of the queue (fs->lock held).  *wake gets the
  * ready time of the first op not ready yet, 0 when none waits on time.
@@ -112,12 +99,12 @@ static size_t ready_prefix(struct fs *fs, size_t max_ops, int64_t now,
 			*wake = p->op.ready_at_ms;
 			break;
 		}
+		/* a deposit goes even while its file is open for writing:
+		 * the writes go to a copy of its staging file */
 		if (p->op.kind == QUEUE_DEPOSIT && p->node) {
-			if (p->node->writers)
-				break; /* its release kicks us */
-			if (n && bytes + p->node->lsize > BATCH_MAX_BYTES)
+			if (n && bytes + p->lsize > BATCH_MAX_BYTES)
 				break;
-			bytes += p->node->lsize;
+			bytes += p->lsize;
 		}
 		n++;
 	}
@@ -186,6 +173,8 @@ static void batch_put(struct fs *fs, struct batch *b)
 		}
 		free(o->chunks);
 		free(o->retired);
+		if (o->st)
+			staging_close(o->st);
 	}
 	b->n = 0;
 	pthread_cond_broadcast(&fs->cond);
@@ -219,16 +208,20 @@ static int deposit_prepare(struct fs *fs, struct bop *o, uint8_t *buf)
 	if (!o->node)
 		return err_set(-EIO, "deposit of '%s' without its file",
 			       o->op.path);
-	/* the content must come from the op's own staging file: anything
-	 * else (none, another) would deposit bytes the user did not write */
-	pthread_mutex_lock(&fs->lock);
-	rc = o->node->staging_name && o->op.staging &&
-	     !strcmp(o->node->staging_name, o->op.staging);
-	pthread_mutex_unlock(&fs->lock);
-	if (!rc) {
-		o->fatal = 1;
-		return err_set(-ENOENT, "the pending content of '%s' is gone",
-			       o->op.path);
+	/* the content comes from the op's own staging file, whatever the
+	 * file holds now: that is what was closed */
+	if (!o->st) {
+		rc = o->op.staging ?
+			     content_deposit_open(fs, o->op.staging, &o->st) :
+			     -ENOENT;
+		if (rc == -ENOENT || rc == -EBADMSG) {
+			o->fatal = 1;
+			return err_set(rc,
+				       "the pending content of '%s' is gone",
+				       o->op.path);
+		}
+		if (rc < 0)
+			return rc;
 	}
 	rc = hash_new(&whole);
 	if (rc < 0)
@@ -247,8 +240,11 @@ static int deposit_prepare(struct fs *fs, struct bop *o, uint8_t *buf)
 			ssize_t r;
 
 			pthread_mutex_lock(&o->node->lock);
-			r = content_read(fs, o->node, buf + have,
-					 READ_PIECE - have, off);
+			r = content_deposit_read(fs, o->node, o->st,
+						 o->op.sbase_doc,
+						 o->op.sbase_version,
+						 buf + have, READ_PIECE - have,
+						 off);
 			pthread_mutex_unlock(&o->node->lock);
 			if (r < 0) {
 				/* a lost or tampered staging file will not heal;
@@ -308,8 +304,8 @@ struct upload {
 
 /*
  * A chunk evicted from a small cache before its upload: read it again
- * from the staging file it was cut from (stable while the deposit is in
- * flight: writers wait for it), and check it still hashes to its id.
+ * from the staging file it was cut from (immutable since its close:
+ * writers write to a copy), and check it still hashes to its id.
  */
 static int chunk_reread(struct fs *fs, struct batch *b, const struct obj_id *id,
 			uint8_t **out, size_t *len)
@@ -318,7 +314,7 @@ static int chunk_reread(struct fs *fs, struct batch *b, const struct obj_id *id,
 		struct bop *o = &b->ops[i];
 		uint64_t off = 0;
 
-		for (size_t j = 0; o->node && j < o->nchunks;
+		for (size_t j = 0; o->node && o->st && j < o->nchunks;
 		     off += o->chunks[j++].size) {
 			struct obj_id got;
 			uint8_t *p;
@@ -333,9 +329,10 @@ static int chunk_reread(struct fs *fs, struct batch *b, const struct obj_id *id,
 				ssize_t r;
 
 				pthread_mutex_lock(&o->node->lock);
-				r = content_read(fs, o->node, p + have,
-						 o->chunks[j].size - have,
-						 off + have);
+				r = content_deposit_read(
+					fs, o->node, o->st, o->op.sbase_doc,
+					o->op.sbase_version, p + have,
+					o->chunks[j].size - have, off + have);
 				pthread_mutex_unlock(&o->node->lock);
 				if (r <= 0) {
 					free(p);
@@ -738,12 +735,19 @@ static void batch_applied(struct fs *fs, struct batch *b, json_t *reply)
 			n->rm.mtime = o->mtime;
 			/* the staging is now a version: reads go to chunks;
 			 * its file is retired once fs->lock is dropped
-			 * (batch_retire) */
+			 * (batch_retire).  While the file is open for
+			 * writing and its writers have not written since,
+			 * they keep it, writable in place again.  A staging
+			 * the file has moved on from goes at once. */
 			if (n->staging_name && o->op.staging &&
-			    !strcmp(n->staging_name, o->op.staging) &&
-			    !n->writers) {
-				o->retired = n->staging_name;
-				n->staging_name = NULL;
+			    !strcmp(n->staging_name, o->op.staging)) {
+				if (!n->writers) {
+					o->retired = n->staging_name;
+					n->staging_name = NULL;
+				}
+				n->sealed = 0;
+			} else if (o->op.staging) {
+				o->retired = strdup(o->op.staging);
 			}
 		} else if (n) {
 			n->has_remote = 1;
@@ -767,6 +771,11 @@ static void batch_retire(struct fs *fs, struct batch *b)
 
 		if (!o->retired)
 			continue;
+		/* our handle first: a recycled file gets other content */
+		if (o->st) {
+			staging_close(o->st);
+			o->st = NULL;
+		}
 		content_staging_recycle(fs, o->node, o->retired, o->size);
 		free(o->retired);
 		o->retired = NULL;
@@ -956,11 +965,14 @@ static void *sync_main(void *arg)
 			pthread_mutex_unlock(&fs->lock);
 			batch_retire(fs, &b);
 			pthread_mutex_lock(&fs->lock);
-		} else if (local && bad >= 0) {
+		} else if (deposit_outcome(rc, local, bad, (unsigned)b.n) ==
+			   DEPOSIT_OUTCOME_LOST) {
 			batch_lost_op(fs, &b, (size_t)bad, msg);
-		} else if (rc == -E2BIG && bad < 0 && b.n > 1) {
+		} else if (deposit_outcome(rc, local, bad, (unsigned)b.n) ==
+			   DEPOSIT_OUTCOME_HALVE) {
 			max_ops = b.n / 2; /* too large for the server */
-		} else if (local || transient(rc)) {
+		} else if (deposit_outcome(rc, local, bad, (unsigned)b.n) ==
+			   DEPOSIT_OUTCOME_RETRY) {
 			struct timespec ts;
 			int64_t until;
 

@@ -585,6 +585,53 @@ static void test_staging_pool(const struct crypto_key *key)
 	ok(!exists("a"), "freed");
 }
 
+/* A clone holds what its source holds, over the same base; a write to the
+ * clone leaves the source as it was; the clone reopens after a restart. */
+static void test_staging_clone(const struct crypto_key *key)
+{
+	struct fake_base fb = { NULL, 64 * STAGING_BLOCK, 0 };
+	uint8_t *model = malloc(fb.size), *orig = malloc(fb.size);
+	uint8_t x[3 * STAGING_BLOCK];
+	struct staging *src = NULL, *cl = NULL, *re = NULL;
+
+	fb.data = malloc(fb.size);
+	crypto_random(fb.data, fb.size);
+	memcpy(model, fb.data, fb.size);
+	is_int(staging_create(&src, tpath("csrc"), key, fb.size), 0,
+	       "clone: create the source over a base");
+	crypto_random(x, sizeof(x));
+	is_int(staging_write(src, x, sizeof(x), 5 * STAGING_BLOCK + 100,
+			     base_read, &fb),
+	       sizeof(x), "clone: write into the source");
+	memcpy(model + 5 * STAGING_BLOCK + 100, x, sizeof(x));
+	is_int(staging_truncate(src, 40 * STAGING_BLOCK + 7), 0,
+	       "clone: cut the source");
+	memcpy(orig, model, fb.size);
+	is_int(staging_clone(&cl, tpath("cclone"), src), 0, "clone it");
+	ok(same_as_model(cl, model, 40 * STAGING_BLOCK + 7, &fb),
+	   "the clone reads as the source");
+	crypto_random(x, sizeof(x));
+	is_int(staging_write(cl, x, sizeof(x), 6 * STAGING_BLOCK, base_read,
+			     &fb),
+	       sizeof(x), "write into the clone");
+	memcpy(model + 6 * STAGING_BLOCK, x, sizeof(x));
+	ok(same_as_model(cl, model, 40 * STAGING_BLOCK + 7, &fb),
+	   "the clone reads its write");
+	ok(same_as_model(src, orig, 40 * STAGING_BLOCK + 7, &fb),
+	   "the source is untouched");
+	is_int(staging_clone(&re, tpath("cclone"), src), -EEXIST,
+	       "a clone never overwrites a file");
+	staging_close(cl);
+	is_int(staging_open(&re, tpath("cclone"), key), 0, "the clone reopens");
+	ok(re && same_as_model(re, model, 40 * STAGING_BLOCK + 7, &fb),
+	   "... with its content");
+	staging_close(re);
+	staging_close(src);
+	free(fb.data);
+	free(model);
+	free(orig);
+}
+
 int main(void)
 {
 	struct crypto_key key;
@@ -600,6 +647,7 @@ int main(void)
 	test_staging_crash_repair(&key);
 	test_staging_random(&key);
 	test_staging_recycle(&key);
+	test_staging_clone(&key);
 	test_staging_pool(&key);
 	crypto_key_release(&key);
 	rm_rf(tmpdir);
