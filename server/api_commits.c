@@ -29,8 +29,9 @@
 #include "server/spaces.h"
 #include "server/statement.h"
 
-#define COMMIT_OPS_MAX	  10000
-#define COMMIT_CLIENT_MAX 128
+#define COMMIT_OPS_MAX		  10000
+#define STATEMENTS_AT_DEPOSIT_MAX 256
+#define COMMIT_CLIENT_MAX	  128
 
 static const char *const op_names[] = {
 	[LEDGER_OP_MKDIR] = "mkdir", [LEDGER_OP_DEPOSIT] = "deposit",
@@ -401,7 +402,11 @@ out:
  * The deposit statement of each version the batch made (statement.h), so
  * its proof can be given to a reader of that document alone.  The batch
  * is committed already: a failure is logged, and the statements missing
- * are made on demand by the first proof asked for.
+ * are made on demand by the first proof asked for.  So are those of a
+ * batch of more than STATEMENTS_AT_DEPOSIT_MAX versions (a tree copied in
+ * by the thousand): each statement costs a signature and a token, about
+ * a quarter of a millisecond, and the answer must not wait seconds on
+ * them.
  */
 static void state_deposits(struct http_req *req, const struct batch *b,
 			   const char *head)
@@ -427,7 +432,7 @@ static void state_deposits(struct http_req *req, const struct batch *b,
 		texts[n] = bufs[n].data;
 		n++;
 	}
-	if (rc == 0 && n)
+	if (rc == 0 && n && n <= STATEMENTS_AT_DEPOSIT_MAX)
 		rc = statement_record(req->space->ledger, req->srv->keys,
 				      req->space_name, head, paths, texts, n,
 				      "at-deposit");
