@@ -37,8 +37,9 @@
 #include "server/spaces.h"
 #include "server/statement.h"
 
-#define COMMIT_OPS_MAX	  10000
-#define COMMIT_CLIENT_MAX 128
+#define COMMIT_OPS_MAX		  10000
+#define STATEMENTS_AT_DEPOSIT_MAX 256
+#define COMMIT_CLIENT_MAX	  128
 
 static const char *const op_names[] = {
 	[LEDGER_OP_MKDIR] = "mkdir", [LEDGER_OP_DEPOSIT] = "deposit",
@@ -413,7 +414,11 @@ out:
  * The deposit statement of each version the batch made (statement.h), so
  * its proof can be given to a reader of that document alone.  The batch
  * is committed already: a failure is logged, and the statements missing
- * are made on demand by the first proof asked for.
+ * are made on demand by the first proof asked for.  So are those of a
+ * batch of more than STATEMENTS_AT_DEPOSIT_MAX versions (a tree copied in
+ * by the thousand): each statement costs a signature and a token, about
+ * a quarter of a millisecond, and the answer must not wait seconds on
+ * them.
  */
 /*
  * The deposit statements of the batch's new versions, each naming the
@@ -446,6 +451,15 @@ static void state_deposits(struct http_req *req, const struct batch *b)
 	size_t n = 0, first = 0;
 	int rc = -ENOMEM;
 
+	size_t versions = 0;
+
+	for (size_t i = 0; i < b->nops; i++)
+		versions += b->results[i].manifest.version &&
+			    b->results[i].manifest.doc_id[0];
+	if (!versions || versions > STATEMENTS_AT_DEPOSIT_MAX) {
+		rc = 0; /* none, or made on demand (see above) */
+		goto out;
+	}
 	if (!paths || !texts || !bufs)
 		goto out;
 	rc = 0;

@@ -20,8 +20,9 @@
  *   made-at 2026-11-27T10:00:01Z
  *
  * "at-deposit" statements are made right after the commit that makes the
- * version; "on-demand" ones for versions that have none (deposited before
- * statements existed, or whose statement was lost to a crash between the
+ * version (batches of at most 256 versions, api_commits.c); "on-demand"
+ * ones for versions that have none (deposited before statements existed,
+ * by a larger batch, or whose statement was lost to a crash between the
  * commit and its statement), when their first proof is asked for.  Either
  * way the statement is recorded in the ledger (ledger_statements_add) and
  * the first one made is the one every later proof carries.

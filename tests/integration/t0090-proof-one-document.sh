@@ -205,6 +205,29 @@ check "its VERIFY.txt passes (statement and history)" \
 	sh -c 'sh "$1/VERIFY.txt" >"$2" 2>&1 && grep -q "ledger bundle" "$2" && grep -q "deposit statement" "$2"' \
 	_ "$T/owner" "$T/owner.out"
 
+# A batch of more than 256 versions: statements on demand, not at deposit.
+printf 'bulk\n' >"$T/bulk"
+H=$(sha256_of "$T/bulk")
+api "$T/r" PUT "/v1/spaces/demo/chunks/$H" -H "Authorization: Bearer $TA" \
+	--data-binary @"$T/bulk" >/dev/null
+python3 - "$H" >"$T/bulk.json" <<'PY'
+import json, sys
+h = sys.argv[1]
+ops = [{"op": "mkdir", "path": "/Dossier/bulk"}] + [
+    {"op": "deposit", "path": "/Dossier/bulk/f%d" % i, "size": 5, "sha256": h,
+     "chunks": [[h, 5]]} for i in range(300)]
+print(json.dumps({"client": "t0090", "ops": ops}))
+PY
+check_eq "alice commits 300 deposits in one batch" 200 "$(api "$T/bulk.out" POST \
+	/v1/spaces/demo/commits -H "Authorization: Bearer $TA" --data-binary @"$T/bulk.json")"
+BULK=$(json_get "$T/bulk.out" 'j["results"][1]["doc_id"]')
+check "no statement was made for them at deposit" \
+	sh -c '! git --git-dir="$1" cat-file -e "refs/coffre/statements:$2/1.txt" 2>/dev/null' _ "$(ledger demo)" "$BULK"
+check_eq "tom: GET the proof of one, 200" 200 "$(api "$T/bulk-proof.json" GET \
+	"/v1/spaces/demo/docs/$BULK/versions/1/proof" -H "Authorization: Bearer $TT")"
+check_eq "its statement is made on demand" "made on-demand" \
+	"$(json_get "$T/bulk-proof.json" 'j["statement"]["text"]' | grep '^made ')"
+
 # A space from before statements: the ref removed while coffred is down.
 client_umount b
 client_umount a
