@@ -184,6 +184,69 @@ int access_grants_below(const struct access_grants *g, const char *path)
 	return 0;
 }
 
+enum policy_grant access_grants_exact(const struct access_grants *g,
+				      const char *path)
+{
+	enum policy_grant best = POLICY_GRANT_NONE;
+
+	for (size_t i = 0; g && i < g->n; i++)
+		if (!strcmp(g->paths[i], path) && g->levels[i] > best)
+			best = g->levels[i];
+	return best;
+}
+
+int access_place(const struct access_grants *g, const char *folder,
+		 access_class_fn own_class, void *arg, struct policy_at *out)
+{
+	char walk[PATH_MAX_LEN + 1];
+	enum folder_class own;
+	struct policy_at at;
+	const char *p;
+	int rc;
+
+	rc = own_class(arg, "/", &own);
+	if (rc < 0)
+		return rc;
+	policy_at_root(own, access_grants_exact(g, "/"), &at);
+	/* Each proper prefix "/A", "/A/B", ... then folder itself. */
+	for (p = folder; p[0] && p[1];) {
+		const char *end = strchr(p + 1, '/');
+		size_t n = end ? (size_t)(end - folder) : strlen(folder);
+
+		if (n >= sizeof(walk))
+			return err_set(-ENAMETOOLONG, "path too long");
+		memcpy(walk, folder, n);
+		walk[n] = '\0';
+		rc = own_class(arg, walk, &own);
+		if (rc < 0)
+			return rc;
+		policy_descend(&at, own, access_grants_exact(g, walk), &at);
+		if (!end)
+			break;
+		p = end;
+	}
+	*out = at;
+	return 0;
+}
+
+unsigned access_rights_at(enum policy_role role, int admin,
+			  const struct access_grants *g, const char *path,
+			  const struct policy_at *at, int *visible)
+{
+	struct policy_input in = {
+		.role = role,
+		.admin_delegated = admin,
+		.class = at->class,
+		.grant = at->grant,
+	};
+	unsigned r = policy_rights(&in);
+
+	if (visible)
+		*visible = (r & POLICY_BIT(AUTH_READ)) || !strcmp(path, "/") ||
+			   (g && access_grants_below(g, path));
+	return r;
+}
+
 int access_members(struct index *ix, const char *space, access_member_cb cb,
 		   void *arg)
 {
