@@ -413,6 +413,28 @@ static int not_last_owner(sqlite3 *db, const char *space, const char *login)
 	return rc;
 }
 
+/* A trusted person's grants name one folder at most. */
+static int one_folder(sqlite3 *db, const char *space, const char *login)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(
+		db, &st,
+		"SELECT count(*) FROM grants WHERE space = ?1 AND login = ?2",
+		space, login, NULL, NULL);
+
+	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 0) > 1)
+			rc = err_set(
+				-EEXIST,
+				"a trusted person reads one designated folder: '%s' holds grants on %d; revoke all but one first",
+				login, sqlite3_column_int(st, 0));
+	} else if (rc == 0) {
+		rc = db_fail(db, "count grants");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int access_member_set(struct space *sp, struct index *ix, const char *by,
 		      const char *login, enum policy_role role)
 {
@@ -452,6 +474,15 @@ int access_member_set(struct space *sp, struct index *ix, const char *by,
 		rc = run(c.db,
 			 "DELETE FROM grants WHERE space = ?1 AND login = ?2",
 			 sp->name, login, NULL, NULL);
+	/* The grants the new role may hold: a trusted person reads one
+	 * designated folder, and deposits nowhere. */
+	if (rc == 0 && role == POLICY_ROLE_TRUSTED)
+		rc = run(
+			c.db,
+			"UPDATE grants SET level = 'read' WHERE space = ?1 AND login = ?2",
+			sp->name, login, NULL, NULL);
+	if (rc == 0 && role == POLICY_ROLE_TRUSTED)
+		rc = one_folder(c.db, sp->name, login);
 	snprintf(c.msg, sizeof(c.msg),
 		 "member %s %s\n\nCoffre-Op: member %s %s\n", login,
 		 policy_role_name(role), login, policy_role_name(role));
