@@ -101,6 +101,15 @@ int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 		    char *out, size_t outlen);
 
 /*
+ * Chunks through documents: cb(arg, doc_id) for every document one of
+ * whose versions holds the chunk (64 hex), until cb returns non-zero
+ * (that value is returned); 0 when none did.
+ */
+typedef int (*access_doc_cb)(void *arg, const char *doc_id);
+int access_chunk_docs(struct index *ix, const char *space,
+		      const char *chunk_hex, access_doc_cb cb, void *arg);
+
+/*
  * A folder moved from from to to (to NULL: removed): the grants on it and
  * below follow it (or go), so a new folder at the old path inherits none.
  * One commit and one event when some grant changed, nothing otherwise.

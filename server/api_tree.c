@@ -59,7 +59,9 @@ static json_t *rights_json(unsigned rights)
 
 struct list_state {
 	json_t *entries;
-	char last[NAME_MAX_LEN + 1];
+	size_t shown;
+	char seen[NAME_MAX_LEN + 1]; /* the last entry read, shown or not */
+	char last[NAME_MAX_LEN + 1]; /* the last entry shown: the cursor */
 	struct auth_ctx *auth;
 	struct access_grants grants;
 	const char *path;    /* the listed folder */
@@ -82,8 +84,7 @@ static int list_cb(const struct ledger_entry *e, void *arg)
 	enum folder_class class = e->class;
 	json_t *j;
 
-	/* Every entry seen moves the page on, shown or not. */
-	snprintf(ls->last, sizeof(ls->last), "%s", e->name);
+	snprintf(ls->seen, sizeof(ls->seen), "%s", e->name);
 	if (e->is_dir) {
 		snprintf(sub, sizeof(sub), "%s%s%s", ls->path,
 			 strcmp(ls->path, "/") ? "/" : "", e->name);
@@ -97,6 +98,9 @@ static int list_cb(const struct ledger_entry *e, void *arg)
 	}
 	if (!visible)
 		return 0;
+	/* The cursor names only what was shown, never a hidden entry. */
+	snprintf(ls->last, sizeof(ls->last), "%s", e->name);
+	ls->shown++;
 	j = entry_json(e, class);
 	if (j)
 		json_object_set_new(j, "rights", rights_json(rights));
@@ -200,8 +204,14 @@ int api_tree(struct http_req *req)
 		access_grants_release(&ls.grants);
 		return -ENOMEM;
 	}
-	rc = ledger_list(req->space->ledger, path, after, limit, list_cb, &ls,
-			 &more, &class, head);
+	/* A page holds limit shown entries: hidden ones are read past. */
+	if (after)
+		snprintf(ls.seen, sizeof(ls.seen), "%s", after);
+	do {
+		rc = ledger_list(req->space->ledger, path,
+				 ls.seen[0] ? ls.seen : NULL, limit - ls.shown,
+				 list_cb, &ls, &more, &class, head);
+	} while (rc == 0 && more && ls.shown < limit);
 	access_grants_release(&ls.grants);
 	if (rc == -ENOENT && !strcmp(path, "/")) {
 		/* An empty space has no commit yet: its root is an empty folder. */
