@@ -111,4 +111,41 @@ for u in bob dan carol ivan tom rem oscar; do
 	check_eq "$u: /Dept lists no Secret" "" "$(printf '%s' "$BODY" | grep -o Secret | head -1)"
 done
 
+# --- case 8: members shows a delegated assistant no confidential grant -----
+req alice GET /v1/spaces/demo/members
+check_eq "the owner sees every grant" \
+	"/Dept/Open:bob /Dept/Open:carol /Dept/Open:dan /HR/2024:tom /Pub/Drop:carol" \
+	"$(jv '[.grants[] | "\(.path):\(.login)"] | sort | join(" ")')"
+req dan GET /v1/spaces/demo/members
+check_eq "case 8: the delegated assistant sees no grant inside a confidential folder" \
+	"/HR/2024:tom /Pub/Drop:carol" "$(jv '[.grants[] | "\(.path):\(.login)"] | sort | join(" ")')"
+req bob GET /v1/spaces/demo/members
+expect "a plain assistant lists no members" 403
+
+# --- case 7 and 5: the journal ---------------------------------------------
+for u in bob dan ivan; do
+	req $u GET "/v1/spaces/demo/events?path=/Dept/Secret"
+	a="$CODE $(jv '.events | length')"
+	req $u GET "/v1/spaces/demo/events?path=/Dept/Nothing"
+	check_eq "case 7: $u: the journal of a hidden folder answers as an absent one's" \
+		"$CODE $(jv '.events | length')" "$a"
+done
+req bob GET /v1/spaces/demo/changes
+SINCE=$(jv .head)
+commit alice "[$(mv_op /Dept/Secret /Dept/S2), {\"op\": \"unlink\", \"path\": \"/Conf/c.txt\"}, {\"op\": \"rmdir\", \"path\": \"/Conf\"}]"
+expect "the owner renames /Dept/Secret and removes /Conf" 200
+for u in bob dan carol ivan tom; do
+	req $u GET "/v1/spaces/demo/events?path=/"
+	check_eq "case 5: $u's journal names nothing of the renamed or removed confidential folders" "" \
+		"$(printf '%s' "$BODY" | jq -r '.events[]? | "\(.path) \(.detail) \(.doc_id)"' |
+			grep -e Secret -e S2 -e plan.txt -e Conf -e "$SDOC" | head -1)"
+	req $u GET "/v1/spaces/demo/events?path=/Dept/Secret"
+	check_eq "case 5: $u: the old path's journal holds nothing" "0" "$(jv '.events | length // 0')"
+	req $u GET "/v1/spaces/demo/changes?since=$SINCE&timeout=0"
+	check_eq "case 5: $u's change feed names no renamed or removed confidential folder" "" \
+		"$(jv '.changed[]?' | grep -e Secret -e S2 -e Conf | head -1)"
+done
+req alice GET "/v1/spaces/demo/events?path=/Dept/Secret"
+check "the owner still reads the old folder's journal" test "$(jv '.events | length')" -gt 0
+
 done_testing
