@@ -23,7 +23,6 @@ require_cmd curl jq sqlite3
 CODE=
 BODY=
 declare -A TOK=()
-ROLES="alice bob dan carol ivan tom rem oscar"
 
 # req LOGIN METHOD PATH [CURL ARGS...]: status into CODE, body into BODY.
 req()
