@@ -146,44 +146,6 @@ int access_grants_load(struct index *ix, const char *space, const char *login,
 	return rc;
 }
 
-void access_grants_release(struct access_grants *g)
-{
-	for (size_t i = 0; i < g->n; i++)
-		free(g->paths[i]);
-	free(g->paths);
-	free(g->levels);
-	memset(g, 0, sizeof(*g));
-}
-
-/* 1 when a is b or an ancestor of b (both valid absolute paths). */
-static int is_within(const char *a, const char *b)
-{
-	size_t n = strlen(a);
-
-	if (!strcmp(a, "/"))
-		return 1;
-	return !strncmp(a, b, n) && (b[n] == '\0' || b[n] == '/');
-}
-
-enum policy_grant access_grants_level(const struct access_grants *g,
-				      const char *path)
-{
-	enum policy_grant best = POLICY_GRANT_NONE;
-
-	for (size_t i = 0; i < g->n; i++)
-		if (is_within(g->paths[i], path) && g->levels[i] > best)
-			best = g->levels[i];
-	return best;
-}
-
-int access_grants_below(const struct access_grants *g, const char *path)
-{
-	for (size_t i = 0; i < g->n; i++)
-		if (strcmp(g->paths[i], path) && is_within(path, g->paths[i]))
-			return 1;
-	return 0;
-}
-
 int access_members(struct index *ix, const char *space, access_member_cb cb,
 		   void *arg)
 {
@@ -350,6 +312,28 @@ static int not_last_owner(sqlite3 *db, const char *space, const char *login)
 	return rc;
 }
 
+/* A trusted person's grants name one folder at most. */
+static int one_folder(sqlite3 *db, const char *space, const char *login)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prep(
+		db, &st,
+		"SELECT count(*) FROM grants WHERE space = ?1 AND login = ?2",
+		space, login, NULL, NULL);
+
+	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 0) > 1)
+			rc = err_set(
+				-EEXIST,
+				"a trusted person reads one designated folder: '%s' holds grants on %d; revoke all but one first",
+				login, sqlite3_column_int(st, 0));
+	} else if (rc == 0) {
+		rc = db_fail(db, "count grants");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int access_member_set(struct space *sp, struct index *ix, const char *by,
 		      const char *login, enum policy_role role)
 {
@@ -389,6 +373,15 @@ int access_member_set(struct space *sp, struct index *ix, const char *by,
 		rc = run(c.db,
 			 "DELETE FROM grants WHERE space = ?1 AND login = ?2",
 			 sp->name, login, NULL, NULL);
+	/* The grants the new role may hold: a trusted person reads one
+	 * designated folder, and deposits nowhere. */
+	if (rc == 0 && role == POLICY_ROLE_TRUSTED)
+		rc = run(
+			c.db,
+			"UPDATE grants SET level = 'read' WHERE space = ?1 AND login = ?2",
+			sp->name, login, NULL, NULL);
+	if (rc == 0 && role == POLICY_ROLE_TRUSTED)
+		rc = one_folder(c.db, sp->name, login);
 	snprintf(c.msg, sizeof(c.msg),
 		 "member %s %s\n\nCoffre-Op: member %s %s\n", login,
 		 policy_role_name(role), login, policy_role_name(role));
@@ -611,6 +604,38 @@ static int doc_stat_cb(const struct ledger_entry *e, void *arg)
 			       !strcmp(e->manifest->doc_id, doc_id) ?
 		       0 :
 		       -ENOENT;
+}
+
+int access_chunk_docs(struct index *ix, const char *space,
+		      const char *chunk_hex, access_doc_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db;
+	int rc, src;
+
+	rc = index_db(ix, &db);
+	/* NEEDSWORK: a scan of the space's manifests per lookup; a table of
+	 * chunk references would make it one index probe. */
+	if (rc == 0)
+		rc = prep(
+			db, &st,
+			"SELECT DISTINCT doc_id FROM versions WHERE space = ?1 AND instr(manifest, ?2) > 0",
+			space, chunk_hex, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		char doc[DOC_ID_HEX_LEN + 1];
+
+		snprintf(doc, sizeof(doc), "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		rc = cb(arg, doc);
+		if (rc)
+			break;
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = db_fail(db, "read versions");
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,

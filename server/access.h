@@ -46,6 +46,33 @@ enum policy_grant access_grants_level(const struct access_grants *g,
 				      const char *path);
 /* 1 when a grant sits strictly below folder path (it may be traversed). */
 int access_grants_below(const struct access_grants *g, const char *path);
+/* The grant on exactly path (POLICY_GRANT_NONE when none). */
+enum policy_grant access_grants_exact(const struct access_grants *g,
+				      const char *path);
+
+/*
+ * The class folder states in its ".coffre-folder", in some state of the
+ * space (the head, or a batch half applied): 0, -ENOENT no such folder,
+ * -ENOTDIR a file, or -errno.
+ */
+typedef int (*access_class_fn)(void *arg, const char *folder,
+			       enum folder_class *own);
+
+/*
+ * Where the holder of g stands on folder (an existing folder), walking
+ * from "/" down with policy_descend(): the one computation behind every
+ * rights check and every listing (g may be NULL: no grants).
+ */
+int access_place(const struct access_grants *g, const char *folder,
+		 access_class_fn own_class, void *arg, struct policy_at *out);
+
+/*
+ * The rights of role/admin at place, and whether the folder at path is
+ * shown at all (*visible: readable, "/", or on the way to a grant).
+ */
+unsigned access_rights_at(enum policy_role role, int admin,
+			  const struct access_grants *g, const char *path,
+			  const struct policy_at *at, int *visible);
 
 /*
  * Changes.  by is the author; each is a ledger commit, an index update and
@@ -72,6 +99,15 @@ int access_class_set(struct space *sp, struct index *ix, const char *by,
  */
 int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 		    char *out, size_t outlen);
+
+/*
+ * Chunks through documents: cb(arg, doc_id) for every document one of
+ * whose versions holds the chunk (64 hex), until cb returns non-zero
+ * (that value is returned); 0 when none did.
+ */
+typedef int (*access_doc_cb)(void *arg, const char *doc_id);
+int access_chunk_docs(struct index *ix, const char *space,
+		      const char *chunk_hex, access_doc_cb cb, void *arg);
 
 /*
  * A folder moved from from to to (to NULL: removed): the grants on it and

@@ -60,10 +60,34 @@ static int member_cb(const char *login, enum policy_role role, int admin,
 		       0;
 }
 
+struct grants_state {
+	struct http_req *req;
+	json_t *grants;
+};
+
+/*
+ * A grant is listed to whom may manage it: an owner, or a delegated
+ * assistant with admin on its folder -- never one inside a confidential
+ * folder, nor one whose path they may not read.
+ */
 static int grant_cb(const char *path, const char *login,
 		    enum policy_grant level, void *arg)
 {
-	return json_array_append_new(arg,
+	struct grants_state *gs = arg;
+
+	if (gs->req->auth.role_id != POLICY_ROLE_OWNER) {
+		struct auth_ctx probe = gs->req->auth;
+		int rc = authorize(&probe, gs->req->space_name, path,
+				   AUTH_ADMIN);
+
+		if (rc == -ENOENT || rc == -EACCES) {
+			err_clear();
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return json_array_append_new(gs->grants,
 				     json_pack("{s:s, s:s, s:s}", "path", path,
 					       "login", login, "right",
 					       policy_grant_name(level))) ?
@@ -74,6 +98,7 @@ static int grant_cb(const char *path, const char *login,
 int api_members_list(struct http_req *req)
 {
 	json_t *members = json_array(), *grants = json_array();
+	struct grants_state gs = { req, grants };
 	int rc = -ENOMEM;
 
 	if (members && grants)
@@ -81,7 +106,7 @@ int api_members_list(struct http_req *req)
 				    members);
 	if (rc == 0)
 		rc = access_grants_all(req->srv->ix, req->space_name, grant_cb,
-				       grants);
+				       &gs);
 	if (rc < 0) {
 		json_decref(members);
 		json_decref(grants);

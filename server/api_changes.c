@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "server/ledger.h"
 #include "server/server.h"
+#include "server/policy.h"
 #include "server/spaces.h"
 
 #define CHANGES_TIMEOUT_MAX 25 /* below the client's 30 s low-speed abort */
@@ -196,8 +197,17 @@ static int reply_changes(struct http_req *req, const char *since)
 		/* names of folders the caller cannot see must not leak: what
 		 * authorize() refuses is left out (a removed folder's parent
 		 * is in the list too, and its listing shows the removal) */
-		if (arr && authorize(&req->auth, req->space_name, paths[i],
-				     AUTH_READ) == 0)
+		struct policy_at at;
+
+		/* ... and so is a folder gone since (moved or removed: it
+		 * answers as absent; its parent, listed, shows it went), or
+		 * the old name of a hidden folder would show through */
+		if (arr &&
+		    (req->auth.role_id == POLICY_ROLE_OWNER ||
+		     auth_place(&req->auth, req->space_name, paths[i], NULL,
+				&at) == 0) &&
+		    authorize(&req->auth, req->space_name, paths[i],
+			      AUTH_READ) == 0)
 			json_array_append_new(arr, json_string(paths[i]));
 		free(paths[i]);
 	}

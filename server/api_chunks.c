@@ -15,10 +15,49 @@
 #include "common/chunker.h"
 #include "common/err.h"
 #include "common/hash.h"
+#include "common/path.h"
+#include "server/access.h"
 #include "server/chunkstore.h"
+#include "server/policy.h"
+#include "server/server.h"
 #include "server/spaces.h"
 
 #define MISSING_MAX 100000
+
+/*
+ * Chunks through documents: a chunk exists for the caller only as part of
+ * a document they may read where it is filed at the head (owners: every
+ * chunk).  Elsewhere it answers as absent: not served, "missing" to
+ * chunks/missing, and an upload of it is answered as a new one (the store
+ * deduplicates silently).
+ */
+static int doc_readable_cb(void *arg, const char *doc_id)
+{
+	struct http_req *req = arg;
+	struct auth_ctx probe = req->auth;
+	char path[PATH_MAX_LEN + 1];
+	int rc;
+
+	rc = access_doc_path(req->srv->ix, req->space, doc_id, path,
+			     sizeof(path));
+	if (rc == 0)
+		rc = authorize(&probe, req->space_name, path, AUTH_READ);
+	if (rc == 0 && !probe.traverse)
+		return 1;
+	if (rc < 0 && rc != -ENOENT && rc != -EACCES)
+		return rc;
+	err_clear();
+	return 0;
+}
+
+/* 1 readable, 0 not, -errno; after authorize() on the space. */
+static int chunk_readable(struct http_req *req, const char *hex)
+{
+	if (req->auth.role_id == POLICY_ROLE_OWNER)
+		return 1;
+	return access_chunk_docs(req->srv->ix, req->space_name, hex,
+				 doc_readable_cb, req);
+}
 
 int api_chunks_missing(struct http_req *req)
 {
@@ -54,6 +93,8 @@ int api_chunks_missing(struct http_req *req)
 				i);
 		}
 		rc = chunkstore_has(req->space->chunks, &id);
+		if (rc == 1)
+			rc = chunk_readable(req, json_string_value(v));
 		if (rc < 0) {
 			json_decref(missing);
 			return rc;
@@ -115,7 +156,10 @@ int api_chunk_put(struct http_req *req)
 			return http_reply_error(
 				req, 422, "hash_mismatch", -1,
 				"chunk body does not hash to '%s'", req->arg);
-		return http_reply_json(req, 200,
+		rc = chunk_readable(req, req->arg);
+		if (rc < 0)
+			return rc;
+		return http_reply_json(req, rc ? 200 : 201,
 				       json_pack("{s:s, s:I}", "id", req->arg,
 						 "size",
 						 (json_int_t)req->received));
@@ -144,7 +188,11 @@ int api_chunk_get(struct http_req *req)
 	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
 	if (rc < 0)
 		return rc;
-	rc = chunkstore_get(req->space->chunks, &id, &data, &len);
+	rc = chunk_readable(req, req->arg);
+	if (rc < 0)
+		return rc;
+	rc = rc ? chunkstore_get(req->space->chunks, &id, &data, &len) :
+		  -ENOENT;
 	if (rc == -ENOENT)
 		return http_reply_error(req, 404, "not_found", -1,
 					"no chunk '%s'", req->arg);

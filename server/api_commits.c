@@ -31,6 +31,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "server/access.h"
+#include "server/access_batch.h"
 #include "server/index.h"
 #include "server/ledger.h"
 #include "server/server.h"
@@ -217,98 +218,36 @@ static int parse_op(struct http_req *req, json_t *o, long i,
 }
 
 /*
- * A new folder without a stated class takes its parent's (made earlier in
- * the batch, or at the head): a sub-folder of a confidential folder stays
- * confidential.  Stating another class than that is classing, an admin
- * right on the parent.
+ * The caller's standing in the space, for the check of every operation on
+ * the state the ones before it leave (access_batch.h).
  */
-static int mkdir_class(struct http_req *req, struct batch *b, size_t i,
-		       int stated)
+static int batch_access(struct http_req *req, struct batch *b, json_t *jops,
+			struct access_batch *ab)
 {
-	struct ledger_op *op = &b->ops[i];
-	enum folder_class inherited = FOLDER_CLASS_RESTRICTED;
-	const char *slash = strrchr(op->path, '/');
-	size_t plen =
-		slash && slash != op->path ? (size_t)(slash - op->path) : 1;
-	int rc = 1;
+	unsigned char *stated;
+	int rc;
 
-	for (size_t j = i; j-- > 0;)
-		if (b->ops[j].kind == LEDGER_OP_MKDIR &&
-		    strlen(b->ops[j].path) == plen &&
-		    !strncmp(b->ops[j].path, op->path, plen)) {
-			inherited = b->ops[j].class;
-			rc = 0;
-			break;
-		}
-	if (rc) {
-		char parent[PATH_MAX_LEN + 1];
-
-		snprintf(parent, sizeof(parent), "%.*s", (int)plen, op->path);
-		rc = auth_class_of(&req->auth, req->space_name, parent,
-				   &inherited);
-		if (rc < 0)
-			return rc;
+	/* A member of the space (anyone else: "no such space"). */
+	rc = authorize(&req->auth, req->space_name, "/", AUTH_READ);
+	if (rc < 0)
+		return rc;
+	stated = calloc(b->nops, 1);
+	if (!stated)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->nops; i++)
+		stated[i] = b->ops[i].kind == LEDGER_OP_MKDIR &&
+			    json_object_get(json_array_get(jops, i), "class");
+	ab->role = (enum policy_role)req->auth.role_id;
+	ab->admin = req->auth.admin_delegated;
+	ab->ops = b->ops;
+	ab->stated = stated;
+	rc = access_grants_load(req->srv->ix, req->space_name, req->auth.login,
+				&ab->grants);
+	if (rc < 0) {
+		free(stated);
+		ab->stated = NULL;
 	}
-	if (!stated) {
-		op->class = inherited;
-		return 0;
-	}
-	if (op->class == inherited)
-		return 0;
-	return authorize_parent(&req->auth, req->space_name, op->path,
-				AUTH_ADMIN);
-}
-
-/* Ask the policy about every path the batch touches. */
-static int authorize_batch(struct http_req *req, struct batch *b, json_t *jops,
-			   size_t *failed)
-{
-	for (size_t i = 0; i < b->nops; i++) {
-		const struct ledger_op *op = &b->ops[i];
-		int rc;
-
-		*failed = i;
-		switch (op->kind) {
-		case LEDGER_OP_DEPOSIT:
-			rc = authorize(&req->auth, req->space_name, op->path,
-				       AUTH_DEPOSIT);
-			break;
-		case LEDGER_OP_MOVE:
-			/* The folders left and entered, and what moves. */
-			rc = authorize(&req->auth, req->space_name, op->from,
-				       AUTH_ORGANIZE);
-			if (!rc)
-				rc = authorize_parent(&req->auth,
-						      req->space_name, op->from,
-						      AUTH_ORGANIZE);
-			if (!rc)
-				rc = authorize(&req->auth, req->space_name,
-					       op->to, AUTH_ORGANIZE);
-			break;
-		case LEDGER_OP_RMDIR:
-			rc = authorize_parent(&req->auth, req->space_name,
-					      op->path, AUTH_ORGANIZE);
-			if (!rc)
-				rc = authorize(&req->auth, req->space_name,
-					       op->path, AUTH_ORGANIZE);
-			break;
-		case LEDGER_OP_MKDIR:
-			rc = authorize(&req->auth, req->space_name, op->path,
-				       AUTH_ORGANIZE);
-			if (!rc)
-				rc = mkdir_class(
-					req, b, i,
-					json_object_get(json_array_get(jops, i),
-							"class") != NULL);
-			break;
-		default:
-			rc = authorize(&req->auth, req->space_name, op->path,
-				       AUTH_ORGANIZE);
-		}
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return rc;
 }
 
 static json_t *result_json(const struct ledger_op *op,
@@ -546,6 +485,7 @@ int api_commits(struct http_req *req)
 	char head[GIT_OID_HEX_LEN + 1], digest[OBJ_ID_HEX_LEN + 1];
 	struct ledger_batch named = { .digest = digest };
 	struct batch b = { 0 };
+	struct access_batch ab = { 0 };
 	const char *client, *batch_id;
 	json_t *reply;
 	json_t *ops, *o, *results;
@@ -587,11 +527,9 @@ int api_commits(struct http_req *req)
 		if (parse_op(req, o, (long)i, &b.ops[i]))
 			goto out;
 	}
-	rc = authorize_batch(req, &b, ops, &failed);
-	if (rc < 0) {
-		rc = http_reply_rc(req, rc, HTTP_CTX_ANY, (long)failed);
+	rc = batch_access(req, &b, ops, &ab);
+	if (rc < 0)
 		goto out;
-	}
 	named.id = batch_id;
 	if (batch_id) {
 		rc = ops_digest(ops, digest);
@@ -601,8 +539,10 @@ int api_commits(struct http_req *req)
 	rc = ledger_apply_batch(req->space->ledger, req->space->chunks,
 				req->space_name, req->auth.login,
 				client ? client : "", batch_id ? &named : NULL,
-				b.ops, b.nops, b.results, &failed, head);
+				b.ops, b.nops, b.results, &failed, head,
+				access_batch_check, &ab);
 	if (rc < 0) {
+		/* What the caller may not read answers as what is absent. */
 		rc = http_reply_rc(req, rc, HTTP_CTX_COMMIT,
 				   failed == SIZE_MAX ? -1 : (long)failed);
 		goto out;
@@ -624,6 +564,8 @@ int api_commits(struct http_req *req)
 		json_object_set_new(reply, "replayed", json_true());
 	rc = http_reply_json(req, 200, reply);
 out:
+	free((void *)ab.stated);
+	access_batch_release(&ab);
 	batch_release(&b);
 	return rc;
 }

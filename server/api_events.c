@@ -52,6 +52,48 @@ static int readable(struct http_req *req, const char *path)
 	return !probe.traverse;
 }
 
+/* Is path an existing folder at the head (hidden or not)? */
+static int folder_exists(struct http_req *req, const char *path)
+{
+	struct policy_at at;
+	int rc = auth_place(&req->auth, req->space_name, path, NULL, &at);
+
+	err_clear();
+	return rc == 0;
+}
+
+/*
+ * May the caller see a row?  Its place must exist now and be readable:
+ * for a folder's own row (made, removed, moved, classed, granted) the
+ * folder itself; for a document's, the folder holding it.  So the rows of
+ * a folder renamed or removed stay hidden (only owners see them): who
+ * could not read it then must not read its names, depositors or ids now.
+ */
+static int row_visible(struct http_req *req, const struct events_row *r,
+		       const char *path)
+{
+	char folder[PATH_MAX_LEN + 1];
+	int folder_row;
+
+	if (req->auth.role_id == POLICY_ROLE_OWNER)
+		return 1;
+	if (!path || path_validate(path) < 0) {
+		err_clear();
+		return 0;
+	}
+	folder_row = !r->doc_id && strcmp(r->kind, "deposit") &&
+		     strcmp(r->kind, "unlink") && strcmp(r->kind, "read");
+	if (folder_row) {
+		snprintf(folder, sizeof(folder), "%s", path);
+	} else {
+		const char *slash = strrchr(path, '/');
+		size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
+
+		snprintf(folder, sizeof(folder), "%.*s", (int)n, path);
+	}
+	return folder_exists(req, folder) && readable(req, folder);
+}
+
 static int event_cb(const struct events_row *r, void *arg)
 {
 	struct list_state *ls = arg;
@@ -63,9 +105,9 @@ static int event_cb(const struct events_row *r, void *arg)
 	if (ls->by && (!r->login || strcmp(ls->by, r->login)))
 		return 0;
 	/* A move names where it came from: both ends must be readable. */
-	if (!readable(ls->req, r->path) ||
+	if (!row_visible(ls->req, r, r->path) ||
 	    (!strcmp(r->kind, "move") && r->detail &&
-	     !readable(ls->req, r->detail)))
+	     !row_visible(ls->req, r, r->detail)))
 		return 0;
 	rfc3339_utc((long long)r->at, at, sizeof(at));
 	j = json_pack("{s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s?}", "seq",
@@ -77,6 +119,46 @@ static int event_cb(const struct events_row *r, void *arg)
 				    json_integer((json_int_t)r->version));
 	if (!j || json_array_append_new(ls->events, j))
 		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * The journal of path answers as that of an absent path when the caller
+ * may not read path: decided by the nearest folder above it they read
+ * (its rows are all left out), so hidden and absent answer alike.  With
+ * reads, admin is needed on that folder.
+ */
+static int journal_access(struct http_req *req, const char *path, int reads)
+{
+	char at[PATH_MAX_LEN + 1];
+	int rc;
+
+	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
+	if (rc < 0)
+		return rc;
+	snprintf(at, sizeof(at), "%s", path);
+	for (;;) {
+		rc = authorize(&req->auth, req->space_name, at, AUTH_READ);
+		if (rc == 0 && !req->auth.traverse)
+			break;
+		if ((rc < 0 && rc != -ENOENT) || !strcmp(at, "/"))
+			return rc < 0 && rc != -ENOENT ?
+				       rc :
+				       err_set(-ENOENT,
+					       "no such file or folder '%s'",
+					       path);
+		{
+			char *slash = strrchr(at, '/');
+
+			if (slash == at)
+				slash[1] = '\0';
+			else
+				*slash = '\0';
+		}
+	}
+	err_clear();
+	if (reads)
+		return authorize(&req->auth, req->space_name, at, AUTH_ADMIN);
 	return 0;
 }
 
@@ -118,10 +200,7 @@ int api_events_list(struct http_req *req)
 					"'after' must be a sequence number");
 	reads = reads_s && !strcmp(reads_s, "1");
 	/* Consultations are the administrators' to see. */
-	rc = authorize(&req->auth, req->space_name, path,
-		       reads ? AUTH_ADMIN : AUTH_READ);
-	if (rc == 0 && req->auth.traverse)
-		rc = err_set(-ENOENT, "no such file or folder '%s'", path);
+	rc = journal_access(req, path, reads);
 	if (rc < 0)
 		return rc;
 	ls.events = json_array();

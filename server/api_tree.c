@@ -20,8 +20,8 @@
 
 #define TREE_LIMIT_MAX 1000
 
-/* JSON of one entry, as in docs/protocol.md. */
-static json_t *entry_json(const struct ledger_entry *e)
+/* JSON of one entry, as in docs/protocol.md; class: a folder's effective. */
+static json_t *entry_json(const struct ledger_entry *e, enum folder_class class)
 {
 	const struct manifest *m = e->manifest;
 	char sha[OBJ_ID_HEX_LEN + 1];
@@ -29,7 +29,7 @@ static json_t *entry_json(const struct ledger_entry *e)
 
 	if (e->is_dir)
 		return json_pack("{s:s, s:s, s:s}", "name", e->name, "type",
-				 "dir", "class", folder_class_name(e->class));
+				 "dir", "class", folder_class_name(class));
 	if (!m)
 		return NULL;
 	obj_id_to_hex(&m->sha256, sha);
@@ -59,12 +59,15 @@ static json_t *rights_json(unsigned rights)
 
 struct list_state {
 	json_t *entries;
-	char last[NAME_MAX_LEN + 1];
+	size_t shown;
+	char seen[NAME_MAX_LEN + 1]; /* the last entry read, shown or not */
+	char last[NAME_MAX_LEN + 1]; /* the last entry shown: the cursor */
 	struct auth_ctx *auth;
 	struct access_grants grants;
-	const char *path; /* the listed folder */
-	unsigned rights;  /* the caller's on it (files inherit them) */
-	int traverse;	  /* listed only on the way to a grant */
+	const char *path;    /* the listed folder */
+	struct policy_at at; /* where the caller stands on it */
+	unsigned rights;     /* the caller's on it (files inherit them) */
+	int traverse;	     /* listed only on the way to a grant */
 };
 
 /*
@@ -78,19 +81,27 @@ static int list_cb(const struct ledger_entry *e, void *arg)
 	char sub[PATH_MAX_LEN + 1];
 	unsigned rights = ls->rights;
 	int visible = !ls->traverse;
+	enum folder_class class = e->class;
 	json_t *j;
 
-	/* Every entry seen moves the page on, shown or not. */
-	snprintf(ls->last, sizeof(ls->last), "%s", e->name);
+	snprintf(ls->seen, sizeof(ls->seen), "%s", e->name);
 	if (e->is_dir) {
 		snprintf(sub, sizeof(sub), "%s%s%s", ls->path,
 			 strcmp(ls->path, "/") ? "/" : "", e->name);
-		rights = auth_folder_rights(ls->auth, &ls->grants, sub,
-					    e->class, &visible);
+		struct policy_at at;
+
+		policy_descend(&ls->at, e->class,
+			       access_grants_exact(&ls->grants, sub), &at);
+		rights = auth_folder_rights(ls->auth, &ls->grants, sub, &at,
+					    &visible);
+		class = at.class;
 	}
 	if (!visible)
 		return 0;
-	j = entry_json(e);
+	/* The cursor names only what was shown, never a hidden entry. */
+	snprintf(ls->last, sizeof(ls->last), "%s", e->name);
+	ls->shown++;
+	j = entry_json(e, class);
 	if (j)
 		json_object_set_new(j, "rights", rights_json(rights));
 	if (!j || json_array_append_new(ls->entries, j))
@@ -178,13 +189,29 @@ int api_tree(struct http_req *req)
 				&ls.grants);
 	if (rc < 0)
 		return rc;
+	rc = auth_place(&req->auth, req->space_name, path, &ls.grants, &ls.at);
+	if (rc == -ENOTDIR) {
+		access_grants_release(&ls.grants);
+		return http_reply_error(req, 409, "conflict", -1,
+					"'%s' is a file", path);
+	}
+	if (rc < 0 && rc != -ENOENT) {
+		access_grants_release(&ls.grants);
+		return rc;
+	}
 	ls.entries = json_array();
 	if (!ls.entries) {
 		access_grants_release(&ls.grants);
 		return -ENOMEM;
 	}
-	rc = ledger_list(req->space->ledger, path, after, limit, list_cb, &ls,
-			 &more, &class, head);
+	/* A page holds limit shown entries: hidden ones are read past. */
+	if (after)
+		snprintf(ls.seen, sizeof(ls.seen), "%s", after);
+	do {
+		rc = ledger_list(req->space->ledger, path,
+				 ls.seen[0] ? ls.seen : NULL, limit - ls.shown,
+				 list_cb, &ls, &more, &class, head);
+	} while (rc == 0 && more && ls.shown < limit);
 	access_grants_release(&ls.grants);
 	if (rc == -ENOENT && !strcmp(path, "/")) {
 		/* An empty space has no commit yet: its root is an empty folder. */
@@ -195,14 +222,15 @@ int api_tree(struct http_req *req)
 		json_decref(ls.entries);
 		if (rc == -ENOENT)
 			return http_reply_error(req, 404, "not_found", -1,
-						"no such folder '%s'", path);
+						"no such file or folder '%s'",
+						path);
 		if (rc == -ENOTDIR)
 			return http_reply_error(req, 409, "conflict", -1,
 						"'%s' is a file", path);
 		return rc;
 	}
 	j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "path", path, "class",
-		      folder_class_name(class), "head",
+		      folder_class_name(ls.at.class), "head",
 		      head[0] ? json_string(head) : json_null(), "entries",
 		      ls.entries, "next",
 		      more && ls.last[0] ? json_string(ls.last) : json_null(),
@@ -212,19 +240,21 @@ int api_tree(struct http_req *req)
 
 struct stat_state {
 	json_t *j;
+	enum folder_class class; /* a folder's effective class */
 };
 
 static int stat_cb(const struct ledger_entry *e, void *arg)
 {
 	struct stat_state *ss = arg;
 
-	ss->j = entry_json(e);
+	ss->j = entry_json(e, ss->class);
 	return ss->j ? 0 : err_set(-ENOMEM, "out of memory");
 }
 
 int api_stat(struct http_req *req)
 {
-	struct stat_state ss = { NULL };
+	struct stat_state ss = { NULL, FOLDER_CLASS_RESTRICTED };
+	struct policy_at at;
 	const char *path;
 	int rc = 0;
 
@@ -234,6 +264,10 @@ int api_stat(struct http_req *req)
 	rc = authorize(&req->auth, req->space_name, path, AUTH_READ);
 	if (rc < 0)
 		return rc;
+	/* A folder's class is what it inherits, not only what it states. */
+	if (auth_place(&req->auth, req->space_name, path, NULL, &at) == 0)
+		ss.class = at.class;
+	err_clear();
 	rc = ledger_stat(req->space->ledger, path, stat_cb, &ss);
 	if (rc == -ENOENT && !strcmp(path, "/")) {
 		rc = 0;
@@ -245,7 +279,8 @@ int api_stat(struct http_req *req)
 		json_decref(ss.j);
 		if (rc == -ENOENT)
 			return http_reply_error(req, 404, "not_found", -1,
-						"no such file '%s'", path);
+						"no such file or folder '%s'",
+						path);
 		return rc;
 	}
 	if (!ss.j)

@@ -240,21 +240,44 @@ int auth_class_of(struct auth_ctx *ctx, const char *space, const char *path,
 	return rc;
 }
 
+/* access_class_fn at the head of the space arg. */
+static int head_class(void *arg, const char *folder, enum folder_class *own)
+{
+	struct space *sp = arg;
+	struct ledger_entry e = { 0 };
+	int rc = ledger_stat(sp->ledger, folder, stat_cb, &e);
+
+	if (rc == -ENOENT && !strcmp(folder, "/")) {
+		*own = FOLDER_CLASS_RESTRICTED; /* an empty space */
+		err_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	if (!e.is_dir)
+		return err_set(-ENOTDIR, "'%s' is a file", folder);
+	*own = e.class;
+	return 0;
+}
+
+int auth_place(struct auth_ctx *ctx, const char *space, const char *folder,
+	       const struct access_grants *g, struct policy_at *out)
+{
+	struct space *sp;
+	int rc;
+
+	rc = spaces_get(ctx->spaces, space, &sp);
+	if (rc == 0)
+		rc = access_place(g, folder, head_class, sp, out);
+	return rc;
+}
+
 unsigned auth_folder_rights(const struct auth_ctx *ctx,
 			    const struct access_grants *g, const char *path,
-			    enum folder_class class, int *visible)
+			    const struct policy_at *at, int *visible)
 {
-	struct policy_input in = {
-		.role = (enum policy_role)ctx->role_id,
-		.admin_delegated = ctx->admin_delegated,
-		.class = class,
-		.grant = g ? access_grants_level(g, path) : POLICY_GRANT_NONE,
-	};
-	unsigned r = policy_rights(&in);
-
-	*visible = (r & POLICY_BIT(AUTH_READ)) || !strcmp(path, "/") ||
-		   (g && access_grants_below(g, path));
-	return r;
+	return access_rights_at((enum policy_role)ctx->role_id,
+				ctx->admin_delegated, g, path, at, visible);
 }
 
 int authorize(struct auth_ctx *ctx, const char *space, const char *path,
@@ -263,6 +286,7 @@ int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	char folder[PATH_MAX_LEN + 1];
 	struct access_grants g = { 0 };
 	enum folder_class class;
+	struct policy_at at;
 	enum policy_role role;
 	struct space *sp;
 	int rc, is_dir, visible;
@@ -310,7 +334,12 @@ int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	rc = access_grants_load(ctx->ix, space, ctx->login, &g);
 	if (rc < 0)
 		return rc;
-	ctx->rights = auth_folder_rights(ctx, &g, folder, class, &visible);
+	rc = access_place(&g, folder, head_class, sp, &at);
+	if (rc < 0) {
+		access_grants_release(&g);
+		return rc;
+	}
+	ctx->rights = auth_folder_rights(ctx, &g, folder, &at, &visible);
 	access_grants_release(&g);
 	if (ctx->rights & POLICY_BIT(right))
 		return 0;

@@ -92,12 +92,21 @@ int auth_class_of(struct auth_ctx *ctx, const char *space, const char *path,
 		  enum folder_class *out);
 
 /*
+ * Where the holder of grants g stands on the existing folder at the head
+ * of space (access_place() over the head's classes).
+ */
+struct policy_at;
+int auth_place(struct auth_ctx *ctx, const char *space, const char *folder,
+	       const struct access_grants *g, struct policy_at *out);
+
+/*
  * After authorize() on a space: the caller's rights on a folder at path
- * of class, with grants g (access_grants_load), and whether it is listed
- * to them at all (*visible: readable, or on the way to a grant).
+ * standing at (auth_place(), or policy_descend() from its parent's), with
+ * grants g (access_grants_load), and whether it is listed to them at all
+ * (*visible: readable, or on the way to a grant).
  */
 unsigned auth_folder_rights(const struct auth_ctx *ctx,
 			    const struct access_grants *g, const char *path,
-			    enum folder_class class, int *visible);
+			    const struct policy_at *at, int *visible);
 
 #endif /* COFFRE_SERVER_AUTH_H */

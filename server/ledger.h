@@ -98,6 +98,33 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		 char head[GIT_OID_HEX_LEN + 1]);
 
 /*
+ * The state a batch has reached, as ledger_apply_checked() shows it to
+ * its check before each operation (valid during the call only).
+ */
+struct ledger_view;
+/* The class folder states: 0, -ENOENT no such folder, -ENOTDIR a file. */
+int ledger_view_class(const struct ledger_view *v, const char *folder,
+		      enum folder_class *own);
+/* folder (an existing folder) and every folder below it, parents first. */
+typedef int (*ledger_view_folder_cb)(const char *path, enum folder_class own,
+				     void *arg);
+int ledger_view_folders(const struct ledger_view *v, const char *folder,
+			ledger_view_folder_cb cb, void *arg);
+/*
+ * Called before operation i is applied, on the state the operations
+ * before it left; non-zero refuses the batch (with that rc, *failed_op i).
+ */
+typedef int (*ledger_check_fn)(void *arg, const struct ledger_view *v,
+			       const struct ledger_op *op, size_t i);
+/* ledger_apply() with check asked about every operation in turn. */
+int ledger_apply_checked(struct ledger *lg, struct chunkstore *cs,
+			 const char *space, const char *login,
+			 const char *client, const struct ledger_op *ops,
+			 size_t nops, struct ledger_result *results,
+			 size_t *failed_op, char head[GIT_OID_HEX_LEN + 1],
+			 ledger_check_fn check, void *check_arg);
+
+/*
  * A batch named by its client, so that a retry after a lost reply is
  * applied once (server/ledger_batches.c).  id: 1..LEDGER_BATCH_ID_MAX of
  * [A-Za-z0-9._:-], unique per login and space; digest: 64 hex, the SHA-256
@@ -113,7 +140,7 @@ struct ledger_batch {
 int ledger_batch_id_validate(const char *id);
 
 /*
- * ledger_apply for a named batch (b may be NULL: ledger_apply).  Every
+ * ledger_apply_checked for a named batch (b may be NULL: not named).  Every
  * commit of the batch carries "Coffre-Batch: ID DIGEST".  When login
  * applied b already, nothing is applied: results and head are the first
  * application's (read from its commits) and the return is 1.  -EEXIST
@@ -124,7 +151,8 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 		       const struct ledger_batch *b,
 		       const struct ledger_op *ops, size_t nops,
 		       struct ledger_result *results, size_t *failed_op,
-		       char head[GIT_OID_HEX_LEN + 1]);
+		       char head[GIT_OID_HEX_LEN + 1], ledger_check_fn check,
+		       void *check_arg);
 
 void ledger_op_release(struct ledger_op *op);
 void ledger_result_release(struct ledger_result *r);

@@ -733,6 +733,105 @@ static int build_message(struct buf *b, const struct ledger_op *ops,
 	return 0;
 }
 
+/* --- the state half way, for the caller's checks --- */
+
+struct ledger_view {
+	struct apply *ap;
+};
+
+/* The class a ".coffre-folder" entry states. */
+static int entry_class(struct apply *ap, const git_index_entry *e,
+		       enum folder_class *own)
+{
+	struct folder_meta fm;
+	git_blob *blob;
+	git_oid id;
+	int rc;
+
+	for (int c = FOLDER_CLASS_PUBLIC; c <= FOLDER_CLASS_CONFIDENTIAL; c++)
+		if (class_blob(ap, (enum folder_class)c, &id) == 0 &&
+		    git_oid_equal(&id, &e->id)) {
+			*own = (enum folder_class)c;
+			return 0;
+		}
+	rc = git_blob_lookup(&blob, ap->repo, &e->id);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot read folder metadata");
+	rc = folder_meta_parse(&fm, git_blob_rawcontent(blob),
+			       (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	if (rc == 0)
+		*own = fm.class;
+	return rc;
+}
+
+int ledger_view_class(const struct ledger_view *v, const char *folder,
+		      enum folder_class *own)
+{
+	struct apply *ap = v->ap;
+	const char *ip = ipath(folder);
+	const git_index_entry *e;
+	char meta[SCRATCH_LEN];
+
+	snprintf(meta, sizeof(meta), "%s%s" FOLDER_META_NAME, ip,
+		 *ip ? "/" : "");
+	e = git_index_get_bypath(ap->idx, meta, 0);
+	if (e)
+		return entry_class(ap, e, own);
+	if (!*ip) {
+		*own = FOLDER_CLASS_RESTRICTED; /* an empty space */
+		return 0;
+	}
+	if (git_index_get_bypath(ap->idx, ip, 0))
+		return -ENOTDIR;
+	return -ENOENT;
+}
+
+int ledger_view_folders(const struct ledger_view *v, const char *folder,
+			ledger_view_folder_cb cb, void *arg)
+{
+	struct apply *ap = v->ap;
+	const char *ip = ipath(folder);
+	size_t plen = strlen(ip), mlen = strlen(FOLDER_META_NAME);
+	const git_index_entry *e;
+	enum folder_class own;
+	char path[PATH_MAX_LEN + 2];
+	size_t pos = 0;
+	int rc;
+
+	rc = ledger_view_class(v, folder, &own);
+	if (rc == 0)
+		rc = cb(folder, own, arg);
+	if (rc)
+		return rc;
+	if (plen) {
+		long first = first_under(ap, ip);
+
+		if (first < 0)
+			return 0;
+		pos = (size_t)first;
+	}
+	for (; (e = git_index_get_byindex(ap->idx, pos)); pos++) {
+		size_t n = strlen(e->path);
+
+		if (plen &&
+		    (strncmp(e->path, ip, plen) || e->path[plen] != '/'))
+			break;
+		/* "X/Y/.coffre-folder", below folder: the folder "/X/Y" */
+		if (n <= mlen + 1 + plen || e->path[n - mlen - 1] != '/' ||
+		    strcmp(e->path + n - mlen, FOLDER_META_NAME))
+			continue;
+		snprintf(path, sizeof(path), "/%.*s", (int)(n - mlen - 1),
+			 e->path);
+		rc = entry_class(ap, e, &own);
+		if (rc == 0)
+			rc = cb(path, own, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* --- the batch --- */
 
 static int op_check_paths(const struct ledger_op *op)
@@ -1084,7 +1183,18 @@ int ledger_apply(struct ledger *lg, struct chunkstore *cs, const char *space,
 		 char head[GIT_OID_HEX_LEN + 1])
 {
 	return ledger_apply_batch(lg, cs, space, login, client, NULL, ops, nops,
-				  results, failed_op, head);
+				  results, failed_op, head, NULL, NULL);
+}
+
+int ledger_apply_checked(struct ledger *lg, struct chunkstore *cs,
+			 const char *space, const char *login,
+			 const char *client, const struct ledger_op *ops,
+			 size_t nops, struct ledger_result *results,
+			 size_t *failed_op, char head[GIT_OID_HEX_LEN + 1],
+			 ledger_check_fn check, void *check_arg)
+{
+	return ledger_apply_batch(lg, cs, space, login, client, NULL, ops, nops,
+				  results, failed_op, head, check, check_arg);
 }
 
 int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
@@ -1092,11 +1202,13 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 		       const struct ledger_batch *b,
 		       const struct ledger_op *ops, size_t nops,
 		       struct ledger_result *results, size_t *failed_op,
-		       char head[GIT_OID_HEX_LEN + 1])
+		       char head[GIT_OID_HEX_LEN + 1], ledger_check_fn check,
+		       void *check_arg)
 {
 	struct apply ap = {
 		.cs = cs, .login = login, .vfail = SIZE_MAX, .batch = b
 	};
+	struct ledger_view view = { &ap };
 	git_oid parent, commit;
 	size_t i;
 	int rc;
@@ -1146,8 +1258,10 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 	ap.seg_parent = parent;
 	for (i = 0; i < nops; i++) {
 		ap.cur_op = i;
-		rc = 0;
-		if (i > ap.seg_start && needs_new_commit(&ap, &ops[i]))
+		/* Checked on the state the operations before it left. */
+		rc = check ? check(check_arg, &view, &ops[i], i) : 0;
+		if (rc == 0 && i > ap.seg_start &&
+		    needs_new_commit(&ap, &ops[i]))
 			rc = close_segment(&ap, ops, results, i, space, client);
 		if (rc == 0)
 			rc = apply_op(&ap, &ops[i], &results[i]);

@@ -14,8 +14,39 @@
 #define O POLICY_BIT(AUTH_ORGANIZE)
 #define A POLICY_BIT(AUTH_ADMIN)
 
-/* The owner's rights but administration, and confidential folders only
- * where an owner opened them (read only, or with deposit). */
+static enum policy_grant stronger(enum policy_grant a, enum policy_grant b)
+{
+	return a > b ? a : b;
+}
+
+void policy_at_root(enum folder_class own, enum policy_grant grant_here,
+		    struct policy_at *out)
+{
+	out->class = own;
+	out->grant = grant_here;
+}
+
+void policy_descend(const struct policy_at *parent, enum folder_class own,
+		    enum policy_grant grant_here, struct policy_at *out)
+{
+	if (own == FOLDER_CLASS_CONFIDENTIAL) {
+		/* Grants above a confidential folder stop at it. */
+		out->class = FOLDER_CLASS_CONFIDENTIAL;
+		out->grant = grant_here;
+		return;
+	}
+	out->class = parent->class == FOLDER_CLASS_CONFIDENTIAL ?
+			     FOLDER_CLASS_CONFIDENTIAL :
+			     own;
+	out->grant = stronger(parent->grant, grant_here);
+}
+
+/*
+ * The owner's rights but administration, and confidential folders only
+ * where an owner opened them (read only, or with deposit).  Delegated
+ * administration stops at confidential folders: only an owner grants,
+ * reclasses or declassifies there, so only an owner opens one.
+ */
 static unsigned assistant_rights(const struct policy_input *in)
 {
 	unsigned r;
@@ -28,8 +59,9 @@ static unsigned assistant_rights(const struct policy_input *in)
 		r = R;
 	else
 		r = 0;
-	/* Delegated administration covers what the assistant can see. */
-	if (r && in->admin_delegated)
+	/* Delegated administration covers what the assistant can see,
+	 * outside confidential folders. */
+	if (r && in->admin_delegated && in->class != FOLDER_CLASS_CONFIDENTIAL)
 		r |= A;
 	return r;
 }

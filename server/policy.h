@@ -41,6 +41,34 @@ struct policy_input {
 	enum policy_grant grant; /* strongest grant on the folder's ancestry */
 };
 
+/*
+ * Where a caller stands on one folder, computed from "/" down, one folder
+ * at a time, from what each folder states (its own class in
+ * ".coffre-folder") and the caller's grant exactly on it:
+ *
+ * - A confidential folder makes its whole sub-tree confidential, whatever
+ *   the sub-folders state (classes inherit at check time, so reclassing a
+ *   folder or moving one in or out applies to everything under it at once).
+ * - Elsewhere a folder's class is its own.
+ * - A grant applies to its folder's sub-tree, except that it never opens
+ *   a folder that states "confidential" below it: inside the sub-tree of
+ *   such a folder only the grants on it or below it count.
+ *
+ * So a grant on /A never opens /A/Secret (confidential); a grant on
+ * /A/Secret or /A/Secret/x does.  docs/protocol.md#access words the rule.
+ */
+struct policy_at {
+	enum folder_class class; /* effective class */
+	enum policy_grant grant; /* the grant that counts there */
+};
+
+/* The root: its own class and the caller's grant on "/". */
+void policy_at_root(enum folder_class own, enum policy_grant grant_here,
+		    struct policy_at *out);
+/* A sub-folder of parent stating own, with the caller's grant on it. */
+void policy_descend(const struct policy_at *parent, enum folder_class own,
+		    enum policy_grant grant_here, struct policy_at *out);
+
 /* The rights mask (POLICY_BIT of each enum auth_right held). */
 unsigned policy_rights(const struct policy_input *in);
 

@@ -157,15 +157,15 @@ deny "tree of a hidden folder: 404" 404 carol GET "/v1/spaces/demo/tree?path=/Re
 deny "stat of a hidden document: 404" 404 carol GET "/v1/spaces/demo/stat?path=/root.txt"
 deny "deposit into a public folder without deposit: 403" 403 carol POST /v1/spaces/demo/commits \
 	-d "{\"ops\": [$(dep /Public/x.txt)]}"
-deny "deposit into a hidden folder: 404" 404 carol POST /v1/spaces/demo/commits \
+deny "deposit into a hidden folder: 409, as into an absent one" 409 carol POST /v1/spaces/demo/commits \
 	-d "{\"ops\": [$(dep /Restricted/x.txt)]}"
 deny "mkdir without organize: 403" 403 carol POST /v1/spaces/demo/commits \
 	-d '{"ops": [{"op": "mkdir", "path": "/Public/new"}]}'
 deny "unlink without organize: 403" 403 carol POST /v1/spaces/demo/commits \
 	-d '{"ops": [{"op": "unlink", "path": "/Public/p.txt"}]}'
-deny "move out of a hidden folder: 404" 404 bob POST /v1/spaces/demo/commits \
+deny "move out of a hidden folder: 409, as out of an absent one" 409 bob POST /v1/spaces/demo/commits \
 	-d '{"ops": [{"op": "move", "from": "/Confidential/c.txt", "to": "/Public/c.txt"}]}'
-deny "rmdir of a hidden folder: 404" 404 bob POST /v1/spaces/demo/commits \
+deny "rmdir of a hidden folder: 409" 409 bob POST /v1/spaces/demo/commits \
 	-d '{"ops": [{"op": "rmdir", "path": "/Confidential/Inner"}]}'
 deny "mkdir stating another class without admin: 403" 403 bob POST /v1/spaces/demo/commits \
 	-d '{"ops": [{"op": "mkdir", "path": "/Restricted/Sec", "class": "confidential"}]}'

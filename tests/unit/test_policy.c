@@ -40,8 +40,8 @@ static const struct row table[] = {
 	{ "assistant", "restricted", "read", "RDO", "RDOA" },
 	{ "assistant", "restricted", "deposit", "RDO", "RDOA" },
 	{ "assistant", "confidential", "none", "", "" },
-	{ "assistant", "confidential", "read", "R", "RA" },
-	{ "assistant", "confidential", "deposit", "RDO", "RDOA" },
+	{ "assistant", "confidential", "read", "R", "R" },
+	{ "assistant", "confidential", "deposit", "RDO", "RDO" },
 	/* intervenant: read on public; grants add read or deposit */
 	{ "intervenant", "public", "none", "R", "R" },
 	{ "intervenant", "public", "read", "R", "R" },
@@ -125,6 +125,43 @@ static void check_row(const struct row *w, int delegated)
 	}
 }
 
+/*
+ * Inheritance at check time: /HR confidential, /HR/2024 states
+ * restricted, /HR/2024/Pay states confidential again; /Pub public.
+ */
+static void check_descend(void)
+{
+	struct policy_at root, hr, y, pay, pub;
+
+	policy_at_root(FOLDER_CLASS_RESTRICTED, POLICY_GRANT_DEPOSIT, &root);
+	policy_descend(&root, FOLDER_CLASS_CONFIDENTIAL, POLICY_GRANT_NONE,
+		       &hr);
+	ok(hr.class == FOLDER_CLASS_CONFIDENTIAL &&
+		   hr.grant == POLICY_GRANT_NONE,
+	   "a grant on / does not open a confidential folder below it");
+	policy_descend(&hr, FOLDER_CLASS_RESTRICTED, POLICY_GRANT_NONE, &y);
+	ok(y.class == FOLDER_CLASS_CONFIDENTIAL && y.grant == POLICY_GRANT_NONE,
+	   "a restricted folder inside a confidential one is confidential");
+	policy_descend(&hr, FOLDER_CLASS_PUBLIC, POLICY_GRANT_NONE, &y);
+	ok(y.class == FOLDER_CLASS_CONFIDENTIAL, "so is a public one");
+	policy_descend(&hr, FOLDER_CLASS_RESTRICTED, POLICY_GRANT_READ, &y);
+	ok(y.grant == POLICY_GRANT_READ,
+	   "a grant inside the confidential folder counts");
+	policy_descend(&root, FOLDER_CLASS_CONFIDENTIAL, POLICY_GRANT_READ,
+		       &hr);
+	policy_descend(&hr, FOLDER_CLASS_RESTRICTED, POLICY_GRANT_NONE, &y);
+	ok(y.grant == POLICY_GRANT_READ,
+	   "a grant on the confidential folder covers its sub-folders");
+	policy_descend(&y, FOLDER_CLASS_CONFIDENTIAL, POLICY_GRANT_NONE, &pay);
+	ok(pay.class == FOLDER_CLASS_CONFIDENTIAL &&
+		   pay.grant == POLICY_GRANT_NONE,
+	   "but not a confidential folder nested in them");
+	policy_descend(&root, FOLDER_CLASS_PUBLIC, POLICY_GRANT_NONE, &pub);
+	ok(pub.class == FOLDER_CLASS_PUBLIC &&
+		   pub.grant == POLICY_GRANT_DEPOSIT,
+	   "elsewhere the own class and the grants above");
+}
+
 int main(void)
 {
 	enum policy_role r;
@@ -137,6 +174,7 @@ int main(void)
 		for (int d = 0; d <= 1; d++)
 			check_row(&table[i], d);
 
+	check_descend();
 	ok(policy_role_parse("admin", &r) == -EINVAL, "unknown role refused");
 	ok(policy_role_parse(NULL, &r) == -EINVAL, "no role refused");
 	ok(policy_grant_parse("organize", &g) == -EINVAL,
