@@ -9,6 +9,8 @@
  *                              IPv6 as [::1]:8443
  *   threads = 8                HTTP worker threads (1..64)
  *   max_connections = 256      open connections at most (1..10000)
+ *   max_connections_per_address = 32   of which from one client address
+ *                              (1..10000, at most max_connections)
  *   tsa_url = http://tsa.example/   an external RFC 3161 time-stamping
  *                              authority (http or https), asked through
  *                              libcurl; coffred's own TSA when absent or
@@ -32,11 +34,13 @@ struct config {
 	uint16_t port;
 	unsigned threads;
 	unsigned max_connections;
+	unsigned max_per_address;
 	char tsa_url[CONFIG_TSA_MAX]; /* "" when none */
 	char tsa_ca[CONFIG_TSA_MAX];  /* "" when none */
 };
 
-/* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections). */
+/* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from
+ * one address). */
 void config_defaults(struct config *cfg);
 
 /*

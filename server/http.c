@@ -459,6 +459,9 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
 		req->auth.ix = req->srv->ix;
 		req->auth.spaces = req->srv->spaces;
 		clock_gettime(CLOCK_MONOTONIC, &req->start);
+		/* Past the handshake: the connection may now sit idle. */
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+					  (unsigned int)HTTP_IDLE_TIMEOUT_S);
 		snprintf(req->method, sizeof(req->method), "%s", method);
 		req->url = strndup(url, HTTP_URL_MAX);
 		if (!req->url)

@@ -36,13 +36,21 @@ struct space;
  * parse may allocate at most HTTP_JSON_PARSE_FACTOR times that limit
  * (json_budget.h): jansson spends up to 80 bytes per byte of "{},{},...".
  */
-#define HTTP_JSON_LOGIN	       (4u * 1024u)
-#define HTTP_JSON_SMALL	       (64u * 1024u)
-#define HTTP_JSON_MAX	       (8u * 1024u * 1024u)
-#define HTTP_JSON_PARSE_FACTOR 4u
-#define HTTP_JSON_DEPTH	       16
-#define HTTP_HEADERS_MAX       (16u * 1024u)
-#define HTTP_URL_MAX	       1024
+#define HTTP_JSON_LOGIN		 (4u * 1024u)
+#define HTTP_JSON_SMALL		 (64u * 1024u)
+#define HTTP_JSON_MAX		 (8u * 1024u * 1024u)
+#define HTTP_JSON_PARSE_FACTOR	 4u
+#define HTTP_JSON_DEPTH		 16
+/*
+ * A connection has HTTP_HANDSHAKE_TIMEOUT_S to finish its TLS handshake and
+ * send a request's headers (libmicrohttpd 0.9.75 has no handshake timeout
+ * of its own, so this is the daemon's connection timeout), then
+ * HTTP_IDLE_TIMEOUT_S of inactivity from its first request on.
+ */
+#define HTTP_HANDSHAKE_TIMEOUT_S 5u
+#define HTTP_IDLE_TIMEOUT_S	 60u
+#define HTTP_HEADERS_MAX	 (16u * 1024u)
+#define HTTP_URL_MAX		 1024
 
 /* How an rc is read: the same errno means different things per endpoint. */
 enum http_ctx {
