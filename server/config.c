@@ -160,6 +160,15 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		snprintf(cfg->tsa_url, sizeof(cfg->tsa_url), "%s", val);
 		return 0;
 	}
+	if (!strcmp(key, "master_key")) {
+		if (strlen(val) >= sizeof(cfg->master_key) || val[0] != '/')
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: master_key must be an absolute path",
+				lineno);
+		snprintf(cfg->master_key, sizeof(cfg->master_key), "%s", val);
+		return 0;
+	}
 	if (!strcmp(key, "tsa_ca")) {
 		if (strlen(val) >= sizeof(cfg->tsa_ca) || val[0] != '/')
 			return err_set(
@@ -255,6 +264,8 @@ int config_save(const struct config *cfg, const char *datadir)
 	if (rc == 0 && cfg->tsa_url[0])
 		rc = buf_appendf(&b, "tsa_url = %s\ntsa_ca = %s\n",
 				 cfg->tsa_url, cfg->tsa_ca);
+	if (rc == 0 && cfg->master_key[0])
+		rc = buf_appendf(&b, "master_key = %s\n", cfg->master_key);
 	if (rc == 0)
 		rc = file_write_atomic(path, b.data, b.len, 0644);
 	if (rc < 0)

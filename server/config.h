@@ -17,6 +17,10 @@
  *                              unreachable (server/tsa.h)
  *   tsa_ca = /etc/tsa-ca.pem   the CA of that TSA's certificate (absolute
  *                              path; required with tsa_url)
+ *   master_key = /etc/coffre/master.key   where the master key is, when
+ *                              not in DATADIR/keys/master.key (absolute;
+ *                              a systemd credential such as
+ *                              /run/credentials/coffred.service/master.key)
  */
 #ifndef COFFRE_SERVER_CONFIG_H
 #define COFFRE_SERVER_CONFIG_H
@@ -27,6 +31,7 @@
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8443"
 #define CONFIG_HOST_MAX	      64
 #define CONFIG_TSA_MAX	      512
+#define CONFIG_PATH_MAX	      512
 
 struct config {
 	char host[CONFIG_HOST_MAX]; /* numeric address, no brackets */
@@ -35,8 +40,9 @@ struct config {
 	unsigned threads;
 	unsigned max_connections;
 	unsigned max_per_address;
-	char tsa_url[CONFIG_TSA_MAX]; /* "" when none */
-	char tsa_ca[CONFIG_TSA_MAX];  /* "" when none */
+	char tsa_url[CONFIG_TSA_MAX];	  /* "" when none */
+	char tsa_ca[CONFIG_TSA_MAX];	  /* "" when none */
+	char master_key[CONFIG_PATH_MAX]; /* "": DATADIR/keys/master.key */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from

@@ -2,7 +2,8 @@
 # The TLS certificate coffred init makes is a leaf issued by the server's
 # own TLS CA: the CA is what clients trust, and a certificate signed with
 # the leaf's key is trusted by nobody.  The listen address is in the
-# subjectAltName; a data directory from before the CA keeps working.
+# subjectAltName; a data directory from before the CA keeps working.  The
+# master key may sit outside the data directory (coffred.conf master_key).
 . "$TESTLIB/common.sh"
 require_cmd curl openssl
 
@@ -64,5 +65,27 @@ check_eq "an old data directory: the test library trusts its cert.pem" "$tls/cer
 code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$tls/cert.pem" \
 	"https://127.0.0.1:$PORT/v1/spaces")
 check_eq "... and the server still serves it" 401 "$code"
+
+server_stop
+
+# The master key may live outside the data directory (coffred.conf
+# master_key): the server reads it there, and says which file it missed.
+mkdir -p "$T/etc"
+mv "$D/keys/master.key" "$T/etc/master.key"
+echo "master_key = $T/etc/master.key" >>"$D/coffred.conf"
+server_start
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$CACERT" \
+	"https://127.0.0.1:$PORT/v1/spaces")
+check_eq "coffred serves with master_key = $T/etc/master.key" 401 "$code"
+check "the data directory holds no master key" test ! -e "$D/keys/master.key"
+server_stop
+mv "$T/etc/master.key" "$T/etc/moved.key"
+"$COFFRED" serve "$D" --port-file "$T/port2" >"$T/nokey.log" 2>&1
+check_eq "without that file coffred refuses to start (exit 1)" 1 $?
+check "... naming the file" grep -q "$T/etc/master.key" "$T/nokey.log"
+sed -i 's|^master_key = .*|master_key = etc/master.key|' "$D/coffred.conf"
+"$COFFRED" serve "$D" --port-file "$T/port2" >"$T/rel.log" 2>&1
+check "a relative master_key is refused with the line number" \
+	grep -q 'line [0-9]*: master_key must be an absolute path' "$T/rel.log"
 
 done_testing
