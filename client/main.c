@@ -327,8 +327,17 @@ static int cmd_mount(const char *config, int argc, char **argv)
 	}
 	if (cache_arg)
 		cache = strdup(cache_arg);
-	else if (asprintf(&cache, "%s/cache/%s", dir, o.space) < 0)
-		cache = NULL;
+	else {
+		const char *env = getenv("COFFRE_CONFIG");
+
+		rc = session_cache_dir(dir,
+				       !(config && *config) && !(env && *env),
+				       o.space, &cache);
+		if (rc < 0) {
+			fail("%s", err_msg());
+			goto out;
+		}
+	}
 	if (!cache) {
 		fail("out of memory");
 		goto out;
@@ -688,6 +697,9 @@ int main(int argc, char **argv)
 	size_t k;
 	int i;
 
+	/* Every file coffre writes (caches, staging, queue, config) is
+	 * private: created 0600 and folders 0700 whatever the caller's umask. */
+	umask(077);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(usage_text, stdout);

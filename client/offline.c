@@ -23,6 +23,7 @@
 
 #include "client/rights.h"
 #include "common/err.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 
 #define OFFLINE_DB  "tree.db"
@@ -55,6 +56,11 @@ int offline_open(struct fs *fs)
 	if (asprintf(&path, "%s/%s", fs->cache_dir, OFFLINE_DB) < 0) {
 		path = NULL;
 		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = sqlite_file_private(path);
+	if (rc < 0) {
+		rc = err_set(rc, "cannot create '%s': %s", path, strerror(-rc));
 		goto fail;
 	}
 	if (sqlite3_open_v2(path, &o->db,

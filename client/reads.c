@@ -24,6 +24,7 @@
 #include "client/transport.h"
 #include "common/crypto.h"
 #include "common/err.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/manifest.h"
 
@@ -299,6 +300,10 @@ int reads_start(struct fs *fs)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/reads.db", fs->cache_dir);
+	rc = sqlite_file_private(path);
+	if (rc < 0)
+		return err_set(rc, "cannot create '%s': %s", path,
+			       strerror(-rc));
 	if (sqlite3_open_v2(path, &db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				    SQLITE_OPEN_FULLMUTEX,

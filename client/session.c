@@ -19,6 +19,7 @@
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/hash.h"
 
 #define SESSION_MAX (64u * 1024)
 #define CACERT_MAX  (1u * 1024 * 1024)
@@ -30,6 +31,57 @@ static char *join(const char *dir, const char *name)
 	if (asprintf(&p, "%s/%s", dir, name) < 0)
 		return NULL;
 	return p;
+}
+
+int session_cache_dir(const char *config_dir, int default_config,
+		      const char *space, char **out)
+{
+	char name[128], hex[OBJ_ID_HEX_LEN + 1], *base, *old = NULL, *dir;
+	struct obj_id h;
+	struct stat st;
+	const char *env;
+	int rc;
+
+	*out = NULL;
+	if ((env = getenv("XDG_CACHE_HOME")) && *env)
+		base = join(env, "coffre");
+	else if ((env = getenv("HOME")) && *env)
+		base = join(env, ".cache/coffre");
+	else
+		return err_set(-ENOENT,
+			       "no cache directory: set HOME or use --cache");
+	if (!base)
+		return err_set(-ENOMEM, "out of memory");
+	hash_buf(&h, config_dir, strlen(config_dir));
+	obj_id_to_hex(&h, hex);
+	snprintf(name, sizeof(name), "%s%s%.16s", space,
+		 default_config ? "" : "@", default_config ? "" : hex);
+	dir = join(base, name);
+	if (asprintf(&old, "%s/cache/%s", config_dir, space) < 0)
+		old = NULL;
+	if (!dir || !old) {
+		free(base);
+		free(dir);
+		free(old);
+		return err_set(-ENOMEM, "out of memory");
+	}
+	if (lstat(old, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    lstat(dir, &st) < 0 && errno == ENOENT) {
+		rc = mkdir_p(base, 0700);
+		if (rc == 0 && rename(old, dir) == 0) {
+			fprintf(stderr, "coffre: moved the cache %s to %s\n",
+				old, dir);
+		} else {
+			/* Another file system: the old place still works. */
+			free(dir);
+			dir = old;
+			old = NULL;
+		}
+	}
+	free(old);
+	free(base);
+	*out = dir;
+	return 0;
 }
 
 int session_config_dir(const char *arg, char **out)

@@ -215,11 +215,11 @@ static int fetch_cert(const char *dir, const char *login, EVP_PKEY *pk,
 	}
 	rc = path_of(path, sizeof(path), dir, USERCA_FILE);
 	if (rc == 0)
-		rc = file_write_atomic(path, ca, strlen(ca), 0644);
+		rc = file_write_atomic(path, ca, strlen(ca), 0600);
 	if (rc == 0)
 		rc = path_of(path, sizeof(path), dir, USERCERT_FILE);
 	if (rc == 0)
-		rc = file_write_atomic(path, cert, strlen(cert), 0644);
+		rc = file_write_atomic(path, cert, strlen(cert), 0600);
 	if (rc < 0 && rc != -ENAMETOOLONG)
 		rc = err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
 	json_decref(reply);

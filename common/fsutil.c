@@ -375,3 +375,28 @@ int rm_rf(const char *path)
 	e = rc > 0 ? rc : errno;
 	return err_set(-e, "cannot remove '%s': %s", path, strerror(e));
 }
+
+int sqlite_file_private(const char *path)
+{
+	static const char *const ext[] = { "-wal", "-shm" };
+	char side[4096];
+	int fd, e;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0) {
+		e = errno;
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		if ((size_t)snprintf(side, sizeof(side), "%s%s", path,
+				     ext[i]) >= sizeof(side))
+			return -ENAMETOOLONG;
+		if (chmod(side, 0600) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}

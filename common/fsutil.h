@@ -43,6 +43,14 @@ int file_read_all(const char *path, size_t cap, char **out, size_t *len);
 int fsync_dir(const char *dir);
 /* mkdir -p with mode for created directories.  0 if it exists as a dir. */
 int mkdir_p(const char *path, mode_t mode);
+
+/*
+ * Make the SQLite database at path private before SQLite opens it: create
+ * it empty with mode 0600 when missing, else chmod it 0600, and its -wal and
+ * -shm files too when they exist (SQLite gives those the database file's
+ * mode).  0 or -errno.
+ */
+int sqlite_file_private(const char *path);
 /* rm -rf (symlinks removed, never followed); 0 if path does not exist.
  * Refuses "" and "/" with -EINVAL. */
 int rm_rf(const char *path);

@@ -215,7 +215,7 @@ login()
 	fi
 	say "logging in to $url as $LOGIN"
 	"$COFFRE" --config "$CFG" login "$url" "$LOGIN" \
-		--password-file "$STATE/$LOGIN.password" --cacert "$SRV/tls/cert.pem"
+		--password-file "$STATE/$LOGIN.password" --cacert "$SRV/tls/ca.pem"
 }
 
 mount_space()

@@ -6,8 +6,10 @@
  * Layout made by init (see coffred(8)):
  *   DATADIR/coffred.conf       configuration
  *   DATADIR/keys/master.key    32 random bytes, 0600
+ *   DATADIR/tls/ca.pem         the server's TLS CA (clients trust it)
+ *   DATADIR/tls/ca-key.pem     its key, 0600
+ *   DATADIR/tls/cert.pem       TLS certificate issued by it (server/tls.h)
  *   DATADIR/tls/key.pem        TLS key, 0600
- *   DATADIR/tls/cert.pem       self-signed TLS certificate
  *   DATADIR/index.db           SQLite index (WAL)
  *   DATADIR/spaces/NAME/       ledger.git (bare git repo) and chunks/
  */
@@ -105,7 +107,7 @@ int admin_init(const char *datadir, const char *listen)
 		MASTER_KEY_PATH,
 		"tls/key.pem",
 	};
-	char key_path[PATH_MAX], cert_path[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 	uint8_t master[CRYPTO_KEY_LEN];
 	struct config cfg;
 	struct index *ix = NULL;
@@ -150,12 +152,9 @@ int admin_init(const char *datadir, const char *listen)
 	explicit_bzero(master, sizeof(master));
 	if (rc < 0)
 		return rc;
-	rc = join(key_path, sizeof(key_path), datadir, "tls/key.pem");
+	rc = join(path, sizeof(path), datadir, "tls");
 	if (!rc)
-		rc = join(cert_path, sizeof(cert_path), datadir,
-			  "tls/cert.pem");
-	if (!rc)
-		rc = tls_generate(key_path, cert_path);
+		rc = tls_generate(path, cfg.host);
 	if (!rc) {
 		struct keys *k = NULL;
 

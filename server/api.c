@@ -14,7 +14,9 @@
 
 #include "common/err.h"
 
-#define SEG_MAX 8
+#define SEG_MAX	       8
+/* A CMS signature of up to ESIG_MAX bytes, in base64, and its fields. */
+#define HTTP_JSON_SIGN (1024u * 1024u)
 
 /* Routes; the right is checked for the space before the body is read. */
 static const struct http_route r_login = {
@@ -24,6 +26,7 @@ static const struct http_route r_login = {
 	.in_space = 0,
 	.right = AUTH_READ,
 	.fn = api_login,
+	.body_max = HTTP_JSON_LOGIN,
 };
 static const struct http_route r_spaces = {
 	.method = "GET",
@@ -72,6 +75,7 @@ static const struct http_route r_missing = {
 	.in_space = 1,
 	.right = AUTH_DEPOSIT,
 	.fn = api_chunks_missing,
+	.body_max = HTTP_JSON_MAX,
 };
 static const struct http_route r_chunk_put = {
 	.method = "PUT",
@@ -96,6 +100,7 @@ static const struct http_route r_commits = {
 	.in_space = 1,
 	.right = AUTH_READ, /* each operation is authorized on its paths */
 	.fn = api_commits,
+	.body_max = HTTP_JSON_MAX,
 };
 static const struct http_route r_versions = {
 	.method = "GET",
@@ -145,6 +150,7 @@ static const struct http_route r_sig_add = {
 	.in_space = 1,
 	.right = AUTH_READ,
 	.fn = api_signature_add,
+	.body_max = HTTP_JSON_SIGN,
 };
 
 /* Access and events: the handler asks authorize() on the folder. */
@@ -167,7 +173,16 @@ ROUTE(r_grant, "POST", "grant", HTTP_BODY_JSON, AUTH_READ, api_grant);
 ROUTE(r_revoke, "DELETE", "revoke", HTTP_BODY_NONE, AUTH_READ, api_grant);
 ROUTE(r_class, "POST", "class", HTTP_BODY_JSON, AUTH_READ, api_class);
 ROUTE(r_events, "GET", "events", HTTP_BODY_NONE, AUTH_READ, api_events_list);
-ROUTE(r_reads, "POST", "reads", HTTP_BODY_JSON, AUTH_READ, api_events_reads);
+/* READS_MAX reads of about 100 bytes each. */
+static const struct http_route r_reads = {
+	.method = "POST",
+	.name = "reads",
+	.body = HTTP_BODY_JSON,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_events_reads,
+	.body_max = 256u * 1024u,
+};
 
 static int pick(struct http_req *req, const char *method,
 		const struct http_route *a, const struct http_route *b)

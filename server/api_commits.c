@@ -41,6 +41,17 @@
 #define COMMIT_OPS_MAX		  10000
 #define STATEMENTS_AT_DEPOSIT_MAX 256
 #define COMMIT_CLIENT_MAX	  128
+/*
+ * Chunk references a batch may make, and how many of them may name a chunk
+ * named before in the same batch.  The server hashes the content of every
+ * reference to check each deposit's sha256: each distinct chunk is read
+ * and decrypted once (ledger_apply keeps it), a repeated one costs its
+ * bytes of hashing again.  1024 repeats let a file of 4 GiB of zeros (one
+ * 4 MiB chunk named 1024 times) in and bound what 80 bytes of JSON per
+ * reference can make the server hash.
+ */
+#define COMMIT_REFS_MAX	   (1u << 17)
+#define COMMIT_REPEATS_MAX 1024
 
 static const char *const op_names[] = {
 	[LEDGER_OP_MKDIR] = "mkdir", [LEDGER_OP_DEPOSIT] = "deposit",
@@ -169,6 +180,49 @@ static int parse_deposit(struct http_req *req, json_t *o, long i,
 					 "out of memory");
 			return 1;
 		}
+	}
+	return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return obj_id_cmp(a, b);
+}
+
+/* The caps on the batch's chunk references.  1 when a 413 was queued. */
+static int check_chunk_refs(struct http_req *req, const struct batch *b)
+{
+	struct obj_id *ids;
+	size_t n = 0, k = 0, repeats = 0;
+
+	for (size_t i = 0; i < b->nops; i++)
+		n += b->ops[i].content.nchunks; /* each <= MANIFEST_MAX */
+	if (n > COMMIT_REFS_MAX) {
+		http_reply_error(req, 413, "too_large", -1,
+				 "%zu chunk references, at most %u per batch",
+				 n, COMMIT_REFS_MAX);
+		return 1;
+	}
+	if (n < 2)
+		return 0;
+	ids = malloc(n * sizeof(*ids));
+	if (!ids) {
+		http_reply_error(req, 500, "internal", -1, "out of memory");
+		return 1;
+	}
+	for (size_t i = 0; i < b->nops; i++)
+		for (size_t j = 0; j < b->ops[i].content.nchunks; j++)
+			ids[k++] = b->ops[i].content.chunks[j].id;
+	qsort(ids, n, sizeof(*ids), id_cmp);
+	for (size_t i = 1; i < n; i++)
+		repeats += !obj_id_cmp(&ids[i - 1], &ids[i]);
+	free(ids);
+	if (repeats > COMMIT_REPEATS_MAX) {
+		http_reply_error(
+			req, 413, "too_large", -1,
+			"%zu chunk references repeat a chunk of the batch, at most %u",
+			repeats, COMMIT_REPEATS_MAX);
+		return 1;
 	}
 	return 0;
 }
@@ -527,6 +581,8 @@ int api_commits(struct http_req *req)
 		if (parse_op(req, o, (long)i, &b.ops[i]))
 			goto out;
 	}
+	if (check_chunk_refs(req, &b))
+		goto out;
 	rc = batch_access(req, &b, ops, &ab);
 	if (rc < 0)
 		goto out;

@@ -27,6 +27,7 @@ void config_defaults(struct config *cfg)
 	cfg->port = 8443;
 	cfg->threads = 8;
 	cfg->max_connections = 256;
+	cfg->max_per_address = 32;
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max,
@@ -140,6 +141,15 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		cfg->max_connections = (unsigned)v;
 		return 0;
 	}
+	if (!strcmp(key, "max_connections_per_address")) {
+		if (parse_uint(val, 1, 10000, &v) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: max_connections_per_address must be 1..10000",
+				lineno);
+		cfg->max_per_address = (unsigned)v;
+		return 0;
+	}
 	if (!strcmp(key, "tsa_url")) {
 		if (strlen(val) >= sizeof(cfg->tsa_url) ||
 		    (strncmp(val, "http://", 7) && strncmp(val, "https://", 8)))
@@ -148,6 +158,15 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 				"coffred.conf line %u: tsa_url must be an http:// or https:// URL under %zu bytes",
 				lineno, sizeof(cfg->tsa_url));
 		snprintf(cfg->tsa_url, sizeof(cfg->tsa_url), "%s", val);
+		return 0;
+	}
+	if (!strcmp(key, "master_key")) {
+		if (strlen(val) >= sizeof(cfg->master_key) || val[0] != '/')
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: master_key must be an absolute path",
+				lineno);
+		snprintf(cfg->master_key, sizeof(cfg->master_key), "%s", val);
 		return 0;
 	}
 	if (!strcmp(key, "tsa_ca")) {
@@ -213,6 +232,8 @@ int config_load(struct config *cfg, const char *datadir)
 			goto out;
 	}
 	rc = 0;
+	if (cfg->max_per_address > cfg->max_connections)
+		cfg->max_per_address = cfg->max_connections;
 	if (!!cfg->tsa_url[0] != !!cfg->tsa_ca[0])
 		rc = err_set(-EINVAL,
 			     "coffred.conf: tsa_url and tsa_ca go together");
@@ -235,13 +256,16 @@ int config_save(const struct config *cfg, const char *datadir)
 			 "# coffred configuration (see coffred(8))\n"
 			 "listen = %s%s%s:%u\n"
 			 "threads = %u\n"
-			 "max_connections = %u\n",
+			 "max_connections = %u\n"
+			 "max_connections_per_address = %u\n",
 			 cfg->ipv6 ? "[" : "", cfg->host, cfg->ipv6 ? "]" : "",
 			 (unsigned)cfg->port, cfg->threads,
-			 cfg->max_connections);
+			 cfg->max_connections, cfg->max_per_address);
 	if (rc == 0 && cfg->tsa_url[0])
 		rc = buf_appendf(&b, "tsa_url = %s\ntsa_ca = %s\n",
 				 cfg->tsa_url, cfg->tsa_ca);
+	if (rc == 0 && cfg->master_key[0])
+		rc = buf_appendf(&b, "master_key = %s\n", cfg->master_key);
 	if (rc == 0)
 		rc = file_write_atomic(path, b.data, b.len, 0644);
 	if (rc < 0)

@@ -9,12 +9,18 @@
  *                              IPv6 as [::1]:8443
  *   threads = 8                HTTP worker threads (1..64)
  *   max_connections = 256      open connections at most (1..10000)
+ *   max_connections_per_address = 32   of which from one client address
+ *                              (1..10000, at most max_connections)
  *   tsa_url = http://tsa.example/   an external RFC 3161 time-stamping
  *                              authority (http or https), asked through
  *                              libcurl; coffred's own TSA when absent or
  *                              unreachable (server/tsa.h)
  *   tsa_ca = /etc/tsa-ca.pem   the CA of that TSA's certificate (absolute
  *                              path; required with tsa_url)
+ *   master_key = /etc/coffre/master.key   where the master key is, when
+ *                              not in DATADIR/keys/master.key (absolute;
+ *                              a systemd credential such as
+ *                              /run/credentials/coffred.service/master.key)
  */
 #ifndef COFFRE_SERVER_CONFIG_H
 #define COFFRE_SERVER_CONFIG_H
@@ -25,6 +31,7 @@
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8443"
 #define CONFIG_HOST_MAX	      64
 #define CONFIG_TSA_MAX	      512
+#define CONFIG_PATH_MAX	      512
 
 struct config {
 	char host[CONFIG_HOST_MAX]; /* numeric address, no brackets */
@@ -32,11 +39,14 @@ struct config {
 	uint16_t port;
 	unsigned threads;
 	unsigned max_connections;
-	char tsa_url[CONFIG_TSA_MAX]; /* "" when none */
-	char tsa_ca[CONFIG_TSA_MAX];  /* "" when none */
+	unsigned max_per_address;
+	char tsa_url[CONFIG_TSA_MAX];	  /* "" when none */
+	char tsa_ca[CONFIG_TSA_MAX];	  /* "" when none */
+	char master_key[CONFIG_PATH_MAX]; /* "": DATADIR/keys/master.key */
 };
 
-/* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections). */
+/* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from
+ * one address). */
 void config_defaults(struct config *cfg);
 
 /*

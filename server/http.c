@@ -24,6 +24,7 @@
 #include "common/path.h"
 #include "server/api.h"
 #include "server/chunkstore.h"
+#include "server/json_budget.h"
 #include "server/server.h"
 #include "server/spaces.h"
 
@@ -240,6 +241,11 @@ static int parse_content_length(struct http_req *req)
 	return 0;
 }
 
+static size_t json_max(const struct http_req *req)
+{
+	return req->route->body_max ? req->route->body_max : HTTP_JSON_SMALL;
+}
+
 /* Work done once the headers are in.  0 to go on reading, or an error. */
 static int req_begin(struct http_req *req, const char *url, const char *method)
 {
@@ -256,6 +262,12 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 	rc = parse_content_length(req);
 	if (rc < 0)
 		return rc;
+	/* Before authentication: a login too is refused unread. */
+	if (req->route->body == HTTP_BODY_JSON &&
+	    req->content_length != UINT64_MAX &&
+	    req->content_length > json_max(req))
+		return err_set(-E2BIG, "JSON body of %s over %zu bytes",
+			       req->route->name, json_max(req));
 
 	if (strcmp(req->route->name, "login")) {
 		rc = auth_token_check(&req->auth,
@@ -282,11 +294,7 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 
 	switch (req->route->body) {
 	case HTTP_BODY_JSON:
-		if (req->content_length != UINT64_MAX &&
-		    req->content_length > HTTP_JSON_MAX)
-			return err_set(-E2BIG, "JSON body over %u bytes",
-				       HTTP_JSON_MAX);
-		buf_init(&req->body, HTTP_JSON_MAX);
+		buf_init(&req->body, json_max(req));
 		break;
 	case HTTP_BODY_CHUNK:
 		return api_chunk_put_begin(req);
@@ -314,8 +322,8 @@ static void req_body(struct http_req *req, const char *data, size_t n)
 	case HTTP_BODY_JSON:
 		rc = buf_append(&req->body, data, n);
 		if (rc == -E2BIG)
-			rc = err_set(-E2BIG, "JSON body over %u bytes",
-				     HTTP_JSON_MAX);
+			rc = err_set(-E2BIG, "JSON body of %s over %zu bytes",
+				     req->route->name, json_max(req));
 		break;
 	case HTTP_BODY_CHUNK:
 		if (req->received > CHUNK_MAX) {
@@ -363,14 +371,25 @@ static int json_depth_ok(json_t *j, int depth)
 static int req_parse_json(struct http_req *req)
 {
 	json_error_t jerr;
+	int over = 0;
 
 	if (req->body.len == 0) {
 		http_reply_error(req, 400, "bad_request", -1,
 				 "missing JSON body");
 		return 1;
 	}
-	req->json = json_loadb(req->body.data, req->body.len,
-			       JSON_REJECT_DUPLICATES, &jerr);
+	req->json = json_budget_loadb(req->body.data, req->body.len,
+				      JSON_REJECT_DUPLICATES,
+				      json_max(req) * HTTP_JSON_PARSE_FACTOR,
+				      &jerr, &over);
+	if (!req->json && over) {
+		http_reply_error(
+			req, 413, "too_large", -1,
+			"JSON body of %s too complex: its parse needs over %zu bytes",
+			req->route->name,
+			json_max(req) * HTTP_JSON_PARSE_FACTOR);
+		return 1;
+	}
 	if (!req->json) {
 		http_reply_error(req, 400, "bad_request", -1,
 				 "malformed JSON at line %d column %d: %s",
@@ -440,6 +459,9 @@ enum MHD_Result http_access(void *cls, struct MHD_Connection *conn,
 		req->auth.ix = req->srv->ix;
 		req->auth.spaces = req->srv->spaces;
 		clock_gettime(CLOCK_MONOTONIC, &req->start);
+		/* Past the handshake: the connection may now sit idle. */
+		MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+					  (unsigned int)HTTP_IDLE_TIMEOUT_S);
 		snprintf(req->method, sizeof(req->method), "%s", method);
 		req->url = strndup(url, HTTP_URL_MAX);
 		if (!req->url)

@@ -27,10 +27,30 @@ struct chunkstore_writer;
 struct hash_ctx;
 struct space;
 
-#define HTTP_JSON_MAX	 (32u * 1024u * 1024u)
-#define HTTP_JSON_DEPTH	 16
-#define HTTP_HEADERS_MAX (16u * 1024u)
-#define HTTP_URL_MAX	 1024
+/*
+ * JSON body limits, per route (http_route.body_max): a login fits in a few
+ * KiB and most routes in HTTP_JSON_SMALL; a commit batch or a chunks/missing
+ * list up to HTTP_JSON_MAX (a 100,000-chunk file is about 7.5 MiB of
+ * commit).  A body announced over its limit is refused with 413 before any
+ * of it is read; one sent chunked is refused as soon as it passes it.  Its
+ * parse may allocate at most HTTP_JSON_PARSE_FACTOR times that limit
+ * (json_budget.h): jansson spends up to 80 bytes per byte of "{},{},...".
+ */
+#define HTTP_JSON_LOGIN		 (4u * 1024u)
+#define HTTP_JSON_SMALL		 (64u * 1024u)
+#define HTTP_JSON_MAX		 (8u * 1024u * 1024u)
+#define HTTP_JSON_PARSE_FACTOR	 4u
+#define HTTP_JSON_DEPTH		 16
+/*
+ * A connection has HTTP_HANDSHAKE_TIMEOUT_S to finish its TLS handshake and
+ * send a request's headers (libmicrohttpd 0.9.75 has no handshake timeout
+ * of its own, so this is the daemon's connection timeout), then
+ * HTTP_IDLE_TIMEOUT_S of inactivity from its first request on.
+ */
+#define HTTP_HANDSHAKE_TIMEOUT_S 5u
+#define HTTP_IDLE_TIMEOUT_S	 60u
+#define HTTP_HEADERS_MAX	 (16u * 1024u)
+#define HTTP_URL_MAX		 1024
 
 /* How an rc is read: the same errno means different things per endpoint. */
 enum http_ctx {
@@ -55,6 +75,7 @@ struct http_route {
 	int in_space;	       /* path names a space */
 	enum auth_right right; /* checked before the body is read */
 	http_handler fn;
+	size_t body_max; /* JSON bytes at most; 0: HTTP_JSON_SMALL */
 };
 
 struct http_req {

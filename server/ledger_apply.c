@@ -59,6 +59,13 @@
  * every path of the space in memory (about 150 bytes a document).
  */
 #define PACK_MIN_OPS   64
+/*
+ * Plaintexts of the last chunks checked, kept for the rest of the batch:
+ * a chunk named again (a run of zeros names one chunk many times) is
+ * hashed from memory, not read and decrypted again.  At most this many
+ * times CHUNK_MAX bytes per batch being checked.
+ */
+#define HELD_CHUNKS    4
 
 /* A manifest blob written in the commit being built. */
 struct written {
@@ -82,7 +89,13 @@ struct apply {
 	const char *login;
 	char now[32];
 	struct hash_ctx *hash;
-	char *scratch; /* SCRATCH_LEN bytes */
+	struct held_chunk {
+		struct obj_id id;
+		uint8_t *data; /* NULL: slot free */
+		size_t len;
+	} held[HELD_CHUNKS];
+	size_t held_next; /* slot replaced next */
+	char *scratch;	  /* SCRATCH_LEN bytes */
 	git_oid class_blob[3];
 	int have_class[3];
 	struct buf trailers;
@@ -222,23 +235,44 @@ static int class_blob(struct apply *ap, enum folder_class c, git_oid *out)
 
 /* --- deposits --- */
 
-struct hash_feed {
-	struct hash_ctx *h;
-	uint64_t n;
-};
-
-static int hash_feed_cb(const void *p, size_t n, void *arg)
-{
-	struct hash_feed *f = arg;
-
-	hash_update(f->h, p, n);
-	f->n += n;
-	return 0;
-}
-
 static int cs_has(struct apply *ap, const struct obj_id *id)
 {
 	return ap->cs ? chunkstore_has(ap->cs, id) : 0;
+}
+
+/*
+ * The plaintext of chunk id, checked (AEAD tags, SHA-256 against id) the
+ * first time the batch names it and borrowed from ap->held after that.
+ */
+static int held_get(struct apply *ap, const struct obj_id *id,
+		    const struct held_chunk **out)
+{
+	struct held_chunk *h;
+	int rc;
+
+	for (size_t i = 0; i < HELD_CHUNKS; i++)
+		if (ap->held[i].data && !obj_id_cmp(&ap->held[i].id, id)) {
+			*out = &ap->held[i];
+			return 0;
+		}
+	h = &ap->held[ap->held_next];
+	ap->held_next = (ap->held_next + 1) % HELD_CHUNKS;
+	free(h->data);
+	h->data = NULL;
+	rc = chunkstore_get(ap->cs, id, &h->data, &h->len);
+	if (rc < 0)
+		return rc;
+	h->id = *id;
+	*out = h;
+	return 0;
+}
+
+static void held_release(struct apply *ap)
+{
+	for (size_t i = 0; i < HELD_CHUNKS; i++) {
+		free(ap->held[i].data);
+		ap->held[i].data = NULL;
+	}
 }
 
 /*
@@ -250,7 +284,6 @@ static int verify_content(struct apply *ap, const struct manifest *c,
 			  const char *path)
 {
 	char hex[OBJ_ID_HEX_LEN + 1];
-	struct hash_feed f = { .h = ap->hash };
 	struct obj_id got;
 	uint64_t sum = 0;
 	size_t i;
@@ -279,9 +312,9 @@ static int verify_content(struct apply *ap, const struct manifest *c,
 	}
 	hash_reset(ap->hash);
 	for (i = 0; i < c->nchunks; i++) {
-		f.n = 0;
-		rc = chunkstore_read(ap->cs, &c->chunks[i].id, hash_feed_cb,
-				     &f);
+		const struct held_chunk *h;
+
+		rc = held_get(ap, &c->chunks[i].id, &h);
 		obj_id_to_hex(&c->chunks[i].id, hex);
 		if (rc == -ENOENT)
 			return err_set(-ENODATA,
@@ -289,11 +322,11 @@ static int verify_content(struct apply *ap, const struct manifest *c,
 				       path);
 		if (rc < 0)
 			return rc;
-		if (f.n != c->chunks[i].size)
+		if (h->len != c->chunks[i].size)
 			return err_set(-EBADMSG,
-				       "chunk '%s' holds %llu bytes, not %u",
-				       hex, (unsigned long long)f.n,
-				       c->chunks[i].size);
+				       "chunk '%s' holds %zu bytes, not %u",
+				       hex, h->len, c->chunks[i].size);
+		hash_update(ap->hash, h->data, h->len);
 	}
 	hash_final(ap->hash, &got);
 	if (obj_id_cmp(&got, &c->sha256) != 0)
@@ -1233,6 +1266,7 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 		goto free_only;
 	rfc3339_utc((long long)time(NULL), ap.now, sizeof(ap.now));
 	precheck_contents(&ap, ops, nops);
+	held_release(&ap); /* before the lock: the memory is not needed */
 
 	pthread_mutex_lock(&lg->apply_lock);
 	rc = replayed(lg, login, b, results, nops, head);
@@ -1310,6 +1344,7 @@ reset_results:
 free_only:
 	written_clear(&ap);
 	free(ap.commits);
+	held_release(&ap);
 	free(ap.vmsg);
 	hash_free(ap.hash);
 	free(ap.scratch);

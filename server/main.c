@@ -12,6 +12,7 @@
 #include "common/err.h"
 #include "server/admin.h"
 #include "server/fsck.h"
+#include "server/json_budget.h"
 #include "server/keys.h"
 #include "server/serve.h"
 
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
 	struct opts o;
 	int rc;
 
+	/* Before any json_t exists (json_budget.h). */
+	json_budget_install();
 	if (argc < 2)
 		return usage(NULL);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

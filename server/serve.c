@@ -1,7 +1,9 @@
 /*
  * The server's life: load the configuration, keys and index, start
- * libmicrohttpd (TLS 1.3 only, a thread pool, bounded connections, memory
- * and time per connection), publish the port, then wait for a signal.
+ * libmicrohttpd (TLS 1.3 only, a thread pool, bounded connections in all
+ * and per client address, memory and time per connection: a few seconds
+ * to handshake and send a request, a minute idle after that), publish the
+ * port, then wait for a signal.
  *
  * SIGTERM and SIGINT are blocked before MHD creates its threads, so every
  * thread inherits the mask and only the main thread, in sigwait(), ever
@@ -39,7 +41,6 @@
 #include "server/spaces.h"
 
 #define TLS_PEM_MAX	  (64u * 1024u)
-#define CONN_TIMEOUT_S	  60u
 #define CONN_MEMORY_LIMIT (128u * 1024u)
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -163,7 +164,12 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 		"NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned int)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)srv->cfg.max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)srv->cfg.max_per_address,
+		/* Until a request's headers are in (TLS handshake included):
+		 * http_access gives the connection HTTP_IDLE_TIMEOUT_S then. */
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)HTTP_HANDSHAKE_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_LIMIT,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
 		MHD_OPTION_END);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "server/config.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/path.h"
@@ -38,12 +39,19 @@ struct spaces {
 int master_key_load(struct crypto_key *key, const char *datadir)
 {
 	char path[PATH_MAX];
+	struct config cfg;
 	char *data = NULL;
 	size_t len = 0;
 	int rc;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir,
-			     MASTER_KEY_PATH) >= sizeof(path))
+	/* coffred.conf may keep the key outside the data directory. */
+	rc = config_load(&cfg, datadir);
+	if (rc < 0)
+		return rc;
+	if (cfg.master_key[0])
+		snprintf(path, sizeof(path), "%s", cfg.master_key);
+	else if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir,
+				  MASTER_KEY_PATH) >= sizeof(path))
 		return err_set(-ENAMETOOLONG, "data directory path too long");
 	rc = file_read_all(path, 4096, &data, &len);
 	if (rc < 0)

@@ -55,9 +55,10 @@ server_init
 "$COFFRED" init "$D" >"$T/out" 2>&1
 check_eq "init refuses an initialized data directory (exit 1)" 1 $?
 check "init's message names the directory" grep -q "already initialized" "$T/out"
-check "the certificate is a CA for 127.0.0.1" \
+check "the certificate is a leaf for 127.0.0.1, issued by the TLS CA" \
 	sh -c "openssl x509 -in '$D/tls/cert.pem' -noout -text | grep -q 'IP Address:127.0.0.1' &&
-	       openssl x509 -in '$D/tls/cert.pem' -noout -text | grep -q 'CA:TRUE'"
+	       openssl x509 -in '$D/tls/cert.pem' -noout -text | grep -q 'CA:FALSE' &&
+	       openssl verify -CAfile '$D/tls/ca.pem' -purpose sslserver '$D/tls/cert.pem'"
 check_eq "the TLS key is private (0600)" 600 "$(stat -c %a "$D/tls/key.pem")"
 check_eq "the master key is private (0600)" 600 "$(stat -c %a "$D/keys/master.key")"
 
