@@ -15,6 +15,11 @@
  *                              unreachable (server/tsa.h)
  *   tsa_ca = /etc/tsa-ca.pem   the CA of that TSA's certificate (absolute
  *                              path; required with tsa_url)
+ *   token_lifetime = 30d       how long a login's token lasts (1m..365d)
+ *   login_failures = 10        failed logins that lock a login (2..1000;
+ *                              an address: 5 times as many), see throttle.h
+ *   login_lockout = 15m        how long a lock lasts (1s..30d)
+ * Durations: a number with s, m, h or d (seconds without a unit).
  */
 #ifndef COFFRE_SERVER_CONFIG_H
 #define COFFRE_SERVER_CONFIG_H
@@ -34,9 +39,13 @@ struct config {
 	unsigned max_connections;
 	char tsa_url[CONFIG_TSA_MAX]; /* "" when none */
 	char tsa_ca[CONFIG_TSA_MAX];  /* "" when none */
+	int64_t token_lifetime;	      /* seconds */
+	unsigned login_failures;
+	int64_t login_lockout; /* seconds */
 };
 
-/* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections). */
+/* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, tokens
+ * for 30 days, 10 failed logins lock for 15 minutes). */
 void config_defaults(struct config *cfg);
 
 /*
