@@ -18,9 +18,9 @@
  * forgiven once it proves good, so parallel guesses cannot all slip
  * through before the first one is counted.
  *
- * The table is bounded: at most THROTTLE_ROWS_MAX rows, the oldest
- * forgotten first (unlocked ones before locked ones), however many
- * logins and addresses an attacker tries.
+ * The table is bounded: at most THROTTLE_ROWS_MAX rows, however many
+ * logins and addresses an attacker tries; past it the oldest tenth is
+ * forgotten (unlocked keys before locked ones).
  */
 #ifndef COFFRE_SERVER_THROTTLE_H
 #define COFFRE_SERVER_THROTTLE_H
