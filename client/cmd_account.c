@@ -166,7 +166,8 @@ int cmd_sessions(const char *config, int argc, char **argv)
 	if (rc < 0)
 		return fail(rc);
 	printf("%lld sessions revoked\n",
-	       (long long)json_integer_value(json_object_get(reply, "revoked")));
+	       (long long)json_integer_value(
+		       json_object_get(reply, "revoked")));
 	json_decref(reply);
 	/* This device's token went too: forget it. */
 	if (!strcmp(argv[1], "--revoke-all"))
@@ -238,7 +239,8 @@ int cmd_passwd(const char *config, int argc, char **argv)
 		goto out;
 	}
 	printf("password changed; %lld other sessions revoked\n",
-	       (long long)json_integer_value(json_object_get(reply, "revoked")));
+	       (long long)json_integer_value(
+		       json_object_get(reply, "revoked")));
 	status = 0;
 	/* The signing key was sealed under the old password. */
 	rc = userkey_reseal(dir, old, new_pw);

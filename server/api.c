@@ -26,11 +26,11 @@ static const struct http_route r_login = {
 	.fn = api_login,
 };
 /* The caller's account: sessions, password, invitations. */
-#define ACCOUNT(var, m, nm, b, f)                             \
-	static const struct http_route var = { .method = m,   \
-					       .name = nm,    \
-					       .body = b,     \
-					       .in_space = 0, \
+#define ACCOUNT(var, m, nm, b, f)                                  \
+	static const struct http_route var = { .method = m,        \
+					       .name = nm,         \
+					       .body = b,          \
+					       .in_space = 0,      \
 					       .right = AUTH_READ, \
 					       .fn = f }
 ACCOUNT(r_logout, "POST", "logout", HTTP_BODY_NONE, api_logout);

@@ -30,11 +30,10 @@ int api_login(struct http_req *req);
  * throttled, status (401 for a login) for a wrong password, recording a
  * lock that failure started.  Other rc are returned for http.c.
  */
-void api_attempt_init(struct http_req *req, struct auth_attempt *at,
-		      char *addr, size_t addrlen);
-int api_reply_password_failure(struct http_req *req, const char *login,
-			       int rc, const struct auth_attempt *at,
-			       unsigned status);
+void api_attempt_init(struct http_req *req, struct auth_attempt *at, char *addr,
+		      size_t addrlen);
+int api_reply_password_failure(struct http_req *req, const char *login, int rc,
+			       const struct auth_attempt *at, unsigned status);
 /* api_sessions.c: logout, sessions, password change. */
 int api_logout(struct http_req *req);
 int api_sessions(struct http_req *req); /* GET list, DELETE revoke all */

@@ -27,11 +27,10 @@ static int add_invite(const struct invite *inv, void *arg)
 	char at[32];
 
 	rfc3339_utc(inv->at, at, sizeof(at));
-	return json_array_append_new(arg,
-				     json_pack("{s:s, s:s, s:s, s:s}", "space",
-					       inv->space, "role", inv->role,
-					       "invited_by", inv->by, "at",
-					       at)) ?
+	return json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:s}",
+						    "space", inv->space, "role",
+						    inv->role, "invited_by",
+						    inv->by, "at", at)) ?
 		       -ENOMEM :
 		       0;
 }
@@ -83,8 +82,8 @@ int api_invitation_answer(struct http_req *req)
 	if (rc < 0)
 		return rc;
 	/* A member already (the role changed meanwhile): nothing to join. */
-	if (access_member(req->srv->ix, space, req->auth.login, &now,
-			  &admin) == 0) {
+	if (access_member(req->srv->ix, space, req->auth.login, &now, &admin) ==
+	    0) {
 		invite_drop(req->srv->ix, space, req->auth.login);
 		return err_set(-EEXIST, "already a member of '%s'", space);
 	}

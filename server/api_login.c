@@ -38,8 +38,9 @@ static void client_address(struct http_req *req, char *out, size_t outlen)
 		if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)))
 			snprintf(out, outlen, "%s", text);
 	} else if (sa && sa->sa_family == AF_INET6) {
-		struct in6_addr a = ((const struct sockaddr_in6 *)(const void *)
-					     sa)->sin6_addr;
+		struct in6_addr a =
+			((const struct sockaddr_in6 *)(const void *)sa)
+				->sin6_addr;
 
 		memset(a.s6_addr + 8, 0, 8);
 		if (inet_ntop(AF_INET6, &a, text, sizeof(text)))
@@ -47,8 +48,8 @@ static void client_address(struct http_req *req, char *out, size_t outlen)
 	}
 }
 
-void api_attempt_init(struct http_req *req, struct auth_attempt *at,
-		      char *addr, size_t addrlen)
+void api_attempt_init(struct http_req *req, struct auth_attempt *at, char *addr,
+		      size_t addrlen)
 {
 	client_address(req, addr, addrlen);
 	memset(at, 0, sizeof(*at));
@@ -135,16 +136,15 @@ static void record_lock(struct http_req *req, const char *login,
 	}
 }
 
-int api_reply_password_failure(struct http_req *req, const char *login,
-			       int rc, const struct auth_attempt *at,
-			       unsigned status)
+int api_reply_password_failure(struct http_req *req, const char *login, int rc,
+			       const struct auth_attempt *at, unsigned status)
 {
 	if (rc == -EAGAIN)
-		return http_reply_json(
-			req, 429,
-			json_pack("{s:{s:s, s:s, s:I}}", "error", "code",
-				  "too_many", "message", err_msg(),
-				  "retry_after", (json_int_t)at->retry_after));
+		return http_reply_json(req, 429,
+				       json_pack("{s:{s:s, s:s, s:I}}", "error",
+						 "code", "too_many", "message",
+						 err_msg(), "retry_after",
+						 (json_int_t)at->retry_after));
 	if (rc == -EACCES) {
 		if (at->th.login_locks || at->th.addr_locks)
 			record_lock(req, login, at);
@@ -175,8 +175,7 @@ int api_login(struct http_req *req)
 	api_attempt_init(req, &at, addr, sizeof(addr));
 	/* Failures are counted by the throttle, not journaled one by one:
 	 * a row each would grow without bound under guessing. */
-	rc = auth_login(req->srv->ix, login, password, &at, token,
-			&expires_at);
+	rc = auth_login(req->srv->ix, login, password, &at, token, &expires_at);
 	if (rc < 0)
 		return api_reply_password_failure(req, login, rc, &at, 401);
 	snprintf(req->auth.login, sizeof(req->auth.login), "%s", login);

@@ -122,8 +122,8 @@ int api_password(struct http_req *req)
 	if (rc == -EACCES || rc == -EAGAIN) {
 		/* Throttled as a login: a stolen token does not help
 		 * guessing the password. */
-		return api_reply_password_failure(req, req->auth.login, rc,
-						  &at, 403);
+		return api_reply_password_failure(req, req->auth.login, rc, &at,
+						  403);
 	}
 	if (rc < 0)
 		return rc;

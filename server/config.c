@@ -33,8 +33,7 @@ void config_defaults(struct config *cfg)
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" into seconds within [min, max]. */
-static int parse_duration(const char *s, int64_t min, int64_t max,
-			  int64_t *out)
+static int parse_duration(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	unsigned long long v;
 	int64_t unit = 1;

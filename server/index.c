@@ -588,8 +588,8 @@ int index_token_login(struct index *idx,
 }
 
 /* Run st (bound by the caller); rows it changed into *n. */
-static int exec_count(struct index_conn *ix, sqlite3_stmt *st,
-		      const char *what, int *n)
+static int exec_count(struct index_conn *ix, sqlite3_stmt *st, const char *what,
+		      int *n)
 {
 	int rc = stmt_exec(ix, st, what);
 

@@ -44,9 +44,10 @@ int invite_put(struct index *ix, const char *space, const char *login,
 	int rc, src;
 
 	/* The cap and the insert in one statement: no race between them. */
-	rc = prepare(ix,
-		     "INSERT OR REPLACE INTO invitations(space, login, role, invited_by, at) SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT count(*) FROM invitations WHERE space = ?1 AND login <> ?2) < ?6",
-		     &db, &st, "invite");
+	rc = prepare(
+		ix,
+		"INSERT OR REPLACE INTO invitations(space, login, role, invited_by, at) SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT count(*) FROM invitations WHERE space = ?1 AND login <> ?2) < ?6",
+		&db, &st, "invite");
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
@@ -71,9 +72,10 @@ int invite_get(struct index *ix, const char *space, const char *login,
 	sqlite3 *db;
 	int rc, src;
 
-	rc = prepare(ix,
-		     "SELECT role FROM invitations WHERE space = ?1 AND login = ?2",
-		     &db, &st, "read an invitation");
+	rc = prepare(
+		ix,
+		"SELECT role FROM invitations WHERE space = ?1 AND login = ?2",
+		&db, &st, "read an invitation");
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
@@ -118,9 +120,10 @@ int invite_list(struct index *ix, const char *space, const char *login,
 	sqlite3 *db;
 	int rc, src;
 
-	rc = prepare(ix,
-		     "SELECT space, login, role, invited_by, at FROM invitations WHERE (?1 IS NULL OR space = ?1) AND (?2 IS NULL OR login = ?2) ORDER BY space, login",
-		     &db, &st, "list invitations");
+	rc = prepare(
+		ix,
+		"SELECT space, login, role, invited_by, at FROM invitations WHERE (?1 IS NULL OR space = ?1) AND (?2 IS NULL OR login = ?2) ORDER BY space, login",
+		&db, &st, "list invitations");
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);

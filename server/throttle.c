@@ -54,9 +54,10 @@ static int row_get(sqlite3 *db, const char *key, struct key_row *r)
 	int src;
 
 	memset(r, 0, sizeof(*r));
-	if (sqlite3_prepare_v2(db,
-			       "SELECT failures, next_at, locked_until FROM login_throttle WHERE key = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+		    db,
+		    "SELECT failures, next_at, locked_until FROM login_throttle WHERE key = ?1",
+		    -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "read a throttle row");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	src = sqlite3_step(st);
@@ -96,9 +97,10 @@ static int row_fail(sqlite3 *db, const char *key, const struct key_row *r,
 		*until = locked;
 	}
 	*count = f > UINT32_MAX ? UINT32_MAX : (unsigned)f;
-	return run(db,
-		   "INSERT OR REPLACE INTO login_throttle(key, failures, last_at, next_at, locked_until) VALUES(?1, ?3, ?4, ?5, ?5 * (?2 IS NOT NULL))",
-		   key, *locks ? "" : NULL, f, now, next, "count a failure");
+	return run(
+		db,
+		"INSERT OR REPLACE INTO login_throttle(key, failures, last_at, next_at, locked_until) VALUES(?1, ?3, ?4, ?5, ?5 * (?2 IS NOT NULL))",
+		key, *locks ? "" : NULL, f, now, next, "count a failure");
 }
 
 /* Keep the table under THROTTLE_ROWS_MAX rows (the keys in use stay). */
@@ -118,11 +120,12 @@ static int rows_bound(sqlite3 *db, const struct throttle_attempt *a,
 		return 0;
 	/* A tenth at once: the sort runs once per thousand new keys, not
 	 * at each attempt of a flood. */
-	return run(db,
-		   "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE key NOT IN (?1, ?2) ORDER BY locked_until > ?3, last_at LIMIT ?4)",
-		   a->login_key, a->addr_key, now,
-		   n - THROTTLE_ROWS_MAX + THROTTLE_ROWS_MAX / 10, 0,
-		   "forget old throttle rows");
+	return run(
+		db,
+		"DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE key NOT IN (?1, ?2) ORDER BY locked_until > ?3, last_at LIMIT ?4)",
+		a->login_key, a->addr_key, now,
+		n - THROTTLE_ROWS_MAX + THROTTLE_ROWS_MAX / 10, 0,
+		"forget old throttle rows");
 }
 
 static int64_t wait_of(const struct key_row *r, int64_t now)
@@ -141,10 +144,11 @@ static int begin_locked(sqlite3 *db, const struct throttle_limits *lim,
 	int rc;
 
 	/* Forget keys a day quiet; this bounds the table in time. */
-	rc = run(db,
-		 "DELETE FROM login_throttle WHERE last_at < ?3 AND locked_until <= ?4",
-		 NULL, NULL, now - THROTTLE_FORGET, now, 0,
-		 "forget old failures");
+	rc = run(
+		db,
+		"DELETE FROM login_throttle WHERE last_at < ?3 AND locked_until <= ?4",
+		NULL, NULL, now - THROTTLE_FORGET, now, 0,
+		"forget old failures");
 	if (rc == 0)
 		rc = row_get(db, a->login_key, &lr);
 	if (rc == 0 && a->addr_key[0])
@@ -214,11 +218,13 @@ int throttle_success(struct index *ix, const struct throttle_attempt *a)
 	/* The address keeps its other failures; this one is forgiven, and a
 	 * lock it alone started is lifted. */
 	if (rc == 0 && a->addr_key[0])
-		rc = run(db,
-			 "UPDATE login_throttle SET failures = max(failures - 1, 0), next_at = ?4, locked_until = CASE WHEN ?5 THEN 0 ELSE locked_until END WHERE key = ?1",
-			 a->addr_key, NULL, 0, 0, a->addr_locks,
-			 "forgive an address");
-	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = run(
+			db,
+			"UPDATE login_throttle SET failures = max(failures - 1, 0), next_at = ?4, locked_until = CASE WHEN ?5 THEN 0 ELSE locked_until END WHERE key = ?1",
+			a->addr_key, NULL, 0, 0, a->addr_locks,
+			"forgive an address");
+	if (rc == 0 &&
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = db_fail(db, "commit");
 	if (rc < 0)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

@@ -144,8 +144,9 @@ int main(void)
 		good &= try(&lim, login, addr, t + i / 100, &a) == 0;
 	}
 	ok(good, "100,000 fresh logins from fresh addresses are each checked");
-	ok(rows() <= THROTTLE_ROWS_MAX, "the table holds %lld rows (at most %d)",
-	   (long long)rows(), THROTTLE_ROWS_MAX);
+	ok(rows() <= THROTTLE_ROWS_MAX,
+	   "the table holds %lld rows (at most %d)", (long long)rows(),
+	   THROTTLE_ROWS_MAX);
 
 	index_free(ix);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
