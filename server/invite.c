@@ -66,7 +66,7 @@ int invite_put(struct index *ix, const char *space, const char *login,
 }
 
 int invite_get(struct index *ix, const char *space, const char *login,
-	       char *role, size_t rolelen)
+	       char *role, size_t rolelen, char *by, size_t bylen)
 {
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
@@ -74,16 +74,18 @@ int invite_get(struct index *ix, const char *space, const char *login,
 
 	rc = prepare(
 		ix,
-		"SELECT role FROM invitations WHERE space = ?1 AND login = ?2",
+		"SELECT role, invited_by FROM invitations WHERE space = ?1 AND login = ?2",
 		&db, &st, "read an invitation");
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_text(st, 1, space, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, login, -1, SQLITE_STATIC);
 	src = sqlite3_step(st);
-	if (src == SQLITE_ROW)
+	if (src == SQLITE_ROW) {
 		snprintf(role, rolelen, "%s", sqlite3_column_text(st, 0));
-	else if (src == SQLITE_DONE)
+		if (by)
+			snprintf(by, bylen, "%s", sqlite3_column_text(st, 1));
+	} else if (src == SQLITE_DONE)
 		rc = err_set(-ENOENT, "no invitation to '%s'", space);
 	else
 		rc = db_fail(db, "read an invitation");

@@ -23,9 +23,12 @@ struct index;
 int invite_put(struct index *ix, const char *space, const char *login,
 	       const char *role, const char *by, int64_t now);
 
-/* The role login is invited to in space, into role; -ENOENT when none. */
+/*
+ * The role login is invited to in space, and who invited them (by may be
+ * NULL); -ENOENT when there is no invitation.
+ */
 int invite_get(struct index *ix, const char *space, const char *login,
-	       char *role, size_t rolelen);
+	       char *role, size_t rolelen, char *by, size_t bylen);
 
 /* Withdraw or decline; -ENOENT when there was none. */
 int invite_drop(struct index *ix, const char *space, const char *login);
