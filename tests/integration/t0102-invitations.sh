@@ -70,7 +70,7 @@ unknown="$CODE $(jv 'del(.login)')"
 check_eq "a known login is invited: 202" "202" "${known%% *}"
 check_eq "an unknown login gets the same status and body" "$known" "$unknown"
 check_eq "the body names the invitation" '{"role":"assistant","status":"invited"}' "${known#* }"
-for i in $(seq 1 15); do
+for _ in $(seq 1 15); do
 	invite_time bob >>"$T/t-known"
 	echo >>"$T/t-known"
 	invite_time ghost >>"$T/t-unknown"
