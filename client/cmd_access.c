@@ -104,6 +104,13 @@ static int call(const char *config, const char *method, const char *api,
 	return rc < 0 ? fail(rc) : 0;
 }
 
+static const char *str_of(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
 static int member_list(const char *config, const char *space)
 {
 	char api[256];
@@ -130,6 +137,11 @@ static int member_list(const char *config, const char *space)
 		       json_string_value(json_object_get(g, "right")),
 		       json_string_value(json_object_get(g, "path")));
 	}
+	json_array_foreach(json_object_get(reply, "invited"), i, g)
+	{
+		printf("invited %-16s %s (by %s)\n", str_of(g, "login"),
+		       str_of(g, "role"), str_of(g, "invited_by"));
+	}
 	json_decref(reply);
 	return 0;
 }
@@ -152,6 +164,7 @@ int cmd_member(const char *config, int argc, char **argv)
 		"       coffre [--config DIR] member remove SPACE LOGIN\n"
 		"       coffre [--config DIR] member list SPACE";
 	const char *role = NULL;
+	json_t *reply = NULL;
 	char api[256];
 	int st;
 
@@ -171,9 +184,13 @@ int cmd_member(const char *config, int argc, char **argv)
 			return usage(use);
 		snprintf(api, sizeof(api), "/v1/spaces/%s/members/%s", argv[2],
 			 argv[3]);
-		st = call(config, "DELETE", api, NULL, NULL);
-		if (!st)
+		st = call(config, "DELETE", api, NULL, &reply);
+		if (!st && json_is_true(json_object_get(reply, "withdrawn")))
+			printf("invitation of %s to %s withdrawn\n", argv[3],
+			       argv[2]);
+		else if (!st)
 			printf("%s removed from %s\n", argv[3], argv[2]);
+		json_decref(reply);
 		return st;
 	}
 	if (strcmp(argv[1], "add"))
@@ -187,9 +204,14 @@ int cmd_member(const char *config, int argc, char **argv)
 	snprintf(api, sizeof(api), "/v1/spaces/%s/members", argv[2]);
 	st = call(config, "POST", api,
 		  json_pack("{s:s, s:s}", "login", argv[3], "role", role),
-		  NULL);
-	if (!st)
+		  &reply);
+	/* Someone not yet a member is invited, and joins by accepting. */
+	if (!st && !strcmp(str_of(reply, "status"), "invited"))
+		printf("%s is invited to %s as %s (coffre accept %s)\n",
+		       argv[3], argv[2], role, argv[2]);
+	else if (!st)
 		printf("%s is %s of %s\n", argv[3], role, argv[2]);
+	json_decref(reply);
 	return st;
 }
 

@@ -19,6 +19,14 @@ int cmd_grant(const char *config, int argc, char **argv);
 int cmd_revoke(const char *config, int argc, char **argv);
 int cmd_delegate_admin(const char *config, int argc, char **argv);
 int cmd_log(const char *config, int argc, char **argv);
+/* The account (cmd_account.c): logout, sessions, passwd, invitations,
+ * accept, decline. */
+int cmd_logout(const char *config, int argc, char **argv);
+int cmd_sessions(const char *config, int argc, char **argv);
+int cmd_passwd(const char *config, int argc, char **argv);
+int cmd_invitations(const char *config, int argc, char **argv);
+int cmd_accept(const char *config, int argc, char **argv);
+int cmd_decline(const char *config, int argc, char **argv);
 
 /*
  * A path on a mounted drive: the space (the mount root's

@@ -62,6 +62,10 @@ static const char usage_text[] =
 	"       coffre [--config DIR] revoke PATH LOGIN\n"
 	"       coffre [--config DIR] delegate-admin SPACE LOGIN [--revoke]\n"
 	"       coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n"
+	"       coffre [--config DIR] logout\n"
+	"       coffre [--config DIR] sessions [--revoke ID | --revoke-others | --revoke-all]\n"
+	"       coffre [--config DIR] passwd --password-file OLD --new-password-file NEW\n"
+	"       coffre [--config DIR] invitations | accept SPACE | decline SPACE\n"
 	"       coffre --help | --version\n";
 
 /* "coffre: MESSAGE" on stderr. */
@@ -116,6 +120,27 @@ static int read_password(const char *path, char **out)
 	}
 	*out = data;
 	return 0;
+}
+
+/* Invitations waiting for the person who just logged in. */
+static void print_invitations(struct transport *t)
+{
+	json_t *reply = NULL, *o;
+	size_t i;
+
+	if (transport_json(t, "GET", "/v1/invitations", NULL, &reply) < 0) {
+		err_clear();
+		return;
+	}
+	json_array_foreach(json_object_get(reply, "invitations"), i, o)
+	{
+		const char *sp = json_string_value(json_object_get(o, "space"));
+
+		printf("invited to %s as %s by %s: coffre accept %s\n", sp,
+		       json_string_value(json_object_get(o, "role")),
+		       json_string_value(json_object_get(o, "invited_by")), sp);
+	}
+	json_decref(reply);
 }
 
 static int cmd_login(const char *config, int argc, char **argv)
@@ -192,6 +217,7 @@ static int cmd_login(const char *config, int argc, char **argv)
 		fprintf(stderr, "coffre: warning: no signing key: %s\n",
 			err_msg());
 	printf("logged in as %s at %s\n", login, url);
+	print_invitations(t);
 	status = 0;
 out:
 	explicit_bzero(password, strlen(password));
@@ -689,6 +715,12 @@ static const struct command {
 	{ "revoke", cmd_revoke },
 	{ "delegate-admin", cmd_delegate_admin },
 	{ "log", cmd_log },
+	{ "logout", cmd_logout },
+	{ "sessions", cmd_sessions },
+	{ "passwd", cmd_passwd },
+	{ "invitations", cmd_invitations },
+	{ "accept", cmd_accept },
+	{ "decline", cmd_decline },
 };
 
 int main(int argc, char **argv)

@@ -247,6 +247,22 @@ void session_release(struct session *s)
 	memset(s, 0, sizeof(*s));
 }
 
+int session_remove(const char *dir)
+{
+	char *path = join(dir, "session.json");
+	int rc = 0;
+
+	if (!path)
+		return err_set(-ENOMEM, "out of memory");
+	if (unlink(path) < 0 && errno != ENOENT)
+		rc = err_set(-errno, "cannot remove '%s': %s", path,
+			     strerror(errno));
+	else
+		rc = fsync_dir(dir);
+	free(path);
+	return rc;
+}
+
 /* Create DIR/cache.key without ever replacing one that appeared meanwhile:
  * the key is written to a temporary file, then hard-linked into place, which
  * fails with EEXIST instead of overwriting. */

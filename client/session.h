@@ -43,6 +43,8 @@ int session_load(struct session *s, const char *dir);
 /* Save session (and copy cacert_src into DIR/cacert.pem when not NULL). */
 int session_save(const struct session *s, const char *cacert_src);
 void session_release(struct session *s);
+/* Remove DIR/session.json (logged out); 0 also when there was none. */
+int session_remove(const char *dir);
 /* Load DIR/cache.key, creating it when missing. */
 int session_cache_key(const char *dir, struct crypto_key *key);
 

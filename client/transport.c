@@ -204,6 +204,8 @@ static int errno_for(long status, const char *code)
 		return -E2BIG;
 	case 422:
 		return -EBADMSG;
+	case 429:
+		return -EAGAIN; /* too many failed logins: wait */
 	case 507:
 		return -ENOSPC;
 	default:

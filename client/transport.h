@@ -16,6 +16,7 @@
  *   400 bad_request / bad_name                -> -EINVAL
  *   413 too_large                             -> -E2BIG
  *   422 hash_mismatch                         -> -EBADMSG
+ *   429 too_many                              -> -EAGAIN
  *   507 no_space                              -> -ENOSPC
  * with err_set() carrying the server's message.
  */

@@ -297,3 +297,18 @@ int userkey_load(const char *dir, const char *password, EVP_PKEY **key,
 	}
 	return rc;
 }
+
+int userkey_reseal(const char *dir, const char *old_password,
+		   const char *new_password)
+{
+	EVP_PKEY *pk = NULL;
+	int rc;
+
+	if (!exists(dir, USERKEY_FILE))
+		return err_set(-ENOENT, "no signing key on this device");
+	rc = open_key(dir, old_password, &pk);
+	if (rc == 0)
+		rc = save_key(dir, new_password, pk);
+	EVP_PKEY_free(pk);
+	return rc;
+}

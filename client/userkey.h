@@ -37,4 +37,12 @@ int userkey_setup(const char *dir, const char *login, const char *password,
 int userkey_load(const char *dir, const char *password, EVP_PKEY **key,
 		 X509 **cert);
 
+/*
+ * After a password change: seal the key again under new_password (one
+ * atomic replace of userkey.enc).  -ENOENT no key on this device,
+ * -EACCES old_password does not open it.
+ */
+int userkey_reseal(const char *dir, const char *old_password,
+		   const char *new_password);
+
 #endif /* COFFRE_CLIENT_USERKEY_H */

@@ -28,6 +28,27 @@ static const struct http_route r_login = {
 	.fn = api_login,
 	.body_max = HTTP_JSON_LOGIN,
 };
+/* The caller's account: sessions, password, invitations. */
+#define ACCOUNT(var, m, nm, b, f)                                  \
+	static const struct http_route var = { .method = m,        \
+					       .name = nm,         \
+					       .body = b,          \
+					       .in_space = 0,      \
+					       .right = AUTH_READ, \
+					       .fn = f }
+ACCOUNT(r_logout, "POST", "logout", HTTP_BODY_NONE, api_logout);
+ACCOUNT(r_sessions, "GET", "sessions", HTTP_BODY_NONE, api_sessions);
+ACCOUNT(r_sessions_rm, "DELETE", "sessions revoke", HTTP_BODY_NONE,
+	api_sessions);
+ACCOUNT(r_session_rm, "DELETE", "session revoke", HTTP_BODY_NONE,
+	api_session_revoke);
+ACCOUNT(r_password, "POST", "password", HTTP_BODY_JSON, api_password);
+ACCOUNT(r_invites, "GET", "invitations", HTTP_BODY_NONE, api_invitations);
+ACCOUNT(r_invite_yes, "POST", "invitation accept", HTTP_BODY_NONE,
+	api_invitation_answer);
+ACCOUNT(r_invite_no, "DELETE", "invitation decline", HTTP_BODY_NONE,
+	api_invitation_answer);
+
 static const struct http_route r_spaces = {
 	.method = "GET",
 	.name = "spaces",
@@ -243,6 +264,24 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_login, NULL);
 	if (n == 1 && !strcmp(seg[0], "certs"))
 		return pick(req, method, &r_cert, NULL);
+	if (n == 1 && !strcmp(seg[0], "logout"))
+		return pick(req, method, &r_logout, NULL);
+	if (n == 1 && !strcmp(seg[0], "password"))
+		return pick(req, method, &r_password, NULL);
+	if (n == 1 && !strcmp(seg[0], "sessions"))
+		return pick(req, method, &r_sessions, &r_sessions_rm);
+	if (n == 2 && !strcmp(seg[0], "sessions")) {
+		if (copy_seg(req->arg, sizeof(req->arg), seg[1]) < 0)
+			return err_set(-ENOENT, "no such session");
+		return pick(req, method, &r_session_rm, NULL);
+	}
+	if (n == 1 && !strcmp(seg[0], "invitations"))
+		return pick(req, method, &r_invites, NULL);
+	if (n == 2 && !strcmp(seg[0], "invitations")) {
+		if (copy_seg(req->arg, sizeof(req->arg), seg[1]) < 0)
+			return err_set(-ENOENT, "no such invitation");
+		return pick(req, method, &r_invite_yes, &r_invite_no);
+	}
 	if (strcmp(seg[0], "spaces"))
 		return err_set(-ENOENT, "no such resource");
 	if (n == 1)

@@ -23,6 +23,25 @@ int api_route(struct http_req *req, const char *url, const char *method);
 int api_chunk_put_begin(struct http_req *req);
 
 int api_login(struct http_req *req);
+/*
+ * For the handlers that check a password (api_login.c): the throttle's
+ * view of req (address and limits from coffred.conf; addr holds the
+ * address text), and the reply to a failed check: 429 too_many when
+ * throttled, status (401 for a login) for a wrong password, recording a
+ * lock that failure started.  Other rc are returned for http.c.
+ */
+void api_attempt_init(struct http_req *req, struct auth_attempt *at, char *addr,
+		      size_t addrlen);
+int api_reply_password_failure(struct http_req *req, const char *login, int rc,
+			       const struct auth_attempt *at, unsigned status);
+/* api_sessions.c: logout, sessions, password change. */
+int api_logout(struct http_req *req);
+int api_sessions(struct http_req *req); /* GET list, DELETE revoke all */
+int api_session_revoke(struct http_req *req);
+int api_password(struct http_req *req);
+/* api_invite.c: invitations of the caller (accept, decline). */
+int api_invitations(struct http_req *req);
+int api_invitation_answer(struct http_req *req);
 int api_spaces_list(struct http_req *req);
 int api_space_info(struct http_req *req);
 int api_tree(struct http_req *req);

@@ -12,10 +12,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "common/path.h"
 #include "server/access.h"
+#include "server/events.h"
+#include "server/index.h"
+#include "server/invite.h"
 #include "server/policy.h"
 #include "server/server.h"
 #include "server/spaces.h"
@@ -95,6 +99,16 @@ static int grant_cb(const char *path, const char *login,
 		       0;
 }
 
+static int invited_cb(const struct invite *inv, void *arg)
+{
+	return json_array_append_new(arg,
+				     json_pack("{s:s, s:s, s:s}", "login",
+					       inv->login, "role", inv->role,
+					       "invited_by", inv->by)) ?
+		       -ENOMEM :
+		       0;
+}
+
 int api_members_list(struct http_req *req)
 {
 	json_t *members = json_array(), *grants = json_array();
@@ -104,24 +118,33 @@ int api_members_list(struct http_req *req)
 	if (members && grants)
 		rc = access_members(req->srv->ix, req->space_name, member_cb,
 				    members);
+	json_t *invited = json_array();
+
 	if (rc == 0)
 		rc = access_grants_all(req->srv->ix, req->space_name, grant_cb,
 				       &gs);
+	if (rc == 0)
+		rc = invited ? invite_list(req->srv->ix, req->space_name, NULL,
+					   invited_cb, invited) :
+			       -ENOMEM;
 	if (rc < 0) {
 		json_decref(members);
 		json_decref(grants);
+		json_decref(invited);
 		return rc;
 	}
 	return http_reply_json(req, 200,
-			       json_pack("{s:s, s:o, s:o}", "space",
+			       json_pack("{s:s, s:o, s:o, s:o}", "space",
 					 req->space_name, "members", members,
-					 "grants", grants));
+					 "grants", grants, "invited", invited));
 }
 
 int api_member_add(struct http_req *req)
 {
+	struct index_event ev = { .kind = "member-invite", .path = "/" };
 	const char *login, *role_s;
 	enum policy_role role;
+	char detail[96];
 	int rc;
 
 	if (api_json_string(req, req->json, "login", 1, 64, &login, -1) ||
@@ -139,13 +162,37 @@ int api_member_add(struct http_req *req)
 		if (rc < 0)
 			return rc;
 	}
-	rc = access_member_set(req->space, req->srv->ix, req->auth.login, login,
-			       role);
+	/*
+	 * A member changes role at once.  Anyone else is invited, whether an
+	 * account by that name exists or not (the same work, the same
+	 * answer), and joins only by accepting (api_invite.c).
+	 */
+	if (role_now(req, login) != POLICY_ROLE_NONE) {
+		rc = access_member_set(req->space, req->srv->ix,
+				       req->auth.login, login, role);
+		if (rc < 0)
+			return rc;
+		return http_reply_json(
+			req, 200,
+			json_pack("{s:s, s:s, s:s}", "login", login, "role",
+				  policy_role_name(role), "status", "member"));
+	}
+	snprintf(detail, sizeof(detail), "%s %s", login,
+		 policy_role_name(role));
+	ev.detail = detail;
+	rc = invite_put(req->srv->ix, req->space_name, login,
+			policy_role_name(role), req->auth.login,
+			(int64_t)time(NULL));
+	if (rc == 0)
+		rc = events_append(req->srv->ix, req->space_name,
+				   req->auth.login, (int64_t)time(NULL), &ev,
+				   NULL);
 	if (rc < 0)
 		return rc;
-	return http_reply_json(req, 200,
-			       json_pack("{s:s, s:s}", "login", login, "role",
-					 policy_role_name(role)));
+	return http_reply_json(req, 202,
+			       json_pack("{s:s, s:s, s:s}", "login", login,
+					 "role", policy_role_name(role),
+					 "status", "invited"));
 }
 
 int api_member_remove(struct http_req *req)
@@ -154,6 +201,13 @@ int api_member_remove(struct http_req *req)
 
 	if (login_arg(req, req->arg))
 		return 0;
+	/* Not a member: withdraw an invitation, if there is one. */
+	if (role_now(req, req->arg) == POLICY_ROLE_NONE &&
+	    invite_drop(req->srv->ix, req->space_name, req->arg) == 0)
+		return http_reply_json(req, 200,
+				       json_pack("{s:s, s:b}", "login",
+						 req->arg, "withdrawn", 1));
+	err_clear();
 	if (role_now(req, req->arg) == POLICY_ROLE_OWNER) {
 		rc = owner_only(req, "remove an owner");
 		if (rc < 0)

@@ -4,7 +4,10 @@
  */
 #include "server/api.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,15 +15,155 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/manifest.h"
+#include "server/events.h"
 #include "server/index.h"
 #include "server/server.h"
+
+/*
+ * The caller's address as a throttle key: an IPv4 address, or the /64 of
+ * an IPv6 one (a host holds a whole /64, so one address each would not
+ * slow anyone).  "" when MHD does not know it.
+ */
+static void client_address(struct http_req *req, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char text[INET6_ADDRSTRLEN];
+
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)))
+			snprintf(out, outlen, "%s", text);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		struct in6_addr a =
+			((const struct sockaddr_in6 *)(const void *)sa)
+				->sin6_addr;
+
+		memset(a.s6_addr + 8, 0, 8);
+		if (inet_ntop(AF_INET6, &a, text, sizeof(text)))
+			snprintf(out, outlen, "%s/64", text);
+	}
+}
+
+void api_attempt_init(struct http_req *req, struct auth_attempt *at, char *addr,
+		      size_t addrlen)
+{
+	client_address(req, addr, addrlen);
+	memset(at, 0, sizeof(*at));
+	at->address = addr;
+	at->limits.failures = req->srv->cfg.login_failures;
+	at->limits.lockout = req->srv->cfg.login_lockout;
+	at->ttl = req->srv->cfg.token_lifetime;
+}
+
+struct names {
+	char (*v)[LOGIN_MAX_LEN + 1];
+	size_t n, cap;
+};
+
+static int name_cb(const char *name, const char *kind, const char *role,
+		   void *arg)
+{
+	struct names *ns = arg;
+
+	if (ns->n == ns->cap)
+		return 0; /* bounded: a login in more spaces is rare */
+	snprintf(ns->v[ns->n++], sizeof(ns->v[0]), "%s", name);
+	return 0;
+}
+
+#define LOCK_SPACES_MAX 256
+
+/*
+ * A failure that locked a login or an address: an event in the server's
+ * chain, and for a known login one in each space it is a member of, where
+ * the space's administrators read it (`coffre log`).  Locks of logins
+ * nobody holds go to the server's chain and log only.
+ */
+static void record_lock(struct http_req *req, const char *login,
+			const struct auth_attempt *at)
+{
+	struct names ns = { .v = calloc(LOCK_SPACES_MAX, sizeof(*ns.v)),
+			    .cap = LOCK_SPACES_MAX };
+	struct index_event ev = { .path = "/" };
+	char until[32], detail[160];
+	int64_t now = (int64_t)time(NULL);
+
+	rfc3339_utc(at->th.locked_until, until, sizeof(until));
+	/* A login nobody holds has no one to tell: the log only, so that
+	 * guessing made-up logins adds no rows. */
+	if (at->th.login_locks && index_user_exists(req->srv->ix, login) != 1) {
+		err_clear();
+		log_warn("unknown login '%s' locked after %u failures", login,
+			 at->th.login_failures);
+	} else if (at->th.login_locks) {
+		snprintf(detail, sizeof(detail),
+			 "%u failed logins, the last from %s; locked until %s",
+			 at->th.login_failures,
+			 at->address[0] ? at->address : "?", until);
+		ev.kind = "login-locked";
+		ev.detail = detail;
+		log_warn("login '%s' locked: %s", login, detail);
+		if (events_append(req->srv->ix, NULL, login, now, &ev, NULL) <
+		    0)
+			log_warn("cannot record a lock: %s", err_msg());
+		/* The names first: the callback must not use the index. */
+		if (!ns.v)
+			ns.cap = 0;
+		if (index_spaces_of(req->srv->ix, login, name_cb, &ns) < 0)
+			log_warn("cannot list the spaces of '%s': %s", login,
+				 err_msg());
+		for (size_t i = 0; i < ns.n; i++)
+			if (events_append(req->srv->ix, ns.v[i], login, now,
+					  &ev, NULL) < 0)
+				log_warn("cannot record a lock in '%s': %s",
+					 ns.v[i], err_msg());
+	}
+	free(ns.v);
+	if (at->th.addr_locks) {
+		snprintf(detail, sizeof(detail),
+			 "%u failed logins from %s; locked until %s",
+			 at->th.addr_failures, at->address, until);
+		ev.kind = "address-locked";
+		ev.path = NULL;
+		ev.detail = detail;
+		log_warn("address %s locked: %s", at->address, detail);
+		if (events_append(req->srv->ix, NULL, NULL, now, &ev, NULL) < 0)
+			log_warn("cannot record a lock: %s", err_msg());
+	}
+}
+
+int api_reply_password_failure(struct http_req *req, const char *login, int rc,
+			       const struct auth_attempt *at, unsigned status)
+{
+	if (rc == -EAGAIN)
+		return http_reply_json(req, 429,
+				       json_pack("{s:{s:s, s:s, s:I}}", "error",
+						 "code", "too_many", "message",
+						 err_msg(), "retry_after",
+						 (json_int_t)at->retry_after));
+	if (rc == -EACCES) {
+		if (at->th.login_locks || at->th.addr_locks)
+			record_lock(req, login, at);
+		if (status == 401)
+			return http_reply_error(req, 401, "unauthorized", -1,
+						"wrong login or password");
+		return http_reply_error(req, status, "forbidden", -1,
+					"wrong password");
+	}
+	return rc;
+}
 
 int api_login(struct http_req *req)
 {
 	char token[AUTH_TOKEN_HEX_LEN + 1];
-	char expires[32];
+	char expires[32], addr[THROTTLE_ADDR_MAX];
 	const char *login, *password;
 	struct index_event ev = { .kind = "login" };
+	struct auth_attempt at;
 	int64_t expires_at;
 	int rc;
 
@@ -29,17 +172,12 @@ int api_login(struct http_req *req)
 	    api_json_string(req, req->json, "password", 1, AUTH_PASSWORD_MAX,
 			    &password, -1))
 		return 0;
-	rc = auth_login(req->srv->ix, login, password, token, &expires_at);
-	if (rc == -EACCES) {
-		ev.kind = "login_failed";
-		if (index_record(req->srv->ix, NULL, login, (int64_t)time(NULL),
-				 NULL, 0, &ev, 1) < 0)
-			log_warn("cannot record a failed login: %s", err_msg());
-		return http_reply_error(req, 401, "unauthorized", -1,
-					"wrong login or password");
-	}
+	api_attempt_init(req, &at, addr, sizeof(addr));
+	/* Failures are counted by the throttle, not journaled one by one:
+	 * a row each would grow without bound under guessing. */
+	rc = auth_login(req->srv->ix, login, password, &at, token, &expires_at);
 	if (rc < 0)
-		return rc;
+		return api_reply_password_failure(req, login, rc, &at, 401);
 	snprintf(req->auth.login, sizeof(req->auth.login), "%s", login);
 	if (index_record(req->srv->ix, NULL, login, (int64_t)time(NULL), NULL,
 			 0, &ev, 1) < 0)

@@ -17,6 +17,7 @@
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/hash.h"
+#include "common/log.h"
 #include "common/path.h"
 #include "server/access.h"
 #include "server/index.h"
@@ -61,17 +62,12 @@ int auth_init(void)
 	return dummy_rc;
 }
 
-int auth_login(struct index *ix, const char *login, const char *password,
-	       char token_hex[AUTH_TOKEN_HEX_LEN + 1], int64_t *expires_at)
+/* Verify password against login's hash (a dummy one when unknown). */
+static int verify(struct index *ix, const char *login, const char *password)
 {
 	char pwhash[PWHASH_MAX];
-	uint8_t token[AUTH_TOKEN_LEN];
-	struct obj_id th;
 	int rc, known = 1;
 
-	rc = auth_init();
-	if (rc < 0)
-		return rc;
 	rc = index_user_pwhash(ix, login, pwhash, sizeof(pwhash));
 	if (rc == -ENOENT) {
 		known = 0;
@@ -86,15 +82,75 @@ int auth_login(struct index *ix, const char *login, const char *password,
 	sem_post(&verify_sem);
 	if (rc < 0 || !known)
 		return err_set(-EACCES, "%s", bad_login_msg);
+	return 0;
+}
 
+/* Throttle, then verify; a success forgives the attempt. */
+static int check_password(struct index *ix, const char *login,
+			  const char *password, struct auth_attempt *at)
+{
+	int rc;
+
+	rc = auth_init();
+	if (rc < 0)
+		return rc;
+	rc = throttle_begin(ix, &at->limits, login, at->address,
+			    (int64_t)time(NULL), &at->th, &at->retry_after);
+	if (rc < 0)
+		return rc;
+	rc = verify(ix, login, password);
+	if (rc == 0 && throttle_success(ix, &at->th) < 0)
+		log_warn("cannot forgive a login attempt: %s", err_msg());
+	return rc;
+}
+
+int auth_login(struct index *ix, const char *login, const char *password,
+	       struct auth_attempt *at, char token_hex[AUTH_TOKEN_HEX_LEN + 1],
+	       int64_t *expires_at)
+{
+	uint8_t token[AUTH_TOKEN_LEN];
+	struct obj_id th;
+	int64_t now;
+	int rc;
+
+	rc = check_password(ix, login, password, at);
+	if (rc < 0)
+		return rc;
 	crypto_random(token, sizeof(token));
 	hash_buf(&th, token, sizeof(token));
-	*expires_at = (int64_t)time(NULL) + AUTH_TOKEN_TTL;
-	rc = index_token_add(ix, th.b, login, *expires_at);
+	now = (int64_t)time(NULL);
+	*expires_at = now + (at->ttl > 0 ? at->ttl : AUTH_TOKEN_TTL);
+	rc = index_token_add(ix, th.b, login, *expires_at, now,
+			     at->address && *at->address ? at->address : NULL);
 	if (rc == 0)
 		sodium_bin2hex(token_hex, AUTH_TOKEN_HEX_LEN + 1, token,
 			       sizeof(token));
 	sodium_memzero(token, sizeof(token));
+	return rc;
+}
+
+int auth_password_change(struct auth_ctx *ctx, const char *old,
+			 const char *new_password, struct auth_attempt *at)
+{
+	char pwhash[PWHASH_MAX];
+	size_t n = strlen(new_password);
+	int rc;
+
+	if (n < AUTH_PASSWORD_MIN || n > AUTH_PASSWORD_MAX)
+		return err_set(-EINVAL,
+			       "the new password must be %d to %d bytes long",
+			       AUTH_PASSWORD_MIN, AUTH_PASSWORD_MAX);
+	rc = check_password(ctx->ix, ctx->login, old, at);
+	if (rc < 0)
+		return rc;
+	while (sem_wait(&verify_sem) < 0)
+		; /* EINTR only: hashing costs as much as verifying */
+	rc = crypto_password_hash(new_password, pwhash, sizeof(pwhash));
+	sem_post(&verify_sem);
+	if (rc == 0)
+		rc = index_user_set_password(ctx->ix, ctx->login, pwhash,
+					     ctx->token_hash);
+	sodium_memzero(pwhash, sizeof(pwhash));
 	return rc;
 }
 
@@ -122,6 +178,7 @@ int auth_token_check(struct auth_ctx *ctx, const char *header)
 		return err_set(-EACCES, "malformed bearer token");
 	hash_buf(&th, token, sizeof(token));
 	sodium_memzero(token, sizeof(token));
+	memcpy(ctx->token_hash, th.b, sizeof(ctx->token_hash));
 	rc = index_token_login(ctx->ix, th.b, (int64_t)time(NULL), ctx->login,
 			       sizeof(ctx->login));
 	if (rc == -ENOENT)

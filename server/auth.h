@@ -3,9 +3,11 @@
  *
  * Login checks a password against its Argon2id hash and issues a bearer
  * token: 32 random bytes sent as 64 hex digits; the index keeps only their
- * SHA-256, with the login and an expiry (AUTH_TOKEN_TTL).  Unknown logins
- * still pay for one Argon2id verification, against a dummy hash, so timing
- * does not tell which logins exist.
+ * SHA-256, with the login and an expiry (token_lifetime of coffred.conf,
+ * AUTH_TOKEN_TTL by default).  Unknown logins still pay for one Argon2id
+ * verification, against a dummy hash, so timing does not tell which logins
+ * exist.  Every check of a password (login, password change) goes through
+ * the throttle (throttle.h) first.
  *
  * authorize() is the one place that decides whether a caller may act on a
  * path of a space; every endpoint calls it.  It gathers the caller's role,
@@ -19,6 +21,7 @@
 #include <stdint.h>
 
 #include "common/manifest.h"
+#include "server/throttle.h"
 
 struct index;
 struct spaces;
@@ -44,6 +47,7 @@ struct auth_ctx {
 	struct index *ix;
 	struct spaces *spaces;	       /* where authorize() reads classes */
 	char login[LOGIN_MAX_LEN + 1]; /* "" when not authenticated */
+	uint8_t token_hash[32];	       /* SHA-256 of the caller's token */
 	char kind[AUTH_KIND_MAX];      /* kind of the last authorized space */
 	char role[AUTH_ROLE_MAX];      /* role in the last authorized space */
 	int role_id;		       /* enum policy_role of role */
@@ -57,13 +61,34 @@ struct auth_ctx {
 /* Compute the dummy hash once; call before serving.  0 or -errno. */
 int auth_init(void);
 
+/* What a password check needs beside the password. */
+struct auth_attempt {
+	const char *address; /* the caller's (throttle key), "" unknown */
+	struct throttle_limits limits;
+	int64_t ttl;		    /* lifetime of a token issued, seconds */
+	struct throttle_attempt th; /* filled: what the throttle counted */
+	int64_t retry_after;	    /* filled on -EAGAIN */
+};
+
 /*
  * Check login and password; on success issue a token: hex (65 bytes with
  * the NUL) and its expiry (Unix s).  Wrong login or password: -EACCES with
- * the same message for both.
+ * the same message for both (at->th says whether this failure locked the
+ * login or the address).  -EAGAIN when throttled (at->retry_after), the
+ * password unchecked.
  */
 int auth_login(struct index *ix, const char *login, const char *password,
-	       char token_hex[AUTH_TOKEN_HEX_LEN + 1], int64_t *expires_at);
+	       struct auth_attempt *at, char token_hex[AUTH_TOKEN_HEX_LEN + 1],
+	       int64_t *expires_at);
+
+/*
+ * Change the password of ctx's caller: old must be right (throttled as a
+ * login), new AUTH_PASSWORD_MIN..AUTH_PASSWORD_MAX bytes (-EINVAL).  Every
+ * token of the caller but the one in use is revoked, in the same
+ * transaction.  The count revoked, -EACCES wrong password, -EAGAIN.
+ */
+int auth_password_change(struct auth_ctx *ctx, const char *old,
+			 const char *new_password, struct auth_attempt *at);
 
 /*
  * Check an "Authorization" header value ("Bearer HEX"); on success fill

@@ -28,6 +28,59 @@ void config_defaults(struct config *cfg)
 	cfg->threads = 8;
 	cfg->max_connections = 256;
 	cfg->max_per_address = 32;
+	cfg->token_lifetime = 30 * 24 * 3600;
+	cfg->login_failures = 10;
+	cfg->login_lockout = 15 * 60;
+}
+
+/* "N", "Ns", "Nm", "Nh" or "Nd" into seconds within [min, max]. */
+static int parse_duration(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	unsigned long long v;
+	int64_t unit = 1;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > (unsigned long long)max)
+		return -EINVAL;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 24 * 3600;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*end && end[1])
+		return -EINVAL;
+	if ((int64_t)v * unit < min || (int64_t)v * unit > max)
+		return -EINVAL;
+	*out = (int64_t)v * unit;
+	return 0;
+}
+
+/* The shortest exact writing of a duration parse_duration() reads. */
+static void format_duration(int64_t secs, char *out, size_t outlen)
+{
+	if (secs % (24 * 3600) == 0)
+		snprintf(out, outlen, "%lldd", (long long)(secs / (24 * 3600)));
+	else if (secs % 3600 == 0)
+		snprintf(out, outlen, "%lldh", (long long)(secs / 3600));
+	else if (secs % 60 == 0)
+		snprintf(out, outlen, "%lldm", (long long)(secs / 60));
+	else
+		snprintf(out, outlen, "%llds", (long long)secs);
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max,
@@ -178,6 +231,33 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		snprintf(cfg->tsa_ca, sizeof(cfg->tsa_ca), "%s", val);
 		return 0;
 	}
+	if (!strcmp(key, "token_lifetime")) {
+		if (parse_duration(val, 60, 365 * 24 * 3600,
+				   &cfg->token_lifetime) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: token_lifetime must be a duration from 1m to 365d (30d, 12h, 90m)",
+				lineno);
+		return 0;
+	}
+	if (!strcmp(key, "login_failures")) {
+		if (parse_uint(val, 2, 1000, &v) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: login_failures must be 2..1000",
+				lineno);
+		cfg->login_failures = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(key, "login_lockout")) {
+		if (parse_duration(val, 1, 30 * 24 * 3600,
+				   &cfg->login_lockout) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: login_lockout must be a duration from 1s to 30d",
+				lineno);
+		return 0;
+	}
 	return err_set(-EINVAL, "coffred.conf line %u: unknown key '%s'",
 		       lineno, key);
 }
@@ -261,6 +341,17 @@ int config_save(const struct config *cfg, const char *datadir)
 			 cfg->ipv6 ? "[" : "", cfg->host, cfg->ipv6 ? "]" : "",
 			 (unsigned)cfg->port, cfg->threads,
 			 cfg->max_connections, cfg->max_per_address);
+	if (rc == 0) {
+		char life[32], lock[32];
+
+		format_duration(cfg->token_lifetime, life, sizeof(life));
+		format_duration(cfg->login_lockout, lock, sizeof(lock));
+		rc = buf_appendf(&b,
+				 "token_lifetime = %s\n"
+				 "login_failures = %u\n"
+				 "login_lockout = %s\n",
+				 life, cfg->login_failures, lock);
+	}
 	if (rc == 0 && cfg->tsa_url[0])
 		rc = buf_appendf(&b, "tsa_url = %s\ntsa_ca = %s\n",
 				 cfg->tsa_url, cfg->tsa_ca);

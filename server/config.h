@@ -21,6 +21,11 @@
  *                              not in DATADIR/keys/master.key (absolute;
  *                              a systemd credential such as
  *                              /run/credentials/coffred.service/master.key)
+ *   token_lifetime = 30d       how long a login's token lasts (1m..365d)
+ *   login_failures = 10        failed logins that lock a login (2..1000;
+ *                              an address: 5 times as many), see throttle.h
+ *   login_lockout = 15m        how long a lock lasts (1s..30d)
+ * Durations: a number with s, m, h or d (seconds without a unit).
  */
 #ifndef COFFRE_SERVER_CONFIG_H
 #define COFFRE_SERVER_CONFIG_H
@@ -43,10 +48,13 @@ struct config {
 	char tsa_url[CONFIG_TSA_MAX];	  /* "" when none */
 	char tsa_ca[CONFIG_TSA_MAX];	  /* "" when none */
 	char master_key[CONFIG_PATH_MAX]; /* "": DATADIR/keys/master.key */
+	int64_t token_lifetime;		  /* seconds */
+	unsigned login_failures;
+	int64_t login_lockout; /* seconds */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from
- * one address). */
+ * one address, tokens for 30 days, 10 failed logins lock for 15 minutes). */
 void config_defaults(struct config *cfg);
 
 /*

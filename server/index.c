@@ -26,6 +26,11 @@ enum index_stmt {
 	ST_TOKEN_ADD,
 	ST_TOKEN_LOGIN,
 	ST_TOKEN_PURGE,
+	ST_TOKEN_DROP,
+	ST_TOKENS_OF,
+	ST_TOKEN_DROP_ID,
+	ST_TOKENS_DROP_ALL,
+	ST_USER_SETPW,
 	ST_SPACE_ADD,
 	ST_MEMBER_ADD,
 	ST_MEMBER_GET,
@@ -44,10 +49,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"INSERT INTO users(login, phone, pwhash, created_at) VALUES(?1, ?2, ?3, ?4)",
 	[ST_USER_PWHASH] = "SELECT pwhash FROM users WHERE login = ?1",
 	[ST_TOKEN_ADD] =
-		"INSERT INTO tokens(hash, login, expires_at) VALUES(?1, ?2, ?3)",
+		"INSERT INTO tokens(hash, login, expires_at, created_at, address) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_TOKEN_LOGIN] =
 		"SELECT login FROM tokens WHERE hash = ?1 AND expires_at > ?2",
 	[ST_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_at <= ?1",
+	[ST_TOKEN_DROP] = "DELETE FROM tokens WHERE hash = ?1",
+	/* A session's id: the first 8 bytes of its token's SHA-256. */
+	[ST_TOKENS_OF] =
+		"SELECT lower(hex(substr(hash, 1, 8))), created_at, expires_at, address, hash = ?2 FROM tokens WHERE login = ?1 AND expires_at > ?3 ORDER BY created_at, hash",
+	[ST_TOKEN_DROP_ID] =
+		"DELETE FROM tokens WHERE login = ?1 AND lower(hex(substr(hash, 1, 8))) = ?2",
+	[ST_TOKENS_DROP_ALL] =
+		"DELETE FROM tokens WHERE login = ?1 AND (?2 IS NULL OR hash <> ?2)",
+	[ST_USER_SETPW] = "UPDATE users SET pwhash = ?2 WHERE login = ?1",
 	[ST_SPACE_ADD] =
 		"INSERT INTO spaces(name, kind, created_at) VALUES(?1, ?2, ?3)",
 	[ST_MEMBER_ADD] =
@@ -125,6 +139,36 @@ static const char schema_sql[] =
 	"  login TEXT NOT NULL,\n"
 	"  PRIMARY KEY(space, login));\n"
 	"PRAGMA user_version = 2;\n";
+
+/*
+ * Migrations: migrate_sql[v] takes a schema of version v + 2 to v + 3.  A
+ * new index gets schema_sql then every migration, so old and new data
+ * directories end with the same schema.
+ */
+static const char *const migrate_sql[] = {
+	/* 2 -> 3: sessions, login throttling, invitations. */
+	"ALTER TABLE tokens ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE tokens ADD COLUMN address TEXT;\n"
+	"CREATE INDEX tokens_login ON tokens(login);\n"
+	/* One row per login ("l:LOGIN") and per address ("a:ADDR"). */
+	"CREATE TABLE login_throttle(\n"
+	"  key TEXT PRIMARY KEY,\n"
+	"  failures INTEGER NOT NULL,\n"
+	"  last_at INTEGER NOT NULL,\n"
+	"  next_at INTEGER NOT NULL,\n"
+	"  locked_until INTEGER NOT NULL);\n"
+	"CREATE INDEX login_throttle_last ON login_throttle(last_at);\n"
+	/* No reference to users: a login unknown here is invited alike. */
+	"CREATE TABLE invitations(\n"
+	"  space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,\n"
+	"  login TEXT NOT NULL,\n"
+	"  role TEXT NOT NULL,\n"
+	"  invited_by TEXT NOT NULL,\n"
+	"  at INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(space, login));\n"
+	"CREATE INDEX invitations_login ON invitations(login);\n"
+	"PRAGMA user_version = 3;\n",
+};
 
 /* One SQLite connection and its prepared statements, used by one thread. */
 struct index_conn {
@@ -218,6 +262,55 @@ static int bind_text(sqlite3_stmt *st, int i, const char *s)
 	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
 }
 
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return version;
+}
+
+/*
+ * Create the schema (version 0) or bring an older one up to date, in one
+ * transaction.  The version is read again under the write lock: another
+ * process (coffred user add beside a running server) may have migrated
+ * meanwhile.
+ */
+static int schema_upgrade(struct index_conn *c, const char *path)
+{
+	int src, version;
+
+	src = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (src != SQLITE_OK)
+		return sql_fail(c, src, "begin a schema upgrade");
+	version = user_version(c->db);
+	if (version == 0)
+		src = sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL);
+	else if (version < 2)
+		src = SQLITE_MISMATCH;
+	for (version = version ? version : 2;
+	     src == SQLITE_OK && version < INDEX_SCHEMA_VERSION; version++)
+		src = sqlite3_exec(c->db, migrate_sql[version - 2], NULL, NULL,
+				   NULL);
+	if (src == SQLITE_OK)
+		src = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+	if (src != SQLITE_OK) {
+		char why[256];
+		int rc = sql_fail(c, src, "upgrade the schema");
+
+		/* err_msg() lives in the buffer err_set() rewrites */
+		snprintf(why, sizeof(why), "%s", err_msg());
+		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+		return err_set(rc, "index '%s': %s", path, why);
+	}
+	return 0;
+}
+
 /* Open and check one connection; create the schema when asked. */
 static int conn_open(const char *path, int create, struct index_conn **out)
 {
@@ -259,16 +352,11 @@ static int conn_open(const char *path, int create, struct index_conn **out)
 		rc = sql_fail(c, src, "read the schema version");
 		goto fail;
 	}
-	if (version == 0 && create) {
-		src = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
-		if (src == SQLITE_OK)
-			src = sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL);
-		if (src == SQLITE_OK)
-			src = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-		if (src != SQLITE_OK) {
-			rc = sql_fail(c, src, "create the schema");
+	if ((version == 0 && create) ||
+	    (version >= 2 && version < INDEX_SCHEMA_VERSION)) {
+		rc = schema_upgrade(c, path);
+		if (rc < 0)
 			goto fail;
-		}
 	} else if (version != INDEX_SCHEMA_VERSION) {
 		rc = err_set(-EPROTO,
 			     "index '%s' has schema version %d, expected %d",
@@ -449,7 +537,8 @@ int index_user_exists(struct index *ix, const char *login)
 }
 
 int index_token_add(struct index *idx, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
-		    const char *login, int64_t expires_at)
+		    const char *login, int64_t expires_at, int64_t now,
+		    const char *address)
 {
 	struct index_conn *ix;
 	sqlite3_stmt *st = NULL;
@@ -464,6 +553,8 @@ int index_token_add(struct index *idx, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
 				  SQLITE_TRANSIENT);
 		bind_text(st, 2, login);
 		sqlite3_bind_int64(st, 3, expires_at);
+		sqlite3_bind_int64(st, 4, now);
+		bind_text(st, 5, address);
 		rc = stmt_exec(ix, st, "store a token");
 	}
 	/* Expired tokens are useless: drop them while we are here. */
@@ -494,6 +585,155 @@ int index_token_login(struct index *idx,
 		rc = query_text(ix, st, out, outlen, "look up a token");
 	}
 	return rc;
+}
+
+/* Run st (bound by the caller); rows it changed into *n. */
+static int exec_count(struct index_conn *ix, sqlite3_stmt *st, const char *what,
+		      int *n)
+{
+	int rc = stmt_exec(ix, st, what);
+
+	if (rc == 0)
+		*n = sqlite3_changes(ix->db);
+	return rc;
+}
+
+static void bind_hash(sqlite3_stmt *st, int i,
+		      const uint8_t hash[INDEX_TOKEN_HASH_LEN])
+{
+	if (hash)
+		sqlite3_bind_blob(st, i, hash, INDEX_TOKEN_HASH_LEN,
+				  SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int index_token_drop(struct index *idx,
+		     const uint8_t hash[INDEX_TOKEN_HASH_LEN])
+{
+	struct index_conn *ix;
+	sqlite3_stmt *st = NULL;
+	int rc, n = 0;
+
+	rc = conn_get(idx, &ix);
+	if (rc == 0)
+		rc = stmt_get(ix, ST_TOKEN_DROP, &st);
+	if (rc)
+		return rc;
+	bind_hash(st, 1, hash);
+	rc = exec_count(ix, st, "revoke a token", &n);
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "no such session");
+	return rc;
+}
+
+int index_tokens_of(struct index *idx, const char *login,
+		    const uint8_t current[INDEX_TOKEN_HASH_LEN], int64_t now,
+		    index_token_cb cb, void *arg)
+{
+	struct index_conn *ix;
+	sqlite3_stmt *st = NULL;
+	int src, rc;
+
+	rc = conn_get(idx, &ix);
+	if (rc == 0)
+		rc = stmt_get(ix, ST_TOKENS_OF, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, login);
+	bind_hash(st, 2, current);
+	sqlite3_bind_int64(st, 3, now);
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		struct index_token tk = {
+			.id = (const char *)sqlite3_column_text(st, 0),
+			.created_at = sqlite3_column_int64(st, 1),
+			.expires_at = sqlite3_column_int64(st, 2),
+			.address = (const char *)sqlite3_column_text(st, 3),
+			.current = sqlite3_column_int(st, 4),
+		};
+
+		rc = cb(&tk, arg);
+		if (rc)
+			break;
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = sql_fail(ix, src, "list sessions");
+	stmt_done(st);
+	return rc;
+}
+
+int index_token_drop_id(struct index *idx, const char *login, const char *id)
+{
+	struct index_conn *ix;
+	sqlite3_stmt *st = NULL;
+	int rc, n = 0;
+
+	rc = conn_get(idx, &ix);
+	if (rc == 0)
+		rc = stmt_get(ix, ST_TOKEN_DROP_ID, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, login);
+	bind_text(st, 2, id);
+	rc = exec_count(ix, st, "revoke a session", &n);
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "no such session '%s'", id);
+	return rc;
+}
+
+int index_tokens_drop_all(struct index *idx, const char *login,
+			  const uint8_t keep[INDEX_TOKEN_HASH_LEN])
+{
+	struct index_conn *ix;
+	sqlite3_stmt *st = NULL;
+	int rc, n = 0;
+
+	rc = conn_get(idx, &ix);
+	if (rc == 0)
+		rc = stmt_get(ix, ST_TOKENS_DROP_ALL, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, login);
+	bind_hash(st, 2, keep);
+	rc = exec_count(ix, st, "revoke sessions", &n);
+	return rc < 0 ? rc : n;
+}
+
+int index_user_set_password(struct index *idx, const char *login,
+			    const char *pwhash,
+			    const uint8_t keep[INDEX_TOKEN_HASH_LEN])
+{
+	struct index_conn *ix;
+	sqlite3_stmt *st = NULL;
+	int rc, n = 0, dropped = 0;
+
+	rc = conn_get(idx, &ix);
+	if (rc < 0)
+		return rc;
+	rc = simple(ix, ST_BEGIN, "begin a transaction");
+	if (rc)
+		return rc;
+	rc = stmt_get(ix, ST_USER_SETPW, &st);
+	if (rc == 0) {
+		bind_text(st, 1, login);
+		bind_text(st, 2, pwhash);
+		rc = exec_count(ix, st, "change a password", &n);
+	}
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "no user '%s'", login);
+	/* The new password and the end of the other sessions, together. */
+	if (rc == 0)
+		rc = stmt_get(ix, ST_TOKENS_DROP_ALL, &st);
+	if (rc == 0) {
+		bind_text(st, 1, login);
+		bind_hash(st, 2, keep);
+		rc = exec_count(ix, st, "revoke sessions", &dropped);
+	}
+	if (rc == 0)
+		rc = simple(ix, ST_COMMIT, "commit");
+	if (rc)
+		simple(ix, ST_ROLLBACK, "roll back");
+	return rc < 0 ? rc : dropped;
 }
 
 int index_space_add(struct index *idx, const char *name, const char *kind,

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define INDEX_FILE_NAME	     "index.db"
-#define INDEX_SCHEMA_VERSION 2
+#define INDEX_SCHEMA_VERSION 3
 #define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
@@ -40,9 +40,41 @@ int index_user_pwhash(struct index *ix, const char *login, char *out,
 		      size_t outlen);
 int index_user_exists(struct index *ix, const char *login); /* 1, 0, -errno */
 
-/* Tokens, stored by their SHA-256 only. */
+/*
+ * Tokens (sessions), stored by their SHA-256 only, with their time of
+ * issue and the address that logged in (may be NULL).
+ */
 int index_token_add(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
-		    const char *login, int64_t expires_at);
+		    const char *login, int64_t expires_at, int64_t now,
+		    const char *address);
+/* Revoke one token; -ENOENT when there was none. */
+int index_token_drop(struct index *ix,
+		     const uint8_t hash[INDEX_TOKEN_HASH_LEN]);
+
+/* A live session as listed; id: 16 hex, the start of the token's hash. */
+struct index_token {
+	const char *id;
+	int64_t created_at, expires_at; /* Unix s; created_at 0: unknown */
+	const char *address;		/* may be NULL */
+	int current;			/* the token given as current */
+};
+typedef int (*index_token_cb)(const struct index_token *t, void *arg);
+/* Live sessions of login, oldest first.  A non-zero cb return stops. */
+int index_tokens_of(struct index *ix, const char *login,
+		    const uint8_t current[INDEX_TOKEN_HASH_LEN], int64_t now,
+		    index_token_cb cb, void *arg);
+/* Revoke login's session id; -ENOENT when login has none by that id. */
+int index_token_drop_id(struct index *ix, const char *login, const char *id);
+/* Revoke every token of login but keep (NULL: none kept); the count. */
+int index_tokens_drop_all(struct index *ix, const char *login,
+			  const uint8_t keep[INDEX_TOKEN_HASH_LEN]);
+/*
+ * Set login's password hash and revoke every token but keep, in one
+ * transaction.  The count revoked, -ENOENT when no such user, or -errno.
+ */
+int index_user_set_password(struct index *ix, const char *login,
+			    const char *pwhash,
+			    const uint8_t keep[INDEX_TOKEN_HASH_LEN]);
 /* Login of a live token into out; -ENOENT when unknown or expired. */
 int index_token_login(struct index *ix,
 		      const uint8_t hash[INDEX_TOKEN_HASH_LEN], int64_t now,

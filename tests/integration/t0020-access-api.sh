@@ -85,14 +85,19 @@ check "space create writes the owner in .coffre-access" \
 	sh -c "git -C '$(ledger demo)' show main:.coffre-access | grep -qx 'member alice owner'"
 
 # --- members --------------------------------------------------------------
+# Adding someone invites them (202); they join by accepting (t0102).
 req alice POST /v1/spaces/demo/members -d '{"login": "bob", "role": "assistant"}'
-expect "the owner adds an assistant" 200
+expect "the owner invites an assistant" 202
 req alice POST /v1/spaces/demo/members -d '{"login": "carol", "role": "intervenant"}'
-expect "the owner adds an intervenant" 200
+expect "the owner invites an intervenant" 202
 req alice POST /v1/spaces/demo/members -d '{"login": "dave", "role": "trusted"}'
-expect "the owner adds a trusted person" 200
+expect "the owner invites a trusted person" 202
+for u in bob carol dave; do
+	req $u POST /v1/invitations/demo
+	expect "$u accepts" 200
+done
 req alice POST /v1/spaces/demo/members -d '{"login": "nobody", "role": "assistant"}'
-expect "an unknown user is not found" 404
+expect "an unknown login is invited like a known one" 202
 req alice POST /v1/spaces/demo/members -d '{"login": "eve", "role": "boss"}'
 expect "an unknown role is a bad request" 400
 req alice GET /v1/spaces/demo/members

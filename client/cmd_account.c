@@ -1,0 +1,317 @@
+/*
+ * The account commands of the coffre CLI (docs/protocol.md, "Sessions"
+ * and "Access"): `coffre logout` revokes this device's token on the
+ * server and forgets it; `coffre sessions` lists the login's sessions and
+ * revokes one, the others or all; `coffre passwd` changes the password
+ * (the server revokes every other session) and seals the signing key of
+ * this device again under the new one (userkey.h); `coffre invitations`,
+ * `coffre accept SPACE` and `coffre decline SPACE` answer the invitations
+ * of `coffre member add`.
+ */
+#include "client/cmd_access.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "client/session.h"
+#include "client/transport.h"
+#include "client/userkey.h"
+#include "common/err.h"
+#include "common/fsutil.h"
+
+#define PASSWORD_FILE_MAX 4096
+
+static int fail(int rc)
+{
+	fprintf(stderr, "coffre: %s\n",
+		err_msg()[0] ? err_msg() : strerror(-rc));
+	return 1;
+}
+
+static int usage(const char *text)
+{
+	fprintf(stderr, "usage: coffre [--config DIR] %s\n", text);
+	return 2;
+}
+
+static const char *str_of(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+/* One request on the saved session; *dir (may be NULL) gets its dir. */
+static int call(const char *config, const char *method, const char *api,
+		json_t *body, json_t **reply, char **dir)
+{
+	struct session s;
+	struct transport *t;
+	int rc;
+
+	rc = access_connect(config, &s, &t);
+	if (rc == 0)
+		rc = transport_json(t, method, api, body, reply);
+	if (rc == 0 && dir) {
+		*dir = strdup(s.dir);
+		if (!*dir)
+			rc = err_set(-ENOMEM, "out of memory");
+	}
+	json_decref(body);
+	transport_free(t);
+	session_release(&s);
+	return rc;
+}
+
+/* Forget the session of this device; the exit status. */
+static int forget(const char *config)
+{
+	char *dir = NULL;
+	int rc = session_config_dir(config, &dir);
+
+	if (rc == 0)
+		rc = session_remove(dir);
+	free(dir);
+	return rc < 0 ? fail(rc) : 0;
+}
+
+int cmd_logout(const char *config, int argc, char **argv)
+{
+	int rc;
+
+	if (argc != 1)
+		return usage("logout");
+	rc = call(config, "POST", "/v1/logout", NULL, NULL, NULL);
+	/* Revoked or expired already: nothing left to stop on the server. */
+	if (rc == -EKEYREJECTED) {
+		err_clear();
+		rc = 0;
+	}
+	if (rc < 0) {
+		/* The token still works: keep it, so that logout can run
+		 * again once the server answers. */
+		fprintf(stderr,
+			"coffre: cannot revoke the token on the server (session kept): %s\n",
+			err_msg());
+		return 1;
+	}
+	if (forget(config))
+		return 1;
+	printf("logged out\n");
+	return 0;
+}
+
+static int sessions_list(const char *config)
+{
+	json_t *reply = NULL, *o;
+	size_t i;
+	int rc;
+
+	rc = call(config, "GET", "/v1/sessions", NULL, &reply, NULL);
+	if (rc < 0)
+		return fail(rc);
+	json_array_foreach(json_object_get(reply, "sessions"), i, o)
+	{
+		printf("%s  since %-20s  until %-20s  %-18s%s\n",
+		       str_of(o, "id"),
+		       str_of(o, "created_at")[0] ? str_of(o, "created_at") :
+						    "?",
+		       str_of(o, "expires_at"),
+		       str_of(o, "address")[0] ? str_of(o, "address") : "?",
+		       json_is_true(json_object_get(o, "current")) ?
+			       "  (this device)" :
+			       "");
+	}
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_sessions(const char *config, int argc, char **argv)
+{
+	static const char use[] =
+		"sessions [--revoke ID | --revoke-others | --revoke-all]";
+	json_t *reply = NULL;
+	char api[128];
+	int rc;
+
+	if (argc == 1)
+		return sessions_list(config);
+	if (argc == 3 && !strcmp(argv[1], "--revoke")) {
+		if (strlen(argv[2]) != 16 ||
+		    strspn(argv[2], "0123456789abcdef") != 16) {
+			fprintf(stderr,
+				"coffre: bad session id '%s' (16 hex digits, as coffre sessions lists them)\n",
+				argv[2]);
+			return 1;
+		}
+		snprintf(api, sizeof(api), "/v1/sessions/%s", argv[2]);
+		rc = call(config, "DELETE", api, NULL, NULL, NULL);
+		if (rc < 0)
+			return fail(rc);
+		printf("session %s revoked\n", argv[2]);
+		return 0;
+	}
+	if (argc != 2 || (strcmp(argv[1], "--revoke-others") &&
+			  strcmp(argv[1], "--revoke-all")))
+		return usage(use);
+	rc = call(config, "DELETE",
+		  strcmp(argv[1], "--revoke-all") ? "/v1/sessions?others=1" :
+						    "/v1/sessions",
+		  NULL, &reply, NULL);
+	if (rc < 0)
+		return fail(rc);
+	printf("%lld sessions revoked\n",
+	       (long long)json_integer_value(
+		       json_object_get(reply, "revoked")));
+	json_decref(reply);
+	/* This device's token went too: forget it. */
+	if (!strcmp(argv[1], "--revoke-all"))
+		return forget(config);
+	return 0;
+}
+
+static int read_password(const char *path, char **out)
+{
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = file_read_all(path, PASSWORD_FILE_MAX, out, &len);
+	if (rc < 0)
+		return err_set(rc, "cannot read password file '%s': %s", path,
+			       rc == -E2BIG ? "too large" : strerror(-rc));
+	(*out)[strcspn(*out, "\r\n")] = '\0';
+	if (!**out) {
+		free(*out);
+		*out = NULL;
+		return err_set(-EINVAL, "password file '%s' is empty", path);
+	}
+	return 0;
+}
+
+static void password_free(char *p)
+{
+	if (p) {
+		explicit_bzero(p, strlen(p));
+		free(p);
+	}
+}
+
+int cmd_passwd(const char *config, int argc, char **argv)
+{
+	static const char use[] =
+		"passwd --password-file OLD --new-password-file NEW";
+	static const struct option opts[] = {
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "new-password-file", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *oldf = NULL, *newf = NULL;
+	char *old = NULL, *new_pw = NULL, *dir = NULL;
+	json_t *reply = NULL;
+	int c, rc, status = 1;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'p')
+			oldf = optarg;
+		else if (c == 'n')
+			newf = optarg;
+		else
+			return usage(use);
+	}
+	if (optind != argc || !oldf || !newf)
+		return usage(use);
+	rc = read_password(oldf, &old);
+	if (rc == 0)
+		rc = read_password(newf, &new_pw);
+	if (rc == 0)
+		rc = call(config, "POST", "/v1/password",
+			  json_pack("{s:s, s:s}", "old_password", old,
+				    "new_password", new_pw),
+			  &reply, &dir);
+	if (rc < 0) {
+		fail(rc);
+		goto out;
+	}
+	printf("password changed; %lld other sessions revoked\n",
+	       (long long)json_integer_value(
+		       json_object_get(reply, "revoked")));
+	status = 0;
+	/* The signing key was sealed under the old password. */
+	rc = userkey_reseal(dir, old, new_pw);
+	if (rc == -ENOENT) {
+		err_clear();
+	} else if (rc < 0) {
+		fprintf(stderr,
+			"coffre: warning: the signing key is not sealed under the new password: %s\n",
+			err_msg());
+	}
+out:
+	password_free(old);
+	password_free(new_pw);
+	json_decref(reply);
+	free(dir);
+	return status;
+}
+
+int cmd_invitations(const char *config, int argc, char **argv)
+{
+	json_t *reply = NULL, *o;
+	size_t i;
+	int rc;
+
+	if (argc != 1)
+		return usage("invitations");
+	rc = call(config, "GET", "/v1/invitations", NULL, &reply, NULL);
+	if (rc < 0)
+		return fail(rc);
+	json_array_foreach(json_object_get(reply, "invitations"), i, o)
+	{
+		printf("%-24s %-12s invited by %s on %s\n", str_of(o, "space"),
+		       str_of(o, "role"), str_of(o, "invited_by"),
+		       str_of(o, "at"));
+	}
+	json_decref(reply);
+	return 0;
+}
+
+/* accept (POST) or decline (DELETE) the invitation to SPACE. */
+static int answer(const char *config, int argc, char **argv, int accept)
+{
+	json_t *reply = NULL;
+	char api[128];
+	const char *space = argc == 2 ? argv[1] : "";
+	int rc;
+
+	if (argc != 2)
+		return usage(accept ? "accept SPACE" : "decline SPACE");
+	if (!*space || strlen(space) > 64 || strpbrk(space, "/?%&")) {
+		fprintf(stderr, "coffre: bad space '%s'\n", space);
+		return 1;
+	}
+	snprintf(api, sizeof(api), "/v1/invitations/%s", space);
+	rc = call(config, accept ? "POST" : "DELETE", api, NULL, &reply, NULL);
+	if (rc < 0)
+		return fail(rc);
+	if (accept)
+		printf("you are %s of %s\n", str_of(reply, "role"), space);
+	else
+		printf("invitation to %s declined\n", space);
+	json_decref(reply);
+	return 0;
+}
+
+int cmd_accept(const char *config, int argc, char **argv)
+{
+	return answer(config, argc, argv, 1);
+}
+
+int cmd_decline(const char *config, int argc, char **argv)
+{
+	return answer(config, argc, argv, 0);
+}
