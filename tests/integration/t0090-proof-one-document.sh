@@ -28,7 +28,9 @@ printf 'alice 100\nbob 90\n' >>"$T/salaries"
 cp "$T/salaries" "$A/Secret/salaries.txt"
 printf 'the plan\n' >"$A/Other/plan.txt"
 check "sync" client_sync a
-check "tom is a trusted person" cf a member add demo tom --role trusted
+check "tom is invited as a trusted person" cf a member add demo tom --role trusted
+client_login b tom
+check "tom accepts" cf b accept demo
 check "limited to /Dossier" cf a grant "$A/Dossier" tom read
 
 # What must not leak: the other documents' names, doc ids, chunk ids and
@@ -51,7 +53,6 @@ printf '%s\n' Secret salaries Other plan.txt coffre-access coffre-folder \
 check "the secret's manifest names chunks" \
 	test "$(wc -l <"$T/forbidden")" -ge 12
 
-client_login b tom
 client_mount b demo
 B=$(mnt_of b)
 check "tom sees /Dossier only" test "$(ls "$B")" = Dossier

@@ -134,7 +134,10 @@ world_build()
 		tom:trusted rem:assistant; do
 		req alice POST /v1/spaces/demo/members \
 			-d "{\"login\": \"${u%%:*}\", \"role\": \"${u#*:}\"}"
-		[ "$CODE" = 200 ] || diag "member $u: $CODE $BODY"
+		[ "$CODE" = 202 ] || diag "member $u: $CODE $BODY"
+		# An added person is invited; they join by accepting.
+		req "${u%%:*}" POST /v1/invitations/demo
+		[ "$CODE" = 200 ] || diag "accept $u: $CODE $BODY"
 	done
 	req alice POST /v1/spaces/demo/delegation -d '{"login": "dan", "admin": true}'
 	printf 'hello world\n' >"$T/f1"
