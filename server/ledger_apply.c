@@ -35,6 +35,9 @@
 #include <git2.h>
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
+/* FNV-1a: uthash's default (Jenkins) falls through its switch, which
+ * clang -Wimplicit-fallthrough refuses; these tables are small. */
+#define HASH_FUNCTION HASH_FNV
 #include <uthash.h>
 
 #include "common/buf.h"
