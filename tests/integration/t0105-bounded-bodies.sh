@@ -80,8 +80,14 @@ code=$(api "$T/r" POST "$S/chunks/missing" "${auth[@]}" "${json[@]}" --data-bina
 check_eq "7 MiB of [],[],... to chunks/missing: 413" 413 "$code"
 hwm1=$(hwm_kib)
 echo "coffred peak RSS: $hwm0 KiB before the costly bodies, $hwm1 KiB after" | diag
-check "the server's peak RSS grew by less than 100 MiB" \
-	test $((hwm1 - hwm0)) -lt $((100 * 1024))
+# AddressSanitizer keeps freed memory in quarantine and pads every
+# allocation, so the figure says nothing about coffred under it.
+if ldd "$COFFRED" 2>/dev/null | grep -q libasan; then
+	ok "the server's peak RSS grew by less than 100 MiB # SKIP under AddressSanitizer, whose allocator holds freed memory"
+else
+	check "the server's peak RSS grew by less than 100 MiB" \
+		test $((hwm1 - hwm0)) -lt $((100 * 1024))
+fi
 check_eq "none of the refused bodies changed the head" "$head1" \
 	"$(git --git-dir "$(ledger demo)" rev-parse main)"
 check "the mkdir batch made one commit" test "$head0" != "$head1"
