@@ -50,8 +50,8 @@
  * 4 MiB chunk named 1024 times) in and bound what 80 bytes of JSON per
  * reference can make the server hash.
  */
-#define COMMIT_REFS_MAX	   (1u << 17)
-#define COMMIT_REPEATS_MAX 1024
+#define COMMIT_REFS_MAX		  (1u << 17)
+#define COMMIT_REPEATS_MAX	  1024
 
 static const char *const op_names[] = {
 	[LEDGER_OP_MKDIR] = "mkdir", [LEDGER_OP_DEPOSIT] = "deposit",
