@@ -90,6 +90,9 @@ struct apply {
 	git_index *idx;
 	struct chunkstore *cs;
 	const char *login;
+	/* The batch's one deposit time: in every manifest and as the time
+	 * of each of its commits, so a replay reads back the same. */
+	time_t now_t;
 	char now[32];
 	struct hash_ctx *hash;
 	struct held_chunk {
@@ -1066,10 +1069,12 @@ static int make_commit(struct apply *ap, const git_oid *parent_id,
 	if (rc == 0)
 		rc = git_commit_lookup(&parent, ap->repo, parent_id);
 	if (rc == 0)
-		rc = git_signature_now(&author, ap->login, email);
+		rc = git_signature_new(&author, ap->login, email,
+				       (git_time_t)ap->now_t, 0);
 	if (rc == 0)
-		rc = git_signature_now(&committer, LEDGER_SERVER_NAME,
-				       LEDGER_SERVER_EMAIL);
+		rc = git_signature_new(&committer, LEDGER_SERVER_NAME,
+				       LEDGER_SERVER_EMAIL,
+				       (git_time_t)ap->now_t, 0);
 	if (rc < 0) {
 		rc = ledger_git_err(rc, "cannot write the commit");
 		goto out;
@@ -1267,7 +1272,8 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 	rc = hash_new(&ap.hash);
 	if (rc < 0)
 		goto free_only;
-	rfc3339_utc((long long)time(NULL), ap.now, sizeof(ap.now));
+	ap.now_t = time(NULL);
+	rfc3339_utc((long long)ap.now_t, ap.now, sizeof(ap.now));
 	precheck_contents(&ap, ops, nops);
 	held_release(&ap); /* before the lock: the memory is not needed */
 

@@ -115,12 +115,15 @@ static int own_of(const struct model *m, const char *p)
  */
 static unsigned model_rights(const struct model *m, int role, const char *f)
 {
-	char anc[8][64], croot[64] = "";
+	/* a 63-byte path has at most 31 levels below the root */
+	char anc[33][64], croot[64] = "";
 	int na = 0, cls, g = G_NONE;
 	char p[64];
 
 	cp(p, f);
 	for (;;) {
+		if (na == (int)(sizeof(anc) / sizeof(anc[0])))
+			abort();
 		cp(anc[na++], p);
 		if (!strcmp(p, "/"))
 			break;
