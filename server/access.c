@@ -13,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -26,186 +24,103 @@
 
 #define ACCESS_TEXT_MAX (16u * 1024u * 1024u)
 
-/* One change at a time per process: text, ledger and mirror agree. */
-static pthread_mutex_t access_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int db_fail(sqlite3 *db, const char *what)
-{
-	int src = sqlite3_errcode(db);
-
-	return err_set(src == SQLITE_FULL ? -ENOSPC :
-		       src == SQLITE_BUSY ? -EBUSY :
-					    -EIO,
-		       "access: cannot %s: %s", what, sqlite3_errmsg(db));
-}
-
-/* Prepare sql and bind the given text parameters (NULL ends the list). */
-static int prep(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *a,
-		const char *b, const char *c, const char *d)
-{
-	const char *v[4] = { a, b, c, d };
-
-	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-		return db_fail(db, "prepare a query");
-	for (int i = 0; i < 4 && v[i]; i++)
-		sqlite3_bind_text(*st, i + 1, v[i], -1, SQLITE_TRANSIENT);
-	return 0;
-}
-
-static int run(sqlite3 *db, const char *sql, const char *a, const char *b,
-	       const char *c, const char *d)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = prep(db, &st, sql, a, b, c, d);
-
-	if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(db, "update the access mirror");
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int access_member(struct index *ix, const char *space, const char *login,
 		  enum policy_role *role, int *admin)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc, src;
+	char r[32];
+	int rc = index_member_access(ix, space, login, r, sizeof(r), admin);
 
-	rc = index_db(ix, &db);
-	if (rc == 0)
-		rc = prep(
-			db, &st,
-			"SELECT m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 AND m.login = ?2",
-			space, login, NULL, NULL);
-	if (rc < 0)
-		return rc;
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		if (policy_role_parse((const char *)sqlite3_column_text(st, 0),
-				      role) < 0)
-			rc = err_set(-EIO, "access: bad role in the index");
-		*admin = sqlite3_column_int(st, 1);
-	} else if (src == SQLITE_DONE) {
-		rc = err_set(-ENOENT, "no such space '%s'", space);
-	} else {
-		rc = db_fail(db, "look up a member");
-	}
-	sqlite3_finalize(st);
+	if (rc == 0 && policy_role_parse(r, role) < 0)
+		rc = err_set(-EIO, "access: bad role in the index");
 	return rc;
+}
+
+static int grant_load_cb(const char *path, const char *login, const char *level,
+			 void *arg)
+{
+	struct access_grants *g = arg;
+	char *p = strdup(path);
+	char **np;
+	enum policy_grant *nl;
+
+	(void)login;
+	if (g->n == ACCESS_GRANTS_MAX) {
+		free(p);
+		return err_set(-E2BIG, "over %d grants", ACCESS_GRANTS_MAX);
+	}
+	np = realloc(g->paths, (g->n + 1) * sizeof(*np));
+	if (np)
+		g->paths = np;
+	nl = realloc(g->levels, (g->n + 1) * sizeof(*nl));
+	if (nl)
+		g->levels = nl;
+	if (!p || !np || !nl) {
+		free(p);
+		return -ENOMEM;
+	}
+	g->paths[g->n] = p;
+	if (policy_grant_parse(level, &g->levels[g->n]) < 0)
+		g->levels[g->n] = POLICY_GRANT_NONE;
+	g->n++;
+	return 0;
 }
 
 int access_grants_load(struct index *ix, const char *space, const char *login,
 		       struct access_grants *g)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc, src;
+	int rc;
 
 	memset(g, 0, sizeof(*g));
-	rc = index_db(ix, &db);
-	if (rc == 0)
-		rc = prep(
-			db, &st,
-			"SELECT path, level FROM grants WHERE space = ?1 AND login = ?2 LIMIT 10001",
-			space, login, NULL, NULL);
-	if (rc < 0)
-		return rc;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		char *p = strdup((const char *)sqlite3_column_text(st, 0));
-		char **np;
-		enum policy_grant *nl;
-
-		if (g->n == ACCESS_GRANTS_MAX) {
-			free(p);
-			rc = err_set(-E2BIG, "over %d grants",
-				     ACCESS_GRANTS_MAX);
-			break;
-		}
-		np = realloc(g->paths, (g->n + 1) * sizeof(*np));
-		if (np)
-			g->paths = np;
-		nl = realloc(g->levels, (g->n + 1) * sizeof(*nl));
-		if (nl)
-			g->levels = nl;
-		if (!p || !np || !nl) {
-			free(p);
-			rc = -ENOMEM;
-			break;
-		}
-		g->paths[g->n] = p;
-		if (policy_grant_parse((const char *)sqlite3_column_text(st, 1),
-				       &g->levels[g->n]) < 0)
-			g->levels[g->n] = POLICY_GRANT_NONE;
-		g->n++;
-	}
-	if (rc == 0 && src != SQLITE_DONE)
-		rc = db_fail(db, "read grants");
-	sqlite3_finalize(st);
+	rc = index_grants(ix, space, login, ACCESS_GRANTS_MAX + 1,
+			  grant_load_cb, g);
 	if (rc < 0)
 		access_grants_release(g);
 	return rc;
 }
 
+struct member_fwd {
+	access_member_cb cb;
+	void *arg;
+};
+
+static int member_fwd(const char *login, const char *role, int admin, void *arg)
+{
+	struct member_fwd *f = arg;
+	enum policy_role r = POLICY_ROLE_NONE;
+
+	policy_role_parse(role, &r);
+	return f->cb(login, r, admin, f->arg);
+}
+
 int access_members(struct index *ix, const char *space, access_member_cb cb,
 		   void *arg)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc, src;
+	struct member_fwd f = { cb, arg };
 
-	rc = index_db(ix, &db);
-	if (rc == 0)
-		rc = prep(
-			db, &st,
-			"SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 ORDER BY m.login",
-			space, NULL, NULL, NULL);
-	if (rc < 0)
-		return rc;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		enum policy_role role = POLICY_ROLE_NONE;
+	return index_members(ix, space, member_fwd, &f);
+}
 
-		policy_role_parse((const char *)sqlite3_column_text(st, 1),
-				  &role);
-		rc = cb((const char *)sqlite3_column_text(st, 0), role,
-			sqlite3_column_int(st, 2), arg);
-		if (rc)
-			break;
-	}
-	if (rc == 0 && src != SQLITE_DONE)
-		rc = db_fail(db, "list members");
-	sqlite3_finalize(st);
-	return rc;
+struct grant_fwd {
+	access_grant_cb cb;
+	void *arg;
+};
+
+static int grant_fwd(const char *path, const char *login, const char *level,
+		     void *arg)
+{
+	struct grant_fwd *f = arg;
+	enum policy_grant g = POLICY_GRANT_NONE;
+
+	policy_grant_parse(level, &g);
+	return f->cb(path, login, g, f->arg);
 }
 
 int access_grants_all(struct index *ix, const char *space, access_grant_cb cb,
 		      void *arg)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc, src;
+	struct grant_fwd f = { cb, arg };
 
-	rc = index_db(ix, &db);
-	if (rc == 0)
-		rc = prep(
-			db, &st,
-			"SELECT path, login, level FROM grants WHERE space = ?1 ORDER BY path, login",
-			space, NULL, NULL, NULL);
-	if (rc < 0)
-		return rc;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		enum policy_grant g = POLICY_GRANT_NONE;
-
-		policy_grant_parse((const char *)sqlite3_column_text(st, 2),
-				   &g);
-		rc = cb((const char *)sqlite3_column_text(st, 0),
-			(const char *)sqlite3_column_text(st, 1), g, arg);
-		if (rc)
-			break;
-	}
-	if (rc == 0 && src != SQLITE_DONE)
-		rc = db_fail(db, "list grants");
-	sqlite3_finalize(st);
-	return rc;
+	return index_grants(ix, space, NULL, 0, grant_fwd, &f);
 }
 
 static int text_member(const char *login, enum policy_role role, int admin,
@@ -240,23 +155,23 @@ int access_text(struct index *ix, const char *space, struct buf *out)
 struct change {
 	struct space *sp;
 	struct index *ix;
-	sqlite3 *db;
+	struct index_txn *tx;
 	const char *by;
 	struct index_event ev;
 	char msg[1024];
 };
 
+/* One change at a time per space, on every node: text, ledger and mirror
+ * agree. */
 static int change_begin(struct change *c)
 {
-	int rc = index_db(c->ix, &c->db);
+	int rc = index_begin(c->ix, &c->tx);
 
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&access_lock);
-	if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) {
-		rc = db_fail(c->db, "begin a transaction");
-		pthread_mutex_unlock(&access_lock);
-	}
+	rc = index_lock_space(c->ix, c->tx, c->sp->name);
+	if (rc < 0)
+		index_rollback(c->ix, c->tx);
 	return rc;
 }
 
@@ -278,59 +193,44 @@ static int change_end(struct change *c, int rc, int text_too)
 	if (rc == 0)
 		rc = events_append(c->ix, c->sp->name, c->by,
 				   (int64_t)time(NULL), &c->ev, NULL);
-	if (rc == 0 && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) {
+	if (rc == 0) {
+		rc = index_commit(c->ix, c->tx);
 		/* The ledger has it; the mirror can be rebuilt from it. */
-		rc = db_fail(c->db, "commit");
-		log_error(
-			"space '%s': access change in the ledger but not in the index: %s",
-			c->sp->name, err_msg());
+		if (rc < 0)
+			log_error(
+				"space '%s': access change in the ledger but not in the index: %s",
+				c->sp->name, err_msg());
+	} else {
+		index_rollback(c->ix, c->tx);
 	}
-	if (rc < 0)
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_unlock(&access_lock);
 	buf_release(&text);
 	return rc;
 }
 
 /* Owner login may stop being one: -EEXIST when it is the last owner. */
-static int not_last_owner(sqlite3 *db, const char *space, const char *login)
+static int not_last_owner(struct index *ix, const char *space,
+			  const char *login)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = prep(
-		db, &st,
-		"SELECT count(*) FROM members WHERE space = ?1 AND role = 'owner'",
-		space, NULL, NULL, NULL);
+	int n = 0;
+	int rc = index_owners_count(ix, space, &n);
 
-	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		if (sqlite3_column_int(st, 0) <= 1)
-			rc = err_set(-EEXIST, "'%s' is the last owner of '%s'",
-				     login, space);
-	} else if (rc == 0) {
-		rc = db_fail(db, "count owners");
-	}
-	sqlite3_finalize(st);
+	if (rc == 0 && n <= 1)
+		rc = err_set(-EEXIST, "'%s' is the last owner of '%s'", login,
+			     space);
 	return rc;
 }
 
 /* A trusted person's grants name one folder at most. */
-static int one_folder(sqlite3 *db, const char *space, const char *login)
+static int one_folder(struct index *ix, const char *space, const char *login)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = prep(
-		db, &st,
-		"SELECT count(*) FROM grants WHERE space = ?1 AND login = ?2",
-		space, login, NULL, NULL);
+	int n = 0;
+	int rc = index_grants_count(ix, space, login, &n);
 
-	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		if (sqlite3_column_int(st, 0) > 1)
-			rc = err_set(
-				-EEXIST,
-				"a trusted person reads one designated folder: '%s' holds grants on %d; revoke all but one first",
-				login, sqlite3_column_int(st, 0));
-	} else if (rc == 0) {
-		rc = db_fail(db, "count grants");
-	}
-	sqlite3_finalize(st);
+	if (rc == 0 && n > 1)
+		rc = err_set(
+			-EEXIST,
+			"a trusted person reads one designated folder: '%s' holds grants on %d; revoke all but one first",
+			login, n);
 	return rc;
 }
 
@@ -357,31 +257,21 @@ int access_member_set(struct space *sp, struct index *ix, const char *by,
 		err_clear();
 	}
 	if (rc == 0 && old == POLICY_ROLE_OWNER && role != POLICY_ROLE_OWNER)
-		rc = not_last_owner(c.db, sp->name, login);
+		rc = not_last_owner(ix, sp->name, login);
 	if (rc == 0)
-		rc = run(
-			c.db,
-			"INSERT OR REPLACE INTO members(space, login, role) VALUES(?1, ?2, ?3)",
-			sp->name, login, policy_role_name(role), NULL);
+		rc = index_member_put(ix, sp->name, login,
+				      policy_role_name(role), 1);
 	/* Delegation is for assistants; owners need no grants. */
 	if (rc == 0 && role != POLICY_ROLE_ASSISTANT)
-		rc = run(
-			c.db,
-			"DELETE FROM delegations WHERE space = ?1 AND login = ?2",
-			sp->name, login, NULL, NULL);
+		rc = index_delegation_set(ix, sp->name, login, 0);
 	if (rc == 0 && role == POLICY_ROLE_OWNER)
-		rc = run(c.db,
-			 "DELETE FROM grants WHERE space = ?1 AND login = ?2",
-			 sp->name, login, NULL, NULL);
+		rc = index_grants_drop_all(ix, sp->name, login);
 	/* The grants the new role may hold: a trusted person reads one
 	 * designated folder, and deposits nowhere. */
 	if (rc == 0 && role == POLICY_ROLE_TRUSTED)
-		rc = run(
-			c.db,
-			"UPDATE grants SET level = 'read' WHERE space = ?1 AND login = ?2",
-			sp->name, login, NULL, NULL);
+		rc = index_grants_read_only(ix, sp->name, login);
 	if (rc == 0 && role == POLICY_ROLE_TRUSTED)
-		rc = one_folder(c.db, sp->name, login);
+		rc = one_folder(ix, sp->name, login);
 	snprintf(c.msg, sizeof(c.msg),
 		 "member %s %s\n\nCoffre-Op: member %s %s\n", login,
 		 policy_role_name(role), login, policy_role_name(role));
@@ -408,20 +298,9 @@ int access_member_remove(struct space *sp, struct index *ix, const char *by,
 		rc = err_set(-ENOENT, "'%s' is no member of '%s'", login,
 			     sp->name);
 	if (rc == 0 && old == POLICY_ROLE_OWNER)
-		rc = not_last_owner(c.db, sp->name, login);
+		rc = not_last_owner(ix, sp->name, login);
 	if (rc == 0)
-		rc = run(c.db,
-			 "DELETE FROM members WHERE space = ?1 AND login = ?2",
-			 sp->name, login, NULL, NULL);
-	if (rc == 0)
-		rc = run(
-			c.db,
-			"DELETE FROM delegations WHERE space = ?1 AND login = ?2",
-			sp->name, login, NULL, NULL);
-	if (rc == 0)
-		rc = run(c.db,
-			 "DELETE FROM grants WHERE space = ?1 AND login = ?2",
-			 sp->name, login, NULL, NULL);
+		rc = index_member_drop(ix, sp->name, login);
 	snprintf(c.msg, sizeof(c.msg),
 		 "member remove %s\n\nCoffre-Op: member-remove %s\n", login,
 		 login);
@@ -453,11 +332,7 @@ int access_delegate(struct space *sp, struct index *ix, const char *by,
 			"administration is delegated to assistants only, '%s' is %s",
 			login, policy_role_name(role));
 	if (rc == 0)
-		rc = run(
-			c.db,
-			admin ? "INSERT OR IGNORE INTO delegations(space, login) VALUES(?1, ?2)" :
-				"DELETE FROM delegations WHERE space = ?1 AND login = ?2",
-			sp->name, login, NULL, NULL);
+		rc = index_delegation_set(ix, sp->name, login, admin);
 	snprintf(c.msg, sizeof(c.msg), "%s %s\n\nCoffre-Op: %s %s\n",
 		 admin ? "delegate-admin" : "revoke-admin", login,
 		 admin ? "delegate-admin" : "revoke-admin", login);
@@ -488,26 +363,6 @@ static int is_folder(struct space *sp, const char *path)
 	return rc < 0 ? rc : dir;
 }
 
-static int trusted_elsewhere(sqlite3 *db, const char *space, const char *login,
-			     const char *path, int *found)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = prep(
-		db, &st,
-		"SELECT 1 FROM grants WHERE space = ?1 AND login = ?2 AND path != ?3",
-		space, login, path, NULL);
-
-	if (rc == 0) {
-		int src = sqlite3_step(st);
-
-		*found = src == SQLITE_ROW;
-		if (src != SQLITE_ROW && src != SQLITE_DONE)
-			rc = db_fail(db, "read grants");
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int access_grant(struct space *sp, struct index *ix, const char *by,
 		 const char *path, const char *login, enum policy_grant level)
 {
@@ -535,7 +390,7 @@ int access_grant(struct space *sp, struct index *ix, const char *by,
 	    role == POLICY_ROLE_TRUSTED)
 		rc = err_set(-EINVAL, "a trusted person may only read");
 	if (rc == 0 && level && role == POLICY_ROLE_TRUSTED) {
-		rc = trusted_elsewhere(c.db, sp->name, login, path, &other);
+		rc = index_grant_elsewhere(ix, sp->name, login, path, &other);
 		if (rc == 0 && other)
 			rc = err_set(
 				-EEXIST,
@@ -543,19 +398,10 @@ int access_grant(struct space *sp, struct index *ix, const char *by,
 				login);
 	}
 	if (rc == 0 && level)
-		rc = run(
-			c.db,
-			"INSERT OR REPLACE INTO grants(space, path, login, level) VALUES(?1, ?2, ?3, ?4)",
-			sp->name, path, login, policy_grant_name(level));
-	if (rc == 0 && !level) {
-		rc = run(
-			c.db,
-			"DELETE FROM grants WHERE space = ?1 AND path = ?2 AND login = ?3",
-			sp->name, path, login, NULL);
-		if (rc == 0 && sqlite3_changes(c.db) == 0)
-			rc = err_set(-ENOENT, "'%s' holds no grant on '%s'",
-				     login, path);
-	}
+		rc = index_grant_put(ix, sp->name, path, login,
+				     policy_grant_name(level), 1);
+	if (rc == 0 && !level)
+		rc = index_grant_drop(ix, sp->name, path, login);
 	if (level)
 		snprintf(
 			c.msg, sizeof(c.msg),
@@ -609,82 +455,46 @@ static int doc_stat_cb(const struct ledger_entry *e, void *arg)
 int access_chunk_docs(struct index *ix, const char *space,
 		      const char *chunk_hex, access_doc_cb cb, void *arg)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc, src;
+	return index_chunk_docs(ix, space, chunk_hex, cb, arg);
+}
 
-	rc = index_db(ix, &db);
-	/* NEEDSWORK: a scan of the space's manifests per lookup; a table of
-	 * chunk references would make it one index probe. */
-	if (rc == 0)
-		rc = prep(
-			db, &st,
-			"SELECT DISTINCT doc_id FROM versions WHERE space = ?1 AND instr(manifest, ?2) > 0",
-			space, chunk_hex, NULL, NULL);
-	if (rc < 0)
-		return rc;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		char doc[DOC_ID_HEX_LEN + 1];
+struct moves {
+	char *out;
+	size_t outlen;
+};
 
-		snprintf(doc, sizeof(doc), "%s",
-			 (const char *)sqlite3_column_text(st, 0));
-		rc = cb(arg, doc);
-		if (rc)
-			break;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = db_fail(db, "read versions");
-	sqlite3_finalize(st);
-	return rc;
+static int follow_move(void *arg, const char *to, const char *from)
+{
+	struct moves *m = arg;
+	size_t n = strlen(from);
+	char moved[PATH_MAX_LEN + 1];
+
+	if (strncmp(m->out, from, n) || m->out[n] != '/')
+		return 0;
+	if ((size_t)snprintf(moved, sizeof(moved), "%s%s", to, m->out + n) >=
+	    sizeof(moved))
+		return 0;
+	snprintf(m->out, m->outlen, "%s", moved);
+	return 0;
 }
 
 int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 		    char *out, size_t outlen)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3_int64 seq = 0;
-	sqlite3 *db;
-	int rc, src;
+	struct moves m = { out, outlen };
+	uint64_t seq = 0;
+	int rc;
 
 	out[0] = '\0';
-	rc = index_db(ix, &db);
-	if (rc == 0)
-		rc = prep(
-			db, &st,
-			"SELECT seq, path FROM events WHERE space = ?1 AND doc_id = ?2 AND path IS NOT NULL AND kind IN ('deposit', 'move') ORDER BY seq DESC LIMIT 1",
-			sp->name, doc_id, NULL, NULL);
-	if (rc < 0)
-		return rc;
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		seq = sqlite3_column_int64(st, 0);
-		snprintf(out, outlen, "%s", sqlite3_column_text(st, 1));
-	}
-	sqlite3_finalize(st);
-	if (!out[0])
+	rc = index_doc_last_path(ix, sp->name, doc_id, &seq, out, outlen);
+	if (rc == -ENOENT || (rc == 0 && !out[0]))
 		return err_set(-ENOENT, "no such document '%s'", doc_id);
-	/* Later folder moves carry the document along: follow them. */
-	rc = prep(
-		db, &st,
-		"SELECT path, detail FROM events WHERE space = ?1 AND seq > ?2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq",
-		sp->name, NULL, NULL, NULL);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_int64(st, 2, seq);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *to = (const char *)sqlite3_column_text(st, 0);
-		const char *from = (const char *)sqlite3_column_text(st, 1);
-		size_t n = strlen(from);
-		char moved[PATH_MAX_LEN + 1];
-
-		if (strncmp(out, from, n) || out[n] != '/')
-			continue;
-		if ((size_t)snprintf(moved, sizeof(moved), "%s%s", to,
-				     out + n) >= sizeof(moved))
-			continue;
-		snprintf(out, outlen, "%s", moved);
-	}
-	sqlite3_finalize(st);
+	/* Later folder moves carry the document along: follow them. */
+	rc = index_folder_moves(ix, sp->name, seq, follow_move, &m);
+	if (rc < 0)
+		return rc;
 	/* The head has the last word: the document must be filed there. */
 	rc = ledger_stat(sp->ledger, out, doc_stat_cb, (void *)doc_id);
 	if (rc < 0)
@@ -698,27 +508,15 @@ int access_folder_moved(struct space *sp, struct index *ix, const char *by,
 			const char *from, const char *to)
 {
 	struct change c = { .sp = sp, .ix = ix, .by = by };
-	int rc, n;
+	int rc, n = 0;
 
 	rc = change_begin(&c);
 	if (rc < 0)
 		return rc;
-	/* substr() rather than LIKE: names may hold '%' and '_'. */
-	if (to)
-		rc = run(
-			c.db,
-			"UPDATE grants SET path = ?3 || substr(path, length(?2) + 1) WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
-			sp->name, from, to, NULL);
-	else
-		rc = run(
-			c.db,
-			"DELETE FROM grants WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
-			sp->name, from, NULL, NULL);
-	n = rc == 0 ? sqlite3_changes(c.db) : 0;
+	rc = index_grants_move(ix, sp->name, from, to, &n);
 	if (rc == 0 && n == 0) {
 		/* No grant there: nothing to commit. */
-		sqlite3_exec(c.db, "ROLLBACK", NULL, NULL, NULL);
-		pthread_mutex_unlock(&access_lock);
+		index_rollback(ix, c.tx);
 		return 0;
 	}
 	if (to)
@@ -739,7 +537,8 @@ int access_folder_moved(struct space *sp, struct index *ix, const char *by,
 
 /* --- the mirror checked against the ledger --- */
 
-/* Spaces checked by this process; protected by access_lock. */
+/* Spaces checked by this process; protected by checked_lock. */
+static pthread_mutex_t checked_lock = PTHREAD_MUTEX_INITIALIZER;
 static char (*checked)[65];
 static size_t nchecked;
 
@@ -779,19 +578,12 @@ static char *word(char **s)
 }
 
 /* Load text into the mirror of space, inside an open transaction. */
-static int load_text(sqlite3 *db, const char *space, char *text)
+static int load_text(struct index *ix, const char *space, char *text)
 {
 	char *line, *save = NULL;
 	int rc, n = 0;
 
-	rc = run(db, "DELETE FROM members WHERE space = ?1", space, NULL, NULL,
-		 NULL);
-	if (rc == 0)
-		rc = run(db, "DELETE FROM delegations WHERE space = ?1", space,
-			 NULL, NULL, NULL);
-	if (rc == 0)
-		rc = run(db, "DELETE FROM grants WHERE space = ?1", space, NULL,
-			 NULL, NULL);
+	rc = index_access_clear(ix, space);
 	for (line = strtok_r(text, "\n", &save); rc == 0 && line;
 	     line = strtok_r(NULL, "\n", &save), n++) {
 		char *rest = line, *kind = word(&rest), *login, *a;
@@ -813,25 +605,17 @@ static int load_text(sqlite3 *db, const char *space, char *text)
 			    (rest && strcmp(rest, "admin")))
 				rc = -EBADMSG;
 			if (rc == 0)
-				rc = run(
-					db,
-					"INSERT INTO members(space, login, role) VALUES(?1, ?2, ?3)",
-					space, login, a, NULL);
+				rc = index_member_put(ix, space, login, a, 0);
 			if (rc == 0 && rest)
-				rc = run(
-					db,
-					"INSERT INTO delegations(space, login) VALUES(?1, ?2)",
-					space, login, NULL, NULL);
+				rc = index_delegation_set(ix, space, login, 1);
 		} else if (!strcmp(kind, "grant")) {
 			/* The path is the rest of the line, spaces included. */
 			if (policy_grant_parse(a, &g) < 0 || !rest ||
 			    path_validate(rest) < 0)
 				rc = -EBADMSG;
 			if (rc == 0)
-				rc = run(
-					db,
-					"INSERT INTO grants(space, path, login, level) VALUES(?1, ?2, ?3, ?4)",
-					space, rest, login, a);
+				rc = index_grant_put(ix, space, rest, login, a,
+						     0);
 		} else {
 			rc = -EBADMSG;
 		}
@@ -846,20 +630,23 @@ static int load_text(sqlite3 *db, const char *space, char *text)
 int access_reconcile(struct space *sp, struct index *ix)
 {
 	struct buf ledger_text, index_text;
-	sqlite3 *db;
-	int rc;
+	struct index_txn *tx;
+	int rc, done;
 
-	rc = index_db(ix, &db);
+	pthread_mutex_lock(&checked_lock);
+	done = was_checked(sp->name);
+	pthread_mutex_unlock(&checked_lock);
+	if (done)
+		return 0;
+	/* Under the space's lock: no change runs meanwhile. */
+	rc = index_begin(ix, &tx);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&access_lock);
-	if (was_checked(sp->name)) {
-		pthread_mutex_unlock(&access_lock);
-		return 0;
-	}
+	rc = index_lock_space(ix, tx, sp->name);
 	buf_init(&ledger_text, ACCESS_TEXT_MAX);
 	buf_init(&index_text, ACCESS_TEXT_MAX);
-	rc = access_text(ix, sp->name, &index_text);
+	if (rc == 0)
+		rc = access_text(ix, sp->name, &index_text);
 	if (rc == 0)
 		rc = access_ledger_read(sp->ledger, &ledger_text);
 	if (rc == -ENOENT) {
@@ -874,22 +661,20 @@ int access_reconcile(struct space *sp, struct index *ix)
 		log_warn(
 			"space '%s': the index's access state differs from the ledger's; reloading it from the ledger",
 			sp->name);
-		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) {
-			rc = db_fail(db, "begin a transaction");
-		} else {
-			rc = load_text(db, sp->name, ledger_text.data);
-			if (rc == 0 &&
-			    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
-				rc = db_fail(db, "commit");
-			if (rc < 0)
-				sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		}
+		rc = load_text(ix, sp->name, ledger_text.data);
 	}
 	if (rc == 0)
-		mark_checked(sp->name);
+		rc = index_commit(ix, tx);
 	else
+		index_rollback(ix, tx);
+	if (rc == 0) {
+		pthread_mutex_lock(&checked_lock);
+		if (!was_checked(sp->name))
+			mark_checked(sp->name);
+		pthread_mutex_unlock(&checked_lock);
+	} else {
 		log_error("%s", err_msg());
-	pthread_mutex_unlock(&access_lock);
+	}
 	buf_release(&ledger_text);
 	buf_release(&index_text);
 	return rc;

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
-
 #include "common/err.h"
 #include "common/manifest.h"
 #include "common/path.h"
@@ -280,7 +278,7 @@ int api_events_reads(struct http_req *req)
 {
 	json_t *reads = json_object_get(req->json, "reads"), *o;
 	int skipped = 0, rc = 0;
-	sqlite3 *db;
+	struct index_txn *tx;
 	size_t i;
 
 	if (!json_is_array(reads))
@@ -297,25 +295,21 @@ int api_events_reads(struct http_req *req)
 			return 0;
 	}
 	/* One transaction: a batch sent again after a failure is whole. */
-	rc = index_db(req->srv->ix, &db);
+	rc = index_begin(req->srv->ix, &tx);
 	if (rc < 0)
 		return rc;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
-		return err_set(-EBUSY, "cannot begin a transaction: %s",
-			       sqlite3_errmsg(db));
 	json_array_foreach(reads, i, o)
 	{
 		rc = one_read(req, o, i, 0, &skipped);
 		if (rc < 0)
 			break;
 	}
-	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL))
-		rc = err_set(-EIO, "cannot record reads: %s",
-			     sqlite3_errmsg(db));
-	if (rc < 0) {
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc == 0)
+		rc = index_commit(req->srv->ix, tx);
+	else
+		index_rollback(req->srv->ix, tx);
+	if (rc < 0)
 		return rc;
-	}
 	return http_reply_json(req, 200,
 			       json_pack("{s:i, s:i}", "recorded",
 					 (int)json_array_size(reads) - skipped,

@@ -12,8 +12,10 @@
  * "member-remove", "grant", "revoke", "delegate-admin", "revoke-admin",
  * "class") and consultations ("read", detail {"client_at": RFC 3339}).
  *
- * Thread-safety: as the index; appends to one chain are serialized by
- * SQLite's write lock (BEGIN IMMEDIATE).
+ * Thread-safety: as the index.  An append holds the chain's lock
+ * (index_lock_space()) from reading the head to its transaction's end, so
+ * two appends to one chain never take the same seq, whichever backend and
+ * however many writers.
  */
 #ifndef COFFRE_SERVER_EVENTS_H
 #define COFFRE_SERVER_EVENTS_H
@@ -53,6 +55,7 @@ struct events_row {
 	int64_t at;
 	const char *login, *kind, *path, *doc_id, *detail; /* may be NULL */
 	uint64_t version;
+	const char *prev_hash, *hash; /* 64 hex; NULL from events_list() */
 };
 
 typedef int (*events_cb)(const struct events_row *r, void *arg);

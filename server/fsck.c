@@ -23,7 +23,6 @@
 
 #include <git2.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
 #include "common/buf.h"
 #include "common/crypto.h"
@@ -33,6 +32,7 @@
 #include "common/path.h"
 #include "server/chunkstore.h"
 #include "server/esig.h"
+#include "server/config.h"
 #include "server/events.h"
 #include "server/index.h"
 #include "server/keys.h"
@@ -367,23 +367,13 @@ static void check_history(struct fsck *f)
 static int event_hash(struct fsck *f, const char *chain, uint64_t seq,
 		      char out[OBJ_ID_HEX_LEN + 1])
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc;
+	int rc = index_event_hash(f->ix, chain, seq, out);
 
-	if (index_db(f->ix, &db) < 0 ||
-	    sqlite3_prepare_v2(
-		    db, "SELECT hash FROM events WHERE space = ?1 AND seq = ?2",
-		    -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_text(st, 1, chain, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
-		snprintf(out, OBJ_ID_HEX_LEN + 1, "%s",
-			 (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+	if (rc < 0 && rc != -ENOENT) {
+		err_clear();
+		rc = -EIO;
+	}
+	return rc;
 }
 
 /* "key value" line of an anchor text. */
@@ -495,25 +485,23 @@ static void check_anchors(struct fsck *f)
 /* --- e-signatures --- */
 
 /* The manifest text of doc_id version from the index (malloc'd). */
+static int manifest_cb(const struct index_version *v, void *arg)
+{
+	char **text = arg;
+
+	if (v->manifest && !*text)
+		*text = strdup(v->manifest);
+	return 0;
+}
+
 static char *index_manifest(struct fsck *f, const char *doc_id,
 			    unsigned long long version)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
 	char *text = NULL;
 
-	if (index_db(f->ix, &db) < 0 ||
-	    sqlite3_prepare_v2(
-		    db,
-		    "SELECT manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
-		    -1, &st, NULL) != SQLITE_OK)
-		return NULL;
-	sqlite3_bind_text(st, 1, f->space, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, doc_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-		text = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	if (version == 0 || index_versions(f->ix, f->space, doc_id, version,
+					   manifest_cb, &text) < 0)
+		err_clear();
 	return text;
 }
 
@@ -747,46 +735,31 @@ static void check_git_fsck(struct fsck *f, const char *repo_path)
 
 /* --- index --- */
 
+static int check_version_cb(const struct index_version *v, void *arg)
+{
+	struct fsck *f = arg;
+	const char *doc = v->doc_id, *c = v->commit, *m = v->manifest;
+	long long ver = (long long)v->version;
+	git_oid commit, blob;
+
+	f->nversions++;
+	if (!c || git_oid_fromstr(&commit, c) < 0 ||
+	    !oidset_has(&f->commits, &commit))
+		problem(f, "index: %s v%lld names commit %s, not in the ledger",
+			doc ? doc : "?", ver, c ? c : "?");
+	if (git_odb_hash(&blob, m ? m : "", m ? strlen(m) : 0,
+			 GIT_OBJECT_BLOB) < 0 ||
+	    !oidset_has(&f->manifests, &blob))
+		problem(f,
+			"index: %s v%lld has a manifest the ledger does not hold",
+			doc ? doc : "?", ver);
+	return 0;
+}
+
 static void check_index_versions(struct fsck *f)
 {
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	git_oid commit, blob;
-	int rc;
-
-	if (index_db(f->ix, &db) < 0 ||
-	    sqlite3_prepare_v2(db,
-			       "SELECT doc_id, version, \"commit\", manifest "
-			       "FROM versions WHERE space = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
-		problem(f, "cannot read the index's versions");
-		return;
-	}
-	sqlite3_bind_text(st, 1, f->space, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *doc = (const char *)sqlite3_column_text(st, 0);
-		long long v = sqlite3_column_int64(st, 1);
-		const char *c = (const char *)sqlite3_column_text(st, 2);
-		const void *m = sqlite3_column_blob(st, 3);
-		int mlen = sqlite3_column_bytes(st, 3);
-
-		f->nversions++;
-		if (!c || git_oid_fromstr(&commit, c) < 0 ||
-		    !oidset_has(&f->commits, &commit))
-			problem(f,
-				"index: %s v%lld names commit %s, not in the ledger",
-				doc ? doc : "?", v, c ? c : "?");
-		if (git_odb_hash(&blob, m ? m : "", (size_t)mlen,
-				 GIT_OBJECT_BLOB) < 0 ||
-		    !oidset_has(&f->manifests, &blob))
-			problem(f,
-				"index: %s v%lld has a manifest the ledger does not hold",
-				doc ? doc : "?", v);
-	}
-	if (rc != SQLITE_DONE)
-		problem(f, "cannot read the index's versions: %s",
-			sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	if (index_versions_all(f->ix, f->space, check_version_cb, f) < 0)
+		problem(f, "cannot read the index's versions: %s", err_msg());
 }
 
 static void check_events(struct fsck *f, const char *chain)
@@ -881,11 +854,8 @@ int fsck_main(const char *datadir, const char *space)
 		rc = master_key_load(&f.master, datadir);
 	if (rc == 0)
 		rc = keys_load(&f.keys, datadir);
-	if (rc == 0 && (size_t)snprintf(path, sizeof(path), "%s/%s", datadir,
-					INDEX_FILE_NAME) >= sizeof(path))
-		rc = err_set(-ENAMETOOLONG, "data directory path too long");
 	if (rc == 0)
-		rc = index_open(&f.ix, path, 0);
+		rc = index_open_datadir(&f.ix, datadir, NULL, 0);
 	if (rc == 0)
 		rc = hash_new(&f.hash);
 	if (rc == 0) {

@@ -1,529 +1,121 @@
 /*
- * SQLite index of coffred.  Each thread gets its own connection (and its
- * own prepared statements) on its first call, so WAL readers run in
- * parallel and writers queue on SQLite's lock with a 5 s busy timeout, as
- * other processes (coffred user add, space create) do.  Every SQLite
- * failure becomes a negative errno here, at the call site, with the SQLite
- * message kept by err_set().
+ * The index front end: picks the backend from where the index lives,
+ * checks its operations table, and forwards each call with the backend's
+ * state.  What is the same for every backend lives here: index_record()'s
+ * one transaction, the nesting rule of events_append().
  */
 #include "server/index.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <sqlite3.h>
 
 #include "common/err.h"
 #include "server/events.h"
-
-enum index_stmt {
-	ST_USER_ADD,
-	ST_USER_PWHASH,
-	ST_TOKEN_ADD,
-	ST_TOKEN_LOGIN,
-	ST_TOKEN_PURGE,
-	ST_TOKEN_DROP,
-	ST_TOKENS_OF,
-	ST_TOKEN_DROP_ID,
-	ST_TOKENS_DROP_ALL,
-	ST_USER_SETPW,
-	ST_SPACE_ADD,
-	ST_MEMBER_ADD,
-	ST_MEMBER_GET,
-	ST_SPACES_OF,
-	ST_VERSION_PUT,
-	ST_VERSIONS,
-	ST_VERSION_ONE,
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_COUNT
-};
-
-static const char *const stmt_sql[ST_COUNT] = {
-	[ST_USER_ADD] =
-		"INSERT INTO users(login, phone, pwhash, created_at) VALUES(?1, ?2, ?3, ?4)",
-	[ST_USER_PWHASH] = "SELECT pwhash FROM users WHERE login = ?1",
-	[ST_TOKEN_ADD] =
-		"INSERT INTO tokens(hash, login, expires_at, created_at, address) VALUES(?1, ?2, ?3, ?4, ?5)",
-	[ST_TOKEN_LOGIN] =
-		"SELECT login FROM tokens WHERE hash = ?1 AND expires_at > ?2",
-	[ST_TOKEN_PURGE] = "DELETE FROM tokens WHERE expires_at <= ?1",
-	[ST_TOKEN_DROP] = "DELETE FROM tokens WHERE hash = ?1",
-	/* A session's id: the first 8 bytes of its token's SHA-256. */
-	[ST_TOKENS_OF] =
-		"SELECT lower(hex(substr(hash, 1, 8))), created_at, expires_at, address, hash = ?2 FROM tokens WHERE login = ?1 AND expires_at > ?3 ORDER BY created_at, hash",
-	[ST_TOKEN_DROP_ID] =
-		"DELETE FROM tokens WHERE login = ?1 AND lower(hex(substr(hash, 1, 8))) = ?2",
-	[ST_TOKENS_DROP_ALL] =
-		"DELETE FROM tokens WHERE login = ?1 AND (?2 IS NULL OR hash <> ?2)",
-	[ST_USER_SETPW] = "UPDATE users SET pwhash = ?2 WHERE login = ?1",
-	[ST_SPACE_ADD] =
-		"INSERT INTO spaces(name, kind, created_at) VALUES(?1, ?2, ?3)",
-	[ST_MEMBER_ADD] =
-		"INSERT INTO members(space, login, role) VALUES(?1, ?2, ?3)",
-	[ST_MEMBER_GET] =
-		"SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = ?1 AND m.login = ?2",
-	[ST_SPACES_OF] =
-		"SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = ?1 ORDER BY s.name",
-	[ST_VERSION_PUT] =
-		"INSERT OR REPLACE INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[ST_VERSIONS] =
-		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
-	[ST_VERSION_ONE] =
-		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-};
-
-static const char schema_sql[] =
-	"CREATE TABLE users(\n"
-	"  login TEXT PRIMARY KEY,\n"
-	"  phone TEXT NOT NULL,\n"
-	"  pwhash TEXT NOT NULL,\n"
-	"  created_at INTEGER NOT NULL);\n"
-	"CREATE TABLE tokens(\n"
-	"  hash BLOB PRIMARY KEY,\n"
-	"  login TEXT NOT NULL REFERENCES users(login) ON DELETE CASCADE,\n"
-	"  expires_at INTEGER NOT NULL);\n"
-	"CREATE INDEX tokens_expiry ON tokens(expires_at);\n"
-	"CREATE TABLE spaces(\n"
-	"  name TEXT PRIMARY KEY,\n"
-	"  kind TEXT NOT NULL CHECK (kind IN ('private', 'company', 'association')),\n"
-	"  created_at INTEGER NOT NULL);\n"
-	"CREATE TABLE members(\n"
-	"  space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,\n"
-	"  login TEXT NOT NULL REFERENCES users(login) ON DELETE CASCADE,\n"
-	"  role TEXT NOT NULL,\n"
-	"  PRIMARY KEY(space, login));\n"
-	"CREATE INDEX members_login ON members(login);\n"
-	"CREATE TABLE versions(\n"
-	"  space TEXT NOT NULL REFERENCES spaces(name),\n"
-	"  doc_id TEXT NOT NULL,\n"
-	"  version INTEGER NOT NULL,\n"
-	"  size INTEGER NOT NULL,\n"
-	"  sha256 TEXT NOT NULL,\n"
-	"  deposited_by TEXT NOT NULL,\n"
-	"  deposited_at TEXT NOT NULL,\n"
-	"  \"commit\" TEXT NOT NULL,\n"
-	"  manifest TEXT NOT NULL,\n"
-	"  PRIMARY KEY(space, doc_id, version));\n"
-	"CREATE TABLE events(\n"
-	"  space TEXT NOT NULL,\n" /* '' for server events: see events.h */
-	"  seq INTEGER NOT NULL,\n"
-	"  at INTEGER NOT NULL,\n"
-	"  login TEXT,\n"
-	"  kind TEXT NOT NULL,\n"
-	"  path TEXT,\n"
-	"  doc_id TEXT,\n"
-	"  version INTEGER,\n"
-	"  detail TEXT,\n"
-	"  prev_hash TEXT NOT NULL,\n"
-	"  hash TEXT NOT NULL,\n"
-	"  PRIMARY KEY(space, seq));\n"
-	"CREATE INDEX events_path ON events(space, path);\n"
-	/* Access state mirrored from each ledger's .coffre-access (access.c). */
-	"CREATE TABLE grants(\n"
-	"  space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,\n"
-	"  path TEXT NOT NULL,\n"
-	"  login TEXT NOT NULL,\n"
-	"  level TEXT NOT NULL CHECK (level IN ('read', 'deposit')),\n"
-	"  PRIMARY KEY(space, login, path));\n"
-	"CREATE TABLE delegations(\n"
-	"  space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,\n"
-	"  login TEXT NOT NULL,\n"
-	"  PRIMARY KEY(space, login));\n"
-	"PRAGMA user_version = 2;\n";
-
-/*
- * Migrations: migrate_sql[v] takes a schema of version v + 2 to v + 3.  A
- * new index gets schema_sql then every migration, so old and new data
- * directories end with the same schema.
- */
-static const char *const migrate_sql[] = {
-	/* 2 -> 3: sessions, login throttling, invitations. */
-	"ALTER TABLE tokens ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;\n"
-	"ALTER TABLE tokens ADD COLUMN address TEXT;\n"
-	"CREATE INDEX tokens_login ON tokens(login);\n"
-	/* One row per login ("l:LOGIN") and per address ("a:ADDR"). */
-	"CREATE TABLE login_throttle(\n"
-	"  key TEXT PRIMARY KEY,\n"
-	"  failures INTEGER NOT NULL,\n"
-	"  last_at INTEGER NOT NULL,\n"
-	"  next_at INTEGER NOT NULL,\n"
-	"  locked_until INTEGER NOT NULL);\n"
-	"CREATE INDEX login_throttle_last ON login_throttle(last_at);\n"
-	/* No reference to users: a login unknown here is invited alike. */
-	"CREATE TABLE invitations(\n"
-	"  space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,\n"
-	"  login TEXT NOT NULL,\n"
-	"  role TEXT NOT NULL,\n"
-	"  invited_by TEXT NOT NULL,\n"
-	"  at INTEGER NOT NULL,\n"
-	"  PRIMARY KEY(space, login));\n"
-	"CREATE INDEX invitations_login ON invitations(login);\n"
-	"PRAGMA user_version = 3;\n",
-};
-
-/* One SQLite connection and its prepared statements, used by one thread. */
-struct index_conn {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[ST_COUNT];
-	struct index_conn *next; /* protected by index->lock */
-};
+#include "server/index_backend.h"
 
 struct index {
-	char *path;
-	pthread_key_t key; /* the calling thread's struct index_conn */
-	pthread_mutex_t lock;
-	struct index_conn *conns; /* every connection; protected by lock */
+	const struct index_ops *ops;
+	void *state;
 };
 
-static int sql_fail(struct index_conn *ix, int src, const char *what)
+static int is_pg_url(const char *where)
 {
+	return !strncmp(where, "postgresql://", 13) ||
+	       !strncmp(where, "postgres://", 11);
+}
+
+int index_open(struct index **out, const char *where, int create)
+{
+	const struct index_ops *ops = &index_sqlite_ops;
+	struct index *ix;
 	int rc;
 
-	switch (src & 0xff) {
-	case SQLITE_FULL:
-		rc = -ENOSPC;
-		break;
-	case SQLITE_CONSTRAINT:
-		rc = -EEXIST;
-		break;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		rc = -EBUSY;
-		break;
-	case SQLITE_NOMEM:
-		rc = -ENOMEM;
-		break;
-	case SQLITE_CANTOPEN:
-		rc = -ENOENT;
-		break;
-	default:
-		rc = -EIO;
-	}
-	return err_set(rc, "index: cannot %s: %s", what,
-		       ix->db ? sqlite3_errmsg(ix->db) : sqlite3_errstr(src));
-}
-
-/* Prepared statement for id of this thread's connection, reset and unbound. */
-static int stmt_get(struct index_conn *ix, enum index_stmt id,
-		    sqlite3_stmt **out)
-{
-	int src;
-
-	if (!ix->stmt[id]) {
-		src = sqlite3_prepare_v3(ix->db, stmt_sql[id], -1,
-					 SQLITE_PREPARE_PERSISTENT,
-					 &ix->stmt[id], NULL);
-		if (src != SQLITE_OK)
-			return sql_fail(ix, src, "prepare a statement");
-	}
-	*out = ix->stmt[id];
-	return 0;
-}
-
-static void stmt_done(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-/* Run a statement without result rows. */
-static int stmt_exec(struct index_conn *ix, sqlite3_stmt *st, const char *what)
-{
-	int src = sqlite3_step(st);
-	int rc = 0;
-
-	if (src != SQLITE_DONE)
-		rc = sql_fail(ix, src, what);
-	stmt_done(st);
-	return rc;
-}
-
-static int simple(struct index_conn *ix, enum index_stmt id, const char *what)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_get(ix, id, &st);
-
-	return rc ? rc : stmt_exec(ix, st, what);
-}
-
-static int bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (!s)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-}
-
-static int user_version(sqlite3 *db)
-{
-	sqlite3_stmt *st = NULL;
-	int version = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) ==
-		    SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return version;
-}
-
-/*
- * Create the schema (version 0) or bring an older one up to date, in one
- * transaction.  The version is read again under the write lock: another
- * process (coffred user add beside a running server) may have migrated
- * meanwhile.
- */
-static int schema_upgrade(struct index_conn *c, const char *path)
-{
-	int src, version;
-
-	src = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (src != SQLITE_OK)
-		return sql_fail(c, src, "begin a schema upgrade");
-	version = user_version(c->db);
-	if (version == 0)
-		src = sqlite3_exec(c->db, schema_sql, NULL, NULL, NULL);
-	else if (version < 2)
-		src = SQLITE_MISMATCH;
-	for (version = version ? version : 2;
-	     src == SQLITE_OK && version < INDEX_SCHEMA_VERSION; version++)
-		src = sqlite3_exec(c->db, migrate_sql[version - 2], NULL, NULL,
-				   NULL);
-	if (src == SQLITE_OK)
-		src = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-	if (src != SQLITE_OK) {
-		char why[256];
-		int rc = sql_fail(c, src, "upgrade the schema");
-
-		/* err_msg() lives in the buffer err_set() rewrites */
-		snprintf(why, sizeof(why), "%s", err_msg());
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-		return err_set(rc, "index '%s': %s", path, why);
-	}
-	return 0;
-}
-
-/* Open and check one connection; create the schema when asked. */
-static int conn_open(const char *path, int create, struct index_conn **out)
-{
-	struct index_conn *c;
-	int src, rc, flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-	sqlite3_stmt *st = NULL;
-	int version = -1;
-
-	c = calloc(1, sizeof(*c));
-	if (!c)
+	if (is_pg_url(where))
+		return err_set(-ENOTSUP, "index '%s': no PostgreSQL backend",
+			       where);
+	if (ops->version < INDEX_OPS_VERSION)
+		return err_set(-EPROTO,
+			       "index backend %s has version %d, need %d",
+			       ops->name, ops->version, INDEX_OPS_VERSION);
+	ix = calloc(1, sizeof(*ix));
+	if (!ix)
 		return -ENOMEM;
-	if (create)
-		flags |= SQLITE_OPEN_CREATE;
-	src = sqlite3_open_v2(path, &c->db, flags, NULL);
-	if (src != SQLITE_OK) {
-		rc = sql_fail(c, src, "open the index");
-		if (!create && src == SQLITE_CANTOPEN)
-			rc = err_set(
-				-ENOENT,
-				"no index at '%s' (not an initialized data directory?)",
-				path);
-		goto fail;
-	}
-	sqlite3_extended_result_codes(c->db, 0);
-	sqlite3_busy_timeout(c->db, 5000);
-	src = sqlite3_exec(
-		c->db,
-		"PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-		NULL, NULL, NULL);
-	if (src != SQLITE_OK) {
-		rc = sql_fail(c, src, "configure the index");
-		goto fail;
-	}
-	src = sqlite3_prepare_v2(c->db, "PRAGMA user_version", -1, &st, NULL);
-	if (src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version < 0) {
-		rc = sql_fail(c, src, "read the schema version");
-		goto fail;
-	}
-	if ((version == 0 && create) ||
-	    (version >= 2 && version < INDEX_SCHEMA_VERSION)) {
-		rc = schema_upgrade(c, path);
-		if (rc < 0)
-			goto fail;
-	} else if (version != INDEX_SCHEMA_VERSION) {
-		rc = err_set(-EPROTO,
-			     "index '%s' has schema version %d, expected %d",
-			     path, version, INDEX_SCHEMA_VERSION);
-		goto fail;
-	}
-	*out = c;
-	return 0;
-fail:
-	sqlite3_close(c->db);
-	free(c);
-	return rc;
-}
-
-static void conn_close(struct index_conn *c)
-{
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(c->stmt[i]);
-	sqlite3_close(c->db);
-	free(c);
-}
-
-static void conn_add(struct index *idx, struct index_conn *c)
-{
-	pthread_mutex_lock(&idx->lock);
-	c->next = idx->conns;
-	idx->conns = c;
-	pthread_mutex_unlock(&idx->lock);
-	pthread_setspecific(idx->key, c);
-}
-
-/*
- * The calling thread's connection, opened on its first call.  Worker
- * threads live as long as the server, so connections are only closed by
- * index_free(), once no thread uses the index any more.
- */
-static int conn_get(struct index *idx, struct index_conn **out)
-{
-	struct index_conn *c = pthread_getspecific(idx->key);
-	int rc;
-
-	if (!c) {
-		rc = conn_open(idx->path, 0, &c);
-		if (rc < 0)
-			return rc;
-		conn_add(idx, c);
-	}
-	*out = c;
-	return 0;
-}
-
-int index_open(struct index **out, const char *path, int create)
-{
-	struct index *idx;
-	struct index_conn *c;
-	int rc;
-
-	idx = calloc(1, sizeof(*idx));
-	if (!idx)
-		return -ENOMEM;
-	idx->path = strdup(path);
-	if (!idx->path) {
-		free(idx);
-		return -ENOMEM;
-	}
-	rc = -pthread_key_create(&idx->key, NULL);
+	ix->ops = ops;
+	rc = ops->open(&ix->state, where, create);
 	if (rc < 0) {
-		free(idx->path);
-		free(idx);
-		return err_set(rc, "cannot create a thread key");
-	}
-	pthread_mutex_init(&idx->lock, NULL);
-	/* The first connection creates or checks the schema. */
-	rc = conn_open(path, create, &c);
-	if (rc < 0) {
-		index_free(idx);
+		free(ix);
 		return rc;
 	}
-	conn_add(idx, c);
-	*out = idx;
+	*out = ix;
 	return 0;
 }
 
-void index_free(struct index *idx)
+int index_open_datadir(struct index **out, const char *datadir, const char *url,
+		       int create)
 {
-	struct index_conn *c, *next;
+	char path[4096];
 
-	if (!idx)
-		return;
-	for (c = idx->conns; c; c = next) {
-		next = c->next;
-		conn_close(c);
-	}
-	pthread_setspecific(idx->key, NULL);
-	pthread_key_delete(idx->key);
-	pthread_mutex_destroy(&idx->lock);
-	free(idx->path);
-	free(idx);
+	if (url && *url && strcmp(url, "sqlite"))
+		return index_open(out, url, create);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", datadir,
+			     INDEX_FILE_NAME) >= sizeof(path))
+		return err_set(-ENAMETOOLONG, "data directory path too long");
+	return index_open(out, path, create);
 }
 
-int index_user_add(struct index *idx, const char *login, const char *phone,
+void index_free(struct index *ix)
+{
+	if (!ix)
+		return;
+	ix->ops->close(ix->state);
+	free(ix);
+}
+
+const char *index_backend_name(const struct index *ix)
+{
+	return ix->ops->name;
+}
+
+const struct index_ops *index_ops_of(struct index *ix, void **state)
+{
+	*state = ix->state;
+	return ix->ops;
+}
+
+int index_begin(struct index *ix, struct index_txn **tx)
+{
+	return ix->ops->begin(ix->state, tx);
+}
+
+int index_commit(struct index *ix, struct index_txn *tx)
+{
+	return ix->ops->commit(ix->state, tx);
+}
+
+void index_rollback(struct index *ix, struct index_txn *tx)
+{
+	ix->ops->rollback(ix->state, tx);
+}
+
+int index_lock_space(struct index *ix, struct index_txn *tx, const char *name)
+{
+	return ix->ops->lock_space(ix->state, tx, name ? name : "");
+}
+
+/* --- users and sessions --- */
+
+int index_user_add(struct index *ix, const char *login, const char *phone,
 		   const char *pwhash, int64_t now)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_USER_ADD, &st);
-	if (rc)
-		goto out;
-	bind_text(st, 1, login);
-	bind_text(st, 2, phone);
-	bind_text(st, 3, pwhash);
-	sqlite3_bind_int64(st, 4, now);
-	rc = stmt_exec(ix, st, "add the user");
-	if (rc == -EEXIST)
-		rc = err_set(-EEXIST, "user '%s' already exists", login);
-out:
-	return rc;
+	return ix->ops->user_add(ix->state, login, phone, pwhash, now);
 }
 
-/* Copy column 0 of a one-row query into out; -ENOENT without a row. */
-static int query_text(struct index_conn *ix, sqlite3_stmt *st, char *out,
-		      size_t outlen, const char *what)
-{
-	int src = sqlite3_step(st);
-	int rc = 0;
-
-	if (src == SQLITE_ROW) {
-		const char *s = (const char *)sqlite3_column_text(st, 0);
-
-		if (!s || strlen(s) >= outlen)
-			rc = err_set(-EIO,
-				     "index: bad value while trying to %s",
-				     what);
-		else
-			memcpy(out, s, strlen(s) + 1);
-	} else if (src == SQLITE_DONE) {
-		rc = -ENOENT;
-	} else {
-		rc = sql_fail(ix, src, what);
-	}
-	stmt_done(st);
-	return rc;
-}
-
-int index_user_pwhash(struct index *idx, const char *login, char *out,
+int index_user_pwhash(struct index *ix, const char *login, char *out,
 		      size_t outlen)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_USER_PWHASH, &st);
-	if (!rc) {
-		bind_text(st, 1, login);
-		rc = query_text(ix, st, out, outlen, "look up a user");
-		if (rc == -ENOENT)
-			rc = err_set(-ENOENT, "no user '%s'", login);
-	}
-	return rc;
+	return ix->ops->user_pwhash(ix->state, login, out, outlen);
 }
 
 int index_user_exists(struct index *ix, const char *login)
@@ -536,405 +128,285 @@ int index_user_exists(struct index *ix, const char *login)
 	return rc < 0 ? rc : 1;
 }
 
-int index_token_add(struct index *idx, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
-		    const char *login, int64_t expires_at, int64_t now,
-		    const char *address)
-{
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_TOKEN_ADD, &st);
-	if (!rc) {
-		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN,
-				  SQLITE_TRANSIENT);
-		bind_text(st, 2, login);
-		sqlite3_bind_int64(st, 3, expires_at);
-		sqlite3_bind_int64(st, 4, now);
-		bind_text(st, 5, address);
-		rc = stmt_exec(ix, st, "store a token");
-	}
-	/* Expired tokens are useless: drop them while we are here. */
-	if (!rc && !stmt_get(ix, ST_TOKEN_PURGE, &st)) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-		if (stmt_exec(ix, st, "drop expired tokens") < 0)
-			err_clear();
-	}
-	return rc;
-}
-
-int index_token_login(struct index *idx,
-		      const uint8_t hash[INDEX_TOKEN_HASH_LEN], int64_t now,
-		      char *out, size_t outlen)
-{
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_TOKEN_LOGIN, &st);
-	if (!rc) {
-		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN,
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now);
-		rc = query_text(ix, st, out, outlen, "look up a token");
-	}
-	return rc;
-}
-
-/* Run st (bound by the caller); rows it changed into *n. */
-static int exec_count(struct index_conn *ix, sqlite3_stmt *st, const char *what,
-		      int *n)
-{
-	int rc = stmt_exec(ix, st, what);
-
-	if (rc == 0)
-		*n = sqlite3_changes(ix->db);
-	return rc;
-}
-
-static void bind_hash(sqlite3_stmt *st, int i,
-		      const uint8_t hash[INDEX_TOKEN_HASH_LEN])
-{
-	if (hash)
-		sqlite3_bind_blob(st, i, hash, INDEX_TOKEN_HASH_LEN,
-				  SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-int index_token_drop(struct index *idx,
-		     const uint8_t hash[INDEX_TOKEN_HASH_LEN])
-{
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc, n = 0;
-
-	rc = conn_get(idx, &ix);
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKEN_DROP, &st);
-	if (rc)
-		return rc;
-	bind_hash(st, 1, hash);
-	rc = exec_count(ix, st, "revoke a token", &n);
-	if (rc == 0 && n == 0)
-		rc = err_set(-ENOENT, "no such session");
-	return rc;
-}
-
-int index_tokens_of(struct index *idx, const char *login,
-		    const uint8_t current[INDEX_TOKEN_HASH_LEN], int64_t now,
-		    index_token_cb cb, void *arg)
-{
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
-
-	rc = conn_get(idx, &ix);
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKENS_OF, &st);
-	if (rc)
-		return rc;
-	bind_text(st, 1, login);
-	bind_hash(st, 2, current);
-	sqlite3_bind_int64(st, 3, now);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct index_token tk = {
-			.id = (const char *)sqlite3_column_text(st, 0),
-			.created_at = sqlite3_column_int64(st, 1),
-			.expires_at = sqlite3_column_int64(st, 2),
-			.address = (const char *)sqlite3_column_text(st, 3),
-			.current = sqlite3_column_int(st, 4),
-		};
-
-		rc = cb(&tk, arg);
-		if (rc)
-			break;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = sql_fail(ix, src, "list sessions");
-	stmt_done(st);
-	return rc;
-}
-
-int index_token_drop_id(struct index *idx, const char *login, const char *id)
-{
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc, n = 0;
-
-	rc = conn_get(idx, &ix);
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKEN_DROP_ID, &st);
-	if (rc)
-		return rc;
-	bind_text(st, 1, login);
-	bind_text(st, 2, id);
-	rc = exec_count(ix, st, "revoke a session", &n);
-	if (rc == 0 && n == 0)
-		rc = err_set(-ENOENT, "no such session '%s'", id);
-	return rc;
-}
-
-int index_tokens_drop_all(struct index *idx, const char *login,
-			  const uint8_t keep[INDEX_TOKEN_HASH_LEN])
-{
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc, n = 0;
-
-	rc = conn_get(idx, &ix);
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKENS_DROP_ALL, &st);
-	if (rc)
-		return rc;
-	bind_text(st, 1, login);
-	bind_hash(st, 2, keep);
-	rc = exec_count(ix, st, "revoke sessions", &n);
-	return rc < 0 ? rc : n;
-}
-
-int index_user_set_password(struct index *idx, const char *login,
+int index_user_set_password(struct index *ix, const char *login,
 			    const char *pwhash,
 			    const uint8_t keep[INDEX_TOKEN_HASH_LEN])
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc, n = 0, dropped = 0;
-
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = simple(ix, ST_BEGIN, "begin a transaction");
-	if (rc)
-		return rc;
-	rc = stmt_get(ix, ST_USER_SETPW, &st);
-	if (rc == 0) {
-		bind_text(st, 1, login);
-		bind_text(st, 2, pwhash);
-		rc = exec_count(ix, st, "change a password", &n);
-	}
-	if (rc == 0 && n == 0)
-		rc = err_set(-ENOENT, "no user '%s'", login);
-	/* The new password and the end of the other sessions, together. */
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKENS_DROP_ALL, &st);
-	if (rc == 0) {
-		bind_text(st, 1, login);
-		bind_hash(st, 2, keep);
-		rc = exec_count(ix, st, "revoke sessions", &dropped);
-	}
-	if (rc == 0)
-		rc = simple(ix, ST_COMMIT, "commit");
-	if (rc)
-		simple(ix, ST_ROLLBACK, "roll back");
-	return rc < 0 ? rc : dropped;
+	return ix->ops->user_set_password(ix->state, login, pwhash, keep);
 }
 
-int index_space_add(struct index *idx, const char *name, const char *kind,
+int index_token_add(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
+		    const char *login, int64_t expires_at, int64_t now,
+		    const char *address)
+{
+	return ix->ops->token_add(ix->state, hash, login, expires_at, now,
+				  address);
+}
+
+int index_token_login(struct index *ix,
+		      const uint8_t hash[INDEX_TOKEN_HASH_LEN], int64_t now,
+		      char *out, size_t outlen)
+{
+	return ix->ops->token_login(ix->state, hash, now, out, outlen);
+}
+
+int index_token_drop(struct index *ix, const uint8_t hash[INDEX_TOKEN_HASH_LEN])
+{
+	return ix->ops->token_drop(ix->state, hash);
+}
+
+int index_tokens_of(struct index *ix, const char *login,
+		    const uint8_t current[INDEX_TOKEN_HASH_LEN], int64_t now,
+		    index_token_cb cb, void *arg)
+{
+	return ix->ops->tokens_of(ix->state, login, current, now, cb, arg);
+}
+
+int index_token_drop_id(struct index *ix, const char *login, const char *id)
+{
+	return ix->ops->token_drop_id(ix->state, login, id);
+}
+
+int index_tokens_drop_all(struct index *ix, const char *login,
+			  const uint8_t keep[INDEX_TOKEN_HASH_LEN])
+{
+	return ix->ops->tokens_drop_all(ix->state, login, keep);
+}
+
+/* --- spaces and the access mirror --- */
+
+int index_space_add(struct index *ix, const char *name, const char *kind,
 		    const char *owner, int64_t now)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = simple(ix, ST_BEGIN, "begin a transaction");
-	if (rc)
-		goto out;
-	rc = stmt_get(ix, ST_SPACE_ADD, &st);
-	if (rc)
-		goto rollback;
-	bind_text(st, 1, name);
-	bind_text(st, 2, kind);
-	sqlite3_bind_int64(st, 3, now);
-	rc = stmt_exec(ix, st, "add the space");
-	if (rc == -EEXIST)
-		rc = err_set(-EEXIST, "space '%s' already exists", name);
-	if (rc)
-		goto rollback;
-	rc = stmt_get(ix, ST_MEMBER_ADD, &st);
-	if (rc)
-		goto rollback;
-	bind_text(st, 1, name);
-	bind_text(st, 2, owner);
-	bind_text(st, 3, "owner");
-	rc = stmt_exec(ix, st, "add the owner");
-	if (rc == -EEXIST) /* the foreign key on users(login) */
-		rc = err_set(-ENOENT, "no user '%s'", owner);
-	if (rc)
-		goto rollback;
-	rc = simple(ix, ST_COMMIT, "commit");
-	if (!rc)
-		goto out;
-rollback:
-	simple(ix, ST_ROLLBACK, "roll back");
-out:
-	return rc;
+	return ix->ops->space_add(ix->state, name, kind, owner, now);
 }
 
-int index_member_get(struct index *idx, const char *space, const char *login,
+int index_member_get(struct index *ix, const char *space, const char *login,
 		     char *kind, size_t kindlen, char *role, size_t rolelen)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
-
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_MEMBER_GET, &st);
-	if (rc)
-		goto out;
-	bind_text(st, 1, space);
-	bind_text(st, 2, login);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		snprintf(kind, kindlen, "%s",
-			 (const char *)sqlite3_column_text(st, 0));
-		snprintf(role, rolelen, "%s",
-			 (const char *)sqlite3_column_text(st, 1));
-	} else if (src == SQLITE_DONE) {
-		rc = err_set(-ENOENT, "no such space '%s'", space);
-	} else {
-		rc = sql_fail(ix, src, "look up a member");
-	}
-	stmt_done(st);
-out:
-	return rc;
+	return ix->ops->member_get(ix->state, space, login, kind, kindlen, role,
+				   rolelen);
 }
 
-int index_spaces_of(struct index *idx, const char *login, index_space_cb cb,
+int index_spaces_of(struct index *ix, const char *login, index_space_cb cb,
 		    void *arg)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
-
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_SPACES_OF, &st);
-	if (rc)
-		goto out;
-	bind_text(st, 1, login);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = cb((const char *)sqlite3_column_text(st, 0),
-			(const char *)sqlite3_column_text(st, 1),
-			(const char *)sqlite3_column_text(st, 2), arg);
-		if (rc)
-			break;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = sql_fail(ix, src, "list spaces");
-	stmt_done(st);
-out:
-	return rc;
+	return ix->ops->spaces_of(ix->state, login, cb, arg);
 }
 
-static int put_version(struct index_conn *ix, const char *space,
-		       const struct index_version *v)
+int index_member_access(struct index *ix, const char *space, const char *login,
+			char *role, size_t rolelen, int *admin)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_get(ix, ST_VERSION_PUT, &st);
-
-	if (rc)
-		return rc;
-	bind_text(st, 1, space);
-	bind_text(st, 2, v->doc_id);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)v->version);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)v->size);
-	bind_text(st, 5, v->sha256);
-	bind_text(st, 6, v->deposited_by);
-	bind_text(st, 7, v->deposited_at);
-	bind_text(st, 8, v->commit);
-	bind_text(st, 9, v->manifest);
-	return stmt_exec(ix, st, "record a version");
+	return ix->ops->member_access(ix->state, space, login, role, rolelen,
+				      admin);
 }
 
-int index_db(struct index *idx, struct sqlite3 **out)
+int index_members(struct index *ix, const char *space, index_member_cb cb,
+		  void *arg)
 {
-	struct index_conn *ix;
-	int rc = conn_get(idx, &ix);
-
-	if (rc == 0)
-		*out = ix->db;
-	return rc;
+	return ix->ops->members(ix->state, space, cb, arg);
 }
 
-int index_record(struct index *idx, const char *space, const char *login,
+int index_member_put(struct index *ix, const char *space, const char *login,
+		     const char *role, int replace)
+{
+	return ix->ops->member_put(ix->state, space, login, role, replace);
+}
+
+int index_member_drop(struct index *ix, const char *space, const char *login)
+{
+	return ix->ops->member_drop(ix->state, space, login);
+}
+
+int index_owners_count(struct index *ix, const char *space, int *n)
+{
+	return ix->ops->owners_count(ix->state, space, n);
+}
+
+int index_delegation_set(struct index *ix, const char *space, const char *login,
+			 int on)
+{
+	return ix->ops->delegation_set(ix->state, space, login, on);
+}
+
+int index_grants(struct index *ix, const char *space, const char *login,
+		 size_t limit, index_grant_cb cb, void *arg)
+{
+	return ix->ops->grants(ix->state, space, login, limit, cb, arg);
+}
+
+int index_grant_put(struct index *ix, const char *space, const char *path,
+		    const char *login, const char *level, int replace)
+{
+	return ix->ops->grant_put(ix->state, space, path, login, level,
+				  replace);
+}
+
+int index_grant_drop(struct index *ix, const char *space, const char *path,
+		     const char *login)
+{
+	return ix->ops->grant_drop(ix->state, space, path, login);
+}
+
+int index_grants_drop_all(struct index *ix, const char *space,
+			  const char *login)
+{
+	return ix->ops->grants_drop_all(ix->state, space, login);
+}
+
+int index_grants_read_only(struct index *ix, const char *space,
+			   const char *login)
+{
+	return ix->ops->grants_read_only(ix->state, space, login);
+}
+
+int index_grants_count(struct index *ix, const char *space, const char *login,
+		       int *n)
+{
+	return ix->ops->grants_count(ix->state, space, login, n);
+}
+
+int index_grant_elsewhere(struct index *ix, const char *space,
+			  const char *login, const char *path, int *found)
+{
+	return ix->ops->grant_elsewhere(ix->state, space, login, path, found);
+}
+
+int index_grants_move(struct index *ix, const char *space, const char *from,
+		      const char *to, int *n)
+{
+	return ix->ops->grants_move(ix->state, space, from, to, n);
+}
+
+int index_access_clear(struct index *ix, const char *space)
+{
+	return ix->ops->access_clear(ix->state, space);
+}
+
+/* --- versions --- */
+
+int index_record(struct index *ix, const char *space, const char *login,
 		 int64_t now, const struct index_version *versions,
 		 size_t nversions, const struct index_event *events,
 		 size_t nevents)
 {
-	struct index_conn *ix;
+	struct index_txn *tx;
 	int rc;
 
-	rc = conn_get(idx, &ix);
+	rc = index_begin(ix, &tx);
 	if (rc < 0)
 		return rc;
-	rc = simple(ix, ST_BEGIN, "begin a transaction");
-	if (rc)
-		goto out;
 	for (size_t i = 0; !rc && i < nversions; i++)
-		rc = put_version(ix, space, &versions[i]);
+		rc = ix->ops->version_put(ix->state, space, &versions[i]);
 	for (size_t i = 0; !rc && i < nevents; i++)
-		rc = events_append(idx, space, login, now, &events[i], NULL);
-	if (!rc)
-		rc = simple(ix, ST_COMMIT, "commit");
-	if (rc)
-		simple(ix, ST_ROLLBACK, "roll back");
-out:
+		rc = events_append(ix, space, login, now, &events[i], NULL);
+	if (rc == 0)
+		return index_commit(ix, tx);
+	index_rollback(ix, tx);
 	return rc;
 }
 
-int index_versions(struct index *idx, const char *space, const char *doc_id,
+int index_versions(struct index *ix, const char *space, const char *doc_id,
 		   uint64_t version, index_version_cb cb, void *arg)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int src, rc, n = 0;
+	return ix->ops->versions(ix->state, space, doc_id, version, cb, arg);
+}
 
-	rc = conn_get(idx, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, version ? ST_VERSION_ONE : ST_VERSIONS, &st);
-	if (rc)
-		goto out;
-	bind_text(st, 1, space);
-	bind_text(st, 2, doc_id);
-	if (version)
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
-	/* The callback runs inside the statement: it must not use the index. */
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct index_version v = {
-			.doc_id = (const char *)sqlite3_column_text(st, 0),
-			.version = (uint64_t)sqlite3_column_int64(st, 1),
-			.size = (uint64_t)sqlite3_column_int64(st, 2),
-			.sha256 = (const char *)sqlite3_column_text(st, 3),
-			.deposited_by =
-				(const char *)sqlite3_column_text(st, 4),
-			.deposited_at =
-				(const char *)sqlite3_column_text(st, 5),
-			.commit = (const char *)sqlite3_column_text(st, 6),
-			.manifest = (const char *)sqlite3_column_text(st, 7),
-		};
+int index_versions_all(struct index *ix, const char *space, index_version_cb cb,
+		       void *arg)
+{
+	return ix->ops->versions_all(ix->state, space, cb, arg);
+}
 
-		n++;
-		rc = cb(&v, arg);
-		if (rc)
-			break;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = sql_fail(ix, src, "list versions");
-	stmt_done(st);
-out:
-	return rc < 0 ? rc : n;
+int index_chunk_docs(struct index *ix, const char *space, const char *chunk_hex,
+		     index_doc_cb cb, void *arg)
+{
+	return ix->ops->chunk_docs(ix->state, space, chunk_hex, cb, arg);
+}
+
+/* --- event journal --- */
+
+int index_event_head(struct index *ix, struct index_txn *tx, const char *chain,
+		     uint64_t *seq, char hash[65])
+{
+	return ix->ops->event_head(ix->state, tx, chain, seq, hash);
+}
+
+int index_event_insert(struct index *ix, struct index_txn *tx,
+		       const char *chain, const struct events_row *r)
+{
+	return ix->ops->event_insert(ix->state, tx, chain, r);
+}
+
+int index_event_chain(struct index *ix, const char *chain, index_event_cb cb,
+		      void *arg)
+{
+	return ix->ops->event_chain(ix->state, chain, cb, arg);
+}
+
+int index_events_list(struct index *ix, const char *chain, const char *prefix,
+		      int reads, uint64_t after, size_t limit,
+		      index_event_cb cb, void *arg)
+{
+	return ix->ops->events_list(ix->state, chain, prefix, reads, after,
+				    limit, cb, arg);
+}
+
+int index_event_hash(struct index *ix, const char *chain, uint64_t seq,
+		     char hash[65])
+{
+	return ix->ops->event_hash(ix->state, chain, seq, hash);
+}
+
+int index_doc_last_path(struct index *ix, const char *space, const char *doc_id,
+			uint64_t *seq, char *path, size_t pathlen)
+{
+	return ix->ops->doc_last_path(ix->state, space, doc_id, seq, path,
+				      pathlen);
+}
+
+int index_folder_moves(struct index *ix, const char *space, uint64_t after,
+		       index_move_cb cb, void *arg)
+{
+	return ix->ops->folder_moves(ix->state, space, after, cb, arg);
+}
+
+/* --- login throttling --- */
+
+int index_throttle_get(struct index *ix, const char *key,
+		       struct index_throttle_row *r)
+{
+	return ix->ops->throttle_get(ix->state, key, r);
+}
+
+int index_throttle_put(struct index *ix, const char *key,
+		       const struct index_throttle_row *r)
+{
+	return ix->ops->throttle_put(ix->state, key, r);
+}
+
+int index_throttle_forget(struct index *ix, int64_t before, int64_t now)
+{
+	return ix->ops->throttle_forget(ix->state, before, now);
+}
+
+int index_throttle_count(struct index *ix, int64_t *n)
+{
+	return ix->ops->throttle_count(ix->state, n);
+}
+
+int index_throttle_trim(struct index *ix, const char *keep1, const char *keep2,
+			int64_t now, int64_t n)
+{
+	return ix->ops->throttle_trim(ix->state, keep1, keep2, now, n);
+}
+
+int index_throttle_drop(struct index *ix, const char *key)
+{
+	return ix->ops->throttle_drop(ix->state, key);
+}
+
+int index_throttle_forgive(struct index *ix, const char *key, int lift)
+{
+	return ix->ops->throttle_forgive(ix->state, key, lift);
 }

@@ -1,16 +1,23 @@
 /*
- * The server index: SQLite in WAL mode (DATADIR/index.db) holding what must
- * be fast to look up or lives nowhere else: users, tokens, spaces, members,
- * the versions of every document (a cache of the ledger, rebuildable from
- * it) and the event journal.
+ * The server index: what must be fast to look up or lives nowhere else:
+ * users, tokens, spaces, members, the versions of every document (a cache
+ * of the ledger, rebuildable from it), the event journal, grants,
+ * invitations and login throttling.  These functions speak the domain; a
+ * backend (index_backend.h) holds the SQL: SQLite in WAL mode at
+ * DATADIR/index.db (the default), or PostgreSQL.
  *
  * Thread-safety: every function may be called from any thread; each thread
  * uses its own connection, opened on its first call and closed by
  * index_free() (call it once no other thread uses the index).  Other
  * threads and processes (coffred user add, space create) may write at the
- * same time: WAL and a 5 s busy timeout serialize the writers.
- * Strings passed in are copied by SQLite; strings handed to callbacks live
- * for the callback only.
+ * same time.  Strings passed in are copied; strings handed to callbacks
+ * live for the callback only, and a callback must not use the index.
+ *
+ * Transactions: index_begin() opens one on the calling thread's
+ * connection; every function called by that thread until index_commit()
+ * or index_rollback() runs inside it.  A begin inside an open transaction
+ * joins it: the inner commit only ends the nesting, an inner rollback
+ * dooms the whole (the outer commit then fails and rolls back).
  */
 #ifndef COFFRE_SERVER_INDEX_H
 #define COFFRE_SERVER_INDEX_H
@@ -23,14 +30,35 @@
 #define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
-struct sqlite3;
+struct index_txn;
 
 /*
- * Open DATADIR's index.  create = 1 makes the schema in a new file (init);
- * create = 0 refuses a missing file or an unknown schema version.
+ * Open an index: where is the path of a SQLite file, or a PostgreSQL URL
+ * (postgresql://USER@HOST:PORT/DB).  create = 1 makes the schema (init);
+ * create = 0 refuses a missing file or an unknown schema version.  Both
+ * bring an older schema up to date.
  */
-int index_open(struct index **out, const char *path, int create);
+int index_open(struct index **out, const char *where, int create);
+/*
+ * Open DATADIR's index: url NULL, "" or "sqlite" for DATADIR/index.db,
+ * else a PostgreSQL URL (coffred.conf's index key).
+ */
+int index_open_datadir(struct index **out, const char *datadir, const char *url,
+		       int create);
 void index_free(struct index *ix);
+/* "sqlite" or "postgresql". */
+const char *index_backend_name(const struct index *ix);
+
+/* Transactions (see above).  Commit: 0, or -errno and rolled back. */
+int index_begin(struct index *ix, struct index_txn **tx);
+int index_commit(struct index *ix, struct index_txn *tx);
+void index_rollback(struct index *ix, struct index_txn *tx);
+/*
+ * Hold the lock of name (a space, "" for the server's chain, or a name
+ * starting with ':' for the server's own tables) until tx ends: two
+ * transactions holding one name never overlap, on any node.
+ */
+int index_lock_space(struct index *ix, struct index_txn *tx, const char *name);
 
 /* Users.  -EEXIST for a duplicate login. */
 int index_user_add(struct index *ix, const char *login, const char *phone,
@@ -131,11 +159,114 @@ typedef int (*index_version_cb)(const struct index_version *v, void *arg);
 int index_versions(struct index *ix, const char *space, const char *doc_id,
 		   uint64_t version, index_version_cb cb, void *arg);
 
+/* Every version of a space (any order), for fsck. */
+int index_versions_all(struct index *ix, const char *space, index_version_cb cb,
+		       void *arg);
+
+/* Documents of space one of whose manifests holds chunk_hex (64 hex). */
+typedef int (*index_doc_cb)(void *arg, const char *doc_id);
+int index_chunk_docs(struct index *ix, const char *space, const char *chunk_hex,
+		     index_doc_cb cb, void *arg);
+
+/* --- access mirror (access.c); roles and levels as text --- */
+
+/* Role and delegated administration of login; -ENOENT when no member. */
+int index_member_access(struct index *ix, const char *space, const char *login,
+			char *role, size_t rolelen, int *admin);
+typedef int (*index_member_cb)(const char *login, const char *role, int admin,
+			       void *arg);
+/* Members of space by login. */
+int index_members(struct index *ix, const char *space, index_member_cb cb,
+		  void *arg);
+/* Add login as role; replace = 0 refuses a member already there. */
+int index_member_put(struct index *ix, const char *space, const char *login,
+		     const char *role, int replace);
+/* Remove login, its delegation and its grants. */
+int index_member_drop(struct index *ix, const char *space, const char *login);
+int index_owners_count(struct index *ix, const char *space, int *n);
+/* Delegate administration to login (on = 1, idempotent) or take it back. */
+int index_delegation_set(struct index *ix, const char *space, const char *login,
+			 int on);
+typedef int (*index_grant_cb)(const char *path, const char *login,
+			      const char *level, void *arg);
+/* Grants of login (NULL: every member's, by path then login), at most
+ * limit rows (0: no limit). */
+int index_grants(struct index *ix, const char *space, const char *login,
+		 size_t limit, index_grant_cb cb, void *arg);
+/* Grant level on path; replace = 0 refuses a grant already there. */
+int index_grant_put(struct index *ix, const char *space, const char *path,
+		    const char *login, const char *level, int replace);
+/* Revoke the grant of login on path; -ENOENT when there was none. */
+int index_grant_drop(struct index *ix, const char *space, const char *path,
+		     const char *login);
+/* Revoke every grant of login. */
+int index_grants_drop_all(struct index *ix, const char *space,
+			  const char *login);
+/* Make every grant of login a read grant. */
+int index_grants_read_only(struct index *ix, const char *space,
+			   const char *login);
+/* How many grants login holds; and whether one is on another path. */
+int index_grants_count(struct index *ix, const char *space, const char *login,
+		       int *n);
+int index_grant_elsewhere(struct index *ix, const char *space,
+			  const char *login, const char *path, int *found);
 /*
- * The calling thread's SQLite connection, for modules that keep tables of
- * their own in the index (events.c, access.c).  Borrowed: valid until
- * index_free(), on this thread only.
+ * Grants on from and below it move to to (NULL: they go); *n gets how many
+ * changed.
  */
-int index_db(struct index *ix, struct sqlite3 **out);
+int index_grants_move(struct index *ix, const char *space, const char *from,
+		      const char *to, int *n);
+/* Forget every member, delegation and grant of space (a reload follows). */
+int index_access_clear(struct index *ix, const char *space);
+
+/* --- event journal (events.c computes the hashes) --- */
+
+struct events_row;
+typedef int (*index_event_cb)(const struct events_row *r, void *arg);
+/* Last seq and its hash (64 hex) of a chain; seq 0 and "" when empty. */
+int index_event_head(struct index *ix, struct index_txn *tx, const char *chain,
+		     uint64_t *seq, char hash[65]);
+/* Insert a row (prev_hash and hash set) inside tx; -EEXIST on its seq. */
+int index_event_insert(struct index *ix, struct index_txn *tx,
+		       const char *chain, const struct events_row *r);
+/* Every row of a chain by seq, prev_hash and hash included. */
+int index_event_chain(struct index *ix, const char *chain, index_event_cb cb,
+		      void *arg);
+/* See events_list() (events.h). */
+int index_events_list(struct index *ix, const char *chain, const char *prefix,
+		      int reads, uint64_t after, size_t limit,
+		      index_event_cb cb, void *arg);
+/* The stored hash of row seq; -ENOENT when there is none. */
+int index_event_hash(struct index *ix, const char *chain, uint64_t seq,
+		     char hash[65]);
+/* The last deposit or move of doc_id that names a path: its seq and path. */
+int index_doc_last_path(struct index *ix, const char *space, const char *doc_id,
+			uint64_t *seq, char *path, size_t pathlen);
+/* Folder moves after seq, by seq: cb(arg, to, from). */
+typedef int (*index_move_cb)(void *arg, const char *to, const char *from);
+int index_folder_moves(struct index *ix, const char *space, uint64_t after,
+		       index_move_cb cb, void *arg);
+
+/* --- login throttling (throttle.c holds the rule) --- */
+
+struct index_throttle_row {
+	int64_t failures, last_at, next_at, locked_until;
+};
+/* The row of key; all zeros when there is none. */
+int index_throttle_get(struct index *ix, const char *key,
+		       struct index_throttle_row *r);
+int index_throttle_put(struct index *ix, const char *key,
+		       const struct index_throttle_row *r);
+/* Forget keys quiet since before and not locked at now. */
+int index_throttle_forget(struct index *ix, int64_t before, int64_t now);
+int index_throttle_count(struct index *ix, int64_t *n);
+/* Forget the n oldest keys but keep1 and keep2, unlocked (at now) first. */
+int index_throttle_trim(struct index *ix, const char *keep1, const char *keep2,
+			int64_t now, int64_t n);
+int index_throttle_drop(struct index *ix, const char *key);
+/* One failure of key forgiven; lift: its lock lifted too. */
+int index_throttle_forgive(struct index *ix, const char *key, int lift);
+
+/* --- invitations: see invite.h --- */
 
 #endif /* COFFRE_SERVER_INDEX_H */
