@@ -8,13 +8,14 @@ PACKAGES=(
 	# build
 	meson ninja-build pkg-config gcc libc6-dev
 	libfuse3-dev libcurl4-openssl-dev libssl-dev libsodium-dev
-	libsqlite3-dev libgit2-dev libmicrohttpd-dev libjansson-dev
+	libsqlite3-dev libgit2-dev libmicrohttpd-dev libjansson-dev libpq-dev
 	uthash-dev
 	# run and test
 	fuse3 git openssl curl ca-certificates attr rsync python3
 	util-linux coreutils diffutils findutils sed xxd vim tar
 	libglib2.0-bin # gio: GNOME Files' copy path (t0041)
 	openssh-client jq sqlite3
+	postgresql # the PostgreSQL index backend's tests
 	fuse-overlayfs
 	# tools the CI and developers use
 	clang-format shellcheck

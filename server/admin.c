@@ -10,7 +10,8 @@
  *   DATADIR/tls/ca-key.pem     its key, 0600
  *   DATADIR/tls/cert.pem       TLS certificate issued by it (server/tls.h)
  *   DATADIR/tls/key.pem        TLS key, 0600
- *   DATADIR/index.db           SQLite index (WAL)
+ *   DATADIR/index.db           SQLite index (WAL), unless coffred.conf
+ *                              names a PostgreSQL index
  *   DATADIR/spaces/NAME/       ledger.git (bare git repo) and chunks/
  */
 #include "server/admin.h"
@@ -84,22 +85,25 @@ static int check_ident(const char *what, const char *s)
 	return 0;
 }
 
-static int open_index(const char *datadir, int create, struct index **ix)
+/* DATADIR's index, where coffred.conf says (init: where cfg says). */
+static int open_index(const char *datadir, const struct config *init,
+		      struct index **ix)
 {
-	char path[PATH_MAX];
-	int rc = join(path, sizeof(path), datadir, INDEX_FILE_NAME);
+	struct config cfg;
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	if (!create && !exists(datadir, CONFIG_FILE_NAME))
+	if (init)
+		return index_open_datadir(ix, datadir, init->index, 1);
+	if (!exists(datadir, CONFIG_FILE_NAME))
 		return err_set(
 			-ENOENT,
 			"'%s' is not an initialized data directory (run coffred init)",
 			datadir);
-	return index_open(ix, path, create);
+	rc = config_load(&cfg, datadir);
+	return rc < 0 ? rc : index_open_datadir(ix, datadir, cfg.index, 0);
 }
 
-int admin_init(const char *datadir, const char *listen)
+int admin_init(const char *datadir, const char *listen, const char *index)
 {
 	static const char *const markers[] = {
 		CONFIG_FILE_NAME,
@@ -116,6 +120,11 @@ int admin_init(const char *datadir, const char *listen)
 	config_defaults(&cfg);
 	if (listen) {
 		rc = config_parse_listen(&cfg, listen);
+		if (rc < 0)
+			return rc;
+	}
+	if (index) {
+		rc = config_parse_index(&cfg, index);
 		if (rc < 0)
 			return rc;
 	}
@@ -164,13 +173,13 @@ int admin_init(const char *datadir, const char *listen)
 	}
 	if (rc < 0)
 		return rc;
-	rc = open_index(datadir, 1, &ix);
+	rc = open_index(datadir, &cfg, &ix);
 	index_free(ix);
 	if (rc < 0)
 		return rc;
 	/* Password hashes live there; the WAL files inherit this mode. */
 	rc = join(path, sizeof(path), datadir, INDEX_FILE_NAME);
-	if (!rc && chmod(path, 0600) < 0)
+	if (!rc && !cfg.index[0] && chmod(path, 0600) < 0)
 		rc = err_set(-errno, "cannot chmod '%s': %s", path,
 			     strerror(errno));
 	if (rc < 0)
@@ -260,7 +269,7 @@ int admin_user_add(const char *datadir, const char *login, const char *phone,
 	rc = phone_validate(phone);
 	if (rc < 0)
 		return rc;
-	rc = open_index(datadir, 0, &ix);
+	rc = open_index(datadir, NULL, &ix);
 	if (rc < 0)
 		return rc;
 	rc = index_user_exists(ix, login);
@@ -318,7 +327,7 @@ int admin_space_create(const char *datadir, const char *space,
 			-EINVAL,
 			"space kind '%s' must be private, company or association",
 			kind);
-	rc = open_index(datadir, 0, &ix);
+	rc = open_index(datadir, NULL, &ix);
 	if (rc < 0)
 		return rc;
 	rc = index_user_exists(ix, owner);

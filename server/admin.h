@@ -6,8 +6,9 @@
 #ifndef COFFRE_SERVER_ADMIN_H
 #define COFFRE_SERVER_ADMIN_H
 
-/* listen may be NULL (default 127.0.0.1:8443). */
-int admin_init(const char *datadir, const char *listen);
+/* listen may be NULL (default 127.0.0.1:8443); index NULL: SQLite in
+ * DATADIR, else a PostgreSQL URL (coffred.conf's index key). */
+int admin_init(const char *datadir, const char *listen, const char *index);
 int admin_user_add(const char *datadir, const char *login, const char *phone,
 		   const char *password_file);
 /* kind may be NULL (private). */

@@ -213,6 +213,14 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		snprintf(cfg->tsa_url, sizeof(cfg->tsa_url), "%s", val);
 		return 0;
 	}
+	if (!strcmp(key, "index")) {
+		if (config_parse_index(cfg, val) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: index must be sqlite or postgresql://USER@HOST:PORT/DB",
+				lineno);
+		return 0;
+	}
 	if (!strcmp(key, "master_key")) {
 		if (strlen(val) >= sizeof(cfg->master_key) || val[0] != '/')
 			return err_set(
@@ -322,6 +330,23 @@ out:
 	return rc;
 }
 
+int config_parse_index(struct config *cfg, const char *s)
+{
+	if (!strcmp(s, "sqlite")) {
+		cfg->index[0] = '\0';
+		return 0;
+	}
+	if ((strncmp(s, "postgresql://", 13) &&
+	     strncmp(s, "postgres://", 11)) ||
+	    strlen(s) >= sizeof(cfg->index) || strpbrk(s, " \t\r\n"))
+		return err_set(
+			-EINVAL,
+			"bad index '%s': expected sqlite or postgresql://USER@HOST:PORT/DB",
+			s);
+	snprintf(cfg->index, sizeof(cfg->index), "%s", s);
+	return 0;
+}
+
 int config_save(const struct config *cfg, const char *datadir)
 {
 	char path[PATH_MAX];
@@ -357,6 +382,8 @@ int config_save(const struct config *cfg, const char *datadir)
 				 cfg->tsa_url, cfg->tsa_ca);
 	if (rc == 0 && cfg->master_key[0])
 		rc = buf_appendf(&b, "master_key = %s\n", cfg->master_key);
+	if (rc == 0 && cfg->index[0])
+		rc = buf_appendf(&b, "index = %s\n", cfg->index);
 	if (rc == 0)
 		rc = file_write_atomic(path, b.data, b.len, 0644);
 	if (rc < 0)

@@ -25,6 +25,9 @@
  *   login_failures = 10        failed logins that lock a login (2..1000;
  *                              an address: 5 times as many), see throttle.h
  *   login_lockout = 15m        how long a lock lasts (1s..30d)
+ *   index = sqlite             where the index lives: sqlite (DATADIR/
+ *                              index.db, the default) or a PostgreSQL URL,
+ *                              postgresql://USER@HOST:PORT/DB
  * Durations: a number with s, m, h or d (seconds without a unit).
  */
 #ifndef COFFRE_SERVER_CONFIG_H
@@ -37,6 +40,7 @@
 #define CONFIG_HOST_MAX	      64
 #define CONFIG_TSA_MAX	      512
 #define CONFIG_PATH_MAX	      512
+#define CONFIG_INDEX_MAX      512
 
 struct config {
 	char host[CONFIG_HOST_MAX]; /* numeric address, no brackets */
@@ -50,7 +54,8 @@ struct config {
 	char master_key[CONFIG_PATH_MAX]; /* "": DATADIR/keys/master.key */
 	int64_t token_lifetime;		  /* seconds */
 	unsigned login_failures;
-	int64_t login_lockout; /* seconds */
+	int64_t login_lockout;	      /* seconds */
+	char index[CONFIG_INDEX_MAX]; /* "": SQLite in DATADIR */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from
@@ -62,6 +67,9 @@ void config_defaults(struct config *cfg);
  * err_set() saying why.
  */
 int config_parse_listen(struct config *cfg, const char *s);
+
+/* "sqlite" or a PostgreSQL URL into cfg->index; -EINVAL otherwise. */
+int config_parse_index(struct config *cfg, const char *s);
 
 /* Read DATADIR/coffred.conf over the defaults.  0, -ENOENT, -EINVAL. */
 int config_load(struct config *cfg, const char *datadir);

@@ -844,6 +844,7 @@ static int fsck_all(struct fsck *f)
 int fsck_main(const char *datadir, const char *space)
 {
 	struct fsck f = { .datadir = datadir };
+	struct config cfg;
 	char path[PATH_MAX];
 	int rc;
 
@@ -855,7 +856,9 @@ int fsck_main(const char *datadir, const char *space)
 	if (rc == 0)
 		rc = keys_load(&f.keys, datadir);
 	if (rc == 0)
-		rc = index_open_datadir(&f.ix, datadir, NULL, 0);
+		rc = config_load(&cfg, datadir);
+	if (rc == 0)
+		rc = index_open_datadir(&f.ix, datadir, cfg.index, 0);
 	if (rc == 0)
 		rc = hash_new(&f.hash);
 	if (rc == 0) {

@@ -33,8 +33,7 @@ int index_open(struct index **out, const char *where, int create)
 	int rc;
 
 	if (is_pg_url(where))
-		return err_set(-ENOTSUP, "index '%s': no PostgreSQL backend",
-			       where);
+		ops = &index_pg_ops;
 	if (ops->version < INDEX_OPS_VERSION)
 		return err_set(-EPROTO,
 			       "index backend %s has version %d, need %d",

@@ -148,6 +148,7 @@ struct index_ops {
 };
 
 extern const struct index_ops index_sqlite_ops; /* index_sqlite.c */
+extern const struct index_ops index_pg_ops;	/* index_pg.c */
 
 /* The table and state behind ix, for modules with an API of their own
  * over the index (invite.c). */

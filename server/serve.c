@@ -213,14 +213,9 @@ int serve_run(const char *datadir, const char *port_file)
 		rc = read_pem(datadir, "cert.pem", &cert);
 	if (rc < 0)
 		goto out;
-	{
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/%s", datadir, INDEX_FILE_NAME);
-		rc = index_open(&srv.ix, path, 0);
-		if (rc < 0)
-			goto out;
-	}
+	rc = index_open_datadir(&srv.ix, datadir, srv.cfg.index, 0);
+	if (rc < 0)
+		goto out;
 	/* Before any ledger opens: every commit is signed and stamped. */
 	rc = keys_load(&srv.keys, datadir);
 	if (rc < 0)

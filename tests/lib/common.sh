@@ -11,7 +11,10 @@
 # done_testing.  A skip is `1..0 # SKIP reason` and exit 0 (under meson's
 # TAP protocol exit 77 would be an error).  Every wait is bounded.
 #
-# Environment: COFFRE and COFFRED (the binaries under test), TESTLIB.
+# Environment: COFFRE and COFFRED (the binaries under test), TESTLIB;
+# COFFRE_INDEX=postgresql makes server_init start a PostgreSQL of the test's
+# own (tests/lib/pg.sh, in $T/pg, stopped by cleanup) and init the data
+# directory with --index on it.
 
 # shellcheck shell=bash
 set -u
@@ -35,6 +38,7 @@ declare -a MOUNTS=()
 declare -a EXTRA_PIDS=()	# started by a script we ran, not our children
 declare -a TMPFS=()		# small tmpfs mounts (full-disk tests)
 _CLEANED=
+PG_DIR=			# the test's PostgreSQL, when COFFRE_INDEX=postgresql
 
 skip_all()
 {
@@ -214,6 +218,7 @@ cleanup()
 			kill -KILL "$SERVER_PID" 2>/dev/null
 		wait "$SERVER_PID" 2>/dev/null
 	fi
+	[ -n "$PG_DIR" ] && sh "$TESTLIB/pg.sh" stop "$PG_DIR"
 	if [ $TAP_FAILED -gt 0 ] || [ $rc -ne 0 ]; then
 		dump_logs
 	fi
@@ -300,12 +305,35 @@ test_init()
 # Create the data directory (once).
 server_init()
 {
+	local index=() url st
+
 	[ -d "$D" ] && return 0
-	if ! "$COFFRED" init "$D" --listen 127.0.0.1:0 >>"$T/coffred.log" 2>&1
+	if [ "${COFFRE_INDEX:-sqlite}" = postgresql ]; then
+		chmod 755 "$T"
+		PG_DIR=$T/pg
+		url=$(sh "$TESTLIB/pg.sh" start "$PG_DIR" 2>"$T/pg.err")
+		st=$?
+		if [ $st -eq 77 ]; then
+			PG_DIR=
+			skip_all "$(cat "$T/pg.err")"
+		fi
+		if [ $st -ne 0 ] || [ -z "$url" ]; then
+			not_ok "PostgreSQL starts: $(cat "$T/pg.err")"
+			done_testing
+		fi
+		index=(--index "$url")
+	fi
+	if ! "$COFFRED" init "$D" --listen 127.0.0.1:0 "${index[@]}" \
+		>>"$T/coffred.log" 2>&1
 	then
 		not_ok "coffred init"
 		done_testing
 	fi
+	# Every command of the data directory then uses it, fsck included.
+	# shellcheck disable=SC2016 # $1 and $2 are the inner shell's
+	[ -n "$PG_DIR" ] &&
+		check "the index is the test's PostgreSQL, no index.db" \
+			sh -c 'grep -qx "index = $1" "$2/coffred.conf" && ! test -e "$2/index.db"' _ "$url" "$D"
 }
 
 # Init if needed, then serve in the background; wait for the port file.

@@ -1,0 +1,1368 @@
+/*
+ * The PostgreSQL index backend (index_backend.h), through libpq: where is
+ * a URL, postgresql://USER@HOST:PORT/DB.  Each thread gets its own
+ * connection on its first call.  Every parameter goes as text (ints
+ * printed here) and token hashes as hex, decoded by the server; results
+ * are read whole before callbacks run, so a callback may use the index.
+ * Named locks are transaction-level advisory locks, so several coffred
+ * nodes on one database serialize access changes and event appends.
+ */
+#include "server/index_backend.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "common/err.h"
+
+/* The first key of every advisory lock coffred takes is 1129270854. */
+#define PG_SCHEMA_VERSION 1
+
+/*
+ * Schema version 1, the SQLite schema version 3 in PostgreSQL's types.
+ * Migrations go in pg_migrate[] (version v to v + 1).
+ */
+static const char pg_schema[] =
+	"CREATE TABLE users(login TEXT PRIMARY KEY, phone TEXT NOT NULL,"
+	" pwhash TEXT NOT NULL, created_at BIGINT NOT NULL);"
+	"CREATE TABLE tokens(hash BYTEA PRIMARY KEY,"
+	" login TEXT NOT NULL REFERENCES users(login) ON DELETE CASCADE,"
+	" expires_at BIGINT NOT NULL, created_at BIGINT NOT NULL DEFAULT 0,"
+	" address TEXT);"
+	"CREATE INDEX tokens_expiry ON tokens(expires_at);"
+	"CREATE INDEX tokens_login ON tokens(login);"
+	"CREATE TABLE spaces(name TEXT PRIMARY KEY, kind TEXT NOT NULL"
+	" CHECK (kind IN ('private', 'company', 'association')),"
+	" created_at BIGINT NOT NULL);"
+	"CREATE TABLE members("
+	" space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,"
+	" login TEXT NOT NULL REFERENCES users(login) ON DELETE CASCADE,"
+	" role TEXT NOT NULL, PRIMARY KEY(space, login));"
+	"CREATE INDEX members_login ON members(login);"
+	"CREATE TABLE versions(space TEXT NOT NULL REFERENCES spaces(name),"
+	" doc_id TEXT NOT NULL, version BIGINT NOT NULL, size BIGINT NOT NULL,"
+	" sha256 TEXT NOT NULL, deposited_by TEXT NOT NULL,"
+	" deposited_at TEXT NOT NULL, \"commit\" TEXT NOT NULL,"
+	" manifest TEXT NOT NULL, PRIMARY KEY(space, doc_id, version));"
+	"CREATE TABLE events(space TEXT NOT NULL, seq BIGINT NOT NULL,"
+	" at BIGINT NOT NULL, login TEXT, kind TEXT NOT NULL, path TEXT,"
+	" doc_id TEXT, version BIGINT, detail TEXT, prev_hash TEXT NOT NULL,"
+	" hash TEXT NOT NULL, PRIMARY KEY(space, seq));"
+	"CREATE INDEX events_path ON events(space, path);"
+	"CREATE INDEX events_doc ON events(space, doc_id);"
+	"CREATE TABLE grants("
+	" space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,"
+	" path TEXT NOT NULL, login TEXT NOT NULL,"
+	" level TEXT NOT NULL CHECK (level IN ('read', 'deposit')),"
+	" PRIMARY KEY(space, login, path));"
+	"CREATE TABLE delegations("
+	" space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,"
+	" login TEXT NOT NULL, PRIMARY KEY(space, login));"
+	"CREATE TABLE login_throttle(key TEXT PRIMARY KEY,"
+	" failures BIGINT NOT NULL, last_at BIGINT NOT NULL,"
+	" next_at BIGINT NOT NULL, locked_until BIGINT NOT NULL);"
+	"CREATE INDEX login_throttle_last ON login_throttle(last_at);"
+	"CREATE TABLE invitations("
+	" space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,"
+	" login TEXT NOT NULL, role TEXT NOT NULL, invited_by TEXT NOT NULL,"
+	" at BIGINT NOT NULL, PRIMARY KEY(space, login));"
+	"CREATE INDEX invitations_login ON invitations(login);";
+
+struct pg_conn {
+	PGconn *db;
+	int depth, doomed; /* as the SQLite backend's */
+	struct pg_conn *next;
+};
+
+struct pg {
+	char *url;
+	pthread_key_t key;
+	pthread_mutex_t lock; /* protects conns */
+	struct pg_conn *conns;
+};
+
+static int pg_fail(PGconn *db, const PGresult *res, const char *what)
+{
+	const char *state =
+		res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	int rc = -EIO;
+
+	if (state && (!strcmp(state, "23505") || !strcmp(state, "23503")))
+		rc = -EEXIST;
+	else if (state && !strncmp(state, "53", 2))
+		rc = -ENOSPC;
+	else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
+			   !strcmp(state, "55P03")))
+		rc = -EBUSY;
+	return err_set(rc, "index: cannot %s: %s", what, PQerrorMessage(db));
+}
+
+/* Run sql with n text parameters; *out (may be NULL) gets the result. */
+static int q(struct pg_conn *c, PGresult **out, const char *what,
+	     const char *sql, int n, const char *const *p)
+{
+	/* Without parameters, PQexec: it takes several commands (the schema). */
+	PGresult *res =
+		n ? PQexecParams(c->db, sql, n, NULL, p, NULL, NULL, 0) :
+		    PQexec(c->db, sql);
+	ExecStatusType st = PQresultStatus(res);
+	int rc = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = pg_fail(c->db, res, what);
+	if (rc == 0 && out)
+		*out = res;
+	else
+		PQclear(res);
+	return rc;
+}
+
+static int conn_open(const char *url, struct pg_conn **out)
+{
+	struct pg_conn *c = calloc(1, sizeof(*c));
+	PGresult *res;
+
+	if (!c)
+		return -ENOMEM;
+	c->db = PQconnectdb(url);
+	if (PQstatus(c->db) != CONNECTION_OK) {
+		int rc = err_set(-ECONNREFUSED, "index '%s': %s", url,
+				 PQerrorMessage(c->db));
+
+		PQfinish(c->db);
+		free(c);
+		return rc;
+	}
+	/* Notices are the server's business, not coffred's output. */
+	res = PQexec(c->db, "SET client_min_messages = warning");
+	PQclear(res);
+	*out = c;
+	return 0;
+}
+
+static int conn_get(struct pg *p, struct pg_conn **out)
+{
+	struct pg_conn *c = pthread_getspecific(p->key);
+	int rc;
+
+	if (!c) {
+		rc = conn_open(p->url, &c);
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&p->lock);
+		c->next = p->conns;
+		p->conns = c;
+		pthread_mutex_unlock(&p->lock);
+		pthread_setspecific(p->key, c);
+	}
+	*out = c;
+	return 0;
+}
+
+/* Create or check the schema, under a session advisory lock: two nodes
+ * opening a new database at once create it once. */
+static int schema_check(struct pg_conn *c, const char *url, int create)
+{
+	PGresult *res = NULL;
+	int rc, version = 0;
+
+	rc = q(c, NULL, "lock the schema",
+	       "SELECT pg_advisory_lock(1129270854, 0)", 0, NULL);
+	if (rc < 0)
+		return rc;
+	rc = q(c, NULL, "begin", "BEGIN", 0, NULL);
+	if (rc == 0)
+		rc = q(c, &res, "read the schema version",
+		       "SELECT to_regclass('coffre_schema') IS NOT NULL", 0,
+		       NULL);
+	if (rc == 0 && !strcmp(PQgetvalue(res, 0, 0), "t")) {
+		PQclear(res);
+		res = NULL;
+		rc = q(c, &res, "read the schema version",
+		       "SELECT max(version) FROM coffre_schema", 0, NULL);
+		if (rc == 0)
+			version = atoi(PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	if (rc == 0 && version == 0 && !create)
+		rc = err_set(-ENOENT,
+			     "no index at '%s' (not an initialized index?)",
+			     url);
+	if (rc == 0 && version == 0)
+		rc = q(c, NULL, "create the schema", pg_schema, 0, NULL);
+	if (rc == 0 && version == 0)
+		rc = q(c, NULL, "create the schema",
+		       "CREATE TABLE coffre_schema(version INTEGER NOT NULL);"
+		       "INSERT INTO coffre_schema VALUES(1)",
+		       0, NULL);
+	if (rc == 0 && version > PG_SCHEMA_VERSION)
+		rc = err_set(-EPROTO,
+			     "index '%s' has schema version %d, expected %d",
+			     url, version, PG_SCHEMA_VERSION);
+	/* No migration yet: version 1 is the first. */
+	if (rc == 0)
+		rc = q(c, NULL, "commit the schema", "COMMIT", 0, NULL);
+	else
+		PQclear(PQexec(c->db, "ROLLBACK"));
+	PQclear(PQexec(c->db, "SELECT pg_advisory_unlock(1129270854, 0)"));
+	return rc;
+}
+
+static void pg_close(void *state)
+{
+	struct pg *p = state;
+	struct pg_conn *c, *next;
+
+	if (!p)
+		return;
+	for (c = p->conns; c; c = next) {
+		next = c->next;
+		PQfinish(c->db);
+		free(c);
+	}
+	pthread_setspecific(p->key, NULL);
+	pthread_key_delete(p->key);
+	pthread_mutex_destroy(&p->lock);
+	free(p->url);
+	free(p);
+}
+
+static int pg_open(void **out, const char *url, int create)
+{
+	struct pg *p = calloc(1, sizeof(*p));
+	struct pg_conn *c;
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->url = strdup(url);
+	if (!p->url || pthread_key_create(&p->key, NULL)) {
+		free(p->url);
+		free(p);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	rc = conn_get(p, &c);
+	if (rc == 0)
+		rc = schema_check(c, url, create);
+	if (rc < 0) {
+		pg_close(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+/* --- helpers --- */
+
+/* Run sql on the calling thread's connection. */
+static int run(void *state, PGresult **out, const char *what, const char *sql,
+	       int n, const char *const *params)
+{
+	struct pg_conn *c;
+	int rc = conn_get(state, &c);
+
+	return rc < 0 ? rc : q(c, out, what, sql, n, params);
+}
+
+/* Rows a command changed. */
+static int changed(PGresult *res)
+{
+	return atoi(PQcmdTuples(res));
+}
+
+static int run_n(void *state, const char *what, const char *sql, int n,
+		 const char *const *params, int *count)
+{
+	PGresult *res = NULL;
+	int rc = run(state, &res, what, sql, n, params);
+
+	if (rc == 0 && count)
+		*count = changed(res);
+	PQclear(res);
+	return rc;
+}
+
+struct num {
+	char s[24];
+};
+
+static struct num num(int64_t v)
+{
+	struct num n;
+
+	snprintf(n.s, sizeof(n.s), "%" PRId64, v);
+	return n;
+}
+
+static const char *val(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static int64_t ival(PGresult *res, int row, int col)
+{
+	const char *s = val(res, row, col);
+
+	return s ? strtoll(s, NULL, 10) : 0;
+}
+
+static int bval(PGresult *res, int row, int col)
+{
+	const char *s = val(res, row, col);
+
+	return s && s[0] == 't';
+}
+
+static void hex_of(const uint8_t *h, char out[2 * INDEX_TOKEN_HASH_LEN + 1])
+{
+	for (int i = 0; i < INDEX_TOKEN_HASH_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* Copy one text value; -EIO when it does not fit. */
+static int copy(char *out, size_t outlen, const char *s, const char *what)
+{
+	if (!s || strlen(s) >= outlen)
+		return err_set(-EIO, "index: bad value while trying to %s",
+			       what);
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+/* --- transactions and locks --- */
+
+static int pg_begin(void *state, struct index_txn **tx)
+{
+	struct pg_conn *c;
+	int rc = conn_get(state, &c);
+
+	if (rc < 0)
+		return rc;
+	if (c->depth == 0) {
+		rc = q(c, NULL, "begin a transaction", "BEGIN", 0, NULL);
+		if (rc < 0)
+			return rc;
+		c->doomed = 0;
+	}
+	c->depth++;
+	*tx = (struct index_txn *)c;
+	return 0;
+}
+
+static void pg_rollback(void *state, struct index_txn *tx)
+{
+	struct pg_conn *c = (struct pg_conn *)tx;
+
+	(void)state;
+	if (c->depth > 1) {
+		c->depth--;
+		c->doomed = 1;
+		return;
+	}
+	PQclear(PQexec(c->db, "ROLLBACK"));
+	c->depth = 0;
+	c->doomed = 0;
+}
+
+static int pg_commit(void *state, struct index_txn *tx)
+{
+	struct pg_conn *c = (struct pg_conn *)tx;
+	int rc;
+
+	(void)state;
+	if (c->depth > 1) {
+		c->depth--;
+		return 0;
+	}
+	if (c->doomed)
+		rc = err_set(-EIO, "index: a part of the transaction failed");
+	else
+		rc = q(c, NULL, "commit", "COMMIT", 0, NULL);
+	if (rc < 0)
+		PQclear(PQexec(c->db, "ROLLBACK"));
+	c->depth = 0;
+	c->doomed = 0;
+	return rc;
+}
+
+static int pg_lock_space(void *state, struct index_txn *tx, const char *name)
+{
+	struct pg_conn *c = (struct pg_conn *)tx;
+	const char *p[] = { name };
+
+	(void)state;
+	if (c->depth == 0)
+		return err_set(-EINVAL, "index: a lock outside a transaction");
+	return q(c, NULL, "take a lock",
+		 "SELECT pg_advisory_xact_lock(1129270854, hashtext($1::text))",
+		 1, p);
+}
+
+/* --- users and sessions --- */
+
+static int pg_user_add(void *s, const char *login, const char *phone,
+		       const char *pwhash, int64_t now)
+{
+	struct num n = num(now);
+	const char *p[] = { login, phone, pwhash, n.s };
+	int rc = run_n(
+		s, "add the user",
+		"INSERT INTO users(login, phone, pwhash, created_at) VALUES($1, $2, $3, $4)",
+		4, p, NULL);
+
+	if (rc == -EEXIST)
+		rc = err_set(-EEXIST, "user '%s' already exists", login);
+	return rc;
+}
+
+static int pg_user_pwhash(void *s, const char *login, char *out, size_t outlen)
+{
+	const char *p[] = { login };
+	PGresult *res = NULL;
+	int rc = run(s, &res, "look up a user",
+		     "SELECT pwhash FROM users WHERE login = $1", 1, p);
+
+	if (rc == 0 && PQntuples(res) == 0)
+		rc = err_set(-ENOENT, "no user '%s'", login);
+	else if (rc == 0)
+		rc = copy(out, outlen, val(res, 0, 0), "look up a user");
+	PQclear(res);
+	return rc;
+}
+
+static int pg_tokens_drop_all(void *s, const char *login,
+			      const uint8_t keep[INDEX_TOKEN_HASH_LEN])
+{
+	char hex[2 * INDEX_TOKEN_HASH_LEN + 1];
+	const char *p[] = { login, keep ? hex : NULL };
+	int rc, n = 0;
+
+	if (keep)
+		hex_of(keep, hex);
+	rc = run_n(
+		s, "revoke sessions",
+		"DELETE FROM tokens WHERE login = $1 AND ($2::text IS NULL OR hash <> decode($2, 'hex'))",
+		2, p, &n);
+	return rc < 0 ? rc : n;
+}
+
+static int pg_user_set_password(void *s, const char *login, const char *pwhash,
+				const uint8_t keep[INDEX_TOKEN_HASH_LEN])
+{
+	const char *p[] = { login, pwhash };
+	struct index_txn *tx;
+	int rc, n = 0, dropped = 0;
+
+	rc = pg_begin(s, &tx);
+	if (rc < 0)
+		return rc;
+	rc = run_n(s, "change a password",
+		   "UPDATE users SET pwhash = $2 WHERE login = $1", 2, p, &n);
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "no user '%s'", login);
+	/* The new password and the end of the other sessions, together. */
+	if (rc == 0) {
+		dropped = pg_tokens_drop_all(s, login, keep);
+		rc = dropped < 0 ? dropped : 0;
+	}
+	if (rc == 0)
+		rc = pg_commit(s, tx);
+	else
+		pg_rollback(s, tx);
+	return rc < 0 ? rc : dropped;
+}
+
+static int pg_token_add(void *s, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
+			const char *login, int64_t expires_at, int64_t now,
+			const char *address)
+{
+	char hex[2 * INDEX_TOKEN_HASH_LEN + 1];
+	struct num e = num(expires_at), n = num(now),
+		   t = num((int64_t)time(NULL));
+	const char *p[] = { hex, login, e.s, n.s, address };
+	const char *pp[] = { t.s };
+	int rc;
+
+	hex_of(hash, hex);
+	rc = run_n(
+		s, "store a token",
+		"INSERT INTO tokens(hash, login, expires_at, created_at, address) VALUES(decode($1, 'hex'), $2, $3, $4, $5)",
+		5, p, NULL);
+	/* Expired tokens are useless: drop them while we are here. */
+	if (rc == 0 &&
+	    run_n(s, "drop expired tokens",
+		  "DELETE FROM tokens WHERE expires_at <= $1", 1, pp, NULL) < 0)
+		err_clear();
+	return rc;
+}
+
+static int pg_token_login(void *s, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
+			  int64_t now, char *out, size_t outlen)
+{
+	char hex[2 * INDEX_TOKEN_HASH_LEN + 1];
+	struct num n = num(now);
+	const char *p[] = { hex, n.s };
+	PGresult *res = NULL;
+	int rc;
+
+	hex_of(hash, hex);
+	rc = run(
+		s, &res, "look up a token",
+		"SELECT login FROM tokens WHERE hash = decode($1, 'hex') AND expires_at > $2",
+		2, p);
+	if (rc == 0 && PQntuples(res) == 0)
+		rc = -ENOENT;
+	else if (rc == 0)
+		rc = copy(out, outlen, val(res, 0, 0), "look up a token");
+	PQclear(res);
+	return rc;
+}
+
+static int pg_token_drop(void *s, const uint8_t hash[INDEX_TOKEN_HASH_LEN])
+{
+	char hex[2 * INDEX_TOKEN_HASH_LEN + 1];
+	const char *p[] = { hex };
+	int rc, n = 0;
+
+	hex_of(hash, hex);
+	rc = run_n(s, "revoke a token",
+		   "DELETE FROM tokens WHERE hash = decode($1, 'hex')", 1, p,
+		   &n);
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "no such session");
+	return rc;
+}
+
+static int pg_tokens_of(void *s, const char *login,
+			const uint8_t current[INDEX_TOKEN_HASH_LEN],
+			int64_t now, index_token_cb cb, void *arg)
+{
+	char hex[2 * INDEX_TOKEN_HASH_LEN + 1];
+	struct num n = num(now);
+	const char *p[] = { login, current ? hex : NULL, n.s };
+	PGresult *res = NULL;
+	int rc;
+
+	if (current)
+		hex_of(current, hex);
+	/* A session's id: the first 8 bytes of its token's SHA-256. */
+	rc = run(
+		s, &res, "list sessions",
+		"SELECT encode(substring(hash from 1 for 8), 'hex'), created_at, expires_at, address, coalesce(hash = decode($2, 'hex'), false) FROM tokens WHERE login = $1 AND expires_at > $3 ORDER BY created_at, hash",
+		3, p);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct index_token tk = {
+			.id = val(res, i, 0),
+			.created_at = ival(res, i, 1),
+			.expires_at = ival(res, i, 2),
+			.address = val(res, i, 3),
+			.current = bval(res, i, 4),
+		};
+
+		rc = cb(&tk, arg);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_token_drop_id(void *s, const char *login, const char *id)
+{
+	const char *p[] = { login, id };
+	int rc, n = 0;
+
+	rc = run_n(
+		s, "revoke a session",
+		"DELETE FROM tokens WHERE login = $1 AND encode(substring(hash from 1 for 8), 'hex') = $2",
+		2, p, &n);
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "no such session '%s'", id);
+	return rc;
+}
+
+/* --- spaces and the access mirror --- */
+
+static int pg_space_add(void *s, const char *name, const char *kind,
+			const char *owner, int64_t now)
+{
+	struct num n = num(now);
+	const char *p[] = { name, kind, n.s };
+	const char *pm[] = { name, owner };
+	struct index_txn *tx;
+	int rc;
+
+	rc = pg_begin(s, &tx);
+	if (rc < 0)
+		return rc;
+	rc = run_n(
+		s, "add the space",
+		"INSERT INTO spaces(name, kind, created_at) VALUES($1, $2, $3)",
+		3, p, NULL);
+	if (rc == -EEXIST)
+		rc = err_set(-EEXIST, "space '%s' already exists", name);
+	if (rc == 0) {
+		rc = run_n(
+			s, "add the owner",
+			"INSERT INTO members(space, login, role) VALUES($1, $2, 'owner')",
+			2, pm, NULL);
+		if (rc == -EEXIST) /* the foreign key on users(login) */
+			rc = err_set(-ENOENT, "no user '%s'", owner);
+	}
+	if (rc == 0)
+		return pg_commit(s, tx);
+	pg_rollback(s, tx);
+	return rc;
+}
+
+static int pg_member_get(void *s, const char *space, const char *login,
+			 char *kind, size_t kindlen, char *role, size_t rolelen)
+{
+	const char *p[] = { space, login };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "look up a member",
+		"SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = $1 AND m.login = $2",
+		2, p);
+
+	if (rc == 0 && PQntuples(res) == 0) {
+		rc = err_set(-ENOENT, "no such space '%s'", space);
+	} else if (rc == 0) {
+		snprintf(kind, kindlen, "%s", val(res, 0, 0));
+		snprintf(role, rolelen, "%s", val(res, 0, 1));
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_spaces_of(void *s, const char *login, index_space_cb cb,
+			void *arg)
+{
+	const char *p[] = { login };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "list spaces",
+		"SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = $1 ORDER BY s.name COLLATE \"C\"",
+		1, p);
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		rc = cb(val(res, i, 0), val(res, i, 1), val(res, i, 2), arg);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_member_access(void *s, const char *space, const char *login,
+			    char *role, size_t rolelen, int *admin)
+{
+	const char *p[] = { space, login };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "look up a member",
+		"SELECT m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = $1 AND m.login = $2",
+		2, p);
+
+	if (rc == 0 && PQntuples(res) == 0) {
+		rc = err_set(-ENOENT, "no such space '%s'", space);
+	} else if (rc == 0) {
+		snprintf(role, rolelen, "%s", val(res, 0, 0));
+		*admin = bval(res, 0, 1);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_members(void *s, const char *space, index_member_cb cb, void *arg)
+{
+	const char *p[] = { space };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "list members",
+		"SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = $1 ORDER BY m.login COLLATE \"C\"",
+		1, p);
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		rc = cb(val(res, i, 0), val(res, i, 1), bval(res, i, 2), arg);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_member_put(void *s, const char *space, const char *login,
+			 const char *role, int replace)
+{
+	const char *p[] = { space, login, role };
+
+	return run_n(
+		s, "update the access mirror",
+		replace ?
+			"INSERT INTO members(space, login, role) VALUES($1, $2, $3) ON CONFLICT (space, login) DO UPDATE SET role = EXCLUDED.role" :
+			"INSERT INTO members(space, login, role) VALUES($1, $2, $3)",
+		3, p, NULL);
+}
+
+static int pg_member_drop(void *s, const char *space, const char *login)
+{
+	const char *p[] = { space, login };
+	int rc = run_n(s, "update the access mirror",
+		       "DELETE FROM members WHERE space = $1 AND login = $2", 2,
+		       p, NULL);
+
+	if (rc == 0)
+		rc = run_n(
+			s, "update the access mirror",
+			"DELETE FROM delegations WHERE space = $1 AND login = $2",
+			2, p, NULL);
+	if (rc == 0)
+		rc = run_n(s, "update the access mirror",
+			   "DELETE FROM grants WHERE space = $1 AND login = $2",
+			   2, p, NULL);
+	return rc;
+}
+
+/* The integer in the first cell of a query. */
+static int count(void *s, const char *what, const char *sql, int n,
+		 const char *const *p, int64_t *out)
+{
+	PGresult *res = NULL;
+	int rc = run(s, &res, what, sql, n, p);
+
+	*out = 0;
+	if (rc == 0 && PQntuples(res) > 0)
+		*out = ival(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_owners_count(void *s, const char *space, int *n)
+{
+	const char *p[] = { space };
+	int64_t v = 0;
+	int rc = count(
+		s, "count owners",
+		"SELECT count(*) FROM members WHERE space = $1 AND role = 'owner'",
+		1, p, &v);
+
+	*n = (int)v;
+	return rc;
+}
+
+static int pg_delegation_set(void *s, const char *space, const char *login,
+			     int on)
+{
+	const char *p[] = { space, login };
+
+	return run_n(
+		s, "update the access mirror",
+		on ? "INSERT INTO delegations(space, login) VALUES($1, $2) ON CONFLICT DO NOTHING" :
+		     "DELETE FROM delegations WHERE space = $1 AND login = $2",
+		2, p, NULL);
+}
+
+static int pg_grants(void *s, const char *space, const char *login,
+		     size_t limit, index_grant_cb cb, void *arg)
+{
+	struct num l = num(limit ? (int64_t)limit : INT64_MAX);
+	const char *p[] = { space, login, l.s };
+	const char *pa[] = { space, l.s };
+	PGresult *res = NULL;
+	int rc;
+
+	if (login)
+		rc = run(
+			s, &res, "read grants",
+			"SELECT path, login, level FROM grants WHERE space = $1 AND login = $2 LIMIT $3",
+			3, p);
+	else
+		rc = run(
+			s, &res, "read grants",
+			"SELECT path, login, level FROM grants WHERE space = $1 ORDER BY path COLLATE \"C\", login COLLATE \"C\" LIMIT $2",
+			2, pa);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		rc = cb(val(res, i, 0), val(res, i, 1), val(res, i, 2), arg);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_grant_put(void *s, const char *space, const char *path,
+			const char *login, const char *level, int replace)
+{
+	const char *p[] = { space, path, login, level };
+
+	return run_n(
+		s, "update the access mirror",
+		replace ?
+			"INSERT INTO grants(space, path, login, level) VALUES($1, $2, $3, $4) ON CONFLICT (space, login, path) DO UPDATE SET level = EXCLUDED.level" :
+			"INSERT INTO grants(space, path, login, level) VALUES($1, $2, $3, $4)",
+		4, p, NULL);
+}
+
+static int pg_grant_drop(void *s, const char *space, const char *path,
+			 const char *login)
+{
+	const char *p[] = { space, path, login };
+	int n = 0;
+	int rc = run_n(
+		s, "update the access mirror",
+		"DELETE FROM grants WHERE space = $1 AND path = $2 AND login = $3",
+		3, p, &n);
+
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "'%s' holds no grant on '%s'", login,
+			     path);
+	return rc;
+}
+
+static int pg_grants_drop_all(void *s, const char *space, const char *login)
+{
+	const char *p[] = { space, login };
+
+	return run_n(s, "update the access mirror",
+		     "DELETE FROM grants WHERE space = $1 AND login = $2", 2, p,
+		     NULL);
+}
+
+static int pg_grants_read_only(void *s, const char *space, const char *login)
+{
+	const char *p[] = { space, login };
+
+	return run_n(
+		s, "update the access mirror",
+		"UPDATE grants SET level = 'read' WHERE space = $1 AND login = $2",
+		2, p, NULL);
+}
+
+static int pg_grants_count(void *s, const char *space, const char *login,
+			   int *n)
+{
+	const char *p[] = { space, login };
+	int64_t v = 0;
+	int rc = count(
+		s, "count grants",
+		"SELECT count(*) FROM grants WHERE space = $1 AND login = $2",
+		2, p, &v);
+
+	*n = (int)v;
+	return rc;
+}
+
+static int pg_grant_elsewhere(void *s, const char *space, const char *login,
+			      const char *path, int *found)
+{
+	const char *p[] = { space, login, path };
+	int64_t v = 0;
+	int rc = count(
+		s, "read grants",
+		"SELECT count(*) FROM grants WHERE space = $1 AND login = $2 AND path <> $3",
+		3, p, &v);
+
+	*found = v != 0;
+	return rc;
+}
+
+static int pg_grants_move(void *s, const char *space, const char *from,
+			  const char *to, int *n)
+{
+	const char *p[] = { space, from, to };
+
+	*n = 0;
+	/* substr() rather than LIKE: names may hold '%' and '_'. */
+	if (to)
+		return run_n(
+			s, "update the access mirror",
+			"UPDATE grants SET path = $3::text || substr(path, length($2::text) + 1) WHERE space = $1 AND (path = $2::text OR substr(path, 1, length($2::text) + 1) = $2::text || '/')",
+			3, p, n);
+	return run_n(
+		s, "update the access mirror",
+		"DELETE FROM grants WHERE space = $1 AND (path = $2::text OR substr(path, 1, length($2::text) + 1) = $2::text || '/')",
+		2, p, n);
+}
+
+static int pg_access_clear(void *s, const char *space)
+{
+	const char *p[] = { space };
+	int rc = run_n(s, "update the access mirror",
+		       "DELETE FROM members WHERE space = $1", 1, p, NULL);
+
+	if (rc == 0)
+		rc = run_n(s, "update the access mirror",
+			   "DELETE FROM delegations WHERE space = $1", 1, p,
+			   NULL);
+	if (rc == 0)
+		rc = run_n(s, "update the access mirror",
+			   "DELETE FROM grants WHERE space = $1", 1, p, NULL);
+	return rc;
+}
+
+/* --- versions --- */
+
+static int pg_version_put(void *s, const char *space,
+			  const struct index_version *v)
+{
+	struct num ver = num((int64_t)v->version), size = num((int64_t)v->size);
+	const char *p[] = { space,	     v->doc_id, ver.s,
+			    size.s,	     v->sha256, v->deposited_by,
+			    v->deposited_at, v->commit, v->manifest };
+
+	return run_n(
+		s, "record a version",
+		"INSERT INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (space, doc_id, version) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, deposited_by = EXCLUDED.deposited_by, deposited_at = EXCLUDED.deposited_at, \"commit\" = EXCLUDED.\"commit\", manifest = EXCLUDED.manifest",
+		9, p, NULL);
+}
+
+static int versions_cb(PGresult *res, index_version_cb cb, void *arg, int *n)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct index_version v = {
+			.doc_id = val(res, i, 0),
+			.version = (uint64_t)ival(res, i, 1),
+			.size = (uint64_t)ival(res, i, 2),
+			.sha256 = val(res, i, 3),
+			.deposited_by = val(res, i, 4),
+			.deposited_at = val(res, i, 5),
+			.commit = val(res, i, 6),
+			.manifest = val(res, i, 7),
+		};
+
+		(*n)++;
+		rc = cb(&v, arg);
+	}
+	return rc;
+}
+
+static int pg_versions(void *s, const char *space, const char *doc_id,
+		       uint64_t version, index_version_cb cb, void *arg)
+{
+	struct num v = num((int64_t)version);
+	const char *p[] = { space, doc_id, v.s };
+	PGresult *res = NULL;
+	int n = 0, rc;
+
+	rc = run(
+		s, &res, "list versions",
+		version ?
+			"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = $1 AND doc_id = $2 AND version = $3" :
+			"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = $1 AND doc_id = $2 ORDER BY version",
+		version ? 3 : 2, p);
+	if (rc == 0)
+		rc = versions_cb(res, cb, arg, &n);
+	PQclear(res);
+	return rc < 0 ? rc : n;
+}
+
+static int pg_versions_all(void *s, const char *space, index_version_cb cb,
+			   void *arg)
+{
+	const char *p[] = { space };
+	PGresult *res = NULL;
+	int n = 0, rc;
+
+	rc = run(
+		s, &res, "read versions",
+		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = $1",
+		1, p);
+	if (rc == 0)
+		rc = versions_cb(res, cb, arg, &n);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_chunk_docs(void *s, const char *space, const char *chunk_hex,
+			 index_doc_cb cb, void *arg)
+{
+	const char *p[] = { space, chunk_hex };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "read versions",
+		"SELECT DISTINCT doc_id FROM versions WHERE space = $1 AND strpos(manifest, $2) > 0",
+		2, p);
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		rc = cb(arg, val(res, i, 0));
+	PQclear(res);
+	return rc;
+}
+
+/* --- event journal --- */
+
+static int pg_event_head(void *s, struct index_txn *tx, const char *chain,
+			 uint64_t *seq, char hash[65])
+{
+	const char *p[] = { chain };
+	PGresult *res = NULL;
+	int rc;
+
+	(void)tx;
+	*seq = 0;
+	hash[0] = '\0';
+	rc = run(
+		s, &res, "read the chain head",
+		"SELECT seq, hash FROM events WHERE space = $1 ORDER BY seq DESC LIMIT 1",
+		1, p);
+	if (rc == 0 && PQntuples(res) > 0) {
+		*seq = (uint64_t)ival(res, 0, 0);
+		snprintf(hash, 65, "%s", val(res, 0, 1) ? val(res, 0, 1) : "");
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_event_insert(void *s, struct index_txn *tx, const char *chain,
+			   const struct events_row *r)
+{
+	struct num seq = num((int64_t)r->seq), at = num(r->at),
+		   ver = num((int64_t)r->version);
+	const char *p[] = {
+		chain,	   seq.s,	 at.s,	    r->login,
+		r->kind,   r->path,	 r->doc_id, r->version ? ver.s : NULL,
+		r->detail, r->prev_hash, r->hash
+	};
+
+	(void)tx;
+	return run_n(
+		s, "record an event",
+		"INSERT INTO events(space, seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+		11, p, NULL);
+}
+
+static struct events_row row_of(PGresult *res, int i, int with_hashes)
+{
+	return (struct events_row){
+		.seq = (uint64_t)ival(res, i, 0),
+		.at = ival(res, i, 1),
+		.login = val(res, i, 2),
+		.kind = val(res, i, 3),
+		.path = val(res, i, 4),
+		.doc_id = val(res, i, 5),
+		.version = (uint64_t)ival(res, i, 6),
+		.detail = val(res, i, 7),
+		.prev_hash = with_hashes ? val(res, i, 8) : NULL,
+		.hash = with_hashes ? val(res, i, 9) : NULL,
+	};
+}
+
+static int pg_event_chain(void *s, const char *chain, index_event_cb cb,
+			  void *arg)
+{
+	const char *p[] = { chain };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "read the chain",
+		"SELECT seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash FROM events WHERE space = $1 ORDER BY seq",
+		1, p);
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct events_row r = row_of(res, i, 1);
+
+		rc = cb(&r, arg);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_events_list(void *s, const char *chain, const char *prefix,
+			  int reads, uint64_t after, size_t limit,
+			  index_event_cb cb, void *arg)
+{
+	struct num a = num((int64_t)after), l = num((int64_t)limit);
+	const char *p[] = { chain, a.s, prefix, reads ? "1" : "0", l.s };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "list events",
+		"SELECT seq, at, login, kind, path, doc_id, version, detail FROM events WHERE space = $1 AND seq > $2 AND path IS NOT NULL AND ($3::text = '/' OR path = $3::text OR substr(path, 1, length($3::text) + 1) = $3::text || '/') AND ((kind = 'read') = ($4::int <> 0)) ORDER BY seq LIMIT $5",
+		5, p);
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct events_row r = row_of(res, i, 0);
+
+		rc = cb(&r, arg);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_event_hash(void *s, const char *chain, uint64_t seq,
+			 char hash[65])
+{
+	struct num n = num((int64_t)seq);
+	const char *p[] = { chain, n.s };
+	PGresult *res = NULL;
+	int rc = run(s, &res, "read an event",
+		     "SELECT hash FROM events WHERE space = $1 AND seq = $2", 2,
+		     p);
+
+	if (rc == 0 && (PQntuples(res) == 0 || !val(res, 0, 0)))
+		rc = -ENOENT;
+	else if (rc == 0)
+		snprintf(hash, 65, "%s", val(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+static int pg_doc_last_path(void *s, const char *space, const char *doc_id,
+			    uint64_t *seq, char *path, size_t pathlen)
+{
+	const char *p[] = { space, doc_id };
+	PGresult *res = NULL;
+	int rc;
+
+	path[0] = '\0';
+	*seq = 0;
+	rc = run(
+		s, &res, "read the journal",
+		"SELECT seq, path FROM events WHERE space = $1 AND doc_id = $2 AND path IS NOT NULL AND kind IN ('deposit', 'move') ORDER BY seq DESC LIMIT 1",
+		2, p);
+	if (rc == 0 && PQntuples(res) == 0) {
+		rc = err_set(-ENOENT, "no such document '%s'", doc_id);
+	} else if (rc == 0) {
+		*seq = (uint64_t)ival(res, 0, 0);
+		snprintf(path, pathlen, "%s", val(res, 0, 1));
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_folder_moves(void *s, const char *space, uint64_t after,
+			   index_move_cb cb, void *arg)
+{
+	struct num a = num((int64_t)after);
+	const char *p[] = { space, a.s };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "read the journal",
+		"SELECT path, detail FROM events WHERE space = $1 AND seq > $2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq",
+		2, p);
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		rc = cb(arg, val(res, i, 0), val(res, i, 1));
+	PQclear(res);
+	return rc;
+}
+
+/* --- invitations --- */
+
+static int pg_invite_put(void *s, const char *space, const char *login,
+			 const char *role, const char *by, int64_t now, int max)
+{
+	struct num n = num(now), m = num(max);
+	const char *p[] = { space, login, role, by, n.s, m.s };
+	int rc, changed_rows = 0;
+
+	/* The cap and the insert in one statement. */
+	rc = run_n(
+		s, "invite",
+		"INSERT INTO invitations(space, login, role, invited_by, at) SELECT $1, $2, $3, $4, $5::bigint WHERE (SELECT count(*) FROM invitations WHERE space = $1 AND login <> $2) < $6::int ON CONFLICT (space, login) DO UPDATE SET role = EXCLUDED.role, invited_by = EXCLUDED.invited_by, at = EXCLUDED.at",
+		6, p, &changed_rows);
+	if (rc == 0 && changed_rows == 0)
+		rc = err_set(-E2BIG, "'%s' has %d invitations pending already",
+			     space, max);
+	return rc;
+}
+
+static int pg_invite_get(void *s, const char *space, const char *login,
+			 char *role, size_t rolelen, char *by, size_t bylen)
+{
+	const char *p[] = { space, login };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "read an invitation",
+		"SELECT role, invited_by FROM invitations WHERE space = $1 AND login = $2",
+		2, p);
+
+	if (rc == 0 && PQntuples(res) == 0) {
+		rc = err_set(-ENOENT, "no invitation to '%s'", space);
+	} else if (rc == 0) {
+		snprintf(role, rolelen, "%s", val(res, 0, 0));
+		if (by)
+			snprintf(by, bylen, "%s", val(res, 0, 1));
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_invite_drop(void *s, const char *space, const char *login)
+{
+	const char *p[] = { space, login };
+	int n = 0;
+	int rc =
+		run_n(s, "drop an invitation",
+		      "DELETE FROM invitations WHERE space = $1 AND login = $2",
+		      2, p, &n);
+
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "no invitation to '%s'", space);
+	return rc;
+}
+
+static int pg_invite_list(void *s, const char *space, const char *login,
+			  invite_cb cb, void *arg)
+{
+	const char *p[] = { space, login };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "list invitations",
+		"SELECT space, login, role, invited_by, at FROM invitations WHERE ($1::text IS NULL OR space = $1::text) AND ($2::text IS NULL OR login = $2::text) ORDER BY space COLLATE \"C\", login COLLATE \"C\"",
+		2, p);
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		struct invite inv = {
+			.space = val(res, i, 0),
+			.login = val(res, i, 1),
+			.role = val(res, i, 2),
+			.by = val(res, i, 3),
+			.at = ival(res, i, 4),
+		};
+
+		rc = cb(&inv, arg);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* --- login throttling --- */
+
+static int pg_throttle_get(void *s, const char *key,
+			   struct index_throttle_row *r)
+{
+	const char *p[] = { key };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "read a throttle row",
+		"SELECT failures, last_at, next_at, locked_until FROM login_throttle WHERE key = $1",
+		1, p);
+
+	memset(r, 0, sizeof(*r));
+	if (rc == 0 && PQntuples(res) > 0) {
+		r->failures = ival(res, 0, 0);
+		r->last_at = ival(res, 0, 1);
+		r->next_at = ival(res, 0, 2);
+		r->locked_until = ival(res, 0, 3);
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int pg_throttle_put(void *s, const char *key,
+			   const struct index_throttle_row *r)
+{
+	struct num f = num(r->failures), l = num(r->last_at),
+		   n = num(r->next_at), u = num(r->locked_until);
+	const char *p[] = { key, f.s, l.s, n.s, u.s };
+
+	return run_n(
+		s, "count a failure",
+		"INSERT INTO login_throttle(key, failures, last_at, next_at, locked_until) VALUES($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET failures = EXCLUDED.failures, last_at = EXCLUDED.last_at, next_at = EXCLUDED.next_at, locked_until = EXCLUDED.locked_until",
+		5, p, NULL);
+}
+
+static int pg_throttle_forget(void *s, int64_t before, int64_t now)
+{
+	struct num b = num(before), n = num(now);
+	const char *p[] = { b.s, n.s };
+
+	return run_n(
+		s, "forget old failures",
+		"DELETE FROM login_throttle WHERE last_at < $1 AND locked_until <= $2",
+		2, p, NULL);
+}
+
+static int pg_throttle_count(void *s, int64_t *n)
+{
+	return count(s, "count throttle rows",
+		     "SELECT count(*) FROM login_throttle", 0, NULL, n);
+}
+
+static int pg_throttle_trim(void *s, const char *keep1, const char *keep2,
+			    int64_t now, int64_t n)
+{
+	struct num t = num(now), c = num(n);
+	const char *p[] = { keep1, keep2, t.s, c.s };
+
+	return run_n(
+		s, "forget old throttle rows",
+		"DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE key NOT IN ($1, $2) ORDER BY locked_until > $3, last_at LIMIT $4)",
+		4, p, NULL);
+}
+
+static int pg_throttle_drop(void *s, const char *key)
+{
+	const char *p[] = { key };
+
+	return run_n(s, "forget a login's failures",
+		     "DELETE FROM login_throttle WHERE key = $1", 1, p, NULL);
+}
+
+static int pg_throttle_forgive(void *s, const char *key, int lift)
+{
+	const char *p[] = { key, lift ? "1" : "0" };
+
+	return run_n(
+		s, "forgive an address",
+		"UPDATE login_throttle SET failures = greatest(failures - 1, 0), next_at = 0, locked_until = CASE WHEN $2::int <> 0 THEN 0 ELSE locked_until END WHERE key = $1",
+		2, p, NULL);
+}
+
+const struct index_ops index_pg_ops = {
+	.version = INDEX_OPS_VERSION,
+	.name = "postgresql",
+	.open = pg_open,
+	.close = pg_close,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.lock_space = pg_lock_space,
+	.user_add = pg_user_add,
+	.user_pwhash = pg_user_pwhash,
+	.user_set_password = pg_user_set_password,
+	.token_add = pg_token_add,
+	.token_login = pg_token_login,
+	.token_drop = pg_token_drop,
+	.tokens_of = pg_tokens_of,
+	.token_drop_id = pg_token_drop_id,
+	.tokens_drop_all = pg_tokens_drop_all,
+	.space_add = pg_space_add,
+	.member_get = pg_member_get,
+	.spaces_of = pg_spaces_of,
+	.member_access = pg_member_access,
+	.members = pg_members,
+	.member_put = pg_member_put,
+	.member_drop = pg_member_drop,
+	.owners_count = pg_owners_count,
+	.delegation_set = pg_delegation_set,
+	.grants = pg_grants,
+	.grant_put = pg_grant_put,
+	.grant_drop = pg_grant_drop,
+	.grants_drop_all = pg_grants_drop_all,
+	.grants_read_only = pg_grants_read_only,
+	.grants_count = pg_grants_count,
+	.grant_elsewhere = pg_grant_elsewhere,
+	.grants_move = pg_grants_move,
+	.access_clear = pg_access_clear,
+	.version_put = pg_version_put,
+	.versions = pg_versions,
+	.versions_all = pg_versions_all,
+	.chunk_docs = pg_chunk_docs,
+	.event_head = pg_event_head,
+	.event_insert = pg_event_insert,
+	.event_chain = pg_event_chain,
+	.events_list = pg_events_list,
+	.event_hash = pg_event_hash,
+	.doc_last_path = pg_doc_last_path,
+	.folder_moves = pg_folder_moves,
+	.invite_put = pg_invite_put,
+	.invite_get = pg_invite_get,
+	.invite_drop = pg_invite_drop,
+	.invite_list = pg_invite_list,
+	.throttle_get = pg_throttle_get,
+	.throttle_put = pg_throttle_put,
+	.throttle_forget = pg_throttle_forget,
+	.throttle_count = pg_throttle_count,
+	.throttle_trim = pg_throttle_trim,
+	.throttle_drop = pg_throttle_drop,
+	.throttle_forgive = pg_throttle_forgive,
+};

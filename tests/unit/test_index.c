@@ -1,0 +1,208 @@
+/*
+ * The index operations (server/index.h, index_backend.h) against every
+ * backend: SQLite in a temporary directory, and PostgreSQL started by the
+ * test itself (tests/lib/pg.sh: initdb in a temporary directory, on a
+ * 127.0.0.1 port, stopped at the end; skipped with its reason when
+ * PostgreSQL is not installed).  The same checks run on both: users and
+ * duplicates, spaces and members, grants that follow a folder, a rolled
+ * back transaction, a doomed nested one, and event appends from several
+ * threads at once that never share a seq and keep one verifiable chain.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/err.h"
+#include "server/events.h"
+#include "server/index.h"
+#include "server/invite.h"
+#include "tests/lib/tap.h"
+
+#define THREADS 4
+#define APPENDS 50
+
+struct worker {
+	struct index *ix;
+	int failed;
+};
+
+static void *appender(void *arg)
+{
+	struct worker *w = arg;
+	struct index_event ev = { .kind = "deposit", .path = "/f" };
+
+	for (int i = 0; i < APPENDS; i++)
+		if (events_append(w->ix, "s1", "alice", 1000 + i, &ev, NULL) <
+		    0)
+			w->failed++;
+	return NULL;
+}
+
+static int count_grant(const char *path, const char *login, const char *level,
+		       void *arg)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 256 - strlen(out), "%s:%s:%s;", login, path,
+		 level);
+	return 0;
+}
+
+static void check_backend(const char *name, const char *where)
+{
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	struct index_txn *tx, *inner;
+	struct index *ix = NULL;
+	char role[32], grants[256] = "";
+	uint64_t seq = 0, bad = 0;
+	struct obj_id head;
+	int admin = 0, n = 0, rc;
+
+	rc = index_open(&ix, where, 1);
+	ok(rc == 0, "%s: a new index opens", name);
+	if (rc < 0) {
+		diag("%s", err_msg());
+		return;
+	}
+	is_str(index_backend_name(ix), name, "%s: the backend asked for", name);
+	ok(index_user_add(ix, "alice", "+33600000001", "h1", 1) == 0 &&
+		   index_user_add(ix, "bob", "+33600000002", "h2", 1) == 0,
+	   "%s: two users", name);
+	is_int(index_user_add(ix, "alice", "+33600000003", "h3", 1), -EEXIST,
+	       "%s: a duplicate login is refused", name);
+	is_int(index_space_add(ix, "s1", "company", "nobody", 1), -ENOENT,
+	       "%s: a space for an unknown owner is refused", name);
+	ok(index_space_add(ix, "s1", "company", "alice", 1) == 0, "%s: a space",
+	   name);
+	ok(index_member_access(ix, "s1", "alice", role, sizeof(role), &admin) ==
+			   0 &&
+		   !strcmp(role, "owner") && !admin,
+	   "%s: its owner is a member", name);
+
+	/* A transaction rolled back leaves nothing. */
+	ok(index_begin(ix, &tx) == 0 && index_lock_space(ix, tx, "s1") == 0 &&
+		   index_member_put(ix, "s1", "bob", "assistant", 0) == 0,
+	   "%s: a member added in a transaction", name);
+	index_rollback(ix, tx);
+	is_int(index_member_access(ix, "s1", "bob", role, sizeof(role), &admin),
+	       -ENOENT, "%s: is gone with its rollback", name);
+
+	/* An inner rollback dooms the outer transaction. */
+	ok(index_begin(ix, &tx) == 0 &&
+		   index_member_put(ix, "s1", "bob", "assistant", 0) == 0 &&
+		   index_begin(ix, &inner) == 0,
+	   "%s: a nested transaction", name);
+	index_rollback(ix, inner);
+	ok(index_commit(ix, tx) < 0,
+	   "%s: after an inner rollback the commit fails", name);
+	is_int(index_member_access(ix, "s1", "bob", role, sizeof(role), &admin),
+	       -ENOENT, "%s: and nothing of it stays", name);
+
+	/* Members, delegation, grants that follow their folder. */
+	ok(index_begin(ix, &tx) == 0 &&
+		   index_member_put(ix, "s1", "bob", "assistant", 0) == 0 &&
+		   index_delegation_set(ix, "s1", "bob", 1) == 0 &&
+		   index_grant_put(ix, "s1", "/A/b", "bob", "deposit", 0) ==
+			   0 &&
+		   index_grant_put(ix, "s1", "/A_x", "bob", "read", 0) == 0 &&
+		   index_commit(ix, tx) == 0,
+	   "%s: a member with a delegation and two grants", name);
+	ok(index_member_access(ix, "s1", "bob", role, sizeof(role), &admin) ==
+			   0 &&
+		   !strcmp(role, "assistant") && admin,
+	   "%s: reads back with its delegation", name);
+	ok(index_grants_move(ix, "s1", "/A", "/Z", &n) == 0 && n == 1,
+	   "%s: a folder move carries the one grant below it (not /A_x)", name);
+	index_grants(ix, "s1", NULL, 0, count_grant, grants);
+	is_str(grants, "bob:/A_x:read;bob:/Z/b:deposit;",
+	       "%s: grants listed by path", name);
+	is_int(index_grant_drop(ix, "s1", "/nowhere", "bob"), -ENOENT,
+	       "%s: revoking a grant that is not there", name);
+
+	/* Invitations and their cap. */
+	ok(invite_put(ix, "s1", "carol", "intervenant", "alice", 5) == 0 &&
+		   invite_get(ix, "s1", "carol", role, sizeof(role), NULL, 0) ==
+			   0 &&
+		   !strcmp(role, "intervenant"),
+	   "%s: an invitation", name);
+	ok(invite_drop(ix, "s1", "carol") == 0 &&
+		   invite_drop(ix, "s1", "carol") == -ENOENT,
+	   "%s: declined once, then none", name);
+
+	/* Appends from several threads: one chain, no seq taken twice. */
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .ix = ix };
+		pthread_create(&t[i], NULL, appender, &w[i]);
+	}
+	rc = 0;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		rc += w[i].failed;
+	}
+	is_int(rc, 0, "%s: %d threads append %d events each", name, THREADS,
+	       APPENDS);
+	ok(events_chain_head(ix, "s1", &seq, &head) == 0 &&
+		   seq == THREADS * APPENDS,
+	   "%s: the head is at seq %d", name, THREADS * APPENDS);
+	is_int(events_verify_chain(ix, "s1", &bad), 0,
+	       "%s: and the chain verifies", name);
+	index_free(ix);
+
+	/* Opened again: the schema is there, and kept. */
+	ok(index_open(&ix, where, 0) == 0 &&
+		   index_user_exists(ix, "alice") == 1,
+	   "%s: opened again, the data is there", name);
+	index_free(ix);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/coffre-test-index.XXXXXX", path[256], cmd[1024];
+	const char *src = getenv("COFFRE_SRCDIR");
+	char url[256] = "";
+	FILE *p;
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		printf("1..0 # SKIP cannot make a temporary directory\n");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	check_backend("sqlite", path);
+	/* PostgreSQL runs as another user when we are root: let it in. */
+	if (chmod(dir, 0755) < 0)
+		diag("cannot open %s to PostgreSQL", dir);
+
+	snprintf(cmd, sizeof(cmd),
+		 "sh '%s/tests/lib/pg.sh' start '%s/pg' 2>'%s/pg.err'",
+		 src ? src : ".", dir, dir);
+	p = popen(cmd, "r");
+	if (p && fgets(url, sizeof(url), p))
+		url[strcspn(url, "\n")] = '\0';
+	rc = p ? pclose(p) : -1;
+	if (rc != 0 || !url[0]) {
+		char why[512] = "PostgreSQL did not start";
+		FILE *e;
+
+		snprintf(path, sizeof(path), "%s/pg.err", dir);
+		e = fopen(path, "r");
+		if (e && fgets(why, sizeof(why), e))
+			why[strcspn(why, "\n")] = '\0';
+		if (e)
+			fclose(e);
+		printf("ok %d # SKIP postgresql: %s\n", ++tap_count, why);
+	} else {
+		check_backend("postgresql", url);
+	}
+	snprintf(
+		cmd, sizeof(cmd),
+		"sh '%s/tests/lib/pg.sh' stop '%s/pg' >/dev/null 2>&1; rm -rf '%s'",
+		src ? src : ".", dir, dir);
+	if (system(cmd) != 0)
+		diag("cannot clean %s", dir);
+	return tap_done();
+}
