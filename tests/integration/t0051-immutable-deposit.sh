@@ -56,7 +56,7 @@ cp "$T/big" "$A/big.bin"
 setfattr -n user.coffre.sync -v now "$A"
 sleep 1
 kill -STOP "$SERVER_PID"
-ms=$(timeout 20 python3 -c '
+ms=$(timeout 120 python3 -c '
 import os, sys, time
 t = time.monotonic()
 fd = os.open(sys.argv[1], os.O_WRONLY)
@@ -64,8 +64,15 @@ os.pwrite(fd, b"Z" * 4096, 1 << 20)
 os.close(fd)
 print(int((time.monotonic() - t) * 1000))' "$A/big.bin")
 kill -CONT "$SERVER_PID"
-echo "a 4 KiB overwrite of a 200 MiB file whose upload hangs took ${ms:-more than 20000} ms" | diag
-check "the overwrite answers while the upload hangs in flight" test -n "$ms"
+echo "a 4 KiB overwrite of a 200 MiB file whose upload hangs took ${ms:-more than 120000} ms" | diag
+check "the overwrite is done while the upload hangs in flight" test -n "$ms"
+# The time itself (the closed blocks are still copied: issue 9 case 5) is
+# a plain build's figure; under ASan every copy is several times slower.
+if ldd "$COFFRE" 2>/dev/null | grep -q libasan; then
+	ok "within 20 s # SKIP timing under ASan (took ${ms:-?} ms)"
+else
+	check "within 20 s" test "${ms:-999999}" -lt 20000
+fi
 check "sync after the overwrite" client_sync a
 python3 -c '
 import sys
