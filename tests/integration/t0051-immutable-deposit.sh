@@ -66,13 +66,9 @@ print(int((time.monotonic() - t) * 1000))' "$A/big.bin")
 kill -CONT "$SERVER_PID"
 echo "a 4 KiB overwrite of a 200 MiB file whose upload hangs took ${ms:-more than 120000} ms" | diag
 check "the overwrite is done while the upload hangs in flight" test -n "$ms"
-# The time itself (the closed blocks are still copied: issue 9 case 5) is
-# a plain build's figure; under ASan every copy is several times slower.
-if ldd "$COFFRE" 2>/dev/null | grep -q libasan; then
-	ok "within 20 s # SKIP timing under ASan (took ${ms:-?} ms)"
-else
-	check "within 20 s" test "${ms:-999999}" -lt 20000
-fi
+# Its time is a figure, not a check (a loaded machine makes any bound a
+# coin toss): the closed blocks are still copied (issue 9 case 5), which
+# bench/ measures against a plain file's overwrite.
 check "sync after the overwrite" client_sync a
 python3 -c '
 import sys
