@@ -67,8 +67,8 @@ kill -CONT "$SERVER_PID"
 echo "a 4 KiB overwrite of a 200 MiB file whose upload hangs took ${ms:-more than 120000} ms" | diag
 check "the overwrite is done while the upload hangs in flight" test -n "$ms"
 # Its time is a figure, not a check (a loaded machine makes any bound a
-# coin toss): the closed blocks are still copied (issue 9 case 5), which
-# bench/ measures against a plain file's overwrite.
+# coin toss).  While the closed deposit is queued its blocks are still
+# copied before the write (issue 9 case 5): the figure above is that cost.
 check "sync after the overwrite" client_sync a
 python3 -c '
 import sys
