@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/xattr.h>
@@ -23,8 +24,8 @@
 static const char *const file_attrs[] = {
 	"version", "sha256", "deposited_by", "deposited_at", "doc_id", "state",
 };
-static const char *const root_attrs[] = { "pending", "error", "errors", "space",
-					  "pid" };
+static const char *const root_attrs[] = { "pending", "error", "errors",
+					  "space",   "pid",   "status" };
 
 /* synced, pending, or conflict: content the server refused twice, set
  * aside in staging/kept (see sync.c) and readable only here */
@@ -115,6 +116,16 @@ ssize_t xattr_get(struct fs *fs, struct node *n, const char *name, char *buf,
 
 	if (strncmp(name, XA_PREFIX, strlen(XA_PREFIX)))
 		return -ENODATA;
+	if (n == fs->root && !strcmp(name, XA_PREFIX "status")) {
+		char *json = fs_status_json(fs); /* takes fs->lock itself */
+		ssize_t r;
+
+		if (!json)
+			return -ENOMEM;
+		r = xa_reply(json, strlen(json), buf, size);
+		free(json);
+		return r;
+	}
 	pthread_mutex_lock(&fs->lock);
 	rc = xa_value(fs, n, name + strlen(XA_PREFIX), val, sizeof(val));
 	pthread_mutex_unlock(&fs->lock);
