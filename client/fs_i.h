@@ -115,6 +115,13 @@ struct node {
 
 	/* VFILE: the version shown */
 	uint64_t vnum;
+	/* VFILE: the queued DEPOSIT it shows, 0 for a version on the
+	 * server (pending versions, see pend_version) */
+	uint64_t pend_seq;
+	/* FILE: open handles on pending versions (.versions/NAME/vN of a
+	 * queued deposit) reading a queued staging file: while there is one,
+	 * that file is never recycled for other content (read atomically) */
+	unsigned vreaders;
 
 	/* local content; the names below are protected by fs->lock */
 	char *staging_name; /* pending content, NULL when none */
@@ -157,7 +164,10 @@ struct pend {
 	struct node *node;  /* referenced; NULL for UNLINK/RMDIR */
 	char *hide;	    /* remote path hidden until committed */
 	int inflight;
-	uint64_t lsize;	   /* DEPOSIT: size of its content */
+	uint64_t lsize;	      /* DEPOSIT: size of its content */
+	int64_t closed_at_ms; /* DEPOSIT: when its close was queued */
+	/* DEPOSIT: the SHA-256 of its content, hashed on first demand */
+	char sha256[OBJ_ID_HEX_LEN + 1];
 	UT_hash_handle hh; /* fs->pends by seq, in seq order */
 };
 
@@ -359,6 +369,17 @@ int pend_deposit(struct fs *fs, struct node *n);
 struct pend *pend_deposits(struct fs *fs, struct node *n, unsigned *count,
 			   int *inflight);
 int pend_replay(struct fs *fs); /* at start, without fs->lock */
+/* The version number the queued DEPOSIT p will have on the server: the
+ * current version of its node's document plus p's place among the node's
+ * queued deposits (deposit_pending_version). */
+uint64_t pend_version(struct fs *fs, const struct pend *p);
+/* The SHA-256 (hex) of the queued DEPOSIT seq into out, hashed from its
+ * staging file on first demand.  Called without any lock. */
+int pend_sha256(struct fs *fs, uint64_t seq, char out[OBJ_ID_HEX_LEN + 1]);
+/* What a pending version shows (fs->lock held): remote_meta filled from the
+ * queued DEPOSIT p (version, size, depositor, local deposit time, doc id
+ * when known, sha256 when hashed already). */
+void pend_meta(struct fs *fs, const struct pend *p, struct remote_meta *rm);
 
 /* nameops.c: called without fs->lock; *out referenced (node_unref it) */
 int nameop_mkdir(struct fs *fs, struct node *parent, const char *name,

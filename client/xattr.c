@@ -17,6 +17,7 @@
 #include <sys/xattr.h>
 #include "client/queue.h"
 #include "common/err.h"
+#include "common/log.h"
 
 #define XA_PREFIX "user.coffre."
 
@@ -39,31 +40,55 @@ static const char *file_state(const struct node *n)
 	return "synced";
 }
 
+/* The queued deposit whose version n shows, NULL when n shows one on the
+ * server (fs->lock held): a file's newest close, or a pending version of
+ * .versions. */
+static struct pend *shown_pend(struct fs *fs, const struct node *n)
+{
+	if (n->kind == NODE_FILE && n->dep_seq &&
+	    !(n->staging_name && !strncmp(n->staging_name, "kept/", 5)))
+		return pend_find(fs, n->dep_seq);
+	if (n->kind == NODE_VFILE && n->pend_seq)
+		return pend_find(fs, n->pend_seq);
+	return NULL;
+}
+
 /* The value of attribute key (without prefix) into out; -ENODATA if none.
  * fs->lock held. */
 static int xa_value(struct fs *fs, const struct node *n, const char *key,
 		    char *out, size_t cap)
 {
 	int file = n->kind == NODE_FILE || n->kind == NODE_VFILE;
+	struct pend *p = file ? shown_pend(fs, n) : NULL;
+	struct remote_meta pm;
+	const struct remote_meta *rm = &n->rm;
+	uint64_t version;
 
 	out[0] = '\0';
 	if (file && !strcmp(key, "state")) {
-		snprintf(out, cap, "%s", file_state(n));
+		snprintf(out, cap, "%s",
+			 n->kind == NODE_VFILE && p ? "pending" :
+						      file_state(n));
 		return 0;
 	}
-	if (file && n->rm.doc_id[0] && n->rm.version) {
+	/* a close is a version at once: the one it will be on the server,
+	 * with this drive's login and clock until the server answers */
+	if (p) {
+		pend_meta(fs, p, &pm);
+		rm = &pm;
+	}
+	version = n->kind == NODE_VFILE && !p ? n->vnum : rm->version;
+	if (file && version && (rm->doc_id[0] || p)) {
 		if (!strcmp(key, "version"))
-			snprintf(out, cap, "%" PRIu64,
-				 n->kind == NODE_VFILE ? n->vnum :
-							 n->rm.version);
+			snprintf(out, cap, "%" PRIu64, version);
 		else if (!strcmp(key, "doc_id"))
-			snprintf(out, cap, "%s", n->rm.doc_id);
+			snprintf(out, cap, "%s", rm->doc_id);
 		else if (!strcmp(key, "sha256"))
-			snprintf(out, cap, "%s", n->rm.sha256);
+			snprintf(out, cap, "%s", rm->sha256);
 		else if (!strcmp(key, "deposited_by"))
-			snprintf(out, cap, "%s", n->rm.deposited_by);
+			snprintf(out, cap, "%s", rm->deposited_by);
 		else if (!strcmp(key, "deposited_at"))
-			snprintf(out, cap, "%s", n->rm.deposited_at);
+			snprintf(out, cap, "%s", rm->deposited_at);
 		if (out[0])
 			return 0;
 	}
@@ -107,6 +132,24 @@ static ssize_t xa_reply(const char *val, size_t len, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
+/* Hash the content of the queued deposit n shows, when not done yet: a
+ * file's SHA-256 is readable as soon as close() returns. */
+static void pending_sha(struct fs *fs, const struct node *n)
+{
+	char hex[OBJ_ID_HEX_LEN + 1];
+	struct pend *p;
+	uint64_t seq = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	p = shown_pend(fs, n);
+	if (p && !p->sha256[0])
+		seq = p->seq;
+	pthread_mutex_unlock(&fs->lock);
+	if (seq && pend_sha256(fs, seq, hex) < 0)
+		log_warn("cannot hash the pending content of '%s': %s", n->name,
+			 err_msg());
+}
+
 ssize_t xattr_get(struct fs *fs, struct node *n, const char *name, char *buf,
 		  size_t size)
 {
@@ -115,6 +158,8 @@ ssize_t xattr_get(struct fs *fs, struct node *n, const char *name, char *buf,
 
 	if (strncmp(name, XA_PREFIX, strlen(XA_PREFIX)))
 		return -ENODATA;
+	if (!strcmp(name, XA_PREFIX "sha256"))
+		pending_sha(fs, n);
 	pthread_mutex_lock(&fs->lock);
 	rc = xa_value(fs, n, name + strlen(XA_PREFIX), val, sizeof(val));
 	pthread_mutex_unlock(&fs->lock);
@@ -141,6 +186,7 @@ ssize_t xattr_list(struct fs *fs, struct node *n, char *buf, size_t size)
 	char names[1024];
 	size_t len = 0, i;
 
+	pending_sha(fs, n);
 	pthread_mutex_lock(&fs->lock);
 	for (i = 0; i < ARRAY_SIZE(file_attrs); i++)
 		if (n->kind == NODE_FILE || n->kind == NODE_VFILE)

@@ -1,0 +1,94 @@
+#!/bin/bash
+# A close is a version at once (issue 9, case 3), with no sync between the
+# steps: right after close(), before the server answers, .versions/NAME/
+# holds v1..vN numbered as the server will number them, each readable, and
+# the file carries its version, sha256, depositor and deposit time with
+# state=pending; once the server has committed them the numbers and
+# SHA-256 are the server's, state synced.  The same with coffred stopped.
+. "$TESTLIB/common.sh"
+
+demo_mounts a
+
+sha() { sha256sum | cut -d' ' -f1; }
+
+# versions_at_once DIR NAME N CONTENT...: .versions/NAME lists v1..vN
+# exactly, each holding its content.
+versions_at_once()
+{
+	local dir=$1 name=$2 want n=0 c
+	shift 2
+	want=$(for ((i = 1; i <= $#; i++)); do echo "v$i.txt"; done)
+	[ "$(ls "$dir/.versions/$name" 2>/dev/null)" = "$want" ] || return 1
+	for c in "$@"; do
+		n=$((n + 1))
+		[ "$(cat "$dir/.versions/$name/v$n.txt" 2>/dev/null)" = "$c" ] ||
+			return 1
+	done
+}
+
+# --- online, before the settle delay ends ----------------------------------
+# a long settle delay: nothing leaves the drive while we look
+client_umount a
+COFFRE_SETTLE_MS=60000 client_mount a demo
+
+for x in a b c d; do echo $x >"$A/f.txt"; done
+check "ls .versions/f.txt/ shows v1..v4 at once, each with its content" \
+	versions_at_once "$A" f.txt a b c d
+check_eq "the file says pending" pending "$(xattr "$A/f.txt" user.coffre.state)"
+check_eq "user.coffre.version is 4 at once" 4 \
+	"$(xattr "$A/f.txt" user.coffre.version)"
+check_eq "user.coffre.sha256 is the content's at once" "$(echo d | sha)" \
+	"$(xattr "$A/f.txt" user.coffre.sha256)"
+check_eq "user.coffre.deposited_by is the depositor at once" alice \
+	"$(xattr "$A/f.txt" user.coffre.deposited_by)"
+at=$(xattr "$A/f.txt" user.coffre.deposited_at)
+check "user.coffre.deposited_at is a time of the last minute" python3 -c "
+import sys, datetime as d
+t = d.datetime.strptime(sys.argv[1], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=d.timezone.utc)
+sys.exit(abs((d.datetime.now(d.timezone.utc) - t).total_seconds()) > 60)" "$at"
+check_eq "v2 says version 2, its sha256, pending" \
+	"2 $(echo b | sha) pending" \
+	"$(xattr "$A/.versions/f.txt/v2.txt" user.coffre.version) $(xattr "$A/.versions/f.txt/v2.txt" user.coffre.sha256) $(xattr "$A/.versions/f.txt/v2.txt" user.coffre.state)"
+check "a pending version is read-only" sh -c '! echo x >"$1" 2>/dev/null' _ \
+	"$A/.versions/f.txt/v1.txt"
+
+check "coffre sync --wait" client_sync a
+check_eq "the server numbered them v1..v4" "1 2 3 4" \
+	"$(cf a versions "$A/f.txt" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the server's SHA-256 of v4 is the one shown at once" \
+	"$(echo d | sha)" \
+	"$(cf a versions "$A/f.txt" | awk '$1 == 4' | grep -o '[0-9a-f]\{64\}')"
+check_eq "the file says synced, version 4" "synced 4" \
+	"$(xattr "$A/f.txt" user.coffre.state) $(xattr "$A/f.txt" user.coffre.version)"
+check "after the commit .versions still shows v1..v4" \
+	versions_at_once "$A" f.txt a b c d
+
+# an existing document: the next closes are v5, v6 at once
+echo e >"$A/f.txt"
+echo f >"$A/f.txt"
+check "two more closes: v1..v6 at once" \
+	versions_at_once "$A" f.txt a b c d e f
+check_eq "user.coffre.version is 6 at once" 6 \
+	"$(xattr "$A/f.txt" user.coffre.version)"
+check "coffre sync --wait" client_sync a
+check_eq "the server has six versions" 6 "$(cf a versions "$A/f.txt" | wc -l)"
+
+# --- offline: coffred stopped ----------------------------------------------
+server_stop
+for x in a b c d; do echo $x >"$A/g.txt"; done
+check "offline: ls .versions/g.txt/ shows v1..v4 at once" \
+	versions_at_once "$A" g.txt a b c d
+check_eq "offline: version, sha256, depositor, state at once" \
+	"4 $(echo d | sha) alice pending" \
+	"$(xattr "$A/g.txt" user.coffre.version) $(xattr "$A/g.txt" user.coffre.sha256) $(xattr "$A/g.txt" user.coffre.deposited_by) $(xattr "$A/g.txt" user.coffre.state)"
+echo g >"$A/f.txt"
+check "offline: a known document's next close is v7 at once" \
+	versions_at_once "$A" f.txt a b c d e f g
+server_start
+check "coffred back: coffre sync --wait" client_sync a
+check_eq "the server numbered g.txt v1..v4" "1 2 3 4" \
+	"$(cf a versions "$A/g.txt" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the server has seven versions of f.txt, v7 = g" "7 g" \
+	"$(cf a versions "$A/f.txt" | wc -l) $(cat "$A/.versions/f.txt/v7.txt")"
+
+done_testing
