@@ -93,6 +93,11 @@ int nameop_mkdir(struct fs *fs, struct node *parent, const char *name,
 	}
 	n->listed = 1;
 	n->mode = mode & 07777;
+	/* its class at once: the server's default for a new folder, the
+	 * parent's effective class (a confidential parent makes it
+	 * confidential whatever it states) */
+	snprintf(n->rm.fclass, sizeof(n->rm.fclass), "%s",
+		 parent->rm.fclass[0] ? parent->rm.fclass : "restricted");
 	op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
 	rc = pend_append(fs, &op, n, NULL);
 	free(op.path);

@@ -482,6 +482,9 @@ static json_t *bop_json(const struct bop *o)
 	case QUEUE_MKDIR:
 		json_object_set_new(j, "op", json_string("mkdir"));
 		json_object_set_new(j, "path", json_string(o->op.path));
+		if (o->op.fclass[0]) /* set before the folder was sent */
+			json_object_set_new(j, "class",
+					    json_string(o->op.fclass));
 		break;
 	case QUEUE_DEPOSIT:
 		json_object_set_new(j, "op", json_string("deposit"));

@@ -91,4 +91,29 @@ check_eq "the server numbered g.txt v1..v4" "1 2 3 4" \
 check_eq "the server has seven versions of f.txt, v7 = g" "7 g" \
 	"$(cf a versions "$A/f.txt" | wc -l) $(cat "$A/.versions/f.txt/v7.txt")"
 
+# --- folders: their class at once, a class set before they are sent -------
+folder_class() { git --git-dir "$(ledger demo)" show "main:$1/.coffre-folder" 2>/dev/null | sed -n 's/^class //p'; }
+
+mkdir "$A/P"
+check_eq "a new folder shows its class at once" restricted \
+	"$(xattr "$A/P" user.coffre.class)"
+check "mkdir D && setfattr -n user.coffre.class -v confidential D" sh -c \
+	'mkdir "$1" && setfattr -n user.coffre.class -v confidential "$1"' _ "$A/D"
+check_eq "D says confidential at once" confidential "$(xattr "$A/D" user.coffre.class)"
+mkdir "$A/D/sub"
+check_eq "a folder made in it shows confidential (inherited) at once" \
+	confidential "$(xattr "$A/D/sub" user.coffre.class)"
+check "coffre sync --wait" client_sync a
+check_eq "the ledger files D as confidential" confidential "$(folder_class D)"
+check_eq "and P as restricted" restricted "$(folder_class P)"
+check "bad class refused" sh -c '! setfattr -n user.coffre.class -v secret "$1" 2>/dev/null' _ "$A/P"
+
+server_stop
+check "offline: mkdir E && setfattr -n user.coffre.class -v public E" sh -c \
+	'mkdir "$1" && setfattr -n user.coffre.class -v public "$1"' _ "$A/E"
+check_eq "offline: E says public at once" public "$(xattr "$A/E" user.coffre.class)"
+server_start
+check "coffred back: coffre sync --wait" client_sync a
+check_eq "the ledger files E as public, sent with its mkdir" public "$(folder_class E)"
+
 done_testing
