@@ -277,7 +277,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fs *fs = req_fs(req);
 	struct node *n = get(fs, ino);
 	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
-	int rc = 0;
+	int rc = 0, meta = 0;
 
 	if (!n) {
 		fuse_reply_err(req, ENOENT);
@@ -315,8 +315,13 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	pthread_mutex_lock(&fs->lock);
 	if (to_set & FUSE_SET_ATTR_MODE) {
+		struct stat was;
+
+		node_stat(fs, n, &was);
 		n->mode = attr->st_mode & 07777;
 		n->has_mode = 1;
+		/* a file's mode is kept with its version */
+		meta = n->kind == NODE_FILE && (was.st_mode & 07777) != n->mode;
 	}
 	if (to_set & FUSE_SET_ATTR_UID)
 		n->uid = attr->st_uid;
@@ -333,6 +338,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* every change of the inode moves its ctime, as on a local disk */
 	n->ctime_local = fs_now_ms() / 1000;
 	pthread_mutex_unlock(&fs->lock);
+	if (meta)
+		rc = nameop_meta(fs, n);
 out:
 	if (rc < 0)
 		fuse_reply_err(req, kerr(rc));
@@ -1175,7 +1182,17 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, ENOTSUP);
+	struct fs *fs = req_fs(req);
+	struct node *n = get(fs, ino);
+	int rc;
+
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	rc = is_virtual(n) ? -EROFS : xattr_remove(fs, n, name);
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+	put(fs, n);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

@@ -179,6 +179,40 @@ void nameop_release_write(struct fs *fs, struct node *n)
 		content_staging_reap(fs); /* the unlink, out of fs->lock */
 }
 
+int nameop_meta(struct fs *fs, struct node *n)
+{
+	struct pend *p;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	p = n->kind == NODE_FILE && n->dep_seq ? pend_find(fs, n->dep_seq) :
+						 NULL;
+	switch (deposit_on_meta(p && !p->inflight, n->writers,
+				n->has_remote || n->dep_seq)) {
+	case DEPOSIT_META_ON_CLOSE:
+		n->wrote = 1; /* the last close deposits, even unwritten */
+			      /* fall through */
+	case DEPOSIT_META_KEEP:
+	case DEPOSIT_META_REWRITE: /* it reads the node when it leaves */
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	case DEPOSIT_META_QUEUE:
+		break;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	/* as a write-open and a close that changed nothing but the
+	 * metadata: a version of the same bytes, copy-on-write over them */
+	rc = nameop_open_write(fs, n, 0);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	n->wrote = 1;
+	pthread_mutex_unlock(&fs->lock);
+	rc = nameop_flush_write(fs, n);
+	nameop_release_write(fs, n);
+	return rc;
+}
+
 int nameop_create(struct fs *fs, struct node *parent, const char *name,
 		  mode_t mode, int flags, struct node **out)
 {

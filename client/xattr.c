@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/xattr.h>
+#include <stdlib.h>
 #include "client/queue.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -26,6 +27,13 @@ static const char *const file_attrs[] = {
 };
 static const char *const root_attrs[] = { "pending", "error", "errors", "space",
 					  "pid" };
+
+/* A user's own attribute, kept with the version: user.* but user.coffre.* */
+static int is_user_attr(const char *name)
+{
+	return !strncmp(name, "user.", 5) &&
+	       strncmp(name, XA_PREFIX, strlen(XA_PREFIX));
+}
 
 /* synced, pending, or conflict: content the server refused twice, set
  * aside in staging/kept (see sync.c) and readable only here */
@@ -156,6 +164,21 @@ ssize_t xattr_get(struct fs *fs, struct node *n, const char *name, char *buf,
 	char val[FS_ERRMSG_MAX + 64];
 	int rc;
 
+	if (is_user_attr(name)) {
+		uint8_t v[MANIFEST_XATTR_VALUE_MAX];
+		json_t *j;
+		long len = -ENODATA;
+
+		pthread_mutex_lock(&fs->lock);
+		j = n->uxattrs ? json_object_get(n->uxattrs, name) : NULL;
+		if (j)
+			len = manifest_b64_decode(json_string_value(j), v,
+						  sizeof(v));
+		pthread_mutex_unlock(&fs->lock);
+		if (len < 0)
+			return len == -ENODATA ? -ENODATA : -EIO;
+		return xa_reply((const char *)v, (size_t)len, buf, size);
+	}
 	if (strncmp(name, XA_PREFIX, strlen(XA_PREFIX)))
 		return -ENODATA;
 	if (!strcmp(name, XA_PREFIX "sha256"))
@@ -183,11 +206,22 @@ static void list_add(struct fs *fs, const struct node *n, const char *key,
 
 ssize_t xattr_list(struct fs *fs, struct node *n, char *buf, size_t size)
 {
-	char names[1024];
+	char names[MANIFEST_XATTRS_MAX * (MANIFEST_XATTR_NAME_MAX + 1) + 1024];
 	size_t len = 0, i;
+	const char *k;
+	json_t *v;
 
 	pending_sha(fs, n);
 	pthread_mutex_lock(&fs->lock);
+	if (n->kind == NODE_FILE && n->uxattrs)
+		json_object_foreach(n->uxattrs, k, v)
+		{
+			size_t l = strlen(k) + 1;
+
+			if (len + l <= sizeof(names))
+				memcpy(names + len, k, l);
+			len += l;
+		}
 	for (i = 0; i < ARRAY_SIZE(file_attrs); i++)
 		if (n->kind == NODE_FILE || n->kind == NODE_VFILE)
 			list_add(fs, n, file_attrs[i], names, sizeof(names),
@@ -204,9 +238,95 @@ ssize_t xattr_list(struct fs *fs, struct node *n, char *buf, size_t size)
 	return xa_reply(names, len, buf, size);
 }
 
+/*
+ * user.* attributes other than user.coffre.*: kept with the version (the
+ * manifest, docs/protocol.md), within the bounds of common/manifest.h, as
+ * {"user.NAME": "base64"} on the node.  A change replaces the object (a
+ * deposit being prepared may hold the old one) and is deposited
+ * (nameop_meta).  Folders have no version to keep them: ENOTSUP.
+ */
+static int user_change(struct fs *fs, struct node *n, const char *name,
+		       const void *value, size_t size, int flags, int remove)
+{
+	struct manifest m;
+	json_t *cur, *nx = NULL;
+	const char *k;
+	json_t *v;
+	char *b64 = NULL;
+	int rc = 0, same = 0;
+
+	if (n->kind != NODE_FILE)
+		return -ENOTSUP;
+	if (!manifest_xattr_name_valid(name))
+		return -EINVAL;
+	if (!remove && size > MANIFEST_XATTR_VALUE_MAX)
+		return -E2BIG;
+	if (!remove && !(b64 = malloc(MANIFEST_B64_LEN(size))))
+		return -ENOMEM;
+	if (b64)
+		manifest_b64_encode((const uint8_t *)value, size, b64);
+	manifest_init(&m);
+	pthread_mutex_lock(&fs->lock);
+	cur = n->uxattrs ? json_object_get(n->uxattrs, name) : NULL;
+	if ((flags & XATTR_CREATE) && cur)
+		rc = -EEXIST;
+	else if (((flags & XATTR_REPLACE) || remove) && !cur)
+		rc = -ENODATA;
+	else if (!remove && cur && !strcmp(json_string_value(cur), b64))
+		same = 1; /* cp -a onto itself: nothing new */
+	if (rc < 0 || same)
+		goto out;
+	nx = n->uxattrs ? json_deep_copy(n->uxattrs) : json_object();
+	if (!nx || (remove ? json_object_del(nx, name) :
+			     json_object_set_new(nx, name, json_string(b64)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* the bounds the server checks, checked here first */
+	json_object_foreach(nx, k, v)
+	{
+		uint8_t buf[MANIFEST_XATTR_VALUE_MAX];
+		long len = manifest_b64_decode(json_string_value(v), buf,
+					       sizeof(buf));
+
+		rc = len < 0 ? -EINVAL :
+			       manifest_set_xattr(&m, k, buf, (size_t)len);
+		if (rc < 0)
+			goto out;
+	}
+	json_decref(n->uxattrs);
+	n->uxattrs = json_object_size(nx) ? nx : NULL;
+	if (!n->uxattrs)
+		json_decref(nx);
+	nx = NULL;
+	n->ctime_local = fs_now_ms() / 1000;
+out:
+	pthread_mutex_unlock(&fs->lock);
+	json_decref(nx);
+	manifest_release(&m);
+	free(b64);
+	if (rc == 0 && !same)
+		rc = nameop_meta(fs, n);
+	return rc;
+}
+
+int xattr_remove(struct fs *fs, struct node *n, const char *name)
+{
+	if (is_user_attr(name))
+		return user_change(fs, n, name, NULL, 0, 0, 1);
+	/* the drive's own are computed, not stored: removing one changes
+	 * nothing (rsync -X removes the attributes its source lacks, and
+	 * must not fail on these); setting one is refused */
+	if (!strncmp(name, XA_PREFIX, strlen(XA_PREFIX)))
+		return 0;
+	return -ENOTSUP;
+}
+
 int xattr_set(struct fs *fs, struct node *n, const char *name,
 	      const char *value, size_t size, int flags)
 {
+	if (is_user_attr(name))
+		return user_change(fs, n, name, value, size, flags, 0);
 	if (!strcmp(name, XA_PREFIX "sync") && n == fs->root) {
 		if (size < 3 || size > 4 || memcmp(value, "now", 3) ||
 		    (size == 4 && value[3] != '\0' && value[3] != '\n'))
