@@ -26,6 +26,20 @@ versions_at_once()
 	done
 }
 
+# --- as the issue wrote it: the default settle delay, a name without
+# extension, ls right after the loop -----------------------------------------
+for x in a b c d; do echo $x >"$A/f"; done
+check_eq "ls .versions/f/ shows v1..v4 right after the loop" "v1 v2 v3 v4" \
+	"$(ls "$A/.versions/f/" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "... each with its content" "a b c d" \
+	"$(for v in 1 2 3 4; do cat "$A/.versions/f/v$v"; done | tr '\n' ' ' | sed 's/ $//')"
+check_eq "... and f says version 4, sha256 of d, by alice" \
+	"4 $(echo d | sha) alice" \
+	"$(xattr "$A/f" user.coffre.version) $(xattr "$A/f" user.coffre.sha256) $(xattr "$A/f" user.coffre.deposited_by)"
+check "coffre sync --wait" client_sync a
+check_eq "the server has v1..v4 of f, v4 = d" "4 d" \
+	"$(cf a versions "$A/f" | wc -l) $(cat "$A/.versions/f/v4")"
+
 # --- online, before the settle delay ends ----------------------------------
 # a long settle delay: nothing leaves the drive while we look
 client_umount a
