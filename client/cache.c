@@ -709,3 +709,11 @@ int cache_get(struct cache *c, const struct obj_id *id, uint8_t **out,
 	mem_unref(c, m);
 	return rc;
 }
+
+void cache_usage(struct cache *c, uint64_t *used, uint64_t *max)
+{
+	pthread_mutex_lock(&c->lock);
+	*used = c->total;
+	*max = c->max_bytes;
+	pthread_mutex_unlock(&c->lock);
+}

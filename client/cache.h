@@ -26,6 +26,8 @@ int cache_open(struct cache **out, const char *dir,
 void cache_free(struct cache *c);
 
 int cache_has(struct cache *c, const struct obj_id *id); /* 1/0/-errno */
+/* Bytes of chunks on disk, and the bound (0: unbounded). */
+void cache_usage(struct cache *c, uint64_t *used, uint64_t *max);
 /* Store a chunk durably (temp + rename).  Idempotent. */
 int cache_put(struct cache *c, const struct obj_id *id, const void *p,
 	      size_t n);

@@ -9,6 +9,7 @@
 #include "client/cmd_access.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,30 +158,59 @@ static int bad_ident(const char *what, const char *s)
 	return 0;
 }
 
+/*
+ * Parse argv (the command word first) with getopt_long, so options may
+ * come before, between or after the words and "--" ends them; the words
+ * are left in argv[optind..].  vals[i] gets the value of the i-th option
+ * seen (NULL when absent); -1 on an unknown option.
+ */
+static int words(int argc, char **argv, const struct option *opts,
+		 const char **vals)
+{
+	int c, idx;
+
+	while ((idx = -1, c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+		if (c != 0 || idx < 0)
+			return -1;
+		vals[idx] = optarg ? optarg : "";
+	}
+	return optind;
+}
+
 int cmd_member(const char *config, int argc, char **argv)
 {
 	static const char use[] =
 		"member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
 		"       coffre [--config DIR] member remove SPACE LOGIN\n"
 		"       coffre [--config DIR] member list SPACE";
-	const char *role = NULL;
+	static const struct option opts[] = {
+		{ "role", required_argument, NULL, 0 },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *vals[1] = { NULL }, *role;
 	json_t *reply = NULL;
 	char api[256];
-	int st;
+	int st, at = words(argc, argv, opts, vals);
 
+	if (at < 0)
+		return usage(use);
+	/* from here the words only: SUBCOMMAND SPACE [LOGIN] */
+	argc -= at - 1;
+	argv += at - 1;
+	role = vals[0];
 	if (argc < 3)
 		return usage(use);
 	if (bad_ident("space", argv[2]))
 		return 1;
 	if (!strcmp(argv[1], "list")) {
-		if (argc != 3)
+		if (argc != 3 || role)
 			return usage(use);
 		return member_list(config, argv[2]);
 	}
 	if (argc < 4 || bad_ident("login", argv[3]))
 		return argc < 4 ? usage(use) : 1;
 	if (!strcmp(argv[1], "remove")) {
-		if (argc != 4)
+		if (argc != 4 || role)
 			return usage(use);
 		snprintf(api, sizeof(api), "/v1/spaces/%s/members/%s", argv[2],
 			 argv[3]);
@@ -193,13 +223,7 @@ int cmd_member(const char *config, int argc, char **argv)
 		json_decref(reply);
 		return st;
 	}
-	if (strcmp(argv[1], "add"))
-		return usage(use);
-	if (argc == 6 && !strcmp(argv[4], "--role"))
-		role = argv[5];
-	else if (argc == 5 && !strncmp(argv[4], "--role=", 7))
-		role = argv[4] + 7;
-	if (!role)
+	if (strcmp(argv[1], "add") || argc != 4 || !role || !*role)
 		return usage(use);
 	snprintf(api, sizeof(api), "/v1/spaces/%s/members", argv[2]);
 	st = call(config, "POST", api,
@@ -257,26 +281,39 @@ static int grant(const char *config, const char *path, const char *login,
 
 int cmd_grant(const char *config, int argc, char **argv)
 {
-	if (argc != 4 ||
-	    (strcmp(argv[3], "read") && strcmp(argv[3], "deposit")))
+	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+	int at = words(argc, argv, opts, NULL);
+
+	if (at < 0 || argc - at != 3 ||
+	    (strcmp(argv[at + 2], "read") && strcmp(argv[at + 2], "deposit")))
 		return usage("grant PATH LOGIN read|deposit");
-	return grant(config, argv[1], argv[2], argv[3]);
+	return grant(config, argv[at], argv[at + 1], argv[at + 2]);
 }
 
 int cmd_revoke(const char *config, int argc, char **argv)
 {
-	if (argc != 3)
+	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+	int at = words(argc, argv, opts, NULL);
+
+	if (at < 0 || argc - at != 2)
 		return usage("revoke PATH LOGIN");
-	return grant(config, argv[1], argv[2], NULL);
+	return grant(config, argv[at], argv[at + 1], NULL);
 }
 
 int cmd_delegate_admin(const char *config, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "revoke", no_argument, NULL, 0 },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *vals[1] = { NULL };
 	char api[256];
-	int revoke = argc == 4 && !strcmp(argv[3], "--revoke"), st;
+	int at = words(argc, argv, opts, vals), revoke = vals[0] != NULL, st;
 
-	if (argc != 3 && !revoke)
+	if (at < 0 || argc - at != 2)
 		return usage("delegate-admin SPACE LOGIN [--revoke]");
+	argc -= at - 1;
+	argv += at - 1;
 	if (bad_ident("space", argv[1]) || bad_ident("login", argv[2]))
 		return 1;
 	snprintf(api, sizeof(api), "/v1/spaces/%s/delegation", argv[1]);

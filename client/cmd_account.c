@@ -135,34 +135,44 @@ int cmd_sessions(const char *config, int argc, char **argv)
 {
 	static const char use[] =
 		"sessions [--revoke ID | --revoke-others | --revoke-all]";
+	static const struct option opts[] = {
+		{ "revoke", required_argument, NULL, 'r' },
+		{ "revoke-others", no_argument, NULL, 'o' },
+		{ "revoke-all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
 	json_t *reply = NULL;
+	const char *id = NULL;
 	char api[128];
-	int rc;
+	int rc, c, what = 0;
 
-	if (argc == 1)
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == '?' || c == ':' || what)
+			return usage(use); /* unknown, or two of them */
+		what = c;
+		id = optarg;
+	}
+	if (optind != argc)
+		return usage(use);
+	if (!what)
 		return sessions_list(config);
-	if (argc == 3 && !strcmp(argv[1], "--revoke")) {
-		if (strlen(argv[2]) != 16 ||
-		    strspn(argv[2], "0123456789abcdef") != 16) {
+	if (what == 'r') {
+		if (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16) {
 			fprintf(stderr,
 				"coffre: bad session id '%s' (16 hex digits, as coffre sessions lists them)\n",
-				argv[2]);
+				id);
 			return 1;
 		}
-		snprintf(api, sizeof(api), "/v1/sessions/%s", argv[2]);
+		snprintf(api, sizeof(api), "/v1/sessions/%s", id);
 		rc = call(config, "DELETE", api, NULL, NULL, NULL);
 		if (rc < 0)
 			return fail(rc);
-		printf("session %s revoked\n", argv[2]);
+		printf("session %s revoked\n", id);
 		return 0;
 	}
-	if (argc != 2 || (strcmp(argv[1], "--revoke-others") &&
-			  strcmp(argv[1], "--revoke-all")))
-		return usage(use);
 	rc = call(config, "DELETE",
-		  strcmp(argv[1], "--revoke-all") ? "/v1/sessions?others=1" :
-						    "/v1/sessions",
-		  NULL, &reply, NULL);
+		  what == 'o' ? "/v1/sessions?others=1" : "/v1/sessions", NULL,
+		  &reply, NULL);
 	if (rc < 0)
 		return fail(rc);
 	printf("%lld sessions revoked\n",
@@ -170,7 +180,7 @@ int cmd_sessions(const char *config, int argc, char **argv)
 		       json_object_get(reply, "revoked")));
 	json_decref(reply);
 	/* This device's token went too: forget it. */
-	if (!strcmp(argv[1], "--revoke-all"))
+	if (what == 'a')
 		return forget(config);
 	return 0;
 }

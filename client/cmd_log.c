@@ -10,6 +10,7 @@
 #include "client/cmd_access.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,23 +65,31 @@ int cmd_log(const char *config, int argc, char **argv)
 	char *ep, *eby = NULL;
 	size_t i;
 
-	for (int a = 2; a < argc; a++) {
-		if (!strcmp(argv[a], "--reads")) {
+	static const struct option opts[] = {
+		{ "reads", no_argument, NULL, 'r' },
+		{ "by", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	/* getopt_long permutes: options go before or after PATH */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'r') {
 			reads = 1;
-		} else if (!strcmp(argv[a], "--by") && a + 1 < argc) {
-			by = argv[++a];
+		} else if (c == 'b') {
+			by = optarg;
 		} else {
 			fprintf(stderr,
 				"usage: coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n");
 			return 2;
 		}
 	}
-	if (argc < 2) {
+	if (argc - optind != 1) {
 		fprintf(stderr,
 			"usage: coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n");
 		return 2;
 	}
-	rc = access_mount_path(argv[1], space, inpath, sizeof(inpath));
+	rc = access_mount_path(argv[optind], space, inpath, sizeof(inpath));
 	if (rc == 0)
 		rc = access_connect(config, &s, &t);
 	if (rc < 0) {

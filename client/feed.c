@@ -208,6 +208,8 @@ static void *feed_main(void *arg)
 			was_down = 1;
 			pthread_mutex_lock(&fs->lock);
 			stale_all(fs);
+			if (!fs->offline_since_ms)
+				fs->offline_since_ms = t0;
 			pthread_mutex_unlock(&fs->lock);
 			if (feed_sleep(fs, backoff))
 				break;
@@ -223,6 +225,7 @@ static void *feed_main(void *arg)
 			was_down = 0;
 			pthread_mutex_lock(&fs->lock);
 			stale_all(fs);
+			fs->offline_since_ms = 0;
 			pthread_mutex_unlock(&fs->lock);
 		}
 		if (!__atomic_exchange_n(&fs->feed_ok, 1, __ATOMIC_RELAXED))

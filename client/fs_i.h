@@ -228,6 +228,12 @@ struct fs {
 	/* times last_error was set: `coffre sync --wait` tells a new error
 	 * from an old one with the same words (user.coffre.errors) */
 	uint64_t errors;
+	/* wall-clock ms of the last batch the server committed, and since
+	 * when sending has failed for want of the server (0: it has not);
+	 * `coffre status` shows them (status.c) */
+	int64_t last_sync_ms;
+	int64_t offline_since_ms;
+	int64_t last_error_ms; /* when last_error was set */
 
 	/* notifier */
 	pthread_t notify_thread;
@@ -253,6 +259,10 @@ struct fs {
 };
 
 int64_t fs_now_ms(void);
+
+/* status.c: the drive's state as a JSON object (user.coffre.status on the
+ * root), malloc'd; called WITHOUT fs->lock. */
+char *fs_status_json(struct fs *fs);
 
 /* tree.c (callers hold fs->lock unless said otherwise) */
 int tree_init(struct fs *fs);

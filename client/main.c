@@ -23,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/cli_help.h"
 #include "client/cmd_access.h"
+#include "client/cmd_status.h"
 #include "client/cmd_proofs.h"
 #include "client/docref.h"
 #include "client/mount.h"
@@ -46,28 +48,6 @@
 #define SYNC_TIMEOUT_DEFAULT 600
 #define XATTR_VALUE_MAX	     4096
 
-static const char usage_text[] =
-	"usage: coffre [--config DIR] login URL LOGIN --password-file FILE [--cacert FILE]\n"
-	"       coffre [--config DIR] mount SPACE MOUNTPOINT [--cache DIR] [--cache-size BYTES|NNNM|NNNG] [--foreground] [--debug]\n"
-	"       coffre [--config DIR] sync --wait MOUNTPOINT [--timeout SECONDS]\n"
-	"       coffre [--config DIR] versions PATH\n"
-	"       coffre [--config DIR] umount MOUNTPOINT\n"
-	"       coffre [--config DIR] verify PATH [--version N]\n"
-	"       coffre [--config DIR] proof PATH --out DIR [--version N]\n"
-	"       coffre [--config DIR] sign PATH --as author|recipient [--version N] [--password-file FILE]\n"
-	"       coffre [--config DIR] signatures PATH [--version N]\n"
-	"       coffre [--config DIR] member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
-	"       coffre [--config DIR] member remove|list SPACE [LOGIN]\n"
-	"       coffre [--config DIR] grant PATH LOGIN read|deposit\n"
-	"       coffre [--config DIR] revoke PATH LOGIN\n"
-	"       coffre [--config DIR] delegate-admin SPACE LOGIN [--revoke]\n"
-	"       coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n"
-	"       coffre [--config DIR] logout\n"
-	"       coffre [--config DIR] sessions [--revoke ID | --revoke-others | --revoke-all]\n"
-	"       coffre [--config DIR] passwd --password-file OLD --new-password-file NEW\n"
-	"       coffre [--config DIR] invitations | accept SPACE | decline SPACE\n"
-	"       coffre --help | --version\n";
-
 /* "coffre: MESSAGE" on stderr. */
 PRINTF_LIKE(1, 0) static void vsay(const char *fmt, va_list ap)
 {
@@ -84,7 +64,7 @@ PRINTF_LIKE(1, 2) static int usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsay(fmt, ap);
 	va_end(ap);
-	fputs(usage_text, stderr);
+	cli_help_usage(stderr);
 	return 2;
 }
 
@@ -693,6 +673,8 @@ out:
 	return status;
 }
 
+static int cmd_help(const char *config, int argc, char **argv);
+
 /*
  * The commands; each parses its own options from argv (its name first).
  * sync, versions and umount work through the mount and ignore config.
@@ -721,6 +703,8 @@ static const struct command {
 	{ "invitations", cmd_invitations },
 	{ "accept", cmd_accept },
 	{ "decline", cmd_decline },
+	{ "status", cmd_status },
+	{ "help", cmd_help },
 };
 
 int main(int argc, char **argv)
@@ -734,7 +718,7 @@ int main(int argc, char **argv)
 	umask(077);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(usage_text, stdout);
+			cli_help_usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("coffre %s\n", COFFRE_VERSION);
@@ -760,8 +744,35 @@ int main(int argc, char **argv)
 	argv += i;
 	optind = 1;
 	opterr = 0; /* we say it ourselves, with the usage */
-	for (k = 0; k < ARRAY_SIZE(commands); k++)
-		if (!strcmp(cmd, commands[k].name))
-			return commands[k].run(config, argc, argv);
+	for (k = 0; k < ARRAY_SIZE(commands); k++) {
+		if (strcmp(cmd, commands[k].name))
+			continue;
+		/* `coffre CMD --help` for every command, before its own
+		 * parser sees the option */
+		if (cli_help_wanted(argc, argv) && cli_help_find(cmd)) {
+			cli_help_print(stdout, cli_help_find(cmd));
+			return 0;
+		}
+		return commands[k].run(config, argc, argv);
+	}
 	return usage_error("unknown command '%s'", cmd);
+}
+
+/* coffre help [COMMAND] */
+static int cmd_help(const char *config, int argc, char **argv)
+{
+	const struct cli_help *h;
+
+	(void)config;
+	if (argc == 1) {
+		cli_help_list(stdout);
+		return 0;
+	}
+	if (argc != 2)
+		return usage_error("help takes at most one COMMAND");
+	h = cli_help_find(argv[1]);
+	if (!h)
+		return usage_error("unknown command '%s'", argv[1]);
+	cli_help_print(stdout, h);
+	return 0;
 }

@@ -426,6 +426,7 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 				 "%.200s: staging file lost: %.200s", op->path,
 				 err_msg());
 			fs->errors++;
+			fs->last_error_ms = fs_now_ms();
 			log_error(
 				"queued deposit of '%s' lost its staging file: %s",
 				op->path, err_msg());

@@ -833,6 +833,7 @@ static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad, int rc,
 	snprintf(fs->last_error, sizeof(fs->last_error), "%.200s: %.300s", what,
 		 msg);
 	fs->errors++;
+	fs->last_error_ms = fs_now_ms();
 	if (!p)
 		return;
 	if (o->op.kind == QUEUE_DEPOSIT && !strstr(o->op.path, " (conflict ") &&
@@ -889,6 +890,7 @@ static void batch_lost_op(struct fs *fs, struct batch *b, size_t bad,
 	snprintf(fs->last_error, sizeof(fs->last_error), "%.200s: %.300s",
 		 b->ops[bad].op.path, msg);
 	fs->errors++;
+	fs->last_error_ms = fs_now_ms();
 	log_error("dropping the deposit of '%s': %s", b->ops[bad].op.path, msg);
 	if (p)
 		pend_drop(fs, p);
@@ -969,6 +971,8 @@ static void *sync_main(void *arg)
 		if (rc == 0) {
 			batch_applied(fs, &b, reply);
 			fs->commit_gen++;
+			fs->last_sync_ms = fs_now_ms();
+			fs->offline_since_ms = 0;
 			log_debug("committed %zu operations", b.n);
 			backoff = 0;
 			max_ops = BATCH_MAX_OPS;
@@ -987,6 +991,8 @@ static void *sync_main(void *arg)
 			int64_t until;
 
 			backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+			if (!fs->offline_since_ms)
+				fs->offline_since_ms = fs_now_ms();
 			if (backoff > BACKOFF_MAX_MS)
 				backoff = BACKOFF_MAX_MS;
 			log_warn("sync: %s; retrying in %lld ms", msg,
@@ -1009,6 +1015,7 @@ static void *sync_main(void *arg)
 					"no space left at %s.%03dZ, content kept and retried: %.300s",
 					at, (int)(ms % 1000), msg);
 				fs->errors++;
+				fs->last_error_ms = fs_now_ms();
 			}
 			batch_put(fs, &b);
 			until = fs_now_ms() + backoff;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/xattr.h>
@@ -25,8 +26,8 @@
 static const char *const file_attrs[] = {
 	"version", "sha256", "deposited_by", "deposited_at", "doc_id", "state",
 };
-static const char *const root_attrs[] = { "pending", "error", "errors", "space",
-					  "pid" };
+static const char *const root_attrs[] = { "pending", "error", "errors",
+					  "space",   "pid",   "status" };
 
 /* A user's own attribute, kept with the version: user.* but user.coffre.* */
 static int is_user_attr(const char *name)
@@ -183,6 +184,16 @@ ssize_t xattr_get(struct fs *fs, struct node *n, const char *name, char *buf,
 		return -ENODATA;
 	if (!strcmp(name, XA_PREFIX "sha256"))
 		pending_sha(fs, n);
+	if (n == fs->root && !strcmp(name, XA_PREFIX "status")) {
+		char *json = fs_status_json(fs); /* takes fs->lock itself */
+		ssize_t r;
+
+		if (!json)
+			return -ENOMEM;
+		r = xa_reply(json, strlen(json), buf, size);
+		free(json);
+		return r;
+	}
 	pthread_mutex_lock(&fs->lock);
 	rc = xa_value(fs, n, name + strlen(XA_PREFIX), val, sizeof(val));
 	pthread_mutex_unlock(&fs->lock);

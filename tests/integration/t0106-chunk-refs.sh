@@ -56,22 +56,22 @@ PY
 }
 
 head0=$(git --git-dir "$R" rev-parse main)
-set -- $(deposit /zeros.bin 'x*1026')
+read -r -a _w <<<"$(deposit /zeros.bin 'x*1026')"; set -- "${_w[@]}"
 check_eq "X named 1026 times (1025 repeats, over the cap): 413" 413 "$1"
 check "... the message says why" grep -q 'repeat a chunk of the batch' "$T/r"
 check_eq "... nothing was committed" "$head0" "$(git --git-dir "$R" rev-parse main)"
 
-set -- $(deposit /big.bin 'x*512')
+read -r -a _w <<<"$(deposit /big.bin 'x*512')"; set -- "${_w[@]}"
 check_eq "X named 512 times (2 GiB from $(stat -c %s "$T/commit.json") bytes of JSON): 200" 200 "$1"
 echo "a 2 GiB deposit of one repeated 4 MiB chunk took $2 s" | diag
 check_eq "... its manifest names 512 chunks" 512 \
 	"$(git --git-dir "$R" show main:big.bin | grep -c '^chunk ')"
 
-set -- $(deposit /bad.bin 'x*300' bad)
+read -r -a _w <<<"$(deposit /bad.bin 'x*300' bad)"; set -- "${_w[@]}"
 check_eq "the same with a wrong sha256: 422" 422 "$1"
 check_eq "... code hash_mismatch" hash_mismatch "$(json_get "$T/r" 'j["error"]["code"]')"
 
-set -- $(deposit /xy.bin 'xyy*5')
+read -r -a _w <<<"$(deposit /xy.bin 'xyy*5')"; set -- "${_w[@]}"
 check_eq "X and Y interleaved (X Y Y, five times): 200" 200 "$1"
 check_eq "... size of xy.bin" $((5 * (4194304 + 6000))) \
 	"$(git --git-dir "$R" show main:xy.bin | sed -n 's/^size //p')"
@@ -94,7 +94,7 @@ refs = [["%064x" % (i // 2), 1] for i in range(2 * 1100)]
 json.dump({"ops": [{"op": "deposit", "path": "/many.bin", "size": len(refs),
                     "sha256": "0" * 64, "chunks": refs}]}, sys.stdout)
 PY
-set -- $(api "$T/r" POST "$S/commits" "${auth[@]}" "${json[@]}" -w '%{http_code} %{time_total}' --data-binary "@$T/commit.json")
+read -r -a _w <<<"$(api "$T/r" POST "$S/commits" "${auth[@]}" "${json[@]}" -w '%{http_code} %{time_total}' --data-binary "@$T/commit.json")"; set -- "${_w[@]}"
 check_eq "1100 absent chunks named twice each: 413 before any chunk is looked up" 413 "$1"
 check_eq "none of the refused batches committed" 2 \
 	"$(git --git-dir "$R" rev-list --count "$head0"..main)"

@@ -609,7 +609,16 @@ int main(int argc, char **argv)
 	    chunkstore_writer_write(w, content, sizeof(content) - 1) < 0 ||
 	    chunkstore_writer_finish(w) < 0)
 		return 1;
-	for (int round = 0; round < ROUNDS && !bad; round++) {
+	/* ROUNDS batches, and more (up to three times as many) while some
+	 * outcome is still rare: a seed that happens to refuse nearly
+	 * everything must still try acceptance as often as the others. */
+	for (int round = 0;
+	     !bad && (round < ROUNDS ||
+		      (round < 3 * ROUNDS &&
+		       (accepted <= ROUNDS / 50 ||
+			outcomes[HIDDEN] <= ROUNDS / 50 ||
+			outcomes[FORBID] <= ROUNDS / 50)));
+	     round++) {
 		int applied;
 
 		if (round % 60 == 0) {
