@@ -181,25 +181,21 @@ void nameop_release_write(struct fs *fs, struct node *n)
 
 int nameop_meta(struct fs *fs, struct node *n)
 {
+	enum deposit_meta what;
 	struct pend *p;
 	int rc;
 
 	pthread_mutex_lock(&fs->lock);
 	p = n->kind == NODE_FILE && n->dep_seq ? pend_find(fs, n->dep_seq) :
 						 NULL;
-	switch (deposit_on_meta(p && !p->inflight, n->writers,
-				n->has_remote || n->dep_seq)) {
-	case DEPOSIT_META_ON_CLOSE:
+	what = deposit_on_meta(p && !p->inflight, n->writers,
+			       n->has_remote || n->dep_seq);
+	if (what == DEPOSIT_META_ON_CLOSE)
 		n->wrote = 1; /* the last close deposits, even unwritten */
-			      /* fall through */
-	case DEPOSIT_META_KEEP:
-	case DEPOSIT_META_REWRITE: /* it reads the node when it leaves */
-		pthread_mutex_unlock(&fs->lock);
-		return 0;
-	case DEPOSIT_META_QUEUE:
-		break;
-	}
 	pthread_mutex_unlock(&fs->lock);
+	/* a waiting deposit reads the node's metadata when it leaves */
+	if (what != DEPOSIT_META_QUEUE)
+		return 0;
 	/* as a write-open and a close that changed nothing but the
 	 * metadata: a version of the same bytes, copy-on-write over them */
 	rc = nameop_open_write(fs, n, 0);
