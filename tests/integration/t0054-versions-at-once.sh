@@ -5,6 +5,10 @@
 # the file carries its version, sha256, depositor and deposit time with
 # state=pending; once the server has committed them the numbers and
 # SHA-256 are the server's, state synced.  The same with coffred stopped.
+# When another device takes the number first, the pending version is
+# renumbered once committed and the journal says it was concurrent.  New
+# folders show their class at once, and a class set before the folder is
+# sent goes with its mkdir, offline too.
 . "$TESTLIB/common.sh"
 
 demo_mounts a
@@ -104,6 +108,28 @@ check_eq "the server numbered g.txt v1..v4" "1 2 3 4" \
 	"$(cf a versions "$A/g.txt" | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
 check_eq "the server has seven versions of f.txt, v7 = g" "7 g" \
 	"$(cf a versions "$A/f.txt" | wc -l) $(cat "$A/.versions/f.txt/v7.txt")"
+
+# --- another device takes the number first: renumbered once committed ----
+client_login b alice
+COFFRE_SETTLE_MS=60000 client_mount b demo
+B=$(mnt_of b)
+echo one >"$A/r.txt"
+check "r.txt v1 from A" client_sync a
+b_has_one() { [ "$(cat "$B/r.txt" 2>/dev/null)" = one ]; }
+check "B sees r.txt v1" wait_for b_has_one
+echo from-b >"$B/r.txt"
+check_eq "B shows its close as v2 at once" "2 pending" \
+	"$(xattr "$B/r.txt" user.coffre.version) $(xattr "$B/r.txt" user.coffre.state)"
+echo from-a >"$A/r.txt"
+check "A deposits v2 first" client_sync a
+check "B's deposit goes" client_sync b
+check_eq "the server kept A's as v2 and B's as v3" "from-a from-b" \
+	"$(cat "$B/.versions/r.txt/v2.txt") $(cat "$B/.versions/r.txt/v3.txt")"
+check_eq "B's file now says version 3, synced" "3 synced" \
+	"$(xattr "$B/r.txt" user.coffre.version) $(xattr "$B/r.txt" user.coffre.state)"
+concurrent_logged() { cf b log "$B/r.txt" | grep -q concurrent; }
+check "the journal says B's deposit was concurrent" concurrent_logged
+client_umount b
 
 # --- folders: their class at once, a class set before they are sent -------
 folder_class() { git --git-dir "$(ledger demo)" show "main:$1/.coffre-folder" 2>/dev/null | sed -n 's/^class //p'; }
