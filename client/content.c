@@ -250,8 +250,10 @@ void content_staging_recycle(struct fs *fs, struct node *n, const char *name,
 	    pthread_mutex_trylock(&n->lock) == 0) {
 		if (n->st_name && !strcmp(n->st_name, name))
 			staging_handle_close(n);
+		/* a pending version open in .versions reads the file through
+		 * a handle of its own: then only unlink it */
+		reuse = !__atomic_load_n(&n->vreaders, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&n->lock);
-		reuse = 1;
 	}
 	if (fs->spool)
 		staging_pool_retire(fs->spool, name, reuse);

@@ -141,3 +141,25 @@ enum deposit_outcome deposit_outcome(int rc, int local, int bad, unsigned n)
 		return DEPOSIT_OUTCOME_RETRY;
 	return DEPOSIT_OUTCOME_REFUSED;
 }
+
+uint64_t deposit_pending_version(uint64_t current, unsigned place)
+{
+	uint64_t v;
+
+	if (!place || __builtin_add_overflow(current, (uint64_t)place, &v))
+		return 0;
+	return v;
+}
+
+enum deposit_meta deposit_on_meta(int waiting, unsigned writers, int known)
+{
+	/* a waiting deposit is sent with the metadata it holds when it
+	 * leaves, so rewriting it makes no extra version (rsync -X and
+	 * cp -a set attributes right after the close) */
+	if (waiting)
+		return DEPOSIT_META_REWRITE;
+	/* never a version of content still being written */
+	if (writers)
+		return DEPOSIT_META_ON_CLOSE;
+	return known ? DEPOSIT_META_QUEUE : DEPOSIT_META_KEEP;
+}

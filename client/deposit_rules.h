@@ -11,6 +11,8 @@
 #ifndef COFFRE_CLIENT_DEPOSIT_RULES_H
 #define COFFRE_CLIENT_DEPOSIT_RULES_H
 
+#include <stdint.h>
+
 /*
  * 1 when name (a last path component) is a temporary name of a program's
  * save, 0 otherwise.  Recognised, and only these:
@@ -74,5 +76,27 @@ enum deposit_outcome {
 enum deposit_outcome deposit_outcome(int rc, int local, int bad, unsigned n);
 /* 1 when a failure with rc may heal by itself (network, 5xx, ENOSPC). */
 int deposit_transient(int rc);
+
+/*
+ * The number a queued deposit shows before the server answers: current is
+ * the version of the document the drive knows (0 for a document not on the
+ * server yet), place is 1 for the oldest deposit of the file still queued,
+ * 2 for the next, ...  The server gives the same numbers unless another
+ * device deposits a version of the document first; then the server's
+ * number is the one kept once committed.  0 when place is 0 or the number
+ * would overflow.
+ */
+uint64_t deposit_pending_version(uint64_t current, unsigned place);
+
+/* What a change of a file's mode or user.* attributes does. */
+enum deposit_meta {
+	DEPOSIT_META_KEEP,     /* nothing to send: not a document yet */
+	DEPOSIT_META_REWRITE,  /* a waiting deposit carries it */
+	DEPOSIT_META_ON_CLOSE, /* open for writing: its close deposits */
+	DEPOSIT_META_QUEUE,    /* a new version of the same content */
+};
+/* waiting: the file's newest queued deposit is not being sent yet;
+ * writers: open write handles; known: on the server or queued */
+enum deposit_meta deposit_on_meta(int waiting, unsigned writers, int known);
 
 #endif /* COFFRE_CLIENT_DEPOSIT_RULES_H */

@@ -66,7 +66,9 @@ struct remote_meta {
 	char sha256[OBJ_ID_HEX_LEN + 1];
 	char deposited_by[LOGIN_MAX_LEN + 1];
 	char deposited_at[32];
-	int64_t mtime;	 /* 0 = none */
+	int64_t mtime; /* 0 = none */
+	int has_mode;  /* files: the version states a mode */
+	uint32_t mode;
 	char fclass[16]; /* folders */
 	unsigned rights; /* folders: RIGHTS_* of the caller (client/rights.h) */
 	int has_rights;	 /* the listing stated them */
@@ -107,6 +109,10 @@ struct node {
 	/* kept in memory like the mode, 0 = none: the mtime */
 	int64_t atime_local, ctime_local;
 	int has_mode; /* mode was set (chmod 0 is a mode) */
+	/* FILE: the user.* attributes of its content, {"user.NAME": "base64
+	 * value"} (NULL: none): the version's, or set here and sent with the
+	 * next deposit.  Never changed in place: replaced (fs->lock) */
+	json_t *uxattrs;
 
 	/* folders (and VDOC: its version list) */
 	int64_t listed_at_ms;
@@ -115,6 +121,13 @@ struct node {
 
 	/* VFILE: the version shown */
 	uint64_t vnum;
+	/* VFILE: the queued DEPOSIT it shows, 0 for a version on the
+	 * server (pending versions, see pend_version) */
+	uint64_t pend_seq;
+	/* FILE: open handles on pending versions (.versions/NAME/vN of a
+	 * queued deposit) reading a queued staging file: while there is one,
+	 * that file is never recycled for other content (read atomically) */
+	unsigned vreaders;
 
 	/* local content; the names below are protected by fs->lock */
 	char *staging_name; /* pending content, NULL when none */
@@ -157,7 +170,10 @@ struct pend {
 	struct node *node;  /* referenced; NULL for UNLINK/RMDIR */
 	char *hide;	    /* remote path hidden until committed */
 	int inflight;
-	uint64_t lsize;	   /* DEPOSIT: size of its content */
+	uint64_t lsize;	      /* DEPOSIT: size of its content */
+	int64_t closed_at_ms; /* DEPOSIT: when its close was queued */
+	/* DEPOSIT: the SHA-256 of its content, hashed on first demand */
+	char sha256[OBJ_ID_HEX_LEN + 1];
 	UT_hash_handle hh; /* fs->pends by seq, in seq order */
 };
 
@@ -264,6 +280,11 @@ char *node_path(const struct node *n); /* malloc'd; NULL when detached */
 int node_is_local(const struct node *n);
 void node_stat(const struct fs *fs, const struct node *n, struct stat *st);
 uint64_t node_size(const struct node *n);
+/* The metadata a deposit of file n carries (fs->lock held): {"mode": M,
+ * "xattrs": {...}} with what n has, NULL when nothing (or no memory).
+ * The mode goes when chmod set it, the version had one, or the file was
+ * made with another mode than 0644; the attributes when there are any. */
+json_t *node_meta_json(const struct node *n);
 /* Refresh a folder's listing from the server when older than FS_TTL_MS
  * (always when force).  Called WITHOUT fs->lock.  -ENOENT when the folder
  * is gone; a failure with a listing at hand keeps the old one. */
@@ -280,6 +301,7 @@ struct rentry {
 	char *name;
 	int is_dir;
 	struct remote_meta rm;
+	json_t *xattrs; /* files: {"user.NAME": "base64"} or NULL, owned */
 };
 int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN]);
 /* fclass (16 bytes) gets the folder's own class, "" when not given. */
@@ -369,6 +391,17 @@ int pend_deposit(struct fs *fs, struct node *n);
 struct pend *pend_deposits(struct fs *fs, struct node *n, unsigned *count,
 			   int *inflight);
 int pend_replay(struct fs *fs); /* at start, without fs->lock */
+/* The version number the queued DEPOSIT p will have on the server: the
+ * current version of its node's document plus p's place among the node's
+ * queued deposits (deposit_pending_version). */
+uint64_t pend_version(struct fs *fs, const struct pend *p);
+/* The SHA-256 (hex) of the queued DEPOSIT seq into out, hashed from its
+ * staging file on first demand.  Called without any lock. */
+int pend_sha256(struct fs *fs, uint64_t seq, char out[OBJ_ID_HEX_LEN + 1]);
+/* What a pending version shows (fs->lock held): remote_meta filled from the
+ * queued DEPOSIT p (version, size, depositor, local deposit time, doc id
+ * when known, sha256 when hashed already). */
+void pend_meta(struct fs *fs, const struct pend *p, struct remote_meta *rm);
 
 /* nameops.c: called without fs->lock; *out referenced (node_unref it) */
 int nameop_mkdir(struct fs *fs, struct node *parent, const char *name,
@@ -387,6 +420,10 @@ int nameop_open_write(struct fs *fs, struct node *n, int trunc);
 int nameop_flush_write(struct fs *fs, struct node *n);
 /* Last step of a write handle's release. */
 void nameop_release_write(struct fs *fs, struct node *n);
+/* File n's mode or user.* attributes changed (deposit_on_meta): carried
+ * by its waiting deposit or its coming close, else a new version of the
+ * same content.  Called without fs->lock. */
+int nameop_meta(struct fs *fs, struct node *n);
 
 /* sync.c */
 int sync_start(struct fs *fs);
@@ -441,6 +478,7 @@ ssize_t xattr_get(struct fs *fs, struct node *n, const char *name, char *buf,
 ssize_t xattr_list(struct fs *fs, struct node *n, char *buf, size_t size);
 int xattr_set(struct fs *fs, struct node *n, const char *name,
 	      const char *value, size_t size, int flags);
+int xattr_remove(struct fs *fs, struct node *n, const char *name);
 
 /* fuse_ops.c */
 extern const struct fuse_lowlevel_ops fs_ops;

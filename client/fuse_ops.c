@@ -41,6 +41,14 @@ struct fh {
 	char doc[DOC_ID_HEX_LEN + 1];
 	uint64_t ver, gen;
 	struct chunk_map *map; /* under n->lock */
+	/* a pending version (.versions/NAME/vN of a queued deposit): a
+	 * handle of its own on the deposit's staging file, read over its
+	 * base through the file's node, which keeps the file from being
+	 * recycled while this is open (vreaders) */
+	struct node *vsrc;
+	struct staging *vst;
+	char vdoc[DOC_ID_HEX_LEN + 1];
+	uint64_t vver;
 };
 
 struct dent {
@@ -269,7 +277,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fs *fs = req_fs(req);
 	struct node *n = get(fs, ino);
 	struct fh *h = fi ? (struct fh *)(uintptr_t)fi->fh : NULL;
-	int rc = 0;
+	int rc = 0, meta = 0;
 
 	if (!n) {
 		fuse_reply_err(req, ENOENT);
@@ -307,8 +315,13 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	pthread_mutex_lock(&fs->lock);
 	if (to_set & FUSE_SET_ATTR_MODE) {
+		struct stat was;
+
+		node_stat(fs, n, &was);
 		n->mode = attr->st_mode & 07777;
 		n->has_mode = 1;
+		/* a file's mode is kept with its version */
+		meta = n->kind == NODE_FILE && (was.st_mode & 07777) != n->mode;
 	}
 	if (to_set & FUSE_SET_ATTR_UID)
 		n->uid = attr->st_uid;
@@ -325,6 +338,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* every change of the inode moves its ctime, as on a local disk */
 	n->ctime_local = fs_now_ms() / 1000;
 	pthread_mutex_unlock(&fs->lock);
+	if (meta)
+		rc = nameop_meta(fs, n);
 out:
 	if (rc < 0)
 		fuse_reply_err(req, kerr(rc));
@@ -392,9 +407,13 @@ static int snap_build(struct fs *fs, struct node *n, struct dsnap *s)
 		{
 			struct node *vd;
 
-			if (c->kind != NODE_FILE || !c->rm.doc_id[0])
+			if (c->kind != NODE_FILE ||
+			    (!c->rm.doc_id[0] && !c->dep_seq))
 				continue;
 			vd = node_child(n, c->name);
+			if (vd && !vd->rm.doc_id[0])
+				memcpy(vd->rm.doc_id, c->rm.doc_id,
+				       sizeof(vd->rm.doc_id));
 			if (vd && strcmp(vd->rm.doc_id, c->rm.doc_id)) {
 				node_detach(fs, vd);
 				vd = NULL;
@@ -573,6 +592,54 @@ static void preload_map(struct fs *fs, struct node *n)
 	pthread_mutex_unlock(&n->lock);
 }
 
+/*
+ * Open a pending version: its deposit's staging file, while the deposit
+ * is still queued (checked under the file's lock, which the recycling of
+ * a committed deposit's staging file takes too).  Once committed, the entry
+ * becomes the server's version (-ESTALE makes the kernel look it up again).
+ */
+static int vfile_open_pending(struct fs *fs, struct node *vf, struct fh *h)
+{
+	char staging[128];
+	struct node *f;
+	struct pend *p;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	p = pend_find(fs, vf->pend_seq);
+	f = p && p->op.kind == QUEUE_DEPOSIT ? p->node : NULL;
+	if (f)
+		node_ref(f);
+	pthread_mutex_unlock(&fs->lock);
+	if (!f)
+		return -ESTALE;
+	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&fs->lock);
+	p = pend_find(fs, vf->pend_seq);
+	if (p && p->op.staging) {
+		snprintf(staging, sizeof(staging), "%s", p->op.staging);
+		memcpy(h->vdoc, p->op.sbase_doc, sizeof(h->vdoc));
+		h->vver = p->op.sbase_version;
+		__atomic_add_fetch(&f->vreaders, 1, __ATOMIC_RELAXED);
+		rc = 0;
+	} else {
+		rc = -ESTALE;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (rc == 0) {
+		rc = content_deposit_open(fs, staging, &h->vst);
+		if (rc < 0)
+			__atomic_sub_fetch(&f->vreaders, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (rc < 0) {
+		put(fs, f);
+		return rc;
+	}
+	h->vsrc = f;
+	return 0;
+}
+
 /* Set up a file handle on n (referenced by the caller, kept by fh). */
 static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 		   int created)
@@ -609,6 +676,16 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	}
 	h->n = n;
 	h->write = write;
+	if (n->kind == NODE_VFILE && n->pend_seq) {
+		rc = vfile_open_pending(fs, n, h);
+		if (rc < 0) {
+			free(h);
+			return rc;
+		}
+		fi->keep_cache = 0;
+		fi->fh = (uintptr_t)h;
+		return 0;
+	}
 	if (!write) {
 		pthread_mutex_lock(&fs->lock);
 		n->readers++;
@@ -703,7 +780,13 @@ static void fh_close(struct fs *fs, struct fh *h)
 {
 	int idle;
 
-	if (h->write) {
+	if (h->vsrc) {
+		pthread_mutex_lock(&h->vsrc->lock);
+		staging_close(h->vst);
+		__atomic_sub_fetch(&h->vsrc->vreaders, 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&h->vsrc->lock);
+		put(fs, h->vsrc);
+	} else if (h->write) {
 		release_write(fs, h);
 	} else {
 		pthread_mutex_lock(&fs->lock);
@@ -833,6 +916,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	if (h->vsrc) { /* a pending version */
+		pthread_mutex_lock(&h->vsrc->lock);
+		r = content_deposit_read(fs, h->vsrc, h->vst, h->vdoc, h->vver,
+					 buf, size, (uint64_t)off);
+		pthread_mutex_unlock(&h->vsrc->lock);
+		goto reply;
+	}
 	/* a read sees every write answered before it */
 	wback_drain(fs, h->n);
 	pthread_mutex_lock(&h->n->lock);
@@ -842,6 +932,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else
 		r = content_read(fs, h->n, buf, size, (uint64_t)off);
 	pthread_mutex_unlock(&h->n->lock);
+reply:
 	if (r < 0) {
 		log_warn("read of '%s' failed: %s", h->n->name, err_msg());
 		fuse_reply_err(req, ioerr((int)r));
@@ -1091,7 +1182,17 @@ static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, ENOTSUP);
+	struct fs *fs = req_fs(req);
+	struct node *n = get(fs, ino);
+	int rc;
+
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	rc = is_virtual(n) ? -EROFS : xattr_remove(fs, n, name);
+	fuse_reply_err(req, rc < 0 ? -rc : 0);
+	put(fs, n);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

@@ -93,6 +93,11 @@ int nameop_mkdir(struct fs *fs, struct node *parent, const char *name,
 	}
 	n->listed = 1;
 	n->mode = mode & 07777;
+	/* its class at once: the server's default for a new folder, the
+	 * parent's effective class (a confidential parent makes it
+	 * confidential whatever it states) */
+	snprintf(n->rm.fclass, sizeof(n->rm.fclass), "%s",
+		 parent->rm.fclass[0] ? parent->rm.fclass : "restricted");
 	op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
 	rc = pend_append(fs, &op, n, NULL);
 	free(op.path);
@@ -172,6 +177,36 @@ void nameop_release_write(struct fs *fs, struct node *n)
 	pthread_mutex_unlock(&fs->lock);
 	if (retired)
 		content_staging_reap(fs); /* the unlink, out of fs->lock */
+}
+
+int nameop_meta(struct fs *fs, struct node *n)
+{
+	enum deposit_meta what;
+	struct pend *p;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	p = n->kind == NODE_FILE && n->dep_seq ? pend_find(fs, n->dep_seq) :
+						 NULL;
+	what = deposit_on_meta(p && !p->inflight, n->writers,
+			       n->has_remote || n->dep_seq);
+	if (what == DEPOSIT_META_ON_CLOSE)
+		n->wrote = 1; /* the last close deposits, even unwritten */
+	pthread_mutex_unlock(&fs->lock);
+	/* a waiting deposit reads the node's metadata when it leaves */
+	if (what != DEPOSIT_META_QUEUE)
+		return 0;
+	/* as a write-open and a close that changed nothing but the
+	 * metadata: a version of the same bytes, copy-on-write over them */
+	rc = nameop_open_write(fs, n, 0);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	n->wrote = 1;
+	pthread_mutex_unlock(&fs->lock);
+	rc = nameop_flush_write(fs, n);
+	nameop_release_write(fs, n);
+	return rc;
 }
 
 int nameop_create(struct fs *fs, struct node *parent, const char *name,

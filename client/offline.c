@@ -215,8 +215,9 @@ json_t *offline_get(struct fs *fs, const char *key)
 static json_t *entry_json(const struct rentry *e)
 {
 	const struct remote_meta *rm = &e->rm;
+	json_t *j;
 
-	return json_pack(
+	j = json_pack(
 		"{s:s, s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:b}",
 		"name", e->name, "dir", e->is_dir, "doc_id", rm->doc_id,
 		"version", (json_int_t)rm->version, "size",
@@ -224,6 +225,11 @@ static json_t *entry_json(const struct rentry *e)
 		rm->deposited_by, "deposited_at", rm->deposited_at, "mtime",
 		(json_int_t)rm->mtime, "class", rm->fclass, "rights_mask",
 		(json_int_t)rm->rights, "has_rights", rm->has_rights);
+	if (j && rm->has_mode)
+		json_object_set_new(j, "mode", json_integer(rm->mode));
+	if (j && e->xattrs)
+		json_object_set(j, "xattrs", e->xattrs);
+	return j;
 }
 
 static char *list_key(const char *path)
@@ -287,6 +293,10 @@ int offline_list_load(struct fs *fs, const char *path, struct rentry **out,
 		}
 		e[i].is_dir = json_is_true(json_object_get(v, "dir"));
 		remote_meta_from_json(&e[i].rm, v);
+		e[i].xattrs = json_object_get(v, "xattrs");
+		e[i].xattrs = json_is_object(e[i].xattrs) ?
+				      json_incref(e[i].xattrs) :
+				      NULL;
 		e[i].rm.rights = (unsigned)json_integer_value(
 			json_object_get(v, "rights_mask"));
 		e[i].rm.has_rights =

@@ -9,6 +9,7 @@
 #include "client/fs_i.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "client/mount.h"
 #include "client/staging.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/path.h"
 
@@ -57,6 +59,9 @@ static int pend_register(struct fs *fs, const struct queue_op *op,
 	}
 	p->seq = op->seq;
 	p->node = n;
+	/* replayed at start: the close came a settle delay before it was
+	 * ready (the same delay, unless the mount's settle changed) */
+	p->closed_at_ms = op->ready_at_ms - fs->o->settle_ms;
 	if (n) {
 		node_ref(n);
 		n->pending++;
@@ -185,10 +190,122 @@ int pend_deposit(struct fs *fs, struct node *n)
 	if (rc < 0)
 		return rc;
 	p = pend_find(fs, op.seq);
-	if (p)
+	if (p) {
 		p->lsize = n->lsize;
+		p->closed_at_ms = fs_now_ms();
+	}
 	n->sealed = 1;
 	return 0;
+}
+
+uint64_t pend_version(struct fs *fs, const struct pend *p)
+{
+	const struct node *n = p->node;
+	struct pend *q, *tmp;
+	unsigned place = 0;
+
+	if (!n || p->op.kind != QUEUE_DEPOSIT)
+		return 0;
+	/* fs->pends is in seq order: count n's deposits up to p */
+	HASH_ITER(hh, fs->pends, q, tmp)
+	{
+		if (q->node == n && q->op.kind == QUEUE_DEPOSIT)
+			place++;
+		if (q == p)
+			break;
+	}
+	return deposit_pending_version(n->rm.doc_id[0] ? n->rm.version : 0,
+				       place);
+}
+
+void pend_meta(struct fs *fs, const struct pend *p, struct remote_meta *rm)
+{
+	const struct node *n = p->node;
+
+	memset(rm, 0, sizeof(*rm));
+	if (n && n->rm.doc_id[0])
+		memcpy(rm->doc_id, n->rm.doc_id, sizeof(rm->doc_id));
+	rm->version = pend_version(fs, p);
+	rm->size = p->lsize;
+	memcpy(rm->sha256, p->sha256, sizeof(rm->sha256));
+	snprintf(rm->deposited_by, sizeof(rm->deposited_by), "%s", fs->login);
+	rfc3339_utc(p->closed_at_ms / 1000, rm->deposited_at,
+		    sizeof(rm->deposited_at));
+	if (n)
+		rm->mtime = n->mtime_local;
+}
+
+int pend_sha256(struct fs *fs, uint64_t seq, char out[OBJ_ID_HEX_LEN + 1])
+{
+	char staging[128], sdoc[DOC_ID_HEX_LEN + 1];
+	struct staging *st = NULL;
+	struct hash_ctx *h = NULL;
+	struct obj_id id;
+	struct node *n;
+	struct pend *p;
+	uint64_t sver, off = 0;
+	uint8_t *buf = NULL;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	p = pend_find(fs, seq);
+	if (!p || p->op.kind != QUEUE_DEPOSIT || !p->node || !p->op.staging) {
+		pthread_mutex_unlock(&fs->lock);
+		return -ENOENT;
+	}
+	if (p->sha256[0]) {
+		memcpy(out, p->sha256, OBJ_ID_HEX_LEN + 1);
+		pthread_mutex_unlock(&fs->lock);
+		return 0;
+	}
+	n = p->node;
+	node_ref(n);
+	snprintf(staging, sizeof(staging), "%s", p->op.staging);
+	memcpy(sdoc, p->op.sbase_doc, sizeof(sdoc));
+	sver = p->op.sbase_version;
+	pthread_mutex_unlock(&fs->lock);
+
+	/* n->lock keeps the staging file from being recycled under us
+	 * (content_staging_recycle), and is what the base's map needs; a
+	 * deposit committed meanwhile is seen below, under fs->lock */
+	pthread_mutex_lock(&n->lock);
+	pthread_mutex_lock(&fs->lock);
+	rc = pend_find(fs, seq) ? 0 : -ENOENT;
+	pthread_mutex_unlock(&fs->lock);
+	if (rc == 0)
+		rc = content_deposit_open(fs, staging, &st);
+	if (rc == 0)
+		rc = hash_new(&h);
+	if (rc == 0 && !(buf = malloc(CHUNK_MAX)))
+		rc = -ENOMEM;
+	while (rc == 0) {
+		ssize_t r = content_deposit_read(fs, n, st, sdoc, sver, buf,
+						 CHUNK_MAX, off);
+
+		if (r < 0)
+			rc = (int)r;
+		else if (r == 0)
+			break;
+		else {
+			hash_update(h, buf, (size_t)r);
+			off += (uint64_t)r;
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (rc == 0) {
+		hash_final(h, &id);
+		obj_id_to_hex(&id, out);
+	}
+	hash_free(h);
+	free(buf);
+	if (st)
+		staging_close(st);
+	pthread_mutex_lock(&fs->lock);
+	if (rc == 0 && (p = pend_find(fs, seq)))
+		memcpy(p->sha256, out, OBJ_ID_HEX_LEN + 1);
+	node_unref(fs, n);
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
 }
 
 /*

@@ -134,7 +134,8 @@ static int op_seal(struct queue *q, const struct queue_op *op, uint64_t seq,
 	    json_object_set_new(o, "sbase_version",
 				json_integer((json_int_t)op->sbase_version)) ||
 	    json_object_set_new(o, "ready_at_ms",
-				json_integer((json_int_t)op->ready_at_ms))) {
+				json_integer((json_int_t)op->ready_at_ms)) ||
+	    (op->fclass[0] && set_str(o, "class", op->fclass))) {
 		rc = err_set(-EINVAL, "queue: operation has invalid text");
 		goto out;
 	}
@@ -243,6 +244,13 @@ static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob, size_t n,
 	}
 	v = json_object_get(o, "ready_at_ms");
 	op->ready_at_ms = json_is_integer(v) ? json_integer_value(v) : 0;
+	v = json_object_get(o, "class");
+	if (json_is_string(v)) {
+		if (strlen(json_string_value(v)) >= sizeof(op->fclass))
+			goto out;
+		memcpy(op->fclass, json_string_value(v),
+		       strlen(json_string_value(v)) + 1);
+	}
 	op->seq = seq;
 	/* the sync engine trusts a queued op to carry its paths */
 	if (op_check(op) < 0)

@@ -39,6 +39,9 @@ struct queue_op {
 	char sbase_doc[DOC_ID_HEX_LEN + 1];
 	uint64_t sbase_version;
 	int64_t ready_at_ms; /* not before (CLOCK_REALTIME ms): settle */
+	/* MKDIR: the class set on the folder before it reached the server,
+	 * "" for none (the server's default: the parent's) */
+	char fclass[16];
 };
 
 int queue_open(struct queue **out, const char *dir,

@@ -64,6 +64,12 @@ int remote_meta_from_json(struct remote_meta *rm, json_t *e)
 	v = json_object_get(e, "mtime");
 	if (json_is_integer(v))
 		rm->mtime = json_integer_value(v);
+	v = json_object_get(e, "mode");
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= 07777) {
+		rm->has_mode = 1;
+		rm->mode = (uint32_t)json_integer_value(v);
+	}
 	copy_str(rm->fclass, sizeof(rm->fclass), json_object_get(e, "class"));
 	rm->rights =
 		rights_parse(json_object_get(e, "rights"), &rm->has_rights);
@@ -128,8 +134,10 @@ void rentries_free(struct rentry *e, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(e[i].name);
+		json_decref(e[i].xattrs);
+	}
 	free(e);
 }
 
@@ -211,6 +219,9 @@ static int list_page(struct fs *fs, const char *epath, const char *after,
 			rc = -ENOMEM;
 			goto out;
 		}
+		r->xattrs = json_object_get(e, "xattrs");
+		r->xattrs = json_is_object(r->xattrs) ? json_incref(r->xattrs) :
+							NULL;
 		(*n)++;
 	}
 	nx = json_object_get(reply, "next");

@@ -69,6 +69,74 @@ int rights_check(struct fs *fs, struct node *dir, unsigned right)
 	return rc;
 }
 
+/* The queued MKDIR of dir, NULL when none (fs->lock held). */
+static struct pend *mkdir_pend(struct fs *fs, const struct node *dir)
+{
+	struct pend *p, *tmp;
+
+	HASH_ITER(hh, fs->pends, p, tmp)
+	{
+		if (p->node == dir && p->op.kind == QUEUE_MKDIR)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * A class set on a folder not on the server yet goes with its creation:
+ * the queued MKDIR carries it (offline too), and the server applies its
+ * rule to it there (a class other than the default needs the admin right
+ * on the parent).  A MKDIR being sent is waited for, then the class is
+ * set as on any folder.  0 when done, 1 when the folder is on the server.
+ */
+static int class_pending(struct fs *fs, struct node *dir, const char *class)
+{
+	struct pend *p;
+	int rc = 1;
+
+	pthread_mutex_lock(&fs->lock);
+	while ((p = mkdir_pend(fs, dir)) && p->inflight)
+		pthread_cond_wait(&fs->cond, &fs->lock);
+	if (p) {
+		struct node *parent = dir->parent;
+		const char *pclass = parent && parent->rm.fclass[0] ?
+					     parent->rm.fclass :
+					     "restricted";
+		int confidential = !strcmp(pclass, "confidential");
+		const char *dflt = confidential ? "restricted" : pclass;
+		char old[sizeof(p->op.fclass)];
+
+		/* refused at once where the server would refuse it later */
+		if (strcmp(class, dflt) && parent) {
+			node_ref(parent);
+			pthread_mutex_unlock(&fs->lock);
+			rc = rights_check(fs, parent, RIGHTS_ADMIN);
+			pthread_mutex_lock(&fs->lock);
+			node_unref(fs, parent);
+			if (rc < 0)
+				goto out;
+			p = mkdir_pend(fs, dir);
+			if (!p || p->inflight) {
+				/* sent meanwhile: set it on the server */
+				rc = 1;
+				goto out;
+			}
+		}
+		memcpy(old, p->op.fclass, sizeof(old));
+		snprintf(p->op.fclass, sizeof(p->op.fclass), "%s", class);
+		rc = queue_update(fs->q, &p->op);
+		if (rc < 0) {
+			memcpy(p->op.fclass, old, sizeof(old));
+			goto out;
+		}
+		snprintf(dir->rm.fclass, sizeof(dir->rm.fclass), "%s",
+			 confidential ? "confidential" : class);
+	}
+out:
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
 int rights_set_class(struct fs *fs, struct node *dir, const char *value,
 		     size_t size)
 {
@@ -88,6 +156,9 @@ int rights_set_class(struct fs *fs, struct node *dir, const char *value,
 		return err_set(
 			-EINVAL,
 			"user.coffre.class takes public, restricted or confidential");
+	rc = class_pending(fs, dir, class);
+	if (rc != 1)
+		return rc;
 	rc = rights_check(fs, dir, RIGHTS_ADMIN);
 	if (rc < 0)
 		return rc;

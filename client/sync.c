@@ -48,8 +48,9 @@ struct bop {
 	uint64_t size;
 	struct obj_id sha;
 	int64_t mtime;
-	int fatal;  /* its content cannot be read, ever */
-	int landed; /* replayed deposit the server already holds */
+	json_t *meta; /* DEPOSIT: mode and user.* attributes to send */
+	int fatal;    /* its content cannot be read, ever */
+	int landed;   /* replayed deposit the server already holds */
 	struct remote_meta landed_rm;
 	char *retired; /* its staging file, committed: to recycle */
 	/* DEPOSIT: a handle of its own on its staging file, which no write
@@ -148,6 +149,8 @@ static int64_t batch_take(struct fs *fs, struct batch *b, size_t max_ops)
 			if (p->op.kind == QUEUE_DEPOSIT)
 				p->node->dep_inflight = 1;
 			b->ops[b->n].mtime = p->node->mtime_local;
+			if (p->op.kind == QUEUE_DEPOSIT)
+				b->ops[b->n].meta = node_meta_json(p->node);
 		}
 		p->inflight = 1;
 		b->n++;
@@ -173,6 +176,8 @@ static void batch_put(struct fs *fs, struct batch *b)
 		}
 		free(o->chunks);
 		free(o->retired);
+		json_decref(o->meta);
+		o->meta = NULL;
 		if (o->st)
 			staging_close(o->st);
 	}
@@ -482,6 +487,9 @@ static json_t *bop_json(const struct bop *o)
 	case QUEUE_MKDIR:
 		json_object_set_new(j, "op", json_string("mkdir"));
 		json_object_set_new(j, "path", json_string(o->op.path));
+		if (o->op.fclass[0]) /* set before the folder was sent */
+			json_object_set_new(j, "class",
+					    json_string(o->op.fclass));
 		break;
 	case QUEUE_DEPOSIT:
 		json_object_set_new(j, "op", json_string("deposit"));
@@ -505,6 +513,8 @@ static json_t *bop_json(const struct bop *o)
 				json_integer((json_int_t)o->op.base_version));
 		if (o->mtime)
 			json_object_set_new(j, "mtime", json_integer(o->mtime));
+		if (o->meta)
+			json_object_update(j, o->meta);
 		break;
 	case QUEUE_MOVE:
 		json_object_set_new(j, "op", json_string("move"));

@@ -63,6 +63,7 @@ static void node_free(struct node *n)
 	free(n->st_name);
 	free(n->staging_name);
 	free(n->name);
+	json_decref(n->uxattrs);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
 }
@@ -225,6 +226,30 @@ uint64_t node_size(const struct node *n)
 	return 0;
 }
 
+json_t *node_meta_json(const struct node *n)
+{
+	json_t *j;
+	int has = 1;
+	uint32_t mode = 0;
+
+	if (n->has_mode)
+		mode = n->mode;
+	else if (n->rm.has_mode)
+		mode = n->rm.mode;
+	else if (n->mode && n->mode != 0644)
+		mode = n->mode;
+	else
+		has = 0;
+	if (!has && !n->uxattrs)
+		return NULL;
+	j = json_object();
+	if (j && has)
+		json_object_set_new(j, "mode", json_integer(mode & 07777));
+	if (j && n->uxattrs)
+		json_object_set(j, "xattrs", n->uxattrs);
+	return j;
+}
+
 static int64_t parse_rfc3339(const char *s)
 {
 	struct tm tm;
@@ -259,8 +284,11 @@ void node_stat(const struct fs *fs, const struct node *n, struct stat *st)
 		st->st_nlink = 2;
 		break;
 	case NODE_FILE:
-		st->st_mode =
-			S_IFREG | (n->mode || n->has_mode ? n->mode : 0644);
+		/* chmod here, else the version's, else the create mode */
+		st->st_mode = S_IFREG | (n->has_mode	? n->mode :
+					 n->rm.has_mode ? n->rm.mode :
+					 n->mode	? n->mode :
+							  0644);
 		st->st_nlink = 1;
 		break;
 	case NODE_VROOT:
@@ -345,6 +373,14 @@ static int subtree_is_local(const struct node *n)
 	return 0;
 }
 
+/* A file with nothing local takes its version's mode and attributes. */
+static void node_take_meta(struct node *c, const struct rentry *e)
+{
+	json_decref(c->uxattrs);
+	c->uxattrs = e->xattrs ? json_incref(e->xattrs) : NULL;
+	c->has_mode = 0; /* the version's mode rules (node_stat) */
+}
+
 static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 		       const struct rentry *e)
 {
@@ -389,6 +425,8 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 			}
 			c->rm = e->rm;
 			c->has_remote = 1;
+			if (kind == NODE_FILE)
+				node_take_meta(c, e);
 			return 0;
 		}
 		/* replaced by another kind: a rare event, worth a walk */
@@ -405,6 +443,8 @@ fresh:
 	c->rm = e->rm;
 	c->has_remote = 1;
 	c->seen = fs->gen;
+	if (kind == NODE_FILE)
+		node_take_meta(c, e);
 	return 0;
 }
 

@@ -37,6 +37,84 @@ static uint64_t vdoc_current_version(const struct node *vdoc)
 	return f->rm.version;
 }
 
+/* The file whose versions vdoc shows, NULL when gone (fs->lock held). */
+static struct node *vdoc_file(const struct node *vdoc)
+{
+	const struct node *vroot = vdoc->parent;
+	struct node *f;
+
+	if (!vroot || !vroot->parent)
+		return NULL;
+	f = node_child(vroot->parent, vdoc->name);
+	if (!f || f->kind != NODE_FILE)
+		return NULL;
+	if (vdoc->rm.doc_id[0] && strcmp(f->rm.doc_id, vdoc->rm.doc_id))
+		return NULL;
+	return f;
+}
+
+/* The name of version v in vdoc into out. */
+static void vfile_name(const struct node *vdoc, uint64_t v, char *out,
+		       size_t cap)
+{
+	snprintf(out, cap, "v%" PRIu64 "%s", v, vdir_ext(vdoc->name));
+	if (strlen(out) > NAME_MAX_LEN)
+		snprintf(out, cap, "v%" PRIu64, v);
+}
+
+/*
+ * Show the file's queued deposits as the versions they will be (fs->lock
+ * held): a close is a version at once, online or not, readable from its
+ * staging file.  A pending entry whose deposit has gone (committed, or a
+ * temporary file dropped) leaves, unless the server's list has that
+ * number, which then takes the entry over.
+ */
+static int vdoc_pending(struct fs *fs, struct node *vdoc)
+{
+	struct node *f = vdoc_file(vdoc), *c, *tmp;
+	struct pend *p, *ptmp;
+
+	HASH_ITER(hh_child, vdoc->children, c, tmp)
+	{
+		if (c->pend_seq && !pend_find(fs, c->pend_seq)) {
+			c->pend_seq = 0;
+			if (!c->has_remote)
+				node_detach(fs, c);
+		}
+	}
+	if (!f || !f->dep_seq)
+		return 0;
+	HASH_ITER(hh, fs->pends, p, ptmp)
+	{
+		char name[64 + NAME_MAX_LEN];
+		uint64_t v;
+
+		if (p->node != f || p->op.kind != QUEUE_DEPOSIT)
+			continue;
+		v = pend_version(fs, p);
+		if (!v)
+			continue;
+		vfile_name(vdoc, v, name, sizeof(name));
+		c = node_child(vdoc, name);
+		if (c && c->has_remote && !c->pend_seq)
+			continue; /* the server holds that number already */
+		if (c && c->pend_seq != p->seq) {
+			node_detach(fs, c); /* renumbered */
+			c = NULL;
+		}
+		if (!c) {
+			c = node_new(fs, vdoc, name, NODE_VFILE);
+			if (!c)
+				return -ENOMEM;
+		}
+		c->pend_seq = p->seq;
+		c->has_remote = 0;
+		pend_meta(fs, p, &c->rm);
+		c->vnum = v;
+	}
+	return 0;
+}
+
 int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 {
 	struct remote_meta *v = NULL;
@@ -45,11 +123,24 @@ int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 	int rc;
 
 	pthread_mutex_lock(&fs->lock);
-	if (!force && vdoc->listed &&
-	    fs_now_ms() - vdoc->listed_at_ms < FS_TTL_MS &&
-	    vdoc_current_version(vdoc) <= vdoc->vnum) {
+	{
+		struct node *f = vdoc_file(vdoc);
+
+		/* a document the server has not seen yet: the new file's
+		 * first versions are all pending */
+		if (f && !vdoc->rm.doc_id[0] && f->rm.doc_id[0])
+			memcpy(vdoc->rm.doc_id, f->rm.doc_id,
+			       sizeof(vdoc->rm.doc_id));
+	}
+	if (!vdoc->rm.doc_id[0] ||
+	    (!force && vdoc->listed &&
+	     fs_now_ms() - vdoc->listed_at_ms < FS_TTL_MS &&
+	     vdoc_current_version(vdoc) <= vdoc->vnum)) {
+		rc = vdoc_pending(fs, vdoc);
+		if (rc == 0)
+			vdoc->listed = 1;
 		pthread_mutex_unlock(&fs->lock);
-		return 0;
+		return rc;
 	}
 	memcpy(doc, vdoc->rm.doc_id, sizeof(doc));
 	node_ref(vdoc);
@@ -59,19 +150,30 @@ int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 
 	pthread_mutex_lock(&fs->lock);
 	if (rc < 0) {
-		if (vdoc->listed && rc != -ENOENT)
-			rc = 0; /* serve the versions known */
+		struct node *f = vdoc_file(vdoc);
+
+		/* serve the versions known, and those queued here (offline
+		 * above all) */
+		if (rc != -ENOENT && (vdoc->listed || (f && f->dep_seq))) {
+			rc = vdoc_pending(fs, vdoc);
+			if (rc == 0)
+				vdoc->listed = 1;
+		}
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		char name[64 + NAME_MAX_LEN];
 		struct node *c;
 
-		snprintf(name, sizeof(name), "v%" PRIu64 "%s", v[i].version,
-			 vdir_ext(vdoc->name));
-		if (strlen(name) > NAME_MAX_LEN)
-			snprintf(name, sizeof(name), "v%" PRIu64, v[i].version);
+		vfile_name(vdoc, v[i].version, name, sizeof(name));
 		c = node_child(vdoc, name);
+		if (c && c->pend_seq) {
+			/* the number of a deposit still queued here was taken
+			 * on the server (another device): the server's version
+			 * is that name now, the queued one moves up */
+			node_detach(fs, c);
+			c = NULL;
+		}
 		if (!c) {
 			c = node_new(fs, vdoc, name, NODE_VFILE);
 			if (!c) {
@@ -85,6 +187,7 @@ int vdir_revalidate(struct fs *fs, struct node *vdoc, int force)
 		if (c->vnum > vdoc->vnum)
 			vdoc->vnum = c->vnum; /* the newest known */
 	}
+	rc = vdoc_pending(fs, vdoc);
 	vdoc->listed = 1;
 	vdoc->listed_at_ms = fs_now_ms();
 out:
@@ -113,11 +216,15 @@ static int vdoc_lookup(struct fs *fs, struct node *vroot, const char *name,
 	if (rc < 0)
 		goto out;
 	f = node_child(dir, name);
-	if (!f || f->kind != NODE_FILE || !f->rm.doc_id[0]) {
+	if (!f || f->kind != NODE_FILE || (!f->rm.doc_id[0] && !f->dep_seq)) {
 		rc = -ENOENT;
 		goto out;
 	}
 	vd = node_child(vroot, name);
+	if (vd && !vd->rm.doc_id[0] && f->rm.doc_id[0])
+		/* its first deposit committed: the same folder, now of a
+		 * document the server knows */
+		memcpy(vd->rm.doc_id, f->rm.doc_id, sizeof(vd->rm.doc_id));
 	if (vd && strcmp(vd->rm.doc_id, f->rm.doc_id)) {
 		node_detach(fs, vd); /* the name now files another document */
 		vd = NULL;

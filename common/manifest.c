@@ -19,9 +19,14 @@
 #include "common/chunker.h"
 #include "common/crypto.h"
 #include "common/path.h"
+#include <sodium.h>
 #include "common/banned.h"
 
 #define MANIFEST_LINE_MAX 512
+/* an xattr line: "xattr ", the name, a space and 4 KiB in base64 */
+#define XATTR_LINE_MAX                     \
+	(6 + MANIFEST_XATTR_NAME_MAX + 1 + \
+	 MANIFEST_B64_LEN(MANIFEST_XATTR_VALUE_MAX))
 
 static const char manifest_magic[] = "coffre-manifest 1";
 static const char folder_magic[] = "coffre-folder 1";
@@ -34,7 +39,145 @@ void manifest_init(struct manifest *m)
 void manifest_release(struct manifest *m)
 {
 	free(m->chunks);
+	for (size_t i = 0; i < m->nxattrs; i++)
+		free(m->xattrs[i].value);
+	free(m->xattrs);
 	manifest_init(m);
+}
+
+int manifest_copy(struct manifest *dst, const struct manifest *src)
+{
+	struct manifest t = *src;
+
+	t.chunks = NULL;
+	t.xattrs = NULL;
+	t.nxattrs = 0;
+	t.alloc_chunks = src->nchunks;
+	if (src->nchunks) {
+		t.chunks = malloc(src->nchunks * sizeof(*t.chunks));
+		if (!t.chunks)
+			return -ENOMEM;
+		memcpy(t.chunks, src->chunks, src->nchunks * sizeof(*t.chunks));
+	}
+	if (src->nxattrs) {
+		t.xattrs = calloc(src->nxattrs, sizeof(*t.xattrs));
+		if (!t.xattrs)
+			goto nomem;
+		for (; t.nxattrs < src->nxattrs; t.nxattrs++) {
+			const struct manifest_xattr *x =
+				&src->xattrs[t.nxattrs];
+			struct manifest_xattr *y = &t.xattrs[t.nxattrs];
+
+			*y = *x;
+			y->value = NULL;
+			if (x->len && !(y->value = malloc(x->len)))
+				goto nomem;
+			if (x->len)
+				memcpy(y->value, x->value, x->len);
+		}
+	}
+	manifest_release(dst);
+	*dst = t;
+	return 0;
+nomem:
+	manifest_release(&t);
+	return -ENOMEM;
+}
+
+int manifest_xattr_name_valid(const char *name)
+{
+	size_t n;
+
+	if (!name || strncmp(name, "user.", 5) ||
+	    !strncmp(name, "user.coffre.", 12))
+		return 0;
+	n = strnlen(name, MANIFEST_XATTR_NAME_MAX + 1);
+	if (n <= 5 || n > MANIFEST_XATTR_NAME_MAX)
+		return 0;
+	for (size_t i = 5; i < n; i++)
+		if (name[i] <= 0x20 || name[i] >= 0x7f || name[i] == '/')
+			return 0;
+	return 1;
+}
+
+int manifest_set_xattr(struct manifest *m, const char *name, const void *value,
+		       size_t len)
+{
+	size_t i, total = strlen(name ? name : "") + len;
+	struct manifest_xattr *x;
+	uint8_t *v = NULL;
+
+	if (!manifest_xattr_name_valid(name))
+		return err_set(-EINVAL, "attribute name '%.64s' is not kept",
+			       name ? name : "");
+	if (len > MANIFEST_XATTR_VALUE_MAX)
+		return err_set(-E2BIG, "value of '%s' over %d bytes", name,
+			       MANIFEST_XATTR_VALUE_MAX);
+	for (i = 0; i < m->nxattrs; i++)
+		if (strcmp(m->xattrs[i].name, name))
+			total += strlen(m->xattrs[i].name) + m->xattrs[i].len;
+	if (total > MANIFEST_XATTRS_BYTES)
+		return err_set(-ENOSPC, "attributes over %d bytes in all",
+			       MANIFEST_XATTRS_BYTES);
+	for (i = 0; i < m->nxattrs && strcmp(m->xattrs[i].name, name) < 0; i++)
+		;
+	if (len && !(v = malloc(len)))
+		return -ENOMEM;
+	if (len)
+		memcpy(v, value, len);
+	if (i < m->nxattrs && !strcmp(m->xattrs[i].name, name)) {
+		free(m->xattrs[i].value);
+		m->xattrs[i].value = v;
+		m->xattrs[i].len = len;
+		return 0;
+	}
+	if (m->nxattrs >= MANIFEST_XATTRS_MAX) {
+		free(v);
+		return err_set(-ENOSPC, "more than %d attributes",
+			       MANIFEST_XATTRS_MAX);
+	}
+	x = realloc(m->xattrs, (m->nxattrs + 1) * sizeof(*x));
+	if (!x) {
+		free(v);
+		return -ENOMEM;
+	}
+	m->xattrs = x;
+	memmove(&x[i + 1], &x[i], (m->nxattrs - i) * sizeof(*x));
+	memset(&x[i], 0, sizeof(x[i]));
+	snprintf(x[i].name, sizeof(x[i].name), "%s", name);
+	x[i].value = v;
+	x[i].len = len;
+	m->nxattrs++;
+	return 0;
+}
+
+void manifest_b64_encode(const uint8_t *in, size_t len, char *out)
+{
+	sodium_bin2base64(out, MANIFEST_B64_LEN(len), in, len,
+			  sodium_base64_VARIANT_ORIGINAL);
+}
+
+long manifest_b64_decode(const char *b64, uint8_t *out, size_t cap)
+{
+	size_t n = 0, blen = strlen(b64);
+	const char *end = NULL;
+	char *again;
+	int same;
+
+	if (blen % 4 || blen / 4 * 3 > cap + 2)
+		return -EINVAL;
+	if (sodium_base642bin(out, cap, b64, blen, NULL, &n, &end,
+			      sodium_base64_VARIANT_ORIGINAL) < 0 ||
+	    end != b64 + blen)
+		return -EINVAL;
+	/* one text per value: the unused bits of the last group are zero */
+	again = malloc(MANIFEST_B64_LEN(n));
+	if (!again)
+		return -ENOMEM;
+	manifest_b64_encode(out, n, again);
+	same = !strcmp(again, b64);
+	free(again);
+	return same ? (long)n : -EINVAL;
 }
 
 int manifest_add_chunk(struct manifest *m, const struct obj_id *id,
@@ -161,7 +304,7 @@ struct lines {
  * Next line into line[] (NUL-terminated, without the LF).  1 when a line
  * was read, 0 at the end of the text, or -EBADMSG.
  */
-static int next_line(struct lines *ls, char line[MANIFEST_LINE_MAX + 1],
+static int next_line(struct lines *ls, char line[XATTR_LINE_MAX + 1],
 		     size_t *len)
 {
 	const char *nl;
@@ -172,7 +315,9 @@ static int next_line(struct lines *ls, char line[MANIFEST_LINE_MAX + 1],
 	ls->lineno++;
 	n = (size_t)(ls->end - ls->p);
 	nl = memchr(ls->p, '\n',
-		    n < MANIFEST_LINE_MAX + 1 ? n : MANIFEST_LINE_MAX + 1);
+		    n < XATTR_LINE_MAX + 1 ? n : XATTR_LINE_MAX + 1);
+	if (nl && nl - ls->p > MANIFEST_LINE_MAX && strncmp(ls->p, "xattr ", 6))
+		nl = NULL; /* only an xattr line may be longer */
 	if (!nl) {
 		if (n > MANIFEST_LINE_MAX)
 			return err_set(-EBADMSG, "line %zu over %d bytes",
@@ -268,10 +413,34 @@ static int parse_chunk(struct lines *ls, struct manifest *m, const char *v)
 	return 0;
 }
 
+/* "NAME" or "NAME B64", names strictly increasing. */
+static int parse_xattr(struct lines *ls, struct manifest *m, char *v)
+{
+	static __thread uint8_t val[MANIFEST_XATTR_VALUE_MAX];
+	char *sp = strchr(v, ' ');
+	long n = 0;
+
+	if (sp)
+		*sp = '\0';
+	if (!manifest_xattr_name_valid(v) ||
+	    (m->nxattrs && strcmp(m->xattrs[m->nxattrs - 1].name, v) >= 0))
+		return err_set(-EBADMSG, "line %zu: bad or misplaced xattr",
+			       ls->lineno);
+	if (sp) {
+		n = manifest_b64_decode(sp + 1, val, sizeof(val));
+		if (n <= 0)
+			return err_set(-EBADMSG, "line %zu: bad xattr value",
+				       ls->lineno);
+	}
+	if (manifest_set_xattr(m, v, val, (size_t)n) < 0)
+		return err_set(-EBADMSG, "line %zu: %s", ls->lineno, err_msg());
+	return 0;
+}
+
 static int parse_into(struct manifest *m, const char *text, size_t len)
 {
 	struct lines ls = { .p = text, .end = text + len };
-	char line[MANIFEST_LINE_MAX + 1];
+	char line[XATTR_LINE_MAX + 1];
 	const char *v;
 	uint64_t total = 0;
 	size_t n;
@@ -345,8 +514,32 @@ static int parse_into(struct manifest *m, const char *text, size_t len)
 					-EBADMSG,
 					"chunk sizes add up past size %" PRIu64,
 					m->size);
+		} else if (!strncmp(line, "mode ", 5) && !m->nchunks &&
+			   !m->nxattrs && !m->has_mode) {
+			uint64_t mode = 0;
+			const char *d;
+
+			v = line + 5;
+			if (!*v || (v[0] == '0' && v[1]))
+				return err_set(-EBADMSG, "line %zu: bad mode",
+					       ls.lineno);
+			for (d = v; *d; d++) {
+				if (*d < '0' || *d > '7' || mode > 07777)
+					return err_set(-EBADMSG,
+						       "line %zu: bad mode",
+						       ls.lineno);
+				mode = mode * 8 + (uint64_t)(*d - '0');
+			}
+			if (mode > 07777)
+				return err_set(-EBADMSG, "line %zu: bad mode",
+					       ls.lineno);
+			m->has_mode = 1;
+			m->mode = (uint32_t)mode;
+		} else if (!strncmp(line, "xattr ", 6) && !m->nchunks) {
+			if ((rc = parse_xattr(&ls, m, line + 6)) < 0)
+				return rc;
 		} else if (!strncmp(line, "mtime ", 6) && !m->nchunks &&
-			   !m->mtime) {
+			   !m->mtime && !m->has_mode && !m->nxattrs) {
 			/* Only once, right after deposited-at; 0 is written
 			 * by omitting the line. */
 			if ((rc = split_field(&ls, line, "mtime", &v)) < 0)
@@ -432,6 +625,35 @@ int manifest_format(const struct manifest *m, struct buf *out)
 		if (rc < 0)
 			goto fail;
 	}
+	if (m->has_mode) {
+		if (m->mode > 07777)
+			return err_set(-EINVAL, "mode over 7777");
+		rc = buf_appendf(out, "mode %o\n", (unsigned)m->mode);
+		if (rc < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < m->nxattrs; i++) {
+		const struct manifest_xattr *x = &m->xattrs[i];
+		char *b64;
+
+		if (!manifest_xattr_name_valid(x->name) ||
+		    x->len > MANIFEST_XATTR_VALUE_MAX ||
+		    (i && strcmp(m->xattrs[i - 1].name, x->name) >= 0)) {
+			rc = err_set(-EINVAL, "bad attribute '%.64s'", x->name);
+			goto fail;
+		}
+		if (!x->len) {
+			rc = buf_appendf(out, "xattr %s\n", x->name);
+		} else if (!(b64 = malloc(MANIFEST_B64_LEN(x->len)))) {
+			rc = -ENOMEM;
+		} else {
+			manifest_b64_encode(x->value, x->len, b64);
+			rc = buf_appendf(out, "xattr %s %s\n", x->name, b64);
+			free(b64);
+		}
+		if (rc < 0)
+			goto fail;
+	}
 	for (size_t i = 0; i < m->nchunks; i++) {
 		obj_id_to_hex(&m->chunks[i].id, hex);
 		rc = buf_appendf(out, "chunk %s %" PRIu32 "\n", hex,
@@ -488,7 +710,7 @@ int folder_meta_format(const struct folder_meta *fm, struct buf *out)
 int folder_meta_parse(struct folder_meta *fm, const char *text, size_t len)
 {
 	struct lines ls = { .p = text, .end = text + len };
-	char line[MANIFEST_LINE_MAX + 1];
+	char line[XATTR_LINE_MAX + 1];
 	enum folder_class c;
 	const char *v;
 	size_t n;

@@ -12,6 +12,14 @@
  *   deposited-at 2026-11-27T10:00:00Z
  *   mtime 1795773600                  (optional: the file's modification
  *                                      time given by the client, Unix s)
+ *   mode 755                          (optional: the file's mode bits, octal
+ *                                      0..7777, as chmod set them)
+ *   xattr user.xdg.origin.url aHR0cHM6Ly9leGFtcGxlLm9yZw==
+ *                                     (optional, any number up to
+ *                                      MANIFEST_XATTRS_MAX, names strictly
+ *                                      increasing bytewise: a user.* extended
+ *                                      attribute, its value in base64 with
+ *                                      padding; "xattr NAME" for an empty one)
  *   chunk <64 hex sha256 of the plaintext chunk> <size>
  *   chunk ...
  *
@@ -39,6 +47,21 @@
 #define LOGIN_MAX_LEN	    64
 #define FOLDER_META_NAME    ".coffre-folder"
 
+/* user.* extended attributes kept with a version: "user." then 1..200
+ * bytes of printable ASCII without space or '/', never "user.coffre.*"
+ * (the drive's own); a value of at most 4 KiB; at most 64 attributes and
+ * 64 KiB of names and values in all. */
+#define MANIFEST_XATTR_NAME_MAX	 (5 + 200)
+#define MANIFEST_XATTR_VALUE_MAX 4096
+#define MANIFEST_XATTRS_MAX	 64
+#define MANIFEST_XATTRS_BYTES	 65536
+
+struct manifest_xattr {
+	char name[MANIFEST_XATTR_NAME_MAX + 1];
+	uint8_t *value; /* malloc'd (NULL when empty), owned */
+	size_t len;
+};
+
 struct manifest_chunk {
 	struct obj_id id;
 	uint32_t size;
@@ -52,6 +75,10 @@ struct manifest {
 	char deposited_by[LOGIN_MAX_LEN + 1];
 	char deposited_at[32]; /* RFC 3339 UTC, "2026-11-27T10:00:00Z" */
 	int64_t mtime;	       /* 0 = none (the line is omitted) */
+	int has_mode;	       /* the mode line is there */
+	uint32_t mode;	       /* 0..07777 */
+	size_t nxattrs;
+	struct manifest_xattr *xattrs; /* sorted by name, malloc'd, owned */
 	size_t nchunks;
 	struct manifest_chunk *chunks; /* malloc'd, owned */
 	size_t alloc_chunks;	       /* room in chunks (manifest_add_chunk) */
@@ -72,6 +99,22 @@ void manifest_release(struct manifest *m);
 /* Append one chunk (grows the array).  0 or -ENOMEM/-E2BIG. */
 int manifest_add_chunk(struct manifest *m, const struct obj_id *id,
 		       uint32_t size);
+/* A deep copy of src into dst (released first).  0 or -ENOMEM. */
+int manifest_copy(struct manifest *dst, const struct manifest *src);
+/* A predicate: 1 when name may name a kept user.* attribute, else 0. */
+int manifest_xattr_name_valid(const char *name);
+/* Set (or replace) attribute name to value: -EINVAL for a name refused
+ * above, -E2BIG for a value over 4 KiB, -ENOSPC past the count or the
+ * total, -ENOMEM; m unchanged on error. */
+int manifest_set_xattr(struct manifest *m, const char *name, const void *value,
+		       size_t len);
+/* Base64 (standard alphabet, padded) of len bytes into out, which needs
+ * MANIFEST_B64_LEN(len) bytes; NUL-terminated. */
+#define MANIFEST_B64_LEN(len) (((len) + 2) / 3 * 4 + 1)
+void manifest_b64_encode(const uint8_t *in, size_t len, char *out);
+/* Decode canonical base64 b64 into out (cap bytes): its length, or -EINVAL
+ * for text that is not the canonical encoding of at most cap bytes. */
+long manifest_b64_decode(const char *b64, uint8_t *out, size_t cap);
 /* Append the text form to out.  -EINVAL if sizes do not add up. */
 int manifest_format(const struct manifest *m, struct buf *out);
 /* Parse text (not necessarily NUL-terminated).  On error m is left empty. */

@@ -124,6 +124,55 @@ static int op_int(struct http_req *req, json_t *o, const char *key,
 	return 0;
 }
 
+/*
+ * The version's metadata a program set: "mode" (0..07777) and "xattrs",
+ * {"user.NAME": "base64 value"}, within the bounds of common/manifest.h,
+ * checked here and never taken on trust.  1 when an error was queued.
+ */
+static int parse_meta(struct http_req *req, json_t *o, long i,
+		      struct manifest *m)
+{
+	static __thread uint8_t val[MANIFEST_XATTR_VALUE_MAX];
+	json_t *x = json_object_get(o, "xattrs"), *v;
+	json_int_t mode;
+	const char *name;
+
+	if (json_object_get(o, "mode")) {
+		if (op_int(req, o, "mode", 1, 0, 07777, i, &mode))
+			return 1;
+		m->has_mode = 1;
+		m->mode = (uint32_t)mode;
+	}
+	if (!x)
+		return 0;
+	if (!json_is_object(x)) {
+		http_reply_error(req, 400, "bad_request", i,
+				 "field 'xattrs' must be an object");
+		return 1;
+	}
+	json_object_foreach(x, name, v)
+	{
+		long n = json_is_string(v) ?
+				 manifest_b64_decode(json_string_value(v), val,
+						     sizeof(val)) :
+				 -EINVAL;
+		int rc =
+			n < 0 ? err_set(-EINVAL,
+					"the value of '%.64s' is not base64 of at most %d bytes",
+					name, MANIFEST_XATTR_VALUE_MAX) :
+				manifest_set_xattr(m, name, val, (size_t)n);
+
+		if (rc < 0) {
+			http_reply_error(req, rc == -ENOMEM ? 500 : 400,
+					 rc == -ENOMEM ? "internal" :
+							 "bad_request",
+					 i, "xattrs: %s", err_msg());
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int parse_deposit(struct http_req *req, json_t *o, long i,
 			 struct ledger_op *op)
 {
@@ -146,6 +195,8 @@ static int parse_deposit(struct http_req *req, json_t *o, long i,
 	}
 	op->content.size = (uint64_t)size;
 	op->content.mtime = mtime;
+	if (parse_meta(req, o, i, &op->content))
+		return 1;
 	op->base_version = (uint64_t)base;
 	chunks = json_object_get(o, "chunks");
 	if (!json_is_array(chunks)) {

@@ -40,6 +40,24 @@ static json_t *entry_json(const struct ledger_entry *e, enum folder_class class)
 		      "deposited_at", m->deposited_at);
 	if (j && m->mtime)
 		json_object_set_new(j, "mtime", json_integer(m->mtime));
+	if (j && m->has_mode)
+		json_object_set_new(j, "mode", json_integer(m->mode));
+	if (j && m->nxattrs) {
+		json_t *x = json_object();
+
+		for (size_t i = 0; x && i < m->nxattrs; i++) {
+			char *b64 = malloc(MANIFEST_B64_LEN(m->xattrs[i].len));
+
+			if (!b64)
+				break;
+			manifest_b64_encode(m->xattrs[i].value,
+					    m->xattrs[i].len, b64);
+			json_object_set_new(x, m->xattrs[i].name,
+					    json_string(b64));
+			free(b64);
+		}
+		json_object_set_new(j, "xattrs", x);
+	}
 	return j;
 }
 

@@ -74,18 +74,7 @@ int ledger_head_oid(git_repository *repo, git_oid *out)
 
 int ledger_manifest_copy(struct manifest *dst, const struct manifest *src)
 {
-	struct manifest_chunk *c = NULL;
-
-	if (src->nchunks) {
-		c = malloc(src->nchunks * sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		memcpy(c, src->chunks, src->nchunks * sizeof(*c));
-	}
-	manifest_release(dst);
-	*dst = *src;
-	dst->chunks = c;
-	return 0;
+	return manifest_copy(dst, src);
 }
 
 int ledger_blob_manifest(git_repository *repo, const git_oid *id,

@@ -75,8 +75,10 @@ check "both files are intact" sh -c "[ \"\$(cat '$A/p2')\" = p ] && [ \"\$(cat '
 check "a hard link is refused" sh -c "! ln '$A/q' '$A/q.link' 2>/dev/null"
 check "a symlink is refused" sh -c "! ln -s q '$A/q.sym' 2>/dev/null"
 check "a fifo is refused" sh -c "! mkfifo '$A/fifo' 2>/dev/null"
-check "a foreign xattr is refused" \
-	sh -c "! setfattr -n user.other -v 1 '$A/q' 2>/dev/null"
+check "an xattr outside user.* is refused" \
+	sh -c "! setfattr -n trusted.other -v 1 '$A/q' 2>/dev/null"
+check "a user.* xattr is kept (t0062)" \
+	sh -c "setfattr -n user.other -v 1 '$A/q' && test \"\$(getfattr --only-values -n user.other '$A/q')\" = 1"
 check "user.coffre.sync takes only now" \
 	sh -c "! setfattr -n user.coffre.sync -v later '$A' 2>/dev/null"
 check "chmod is accepted and remembered" \

@@ -72,8 +72,12 @@ check "the document is still there" test -f "$C/Public/p.txt"
 check "setfattr of a class without admin fails with EACCES" \
 	sh -c "setfattr -n user.coffre.class -v public '$B/Restricted' 2>&1 | grep -q 'Permission denied'"
 check "the class did not change" sh -c "git --git-dir '$(ledger demo)' show main:Restricted/.coffre-folder | grep -qx 'class restricted'"
+check "mkdir, then a class without admin on a folder not yet sent: EACCES at once" \
+	sh -c "mkdir '$B/Restricted/Fresh' && setfattr -n user.coffre.class -v confidential '$B/Restricted/Fresh' 2>&1 | grep -q 'Permission denied'"
+check_eq "the new folder keeps the class it inherits" restricted "$(xattr "$B/Restricted/Fresh" user.coffre.class)"
 check "the assistant deposits in a restricted folder" cp "$T/p.txt" "$B/Restricted/from-bob.txt"
 check "and it reaches the server" client_sync bob
+check "the folder reached the server restricted" sh -c "git --git-dir '$(ledger demo)' show main:Restricted/Fresh/.coffre-folder | grep -qx 'class restricted'"
 
 # --- a grant shows the folder without remounting, a revoke hides it -------
 check "coffre grant on a path of the owner's mount" cf alice grant "$A/Restricted" carol deposit

@@ -193,8 +193,57 @@ static void test_deposit_rules_outcome(void)
 		       rows[i].local, rows[i].bad, rows[i].n);
 }
 
+static void test_deposit_rules_pending_version(void)
+{
+	static const struct {
+		uint64_t current;
+		unsigned place;
+		uint64_t want;
+	} rows[] = {
+		{ 0, 1, 1 }, /* a new file's first close: v1 */
+		{ 0, 4, 4 }, /* four closes in a row: v1..v4 */
+		{ 3, 1, 4 }, /* the next version of a v3 document */
+		{ 3, 2, 5 },
+		{ 7, 0, 0 },	      /* no place: no number */
+		{ UINT64_MAX, 1, 0 }, /* overflow: no number */
+		{ UINT64_MAX - 2, 2, UINT64_MAX },
+	};
+
+	for (size_t i = 0; i < ARRAY_N(rows); i++)
+		ok(deposit_pending_version(rows[i].current, rows[i].place) ==
+			   rows[i].want,
+		   "pending version: current %llu, place %u",
+		   (unsigned long long)rows[i].current, rows[i].place);
+}
+
+static void test_deposit_rules_meta(void)
+{
+	static const struct {
+		int waiting;
+		unsigned writers;
+		int known;
+		enum deposit_meta want;
+	} rows[] = {
+		{ 1, 0, 1, DEPOSIT_META_REWRITE },
+		{ 1, 2, 1, DEPOSIT_META_REWRITE },
+		{ 0, 1, 1, DEPOSIT_META_ON_CLOSE },
+		{ 0, 1, 0, DEPOSIT_META_ON_CLOSE },
+		{ 0, 0, 1, DEPOSIT_META_QUEUE },
+		{ 0, 0, 0, DEPOSIT_META_KEEP },
+	};
+
+	for (size_t i = 0; i < ARRAY_N(rows); i++)
+		is_int(deposit_on_meta(rows[i].waiting, rows[i].writers,
+				       rows[i].known),
+		       rows[i].want,
+		       "meta change: waiting %d, %u writers, known %d",
+		       rows[i].waiting, rows[i].writers, rows[i].known);
+}
+
 int main(void)
 {
+	test_deposit_rules_pending_version();
+	test_deposit_rules_meta();
 	test_deposit_rules_temp_names();
 	test_deposit_rules_close();
 	test_deposit_rules_cow();

@@ -8,6 +8,8 @@
 #include "common/chunker.h"
 #include "tests/lib/tap.h"
 
+#define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
+
 #define DOC "5f0c1e2d3c4b5a69788796a5b4c3d2e1"
 #define H1  "9c1185a5c5e9fc54612808977ee8f548b2258d31a0b1c2d3e4f5061728394a5b"
 #define H2  "0000000000000000000000000000000000000000000000000000000000000001"
@@ -376,8 +378,104 @@ static void test_manifest_folder(void)
 	is_int(doc_id_valid(NULL), 0, "NULL doc id");
 }
 
+/* mode and user.* attributes: kept, canonical, bounded */
+static void test_manifest_meta(void)
+{
+	static const char *const bad_names[] = {
+		"user.",     "user.coffre.version", "user.a b",
+		"user.a/b",  "security.selinux",    "trusted.x",
+		"user.\x01", "user.\xc3\xa9",	    "USER.x",
+	};
+	static const char *const bad_lines[] = {
+		"mode 0755\n",	/* a leading zero */
+		"mode 8\n",	/* not octal */
+		"mode 17777\n", /* over 7777 */
+		"mode \n",
+		"xattr user.b Yg==\nxattr user.a YQ==\n", /* out of order */
+		"xattr user.a YQ==\nxattr user.a YQ==\n", /* duplicate */
+		"xattr user.a YR==\n",			  /* not canonical */
+		"xattr user.a YQ\n",			  /* no padding */
+		"xattr user.coffre.state cGVuZGluZw==\n", /* reserved */
+		"xattr user.a \n",
+	};
+	char big[MANIFEST_XATTR_VALUE_MAX + 1], name[32];
+	struct manifest m, c;
+	struct buf b;
+	char *t;
+
+	for (size_t i = 0; i < ARRAY_N(bad_names); i++)
+		ok(!manifest_xattr_name_valid(bad_names[i]),
+		   "'%s' is not a kept attribute name", bad_names[i]);
+	ok(manifest_xattr_name_valid("user.xdg.origin.url"),
+	   "user.xdg.origin.url is kept");
+
+	t = variant("chunk " H2, "mode 0\nxattr user.empty\n"
+				 "xattr user.test.note aGVsbG8=\n"
+				 "chunk " H2);
+	manifest_init(&m);
+	manifest_init(&c);
+	buf_init(&b, 1 << 20);
+	is_int(manifest_parse(&m, t, strlen(t)), 0, "parse mode and xattrs");
+	ok(m.has_mode && m.mode == 0, "mode 0 is a mode");
+	is_int(m.nxattrs, 2, "two attributes");
+	ok(m.nxattrs == 2 && m.xattrs[0].len == 0 && m.xattrs[1].len == 5 &&
+		   !memcmp(m.xattrs[1].value, "hello", 5),
+	   "their values");
+	is_int(manifest_copy(&c, &m), 0, "copy");
+	is_int(manifest_format(&c, &b), 0, "format the copy");
+	is_str(b.data, t, "format(parse(text)) == text with mode and xattrs");
+	free(t);
+
+	/* each line goes right before the chunks, without the mtime */
+	for (size_t i = 0; i < ARRAY_N(bad_lines); i++) {
+		char *w;
+		const char *at;
+		size_t pre;
+
+		t = variant("mtime 1795773600\n", "");
+		at = strstr(t, "chunk ");
+		pre = (size_t)(at - t);
+		w = malloc(strlen(t) + strlen(bad_lines[i]) + 1);
+		memcpy(w, t, pre);
+		strcpy(w + pre, bad_lines[i]);
+		strcat(w, at);
+		is_int(manifest_parse(&m, w, strlen(w)), -EBADMSG,
+		       "refused: %.40s", bad_lines[i]);
+		free(w);
+		free(t);
+	}
+
+	memset(big, 'x', sizeof(big));
+	is_int(manifest_set_xattr(&c, "user.big", big, sizeof(big)), -E2BIG,
+	       "a value over 4 KiB is refused");
+	is_int(manifest_set_xattr(&c, "user.coffre.class", "x", 1), -EINVAL,
+	       "user.coffre.* is refused");
+	is_int(manifest_set_xattr(&c, "user.test.note", "bye", 3), 0,
+	       "a value is replaced");
+	is_int(c.nxattrs, 2, "... not added");
+	for (int i = 0; i < MANIFEST_XATTRS_MAX; i++) {
+		snprintf(name, sizeof(name), "user.n%02d", i);
+		if (manifest_set_xattr(&c, name, "v", 1) < 0)
+			break;
+	}
+	is_int(c.nxattrs, MANIFEST_XATTRS_MAX, "at most 64 attributes");
+	for (int i = 0; i < 17; i++) /* 16 x 4 KiB fills the 64 KiB */
+		manifest_set_xattr(&c, c.xattrs[i].name, big,
+				   MANIFEST_XATTR_VALUE_MAX);
+	is_int(manifest_set_xattr(&c, c.xattrs[20].name, big, 4000), -ENOSPC,
+	       "at most 64 KiB in all");
+	buf_reset(&b);
+	is_int(manifest_format(&c, &b), 0, "64 attributes of 4 KiB format");
+	is_int(manifest_parse(&m, b.data, b.len), 0, "... and parse back");
+	is_int(m.nxattrs, MANIFEST_XATTRS_MAX, "... all of them");
+	manifest_release(&m);
+	manifest_release(&c);
+	buf_release(&b);
+}
+
 int main(void)
 {
+	test_manifest_meta();
 	test_manifest_round_trip();
 	test_manifest_malformed();
 	test_manifest_mutations();
