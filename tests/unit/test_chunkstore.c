@@ -56,12 +56,13 @@ static int put(struct chunkstore *cs, const struct obj_id *id, const uint8_t *p,
 	return chunkstore_writer_finish(w);
 }
 
-static char *path_of(const struct obj_id *id)
+/* Where the directory backend keeps id: its keyed name, fanned out. */
+static char *path_of(struct chunkstore *cs, const struct obj_id *id)
 {
-	char hex[OBJ_ID_HEX_LEN + 1];
+	char hex[CHUNKSTORE_NAME_SIZE];
 	char *p;
 
-	obj_id_to_hex(id, hex);
+	chunkstore_name(cs, id, hex);
 	if (asprintf(&p, "%s/%.2s/%s", dir, hex, hex + 2) < 0)
 		abort();
 	return p;
@@ -82,7 +83,7 @@ static int count_files(const char *d)
 	return n;
 }
 
-static int count_cb(const struct obj_id *id, void *arg)
+static int count_cb(const char *name, void *arg)
 {
 	(*(int *)arg)++;
 	return 0;
@@ -171,8 +172,8 @@ static void test_chunkstore_damage(struct chunkstore *cs)
 	hash_buf(&b, data, sizeof(data) - 1);
 	is_int(put(cs, &a, data, sizeof(data)), 0, "chunk a");
 	is_int(put(cs, &b, data, sizeof(data) - 1), 0, "chunk b");
-	pa = path_of(&a);
-	pb = path_of(&b);
+	pa = path_of(cs, &a);
+	pb = path_of(cs, &b);
 
 	/* Flip one byte in the middle of the second record. */
 	f = fopen(pa, "r+b");
@@ -269,8 +270,10 @@ static void test_chunkstore_wrong_key(const char *d)
 	hash_buf(&id, data, sizeof(data));
 	crypto_key_new_random(&k);
 	is_int(chunkstore_open(&cs, d, &k), 0, "open with another key");
-	is_int(chunkstore_has(cs, &id), 1, "chunk held");
-	is_int(chunkstore_get(cs, &id, &got, &len), -EBADMSG,
+	/* Names are keyed: without the key nobody can tell it is held. */
+	is_int(chunkstore_has(cs, &id), 0,
+	       "another key does not even find the chunk");
+	is_int(chunkstore_get(cs, &id, &got, &len), -ENOENT,
 	       "another key cannot read it");
 	chunkstore_free(cs);
 	crypto_key_release(&k);
