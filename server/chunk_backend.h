@@ -31,7 +31,7 @@
 
 #define CHUNK_BACKEND_VERSION 1
 /* An object's name: 64 lowercase hex digits. */
-#define CHUNK_NAME_LEN 64
+#define CHUNK_NAME_LEN	      64
 
 typedef int (*chunk_backend_read_cb)(const void *p, size_t n, void *arg);
 typedef int (*chunk_backend_list_cb)(const char *name, void *arg);

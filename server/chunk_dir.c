@@ -266,8 +266,7 @@ static int is_hex(const char *s, size_t n)
 /* cb(name, sub-directory path) for every object of the fan-out. */
 typedef int (*fanout_cb)(const char *name, const char *sub, void *arg);
 
-static int fanout_sub(const char *dir, const char *two, fanout_cb cb,
-		      void *arg)
+static int fanout_sub(const char *dir, const char *two, fanout_cb cb, void *arg)
 {
 	char name[CHUNK_NAME_LEN + 1];
 	struct dirent *de;

@@ -104,7 +104,8 @@ int chunkstore_new(struct chunkstore **out, struct chunk_backend *be,
 
 	*out = NULL;
 	if (be->version != CHUNK_BACKEND_VERSION) {
-		rc = err_set(-EINVAL, "chunk backend '%s' has version %u, not %u",
+		rc = err_set(-EINVAL,
+			     "chunk backend '%s' has version %u, not %u",
 			     be->kind, be->version, CHUNK_BACKEND_VERSION);
 		chunk_backend_free(be);
 		return rc;
@@ -126,8 +127,9 @@ int chunkstore_new(struct chunkstore **out, struct chunk_backend *be,
 	if (rc == 0 && be->migrate) {
 		rc = be->migrate(be->state, keyed_name_of, cs, &moved);
 		if (rc == 0 && moved > 0)
-			log_info("chunk store: %lu chunks renamed to keyed names",
-				 moved);
+			log_info(
+				"chunk store: %lu chunks renamed to keyed names",
+				moved);
 	}
 	if (rc < 0) {
 		chunkstore_free(cs);

@@ -33,8 +33,8 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 }
 
 /* Write p in pieces of 10000 bytes, as the HTTP layer streams a body. */
-static int put(struct chunkstore *cs, const struct obj_id *id,
-	       const uint8_t *p, size_t n)
+static int put(struct chunkstore *cs, const struct obj_id *id, const uint8_t *p,
+	       size_t n)
 {
 	struct chunkstore_writer *w;
 	size_t off = 0;
@@ -101,8 +101,8 @@ static unsigned long walk_put(enum chunk_mem_step kind, int *seen_whole)
 		rc = put(cs, &id, data, sizeof(data));
 		if (!chunk_mem_fired(be)) {
 			/* N past the last step: the put went through. */
-			if (rc != 0 || !absent_or_whole(cs, &id, data,
-							sizeof(data)))
+			if (rc != 0 ||
+			    !absent_or_whole(cs, &id, data, sizeof(data)))
 				bad++;
 			break;
 		}
