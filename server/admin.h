@@ -7,7 +7,11 @@
 #define COFFRE_SERVER_ADMIN_H
 
 /* listen may be NULL (default 127.0.0.1:8443). */
-int admin_init(const char *datadir, const char *listen);
+/* chunks: NULL or "dir" (DATADIR/spaces/NAME/chunks), or
+ * s3://HOST:PORT/BUCKET with s3_key_file (checked: 0600, two lines, the
+ * bucket answers a list). */
+int admin_init(const char *datadir, const char *listen, const char *chunks,
+	       const char *s3_key_file);
 int admin_user_add(const char *datadir, const char *login, const char *phone,
 		   const char *password_file);
 /* kind may be NULL (private). */

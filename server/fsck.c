@@ -806,20 +806,13 @@ static void check_events(struct fsck *f, const char *chain)
 static int fsck_space(struct fsck *f, const char *space)
 {
 	char path[PATH_MAX];
-	struct crypto_key key = { 0 };
 	unsigned before = f->problems;
 	int rc;
 
 	f->space = space;
 	f->nchunks = f->nmanifests = f->ncommits = f->nversions = 0;
 	f->nanchors = f->nsigs = 0;
-	rc = space_dir_path(path, sizeof(path), f->datadir, space,
-			    SPACE_CHUNKS_NAME);
-	if (rc == 0)
-		rc = space_chunk_key(&key, &f->master, space);
-	if (rc == 0)
-		rc = chunkstore_open(&f->cs, path, &key);
-	crypto_key_release(&key);
+	rc = space_chunks_open(&f->cs, f->datadir, space, &f->master);
 	if (rc < 0) {
 		problem(f, "cannot open the chunk store: %s", err_msg());
 		return 0;
