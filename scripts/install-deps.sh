@@ -8,7 +8,7 @@ PACKAGES=(
 	# build
 	meson ninja-build pkg-config gcc libc6-dev
 	libfuse3-dev libcurl4-openssl-dev libssl-dev libsodium-dev
-	libsqlite3-dev libgit2-dev libmicrohttpd-dev libjansson-dev libpq-dev
+	libsqlite3-dev libgit2-dev libmicrohttpd-dev libjansson-dev libpq-dev libexpat1-dev
 	uthash-dev
 	# run and test
 	fuse3 git openssl curl ca-certificates attr rsync python3

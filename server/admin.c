@@ -31,6 +31,8 @@
 #include "common/path.h"
 #include "server/access.h"
 #include "server/auth.h"
+#include "server/chunk_backend.h"
+#include "server/chunk_s3.h"
 #include "server/config.h"
 #include "server/index.h"
 #include "server/keys.h"
@@ -103,7 +105,69 @@ static int open_index(const char *datadir, const struct config *init,
 	return rc < 0 ? rc : index_open_datadir(ix, datadir, cfg.index, 0);
 }
 
-int admin_init(const char *datadir, const char *listen, const char *index)
+static int stop_at_first(const char *name, void *arg)
+{
+	return 1;
+}
+
+/* chunks and s3_key_file into cfg, the key file read and the bucket
+ * asked for one name, so a wrong store fails init, not the first upload. */
+static int init_chunks(struct config *cfg, const char *datadir,
+		       const char *chunks, const char *key_file)
+{
+	struct chunk_s3_config *s3;
+	struct chunk_backend *be = NULL;
+	char abs[PATH_MAX];
+	int rc;
+
+	if (!chunks || !strcmp(chunks, "dir")) {
+		if (key_file)
+			return err_set(
+				-EINVAL,
+				"--s3-key-file goes with --chunks s3://HOST:PORT/BUCKET");
+		return 0;
+	}
+	if (!key_file)
+		return err_set(-EINVAL, "--chunks %s needs --s3-key-file FILE",
+			       chunks);
+	if (!realpath(key_file, abs))
+		return err_set(-errno, "cannot read S3 key file '%s': %s",
+			       key_file, strerror(errno));
+	if (strlen(chunks) >= sizeof(cfg->chunks) ||
+	    strlen(abs) >= sizeof(cfg->s3_key_file))
+		return err_set(-ENAMETOOLONG,
+			       "--chunks or --s3-key-file too long");
+	s3 = calloc(1, sizeof(*s3));
+	if (!s3)
+		return -ENOMEM;
+	rc = chunk_s3_parse_url(s3, chunks);
+	if (rc == 0)
+		rc = chunk_s3_read_key_file(s3, abs);
+	if (rc == 0 && (size_t)snprintf(s3->spool_dir, sizeof(s3->spool_dir),
+					"%s/tmp/chunk-spool",
+					datadir) >= sizeof(s3->spool_dir))
+		rc = err_set(-ENAMETOOLONG, "data directory path too long");
+	snprintf(s3->prefix, sizeof(s3->prefix), "-/");
+	s3->max_keys = 1;
+	if (rc == 0)
+		rc = chunk_s3_new(&be, s3);
+	if (rc == 0) {
+		rc = be->list(be->state, stop_at_first, NULL);
+		if (rc > 0)
+			rc = 0;
+	}
+	chunk_backend_free(be);
+	explicit_bzero(s3, sizeof(*s3));
+	free(s3);
+	if (rc < 0)
+		return rc;
+	snprintf(cfg->chunks, sizeof(cfg->chunks), "%s", chunks);
+	snprintf(cfg->s3_key_file, sizeof(cfg->s3_key_file), "%s", abs);
+	return 0;
+}
+
+int admin_init(const char *datadir, const char *listen, const char *index,
+	       const char *chunks, const char *s3_key_file)
 {
 	static const char *const markers[] = {
 		CONFIG_FILE_NAME,
@@ -138,6 +202,9 @@ int admin_init(const char *datadir, const char *listen, const char *index)
 	rc = crypto_init();
 	if (rc < 0)
 		return err_set(rc, "cannot initialize libsodium");
+	rc = init_chunks(&cfg, datadir, chunks, s3_key_file);
+	if (rc < 0)
+		return rc;
 	rc = mkdir_p(datadir, 0700);
 	if (rc < 0)
 		return err_set(rc, "cannot create '%s': %s", datadir,

@@ -7,8 +7,12 @@
 #define COFFRE_SERVER_ADMIN_H
 
 /* listen may be NULL (default 127.0.0.1:8443); index NULL: SQLite in
- * DATADIR, else a PostgreSQL URL (coffred.conf's index key). */
-int admin_init(const char *datadir, const char *listen, const char *index);
+ * DATADIR, else a PostgreSQL URL (coffred.conf's index key).
+ * chunks: NULL or "dir" (DATADIR/spaces/NAME/chunks), or
+ * s3://HOST:PORT/BUCKET with s3_key_file (checked: 0600, two lines, the
+ * bucket answers a list). */
+int admin_init(const char *datadir, const char *listen, const char *index,
+	       const char *chunks, const char *s3_key_file);
 int admin_user_add(const char *datadir, const char *login, const char *phone,
 		   const char *password_file);
 /* kind may be NULL (private). */

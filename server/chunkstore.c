@@ -1,36 +1,39 @@
 /*
- * Chunk store of one space on the local disk: each chunk is one file at
- * DIR/ab/<62 more hex digits>, encrypted with libsodium's secretstream
- * (XChaCha20-Poly1305) as a header followed by records of at most 64 KiB of
- * plaintext.  The first record carries the binary chunk id as additional
- * data, so a file renamed to another chunk's name fails to open; the last
- * record is tagged FINAL, so a truncated file fails to open too.
+ * Chunk store of one space: the front end over a storage backend
+ * (server/chunk_backend.h).  Everything that is the same whatever the
+ * storage lives here:
  *
- * Writers stream: every 64 KiB piece is hashed and encrypted as it arrives
- * into a temporary file under DIR/tmp/, and _finish only renames it into
- * place once the hash matches the announced id.  Readers stream as well and
- * re-hash what they decrypt.  Nothing ever holds more than one record,
- * except chunkstore_get whose contract is to return the whole chunk.
+ *   - sealing: libsodium's secretstream (XChaCha20-Poly1305), a header then
+ *     records of at most 64 KiB of plaintext; the first record carries the
+ *     binary chunk id as additional data, so an object moved under another
+ *     chunk's name fails to open, and the last is tagged FINAL, so a
+ *     truncated object fails to open too;
+ *   - the SHA-256 check: a writer hashes what it is given and commits only
+ *     when it matches the announced id; a reader re-hashes what it decrypts;
+ *   - streaming: nothing ever holds more than one record, except
+ *     chunkstore_get whose contract is to return the whole chunk;
+ *   - keyed names: an object is stored under HMAC-SHA-256(name key, id),
+ *     the name key derived from the space's chunk key (itself derived from
+ *     the master key), so a reader of the disk or the bucket cannot tell
+ *     whether a file they know is held.
  */
 #include "server/chunkstore.h"
 
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <openssl/hmac.h>
 #include <sodium.h>
 
 #include "common/chunker.h"
 #include "common/crypto.h"
 #include "common/err.h"
-#include "common/fsutil.h"
 #include "common/hash.h"
+#include "common/log.h"
+#include "server/chunk_backend.h"
 
 #define REC_PLAIN  (64u * 1024u)
 #define REC_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES
@@ -40,15 +43,15 @@
 #define TAG_FINAL  crypto_secretstream_xchacha20poly1305_TAG_FINAL
 
 struct chunkstore {
-	char *dir;
-	char *tmp_dir;
-	struct crypto_key key;
+	struct chunk_backend *be;
+	struct crypto_key key;	/* seals the objects */
+	struct crypto_key name; /* names them */
 };
 
 struct chunkstore_writer {
 	struct chunkstore *cs;
 	struct obj_id id;
-	struct tmpfile tf;
+	void *put; /* the backend's put, NULL once committed or aborted */
 	struct hash_ctx *hash;
 	crypto_secretstream_xchacha20poly1305_state st;
 	/*
@@ -65,67 +68,88 @@ struct chunkstore_writer {
 	int failed; /* a write failed: only _abort remains useful */
 };
 
-/* "DIR/ab/cdef..." into out (malloc'd). */
-static char *chunk_path(const struct chunkstore *cs, const struct obj_id *id)
+void chunkstore_name(const struct chunkstore *cs, const struct obj_id *id,
+		     char out[CHUNKSTORE_NAME_SIZE])
 {
-	char hex[OBJ_ID_HEX_LEN + 1];
-	char *p;
+	uint8_t mac[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	struct obj_id tag;
 
-	obj_id_to_hex(id, hex);
-	if (asprintf(&p, "%s/%.2s/%s", cs->dir, hex, hex + 2) < 0)
-		return NULL;
-	return p;
+	HMAC(EVP_sha256(), cs->name.k, CRYPTO_KEY_LEN, id->b, OBJ_ID_LEN, mac,
+	     &len);
+	assert(len == OBJ_ID_LEN);
+	memcpy(tag.b, mac, OBJ_ID_LEN);
+	obj_id_to_hex(&tag, out);
 }
 
-static int mkdir_if_missing(const char *path, int *created)
+/* The migration's map from an old name (the plaintext id) to a keyed one. */
+static void keyed_name_of(const char *old_name, char *out, void *arg)
 {
-	int e;
+	struct obj_id id;
 
-	*created = 0;
-	if (mkdir(path, 0700) == 0) {
-		*created = 1;
-		return 0;
+	if (obj_id_from_hex(&id, old_name) < 0) {
+		/* Backends pass valid names only; keep the name as is. */
+		memcpy(out, old_name, CHUNK_NAME_LEN + 1);
+		return;
 	}
-	e = errno;
-	if (e == EEXIST)
-		return 0;
-	return err_set(-e, "cannot create directory '%s': %s", path,
-		       strerror(e));
+	chunkstore_name(arg, &id, out);
+}
+
+int chunkstore_new(struct chunkstore **out, struct chunk_backend *be,
+		   const struct crypto_key *key)
+{
+	struct chunkstore *cs;
+	unsigned long moved = 0;
+	int rc;
+
+	*out = NULL;
+	if (be->version != CHUNK_BACKEND_VERSION) {
+		rc = err_set(-EINVAL,
+			     "chunk backend '%s' has version %u, not %u",
+			     be->kind, be->version, CHUNK_BACKEND_VERSION);
+		chunk_backend_free(be);
+		return rc;
+	}
+	rc = crypto_init();
+	if (rc < 0) {
+		chunk_backend_free(be);
+		return rc;
+	}
+	cs = calloc(1, sizeof(*cs));
+	if (!cs) {
+		chunk_backend_free(be);
+		return -ENOMEM;
+	}
+	cs->be = be;
+	rc = crypto_key_from_bytes(&cs->key, key->k, CRYPTO_KEY_LEN);
+	if (rc == 0)
+		rc = crypto_key_derive(&cs->name, key, "chunk-names", NULL);
+	if (rc == 0 && be->migrate) {
+		rc = be->migrate(be->state, keyed_name_of, cs, &moved);
+		if (rc == 0 && moved > 0)
+			log_info(
+				"chunk store: %lu chunks renamed to keyed names",
+				moved);
+	}
+	if (rc < 0) {
+		chunkstore_free(cs);
+		return rc;
+	}
+	*out = cs;
+	return 0;
 }
 
 int chunkstore_open(struct chunkstore **out, const char *dir,
 		    const struct crypto_key *key)
 {
-	struct chunkstore *cs;
-	int rc, created;
+	struct chunk_backend *be;
+	int rc;
 
 	*out = NULL;
-	rc = crypto_init();
+	rc = chunk_dir_new(&be, dir);
 	if (rc < 0)
 		return rc;
-	cs = calloc(1, sizeof(*cs));
-	if (!cs)
-		return -ENOMEM;
-	rc = -ENOMEM;
-	cs->dir = strdup(dir);
-	if (!cs->dir || asprintf(&cs->tmp_dir, "%s/tmp", dir) < 0) {
-		cs->tmp_dir = NULL;
-		goto fail;
-	}
-	rc = mkdir_p(dir, 0700);
-	if (rc < 0)
-		goto fail;
-	rc = mkdir_if_missing(cs->tmp_dir, &created);
-	if (rc < 0)
-		goto fail;
-	rc = crypto_key_from_bytes(&cs->key, key->k, CRYPTO_KEY_LEN);
-	if (rc < 0)
-		goto fail;
-	*out = cs;
-	return 0;
-fail:
-	chunkstore_free(cs);
-	return rc;
+	return chunkstore_new(out, be, key);
 }
 
 void chunkstore_free(struct chunkstore *cs)
@@ -134,28 +158,23 @@ void chunkstore_free(struct chunkstore *cs)
 		return;
 	if (cs->key.k)
 		crypto_key_release(&cs->key);
-	free(cs->dir);
-	free(cs->tmp_dir);
+	if (cs->name.k)
+		crypto_key_release(&cs->name);
+	chunk_backend_free(cs->be);
 	free(cs);
 }
 
 int chunkstore_has(struct chunkstore *cs, const struct obj_id *id)
 {
-	struct stat st;
-	char *path = chunk_path(cs, id);
-	int e;
+	char name[CHUNKSTORE_NAME_SIZE];
+	uint64_t size;
+	int rc;
 
-	if (!path)
-		return -ENOMEM;
-	if (stat(path, &st) == 0) {
-		free(path);
-		return S_ISREG(st.st_mode) ? 1 : 0;
-	}
-	e = errno;
-	free(path);
-	if (e == ENOENT || e == ENOTDIR)
+	chunkstore_name(cs, id, name);
+	rc = cs->be->stat(cs->be->state, name, &size);
+	if (rc == -ENOENT)
 		return 0;
-	return err_set(-e, "cannot stat chunk: %s", strerror(e));
+	return rc < 0 ? rc : 1;
 }
 
 /* --- writing --- */
@@ -163,6 +182,7 @@ int chunkstore_has(struct chunkstore *cs, const struct obj_id *id)
 int chunkstore_writer_new(struct chunkstore *cs, const struct obj_id *id,
 			  struct chunkstore_writer **out)
 {
+	char name[CHUNKSTORE_NAME_SIZE];
 	struct chunkstore_writer *w;
 	uint8_t header[SS_HEADER];
 	int rc;
@@ -173,21 +193,21 @@ int chunkstore_writer_new(struct chunkstore *cs, const struct obj_id *id,
 		return -ENOMEM;
 	w->cs = cs;
 	w->id = *id;
-	w->tf = tmpfile_init();
 	w->first = 1;
 	rc = hash_new(&w->hash);
 	if (rc < 0)
 		goto fail;
-	rc = tmpfile_open(&w->tf, cs->tmp_dir);
-	if (rc < 0)
-		goto fail;
-	crypto_secretstream_xchacha20poly1305_init_push(&w->st, header,
-							cs->key.k);
-	rc = write_full(w->tf.fd, header, sizeof(header));
+	chunkstore_name(cs, id, name);
+	rc = cs->be->put_begin(cs->be->state, name, &w->put);
 	if (rc < 0) {
-		rc = err_set(rc, "cannot write chunk: %s", strerror(-rc));
+		w->put = NULL;
 		goto fail;
 	}
+	crypto_secretstream_xchacha20poly1305_init_push(&w->st, header,
+							cs->key.k);
+	rc = cs->be->put_write(w->put, header, sizeof(header));
+	if (rc < 0)
+		goto fail;
 	*out = w;
 	return 0;
 fail:
@@ -195,21 +215,17 @@ fail:
 	return rc;
 }
 
-/* Encrypt and write the pending record with tag. */
+/* Seal and write the pending record with tag. */
 static int writer_flush(struct chunkstore_writer *w, unsigned char tag)
 {
 	unsigned long long clen;
-	int rc;
 
 	crypto_secretstream_xchacha20poly1305_push(
 		&w->st, w->cbuf, &clen, w->buf, w->fill,
 		w->first ? w->id.b : NULL, w->first ? OBJ_ID_LEN : 0, tag);
 	w->first = 0;
 	w->fill = 0;
-	rc = write_full(w->tf.fd, w->cbuf, (size_t)clen);
-	if (rc < 0)
-		return err_set(rc, "cannot write chunk: %s", strerror(-rc));
-	return 0;
+	return w->cs->be->put_write(w->put, w->cbuf, (size_t)clen);
 }
 
 int chunkstore_writer_write(struct chunkstore_writer *w, const void *p,
@@ -249,10 +265,10 @@ int chunkstore_writer_write(struct chunkstore_writer *w, const void *p,
 
 int chunkstore_writer_finish(struct chunkstore_writer *w)
 {
-	struct obj_id got;
-	char *path = NULL, *sub = NULL;
 	char hex[OBJ_ID_HEX_LEN + 1];
-	int rc, created;
+	struct obj_id got;
+	void *put;
+	int rc;
 
 	if (w->failed) {
 		rc = err_set(-EIO, "chunk writer already failed");
@@ -268,27 +284,12 @@ int chunkstore_writer_finish(struct chunkstore_writer *w)
 	rc = writer_flush(w, TAG_FINAL);
 	if (rc < 0)
 		goto out;
-	rc = -ENOMEM;
-	path = chunk_path(w->cs, &w->id);
-	if (!path)
-		goto out;
-	sub = strdup(path);
-	if (!sub)
-		goto out;
-	*strrchr(sub, '/') = '\0';
-	rc = mkdir_if_missing(sub, &created);
-	if (rc < 0)
-		goto out;
-	/* A new fan-out directory must itself survive a crash. */
-	if (created) {
-		rc = fsync_dir(w->cs->dir);
-		if (rc < 0)
-			goto out;
-	}
-	rc = tmpfile_commit(&w->tf, path);
+	/* Only now, the hash checked, may the object become visible: a
+	 * backend without rename (S3) sends it here. */
+	put = w->put;
+	w->put = NULL;
+	rc = w->cs->be->put_commit(put);
 out:
-	free(path);
-	free(sub);
 	chunkstore_writer_abort(w);
 	return rc;
 }
@@ -297,7 +298,8 @@ void chunkstore_writer_abort(struct chunkstore_writer *w)
 {
 	if (!w)
 		return;
-	tmpfile_release(&w->tf);
+	if (w->put)
+		w->cs->be->put_abort(w->put);
 	hash_free(w->hash);
 	sodium_memzero(&w->st, sizeof(w->st));
 	sodium_memzero(w->buf, sizeof(w->buf));
@@ -305,26 +307,6 @@ void chunkstore_writer_abort(struct chunkstore_writer *w)
 }
 
 /* --- reading --- */
-
-/* Open a chunk file; -ENOENT when absent. */
-static int chunk_open(struct chunkstore *cs, const struct obj_id *id, int *fd)
-{
-	char *path = chunk_path(cs, id);
-	char hex[OBJ_ID_HEX_LEN + 1];
-	int e;
-
-	if (!path)
-		return -ENOMEM;
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	e = errno;
-	free(path);
-	if (*fd >= 0)
-		return 0;
-	obj_id_to_hex(id, hex);
-	if (e == ENOENT || e == ENOTDIR)
-		return err_set(-ENOENT, "no chunk '%s'", hex);
-	return err_set(-e, "cannot open chunk '%s': %s", hex, strerror(e));
-}
 
 static int corrupt(const struct obj_id *id, const char *why)
 {
@@ -334,105 +316,139 @@ static int corrupt(const struct obj_id *id, const char *why)
 	return err_set(-EBADMSG, "chunk '%s' is corrupt: %s", hex, why);
 }
 
+/*
+ * The backend pushes the stored bytes in pieces of any size; the reader
+ * cuts them into the header and records.  A full record is opened only
+ * once a byte beyond it arrives (it is then not the last, so it must be a
+ * MESSAGE) or at the end (it is the last, so it must be FINAL).
+ */
 struct reader {
+	const struct obj_id *id;
+	const struct crypto_key *key;
+	chunkstore_read_cb cb;
+	void *arg;
+	struct hash_ctx *h;
+	uint64_t total;
+	size_t hfill, cfill;
+	int started, first, done;
+	uint8_t header[SS_HEADER];
 	uint8_t cbuf[REC_CIPHER];
 	uint8_t pbuf[REC_PLAIN];
 	crypto_secretstream_xchacha20poly1305_state st;
 };
 
+/* Open the record in r->cbuf; last: nothing follows it. */
+static int reader_record(struct reader *r, int last)
+{
+	unsigned long long plen;
+	unsigned char tag;
+	int rc;
+
+	if (r->cfill < REC_ABYTES)
+		return corrupt(r->id, "truncated");
+	if (crypto_secretstream_xchacha20poly1305_pull(
+		    &r->st, r->pbuf, &plen, &tag, r->cbuf, r->cfill,
+		    r->first ? r->id->b : NULL, r->first ? OBJ_ID_LEN : 0) != 0)
+		return corrupt(r->id, "authentication failed");
+	r->first = 0;
+	r->total += plen;
+	if (r->total > CHUNK_MAX)
+		return corrupt(r->id, "over the size limit");
+	if (tag == TAG_FINAL && !last)
+		return corrupt(r->id, "data after the end");
+	if (last && tag != TAG_FINAL)
+		return corrupt(r->id, "truncated");
+	if (!last && tag != TAG_MSG)
+		return corrupt(r->id, "truncated");
+	hash_update(r->h, r->pbuf, plen);
+	r->cfill = 0;
+	if (plen > 0) {
+		rc = r->cb(r->pbuf, plen, r->arg);
+		if (rc != 0)
+			return rc;
+	}
+	if (last)
+		r->done = 1;
+	return 0;
+}
+
+static int reader_feed(const void *p, size_t n, void *arg)
+{
+	struct reader *r = arg;
+	const uint8_t *s = p;
+	int rc;
+
+	while (n > 0) {
+		size_t k;
+
+		if (r->hfill < SS_HEADER) {
+			k = SS_HEADER - r->hfill;
+			k = k < n ? k : n;
+			memcpy(r->header + r->hfill, s, k);
+			r->hfill += k;
+			s += k;
+			n -= k;
+			if (r->hfill == SS_HEADER &&
+			    crypto_secretstream_xchacha20poly1305_init_pull(
+				    &r->st, r->header, r->key->k) != 0)
+				return corrupt(r->id, "bad header");
+			continue;
+		}
+		if (r->cfill == REC_CIPHER) {
+			rc = reader_record(r, 0);
+			if (rc != 0)
+				return rc;
+		}
+		k = REC_CIPHER - r->cfill;
+		k = k < n ? k : n;
+		memcpy(r->cbuf + r->cfill, s, k);
+		r->cfill += k;
+		s += k;
+		n -= k;
+	}
+	return 0;
+}
+
 int chunkstore_read(struct chunkstore *cs, const struct obj_id *id,
 		    chunkstore_read_cb cb, void *arg)
 {
-	struct reader *r;
-	struct hash_ctx *h = NULL;
+	char name[CHUNKSTORE_NAME_SIZE], hex[OBJ_ID_HEX_LEN + 1];
 	struct obj_id got;
-	uint8_t header[SS_HEADER];
-	uint64_t total = 0;
-	ssize_t n;
-	int fd = -1, rc, first = 1;
+	struct reader *r;
+	int rc;
 
-	r = malloc(sizeof(*r));
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	rc = hash_new(&h);
+	r->id = id;
+	r->key = &cs->key;
+	r->cb = cb;
+	r->arg = arg;
+	r->first = 1;
+	rc = hash_new(&r->h);
 	if (rc < 0)
 		goto out;
-	rc = chunk_open(cs, id, &fd);
-	if (rc < 0)
-		goto out;
-	n = read_full(fd, header, sizeof(header));
-	if (n < 0) {
-		rc = err_set((int)n, "cannot read chunk: %s",
-			     strerror(-(int)n));
-		goto out;
+	chunkstore_name(cs, id, name);
+	rc = cs->be->get(cs->be->state, name, reader_feed, r);
+	if (rc == -ENOENT) {
+		obj_id_to_hex(id, hex);
+		rc = err_set(-ENOENT, "no chunk '%s'", hex);
 	}
-	if ((size_t)n < sizeof(header) ||
-	    crypto_secretstream_xchacha20poly1305_init_pull(&r->st, header,
-							    cs->key.k) != 0) {
+	if (rc != 0)
+		goto out;
+	if (r->hfill < SS_HEADER) {
 		rc = corrupt(id, "bad header");
 		goto out;
 	}
-	for (;;) {
-		unsigned long long plen;
-		unsigned char tag;
-		uint8_t extra;
-
-		n = read_full(fd, r->cbuf, sizeof(r->cbuf));
-		if (n < 0) {
-			rc = err_set((int)n, "cannot read chunk: %s",
-				     strerror(-(int)n));
-			goto out;
-		}
-		if ((size_t)n < REC_ABYTES) {
-			rc = corrupt(id, "truncated");
-			goto out;
-		}
-		if (crypto_secretstream_xchacha20poly1305_pull(
-			    &r->st, r->pbuf, &plen, &tag, r->cbuf, (size_t)n,
-			    first ? id->b : NULL,
-			    first ? OBJ_ID_LEN : 0) != 0) {
-			rc = corrupt(id, "authentication failed");
-			goto out;
-		}
-		first = 0;
-		total += plen;
-		if (total > CHUNK_MAX) {
-			rc = corrupt(id, "over the size limit");
-			goto out;
-		}
-		hash_update(h, r->pbuf, plen);
-		if (plen > 0) {
-			rc = cb(r->pbuf, plen, arg);
-			if (rc != 0)
-				goto out;
-		}
-		if (tag == TAG_FINAL) {
-			/* Nothing may follow the final record. */
-			n = read_full(fd, &extra, 1);
-			if (n != 0) {
-				rc = n < 0 ? err_set((int)n,
-						     "cannot read chunk: %s",
-						     strerror(-(int)n)) :
-					     corrupt(id, "data after the end");
-				goto out;
-			}
-			break;
-		}
-		/* Only the final record may be short. */
-		if ((size_t)n < sizeof(r->cbuf) || tag != TAG_MSG) {
-			rc = corrupt(id, "truncated");
-			goto out;
-		}
-	}
-	hash_final(h, &got);
-	if (obj_id_cmp(&got, id) != 0)
-		rc = corrupt(id, "content does not hash to its name");
-	else
-		rc = 0;
+	rc = reader_record(r, 1);
+	if (rc != 0)
+		goto out;
+	hash_final(r->h, &got);
+	rc = obj_id_cmp(&got, id) != 0 ?
+		     corrupt(id, "content does not hash to its name") :
+		     0;
 out:
-	if (fd >= 0)
-		close(fd);
-	hash_free(h);
+	hash_free(r->h);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 	return rc;
@@ -499,28 +515,28 @@ int chunkstore_get(struct chunkstore *cs, const struct obj_id *id,
 }
 
 /*
- * The plaintext size follows from the file size: every record but the last
- * is full, and the last holds 0..64 KiB.  This trusts the file length, which
- * chunkstore_read checks; callers who need proof read the chunk.
+ * The plaintext size follows from the stored size: every record but the
+ * last is full, and the last holds 0..64 KiB.  This trusts the stored
+ * length, which chunkstore_read checks; callers who need proof read it.
  */
 int chunkstore_size(struct chunkstore *cs, const struct obj_id *id,
 		    uint64_t *size)
 {
-	struct stat st;
-	uint64_t c, nrec;
-	int fd, rc, e;
+	char name[CHUNKSTORE_NAME_SIZE], hex[OBJ_ID_HEX_LEN + 1];
+	uint64_t c, nrec, stored;
+	int rc;
 
-	rc = chunk_open(cs, id, &fd);
+	chunkstore_name(cs, id, name);
+	rc = cs->be->stat(cs->be->state, name, &stored);
+	if (rc == -ENOENT) {
+		obj_id_to_hex(id, hex);
+		return err_set(-ENOENT, "no chunk '%s'", hex);
+	}
 	if (rc < 0)
 		return rc;
-	rc = fstat(fd, &st);
-	e = errno;
-	close(fd);
-	if (rc < 0)
-		return err_set(-e, "cannot stat chunk: %s", strerror(e));
-	if ((uint64_t)st.st_size < SS_HEADER + REC_ABYTES)
+	if (stored < SS_HEADER + REC_ABYTES)
 		return corrupt(id, "truncated");
-	c = (uint64_t)st.st_size - SS_HEADER;
+	c = stored - SS_HEADER;
 	nrec = (c + REC_CIPHER - 1) / REC_CIPHER;
 	if (c < nrec * REC_ABYTES || c - nrec * REC_ABYTES > CHUNK_MAX)
 		return corrupt(id, "bad length");
@@ -530,70 +546,36 @@ int chunkstore_size(struct chunkstore *cs, const struct obj_id *id,
 
 /* --- walking --- */
 
-static int is_hex(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[n] == '\0';
-}
-
-static int foreach_sub(struct chunkstore *cs, const char *two,
-		       chunkstore_foreach_cb cb, void *arg)
-{
-	char hex[OBJ_ID_HEX_LEN + 1];
-	struct dirent *de;
-	struct obj_id id;
-	char *path;
-	DIR *d;
-	int rc = 0, e;
-
-	if (asprintf(&path, "%s/%s", cs->dir, two) < 0)
-		return -ENOMEM;
-	d = opendir(path);
-	e = errno;
-	free(path);
-	if (!d)
-		return e == ENOENT ?
-			       0 :
-			       err_set(-e, "cannot read chunk directory: %s",
-				       strerror(e));
-	while ((de = readdir(d)) != NULL) {
-		if (!is_hex(de->d_name, OBJ_ID_HEX_LEN - 2))
-			continue;
-		memcpy(hex, two, 2);
-		memcpy(hex + 2, de->d_name, OBJ_ID_HEX_LEN - 2 + 1);
-		if (obj_id_from_hex(&id, hex) < 0)
-			continue;
-		rc = cb(&id, arg);
-		if (rc != 0)
-			break;
-	}
-	closedir(d);
-	return rc;
-}
-
 int chunkstore_foreach(struct chunkstore *cs, chunkstore_foreach_cb cb,
 		       void *arg)
 {
-	struct dirent *de;
-	DIR *d;
-	int rc = 0, e;
+	return cs->be->list(cs->be->state, cb, arg);
+}
 
-	d = opendir(cs->dir);
-	if (!d) {
-		e = errno;
-		return err_set(-e, "cannot read chunk directory '%s': %s",
-			       cs->dir, strerror(e));
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!is_hex(de->d_name, 2))
-			continue;
-		rc = foreach_sub(cs, de->d_name, cb, arg);
-		if (rc != 0)
-			break;
-	}
-	closedir(d);
-	return rc;
+int chunkstore_delete(struct chunkstore *cs, const struct obj_id *id)
+{
+	char name[CHUNKSTORE_NAME_SIZE];
+
+	chunkstore_name(cs, id, name);
+	return cs->be->del(cs->be->state, name);
+}
+
+/* --- backends --- */
+
+int chunk_name_valid(const char *s)
+{
+	for (size_t i = 0; i < CHUNK_NAME_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[CHUNK_NAME_LEN] == '\0';
+}
+
+void chunk_backend_free(struct chunk_backend *be)
+{
+	if (!be)
+		return;
+	if (be->free)
+		be->free(be->state);
+	free(be);
 }

@@ -1,17 +1,21 @@
 /*
- * Chunk store of one space: content-addressed chunks, encrypted at rest.
+ * Chunk store of one space: content-addressed chunks, encrypted at rest,
+ * over a storage backend (server/chunk_backend.h: a directory, memory for
+ * tests, or an S3 bucket).
  *
- * A chunk is named by the SHA-256 of its plaintext.  On disk it lives at
- * DIR/ab/cdef...(rest of hex) and is encrypted with a key derived from the
- * server master key and the space name (crypto_key_derive(master, "chunks",
+ * A chunk is known by the SHA-256 of its plaintext (its id) and stored
+ * under a keyed name, HMAC-SHA-256 of the id under a key derived from the
+ * chunk key, so the store's names reveal nothing about its content.  It is
+ * encrypted with the chunk key (crypto_key_derive(master, "chunks",
  * space)), with libsodium's crypto_secretstream (XChaCha20-Poly1305) in
- * 64 KiB records, so bodies stream to disk and never sit whole in memory.
- * The chunk id is bound as additional data of the first record, so a file
- * moved under another name fails to open.  Writes follow temp + fsync +
- * rename + fsync(dir): a reader never sees a partial chunk.
+ * 64 KiB records, so bodies stream and never sit whole in memory.  The
+ * chunk id is bound as additional data of the first record, so an object
+ * moved under another name fails to open.  An object appears whole or not
+ * at all, and only once its hash matched: a reader never sees a partial
+ * chunk.
  *
- * Thread-safe: any number of writers and readers at once (distinct temp
- * names; rename makes the last identical writer win harmlessly).
+ * Thread-safe: any number of writers and readers at once (the last of two
+ * identical writers wins harmlessly).
  */
 #ifndef COFFRE_SERVER_CHUNKSTORE_H
 #define COFFRE_SERVER_CHUNKSTORE_H
@@ -22,12 +26,29 @@
 
 struct chunkstore;
 struct chunkstore_writer;
+struct chunk_backend;
 struct crypto_key;
 
-/* dir is created when missing.  key is copied. */
+/* A keyed name: 64 hex digits and a NUL. */
+#define CHUNKSTORE_NAME_SIZE 65
+
+/*
+ * A store over be, which it takes in every case (freed on failure).  key is
+ * copied.  When the backend keeps chunks under their old plaintext names
+ * (a data directory made before keyed names), they are renamed first,
+ * crash-safe (chunk_dir.c).
+ */
+int chunkstore_new(struct chunkstore **out, struct chunk_backend *be,
+		   const struct crypto_key *key);
+/* chunkstore_new over the directory backend; dir is created when
+ * missing. */
 int chunkstore_open(struct chunkstore **out, const char *dir,
 		    const struct crypto_key *key);
 void chunkstore_free(struct chunkstore *cs);
+
+/* The name id is stored under. */
+void chunkstore_name(const struct chunkstore *cs, const struct obj_id *id,
+		     char out[CHUNKSTORE_NAME_SIZE]);
 
 /* 1 if held, 0 if not, -errno on error. */
 int chunkstore_has(struct chunkstore *cs, const struct obj_id *id);
@@ -73,13 +94,17 @@ int chunkstore_read(struct chunkstore *cs, const struct obj_id *id,
 int chunkstore_verify(struct chunkstore *cs, const struct obj_id *id);
 
 /*
- * Call cb for the id of every chunk on disk (in no particular order; names
- * that are not chunk names are skipped).  A cb returning non-zero stops the
- * walk and that value is returned.  Chunks written during the walk may or
- * may not be seen.
+ * Call cb for the name of every chunk held (in no particular order).  The
+ * names are keyed: a chunk's id cannot be had from its name, only the name
+ * from the id (chunkstore_name).  A cb returning non-zero stops the walk
+ * and that value is returned.  Chunks written during the walk may or may
+ * not be seen.
  */
-typedef int (*chunkstore_foreach_cb)(const struct obj_id *id, void *arg);
+typedef int (*chunkstore_foreach_cb)(const char *name, void *arg);
 int chunkstore_foreach(struct chunkstore *cs, chunkstore_foreach_cb cb,
 		       void *arg);
+
+/* Remove a held chunk; -ENOENT if absent. */
+int chunkstore_delete(struct chunkstore *cs, const struct obj_id *id);
 
 #endif /* COFFRE_SERVER_CHUNKSTORE_H */

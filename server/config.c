@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "server/chunk_s3.h"
 #include "common/fsutil.h"
 
 #define CONFIG_FILE_MAX (64u * 1024u)
@@ -230,6 +231,29 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		snprintf(cfg->master_key, sizeof(cfg->master_key), "%s", val);
 		return 0;
 	}
+	if (!strcmp(key, "chunks")) {
+		struct chunk_s3_config s3;
+
+		if (strlen(val) >= sizeof(cfg->chunks) ||
+		    (strcmp(val, "dir") != 0 &&
+		     chunk_s3_parse_url(&s3, val) < 0))
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: chunks must be 'dir' or s3://HOST:PORT/BUCKET",
+				lineno);
+		snprintf(cfg->chunks, sizeof(cfg->chunks), "%s",
+			 strcmp(val, "dir") ? val : "");
+		return 0;
+	}
+	if (!strcmp(key, "s3_key_file")) {
+		if (strlen(val) >= sizeof(cfg->s3_key_file) || val[0] != '/')
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: s3_key_file must be an absolute path",
+				lineno);
+		snprintf(cfg->s3_key_file, sizeof(cfg->s3_key_file), "%s", val);
+		return 0;
+	}
 	if (!strcmp(key, "tsa_ca")) {
 		if (strlen(val) >= sizeof(cfg->tsa_ca) || val[0] != '/')
 			return err_set(
@@ -325,6 +349,10 @@ int config_load(struct config *cfg, const char *datadir)
 	if (!!cfg->tsa_url[0] != !!cfg->tsa_ca[0])
 		rc = err_set(-EINVAL,
 			     "coffred.conf: tsa_url and tsa_ca go together");
+	else if (!!cfg->chunks[0] != !!cfg->s3_key_file[0])
+		rc = err_set(
+			-EINVAL,
+			"coffred.conf: chunks = s3://... and s3_key_file go together");
 out:
 	free(text);
 	return rc;
@@ -384,6 +412,9 @@ int config_save(const struct config *cfg, const char *datadir)
 		rc = buf_appendf(&b, "master_key = %s\n", cfg->master_key);
 	if (rc == 0 && cfg->index[0])
 		rc = buf_appendf(&b, "index = %s\n", cfg->index);
+	if (rc == 0 && cfg->chunks[0])
+		rc = buf_appendf(&b, "chunks = %s\ns3_key_file = %s\n",
+				 cfg->chunks, cfg->s3_key_file);
 	if (rc == 0)
 		rc = file_write_atomic(path, b.data, b.len, 0644);
 	if (rc < 0)

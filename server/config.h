@@ -21,6 +21,12 @@
  *                              not in DATADIR/keys/master.key (absolute;
  *                              a systemd credential such as
  *                              /run/credentials/coffred.service/master.key)
+ *   chunks = dir               where chunks live: DATADIR/spaces/NAME/
+ *                              chunks (dir, the default) or an S3 bucket,
+ *                              s3://HOST:PORT/BUCKET, objects SPACE/NAME
+ *                              (server/chunk_s3.h)
+ *   s3_key_file = /etc/coffre/s3.key   access key and secret, one a line,
+ *                              mode 0600 (absolute; with chunks = s3://)
  *   token_lifetime = 30d       how long a login's token lasts (1m..365d)
  *   login_failures = 10        failed logins that lock a login (2..1000;
  *                              an address: 5 times as many), see throttle.h
@@ -49,10 +55,12 @@ struct config {
 	unsigned threads;
 	unsigned max_connections;
 	unsigned max_per_address;
-	char tsa_url[CONFIG_TSA_MAX];	  /* "" when none */
-	char tsa_ca[CONFIG_TSA_MAX];	  /* "" when none */
-	char master_key[CONFIG_PATH_MAX]; /* "": DATADIR/keys/master.key */
-	int64_t token_lifetime;		  /* seconds */
+	char tsa_url[CONFIG_TSA_MAX];	   /* "" when none */
+	char tsa_ca[CONFIG_TSA_MAX];	   /* "" when none */
+	char master_key[CONFIG_PATH_MAX];  /* "": DATADIR/keys/master.key */
+	char chunks[CONFIG_PATH_MAX];	   /* "": dir; else s3://HOST:PORT/B */
+	char s3_key_file[CONFIG_PATH_MAX]; /* with chunks = s3://... */
+	int64_t token_lifetime;		   /* seconds */
 	unsigned login_failures;
 	int64_t login_lockout;	      /* seconds */
 	char index[CONFIG_INDEX_MAX]; /* "": SQLite in DATADIR */

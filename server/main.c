@@ -19,7 +19,7 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-	"usage: coffred init DATADIR [--listen ADDR:PORT] [--index postgresql://USER@HOST:PORT/DB]\n"
+	"usage: coffred init DATADIR [--listen ADDR:PORT] [--index postgresql://USER@HOST:PORT/DB] [--chunks dir|s3://HOST:PORT/BUCKET --s3-key-file FILE]\n"
 	"       coffred serve DATADIR [--port-file FILE]\n"
 	"       coffred user add DATADIR LOGIN --phone +E164 --password-file FILE\n"
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association]\n"
@@ -42,11 +42,14 @@ enum opt_id {
 	OPT_PASSWORD_FILE,
 	OPT_OWNER,
 	OPT_KIND,
-	OPT_INDEX
+	OPT_INDEX,
+	OPT_CHUNKS,
+	OPT_S3_KEY_FILE,
+	OPT_LAST = OPT_S3_KEY_FILE
 };
 
 struct opts {
-	const char *val[OPT_INDEX + 1];
+	const char *val[OPT_LAST + 1];
 	char *pos[4];
 	int npos;
 };
@@ -64,7 +67,7 @@ static int parse(int argc, char **argv, const struct option *allowed, int npos,
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", allowed, NULL)) != -1) {
-		if (c <= 0 || c > OPT_INDEX)
+		if (c <= 0 || c > OPT_LAST)
 			return usage(c == ':' ? "missing option value" :
 						"unknown option");
 		if (o->val[c])
@@ -93,6 +96,8 @@ int main(int argc, char **argv)
 	static const struct option o_init[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "index", required_argument, NULL, OPT_INDEX },
+		{ "chunks", required_argument, NULL, OPT_CHUNKS },
+		{ "s3-key-file", required_argument, NULL, OPT_S3_KEY_FILE },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const struct option o_serve[] = {
@@ -125,7 +130,9 @@ int main(int argc, char **argv)
 		rc = parse(argc - 1, argv + 1, o_init, 1, &o);
 		return rc ? rc :
 			    done(admin_init(o.pos[0], o.val[OPT_LISTEN],
-					    o.val[OPT_INDEX]));
+					    o.val[OPT_INDEX],
+					    o.val[OPT_CHUNKS],
+					    o.val[OPT_S3_KEY_FILE]));
 	}
 	if (!strcmp(argv[1], "serve")) {
 		rc = parse(argc - 1, argv + 1, o_serve, 1, &o);

@@ -21,6 +21,8 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/path.h"
+#include "server/chunk_backend.h"
+#include "server/chunk_s3.h"
 #include "server/chunkstore.h"
 #include "server/ledger.h"
 
@@ -87,6 +89,54 @@ int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
 	return 0;
 }
 
+int space_chunks_open(struct chunkstore **out, const char *datadir,
+		      const char *space, const struct crypto_key *master)
+{
+	struct chunk_s3_config *s3 = NULL;
+	struct chunk_backend *be = NULL;
+	struct crypto_key key = { 0 };
+	char path[PATH_MAX];
+	struct config cfg;
+	int rc;
+
+	*out = NULL;
+	rc = config_load(&cfg, datadir);
+	if (rc < 0)
+		return rc;
+	rc = space_chunk_key(&key, master, space);
+	if (rc < 0)
+		return rc;
+	if (!cfg.chunks[0]) {
+		rc = space_dir_path(path, sizeof(path), datadir, space,
+				    SPACE_CHUNKS_NAME);
+		if (rc == 0)
+			rc = chunkstore_open(out, path, &key);
+		crypto_key_release(&key);
+		return rc;
+	}
+	/* A bucket shared by every space: each under its own prefix. */
+	s3 = calloc(1, sizeof(*s3));
+	rc = s3 ? chunk_s3_parse_url(s3, cfg.chunks) : -ENOMEM;
+	if (rc == 0)
+		rc = chunk_s3_read_key_file(s3, cfg.s3_key_file);
+	if (rc == 0 && ((size_t)snprintf(s3->prefix, sizeof(s3->prefix), "%s/",
+					 space) >= sizeof(s3->prefix) ||
+			(size_t)snprintf(s3->spool_dir, sizeof(s3->spool_dir),
+					 "%s/tmp/chunk-spool",
+					 datadir) >= sizeof(s3->spool_dir)))
+		rc = err_set(-ENAMETOOLONG, "data directory path too long");
+	if (rc == 0)
+		rc = chunk_s3_new(&be, s3);
+	if (rc == 0)
+		rc = chunkstore_new(out, be, &key);
+	if (s3) {
+		explicit_bzero(s3, sizeof(*s3));
+		free(s3);
+	}
+	crypto_key_release(&key);
+	return rc;
+}
+
 int space_dir_path(char *out, size_t outlen, const char *datadir,
 		   const char *space, const char *leaf)
 {
@@ -150,7 +200,6 @@ static int space_open(struct spaces *sp, const char *name,
 		      struct space_node **out)
 {
 	char path[PATH_MAX];
-	struct crypto_key key = { 0 };
 	struct space_node *n;
 	struct stat st;
 	int rc;
@@ -174,15 +223,7 @@ static int space_open(struct spaces *sp, const char *name,
 	rc = ledger_open(&n->sp.ledger, path, 0);
 	if (rc < 0)
 		goto fail;
-	rc = space_dir_path(path, sizeof(path), sp->datadir, name,
-			    SPACE_CHUNKS_NAME);
-	if (rc < 0)
-		goto fail;
-	rc = space_chunk_key(&key, &sp->master, name);
-	if (rc < 0)
-		goto fail;
-	rc = chunkstore_open(&n->sp.chunks, path, &key);
-	crypto_key_release(&key);
+	rc = space_chunks_open(&n->sp.chunks, sp->datadir, name, &sp->master);
 	if (rc < 0)
 		goto fail;
 	*out = n;

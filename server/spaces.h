@@ -44,6 +44,14 @@ int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
 int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
 		     const struct crypto_key *master, const char *space);
 
+/*
+ * Open the chunk store of a space where coffred.conf's chunks says: the
+ * directory DATADIR/spaces/SPACE/chunks, or the S3 bucket (objects under
+ * SPACE/, puts spooled in DATADIR/tmp/chunk-spool).
+ */
+int space_chunks_open(struct chunkstore **out, const char *datadir,
+		      const char *space, const struct crypto_key *master);
+
 /* Path of a space's directory or ledger into out; -ENAMETOOLONG. */
 int space_dir_path(char *out, size_t outlen, const char *datadir,
 		   const char *space, const char *leaf);

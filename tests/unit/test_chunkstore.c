@@ -56,12 +56,13 @@ static int put(struct chunkstore *cs, const struct obj_id *id, const uint8_t *p,
 	return chunkstore_writer_finish(w);
 }
 
-static char *path_of(const struct obj_id *id)
+/* Where the directory backend keeps id: its keyed name, fanned out. */
+static char *path_of(struct chunkstore *cs, const struct obj_id *id)
 {
-	char hex[OBJ_ID_HEX_LEN + 1];
+	char hex[CHUNKSTORE_NAME_SIZE];
 	char *p;
 
-	obj_id_to_hex(id, hex);
+	chunkstore_name(cs, id, hex);
 	if (asprintf(&p, "%s/%.2s/%s", dir, hex, hex + 2) < 0)
 		abort();
 	return p;
@@ -82,7 +83,7 @@ static int count_files(const char *d)
 	return n;
 }
 
-static int count_cb(const struct obj_id *id, void *arg)
+static int count_cb(const char *name, void *arg)
 {
 	(*(int *)arg)++;
 	return 0;
@@ -171,8 +172,8 @@ static void test_chunkstore_damage(struct chunkstore *cs)
 	hash_buf(&b, data, sizeof(data) - 1);
 	is_int(put(cs, &a, data, sizeof(data)), 0, "chunk a");
 	is_int(put(cs, &b, data, sizeof(data) - 1), 0, "chunk b");
-	pa = path_of(&a);
-	pb = path_of(&b);
+	pa = path_of(cs, &a);
+	pb = path_of(cs, &b);
 
 	/* Flip one byte in the middle of the second record. */
 	f = fopen(pa, "r+b");
@@ -269,10 +270,206 @@ static void test_chunkstore_wrong_key(const char *d)
 	hash_buf(&id, data, sizeof(data));
 	crypto_key_new_random(&k);
 	is_int(chunkstore_open(&cs, d, &k), 0, "open with another key");
-	is_int(chunkstore_has(cs, &id), 1, "chunk held");
-	is_int(chunkstore_get(cs, &id, &got, &len), -EBADMSG,
+	/* Names are keyed: without the key nobody can tell it is held. */
+	is_int(chunkstore_has(cs, &id), 0,
+	       "another key does not even find the chunk");
+	is_int(chunkstore_get(cs, &id, &got, &len), -ENOENT,
 	       "another key cannot read it");
 	chunkstore_free(cs);
+	crypto_key_release(&k);
+}
+
+/* --- migration from plaintext names --- */
+
+#define MIG_N 4
+
+struct mig {
+	uint8_t data[MIG_N][3000];
+	struct obj_id id[MIG_N];
+	char *old[MIG_N], *keyed[MIG_N];
+};
+
+static char *plain_path(const char *d, const struct obj_id *id)
+{
+	char hex[OBJ_ID_HEX_LEN + 1];
+	char *p;
+
+	obj_id_to_hex(id, hex);
+	if (asprintf(&p, "%s/%.2s/%s", d, hex, hex + 2) < 0)
+		abort();
+	return p;
+}
+
+static char *keyed_path(const char *d, struct chunkstore *cs,
+			const struct obj_id *id)
+{
+	char name[CHUNKSTORE_NAME_SIZE], *p;
+
+	chunkstore_name(cs, id, name);
+	if (asprintf(&p, "%s/%.2s/%s", d, name, name + 2) < 0)
+		abort();
+	return p;
+}
+
+static char *under(const char *d, const char *leaf)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", d, leaf) < 0)
+		abort();
+	return p;
+}
+
+static char *migrate_path(const char *d, struct chunkstore *cs,
+			  const struct obj_id *id)
+{
+	char name[CHUNKSTORE_NAME_SIZE], *p;
+
+	chunkstore_name(cs, id, name);
+	if (asprintf(&p, "%s/migrate/%s", d, name) < 0)
+		abort();
+	return p;
+}
+
+static int exists_path(const char *p)
+{
+	struct stat st;
+
+	return lstat(p, &st) == 0;
+}
+
+/*
+ * A data directory as coffre wrote it before keyed names: the same sealed
+ * files, each under its plaintext SHA-256, and no names marker.
+ */
+static void make_old_store(const char *d, const struct crypto_key *k,
+			   struct mig *m)
+{
+	struct chunkstore *cs;
+	char *marker = under(d, "names");
+
+	rm_rf(d);
+	if (chunkstore_open(&cs, d, k) < 0)
+		abort();
+	for (int i = 0; i < MIG_N; i++) {
+		fill(m->data[i], sizeof(m->data[i]), 100 + (uint32_t)i);
+		hash_buf(&m->id[i], m->data[i], sizeof(m->data[i]));
+		if (put(cs, &m->id[i], m->data[i], sizeof(m->data[i])) < 0)
+			abort();
+		free(m->old[i]);
+		free(m->keyed[i]);
+		m->old[i] = plain_path(d, &m->id[i]);
+		m->keyed[i] = keyed_path(d, cs, &m->id[i]);
+		mkdir_p(m->old[i], 0700); /* then drop the leaf: its folder */
+		rmdir(m->old[i]);
+		if (rename(m->keyed[i], m->old[i]) < 0)
+			abort();
+	}
+	unlink(marker);
+	free(marker);
+	chunkstore_free(cs);
+}
+
+/* Open d: every chunk readable, under its keyed name only. */
+static int all_migrated(const char *d, const struct crypto_key *k,
+			struct mig *m)
+{
+	struct chunkstore *cs;
+	char *mdir = under(d, "migrate"), *marker = under(d, "names");
+	int good = 1;
+
+	if (chunkstore_open(&cs, d, k) < 0) {
+		diag("open: %s", err_msg());
+		free(mdir);
+		free(marker);
+		return 0;
+	}
+	for (int i = 0; i < MIG_N; i++) {
+		uint8_t *got = NULL;
+		size_t len = 0;
+
+		if (chunkstore_get(cs, &m->id[i], &got, &len) != 0 ||
+		    len != sizeof(m->data[i]) ||
+		    memcmp(got, m->data[i], len) != 0 ||
+		    exists_path(m->old[i]) || !exists_path(m->keyed[i])) {
+			diag("chunk %d not migrated", i);
+			good = 0;
+		}
+		free(got);
+	}
+	if (exists_path(mdir) || !exists_path(marker))
+		good = 0;
+	chunkstore_free(cs);
+	free(mdir);
+	free(marker);
+	return good;
+}
+
+static void test_chunkstore_migration(const char *base)
+{
+	struct mig m = { 0 };
+	struct crypto_key k;
+	char *d = under(base, "old-chunks"), *p, *q;
+
+	crypto_key_new_random(&k);
+	make_old_store(d, &k, &m);
+	ok(exists_path(m.old[0]) && !exists_path(m.keyed[0]),
+	   "an old store: chunk files named by their plaintext SHA-256");
+	ok(all_migrated(d, &k, &m),
+	   "opening it renames every chunk to its keyed name, all readable");
+	ok(all_migrated(d, &k, &m), "a second open changes nothing");
+
+	/* Killed in phase 1: one chunk moved to migrate/, the rest not. */
+	make_old_store(d, &k, &m);
+	p = under(d, "migrate");
+	mkdir(p, 0700);
+	free(p);
+	{
+		/* The keyed names, from a store with the same key. */
+		char *tmp = under(base, "namer");
+		struct chunkstore *namer;
+
+		if (chunkstore_open(&namer, tmp, &k) < 0)
+			abort();
+		q = migrate_path(d, namer, &m.id[0]);
+		if (rename(m.old[0], q) < 0)
+			abort();
+		free(q);
+		ok(all_migrated(d, &k, &m),
+		   "killed in phase 1 (one chunk in migrate/): the next open finishes");
+
+		/* Killed in phase 2: phase 1 done, half moved back. */
+		make_old_store(d, &k, &m);
+		p = under(d, "migrate");
+		mkdir(p, 0700);
+		for (int i = 0; i < MIG_N; i++) {
+			q = migrate_path(d, namer, &m.id[i]);
+			if (rename(m.old[i], q) < 0)
+				abort();
+			free(q);
+		}
+		q = under(p, ".moved");
+		file_write_atomic(q, "1\n", 2, 0600);
+		free(q);
+		free(p);
+		for (int i = 0; i < MIG_N / 2; i++) {
+			q = migrate_path(d, namer, &m.id[i]);
+			mkdir_p(m.keyed[i], 0700);
+			rmdir(m.keyed[i]);
+			if (rename(q, m.keyed[i]) < 0)
+				abort();
+			free(q);
+		}
+		ok(all_migrated(d, &k, &m),
+		   "killed in phase 2 (half moved back): the next open finishes");
+		chunkstore_free(namer);
+		free(tmp);
+	}
+	for (int i = 0; i < MIG_N; i++) {
+		free(m.old[i]);
+		free(m.keyed[i]);
+	}
+	free(d);
 	crypto_key_release(&k);
 }
 
@@ -308,6 +505,7 @@ int main(void)
 	chunkstore_free(cs);
 	crypto_key_release(&k);
 	test_chunkstore_wrong_key(dir);
+	test_chunkstore_migration(base);
 
 	rm_rf(base);
 	return tap_done();
