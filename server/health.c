@@ -116,7 +116,8 @@ int api_healthz(struct http_req *req)
 	rc = health_check(req->srv, &what);
 	if (!rc) {
 		body = strdup("ok\n");
-		return body ? http_reply_bytes(req, 200, body, 3, "text/plain") :
+		return body ? http_reply_bytes(req, 200, body, 3,
+					       "text/plain") :
 			      -ENOMEM;
 	}
 	/* The reason goes to the log: the caller is not authenticated, so
