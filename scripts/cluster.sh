@@ -267,10 +267,18 @@ pg_down()
 {
 	local pg=$DIR/pg
 
-	running "$pg/data/postmaster.pid" || return 0
+	local pid i
+
+	pid=$(pid_of "$pg/data/postmaster.pid")
+	ours "$pid" || return 0
 	as_pg "$PGBIN/pg_ctl" -D "$pg/data" -m fast -w -t 30 stop >/dev/null ||
 		stop_pidfile postgres "$pg/data/postmaster.pid"
-	say "stopped postgres"
+	# pg_ctl returns once the PID file is gone: the process ends after.
+	for ((i = 0; i < 100; i++)); do
+		ours "$pid" || break
+		sleep 0.05
+	done
+	say "stopped postgres (pid $pid)"
 }
 
 # --- Ceph: one monitor, one BlueStore OSD on a sparse file, RGW ----------
@@ -630,7 +638,7 @@ EOF
 
 write_env()
 {
-	local i dirs= pids= ports=
+	local i dirs='' pids='' ports=''
 
 	for ((i = 1; i <= NODES; i++)); do
 		dirs="$dirs $(node_dir "$i")"
