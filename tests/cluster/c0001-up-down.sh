@@ -154,7 +154,7 @@ check_eq "an unsigned GET is refused (403)" 403 "$code"
 # HAProxy: TLS 1.3 with the deployment's CA, in front of healthy nodes.
 hz()
 {
-	curl -sS --cacert "$COFFRE_CACERT" -o "$T/hz" -w '%{http_code}' "$@" \
+	curl -sS --cacert "$COFFRE_CACERT" -o "$T/hz" -w "%{http_code}" \
 		"$COFFRE_URL/healthz" 2>>"$T/curl.log"
 	echo " $(cat "$T/hz" 2>/dev/null)"
 }
