@@ -178,18 +178,25 @@ find_coffred()
 	COFFRED=$(realpath "$COFFRED")
 }
 
-# What this coffred's init takes: the shared stores of issue 12 (an index
-# in PostgreSQL, chunks in S3) and further nodes joining a first one.
+# What this coffred's init takes, from its usage text: the stores of issue
+# 12 one by one (an index in PostgreSQL, chunks in S3, a shared ledger) and
+# further nodes joining a first one.  Several nodes serve one safe only
+# when all three are shared.
 coffred_features()
 {
 	local text
 
 	text=$("$COFFRED" 2>&1)
-	HAS_SHARED=0
-	HAS_JOIN=0
-	grep -q -- '--index' <<<"$text" && grep -q -- '--chunks' <<<"$text" &&
-		HAS_SHARED=1
+	HAS_INDEX=0 HAS_CHUNKS=0 HAS_LEDGER=0 HAS_JOIN=0
+	grep -q -- '--index' <<<"$text" && HAS_INDEX=1
+	grep -q -- '--chunks' <<<"$text" && HAS_CHUNKS=1
+	grep -q -- '--ledger' <<<"$text" && HAS_LEDGER=1
 	grep -q -- '--join' <<<"$text" && HAS_JOIN=1
+	HAS_SHARED=0
+	[ $HAS_INDEX$HAS_CHUNKS$HAS_LEDGER = 111 ] && HAS_SHARED=1
+	STORES="index=$([ $HAS_INDEX = 1 ] && echo postgresql || echo sqlite)"
+	STORES="$STORES chunks=$([ $HAS_CHUNKS = 1 ] && echo s3 || echo dir)"
+	STORES="$STORES ledger=$([ $HAS_LEDGER = 1 ] && echo postgresql || echo dir)"
 }
 
 # --- PostgreSQL ---------------------------------------------------------
@@ -525,14 +532,18 @@ nodes_up()
 		d=$(node_dir "$i")
 		if [ ! -f "$d/coffred.conf" ]; then
 			opts=(--listen "127.0.0.1:${NODE_PORT[i - 1]}")
-			if [ "$HAS_SHARED" = 1 ]; then
-				if [ "$i" -gt 1 ] && [ "$HAS_JOIN" = 1 ]; then
-					opts+=(--join "$(node_dir 1)")
-				else
-					opts+=(--index "$COFFRE_PG_URL"
-						--chunks "$COFFRE_S3_URL"
+			if [ "$i" -gt 1 ] && [ "$HAS_JOIN" = 1 ]; then
+				opts+=(--join "$(node_dir 1)")
+			else
+				# Each store coffred can put outside
+				# DATADIR goes to the deployment's.
+				[ "$HAS_INDEX" = 1 ] &&
+					opts+=(--index "$COFFRE_PG_URL")
+				[ "$HAS_CHUNKS" = 1 ] &&
+					opts+=(--chunks "$COFFRE_S3_URL"
 						--s3-key-file "$DIR/s3/key")
-				fi
+				[ "$HAS_LEDGER" = 1 ] &&
+					opts+=(--ledger postgresql)
 			fi
 			PGPASSFILE=$DIR/pgpass "$COFFRED" init "$d" "${opts[@]}" \
 				>>"$DIR/nodes/$i.log" 2>&1 ||
@@ -657,6 +668,7 @@ write_env()
 			COFFRE_S3_BUCKET "$BUCKET" \
 			COFFRE_S3_KEY_FILE "$DIR/s3/key" \
 			COFFRE_SHARED_STORES "$HAS_SHARED" \
+			COFFRE_NODE_STORES "$STORES" \
 			COFFRE_NODES "$NODES" \
 			COFFRE_DATADIR "$(node_dir 1)" \
 			COFFRE_NODE_DATADIRS "${dirs# }" \
@@ -688,7 +700,7 @@ cmd_up()
 	if [ "$HAS_SHARED" = 0 ] && [ "$NODES" -gt 1 ]; then
 		# Two nodes on embedded stores would each hold their own
 		# safe: one node until coffred has shared stores.
-		note=" (this coffred has no shared index and chunk store: one node)"
+		note=" (this coffred does not share index, chunks and ledger: one node)"
 		NODES=1
 	fi
 	mkdir -p "$DIR" || die "cannot create $DIR"
@@ -709,7 +721,7 @@ cmd_up()
 	say "s3 bucket $BUCKET on http://127.0.0.1:$RGW_PORT"
 	tls_up
 	nodes_up
-	say "$NODES coffred node(s) up$note"
+	say "$NODES coffred node(s) up, $STORES$note"
 	haproxy_up
 	write_env
 	say "up in $(since "$t0") s: $DIR/env; COFFRE_URL=https://127.0.0.1:$HAPROXY_PORT"

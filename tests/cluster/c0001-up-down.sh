@@ -165,12 +165,19 @@ check "the certificate is the deployment CA's, for 127.0.0.1" sh -c \
 	'! curl -s -o /dev/null "$1/healthz"' _ "$COFFRE_URL"
 check_eq "HAProxy balances COFFRE_NODES nodes" "$COFFRE_NODES" \
 	"$(grep -c '^[[:space:]]*server node' "$C/haproxy/haproxy.cfg")"
-if [ "$COFFRE_SHARED_STORES" = 1 ]; then
-	check "the nodes use PostgreSQL and S3" \
-		grep -q "^index *= *postgresql://" "$COFFRE_DATADIR/coffred.conf"
-else
-	diag "coffred has no shared stores yet: one node on its embedded stores"
-fi
+diag "node stores: $COFFRE_NODE_STORES"
+case " $COFFRE_NODE_STORES " in
+*" chunks=s3 "*)
+	check "node 1 keeps its chunks in the deployment's bucket" \
+		grep -q "^chunks *= *$COFFRE_S3_URL" "$COFFRE_DATADIR/coffred.conf" ;;
+esac
+case " $COFFRE_NODE_STORES " in
+*" index=postgresql "*)
+	check "node 1 keeps its index in the deployment's PostgreSQL" \
+		grep -q "^index *= *postgresql://" "$COFFRE_DATADIR/coffred.conf" ;;
+esac
+[ "$COFFRE_SHARED_STORES" = 1 ] ||
+	diag "coffred does not share index, chunks and ledger yet: one node"
 port1=${COFFRE_NODE_PORTS%% *}
 code=$(curl -sS -o /dev/null -w '%{http_code}' \
 	--cacert "$COFFRE_DATADIR/tls/ca.pem" "https://127.0.0.1:$port1/healthz")
