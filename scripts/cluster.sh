@@ -129,7 +129,7 @@ wait_until()
 # nodes' certificates and coffred.conf name them).
 ports_load()
 {
-	local n=$((5 + NODES))
+	local n=$((5 + WANT_NODES))
 
 	if [ ! -s "$DIR/ports" ]; then
 		python3 - "$n" >"$DIR/ports.tmp" <<'EOF' || die "cannot pick free ports"
@@ -580,7 +580,7 @@ nodes_down()
 
 haproxy_up()
 {
-	local h=$DIR/haproxy i
+	local h=$DIR/haproxy i old
 
 	mkdir -p "$h"
 	: >"$h/nodes-ca.pem"
@@ -629,15 +629,22 @@ EOF
 			cat "$h/check.log" >&2
 			die "bad HAProxy configuration ($h/haproxy.cfg)"
 		}
-	if running "$h/haproxy.pid"; then
-		# Same configuration file: a reload takes a changed node list.
-		:
+	if running "$h/haproxy.pid" && cmp -s "$h/haproxy.cfg" "$h/haproxy.cfg.run"
+	then
+		: # running with this configuration
 	else
-		haproxy -f "$h/haproxy.cfg" >"$h/haproxy.log" 2>&1 9>&- ||
+		# Not running, or running with another node list: a new
+		# HAProxy takes over the port (-sf: the old one finishes its
+		# connections, then exits).
+		old=$(pid_of "$h/haproxy.pid")
+		ours "$old" || old=
+		haproxy -f "$h/haproxy.cfg" ${old:+-sf "$old"} \
+			>"$h/haproxy.log" 2>&1 9>&- ||
 			{
 				cat "$h/haproxy.log" >&2
 				die "HAProxy did not start"
 			}
+		cp "$h/haproxy.cfg" "$h/haproxy.cfg.run"
 	fi
 	wait_until "haproxy" "$h/haproxy.log" "$h/haproxy.pid" \
 		curl -sf -o /dev/null --cacert "$DIR/tls/ca.pem" \
@@ -697,6 +704,7 @@ cmd_up()
 	find_coffred
 	coffred_features
 	note=
+	WANT_NODES=$NODES # ports for them all, for a later coffred that shares
 	if [ "$HAS_SHARED" = 0 ] && [ "$NODES" -gt 1 ]; then
 		# Two nodes on embedded stores would each hold their own
 		# safe: one node until coffred has shared stores.
