@@ -2,6 +2,10 @@
 # Install every Debian 12 package needed to build, test, benchmark and demo
 # coffre.  This is the one list; debian/control's Build-Depends
 # must stay in step with it.  Needs root (or sudo).
+#
+# --cluster adds CLUSTER_PACKAGES, what scripts/cluster.sh runs (PostgreSQL,
+# Ceph, HAProxy): only scripts/test.sh --cluster needs them.  It combines
+# with --list, --missing and --always (e.g. --cluster --missing).
 set -euo pipefail
 
 PACKAGES=(
@@ -23,6 +27,18 @@ PACKAGES=(
 	dpkg-dev debhelper lintian fakeroot # scripts/package-check.sh: the .deb packages
 	clang libclang-rt-14-dev # tests/fuzz: libFuzzer, ASan, UBSan
 )
+
+# A real deployment on one machine (scripts/cluster.sh, tests/cluster/).
+CLUSTER_PACKAGES=(
+	postgresql-15 postgresql-client-15
+	ceph-mon ceph-osd radosgw ceph-common
+	haproxy
+	util-linux # runuser, setsid, flock
+)
+if [ "${1:-}" = --cluster ]; then
+	PACKAGES+=("${CLUSTER_PACKAGES[@]}")
+	shift
+fi
 
 installed()
 {

@@ -10,6 +10,12 @@
 # through sudo), and always checks them when CI=true.  Build directories:
 # build/, build-asan/ and build-fuzz/ (override with BUILD_DIR, ASAN_DIR
 # and FUZZ_DIR).
+#
+# scripts/test.sh --cluster is a step of its own, not part of the above:
+# it installs the cluster packages (scripts/install-deps.sh --cluster),
+# builds the plain build and runs tests/cluster/*.sh, each against a
+# deployment of scripts/cluster.sh (PostgreSQL, Ceph RGW, HAProxy, coffred
+# nodes), with the same closing line.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -17,6 +23,41 @@ BUILD_DIR=${BUILD_DIR:-build}
 ASAN_DIR=${ASAN_DIR:-build-asan}
 LOG_DIR=${LOG_DIR:-$BUILD_DIR-logs}
 mkdir -p "$LOG_DIR"
+
+# The cluster step: one result per TAP check of tests/cluster/*.sh.
+cluster_step()
+{
+	local t log ok bad passed=0 failed=0
+
+	if [ "${CI:-}" = true ]; then
+		scripts/install-deps.sh --cluster --always || exit 1
+	elif [ -n "$(scripts/install-deps.sh --cluster --missing)" ]; then
+		scripts/install-deps.sh --cluster || exit 1
+	fi
+	echo "=== cluster: build $BUILD_DIR"
+	if ! { [ -f "$BUILD_DIR/build.ninja" ] ||
+		meson setup "$BUILD_DIR" -Dwerror=true >"$LOG_DIR/setup-cluster.log" 2>&1; } ||
+		! ninja -C "$BUILD_DIR" >"$LOG_DIR/build-cluster.log" 2>&1; then
+		echo "=== cluster: build FAILED (logs in $LOG_DIR)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	for t in tests/cluster/*.sh; do
+		log=$LOG_DIR/cluster-$(basename "$t" .sh).log
+		echo "=== cluster: $t"
+		COFFRED=$PWD/$BUILD_DIR/server/coffred COFFRE=$PWD/$BUILD_DIR/client/coffre \
+			timeout -k 30 "${CLUSTER_TIMEOUT:-900}" "$t" 2>&1 | tee "$log"
+		ok=$(grep -c '^ok ' "$log")
+		bad=$(grep -c '^not ok ' "$log")
+		grep -q '^1\.\.' "$log" || bad=$((bad + 1)) # cut short
+		passed=$((passed + ok))
+		failed=$((failed + bad))
+	done
+	echo "cluster: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+[ "${1:-}" = --cluster ] && cluster_step
 
 # install-deps.sh does nothing when every package is there, and uses sudo
 # when not run as root.

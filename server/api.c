@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "common/err.h"
+#include "server/health.h"
 
 #define SEG_MAX	       8
 /* A CMS signature of up to ESIG_MAX bytes, in base64, and its fields. */
@@ -24,9 +25,20 @@ static const struct http_route r_login = {
 	.name = "login",
 	.body = HTTP_BODY_JSON,
 	.in_space = 0,
+	.open = 1,
 	.right = AUTH_READ,
 	.fn = api_login,
 	.body_max = HTTP_JSON_LOGIN,
+};
+/* For load balancers: no token, no space (health.c). */
+static const struct http_route r_healthz = {
+	.method = "GET",
+	.name = "healthz",
+	.body = HTTP_BODY_NONE,
+	.in_space = 0,
+	.open = 1,
+	.right = AUTH_READ,
+	.fn = api_healthz,
 };
 /* The caller's account: sessions, password, invitations. */
 #define ACCOUNT(var, m, nm, b, f)                                  \
@@ -247,6 +259,8 @@ int api_route(struct http_req *req, const char *url, const char *method)
 	char *seg[SEG_MAX], *p, *save = NULL;
 	size_t n = 0;
 
+	if (!strcmp(url, "/healthz"))
+		return pick(req, method, &r_healthz, NULL);
 	if (strlen(url) > HTTP_URL_MAX || strncmp(url, "/v1/", 4))
 		return err_set(-ENOENT, "no such resource");
 	memcpy(copy, url + 4, strlen(url + 4) + 1);

@@ -269,7 +269,7 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 		return err_set(-E2BIG, "JSON body of %s over %zu bytes",
 			       req->route->name, json_max(req));
 
-	if (strcmp(req->route->name, "login")) {
+	if (!req->route->open) {
 		rc = auth_token_check(&req->auth,
 				      MHD_lookup_connection_value(
 					      req->conn, MHD_HEADER_KIND,

@@ -73,6 +73,7 @@ struct http_route {
 	const char *name; /* for the code, not the wire */
 	enum http_body body;
 	int in_space;	       /* path names a space */
+	int open;	       /* no token asked: login, healthz */
 	enum auth_right right; /* checked before the body is read */
 	http_handler fn;
 	size_t body_max; /* JSON bytes at most; 0: HTTP_JSON_SMALL */
