@@ -25,7 +25,69 @@ static const char usage_text[] =
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association]\n"
 	"       coffred space path DATADIR SPACE\n"
 	"       coffred key export DATADIR --allowed-signers|--tsa-ca\n"
-	"       coffred fsck DATADIR [SPACE]\n";
+	"       coffred fsck DATADIR [SPACE]\n"
+	"       coffred help [COMMAND] | COMMAND --help\n";
+
+/* What each command does, for `coffred help CMD` and `coffred CMD --help`. */
+static const struct {
+	const char *cmd, *what;
+} summaries[] = {
+	{ "init",
+	  "create a data directory: keys, TLS CA and certificate, index, coffred.conf" },
+	{ "serve",
+	  "serve the data directory over HTTPS; SIGTERM stops cleanly" },
+	{ "user add", "add a login (password from the file's first line)" },
+	{ "space create", "create a space with its owner and ledger" },
+	{ "space path", "print the space's bare git ledger" },
+	{ "key export", "print the public keys that verify the history" },
+	{ "fsck",
+	  "check that chunks, ledger, index, signatures and timestamps agree" },
+};
+
+/*
+ * The usage lines of cmd ("user" or "user add"), and what it does; 0 when
+ * cmd names no command.
+ */
+static int help_for(FILE *f, const char *cmd)
+{
+	const char *line = usage_text;
+	int found = 0;
+	size_t n = strlen(cmd);
+
+	while (*line) {
+		const char *start = strstr(line, "coffred ");
+		size_t len = strcspn(line, "\n");
+
+		if (start && start < line + len &&
+		    !strncmp(start + 8, cmd, n) &&
+		    (start[8 + n] == ' ' || start[8 + n] == '\n')) {
+			fprintf(f, "%s %.*s\n", found ? "      " : "usage:",
+				(int)(line + len - start), start);
+			found = 1;
+		}
+		line += len + (line[len] == '\n');
+	}
+	for (size_t i = 0; found && i < ARRAY_SIZE(summaries); i++)
+		if (!strncmp(summaries[i].cmd, cmd, n))
+			fprintf(f, "  %-13s %s\n", summaries[i].cmd,
+				summaries[i].what);
+	if (found)
+		fputs("exit status: 0 success, 1 failure, 2 usage error; see coffred(8)\n",
+		      f);
+	return found;
+}
+
+/* --help or -h among the arguments, before any "--". */
+static int help_wanted(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return 0;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	}
+	return 0;
+}
 
 static int usage(const char *why)
 {
@@ -126,12 +188,35 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return EXIT_SUCCESS;
 	}
+	if (!strcmp(argv[1], "help")) {
+		char cmd[64];
+
+		if (argc == 2) {
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		}
+		snprintf(cmd, sizeof(cmd), "%s%s%s", argv[2],
+			 argc > 3 ? " " : "", argc > 3 ? argv[3] : "");
+		if (argc > 4 || !help_for(stdout, cmd))
+			return usage("help: no such command");
+		return EXIT_SUCCESS;
+	}
+	if (help_wanted(argc, argv)) {
+		char cmd[64];
+		int sub = argc > 2 && argv[2][0] != '-';
+
+		/* "user add --help", or "user --help": the command words */
+		snprintf(cmd, sizeof(cmd), "%s%s%s", argv[1], sub ? " " : "",
+			 sub ? argv[2] : "");
+		if (help_for(stdout, cmd) || help_for(stdout, argv[1]))
+			return EXIT_SUCCESS;
+		return usage("unknown command");
+	}
 	if (!strcmp(argv[1], "init")) {
 		rc = parse(argc - 1, argv + 1, o_init, 1, &o);
 		return rc ? rc :
 			    done(admin_init(o.pos[0], o.val[OPT_LISTEN],
-					    o.val[OPT_INDEX],
-					    o.val[OPT_CHUNKS],
+					    o.val[OPT_INDEX], o.val[OPT_CHUNKS],
 					    o.val[OPT_S3_KEY_FILE]));
 	}
 	if (!strcmp(argv[1], "serve")) {

@@ -44,6 +44,20 @@ else
 	not_ok "the man page is at $MAN"
 fi
 
+# coffred: the same for each of its commands
+bad=
+for c in init serve "user add" "space create" "space path" "key export" fsck; do
+	# shellcheck disable=SC2086 # the command's words
+	"$COFFRED" $c --help >"$T/h1" 2>&1 || bad+=" $c(--help exit $?)"
+	# shellcheck disable=SC2086
+	"$COFFRED" help $c >"$T/h2" 2>&1 || bad+=" $c(help exit $?)"
+	grep -q "^usage: coffred $c " "$T/h1" || bad+=" $c(usage)"
+	cmp -s "$T/h1" "$T/h2" || bad+=" $c(differ)"
+done
+check_eq "every coffred command answers --help and help CMD alike, exit 0" "" "$bad"
+"$COFFRED" help nosuch >/dev/null 2>&1
+check_eq "coffred help of an unknown command is a usage error (2)" 2 $?
+
 # --- a drive ---------------------------------------------------------------
 demo_mounts a
 echo hello >"$A/note.txt"
