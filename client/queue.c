@@ -32,7 +32,7 @@
 /* A queued op holds at most two paths and a few short fields. */
 #define OP_JSON_MAX (3 * PATH_MAX_LEN + 1024)
 /* The row format written: 2 names the batch an op was sent in. */
-#define OP_FORMAT 2
+#define OP_FORMAT   2
 
 struct queue {
 	pthread_mutex_t lock;

@@ -562,8 +562,7 @@ static int deposit_landed(struct fs *fs, struct bop *o)
 	struct remote_meta rm;
 
 	if (o->op.kind != QUEUE_DEPOSIT || o->seq > fs->replay_seq ||
-	    o->op.batch[0] ||
-	    remote_stat(fs, o->op.path, &rm) < 0) {
+	    o->op.batch[0] || remote_stat(fs, o->op.path, &rm) < 0) {
 		err_clear();
 		return 0;
 	}
