@@ -58,6 +58,8 @@ static int pend_register(struct fs *fs, const struct queue_op *op,
 		return -ENOMEM;
 	}
 	p->seq = op->seq;
+	/* sent before under its batch's id: it goes again as it was */
+	p->inflight = op->batch[0] != '\0';
 	p->node = n;
 	/* replayed at start: the close came a settle delay before it was
 	 * ready (the same delay, unless the mount's settle changed) */
@@ -558,13 +560,13 @@ int pend_replay(struct fs *fs)
 	if (rc >= 0) {
 		for (i = 0; i < r.n; i++)
 			replay_one(fs, &r.ops[i]);
+		if (r.n)
+			log_info("%zu queued operations resume", r.n);
 		/* deposits up to here may have been committed already by
-		 * the process that queued them (sync.c checks) */
+		 * a process that sent them unnamed (sync.c checks) */
 		for (i = 0; i < r.n; i++)
 			if (r.ops[i].seq > fs->replay_seq)
 				fs->replay_seq = r.ops[i].seq;
-		if (r.n)
-			log_info("%zu queued operations resume", r.n);
 		staging_sweep(fs);
 		rc = 0;
 	}

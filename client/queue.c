@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/crypto.h"
 #include "common/err.h"
@@ -30,6 +31,8 @@
 #define LIST_PAGE   256
 /* A queued op holds at most two paths and a few short fields. */
 #define OP_JSON_MAX (3 * PATH_MAX_LEN + 1024)
+/* The row format written: 2 names the batch an op was sent in. */
+#define OP_FORMAT   2
 
 struct queue {
 	pthread_mutex_t lock;
@@ -135,7 +138,12 @@ static int op_seal(struct queue *q, const struct queue_op *op, uint64_t seq,
 				json_integer((json_int_t)op->sbase_version)) ||
 	    json_object_set_new(o, "ready_at_ms",
 				json_integer((json_int_t)op->ready_at_ms)) ||
-	    (op->fclass[0] && set_str(o, "class", op->fclass))) {
+	    (op->fclass[0] && set_str(o, "class", op->fclass)) ||
+	    json_object_set_new(o, "v", json_integer(OP_FORMAT)) ||
+	    (op->batch[0] && set_str(o, "batch", op->batch)) ||
+	    (op->batch[0] &&
+	     json_object_set_new(o, "mtime",
+				 json_integer((json_int_t)op->mtime)))) {
 		rc = err_set(-EINVAL, "queue: operation has invalid text");
 		goto out;
 	}
@@ -250,6 +258,17 @@ static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob, size_t n,
 			goto out;
 		memcpy(op->fclass, json_string_value(v),
 		       strlen(json_string_value(v)) + 1);
+	}
+	v = json_object_get(o, "batch");
+	if (json_is_string(v)) {
+		const char *id = json_string_value(v);
+
+		if (strlen(id) != QUEUE_BATCH_LEN ||
+		    strspn(id, "0123456789abcdef") != QUEUE_BATCH_LEN)
+			goto out;
+		memcpy(op->batch, id, QUEUE_BATCH_LEN + 1);
+		v = json_object_get(o, "mtime");
+		op->mtime = json_is_integer(v) ? json_integer_value(v) : 0;
 	}
 	op->seq = seq;
 	/* the sync engine trusts a queued op to carry its paths */
@@ -437,6 +456,46 @@ int queue_update(struct queue *q, const struct queue_op *op)
 	pthread_mutex_unlock(&q->lock);
 	free(blob);
 	return rc;
+}
+
+int queue_update_many(struct queue *q, const struct queue_op *const *ops,
+		      size_t n)
+{
+	uint8_t *blob = NULL;
+	size_t i, len;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		rc = op_check(ops[i]);
+		if (rc < 0)
+			return rc;
+	}
+	pthread_mutex_lock(&q->lock);
+	rc = exec(q, "BEGIN IMMEDIATE");
+	for (i = 0; rc == 0 && i < n; i++) {
+		rc = op_seal(q, ops[i], ops[i]->seq, &blob, &len);
+		if (rc == 0)
+			rc = put_row(q, &q->st_update,
+				     "UPDATE ops SET blob = ?1 WHERE seq = ?2",
+				     ops[i]->seq, blob, len);
+		free(blob);
+		blob = NULL;
+	}
+	if (rc == 0)
+		rc = exec(q, "COMMIT");
+	if (rc < 0)
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+void queue_batch_id(char *out)
+{
+	uint8_t raw[QUEUE_BATCH_LEN / 2];
+
+	randombytes_buf(raw, sizeof(raw));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
 /* q->lock held. */

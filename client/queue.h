@@ -7,6 +7,10 @@
  * written to the WAL before returning, so it survives a SIGKILL of the
  * process; synchronous=NORMAL, and queue_sync() checkpoints with fsync for
  * power-loss durability.  Thread-safe (internal mutex).
+ *
+ * Rows carry a format number ("v": 2, which names the batch an op was sent
+ * in); a row of the first format (no "v", no batch) reads as an op never
+ * sent, so a queue left by an older drive drains as it is.
  */
 #ifndef COFFRE_CLIENT_QUEUE_H
 #define COFFRE_CLIENT_QUEUE_H
@@ -16,6 +20,9 @@
 
 struct queue;
 struct crypto_key;
+
+/* A batch id: 128 random bits in hex (protocol.md, "Commits"). */
+#define QUEUE_BATCH_LEN 32
 
 enum queue_kind {
 	QUEUE_MKDIR,
@@ -42,6 +49,12 @@ struct queue_op {
 	/* MKDIR: the class set on the folder before it reached the server,
 	 * "" for none (the server's default: the parent's) */
 	char fclass[16];
+	/* The id of the batch this op was sent in, "" before its first
+	 * send.  Set, with every op of the batch, before the commit goes
+	 * out: a retry, after a lost reply or a restart, sends the same ops
+	 * under the same id and the server applies them once. */
+	char batch[QUEUE_BATCH_LEN + 1];
+	int64_t mtime; /* DEPOSIT in a named batch: the mtime it sent */
 };
 
 int queue_open(struct queue **out, const char *dir,
@@ -52,6 +65,11 @@ void queue_free(struct queue *q);
 int queue_append(struct queue *q, struct queue_op *op);
 /* Rewrite the row op->seq (e.g. a rename while the deposit waits). */
 int queue_update(struct queue *q, const struct queue_op *op);
+/* Rewrite n rows in one transaction: all of them, or none on error. */
+int queue_update_many(struct queue *q, const struct queue_op *const *ops,
+		      size_t n);
+/* A fresh batch id into out (QUEUE_BATCH_LEN + 1 bytes). */
+void queue_batch_id(char *out);
 int queue_remove(struct queue *q, uint64_t seq);
 /* Remove n ops in one transaction: all of them, or none on error.  As
  * with queue_remove, an op removed already is no error. */

@@ -129,6 +129,19 @@ static int64_t batch_take(struct fs *fs, struct batch *b, size_t max_ops)
 	size_t n;
 
 	b->n = 0;
+	/* a batch sent before (its reply lost, or the drive restarted) goes
+	 * again exactly as it was, under its id: the same ops, no more */
+	if (fs->pends && fs->pends->op.batch[0]) {
+		n = 0;
+		HASH_ITER(hh, fs->pends, p, tmp)
+		{
+			if (n == BATCH_MAX_OPS ||
+			    strcmp(p->op.batch, fs->pends->op.batch))
+				break;
+			n++;
+		}
+		goto take;
+	}
 	n = ready_prefix(fs, max_ops, now, &wake);
 	if (!n)
 		return wake;
@@ -136,6 +149,7 @@ static int64_t batch_take(struct fs *fs, struct batch *b, size_t max_ops)
 	if (n < BATCH_GATHER_OPS && wake && wake - now < BATCH_GAP_MS &&
 	    !fs->sync_force && now < hold_until)
 		return wake < hold_until ? wake : hold_until;
+take:
 	HASH_ITER(hh, fs->pends, p, tmp)
 	{
 		if (b->n == n)
@@ -152,22 +166,26 @@ static int64_t batch_take(struct fs *fs, struct batch *b, size_t max_ops)
 			if (p->op.kind == QUEUE_DEPOSIT)
 				b->ops[b->n].meta = node_meta_json(p->node);
 		}
+		if (p->op.batch[0])
+			b->ops[b->n].mtime = p->op.mtime; /* as sent */
 		p->inflight = 1;
 		b->n++;
 	}
 	return 0;
 }
 
-/* Give the batch back (fs->lock held): clear in-flight marks. */
-static void batch_put(struct fs *fs, struct batch *b)
+/* Give the batch back (fs->lock held): clear in-flight marks.  An op of a
+ * named batch stays in flight: the server may hold it already, so no
+ * rename or removal may rewrite it before it is sent again as it was. */
+static void batch_put_from(struct fs *fs, struct batch *b, size_t from)
 {
 	size_t i;
 
-	for (i = 0; i < b->n; i++) {
+	for (i = from; i < b->n; i++) {
 		struct bop *o = &b->ops[i];
 		struct pend *p = pend_find(fs, o->seq);
 
-		if (p)
+		if (p && !p->op.batch[0])
 			p->inflight = 0;
 		if (o->node) {
 			if (o->op.kind == QUEUE_DEPOSIT)
@@ -181,8 +199,13 @@ static void batch_put(struct fs *fs, struct batch *b)
 		if (o->st)
 			staging_close(o->st);
 	}
-	b->n = 0;
+	b->n = from;
 	pthread_cond_broadcast(&fs->cond);
+}
+
+static void batch_put(struct fs *fs, struct batch *b)
+{
+	batch_put_from(fs, b, 0);
 }
 
 static int bop_add_chunk(struct bop *o, const struct obj_id *id, size_t len)
@@ -533,14 +556,15 @@ static json_t *bop_json(const struct bop *o)
 	return j;
 }
 
-/* Prepare, upload and commit a batch.  On failure *bad_op is the index of
- * the operation at fault, or -1. */
 /*
- * A deposit replayed from the queue at start may have been committed by
- * the process that queued it, killed before it could dequeue it.  The
- * server's current version of the path tells: our doc (or a new one), a
- * version past our base, by us, with our content's SHA-256.  Then sending
- * it again would only make an identical second version.
+ * A deposit replayed from the queue at start that was never sent under a
+ * batch id may still have been committed: by a drive of the first queue
+ * format, which named no batch, killed before it could dequeue it, or by
+ * this one before its cache was restored from a copy.  The server's
+ * current version of the path tells: our doc (or a new one), a version
+ * past our base, by us, with our content's SHA-256.  Then sending it again
+ * would only make an identical second version.  A named batch needs no
+ * such guess: the server answers its retry with the first outcome.
  */
 static int deposit_landed(struct fs *fs, struct bop *o)
 {
@@ -548,7 +572,7 @@ static int deposit_landed(struct fs *fs, struct bop *o)
 	struct remote_meta rm;
 
 	if (o->op.kind != QUEUE_DEPOSIT || o->seq > fs->replay_seq ||
-	    remote_stat(fs, o->op.path, &rm) < 0) {
+	    o->op.batch[0] || remote_stat(fs, o->op.path, &rm) < 0) {
 		err_clear();
 		return 0;
 	}
@@ -594,6 +618,79 @@ static int splice_results(struct batch *b, json_t *reply)
 	return json_object_set_new(reply, "results", all) < 0 ? -ENOMEM : 0;
 }
 
+/*
+ * Name the batch before its first commit is sent (fs->lock not held): one
+ * id for all its ops, and each deposit's mtime, written to the queue in
+ * one transaction, so that whatever happens to the reply or to this
+ * process, the batch is sent again with the same id and the same ops.
+ */
+static int batch_name(struct fs *fs, struct batch *b)
+{
+	const struct queue_op **ops;
+	char id[QUEUE_BATCH_LEN + 1];
+	size_t i, n = 0;
+	int rc;
+
+	if (!b->n || b->ops[0].op.batch[0])
+		return 0;
+	ops = calloc(b->n, sizeof(*ops));
+	if (!ops)
+		return -ENOMEM;
+	queue_batch_id(id);
+	pthread_mutex_lock(&fs->lock);
+	for (i = 0; i < b->n; i++) {
+		struct pend *p = pend_find(fs, b->ops[i].seq);
+
+		if (!p)
+			continue;
+		memcpy(p->op.batch, id, sizeof(id));
+		p->op.mtime = b->ops[i].mtime;
+		ops[n++] = &p->op;
+	}
+	rc = queue_update_many(fs->q, ops, n);
+	for (i = 0; i < b->n; i++) {
+		struct pend *p = pend_find(fs, b->ops[i].seq);
+
+		if (rc < 0 && p)
+			p->op.batch[0] = '\0';
+		else if (rc == 0)
+			memcpy(b->ops[i].op.batch, id, sizeof(id));
+	}
+	pthread_mutex_unlock(&fs->lock);
+	free(ops);
+	return rc;
+}
+
+/*
+ * The server answered that the batch was not applied (fs->lock held): its
+ * ops are free again, to be rewritten, dropped or sent in another batch.
+ */
+static void batch_unname(struct fs *fs, struct batch *b)
+{
+	const struct queue_op **ops;
+	size_t i, n = 0;
+
+	if (!b->n || !b->ops[0].op.batch[0])
+		return;
+	ops = calloc(b->n, sizeof(*ops));
+	for (i = 0; i < b->n; i++) {
+		struct pend *p = pend_find(fs, b->ops[i].seq);
+
+		b->ops[i].op.batch[0] = '\0';
+		if (!p)
+			continue;
+		p->op.batch[0] = '\0';
+		p->op.mtime = 0;
+		if (ops)
+			ops[n++] = &p->op;
+	}
+	/* left named on disk, the ops would only be sent again under the
+	 * old id, which the server has not applied: no harm */
+	if (!ops || queue_update_many(fs->q, ops, n) < 0)
+		log_warn("cannot clear a refused batch's id: %s", err_msg());
+	free(ops);
+}
+
 static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 		      int *bad_op, int *local)
 {
@@ -621,10 +718,20 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 			goto out;
 		}
 	}
-	for (i = 0; i < b->n; i++) {
+	/* a named batch is sent again as it was, landed ops and all; an
+	 * unnamed one is cut where the landed check changes its answer, so
+	 * that the batch named below holds only ops it sends */
+	for (i = 0; !b->ops[0].op.batch[0] && i < b->n; i++) {
 		b->ops[i].landed = deposit_landed(fs, &b->ops[i]);
-		nsend += !b->ops[i].landed;
+		if (b->ops[i].landed != b->ops[0].landed) {
+			pthread_mutex_lock(&fs->lock);
+			batch_put_from(fs, b, i);
+			pthread_mutex_unlock(&fs->lock);
+			break;
+		}
 	}
+	for (i = 0; i < b->n; i++)
+		nsend += !b->ops[i].landed;
 	rc = upload_missing(fs, b);
 	if (rc < 0) {
 		/* an upload refused with a permanent code is the server's
@@ -642,6 +749,15 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 	}
 	json_object_set_new(body, "client", json_string(fs->hostname));
 	json_object_set_new(body, "ops", ops);
+	if (nsend) {
+		rc = batch_name(fs, b);
+		if (rc < 0) {
+			*local = 1;
+			goto out;
+		}
+		json_object_set_new(body, "batch",
+				    json_string(b->ops[0].op.batch));
+	}
 	for (i = 0; i < b->n; i++) {
 		json_t *j;
 
@@ -981,10 +1097,12 @@ static void *sync_main(void *arg)
 			pthread_mutex_lock(&fs->lock);
 		} else if (deposit_outcome(rc, local, bad, (unsigned)b.n) ==
 			   DEPOSIT_OUTCOME_LOST) {
+			batch_unname(fs, &b);
 			batch_lost_op(fs, &b, (size_t)bad, msg);
 		} else if (deposit_outcome(rc, local, bad, (unsigned)b.n) ==
 			   DEPOSIT_OUTCOME_HALVE) {
-			max_ops = b.n / 2; /* too large for the server */
+			batch_unname(fs, &b); /* refused whole: not applied */
+			max_ops = b.n / 2;    /* too large for the server */
 		} else if (deposit_outcome(rc, local, bad, (unsigned)b.n) ==
 			   DEPOSIT_OUTCOME_RETRY) {
 			struct timespec ts;
@@ -1030,6 +1148,8 @@ static void *sync_main(void *arg)
 		} else {
 			if (bad < 0 || (size_t)bad >= b.n)
 				bad = 0;
+			/* a refused batch was not applied (protocol.md) */
+			batch_unname(fs, &b);
 			batch_failed_op(fs, &b, (size_t)bad, rc, msg);
 		}
 		batch_put(fs, &b);

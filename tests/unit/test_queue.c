@@ -271,6 +271,144 @@ static void test_queue_remove_many(const struct crypto_key *key)
 	rm_rf(dir);
 }
 
+struct named {
+	int n;
+	char batch[4][QUEUE_BATCH_LEN + 1];
+	int64_t mtime[4];
+	char path[4][32];
+};
+
+static int collect_named(const struct queue_op *op, void *arg)
+{
+	struct named *s = arg;
+
+	if (s->n < 4) {
+		memcpy(s->batch[s->n], op->batch, sizeof(op->batch));
+		s->mtime[s->n] = op->mtime;
+		snprintf(s->path[s->n], sizeof(s->path[0]), "%s", op->path);
+	}
+	s->n++;
+	return 0;
+}
+
+/* Write a row as the first format did (no "v", no batch), sealed with the
+ * queue's key under ad = seq. */
+static int put_first_format_row(const char *dir, const struct crypto_key *key,
+				uint64_t seq, const char *json)
+{
+	uint8_t ad[8], blob[512];
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n = strlen(json);
+	int ok = -1;
+
+	for (int i = 0; i < 8; i++)
+		ad[i] = (uint8_t)(seq >> (8 * i));
+	if (n + CRYPTO_SEAL_OVERHEAD > sizeof(blob) ||
+	    crypto_seal(key, ad, sizeof(ad), json, n, blob) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/queue.db", dir);
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "INSERT INTO ops(seq, blob) VALUES(?1, ?2)",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+		sqlite3_bind_blob(st, 2, blob, (int)(n + CRYPTO_SEAL_OVERHEAD),
+				  SQLITE_STATIC);
+		ok = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ok;
+}
+
+/*
+ * A batch's id is written with its ops before the commit is sent and read
+ * back after a restart, with the mtime each deposit sent; a row queued by
+ * a drive that named no batch still reads, and can be rewritten.
+ */
+static void test_queue_named_batch(const struct crypto_key *key)
+{
+	struct queue *q = NULL;
+	struct queue_op a, b;
+	const struct queue_op *both[2] = { &a, &b };
+	char dir[] = "/tmp/test_queue_named.XXXXXX";
+	char id[QUEUE_BATCH_LEN + 1], id2[QUEUE_BATCH_LEN + 1];
+	struct named s;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "temp dir");
+		return;
+	}
+	queue_batch_id(id);
+	queue_batch_id(id2);
+	ok(strlen(id) == QUEUE_BATCH_LEN &&
+		   strspn(id, "0123456789abcdef") == QUEUE_BATCH_LEN,
+	   "a batch id is 32 hex digits");
+	ok(strcmp(id, id2) != 0, "two batch ids differ");
+
+	is_int(queue_open(&q, dir, key), 0, "open a queue");
+	memset(&a, 0, sizeof(a));
+	a.kind = QUEUE_DEPOSIT;
+	a.path = S("/a.txt");
+	a.staging = S("st-a");
+	b = a;
+	b.path = S("/b.txt");
+	b.staging = S("st-b");
+	is_int(queue_append(q, &a), 0, "queue a deposit");
+	is_int(queue_append(q, &b), 0, "queue another");
+	memcpy(a.batch, id, sizeof(id));
+	memcpy(b.batch, id, sizeof(id));
+	a.mtime = 1795773600;
+	b.mtime = 1795773601;
+	is_int(queue_update_many(q, both, 2), 0,
+	       "name both in one transaction");
+	a.mtime = 42;
+	b.seq = 999999;
+	is_int(queue_update_many(q, both, 2), -ENOENT,
+	       "a rewrite naming a missing row fails...");
+	queue_free(q);
+
+	q = NULL;
+	is_int(queue_open(&q, dir, key), 0, "reopen (a restart)");
+	memset(&s, 0, sizeof(s));
+	is_int(queue_list(q, collect_named, &s), 0, "list");
+	is_int(s.n, 2, "both queued");
+	ok(!strcmp(s.batch[0], id) && !strcmp(s.batch[1], id),
+	   "both keep the id they were named with");
+	ok(s.mtime[0] == 1795773600 && s.mtime[1] == 1795773601,
+	   "each keeps the mtime it was sent with (the failed rewrite "
+	   "changed none)");
+	queue_free(q);
+
+	/* a queue left by a drive that sent no batch id */
+	ok(put_first_format_row(dir, key, 5,
+				"{\"kind\":\"deposit\",\"path\":\"/old.txt\","
+				"\"staging\":\"st-old\",\"base_doc\":\"\","
+				"\"base_version\":0,\"ready_at_ms\":0}") == 0,
+	   "put a row of the first format");
+	is_int(queue_open(&q, dir, key), 0, "open it");
+	memset(&s, 0, sizeof(s));
+	is_int(queue_list(q, collect_named, &s), 0, "it lists");
+	is_int(s.n, 3, "with the others");
+	ok(s.n == 3 && !strcmp(s.path[2], "/old.txt") && !s.batch[2][0],
+	   "the old row reads as a deposit never sent");
+	memset(&a, 0, sizeof(a));
+	a.seq = 5;
+	a.kind = QUEUE_DEPOSIT;
+	a.path = S("/renamed.txt");
+	a.staging = S("st-old");
+	is_int(queue_update(q, &a), 0, "rewrite it (a rename while it waits)");
+	queue_free(q);
+	is_int(queue_open(&q, dir, key), 0, "reopen");
+	memset(&s, 0, sizeof(s));
+	queue_list(q, collect_named, &s);
+	ok(s.n == 3 && !strcmp(s.path[2], "/renamed.txt") && !s.batch[2][0],
+	   "rewritten in the new format, it keeps what it says");
+	queue_free(q);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	struct crypto_key key;
@@ -281,6 +419,7 @@ int main(void)
 	test_queue_order(&key);
 	test_queue_tamper(&key);
 	test_queue_remove_many(&key);
+	test_queue_named_batch(&key);
 	crypto_key_release(&key);
 	rm_rf(tmpdir);
 	return tap_done();
