@@ -28,8 +28,10 @@ static int op_copy(struct queue_op *dst, const struct queue_op *src)
 	dst->from = src->from ? strdup(src->from) : NULL;
 	dst->to = src->to ? strdup(src->to) : NULL;
 	dst->staging = src->staging ? strdup(src->staging) : NULL;
+	dst->meta = src->meta ? strdup(src->meta) : NULL;
 	if ((src->path && !dst->path) || (src->from && !dst->from) ||
-	    (src->to && !dst->to) || (src->staging && !dst->staging)) {
+	    (src->to && !dst->to) || (src->staging && !dst->staging) ||
+	    (src->meta && !dst->meta)) {
 		queue_op_release(dst);
 		return -ENOMEM;
 	}

@@ -141,6 +141,7 @@ static int op_seal(struct queue *q, const struct queue_op *op, uint64_t seq,
 	    (op->fclass[0] && set_str(o, "class", op->fclass)) ||
 	    json_object_set_new(o, "v", json_integer(OP_FORMAT)) ||
 	    (op->batch[0] && set_str(o, "batch", op->batch)) ||
+	    (op->batch[0] && set_str(o, "meta", op->meta)) ||
 	    (op->batch[0] &&
 	     json_object_set_new(o, "mtime",
 				 json_integer((json_int_t)op->mtime)))) {
@@ -269,6 +270,8 @@ static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob, size_t n,
 		memcpy(op->batch, id, QUEUE_BATCH_LEN + 1);
 		v = json_object_get(o, "mtime");
 		op->mtime = json_is_integer(v) ? json_integer_value(v) : 0;
+		if (dup_field(o, "meta", &op->meta) < 0)
+			goto out;
 	}
 	op->seq = seq;
 	/* the sync engine trusts a queued op to carry its paths */
@@ -651,5 +654,6 @@ void queue_op_release(struct queue_op *op)
 	free(op->from);
 	free(op->to);
 	free(op->staging);
-	op->path = op->from = op->to = op->staging = NULL;
+	free(op->meta);
+	op->path = op->from = op->to = op->staging = op->meta = NULL;
 }

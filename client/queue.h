@@ -55,6 +55,9 @@ struct queue_op {
 	 * under the same id and the server applies them once. */
 	char batch[QUEUE_BATCH_LEN + 1];
 	int64_t mtime; /* DEPOSIT in a named batch: the mtime it sent */
+	/* DEPOSIT in a named batch: the mode and user.* attributes it sent
+	 * (JSON object text), since they live in memory, not in staging */
+	char *meta;
 };
 
 int queue_open(struct queue **out, const char *dir,

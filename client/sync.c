@@ -168,6 +168,10 @@ take:
 		}
 		if (p->op.batch[0])
 			b->ops[b->n].mtime = p->op.mtime; /* as sent */
+		if (p->op.batch[0] && p->op.meta) {	  /* as sent, too */
+			json_decref(b->ops[b->n].meta);
+			b->ops[b->n].meta = json_loads(p->op.meta, 0, NULL);
+		}
 		p->inflight = 1;
 		b->n++;
 	}
@@ -645,6 +649,11 @@ static int batch_name(struct fs *fs, struct batch *b)
 			continue;
 		memcpy(p->op.batch, id, sizeof(id));
 		p->op.mtime = b->ops[i].mtime;
+		free(p->op.meta);
+		p->op.meta = b->ops[i].meta ?
+				     json_dumps(b->ops[i].meta,
+						JSON_COMPACT | JSON_SORT_KEYS) :
+				     NULL;
 		ops[n++] = &p->op;
 	}
 	rc = queue_update_many(fs->q, ops, n);
@@ -681,6 +690,8 @@ static void batch_unname(struct fs *fs, struct batch *b)
 			continue;
 		p->op.batch[0] = '\0';
 		p->op.mtime = 0;
+		free(p->op.meta);
+		p->op.meta = NULL;
 		if (ops)
 			ops[n++] = &p->op;
 	}

@@ -276,6 +276,7 @@ struct named {
 	char batch[4][QUEUE_BATCH_LEN + 1];
 	int64_t mtime[4];
 	char path[4][32];
+	char meta[4][64];
 };
 
 static int collect_named(const struct queue_op *op, void *arg)
@@ -285,6 +286,8 @@ static int collect_named(const struct queue_op *op, void *arg)
 	if (s->n < 4) {
 		memcpy(s->batch[s->n], op->batch, sizeof(op->batch));
 		s->mtime[s->n] = op->mtime;
+		snprintf(s->meta[s->n], sizeof(s->meta[0]), "%s",
+			 op->meta ? op->meta : "");
 		snprintf(s->path[s->n], sizeof(s->path[0]), "%s", op->path);
 	}
 	s->n++;
@@ -361,6 +364,7 @@ static void test_queue_named_batch(const struct crypto_key *key)
 	memcpy(b.batch, id, sizeof(id));
 	a.mtime = 1795773600;
 	b.mtime = 1795773601;
+	a.meta = S("{\"mode\":384}");
 	is_int(queue_update_many(q, both, 2), 0,
 	       "name both in one transaction");
 	a.mtime = 42;
@@ -379,6 +383,8 @@ static void test_queue_named_batch(const struct crypto_key *key)
 	ok(s.mtime[0] == 1795773600 && s.mtime[1] == 1795773601,
 	   "each keeps the mtime it was sent with (the failed rewrite "
 	   "changed none)");
+	ok(!strcmp(s.meta[0], "{\"mode\":384}") && !s.meta[1][0],
+	   "and the metadata it was sent with, none where it had none");
 	queue_free(q);
 
 	/* a queue left by a drive that sent no batch id */
