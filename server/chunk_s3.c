@@ -206,14 +206,14 @@ static int call(struct s3_state *s, const char *method, const char *path,
 	t = curl_slist_append(hl, hh);
 	if (t)
 		hl = t;
-	/* No 100-continue round trip: the body is small and already here. */
-	t = t ? curl_slist_append(hl, "Expect:") : NULL;
+	/*
+	 * Only x-amz-content-sha256: libcurl 7.88 signs every header given
+	 * here, a removal such as "Expect:" too, which S3 then cannot match.
+	 */
 	if (!t) {
-		curl_slist_free_all(hl);
 		curl_easy_cleanup(h);
 		return -ENOMEM;
 	}
-	hl = t;
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
