@@ -440,7 +440,8 @@ static void test_manifest_meta(void)
 		strcpy(w + pre, bad_lines[i]);
 		strcat(w, at);
 		is_int(manifest_parse(&m, w, strlen(w)), -EBADMSG,
-		       "refused: %.40s", bad_lines[i]);
+		       "refused: %.*s", (int)strcspn(bad_lines[i], "\n"),
+		       bad_lines[i]);
 		free(w);
 		free(t);
 	}
