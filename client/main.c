@@ -56,6 +56,7 @@ static const char usage_text[] =
 	"       coffre [--config DIR] proof PATH --out DIR [--version N]\n"
 	"       coffre [--config DIR] sign PATH --as author|recipient [--version N] [--password-file FILE]\n"
 	"       coffre [--config DIR] signatures PATH [--version N]\n"
+	"       coffre [--config DIR] declassify PATH --version N\n"
 	"       coffre [--config DIR] member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
 	"       coffre [--config DIR] member remove|list SPACE [LOGIN]\n"
 	"       coffre [--config DIR] grant PATH LOGIN read|deposit\n"
@@ -710,6 +711,7 @@ static const struct command {
 	{ "proof", cmd_proof },
 	{ "sign", cmd_sign },
 	{ "signatures", cmd_signatures },
+	{ "declassify", cmd_declassify },
 	{ "member", cmd_member },
 	{ "grant", cmd_grant },
 	{ "revoke", cmd_revoke },

@@ -606,38 +606,6 @@ static int doc_stat_cb(const struct ledger_entry *e, void *arg)
 		       -ENOENT;
 }
 
-int access_chunk_docs(struct index *ix, const char *space,
-		      const char *chunk_hex, access_doc_cb cb, void *arg)
-{
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	int rc, src;
-
-	rc = index_db(ix, &db);
-	/* NEEDSWORK: a scan of the space's manifests per lookup; a table of
-	 * chunk references would make it one index probe. */
-	if (rc == 0)
-		rc = prep(
-			db, &st,
-			"SELECT DISTINCT doc_id FROM versions WHERE space = ?1 AND instr(manifest, ?2) > 0",
-			space, chunk_hex, NULL, NULL);
-	if (rc < 0)
-		return rc;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		char doc[DOC_ID_HEX_LEN + 1];
-
-		snprintf(doc, sizeof(doc), "%s",
-			 (const char *)sqlite3_column_text(st, 0));
-		rc = cb(arg, doc);
-		if (rc)
-			break;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = db_fail(db, "read versions");
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 		    char *out, size_t outlen)
 {

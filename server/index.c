@@ -38,6 +38,10 @@ enum index_stmt {
 	ST_VERSION_PUT,
 	ST_VERSIONS,
 	ST_VERSION_ONE,
+	ST_VCHUNK_PUT,
+	ST_VCHUNK_REFS,
+	ST_VERSION_UNSEAL,
+	ST_SEALED_ANY,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -70,12 +74,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = ?1 AND m.login = ?2",
 	[ST_SPACES_OF] =
 		"SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = ?1 ORDER BY s.name",
+	/* A version recorded again (a replayed batch, the ledger read back)
+	 * keeps its seal: only an opening or a declassification lifts it. */
 	[ST_VERSION_PUT] =
-		"INSERT OR REPLACE INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		"INSERT INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(space, doc_id, version) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, deposited_by = excluded.deposited_by, deposited_at = excluded.deposited_at, \"commit\" = excluded.\"commit\", manifest = excluded.manifest",
 	[ST_VERSIONS] =
-		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
+		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
 	[ST_VERSION_ONE] =
-		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
+		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
+	[ST_VCHUNK_PUT] =
+		"INSERT OR IGNORE INTO version_chunks(space, chunk, doc_id, version) VALUES(?1, ?2, ?3, ?4)",
+	[ST_VCHUNK_REFS] =
+		"SELECT c.doc_id, c.version, v.sealed FROM version_chunks c JOIN versions v ON v.space = c.space AND v.doc_id = c.doc_id AND v.version = c.version WHERE c.space = ?1 AND c.chunk = ?2 ORDER BY c.doc_id, c.version",
+	[ST_VERSION_UNSEAL] =
+		"UPDATE versions SET sealed = 0 WHERE space = ?1 AND doc_id = ?2 AND version = ?3 AND sealed = 1",
+	[ST_SEALED_ANY] =
+		"SELECT 1 FROM versions WHERE space = ?1 AND sealed = 1 LIMIT 1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -168,6 +182,28 @@ static const char *const migrate_sql[] = {
 	"  PRIMARY KEY(space, login));\n"
 	"CREATE INDEX invitations_login ON invitations(login);\n"
 	"PRAGMA user_version = 3;\n",
+	/*
+	 * 3 -> 4: the seal of a version deposited in a confidential folder
+	 * (docs/protocol.md#access), and which versions hold each chunk, so
+	 * a chunk's readers are found by one indexed lookup.  The versions
+	 * already there get their chunks from their manifests' "chunk" lines.
+	 */
+	"ALTER TABLE versions ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE TABLE version_chunks(\n"
+	"  space TEXT NOT NULL,\n"
+	"  chunk TEXT NOT NULL,\n"
+	"  doc_id TEXT NOT NULL,\n"
+	"  version INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(space, chunk, doc_id, version)) WITHOUT ROWID;\n"
+	"WITH RECURSIVE split(space, doc_id, version, line, rest) AS (\n"
+	"  SELECT space, doc_id, version, '', manifest || char(10) FROM versions\n"
+	"  UNION ALL SELECT space, doc_id, version,\n"
+	"    substr(rest, 1, instr(rest, char(10)) - 1),\n"
+	"    substr(rest, instr(rest, char(10)) + 1) FROM split WHERE rest <> '')\n"
+	"INSERT OR IGNORE INTO version_chunks(space, chunk, doc_id, version)\n"
+	"  SELECT space, substr(line, 7, 64), doc_id, version FROM split\n"
+	"  WHERE substr(line, 1, 6) = 'chunk ';\n"
+	"PRAGMA user_version = 4;\n",
 };
 
 /* One SQLite connection and its prepared statements, used by one thread. */
@@ -839,6 +875,26 @@ out:
 	return rc;
 }
 
+/* The chunks a version's manifest names ("chunk HEX SIZE" lines). */
+static int put_chunks(struct index_conn *ix, const char *space,
+		      const struct index_version *v)
+{
+	sqlite3_stmt *st = NULL;
+	const char *p = v->manifest;
+	int rc = stmt_get(ix, ST_VCHUNK_PUT, &st);
+
+	for (; rc == 0 && p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, "chunk ", 6) || strlen(p) < 6 + 64)
+			continue;
+		bind_text(st, 1, space);
+		sqlite3_bind_text(st, 2, p + 6, 64, SQLITE_TRANSIENT);
+		bind_text(st, 3, v->doc_id);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)v->version);
+		rc = stmt_exec(ix, st, "record a version's chunks");
+	}
+	return rc;
+}
+
 static int put_version(struct index_conn *ix, const char *space,
 		       const struct index_version *v)
 {
@@ -856,7 +912,11 @@ static int put_version(struct index_conn *ix, const char *space,
 	bind_text(st, 7, v->deposited_at);
 	bind_text(st, 8, v->commit);
 	bind_text(st, 9, v->manifest);
-	return stmt_exec(ix, st, "record a version");
+	sqlite3_bind_int(st, 10, v->sealed ? 1 : 0);
+	rc = stmt_exec(ix, st, "record a version");
+	if (rc == 0)
+		rc = put_chunks(ix, space, v);
+	return rc;
 }
 
 int index_db(struct index *idx, struct sqlite3 **out)
@@ -925,6 +985,7 @@ int index_versions(struct index *idx, const char *space, const char *doc_id,
 				(const char *)sqlite3_column_text(st, 5),
 			.commit = (const char *)sqlite3_column_text(st, 6),
 			.manifest = (const char *)sqlite3_column_text(st, 7),
+			.sealed = sqlite3_column_int(st, 8),
 		};
 
 		n++;
@@ -937,4 +998,91 @@ int index_versions(struct index *idx, const char *space, const char *doc_id,
 	stmt_done(st);
 out:
 	return rc < 0 ? rc : n;
+}
+
+struct chunk_ref {
+	char doc_id[40];
+	uint64_t version;
+	int sealed;
+};
+
+int index_chunk_versions(struct index *idx, const char *space,
+			 const char *chunk_hex, index_chunk_cb cb, void *arg)
+{
+	struct chunk_ref *refs = NULL, *nr;
+	struct index_conn *ix;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0, cap = 0;
+	int src, rc;
+
+	rc = conn_get(idx, &ix);
+	if (rc == 0)
+		rc = stmt_get(ix, ST_VCHUNK_REFS, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, space);
+	bind_text(st, 2, chunk_hex);
+	/* Read the rows first: the callback may use the index. */
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			nr = realloc(refs, cap * sizeof(*refs));
+			if (!nr) {
+				rc = -ENOMEM;
+				break;
+			}
+			refs = nr;
+		}
+		snprintf(refs[n].doc_id, sizeof(refs[n].doc_id), "%s",
+			 (const char *)sqlite3_column_text(st, 0));
+		refs[n].version = (uint64_t)sqlite3_column_int64(st, 1);
+		refs[n].sealed = sqlite3_column_int(st, 2);
+		n++;
+	}
+	if (!rc && src != SQLITE_DONE)
+		rc = sql_fail(ix, src, "look up a chunk's versions");
+	stmt_done(st);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = cb(refs[i].doc_id, refs[i].version, refs[i].sealed, arg);
+	free(refs);
+	return rc;
+}
+
+int index_version_unseal(struct index *idx, const char *space,
+			 const char *doc_id, uint64_t version)
+{
+	struct index_conn *ix;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = conn_get(idx, &ix);
+	if (rc == 0)
+		rc = stmt_get(ix, ST_VERSION_UNSEAL, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, space);
+	bind_text(st, 2, doc_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
+	rc = stmt_exec(ix, st, "unseal a version");
+	return rc < 0 ? rc : sqlite3_changes(ix->db);
+}
+
+int index_sealed_any(struct index *idx, const char *space)
+{
+	struct index_conn *ix;
+	sqlite3_stmt *st = NULL;
+	int src, rc;
+
+	rc = conn_get(idx, &ix);
+	if (rc == 0)
+		rc = stmt_get(ix, ST_SEALED_ANY, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, space);
+	src = sqlite3_step(st);
+	rc = src == SQLITE_ROW	? 1 :
+	     src == SQLITE_DONE ? 0 :
+				  sql_fail(ix, src, "look for sealed versions");
+	stmt_done(st);
+	return rc;
 }
