@@ -1,0 +1,3 @@
+#!/bin/bash
+. "${TESTLIB:-$(dirname "$0")/../lib}/hostile.sh"
+done_testing
