@@ -144,6 +144,23 @@ req alice GET "/v1/spaces/demo/events?path=/Conf"
 check_eq "... the owner's shows both" "1 2" \
 	"$(jv "[.events[] | select(.doc_id == \"$CDOC\" and .kind == \"deposit\") | .version] | join(\" \")")"
 
+# --- coffre declassify, through the owner's drive ---------------------------
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
+	client_login a alice
+	client_mount a demo
+	out=$(cf a declassify "$(mnt_of a)/Conf/c.txt" --version 1 2>&1)
+	check_eq "coffre declassify opens v1 of /Conf/c.txt" "$(mnt_of a)/Conf/c.txt v1: declassified" "$out"
+	req bob GET "/v1/spaces/demo/docs/$CDOC/versions"
+	check_eq "bob now reads both versions" "1 2" "$(jv '[.versions[].version] | join(" ")')"
+	out=$(cf a declassify "$(mnt_of a)/Conf/c.txt" --version 1 2>&1)
+	check_eq "a second time it says so" "$(mnt_of a)/Conf/c.txt v1: was not sealed" "$out"
+	check_eq "coffre declassify without --version is a usage error" 2 \
+		"$(cf a declassify "$(mnt_of a)/Conf/c.txt" >/dev/null 2>&1; echo $?)"
+	client_umount a
+else
+	diag "no FUSE here: coffre declassify not tried through a drive"
+fi
+
 # --- a folder moved out carries its documents, and its confidential sub-folder stays so
 req alice GET "/v1/spaces/demo/stat?path=/Dept/Open/Sub/s.txt"
 SUBDOC=$(jv .doc_id)
