@@ -9,15 +9,19 @@
 
 world_build
 
+# put NAME TEXT: a content, uploaded by alice
 put()
 {
 	printf '%s\n' "$2" >"$T/$1"
-	eval "H_$1=$(sha256sum "$T/$1" | cut -c1-64)"
-	eval "S_$1=$(stat -c %s "$T/$1")"
-	req alice PUT "/v1/spaces/demo/chunks/$(eval echo "\$H_$1")" --data-binary "@$T/$1"
+	req alice PUT "/v1/spaces/demo/chunks/$(sha256sum "$T/$1" | cut -c1-64)" \
+		--data-binary "@$T/$1"
 }
 put v2 'the plan, second draft'
 put v3 'the plan, as published'
+H_v2=$(sha256sum "$T/v2" | cut -c1-64)
+S_v2=$(stat -c %s "$T/v2")
+H_v3=$(sha256sum "$T/v3" | cut -c1-64)
+S_v3=$(stat -c %s "$T/v3")
 ABSENT=$(printf 'never deposited\n' | sha256sum | cut -c1-64)
 
 req alice GET "/v1/spaces/demo/stat?path=/Dept/Secret/plan.txt"
