@@ -11,5 +11,7 @@ int cmd_proof(const char *config, int argc, char **argv);
 int cmd_verify(const char *config, int argc, char **argv);
 int cmd_sign(const char *config, int argc, char **argv); /* cmd_sign.c */
 int cmd_signatures(const char *config, int argc, char **argv);
+/* An owner opens a sealed version (cmd_sign.c). */
+int cmd_declassify(const char *config, int argc, char **argv);
 
 #endif /* COFFRE_CLIENT_CMD_PROOFS_H */

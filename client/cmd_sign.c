@@ -361,3 +361,61 @@ int cmd_signatures(const char *config, int argc, char **argv)
 	}
 	return 0;
 }
+
+/*
+ * coffre declassify PATH --version N: an owner opens version N of the
+ * document at PATH, deposited while it was confidential, to whoever reads
+ * the document where it is filed now (POST .../declassify, traced in the
+ * ledger and the journal).
+ */
+int cmd_declassify(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "version", required_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char usage[] =
+		"coffre: usage: coffre declassify PATH --version N\n";
+	unsigned long long version = 0;
+	struct client c = { .t = NULL };
+	json_t *reply = NULL;
+	char api[512], *end;
+	struct docref r;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		errno = 0;
+		if (ch == 'v')
+			version = strtoull(optarg, &end, 10);
+		if (ch != 'v' || errno || *end || !version) {
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 1 || !version) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	/* The document and its space; the version is the one asked for. */
+	rc = docref_resolve(argv[optind], 0, &r);
+	if (rc == 0) {
+		r.version = version;
+		rc = client_open(&c, config);
+	}
+	if (rc == 0)
+		rc = docref_api_path(&r, "/declassify", api, sizeof(api));
+	if (rc == 0)
+		rc = transport_json(c.t, "POST", api, NULL, &reply);
+	if (rc == 0)
+		printf("%s v%llu: %s\n", argv[optind], version,
+		       json_is_true(json_object_get(reply, "declassified")) ?
+			       "declassified" :
+			       "was not sealed");
+	json_decref(reply);
+	client_close(&c);
+	if (rc < 0) {
+		fprintf(stderr, "coffre: %s\n", err_msg());
+		return 1;
+	}
+	return 0;
+}

@@ -692,6 +692,7 @@ static const struct command {
 	{ "proof", cmd_proof },
 	{ "sign", cmd_sign },
 	{ "signatures", cmd_signatures },
+	{ "declassify", cmd_declassify },
 	{ "member", cmd_member },
 	{ "grant", cmd_grant },
 	{ "revoke", cmd_revoke },

@@ -452,12 +452,6 @@ static int doc_stat_cb(const struct ledger_entry *e, void *arg)
 		       -ENOENT;
 }
 
-int access_chunk_docs(struct index *ix, const char *space,
-		      const char *chunk_hex, access_doc_cb cb, void *arg)
-{
-	return index_chunk_docs(ix, space, chunk_hex, cb, arg);
-}
-
 struct moves {
 	char *out;
 	size_t outlen;

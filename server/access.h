@@ -101,13 +101,39 @@ int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 		    char *out, size_t outlen);
 
 /*
- * Chunks through documents: cb(arg, doc_id) for every document one of
- * whose versions holds the chunk (64 hex), until cb returns non-zero
- * (that value is returned); 0 when none did.
+ * The seal of a version (docs/protocol.md#access, "Versions"): one
+ * deposited in a confidential folder stays as confidential as that folder
+ * until an owner declassifies it, or it is the current version of its
+ * document when the document leaves confidential folders (a move, a
+ * reclass).  The one rule for every answer that serves a version, its
+ * content or its metadata (versions, chunks, proofs, signatures, events):
+ * for a caller who may read the document where it is filed now, standing
+ * at place there (NULL: filed nowhere), may they read this version?  1 or
+ * 0.  Owners read every version.
  */
-typedef int (*access_doc_cb)(void *arg, const char *doc_id);
-int access_chunk_docs(struct index *ix, const char *space,
-		      const char *chunk_hex, access_doc_cb cb, void *arg);
+int access_version_open(enum policy_role role, int sealed,
+			const struct policy_at *place);
+
+/*
+ * After a commit moved path (a document or a folder) or reclassed the
+ * folder path: every document filed at or below it in a folder that is
+ * not confidential at the head has its current version's seal lifted, so
+ * the version a listing shows is always one its readers may read (the
+ * earlier sealed versions stay sealed).  Nothing is read when the space
+ * holds no sealed version.  access_seal.c.
+ */
+int access_seal_open(struct space *sp, struct index *ix, const char *path);
+
+/*
+ * An owner's explicit declassification of version of doc_id (filed at
+ * path now, or NULL when filed nowhere): one ledger commit on main
+ * authored by by, tree unchanged, message "declassify DOC vN" with the
+ * trailers "Coffre-Op: declassify" and "Coffre-Doc: DOC N"; the seal
+ * lifted in the index and an event "declassify".  1 done, 0 when the
+ * version was not sealed (nothing written), -ENOENT no such version.
+ */
+int access_declassify(struct space *sp, struct index *ix, const char *by,
+		      const char *doc_id, uint64_t version, const char *path);
 
 /*
  * A folder moved from from to to (to NULL: removed): the grants on it and
@@ -146,6 +172,9 @@ int access_grants_all(struct index *ix, const char *space, access_grant_cb cb,
 struct ledger;
 int access_ledger_write(struct ledger *lg, const char *space, const char *by,
 			const char *text, const char *msg);
+/* A commit of the head's tree unchanged, message msg (a declassification). */
+int access_ledger_note(struct ledger *lg, const char *space, const char *by,
+		       const char *msg);
 /* The ".coffre-access" text at the head into out; -ENOENT when none. */
 int access_ledger_read(struct ledger *lg, struct buf *out);
 int access_ledger_class(struct ledger *lg, const char *space, const char *by,

@@ -44,23 +44,79 @@ static int refuse_absent(struct access_batch *b, const char *path)
 	return err_set(-ENOENT, "no such file or folder '%s'", path);
 }
 
-/* The caller's rights on the existing folder at the batch's state. */
-static int rights_on(struct access_batch *b, const struct ledger_view *v,
-		     const char *folder, unsigned *rights)
+static int need(struct access_batch *b, const struct ledger_view *v,
+		const char *path, const char *folder, enum auth_right right);
+
+/*
+ * The caller's rights on the existing folder at the batch's state, and
+ * whether it is shown to them at all (*seen, may be NULL: readable, "/",
+ * or on the way to a grant).
+ */
+static int rights_seen(struct access_batch *b, const struct ledger_view *v,
+		       const char *folder, unsigned *rights, int *seen)
 {
 	struct policy_at at;
-	int rc;
+	int rc, shown = 1;
 
 	if (b->role == POLICY_ROLE_OWNER) {
 		*rights = POLICY_ALL;
-		return 0;
+	} else {
+		rc = access_place(&b->grants, folder, view_class, (void *)v,
+				  &at);
+		if (rc < 0)
+			return rc;
+		*rights = access_rights_at(b->role, b->admin, &b->grants,
+					   folder, &at, &shown);
 	}
-	rc = access_place(&b->grants, folder, view_class, (void *)v, &at);
+	if (seen)
+		*seen = shown;
+	return 0;
+}
+
+static int rights_on(struct access_batch *b, const struct ledger_view *v,
+		     const char *folder, unsigned *rights)
+{
+	return rights_seen(b, v, folder, rights, NULL);
+}
+
+/*
+ * Is the existing entry at path hidden from the caller (a folder not
+ * shown, a file in a folder they do not read)?  1, 0 or -errno.
+ */
+static int hidden(struct access_batch *b, const struct ledger_view *v,
+		  const char *path, int is_file)
+{
+	char parent[PATH_MAX_LEN + 1];
+	unsigned r;
+	int rc, seen;
+
+	if (!is_file) {
+		rc = rights_seen(b, v, path, &r, &seen);
+		return rc < 0 ? rc : !seen;
+	}
+	parent_of(path, parent, sizeof(parent));
+	rc = rights_on(b, v, parent, &r);
+	return rc < 0 ? rc : !(r & POLICY_BIT(AUTH_READ));
+}
+
+/*
+ * What the caller may not see is absent to them: an unlink, rmdir or
+ * mkdir of it answers as it would for an absent path (organize on the
+ * parent decides) and changes nothing.
+ */
+static int as_absent(struct access_batch *b, const struct ledger_view *v,
+		     size_t i, const char *path)
+{
+	char parent[PATH_MAX_LEN + 1];
+	int rc;
+
+	parent_of(path, parent, sizeof(parent));
+	rc = need(b, v, path, parent, AUTH_ORGANIZE);
 	if (rc < 0)
 		return rc;
-	*rights = access_rights_at(b->role, b->admin, &b->grants, folder, &at,
-				   NULL);
-	return 0;
+	if (b->skipped)
+		b->skipped[i] = 1;
+	return LEDGER_CHECK_SKIP;
 }
 
 /*
@@ -71,13 +127,13 @@ static int need(struct access_batch *b, const struct ledger_view *v,
 		const char *path, const char *folder, enum auth_right right)
 {
 	unsigned r;
-	int rc = rights_on(b, v, folder, &r);
+	int seen, rc = rights_seen(b, v, folder, &r, &seen);
 
 	if (rc < 0)
 		return rc;
 	if (r & POLICY_BIT(right))
 		return 0;
-	if (!(r & POLICY_BIT(AUTH_READ)))
+	if (!seen)
 		return refuse_absent(b, path);
 	b->refused = 1;
 	return err_set(-EACCES, "'%s': the %s right is needed", path,
@@ -184,6 +240,22 @@ static int grants_follow(struct access_batch *b, const char *from,
 	return 0;
 }
 
+/*
+ * A version made in folder (an existing folder at this state) is sealed
+ * when the folder is confidential there: recorded with the op, so the
+ * ledger's trailer and the index keep it.
+ */
+static int seal_in(struct access_batch *b, const struct ledger_view *v,
+		   size_t i, const char *folder)
+{
+	struct policy_at at;
+	int rc = access_place(NULL, folder, view_class, (void *)v, &at);
+
+	if (rc == 0)
+		b->ops[i].sealed = at.class == FOLDER_CLASS_CONFIDENTIAL;
+	return rc;
+}
+
 static int check_mkdir(struct access_batch *b, const struct ledger_view *v,
 		       size_t i)
 {
@@ -191,10 +263,19 @@ static int check_mkdir(struct access_batch *b, const struct ledger_view *v,
 	char parent[PATH_MAX_LEN + 1], folder[PATH_MAX_LEN + 1];
 	enum folder_class dflt;
 	struct policy_at at;
-	int rc;
+	int rc, parent_ok;
 
 	if (!strcmp(op->path, "/"))
 		return need(b, v, "/", "/", AUTH_ORGANIZE);
+	rc = what_is(v, op->path, &parent_ok);
+	if (rc == 0 || rc == 1) {
+		int h = hidden(b, v, op->path, rc);
+
+		if (h < 0)
+			return h;
+		if (h)
+			return as_absent(b, v, i, op->path);
+	}
 	rc = decider(b, v, op->path, folder, sizeof(folder));
 	if (rc == 0)
 		rc = need(b, v, op->path, folder, AUTH_ORGANIZE);
@@ -216,8 +297,9 @@ static int check_mkdir(struct access_batch *b, const struct ledger_view *v,
 }
 
 static int check_move(struct access_batch *b, const struct ledger_view *v,
-		      const struct ledger_op *op)
+		      size_t i)
 {
+	const struct ledger_op *op = &b->ops[i];
 	char folder[PATH_MAX_LEN + 1];
 	int parent_ok, is_file, rc;
 
@@ -241,6 +323,8 @@ static int check_move(struct access_batch *b, const struct ledger_view *v,
 		rc = decider(b, v, op->to, folder, sizeof(folder));
 	if (rc == 0)
 		rc = need(b, v, op->to, folder, AUTH_ORGANIZE);
+	if (rc == 0 && is_file)
+		rc = seal_in(b, v, i, folder); /* a save by rename makes one */
 	if (rc == 0 && !is_file && !within(op->from, op->to))
 		rc = grants_follow(b, op->from, op->to);
 	return rc;
@@ -258,15 +342,23 @@ static int check_op(struct access_batch *b, const struct ledger_view *v,
 		return check_mkdir(b, v, i);
 	case LEDGER_OP_DEPOSIT:
 		rc = decider(b, v, op->path, folder, sizeof(folder));
-		return rc ? rc : need(b, v, op->path, folder, AUTH_DEPOSIT);
+		if (rc == 0)
+			rc = need(b, v, op->path, folder, AUTH_DEPOSIT);
+		return rc ? rc : seal_in(b, v, i, folder);
 	case LEDGER_OP_MOVE:
-		return check_move(b, v, op);
+		return check_move(b, v, i);
 	case LEDGER_OP_UNLINK:
 		rc = what_is(v, op->path, &parent_ok);
 		if (rc == -ENOENT && !parent_ok)
 			return refuse_absent(b, op->path);
 		if (rc < 0 && rc != -ENOENT)
 			return rc;
+		if (rc >= 0) {
+			int h = hidden(b, v, op->path, rc);
+
+			if (h)
+				return h < 0 ? h : as_absent(b, v, i, op->path);
+		}
 		parent_of(op->path, folder, sizeof(folder));
 		return need(b, v, op->path, rc == 0 ? op->path : folder,
 			    AUTH_ORGANIZE);
@@ -278,6 +370,12 @@ static int check_op(struct access_batch *b, const struct ledger_view *v,
 			return refuse_absent(b, op->path);
 		if (rc < 0 && rc != -ENOENT)
 			return rc;
+		if (rc >= 0) {
+			int h = hidden(b, v, op->path, rc);
+
+			if (h)
+				return h < 0 ? h : as_absent(b, v, i, op->path);
+		}
 		parent_of(op->path, folder, sizeof(folder));
 		rc = need(b, v, op->path, folder, AUTH_ORGANIZE);
 		if (rc == 0 && what_is(v, op->path, &parent_ok) == 0)

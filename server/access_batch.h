@@ -25,10 +25,16 @@ struct access_batch {
 	struct ledger_op *ops;	     /* the batch (mkdir classes set here) */
 	const unsigned char *stated; /* per op: mkdir stated its class */
 	int refused;		     /* the last refusal was the check's */
+	/* per op (nops bytes, the caller's): set when the op touched what
+	 * the caller may not see and was left undone, as for an absent
+	 * path (LEDGER_CHECK_SKIP); it gets no event */
+	unsigned char *skipped;
 };
 
 /*
- * ledger_check_fn over an access_batch: 0, or -ENOENT (what the caller may
+ * ledger_check_fn over an access_batch: 0, LEDGER_CHECK_SKIP (an unlink,
+ * rmdir or mkdir of what the caller may not see: answered as for an
+ * absent path, nothing done), or -ENOENT (what the caller may
  * not read, worded as an absent path would be), -EACCES (seen, right
  * lacking), with err_set().  A mkdir without a stated class gets its
  * parent's effective class, but inside a confidential folder "restricted"

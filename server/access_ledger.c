@@ -22,7 +22,7 @@
 /* Build the new root tree from the head's with upd applied, commit it. */
 static int commit_update(struct ledger *lg, const char *space, const char *by,
 			 const char *folder, const git_tree_update *upd,
-			 const char *msg)
+			 size_t nupd, const char *msg)
 {
 	git_signature *author = NULL, *committer = NULL;
 	git_commit *parent = NULL;
@@ -53,7 +53,8 @@ static int commit_update(struct ledger *lg, const char *space, const char *by,
 			goto out;
 		}
 	}
-	rc = git_tree_create_updated(&tree_id, repo, ptree, 1, upd);
+	rc = nupd ? git_tree_create_updated(&tree_id, repo, ptree, nupd, upd) :
+		    (tree_id = *git_tree_id(ptree), 0);
 	if (rc == 0)
 		rc = git_tree_lookup(&tree, repo, &tree_id);
 	if (rc == 0)
@@ -101,7 +102,18 @@ int access_ledger_write(struct ledger *lg, const char *space, const char *by,
 	if (rc < 0)
 		rc = ledger_git_err(rc, "cannot write the access blob");
 	else
-		rc = commit_update(lg, space, by, NULL, &upd, msg);
+		rc = commit_update(lg, space, by, NULL, &upd, 1, msg);
+	pthread_mutex_unlock(&lg->apply_lock);
+	return rc;
+}
+
+int access_ledger_note(struct ledger *lg, const char *space, const char *by,
+		       const char *msg)
+{
+	int rc;
+
+	pthread_mutex_lock(&lg->apply_lock);
+	rc = commit_update(lg, space, by, NULL, NULL, 0, msg);
 	pthread_mutex_unlock(&lg->apply_lock);
 	return rc;
 }
@@ -122,7 +134,7 @@ int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 	pthread_mutex_lock(&lg->apply_lock);
 	rc = ledger_folder_blob(lg->wrepo, class, &upd.id);
 	if (rc == 0)
-		rc = commit_update(lg, space, by, ip, &upd, msg);
+		rc = commit_update(lg, space, by, ip, &upd, 1, msg);
 	pthread_mutex_unlock(&lg->apply_lock);
 	free(meta);
 	return rc;

@@ -113,3 +113,15 @@ unsigned access_rights_at(enum policy_role role, int admin,
 			   (g && access_grants_below(g, path));
 	return r;
 }
+
+int access_version_open(enum policy_role role, int sealed,
+			const struct policy_at *place)
+{
+	if (role == POLICY_ROLE_OWNER)
+		return 1;
+	if (!place)
+		return 0; /* filed nowhere: the owners' alone */
+	/* Sealed: readable only where an owner chose the readers, inside a
+	 * confidential folder; anywhere else only once declassified. */
+	return !sealed || place->class == FOLDER_CLASS_CONFIDENTIAL;
+}

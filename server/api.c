@@ -160,6 +160,14 @@ static const struct http_route r_proof = {
 	.right = AUTH_READ,
 	.fn = api_doc_proof,
 };
+static const struct http_route r_declassify = {
+	.method = "POST",
+	.name = "declassify",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ, /* the handler: owners only */
+	.fn = api_doc_declassify,
+};
 static const struct http_route r_cert = {
 	.method = "POST",
 	.name = "certs",
@@ -337,13 +345,16 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_chunk_get, &r_chunk_put);
 	}
 	if (n == 7 && !strcmp(seg[2], "docs") && !strcmp(seg[4], "versions") &&
-	    (!strcmp(seg[6], "proof") || !strcmp(seg[6], "signatures"))) {
+	    (!strcmp(seg[6], "proof") || !strcmp(seg[6], "signatures") ||
+	     !strcmp(seg[6], "declassify"))) {
 		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
 			return err_set(-ENOENT, "no such document");
 		if (parse_version(req, seg[5]) < 0)
 			return -ENOENT;
 		if (!strcmp(seg[6], "signatures"))
 			return pick(req, method, &r_sig_list, &r_sig_add);
+		if (!strcmp(seg[6], "declassify"))
+			return pick(req, method, &r_declassify, NULL);
 		return pick(req, method, &r_proof, NULL);
 	}
 	if ((n == 5 || n == 6) && !strcmp(seg[2], "docs") &&

@@ -9,6 +9,7 @@
 #ifndef COFFRE_SERVER_API_H
 #define COFFRE_SERVER_API_H
 
+#include "common/path.h"
 #include "server/http.h"
 
 /*
@@ -86,6 +87,33 @@ int api_version_find(struct http_req *req, char *commit, char **manifest);
  * exist), or -errno.  api_docs.c.
  */
 int api_doc_authorize(struct http_req *req);
+
+/*
+ * Where document doc_id stands for req's caller, after api_doc_standing():
+ * their role, whether it is filed at the head (in path) and in a
+ * confidential folder there.  0, or -ENOENT as api_doc_authorize().
+ */
+struct api_doc_standing {
+	int role;	  /* enum policy_role */
+	int filed;	  /* filed at the head (owners: maybe not) */
+	int confidential; /* filed in a confidential folder */
+	char path[PATH_MAX_LEN + 1];
+};
+int api_doc_standing(struct http_req *req, const char *doc_id,
+		     struct api_doc_standing *out);
+/* The one rule for versions (access_version_open): 1 readable, 0 not. */
+int api_doc_version_open(const struct api_doc_standing *st, int sealed);
+/* Is version sealed?  1, 0, -errno; unknown to the index: 1. */
+int api_version_sealed(struct http_req *req, const char *doc_id,
+		       uint64_t version);
+/*
+ * May req's caller read version of doc_id (the rule above, from where the
+ * document is filed now)?  1, 0 (as absent), -errno.
+ */
+int api_version_open(struct http_req *req, const char *doc_id,
+		     uint64_t version);
+/* POST docs/ID/versions/N/declassify (owners): api_docs.c. */
+int api_doc_declassify(struct http_req *req);
 
 /* JSON field helpers: 0 or a 400 bad_request reply already queued (1). */
 int api_json_string(struct http_req *req, json_t *obj, const char *key,

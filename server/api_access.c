@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/log.h"
 #include "common/path.h"
 #include "server/access.h"
 #include "server/events.h"
@@ -329,6 +330,11 @@ int api_class(struct http_req *req)
 					"'%s' is no folder", path);
 	if (rc < 0)
 		return rc;
+	/* Out of confidential: the current versions open to the folder's
+	 * readers, the older sealed ones stay sealed.  Committed already. */
+	if (access_seal_open(req->space, req->srv->ix, path) < 0)
+		log_error("space '%s': seals after the class of '%s': %s",
+			  req->space_name, path, err_msg());
 	return http_reply_json(req, 200,
 			       json_pack("{s:s, s:s}", "path", path, "class",
 					 folder_class_name(class)));

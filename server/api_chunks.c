@@ -18,6 +18,7 @@
 #include "common/path.h"
 #include "server/access.h"
 #include "server/chunkstore.h"
+#include "server/index.h"
 #include "server/policy.h"
 #include "server/server.h"
 #include "server/spaces.h"
@@ -25,38 +26,56 @@
 #define MISSING_MAX 100000
 
 /*
- * Chunks through documents: a chunk exists for the caller only as part of
- * a document they may read where it is filed at the head (owners: every
- * chunk).  Elsewhere it answers as absent: not served, "missing" to
+ * Chunks through versions: a chunk exists for the caller only as part of
+ * a version they may read (access_version_open: of a document they read
+ * where it is filed at the head, and not sealed from them); owners read
+ * every chunk.  Elsewhere it answers as absent: not served, "missing" to
  * chunks/missing, and an upload of it is answered as a new one (the store
- * deduplicates silently).
+ * deduplicates silently).  One indexed lookup finds the versions that
+ * hold it; the rows come by document, so each document is placed once.
  */
-static int doc_readable_cb(void *arg, const char *doc_id)
-{
-	struct http_req *req = arg;
-	struct auth_ctx probe = req->auth;
-	char path[PATH_MAX_LEN + 1];
-	int rc;
+struct chunk_probe {
+	struct http_req *req;
+	char doc[DOC_ID_HEX_LEN + 1];
+	struct api_doc_standing st;
+	int st_rc;
+};
 
-	rc = access_doc_path(req->srv->ix, req->space, doc_id, path,
-			     sizeof(path));
-	if (rc == 0)
-		rc = authorize(&probe, req->space_name, path, AUTH_READ);
-	if (rc == 0 && !probe.traverse)
-		return 1;
-	if (rc < 0 && rc != -ENOENT && rc != -EACCES)
-		return rc;
-	err_clear();
-	return 0;
+static int version_cb(const char *doc_id, uint64_t version, int sealed,
+		      void *arg)
+{
+	struct chunk_probe *p = arg;
+
+	(void)version;
+	if (strcmp(p->doc, doc_id)) {
+		snprintf(p->doc, sizeof(p->doc), "%s", doc_id);
+		p->st_rc = api_doc_standing(p->req, doc_id, &p->st);
+		if (p->st_rc == -ENOENT)
+			err_clear();
+	}
+	if (p->st_rc == -ENOENT)
+		return 0;
+	if (p->st_rc < 0)
+		return p->st_rc;
+	return api_doc_version_open(&p->st, sealed);
 }
 
 /* 1 readable, 0 not, -errno; after authorize() on the space. */
 static int chunk_readable(struct http_req *req, const char *hex)
 {
+	struct chunk_probe *p;
+	int rc;
+
 	if (req->auth.role_id == POLICY_ROLE_OWNER)
 		return 1;
-	return access_chunk_docs(req->srv->ix, req->space_name, hex,
-				 doc_readable_cb, req);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->req = req;
+	rc = index_chunk_versions(req->srv->ix, req->space_name, hex,
+				  version_cb, p);
+	free(p);
+	return rc;
 }
 
 int api_chunks_missing(struct http_req *req)

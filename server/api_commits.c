@@ -337,8 +337,11 @@ static int batch_access(struct http_req *req, struct batch *b, json_t *jops,
 	if (rc < 0)
 		return rc;
 	stated = calloc(b->nops, 1);
-	if (!stated)
+	ab->skipped = calloc(b->nops, 1);
+	if (!stated || !ab->skipped) {
+		free(stated);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < b->nops; i++)
 		stated[i] = b->ops[i].kind == LEDGER_OP_MKDIR &&
 			    json_object_get(json_array_get(jops, i), "class");
@@ -387,10 +390,11 @@ static json_t *result_json(const struct ledger_op *op,
 /* Record the batch's versions and events (versions only when replayed);
  * failures are only logged. */
 static void record(struct http_req *req, const struct batch *b,
-		   const char *head, int replay)
+		   const unsigned char *skipped, const char *head, int replay)
 {
 	struct index_version *vs = calloc(b->nops, sizeof(*vs));
 	struct index_event *evs = calloc(b->nops, sizeof(*evs));
+	size_t ne = 0;
 	char(*sha)[OBJ_ID_HEX_LEN + 1] = calloc(b->nops, sizeof(*sha));
 	struct buf *texts = calloc(b->nops, sizeof(*texts));
 	char(*conc)[48] = calloc(b->nops, sizeof(*conc));
@@ -405,11 +409,13 @@ static void record(struct http_req *req, const struct batch *b,
 		const struct manifest *m = &r->manifest;
 
 		buf_init(&texts[i], 64u * 1024u * 1024u);
-		evs[i].kind = op_names[op->kind];
-		evs[i].path = op->kind == LEDGER_OP_MOVE ? op->to : op->path;
-		evs[i].detail = op->kind == LEDGER_OP_MOVE ? op->from : NULL;
-		evs[i].doc_id = r->doc_id[0] ? r->doc_id : NULL;
-		evs[i].version = r->version;
+		if (skipped && skipped[i])
+			continue; /* nothing done: no event, no version */
+		evs[ne].kind = op_names[op->kind];
+		evs[ne].path = op->kind == LEDGER_OP_MOVE ? op->to : op->path;
+		evs[ne].detail = op->kind == LEDGER_OP_MOVE ? op->from : NULL;
+		evs[ne].doc_id = r->doc_id[0] ? r->doc_id : NULL;
+		evs[ne].version = r->version;
 		/* a deposit made on an older base: the journal says so, so
 		 * `coffre log` shows both devices' versions for what they are */
 		if (op->kind == LEDGER_OP_DEPOSIT && r->concurrent &&
@@ -417,8 +423,9 @@ static void record(struct http_req *req, const struct batch *b,
 			snprintf(conc[i], sizeof(conc[i]),
 				 "concurrent with v%llu",
 				 (unsigned long long)(r->version - 1));
-			evs[i].detail = conc[i];
+			evs[ne].detail = conc[i];
 		}
+		ne++;
 		if (!m->version || !m->doc_id[0])
 			continue;
 		rc = manifest_format(m, &texts[i]);
@@ -434,11 +441,12 @@ static void record(struct http_req *req, const struct batch *b,
 			.deposited_at = m->deposited_at,
 			.commit = r->commit[0] ? r->commit : head,
 			.manifest = texts[i].data ? texts[i].data : "",
+			/* the check's, or the ledger's trailer on a replay */
+			.sealed = replay ? r->sealed : op->sealed,
 		};
 	}
 	rc = index_record(req->srv->ix, req->space_name, req->auth.login,
-			  (int64_t)time(NULL), vs, nv, evs,
-			  replay ? 0 : b->nops);
+			  (int64_t)time(NULL), vs, nv, evs, replay ? 0 : ne);
 out:
 	if (rc < 0)
 		log_error(
@@ -568,6 +576,24 @@ static void grants_follow(struct http_req *req, const struct batch *b)
 }
 
 /*
+ * A document moved out of confidential folders, alone or in a folder,
+ * opens its current version to its new readers (access_seal_open); the
+ * earlier sealed ones stay sealed.  Committed already: failures logged.
+ */
+static void seals_follow(struct http_req *req, const struct batch *b)
+{
+	for (size_t i = 0; i < b->nops; i++) {
+		const struct ledger_op *op = &b->ops[i];
+
+		if (op->kind == LEDGER_OP_MOVE &&
+		    access_seal_open(req->space, req->srv->ix, op->to) < 0)
+			log_error(
+				"space '%s': seals after the move to '%s': %s",
+				req->space_name, op->to, err_msg());
+	}
+}
+
+/*
  * The digest of a named batch: SHA-256 of its operations as compact JSON
  * with sorted keys, so a retry of the same operations matches whatever the
  * order of the keys in the client's encoder.
@@ -654,12 +680,13 @@ int api_commits(struct http_req *req)
 				   failed == SIZE_MAX ? -1 : (long)failed);
 		goto out;
 	}
-	record(req, &b, head, rc == 1);
+	record(req, &b, rc == 1 ? NULL : ab.skipped, head, rc == 1);
 	if (rc == 0) {
 		state_deposits(req, &b);
 		space_changed(req->space); /* wake the change feed */
 		api_changes_notify();
 		grants_follow(req, &b);
+		seals_follow(req, &b);
 	}
 	results = json_array();
 	for (i = 0; results && i < b.nops; i++)
@@ -672,6 +699,7 @@ int api_commits(struct http_req *req)
 	rc = http_reply_json(req, 200, reply);
 out:
 	free((void *)ab.stated);
+	free(ab.skipped);
 	access_batch_release(&ab);
 	batch_release(&b);
 	return rc;

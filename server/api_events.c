@@ -92,6 +92,22 @@ static int row_visible(struct http_req *req, const struct events_row *r,
 	return folder_exists(req, folder) && readable(req, folder);
 }
 
+/* 1 when the caller may read the version a row names, 0 not, -errno. */
+static int version_visible(struct http_req *req, const char *doc_id,
+			   uint64_t version)
+{
+	struct auth_ctx saved = req->auth;
+	int rc = api_version_sealed(req, doc_id, version);
+
+	if (rc <= 0)
+		return rc < 0 ? rc : 1; /* not sealed */
+	rc = api_version_open(req, doc_id, version);
+	req->auth = saved; /* the journal's own authorization stays */
+	if (rc == 0)
+		err_clear();
+	return rc;
+}
+
 static int event_cb(const struct events_row *r, void *arg)
 {
 	struct list_state *ls = arg;
@@ -107,6 +123,15 @@ static int event_cb(const struct events_row *r, void *arg)
 	    (!strcmp(r->kind, "move") && r->detail &&
 	     !row_visible(ls->req, r, r->detail)))
 		return 0;
+	/* A row naming a version (its deposit, a read of it) is that
+	 * version's metadata: the rule of versions decides. */
+	if (ls->req->auth.role_id != POLICY_ROLE_OWNER && r->doc_id &&
+	    r->version) {
+		int open = version_visible(ls->req, r->doc_id, r->version);
+
+		if (open <= 0)
+			return open;
+	}
 	rfc3339_utc((long long)r->at, at, sizeof(at));
 	j = json_pack("{s:I, s:s, s:s?, s:s, s:s?, s:s?, s:s?}", "seq",
 		      (json_int_t)r->seq, "at", at, "login", r->login, "kind",
@@ -258,6 +283,11 @@ static int one_read(struct http_req *req, json_t *o, size_t i, int check,
 		rc = authorize(&probe, req->space_name, path, AUTH_READ);
 	if (rc == 0 && probe.traverse)
 		rc = -ENOENT;
+	if (rc == 0) {
+		rc = version_visible(req, doc_id,
+				     (uint64_t)json_integer_value(ver));
+		rc = rc < 0 ? rc : rc ? 0 : -ENOENT;
+	}
 	if (rc == -ENOENT || rc == -EACCES) {
 		err_clear();
 		(*skipped)++;

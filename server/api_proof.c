@@ -160,6 +160,13 @@ int api_version_find(struct http_req *req, char *commit, char **manifest)
 	rc = api_doc_authorize(req);
 	if (rc < 0)
 		return rc;
+	/* The one rule of every version's answer (access_version_open). */
+	rc = api_version_open(req, req->arg, req->num);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return err_set(-ENOENT, "no version %llu of document '%s'",
+			       (unsigned long long)req->num, req->arg);
 	rc = index_versions(req->srv->ix, req->space_name, req->arg, req->num,
 			    from_index, &f);
 	/* Not in the index (rebuilt, or behind): the ledger's history. */
@@ -201,18 +208,14 @@ int api_doc_proof(struct http_req *req)
 				strlen(f.manifest), history, &p);
 	if (rc < 0)
 		goto out;
-	/* The caller must be allowed to read where the version was filed:
-	 * the proof names that path. */
-	rc = authorize(&req->auth, req->space_name, p.path, AUTH_READ);
-	if (rc == 0 && req->auth.traverse)
-		rc = -ENOENT;
-	if (rc == -ENOENT || rc == -EACCES)
-		rc = err_set(-ENOENT, "no version %llu of document '%s'",
-			     (unsigned long long)req->num, req->arg);
-	if (rc == 0)
-		rc = statement_get(req->space->ledger, req->srv->keys,
-				   req->space_name, p.path, f.commit,
-				   f.manifest, &st);
+	/*
+	 * Whoever may read the version gets its proof, by the one rule
+	 * above; the proof names where the version's commit filed it, as
+	 * its statement does (a version readable elsewhere now tells its
+	 * readers the path it was deposited at: docs/protocol.md).
+	 */
+	rc = statement_get(req->space->ledger, req->srv->keys, req->space_name,
+			   p.path, f.commit, f.manifest, &st);
 	if (rc == 0) {
 		j = proof_json(req, &f, &p, &st, history);
 		rc = j ? http_reply_json(req, 200, j) : -ENOMEM;

@@ -403,8 +403,12 @@ int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	if (ctx->rights & POLICY_BIT(AUTH_READ))
 		return err_set(-EACCES, "'%s': the %s right is needed", path,
 			       policy_right_name(right));
-	/* A folder on the way to a grant: listed, nothing else. */
-	if (right == AUTH_READ && is_dir && visible) {
+	/* A folder on the way to a grant: listed, nothing else; seen, so
+	 * any other right is refused as such. */
+	if (is_dir && visible) {
+		if (right != AUTH_READ)
+			return err_set(-EACCES, "'%s': the %s right is needed",
+				       path, policy_right_name(right));
 		ctx->traverse = 1;
 		return 0;
 	}

@@ -317,10 +317,21 @@ int index_versions_all(struct index *ix, const char *space, index_version_cb cb,
 	return ix->ops->versions_all(ix->state, space, cb, arg);
 }
 
-int index_chunk_docs(struct index *ix, const char *space, const char *chunk_hex,
-		     index_doc_cb cb, void *arg)
+int index_chunk_versions(struct index *ix, const char *space,
+			 const char *chunk_hex, index_chunk_cb cb, void *arg)
 {
-	return ix->ops->chunk_docs(ix->state, space, chunk_hex, cb, arg);
+	return ix->ops->chunk_versions(ix->state, space, chunk_hex, cb, arg);
+}
+
+int index_version_unseal(struct index *ix, const char *space,
+			 const char *doc_id, uint64_t version)
+{
+	return ix->ops->version_unseal(ix->state, space, doc_id, version);
+}
+
+int index_sealed_any(struct index *ix, const char *space)
+{
+	return ix->ops->sealed_any(ix->state, space);
 }
 
 /* --- event journal --- */

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define INDEX_FILE_NAME	     "index.db"
-#define INDEX_SCHEMA_VERSION 3
+#define INDEX_SCHEMA_VERSION 4
 #define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
@@ -132,6 +132,10 @@ struct index_version {
 	const char *deposited_at; /* RFC 3339 */
 	const char *commit;	  /* 40 hex */
 	const char *manifest;	  /* text exactly as in the ledger */
+	/* Deposited in a confidential folder and neither opened nor
+	 * declassified since (docs/protocol.md#access).  Recording a
+	 * version already known keeps the seal it has. */
+	int sealed;
 };
 
 struct index_event {
@@ -162,11 +166,6 @@ int index_versions(struct index *ix, const char *space, const char *doc_id,
 /* Every version of a space (any order), for fsck. */
 int index_versions_all(struct index *ix, const char *space, index_version_cb cb,
 		       void *arg);
-
-/* Documents of space one of whose manifests holds chunk_hex (64 hex). */
-typedef int (*index_doc_cb)(void *arg, const char *doc_id);
-int index_chunk_docs(struct index *ix, const char *space, const char *chunk_hex,
-		     index_doc_cb cb, void *arg);
 
 /* --- access mirror (access.c); roles and levels as text --- */
 
@@ -210,6 +209,23 @@ int index_grants_count(struct index *ix, const char *space, const char *login,
 		       int *n);
 int index_grant_elsewhere(struct index *ix, const char *space,
 			  const char *login, const char *path, int *found);
+/*
+ * Chunks through versions: cb(doc_id, version, sealed, arg) for every
+ * version whose manifest names the chunk (64 hex), by one indexed lookup,
+ * until cb returns non-zero (that value is returned); 0 when none did.
+ * The rows are read before the first call: cb may use the index.
+ */
+typedef int (*index_chunk_cb)(const char *doc_id, uint64_t version, int sealed,
+			      void *arg);
+int index_chunk_versions(struct index *ix, const char *space,
+			 const char *chunk_hex, index_chunk_cb cb, void *arg);
+
+/* Lift the seal of a version: 1 when it was sealed, 0 when not, -errno. */
+int index_version_unseal(struct index *ix, const char *space,
+			 const char *doc_id, uint64_t version);
+/* 1 when some version of space is sealed, 0 when none, -errno. */
+int index_sealed_any(struct index *ix, const char *space);
+
 /*
  * Grants on from and below it move to to (NULL: they go); *n gets how many
  * changed.

@@ -29,7 +29,7 @@
 #include "server/index.h"
 #include "server/invite.h"
 
-#define INDEX_OPS_VERSION 1
+#define INDEX_OPS_VERSION 2
 
 struct index_ops {
 	int version; /* INDEX_OPS_VERSION it was built for */
@@ -104,8 +104,12 @@ struct index_ops {
 			uint64_t version, index_version_cb cb, void *arg);
 	int (*versions_all)(void *s, const char *space, index_version_cb cb,
 			    void *arg);
-	int (*chunk_docs)(void *s, const char *space, const char *chunk_hex,
-			  index_doc_cb cb, void *arg);
+	/* the versions naming a chunk (version_chunks), rows read first */
+	int (*chunk_versions)(void *s, const char *space, const char *chunk_hex,
+			      index_chunk_cb cb, void *arg);
+	int (*version_unseal)(void *s, const char *space, const char *doc_id,
+			      uint64_t version);
+	int (*sealed_any)(void *s, const char *space);
 
 	/* event journal */
 	int (*event_head)(void *s, struct index_txn *tx, const char *chain,

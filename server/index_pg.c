@@ -25,7 +25,7 @@
 #define PG_SCHEMA_VERSION 1
 
 /*
- * Schema version 1, the SQLite schema version 3 in PostgreSQL's types.
+ * Schema version 1, the SQLite schema version 4 in PostgreSQL's types.
  * Migrations go in pg_migrate[] (version v to v + 1).
  */
 static const char pg_schema[] =
@@ -49,7 +49,11 @@ static const char pg_schema[] =
 	" doc_id TEXT NOT NULL, version BIGINT NOT NULL, size BIGINT NOT NULL,"
 	" sha256 TEXT NOT NULL, deposited_by TEXT NOT NULL,"
 	" deposited_at TEXT NOT NULL, \"commit\" TEXT NOT NULL,"
-	" manifest TEXT NOT NULL, PRIMARY KEY(space, doc_id, version));"
+	" manifest TEXT NOT NULL, sealed INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(space, doc_id, version));"
+	"CREATE TABLE version_chunks(space TEXT NOT NULL, chunk TEXT NOT NULL,"
+	" doc_id TEXT NOT NULL, version BIGINT NOT NULL,"
+	" PRIMARY KEY(space, chunk, doc_id, version));"
 	"CREATE TABLE events(space TEXT NOT NULL, seq BIGINT NOT NULL,"
 	" at BIGINT NOT NULL, login TEXT, kind TEXT NOT NULL, path TEXT,"
 	" doc_id TEXT, version BIGINT, detail TEXT, prev_hash TEXT NOT NULL,"
@@ -903,14 +907,34 @@ static int pg_version_put(void *s, const char *space,
 			  const struct index_version *v)
 {
 	struct num ver = num((int64_t)v->version), size = num((int64_t)v->size);
-	const char *p[] = { space,	     v->doc_id, ver.s,
-			    size.s,	     v->sha256, v->deposited_by,
-			    v->deposited_at, v->commit, v->manifest };
+	const char *p[] = { space,	     v->doc_id,
+			    ver.s,	     size.s,
+			    v->sha256,	     v->deposited_by,
+			    v->deposited_at, v->commit,
+			    v->manifest,     v->sealed ? "1" : "0" };
+	int rc;
 
-	return run_n(
+	/* A version recorded again keeps its seal (index.h). */
+	rc = run_n(
 		s, "record a version",
-		"INSERT INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (space, doc_id, version) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, deposited_by = EXCLUDED.deposited_by, deposited_at = EXCLUDED.deposited_at, \"commit\" = EXCLUDED.\"commit\", manifest = EXCLUDED.manifest",
-		9, p, NULL);
+		"INSERT INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (space, doc_id, version) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, deposited_by = EXCLUDED.deposited_by, deposited_at = EXCLUDED.deposited_at, \"commit\" = EXCLUDED.\"commit\", manifest = EXCLUDED.manifest",
+		10, p, NULL);
+	/* the chunks its manifest names ("chunk HEX SIZE" lines) */
+	for (const char *m = v->manifest; rc == 0 && m && *m;
+	     m = strchr(m, '\n'), m = m ? m + 1 : NULL) {
+		char chunk[65];
+		const char *cp[] = { space, chunk, v->doc_id, ver.s };
+
+		if (strncmp(m, "chunk ", 6) || strlen(m) < 6 + 64)
+			continue;
+		memcpy(chunk, m + 6, 64);
+		chunk[64] = '\0';
+		rc = run_n(
+			s, "record a version's chunks",
+			"INSERT INTO version_chunks(space, chunk, doc_id, version) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+			4, cp, NULL);
+	}
+	return rc;
 }
 
 static int versions_cb(PGresult *res, index_version_cb cb, void *arg, int *n)
@@ -927,6 +951,7 @@ static int versions_cb(PGresult *res, index_version_cb cb, void *arg, int *n)
 			.deposited_at = val(res, i, 5),
 			.commit = val(res, i, 6),
 			.manifest = val(res, i, 7),
+			.sealed = PQnfields(res) > 8 ? (int)ival(res, i, 8) : 0,
 		};
 
 		(*n)++;
@@ -946,8 +971,8 @@ static int pg_versions(void *s, const char *space, const char *doc_id,
 	rc = run(
 		s, &res, "list versions",
 		version ?
-			"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = $1 AND doc_id = $2 AND version = $3" :
-			"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = $1 AND doc_id = $2 ORDER BY version",
+			"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = $1 AND doc_id = $2 AND version = $3" :
+			"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = $1 AND doc_id = $2 ORDER BY version",
 		version ? 3 : 2, p);
 	if (rc == 0)
 		rc = versions_cb(res, cb, arg, &n);
@@ -972,18 +997,52 @@ static int pg_versions_all(void *s, const char *space, index_version_cb cb,
 	return rc;
 }
 
-static int pg_chunk_docs(void *s, const char *space, const char *chunk_hex,
-			 index_doc_cb cb, void *arg)
+static int pg_chunk_versions(void *s, const char *space, const char *chunk_hex,
+			     index_chunk_cb cb, void *arg)
 {
 	const char *p[] = { space, chunk_hex };
 	PGresult *res = NULL;
+	/* the result is whole before the first call: cb may use the index */
 	int rc = run(
-		s, &res, "read versions",
-		"SELECT DISTINCT doc_id FROM versions WHERE space = $1 AND strpos(manifest, $2) > 0",
+		s, &res, "look up a chunk's versions",
+		"SELECT c.doc_id, c.version, v.sealed FROM version_chunks c JOIN versions v ON v.space = c.space AND v.doc_id = c.doc_id AND v.version = c.version WHERE c.space = $1 AND c.chunk = $2 ORDER BY c.doc_id, c.version",
 		2, p);
 
 	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-		rc = cb(arg, val(res, i, 0));
+		rc = cb(val(res, i, 0), (uint64_t)ival(res, i, 1),
+			(int)ival(res, i, 2), arg);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_version_unseal(void *s, const char *space, const char *doc_id,
+			     uint64_t version)
+{
+	struct num v = num((int64_t)version);
+	const char *p[] = { space, doc_id, v.s };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "unseal a version",
+		"UPDATE versions SET sealed = 0 WHERE space = $1 AND doc_id = $2 AND version = $3 AND sealed = 1",
+		3, p);
+
+	if (rc == 0)
+		rc = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return rc;
+}
+
+static int pg_sealed_any(void *s, const char *space)
+{
+	const char *p[] = { space };
+	PGresult *res = NULL;
+	int rc = run(
+		s, &res, "look for sealed versions",
+		"SELECT 1 FROM versions WHERE space = $1 AND sealed = 1 LIMIT 1",
+		1, p);
+
+	if (rc == 0)
+		rc = PQntuples(res) > 0;
 	PQclear(res);
 	return rc;
 }
@@ -1346,7 +1405,9 @@ const struct index_ops index_pg_ops = {
 	.version_put = pg_version_put,
 	.versions = pg_versions,
 	.versions_all = pg_versions_all,
-	.chunk_docs = pg_chunk_docs,
+	.chunk_versions = pg_chunk_versions,
+	.version_unseal = pg_version_unseal,
+	.sealed_any = pg_sealed_any,
 	.event_head = pg_event_head,
 	.event_insert = pg_event_insert,
 	.event_chain = pg_event_chain,

@@ -38,6 +38,7 @@ enum index_stmt {
 	ST_VERSION_PUT,
 	ST_VERSIONS,
 	ST_VERSION_ONE,
+	ST_VCHUNK_PUT,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_COUNT
@@ -69,12 +70,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = ?1 AND m.login = ?2",
 	[ST_SPACES_OF] =
 		"SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = ?1 ORDER BY s.name",
+	/* A version recorded again (a replayed batch, the ledger read back)
+	 * keeps its seal: only an opening or a declassification lifts it. */
 	[ST_VERSION_PUT] =
-		"INSERT OR REPLACE INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		"INSERT INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(space, doc_id, version) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, deposited_by = excluded.deposited_by, deposited_at = excluded.deposited_at, \"commit\" = excluded.\"commit\", manifest = excluded.manifest",
 	[ST_VERSIONS] =
-		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
+		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = ?1 AND doc_id = ?2 ORDER BY version",
 	[ST_VERSION_ONE] =
-		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
+		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
+	[ST_VCHUNK_PUT] =
+		"INSERT OR IGNORE INTO version_chunks(space, chunk, doc_id, version) VALUES(?1, ?2, ?3, ?4)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 };
@@ -166,6 +171,28 @@ static const char *const migrate_sql[] = {
 	"  PRIMARY KEY(space, login));\n"
 	"CREATE INDEX invitations_login ON invitations(login);\n"
 	"PRAGMA user_version = 3;\n",
+	/*
+	 * 3 -> 4: the seal of a version deposited in a confidential folder
+	 * (docs/protocol.md#access), and which versions hold each chunk, so
+	 * a chunk's readers are found by one indexed lookup.  The versions
+	 * already there get their chunks from their manifests' "chunk" lines.
+	 */
+	"ALTER TABLE versions ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;\n"
+	"CREATE TABLE version_chunks(\n"
+	"  space TEXT NOT NULL,\n"
+	"  chunk TEXT NOT NULL,\n"
+	"  doc_id TEXT NOT NULL,\n"
+	"  version INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(space, chunk, doc_id, version)) WITHOUT ROWID;\n"
+	"WITH RECURSIVE split(space, doc_id, version, line, rest) AS (\n"
+	"  SELECT space, doc_id, version, '', manifest || char(10) FROM versions\n"
+	"  UNION ALL SELECT space, doc_id, version,\n"
+	"    substr(rest, 1, instr(rest, char(10)) - 1),\n"
+	"    substr(rest, instr(rest, char(10)) + 1) FROM split WHERE rest <> '')\n"
+	"INSERT OR IGNORE INTO version_chunks(space, chunk, doc_id, version)\n"
+	"  SELECT space, substr(line, 7, 64), doc_id, version FROM split\n"
+	"  WHERE substr(line, 1, 6) = 'chunk ';\n"
+	"PRAGMA user_version = 4;\n",
 };
 
 /*
@@ -943,7 +970,23 @@ static int sq_version_put(void *state, const char *space,
 	bind_text(st, 7, v->deposited_at);
 	bind_text(st, 8, v->commit);
 	bind_text(st, 9, v->manifest);
-	return stmt_exec(ix, st, "record a version");
+	sqlite3_bind_int(st, 10, v->sealed ? 1 : 0);
+	rc = stmt_exec(ix, st, "record a version");
+	if (rc)
+		return rc;
+	/* the chunks its manifest names ("chunk HEX SIZE" lines) */
+	rc = stmt_get(ix, ST_VCHUNK_PUT, &st);
+	for (const char *m = v->manifest; rc == 0 && m && *m;
+	     m = strchr(m, '\n'), m = m ? m + 1 : NULL) {
+		if (strncmp(m, "chunk ", 6) || strlen(m) < 6 + 64)
+			continue;
+		bind_text(st, 1, space);
+		sqlite3_bind_text(st, 2, m + 6, 64, SQLITE_TRANSIENT);
+		bind_text(st, 3, v->doc_id);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)v->version);
+		rc = stmt_exec(ix, st, "record a version's chunks");
+	}
+	return rc;
 }
 
 static int sq_versions(void *state, const char *space, const char *doc_id,
@@ -976,6 +1019,7 @@ static int sq_versions(void *state, const char *space, const char *doc_id,
 				(const char *)sqlite3_column_text(st, 5),
 			.commit = (const char *)sqlite3_column_text(st, 6),
 			.manifest = (const char *)sqlite3_column_text(st, 7),
+			.sealed = sqlite3_column_int(st, 8),
 		};
 
 		n++;
@@ -1345,27 +1389,85 @@ static int sq_versions_all(void *state, const char *space, index_version_cb cb,
 	return list_end(c, st, src, rc, "read versions");
 }
 
-static int sq_chunk_docs(void *state, const char *space, const char *chunk_hex,
-			 index_doc_cb cb, void *arg)
+struct chunk_ref {
+	char doc_id[40];
+	uint64_t version;
+	int sealed;
+};
+
+static int sq_chunk_versions(void *state, const char *space,
+			     const char *chunk_hex, index_chunk_cb cb,
+			     void *arg)
 {
+	struct chunk_ref *refs = NULL, *nr;
 	struct index_conn *c;
 	sqlite3_stmt *st = NULL;
+	size_t n = 0, cap = 0;
 	int src, rc;
 
-	/* NEEDSWORK: a scan of the space's manifests per lookup; a table of
-	 * chunk references would make it one index probe. */
 	rc = adhoc(
 		state, &c, &st,
-		"SELECT DISTINCT doc_id FROM versions WHERE space = ?1 AND instr(manifest, ?2) > 0");
+		"SELECT c.doc_id, c.version, v.sealed FROM version_chunks c JOIN versions v ON v.space = c.space AND v.doc_id = c.doc_id AND v.version = c.version WHERE c.space = ?1 AND c.chunk = ?2 ORDER BY c.doc_id, c.version");
 	if (rc < 0)
 		return rc;
 	bind4(st, space, chunk_hex, NULL, NULL);
+	/* Read the rows first: the callback may use the index. */
 	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = cb(arg, col(st, 0));
-		if (rc)
-			break;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			nr = realloc(refs, cap * sizeof(*refs));
+			if (!nr) {
+				rc = -ENOMEM;
+				break;
+			}
+			refs = nr;
+		}
+		snprintf(refs[n].doc_id, sizeof(refs[n].doc_id), "%s",
+			 col(st, 0));
+		refs[n].version = (uint64_t)sqlite3_column_int64(st, 1);
+		refs[n].sealed = sqlite3_column_int(st, 2);
+		n++;
 	}
-	return list_end(c, st, src, rc, "read versions");
+	rc = list_end(c, st, src, rc, "look up a chunk's versions");
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = cb(refs[i].doc_id, refs[i].version, refs[i].sealed, arg);
+	free(refs);
+	return rc;
+}
+
+static int sq_version_unseal(void *state, const char *space, const char *doc_id,
+			     uint64_t version)
+{
+	char v[24];
+	int n = 0, rc;
+
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)version);
+	rc = run_t(
+		state, "unseal a version", &n,
+		"UPDATE versions SET sealed = 0 WHERE space = ?1 AND doc_id = ?2 AND version = CAST(?3 AS INTEGER) AND sealed = 1",
+		space, doc_id, v, NULL);
+	return rc < 0 ? rc : n;
+}
+
+static int sq_sealed_any(void *state, const char *space)
+{
+	struct index_conn *c;
+	sqlite3_stmt *st = NULL;
+	int src, rc, found = 0;
+
+	rc = adhoc(
+		state, &c, &st,
+		"SELECT 1 FROM versions WHERE space = ?1 AND sealed = 1 LIMIT 1");
+	if (rc < 0)
+		return rc;
+	bind4(st, space, NULL, NULL, NULL);
+	src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		found = 1;
+		src = SQLITE_DONE;
+	}
+	rc = list_end(c, st, src, 0, "look for sealed versions");
+	return rc < 0 ? rc : found;
 }
 
 /* --- event journal --- */
@@ -1808,7 +1910,9 @@ const struct index_ops index_sqlite_ops = {
 	.version_put = sq_version_put,
 	.versions = sq_versions,
 	.versions_all = sq_versions_all,
-	.chunk_docs = sq_chunk_docs,
+	.chunk_versions = sq_chunk_versions,
+	.version_unseal = sq_version_unseal,
+	.sealed_any = sq_sealed_any,
 	.event_head = sq_event_head,
 	.event_insert = sq_event_insert,
 	.event_chain = sq_event_chain,

@@ -40,6 +40,9 @@ struct ledger_op {
 	 * depositor and time are filled in by ledger_apply). */
 	struct manifest content;
 	uint64_t base_version; /* DEPOSIT: 0 when not given */
+	/* DEPOSIT, MOVE: a version made lands in a confidential folder (set
+	 * by the batch check; the trailer "Coffre-Class: confidential"). */
+	int sealed;
 };
 
 struct ledger_result {
@@ -51,6 +54,7 @@ struct ledger_result {
 	/* The commit whose tree files this op's result: the batch's last
 	 * unless a later op of it replaced or removed that manifest. */
 	char commit[GIT_OID_HEX_LEN + 1];
+	int sealed; /* the version made is sealed (a replay reads it back) */
 };
 
 struct ledger_entry {
@@ -112,8 +116,11 @@ int ledger_view_folders(const struct ledger_view *v, const char *folder,
 			ledger_view_folder_cb cb, void *arg);
 /*
  * Called before operation i is applied, on the state the operations
- * before it left; non-zero refuses the batch (with that rc, *failed_op i).
+ * before it left; negative refuses the batch (with that rc, *failed_op i).
+ * LEDGER_CHECK_SKIP leaves the state as it is, as an operation on an
+ * absent path would (the operation keeps its trailer and result).
  */
+#define LEDGER_CHECK_SKIP 1
 typedef int (*ledger_check_fn)(void *arg, const struct ledger_view *v,
 			       const struct ledger_op *op, size_t i);
 /* ledger_apply() with check asked about every operation in turn. */

@@ -726,6 +726,10 @@ static int add_trailers(struct buf *b, const struct ledger_op *op,
 	if (rc == 0 && r->doc_id[0])
 		rc = buf_appendf(b, "Coffre-Doc: %s %llu\n", r->doc_id,
 				 (unsigned long long)r->version);
+	/* The version made is sealed: the ledger records it with it. */
+	if (rc == 0 && op->sealed && r->manifest.version)
+		rc = buf_appendf(b, "Coffre-Class: %s\n",
+				 folder_class_name(FOLDER_CLASS_CONFIDENTIAL));
 	return rc;
 }
 
@@ -1252,7 +1256,7 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 	struct ledger_view view = { &ap };
 	git_oid parent, commit;
 	size_t i;
-	int rc;
+	int rc, skip;
 
 	*failed_op = 0;
 	for (i = 0; i < nops; i++) {
@@ -1303,10 +1307,13 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 		ap.cur_op = i;
 		/* Checked on the state the operations before it left. */
 		rc = check ? check(check_arg, &view, &ops[i], i) : 0;
-		if (rc == 0 && i > ap.seg_start &&
+		skip = rc == LEDGER_CHECK_SKIP;
+		if (skip)
+			rc = 0;
+		if (rc == 0 && !skip && i > ap.seg_start &&
 		    needs_new_commit(&ap, &ops[i]))
 			rc = close_segment(&ap, ops, results, i, space, client);
-		if (rc == 0)
+		if (rc == 0 && !skip)
 			rc = apply_op(&ap, &ops[i], &results[i]);
 		if (rc == 0)
 			rc = add_trailers(&ap.trailers, &ops[i], &results[i]);

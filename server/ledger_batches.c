@@ -305,6 +305,9 @@ static int commit_results(git_repository *repo, git_commit *c,
 					"batch commit %s: bad trailer '%s'",
 					hex, line);
 			r->version = v;
+		} else if (r && r->kind != LEDGER_OP_MKDIR &&
+			   !strcmp(line, "Coffre-Class: confidential")) {
+			r->sealed = 1;
 		}
 	}
 	if (r && r->kind == LEDGER_OP_DEPOSIT)

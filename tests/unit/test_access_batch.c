@@ -170,7 +170,31 @@ static int need(const struct model *m, int role, const char *f, unsigned bit)
 {
 	unsigned r = model_rights(m, role, f);
 
-	return (r & bit) ? OK : (r & MR) ? FORBID : HIDDEN;
+	/* 403 for what is shown (read, or on the way to a grant) */
+	return (r & bit) ? OK : model_visible(m, role, f) ? FORBID : HIDDEN;
+}
+
+/* Node i is hidden: a folder not shown, a file in a folder not read. */
+static int model_hidden(const struct model *m, int role, int i)
+{
+	char par[64];
+
+	if (m->n[i].dir)
+		return !model_visible(m, role, m->n[i].path);
+	parent(m->n[i].path, par);
+	return !(model_rights(m, role, par) & MR);
+}
+
+/*
+ * An unlink, rmdir or mkdir of what the caller may not see answers as for
+ * an absent path (organize on the parent) and changes nothing.
+ */
+static int model_as_absent(const struct model *m, int role, const char *path)
+{
+	char par[64];
+
+	parent(path, par);
+	return need(m, role, par, MO);
 }
 
 static void add(struct model *m, const char *p, int dir, int own)
@@ -202,6 +226,10 @@ static int model_op(struct model *m, int role, const struct ledger_op *op,
 	switch (op->kind) {
 	case LEDGER_OP_DEPOSIT:
 	case LEDGER_OP_MKDIR:
+		i = find(m, op->path);
+		if (op->kind == LEDGER_OP_MKDIR && i >= 0 &&
+		    strcmp(op->path, "/") && model_hidden(m, role, i))
+			return model_as_absent(m, role, op->path);
 		parent(op->path, par);
 		if (!is_dir(m, op->path) && !is_dir(m, par))
 			return HIDDEN;
@@ -248,6 +276,8 @@ static int model_op(struct model *m, int role, const struct ledger_op *op,
 	case LEDGER_OP_UNLINK:
 		parent(op->path, par);
 		i = find(m, op->path);
+		if (i >= 0 && model_hidden(m, role, i))
+			return model_as_absent(m, role, op->path);
 		if (i < 0 && !is_dir(m, par))
 			return HIDDEN;
 		rc = need(m, role, i >= 0 && m->n[i].dir ? op->path : par, MO);
@@ -261,6 +291,8 @@ static int model_op(struct model *m, int role, const struct ledger_op *op,
 	case LEDGER_OP_RMDIR:
 		parent(op->path, par);
 		i = find(m, op->path);
+		if (i >= 0 && strcmp(op->path, "/") && model_hidden(m, role, i))
+			return model_as_absent(m, role, op->path);
 		if (i < 0 && !is_dir(m, par))
 			return HIDDEN;
 		rc = need(m, role, par, MO);

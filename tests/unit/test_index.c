@@ -51,6 +51,64 @@ static int count_grant(const char *path, const char *login, const char *level,
 	return 0;
 }
 
+/* "doc:version:sealed;" per version naming a chunk */
+static int count_ref(const char *doc_id, uint64_t version, int sealed,
+		     void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s:%llu:%d;", doc_id,
+		 (unsigned long long)version, sealed);
+	return 0;
+}
+
+static void check_versions(const char *name, struct index *ix)
+{
+	static const char c1[] =
+		"1111111111111111111111111111111111111111111111111111111111111111";
+	char m1[512], m2[512], refs[256] = "";
+	struct index_version v = {
+		.doc_id = "d1",
+		.version = 1,
+		.size = 3,
+		.sha256 = c1,
+		.deposited_by = "alice",
+		.deposited_at = "2026-12-04T00:00:00Z",
+		.commit = "0123456789012345678901234567890123456789",
+		.sealed = 1,
+	};
+
+	snprintf(m1, sizeof(m1), "doc %s\nversion 1\nchunk %s 3\n", "d1", c1);
+	snprintf(m2, sizeof(m2), "doc %s\nversion 2\nchunk %s 3\n", "d1", c1);
+	is_int(index_sealed_any(ix, "s1"), 0, "%s: no sealed version yet",
+	       name);
+	v.manifest = m1;
+	ok(index_record(ix, "s1", "alice", 1, &v, 1, NULL, 0) == 0,
+	   "%s: a sealed version", name);
+	v.version = 2;
+	v.sealed = 0;
+	v.manifest = m2;
+	ok(index_record(ix, "s1", "alice", 1, &v, 1, NULL, 0) == 0,
+	   "%s: an open one", name);
+	is_int(index_sealed_any(ix, "s1"), 1, "%s: a sealed version is seen",
+	       name);
+	index_chunk_versions(ix, "s1", c1, count_ref, refs);
+	is_str(refs, "d1:1:1;d1:2:0;",
+	       "%s: the chunk's versions, by one lookup, with their seal",
+	       name);
+	v.version = 1;
+	v.manifest = m1;
+	ok(index_record(ix, "s1", "alice", 1, &v, 1, NULL, 0) == 0 &&
+		   index_sealed_any(ix, "s1") == 1,
+	   "%s: recorded again, a version keeps its seal", name);
+	is_int(index_version_unseal(ix, "s1", "d1", 1), 1,
+	       "%s: unsealing says it was sealed", name);
+	is_int(index_version_unseal(ix, "s1", "d1", 1), 0,
+	       "%s: and not a second time", name);
+	is_int(index_sealed_any(ix, "s1"), 0, "%s: none sealed now", name);
+}
+
 static void check_backend(const char *name, const char *where)
 {
 	struct worker w[THREADS];
@@ -122,6 +180,8 @@ static void check_backend(const char *name, const char *where)
 	       "%s: grants listed by path", name);
 	is_int(index_grant_drop(ix, "s1", "/nowhere", "bob"), -ENOENT,
 	       "%s: revoking a grant that is not there", name);
+
+	check_versions(name, ix);
 
 	/* Invitations and their cap. */
 	ok(invite_put(ix, "s1", "carol", "intervenant", "alice", 5) == 0 &&
