@@ -49,6 +49,9 @@ static const struct cli_help commands[] = {
 	  "sign a version with your key", NULL },
 	{ "signatures", "signatures PATH [--version N]",
 	  "list the signatures of a version", NULL },
+	{ "declassify", "declassify PATH --version N",
+	  "open an older sealed version to those who may read the document (owners)",
+	  NULL },
 	{ "member",
 	  "member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
 	  "member remove SPACE LOGIN\n"
