@@ -183,6 +183,45 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' \
 	--cacert "$COFFRE_DATADIR/tls/ca.pem" "https://127.0.0.1:$port1/healthz")
 check_eq "node 1 answers /healthz itself" 200 "$code"
 
+# A person's deposit through HAProxy: a drive mounted at COFFRE_URL, a
+# file copied in; with chunks in S3 its chunks land in the bucket.
+COFFRE=${COFFRE:-$ROOT/build/client/coffre}
+COFFRED_BIN=${COFFRED:-$ROOT/build/server/coffred}
+mnt=$T/mnt
+if [ -x "$COFFRE" ] && [ -c /dev/fuse ]; then
+	printf 'correct horse battery\n' >"$T/pw"
+	check "coffred user add on node 1" "$COFFRED_BIN" user add "$COFFRE_DATADIR" \
+		alice --phone +33612345678 --password-file "$T/pw"
+	check "coffred space create" "$COFFRED_BIN" space create "$COFFRE_DATADIR" \
+		famille --owner alice
+	check "coffre login through HAProxy" "$COFFRE" --config "$T/cfg" login \
+		"$COFFRE_URL" alice --password-file "$T/pw" --cacert "$COFFRE_CACERT"
+	mkdir -p "$mnt"
+	"$COFFRE" --config "$T/cfg" mount famille "$mnt" --cache "$T/cache" \
+		--foreground >"$T/mount.log" 2>&1 &
+	mpid=$!
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$mnt" && break
+		sleep 0.1
+	done
+	head -c 3000000 /dev/urandom >"$T/doc.bin"
+	cp "$T/doc.bin" "$mnt/doc.bin"
+	check "coffre sync --wait" timeout 60 "$COFFRE" --config "$T/cfg" sync --wait "$mnt"
+	check "the deposit reads back" cmp "$T/doc.bin" "$mnt/doc.bin"
+	fusermount3 -u "$mnt"
+	wait "$mpid"
+	check_eq "coffre mount exits 0" 0 "$?"
+	case " $COFFRE_NODE_STORES " in
+	*" chunks=s3 "*)
+		s3 -o "$T/list.xml" -H "x-amz-content-sha256: $(sha256sum </dev/null | cut -d' ' -f1)" \
+			"$COFFRE_S3_ENDPOINT/$COFFRE_S3_BUCKET?list-type=2"
+		keys=$(grep -o '<Key>' "$T/list.xml" | wc -l)
+		check "the chunks are objects in the bucket ($keys objects)" test "$keys" -gt 1 ;;
+	esac
+else
+	diag "no coffre client or /dev/fuse: no deposit through HAProxy"
+fi
+
 # up again: nothing restarted, same URL.
 url0=$COFFRE_URL pids0=$COFFRE_NODE_PIDS
 check "cluster.sh up again" "$CLUSTER" up "$C"
