@@ -645,11 +645,10 @@ int main(int argc, char **argv)
 	 * outcome is still rare: a seed that happens to refuse nearly
 	 * everything must still try acceptance as often as the others. */
 	for (int round = 0;
-	     !bad && (round < ROUNDS ||
-		      (round < 3 * ROUNDS &&
-		       (accepted <= ROUNDS / 50 ||
-			outcomes[HIDDEN] <= ROUNDS / 50 ||
-			outcomes[FORBID] <= ROUNDS / 50)));
+	     !bad && (round < ROUNDS || (round < 3 * ROUNDS &&
+					 (accepted <= ROUNDS / 50 ||
+					  outcomes[HIDDEN] <= ROUNDS / 50 ||
+					  outcomes[FORBID] <= ROUNDS / 50)));
 	     round++) {
 		int applied;
 
