@@ -451,6 +451,7 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 		if (path_split(op->to, &parent, &name) == 0 &&
 		    tree_resolve(fs, parent, &dir) == 0) {
 			struct node *t;
+			enum deposit_replay_move replay;
 			int target;
 
 			tree_revalidate(fs, dir, 0);
@@ -459,22 +460,18 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 						    NULL;
 			target = !t ? 0 : t->kind == NODE_DIR ? 2 : 1;
 			/* the rename returned 0: over an existing file too */
-			switch (deposit_replay_move(
+			replay = deposit_replay_move(
 				dir->kind == NODE_DIR, n->kind == NODE_DIR,
 				target,
 				t && t->listed &&
-					!HASH_CNT(hh_child, t->children))) {
-			case DEPOSIT_REPLAY_REPLACE:
+					!HASH_CNT(hh_child, t->children));
+			if (replay == DEPOSIT_REPLAY_REPLACE)
 				node_detach(fs, t);
-				/* fall through */
-			case DEPOSIT_REPLAY_MOVE:
+			if (replay != DEPOSIT_REPLAY_SKIP) {
 				node_ref(n); /* keep it across detach */
 				node_detach(fs, n);
 				node_attach(dir, n, name);
 				node_unref(fs, n);
-				break;
-			case DEPOSIT_REPLAY_SKIP:
-				break;
 			}
 			node_unref(fs, dir);
 			pthread_mutex_unlock(&fs->lock);

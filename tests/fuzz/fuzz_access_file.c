@@ -9,14 +9,13 @@
 #include "tests/fuzz/fuzz.h"
 
 static struct index *ix;
-static sqlite3 *db;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char path[600];
 
 	snprintf(path, sizeof(path), "%s/index.db", fuzz_scratch());
-	if (index_open(&ix, path, 1) < 0 || index_db(ix, &db) < 0 ||
+	if (index_open(&ix, path, 1) < 0 ||
 	    index_user_add(ix, "alice", "", "x", 0) < 0 ||
 	    index_user_add(ix, "bob", "", "x", 0) < 0 ||
 	    index_user_add(ix, "carol", "", "x", 0) < 0 ||
@@ -37,7 +36,7 @@ static int load(const char *text, size_t len, struct buf *out)
 		return -ENOMEM;
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	rc = load_text(db, "s", copy);
+	rc = load_text(ix, "s", copy);
 	free(copy);
 	if (rc == 0)
 		rc = access_text(ix, "s", out);
@@ -47,10 +46,11 @@ static int load(const char *text, size_t len, struct buf *out)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct buf once, twice;
+	struct index_txn *tx;
 
 	buf_init(&once, ACCESS_TEXT_MAX);
 	buf_init(&twice, ACCESS_TEXT_MAX);
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL))
+	if (index_begin(ix, &tx) < 0)
 		abort();
 	if (load((const char *)data, size, &once) == 0) {
 		if (load(once.data, once.len, &twice) < 0 ||
@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memcmp(once.data, twice.data, once.len))
 			abort();
 	}
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	index_rollback(ix, tx);
 	err_clear();
 	buf_release(&once);
 	buf_release(&twice);

@@ -150,6 +150,7 @@ static void check_backend(const char *name, const char *where)
 	       -ENOENT, "%s: is gone with its rollback", name);
 
 	/* An inner rollback dooms the outer transaction. */
+	inner = NULL;
 	ok(index_begin(ix, &tx) == 0 &&
 		   index_member_put(ix, "s1", "bob", "assistant", 0) == 0 &&
 		   index_begin(ix, &inner) == 0,
