@@ -102,10 +102,28 @@ static int sh_quote(struct buf *b, const char *s)
 	return rc ? rc : buf_append(b, "'", 1);
 }
 
+/* Which line of statement.txt says where the version was deposited. */
+static int path_step(const struct proof *p, int format, struct buf *b)
+{
+	if (!p->path)
+		return buf_appendf(
+			b,
+			"echo '   (where it was deposited is not disclosed to you: the statement commits to that path by its path-sha256)'\n");
+	if (format == 1)
+		return buf_appendf(b, "test \"$(st path)\" = \"/$P\"\n");
+	return buf_appendf(
+		b,
+		"test \"$(st path-sha256)\" = \"$(printf '%%s %%s' \"$S\" \"/$P\" | sha256sum | cut -d' ' -f1)\"\n");
+}
+
 /* Steps 2-4: the deposit statement, which every proof carries. */
 static int statement_steps(const struct proof *p, struct buf *b)
 {
-	return buf_appendf(
+	int format =
+		!strncmp(p->statement.text, "coffre-statement 1\n", 19) ? 1 : 2;
+	int rc;
+
+	rc = buf_appendf(
 		b,
 		"echo '2. the deposit statement is signed by the ledger key'\n"
 		"ssh-keygen -Y verify -f allowed_signers -I \"$(cut -d' ' -f1 allowed_signers)\" -n coffre-statement -s statement.sig <statement.txt\n"
@@ -115,16 +133,21 @@ static int statement_steps(const struct proof *p, struct buf *b)
 		"\n"
 		"echo '4. the statement names this version, its manifest and its content'\n"
 		"st() { sed -n \"s/^$1 //p\" statement.txt; }\n"
-		"test \"$(head -n 1 statement.txt)\" = 'coffre-statement 1'\n"
+		"test \"$(head -n 1 statement.txt)\" = 'coffre-statement %d'\n"
 		"test \"$(st doc)\" = %s\n"
-		"test \"$(st version)\" = %llu\n"
-		"test \"$(st path)\" = \"/$P\"\n"
-		"test \"$(st commit)\" = \"$C\"\n"
-		"test \"$(st doc)\" = \"$(sed -n 's/^doc //p' manifest.txt)\"\n"
-		"test \"$(st version)\" = \"$(sed -n 's/^version //p' manifest.txt)\"\n"
-		"test \"$(st manifest-sha256)\" = \"$(sha256sum <manifest.txt | cut -d' ' -f1)\"\n"
-		"test \"$(st sha256)\" = \"$(sha256sum <content | cut -d' ' -f1)\"\n",
-		p->doc_id, (unsigned long long)p->version);
+		"test \"$(st version)\" = %llu\n",
+		format, p->doc_id, (unsigned long long)p->version);
+	if (rc == 0)
+		rc = path_step(p, format, b);
+	if (rc == 0)
+		rc = buf_appendf(
+			b,
+			"test \"$(st commit)\" = \"$C\"\n"
+			"test \"$(st doc)\" = \"$(sed -n 's/^doc //p' manifest.txt)\"\n"
+			"test \"$(st version)\" = \"$(sed -n 's/^version //p' manifest.txt)\"\n"
+			"test \"$(st manifest-sha256)\" = \"$(sha256sum <manifest.txt | cut -d' ' -f1)\"\n"
+			"test \"$(st sha256)\" = \"$(sha256sum <content | cut -d' ' -f1)\"\n");
+	return rc;
 }
 
 /* Steps 5-8: the ledger's history, in owners' proofs only. */
@@ -188,21 +211,27 @@ static int verify_script(const struct proof *p, struct buf *b)
 		"# without showing anything else of the space.%s\n"
 		"set -eu\n"
 		"cd \"$(dirname \"$0\")\"\n"
-		"C=%s\n"
-		"P=",
-		(unsigned long long)p->version, p->doc_id, p->space, p->path,
-		p->commit,
+		"C=%s\n",
+		(unsigned long long)p->version, p->doc_id, p->space,
+		p->path ? p->path : "a path not disclosed to you", p->commit,
 		p->bundle ?
 			"  ledger.bundle adds\n"
 			"# the ledger's history up to the commit, for readers of the whole space." :
 			"",
 		p->commit);
-	if (rc == 0)
-		rc = sh_quote(b, p->path + 1);
+	if (rc == 0 && p->path) {
+		rc = buf_appendf(b, "P=");
+		if (rc == 0)
+			rc = sh_quote(b, p->path + 1);
+		if (rc == 0 && p->path_salt[0])
+			rc = buf_appendf(b, "\nS=%s", p->path_salt);
+		if (rc == 0)
+			rc = buf_appendf(b, "\n");
+	}
 	if (rc == 0)
 		rc = buf_appendf(
 			b,
-			"\n\n"
+			"\n"
 			"echo '1. the content hashes to the manifest'\"'\"'s sha256'\n"
 			"test \"$(sha256sum <content | cut -d' ' -f1)\" = \"$(sed -n 's/^sha256 //p' manifest.txt)\"\n"
 			"test \"$(wc -c <content | tr -d ' ')\" = \"$(sed -n 's/^size //p' manifest.txt)\"\n"

@@ -245,7 +245,10 @@ static void statement_steps(struct verify *v, const struct proof *p)
 	rc = run(argv, &out);
 	step(v, "statement timestamp", rc, last_line(&out));
 	rc = proof_check_statement(p);
-	step(v, "statement -> manifest", rc, rc ? err_msg() : "");
+	step(v, "statement -> manifest", rc,
+	     rc	      ? err_msg() :
+	     !p->path ? "where it was deposited is not disclosed to you" :
+			"");
 	buf_release(&out);
 }
 

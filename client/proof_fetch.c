@@ -147,10 +147,17 @@ static int parse(json_t *j, struct proof *p)
 	int rc;
 
 	rc = hex_field(j, "commit", p->commit, sizeof(p->commit));
-	if (rc == 0)
+	/* The path comes only to a reader who sees it, with its salt. */
+	if (rc == 0 && json_object_get(j, "path"))
 		rc = str_field(j, "path", &p->path);
-	if (rc == 0 && p->path[0] != '/')
+	if (rc == 0 && p->path && p->path[0] != '/')
 		rc = err_set(-EPROTO, "the server's proof has a bad path");
+	if (rc == 0 && p->path && json_object_get(j, "path_salt"))
+		rc = hex_field(j, "path_salt", p->path_salt,
+			       sizeof(p->path_salt));
+	if (rc == 0 && !p->path && (jb || chain))
+		rc = err_set(-EPROTO,
+			     "the server's proof has a history but no path");
 	if (rc == 0)
 		rc = str_field(j, "manifest", &p->manifest);
 	if (rc == 0)
@@ -271,21 +278,51 @@ static const char *line_value(const char *text, const char *key, char *out,
 	return NULL;
 }
 
+/* SHA-256 of "SALT PATH" in hex: a format 2 statement's path-sha256. */
+static int path_commitment(const char *salt, const char *path,
+			   char out[OBJ_ID_HEX_LEN + 1])
+{
+	struct hash_ctx *h = NULL;
+	struct obj_id id;
+	int rc = hash_new(&h);
+
+	if (rc < 0)
+		return rc;
+	hash_update(h, salt, strlen(salt));
+	hash_update(h, " ", 1);
+	hash_update(h, path, strlen(path));
+	hash_final(h, &id);
+	hash_free(h);
+	obj_id_to_hex(&id, out);
+	return 0;
+}
+
 int proof_check_statement(const struct proof *p)
 {
 	char want[8][4200], got[4200], hex[OBJ_ID_HEX_LEN + 1];
-	static const char *const keys[8] = {
-		"doc",	  "version",	     "path",	     "commit",
+	const char *keys[8] = {
+		"doc",	  "version",	     "path-sha256",  "commit",
 		"sha256", "manifest-sha256", "deposited-by", "space",
 	};
 	const char *text = p->statement.text;
 	struct manifest m;
 	struct obj_id id;
-	int rc = 0;
+	int rc = 0, format;
 
-	if (!text || strncmp(text, "coffre-statement 1\n", 19))
+	format = !text					    ? 0 :
+		 !strncmp(text, "coffre-statement 1\n", 19) ? 1 :
+		 !strncmp(text, "coffre-statement 2\n", 19) ? 2 :
+							      0;
+	if (!format)
+		return err_set(-EBADMSG, "the statement is not a "
+					 "coffre-statement 1 or 2");
+	if (format == 1 && !p->path)
 		return err_set(-EBADMSG,
-			       "the statement is not a coffre-statement 1");
+			       "a coffre-statement 1 without its path");
+	if (format == 2 && p->path && !p->path_salt[0])
+		return err_set(
+			-EPROTO,
+			"the server's proof gives a path without its salt");
 	manifest_init(&m);
 	if (manifest_parse(&m, p->manifest, strlen(p->manifest)) < 0) {
 		manifest_release(&m);
@@ -294,7 +331,16 @@ int proof_check_statement(const struct proof *p)
 	snprintf(want[0], sizeof(want[0]), "%s", p->doc_id);
 	snprintf(want[1], sizeof(want[1]), "%llu",
 		 (unsigned long long)p->version);
-	snprintf(want[2], sizeof(want[2]), "%s", p->path);
+	/* Format 1 states the path; format 2 commits to it, and the path
+	 * is checked only by a reader given it. */
+	if (format == 1) {
+		keys[2] = "path";
+		snprintf(want[2], sizeof(want[2]), "%s", p->path);
+	} else if (p->path) {
+		rc = path_commitment(p->path_salt, p->path, want[2]);
+	} else {
+		keys[2] = NULL;
+	}
 	snprintf(want[3], sizeof(want[3]), "%s", p->commit);
 	obj_id_to_hex(&m.sha256, want[4]);
 	hash_buf(&id, p->manifest, strlen(p->manifest));
@@ -304,8 +350,8 @@ int proof_check_statement(const struct proof *p)
 	snprintf(want[7], sizeof(want[7]), "%s", p->space);
 	manifest_release(&m);
 	for (int i = 0; rc == 0 && i < 8; i++)
-		if (!line_value(text, keys[i], got, sizeof(got)) ||
-		    strcmp(got, want[i]))
+		if (keys[i] && (!line_value(text, keys[i], got, sizeof(got)) ||
+				strcmp(got, want[i])))
 			rc = err_set(-EBADMSG,
 				     "the statement's %s is not this version's",
 				     keys[i]);

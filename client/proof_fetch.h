@@ -33,7 +33,11 @@ struct proof_statement {
 struct proof {
 	char space[65], doc_id[33], commit[41];
 	uint64_t version;
+	/* path: where the version was deposited, given only to a reader who
+	 * sees it (NULL otherwise); path_salt opens the statement's
+	 * path-sha256 to it (format 2 statements; "" with format 1). */
 	char *path, *manifest, *allowed_signers, *tsa_ca;
+	char path_salt[65];
 	struct proof_statement statement;
 	/* The ledger's history, given to those who may read the whole space
 	 * only: bundle NULL and nchain 0 otherwise. */
@@ -65,9 +69,11 @@ int proof_copy_content(const struct proof *p, const char *src, const char *dst);
 int proof_write(const struct proof *p, const char *dir);
 
 /*
- * Does the statement name this version: its doc, version, path and commit,
- * the manifest's SHA-256 and the content's?  0 or -EBADMSG saying which
- * field differs.  Its signature and token are checked by stock tools.
+ * Does the statement name this version: its doc, version and commit, the
+ * manifest's SHA-256 and the content's, and the path when the proof gives
+ * it (format 1: in clear; format 2: SHA-256 of "SALT PATH")?  0 or
+ * -EBADMSG saying which field differs.  Its signature and token are
+ * checked by stock tools.
  */
 int proof_check_statement(const struct proof *p);
 

@@ -486,8 +486,8 @@ static void state_run(struct http_req *req, const char *commit,
 	if (!n)
 		return;
 	rc = statement_record(req->space->ledger, req->srv->keys,
-			      req->space_name, commit, paths, texts, n,
-			      "at-deposit");
+			      req->space_name, &req->space->path_key, commit,
+			      paths, texts, n, "at-deposit");
 	if (rc < 0)
 		log_error(
 			"commit %s of space '%s': deposit statements not made: %s",

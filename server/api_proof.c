@@ -2,7 +2,8 @@
  * GET /v1/spaces/SPACE/docs/DOC_ID/versions/N/proof: everything a third
  * party needs to check one version with stock tools, in one JSON answer
  * (see docs/protocol.md, "Proofs"): the manifest, the commit that made the
- * version and the path it was filed under, its deposit statement (signed
+ * version and, to a caller who sees it, the path it was filed under, its
+ * deposit statement (signed
  * and timestamped, statement.h), the server's published keys
  * (allowed-signers line, CA certificate) and the version's e-signatures.
  * Owners, who may read the whole space, also get the chain of commits from
@@ -113,9 +114,26 @@ static int history_json(json_t *j, const struct ledger_proof *p)
 	return 0;
 }
 
+/*
+ * Where the version was deposited, for a caller who sees that path: the
+ * path and the salt that opens the statement's path-sha256 to it.
+ */
+static int path_json(struct http_req *req, json_t *j, const char *path)
+{
+	char salt[STATEMENT_SALT_HEX + 1];
+
+	statement_path_salt(&req->space->path_key, req->arg, req->num, path,
+			    salt);
+	if (json_object_set_new(j, "path", json_string(path)) ||
+	    json_object_set_new(j, "path_salt", json_string(salt)))
+		return -ENOMEM;
+	return 0;
+}
+
 static json_t *proof_json(struct http_req *req, const struct found *f,
 			  const struct ledger_proof *p,
-			  const struct ledger_statement_copy *st, int history)
+			  const struct ledger_statement_copy *st, int history,
+			  int path_seen)
 {
 	json_t *j, *sigs = json_array();
 	struct buf signers, ca;
@@ -130,14 +148,18 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 		rc = sigs ? ledger_signatures_list(req->space->ledger, req->arg,
 						   req->num, sig_cb, sigs) :
 			    -ENOMEM;
-	j = rc == 0 ? json_pack("{s:s, s:I, s:s, s:s, s:s, s:o, s:s, s:s, s:O}",
+	j = rc == 0 ? json_pack("{s:s, s:I, s:s, s:s, s:o, s:s, s:s, s:O}",
 				"doc_id", req->arg, "version",
-				(json_int_t)req->num, "path", p->path, "commit",
-				f->commit, "manifest", f->manifest, "statement",
+				(json_int_t)req->num, "commit", f->commit,
+				"manifest", f->manifest, "statement",
 				statement_json(st), "allowed_signers",
 				signers.data, "tsa_ca", ca.data, "signatures",
 				sigs) :
 		      NULL;
+	if (j && path_seen && path_json(req, j, p->path) < 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (j && history && history_json(j, p) < 0) {
 		json_decref(j);
 		j = NULL;
@@ -192,7 +214,8 @@ int api_doc_proof(struct http_req *req)
 	struct ledger_statement_copy st = { 0 };
 	struct found f = { .manifest = NULL };
 	struct ledger_proof p;
-	int rc, history;
+	int rc, history, path_seen;
+	struct auth_ctx probe;
 	json_t *j;
 
 	rc = api_version_find(req, f.commit, &f.manifest);
@@ -210,14 +233,22 @@ int api_doc_proof(struct http_req *req)
 		goto out;
 	/*
 	 * Whoever may read the version gets its proof, by the one rule
-	 * above; the proof names where the version's commit filed it, as
-	 * its statement does (a version readable elsewhere now tells its
-	 * readers the path it was deposited at: docs/protocol.md).
+	 * above.  Its statement commits to the path the version was
+	 * deposited at without naming it; the path itself (and the salt
+	 * that opens the commitment) only to a caller who sees that path
+	 * now: a version read elsewhere (moved out of a confidential folder,
+	 * declassified) must not name where it came from.
 	 */
-	rc = statement_get(req->space->ledger, req->srv->keys, req->space_name,
-			   p.path, f.commit, f.manifest, &st);
+	probe = req->auth;
+	path_seen = authorize_sees_path(&probe, req->space_name, p.path);
+	rc = path_seen < 0 ? path_seen : 0;
+	if (rc == 0)
+		rc = statement_get(req->space->ledger, req->srv->keys,
+				   req->space_name, &req->space->path_key,
+				   p.path, f.commit, f.manifest, !path_seen,
+				   &st);
 	if (rc == 0) {
-		j = proof_json(req, &f, &p, &st, history);
+		j = proof_json(req, &f, &p, &st, history, path_seen);
 		rc = j ? http_reply_json(req, 200, j) : -ENOMEM;
 	}
 	ledger_statement_copy_release(&st);

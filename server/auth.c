@@ -284,6 +284,46 @@ static int folder_of(struct space *sp, const char *path, char *folder,
 	}
 }
 
+int authorize_sees_path(struct auth_ctx *ctx, const char *space,
+			const char *path)
+{
+	char parent[PATH_MAX_LEN + 1];
+	struct ledger_entry e = { 0 };
+	struct space *sp;
+	int rc;
+
+	rc = authorize(ctx, space, NULL, AUTH_READ);
+	if (rc < 0)
+		return rc == -ENOENT || rc == -EACCES ? 0 : rc;
+	if (ctx->role_id == POLICY_ROLE_OWNER)
+		return 1;
+	rc = spaces_get(ctx->spaces, space, &sp);
+	if (rc < 0)
+		return rc;
+	/* Not the nearest folder left above it (authorize's rule for an
+	 * absent path): a folder renamed or removed since took its name
+	 * with it. */
+	parent_of(path, parent, sizeof(parent));
+	e.is_dir = 1; /* "/" is always there */
+	rc = strcmp(parent, "/") ?
+		     ledger_stat(sp->ledger, parent, stat_cb, &e) :
+		     0;
+	if (rc == -ENOENT || rc == -ENOTDIR || (rc == 0 && !e.is_dir)) {
+		err_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	rc = authorize(ctx, space, path, AUTH_READ);
+	if (rc == -ENOENT || rc == -EACCES) {
+		err_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	return !ctx->traverse;
+}
+
 int auth_class_of(struct auth_ctx *ctx, const char *space, const char *path,
 		  enum folder_class *out)
 {

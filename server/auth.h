@@ -110,6 +110,14 @@ int authorize_parent(struct auth_ctx *ctx, const char *space, const char *path,
 		     enum auth_right right);
 
 /*
+ * Does ctx's caller see where path is (a file's path, present or not):
+ * its folder still exists at the head and they read it (not only on the
+ * way to a grant below)?  Owners see every path.  1, 0, or -errno.
+ */
+int authorize_sees_path(struct auth_ctx *ctx, const char *space,
+			const char *path);
+
+/*
  * Effective class of the folder path, or of the nearest existing folder
  * above it when path does not exist (for a file: its folder's).
  */

@@ -187,6 +187,7 @@ void spaces_free(struct spaces *sp)
 		next = n->next;
 		ledger_free(n->sp.ledger);
 		chunkstore_free(n->sp.chunks);
+		crypto_key_release(&n->sp.path_key);
 		free(n);
 	}
 	crypto_key_release(&sp->master);
@@ -214,6 +215,9 @@ static int space_open(struct spaces *sp, const char *name,
 		return -ENOMEM;
 	snprintf(n->sp.name, sizeof(n->sp.name), "%s", name);
 	rc = space_chunk_seed(n->sp.chunk_seed, &sp->master, name);
+	if (rc == 0)
+		rc = crypto_key_derive(&n->sp.path_key, &sp->master,
+				       "statement-path", name);
 	if (rc < 0)
 		goto fail;
 	rc = space_dir_path(path, sizeof(path), sp->datadir, name,
@@ -230,6 +234,7 @@ static int space_open(struct spaces *sp, const char *name,
 	return 0;
 fail:
 	ledger_free(n->sp.ledger);
+	crypto_key_release(&n->sp.path_key);
 	free(n);
 	return rc;
 }

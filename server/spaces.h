@@ -30,6 +30,9 @@ struct space {
 	struct ledger *ledger;
 	struct chunkstore *chunks;
 	uint8_t chunk_seed[CHUNK_SEED_LEN];
+	/* Keys the salts of the deposit path commitments in statements
+	 * (statement.h): derived from the master key, never stored. */
+	struct crypto_key path_key;
 	/* Bumped after every batch applied to the ledger (space_changed()),
 	 * read atomically: the change feed compares it. */
 	uint64_t change_gen;

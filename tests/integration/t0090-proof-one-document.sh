@@ -107,7 +107,12 @@ check "the proof's keys are the server's published ones" \
 	sh -c '"$1" key export "$2" --allowed-signers | cmp - "$3/allowed_signers" &&
 		"$1" key export "$2" --tsa-ca | cmp - "$3/tsa-ca.pem"' _ "$COFFRED" "$D" "$O"
 st() { sed -n "s/^$1 //p" "$O/statement.txt"; }
-check_eq "the statement names the path" /Dossier/contract.txt "$(st path)"
+S=$(sed -n 's/^S=//p' "$O/VERIFY.txt")
+check "tom sees /Dossier: VERIFY.txt gives the path's salt" test "${#S}" = 64
+check_eq "the statement commits to the path: SHA-256 of 'SALT PATH'" \
+	"$(printf '%s %s' "$S" /Dossier/contract.txt | sha256sum | cut -d' ' -f1)" "$(st path-sha256)"
+check_eq "and does not name it" "" "$(st path)"
+check_eq "a statement of format 2" "coffre-statement 2" "$(head -n 1 "$O/statement.txt")"
 check_eq "the document" "$(xattr "$P" user.coffre.doc_id)" "$(st doc)"
 check_eq "the version" 2 "$(st version)"
 check_eq "the content's sha256" "$(sha256_of "$T/v2")" "$(st sha256)"
@@ -205,6 +210,41 @@ check "and the same statement as tom's" cmp "$T/owner/statement.txt" "$O/stateme
 check "its VERIFY.txt passes (statement and history)" \
 	sh -c 'sh "$1/VERIFY.txt" >"$2" 2>&1 && grep -q "ledger bundle" "$2" && grep -q "deposit statement" "$2"' \
 	_ "$T/owner" "$T/owner.out"
+
+# Issue 10, case 6 as proofs meet it: a memo deposited in /Secret, then
+# moved by alice into /Dossier, opens to tom there (the version current at
+# the move).  Its proof must not tell him where it was deposited.
+printf 'memo written while confidential\n' >"$A/Secret/memo.txt"
+check "sync" client_sync a
+check "alice moves the memo out of /Secret into /Dossier" mv "$A/Secret/memo.txt" "$A/Dossier/memo.txt"
+check "sync" client_sync a
+MEMO=$(xattr "$A/Dossier/memo.txt" user.coffre.doc_id)
+check_eq "tom: GET the memo's proof, 200" 200 "$(api "$T/memo.json" GET \
+	"/v1/spaces/demo/docs/$MEMO/versions/1/proof" -H "Authorization: Bearer $TT")"
+check_eq "the answer gives tom neither the path nor its salt" "False False" \
+	"$(json_get "$T/memo.json" '"%s %s" % ("path" in j, "path_salt" in j)')"
+mkdir -p "$T/memo-answer"
+cp "$T/memo.json" "$T/memo-answer/"
+check_eq "and no forbidden string: /Secret is named nowhere" "" "$(leaks "$T/memo-answer")"
+check "tom sees the memo in /Dossier" sh -c 'sleep 2; test -s "$1/Dossier/memo.txt" || { sleep 5; test -s "$1/Dossier/memo.txt"; }' _ "$B"
+OM=$T/proof-memo
+check "tom: coffre proof of the memo" cf b proof "$B/Dossier/memo.txt" --out "$OM"
+check_eq "no forbidden string in that proof" "" "$(leaks "$OM")"
+check "its VERIFY.txt passes, saying the path is not disclosed" \
+	sh -c 'sh "$1/VERIFY.txt" >"$2" 2>&1 && grep -q "not disclosed to you" "$2" && grep -qx "all checks passed" "$2"' \
+	_ "$OM" "$T/memo-verify.out"
+check "tom: coffre verify of the memo passes" cf b verify "$B/Dossier/memo.txt"
+check_eq "alice: GET the memo's proof, 200" 200 "$(api "$T/memo-a.json" GET \
+	"/v1/spaces/demo/docs/$MEMO/versions/1/proof" -H "Authorization: Bearer $TA")"
+check_eq "the owner gets where it was deposited" /Secret/memo.txt "$(json_get "$T/memo-a.json" 'j["path"]')"
+check_eq "and a salt that opens the statement tom got to that path" \
+	"$(json_get "$T/memo.json" 'j["statement"]["text"]' | sed -n 's/^path-sha256 //p')" \
+	"$(printf '%s %s' "$(json_get "$T/memo-a.json" 'j["path_salt"]')" /Secret/memo.txt | sha256sum | cut -d' ' -f1)"
+check "the same statement for both" test "$(json_get "$T/memo.json" 'j["statement"]["text"]')" = \
+	"$(json_get "$T/memo-a.json" 'j["statement"]["text"]')"
+check "a salt opens only its own path: /Dossier/memo.txt does not match" test \
+	"$(json_get "$T/memo.json" 'j["statement"]["text"]' | sed -n 's/^path-sha256 //p')" != \
+	"$(printf '%s %s' "$(json_get "$T/memo-a.json" 'j["path_salt"]')" /Dossier/memo.txt | sha256sum | cut -d' ' -f1)"
 
 # A batch of more than 256 versions: statements on demand, not at deposit.
 printf 'bulk\n' >"$T/bulk"
