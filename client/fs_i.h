@@ -149,6 +149,12 @@ struct node {
 	unsigned readers;
 	int wrote;	  /* changed since the last release */
 	uint64_t dep_seq; /* newest queued DEPOSIT, 0 when none */
+	/* The DEPOSIT a close queued when nothing had been written through
+	 * its open file yet (a create, an O_TRUNC), 0 when none: a write
+	 * through that same open file before it goes out replaces it, for
+	 * a shell's `>` closes a duplicate of the descriptor before the
+	 * command writes (nameop_flush_unwritten) */
+	uint64_t flush_empty_seq;
 	int dep_inflight;
 	uint64_t content_gen; /* bumped when the remote content changes */
 	uint64_t kernel_gen;  /* content_gen the kernel last cached */
@@ -388,6 +394,8 @@ void pend_done(struct fs *fs, struct pend *p); /* committed: forget */
 /* A close of n that changed it: one new DEPOSIT of its staging, which
  * becomes immutable (n->sealed). */
 int pend_deposit(struct fs *fs, struct node *n);
+/* The same, not sent before hold_ms from now (nor before the settle). */
+int pend_deposit_hold(struct fs *fs, struct node *n, unsigned hold_ms);
 /* The newest queued DEPOSIT of n, NULL when none; *count and *inflight
  * (either may be NULL) get how many n has queued and whether one of them
  * is being sent. */
@@ -421,6 +429,19 @@ int nameop_open_write(struct fs *fs, struct node *n, int trunc);
  * the content changed (what close(2) waits for, so a kill after it loses
  * nothing). */
 int nameop_flush_write(struct fs *fs, struct node *n);
+/*
+ * A close (FLUSH) of a write handle that changed n by opening it (created
+ * it, or cut it with O_TRUNC) and wrote nothing through it: a deposit too,
+ * since close(2) returned (a kill before RELEASE must not lose the file),
+ * held a moment (FLUSH_EMPTY_HOLD_MS) and marked n->flush_empty_seq.
+ */
+int nameop_flush_unwritten(struct fs *fs, struct node *n);
+/*
+ * A write through a handle whose close deposited n unwritten: that
+ * deposit, while it waits, is dropped and its staging written on (the
+ * close that counts is the one after these writes).  Without fs->lock.
+ */
+void nameop_write_after_flush(struct fs *fs, struct node *n);
 /* Last step of a write handle's release. */
 void nameop_release_write(struct fs *fs, struct node *n);
 /* File n's mode or user.* attributes changed (deposit_on_meta): carried

@@ -31,11 +31,12 @@
 struct fh {
 	struct node *n;
 	int write;
-	/* written or cut through this handle since its last close (FLUSH):
-	 * a shell's `>` closes a duplicate of the descriptor before writing,
-	 * and that close deposits nothing (a change by O_TRUNC alone is
-	 * deposited by the last release) */
+	/* written or cut through this handle since its last close (FLUSH) */
 	int changed;
+	/* opening it changed the file (created it, or O_TRUNC): its first
+	 * close deposits even with nothing written (nameop_flush_unwritten),
+	 * and a write through it after that close replaces that deposit */
+	int open_change, flushed_unwritten;
 	/* read handles: the version opened, read to the end whatever
 	 * another device deposits meanwhile (content_read_pinned) */
 	char doc[DOC_ID_HEX_LEN + 1];
@@ -676,6 +677,7 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	}
 	h->n = n;
 	h->write = write;
+	h->open_change = write && (created || (fi->flags & O_TRUNC));
 	if (n->kind == NODE_VFILE && n->pend_seq) {
 		rc = vfile_open_pending(fs, n, h);
 		if (rc < 0) {
@@ -952,6 +954,10 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
+	if (h->flushed_unwritten) {
+		nameop_write_after_flush(fs, h->n);
+		h->flushed_unwritten = 0;
+	}
 	if (size >= WBACK_MIN_ASYNC) {
 		r = wback_write(fs, h->n, buf, size, (uint64_t)off);
 		if (r == 0)
@@ -988,6 +994,11 @@ static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (rc == 0 && h->changed) {
 			rc = nameop_flush_write(req_fs(req), h->n);
 			h->changed = 0;
+			h->open_change = h->flushed_unwritten = 0;
+		} else if (rc == 0 && h->open_change) {
+			rc = nameop_flush_unwritten(req_fs(req), h->n);
+			h->open_change = 0;
+			h->flushed_unwritten = rc == 0;
 		}
 	}
 	fuse_reply_err(req, rc < 0 ? ioerr(rc) : 0);

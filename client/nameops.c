@@ -149,6 +149,51 @@ int nameop_flush_write(struct fs *fs, struct node *n)
 	return rc;
 }
 
+/* Long enough for a shell to write after closing its duplicate of the
+ * descriptor, short enough not to be noticed. */
+#define FLUSH_EMPTY_HOLD_MS 500
+
+int nameop_flush_unwritten(struct fs *fs, struct node *n)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (deposit_on_close(n->linked, n->wrote, 0) == DEPOSIT_CLOSE_QUEUE) {
+		rc = pend_deposit_hold(fs, n, FLUSH_EMPTY_HOLD_MS);
+		if (rc < 0) {
+			log_error("cannot queue the deposit of '%s': %s",
+				  n->name, err_msg());
+		} else {
+			n->wrote = 0;
+			n->flush_empty_seq = n->dep_seq;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+void nameop_write_after_flush(struct fs *fs, struct node *n)
+{
+	struct pend *p;
+	uint64_t seq;
+
+	pthread_mutex_lock(&fs->lock);
+	seq = n->flush_empty_seq;
+	n->flush_empty_seq = 0;
+	p = seq && n->dep_seq == seq ? pend_find(fs, seq) : NULL;
+	/* Still waiting, the newest, and on the staging file this open file
+	 * writes: the writes that follow make the version instead.  Sent
+	 * already, or another open wrote since: it stays a version, and
+	 * these writes go to a copy (content_cow). */
+	if (p && !p->inflight && p->op.staging && n->staging_name &&
+	    !strcmp(p->op.staging, n->staging_name)) {
+		pend_drop(fs, p);
+		n->sealed = 0;
+		n->wrote = 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 void nameop_release_write(struct fs *fs, struct node *n)
 {
 	int rc, retired = 0;

@@ -158,6 +158,11 @@ struct pend *pend_deposits(struct fs *fs, struct node *n, unsigned *count,
 
 int pend_deposit(struct fs *fs, struct node *n)
 {
+	return pend_deposit_hold(fs, n, 0);
+}
+
+int pend_deposit_hold(struct fs *fs, struct node *n, unsigned hold_ms)
+{
 	struct queue_op op;
 	struct pend *p;
 	char *path;
@@ -188,7 +193,9 @@ int pend_deposit(struct fs *fs, struct node *n)
 	 * rewrite (or drop) it, so a temporary name never reaches the
 	 * server.
 	 */
-	op.ready_at_ms = fs_now_ms() + fs->o->settle_ms;
+	op.ready_at_ms =
+		fs_now_ms() +
+		(hold_ms > fs->o->settle_ms ? hold_ms : fs->o->settle_ms);
 	rc = pend_append(fs, &op, n, NULL);
 	free(path);
 	if (rc < 0)

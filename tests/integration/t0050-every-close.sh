@@ -3,7 +3,8 @@
 # of one name each become a version, in order, exactly once, with no sync
 # between them; a SIGKILL of the mount right after close() returns loses
 # nothing, because the deposit is queued at FLUSH (what close(2) waits
-# for), not at RELEASE.
+# for), not at RELEASE; a file created or cut and closed with nothing
+# written is deposited at that close too.
 . "$TESTLIB/common.sh"
 
 demo_mounts a b
@@ -92,4 +93,47 @@ check "... each as exactly one version" sh -c '
 	for i in 1 2 3 4 5; do
 		[ "$(getfattr --only-values -n user.coffre.version "$1/k$i.bin")" = 1 ] || exit 1
 	done' _ "$B"
+
+# --- a file made and closed with nothing written, then SIGKILL -------------
+# close() returned, so the empty file is deposited, even though a second
+# descriptor of the same open file (as a forked child keeps it) holds off
+# the RELEASE until after the kill.
+echo old >"$A/cut.txt"
+check "sync" client_sync a
+python3 -c '
+import os, signal, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+keep = os.dup(fd)           # the open file stays open past this close
+os.close(fd)
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_TRUNC)
+keep2 = os.dup(fd)
+os.close(fd)
+os.kill(int(sys.argv[3]), signal.SIGKILL)' "$A/empty.txt" "$A/cut.txt" "${CLIENT_PID[a]}"
+wait "${CLIENT_PID[a]}" 2>/dev/null
+CLIENT_PID[a]=
+fusermount3 -u -z "$A" 2>/dev/null
+client_mount a demo
+check "a new file closed unwritten, then a kill: it is there after remount" test -e "$A/empty.txt"
+check "empty" test ! -s "$A/empty.txt"
+check_eq "a file cut by O_TRUNC and closed, then a kill: it is cut after remount" "" "$(cat "$A/cut.txt")"
+check "sync after the kill" client_sync a
+check "both reach the other drive" wait_for sh -c 'test -e "$1/empty.txt" && test ! -s "$1/cut.txt"' _ "$B"
+check_eq "the new empty file is one version" 1 "$(cf b versions "$B/empty.txt" | wc -l)"
+check "the cut file is a second version, empty" wait_for versions_are cut.txt old ""
+
+# A shell's `>` closes a duplicate of the descriptor before the command
+# writes: that first close, with nothing written yet, is no version of its
+# own, whether the file is new or cut, for a builtin or a program.
+echo one >"$A/sh1.txt"
+printf 'two\n' >"$A/sh1.txt"
+cat "$T/k1" >"$A/sh2.bin"
+: >"$A/sh3.txt"
+touch "$A/sh4.txt"
+check "sync" client_sync a
+check "echo then printf into a new name: two versions, no empty one" \
+	wait_for versions_are sh1.txt one two
+check_eq "cat into a new name: one version" 1 "$(cf b versions "$B/sh2.bin" | wc -l)"
+check "with the content" cmp "$T/k1" "$B/sh2.bin"
+check_eq "': >' a new name: one (empty) version" 1 "$(cf b versions "$B/sh3.txt" | wc -l)"
+check_eq "touch a new name: one version" 1 "$(cf b versions "$B/sh4.txt" | wc -l)"
 done_testing
