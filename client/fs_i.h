@@ -401,6 +401,9 @@ int pend_deposit_hold(struct fs *fs, struct node *n, unsigned hold_ms);
  * is being sent. */
 struct pend *pend_deposits(struct fs *fs, struct node *n, unsigned *count,
 			   int *inflight);
+/* Hand n's waiting deposits over to node to (a save by rename onto n):
+ * they stay deposits, in order, of the name to now holds. */
+void pend_deposits_move(struct fs *fs, struct node *from, struct node *to);
 int pend_replay(struct fs *fs); /* at start, without fs->lock */
 /* The version number the queued DEPOSIT p will have on the server: the
  * current version of its node's document plus p's place among the node's

@@ -478,18 +478,22 @@ static int rename_coalesce(struct fs *fs, struct node *src, struct node *dst,
 			   struct node *newparent, const char *newname,
 			   const char *to)
 {
-	struct pend *p = pend_find(fs, src->dep_seq);
+	struct pend *p = pend_find(fs, src->dep_seq), *dlast = NULL;
+	unsigned dcount = 0;
+	int keep = 0;
 	char *old;
 	int rc;
 
 	if (dst) {
-		unsigned dcount;
 		int dinflight;
 
-		pend_deposits(fs, dst, &dcount, &dinflight);
-		/* dst's own closes stay deposits, and come before this
-		 * content only through the server's move */
-		if (dinflight || (dcount && !deposit_name_is_temp(dst->name)))
+		dlast = pend_deposits(fs, dst, &dcount, &dinflight);
+		/* dst's own closes stay deposits (a temporary name's do
+		 * not): this content follows them as the next version of
+		 * the same name, which needs them all queued before it and
+		 * none on its way */
+		keep = dcount && !deposit_name_is_temp(dst->name);
+		if (dinflight || (keep && dlast->seq > src->dep_seq))
 			return 1; /* cannot: take the MOVE path */
 		if (dst->has_remote) {
 			/* the deposit becomes the next version of dst */
@@ -497,7 +501,8 @@ static int rename_coalesce(struct fs *fs, struct node *src, struct node *dst,
 			src->has_remote = 1;
 			memcpy(p->op.base_doc, dst->rm.doc_id,
 			       sizeof(p->op.base_doc));
-			p->op.base_version = dst->rm.version;
+			p->op.base_version =
+				dst->rm.version + (keep ? dcount : 0);
 		}
 	}
 	old = p->op.path;
@@ -514,7 +519,10 @@ static int rename_coalesce(struct fs *fs, struct node *src, struct node *dst,
 	}
 	free(old);
 	if (dst) {
-		drop_new_deposit(fs, dst);
+		if (keep)
+			pend_deposits_move(fs, dst, src);
+		else
+			drop_new_deposit(fs, dst);
 		node_detach(fs, dst);
 	}
 	tree_move(fs, src, newparent, newname);

@@ -134,6 +134,25 @@ void pend_done(struct fs *fs, struct pend *p)
 	pend_forget(fs, p);
 }
 
+void pend_deposits_move(struct fs *fs, struct node *from, struct node *to)
+{
+	struct pend *p, *tmp;
+
+	HASH_ITER(hh, fs->pends, p, tmp)
+	{
+		if (p->node != from || p->op.kind != QUEUE_DEPOSIT)
+			continue;
+		node_ref(to);
+		to->pending++;
+		if (p->seq > to->dep_seq)
+			to->dep_seq = p->seq;
+		from->pending--;
+		p->node = to;
+		node_unref(fs, from);
+	}
+	from->dep_seq = 0;
+}
+
 struct pend *pend_deposits(struct fs *fs, struct node *n, unsigned *count,
 			   int *inflight)
 {
