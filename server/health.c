@@ -18,6 +18,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "server/chunk_backend.h"
 #include "server/http.h"
 #include "server/index.h"
 #include "server/server.h"
@@ -51,9 +52,8 @@ static int probe_datadir(const char *datadir)
 }
 
 /*
- * Each space's ledger and chunk store live under the spaces folder: it
- * must open and list.  NEEDSWORK: a chunk backend outside the data
- * directory (S3) brings its own probe, a request to its bucket.
+ * Each space's ledger (and its chunk store, by default) lives under the
+ * spaces folder: it must open and list.
  */
 static int probe_spaces(const char *datadir)
 {
@@ -79,6 +79,35 @@ static int probe_spaces(const char *datadir)
 	return 0;
 }
 
+static int first_name(const char *name, void *arg)
+{
+	return 1; /* one is enough: the bucket answered */
+}
+
+/*
+ * Chunks in an S3 bucket: a listing under a prefix no space can have
+ * (".healthz/": space names never start with a dot).  A missing bucket,
+ * refused credentials or an unreachable store is an error; an empty
+ * answer is an answer.  A HEAD would not do: S3 answers 404 alike for a
+ * missing object and a missing bucket.
+ */
+static int probe_s3(struct server *srv)
+{
+	struct chunk_backend *be = NULL;
+	int rc;
+
+	if (!srv->cfg.chunks[0])
+		return 0;
+	rc = space_chunk_s3(&be, &srv->cfg, srv->datadir, ".healthz");
+	if (rc == 0) {
+		rc = be->list(be->state, first_name, NULL);
+		if (rc > 0)
+			rc = 0;
+	}
+	chunk_backend_free(be);
+	return rc;
+}
+
 /* A lookup through the index: any answer, found or not, is an answer. */
 static int probe_index(struct index *ix)
 {
@@ -97,6 +126,8 @@ int health_check(struct server *srv, const char **what)
 		return rc;
 	*what = "chunk store";
 	rc = probe_spaces(srv->datadir);
+	if (rc == 0)
+		rc = probe_s3(srv);
 	if (rc < 0)
 		return rc;
 	*what = "index";

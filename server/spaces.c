@@ -92,7 +92,6 @@ int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
 int space_chunks_open(struct chunkstore **out, const char *datadir,
 		      const char *space, const struct crypto_key *master)
 {
-	struct chunk_s3_config *s3 = NULL;
 	struct chunk_backend *be = NULL;
 	struct crypto_key key = { 0 };
 	char path[PATH_MAX];
@@ -114,11 +113,24 @@ int space_chunks_open(struct chunkstore **out, const char *datadir,
 		crypto_key_release(&key);
 		return rc;
 	}
-	/* A bucket shared by every space: each under its own prefix. */
-	s3 = calloc(1, sizeof(*s3));
-	rc = s3 ? chunk_s3_parse_url(s3, cfg.chunks) : -ENOMEM;
+	rc = space_chunk_s3(&be, &cfg, datadir, space);
 	if (rc == 0)
-		rc = chunk_s3_read_key_file(s3, cfg.s3_key_file);
+		rc = chunkstore_new(out, be, &key);
+	crypto_key_release(&key);
+	return rc;
+}
+
+int space_chunk_s3(struct chunk_backend **out, const struct config *cfg,
+		   const char *datadir, const char *space)
+{
+	struct chunk_s3_config *s3 = calloc(1, sizeof(*s3));
+	int rc;
+
+	*out = NULL;
+	/* A bucket shared by every space: each under its own prefix. */
+	rc = s3 ? chunk_s3_parse_url(s3, cfg->chunks) : -ENOMEM;
+	if (rc == 0)
+		rc = chunk_s3_read_key_file(s3, cfg->s3_key_file);
 	if (rc == 0 && ((size_t)snprintf(s3->prefix, sizeof(s3->prefix), "%s/",
 					 space) >= sizeof(s3->prefix) ||
 			(size_t)snprintf(s3->spool_dir, sizeof(s3->spool_dir),
@@ -126,14 +138,11 @@ int space_chunks_open(struct chunkstore **out, const char *datadir,
 					 datadir) >= sizeof(s3->spool_dir)))
 		rc = err_set(-ENAMETOOLONG, "data directory path too long");
 	if (rc == 0)
-		rc = chunk_s3_new(&be, s3);
-	if (rc == 0)
-		rc = chunkstore_new(out, be, &key);
+		rc = chunk_s3_new(out, s3);
 	if (s3) {
 		explicit_bzero(s3, sizeof(*s3));
 		free(s3);
 	}
-	crypto_key_release(&key);
 	return rc;
 }
 

@@ -55,6 +55,16 @@ int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
 int space_chunks_open(struct chunkstore **out, const char *datadir,
 		      const char *space, const struct crypto_key *master);
 
+/*
+ * The S3 backend of cfg's chunks = s3://... for space (objects under
+ * SPACE/; puts spooled in DATADIR/tmp/chunk-spool).  Into *out, the
+ * caller's to free.
+ */
+struct chunk_backend;
+struct config;
+int space_chunk_s3(struct chunk_backend **out, const struct config *cfg,
+		   const char *datadir, const char *space);
+
 /* Path of a space's directory or ledger into out; -ENAMETOOLONG. */
 int space_dir_path(char *out, size_t outlen, const char *datadir,
 		   const char *space, const char *leaf);

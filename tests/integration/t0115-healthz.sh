@@ -51,4 +51,60 @@ else
 	ok "# SKIP no bind mount here (not root): read-only data directory"
 fi
 server_stop
+
+# Chunks in an S3 bucket: the probe lists it.  A stand-in S3 endpoint
+# answers an empty listing (200), then refuses (403), then is gone.
+cat >"$T/fake_s3.py" <<'PY'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        mode = open(sys.argv[2]).read().strip()
+        with open(sys.argv[3], "a") as log:
+            log.write(self.path + "\n")
+        if mode == "ok":
+            body = (b'<?xml version="1.0" encoding="UTF-8"?>'
+                    b'<ListBucketResult><IsTruncated>false</IsTruncated>'
+                    b'</ListBucketResult>')
+            self.send_response(200)
+        else:
+            body = b'<Error><Code>AccessDenied</Code></Error>'
+            self.send_response(403)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+echo ok >"$T/s3.mode"
+python3 "$T/fake_s3.py" "$T/s3.port" "$T/s3.mode" "$T/s3.log" &
+S3_PID=$!
+EXTRA_PIDS+=("$S3_PID")
+for ((i = 0; i < 100; i++)); do [ -s "$T/s3.port" ] && break; sleep 0.1; done
+printf 'AKIDHEALTHZ\nsecret\n' >"$T/s3.key"
+chmod 600 "$T/s3.key"
+cp "$D/coffred.conf" "$T/coffred.conf.dir"
+{
+	echo "chunks = s3://127.0.0.1:$(cat "$T/s3.port")/coffre"
+	echo "s3_key_file = $T/s3.key"
+} >>"$D/coffred.conf"
+server_start
+check_eq "chunks in S3, the bucket answers: 200 ok" "200 ok" "$(hz)"
+check "the probe listed the bucket under a prefix no space has" \
+	grep -q 'list-type=2.*prefix=.healthz%2F\|list-type=2.*prefix=\.healthz/' "$T/s3.log"
+echo refuse >"$T/s3.mode"
+check_eq "the bucket refuses (403): 503 naming the chunk store" \
+	"503 unavailable: chunk store" "$(hz)"
+echo ok >"$T/s3.mode"
+check_eq "it answers again: 200 ok" "200 ok" "$(hz)"
+kill "$S3_PID"
+wait "$S3_PID" 2>/dev/null
+EXTRA_PIDS=()
+check_eq "the store is gone: 503 naming the chunk store" \
+	"503 unavailable: chunk store" "$(hz)"
+check "the 503 names no host" sh -c '! grep -q "127.0.0.1" "$1"' _ "$T/hz.body"
+server_stop
+cp "$T/coffred.conf.dir" "$D/coffred.conf"
 done_testing
