@@ -10,18 +10,22 @@
  * Driven from libmicrohttpd's callbacks (serve.c): conn_limit_admit() from
  * the accept policy, before the connection exists, then
  * conn_limit_opened() and conn_limit_closed() from its start and close
- * notifications, which come in pairs.  Counting at start rather than at
- * admission means a connection that fails in between leaves nothing
- * behind; the price is that each worker thread may admit one connection
- * of an address between another's check and count, so during a burst an
- * address may hold up to threads - 1 connections over the limit.
+ * notifications, which come in pairs.  An admission holds a place until
+ * the connection starts, so a burst from one address over several worker
+ * threads cannot slip past the limit; a connection that fails between
+ * admission and start (out of memory, the total limit) never starts, and
+ * its place is given back CONN_LIMIT_PENDING_MS later.
  *
  * Thread-safe: one mutex around a table of the addresses that hold
  * connections (at most max_connections of them, as many as
- * libmicrohttpd lets in).
+ * libmicrohttpd lets in, and those admitted a moment ago).
  */
 #ifndef COFFRE_SERVER_CONN_LIMIT_H
 #define COFFRE_SERVER_CONN_LIMIT_H
+
+#include <stdint.h>
+
+#define CONN_LIMIT_PENDING_MS 1000
 
 struct client_addr;
 struct client_nets;
@@ -36,8 +40,12 @@ int conn_limit_new(struct conn_limit **out, const struct client_nets *trusted,
 		   unsigned per_address, unsigned slots);
 void conn_limit_free(struct conn_limit *lim);
 
-/* 1: let a connection from a in; 0: refuse it (over the limit). */
-int conn_limit_admit(struct conn_limit *lim, const struct client_addr *a);
+/*
+ * 1: let a connection from a in; 0: refuse it (over the limit).  now_ms:
+ * a monotonic clock in milliseconds.
+ */
+int conn_limit_admit(struct conn_limit *lim, const struct client_addr *a,
+		     int64_t now_ms);
 
 /*
  * A connection from a started.  1 when it is counted (call
@@ -48,7 +56,7 @@ int conn_limit_opened(struct conn_limit *lim, const struct client_addr *a);
 /* A counted connection from a closed. */
 void conn_limit_closed(struct conn_limit *lim, const struct client_addr *a);
 
-/* Connections from a counted now (for tests). */
+/* Connections from a counted now, started or admitted (for tests). */
 unsigned conn_limit_count(struct conn_limit *lim, const struct client_addr *a);
 
 #endif /* COFFRE_SERVER_CONN_LIMIT_H */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/crypto.h"
@@ -138,9 +139,15 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa,
 				     socklen_t len)
 {
 	struct client_addr a;
+	struct timespec now;
 
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	client_addr_from_sockaddr(&a, sa);
-	return conn_limit_admit(cls, &a) ? MHD_YES : MHD_NO;
+	return conn_limit_admit(cls, &a,
+				(int64_t)now.tv_sec * 1000 +
+					now.tv_nsec / 1000000) ?
+		       MHD_YES :
+		       MHD_NO;
 }
 
 /* Start and close of a connection, counted by its peer's address; the

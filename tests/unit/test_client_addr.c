@@ -412,41 +412,67 @@ static void test_conn_limit(void)
 {
 	struct client_nets t = nets("127.0.0.1");
 	struct client_addr proxy = addr("127.0.0.1"), x = addr("198.51.100.1"),
-			   y = addr("198.51.100.2");
+			   y = addr("198.51.100.2"), z = addr("198.51.100.3");
 	struct conn_limit *lim;
+	int64_t now = 1000000;
 	int all = 1;
 
-	if (conn_limit_new(&lim, &t, 2, 3) < 0) {
+	if (conn_limit_new(&lim, &t, 2, 2) < 0) { /* 4 slots */
 		ok(0, "conn_limit_new");
 		return;
 	}
-	ok(conn_limit_admit(lim, &x) && conn_limit_opened(lim, &x),
+	ok(conn_limit_admit(lim, &x, now) && conn_limit_opened(lim, &x),
 	   "a first connection from an address is let in and counted");
-	ok(conn_limit_admit(lim, &x) && conn_limit_opened(lim, &x),
+	ok(conn_limit_admit(lim, &x, now) && conn_limit_opened(lim, &x),
 	   "a second one too");
-	ok(!conn_limit_admit(lim, &x), "a third is refused (limit 2)");
-	ok(conn_limit_admit(lim, &y), "another address is let in meanwhile");
+	ok(!conn_limit_admit(lim, &x, now), "a third is refused (limit 2)");
+	ok(conn_limit_admit(lim, &y, now), "another address is let in");
 	conn_limit_closed(lim, &x);
-	ok(conn_limit_admit(lim, &x), "once one closes, the address may again");
+	ok(conn_limit_admit(lim, &x, now),
+	   "once one closes, the address may again");
+	ok(conn_limit_opened(lim, &x), "(it starts)");
 	for (int i = 0; i < 100; i++)
-		all = all && conn_limit_admit(lim, &proxy) &&
+		all = all && conn_limit_admit(lim, &proxy, now) &&
 		      !conn_limit_opened(lim, &proxy);
 	ok(all, "a trusted proxy is let in 100 times and never counted");
 	is_int(conn_limit_count(lim, &proxy), 0, "it holds no slot");
+
+	/* A burst: admissions from several threads before any starts. */
+	ok(conn_limit_admit(lim, &z, now) && conn_limit_admit(lim, &z, now),
+	   "two admissions of a burst");
+	ok(!conn_limit_admit(lim, &z, now),
+	   "a third is refused before either started");
+	ok(conn_limit_opened(lim, &z), "the first starts");
+	/* The second failed before it started: its place comes back. */
+	ok(!conn_limit_admit(lim, &z, now + CONN_LIMIT_PENDING_MS),
+	   "a failed admission holds its place for a moment");
+	ok(conn_limit_admit(lim, &z, now + CONN_LIMIT_PENDING_MS + 1),
+	   "then gives it back");
+	is_int(conn_limit_count(lim, &z), 2, "z: one open, one admitted");
+
+	conn_limit_closed(lim, &x);
 	conn_limit_closed(lim, &x);
 	is_int(conn_limit_count(lim, &x), 0, "closed connections leave 0");
-	ok(conn_limit_opened(lim, &x) && conn_limit_opened(lim, &y),
-	   "two addresses held");
+	conn_limit_closed(lim, &x);
+	is_int(conn_limit_count(lim, &x), 0, "a stray close changes nothing");
 	{
-		struct client_addr z = addr("198.51.100.3"),
-				   w = addr("198.51.100.4");
+		struct client_addr v = addr("198.51.100.4"),
+				   w = addr("198.51.100.5");
 
-		ok(conn_limit_opened(lim, &z), "a third fills the table");
-		ok(!conn_limit_opened(lim, &w),
-		   "past the table a connection goes uncounted, not refused");
-		ok(conn_limit_admit(lim, &w), "and is let in");
-		conn_limit_closed(lim, &z);
-		ok(conn_limit_opened(lim, &w), "a freed slot is reused");
+		/* y (admitted), z and v fill 3 of 4 slots, w the fourth. */
+		ok(conn_limit_admit(lim, &v, now) &&
+			   conn_limit_admit(lim, &w, now),
+		   "the table fills");
+		ok(conn_limit_admit(lim, &x, now),
+		   "past the table a connection is let in uncounted");
+		ok(conn_limit_admit(lim, &x, now) &&
+			   conn_limit_admit(lim, &x, now),
+		   "not refused: the total limit still holds");
+		ok(conn_limit_admit(lim, &x,
+				    now + 10 * CONN_LIMIT_PENDING_MS) &&
+			   conn_limit_opened(lim, &x) &&
+			   conn_limit_count(lim, &x) == 1,
+		   "once admissions expire, the sweep frees their slots");
 	}
 	conn_limit_free(lim);
 	conn_limit_free(NULL);
