@@ -305,13 +305,15 @@ static int req_client(struct http_req *req)
 /* Work done once the headers are in.  0 to go on reading, or an error. */
 static int req_begin(struct http_req *req, const char *url, const char *method)
 {
+	char why[256];
 	size_t hdr = 0;
-	int rc;
+	int rc, client_rc;
 
-	/* First: every answer, a 404 included, is logged with its client. */
-	rc = req_client(req);
-	if (rc < 0)
-		return rc;
+	/* First, so that every answer, a 404 included, is logged with its
+	 * client; a refusal waits for the body's length (below). */
+	client_rc = req_client(req);
+	if (client_rc < 0)
+		snprintf(why, sizeof(why), "%s", err_msg());
 	rc = api_route(req, url, method);
 	if (rc < 0)
 		return rc;
@@ -322,6 +324,10 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 	rc = parse_content_length(req);
 	if (rc < 0)
 		return rc;
+	/* Known to be malformed, the header is refused before anything is
+	 * done: before the token, the body, the throttle. */
+	if (client_rc < 0)
+		return err_set(client_rc, "%s", why);
 	/* Before authentication: a login too is refused unread. */
 	if (req->route->body == HTTP_BODY_JSON &&
 	    req->content_length != UINT64_MAX &&

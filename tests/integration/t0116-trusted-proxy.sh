@@ -180,6 +180,13 @@ check_eq "as bad_request, saying why" \
 	"bad_request malformed X-Forwarded-For from the trusted proxy" \
 	"$(jq -r '.error.code + " " + (.error.message | split(":")[0])' "$T/r.json")"
 check_eq "an empty one too (400)" 400 "$(login alice "$PW" -H 'X-Forwarded-For;')"
+check_eq "a guess behind a malformed header is refused (400)" \
+	400 "$(login mallory wrong -H 'X-Forwarded-For: [::1')"
+check_eq "before the throttle counts it: nothing changed" \
+	"0 a:127.0.0.2 a:203.0.113.10 " \
+	"$(sql "SELECT count(*) FROM login_throttle WHERE key = 'l:mallory'") $(address_keys)"
+check "the access log names the proxy for it" \
+	grep -q "POST /v1/login 400 - 127.0.0.1 " "$T/coffred.log"
 
 # --- a peer that is not a trusted proxy: its header is ignored ------------------
 check_eq "from 127.0.0.4, naming the locked 203.0.113.10 does not lock it out (200)" \
