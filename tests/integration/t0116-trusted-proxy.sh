@@ -109,6 +109,7 @@ server_start
 PW=$(cat "$T/pw-alice")
 
 # --- no trusted_proxies: X-Forwarded-For is the client's word -----------------
+# shellcheck disable=SC2016 # $1 is the inner shell's
 check "the default configuration trusts no proxy" \
 	sh -c '! grep -q "^trusted_proxies" "$1"' _ "$D/coffred.conf"
 check "an attacker at 127.0.0.2 rotating X-Forwarded-For is locked all the same" \
