@@ -552,6 +552,10 @@ nodes_up()
 					die "coffred init of node $i failed (log: $DIR/nodes/$i.log)"
 				}
 		fi
+		# HAProxy on 127.0.0.1 forwards for the clients: coffred keys
+		# the login throttle on X-Forwarded-For from it only.
+		grep -q '^trusted_proxies' "$d/coffred.conf" ||
+			echo 'trusted_proxies = 127.0.0.1' >>"$d/coffred.conf"
 		if ! running "$DIR/nodes/$i.pid"; then
 			rm -f "$DIR/nodes/$i.port"
 			PGPASSFILE=$DIR/pgpass setsid "$COFFRED" serve "$d" \
@@ -605,13 +609,21 @@ defaults
 	# Above the change feed's long poll (25 s) and a 4 MiB chunk upload.
 	timeout client 120s
 	timeout server 120s
-	option forwardfor
 	# A node that died mid-request is not retried: a commit is not
 	# idempotent unless named; the client retries what it knows to be.
 	retries 2
 
 frontend coffre
 	bind 127.0.0.1:$HAPROXY_PORT ssl crt $DIR/tls/haproxy.pem alpn http/1.1
+	# coffred exempts HAProxy (trusted_proxies) from its connections per
+	# address, so the limit per source is here: 32, as coffred's default.
+	stick-table type ipv6 size 100k expire 60s store conn_cur
+	tcp-request connection track-sc0 src
+	tcp-request connection reject if { sc0_conn_cur gt 32 }
+	# The client as coffred reads it: one X-Forwarded-For entry, the
+	# source, replacing whatever the client sent (HAProxy is the edge;
+	# behind another proxy, append instead and trust that one too).
+	http-request set-header X-Forwarded-For %[src]
 	default_backend coffred
 
 backend coffred

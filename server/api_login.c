@@ -4,9 +4,7 @@
  */
 #include "server/api.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,39 +17,11 @@
 #include "server/index.h"
 #include "server/server.h"
 
-/*
- * The caller's address as a throttle key: an IPv4 address, or the /64 of
- * an IPv6 one (a host holds a whole /64, so one address each would not
- * slow anyone).  "" when MHD does not know it.
- */
-static void client_address(struct http_req *req, char *out, size_t outlen)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-		req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	char text[INET6_ADDRSTRLEN];
-
-	out[0] = '\0';
-	if (sa && sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text)))
-			snprintf(out, outlen, "%s", text);
-	} else if (sa && sa->sa_family == AF_INET6) {
-		struct in6_addr a =
-			((const struct sockaddr_in6 *)(const void *)sa)
-				->sin6_addr;
-
-		memset(a.s6_addr + 8, 0, 8);
-		if (inet_ntop(AF_INET6, &a, text, sizeof(text)))
-			snprintf(out, outlen, "%s/64", text);
-	}
-}
-
 void api_attempt_init(struct http_req *req, struct auth_attempt *at, char *addr,
 		      size_t addrlen)
 {
-	client_address(req, addr, addrlen);
+	/* The one client address of the request (http.c, client_addr.h). */
+	snprintf(addr, addrlen, "%s", req->client_key);
 	memset(at, 0, sizeof(*at));
 	at->address = addr;
 	at->limits.failures = req->srv->cfg.login_failures;

@@ -214,6 +214,17 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		snprintf(cfg->tsa_url, sizeof(cfg->tsa_url), "%s", val);
 		return 0;
 	}
+	if (!strcmp(key, "trusted_proxies")) {
+		char why[256];
+		int rc = client_nets_parse(&cfg->trusted_proxies, val);
+
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "%s", err_msg());
+			return err_set(-EINVAL, "coffred.conf line %u: %s",
+				       lineno, why);
+		}
+		return 0;
+	}
 	if (!strcmp(key, "index")) {
 		if (config_parse_index(cfg, val) < 0)
 			return err_set(
@@ -415,6 +426,12 @@ int config_save(const struct config *cfg, const char *datadir)
 	if (rc == 0 && cfg->chunks[0])
 		rc = buf_appendf(&b, "chunks = %s\ns3_key_file = %s\n",
 				 cfg->chunks, cfg->s3_key_file);
+	if (rc == 0 && cfg->trusted_proxies.n) {
+		char list[CLIENT_ADDR_PROXIES_MAX * (CLIENT_ADDR_TEXT_MAX + 6)];
+
+		client_nets_format(&cfg->trusted_proxies, list, sizeof(list));
+		rc = buf_appendf(&b, "trusted_proxies = %s\n", list);
+	}
 	if (rc == 0)
 		rc = file_write_atomic(path, b.data, b.len, 0644);
 	if (rc < 0)

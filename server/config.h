@@ -34,12 +34,18 @@
  *   index = sqlite             where the index lives: sqlite (DATADIR/
  *                              index.db, the default) or a PostgreSQL URL,
  *                              postgresql://USER@HOST:PORT/DB
+ *   trusted_proxies = 127.0.0.1, 10.0.0.0/8   the proxies (addresses or
+ *                              CIDR prefixes, comma or blank separated, at
+ *                              most 32) whose X-Forwarded-For names the
+ *                              client; none by default (server/client_addr.h)
  * Durations: a number with s, m, h or d (seconds without a unit).
  */
 #ifndef COFFRE_SERVER_CONFIG_H
 #define COFFRE_SERVER_CONFIG_H
 
 #include <stdint.h>
+
+#include "server/client_addr.h"
 
 #define CONFIG_FILE_NAME      "coffred.conf"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8443"
@@ -62,8 +68,9 @@ struct config {
 	char s3_key_file[CONFIG_PATH_MAX]; /* with chunks = s3://... */
 	int64_t token_lifetime;		   /* seconds */
 	unsigned login_failures;
-	int64_t login_lockout;	      /* seconds */
-	char index[CONFIG_INDEX_MAX]; /* "": SQLite in DATADIR */
+	int64_t login_lockout;		    /* seconds */
+	char index[CONFIG_INDEX_MAX];	    /* "": SQLite in DATADIR */
+	struct client_nets trusted_proxies; /* none by default */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/chunker.h"
 #include "common/err.h"
@@ -246,12 +247,73 @@ static size_t json_max(const struct http_req *req)
 	return req->route->body_max ? req->route->body_max : HTTP_JSON_SMALL;
 }
 
+/*
+ * The X-Forwarded-For lines of a request, the last XFF_LINES_MAX of them
+ * in order: the client's entry is on the right, and a walk that reaches
+ * further left has passed CLIENT_ADDR_HOPS_MAX trusted entries anyway.
+ */
+#define XFF_LINES_MAX (CLIENT_ADDR_HOPS_MAX + 2)
+
+struct xff_lines {
+	const char *ring[XFF_LINES_MAX];
+	size_t seen;
+};
+
+static enum MHD_Result xff_line(void *cls, enum MHD_ValueKind kind,
+				const char *key, const char *value)
+{
+	struct xff_lines *x = cls;
+
+	if (key && value && !strcasecmp(key, "X-Forwarded-For"))
+		x->ring[x->seen++ % XFF_LINES_MAX] = value;
+	return MHD_YES;
+}
+
+/*
+ * Who the client is (client_addr_resolve): the peer, or, when the peer is
+ * a trusted proxy, the client it forwards for.  0, or -EPROTO when a
+ * trusted proxy sent a malformed X-Forwarded-For.
+ */
+static int req_client(struct http_req *req)
+{
+	const struct client_nets *trusted = &req->srv->cfg.trusted_proxies;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct client_addr peer;
+	struct xff_lines x = { .seen = 0 };
+	const char *lines[XFF_LINES_MAX];
+	size_t n = 0;
+	int rc;
+
+	client_addr_from_sockaddr(&peer, ci ? ci->client_addr : NULL);
+	if (client_nets_contains(trusted, &peer)) {
+		MHD_get_connection_values(req->conn, MHD_HEADER_KIND, xff_line,
+					  &x);
+		n = x.seen < XFF_LINES_MAX ? x.seen : XFF_LINES_MAX;
+		for (size_t i = 0; i < n; i++)
+			lines[i] = x.ring[(x.seen - n + i) % XFF_LINES_MAX];
+	}
+	rc = client_addr_resolve(trusted, &peer, lines, n, &req->client);
+	if (rc < 0)
+		req->client = peer; /* the access log names the proxy */
+	client_addr_format(&req->client, req->client_text,
+			   sizeof(req->client_text));
+	client_addr_key(&req->client, req->client_key, sizeof(req->client_key));
+	return rc;
+}
+
 /* Work done once the headers are in.  0 to go on reading, or an error. */
 static int req_begin(struct http_req *req, const char *url, const char *method)
 {
+	char why[256];
 	size_t hdr = 0;
-	int rc;
+	int rc, client_rc;
 
+	/* First, so that every answer, a 404 included, is logged with its
+	 * client; a refusal waits for the body's length (below). */
+	client_rc = req_client(req);
+	if (client_rc < 0)
+		snprintf(why, sizeof(why), "%s", err_msg());
 	rc = api_route(req, url, method);
 	if (rc < 0)
 		return rc;
@@ -262,6 +324,10 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 	rc = parse_content_length(req);
 	if (rc < 0)
 		return rc;
+	/* Known to be malformed, the header is refused before anything is
+	 * done: before the token, the body, the throttle. */
+	if (client_rc < 0)
+		return err_set(client_rc, "%s", why);
 	/* Before authentication: a login too is refused unread. */
 	if (req->route->body == HTTP_BODY_JSON &&
 	    req->content_length != UINT64_MAX &&
@@ -521,13 +587,15 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	ms = (double)(end.tv_sec - req->start.tv_sec) * 1e3 +
 	     (double)(end.tv_nsec - req->start.tv_nsec) / 1e6;
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		log_info("%s %s %u %s %.1fms", req->method,
+		log_info("%s %s %u %s %s %.1fms", req->method,
 			 req->url ? req->url : "-", req->status,
-			 req->auth.login[0] ? req->auth.login : "-", ms);
+			 req->auth.login[0] ? req->auth.login : "-",
+			 req->client_text[0] ? req->client_text : "-", ms);
 	else
-		log_info("%s %s %u %s %.1fms (aborted: %s)", req->method,
+		log_info("%s %s %u %s %s %.1fms (aborted: %s)", req->method,
 			 req->url ? req->url : "-", req->status,
-			 req->auth.login[0] ? req->auth.login : "-", ms,
+			 req->auth.login[0] ? req->auth.login : "-",
+			 req->client_text[0] ? req->client_text : "-", ms,
 			 toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ?
 				 "timeout" :
 			 toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT ?

@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/hash.h"
 #include "server/auth.h"
+#include "server/client_addr.h"
 
 struct server;
 struct chunkstore_writer;
@@ -91,6 +92,15 @@ struct http_req {
 	struct space *space; /* opened at the first call */
 	struct auth_ctx auth;
 	struct timespec start;
+
+	/*
+	 * The client (client_addr.h: the peer, or who a trusted proxy
+	 * forwards for), found when the headers are in: its text for the
+	 * access log, and its key for the throttle and sessions.
+	 */
+	struct client_addr client;
+	char client_text[CLIENT_ADDR_TEXT_MAX];
+	char client_key[CLIENT_ADDR_TEXT_MAX];
 
 	/* Body. */
 	struct buf body;	 /* JSON routes */

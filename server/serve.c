@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/crypto.h"
@@ -32,6 +33,8 @@
 #include "common/log.h"
 #include "server/anchor.h"
 #include "server/auth.h"
+#include "server/client_addr.h"
+#include "server/conn_limit.h"
 #include "server/http.h"
 #include "server/index.h"
 #include "server/keys.h"
@@ -131,8 +134,48 @@ static int lock_datadir(const char *datadir)
 	return fd;
 }
 
+/* The accept policy with trusted proxies: the per-address limit. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *sa,
+				     socklen_t len)
+{
+	struct client_addr a;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	client_addr_from_sockaddr(&a, sa);
+	return conn_limit_admit(cls, &a,
+				(int64_t)now.tv_sec * 1000 +
+					now.tv_nsec / 1000000) ?
+		       MHD_YES :
+		       MHD_NO;
+}
+
+/* Start and close of a connection, counted by its peer's address; the
+ * socket context says whether it was (a trusted proxy is not). */
+static void conn_notify(void *cls, struct MHD_Connection *conn,
+			void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct client_addr a;
+
+	client_addr_from_sockaddr(&a, ci ? ci->client_addr : NULL);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = conn_limit_opened(cls, &a) ? cls : NULL;
+	} else if (*socket_context) {
+		conn_limit_closed(cls, &a);
+		*socket_context = NULL;
+	}
+}
+
+/*
+ * limit: NULL without trusted proxies, where libmicrohttpd's own
+ * per-address limit applies to every peer; else the limit that exempts
+ * them (conn_limit.h).
+ */
 static struct MHD_Daemon *start(struct server *srv, const char *key,
-				const char *cert)
+				const char *cert, struct conn_limit *limit)
 {
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
@@ -156,7 +199,7 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 		sa = (struct sockaddr *)&sin;
 	}
 	return MHD_start_daemon(
-		flags, 0, NULL, NULL, http_access, srv,
+		flags, 0, limit ? accept_policy : NULL, limit, http_access, srv,
 		/* The logger first, so that no option logs elsewhere. */
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
 		sa, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
@@ -165,7 +208,8 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 		(unsigned int)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)srv->cfg.max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned int)srv->cfg.max_per_address,
+		limit ? 0u : (unsigned int)srv->cfg.max_per_address,
+		MHD_OPTION_NOTIFY_CONNECTION, limit ? conn_notify : NULL, limit,
 		/* Until a request's headers are in (TLS handshake included):
 		 * http_access gives the connection HTTP_IDLE_TIMEOUT_S then. */
 		MHD_OPTION_CONNECTION_TIMEOUT,
@@ -181,6 +225,7 @@ int serve_run(const char *datadir, const char *port_file)
 	struct crypto_key master = { 0 };
 	struct MHD_Daemon *d = NULL;
 	struct anchor *anchor = NULL;
+	struct conn_limit *limit = NULL;
 	const union MHD_DaemonInfo *info;
 	char *key = NULL, *cert = NULL;
 	sigset_t set;
@@ -238,7 +283,17 @@ int serve_run(const char *datadir, const char *port_file)
 	rc = anchor_start(&anchor, &srv);
 	if (rc < 0)
 		goto out;
-	d = start(&srv, key, cert);
+	if (srv.cfg.trusted_proxies.n) {
+		rc = conn_limit_new(&limit, &srv.cfg.trusted_proxies,
+				    srv.cfg.max_per_address,
+				    srv.cfg.max_connections);
+		if (rc < 0) {
+			rc = err_set(rc,
+				     "cannot allocate the connection limit");
+			goto out;
+		}
+	}
+	d = start(&srv, key, cert, limit);
 	if (!d) {
 		rc = err_set(
 			-EADDRNOTAVAIL,
@@ -260,6 +315,15 @@ int serve_run(const char *datadir, const char *port_file)
 	log_info("coffred listening on %s%s%s:%u, data in %s",
 		 srv.cfg.ipv6 ? "[" : "", srv.cfg.host, srv.cfg.ipv6 ? "]" : "",
 		 (unsigned)info->port, datadir);
+	if (srv.cfg.trusted_proxies.n) {
+		char list[CLIENT_ADDR_PROXIES_MAX * (CLIENT_ADDR_TEXT_MAX + 6)];
+
+		client_nets_format(&srv.cfg.trusted_proxies, list,
+				   sizeof(list));
+		log_info(
+			"trusted proxies: %s (their X-Forwarded-For names the client; they are exempt from max_connections_per_address)",
+			list);
+	}
 
 	while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
 		;
@@ -269,7 +333,8 @@ out:
 	api_changes_stop(); /* resume every long poll: they answer now */
 	if (d)
 		MHD_stop_daemon(d);
-	anchor_stop(anchor); /* after MHD: the last events are anchored */
+	conn_limit_free(limit); /* after MHD: its last close counted */
+	anchor_stop(anchor);	/* after MHD: the last events are anchored */
 	spaces_free(srv.spaces);
 	keys_uninstall_prover();
 	keys_free(srv.keys);

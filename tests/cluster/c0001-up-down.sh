@@ -218,6 +218,44 @@ if [ -x "$COFFRE" ] && [ -c /dev/fuse ]; then
 		keys=$(grep -o '<Key>' "$T/list.xml" | wc -l)
 		check "the chunks are objects in the bucket ($keys objects)" test "$keys" -gt 1 ;;
 	esac
+
+	# The client's address crosses HAProxy (docs/cluster.md): a forged
+	# X-Forwarded-For is replaced by the source, which the node trusts;
+	# the connections per source are HAProxy's to limit.
+	check "node 1 trusts HAProxy's X-Forwarded-For" \
+		grep -q '^trusted_proxies = 127.0.0.1$' "$COFFRE_DATADIR/coffred.conf"
+	code=$(curl -sS --interface 127.0.0.2 --cacert "$COFFRE_CACERT" \
+		-o "$T/login.json" -w '%{http_code}' -H 'X-Forwarded-For: 198.51.100.1' \
+		-d '{"login": "alice", "password": "correct horse battery"}' \
+		"$COFFRE_URL/v1/login")
+	check_eq "a login from 127.0.0.2 with a forged X-Forwarded-For" 200 "$code"
+	tok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/login.json")
+	addr=$(curl -sS --cacert "$COFFRE_CACERT" -H "Authorization: Bearer $tok" \
+		"$COFFRE_URL/v1/sessions" | python3 -c 'import json,sys
+print([s["address"] for s in json.load(sys.stdin)["sessions"] if s["current"]][0])')
+	check_eq "its session records 127.0.0.2, not HAProxy nor the forged entry" \
+		127.0.0.2 "$addr"
+	idle=$(python3 - "${COFFRE_URL##*:}" <<'PY'
+import select, socket, sys, time
+socks = []
+for _ in range(40):
+    s = socket.socket()
+    s.bind(("127.0.0.3", 0))
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+    socks.append(s)
+time.sleep(1)
+def closed(s):
+    r, _, _ = select.select([s], [], [], 0)
+    if not r:
+        return False
+    try:
+        return s.recv(1) == b""
+    except OSError:
+        return True
+print(sum(1 for s in socks if not closed(s)))
+PY
+)
+	check_eq "of 40 idle connections from one source HAProxy keeps 32" 32 "$idle"
 else
 	diag "no coffre client or /dev/fuse: no deposit through HAProxy"
 fi
