@@ -160,6 +160,15 @@ static int is_absent(int e)
 	return e == ENOENT || e == ENOTDIR;
 }
 
+/* What a failed stat or unlink of an object answers: -ENOENT for a
+ * missing one (chunk_backend.h), else the errno with what failed. */
+static int obj_fail(int e, const char *what)
+{
+	if (is_absent(e))
+		return -ENOENT;
+	return err_set(-e, "cannot %s chunk: %s", what, strerror(e));
+}
+
 static int open_obj(struct dir_state *ds, const char *name, int *fd)
 {
 	char *path;
@@ -230,9 +239,7 @@ static int dir_stat(void *state, const char *name, uint64_t *size)
 	}
 	e = errno;
 	free(path);
-	if (is_absent(e))
-		return -ENOENT;
-	return err_set(-e, "cannot stat chunk: %s", strerror(e));
+	return obj_fail(e, "stat");
 }
 
 static int dir_del(void *state, const char *name)
@@ -248,9 +255,7 @@ static int dir_del(void *state, const char *name)
 	}
 	e = errno;
 	free(path);
-	if (is_absent(e))
-		return -ENOENT;
-	return err_set(-e, "cannot remove chunk: %s", strerror(e));
+	return obj_fail(e, "remove");
 }
 
 static int is_hex(const char *s, size_t n)
