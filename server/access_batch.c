@@ -330,12 +330,38 @@ static int check_move(struct access_batch *b, const struct ledger_view *v,
 	return rc;
 }
 
+/*
+ * What an unlink or an rmdir (op i) removes, as its remover may know it:
+ * 0 with *kind what_is() said (0 a folder, 1 a file, -ENOENT absent in a
+ * known folder), or 1 with *verdict the operation's answer: absent, or
+ * hidden from the remover and so answered as absent, or a failure.
+ */
+static int removed_entry(struct access_batch *b, const struct ledger_view *v,
+			 size_t i, int *kind, int *verdict)
+{
+	const char *path = b->ops[i].path;
+	int parent_ok, h;
+
+	*kind = what_is(v, path, &parent_ok);
+	*verdict = *kind;
+	if (*kind == -ENOENT && !parent_ok) {
+		*verdict = refuse_absent(b, path);
+		return 1;
+	}
+	if (*kind < 0 && *kind != -ENOENT)
+		return 1;
+	h = *kind >= 0 ? hidden(b, v, path, *kind) : 0;
+	if (h)
+		*verdict = h < 0 ? h : as_absent(b, v, i, path);
+	return h != 0;
+}
+
 static int check_op(struct access_batch *b, const struct ledger_view *v,
 		    size_t i)
 {
 	const struct ledger_op *op = &b->ops[i];
 	char folder[PATH_MAX_LEN + 1];
-	int parent_ok, rc;
+	int parent_ok, rc, verdict;
 
 	switch (op->kind) {
 	case LEDGER_OP_MKDIR:
@@ -348,34 +374,16 @@ static int check_op(struct access_batch *b, const struct ledger_view *v,
 	case LEDGER_OP_MOVE:
 		return check_move(b, v, i);
 	case LEDGER_OP_UNLINK:
-		rc = what_is(v, op->path, &parent_ok);
-		if (rc == -ENOENT && !parent_ok)
-			return refuse_absent(b, op->path);
-		if (rc < 0 && rc != -ENOENT)
-			return rc;
-		if (rc >= 0) {
-			int h = hidden(b, v, op->path, rc);
-
-			if (h)
-				return h < 0 ? h : as_absent(b, v, i, op->path);
-		}
+		if (removed_entry(b, v, i, &rc, &verdict))
+			return verdict;
 		parent_of(op->path, folder, sizeof(folder));
 		return need(b, v, op->path, rc == 0 ? op->path : folder,
 			    AUTH_ORGANIZE);
 	case LEDGER_OP_RMDIR:
 		if (!strcmp(op->path, "/"))
 			return 0; /* the ledger refuses it */
-		rc = what_is(v, op->path, &parent_ok);
-		if (rc == -ENOENT && !parent_ok)
-			return refuse_absent(b, op->path);
-		if (rc < 0 && rc != -ENOENT)
-			return rc;
-		if (rc >= 0) {
-			int h = hidden(b, v, op->path, rc);
-
-			if (h)
-				return h < 0 ? h : as_absent(b, v, i, op->path);
-		}
+		if (removed_entry(b, v, i, &rc, &verdict))
+			return verdict;
 		parent_of(op->path, folder, sizeof(folder));
 		rc = need(b, v, op->path, folder, AUTH_ORGANIZE);
 		if (rc == 0 && what_is(v, op->path, &parent_ok) == 0)

@@ -34,6 +34,7 @@
 
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "server/chunk_spool.h"
 
 #define NAMES_MARKER   "names"
 #define NAMES_CONTENT  "coffre-chunk-names 1 hmac-sha256\n"
@@ -48,8 +49,7 @@ struct dir_state {
 
 struct dir_put {
 	struct dir_state *ds;
-	char name[CHUNK_NAME_LEN + 1];
-	struct tmpfile tf;
+	struct chunk_spool sp;
 };
 
 static int mkdir_if_missing(const char *path, int *created)
@@ -85,15 +85,11 @@ static int dir_put_begin(void *state, const char *name, void **out)
 	int rc;
 
 	*out = NULL;
-	if (!chunk_name_valid(name))
-		return err_set(-EINVAL, "bad chunk name '%s'", name);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->ds = ds;
-	memcpy(p->name, name, sizeof(p->name));
-	p->tf = tmpfile_init();
-	rc = tmpfile_open(&p->tf, ds->tmp_dir);
+	rc = chunk_spool_open(&p->sp, name, ds->tmp_dir, 0);
 	if (rc < 0) {
 		free(p);
 		return rc;
@@ -105,11 +101,8 @@ static int dir_put_begin(void *state, const char *name, void **out)
 static int dir_put_write(void *put, const void *buf, size_t n)
 {
 	struct dir_put *p = put;
-	int rc = write_full(p->tf.fd, buf, n);
 
-	if (rc < 0)
-		return err_set(rc, "cannot write chunk: %s", strerror(-rc));
-	return 0;
+	return chunk_spool_write(&p->sp, buf, n, "write");
 }
 
 static void dir_put_abort(void *put)
@@ -118,7 +111,7 @@ static void dir_put_abort(void *put)
 
 	if (!p)
 		return;
-	tmpfile_release(&p->tf);
+	chunk_spool_release(&p->sp);
 	free(p);
 }
 
@@ -128,7 +121,7 @@ static int dir_put_commit(void *put)
 	char *path, *sub = NULL;
 	int rc = -ENOMEM, created;
 
-	path = obj_path(p->ds, p->name);
+	path = obj_path(p->ds, p->sp.name);
 	if (!path)
 		goto out;
 	sub = strdup(path);
@@ -144,7 +137,7 @@ static int dir_put_commit(void *put)
 		if (rc < 0)
 			goto out;
 	}
-	rc = tmpfile_commit(&p->tf, path);
+	rc = tmpfile_commit(&p->sp.tf, path);
 out:
 	free(path);
 	free(sub);
@@ -152,22 +145,43 @@ out:
 	return rc;
 }
 
+/* The path of a valid object name (malloc'd), for get, stat and del. */
+static int name_path(const struct dir_state *ds, const char *name, char **out)
+{
+	if (!chunk_name_valid(name))
+		return err_set(-EINVAL, "bad chunk name '%s'", name);
+	*out = obj_path(ds, name);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* An errno of a missing object: the file or its fan-out directory. */
+static int is_absent(int e)
+{
+	return e == ENOENT || e == ENOTDIR;
+}
+
+/* What a failed stat or unlink of an object answers: -ENOENT for a
+ * missing one (chunk_backend.h), else the errno with what failed. */
+static int obj_fail(int e, const char *what)
+{
+	if (is_absent(e))
+		return -ENOENT;
+	return err_set(-e, "cannot %s chunk: %s", what, strerror(e));
+}
+
 static int open_obj(struct dir_state *ds, const char *name, int *fd)
 {
 	char *path;
-	int e;
+	int e, rc = name_path(ds, name, &path);
 
-	if (!chunk_name_valid(name))
-		return err_set(-EINVAL, "bad chunk name '%s'", name);
-	path = obj_path(ds, name);
-	if (!path)
-		return -ENOMEM;
+	if (rc < 0)
+		return rc;
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	e = errno;
 	free(path);
 	if (*fd >= 0)
 		return 0;
-	if (e == ENOENT || e == ENOTDIR)
+	if (is_absent(e))
 		return err_set(-ENOENT, "no chunk object '%s'", name);
 	return err_set(-e, "cannot open chunk object '%s': %s", name,
 		       strerror(e));
@@ -212,13 +226,10 @@ static int dir_stat(void *state, const char *name, uint64_t *size)
 {
 	struct stat st;
 	char *path;
-	int e;
+	int e, rc = name_path(state, name, &path);
 
-	if (!chunk_name_valid(name))
-		return err_set(-EINVAL, "bad chunk name '%s'", name);
-	path = obj_path(state, name);
-	if (!path)
-		return -ENOMEM;
+	if (rc < 0)
+		return rc;
 	if (stat(path, &st) == 0) {
 		free(path);
 		if (!S_ISREG(st.st_mode))
@@ -228,30 +239,23 @@ static int dir_stat(void *state, const char *name, uint64_t *size)
 	}
 	e = errno;
 	free(path);
-	if (e == ENOENT || e == ENOTDIR)
-		return -ENOENT;
-	return err_set(-e, "cannot stat chunk: %s", strerror(e));
+	return obj_fail(e, "stat");
 }
 
 static int dir_del(void *state, const char *name)
 {
 	char *path;
-	int e;
+	int e, rc = name_path(state, name, &path);
 
-	if (!chunk_name_valid(name))
-		return err_set(-EINVAL, "bad chunk name '%s'", name);
-	path = obj_path(state, name);
-	if (!path)
-		return -ENOMEM;
+	if (rc < 0)
+		return rc;
 	if (unlink(path) == 0) {
 		free(path);
 		return 0;
 	}
 	e = errno;
 	free(path);
-	if (e == ENOENT || e == ENOTDIR)
-		return -ENOENT;
-	return err_set(-e, "cannot remove chunk: %s", strerror(e));
+	return obj_fail(e, "remove");
 }
 
 static int is_hex(const char *s, size_t n)

@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "server/chunk_backend.h"
+#include "server/chunk_spool.h"
 #include "server/s3_sigv4.h"
 
 #define LIST_PAGE_MAX (4u * 1024u * 1024u)
@@ -37,10 +38,8 @@ struct s3_state {
 
 struct s3_put {
 	struct s3_state *s;
-	char name[CHUNK_NAME_LEN + 1];
-	struct tmpfile tf;
-	EVP_MD_CTX *md;
-	uint64_t len;
+	struct chunk_spool sp;
+	EVP_MD_CTX *md; /* the body's SHA-256, sent as x-amz-content-sha256 */
 };
 
 int chunk_s3_parse_url(struct chunk_s3_config *cfg, const char *url)
@@ -282,6 +281,17 @@ static int obj_path(struct s3_state *s, const char *name, char *out, size_t len)
 
 /* --- put --- */
 
+static void s3_put_abort(void *put)
+{
+	struct s3_put *p = put;
+
+	if (!p)
+		return;
+	chunk_spool_release(&p->sp);
+	EVP_MD_CTX_free(p->md);
+	free(p);
+}
+
 static int s3_put_begin(void *state, const char *name, void **out)
 {
 	struct s3_state *s = state;
@@ -289,31 +299,20 @@ static int s3_put_begin(void *state, const char *name, void **out)
 	int rc;
 
 	*out = NULL;
-	if (!chunk_name_valid(name))
-		return err_set(-EINVAL, "bad chunk name '%s'", name);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->s = s;
-	memcpy(p->name, name, sizeof(p->name));
-	p->tf = tmpfile_init();
-	p->md = EVP_MD_CTX_new();
-	if (!p->md || !EVP_DigestInit_ex(p->md, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(p->md);
-		free(p);
-		return -ENOMEM;
-	}
-	rc = tmpfile_open(&p->tf, s->cfg.spool_dir);
-	if (rc == -ENOENT) {
-		/* Made at the first put, so opening the store writes nothing
-		 * (coffred init checks a bucket without leaving a trace). */
-		rc = mkdir_p(s->cfg.spool_dir, 0700);
-		if (rc == 0)
-			rc = tmpfile_open(&p->tf, s->cfg.spool_dir);
+	/* The spool directory is made at the first put, so opening the store
+	 * writes nothing (coffred init checks a bucket without a trace). */
+	rc = chunk_spool_open(&p->sp, name, s->cfg.spool_dir, 1);
+	if (rc == 0) {
+		p->md = EVP_MD_CTX_new();
+		if (!p->md || !EVP_DigestInit_ex(p->md, EVP_sha256(), NULL))
+			rc = -ENOMEM;
 	}
 	if (rc < 0) {
-		EVP_MD_CTX_free(p->md);
-		free(p);
+		s3_put_abort(p);
 		return rc;
 	}
 	*out = p;
@@ -323,24 +322,11 @@ static int s3_put_begin(void *state, const char *name, void **out)
 static int s3_put_write(void *put, const void *buf, size_t n)
 {
 	struct s3_put *p = put;
-	int rc = write_full(p->tf.fd, buf, n);
+	int rc = chunk_spool_write(&p->sp, buf, n, "spool");
 
-	if (rc < 0)
-		return err_set(rc, "cannot spool chunk: %s", strerror(-rc));
-	EVP_DigestUpdate(p->md, buf, n);
-	p->len += n;
-	return 0;
-}
-
-static void s3_put_abort(void *put)
-{
-	struct s3_put *p = put;
-
-	if (!p)
-		return;
-	tmpfile_release(&p->tf);
-	EVP_MD_CTX_free(p->md);
-	free(p);
+	if (rc == 0)
+		EVP_DigestUpdate(p->md, buf, n);
+	return rc;
 }
 
 static int s3_put_commit(void *put)
@@ -360,14 +346,14 @@ static int s3_put_commit(void *put)
 	}
 	sum[64] = '\0';
 	buf_init(&c.body, ERR_BODY_MAX);
-	rc = obj_path(p->s, p->name, path, sizeof(path));
-	if (rc == 0 && lseek(p->tf.fd, 0, SEEK_SET) < 0)
+	rc = obj_path(p->s, p->sp.name, path, sizeof(path));
+	if (rc == 0 && lseek(p->sp.tf.fd, 0, SEEK_SET) < 0)
 		rc = err_set(-errno, "cannot rewind the spooled chunk");
-	c.fd = p->tf.fd;
+	c.fd = p->sp.tf.fd;
 	if (rc == 0)
-		rc = call(p->s, "PUT", path, "", sum, p->len, &c);
+		rc = call(p->s, "PUT", path, "", sum, p->sp.len, &c);
 	if (rc == 0)
-		rc = status_rc(&c, "store", p->name);
+		rc = status_rc(&c, "store", p->sp.name);
 	if (rc == -ENOENT)
 		rc = err_set(-EIO, "S3 bucket '%s' does not exist",
 			     p->s->cfg.bucket);
@@ -378,71 +364,57 @@ static int s3_put_commit(void *put)
 
 /* --- get, stat, delete --- */
 
-static int s3_get(void *state, const char *name, chunk_backend_read_cb cb,
-		  void *arg)
+/*
+ * One request without a body on the object name (GET, HEAD, DELETE): the
+ * S3 status as a code, 404 as -ENOENT for the caller to word; what names
+ * the step in messages.
+ */
+static int obj_call(struct s3_state *s, const char *method, const char *name,
+		    const char *what, struct call *c)
 {
-	struct s3_state *s = state;
-	struct call c = { .fd = -1, .cb = cb, .arg = arg };
 	char path[512];
 	int rc;
 
 	if (!chunk_name_valid(name))
 		return err_set(-EINVAL, "bad chunk name '%s'", name);
-	buf_init(&c.body, ERR_BODY_MAX);
+	buf_init(&c->body, ERR_BODY_MAX);
 	rc = obj_path(s, name, path, sizeof(path));
 	if (rc == 0)
-		rc = call(s, "GET", path, "", S3_SHA256_EMPTY, 0, &c);
+		rc = call(s, method, path, "", S3_SHA256_EMPTY, 0, c);
 	if (rc == 0)
-		rc = status_rc(&c, "read", name);
+		rc = status_rc(c, what, name);
+	buf_release(&c->body);
+	return rc;
+}
+
+static int s3_get(void *state, const char *name, chunk_backend_read_cb cb,
+		  void *arg)
+{
+	struct call c = { .fd = -1, .cb = cb, .arg = arg };
+	int rc = obj_call(state, "GET", name, "read", &c);
+
 	if (rc == -ENOENT)
 		rc = err_set(-ENOENT, "no chunk object '%s'", name);
-	buf_release(&c.body);
 	return rc;
 }
 
 static int s3_stat(void *state, const char *name, uint64_t *size)
 {
-	struct s3_state *s = state;
 	struct call c = { .fd = -1 };
-	char path[512];
-	int rc;
+	int rc = obj_call(state, "HEAD", name, "stat", &c);
 
-	if (!chunk_name_valid(name))
-		return err_set(-EINVAL, "bad chunk name '%s'", name);
-	buf_init(&c.body, ERR_BODY_MAX);
-	rc = obj_path(s, name, path, sizeof(path));
-	if (rc == 0)
-		rc = call(s, "HEAD", path, "", S3_SHA256_EMPTY, 0, &c);
-	if (rc == 0)
-		rc = status_rc(&c, "stat", name);
-	if (rc == 0) {
-		if (c.length < 0)
-			rc = err_set(-EIO, "S3 store gave no size for '%s'",
-				     name);
-		else
-			*size = (uint64_t)c.length;
-	}
-	buf_release(&c.body);
+	if (rc == 0 && c.length < 0)
+		rc = err_set(-EIO, "S3 store gave no size for '%s'", name);
+	else if (rc == 0)
+		*size = (uint64_t)c.length;
 	return rc;
 }
 
 static int s3_del(void *state, const char *name)
 {
-	struct s3_state *s = state;
 	struct call c = { .fd = -1 };
-	char path[512];
-	int rc;
 
-	if (!chunk_name_valid(name))
-		return err_set(-EINVAL, "bad chunk name '%s'", name);
-	buf_init(&c.body, ERR_BODY_MAX);
-	rc = obj_path(s, name, path, sizeof(path));
-	if (rc == 0)
-		rc = call(s, "DELETE", path, "", S3_SHA256_EMPTY, 0, &c);
-	if (rc == 0)
-		rc = status_rc(&c, "delete", name);
-	buf_release(&c.body);
-	return rc;
+	return obj_call(state, "DELETE", name, "delete", &c);
 }
 
 /* --- list: ListObjectsV2, page by page --- */

@@ -372,6 +372,23 @@ static int reader_record(struct reader *r, int last)
 	return 0;
 }
 
+/*
+ * Move what fits of the n bytes at *s into buf (*fill of cap held), and
+ * past them: the stream header and each record fill their buffer alike,
+ * whatever the pieces the backend reads in.
+ */
+static void take(uint8_t *buf, size_t *fill, size_t cap, const uint8_t **s,
+		 size_t *n)
+{
+	size_t k = cap - *fill;
+
+	k = k < *n ? k : *n;
+	memcpy(buf + *fill, *s, k);
+	*fill += k;
+	*s += k;
+	*n -= k;
+}
+
 static int reader_feed(const void *p, size_t n, void *arg)
 {
 	struct reader *r = arg;
@@ -379,15 +396,8 @@ static int reader_feed(const void *p, size_t n, void *arg)
 	int rc;
 
 	while (n > 0) {
-		size_t k;
-
 		if (r->hfill < SS_HEADER) {
-			k = SS_HEADER - r->hfill;
-			k = k < n ? k : n;
-			memcpy(r->header + r->hfill, s, k);
-			r->hfill += k;
-			s += k;
-			n -= k;
+			take(r->header, &r->hfill, SS_HEADER, &s, &n);
 			if (r->hfill == SS_HEADER &&
 			    crypto_secretstream_xchacha20poly1305_init_pull(
 				    &r->st, r->header, r->key->k) != 0)
@@ -399,12 +409,7 @@ static int reader_feed(const void *p, size_t n, void *arg)
 			if (rc != 0)
 				return rc;
 		}
-		k = REC_CIPHER - r->cfill;
-		k = k < n ? k : n;
-		memcpy(r->cbuf + r->cfill, s, k);
-		r->cfill += k;
-		s += k;
-		n -= k;
+		take(r->cbuf, &r->cfill, REC_CIPHER, &s, &n);
 	}
 	return 0;
 }

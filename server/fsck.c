@@ -578,7 +578,13 @@ static int sig_cb(const char *dir, const git_tree_entry *te, void *arg)
 	return 0;
 }
 
-static void check_signatures(struct fsck *f)
+/*
+ * The signatures and the deposit statements are kept alike, each on a ref
+ * of its own: every commit of the ref is signed and stamped, and cb checks
+ * each entry of the head's tree.  Without the ref nothing was kept yet.
+ */
+static void check_proved_tree(struct fsck *f, const char *ref, const char *what,
+			      git_treewalk_cb cb)
 {
 	struct sigwalk w = { .f = f, .root = NULL };
 	char hex[GIT_OID_HEX_LEN + 1];
@@ -586,9 +592,8 @@ static void check_signatures(struct fsck *f)
 	git_commit *c = NULL;
 	git_oid id, head;
 
-	if (git_reference_name_to_id(&head, f->repo, LEDGER_SIGNATURES_REF) < 0)
-		return; /* nothing signed yet */
-	/* Every commit of the signatures' history is signed and stamped. */
+	if (git_reference_name_to_id(&head, f->repo, ref) < 0)
+		return;
 	if (git_revwalk_new(&rw, f->repo) == 0 &&
 	    git_revwalk_push(rw, &head) == 0) {
 		while (git_revwalk_next(&id, rw) == 0) {
@@ -599,11 +604,16 @@ static void check_signatures(struct fsck *f)
 	git_revwalk_free(rw);
 	if (git_commit_lookup(&c, f->repo, &head) < 0 ||
 	    git_commit_tree(&w.root, c) < 0)
-		problem(f, "the signatures cannot be read");
+		problem(f, "the %s cannot be read", what);
 	else
-		git_tree_walk(w.root, GIT_TREEWALK_PRE, sig_cb, &w);
+		git_tree_walk(w.root, GIT_TREEWALK_PRE, cb, &w);
 	git_tree_free(w.root);
 	git_commit_free(c);
+}
+
+static void check_signatures(struct fsck *f)
+{
+	check_proved_tree(f, LEDGER_SIGNATURES_REF, "signatures", sig_cb);
 }
 
 /* One DOC/N.txt of the deposit statements' tree, with its .sig and .tsr. */
@@ -660,29 +670,8 @@ out:
  * statement it holds is signed by the ledger key and timestamped. */
 static void check_statements(struct fsck *f)
 {
-	struct sigwalk w = { .f = f, .root = NULL };
-	char hex[GIT_OID_HEX_LEN + 1];
-	git_revwalk *rw = NULL;
-	git_commit *c = NULL;
-	git_oid id, head;
-
-	if (git_reference_name_to_id(&head, f->repo, LEDGER_STATEMENTS_REF) < 0)
-		return; /* nothing stated yet */
-	if (git_revwalk_new(&rw, f->repo) == 0 &&
-	    git_revwalk_push(rw, &head) == 0) {
-		while (git_revwalk_next(&id, rw) == 0) {
-			git_oid_tostr(hex, sizeof(hex), &id);
-			check_proved(f, &id, hex);
-		}
-	}
-	git_revwalk_free(rw);
-	if (git_commit_lookup(&c, f->repo, &head) < 0 ||
-	    git_commit_tree(&w.root, c) < 0)
-		problem(f, "the deposit statements cannot be read");
-	else
-		git_tree_walk(w.root, GIT_TREEWALK_PRE, stmt_cb, &w);
-	git_tree_free(w.root);
-	git_commit_free(c);
+	check_proved_tree(f, LEDGER_STATEMENTS_REF, "deposit statements",
+			  stmt_cb);
 }
 
 /* --- stock git fsck --- */

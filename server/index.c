@@ -2,7 +2,8 @@
  * The index front end: picks the backend from where the index lives,
  * checks its operations table, and forwards each call with the backend's
  * state.  What is the same for every backend lives here: index_record()'s
- * one transaction, the nesting rule of events_append().
+ * one transaction, the nesting rule of events_append(), and what the
+ * backends share without SQL (index_i.h).
  */
 #include "server/index.h"
 
@@ -14,6 +15,7 @@
 #include "common/err.h"
 #include "server/events.h"
 #include "server/index_backend.h"
+#include "server/index_i.h"
 
 struct index {
 	const struct index_ops *ops;
@@ -75,6 +77,102 @@ void index_free(struct index *ix)
 const char *index_backend_name(const struct index *ix)
 {
 	return ix->ops->name;
+}
+
+/* --- shared by the backends (index_i.h) --- */
+
+int index_conns_init(struct index_conns *r)
+{
+	int rc = -pthread_key_create(&r->key, NULL);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_init(&r->lock, NULL);
+	r->head = NULL;
+	return 0;
+}
+
+struct index_link *index_conns_mine(struct index_conns *r)
+{
+	return pthread_getspecific(r->key);
+}
+
+void index_conns_add(struct index_conns *r, struct index_link *l)
+{
+	pthread_mutex_lock(&r->lock);
+	l->next = r->head;
+	r->head = l;
+	pthread_mutex_unlock(&r->lock);
+	pthread_setspecific(r->key, l);
+}
+
+void index_conns_free(struct index_conns *r,
+		      void (*close_fn)(struct index_link *l))
+{
+	struct index_link *l, *next;
+
+	for (l = r->head; l; l = next) {
+		next = l->next;
+		close_fn(l);
+	}
+	r->head = NULL;
+	pthread_setspecific(r->key, NULL);
+	pthread_key_delete(r->key);
+	pthread_mutex_destroy(&r->lock);
+}
+
+int index_txn_nest(struct index_link *l)
+{
+	if (l->depth == 0)
+		return 0;
+	l->depth++;
+	return 1;
+}
+
+void index_txn_opened(struct index_link *l)
+{
+	l->depth = 1;
+	l->doomed = 0;
+}
+
+int index_txn_leave(struct index_link *l, int rollback)
+{
+	if (l->depth <= 1)
+		return 0;
+	l->depth--;
+	if (rollback)
+		l->doomed = 1;
+	return 1;
+}
+
+int index_txn_check(const struct index_link *l)
+{
+	if (l->doomed)
+		return err_set(-EIO, "index: a part of the transaction failed");
+	return 0;
+}
+
+void index_txn_closed(struct index_link *l)
+{
+	l->depth = 0;
+	l->doomed = 0;
+}
+
+int index_manifest_chunks(const char *manifest,
+			  int (*cb)(const char *hex, void *arg), void *arg)
+{
+	char hex[65];
+	int rc = 0;
+
+	for (const char *m = manifest; rc == 0 && m && *m;
+	     m = strchr(m, '\n'), m = m ? m + 1 : NULL) {
+		if (strncmp(m, "chunk ", 6) || strlen(m) < 6 + 64)
+			continue;
+		memcpy(hex, m + 6, 64);
+		hex[64] = '\0';
+		rc = cb(hex, arg);
+	}
+	return rc;
 }
 
 const struct index_ops *index_ops_of(struct index *ix, void **state)

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "common/err.h"
+#include "server/index_i.h"
 
 /* The first key of every advisory lock coffred takes is 1129270854. */
 #define PG_SCHEMA_VERSION 1
@@ -79,16 +80,13 @@ static const char pg_schema[] =
 	"CREATE INDEX invitations_login ON invitations(login);";
 
 struct pg_conn {
+	struct index_link link; /* first: see index_i.h */
 	PGconn *db;
-	int depth, doomed; /* as the SQLite backend's */
-	struct pg_conn *next;
 };
 
 struct pg {
 	char *url;
-	pthread_key_t key;
-	pthread_mutex_t lock; /* protects conns */
-	struct pg_conn *conns;
+	struct index_conns conns; /* every connection, one a thread */
 };
 
 static int pg_fail(PGconn *db, const PGresult *res, const char *what)
@@ -152,25 +150,19 @@ static int conn_open(const char *url, struct pg_conn **out)
 
 static int conn_get(struct pg *p, struct pg_conn **out)
 {
-	struct pg_conn *c = pthread_getspecific(p->key);
+	struct pg_conn *c = (struct pg_conn *)index_conns_mine(&p->conns);
 	int rc;
 
 	if (!c) {
 		rc = conn_open(p->url, &c);
 		if (rc < 0)
 			return rc;
-		pthread_mutex_lock(&p->lock);
-		c->next = p->conns;
-		p->conns = c;
-		pthread_mutex_unlock(&p->lock);
-		pthread_setspecific(p->key, c);
+		index_conns_add(&p->conns, &c->link);
 	}
 	*out = c;
 	return 0;
 }
 
-/* Create or check the schema, under a session advisory lock: two nodes
- * opening a new database at once create it once. */
 static int schema_check(struct pg_conn *c, const char *url, int create)
 {
 	PGresult *res = NULL;
@@ -218,21 +210,21 @@ static int schema_check(struct pg_conn *c, const char *url, int create)
 	return rc;
 }
 
+static void conn_close(struct index_link *l)
+{
+	struct pg_conn *c = (struct pg_conn *)l;
+
+	PQfinish(c->db);
+	free(c);
+}
+
 static void pg_close(void *state)
 {
 	struct pg *p = state;
-	struct pg_conn *c, *next;
 
 	if (!p)
 		return;
-	for (c = p->conns; c; c = next) {
-		next = c->next;
-		PQfinish(c->db);
-		free(c);
-	}
-	pthread_setspecific(p->key, NULL);
-	pthread_key_delete(p->key);
-	pthread_mutex_destroy(&p->lock);
+	index_conns_free(&p->conns, conn_close);
 	free(p->url);
 	free(p);
 }
@@ -246,12 +238,11 @@ static int pg_open(void **out, const char *url, int create)
 	if (!p)
 		return -ENOMEM;
 	p->url = strdup(url);
-	if (!p->url || pthread_key_create(&p->key, NULL)) {
+	if (!p->url || index_conns_init(&p->conns) < 0) {
 		free(p->url);
 		free(p);
 		return -ENOMEM;
 	}
-	pthread_mutex_init(&p->lock, NULL);
 	rc = conn_get(p, &c);
 	if (rc == 0)
 		rc = schema_check(c, url, create);
@@ -263,7 +254,14 @@ static int pg_open(void **out, const char *url, int create)
 	return 0;
 }
 
-/* --- helpers --- */
+/*
+ * --- running statements ---
+ *
+ * Every operation runs its statement through run_n() (no rows wanted),
+ * pg_one() (at most one row) or pg_each() (a listing): the result is read
+ * whole, failures become an errno with the server's message, and the
+ * result is cleared in one place.
+ */
 
 /* Run sql on the calling thread's connection. */
 static int run(void *state, PGresult **out, const char *what, const char *sql,
@@ -275,12 +273,7 @@ static int run(void *state, PGresult **out, const char *what, const char *sql,
 	return rc < 0 ? rc : q(c, out, what, sql, n, params);
 }
 
-/* Rows a command changed. */
-static int changed(PGresult *res)
-{
-	return atoi(PQcmdTuples(res));
-}
-
+/* Run sql; *count (may be NULL) gets the rows it changed. */
 static int run_n(void *state, const char *what, const char *sql, int n,
 		 const char *const *params, int *count)
 {
@@ -288,7 +281,41 @@ static int run_n(void *state, const char *what, const char *sql, int n,
 	int rc = run(state, &res, what, sql, n, params);
 
 	if (rc == 0 && count)
-		*count = changed(res);
+		*count = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return rc;
+}
+
+/* pg_one() without a row. */
+#define PG_NO_ROW 1
+
+/* Reads row i of a result. */
+typedef int (*pg_row_fn)(PGresult *res, int i, void *arg);
+
+/* Read the first row with row(); PG_NO_ROW when there is none, which the
+ * caller words (an error for some, a default for others). */
+static int pg_one(void *state, const char *what, const char *sql, int n,
+		  const char *const *params, pg_row_fn row, void *arg)
+{
+	PGresult *res = NULL;
+	int rc = run(state, &res, what, sql, n, params);
+
+	if (rc == 0)
+		rc = PQntuples(res) > 0 ? row(res, 0, arg) : PG_NO_ROW;
+	PQclear(res);
+	return rc;
+}
+
+/* Each row to row() until it returns non-zero, which is returned; the
+ * result is whole before the first call, so row may use the index. */
+static int pg_each(void *state, const char *what, const char *sql, int n,
+		   const char *const *params, pg_row_fn row, void *arg)
+{
+	PGresult *res = NULL;
+	int rc = run(state, &res, what, sql, n, params);
+
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		rc = row(res, i, arg);
 	PQclear(res);
 	return rc;
 }
@@ -330,13 +357,50 @@ static void hex_of(const uint8_t *h, char out[2 * INDEX_TOKEN_HASH_LEN + 1])
 		snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-/* Copy one text value; -EIO when it does not fit. */
-static int copy(char *out, size_t outlen, const char *s, const char *what)
+/* --- rows --- */
+
+static int row_none(PGresult *res, int i, void *arg)
 {
-	if (!s || strlen(s) >= outlen)
+	(void)res;
+	(void)i;
+	(void)arg;
+	return 0;
+}
+
+static int row_int64(PGresult *res, int i, void *arg)
+{
+	*(int64_t *)arg = ival(res, i, 0);
+	return 0;
+}
+
+static int row_text(PGresult *res, int i, void *arg)
+{
+	struct index_text_out *t = arg;
+	const char *s = val(res, i, 0);
+
+	if (!s || strlen(s) >= t->len)
 		return err_set(-EIO, "index: bad value while trying to %s",
-			       what);
-	memcpy(out, s, strlen(s) + 1);
+			       t->what);
+	memcpy(t->out, s, strlen(s) + 1);
+	return 0;
+}
+
+static int row_two(PGresult *res, int i, void *arg)
+{
+	struct index_two_out *t = arg;
+
+	snprintf(t->a, t->alen, "%s", val(res, i, 0));
+	if (t->b)
+		snprintf(t->b, t->blen, "%s", val(res, i, 1));
+	return 0;
+}
+
+static int row_seq_text(PGresult *res, int i, void *arg)
+{
+	struct index_seq_out *t = arg;
+
+	*t->seq = (uint64_t)ival(res, i, 0);
+	snprintf(t->text, t->len, "%s", val(res, i, 1) ? val(res, i, 1) : "");
 	return 0;
 }
 
@@ -349,13 +413,12 @@ static int pg_begin(void *state, struct index_txn **tx)
 
 	if (rc < 0)
 		return rc;
-	if (c->depth == 0) {
+	if (!index_txn_nest(&c->link)) {
 		rc = q(c, NULL, "begin a transaction", "BEGIN", 0, NULL);
 		if (rc < 0)
 			return rc;
-		c->doomed = 0;
+		index_txn_opened(&c->link);
 	}
-	c->depth++;
 	*tx = (struct index_txn *)c;
 	return 0;
 }
@@ -365,14 +428,10 @@ static void pg_rollback(void *state, struct index_txn *tx)
 	struct pg_conn *c = (struct pg_conn *)tx;
 
 	(void)state;
-	if (c->depth > 1) {
-		c->depth--;
-		c->doomed = 1;
+	if (index_txn_leave(&c->link, 1))
 		return;
-	}
 	PQclear(PQexec(c->db, "ROLLBACK"));
-	c->depth = 0;
-	c->doomed = 0;
+	index_txn_closed(&c->link);
 }
 
 static int pg_commit(void *state, struct index_txn *tx)
@@ -381,18 +440,14 @@ static int pg_commit(void *state, struct index_txn *tx)
 	int rc;
 
 	(void)state;
-	if (c->depth > 1) {
-		c->depth--;
+	if (index_txn_leave(&c->link, 0))
 		return 0;
-	}
-	if (c->doomed)
-		rc = err_set(-EIO, "index: a part of the transaction failed");
-	else
+	rc = index_txn_check(&c->link);
+	if (rc == 0)
 		rc = q(c, NULL, "commit", "COMMIT", 0, NULL);
 	if (rc < 0)
 		PQclear(PQexec(c->db, "ROLLBACK"));
-	c->depth = 0;
-	c->doomed = 0;
+	index_txn_closed(&c->link);
 	return rc;
 }
 
@@ -402,7 +457,7 @@ static int pg_lock_space(void *state, struct index_txn *tx, const char *name)
 	const char *p[] = { name };
 
 	(void)state;
-	if (c->depth == 0)
+	if (c->link.depth == 0)
 		return err_set(-EINVAL, "index: a lock outside a transaction");
 	return q(c, NULL, "take a lock",
 		 "SELECT pg_advisory_xact_lock(1129270854, hashtext($1::text))",
@@ -428,16 +483,13 @@ static int pg_user_add(void *s, const char *login, const char *phone,
 
 static int pg_user_pwhash(void *s, const char *login, char *out, size_t outlen)
 {
+	struct index_text_out t = { out, outlen, "look up a user" };
 	const char *p[] = { login };
-	PGresult *res = NULL;
-	int rc = run(s, &res, "look up a user",
-		     "SELECT pwhash FROM users WHERE login = $1", 1, p);
+	int rc = pg_one(s, t.what, "SELECT pwhash FROM users WHERE login = $1",
+			1, p, row_text, &t);
 
-	if (rc == 0 && PQntuples(res) == 0)
+	if (rc == PG_NO_ROW)
 		rc = err_set(-ENOENT, "no user '%s'", login);
-	else if (rc == 0)
-		rc = copy(out, outlen, val(res, 0, 0), "look up a user");
-	PQclear(res);
 	return rc;
 }
 
@@ -511,22 +563,17 @@ static int pg_token_login(void *s, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
 			  int64_t now, char *out, size_t outlen)
 {
 	char hex[2 * INDEX_TOKEN_HASH_LEN + 1];
+	struct index_text_out t = { out, outlen, "look up a token" };
 	struct num n = num(now);
 	const char *p[] = { hex, n.s };
-	PGresult *res = NULL;
 	int rc;
 
 	hex_of(hash, hex);
-	rc = run(
-		s, &res, "look up a token",
+	rc = pg_one(
+		s, t.what,
 		"SELECT login FROM tokens WHERE hash = decode($1, 'hex') AND expires_at > $2",
-		2, p);
-	if (rc == 0 && PQntuples(res) == 0)
-		rc = -ENOENT;
-	else if (rc == 0)
-		rc = copy(out, outlen, val(res, 0, 0), "look up a token");
-	PQclear(res);
-	return rc;
+		2, p, row_text, &t);
+	return rc == PG_NO_ROW ? -ENOENT : rc;
 }
 
 static int pg_token_drop(void *s, const uint8_t hash[INDEX_TOKEN_HASH_LEN])
@@ -544,36 +591,36 @@ static int pg_token_drop(void *s, const uint8_t hash[INDEX_TOKEN_HASH_LEN])
 	return rc;
 }
 
+static int row_token(PGresult *res, int i, void *arg)
+{
+	struct index_fwd *f = arg;
+	struct index_token tk = {
+		.id = val(res, i, 0),
+		.created_at = ival(res, i, 1),
+		.expires_at = ival(res, i, 2),
+		.address = val(res, i, 3),
+		.current = bval(res, i, 4),
+	};
+
+	return f->cb.token(&tk, f->arg);
+}
+
 static int pg_tokens_of(void *s, const char *login,
 			const uint8_t current[INDEX_TOKEN_HASH_LEN],
 			int64_t now, index_token_cb cb, void *arg)
 {
 	char hex[2 * INDEX_TOKEN_HASH_LEN + 1];
+	struct index_fwd f = { .cb.token = cb, .arg = arg };
 	struct num n = num(now);
 	const char *p[] = { login, current ? hex : NULL, n.s };
-	PGresult *res = NULL;
-	int rc;
 
 	if (current)
 		hex_of(current, hex);
 	/* A session's id: the first 8 bytes of its token's SHA-256. */
-	rc = run(
-		s, &res, "list sessions",
+	return pg_each(
+		s, "list sessions",
 		"SELECT encode(substring(hash from 1 for 8), 'hex'), created_at, expires_at, address, coalesce(hash = decode($2, 'hex'), false) FROM tokens WHERE login = $1 AND expires_at > $3 ORDER BY created_at, hash",
-		3, p);
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-		struct index_token tk = {
-			.id = val(res, i, 0),
-			.created_at = ival(res, i, 1),
-			.expires_at = ival(res, i, 2),
-			.address = val(res, i, 3),
-			.current = bval(res, i, 4),
-		};
-
-		rc = cb(&tk, arg);
-	}
-	PQclear(res);
-	return rc;
+		3, p, row_token, &f);
 }
 
 static int pg_token_drop_id(void *s, const char *login, const char *id)
@@ -627,72 +674,79 @@ static int pg_space_add(void *s, const char *name, const char *kind,
 static int pg_member_get(void *s, const char *space, const char *login,
 			 char *kind, size_t kindlen, char *role, size_t rolelen)
 {
+	struct index_two_out t = { kind, kindlen, role, rolelen };
 	const char *p[] = { space, login };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "look up a member",
+	int rc = pg_one(
+		s, "look up a member",
 		"SELECT s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.space = $1 AND m.login = $2",
-		2, p);
+		2, p, row_two, &t);
 
-	if (rc == 0 && PQntuples(res) == 0) {
+	if (rc == PG_NO_ROW)
 		rc = err_set(-ENOENT, "no such space '%s'", space);
-	} else if (rc == 0) {
-		snprintf(kind, kindlen, "%s", val(res, 0, 0));
-		snprintf(role, rolelen, "%s", val(res, 0, 1));
-	}
-	PQclear(res);
 	return rc;
+}
+
+static int row_space(PGresult *res, int i, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.space(val(res, i, 0), val(res, i, 1), val(res, i, 2),
+			   f->arg);
 }
 
 static int pg_spaces_of(void *s, const char *login, index_space_cb cb,
 			void *arg)
 {
+	struct index_fwd f = { .cb.space = cb, .arg = arg };
 	const char *p[] = { login };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "list spaces",
-		"SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = $1 ORDER BY s.name COLLATE \"C\"",
-		1, p);
 
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-		rc = cb(val(res, i, 0), val(res, i, 1), val(res, i, 2), arg);
-	PQclear(res);
-	return rc;
+	return pg_each(
+		s, "list spaces",
+		"SELECT s.name, s.kind, m.role FROM members m JOIN spaces s ON s.name = m.space WHERE m.login = $1 ORDER BY s.name COLLATE \"C\"",
+		1, p, row_space, &f);
+}
+
+static int row_access(PGresult *res, int i, void *arg)
+{
+	struct index_access_out *t = arg;
+
+	snprintf(t->role, t->rolelen, "%s", val(res, i, 0));
+	*t->admin = bval(res, i, 1);
+	return 0;
 }
 
 static int pg_member_access(void *s, const char *space, const char *login,
 			    char *role, size_t rolelen, int *admin)
 {
+	struct index_access_out t = { role, rolelen, admin };
 	const char *p[] = { space, login };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "look up a member",
+	int rc = pg_one(
+		s, "look up a member",
 		"SELECT m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = $1 AND m.login = $2",
-		2, p);
+		2, p, row_access, &t);
 
-	if (rc == 0 && PQntuples(res) == 0) {
+	if (rc == PG_NO_ROW)
 		rc = err_set(-ENOENT, "no such space '%s'", space);
-	} else if (rc == 0) {
-		snprintf(role, rolelen, "%s", val(res, 0, 0));
-		*admin = bval(res, 0, 1);
-	}
-	PQclear(res);
 	return rc;
+}
+
+static int row_member(PGresult *res, int i, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.member(val(res, i, 0), val(res, i, 1), bval(res, i, 2),
+			    f->arg);
 }
 
 static int pg_members(void *s, const char *space, index_member_cb cb, void *arg)
 {
+	struct index_fwd f = { .cb.member = cb, .arg = arg };
 	const char *p[] = { space };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "list members",
-		"SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = $1 ORDER BY m.login COLLATE \"C\"",
-		1, p);
 
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-		rc = cb(val(res, i, 0), val(res, i, 1), bval(res, i, 2), arg);
-	PQclear(res);
-	return rc;
+	return pg_each(
+		s, "list members",
+		"SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = $1 ORDER BY m.login COLLATE \"C\"",
+		1, p, row_member, &f);
 }
 
 static int pg_member_put(void *s, const char *space, const char *login,
@@ -727,18 +781,15 @@ static int pg_member_drop(void *s, const char *space, const char *login)
 	return rc;
 }
 
-/* The integer in the first cell of a query. */
+/* The integer in the first cell of a query, 0 without a row. */
 static int count(void *s, const char *what, const char *sql, int n,
 		 const char *const *p, int64_t *out)
 {
-	PGresult *res = NULL;
-	int rc = run(s, &res, what, sql, n, p);
+	int rc;
 
 	*out = 0;
-	if (rc == 0 && PQntuples(res) > 0)
-		*out = ival(res, 0, 0);
-	PQclear(res);
-	return rc;
+	rc = pg_one(s, what, sql, n, p, row_int64, out);
+	return rc == PG_NO_ROW ? 0 : rc;
 }
 
 static int pg_owners_count(void *s, const char *space, int *n)
@@ -766,29 +817,31 @@ static int pg_delegation_set(void *s, const char *space, const char *login,
 		2, p, NULL);
 }
 
+static int row_grant(PGresult *res, int i, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.grant(val(res, i, 0), val(res, i, 1), val(res, i, 2),
+			   f->arg);
+}
+
 static int pg_grants(void *s, const char *space, const char *login,
 		     size_t limit, index_grant_cb cb, void *arg)
 {
+	struct index_fwd f = { .cb.grant = cb, .arg = arg };
 	struct num l = num(limit ? (int64_t)limit : INT64_MAX);
 	const char *p[] = { space, login, l.s };
 	const char *pa[] = { space, l.s };
-	PGresult *res = NULL;
-	int rc;
 
 	if (login)
-		rc = run(
-			s, &res, "read grants",
+		return pg_each(
+			s, "read grants",
 			"SELECT path, login, level FROM grants WHERE space = $1 AND login = $2 LIMIT $3",
-			3, p);
-	else
-		rc = run(
-			s, &res, "read grants",
-			"SELECT path, login, level FROM grants WHERE space = $1 ORDER BY path COLLATE \"C\", login COLLATE \"C\" LIMIT $2",
-			2, pa);
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-		rc = cb(val(res, i, 0), val(res, i, 1), val(res, i, 2), arg);
-	PQclear(res);
-	return rc;
+			3, p, row_grant, &f);
+	return pg_each(
+		s, "read grants",
+		"SELECT path, login, level FROM grants WHERE space = $1 ORDER BY path COLLATE \"C\", login COLLATE \"C\" LIMIT $2",
+		2, pa, row_grant, &f);
 }
 
 static int pg_grant_put(void *s, const char *space, const char *path,
@@ -903,6 +956,24 @@ static int pg_access_clear(void *s, const char *space)
 
 /* --- versions --- */
 
+struct vchunk {
+	void *s;
+	const char *space;
+	const char *doc_id;
+	const char *version;
+};
+
+static int vchunk_put(const char *hex, void *arg)
+{
+	struct vchunk *vc = arg;
+	const char *cp[] = { vc->space, hex, vc->doc_id, vc->version };
+
+	return run_n(
+		vc->s, "record a version's chunks",
+		"INSERT INTO version_chunks(space, chunk, doc_id, version) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+		4, cp, NULL);
+}
+
 static int pg_version_put(void *s, const char *space,
 			  const struct index_version *v)
 {
@@ -912,6 +983,7 @@ static int pg_version_put(void *s, const char *space,
 			    v->sha256,	     v->deposited_by,
 			    v->deposited_at, v->commit,
 			    v->manifest,     v->sealed ? "1" : "0" };
+	struct vchunk vc = { s, space, v->doc_id, ver.s };
 	int rc;
 
 	/* A version recorded again keeps its seal (index.h). */
@@ -919,100 +991,83 @@ static int pg_version_put(void *s, const char *space,
 		s, "record a version",
 		"INSERT INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (space, doc_id, version) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, deposited_by = EXCLUDED.deposited_by, deposited_at = EXCLUDED.deposited_at, \"commit\" = EXCLUDED.\"commit\", manifest = EXCLUDED.manifest",
 		10, p, NULL);
-	/* the chunks its manifest names ("chunk HEX SIZE" lines) */
-	for (const char *m = v->manifest; rc == 0 && m && *m;
-	     m = strchr(m, '\n'), m = m ? m + 1 : NULL) {
-		char chunk[65];
-		const char *cp[] = { space, chunk, v->doc_id, ver.s };
-
-		if (strncmp(m, "chunk ", 6) || strlen(m) < 6 + 64)
-			continue;
-		memcpy(chunk, m + 6, 64);
-		chunk[64] = '\0';
-		rc = run_n(
-			s, "record a version's chunks",
-			"INSERT INTO version_chunks(space, chunk, doc_id, version) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-			4, cp, NULL);
-	}
-	return rc;
+	/* the chunks its manifest names */
+	return rc ? rc : index_manifest_chunks(v->manifest, vchunk_put, &vc);
 }
 
-static int versions_cb(PGresult *res, index_version_cb cb, void *arg, int *n)
+/* A version row; the seal is column 8 when the query reads it. */
+static int row_version(PGresult *res, int i, void *arg)
 {
-	int rc = 0;
+	struct index_fwd *f = arg;
+	struct index_version v = {
+		.doc_id = val(res, i, 0),
+		.version = (uint64_t)ival(res, i, 1),
+		.size = (uint64_t)ival(res, i, 2),
+		.sha256 = val(res, i, 3),
+		.deposited_by = val(res, i, 4),
+		.deposited_at = val(res, i, 5),
+		.commit = val(res, i, 6),
+		.manifest = val(res, i, 7),
+		.sealed = PQnfields(res) > 8 ? (int)ival(res, i, 8) : 0,
+	};
 
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-		struct index_version v = {
-			.doc_id = val(res, i, 0),
-			.version = (uint64_t)ival(res, i, 1),
-			.size = (uint64_t)ival(res, i, 2),
-			.sha256 = val(res, i, 3),
-			.deposited_by = val(res, i, 4),
-			.deposited_at = val(res, i, 5),
-			.commit = val(res, i, 6),
-			.manifest = val(res, i, 7),
-			.sealed = PQnfields(res) > 8 ? (int)ival(res, i, 8) : 0,
-		};
-
-		(*n)++;
-		rc = cb(&v, arg);
-	}
-	return rc;
+	f->n++;
+	return f->cb.version(&v, f->arg);
 }
 
 static int pg_versions(void *s, const char *space, const char *doc_id,
 		       uint64_t version, index_version_cb cb, void *arg)
 {
+	struct index_fwd f = { .cb.version = cb, .arg = arg };
 	struct num v = num((int64_t)version);
 	const char *p[] = { space, doc_id, v.s };
-	PGresult *res = NULL;
-	int n = 0, rc;
+	int rc;
 
-	rc = run(
-		s, &res, "list versions",
+	rc = pg_each(
+		s, "list versions",
 		version ?
 			"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = $1 AND doc_id = $2 AND version = $3" :
 			"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = $1 AND doc_id = $2 ORDER BY version",
-		version ? 3 : 2, p);
-	if (rc == 0)
-		rc = versions_cb(res, cb, arg, &n);
-	PQclear(res);
-	return rc < 0 ? rc : n;
+		version ? 3 : 2, p, row_version, &f);
+	return rc < 0 ? rc : f.n;
 }
 
 static int pg_versions_all(void *s, const char *space, index_version_cb cb,
 			   void *arg)
 {
+	struct index_fwd f = { .cb.version = cb, .arg = arg };
 	const char *p[] = { space };
-	PGresult *res = NULL;
-	int n = 0, rc;
 
-	rc = run(
-		s, &res, "read versions",
+	return pg_each(
+		s, "read versions",
 		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = $1",
-		1, p);
-	if (rc == 0)
-		rc = versions_cb(res, cb, arg, &n);
-	PQclear(res);
-	return rc;
+		1, p, row_version, &f);
+}
+
+struct chunk_fwd {
+	index_chunk_cb cb;
+	void *arg;
+};
+
+static int row_chunk(PGresult *res, int i, void *arg)
+{
+	struct chunk_fwd *f = arg;
+
+	return f->cb(val(res, i, 0), (uint64_t)ival(res, i, 1),
+		     (int)ival(res, i, 2), f->arg);
 }
 
 static int pg_chunk_versions(void *s, const char *space, const char *chunk_hex,
 			     index_chunk_cb cb, void *arg)
 {
+	struct chunk_fwd f = { cb, arg };
 	const char *p[] = { space, chunk_hex };
-	PGresult *res = NULL;
-	/* the result is whole before the first call: cb may use the index */
-	int rc = run(
-		s, &res, "look up a chunk's versions",
-		"SELECT c.doc_id, c.version, v.sealed FROM version_chunks c JOIN versions v ON v.space = c.space AND v.doc_id = c.doc_id AND v.version = c.version WHERE c.space = $1 AND c.chunk = $2 ORDER BY c.doc_id, c.version",
-		2, p);
 
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-		rc = cb(val(res, i, 0), (uint64_t)ival(res, i, 1),
-			(int)ival(res, i, 2), arg);
-	PQclear(res);
-	return rc;
+	/* the result is whole before the first call: cb may use the index */
+	return pg_each(
+		s, "look up a chunk's versions",
+		"SELECT c.doc_id, c.version, v.sealed FROM version_chunks c JOIN versions v ON v.space = c.space AND v.doc_id = c.doc_id AND v.version = c.version WHERE c.space = $1 AND c.chunk = $2 ORDER BY c.doc_id, c.version",
+		2, p, row_chunk, &f);
 }
 
 static int pg_version_unseal(void *s, const char *space, const char *doc_id,
@@ -1020,31 +1075,26 @@ static int pg_version_unseal(void *s, const char *space, const char *doc_id,
 {
 	struct num v = num((int64_t)version);
 	const char *p[] = { space, doc_id, v.s };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "unseal a version",
+	int n = 0;
+	int rc = run_n(
+		s, "unseal a version",
 		"UPDATE versions SET sealed = 0 WHERE space = $1 AND doc_id = $2 AND version = $3 AND sealed = 1",
-		3, p);
+		3, p, &n);
 
-	if (rc == 0)
-		rc = atoi(PQcmdTuples(res));
-	PQclear(res);
-	return rc;
+	return rc < 0 ? rc : n;
 }
 
 static int pg_sealed_any(void *s, const char *space)
 {
 	const char *p[] = { space };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "look for sealed versions",
+	int rc = pg_one(
+		s, "look for sealed versions",
 		"SELECT 1 FROM versions WHERE space = $1 AND sealed = 1 LIMIT 1",
-		1, p);
+		1, p, row_none, NULL);
 
-	if (rc == 0)
-		rc = PQntuples(res) > 0;
-	PQclear(res);
-	return rc;
+	if (rc == PG_NO_ROW)
+		return 0;
+	return rc < 0 ? rc : 1;
 }
 
 /* --- event journal --- */
@@ -1052,23 +1102,18 @@ static int pg_sealed_any(void *s, const char *space)
 static int pg_event_head(void *s, struct index_txn *tx, const char *chain,
 			 uint64_t *seq, char hash[65])
 {
+	struct index_seq_out t = { seq, hash, 65 };
 	const char *p[] = { chain };
-	PGresult *res = NULL;
 	int rc;
 
 	(void)tx;
 	*seq = 0;
 	hash[0] = '\0';
-	rc = run(
-		s, &res, "read the chain head",
+	rc = pg_one(
+		s, "read the chain head",
 		"SELECT seq, hash FROM events WHERE space = $1 ORDER BY seq DESC LIMIT 1",
-		1, p);
-	if (rc == 0 && PQntuples(res) > 0) {
-		*seq = (uint64_t)ival(res, 0, 0);
-		snprintf(hash, 65, "%s", val(res, 0, 1) ? val(res, 0, 1) : "");
-	}
-	PQclear(res);
-	return rc;
+		1, p, row_seq_text, &t);
+	return rc == PG_NO_ROW ? 0 : rc;
 }
 
 static int pg_event_insert(void *s, struct index_txn *tx, const char *chain,
@@ -1089,9 +1134,10 @@ static int pg_event_insert(void *s, struct index_txn *tx, const char *chain,
 		11, p, NULL);
 }
 
-static struct events_row row_of(PGresult *res, int i, int with_hashes)
+static int row_event(PGresult *res, int i, void *arg)
 {
-	return (struct events_row){
+	struct index_fwd *f = arg;
+	struct events_row r = {
 		.seq = (uint64_t)ival(res, i, 0),
 		.at = ival(res, i, 1),
 		.login = val(res, i, 2),
@@ -1100,49 +1146,45 @@ static struct events_row row_of(PGresult *res, int i, int with_hashes)
 		.doc_id = val(res, i, 5),
 		.version = (uint64_t)ival(res, i, 6),
 		.detail = val(res, i, 7),
-		.prev_hash = with_hashes ? val(res, i, 8) : NULL,
-		.hash = with_hashes ? val(res, i, 9) : NULL,
+		.prev_hash = f->with_hashes ? val(res, i, 8) : NULL,
+		.hash = f->with_hashes ? val(res, i, 9) : NULL,
 	};
+
+	return f->cb.event(&r, f->arg);
 }
 
 static int pg_event_chain(void *s, const char *chain, index_event_cb cb,
 			  void *arg)
 {
+	struct index_fwd f = { .cb.event = cb, .arg = arg, .with_hashes = 1 };
 	const char *p[] = { chain };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "read the chain",
+
+	return pg_each(
+		s, "read the chain",
 		"SELECT seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash FROM events WHERE space = $1 ORDER BY seq",
-		1, p);
-
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-		struct events_row r = row_of(res, i, 1);
-
-		rc = cb(&r, arg);
-	}
-	PQclear(res);
-	return rc;
+		1, p, row_event, &f);
 }
 
 static int pg_events_list(void *s, const char *chain, const char *prefix,
 			  int reads, uint64_t after, size_t limit,
 			  index_event_cb cb, void *arg)
 {
+	struct index_fwd f = { .cb.event = cb, .arg = arg };
 	struct num a = num((int64_t)after), l = num((int64_t)limit);
 	const char *p[] = { chain, a.s, prefix, reads ? "1" : "0", l.s };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "list events",
+
+	return pg_each(
+		s, "list events",
 		"SELECT seq, at, login, kind, path, doc_id, version, detail FROM events WHERE space = $1 AND seq > $2 AND path IS NOT NULL AND ($3::text = '/' OR path = $3::text OR substr(path, 1, length($3::text) + 1) = $3::text || '/') AND ((kind = 'read') = ($4::int <> 0)) ORDER BY seq LIMIT $5",
-		5, p);
+		5, p, row_event, &f);
+}
 
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-		struct events_row r = row_of(res, i, 0);
-
-		rc = cb(&r, arg);
-	}
-	PQclear(res);
-	return rc;
+static int row_hash(PGresult *res, int i, void *arg)
+{
+	if (!val(res, i, 0))
+		return -ENOENT;
+	snprintf(arg, 65, "%s", val(res, i, 0));
+	return 0;
 }
 
 static int pg_event_hash(void *s, const char *chain, uint64_t seq,
@@ -1150,57 +1192,49 @@ static int pg_event_hash(void *s, const char *chain, uint64_t seq,
 {
 	struct num n = num((int64_t)seq);
 	const char *p[] = { chain, n.s };
-	PGresult *res = NULL;
-	int rc = run(s, &res, "read an event",
-		     "SELECT hash FROM events WHERE space = $1 AND seq = $2", 2,
-		     p);
+	int rc = pg_one(s, "read an event",
+			"SELECT hash FROM events WHERE space = $1 AND seq = $2",
+			2, p, row_hash, hash);
 
-	if (rc == 0 && (PQntuples(res) == 0 || !val(res, 0, 0)))
-		rc = -ENOENT;
-	else if (rc == 0)
-		snprintf(hash, 65, "%s", val(res, 0, 0));
-	PQclear(res);
-	return rc;
+	return rc == PG_NO_ROW ? -ENOENT : rc;
 }
 
 static int pg_doc_last_path(void *s, const char *space, const char *doc_id,
 			    uint64_t *seq, char *path, size_t pathlen)
 {
+	struct index_seq_out t = { seq, path, pathlen };
 	const char *p[] = { space, doc_id };
-	PGresult *res = NULL;
 	int rc;
 
 	path[0] = '\0';
 	*seq = 0;
-	rc = run(
-		s, &res, "read the journal",
+	rc = pg_one(
+		s, "read the journal",
 		"SELECT seq, path FROM events WHERE space = $1 AND doc_id = $2 AND path IS NOT NULL AND kind IN ('deposit', 'move') ORDER BY seq DESC LIMIT 1",
-		2, p);
-	if (rc == 0 && PQntuples(res) == 0) {
+		2, p, row_seq_text, &t);
+	if (rc == PG_NO_ROW)
 		rc = err_set(-ENOENT, "no such document '%s'", doc_id);
-	} else if (rc == 0) {
-		*seq = (uint64_t)ival(res, 0, 0);
-		snprintf(path, pathlen, "%s", val(res, 0, 1));
-	}
-	PQclear(res);
 	return rc;
+}
+
+static int row_move(PGresult *res, int i, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.move(f->arg, val(res, i, 0), val(res, i, 1));
 }
 
 static int pg_folder_moves(void *s, const char *space, uint64_t after,
 			   index_move_cb cb, void *arg)
 {
+	struct index_fwd f = { .cb.move = cb, .arg = arg };
 	struct num a = num((int64_t)after);
 	const char *p[] = { space, a.s };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "read the journal",
-		"SELECT path, detail FROM events WHERE space = $1 AND seq > $2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq",
-		2, p);
 
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-		rc = cb(arg, val(res, i, 0), val(res, i, 1));
-	PQclear(res);
-	return rc;
+	return pg_each(
+		s, "read the journal",
+		"SELECT path, detail FROM events WHERE space = $1 AND seq > $2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq",
+		2, p, row_move, &f);
 }
 
 /* --- invitations --- */
@@ -1226,21 +1260,15 @@ static int pg_invite_put(void *s, const char *space, const char *login,
 static int pg_invite_get(void *s, const char *space, const char *login,
 			 char *role, size_t rolelen, char *by, size_t bylen)
 {
+	struct index_two_out t = { role, rolelen, by, bylen };
 	const char *p[] = { space, login };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "read an invitation",
+	int rc = pg_one(
+		s, "read an invitation",
 		"SELECT role, invited_by FROM invitations WHERE space = $1 AND login = $2",
-		2, p);
+		2, p, row_two, &t);
 
-	if (rc == 0 && PQntuples(res) == 0) {
+	if (rc == PG_NO_ROW)
 		rc = err_set(-ENOENT, "no invitation to '%s'", space);
-	} else if (rc == 0) {
-		snprintf(role, rolelen, "%s", val(res, 0, 0));
-		if (by)
-			snprintf(by, bylen, "%s", val(res, 0, 1));
-	}
-	PQclear(res);
 	return rc;
 }
 
@@ -1258,52 +1286,57 @@ static int pg_invite_drop(void *s, const char *space, const char *login)
 	return rc;
 }
 
+static int row_invite(PGresult *res, int i, void *arg)
+{
+	struct index_fwd *f = arg;
+	struct invite inv = {
+		.space = val(res, i, 0),
+		.login = val(res, i, 1),
+		.role = val(res, i, 2),
+		.by = val(res, i, 3),
+		.at = ival(res, i, 4),
+	};
+
+	return f->cb.invite(&inv, f->arg);
+}
+
 static int pg_invite_list(void *s, const char *space, const char *login,
 			  invite_cb cb, void *arg)
 {
+	struct index_fwd f = { .cb.invite = cb, .arg = arg };
 	const char *p[] = { space, login };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "list invitations",
+
+	return pg_each(
+		s, "list invitations",
 		"SELECT space, login, role, invited_by, at FROM invitations WHERE ($1::text IS NULL OR space = $1::text) AND ($2::text IS NULL OR login = $2::text) ORDER BY space COLLATE \"C\", login COLLATE \"C\"",
-		2, p);
-
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-		struct invite inv = {
-			.space = val(res, i, 0),
-			.login = val(res, i, 1),
-			.role = val(res, i, 2),
-			.by = val(res, i, 3),
-			.at = ival(res, i, 4),
-		};
-
-		rc = cb(&inv, arg);
-	}
-	PQclear(res);
-	return rc;
+		2, p, row_invite, &f);
 }
 
 /* --- login throttling --- */
+
+static int row_throttle(PGresult *res, int i, void *arg)
+{
+	struct index_throttle_row *r = arg;
+
+	r->failures = ival(res, i, 0);
+	r->last_at = ival(res, i, 1);
+	r->next_at = ival(res, i, 2);
+	r->locked_until = ival(res, i, 3);
+	return 0;
+}
 
 static int pg_throttle_get(void *s, const char *key,
 			   struct index_throttle_row *r)
 {
 	const char *p[] = { key };
-	PGresult *res = NULL;
-	int rc = run(
-		s, &res, "read a throttle row",
-		"SELECT failures, last_at, next_at, locked_until FROM login_throttle WHERE key = $1",
-		1, p);
+	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if (rc == 0 && PQntuples(res) > 0) {
-		r->failures = ival(res, 0, 0);
-		r->last_at = ival(res, 0, 1);
-		r->next_at = ival(res, 0, 2);
-		r->locked_until = ival(res, 0, 3);
-	}
-	PQclear(res);
-	return rc;
+	rc = pg_one(
+		s, "read a throttle row",
+		"SELECT failures, last_at, next_at, locked_until FROM login_throttle WHERE key = $1",
+		1, p, row_throttle, r);
+	return rc == PG_NO_ROW ? 0 : rc;
 }
 
 static int pg_throttle_put(void *s, const char *key,

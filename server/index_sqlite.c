@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "common/err.h"
+#include "server/index_i.h"
 
 enum index_stmt {
 	ST_USER_ADD,
@@ -197,21 +198,17 @@ static const char *const migrate_sql[] = {
 
 /*
  * One SQLite connection and its prepared statements, used by one thread,
- * and the transaction that thread has open on it (depth > 0).
+ * and the transaction that thread has open on it (link.depth > 0).
  */
 struct index_conn {
+	struct index_link link; /* first: see index_i.h */
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
-	int depth;		 /* nested begins; 0: autocommit */
-	int doomed;		 /* an inner transaction rolled back */
-	struct index_conn *next; /* protected by sq->lock */
 };
 
 struct sq {
 	char *path;
-	pthread_key_t key; /* the calling thread's struct index_conn */
-	pthread_mutex_t lock;
-	struct index_conn *conns; /* every connection; protected by lock */
+	struct index_conns conns; /* every connection, one a thread */
 	/*
 	 * Held by the thread with a transaction open: the threads of this
 	 * process queue here, without a time limit, rather than on SQLite's
@@ -266,39 +263,6 @@ static int stmt_get(struct index_conn *ix, enum index_stmt id,
 	return 0;
 }
 
-static void stmt_done(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-/* Run a statement without result rows. */
-static int stmt_exec(struct index_conn *ix, sqlite3_stmt *st, const char *what)
-{
-	int src = sqlite3_step(st);
-	int rc = 0;
-
-	if (src != SQLITE_DONE)
-		rc = sql_fail(ix, src, what);
-	stmt_done(st);
-	return rc;
-}
-
-static int simple(struct index_conn *ix, enum index_stmt id, const char *what)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = stmt_get(ix, id, &st);
-
-	return rc ? rc : stmt_exec(ix, st, what);
-}
-
-static int bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (!s)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
-}
-
 static int user_version(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
@@ -347,7 +311,6 @@ static int schema_upgrade(struct index_conn *c, const char *path)
 	}
 	return 0;
 }
-
 /* Open and check one connection; create the schema when asked. */
 static int conn_open(const char *path, int create, struct index_conn **out)
 {
@@ -408,21 +371,14 @@ fail:
 	return rc;
 }
 
-static void conn_close(struct index_conn *c)
+static void conn_close(struct index_link *l)
 {
+	struct index_conn *c = (struct index_conn *)l;
+
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(c->stmt[i]);
 	sqlite3_close(c->db);
 	free(c);
-}
-
-static void conn_add(struct sq *idx, struct index_conn *c)
-{
-	pthread_mutex_lock(&idx->lock);
-	c->next = idx->conns;
-	idx->conns = c;
-	pthread_mutex_unlock(&idx->lock);
-	pthread_setspecific(idx->key, c);
 }
 
 /*
@@ -432,20 +388,19 @@ static void conn_add(struct sq *idx, struct index_conn *c)
  */
 static int conn_get(struct sq *idx, struct index_conn **out)
 {
-	struct index_conn *c = pthread_getspecific(idx->key);
+	struct index_conn *c =
+		(struct index_conn *)index_conns_mine(&idx->conns);
 	int rc;
 
 	if (!c) {
 		rc = conn_open(idx->path, 0, &c);
 		if (rc < 0)
 			return rc;
-		conn_add(idx, c);
+		index_conns_add(&idx->conns, &c->link);
 	}
 	*out = c;
 	return 0;
 }
-
-static void sq_close(void *state);
 
 static int sq_open(void **out, const char *path, int create)
 {
@@ -461,21 +416,23 @@ static int sq_open(void **out, const char *path, int create)
 		free(idx);
 		return -ENOMEM;
 	}
-	rc = -pthread_key_create(&idx->key, NULL);
+	rc = index_conns_init(&idx->conns);
 	if (rc < 0) {
 		free(idx->path);
 		free(idx);
 		return err_set(rc, "cannot create a thread key");
 	}
-	pthread_mutex_init(&idx->lock, NULL);
 	pthread_mutex_init(&idx->writer, NULL);
 	/* The first connection creates or checks the schema. */
 	rc = conn_open(path, create, &c);
 	if (rc < 0) {
-		sq_close(idx);
+		index_conns_free(&idx->conns, conn_close);
+		pthread_mutex_destroy(&idx->writer);
+		free(idx->path);
+		free(idx);
 		return rc;
 	}
-	conn_add(idx, c);
+	index_conns_add(&idx->conns, &c->link);
 	*out = idx;
 	return 0;
 }
@@ -483,20 +440,241 @@ static int sq_open(void **out, const char *path, int create)
 static void sq_close(void *state)
 {
 	struct sq *idx = state;
-	struct index_conn *c, *next;
 
 	if (!idx)
 		return;
-	for (c = idx->conns; c; c = next) {
-		next = c->next;
-		conn_close(c);
-	}
-	pthread_setspecific(idx->key, NULL);
-	pthread_key_delete(idx->key);
+	index_conns_free(&idx->conns, conn_close);
 	pthread_mutex_destroy(&idx->writer);
-	pthread_mutex_destroy(&idx->lock);
 	free(idx->path);
 	free(idx);
+}
+
+/*
+ * --- running statements ---
+ *
+ * Every operation below runs one statement the same way: the calling
+ * thread's connection, the statement (kept prepared, or prepared for this
+ * call), its parameters bound, then sq_exec() (no rows), sq_one() (at most
+ * one row) or sq_each() (a listing), which step it, turn a failure into
+ * an errno with the SQLite message and leave the statement ready again.
+ */
+
+/* A statement: one of stmt_sql[] kept prepared per connection, or sql
+ * prepared for one call (the rarer ones: access changes, the journal's
+ * lookups, invitations and throttling). */
+struct sq_sql {
+	enum index_stmt id;
+	const char *text;
+};
+#define KEPT(i) ((struct sq_sql){ .id = (i) })
+#define ONCE(s) ((struct sq_sql){ .id = ST_COUNT, .text = (s) })
+
+/* The parameters ?1, ?2, ... in order, ended by SQ_END.  Text NULL binds
+ * NULL, SKIP leaves a parameter unbound (NULL) or absent. */
+enum sq_kind { SQ_END, SQ_TEXT, SQ_INT, SQ_HASH, SQ_SKIP };
+struct sq_arg {
+	enum sq_kind kind;
+	const char *t;
+	sqlite3_int64 i;
+	const uint8_t *h;
+};
+#define TXT(s)                            \
+	{                                 \
+		.kind = SQ_TEXT, .t = (s) \
+	}
+#define INT(v)                                          \
+	{                                               \
+		.kind = SQ_INT, .i = (sqlite3_int64)(v) \
+	}
+#define HASH(p)                           \
+	{                                 \
+		.kind = SQ_HASH, .h = (p) \
+	}
+#define SKIP                    \
+	{                       \
+		.kind = SQ_SKIP \
+	}
+#define ARGS(...) ((const struct sq_arg[]){ __VA_ARGS__, { .kind = SQ_END } })
+
+/* sq_one() without a row. */
+#define SQ_NO_ROW 1
+
+/* Reads the statement's current row. */
+typedef int (*sq_row_fn)(sqlite3_stmt *st, void *arg);
+
+struct sq_call {
+	struct index_conn *c;
+	sqlite3_stmt *st;
+	int once; /* prepared for this call: finalized, not reset */
+};
+
+static void bind_arg(sqlite3_stmt *st, int i, const struct sq_arg *a)
+{
+	switch (a->kind) {
+	case SQ_TEXT:
+		if (a->t)
+			sqlite3_bind_text(st, i, a->t, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, i);
+		break;
+	case SQ_INT:
+		sqlite3_bind_int64(st, i, a->i);
+		break;
+	case SQ_HASH:
+		if (a->h)
+			sqlite3_bind_blob(st, i, a->h, INDEX_TOKEN_HASH_LEN,
+					  SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, i);
+		break;
+	default:
+		break;
+	}
+}
+
+static int call_open(void *state, struct sq_sql q, const struct sq_arg *a,
+		     struct sq_call *k)
+{
+	int rc = conn_get(state, &k->c);
+
+	k->st = NULL;
+	k->once = q.text != NULL;
+	if (rc < 0)
+		return rc;
+	if (!k->once)
+		rc = stmt_get(k->c, q.id, &k->st);
+	else if (sqlite3_prepare_v2(k->c->db, q.text, -1, &k->st, NULL) !=
+		 SQLITE_OK)
+		rc = sql_fail(k->c, sqlite3_errcode(k->c->db),
+			      "prepare a query");
+	if (rc < 0)
+		return rc;
+	for (int i = 0; a && a[i].kind != SQ_END; i++)
+		bind_arg(k->st, i + 1, &a[i]);
+	return 0;
+}
+
+static void call_close(struct sq_call *k)
+{
+	if (k->once) {
+		sqlite3_finalize(k->st);
+	} else {
+		sqlite3_reset(k->st);
+		sqlite3_clear_bindings(k->st);
+	}
+}
+
+/* Run a statement without rows; *changes (may be NULL) gets the rows it
+ * changed. */
+static int sq_exec(void *state, struct sq_sql q, const struct sq_arg *a,
+		   const char *what, int *changes)
+{
+	struct sq_call k;
+	int src, rc = call_open(state, q, a, &k);
+
+	if (rc < 0)
+		return rc;
+	src = sqlite3_step(k.st);
+	if (src != SQLITE_DONE)
+		rc = sql_fail(k.c, src, what);
+	else if (changes)
+		*changes = sqlite3_changes(k.c->db);
+	call_close(&k);
+	return rc;
+}
+
+/* Read the first row with row(); SQ_NO_ROW when there is none, which the
+ * caller words (a missing row is an error for some, a default for
+ * others). */
+static int sq_one(void *state, struct sq_sql q, const struct sq_arg *a,
+		  const char *what, sq_row_fn row, void *arg)
+{
+	struct sq_call k;
+	int src, rc = call_open(state, q, a, &k);
+
+	if (rc < 0)
+		return rc;
+	src = sqlite3_step(k.st);
+	if (src == SQLITE_ROW)
+		rc = row(k.st, arg);
+	else if (src == SQLITE_DONE)
+		rc = SQ_NO_ROW;
+	else
+		rc = sql_fail(k.c, src, what);
+	call_close(&k);
+	return rc;
+}
+
+/* Each row to row(), which runs inside the statement (it must not use the
+ * index); its non-zero value stops the listing and is returned. */
+static int sq_each(void *state, struct sq_sql q, const struct sq_arg *a,
+		   const char *what, sq_row_fn row, void *arg)
+{
+	struct sq_call k;
+	int src, rc = call_open(state, q, a, &k);
+
+	if (rc < 0)
+		return rc;
+	while ((src = sqlite3_step(k.st)) == SQLITE_ROW) {
+		rc = row(k.st, arg);
+		if (rc)
+			break;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = sql_fail(k.c, src, what);
+	call_close(&k);
+	return rc;
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+/* --- rows --- */
+
+static int row_none(sqlite3_stmt *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	return 0;
+}
+
+static int row_int64(sqlite3_stmt *st, void *arg)
+{
+	*(int64_t *)arg = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+static int row_text(sqlite3_stmt *st, void *arg)
+{
+	struct index_text_out *t = arg;
+	const char *s = col(st, 0);
+
+	if (!s || strlen(s) >= t->len)
+		return err_set(-EIO, "index: bad value while trying to %s",
+			       t->what);
+	memcpy(t->out, s, strlen(s) + 1);
+	return 0;
+}
+
+static int row_two(sqlite3_stmt *st, void *arg)
+{
+	struct index_two_out *t = arg;
+
+	snprintf(t->a, t->alen, "%s", col(st, 0));
+	if (t->b)
+		snprintf(t->b, t->blen, "%s", col(st, 1));
+	return 0;
+}
+
+static int row_seq_text(sqlite3_stmt *st, void *arg)
+{
+	struct index_seq_out *t = arg;
+
+	*t->seq = (uint64_t)sqlite3_column_int64(st, 0);
+	snprintf(t->text, t->len, "%s", col(st, 1) ? col(st, 1) : "");
+	return 0;
 }
 
 /* --- transactions --- */
@@ -510,27 +688,24 @@ static int sq_begin(void *state, struct index_txn **tx)
 
 	if (rc < 0)
 		return rc;
-	if (c->depth > 0) {
-		c->depth++;
+	if (index_txn_nest(&c->link)) {
 		*tx = (struct index_txn *)c;
 		return 0;
 	}
 	pthread_mutex_lock(&idx->writer);
-	rc = simple(c, ST_BEGIN, "begin a transaction");
+	rc = sq_exec(state, KEPT(ST_BEGIN), NULL, "begin a transaction", NULL);
 	if (rc < 0) {
 		pthread_mutex_unlock(&idx->writer);
 		return rc;
 	}
-	c->depth = 1;
-	c->doomed = 0;
+	index_txn_opened(&c->link);
 	*tx = (struct index_txn *)c;
 	return 0;
 }
 
 static void txn_end(struct sq *idx, struct index_conn *c)
 {
-	c->depth = 0;
-	c->doomed = 0;
+	index_txn_closed(&c->link);
 	pthread_mutex_unlock(&idx->writer);
 }
 
@@ -538,11 +713,8 @@ static void sq_rollback(void *state, struct index_txn *tx)
 {
 	struct index_conn *c = (struct index_conn *)tx;
 
-	if (c->depth > 1) {
-		c->depth--;
-		c->doomed = 1;
+	if (index_txn_leave(&c->link, 1))
 		return;
-	}
 	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	txn_end(state, c);
 }
@@ -552,14 +724,11 @@ static int sq_commit(void *state, struct index_txn *tx)
 	struct index_conn *c = (struct index_conn *)tx;
 	int rc;
 
-	if (c->depth > 1) {
-		c->depth--;
+	if (index_txn_leave(&c->link, 0))
 		return 0;
-	}
-	if (c->doomed)
-		rc = err_set(-EIO, "index: a part of the transaction failed");
-	else
-		rc = simple(c, ST_COMMIT, "commit");
+	rc = index_txn_check(&c->link);
+	if (rc == 0)
+		rc = sq_exec(state, KEPT(ST_COMMIT), NULL, "commit", NULL);
 	if (rc < 0)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	txn_end(state, c);
@@ -574,77 +743,34 @@ static int sq_lock_space(void *state, struct index_txn *tx, const char *name)
 {
 	(void)state;
 	(void)name;
-	return ((struct index_conn *)tx)->depth > 0 ?
+	return ((struct index_conn *)tx)->link.depth > 0 ?
 		       0 :
 		       err_set(-EINVAL, "index: a lock outside a transaction");
 }
 
+/* --- users and sessions --- */
+
 static int sq_user_add(void *state, const char *login, const char *phone,
 		       const char *pwhash, int64_t now)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
+	int rc = sq_exec(state, KEPT(ST_USER_ADD),
+			 ARGS(TXT(login), TXT(phone), TXT(pwhash), INT(now)),
+			 "add the user", NULL);
 
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_USER_ADD, &st);
-	if (rc)
-		goto out;
-	bind_text(st, 1, login);
-	bind_text(st, 2, phone);
-	bind_text(st, 3, pwhash);
-	sqlite3_bind_int64(st, 4, now);
-	rc = stmt_exec(ix, st, "add the user");
 	if (rc == -EEXIST)
 		rc = err_set(-EEXIST, "user '%s' already exists", login);
-out:
-	return rc;
-}
-
-/* Copy column 0 of a one-row query into out; -ENOENT without a row. */
-static int query_text(struct index_conn *ix, sqlite3_stmt *st, char *out,
-		      size_t outlen, const char *what)
-{
-	int src = sqlite3_step(st);
-	int rc = 0;
-
-	if (src == SQLITE_ROW) {
-		const char *s = (const char *)sqlite3_column_text(st, 0);
-
-		if (!s || strlen(s) >= outlen)
-			rc = err_set(-EIO,
-				     "index: bad value while trying to %s",
-				     what);
-		else
-			memcpy(out, s, strlen(s) + 1);
-	} else if (src == SQLITE_DONE) {
-		rc = -ENOENT;
-	} else {
-		rc = sql_fail(ix, src, what);
-	}
-	stmt_done(st);
 	return rc;
 }
 
 static int sq_user_pwhash(void *state, const char *login, char *out,
 			  size_t outlen)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
+	struct index_text_out t = { out, outlen, "look up a user" };
+	int rc = sq_one(state, KEPT(ST_USER_PWHASH), ARGS(TXT(login)), t.what,
+			row_text, &t);
 
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_USER_PWHASH, &st);
-	if (!rc) {
-		bind_text(st, 1, login);
-		rc = query_text(ix, st, out, outlen, "look up a user");
-		if (rc == -ENOENT)
-			rc = err_set(-ENOENT, "no user '%s'", login);
-	}
+	if (rc == SQ_NO_ROW)
+		rc = err_set(-ENOENT, "no user '%s'", login);
 	return rc;
 }
 
@@ -652,140 +778,71 @@ static int sq_token_add(void *state, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
 			const char *login, int64_t expires_at, int64_t now,
 			const char *address)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
+	int rc = sq_exec(state, KEPT(ST_TOKEN_ADD),
+			 ARGS(HASH(hash), TXT(login), INT(expires_at), INT(now),
+			      TXT(address)),
+			 "store a token", NULL);
 
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_TOKEN_ADD, &st);
-	if (!rc) {
-		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN,
-				  SQLITE_TRANSIENT);
-		bind_text(st, 2, login);
-		sqlite3_bind_int64(st, 3, expires_at);
-		sqlite3_bind_int64(st, 4, now);
-		bind_text(st, 5, address);
-		rc = stmt_exec(ix, st, "store a token");
-	}
 	/* Expired tokens are useless: drop them while we are here. */
-	if (!rc && !stmt_get(ix, ST_TOKEN_PURGE, &st)) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-		if (stmt_exec(ix, st, "drop expired tokens") < 0)
-			err_clear();
-	}
+	if (rc == 0 &&
+	    sq_exec(state, KEPT(ST_TOKEN_PURGE), ARGS(INT(time(NULL))),
+		    "drop expired tokens", NULL) < 0)
+		err_clear();
 	return rc;
 }
 
 static int sq_token_login(void *state, const uint8_t hash[INDEX_TOKEN_HASH_LEN],
 			  int64_t now, char *out, size_t outlen)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc;
+	struct index_text_out t = { out, outlen, "look up a token" };
+	int rc = sq_one(state, KEPT(ST_TOKEN_LOGIN), ARGS(HASH(hash), INT(now)),
+			t.what, row_text, &t);
 
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_TOKEN_LOGIN, &st);
-	if (!rc) {
-		sqlite3_bind_blob(st, 1, hash, INDEX_TOKEN_HASH_LEN,
-				  SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 2, now);
-		rc = query_text(ix, st, out, outlen, "look up a token");
-	}
-	return rc;
-}
-
-/* Run st (bound by the caller); rows it changed into *n. */
-static int exec_count(struct index_conn *ix, sqlite3_stmt *st, const char *what,
-		      int *n)
-{
-	int rc = stmt_exec(ix, st, what);
-
-	if (rc == 0)
-		*n = sqlite3_changes(ix->db);
-	return rc;
-}
-
-static void bind_hash(sqlite3_stmt *st, int i,
-		      const uint8_t hash[INDEX_TOKEN_HASH_LEN])
-{
-	if (hash)
-		sqlite3_bind_blob(st, i, hash, INDEX_TOKEN_HASH_LEN,
-				  SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
+	return rc == SQ_NO_ROW ? -ENOENT : rc;
 }
 
 static int sq_token_drop(void *state, const uint8_t hash[INDEX_TOKEN_HASH_LEN])
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc, n = 0;
+	int n = 0;
+	int rc = sq_exec(state, KEPT(ST_TOKEN_DROP), ARGS(HASH(hash)),
+			 "revoke a token", &n);
 
-	rc = conn_get(state, &ix);
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKEN_DROP, &st);
-	if (rc)
-		return rc;
-	bind_hash(st, 1, hash);
-	rc = exec_count(ix, st, "revoke a token", &n);
 	if (rc == 0 && n == 0)
 		rc = err_set(-ENOENT, "no such session");
 	return rc;
+}
+
+static int row_token(sqlite3_stmt *st, void *arg)
+{
+	struct index_fwd *f = arg;
+	struct index_token tk = {
+		.id = col(st, 0),
+		.created_at = sqlite3_column_int64(st, 1),
+		.expires_at = sqlite3_column_int64(st, 2),
+		.address = col(st, 3),
+		.current = sqlite3_column_int(st, 4),
+	};
+
+	return f->cb.token(&tk, f->arg);
 }
 
 static int sq_tokens_of(void *state, const char *login,
 			const uint8_t current[INDEX_TOKEN_HASH_LEN],
 			int64_t now, index_token_cb cb, void *arg)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_fwd f = { .cb.token = cb, .arg = arg };
 
-	rc = conn_get(state, &ix);
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKENS_OF, &st);
-	if (rc)
-		return rc;
-	bind_text(st, 1, login);
-	bind_hash(st, 2, current);
-	sqlite3_bind_int64(st, 3, now);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct index_token tk = {
-			.id = (const char *)sqlite3_column_text(st, 0),
-			.created_at = sqlite3_column_int64(st, 1),
-			.expires_at = sqlite3_column_int64(st, 2),
-			.address = (const char *)sqlite3_column_text(st, 3),
-			.current = sqlite3_column_int(st, 4),
-		};
-
-		rc = cb(&tk, arg);
-		if (rc)
-			break;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = sql_fail(ix, src, "list sessions");
-	stmt_done(st);
-	return rc;
+	return sq_each(state, KEPT(ST_TOKENS_OF),
+		       ARGS(TXT(login), HASH(current), INT(now)),
+		       "list sessions", row_token, &f);
 }
 
 static int sq_token_drop_id(void *state, const char *login, const char *id)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc, n = 0;
+	int n = 0;
+	int rc = sq_exec(state, KEPT(ST_TOKEN_DROP_ID),
+			 ARGS(TXT(login), TXT(id)), "revoke a session", &n);
 
-	rc = conn_get(state, &ix);
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKEN_DROP_ID, &st);
-	if (rc)
-		return rc;
-	bind_text(st, 1, login);
-	bind_text(st, 2, id);
-	rc = exec_count(ix, st, "revoke a session", &n);
 	if (rc == 0 && n == 0)
 		rc = err_set(-ENOENT, "no such session '%s'", id);
 	return rc;
@@ -794,18 +851,10 @@ static int sq_token_drop_id(void *state, const char *login, const char *id)
 static int sq_tokens_drop_all(void *state, const char *login,
 			      const uint8_t keep[INDEX_TOKEN_HASH_LEN])
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc, n = 0;
+	int n = 0;
+	int rc = sq_exec(state, KEPT(ST_TOKENS_DROP_ALL),
+			 ARGS(TXT(login), HASH(keep)), "revoke sessions", &n);
 
-	rc = conn_get(state, &ix);
-	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKENS_DROP_ALL, &st);
-	if (rc)
-		return rc;
-	bind_text(st, 1, login);
-	bind_hash(st, 2, keep);
-	rc = exec_count(ix, st, "revoke sessions", &n);
 	return rc < 0 ? rc : n;
 }
 
@@ -813,33 +862,21 @@ static int sq_user_set_password(void *state, const char *login,
 				const char *pwhash,
 				const uint8_t keep[INDEX_TOKEN_HASH_LEN])
 {
-	struct index_conn *ix;
 	struct index_txn *tx;
-	sqlite3_stmt *st = NULL;
 	int rc, n = 0, dropped = 0;
 
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
 	rc = sq_begin(state, &tx);
 	if (rc)
 		return rc;
-	rc = stmt_get(ix, ST_USER_SETPW, &st);
-	if (rc == 0) {
-		bind_text(st, 1, login);
-		bind_text(st, 2, pwhash);
-		rc = exec_count(ix, st, "change a password", &n);
-	}
+	rc = sq_exec(state, KEPT(ST_USER_SETPW), ARGS(TXT(login), TXT(pwhash)),
+		     "change a password", &n);
 	if (rc == 0 && n == 0)
 		rc = err_set(-ENOENT, "no user '%s'", login);
 	/* The new password and the end of the other sessions, together. */
 	if (rc == 0)
-		rc = stmt_get(ix, ST_TOKENS_DROP_ALL, &st);
-	if (rc == 0) {
-		bind_text(st, 1, login);
-		bind_hash(st, 2, keep);
-		rc = exec_count(ix, st, "revoke sessions", &dropped);
-	}
+		rc = sq_exec(state, KEPT(ST_TOKENS_DROP_ALL),
+			     ARGS(TXT(login), HASH(keep)), "revoke sessions",
+			     &dropped);
 	if (rc == 0)
 		rc = sq_commit(state, tx);
 	else
@@ -847,375 +884,161 @@ static int sq_user_set_password(void *state, const char *login,
 	return rc < 0 ? rc : dropped;
 }
 
+/* --- spaces and the access mirror --- */
+
 static int sq_space_add(void *state, const char *name, const char *kind,
 			const char *owner, int64_t now)
 {
-	struct index_conn *ix;
 	struct index_txn *tx;
-	sqlite3_stmt *st = NULL;
 	int rc;
 
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
 	rc = sq_begin(state, &tx);
 	if (rc)
-		goto out;
-	rc = stmt_get(ix, ST_SPACE_ADD, &st);
-	if (rc)
-		goto rollback;
-	bind_text(st, 1, name);
-	bind_text(st, 2, kind);
-	sqlite3_bind_int64(st, 3, now);
-	rc = stmt_exec(ix, st, "add the space");
+		return rc;
+	rc = sq_exec(state, KEPT(ST_SPACE_ADD),
+		     ARGS(TXT(name), TXT(kind), INT(now)), "add the space",
+		     NULL);
 	if (rc == -EEXIST)
 		rc = err_set(-EEXIST, "space '%s' already exists", name);
-	if (rc)
-		goto rollback;
-	rc = stmt_get(ix, ST_MEMBER_ADD, &st);
-	if (rc)
-		goto rollback;
-	bind_text(st, 1, name);
-	bind_text(st, 2, owner);
-	bind_text(st, 3, "owner");
-	rc = stmt_exec(ix, st, "add the owner");
-	if (rc == -EEXIST) /* the foreign key on users(login) */
-		rc = err_set(-ENOENT, "no user '%s'", owner);
-	if (rc)
-		goto rollback;
-	rc = sq_commit(state, tx);
-	goto out;
-rollback:
+	if (rc == 0) {
+		rc = sq_exec(state, KEPT(ST_MEMBER_ADD),
+			     ARGS(TXT(name), TXT(owner), TXT("owner")),
+			     "add the owner", NULL);
+		if (rc == -EEXIST) /* the foreign key on users(login) */
+			rc = err_set(-ENOENT, "no user '%s'", owner);
+	}
+	if (rc == 0)
+		return sq_commit(state, tx);
 	sq_rollback(state, tx);
-out:
 	return rc;
 }
 
 static int sq_member_get(void *state, const char *space, const char *login,
 			 char *kind, size_t kindlen, char *role, size_t rolelen)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_two_out t = { kind, kindlen, role, rolelen };
+	int rc =
+		sq_one(state, KEPT(ST_MEMBER_GET), ARGS(TXT(space), TXT(login)),
+		       "look up a member", row_two, &t);
 
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_MEMBER_GET, &st);
-	if (rc)
-		goto out;
-	bind_text(st, 1, space);
-	bind_text(st, 2, login);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		snprintf(kind, kindlen, "%s",
-			 (const char *)sqlite3_column_text(st, 0));
-		snprintf(role, rolelen, "%s",
-			 (const char *)sqlite3_column_text(st, 1));
-	} else if (src == SQLITE_DONE) {
+	if (rc == SQ_NO_ROW)
 		rc = err_set(-ENOENT, "no such space '%s'", space);
-	} else {
-		rc = sql_fail(ix, src, "look up a member");
-	}
-	stmt_done(st);
-out:
 	return rc;
+}
+
+static int row_space(sqlite3_stmt *st, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.space(col(st, 0), col(st, 1), col(st, 2), f->arg);
 }
 
 static int sq_spaces_of(void *state, const char *login, index_space_cb cb,
 			void *arg)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_fwd f = { .cb.space = cb, .arg = arg };
 
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, ST_SPACES_OF, &st);
-	if (rc)
-		goto out;
-	bind_text(st, 1, login);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = cb((const char *)sqlite3_column_text(st, 0),
-			(const char *)sqlite3_column_text(st, 1),
-			(const char *)sqlite3_column_text(st, 2), arg);
-		if (rc)
-			break;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = sql_fail(ix, src, "list spaces");
-	stmt_done(st);
-out:
-	return rc;
+	return sq_each(state, KEPT(ST_SPACES_OF), ARGS(TXT(login)),
+		       "list spaces", row_space, &f);
 }
 
-static int sq_version_put(void *state, const char *space,
-			  const struct index_version *v)
+static int row_access(sqlite3_stmt *st, void *arg)
 {
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int rc = conn_get(state, &ix);
+	struct index_access_out *t = arg;
 
-	if (rc == 0)
-		rc = stmt_get(ix, ST_VERSION_PUT, &st);
-	if (rc)
-		return rc;
-	bind_text(st, 1, space);
-	bind_text(st, 2, v->doc_id);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)v->version);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)v->size);
-	bind_text(st, 5, v->sha256);
-	bind_text(st, 6, v->deposited_by);
-	bind_text(st, 7, v->deposited_at);
-	bind_text(st, 8, v->commit);
-	bind_text(st, 9, v->manifest);
-	sqlite3_bind_int(st, 10, v->sealed ? 1 : 0);
-	rc = stmt_exec(ix, st, "record a version");
-	if (rc)
-		return rc;
-	/* the chunks its manifest names ("chunk HEX SIZE" lines) */
-	rc = stmt_get(ix, ST_VCHUNK_PUT, &st);
-	for (const char *m = v->manifest; rc == 0 && m && *m;
-	     m = strchr(m, '\n'), m = m ? m + 1 : NULL) {
-		if (strncmp(m, "chunk ", 6) || strlen(m) < 6 + 64)
-			continue;
-		bind_text(st, 1, space);
-		sqlite3_bind_text(st, 2, m + 6, 64, SQLITE_TRANSIENT);
-		bind_text(st, 3, v->doc_id);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)v->version);
-		rc = stmt_exec(ix, st, "record a version's chunks");
-	}
-	return rc;
-}
-
-static int sq_versions(void *state, const char *space, const char *doc_id,
-		       uint64_t version, index_version_cb cb, void *arg)
-{
-	struct index_conn *ix;
-	sqlite3_stmt *st = NULL;
-	int src, rc, n = 0;
-
-	rc = conn_get(state, &ix);
-	if (rc < 0)
-		return rc;
-	rc = stmt_get(ix, version ? ST_VERSION_ONE : ST_VERSIONS, &st);
-	if (rc)
-		goto out;
-	bind_text(st, 1, space);
-	bind_text(st, 2, doc_id);
-	if (version)
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
-	/* The callback runs inside the statement: it must not use the index. */
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct index_version v = {
-			.doc_id = (const char *)sqlite3_column_text(st, 0),
-			.version = (uint64_t)sqlite3_column_int64(st, 1),
-			.size = (uint64_t)sqlite3_column_int64(st, 2),
-			.sha256 = (const char *)sqlite3_column_text(st, 3),
-			.deposited_by =
-				(const char *)sqlite3_column_text(st, 4),
-			.deposited_at =
-				(const char *)sqlite3_column_text(st, 5),
-			.commit = (const char *)sqlite3_column_text(st, 6),
-			.manifest = (const char *)sqlite3_column_text(st, 7),
-			.sealed = sqlite3_column_int(st, 8),
-		};
-
-		n++;
-		rc = cb(&v, arg);
-		if (rc)
-			break;
-	}
-	if (!rc && src != SQLITE_DONE)
-		rc = sql_fail(ix, src, "list versions");
-	stmt_done(st);
-out:
-	return rc < 0 ? rc : n;
-}
-
-/*
- * --- statements prepared per call ---
- *
- * Access changes, the journal's lookups, invitations and throttling are
- * rarer than the lookups above, so their statements are not kept.
- */
-
-/* Prepare sql on the calling thread's connection. */
-static int adhoc(void *state, struct index_conn **c, sqlite3_stmt **st,
-		 const char *sql)
-{
-	int rc = conn_get(state, c);
-
-	if (rc < 0)
-		return rc;
-	if (sqlite3_prepare_v2((*c)->db, sql, -1, st, NULL) != SQLITE_OK)
-		return sql_fail(*c, sqlite3_errcode((*c)->db),
-				"prepare a query");
+	snprintf(t->role, t->rolelen, "%s", col(st, 0));
+	*t->admin = sqlite3_column_int(st, 1);
 	return 0;
 }
-
-/* Bind up to four text parameters (NULL binds NULL; extra ones are
- * ignored by SQLite as out of range). */
-static void bind4(sqlite3_stmt *st, const char *a, const char *b, const char *c,
-		  const char *d)
-{
-	bind_text(st, 1, a);
-	bind_text(st, 2, b);
-	bind_text(st, 3, c);
-	bind_text(st, 4, d);
-}
-
-/* Step a statement without rows and finalize it; *n (may be NULL) gets
- * the rows it changed. */
-static int adhoc_run(struct index_conn *c, sqlite3_stmt *st, const char *what,
-		     int *n)
-{
-	int src = sqlite3_step(st), rc = 0;
-
-	if (src != SQLITE_DONE)
-		rc = sql_fail(c, src, what);
-	else if (n)
-		*n = sqlite3_changes(c->db);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Run sql with up to four text parameters. */
-static int run_t(void *state, const char *what, int *n, const char *sql,
-		 const char *a, const char *b, const char *c3, const char *d)
-{
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int rc = adhoc(state, &c, &st, sql);
-
-	if (rc < 0)
-		return rc;
-	bind4(st, a, b, c3, d);
-	return adhoc_run(c, st, what, n);
-}
-
-/* The integer in column 0 of a one-row query with text parameters. */
-static int count_t(void *state, const char *what, int64_t *out, const char *sql,
-		   const char *a, const char *b, const char *c3)
-{
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc = adhoc(state, &c, &st, sql);
-
-	if (rc < 0)
-		return rc;
-	bind4(st, a, b, c3, NULL);
-	src = sqlite3_step(st);
-	*out = 0;
-	if (src == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else if (src != SQLITE_DONE)
-		rc = sql_fail(c, src, what);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static const char *col(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
-
-/* Finish a listing: rc from the callback, or the step's failure. */
-static int list_end(struct index_conn *c, sqlite3_stmt *st, int src, int rc,
-		    const char *what)
-{
-	if (rc == 0 && src != SQLITE_DONE && src != SQLITE_ROW)
-		rc = sql_fail(c, src, what);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* --- access mirror --- */
 
 static int sq_member_access(void *state, const char *space, const char *login,
 			    char *role, size_t rolelen, int *admin)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_access_out t = { role, rolelen, admin };
+	int rc = sq_one(
+		state,
+		ONCE("SELECT m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 AND m.login = ?2"),
+		ARGS(TXT(space), TXT(login)), "look up a member", row_access,
+		&t);
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 AND m.login = ?2");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, login, NULL, NULL);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		snprintf(role, rolelen, "%s", col(st, 0));
-		*admin = sqlite3_column_int(st, 1);
-	} else if (src == SQLITE_DONE) {
+	if (rc == SQ_NO_ROW)
 		rc = err_set(-ENOENT, "no such space '%s'", space);
-	} else {
-		rc = sql_fail(c, src, "look up a member");
-	}
-	sqlite3_finalize(st);
 	return rc;
+}
+
+static int row_member(sqlite3_stmt *st, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.member(col(st, 0), col(st, 1), sqlite3_column_int(st, 2),
+			    f->arg);
 }
 
 static int sq_members(void *state, const char *space, index_member_cb cb,
 		      void *arg)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_fwd f = { .cb.member = cb, .arg = arg };
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 ORDER BY m.login");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, NULL, NULL, NULL);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = cb(col(st, 0), col(st, 1), sqlite3_column_int(st, 2), arg);
-		if (rc)
-			break;
-	}
-	return list_end(c, st, src, rc, "list members");
+	return sq_each(
+		state,
+		ONCE("SELECT m.login, m.role, d.login IS NOT NULL FROM members m LEFT JOIN delegations d ON d.space = m.space AND d.login = m.login WHERE m.space = ?1 ORDER BY m.login"),
+		ARGS(TXT(space)), "list members", row_member, &f);
+}
+
+/* One change of the access mirror; *n (may be NULL) gets the rows. */
+static int mirror(void *state, const char *sql, const struct sq_arg *a, int *n)
+{
+	return sq_exec(state, ONCE(sql), a, "update the access mirror", n);
+}
+
+/* The integer of a one-row query, 0 without a row. */
+static int sq_count(void *state, const char *sql, const struct sq_arg *a,
+		    const char *what, int64_t *out)
+{
+	int rc;
+
+	*out = 0;
+	rc = sq_one(state, ONCE(sql), a, what, row_int64, out);
+	return rc == SQ_NO_ROW ? 0 : rc;
 }
 
 static int sq_member_put(void *state, const char *space, const char *login,
 			 const char *role, int replace)
 {
-	return run_t(
-		state, "update the access mirror", NULL,
+	return mirror(
+		state,
 		replace ?
 			"INSERT OR REPLACE INTO members(space, login, role) VALUES(?1, ?2, ?3)" :
 			"INSERT INTO members(space, login, role) VALUES(?1, ?2, ?3)",
-		space, login, role, NULL);
+		ARGS(TXT(space), TXT(login), TXT(role)), NULL);
 }
 
 static int sq_member_drop(void *state, const char *space, const char *login)
 {
-	int rc = run_t(state, "update the access mirror", NULL,
-		       "DELETE FROM members WHERE space = ?1 AND login = ?2",
-		       space, login, NULL, NULL);
+	int rc = mirror(state,
+			"DELETE FROM members WHERE space = ?1 AND login = ?2",
+			ARGS(TXT(space), TXT(login)), NULL);
 
 	if (rc == 0)
-		rc = run_t(
-			state, "update the access mirror", NULL,
+		rc = mirror(
+			state,
 			"DELETE FROM delegations WHERE space = ?1 AND login = ?2",
-			space, login, NULL, NULL);
+			ARGS(TXT(space), TXT(login)), NULL);
 	if (rc == 0)
-		rc = run_t(state, "update the access mirror", NULL,
-			   "DELETE FROM grants WHERE space = ?1 AND login = ?2",
-			   space, login, NULL, NULL);
+		rc = mirror(
+			state,
+			"DELETE FROM grants WHERE space = ?1 AND login = ?2",
+			ARGS(TXT(space), TXT(login)), NULL);
 	return rc;
 }
 
 static int sq_owners_count(void *state, const char *space, int *n)
 {
 	int64_t v = 0;
-	int rc = count_t(
-		state, "count owners", &v,
+	int rc = sq_count(
+		state,
 		"SELECT count(*) FROM members WHERE space = ?1 AND role = 'owner'",
-		space, NULL, NULL);
+		ARGS(TXT(space)), "count owners", &v);
 
 	*n = (int)v;
 	return rc;
@@ -1224,55 +1047,53 @@ static int sq_owners_count(void *state, const char *space, int *n)
 static int sq_delegation_set(void *state, const char *space, const char *login,
 			     int on)
 {
-	return run_t(
-		state, "update the access mirror", NULL,
+	return mirror(
+		state,
 		on ? "INSERT OR IGNORE INTO delegations(space, login) VALUES(?1, ?2)" :
 		     "DELETE FROM delegations WHERE space = ?1 AND login = ?2",
-		space, login, NULL, NULL);
+		ARGS(TXT(space), TXT(login)), NULL);
+}
+
+static int row_grant(sqlite3_stmt *st, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.grant(col(st, 0), col(st, 1), col(st, 2), f->arg);
 }
 
 static int sq_grants(void *state, const char *space, const char *login,
 		     size_t limit, index_grant_cb cb, void *arg)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_fwd f = { .cb.grant = cb, .arg = arg };
 
-	rc = adhoc(
-		state, &c, &st,
-		login ? "SELECT path, login, level FROM grants WHERE space = ?1 AND login = ?2 LIMIT ?3" :
-			"SELECT path, login, level FROM grants WHERE space = ?1 ORDER BY path, login LIMIT ?3");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, login, NULL, NULL);
-	sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : -1);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = cb(col(st, 0), col(st, 1), col(st, 2), arg);
-		if (rc)
-			break;
-	}
-	return list_end(c, st, src, rc, "read grants");
+	return sq_each(
+		state,
+		ONCE(login ? "SELECT path, login, level FROM grants WHERE space = ?1 AND login = ?2 LIMIT ?3" :
+			     "SELECT path, login, level FROM grants WHERE space = ?1 ORDER BY path, login LIMIT ?3"),
+		ARGS(TXT(space), TXT(login),
+		     INT(limit ? (sqlite3_int64)limit : -1)),
+		"read grants", row_grant, &f);
 }
 
 static int sq_grant_put(void *state, const char *space, const char *path,
 			const char *login, const char *level, int replace)
 {
-	return run_t(
-		state, "update the access mirror", NULL,
+	return mirror(
+		state,
 		replace ?
 			"INSERT OR REPLACE INTO grants(space, path, login, level) VALUES(?1, ?2, ?3, ?4)" :
 			"INSERT INTO grants(space, path, login, level) VALUES(?1, ?2, ?3, ?4)",
-		space, path, login, level);
+		ARGS(TXT(space), TXT(path), TXT(login), TXT(level)), NULL);
 }
 
 static int sq_grant_drop(void *state, const char *space, const char *path,
 			 const char *login)
 {
 	int n = 0;
-	int rc = run_t(
-		state, "update the access mirror", &n,
+	int rc = mirror(
+		state,
 		"DELETE FROM grants WHERE space = ?1 AND path = ?2 AND login = ?3",
-		space, path, login, NULL);
+		ARGS(TXT(space), TXT(path), TXT(login)), &n);
 
 	if (rc == 0 && n == 0)
 		rc = err_set(-ENOENT, "'%s' holds no grant on '%s'", login,
@@ -1282,28 +1103,28 @@ static int sq_grant_drop(void *state, const char *space, const char *path,
 
 static int sq_grants_drop_all(void *state, const char *space, const char *login)
 {
-	return run_t(state, "update the access mirror", NULL,
-		     "DELETE FROM grants WHERE space = ?1 AND login = ?2",
-		     space, login, NULL, NULL);
+	return mirror(state,
+		      "DELETE FROM grants WHERE space = ?1 AND login = ?2",
+		      ARGS(TXT(space), TXT(login)), NULL);
 }
 
 static int sq_grants_read_only(void *state, const char *space,
 			       const char *login)
 {
-	return run_t(
-		state, "update the access mirror", NULL,
+	return mirror(
+		state,
 		"UPDATE grants SET level = 'read' WHERE space = ?1 AND login = ?2",
-		space, login, NULL, NULL);
+		ARGS(TXT(space), TXT(login)), NULL);
 }
 
 static int sq_grants_count(void *state, const char *space, const char *login,
 			   int *n)
 {
 	int64_t v = 0;
-	int rc = count_t(
-		state, "count grants", &v,
+	int rc = sq_count(
+		state,
 		"SELECT count(*) FROM grants WHERE space = ?1 AND login = ?2",
-		space, login, NULL);
+		ARGS(TXT(space), TXT(login)), "count grants", &v);
 
 	*n = (int)v;
 	return rc;
@@ -1313,10 +1134,10 @@ static int sq_grant_elsewhere(void *state, const char *space, const char *login,
 			      const char *path, int *found)
 {
 	int64_t v = 0;
-	int rc = count_t(
-		state, "read grants", &v,
+	int rc = sq_count(
+		state,
 		"SELECT 1 FROM grants WHERE space = ?1 AND login = ?2 AND path != ?3",
-		space, login, path);
+		ARGS(TXT(space), TXT(login), TXT(path)), "read grants", &v);
 
 	*found = v != 0;
 	return rc;
@@ -1328,65 +1149,111 @@ static int sq_grants_move(void *state, const char *space, const char *from,
 	*n = 0;
 	/* substr() rather than LIKE: names may hold '%' and '_'. */
 	if (to)
-		return run_t(
-			state, "update the access mirror", n,
+		return mirror(
+			state,
 			"UPDATE grants SET path = ?3 || substr(path, length(?2) + 1) WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
-			space, from, to, NULL);
-	return run_t(
-		state, "update the access mirror", n,
+			ARGS(TXT(space), TXT(from), TXT(to)), n);
+	return mirror(
+		state,
 		"DELETE FROM grants WHERE space = ?1 AND (path = ?2 OR substr(path, 1, length(?2) + 1) = ?2 || '/')",
-		space, from, NULL, NULL);
+		ARGS(TXT(space), TXT(from)), n);
 }
 
 static int sq_access_clear(void *state, const char *space)
 {
-	int rc = run_t(state, "update the access mirror", NULL,
-		       "DELETE FROM members WHERE space = ?1", space, NULL,
-		       NULL, NULL);
+	int rc = mirror(state, "DELETE FROM members WHERE space = ?1",
+			ARGS(TXT(space)), NULL);
 
 	if (rc == 0)
-		rc = run_t(state, "update the access mirror", NULL,
-			   "DELETE FROM delegations WHERE space = ?1", space,
-			   NULL, NULL, NULL);
+		rc = mirror(state, "DELETE FROM delegations WHERE space = ?1",
+			    ARGS(TXT(space)), NULL);
 	if (rc == 0)
-		rc = run_t(state, "update the access mirror", NULL,
-			   "DELETE FROM grants WHERE space = ?1", space, NULL,
-			   NULL, NULL);
+		rc = mirror(state, "DELETE FROM grants WHERE space = ?1",
+			    ARGS(TXT(space)), NULL);
 	return rc;
 }
 
 /* --- versions --- */
 
+struct vchunk {
+	void *state;
+	const char *space;
+	const struct index_version *v;
+};
+
+static int vchunk_put(const char *hex, void *arg)
+{
+	struct vchunk *vc = arg;
+
+	return sq_exec(vc->state, KEPT(ST_VCHUNK_PUT),
+		       ARGS(TXT(vc->space), TXT(hex), TXT(vc->v->doc_id),
+			    INT(vc->v->version)),
+		       "record a version's chunks", NULL);
+}
+
+static int sq_version_put(void *state, const char *space,
+			  const struct index_version *v)
+{
+	struct vchunk vc = { state, space, v };
+	int rc = sq_exec(
+		state, KEPT(ST_VERSION_PUT),
+		ARGS(TXT(space), TXT(v->doc_id), INT(v->version), INT(v->size),
+		     TXT(v->sha256), TXT(v->deposited_by), TXT(v->deposited_at),
+		     TXT(v->commit), TXT(v->manifest), INT(v->sealed ? 1 : 0)),
+		"record a version", NULL);
+
+	/* the chunks its manifest names */
+	return rc ? rc : index_manifest_chunks(v->manifest, vchunk_put, &vc);
+}
+
+/* A version row; the seal is column 8 when the query reads it. */
+static int row_version(sqlite3_stmt *st, void *arg)
+{
+	struct index_fwd *f = arg;
+	struct index_version v = {
+		.doc_id = col(st, 0),
+		.version = (uint64_t)sqlite3_column_int64(st, 1),
+		.size = (uint64_t)sqlite3_column_int64(st, 2),
+		.sha256 = col(st, 3),
+		.deposited_by = col(st, 4),
+		.deposited_at = col(st, 5),
+		.commit = col(st, 6),
+		.manifest = col(st, 7),
+		.sealed = sqlite3_column_count(st) > 8 ?
+				  sqlite3_column_int(st, 8) :
+				  0,
+	};
+
+	f->n++;
+	return f->cb.version(&v, f->arg);
+}
+
+static int sq_versions(void *state, const char *space, const char *doc_id,
+		       uint64_t version, index_version_cb cb, void *arg)
+{
+	struct index_fwd f = { .cb.version = cb, .arg = arg };
+	int rc;
+
+	if (version)
+		rc = sq_each(state, KEPT(ST_VERSION_ONE),
+			     ARGS(TXT(space), TXT(doc_id), INT(version)),
+			     "list versions", row_version, &f);
+	else
+		rc = sq_each(state, KEPT(ST_VERSIONS),
+			     ARGS(TXT(space), TXT(doc_id)), "list versions",
+			     row_version, &f);
+	return rc < 0 ? rc : f.n;
+}
+
 static int sq_versions_all(void *state, const char *space, index_version_cb cb,
 			   void *arg)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_fwd f = { .cb.version = cb, .arg = arg };
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, NULL, NULL, NULL);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct index_version v = {
-			.doc_id = col(st, 0),
-			.version = (uint64_t)sqlite3_column_int64(st, 1),
-			.size = (uint64_t)sqlite3_column_int64(st, 2),
-			.sha256 = col(st, 3),
-			.deposited_by = col(st, 4),
-			.deposited_at = col(st, 5),
-			.commit = col(st, 6),
-			.manifest = col(st, 7),
-		};
-
-		rc = cb(&v, arg);
-		if (rc)
-			break;
-	}
-	return list_end(c, st, src, rc, "read versions");
+	return sq_each(
+		state,
+		ONCE("SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest FROM versions WHERE space = ?1"),
+		ARGS(TXT(space)), "read versions", row_version, &f);
 }
 
 struct chunk_ref {
@@ -1395,43 +1262,47 @@ struct chunk_ref {
 	int sealed;
 };
 
+struct chunk_refs {
+	struct chunk_ref *refs;
+	size_t n, cap;
+};
+
+static int row_chunk_ref(sqlite3_stmt *st, void *arg)
+{
+	struct chunk_refs *r = arg;
+	struct chunk_ref *nr;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 16;
+		nr = realloc(r->refs, r->cap * sizeof(*r->refs));
+		if (!nr)
+			return -ENOMEM;
+		r->refs = nr;
+	}
+	nr = &r->refs[r->n++];
+	snprintf(nr->doc_id, sizeof(nr->doc_id), "%s", col(st, 0));
+	nr->version = (uint64_t)sqlite3_column_int64(st, 1);
+	nr->sealed = sqlite3_column_int(st, 2);
+	return 0;
+}
+
 static int sq_chunk_versions(void *state, const char *space,
 			     const char *chunk_hex, index_chunk_cb cb,
 			     void *arg)
 {
-	struct chunk_ref *refs = NULL, *nr;
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0, cap = 0;
-	int src, rc;
+	struct chunk_refs r = { 0 };
+	int rc;
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT c.doc_id, c.version, v.sealed FROM version_chunks c JOIN versions v ON v.space = c.space AND v.doc_id = c.doc_id AND v.version = c.version WHERE c.space = ?1 AND c.chunk = ?2 ORDER BY c.doc_id, c.version");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, chunk_hex, NULL, NULL);
 	/* Read the rows first: the callback may use the index. */
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			nr = realloc(refs, cap * sizeof(*refs));
-			if (!nr) {
-				rc = -ENOMEM;
-				break;
-			}
-			refs = nr;
-		}
-		snprintf(refs[n].doc_id, sizeof(refs[n].doc_id), "%s",
-			 col(st, 0));
-		refs[n].version = (uint64_t)sqlite3_column_int64(st, 1);
-		refs[n].sealed = sqlite3_column_int(st, 2);
-		n++;
-	}
-	rc = list_end(c, st, src, rc, "look up a chunk's versions");
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = cb(refs[i].doc_id, refs[i].version, refs[i].sealed, arg);
-	free(refs);
+	rc = sq_each(
+		state,
+		ONCE("SELECT c.doc_id, c.version, v.sealed FROM version_chunks c JOIN versions v ON v.space = c.space AND v.doc_id = c.doc_id AND v.version = c.version WHERE c.space = ?1 AND c.chunk = ?2 ORDER BY c.doc_id, c.version"),
+		ARGS(TXT(space), TXT(chunk_hex)), "look up a chunk's versions",
+		row_chunk_ref, &r);
+	for (size_t i = 0; !rc && i < r.n; i++)
+		rc = cb(r.refs[i].doc_id, r.refs[i].version, r.refs[i].sealed,
+			arg);
+	free(r.refs);
 	return rc;
 }
 
@@ -1442,32 +1313,23 @@ static int sq_version_unseal(void *state, const char *space, const char *doc_id,
 	int n = 0, rc;
 
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)version);
-	rc = run_t(
-		state, "unseal a version", &n,
-		"UPDATE versions SET sealed = 0 WHERE space = ?1 AND doc_id = ?2 AND version = CAST(?3 AS INTEGER) AND sealed = 1",
-		space, doc_id, v, NULL);
+	rc = sq_exec(
+		state,
+		ONCE("UPDATE versions SET sealed = 0 WHERE space = ?1 AND doc_id = ?2 AND version = CAST(?3 AS INTEGER) AND sealed = 1"),
+		ARGS(TXT(space), TXT(doc_id), TXT(v)), "unseal a version", &n);
 	return rc < 0 ? rc : n;
 }
 
 static int sq_sealed_any(void *state, const char *space)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc, found = 0;
+	int rc = sq_one(
+		state,
+		ONCE("SELECT 1 FROM versions WHERE space = ?1 AND sealed = 1 LIMIT 1"),
+		ARGS(TXT(space)), "look for sealed versions", row_none, NULL);
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT 1 FROM versions WHERE space = ?1 AND sealed = 1 LIMIT 1");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, NULL, NULL, NULL);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		found = 1;
-		src = SQLITE_DONE;
-	}
-	rc = list_end(c, st, src, 0, "look for sealed versions");
-	return rc < 0 ? rc : found;
+	if (rc == SQ_NO_ROW)
+		return 0;
+	return rc < 0 ? rc : 1;
 }
 
 /* --- event journal --- */
@@ -1475,61 +1337,38 @@ static int sq_sealed_any(void *state, const char *space)
 static int sq_event_head(void *state, struct index_txn *tx, const char *chain,
 			 uint64_t *seq, char hash[65])
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_seq_out t = { seq, hash, 65 };
+	int rc;
 
 	(void)tx;
 	*seq = 0;
 	hash[0] = '\0';
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT seq, hash FROM events WHERE space = ?1 ORDER BY seq DESC LIMIT 1");
-	if (rc < 0)
-		return rc;
-	bind4(st, chain, NULL, NULL, NULL);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		*seq = (uint64_t)sqlite3_column_int64(st, 0);
-		snprintf(hash, 65, "%s", col(st, 1) ? col(st, 1) : "");
-	} else if (src != SQLITE_DONE) {
-		rc = sql_fail(c, src, "read the chain head");
-	}
-	sqlite3_finalize(st);
-	return rc;
+	rc = sq_one(
+		state,
+		ONCE("SELECT seq, hash FROM events WHERE space = ?1 ORDER BY seq DESC LIMIT 1"),
+		ARGS(TXT(chain)), "read the chain head", row_seq_text, &t);
+	return rc == SQ_NO_ROW ? 0 : rc;
 }
 
 static int sq_event_insert(void *state, struct index_txn *tx, const char *chain,
 			   const struct events_row *r)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int rc;
-
 	(void)tx;
-	rc = adhoc(
-		state, &c, &st,
-		"INSERT INTO events(space, seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-	if (rc < 0)
-		return rc;
-	bind_text(st, 1, chain);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
-	sqlite3_bind_int64(st, 3, r->at);
-	bind_text(st, 4, r->login);
-	bind_text(st, 5, r->kind);
-	bind_text(st, 6, r->path);
-	bind_text(st, 7, r->doc_id);
-	if (r->version)
-		sqlite3_bind_int64(st, 8, (sqlite3_int64)r->version);
-	bind_text(st, 9, r->detail);
-	bind_text(st, 10, r->prev_hash);
-	bind_text(st, 11, r->hash);
-	return adhoc_run(c, st, "record an event", NULL);
+	return sq_exec(
+		state,
+		ONCE("INSERT INTO events(space, seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+		ARGS(TXT(chain), INT(r->seq), INT(r->at), TXT(r->login),
+		     TXT(r->kind), TXT(r->path), TXT(r->doc_id),
+		     r->version ? (struct sq_arg)INT(r->version) :
+				  (struct sq_arg)SKIP,
+		     TXT(r->detail), TXT(r->prev_hash), TXT(r->hash)),
+		"record an event", NULL);
 }
 
-static struct events_row row_of(sqlite3_stmt *st, int with_hashes)
+static int row_event(sqlite3_stmt *st, void *arg)
 {
-	return (struct events_row){
+	struct index_fwd *f = arg;
+	struct events_row r = {
 		.seq = (uint64_t)sqlite3_column_int64(st, 0),
 		.at = sqlite3_column_int64(st, 1),
 		.login = col(st, 2),
@@ -1538,138 +1377,94 @@ static struct events_row row_of(sqlite3_stmt *st, int with_hashes)
 		.doc_id = col(st, 5),
 		.version = (uint64_t)sqlite3_column_int64(st, 6),
 		.detail = col(st, 7),
-		.prev_hash = with_hashes ? col(st, 8) : NULL,
-		.hash = with_hashes ? col(st, 9) : NULL,
+		.prev_hash = f->with_hashes ? col(st, 8) : NULL,
+		.hash = f->with_hashes ? col(st, 9) : NULL,
 	};
+
+	return f->cb.event(&r, f->arg);
 }
 
 static int sq_event_chain(void *state, const char *chain, index_event_cb cb,
 			  void *arg)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_fwd f = { .cb.event = cb, .arg = arg, .with_hashes = 1 };
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash FROM events WHERE space = ?1 ORDER BY seq");
-	if (rc < 0)
-		return rc;
-	bind4(st, chain, NULL, NULL, NULL);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct events_row r = row_of(st, 1);
-
-		rc = cb(&r, arg);
-		if (rc)
-			break;
-	}
-	return list_end(c, st, src, rc, "read the chain");
+	return sq_each(
+		state,
+		ONCE("SELECT seq, at, login, kind, path, doc_id, version, detail, prev_hash, hash FROM events WHERE space = ?1 ORDER BY seq"),
+		ARGS(TXT(chain)), "read the chain", row_event, &f);
 }
 
 static int sq_events_list(void *state, const char *chain, const char *prefix,
 			  int reads, uint64_t after, size_t limit,
 			  index_event_cb cb, void *arg)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
-	int src = SQLITE_DONE, rc;
+	struct index_fwd f = { .cb.event = cb, .arg = arg };
 
 	/* Under prefix: the path itself or PREFIX/...; '/' is everything.
-	 * substr() rather than LIKE: names may hold '%' and '_'. */
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT seq, at, login, kind, path, doc_id, version, detail FROM events WHERE space = ?1 AND seq > ?2 AND path IS NOT NULL AND (?3 = '/' OR path = ?3 OR substr(path, 1, length(?3) + 1) = ?3 || '/') AND ((kind = 'read') = ?4) ORDER BY seq LIMIT ?5");
-	if (rc < 0)
-		return rc;
-	bind_text(st, 1, chain);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)after);
-	bind_text(st, 3, prefix);
-	sqlite3_bind_int(st, 4, reads ? 1 : 0);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit);
-	while (n < limit && (src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct events_row r = row_of(st, 0);
+	 * substr() rather than LIKE: names may hold '%' and '_'.  LIMIT
+	 * keeps the listing to limit rows. */
+	return sq_each(
+		state,
+		ONCE("SELECT seq, at, login, kind, path, doc_id, version, detail FROM events WHERE space = ?1 AND seq > ?2 AND path IS NOT NULL AND (?3 = '/' OR path = ?3 OR substr(path, 1, length(?3) + 1) = ?3 || '/') AND ((kind = 'read') = ?4) ORDER BY seq LIMIT ?5"),
+		ARGS(TXT(chain), INT(after), TXT(prefix), INT(reads ? 1 : 0),
+		     INT(limit)),
+		"list events", row_event, &f);
+}
 
-		n++;
-		rc = cb(&r, arg);
-		if (rc)
-			break;
-	}
-	return list_end(c, st, src, rc, "list events");
+static int row_hash(sqlite3_stmt *st, void *arg)
+{
+	if (!col(st, 0))
+		return -ENOENT;
+	snprintf(arg, 65, "%s", col(st, 0));
+	return 0;
 }
 
 static int sq_event_hash(void *state, const char *chain, uint64_t seq,
 			 char hash[65])
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	int rc = sq_one(
+		state,
+		ONCE("SELECT hash FROM events WHERE space = ?1 AND seq = ?2"),
+		ARGS(TXT(chain), INT(seq)), "read an event", row_hash, hash);
 
-	rc = adhoc(state, &c, &st,
-		   "SELECT hash FROM events WHERE space = ?1 AND seq = ?2");
-	if (rc < 0)
-		return rc;
-	bind_text(st, 1, chain);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW && col(st, 0))
-		snprintf(hash, 65, "%s", col(st, 0));
-	else if (src == SQLITE_ROW || src == SQLITE_DONE)
-		rc = -ENOENT;
-	else
-		rc = sql_fail(c, src, "read an event");
-	sqlite3_finalize(st);
-	return rc;
+	return rc == SQ_NO_ROW ? -ENOENT : rc;
 }
 
 static int sq_doc_last_path(void *state, const char *space, const char *doc_id,
 			    uint64_t *seq, char *path, size_t pathlen)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_seq_out t = { seq, path, pathlen };
+	int rc;
 
 	path[0] = '\0';
 	*seq = 0;
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT seq, path FROM events WHERE space = ?1 AND doc_id = ?2 AND path IS NOT NULL AND kind IN ('deposit', 'move') ORDER BY seq DESC LIMIT 1");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, doc_id, NULL, NULL);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		*seq = (uint64_t)sqlite3_column_int64(st, 0);
-		snprintf(path, pathlen, "%s", col(st, 1));
-	} else if (src == SQLITE_DONE) {
+	rc = sq_one(
+		state,
+		ONCE("SELECT seq, path FROM events WHERE space = ?1 AND doc_id = ?2 AND path IS NOT NULL AND kind IN ('deposit', 'move') ORDER BY seq DESC LIMIT 1"),
+		ARGS(TXT(space), TXT(doc_id)), "read the journal", row_seq_text,
+		&t);
+	if (rc == SQ_NO_ROW)
 		rc = err_set(-ENOENT, "no such document '%s'", doc_id);
-	} else {
-		rc = sql_fail(c, src, "read the journal");
-	}
-	sqlite3_finalize(st);
 	return rc;
+}
+
+static int row_move(sqlite3_stmt *st, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.move(f->arg, col(st, 0), col(st, 1));
 }
 
 static int sq_folder_moves(void *state, const char *space, uint64_t after,
 			   index_move_cb cb, void *arg)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_fwd f = { .cb.move = cb, .arg = arg };
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT path, detail FROM events WHERE space = ?1 AND seq > ?2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq");
-	if (rc < 0)
-		return rc;
-	bind_text(st, 1, space);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)after);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = cb(arg, col(st, 0), col(st, 1));
-		if (rc)
-			break;
-	}
-	return list_end(c, st, src, rc, "read the journal");
+	return sq_each(
+		state,
+		ONCE("SELECT path, detail FROM events WHERE space = ?1 AND seq > ?2 AND kind = 'move' AND doc_id IS NULL AND detail IS NOT NULL ORDER BY seq"),
+		ARGS(TXT(space), INT(after)), "read the journal", row_move, &f);
 }
 
 /* --- invitations --- */
@@ -1677,20 +1472,15 @@ static int sq_folder_moves(void *state, const char *space, uint64_t after,
 static int sq_invite_put(void *state, const char *space, const char *login,
 			 const char *role, const char *by, int64_t now, int max)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int rc, n = 0;
-
+	int n = 0;
 	/* The cap and the insert in one statement: no race between them. */
-	rc = adhoc(
-		state, &c, &st,
-		"INSERT OR REPLACE INTO invitations(space, login, role, invited_by, at) SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT count(*) FROM invitations WHERE space = ?1 AND login <> ?2) < ?6");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, login, role, by);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int(st, 6, max);
-	rc = adhoc_run(c, st, "invite", &n);
+	int rc = sq_exec(
+		state,
+		ONCE("INSERT OR REPLACE INTO invitations(space, login, role, invited_by, at) SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT count(*) FROM invitations WHERE space = ?1 AND login <> ?2) < ?6"),
+		ARGS(TXT(space), TXT(login), TXT(role), TXT(by), INT(now),
+		     INT(max)),
+		"invite", &n);
+
 	if (rc == 0 && n == 0)
 		rc = err_set(-E2BIG, "'%s' has %d invitations pending already",
 			     space, max);
@@ -1700,175 +1490,132 @@ static int sq_invite_put(void *state, const char *space, const char *login,
 static int sq_invite_get(void *state, const char *space, const char *login,
 			 char *role, size_t rolelen, char *by, size_t bylen)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_two_out t = { role, rolelen, by, bylen };
+	int rc = sq_one(
+		state,
+		ONCE("SELECT role, invited_by FROM invitations WHERE space = ?1 AND login = ?2"),
+		ARGS(TXT(space), TXT(login)), "read an invitation", row_two,
+		&t);
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT role, invited_by FROM invitations WHERE space = ?1 AND login = ?2");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, login, NULL, NULL);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		snprintf(role, rolelen, "%s", col(st, 0));
-		if (by)
-			snprintf(by, bylen, "%s", col(st, 1));
-	} else if (src == SQLITE_DONE) {
+	if (rc == SQ_NO_ROW)
 		rc = err_set(-ENOENT, "no invitation to '%s'", space);
-	} else {
-		rc = sql_fail(c, src, "read an invitation");
-	}
-	sqlite3_finalize(st);
 	return rc;
 }
 
 static int sq_invite_drop(void *state, const char *space, const char *login)
 {
 	int n = 0;
-	int rc =
-		run_t(state, "drop an invitation", &n,
-		      "DELETE FROM invitations WHERE space = ?1 AND login = ?2",
-		      space, login, NULL, NULL);
+	int rc = sq_exec(
+		state,
+		ONCE("DELETE FROM invitations WHERE space = ?1 AND login = ?2"),
+		ARGS(TXT(space), TXT(login)), "drop an invitation", &n);
 
 	if (rc == 0 && n == 0)
 		rc = err_set(-ENOENT, "no invitation to '%s'", space);
 	return rc;
 }
 
+static int row_invite(sqlite3_stmt *st, void *arg)
+{
+	struct index_fwd *f = arg;
+	struct invite inv = {
+		.space = col(st, 0),
+		.login = col(st, 1),
+		.role = col(st, 2),
+		.by = col(st, 3),
+		.at = sqlite3_column_int64(st, 4),
+	};
+
+	return f->cb.invite(&inv, f->arg);
+}
+
 static int sq_invite_list(void *state, const char *space, const char *login,
 			  invite_cb cb, void *arg)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	struct index_fwd f = { .cb.invite = cb, .arg = arg };
 
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT space, login, role, invited_by, at FROM invitations WHERE (?1 IS NULL OR space = ?1) AND (?2 IS NULL OR login = ?2) ORDER BY space, login");
-	if (rc < 0)
-		return rc;
-	bind4(st, space, login, NULL, NULL);
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		struct invite inv = {
-			.space = col(st, 0),
-			.login = col(st, 1),
-			.role = col(st, 2),
-			.by = col(st, 3),
-			.at = sqlite3_column_int64(st, 4),
-		};
-
-		rc = cb(&inv, arg);
-		if (rc)
-			break;
-	}
-	return list_end(c, st, src, rc, "list invitations");
+	return sq_each(
+		state,
+		ONCE("SELECT space, login, role, invited_by, at FROM invitations WHERE (?1 IS NULL OR space = ?1) AND (?2 IS NULL OR login = ?2) ORDER BY space, login"),
+		ARGS(TXT(space), TXT(login)), "list invitations", row_invite,
+		&f);
 }
 
 /* --- login throttling --- */
 
-/* Run sql with two text and three integer parameters, no rows. */
-static int run_ti(void *state, const char *what, const char *sql,
-		  const char *t1, const char *t2, int64_t i3, int64_t i4,
-		  int64_t i5)
+static int row_throttle(sqlite3_stmt *st, void *arg)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int rc = adhoc(state, &c, &st, sql);
+	struct index_throttle_row *r = arg;
 
-	if (rc < 0)
-		return rc;
-	bind_text(st, 1, t1);
-	bind_text(st, 2, t2);
-	sqlite3_bind_int64(st, 3, i3);
-	sqlite3_bind_int64(st, 4, i4);
-	sqlite3_bind_int64(st, 5, i5);
-	return adhoc_run(c, st, what, NULL);
+	r->failures = sqlite3_column_int64(st, 0);
+	r->last_at = sqlite3_column_int64(st, 1);
+	r->next_at = sqlite3_column_int64(st, 2);
+	r->locked_until = sqlite3_column_int64(st, 3);
+	return 0;
 }
 
 static int sq_throttle_get(void *state, const char *key,
 			   struct index_throttle_row *r)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int src, rc;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
-	rc = adhoc(
-		state, &c, &st,
-		"SELECT failures, last_at, next_at, locked_until FROM login_throttle WHERE key = ?1");
-	if (rc < 0)
-		return rc;
-	bind_text(st, 1, key);
-	src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		r->failures = sqlite3_column_int64(st, 0);
-		r->last_at = sqlite3_column_int64(st, 1);
-		r->next_at = sqlite3_column_int64(st, 2);
-		r->locked_until = sqlite3_column_int64(st, 3);
-	} else if (src != SQLITE_DONE) {
-		rc = sql_fail(c, src, "read a throttle row");
-	}
-	sqlite3_finalize(st);
-	return rc;
+	rc = sq_one(
+		state,
+		ONCE("SELECT failures, last_at, next_at, locked_until FROM login_throttle WHERE key = ?1"),
+		ARGS(TXT(key)), "read a throttle row", row_throttle, r);
+	return rc == SQ_NO_ROW ? 0 : rc;
 }
 
 static int sq_throttle_put(void *state, const char *key,
 			   const struct index_throttle_row *r)
 {
-	struct index_conn *c;
-	sqlite3_stmt *st = NULL;
-	int rc = adhoc(
-		state, &c, &st,
-		"INSERT OR REPLACE INTO login_throttle(key, failures, last_at, next_at, locked_until) VALUES(?1, ?2, ?3, ?4, ?5)");
-
-	if (rc < 0)
-		return rc;
-	bind_text(st, 1, key);
-	sqlite3_bind_int64(st, 2, r->failures);
-	sqlite3_bind_int64(st, 3, r->last_at);
-	sqlite3_bind_int64(st, 4, r->next_at);
-	sqlite3_bind_int64(st, 5, r->locked_until);
-	return adhoc_run(c, st, "count a failure", NULL);
+	return sq_exec(
+		state,
+		ONCE("INSERT OR REPLACE INTO login_throttle(key, failures, last_at, next_at, locked_until) VALUES(?1, ?2, ?3, ?4, ?5)"),
+		ARGS(TXT(key), INT(r->failures), INT(r->last_at),
+		     INT(r->next_at), INT(r->locked_until)),
+		"count a failure", NULL);
 }
 
 static int sq_throttle_forget(void *state, int64_t before, int64_t now)
 {
-	return run_ti(
-		state, "forget old failures",
-		"DELETE FROM login_throttle WHERE last_at < ?3 AND locked_until <= ?4",
-		NULL, NULL, before, now, 0);
+	return sq_exec(
+		state,
+		ONCE("DELETE FROM login_throttle WHERE last_at < ?3 AND locked_until <= ?4"),
+		ARGS(SKIP, SKIP, INT(before), INT(now)), "forget old failures",
+		NULL);
 }
 
 static int sq_throttle_count(void *state, int64_t *n)
 {
-	return count_t(state, "count throttle rows", n,
-		       "SELECT count(*) FROM login_throttle", NULL, NULL, NULL);
+	return sq_count(state, "SELECT count(*) FROM login_throttle", NULL,
+			"count throttle rows", n);
 }
 
 static int sq_throttle_trim(void *state, const char *keep1, const char *keep2,
 			    int64_t now, int64_t n)
 {
-	return run_ti(
-		state, "forget old throttle rows",
-		"DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE key NOT IN (?1, ?2) ORDER BY locked_until > ?3, last_at LIMIT ?4)",
-		keep1, keep2, now, n, 0);
+	return sq_exec(
+		state,
+		ONCE("DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle WHERE key NOT IN (?1, ?2) ORDER BY locked_until > ?3, last_at LIMIT ?4)"),
+		ARGS(TXT(keep1), TXT(keep2), INT(now), INT(n)),
+		"forget old throttle rows", NULL);
 }
 
 static int sq_throttle_drop(void *state, const char *key)
 {
-	return run_ti(state, "forget a login's failures",
-		      "DELETE FROM login_throttle WHERE key = ?1", key, NULL, 0,
-		      0, 0);
+	return sq_exec(state, ONCE("DELETE FROM login_throttle WHERE key = ?1"),
+		       ARGS(TXT(key)), "forget a login's failures", NULL);
 }
 
 static int sq_throttle_forgive(void *state, const char *key, int lift)
 {
-	return run_ti(
-		state, "forgive an address",
-		"UPDATE login_throttle SET failures = max(failures - 1, 0), next_at = 0, locked_until = CASE WHEN ?3 THEN 0 ELSE locked_until END WHERE key = ?1",
-		key, NULL, lift ? 1 : 0, 0, 0);
+	return sq_exec(
+		state,
+		ONCE("UPDATE login_throttle SET failures = max(failures - 1, 0), next_at = 0, locked_until = CASE WHEN ?3 THEN 0 ELSE locked_until END WHERE key = ?1"),
+		ARGS(TXT(key), SKIP, INT(lift ? 1 : 0)), "forgive an address",
+		NULL);
 }
 
 const struct index_ops index_sqlite_ops = {
