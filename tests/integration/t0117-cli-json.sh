@@ -21,7 +21,7 @@ for c in "${CMDS[@]}"; do
 	# (the page says "coffre [\-\-config DIR] ...", as groff spells it)
 	while read -r line; do
 		syn=$(sed 's/-/\\-/g' <<<"$line")
-		grep -qxF ".B $syn" "$page" || drift+=" $c:'$line'"
+		grep -qxF ".B coffre [\\-\\-config DIR] $syn" "$page" || drift+=" $c:'$line'"
 	done < <("$COFFRE" "$c" --help | sed -n 's/^\(usage:\)\? *coffre \[--config DIR\] //p')
 done
 check_eq "a man page for every command" "" "$missing"
