@@ -25,6 +25,11 @@ for c in "${CMDS[@]}"; do
 	done < <("$COFFRE" "$c" --help | sed -n 's/^\(usage:\)\? *coffre \[--config DIR\] //p')
 done
 check_eq "a man page for every command" "" "$missing"
+notinst=
+for c in "${CMDS[@]}"; do
+	grep -q "'$c'" "$MANDIR/meson.build" || notinst+=" $c"
+done
+check_eq "and each is installed (man/meson.build)" "" "$notinst"
 check_eq "each page's SYNOPSIS is the command's usage" "" "$drift"
 if command -v man >/dev/null; then
 	MANPATH=$T/man
