@@ -34,9 +34,9 @@ static const struct cli_help commands[] = {
 	  "  --json  one JSON object per drive, one a line\n"
 	  "  Exit status 1 when a drive needs attention: offline with changes\n"
 	  "  queued, or an error since the last successful sync.\n" },
-	{ "versions", "versions PATH",
+	{ "versions", "versions PATH [--json]",
 	  "list the versions of a document: N, deposited at, by, size, SHA-256",
-	  NULL },
+	  "  --json  one JSON array of records on standard output\n" },
 	{ "umount", "umount MOUNTPOINT",
 	  "unmount a drive once its pending changes are kept", NULL },
 	{ "verify", "verify PATH [--version N]",
@@ -47,16 +47,20 @@ static const struct cli_help commands[] = {
 	{ "sign",
 	  "sign PATH --as author|recipient [--version N] [--password-file FILE]",
 	  "sign a version with your key", NULL },
-	{ "signatures", "signatures PATH [--version N]",
-	  "list the signatures of a version", NULL },
+	{ "signatures", "signatures PATH [--version N] [--json]",
+	  "list the signatures of a version",
+	  "  --version N  version N (default: the current one)\n"
+	  "  --json       one JSON array of records on standard output\n" },
 	{ "declassify", "declassify PATH --version N",
 	  "open an older sealed version to those who may read the document (owners)",
 	  NULL },
 	{ "member",
 	  "member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
 	  "member remove SPACE LOGIN\n"
-	  "member list SPACE",
-	  "invite, remove or list the members of a space", NULL },
+	  "member list SPACE [--json]",
+	  "invite, remove or list the members of a space",
+	  "  --role ROLE  the role to give (member add)\n"
+	  "  --json       member list: one JSON object (members, grants, invited)\n" },
 	{ "grant", "grant PATH LOGIN read|deposit",
 	  "give a member a right on a folder", NULL },
 	{ "revoke", "revoke PATH LOGIN",
@@ -64,17 +68,24 @@ static const struct cli_help commands[] = {
 	{ "delegate-admin", "delegate-admin SPACE LOGIN [--revoke]",
 	  "let an assistant administer members and grants",
 	  "  --revoke  take the delegation back\n" },
-	{ "log", "log PATH [--reads] [--by LOGIN]",
+	{ "log", "log PATH [--reads] [--by LOGIN] [--json]",
 	  "the event journal of a document or folder",
-	  "  --reads     include reads\n"
-	  "  --by LOGIN  only the events of LOGIN\n" },
+	  "  --reads     list reads instead\n"
+	  "  --by LOGIN  only the events of LOGIN\n"
+	  "  --json      one JSON array of events on standard output\n" },
 	{ "logout", "logout", "end this device's session", NULL },
-	{ "sessions", "sessions [--revoke ID | --revoke-others | --revoke-all]",
-	  "list or revoke your sessions", NULL },
+	{ "sessions",
+	  "sessions [--revoke ID | --revoke-others | --revoke-all | --json]",
+	  "list or revoke your sessions",
+	  "  --revoke ID      end the session ID\n"
+	  "  --revoke-others  end every session but this device's\n"
+	  "  --revoke-all     end every session, this device's too\n"
+	  "  --json           list as one JSON array on standard output\n" },
 	{ "passwd", "passwd --password-file OLD --new-password-file NEW",
 	  "change your password", NULL },
-	{ "invitations", "invitations", "the invitations waiting for you",
-	  NULL },
+	{ "invitations", "invitations [--json]",
+	  "the invitations waiting for you",
+	  "  --json  one JSON array of records on standard output\n" },
 	{ "accept", "accept SPACE", "join a space you are invited to", NULL },
 	{ "decline", "decline SPACE", "refuse an invitation", NULL },
 	{ "help", "help [COMMAND]", "this help, or a command's", NULL },

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "client/cmd_json.h"
 #include "client/session.h"
 #include "client/transport.h"
 #include "common/err.h"
@@ -112,7 +113,50 @@ static const char *str_of(json_t *o, const char *key)
 	return v ? v : "";
 }
 
-static int member_list(const char *config, const char *space)
+/*
+ * member list --json: one object, {"members": [{login, role, admin}],
+ * "grants": [{login, right, path}], "invited": [{login, role,
+ * invited_by}]}, admin always a boolean.
+ */
+static int member_list_json(json_t *reply)
+{
+	static const char *const mkeys[] = { "login", "role", NULL };
+	static const char *const gkeys[] = { "login", "right", "path", NULL };
+	static const char *const ikeys[] = { "login", "role", "invited_by",
+					     NULL };
+	json_t *doc = json_pack("{s:[], s:[], s:[]}", "members", "grants",
+				"invited"),
+	       *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, "members"), i, m)
+	{
+		json_t *o = cmd_json_pick(m, mkeys);
+
+		if (o)
+			json_object_set_new(
+				o, "admin",
+				json_boolean(json_is_true(
+					json_object_get(m, "admin"))));
+		if (!doc || json_array_append_new(
+				    json_object_get(doc, "members"), o) < 0)
+			break;
+	}
+	if (doc &&
+	    (cmd_json_pick_all(json_object_get(doc, "grants"),
+			       json_object_get(reply, "grants"), gkeys) < 0 ||
+	     cmd_json_pick_all(json_object_get(doc, "invited"),
+			       json_object_get(reply, "invited"), ikeys) < 0 ||
+	     json_array_size(json_object_get(doc, "members")) !=
+		     json_array_size(json_object_get(reply, "members")))) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	json_decref(reply);
+	return cmd_json_print(doc);
+}
+
+static int member_list(const char *config, const char *space, int as_json)
 {
 	char api[256];
 	json_t *reply = NULL, *m, *g;
@@ -123,6 +167,8 @@ static int member_list(const char *config, const char *space)
 	st = call(config, "GET", api, NULL, &reply);
 	if (st)
 		return st;
+	if (as_json)
+		return member_list_json(reply);
 	json_array_foreach(json_object_get(reply, "members"), i, m)
 	{
 		printf("%-24s %s%s\n",
@@ -182,12 +228,13 @@ int cmd_member(const char *config, int argc, char **argv)
 	static const char use[] =
 		"member add SPACE LOGIN --role owner|assistant|intervenant|trusted\n"
 		"       coffre [--config DIR] member remove SPACE LOGIN\n"
-		"       coffre [--config DIR] member list SPACE";
+		"       coffre [--config DIR] member list SPACE [--json]";
 	static const struct option opts[] = {
 		{ "role", required_argument, NULL, 0 },
+		{ "json", no_argument, NULL, 0 },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *vals[1] = { NULL }, *role;
+	const char *vals[2] = { NULL, NULL }, *role;
 	json_t *reply = NULL;
 	char api[256];
 	int st, at = words(argc, argv, opts, vals);
@@ -205,8 +252,10 @@ int cmd_member(const char *config, int argc, char **argv)
 	if (!strcmp(argv[1], "list")) {
 		if (argc != 3 || role)
 			return usage(use);
-		return member_list(config, argv[2]);
+		return member_list(config, argv[2], vals[1] != NULL);
 	}
+	if (vals[1])
+		return usage(use); /* --json is for member list only */
 	if (argc < 4 || bad_ident("login", argv[3]))
 		return argc < 4 ? usage(use) : 1;
 	if (!strcmp(argv[1], "remove")) {

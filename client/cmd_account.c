@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "client/cmd_json.h"
 #include "client/session.h"
 #include "client/transport.h"
 #include "client/userkey.h"
@@ -106,15 +107,39 @@ int cmd_logout(const char *config, int argc, char **argv)
 	return 0;
 }
 
-static int sessions_list(const char *config)
+static int sessions_list(const char *config, int as_json)
 {
-	json_t *reply = NULL, *o;
+	static const char *const keys[] = { "id", "created_at", "expires_at",
+					    "address", NULL };
+	json_t *reply = NULL, *o, *out;
 	size_t i;
 	int rc;
 
 	rc = call(config, "GET", "/v1/sessions", NULL, &reply, NULL);
 	if (rc < 0)
 		return fail(rc);
+	if (as_json) {
+		/* [{id, created_at, expires_at, address, current}] */
+		out = json_array();
+		json_array_foreach(json_object_get(reply, "sessions"), i, o)
+		{
+			json_t *r = cmd_json_pick(o, keys);
+
+			if (r)
+				json_object_set_new(
+					r, "current",
+					json_boolean(json_is_true(
+						json_object_get(o,
+								"current"))));
+			if (!out || json_array_append_new(out, r) < 0) {
+				json_decref(out);
+				out = NULL;
+				break;
+			}
+		}
+		json_decref(reply);
+		return cmd_json_print(out);
+	}
 	json_array_foreach(json_object_get(reply, "sessions"), i, o)
 	{
 		printf("%s  since %-20s  until %-20s  %-18s%s\n",
@@ -134,8 +159,9 @@ static int sessions_list(const char *config)
 int cmd_sessions(const char *config, int argc, char **argv)
 {
 	static const char use[] =
-		"sessions [--revoke ID | --revoke-others | --revoke-all]";
+		"sessions [--revoke ID | --revoke-others | --revoke-all | --json]";
 	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
 		{ "revoke", required_argument, NULL, 'r' },
 		{ "revoke-others", no_argument, NULL, 'o' },
 		{ "revoke-all", no_argument, NULL, 'a' },
@@ -154,8 +180,8 @@ int cmd_sessions(const char *config, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage(use);
-	if (!what)
-		return sessions_list(config);
+	if (!what || what == 'j')
+		return sessions_list(config, what == 'j');
 	if (what == 'r') {
 		if (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16) {
 			fprintf(stderr,
@@ -271,15 +297,38 @@ out:
 
 int cmd_invitations(const char *config, int argc, char **argv)
 {
-	json_t *reply = NULL, *o;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const keys[] = { "space", "role", "invited_by", "at",
+					    NULL };
+	json_t *reply = NULL, *o, *out = NULL;
 	size_t i;
-	int rc;
+	int rc, c, as_json = 0;
 
-	if (argc != 1)
-		return usage("invitations");
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return usage("invitations [--json]");
+		as_json = 1;
+	}
+	if (optind != argc)
+		return usage("invitations [--json]");
 	rc = call(config, "GET", "/v1/invitations", NULL, &reply, NULL);
 	if (rc < 0)
 		return fail(rc);
+	if (as_json) {
+		/* [{space, role, invited_by, at}] */
+		out = json_array();
+		if (out && cmd_json_pick_all(
+				   out, json_object_get(reply, "invitations"),
+				   keys) < 0) {
+			json_decref(out);
+			out = NULL;
+		}
+		json_decref(reply);
+		return cmd_json_print(out);
+	}
 	json_array_foreach(json_object_get(reply, "invitations"), i, o)
 	{
 		printf("%-24s %-12s invited by %s on %s\n", str_of(o, "space"),

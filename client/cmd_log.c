@@ -1,5 +1,5 @@
 /*
- * `coffre log PATH [--reads] [--by LOGIN]`: the events of a document or
+ * `coffre log PATH [--reads] [--by LOGIN] [--json]`: the events of a document or
  * folder on a mounted drive, oldest first, as the server's journal holds
  * them (only what the caller may read); --reads lists consultations
  * instead (who read which version, the server's time of receipt and the
@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "client/cmd_json.h"
 #include "client/session.h"
 #include "client/transport.h"
 #include "common/err.h"
@@ -28,6 +29,26 @@ static const char *str(json_t *o, const char *key)
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s ? s : "";
+}
+
+static const char *const event_keys[] = { "at",	     "login",  "kind", "path",
+					  "version", "detail", NULL };
+
+/* The event as its --json record; for reads, client_at from its detail. */
+static int json_event(json_t *out, json_t *e, int reads)
+{
+	json_t *o = cmd_json_pick(e, event_keys), *d;
+
+	if (o && reads) {
+		d = json_loads(str(e, "detail"), 0, NULL);
+		json_object_set_new(
+			o, "client_at",
+			d && json_is_string(json_object_get(d, "client_at")) ?
+				json_incref(json_object_get(d, "client_at")) :
+				json_null());
+		json_decref(d);
+	}
+	return json_array_append_new(out, o);
 }
 
 static void print_event(json_t *e, int reads)
@@ -62,12 +83,14 @@ int cmd_log(const char *config, int argc, char **argv)
 	long long after = 0;
 	const char *by = NULL;
 	int reads = 0, rc;
+	json_t *out = NULL;
 	char *ep, *eby = NULL;
 	size_t i;
 
 	static const struct option opts[] = {
 		{ "reads", no_argument, NULL, 'r' },
 		{ "by", required_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -78,15 +101,22 @@ int cmd_log(const char *config, int argc, char **argv)
 			reads = 1;
 		} else if (c == 'b') {
 			by = optarg;
+		} else if (c == 'j') {
+			if (!out && !(out = json_array())) {
+				fputs("coffre: out of memory\n", stderr);
+				return 1;
+			}
 		} else {
 			fprintf(stderr,
-				"usage: coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n");
+				"usage: coffre [--config DIR] log PATH [--reads] [--by LOGIN] [--json]\n");
+			json_decref(out);
 			return 2;
 		}
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr,
-			"usage: coffre [--config DIR] log PATH [--reads] [--by LOGIN]\n");
+			"usage: coffre [--config DIR] log PATH [--reads] [--by LOGIN] [--json]\n");
+		json_decref(out);
 		return 2;
 	}
 	rc = access_mount_path(argv[optind], space, inpath, sizeof(inpath));
@@ -94,6 +124,7 @@ int cmd_log(const char *config, int argc, char **argv)
 		rc = access_connect(config, &s, &t);
 	if (rc < 0) {
 		fprintf(stderr, "coffre: %s\n", err_msg());
+		json_decref(out);
 		return 1;
 	}
 	ep = transport_escape(inpath);
@@ -110,12 +141,17 @@ int cmd_log(const char *config, int argc, char **argv)
 		if (rc < 0)
 			break;
 		json_array_foreach(json_object_get(reply, "events"), i, e)
-			print_event(e, reads);
+		{
+			if (!out)
+				print_event(e, reads);
+			else if (json_event(out, e, reads) < 0)
+				rc = -ENOMEM;
+		}
 		after = json_integer_value(json_object_get(reply, "last"));
 		more = json_is_true(json_object_get(reply, "more"));
 		json_decref(reply);
 		reply = NULL;
-		if (!more)
+		if (!more || rc < 0)
 			break;
 	}
 	if (!ep || (by && !eby))
@@ -127,7 +163,8 @@ int cmd_log(const char *config, int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "coffre: %s\n",
 			err_msg()[0] ? err_msg() : strerror(-rc));
+		json_decref(out);
 		return 1;
 	}
-	return 0;
+	return out ? cmd_json_print(out) : 0;
 }

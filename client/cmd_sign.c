@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include "client/cmd_json.h"
 #include "client/docref.h"
 #include "client/session.h"
 #include "client/transport.h"
@@ -310,29 +311,36 @@ int cmd_signatures(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "version", required_argument, NULL, 'v' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const keys[] = { "login", "role", "signed_at",
+					    "commit", NULL };
 	unsigned long long version = 0;
 	struct client c = { .t = NULL };
 	json_t *reply = NULL, *list, *s;
 	char api[512], *end;
 	struct docref r;
 	size_t i;
-	int ch, rc;
+	int ch, rc, as_json = 0;
 
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		errno = 0;
+		if (ch == 'j') {
+			as_json = 1;
+			continue;
+		}
 		if (ch == 'v')
 			version = strtoull(optarg, &end, 10);
 		if (ch != 'v' || errno || *end || !version) {
 			fprintf(stderr,
-				"coffre: usage: coffre signatures PATH [--version N]\n");
+				"coffre: usage: coffre signatures PATH [--version N] [--json]\n");
 			return 2;
 		}
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr,
-			"coffre: usage: coffre signatures PATH [--version N]\n");
+			"coffre: usage: coffre signatures PATH [--version N] [--json]\n");
 		return 2;
 	}
 	rc = docref_resolve(argv[optind], version, &r);
@@ -342,6 +350,28 @@ int cmd_signatures(const char *config, int argc, char **argv)
 		rc = docref_api_path(&r, "/signatures", api, sizeof(api));
 	if (rc == 0)
 		rc = transport_json(c.t, "GET", api, NULL, &reply);
+	if (rc == 0 && as_json) {
+		/* [{version, login, role, signed_at, commit}] */
+		json_t *out = json_array();
+
+		json_array_foreach(json_object_get(reply, "signatures"), i, s)
+		{
+			json_t *o = cmd_json_pick(s, keys);
+
+			if (o)
+				json_object_set_new(
+					o, "version",
+					json_integer((json_int_t)r.version));
+			if (!out || json_array_append_new(out, o) < 0) {
+				json_decref(out);
+				out = NULL;
+				break;
+			}
+		}
+		json_decref(reply);
+		client_close(&c);
+		return cmd_json_print(out);
+	}
 	if (rc == 0) {
 		list = json_object_get(reply, "signatures");
 		json_array_foreach(list, i, s) printf(

@@ -25,6 +25,7 @@
 
 #include "client/cli_help.h"
 #include "client/cmd_access.h"
+#include "client/cmd_json.h"
 #include "client/cmd_status.h"
 #include "client/cmd_proofs.h"
 #include "client/docref.h"
@@ -567,7 +568,13 @@ static int version_name(const char *name, unsigned long long *n)
 	return !errno && (*end == '\0' || *end == '.');
 }
 
-static int print_version(const char *vdir, const struct version_row *r)
+/*
+ * One line of `coffre versions`, or with out its --json record appended:
+ * {version, deposited_at, deposited_by, size, sha256}, null for what the
+ * drive does not know.
+ */
+static int print_version(const char *vdir, const struct version_row *r,
+			 json_t *out)
 {
 	char path[PATH_MAX], ver[64], at[64], by[128], sha[80];
 	struct stat sb;
@@ -585,6 +592,20 @@ static int print_version(const char *vdir, const struct version_row *r)
 		snprintf(by, sizeof(by), "-");
 	if (docref_xattr(path, "user.coffre.sha256", sha, sizeof(sha)) < 0)
 		snprintf(sha, sizeof(sha), "-");
+	if (out) {
+		json_t *o = json_pack(
+			"{s:I, s:o, s:o, s:I, s:o}", "version",
+			(json_int_t)strtoull(ver, NULL, 10), "deposited_at",
+			strcmp(at, "-") ? json_string(at) : json_null(),
+			"deposited_by",
+			strcmp(by, "-") ? json_string(by) : json_null(), "size",
+			(json_int_t)sb.st_size, "sha256",
+			strcmp(sha, "-") ? json_string(sha) : json_null());
+
+		if (json_array_append_new(out, o) < 0)
+			return fail("out of memory");
+		return 0;
+	}
 	printf("%s\t%s\t%s\t%lld\t%s\n", ver, at, by, (long long)sb.st_size,
 	       sha);
 	return 0;
@@ -592,7 +613,11 @@ static int print_version(const char *vdir, const struct version_row *r)
 
 static int cmd_versions(const char *config, int argc, char **argv)
 {
-	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *out = NULL;
 	struct version_row *rows = NULL;
 	size_t nrows = 0, alloc = 0;
 	char *path, *slash, *vdir = NULL;
@@ -601,14 +626,24 @@ static int cmd_versions(const char *config, int argc, char **argv)
 	DIR *dp;
 	int c, status = 0;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		return usage_error("bad option '%s' for versions",
-				   argv[optind - 1]);
-	if (argc - optind != 1)
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j') {
+			json_decref(out);
+			return usage_error("bad option '%s' for versions",
+					   argv[optind - 1]);
+		}
+		if (!out && !(out = json_array()))
+			return fail("out of memory");
+	}
+	if (argc - optind != 1) {
+		json_decref(out);
 		return usage_error("versions needs PATH");
+	}
 	path = strdup(argv[optind]);
-	if (!path)
+	if (!path) {
+		json_decref(out);
 		return fail("out of memory");
+	}
 	for (size_t l = strlen(path); l > 1 && path[l - 1] == '/'; l--)
 		path[l - 1] = '\0';
 	slash = strrchr(path, '/');
@@ -622,10 +657,12 @@ static int cmd_versions(const char *config, int argc, char **argv)
 	}
 	if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
 		free(path);
+		json_decref(out);
 		return fail("'%s' does not name a file", argv[optind]);
 	}
 	if (asprintf(&vdir, "%s/.versions/%s", dir, name) < 0) {
 		free(path);
+		json_decref(out);
 		return fail("out of memory");
 	}
 	dp = opendir(vdir);
@@ -663,8 +700,13 @@ static int cmd_versions(const char *config, int argc, char **argv)
 	if (status == 0 && nrows)
 		qsort(rows, nrows, sizeof(*rows), cmp_version);
 	for (size_t i = 0; status == 0 && i < nrows; i++)
-		status = print_version(vdir, &rows[i]);
+		status = print_version(vdir, &rows[i], out);
+	if (status == 0 && out) {
+		status = cmd_json_print(out);
+		out = NULL;
+	}
 out:
+	json_decref(out);
 	for (size_t i = 0; i < nrows; i++)
 		free(rows[i].name);
 	free(rows);
