@@ -112,8 +112,14 @@ getent passwd coffred >/dev/null
 [ -f /usr/share/bash-completion/completions/coffre ]
 [ -f /lib/systemd/system/coffred.service ]
 [ -f /usr/lib/systemd/user/coffre-mount@.service ]
-# As the unit runs it, on any free port (8443 may be taken on this host).
-sed -i 's/^listen *=.*/listen = 127.0.0.1:0/' /var/lib/coffred/coffred.conf
+# The configuration is the conffile, which the data directory links to.
+grep -qx /etc/coffre/coffred.conf /var/lib/dpkg/info/coffred.conffiles
+[ "$(readlink /var/lib/coffred/coffred.conf)" = /etc/coffre/coffred.conf ]
+grep -q '^listen = 127.0.0.1:8443$' /etc/coffre/coffred.conf
+grep -q '^ExecReload=/bin/kill -HUP \$MAINPID$' /lib/systemd/system/coffred.service
+# As the unit runs it, on any free port (8443 may be taken on this host):
+# the administrator edits the conffile.
+sed -i 's/^listen *=.*/listen = 127.0.0.1:0/' /etc/coffre/coffred.conf
 printf 'correct horse battery staple\n' >/tmp/pw
 chmod 0644 /tmp/pw
 runuser -u coffred -- coffred user add /var/lib/coffred alice --phone +33612345678 \

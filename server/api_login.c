@@ -24,9 +24,9 @@ void api_attempt_init(struct http_req *req, struct auth_attempt *at, char *addr,
 	snprintf(addr, addrlen, "%s", req->client_key);
 	memset(at, 0, sizeof(*at));
 	at->address = addr;
-	at->limits.failures = req->srv->cfg.login_failures;
-	at->limits.lockout = req->srv->cfg.login_lockout;
-	at->ttl = req->srv->cfg.token_lifetime;
+	/* a reload may change them: read under its lock */
+	server_login_settings(req->srv, &at->limits.failures,
+			      &at->limits.lockout, &at->ttl);
 }
 
 struct names {

@@ -5,7 +5,8 @@
  * to handshake and send a request, a minute idle after that), publish the
  * port, then wait for a signal.
  *
- * SIGTERM and SIGINT are blocked before MHD creates its threads, so every
+ * SIGTERM, SIGINT and SIGHUP (reload, reload.c) are blocked before MHD
+ * creates its threads, so every
  * thread inherits the mask and only the main thread, in sigwait(), ever
  * sees them: no async-signal-safety concerns, and the stop is an ordinary
  * function call sequence (MHD_stop_daemon joins the workers, then the
@@ -221,7 +222,8 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 
 int serve_run(const char *datadir, const char *port_file)
 {
-	struct server srv = { .datadir = datadir };
+	struct server srv = { .datadir = datadir,
+			      .live_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct crypto_key master = { 0 };
 	struct MHD_Daemon *d = NULL;
 	struct anchor *anchor = NULL;
@@ -276,6 +278,7 @@ int serve_run(const char *datadir, const char *port_file)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -325,8 +328,10 @@ int serve_run(const char *datadir, const char *port_file)
 			list);
 	}
 
+	/* SIGHUP (systemctl reload): coffred.conf read again, serving on. */
 	while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
-		;
+		if (sig == SIGHUP)
+			server_reload(&srv);
 	log_info("coffred stopping (signal %d)", sig);
 	rc = 0;
 out:

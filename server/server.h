@@ -2,10 +2,14 @@
  * What a running coffred shares between its request threads: the data
  * directory, the configuration, the index and the open spaces.  Built by
  * serve.c before the HTTP daemon starts, torn down after it stops; the
- * fields never change while requests run.
+ * fields never change while requests run, but for the settings a reload
+ * (SIGHUP, reload.c) changes: read those through server_login_settings.
  */
 #ifndef COFFRE_SERVER_SERVER_H
 #define COFFRE_SERVER_SERVER_H
+
+#include <pthread.h>
+#include <stdint.h>
 
 #include "server/config.h"
 
@@ -19,6 +23,22 @@ struct server {
 	struct index *ix;
 	struct spaces *spaces;
 	struct keys *keys; /* ledger, CA and TSA keys (keys.h) */
+	/* Guards cfg's settings that a reload changes (reload.c). */
+	pthread_mutex_t live_lock;
 };
+
+/* The login settings now in force: the throttle's limits, a token's life. */
+void server_login_settings(struct server *srv, unsigned *failures,
+			   int64_t *lockout, int64_t *token_lifetime);
+
+/*
+ * Read coffred.conf again (SIGHUP, `systemctl reload coffred`).  The
+ * login settings (token_lifetime, login_failures, login_lockout) change at
+ * once; a change to any other key is logged as taking effect at the next
+ * restart (sockets, threads, stores and keys are made once).  A file that
+ * does not load changes nothing: the error is logged and coffred goes on
+ * with what it has.  0 or the load's -errno.
+ */
+int server_reload(struct server *srv);
 
 #endif /* COFFRE_SERVER_SERVER_H */
