@@ -153,7 +153,9 @@ struct node {
 	 * its open file yet (a create, an O_TRUNC), 0 when none: a write
 	 * through that same open file before it goes out replaces it, for
 	 * a shell's `>` closes a duplicate of the descriptor before the
-	 * command writes (nameop_flush_unwritten) */
+	 * command writes (nameop_flush_unwritten); cleared by any later open
+	 * for writing (the kernel may send its writes under the first open
+	 * file's handle) */
 	uint64_t flush_empty_seq;
 	int dep_inflight;
 	uint64_t content_gen; /* bumped when the remote content changes */

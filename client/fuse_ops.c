@@ -678,6 +678,13 @@ static int fh_open(struct fs *fs, struct node *n, struct fuse_file_info *fi,
 	h->n = n;
 	h->write = write;
 	h->open_change = write && (created || (fi->flags & O_TRUNC));
+	if (write) {
+		/* another open for writing: a close before it stands as a
+		 * version, whichever open file the kernel's writes name */
+		pthread_mutex_lock(&fs->lock);
+		n->flush_empty_seq = 0;
+		pthread_mutex_unlock(&fs->lock);
+	}
 	if (n->kind == NODE_VFILE && n->pend_seq) {
 		rc = vfile_open_pending(fs, n, h);
 		if (rc < 0) {

@@ -60,8 +60,9 @@ int server_reload(struct server *srv)
 
 	rc = config_load(&now, srv->datadir);
 	if (rc < 0) {
-		log_error("coffred.conf not reloaded, the running settings stay: %s",
-			  err_msg());
+		log_error(
+			"coffred.conf not reloaded, the running settings stay: %s",
+			err_msg());
 		return rc;
 	}
 	restart_only(&srv->cfg, &now);
