@@ -235,26 +235,7 @@ if [ -x "$COFFRE" ] && [ -c /dev/fuse ]; then
 print([s["address"] for s in json.load(sys.stdin)["sessions"] if s["current"]][0])')
 	check_eq "its session records 127.0.0.2, not HAProxy nor the forged entry" \
 		127.0.0.2 "$addr"
-	idle=$(python3 - "${COFFRE_URL##*:}" <<'PY'
-import select, socket, sys, time
-socks = []
-for _ in range(40):
-    s = socket.socket()
-    s.bind(("127.0.0.3", 0))
-    s.connect(("127.0.0.1", int(sys.argv[1])))
-    socks.append(s)
-time.sleep(1)
-def closed(s):
-    r, _, _ = select.select([s], [], [], 0)
-    if not r:
-        return False
-    try:
-        return s.recv(1) == b""
-    except OSError:
-        return True
-print(sum(1 for s in socks if not closed(s)))
-PY
-)
+	idle=$(python3 "$ROOT/tests/lib/idle_sockets.py" "${COFFRE_URL##*:}" 127.0.0.3 40)
 	check_eq "of 40 idle connections from one source HAProxy keeps 32" 32 "$idle"
 else
 	diag "no coffre client or /dev/fuse: no deposit through HAProxy"

@@ -75,26 +75,7 @@ lock_address()
 # prints how many the server left open after a second.
 idle_sockets()
 {
-	python3 - "$PORT" "$1" "$2" <<'PY'
-import select, socket, sys, time
-port, bind, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-socks = []
-for _ in range(n):
-    s = socket.socket()
-    s.bind((bind, 0))
-    s.connect(("127.0.0.1", port))
-    socks.append(s)
-time.sleep(1)
-def closed(s):
-    r, _, _ = select.select([s], [], [], 0)
-    if not r:
-        return False
-    try:
-        return s.recv(1) == b""
-    except OSError:
-        return True
-print(sum(1 for s in socks if not closed(s)))
-PY
+	python3 "$TESTLIB/idle_sockets.py" "$PORT" "$1" "$2"
 }
 
 curl -sS --interface 127.0.0.2 --max-time 5 -o /dev/null "http://127.0.0.1:9" 2>"$T/iface" ||
