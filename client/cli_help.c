@@ -22,10 +22,14 @@ static const struct cli_help commands[] = {
 	  "  --cache-size SIZE  bound of the chunk cache (K, M, G, T suffixes)\n"
 	  "  -f, --foreground   stay in the foreground\n"
 	  "  -d, --debug        FUSE debug output\n" },
-	{ "sync", "sync --wait MOUNTPOINT [--timeout SECONDS]",
+	{ "sync",
+	  "sync --wait MOUNTPOINT [--timeout SECONDS] [--progress|--quiet]",
 	  "send pending changes now and wait until the server has them",
 	  "  --wait             wait until no change is pending (required)\n"
-	  "  --timeout SECONDS  give up after SECONDS (default 600), exit 1\n" },
+	  "  --timeout SECONDS  give up after SECONDS (default 600), exit 1\n"
+	  "  --progress         show changes and bytes left, the rate and the\n"
+	  "                     file being sent (default: when stderr is a terminal)\n"
+	  "  --quiet            show no progress\n" },
 	{ "status", "status [MOUNTPOINT] [--json]",
 	  "the state of a drive, or of every mounted drive",
 	  "  Server and user, online or offline since when, queued changes\n"

@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "client/cli_help.h"
 #include "client/cmd_access.h"
 #include "client/cmd_json.h"
@@ -30,6 +32,7 @@
 #include "client/cmd_proofs.h"
 #include "client/docref.h"
 #include "client/mount.h"
+#include "client/progress.h"
 #include "client/session.h"
 #include "client/transport.h"
 #include "client/userkey.h"
@@ -459,14 +462,38 @@ static double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* One progress line from the drive's status (user.coffre.status). */
+static void sync_progress(struct progress *prog, const char *mnt)
+{
+	static char text[XATTR_VALUE_MAX];
+	json_t *j, *q;
+
+	if (docref_xattr(mnt, "user.coffre.status", text, sizeof(text)) < 0)
+		return;
+	j = json_loads(text, 0, NULL);
+	q = json_object_get(j, "queued");
+	if (json_is_object(q))
+		progress_sync(prog,
+			      (uint64_t)json_integer_value(
+				      json_object_get(q, "changes")),
+			      (uint64_t)json_integer_value(
+				      json_object_get(q, "bytes")),
+			      json_string_value(json_object_get(q, "sending")));
+	json_decref(j);
+}
+
 static int cmd_sync(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "wait", no_argument, NULL, 'w' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char before[XATTR_VALUE_MAX], error[XATTR_VALUE_MAX];
+	enum progress_mode pmode = PROGRESS_AUTO;
+	struct progress prog;
 	char nerr0[32] = "", nerr[32];
 	const struct timespec poll = { 0, SYNC_POLL_NS };
 	unsigned long timeout = SYNC_TIMEOUT_DEFAULT;
@@ -479,6 +506,10 @@ static int cmd_sync(const char *config, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'w') {
 			wait = 1;
+		} else if (c == 'p') {
+			pmode = PROGRESS_ON;
+		} else if (c == 'q') {
+			pmode = PROGRESS_QUIET;
 		} else if (c == 't') {
 			errno = 0;
 			timeout = strtoul(optarg, &end, 10);
@@ -513,34 +544,47 @@ static int cmd_sync(const char *config, int argc, char **argv)
 	if (!wait)
 		return 0;
 	deadline = mono_now() + (double)timeout;
+	progress_init(&prog, pmode);
 	for (;;) {
 		rc = docref_xattr(mnt, "user.coffre.pending", pending,
 				  sizeof(pending));
-		if (rc < 0)
+		if (rc < 0) {
+			progress_end(&prog);
 			return fail("cannot read the sync state of '%s': %s",
 				    mnt, strerror(-rc));
+		}
 		errno = 0;
 		n = strtoull(pending, &end, 10);
-		if (errno || end == pending || *end)
+		if (errno || end == pending || *end) {
+			progress_end(&prog);
 			return fail("'%s' reports a bad pending count '%s'",
 				    mnt, pending);
+		}
+		if (prog.on)
+			sync_progress(&prog, mnt);
 		docref_xattr(mnt, "user.coffre.error", error, sizeof(error));
 		if (!error[0])
 			before[0] = '\0'; /* cleared: any new one counts */
 		if (nerr0[0]) {
 			if (docref_xattr(mnt, "user.coffre.errors", nerr,
 					 sizeof(nerr)) == 0 &&
-			    strcmp(nerr, nerr0) != 0 && error[0])
+			    strcmp(nerr, nerr0) != 0 && error[0]) {
+				progress_end(&prog);
 				return fail("%s", error);
+			}
 		} else if (error[0] && strcmp(error, before) != 0) {
+			progress_end(&prog);
 			return fail("%s", error);
 		}
-		if (n == 0)
+		if (n == 0) {
+			progress_end(&prog);
 			return 0;
+		}
 		if (mono_now() >= deadline)
 			break;
 		nanosleep(&poll, NULL);
 	}
+	progress_end(&prog);
 	return fail("timed out with %llu operations pending", n);
 }
 

@@ -29,6 +29,7 @@ static json_t *time_json(int64_t ms)
 char *fs_status_json(struct fs *fs)
 {
 	uint64_t queued = 0, bytes = 0, used = 0, max = 0;
+	const char *sending = NULL;
 	int64_t offline_since, last_sync, last_error_ms;
 	int feed_ok = __atomic_load_n(&fs->feed_ok, __ATOMIC_RELAXED);
 	json_t *o;
@@ -42,19 +43,22 @@ char *fs_status_json(struct fs *fs)
 	{
 		queued++;
 		bytes += p->lsize;
+		if (!sending && p->inflight && p->op.kind == QUEUE_DEPOSIT)
+			sending = p->op.path; /* the first deposit on its way */
 	}
 	offline_since = fs->offline_since_ms;
 	last_sync = fs->last_sync_ms;
 	last_error_ms = fs->last_error_ms;
 	o = json_pack(
-		"{s:s, s:s, s:s, s:b, s:o, s:{s:I, s:I}, s:o, s:{s:I, s:I}, s:s, s:o, s:I}",
+		"{s:s, s:s, s:s, s:b, s:o, s:{s:I, s:I, s:s?}, s:o, s:{s:I, s:I}, s:s, s:o, s:I}",
 		"space", fs->space, "server", fs->url ? fs->url : "", "login",
 		fs->login ? fs->login : "", "online", feed_ok && !offline_since,
 		"offline_since", time_json(offline_since), "queued", "changes",
-		(json_int_t)queued, "bytes", (json_int_t)bytes, "last_sync",
-		time_json(last_sync), "cache", "used", (json_int_t)used, "max",
-		(json_int_t)max, "last_error", fs->last_error, "last_error_at",
-		time_json(last_error_ms), "errors", (json_int_t)fs->errors);
+		(json_int_t)queued, "bytes", (json_int_t)bytes, "sending",
+		sending, "last_sync", time_json(last_sync), "cache", "used",
+		(json_int_t)used, "max", (json_int_t)max, "last_error",
+		fs->last_error, "last_error_at", time_json(last_error_ms),
+		"errors", (json_int_t)fs->errors);
 	pthread_mutex_unlock(&fs->lock);
 	if (!o)
 		return NULL;

@@ -118,7 +118,16 @@ check "JSON: the queued bytes" jq -e '.queued.bytes >= 300000' "$T/j2"
 
 # back online: the queue drains, status is fine again
 server_start
-check "sync once the server is back" client_sync a
+cf a sync --wait --progress --timeout 120 "$A" 2>"$T/progress"
+check_eq "sync --wait --progress once the server is back: exit 0" 0 $?
+check "--progress shows the changes and bytes left and the rate" \
+	grep -Eq '^sync: [1-9][0-9]* changes, [0-9.]+ (B|KiB|MiB) left, [0-9.]+ (B|KiB|MiB)/s' "$T/progress"
+head -c 1000 /dev/urandom >"$A/quiet.bin"
+cf a sync --wait --timeout 120 "$A" 2>"$T/noprogress"
+check_eq "without --progress and not on a terminal: silent" "" "$(cat "$T/noprogress")"
+head -c 1000 /dev/urandom >"$A/quiet2.bin"
+cf a sync --wait --progress --quiet --timeout 120 "$A" 2>"$T/quiet"
+check_eq "--quiet after --progress: silent" "" "$(cat "$T/quiet")"
 check "status is back to online, exit 0" wait_for sh -c '"$1" --config "$2" status "$3" | grep -q "^  online$"' \
 	_ "$COFFRE" "$(cfg_of a)" "$A"
 cf a status "$A" >/dev/null 2>&1
