@@ -23,12 +23,18 @@ versions_are()
 	done
 }
 
-kill_mount()
+# reap_mount: the mount of a, killed, reaped and its mountpoint released
+reap_mount()
 {
-	kill -KILL "${CLIENT_PID[a]}"
 	wait "${CLIENT_PID[a]}" 2>/dev/null
 	CLIENT_PID[a]=
 	fusermount3 -u -z "$A" 2>/dev/null
+}
+
+kill_mount()
+{
+	kill -KILL "${CLIENT_PID[a]}"
+	reap_mount
 }
 
 # --- case 1: quick successive saves do not collapse ------------------------
@@ -79,9 +85,7 @@ fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 os.write(fd, open(sys.argv[2], "rb").read())
 os.close(fd)
 os.kill(int(sys.argv[3]), signal.SIGKILL)' "$A/k$i.bin" "$T/k$i" "${CLIENT_PID[a]}"
-	wait "${CLIENT_PID[a]}" 2>/dev/null
-	CLIENT_PID[a]=
-	fusermount3 -u -z "$A" 2>/dev/null
+	reap_mount
 	client_mount a demo
 	check "kill $i right after close(): the file is there after remount" \
 		cmp "$T/k$i" "$A/k$i.bin"
@@ -109,9 +113,7 @@ fd = os.open(sys.argv[2], os.O_WRONLY | os.O_TRUNC)
 keep2 = os.dup(fd)
 os.close(fd)
 os.kill(int(sys.argv[3]), signal.SIGKILL)' "$A/empty.txt" "$A/cut.txt" "${CLIENT_PID[a]}"
-wait "${CLIENT_PID[a]}" 2>/dev/null
-CLIENT_PID[a]=
-fusermount3 -u -z "$A" 2>/dev/null
+reap_mount
 client_mount a demo
 check "a new file closed unwritten, then a kill: it is there after remount" test -e "$A/empty.txt"
 check "empty" test ! -s "$A/empty.txt"
