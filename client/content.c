@@ -197,6 +197,13 @@ void content_staging_delete(struct fs *fs, const char *name)
 	if (staging_path(fs, name, p, sizeof(p)) == 0 && unlink(p) < 0 &&
 	    errno != ENOENT)
 		log_warn("cannot remove staging file: %s", strerror(errno));
+	/* and a layered file's second name for its lower (staging.h) */
+	if (strlen(p) + sizeof(STAGING_LOWER_SUFFIX) <= sizeof(p)) {
+		strcat(p, STAGING_LOWER_SUFFIX);
+		if (unlink(p) < 0 && errno != ENOENT)
+			log_warn("cannot remove staging file: %s",
+				 strerror(errno));
+	}
 }
 
 void content_staging_reap(struct fs *fs)
@@ -213,11 +220,21 @@ void content_staging_keep(struct fs *fs, const char *name)
 	    staging_path(fs, "kept", dir, sizeof(dir)) < 0)
 		return;
 	snprintf(to, sizeof(to), "%s/%s", dir, name);
-	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || rename(from, to) < 0)
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || rename(from, to) < 0) {
 		log_warn("cannot set aside a refused staging file: %s",
 			 strerror(errno));
-	else
-		log_warn("refused content kept (encrypted) in %s", to);
+		return;
+	}
+	log_warn("refused content kept (encrypted) in %s", to);
+	/* a layered file's lower goes beside it: it reads through it */
+	if (strlen(from) + sizeof(STAGING_LOWER_SUFFIX) <= sizeof(from) &&
+	    strlen(to) + sizeof(STAGING_LOWER_SUFFIX) <= sizeof(to)) {
+		strcat(from, STAGING_LOWER_SUFFIX);
+		strcat(to, STAGING_LOWER_SUFFIX);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			log_warn("cannot set aside a refused staging file: %s",
+				 strerror(errno));
+	}
 }
 
 static int staging_ensure_open(struct fs *fs, struct node *n);
@@ -329,8 +346,13 @@ static void staging_new_name(char name[STAGING_POOL_NAME_MAX])
 
 /*
  * Copy on write (node->lock held): when n's staging is a closed deposit's
- * content (n->sealed), the write about to happen goes to a copy of it.
- * The queued deposit keeps its file, untouched, until it is committed.
+ * content (n->sealed), the write about to happen goes to a new staging
+ * file over it.  The queued deposit keeps its file, untouched, until it is
+ * committed.  The new file is layered over the sealed one (staging_layer):
+ * nothing is copied, so a write to a large file whose upload is in flight
+ * answers as any other.  When the sealed file is itself layered, the new
+ * one is its clone (its own written blocks copied, the same lower), so a
+ * file reads through one lower at most.
  */
 static int content_cow(struct fs *fs, struct node *n)
 {
@@ -349,8 +371,18 @@ static int content_cow(struct fs *fs, struct node *n)
 		return rc;
 	staging_new_name(name);
 	rc = staging_path(fs, name, p, sizeof(p));
-	if (rc == 0)
+	if (rc == 0 && !staging_is_layered(n->st)) {
+		rc = staging_layer(&st, p, n->st);
+		if (rc < 0 && rc != -ENOSPC && rc != -EDQUOT) {
+			/* no second name (a file system without hard
+			 * links): copy, as a clone does */
+			log_debug("cannot layer a staging file: %s",
+				  err_msg());
+			rc = staging_clone(&st, p, n->st);
+		}
+	} else if (rc == 0) {
 		rc = staging_clone(&st, p, n->st);
+	}
 	if (rc < 0)
 		return rc;
 	a = strdup(name);
@@ -359,7 +391,7 @@ static int content_cow(struct fs *fs, struct node *n)
 		free(a);
 		free(b);
 		staging_close(st);
-		unlink(p);
+		content_staging_delete(fs, name);
 		return -ENOMEM;
 	}
 	staging_handle_close(n);

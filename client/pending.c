@@ -550,14 +550,22 @@ static void staging_sweep(struct fs *fs)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name),
+		       sl = sizeof(STAGING_LOWER_SUFFIX) - 1;
 		int used = 0;
 
 		if (de->d_name[0] == '.' || de->d_type == DT_DIR)
 			continue; /* kept/: refused content, set aside */
+		/* NAME.lower, the lower of layered NAME, lives as NAME does
+		 * (it goes with NAME when NAME goes) */
+		if (len > sl &&
+		    !strcmp(de->d_name + len - sl, STAGING_LOWER_SUFFIX))
+			len -= sl;
 		HASH_ITER(hh, fs->pends, p, tmp)
 		{
 			if (p->op.kind == QUEUE_DEPOSIT && p->op.staging &&
-			    !strcmp(p->op.staging, de->d_name)) {
+			    strlen(p->op.staging) == len &&
+			    !strncmp(p->op.staging, de->d_name, len)) {
 				used = 1;
 				break;
 			}

@@ -67,12 +67,18 @@
 
 struct staging {
 	int fd;
+	char *path; /* where it was opened or made: its lower sits beside */
 	/* borrowed: copying it into its own guarded pages would cost an
 	 * mmap and a munmap per file, a good part of saving a small one */
 	const struct crypto_key *key;
 	int version;	      /* of the slot format: 1 or 2 */
 	struct blockseal *bs; /* version 2: this file's block cipher */
 	uint8_t file_id[FILE_ID_LEN];
+	/* A layered file (staging_layer) reads its unwritten blocks from
+	 * PATH.lower, a second name of the sealed staging file it was made
+	 * over, whose file id is kept here (all zero: not layered). */
+	uint8_t lower_id[FILE_ID_LEN];
+	struct staging *lower;
 	uint64_t size;
 	uint64_t base_size;
 	uint64_t base_limit;
@@ -296,9 +302,12 @@ static int fill_from_base(struct staging *st, uint8_t *out, uint64_t off,
 
 		if (st->base_limit - off < want)
 			want = (size_t)(st->base_limit - off);
-		if (!base)
+		if (st->lower)
+			r = staging_read(st->lower, out, want, off, base, arg);
+		else if (!base)
 			return err_set(-EINVAL, "staging needs a base reader");
-		r = base(arg, off, out, want);
+		else
+			r = base(arg, off, out, want);
 		if (r < 0)
 			return (int)r;
 		got = (size_t)r > want ? want : (size_t)r;
@@ -363,6 +372,7 @@ static int write_header(struct staging *st)
 	put_u64(plain + 16, st->base_size);
 	put_u64(plain + 24, st->base_limit);
 	memcpy(plain + 32, st->file_id, FILE_ID_LEN);
+	memcpy(plain + 48, st->lower_id, FILE_ID_LEN);
 	rc = crypto_seal(st->key, HEADER_AD, sizeof(HEADER_AD) - 1, plain,
 			 sizeof(plain), sealed);
 	if (rc < 0)
@@ -400,13 +410,15 @@ static int read_header(struct staging *st)
 	st->base_size = get_u64(plain + 16);
 	st->base_limit = get_u64(plain + 24);
 	memcpy(st->file_id, plain + 32, FILE_ID_LEN);
+	memcpy(st->lower_id, plain + 48, FILE_ID_LEN);
 	if (st->size > STAGING_MAX_SIZE || st->base_limit > st->size ||
 	    st->base_limit > st->base_size)
 		return err_set(-EBADMSG, "staging header is inconsistent");
 	return cipher_setup(st);
 }
 
-static struct staging *staging_alloc(const struct crypto_key *key)
+static struct staging *staging_alloc(const struct crypto_key *key,
+				     const char *path)
 {
 	struct staging *st = calloc(1, sizeof(*st));
 
@@ -414,7 +426,29 @@ static struct staging *staging_alloc(const struct crypto_key *key)
 		return NULL;
 	st->fd = -1;
 	st->key = key;
+	if (!(st->path = strdup(path))) {
+		free(st);
+		return NULL;
+	}
 	return st;
+}
+
+static int is_layered_id(const uint8_t id[FILE_ID_LEN])
+{
+	uint8_t acc = 0;
+
+	for (int i = 0; i < FILE_ID_LEN; i++)
+		acc |= id[i];
+	return acc != 0;
+}
+
+/* PATH.lower, the second name of a layered file's lower. */
+static int lower_path(const char *path, char *out, size_t cap)
+{
+	if ((size_t)snprintf(out, cap, "%s%s", path, STAGING_LOWER_SUFFIX) >=
+	    cap)
+		return err_set(-ENAMETOOLONG, "staging path too long");
+	return 0;
 }
 
 /* A new staging file at path, opened with flags: created (O_CREAT |
@@ -431,7 +465,7 @@ static int staging_start(struct staging **out, const char *path,
 		return err_set(-EFBIG,
 			       "base of %llu bytes is too large to stage",
 			       (unsigned long long)base_size);
-	st = staging_alloc(key);
+	st = staging_alloc(key, path);
 	if (!st)
 		return err_set(-ENOMEM, "out of memory for staging file");
 	st->fd = open(path, O_RDWR | O_CLOEXEC | flags, 0600);
@@ -540,14 +574,38 @@ static int scan_slots(struct staging *st)
 	return 0;
 }
 
-int staging_open(struct staging **out, const char *path,
-		 const struct crypto_key *key)
+static int open_file(struct staging **out, const char *path,
+		     const struct crypto_key *key, int may_layer);
+
+/* The lower of st, named PATH.lower: the very file st was layered over
+ * (its id and its size then), itself not layered. */
+static int open_lower(struct staging *st)
+{
+	char lp[PATH_MAX];
+	int rc;
+
+	rc = lower_path(st->path, lp, sizeof(lp));
+	if (rc == 0)
+		rc = open_file(&st->lower, lp, st->key, 0);
+	if (rc < 0)
+		return rc;
+	if (memcmp(st->lower->file_id, st->lower_id, FILE_ID_LEN) ||
+	    st->lower->size != st->base_size)
+		return err_set(-EBADMSG,
+			       "staging file '%s' is not over the file it "
+			       "was made over",
+			       st->path);
+	return 0;
+}
+
+static int open_file(struct staging **out, const char *path,
+		     const struct crypto_key *key, int may_layer)
 {
 	struct staging *st;
 	int rc, e;
 
 	*out = NULL;
-	st = staging_alloc(key);
+	st = staging_alloc(key, path);
 	if (!st)
 		return err_set(-ENOMEM, "out of memory for staging file");
 	st->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -560,6 +618,11 @@ int staging_open(struct staging **out, const char *path,
 	rc = read_header(st);
 	if (rc == 0)
 		rc = scan_slots(st);
+	if (rc == 0 && is_layered_id(st->lower_id))
+		rc = may_layer ? open_lower(st) :
+				 err_set(-EBADMSG,
+					 "staging file '%s' is layered twice",
+					 path);
 	if (rc < 0) {
 		staging_close(st);
 		return rc;
@@ -568,12 +631,20 @@ int staging_open(struct staging **out, const char *path,
 	return 0;
 }
 
+int staging_open(struct staging **out, const char *path,
+		 const struct crypto_key *key)
+{
+	return open_file(out, path, key, 1);
+}
+
 void staging_close(struct staging *st)
 {
 	if (!st)
 		return;
 	if (st->fd >= 0)
 		close(st->fd);
+	staging_close(st->lower);
+	free(st->path);
 	blockseal_free(st->bs);
 	free(st->bitmap);
 	free(st->scratch);
@@ -797,7 +868,27 @@ int staging_sync(struct staging *st)
 	if (fsync(st->fd) < 0)
 		return err_set(-errno, "cannot sync staging file: %s",
 			       strerror(errno));
+	/* a layered file is only whole with its lower and that second
+	 * name, a directory entry */
+	if (st->lower) {
+		char dir[PATH_MAX], *slash;
+
+		if (fsync(st->lower->fd) < 0)
+			return err_set(-errno, "cannot sync staging file: %s",
+				       strerror(errno));
+		snprintf(dir, sizeof(dir), "%s", st->path);
+		slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			return fsync_dir(slash == dir ? "/" : dir);
+		}
+	}
 	return 0;
+}
+
+int staging_is_layered(const struct staging *st)
+{
+	return st->lower != NULL;
 }
 
 int staging_unchanged(const struct staging *st)
@@ -853,14 +944,58 @@ static int copy_slots(struct staging *dst, struct staging *src, uint64_t b,
 	return 0;
 }
 
-int staging_clone(struct staging **out, const char *path, struct staging *src)
+/* A second handle on src's file (not layered), as it is now: its own
+ * descriptor, its own copy of the written-block map. */
+static int handle_dup(struct staging **out, struct staging *src,
+		      const char *path)
 {
 	struct staging *st;
-	uint64_t nb = blocks_for(src->size), b = 0;
-	int rc, e;
+	size_t words = src->bitmap_words;
 
 	*out = NULL;
-	st = staging_alloc(src->key);
+	if (src->lower)
+		return err_set(-EINVAL, "a layered staging file has no lower");
+	st = staging_alloc(src->key, path);
+	if (!st)
+		return err_set(-ENOMEM, "out of memory for staging file");
+	st->fd = fcntl(src->fd, F_DUPFD_CLOEXEC, 0);
+	if (st->fd < 0) {
+		int e = errno;
+
+		staging_close(st);
+		return err_set(-e, "cannot open staging file: %s",
+			       strerror(e));
+	}
+	if (words && !(st->bitmap = malloc(words * sizeof(*st->bitmap)))) {
+		staging_close(st);
+		return err_set(-ENOMEM, "out of memory for staging map");
+	}
+	if (words)
+		memcpy(st->bitmap, src->bitmap, words * sizeof(*st->bitmap));
+	st->bitmap_words = words;
+	st->nwritten = src->nwritten;
+	st->version = src->version;
+	memcpy(st->file_id, src->file_id, FILE_ID_LEN);
+	st->size = src->size;
+	st->base_size = src->base_size;
+	st->base_limit = src->base_limit;
+	if (cipher_setup(st) < 0) {
+		staging_close(st);
+		return -ENOMEM;
+	}
+	*out = st;
+	return 0;
+}
+
+/* A new empty file at path for a clone or a layer: O_EXCL, never over
+ * another file. */
+static int new_file(struct staging **out, const char *path,
+		    const struct crypto_key *key)
+{
+	struct staging *st = staging_alloc(key, path);
+	int e;
+
+	*out = NULL;
 	if (!st)
 		return err_set(-ENOMEM, "out of memory for staging file");
 	st->fd = open(path, O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0600);
@@ -870,14 +1005,68 @@ int staging_clone(struct staging **out, const char *path, struct staging *src)
 		return err_set(-e, "cannot create staging file '%s': %s", path,
 			       strerror(e));
 	}
+	*out = st;
+	return 0;
+}
+
+/* Give st (made at path, not yet with a header) the lower low, whose
+ * file is at low_path: a second name PATH.lower for that file. */
+static int attach_lower(struct staging *st, const char *low_path,
+			struct staging *low)
+{
+	char lp[PATH_MAX];
+	int rc;
+
+	rc = lower_path(st->path, lp, sizeof(lp));
+	if (rc < 0)
+		return rc;
+	if (link(low_path, lp) < 0)
+		return err_set(-errno, "cannot name the lower of '%s': %s",
+			       st->path, strerror(errno));
+	rc = handle_dup(&st->lower, low, lp);
+	if (rc < 0)
+		unlink(lp);
+	return rc;
+}
+
+/* Undo a clone or a layer that failed: the file and its lower's name. */
+static void discard_new(struct staging *st)
+{
+	char lp[PATH_MAX];
+
+	if (st->lower && lower_path(st->path, lp, sizeof(lp)) == 0)
+		unlink(lp);
+	unlink(st->path);
+	staging_close(st);
+}
+
+int staging_clone(struct staging **out, const char *path, struct staging *src)
+{
+	struct staging *st;
+	uint64_t nb = blocks_for(src->size), b = 0;
+	char slp[PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	rc = new_file(&st, path, src->key);
+	if (rc < 0)
+		return rc;
 	/* The same file id and slot format: the copied slots authenticate
 	 * where they are, in the copy as in the original (staging.h). */
 	memcpy(st->file_id, src->file_id, FILE_ID_LEN);
+	memcpy(st->lower_id, src->lower_id, FILE_ID_LEN);
 	st->version = src->version;
 	st->size = src->size;
 	st->base_size = src->base_size;
 	st->base_limit = src->base_limit;
-	rc = cipher_setup(st);
+	/* over the same lower, through a name of its own */
+	if (src->lower) {
+		rc = lower_path(src->path, slp, sizeof(slp));
+		if (rc == 0)
+			rc = attach_lower(st, slp, src->lower);
+	}
+	if (rc == 0)
+		rc = cipher_setup(st);
 	while (rc == 0 && b < nb) {
 		uint64_t r;
 
@@ -895,8 +1084,38 @@ int staging_clone(struct staging **out, const char *path, struct staging *src)
 	if (rc == 0)
 		rc = write_header(st);
 	if (rc < 0) {
-		staging_close(st);
-		unlink(path);
+		discard_new(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+int staging_layer(struct staging **out, const char *path, struct staging *src)
+{
+	struct staging *st;
+	int rc;
+
+	*out = NULL;
+	if (src->lower)
+		return err_set(-EINVAL, "staging file '%s' is layered already",
+			       src->path);
+	rc = new_file(&st, path, src->key);
+	if (rc < 0)
+		return rc;
+	crypto_random(st->file_id, sizeof(st->file_id));
+	memcpy(st->lower_id, src->file_id, FILE_ID_LEN);
+	st->version = 2;
+	st->size = src->size;
+	st->base_size = src->size;
+	st->base_limit = src->size;
+	rc = attach_lower(st, src->path, src);
+	if (rc == 0)
+		rc = cipher_setup(st);
+	if (rc == 0)
+		rc = write_header(st);
+	if (rc < 0) {
+		discard_new(st);
 		return rc;
 	}
 	*out = st;

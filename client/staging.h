@@ -25,6 +25,8 @@
 #include <sys/types.h>
 
 #define STAGING_BLOCK 4096u
+/* A layered file NAME reads through NAME.lower (staging_layer). */
+#define STAGING_LOWER_SUFFIX ".lower"
 
 struct staging;
 struct crypto_key;
@@ -51,6 +53,22 @@ int staging_recycle(struct staging **out, const char *path,
  * again, and the copy takes the next writes.  Costs a copy of the blocks
  * written in src, nothing of its base. */
 int staging_clone(struct staging **out, const char *path, struct staging *src);
+/*
+ * A new staging file at path (must not exist) whose content starts as all
+ * of src's: its base is src itself, read through PATH.lower, a hard link
+ * to src's file made here, so nothing is copied however large src is.
+ * For copy on write over a deposit's content that is still queued: src,
+ * sealed, must never be written again, and is kept alive by that second
+ * name whatever becomes of its own (an unlink of it is harmless; cutting
+ * it in place, as recycling does, is not: staging_pool checks the link
+ * count).  src must not be layered itself (-EINVAL): a clone of a layered
+ * file shares its lower (through a name of its own), so the depth stays
+ * one.  Removing a layered file means removing NAME.lower too.  Reads of
+ * src's own unwritten blocks still go to the caller's base function.
+ */
+int staging_layer(struct staging **out, const char *path, struct staging *src);
+/* 1 when st reads through a lower file (staging_layer, or a clone of one). */
+int staging_is_layered(const struct staging *st);
 /* Reopen an existing staging file (after a restart). -EBADMSG if tampered. */
 int staging_open(struct staging **out, const char *path,
 		 const struct crypto_key *key);
@@ -65,6 +83,7 @@ ssize_t staging_read(struct staging *st, void *buf, size_t n, uint64_t off,
 ssize_t staging_write(struct staging *st, const void *buf, size_t n,
 		      uint64_t off, staging_base_read_fn base, void *arg);
 int staging_truncate(struct staging *st, uint64_t size);
+/* fsync, and for a layered file its lower and the directory too. */
 int staging_sync(struct staging *st);
 /* 1 when no block was written and size == base size (nothing changed). */
 int staging_unchanged(const struct staging *st);

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+
+#include "client/staging.h"
 
 #include "common/crypto.h"
 #include "common/err.h"
@@ -64,6 +67,16 @@ static void pool_unlink(struct staging_pool *sp, const char *name)
 {
 	if (unlinkat(sp->dirfd, name, 0) < 0 && errno != ENOENT)
 		log_warn("cannot remove staging file: %s", strerror(errno));
+}
+
+/* A layered file's second name for its lower (staging.h) goes with it. */
+static void pool_unlink_lower(struct staging_pool *sp, const char *name)
+{
+	char lp[STAGING_POOL_NAME_MAX + sizeof(STAGING_LOWER_SUFFIX)];
+
+	if ((size_t)snprintf(lp, sizeof(lp), "%s%s", name,
+			     STAGING_LOWER_SUFFIX) < sizeof(lp))
+		pool_unlink(sp, lp);
 }
 
 void staging_pool_free(struct staging_pool *sp)
@@ -121,9 +134,16 @@ void staging_pool_retire(struct staging_pool *sp, const char *name, int reuse)
 static int pool_empty(struct staging_pool *sp, const char *name)
 {
 	char p[4096];
+	struct stat sb;
 
 	if ((size_t)snprintf(p, sizeof(p), "%s/%s", sp->dir, name) >= sizeof(p))
 		return -ENAMETOOLONG;
+	/* a file with a second name is the lower of a layered file
+	 * (staging_layer): cutting it would cut what that file reads */
+	if (fstatat(sp->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (sb.st_nlink > 1)
+		return -EBUSY;
 	return truncate(p, 0) < 0 ? -errno : 0;
 }
 
@@ -147,6 +167,7 @@ void staging_pool_reap(struct staging_pool *sp)
 	for (i = 0; i < n; i++) {
 		int keep = ret[i].reuse;
 
+		pool_unlink_lower(sp, ret[i].name);
 		if (keep) {
 			pthread_mutex_lock(&sp->lock);
 			keep = pool_room(sp);

@@ -632,6 +632,127 @@ static void test_staging_clone(const struct crypto_key *key)
 	free(orig);
 }
 
+/* Make layer's lower a second name of other instead. */
+static int replace_lower(const char *layer, const char *other)
+{
+	char lp[300];
+
+	snprintf(lp, sizeof(lp), "%s" STAGING_LOWER_SUFFIX, tpath(layer));
+	return unlink(lp) == 0 && link(tpath(other), lp) == 0 ? 0 : -1;
+}
+
+/*
+ * A layered file reads all of its source, copies nothing of it, takes the
+ * next writes while the source stays as it was, and outlives the source's
+ * own name (unlinked, or retired to the pool, which must not cut it); a
+ * clone of it shares its lower; it reopens after a restart, and a lower
+ * swapped for another file fails to authenticate.
+ */
+static void test_staging_layer(const struct crypto_key *key)
+{
+	struct fake_base fb = { NULL, 64 * STAGING_BLOCK, 0 };
+	uint8_t *model = malloc(fb.size + 2 * STAGING_BLOCK),
+		*orig = malloc(fb.size);
+	uint8_t x[3 * STAGING_BLOCK];
+	struct staging *src = NULL, *ly = NULL, *re = NULL, *cl = NULL,
+		       *other = NULL;
+	struct staging_pool *sp = NULL;
+	uint64_t size = 40 * STAGING_BLOCK + 7;
+	struct stat sb;
+	char lp[300];
+
+	fb.data = malloc(fb.size);
+	crypto_random(fb.data, fb.size);
+	memcpy(model, fb.data, fb.size);
+	is_int(staging_create(&src, tpath("lsrc"), key, fb.size), 0,
+	       "layer: a source over a base");
+	crypto_random(x, sizeof(x));
+	is_int(staging_write(src, x, sizeof(x), 5 * STAGING_BLOCK + 100,
+			     base_read, &fb),
+	       sizeof(x), "layer: write into the source");
+	memcpy(model + 5 * STAGING_BLOCK + 100, x, sizeof(x));
+	is_int(staging_truncate(src, size), 0, "layer: cut the source");
+	memcpy(orig, model, size);
+	ok(!staging_is_layered(src), "a plain file is not layered");
+	is_int(staging_layer(&ly, tpath("layer"), src), 0, "layer over it");
+	ok(ly && staging_is_layered(ly), "the new file is layered");
+	snprintf(lp, sizeof(lp), "%s" STAGING_LOWER_SUFFIX, tpath("layer"));
+	ok(stat(lp, &sb) == 0 && sb.st_nlink == 2,
+	   "its lower is a second name of the source's file");
+	ok(stat(tpath("layer"), &sb) == 0 && sb.st_blocks <= 8,
+	   "nothing of the source was copied");
+	ok(same_as_model(ly, model, size, &fb), "it reads as the source");
+	is_int(staging_unchanged(ly), 1, "unchanged until written");
+	crypto_random(x, sizeof(x));
+	is_int(staging_write(ly, x, sizeof(x), 39 * STAGING_BLOCK + 50,
+			     base_read, &fb),
+	       sizeof(x), "write across the source's end");
+	memcpy(model + 39 * STAGING_BLOCK + 50, x, sizeof(x));
+	size = 39 * STAGING_BLOCK + 50 + sizeof(x);
+	ok(same_as_model(ly, model, size, &fb), "it reads its write");
+	ok(same_as_model(src, orig, 40 * STAGING_BLOCK + 7, &fb),
+	   "the source is untouched");
+	is_int(staging_layer(&re, tpath("layer2"), ly), -EINVAL,
+	       "a layered file is not layered again");
+	ok(!exists("layer2"), "and leaves nothing behind");
+
+	/* its clone shares the lower, through a name of its own */
+	is_int(staging_clone(&cl, tpath("lclone"), ly), 0, "clone it");
+	ok(cl && staging_is_layered(cl), "the clone is layered");
+	ok(same_as_model(cl, model, size, &fb), "the clone reads the same");
+	staging_close(cl);
+	cl = NULL;
+
+	/* the source's name goes, then its deposit is retired to the pool
+	 * asking for reuse: the layer keeps its content */
+	staging_close(src);
+	is_int(staging_pool_new(&sp, tmpdir, 4), 0, "a pool");
+	staging_pool_retire(sp, "lsrc", 1);
+	staging_pool_reap(sp);
+	is_int(staging_pool_count(sp), 0,
+	       "a file with a second name is not taken for reuse");
+	ok(!exists("lsrc"), "its own name is gone");
+	ok(same_as_model(ly, model, size, &fb), "the layer still reads it");
+	staging_close(ly);
+	is_int(staging_open(&re, tpath("layer"), key), 0,
+	       "the layer reopens");
+	ok(re && staging_is_layered(re) && same_as_model(re, model, size, &fb),
+	   "... with its content, through its lower");
+	staging_close(re);
+	re = NULL;
+	is_int(staging_open(&re, tpath("lclone"), key), 0,
+	       "the clone reopens too");
+	ok(re && same_as_model(re, model, size, &fb), "... the same");
+	staging_close(re);
+	re = NULL;
+
+	/* a lower swapped for another staging file fails */
+	is_int(staging_create(&other, tpath("lother"), key, 0), 0,
+	       "another staging file");
+	staging_close(other);
+	is_int(replace_lower("lclone", "lother"), 0, "swap the clone's lower");
+	is_int(staging_open(&re, tpath("lclone"), key), -EBADMSG,
+	       "a swapped lower: -EBADMSG");
+	snprintf(lp, sizeof(lp), "%s" STAGING_LOWER_SUFFIX, tpath("lclone"));
+	unlink(lp);
+	is_int(staging_open(&re, tpath("lclone"), key), -ENOENT,
+	       "a missing lower: -ENOENT");
+
+	/* retiring a layered file takes its lower's name with it */
+	staging_pool_retire(sp, "layer", 1);
+	staging_pool_retire(sp, "lclone", 0);
+	staging_pool_retire(sp, "lother", 0);
+	staging_pool_reap(sp);
+	snprintf(lp, sizeof(lp), "%s" STAGING_LOWER_SUFFIX, tpath("layer"));
+	ok(stat(lp, &sb) < 0 && errno == ENOENT,
+	   "a retired layer's lower name is removed");
+	is_int(staging_pool_count(sp), 1, "and the layer itself is reusable");
+	staging_pool_free(sp);
+	free(fb.data);
+	free(model);
+	free(orig);
+}
+
 int main(void)
 {
 	struct crypto_key key;
@@ -648,6 +769,7 @@ int main(void)
 	test_staging_random(&key);
 	test_staging_recycle(&key);
 	test_staging_clone(&key);
+	test_staging_layer(&key);
 	test_staging_pool(&key);
 	crypto_key_release(&key);
 	rm_rf(tmpdir);
