@@ -48,8 +48,8 @@ int srv_setup(struct load_srv *s);
 int srv_user_add(const struct load_srv *s, const char *login,
 		 char password[40]);
 /* A login token of login (64 hex) into token. */
-int srv_login(const struct load_srv *s, const char *login,
-	      const char *password, char *token, size_t toklen);
+int srv_login(const struct load_srv *s, const char *login, const char *password,
+	      char *token, size_t toklen);
 /* Start coffred serve (again) and wait for its port. */
 int srv_start(struct load_srv *s);
 /* Reset the peak RSS (VmHWM) of the server; -errno if not allowed. */

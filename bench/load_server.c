@@ -100,8 +100,7 @@ int srv_start(struct load_srv *s)
 	return rc;
 }
 
-int srv_user_add(const struct load_srv *s, const char *login,
-		 char password[40])
+int srv_user_add(const struct load_srv *s, const char *login, char password[40])
 {
 	char pw[BENCH_PATH_MAX], line[64];
 	unsigned char raw[16];
@@ -128,15 +127,14 @@ int srv_user_add(const struct load_srv *s, const char *login,
 	return rc < 0 ? rc : run_step(s, user, "coffred user add");
 }
 
-int srv_login(const struct load_srv *s, const char *login,
-	      const char *password, char *token, size_t toklen)
+int srv_login(const struct load_srv *s, const char *login, const char *password,
+	      char *token, size_t toklen)
 {
 	char body[256], answer[1024], tok[128];
 	const char *p;
 
 	snprintf(body, sizeof(body),
-		 "{\"login\": \"%s\", \"password\": \"%s\"}", login,
-		 password);
+		 "{\"login\": \"%s\", \"password\": \"%s\"}", login, password);
 	if (http_req(NULL, s, NULL, "/v1/login", false, body, strlen(body), 30,
 		     NULL, NULL, answer, sizeof(answer)) != 200)
 		return bench_err(-EACCES, "cannot log in as %s: %s", login,

@@ -25,7 +25,7 @@
 enum oracle_who { WHO_ASSIST, WHO_INTER, WHO_OWNER, WHO_N };
 
 struct oracle_space {
-	struct load_srv srv;	/* the owner's token in srv.token */
+	struct load_srv srv;	   /* the owner's token in srv.token */
 	struct load_srv as[WHO_N]; /* the same server, each caller's token */
 	char password[WHO_N][40];
 	char hidden_doc[33];   /* /Secret/plan.txt, three versions */
@@ -56,8 +56,8 @@ double stats_mann_whitney(const double *a, size_t na, const double *b,
  * rounds times; the 95th percentile of |median - median|.  seed: the
  * xorshift state.
  */
-double stats_noise_band(const double *a, size_t na, const double *b,
-			size_t nb, int rounds, unsigned long long *seed);
+double stats_noise_band(const double *a, size_t na, const double *b, size_t nb,
+			int rounds, unsigned long long *seed);
 /* A xorshift64* draw in [0, n). */
 size_t stats_rand(unsigned long long *seed, size_t n);
 

@@ -200,8 +200,10 @@ static void print_row(struct orow *rw, int n, unsigned long long *seed)
 		snprintf(mark, sizeof(mark), "< slight");
 	printf("%-22s %-11s %-8s %-5s %7.0f %7.0f %7.0f %7.0f %+7.0f %+7.0f %6.1f %8.1e  %s\n",
 	       rw->oc->name, who_name[rw->who], st,
-	       rw->who == WHO_OWNER ? "-" : same ? "same" : "DIFF", h50, h99,
-	       a50, a99, d, b50 - a50, band, p, mark);
+	       rw->who == WHO_OWNER ? "-" :
+	       same		    ? "same" :
+				      "DIFF",
+	       h50, h99, a50, a99, d, b50 - a50, band, p, mark);
 	if (!same && rw->who != WHO_OWNER)
 		printf("    hidden: %.300s\n    absent: %.300s\n", c[0].body,
 		       c[1].body);
@@ -227,8 +229,7 @@ static size_t make_cases(struct oracle_space *o, struct ocase *cs,
 	static const char *const path[K_N] = { "/Secret/plan.txt",
 					       "/Xecret/plan.txt",
 					       "/Yecret/plan.txt" };
-	static const char *const dir[K_N] = { "/Secret", "/Xecret",
-					      "/Yecret" };
+	static const char *const dir[K_N] = { "/Secret", "/Xecret", "/Yecret" };
 	static const char *const inside[K_N] = { "/Secret/plan.txt",
 						 "/Secret/plaX.txt",
 						 "/Secret/plaY.txt" };
@@ -240,12 +241,14 @@ static size_t make_cases(struct oracle_space *o, struct ocase *cs,
 		random_hex(seed, doc[i], 32);
 		random_hex(seed, chunk[i], 64);
 	}
-#define CASE(nm, m, u, own, toks)                                        \
-	do {                                                             \
-		cs[n] = (struct ocase){ .name = nm, .method = m, .owner = own }; \
-		snprintf(cs[n].url, sizeof(cs[n].url), "%s", u);         \
-		memcpy(cs[n].tok, toks, sizeof(cs[n].tok));              \
-		n++;                                                     \
+#define CASE(nm, m, u, own, toks)                                \
+	do {                                                     \
+		cs[n] = (struct ocase){ .name = nm,              \
+					.method = m,             \
+					.owner = own };          \
+		snprintf(cs[n].url, sizeof(cs[n].url), "%s", u); \
+		memcpy(cs[n].tok, toks, sizeof(cs[n].tok));      \
+		n++;                                             \
 	} while (0)
 	CASE("tree folder", NULL, SP "/tree?path=%s", true, dir);
 	CASE("stat file", NULL, SP "/stat?path=%s", true, path);
@@ -262,13 +265,14 @@ static size_t make_cases(struct oracle_space *o, struct ocase *cs,
 	CASE("signatures v1", NULL, SP "/docs/%s/versions/1/signatures", true,
 	     docs);
 	CASE("commit deposit onto", NULL, SP "/commits", false, path);
-	snprintf(cs[n - 1].body, sizeof(cs[n - 1].body),
-		 "{\"client\": \"oracle\", \"ops\": [{\"op\": \"deposit\", \"path\": \"%%s\", \"size\": %zu, \"sha256\": \"%s\", \"chunks\": [[\"%s\", %zu]]}]}",
-		 o->public_size, o->public_sha, o->public_chunk,
-		 o->public_size);
+	snprintf(
+		cs[n - 1].body, sizeof(cs[n - 1].body),
+		"{\"client\": \"oracle\", \"ops\": [{\"op\": \"deposit\", \"path\": \"%%s\", \"size\": %zu, \"sha256\": \"%s\", \"chunks\": [[\"%s\", %zu]]}]}",
+		o->public_size, o->public_sha, o->public_chunk, o->public_size);
 	CASE("commit move onto", NULL, SP "/commits", false, path);
-	snprintf(cs[n - 1].body, sizeof(cs[n - 1].body),
-		 "{\"client\": \"oracle\", \"ops\": [{\"op\": \"move\", \"from\": \"/Public/note.txt\", \"to\": \"%%s\"}]}");
+	snprintf(
+		cs[n - 1].body, sizeof(cs[n - 1].body),
+		"{\"client\": \"oracle\", \"ops\": [{\"op\": \"move\", \"from\": \"/Public/note.txt\", \"to\": \"%%s\"}]}");
 #undef CASE
 	return n;
 }

@@ -32,16 +32,17 @@ int oracle_users(struct load_srv *s)
 	struct oracle_space *o = s->arg;
 	int rc;
 
-	if ((rc = srv_user_add(s, ORACLE_ASSIST, o->password[WHO_ASSIST])) < 0 ||
+	if ((rc = srv_user_add(s, ORACLE_ASSIST, o->password[WHO_ASSIST])) <
+		    0 ||
 	    (rc = srv_user_add(s, ORACLE_INTER, o->password[WHO_INTER])) < 0)
 		return rc;
 	return 0;
 }
 
 /* One request as who; -EPROTO unless it answers want. */
-static int call(struct oracle_space *o, enum oracle_who who,
-		const char *method, const char *path, const char *body,
-		long want, char *out, size_t outlen)
+static int call(struct oracle_space *o, enum oracle_who who, const char *method,
+		const char *path, const char *body, long want, char *out,
+		size_t outlen)
 {
 	char answer[8192];
 	long st = http_req(NULL, &o->as[who], method, path, true, body,
@@ -50,8 +51,10 @@ static int call(struct oracle_space *o, enum oracle_who who,
 
 	if (st != want)
 		return bench_err(-EPROTO, "%s %s as %s: %ld, not %ld: %s",
-				 method ? method : body ? "POST" : "GET", path,
-				 logins[who], st, want, answer);
+				 method ? method :
+				 body	? "POST" :
+					  "GET",
+				 path, logins[who], st, want, answer);
 	if (out)
 		snprintf(out, outlen, "%s", answer);
 	return 0;
@@ -77,12 +80,14 @@ static int deposit(struct oracle_space *o, const char *path, const char *text,
 	sha256_hex(text, strlen(text), hex);
 	snprintf(url, sizeof(url), SPACE_PATH "/chunks/%s", hex);
 	if (http_req(NULL, &o->as[WHO_OWNER], "PUT", url, true, text,
-		     strlen(text), 60, NULL, NULL, answer, sizeof(answer)) / 100 !=
+		     strlen(text), 60, NULL, NULL, answer, sizeof(answer)) /
+		    100 !=
 	    2)
 		return bench_err(-EPROTO, "cannot upload a chunk: %s", answer);
-	snprintf(body, sizeof(body),
-		 "{\"client\": \"oracle\", \"ops\": [{\"op\": \"deposit\", \"path\": \"%s\", \"size\": %zu, \"sha256\": \"%s\", \"chunks\": [[\"%s\", %zu]]}]}",
-		 path, strlen(text), hex, hex, strlen(text));
+	snprintf(
+		body, sizeof(body),
+		"{\"client\": \"oracle\", \"ops\": [{\"op\": \"deposit\", \"path\": \"%s\", \"size\": %zu, \"sha256\": \"%s\", \"chunks\": [[\"%s\", %zu]]}]}",
+		path, strlen(text), hex, hex, strlen(text));
 	rc = call(o, WHO_OWNER, NULL, SPACE_PATH "/commits", body, 200, answer,
 		  sizeof(answer));
 	if (rc < 0)
@@ -116,12 +121,13 @@ int oracle_populate(struct oracle_space *o)
 
 	for (int w = 0; w < WHO_N; w++)
 		o->as[w] = o->srv;
-	rc = call(o, WHO_OWNER, NULL, SPACE_PATH "/commits",
-		  "{\"client\": \"oracle\", \"ops\": ["
-		  "{\"op\": \"mkdir\", \"path\": \"/Public\", \"class\": \"public\"},"
-		  "{\"op\": \"mkdir\", \"path\": \"/Secret\", \"class\": \"confidential\"},"
-		  "{\"op\": \"mkdir\", \"path\": \"/Secret/Sub\"}]}",
-		  200, NULL, 0);
+	rc = call(
+		o, WHO_OWNER, NULL, SPACE_PATH "/commits",
+		"{\"client\": \"oracle\", \"ops\": ["
+		"{\"op\": \"mkdir\", \"path\": \"/Public\", \"class\": \"public\"},"
+		"{\"op\": \"mkdir\", \"path\": \"/Secret\", \"class\": \"confidential\"},"
+		"{\"op\": \"mkdir\", \"path\": \"/Secret/Sub\"}]}",
+		200, NULL, 0);
 	if (rc < 0)
 		return rc;
 	if ((rc = deposit(o, "/Public/note.txt", note, NULL, o->public_chunk)) <
@@ -154,9 +160,10 @@ int oracle_populate(struct oracle_space *o)
 			       NULL, 200, NULL, 0)) < 0)
 			return rc;
 	}
-	snprintf(body, sizeof(body),
-		 "{\"path\": \"/Public\", \"login\": \"%s\", \"right\": \"deposit\"}",
-		 ORACLE_INTER);
+	snprintf(
+		body, sizeof(body),
+		"{\"path\": \"/Public\", \"login\": \"%s\", \"right\": \"deposit\"}",
+		ORACLE_INTER);
 	return call(o, WHO_OWNER, NULL, SPACE_PATH "/grants", body, 200, NULL,
 		    0);
 }

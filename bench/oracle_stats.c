@@ -97,8 +97,8 @@ static double median_of(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-double stats_noise_band(const double *a, size_t na, const double *b,
-			size_t nb, int rounds, unsigned long long *seed)
+double stats_noise_band(const double *a, size_t na, const double *b, size_t nb,
+			int rounds, unsigned long long *seed)
 {
 	size_t n = na + nb, h = n / 2;
 	double *pool = malloc(n * sizeof(*pool));

@@ -123,7 +123,8 @@ int api_chunks_missing(struct http_req *req)
 		/* Placed even when not held: one held for hidden documents
 		 * only must cost what one never stored does. */
 		if (rc >= 0) {
-			int readable = chunk_readable(req, json_string_value(v));
+			int readable =
+				chunk_readable(req, json_string_value(v));
 
 			rc = readable < 0 ? readable : rc && readable;
 		}

@@ -208,9 +208,8 @@ int api_tree(struct http_req *req)
 		return rc;
 	/* An absent folder is answered now, with no more work than a
 	 * hidden one's refusal above (bench/oracle_bench). */
-	if (strcmp(path, "/") &&
-	    ledger_stat_kind(req->space->ledger, path, kind_cb, NULL) ==
-		    -ENOENT)
+	if (strcmp(path, "/") && ledger_stat_kind(req->space->ledger, path,
+						  kind_cb, NULL) == -ENOENT)
 		return http_reply_error(req, 404, "not_found", -1,
 					"no such file or folder '%s'", path);
 	err_clear();
@@ -300,9 +299,8 @@ int api_stat(struct http_req *req)
 	/* A folder's class is what it inherits, not only what it states;
 	 * placed once found, so an absent path costs no walk. */
 	rc = ledger_stat(req->space->ledger, path, stat_cb, &ss);
-	if (rc == 0 && ss.j && !strcmp(json_string_value(json_object_get(
-						 ss.j, "type")),
-				       "dir") &&
+	if (rc == 0 && ss.j &&
+	    !strcmp(json_string_value(json_object_get(ss.j, "type")), "dir") &&
 	    auth_place(&req->auth, req->space_name, path, NULL, &at) == 0)
 		json_object_set_new(ss.j, "class",
 				    json_string(folder_class_name(at.class)));

@@ -575,7 +575,7 @@ static int list_tree(git_repository *repo, git_tree *dir, const char *after,
 			break;
 		}
 		rc = emit_entry(repo, v[i], git_tree_entry_name(v[i]), 0, cb,
-				 arg);
+				arg);
 		if (rc != 0)
 			break;
 		emitted++;
