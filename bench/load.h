@@ -7,6 +7,8 @@
  * load_attack.c  the attacks, each run by threads until told to stop
  * load_check.c   options, the phases and the table
  *
+ * oracle_bench.c (with oracle_setup.c, oracle.h) shares the first two.
+ *
  * Not a public header: only bench/ includes it.
  */
 #ifndef COFFRE_BENCH_LOAD_H
@@ -34,10 +36,20 @@ struct load_srv {
 	int port;
 	pid_t pid;
 	int starts; /* 2 and more: it died and was started again */
+	/* Called by srv_setup once the space exists, before serve (more
+	 * users with srv_user_add); NULL: nothing. */
+	int (*before_serve)(struct load_srv *s);
+	void *arg; /* for before_serve */
 };
 
 /* init, a user, a space, serve, and a login token. */
 int srv_setup(struct load_srv *s);
+/* Another user, by the coffred CLI, with a random password (32 hex). */
+int srv_user_add(const struct load_srv *s, const char *login,
+		 char password[40]);
+/* A login token of login (64 hex) into token. */
+int srv_login(const struct load_srv *s, const char *login, const char *password,
+	      char *token, size_t toklen);
 /* Start coffred serve (again) and wait for its port. */
 int srv_start(struct load_srv *s);
 /* Reset the peak RSS (VmHWM) of the server; -errno if not allowed. */

@@ -100,11 +100,56 @@ int srv_start(struct load_srv *s)
 	return rc;
 }
 
+int srv_user_add(const struct load_srv *s, const char *login, char password[40])
+{
+	char pw[BENCH_PATH_MAX], line[64];
+	unsigned char raw[16];
+	char *user[] = { (char *)s->coffred_bin,
+			 (char *)"user",
+			 (char *)"add",
+			 (char *)s->data,
+			 (char *)login,
+			 (char *)"--phone",
+			 (char *)"+33612345678",
+			 (char *)"--password-file",
+			 pw,
+			 NULL };
+	int rc = bench_path(pw, "%s/password-%s", s->dir, login);
+
+	if (rc < 0)
+		return rc;
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return bench_err(-EIO, "cannot get random bytes");
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(password + 2 * i, 3, "%02x", raw[i]);
+	snprintf(line, sizeof(line), "%s\n", password);
+	rc = write_file(pw, line);
+	return rc < 0 ? rc : run_step(s, user, "coffred user add");
+}
+
+int srv_login(const struct load_srv *s, const char *login, const char *password,
+	      char *token, size_t toklen)
+{
+	char body[256], answer[1024], tok[128];
+	const char *p;
+
+	snprintf(body, sizeof(body),
+		 "{\"login\": \"%s\", \"password\": \"%s\"}", login, password);
+	if (http_req(NULL, s, NULL, "/v1/login", false, body, strlen(body), 30,
+		     NULL, NULL, answer, sizeof(answer)) != 200)
+		return bench_err(-EACCES, "cannot log in as %s: %s", login,
+				 answer);
+	p = strstr(answer, "\"token\":");
+	if (!p || sscanf(p, "\"token\":\"%127[0-9a-f]\"", tok) != 1)
+		return bench_err(-EPROTO, "no token in the login answer: %s",
+				 answer);
+	snprintf(token, toklen, "%s", tok);
+	return 0;
+}
+
 int srv_setup(struct load_srv *s)
 {
-	char pw[BENCH_PATH_MAX], body[256], answer[1024];
-	unsigned char raw[16];
-	char *bin = (char *)s->coffred_bin, *tok;
+	char *bin = (char *)s->coffred_bin;
 	int rc;
 
 	if (access(s->coffred_bin, X_OK) < 0)
@@ -114,16 +159,7 @@ int srv_setup(struct load_srv *s)
 			s->coffred_bin);
 	if ((rc = bench_path(s->data, "%s/server", s->dir)) < 0 ||
 	    (rc = bench_path(s->log, "%s/coffred.log", s->dir)) < 0 ||
-	    (rc = bench_path(s->cacert, "%s/tls/cert.pem", s->data)) < 0 ||
-	    (rc = bench_path(pw, "%s/password", s->dir)) < 0)
-		return rc;
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return bench_err(-EIO, "cannot get random bytes");
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(s->password + 2 * i, 3, "%02x", raw[i]);
-	snprintf(body, sizeof(body), "%s\n", s->password);
-	rc = write_file(pw, body);
-	if (rc < 0)
+	    (rc = bench_path(s->cacert, "%s/tls/cert.pem", s->data)) < 0)
 		return rc;
 	{
 		char *init[] = { bin,
@@ -131,16 +167,6 @@ int srv_setup(struct load_srv *s)
 				 s->data,
 				 (char *)"--listen",
 				 (char *)"127.0.0.1:0",
-				 NULL };
-		char *user[] = { bin,
-				 (char *)"user",
-				 (char *)"add",
-				 s->data,
-				 (char *)LOAD_LOGIN,
-				 (char *)"--phone",
-				 (char *)"+33612345678",
-				 (char *)"--password-file",
-				 pw,
 				 NULL };
 		char *space[] = { bin,
 				  (char *)"space",
@@ -152,24 +178,17 @@ int srv_setup(struct load_srv *s)
 				  NULL };
 
 		if ((rc = run_step(s, init, "coffred init")) < 0 ||
-		    (rc = run_step(s, user, "coffred user add")) < 0 ||
+		    (rc = srv_user_add(s, LOAD_LOGIN, s->password)) < 0 ||
 		    (rc = run_step(s, space, "coffred space create")) < 0)
 			return rc;
 	}
+	if (s->before_serve && (rc = s->before_serve(s)) < 0)
+		return rc;
 	rc = srv_start(s);
 	if (rc < 0)
 		return rc;
-	snprintf(body, sizeof(body),
-		 "{\"login\": \"%s\", \"password\": \"%s\"}", LOAD_LOGIN,
-		 s->password);
-	if (http_req(NULL, s, NULL, "/v1/login", false, body, strlen(body), 30,
-		     NULL, NULL, answer, sizeof(answer)) != 200)
-		return bench_err(-EACCES, "cannot log in: %s", answer);
-	tok = strstr(answer, "\"token\":");
-	if (!tok || sscanf(tok, "\"token\":\"%127[0-9a-f]\"", s->token) != 1)
-		return bench_err(-EPROTO, "no token in the login answer: %s",
-				 answer);
-	return 0;
+	return srv_login(s, LOAD_LOGIN, s->password, s->token,
+			 sizeof(s->token));
 }
 
 int srv_peak_reset(const struct load_srv *s)

@@ -472,8 +472,8 @@ static int follow_move(void *arg, const char *to, const char *from)
 	return 0;
 }
 
-int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
-		    char *out, size_t outlen)
+int access_doc_place(struct index *ix, struct space *sp, const char *doc_id,
+		     char *out, size_t outlen)
 {
 	struct moves m = { out, outlen };
 	uint64_t seq = 0;
@@ -481,19 +481,34 @@ int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 
 	out[0] = '\0';
 	rc = index_doc_last_path(ix, sp->name, doc_id, &seq, out, outlen);
-	if (rc == -ENOENT || (rc == 0 && !out[0]))
+	if (rc == -ENOENT || (rc == 0 && !out[0])) {
+		/* The same query as for a document found, past the end of
+		 * the journal: a miss costs what a find does. */
+		out[0] = '\0';
+		index_folder_moves(ix, sp->name, (uint64_t)INT64_MAX,
+				   follow_move, &m);
 		return err_set(-ENOENT, "no such document '%s'", doc_id);
+	}
 	if (rc < 0)
 		return rc;
 	/* Later folder moves carry the document along: follow them. */
-	rc = index_folder_moves(ix, sp->name, seq, follow_move, &m);
-	if (rc < 0)
-		return rc;
+	return index_folder_moves(ix, sp->name, seq, follow_move, &m);
+}
+
+int access_doc_filed(struct space *sp, const char *doc_id, const char *path)
+{
 	/* The head has the last word: the document must be filed there. */
-	rc = ledger_stat(sp->ledger, out, doc_stat_cb, (void *)doc_id);
-	if (rc < 0)
+	if (ledger_stat(sp->ledger, path, doc_stat_cb, (void *)doc_id) < 0)
 		return err_set(-ENOENT, "no such document '%s'", doc_id);
 	return 0;
+}
+
+int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
+		    char *out, size_t outlen)
+{
+	int rc = access_doc_place(ix, sp, doc_id, out, outlen);
+
+	return rc < 0 ? rc : access_doc_filed(sp, doc_id, out);
 }
 
 /* --- grants follow their folders --- */

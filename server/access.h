@@ -99,6 +99,14 @@ int access_class_set(struct space *sp, struct index *ix, const char *by,
  */
 int access_doc_path(struct index *ix, struct space *sp, const char *doc_id,
 		    char *out, size_t outlen);
+/*
+ * Its two halves: where the journal files it (-ENOENT when nowhere), and
+ * whether the head holds it there (-ENOENT when not), which reads its
+ * manifest: a reader checks that only once the path is found readable.
+ */
+int access_doc_place(struct index *ix, struct space *sp, const char *doc_id,
+		     char *out, size_t outlen);
+int access_doc_filed(struct space *sp, const char *doc_id, const char *path);
 
 /*
  * The seal of a version (docs/protocol.md#access, "Versions"): one

@@ -74,6 +74,14 @@ static int chunk_readable(struct http_req *req, const char *hex)
 	p->req = req;
 	rc = index_chunk_versions(req->srv->ix, req->space_name, hex,
 				  version_cb, p);
+	/* In no version: placed as a document filed nowhere would be, so
+	 * that a chunk of hidden documents and one never stored cost the
+	 * same (bench/oracle_bench). */
+	if (rc == 0 && !p->doc[0]) {
+		api_doc_standing(req, "00000000000000000000000000000000",
+				 &p->st);
+		err_clear();
+	}
 	free(p);
 	return rc;
 }
@@ -112,8 +120,14 @@ int api_chunks_missing(struct http_req *req)
 				i);
 		}
 		rc = chunkstore_has(req->space->chunks, &id);
-		if (rc == 1)
-			rc = chunk_readable(req, json_string_value(v));
+		/* Placed even when not held: one held for hidden documents
+		 * only must cost what one never stored does. */
+		if (rc >= 0) {
+			int readable =
+				chunk_readable(req, json_string_value(v));
+
+			rc = readable < 0 ? readable : rc && readable;
+		}
 		if (rc < 0) {
 			json_decref(missing);
 			return rc;

@@ -261,7 +261,7 @@ static int folder_of(struct space *sp, const char *path, char *folder,
 	snprintf(folder, flen, "%s", path);
 	*is_dir = 0;
 	for (;;) {
-		rc = ledger_stat(sp->ledger, folder, stat_cb, &e);
+		rc = ledger_stat_kind(sp->ledger, folder, stat_cb, &e);
 		if (rc == -ENOENT && !strcmp(folder, "/")) {
 			/* An empty space: its root is an empty folder. */
 			e.is_dir = 1;
@@ -306,7 +306,7 @@ int authorize_sees_path(struct auth_ctx *ctx, const char *space,
 	parent_of(path, parent, sizeof(parent));
 	e.is_dir = 1; /* "/" is always there */
 	rc = strcmp(parent, "/") ?
-		     ledger_stat(sp->ledger, parent, stat_cb, &e) :
+		     ledger_stat_kind(sp->ledger, parent, stat_cb, &e) :
 		     0;
 	if (rc == -ENOENT || rc == -ENOTDIR || (rc == 0 && !e.is_dir)) {
 		err_clear();
@@ -342,7 +342,7 @@ static int head_class(void *arg, const char *folder, enum folder_class *own)
 {
 	struct space *sp = arg;
 	struct ledger_entry e = { 0 };
-	int rc = ledger_stat(sp->ledger, folder, stat_cb, &e);
+	int rc = ledger_stat_kind(sp->ledger, folder, stat_cb, &e);
 
 	if (rc == -ENOENT && !strcmp(folder, "/")) {
 		*own = FOLDER_CLASS_RESTRICTED; /* an empty space */

@@ -484,9 +484,10 @@ static int path_entry(git_tree *root, const char *path, git_tree_entry **out)
 	return 0;
 }
 
-/* Fill e for one tree entry and call cb. */
+/* Fill e for one tree entry and call cb; kind_only: no manifest read. */
 static int emit_entry(git_repository *repo, const git_tree_entry *te,
-		      const char *name, ledger_list_cb cb, void *arg)
+		      const char *name, int kind_only, ledger_list_cb cb,
+		      void *arg)
 {
 	struct ledger_entry e = { .name = name };
 	struct manifest m;
@@ -503,7 +504,7 @@ static int emit_entry(git_repository *repo, const git_tree_entry *te,
 		git_tree_free(sub);
 		if (rc < 0)
 			return rc;
-	} else {
+	} else if (!kind_only) {
 		rc = ledger_blob_manifest(repo, git_tree_entry_id(te), &m);
 		if (rc < 0)
 			return rc;
@@ -573,7 +574,8 @@ static int list_tree(git_repository *repo, git_tree *dir, const char *after,
 				*more = 1;
 			break;
 		}
-		rc = emit_entry(repo, v[i], git_tree_entry_name(v[i]), cb, arg);
+		rc = emit_entry(repo, v[i], git_tree_entry_name(v[i]), 0, cb,
+				arg);
 		if (rc != 0)
 			break;
 		emitted++;
@@ -633,8 +635,8 @@ out:
 	return rc;
 }
 
-int ledger_stat(struct ledger *lg, const char *path, ledger_list_cb cb,
-		void *arg)
+static int stat_at(struct ledger *lg, const char *path, int kind_only,
+		   ledger_list_cb cb, void *arg)
 {
 	git_tree_entry *te = NULL;
 	git_repository *repo;
@@ -665,12 +667,24 @@ int ledger_stat(struct ledger *lg, const char *path, ledger_list_cb cb,
 		rc = err_set(-ENOENT, "no such file or folder '%s'", path);
 		goto out;
 	}
-	rc = emit_entry(repo, te, strrchr(path, '/') + 1, cb, arg);
+	rc = emit_entry(repo, te, strrchr(path, '/') + 1, kind_only, cb, arg);
 out:
 	git_tree_entry_free(te);
 	git_tree_free(root);
 	ledger_repo_put(lg, repo);
 	return rc;
+}
+
+int ledger_stat(struct ledger *lg, const char *path, ledger_list_cb cb,
+		void *arg)
+{
+	return stat_at(lg, path, 0, cb, arg);
+}
+
+int ledger_stat_kind(struct ledger *lg, const char *path, ledger_list_cb cb,
+		     void *arg)
+{
+	return stat_at(lg, path, 1, cb, arg);
 }
 
 void ledger_op_release(struct ledger_op *op)

@@ -182,6 +182,13 @@ int ledger_list(struct ledger *lg, const char *path, const char *after,
 /* One entry (file manifest or folder) at the current head.  For "/" a dir. */
 int ledger_stat(struct ledger *lg, const char *path, ledger_list_cb cb,
 		void *arg);
+/*
+ * The same without reading a document: e->manifest is NULL for a file.
+ * For access checks, so a file the caller may not read is refused with
+ * the work an absent path costs, its manifest never opened.
+ */
+int ledger_stat_kind(struct ledger *lg, const char *path, ledger_list_cb cb,
+		     void *arg);
 
 /*
  * Every version of a document, oldest first, by walking history: cb gets

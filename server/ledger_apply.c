@@ -104,6 +104,8 @@ struct apply {
 	char *scratch;	  /* SCRATCH_LEN bytes */
 	git_oid class_blob[3];
 	int have_class[3];
+	git_oid class_id[3]; /* the same ids, hashed only (entry_class) */
+	int have_class_id[3];
 	struct buf trailers;
 	/*
 	 * The commit being built: the manifests it files (destroying one of
@@ -236,6 +238,30 @@ static int class_blob(struct apply *ap, enum folder_class c, git_oid *out)
 		ap->have_class[c] = 1;
 	}
 	*out = ap->class_blob[c];
+	return 0;
+}
+
+/* The id class_blob() gives, computed without touching the odb. */
+static int class_id(struct apply *ap, enum folder_class c, git_oid *out)
+{
+	struct folder_meta fm = { .class = c };
+	struct buf b;
+	int rc;
+
+	if ((unsigned)c > FOLDER_CLASS_CONFIDENTIAL)
+		return err_set(-EINVAL, "bad folder class %d", (int)c);
+	if (!ap->have_class_id[c]) {
+		buf_init(&b, 256);
+		rc = folder_meta_format(&fm, &b);
+		if (rc == 0 && git_odb_hash(&ap->class_id[c], b.data, b.len,
+					    GIT_OBJECT_BLOB) < 0)
+			rc = ledger_git_err(-1, "cannot hash folder metadata");
+		buf_release(&b);
+		if (rc < 0)
+			return rc;
+		ap->have_class_id[c] = 1;
+	}
+	*out = ap->class_id[c];
 	return 0;
 }
 
@@ -791,8 +817,11 @@ static int entry_class(struct apply *ap, const git_index_entry *e,
 	git_oid id;
 	int rc;
 
+	/* Hashed, not written: naming a class costs no odb write (a write
+	 * of an object held "freshens" its file), so a check that reads a
+	 * folder's class costs what one that finds no folder does. */
 	for (int c = FOLDER_CLASS_PUBLIC; c <= FOLDER_CLASS_CONFIDENTIAL; c++)
-		if (class_blob(ap, (enum folder_class)c, &id) == 0 &&
+		if (class_id(ap, (enum folder_class)c, &id) == 0 &&
 		    git_oid_equal(&id, &e->id)) {
 			*own = (enum folder_class)c;
 			return 0;

@@ -123,12 +123,18 @@ req bob GET /v1/spaces/demo/members
 expect "a plain assistant lists no members" 403
 
 # --- case 7 and 5: the journal ---------------------------------------------
+# "last" and "more" too: counting the hidden rows would tell they exist.
 for u in bob dan ivan; do
 	req $u GET "/v1/spaces/demo/events?path=/Dept/Secret"
-	a="$CODE $(jv '.events | length')"
+	a="$CODE $(jv '.events | length') $(jv .last) $(jv .more)"
 	req $u GET "/v1/spaces/demo/events?path=/Dept/Nothing"
 	check_eq "case 7: $u: the journal of a hidden folder answers as an absent one's" \
-		"$CODE $(jv '.events | length')" "$a"
+		"$CODE $(jv '.events | length') $(jv .last) $(jv .more)" "$a"
+	req $u GET "/v1/spaces/demo/events?path=/Dept/Secret/plan.txt"
+	a="$CODE $(jv '.events | length') $(jv .last) $(jv .more)"
+	req $u GET "/v1/spaces/demo/events?path=/Dept/Nothing/plan.txt"
+	check_eq "case 7: $u: the journal of a hidden document answers as an absent one's" \
+		"$CODE $(jv '.events | length') $(jv .last) $(jv .more)" "$a"
 done
 req bob GET /v1/spaces/demo/changes
 SINCE=$(jv .head)
