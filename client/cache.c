@@ -37,7 +37,7 @@
 #include "common/err.h"
 #include "common/fsutil.h"
 
-#define MEM_SLOTS     8
+#define MEM_SLOTS     16
 #define TOUCH_EVERY_S 60
 #define NAME_LEN      32 /* binary form of the 64-hex file name */
 
@@ -667,6 +667,46 @@ static int chunk_ref(struct cache *c, const struct obj_id *id,
 		free(data);
 		return err_set(-ENOMEM, "out of memory");
 	}
+	return 0;
+}
+
+int cache_in_memory(struct cache *c, const struct obj_id *id)
+{
+	struct mchunk *m = mem_get(c, id);
+
+	if (!m)
+		return 0;
+	mem_unref(c, m);
+	return 1;
+}
+
+int cache_warm(struct cache *c, const struct obj_id *id)
+{
+	struct mchunk *m;
+	int rc = chunk_ref(c, id, &m);
+
+	if (rc == 0)
+		mem_unref(c, m);
+	return rc;
+}
+
+int cache_put_keep(struct cache *c, const struct obj_id *id, uint8_t *p,
+		   size_t n)
+{
+	struct mchunk *m;
+	int rc = cache_put(c, id, p, n);
+
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	/* a reader is about to want it: keep it decrypted, as a read
+	 * would have left it (mem_put takes p over) */
+	m = mem_put(c, id, p, n);
+	if (!m)
+		free(p);
+	else
+		mem_unref(c, m);
 	return 0;
 }
 

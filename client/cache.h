@@ -31,6 +31,16 @@ void cache_usage(struct cache *c, uint64_t *used, uint64_t *max);
 /* Store a chunk durably (temp + rename).  Idempotent. */
 int cache_put(struct cache *c, const struct obj_id *id, const void *p,
 	      size_t n);
+/* 1 when chunk id is among the decrypted chunks in memory, else 0. */
+int cache_in_memory(struct cache *c, const struct obj_id *id);
+/* Decrypt chunk id from the disk into memory (as a read does): 0, or
+ * -ENOENT when not cached, -EBADMSG (then removed). */
+int cache_warm(struct cache *c, const struct obj_id *id);
+/* cache_put, keeping the plaintext p (malloc'd, taken over, freed in any
+ * case) among the decrypted chunks in memory: for a chunk just fetched
+ * that a reader wants next, which then costs no decryption from disk. */
+int cache_put_keep(struct cache *c, const struct obj_id *id, uint8_t *p,
+		   size_t n);
 /*
  * Copy up to len bytes at off within chunk id into buf; returns bytes copied
  * or -ENOENT when not cached, -EBADMSG when the file fails to authenticate

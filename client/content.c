@@ -19,11 +19,18 @@
 #include <sys/stat.h>
 #include "client/cache.h"
 #include "client/deposit_rules.h"
+#include "client/prefetch.h"
 #include "client/staging.h"
 #include "client/staging_pool.h"
 #include "client/transport.h"
 #include "common/err.h"
 #include "common/log.h"
+
+/* Chunks kept asked for ahead of a reader that missed the cache (about
+ * 8 MiB), and the workers fetching them: enough to overlap the round
+ * trip, the server's work and the checks here on two cores or more. */
+#define PREFETCH_AHEAD	 8
+#define PREFETCH_THREADS 3
 
 struct base_arg {
 	struct fs *fs;
@@ -114,12 +121,79 @@ static int chunk_fetch(struct fs *fs, const struct manifest_chunk *c,
 		return err_set(-EPROTO, "chunk of %zu bytes where %u expected",
 			       len, c->size);
 	}
-	rc = cache_put(fs->cache, &c->id, data, len);
+	memcpy(buf, data + within, want);
+	/* kept decrypted too: the next FUSE reads are in the same chunk */
+	rc = cache_put_keep(fs->cache, &c->id, data, len);
 	if (rc < 0)
 		log_warn("cannot cache a chunk: %s", err_msg());
-	memcpy(buf, data + within, want);
-	free(data);
 	return 0;
+}
+
+/* Ahead of the reader means decrypted in memory: from the disk cache
+ * when there, else from the server. */
+static int pf_cached(void *arg, const struct manifest_chunk *c)
+{
+	struct fs *fs = arg;
+
+	return cache_in_memory(fs->cache, &c->id);
+}
+
+static int pf_fetch(void *arg, const struct manifest_chunk *c,
+		    const int *stop)
+{
+	struct fs *fs = arg;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = cache_warm(fs->cache, &c->id);
+	if (rc != -ENOENT && rc != -EBADMSG)
+		return rc;
+	rc = transport_get_chunk_stop(fs->t, fs->space, &c->id, stop, &data,
+				      &len);
+	if (rc == 0 && len != c->size)
+		rc = err_set(-EPROTO, "chunk of %zu bytes where %u expected",
+			     len, c->size);
+	if (rc == 0)
+		return cache_put_keep(fs->cache, &c->id, data, len);
+	free(data);
+	return rc;
+}
+
+int content_prefetch_start(struct fs *fs)
+{
+	struct prefetch_ops ops = { pf_cached, pf_fetch, fs };
+	const char *env = getenv("COFFRE_READ_AHEAD_THREADS");
+	unsigned threads = PREFETCH_THREADS;
+
+	/* 0 turns read-ahead off: a benchmark's baseline (bench/README.md) */
+	if (env && *env)
+		threads = (unsigned)strtoul(env, NULL, 10);
+	if (!threads)
+		return 0;
+	return prefetch_new(&fs->pf, &ops, threads, 4 * PREFETCH_AHEAD);
+}
+
+void content_prefetch_stop(struct fs *fs)
+{
+	prefetch_free(fs->pf);
+	fs->pf = NULL;
+}
+
+/* Once a read of m found a chunk not decrypted in memory, keep the
+ * PREFETCH_AHEAD chunks after chunk i asked for (prefetch.h), topped up by
+ * half that at a time. */
+static void read_ahead(struct fs *fs, struct chunk_map *m, size_t i)
+{
+	size_t from, to;
+
+	if (!fs->pf || !m->reading_ahead || m->ahead >= i + PREFETCH_AHEAD / 2)
+		return;
+	from = m->ahead > i + 1 ? m->ahead : i + 1;
+	to = i + 1 + PREFETCH_AHEAD < m->n ? i + 1 + PREFETCH_AHEAD : m->n;
+	if (from < to)
+		prefetch_ask(fs->pf, m->chunks + from, to - from);
+	m->ahead = to > m->ahead ? to : m->ahead;
 }
 
 ssize_t content_map_read(struct fs *fs, struct chunk_map *m, void *buf,
@@ -141,7 +215,19 @@ ssize_t content_map_read(struct fs *fs, struct chunk_map *m, void *buf,
 
 		if (want > size - done)
 			want = size - done;
+		/* a chunk not decrypted in memory yet: from now on the next
+		 * ones are made ready ahead of the reader */
+		if (fs->pf && !m->reading_ahead &&
+		    !cache_in_memory(fs->cache, &c->id)) {
+			m->reading_ahead = 1;
+			m->ahead = i + 1;
+		}
+		read_ahead(fs, m, i);
 		r = cache_read(fs->cache, &c->id, within, p + done, want);
+		if ((r == -ENOENT || r == -EBADMSG) && fs->pf &&
+		    prefetch_claim(fs->pf, c))
+			r = cache_read(fs->cache, &c->id, within, p + done,
+				       want);
 		if (r == -ENOENT || r == -EBADMSG) {
 			r = chunk_fetch(fs, c, within, p + done, want);
 			if (r == 0)

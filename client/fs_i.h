@@ -85,6 +85,10 @@ struct chunk_map {
 	size_t n;
 	struct manifest_chunk *chunks;
 	uint64_t *start; /* n + 1 entries: start[i] = offset of chunk i */
+	/* read-ahead (content.c): chunks below ahead were asked for; on
+	 * once a read of this map missed the cache */
+	size_t ahead;
+	int reading_ahead;
 };
 
 struct node {
@@ -212,6 +216,7 @@ struct fs {
 	struct crypto_key key;
 	struct transport *t;
 	struct cache *cache;
+	struct prefetch *pf; /* chunk read-ahead (prefetch.h); NULL: none */
 	struct queue *q;
 	char *staging_dir;
 	struct chunker chunker;
@@ -384,6 +389,9 @@ ssize_t content_deposit_read(struct fs *fs, struct node *n, struct staging *st,
 ssize_t content_base_read(void *arg, uint64_t off, void *buf, size_t n);
 ssize_t content_map_read(struct fs *fs, struct chunk_map *m, void *buf,
 			 size_t size, uint64_t off);
+/* Start and stop the chunk read-ahead of the drive (prefetch.h). */
+int content_prefetch_start(struct fs *fs);
+void content_prefetch_stop(struct fs *fs);
 int content_load_map(struct fs *fs, struct node *n, const char *doc,
 		     uint64_t version);
 

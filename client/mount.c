@@ -197,6 +197,9 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	rc = cache_open(&fs->cache, fs->cache_dir, &fs->key, o->cache_size);
 	if (rc < 0)
 		return explain(fs, rc);
+	/* without read-ahead, reads still work, one chunk at a time */
+	if (content_prefetch_start(fs) < 0)
+		log_warn("no chunk read-ahead: %s", err_msg());
 	rc = queue_open(&fs->q, fs->cache_dir, &fs->key);
 	if (rc < 0)
 		return explain(fs, rc);
@@ -229,6 +232,7 @@ static void fs_teardown(struct fs *fs)
 		free(p->hide);
 		free(p);
 	}
+	content_prefetch_stop(fs); /* its workers use the cache and transport */
 	if (fs->root || fs->inodes)
 		tree_release(fs);
 	queue_free(fs->q);

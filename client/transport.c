@@ -488,7 +488,15 @@ static int chunk_path(const char *space, const struct obj_id *id, char **out)
 int transport_get_chunk(struct transport *t, const char *space,
 			const struct obj_id *id, uint8_t **out, size_t *len)
 {
-	struct request rq = { .method = "GET", .reply_max = CHUNK_REPLY_MAX };
+	return transport_get_chunk_stop(t, space, id, NULL, out, len);
+}
+
+int transport_get_chunk_stop(struct transport *t, const char *space,
+			     const struct obj_id *id, const int *stop,
+			     uint8_t **out, size_t *len)
+{
+	struct request rq = { .method = "GET", .reply_max = CHUNK_REPLY_MAX,
+			      .stop = stop };
 	struct reply rp;
 	struct obj_id got;
 	char *path;

@@ -64,6 +64,11 @@ char *transport_escape(const char *s);
 /* GET a chunk; checks that the bytes hash to id (-EBADMSG otherwise). */
 int transport_get_chunk(struct transport *t, const char *space,
 			const struct obj_id *id, uint8_t **out, size_t *len);
+/* The same, cut short (-ECANCELED or a transport error) once *stop turns
+ * non-zero; stop may be NULL. */
+int transport_get_chunk_stop(struct transport *t, const char *space,
+			     const struct obj_id *id, const int *stop,
+			     uint8_t **out, size_t *len);
 /* PUT a chunk (n <= CHUNK_MAX). */
 int transport_put_chunk(struct transport *t, const char *space,
 			const struct obj_id *id, const void *p, size_t n);
