@@ -77,6 +77,9 @@ static const struct cli_help commands[] = {
 	  "  --reads     list reads instead\n"
 	  "  --by LOGIN  only the events of LOGIN\n"
 	  "  --json      one JSON array of events on standard output\n" },
+	{ "usage", "usage SPACE [--json]",
+	  "what a space holds (bytes after dedup, documents, versions) and its quota",
+	  "  --json  one JSON object on standard output\n" },
 	{ "logout", "logout", "end this device's session", NULL },
 	{ "sessions",
 	  "sessions [--revoke ID | --revoke-others | --revoke-all | --json]",
