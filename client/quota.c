@@ -3,7 +3,8 @@
  * space's usage, and the check the write path makes before a byte is
  * staged.  The server has the last word: a deposit it refuses for the
  * quota (another device filled the space) stays queued and is held, and
- * sent again until the quota is raised (sync.c).
+ * sent again until the quota is raised (sync.c).  The rule itself is
+ * quota_rule.c.
  */
 #include "client/quota.h"
 #include "client/fs_i.h"
@@ -14,19 +15,6 @@
 #include "client/transport.h"
 #include "common/err.h"
 #include "common/log.h"
-
-int quota_decide(uint64_t stored, uint64_t quota, uint64_t queued,
-		 uint64_t add)
-{
-	uint64_t total;
-
-	if (!quota || !add)
-		return 0;
-	if (__builtin_add_overflow(stored, queued, &total) ||
-	    __builtin_add_overflow(total, add, &total))
-		return -EDQUOT;
-	return total > quota ? -EDQUOT : 0;
-}
 
 int quota_refresh(struct fs *fs)
 {
