@@ -45,8 +45,13 @@ int quota_refresh(struct fs *fs)
 		pthread_mutex_unlock(&fs->lock);
 	} else {
 		/* an older server without usage, or offline: the server's
-		 * own check still holds */
+		 * own check still holds; not asked again before
+		 * QUOTA_STALE_MS, so an offline drive's writes do not wait
+		 * on the network */
 		log_debug("usage of '%s' not read: %s", fs->space, err_msg());
+		pthread_mutex_lock(&fs->lock);
+		fs->quota.read_ms = fs_now_ms();
+		pthread_mutex_unlock(&fs->lock);
 	}
 	json_decref(reply);
 	return rc;
@@ -55,6 +60,9 @@ int quota_refresh(struct fs *fs)
 /* A reading older than this is read again before a write is refused: the
  * quota may have been raised since (it makes no change to the feed). */
 #define QUOTA_FRESH_MS 1000
+/* A reading older than this is read again before any write: a quota set
+ * while nothing was committed reaches the drive within that time. */
+#define QUOTA_STALE_MS 10000
 
 static int check_once(struct fs *fs, struct node *n, uint64_t end,
 		      int64_t *read_ms)
@@ -99,7 +107,14 @@ static int check_once(struct fs *fs, struct node *n, uint64_t end,
 int quota_write_check(struct fs *fs, struct node *n, uint64_t end)
 {
 	int64_t read_ms;
-	int rc = check_once(fs, n, end, &read_ms);
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	read_ms = fs->quota.read_ms;
+	pthread_mutex_unlock(&fs->lock);
+	if (fs_now_ms() - read_ms > QUOTA_STALE_MS)
+		quota_refresh(fs);
+	rc = check_once(fs, n, end, &read_ms);
 
 	if (rc == -EDQUOT && fs_now_ms() - read_ms > QUOTA_FRESH_MS &&
 	    quota_refresh(fs) == 0)
