@@ -58,8 +58,10 @@ int quota_refresh(struct fs *fs)
 }
 
 /* A reading older than this is read again before a write is refused: the
- * quota may have been raised since (it makes no change to the feed). */
-#define QUOTA_FRESH_MS 1000
+ * quota may have been raised since (it makes no change to the feed).  Short:
+ * a refusal is rare, and the bound only spares the server a program that
+ * writes on after EDQUOT. */
+#define QUOTA_FRESH_MS 200
 /* A reading older than this is read again before any write: a quota set
  * while nothing was committed reaches the drive within that time. */
 #define QUOTA_STALE_MS 10000
