@@ -60,7 +60,7 @@ int cmd_usage(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 0 },
 					      { NULL, 0, NULL, 0 } };
-	static const char *const keys[] = { "space",	 "bytes", "documents",
+	static const char *const keys[] = { "space",	"bytes", "documents",
 					    "versions", "quota", "quota_from",
 					    NULL };
 	const char *vals[1] = { NULL };

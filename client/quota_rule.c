@@ -6,8 +6,7 @@
 
 #include <errno.h>
 
-int quota_decide(uint64_t stored, uint64_t quota, uint64_t queued,
-		 uint64_t add)
+int quota_decide(uint64_t stored, uint64_t quota, uint64_t queued, uint64_t add)
 {
 	uint64_t total;
 

@@ -41,8 +41,7 @@ int size_parse(const char *s, uint64_t *out)
 		return err_set(-EINVAL, "'%s' is not a size", s ? s : "");
 	for (; *p >= '0' && *p <= '9'; p++)
 		if (__builtin_mul_overflow(whole, 10, &whole) ||
-		    __builtin_add_overflow(whole, (uint64_t)(*p - '0'),
-					   &whole))
+		    __builtin_add_overflow(whole, (uint64_t)(*p - '0'), &whole))
 			return err_set(-ERANGE, "size '%s' is too large", s);
 	if (*p == '.') {
 		p++;
@@ -68,9 +67,9 @@ int size_parse(const char *s, uint64_t *out)
 		shift = 0;
 	}
 	if (*p)
-		return err_set(-EINVAL,
-			       "'%s' is not a size (bytes, or with K, M, G or T)",
-			       s);
+		return err_set(
+			-EINVAL,
+			"'%s' is not a size (bytes, or with K, M, G or T)", s);
 	if (shift == 0 && frac)
 		return err_set(-EINVAL, "'%s': a size in bytes is whole", s);
 	if (whole > (UINT64_MAX >> shift))
@@ -86,8 +85,8 @@ int size_parse(const char *s, uint64_t *out)
 
 void size_format(uint64_t n, char *out, size_t outlen)
 {
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB",
-					    "PiB", "EiB" };
+	static const char *const unit[] = { "KiB", "MiB", "GiB",
+					    "TiB", "PiB", "EiB" };
 	int u = -1;
 	uint64_t div = 1, tenth;
 

@@ -480,8 +480,7 @@ int admin_space_path(const char *datadir, const char *space)
 	return 0;
 }
 
-int admin_space_quota(const char *datadir, const char *space,
-		      const char *size)
+int admin_space_quota(const char *datadir, const char *space, const char *size)
 {
 	char path[PATH_MAX];
 	struct index *ix = NULL;

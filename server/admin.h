@@ -25,8 +25,7 @@ int admin_space_path(const char *datadir, const char *space);
  * for unlimited (whatever quota_default says).  Takes effect at once, on
  * a running coffred too: the quota is read at each commit.
  */
-int admin_space_quota(const char *datadir, const char *space,
-		      const char *size);
+int admin_space_quota(const char *datadir, const char *space, const char *size);
 
 /* +E.164: '+' then 8..15 digits, the first not 0.  0 or -EINVAL. */
 int phone_validate(const char *phone);

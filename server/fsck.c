@@ -843,7 +843,8 @@ static void check_usage(struct fsck *f)
 			(unsigned long long)u.bytes, distinct,
 			(unsigned long long)bytes);
 	if (u.versions != f->nversions)
-		problem(f, "usage: the index counts %llu versions, it holds %lu",
+		problem(f,
+			"usage: the index counts %llu versions, it holds %lu",
 			(unsigned long long)u.versions, f->nversions);
 	if (u.documents != docs)
 		problem(f,

@@ -544,8 +544,7 @@ int index_throttle_forgive(struct index *ix, const char *key, int lift)
 	return ix->ops->throttle_forgive(ix->state, key, lift);
 }
 
-int index_usage_get(struct index *ix, const char *space,
-		    struct index_usage *u)
+int index_usage_get(struct index *ix, const char *space, struct index_usage *u)
 {
 	return ix->ops->usage_get(ix->state, space, u);
 }

@@ -186,8 +186,7 @@ struct index_usage {
 	int64_t quota;
 };
 /* Zeros and quota -1 for a space that has recorded nothing yet. */
-int index_usage_get(struct index *ix, const char *space,
-		    struct index_usage *u);
+int index_usage_get(struct index *ix, const char *space, struct index_usage *u);
 /* Set the space's own quota (see above); -1 drops it. */
 int index_quota_set(struct index *ix, const char *space, int64_t quota);
 /* 1 when some version of space names the chunk (64 hex), 0 when none. */

@@ -223,8 +223,8 @@ static int schema_check(struct pg_conn *c, const char *url, int create)
 			     url, version, PG_SCHEMA_VERSION);
 	for (version = version ? version : 1;
 	     rc == 0 && version < PG_SCHEMA_VERSION; version++)
-		rc = q(c, NULL, "upgrade the schema", pg_migrate[version - 1], 0,
-		       NULL);
+		rc = q(c, NULL, "upgrade the schema", pg_migrate[version - 1],
+		       0, NULL);
 	if (rc == 0)
 		rc = q(c, NULL, "commit the schema", "COMMIT", 0, NULL);
 	else

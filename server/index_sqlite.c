@@ -1296,9 +1296,10 @@ static int sq_usage_get(void *state, const char *space, struct index_usage *u)
 	int rc;
 
 	*u = (struct index_usage){ .quota = -1 };
-	rc = sq_one(state,
-		    ONCE("SELECT bytes, documents, versions, quota FROM space_usage WHERE space = ?1"),
-		    ARGS(TXT(space)), "read a space's usage", row_usage, u);
+	rc = sq_one(
+		state,
+		ONCE("SELECT bytes, documents, versions, quota FROM space_usage WHERE space = ?1"),
+		ARGS(TXT(space)), "read a space's usage", row_usage, u);
 	return rc == SQ_NO_ROW ? 0 : rc;
 }
 
@@ -1307,7 +1308,8 @@ static int sq_quota_set(void *state, const char *space, int64_t quota)
 	return sq_exec(
 		state,
 		ONCE("INSERT INTO space_usage(space, quota) VALUES(?1, ?2) ON CONFLICT(space) DO UPDATE SET quota = excluded.quota"),
-		ARGS(TXT(space), quota < 0 ? (struct sq_arg)SKIP : (struct sq_arg)INT(quota)),
+		ARGS(TXT(space), quota < 0 ? (struct sq_arg)SKIP :
+					     (struct sq_arg)INT(quota)),
 		"set a space's quota", NULL);
 }
 

@@ -132,8 +132,9 @@ void quota_batch_forget(struct space *sp, struct index *ix,
 		}
 	}
 	if (rc < 0)
-		log_error("space '%s': chunks of a batch over quota not removed: %s",
-			  sp->name, err_msg());
+		log_error(
+			"space '%s': chunks of a batch over quota not removed: %s",
+			sp->name, err_msg());
 	else if (gone)
 		log_info("space '%s': %zu chunks of a batch over quota removed",
 			 sp->name, gone);

@@ -142,8 +142,9 @@ static void check_usage(const char *name, struct index *ix)
 	is_int(index_chunk_known(ix, "s1", c2), 0,
 	       "%s: a chunk never named is not", name);
 	/* the shared chunk, a new one named twice in one manifest */
-	snprintf(m, sizeof(m), "doc d2\nversion 1\nchunk %s 3\nchunk %s 4\nchunk %s 4\n",
-		 c1, c2, c2);
+	snprintf(m, sizeof(m),
+		 "doc d2\nversion 1\nchunk %s 3\nchunk %s 4\nchunk %s 4\n", c1,
+		 c2, c2);
 	ok(index_record(ix, "s1", "alice", 1, &v, 1, NULL, 0) == 0 &&
 		   index_usage_get(ix, "s1", &u) == 0 && u.bytes == 7 &&
 		   u.documents == 2 && u.versions == 3,
@@ -291,14 +292,14 @@ static void check_sqlite_migration(const char *path)
 
 	rc = sqlite3_open(path, &db);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db,
-				  "DROP TABLE space_usage; PRAGMA user_version = 4;",
-				  NULL, NULL, NULL);
+		rc = sqlite3_exec(
+			db, "DROP TABLE space_usage; PRAGMA user_version = 4;",
+			NULL, NULL, NULL);
 	sqlite3_close(db);
 	ok(rc == SQLITE_OK, "sqlite: the index taken back to version 4");
-	ok(index_open(&ix, path, 0) == 0 && index_usage_get(ix, "s1", &u) == 0 &&
-		   u.bytes == 7 && u.documents == 2 && u.versions == 3 &&
-		   u.quota == -1,
+	ok(index_open(&ix, path, 0) == 0 &&
+		   index_usage_get(ix, "s1", &u) == 0 && u.bytes == 7 &&
+		   u.documents == 2 && u.versions == 3 && u.quota == -1,
 	   "sqlite: the migration computes the usage once from the versions");
 	index_free(ix);
 }
