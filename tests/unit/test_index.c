@@ -21,6 +21,7 @@
 #include "server/invite.h"
 #include "tests/lib/tap.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #define THREADS 4
@@ -304,6 +305,27 @@ static void check_sqlite_migration(const char *path)
 	index_free(ix);
 }
 
+/* The same for PostgreSQL: version 2 taken back to 1, opened again. */
+static void check_pg_migration(const char *url)
+{
+	struct index_usage u;
+	struct index *ix = NULL;
+	PGconn *db = PQconnectdb(url);
+	PGresult *res = PQexec(
+		db,
+		"DROP TABLE space_usage; UPDATE coffre_schema SET version = 1");
+	int done = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	PQfinish(db);
+	ok(done, "postgresql: the index taken back to version 1");
+	ok(index_open(&ix, url, 0) == 0 && index_usage_get(ix, "s1", &u) == 0 &&
+		   u.bytes == 7 && u.documents == 2 && u.versions == 3 &&
+		   u.quota == -1,
+	   "postgresql: the migration computes the usage once from the versions");
+	index_free(ix);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/coffre-test-index.XXXXXX", path[256], cmd[1024];
@@ -343,6 +365,7 @@ int main(void)
 		printf("ok %d # SKIP postgresql: %s\n", ++tap_count, why);
 	} else {
 		check_backend("postgresql", url);
+		check_pg_migration(url);
 	}
 	snprintf(
 		cmd, sizeof(cmd),
