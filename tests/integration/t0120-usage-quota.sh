@@ -90,6 +90,30 @@ check_eq "... quota_exceeded" quota_exceeded "$(json_get "$T/put.json" "j['error
 read -r wb2 wn2 < <(walk)
 check_eq "... and not stored" "$wn" "$wn2"
 
+# a commit past the quota through the API: two chunks that fit alone, not
+# together; refused whole, and both chunk files removed
+head -c 2M /dev/urandom >"$T/x1"
+head -c 2M /dev/urandom >"$T/x2"
+cat "$T/x1" "$T/x2" >"$T/x12"
+for x in x1 x2; do
+	api "$T/put.json" PUT "/v1/spaces/demo/chunks/$(sha256_of "$T/$x")" \
+		-H "Authorization: Bearer $TOK" --data-binary @"$T/$x" >"$T/st.$x"
+done
+check_eq "two chunks that fit alone are uploaded" "201 201" "$(cat "$T/st.x1") $(cat "$T/st.x2")"
+read -r wb2 wn2 < <(walk)
+check_eq "... their files are there meanwhile" $((wn + 2)) "$wn2"
+body=$(printf '{"ops": [{"op": "deposit", "path": "/x12", "size": %s, "sha256": "%s", "chunks": [["%s", 2097152], ["%s", 2097152]]}]}' \
+	4194304 "$(sha256_of "$T/x12")" "$(sha256_of "$T/x1")" "$(sha256_of "$T/x2")")
+st=$(api "$T/commit.json" POST /v1/spaces/demo/commits -H "Authorization: Bearer $TOK" \
+	-H 'Content-Type: application/json' -d "$body")
+check_eq "a commit naming both: 507" 507 "$st"
+check_eq "... quota_exceeded" quota_exceeded "$(json_get "$T/commit.json" "j['error']['code']")"
+check "... the message gives the figures" grep -q "$stored bytes stored + 4194304 new would pass its quota of $quota bytes" "$T/commit.json"
+read -r wb2 wn2 < <(walk)
+check_eq "... and neither chunk is kept" "$stored $wn" "$wb2 $wn2"
+check "... no version of it" sh -c \
+	"! git --git-dir '$(ledger demo)' log --format=%B main | grep -q x12"
+
 # the drive learns the quota within 10 s, or at its next commit
 touch "$A/marker"
 check "a marker deposited (the drive reads the usage after it)" client_sync a
