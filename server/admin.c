@@ -485,12 +485,14 @@ int admin_space_quota(const char *datadir, const char *space, const char *size)
 	char path[PATH_MAX];
 	struct index *ix = NULL;
 	uint64_t bytes = 0;
-	int rc;
+	int drop = 0, rc;
 
 	rc = check_ident("space name", space);
 	if (rc < 0)
 		return rc;
-	if (strcmp(size, "none")) {
+	if (!strcmp(size, "default")) {
+		drop = 1; /* the space follows quota_default again */
+	} else if (strcmp(size, "none")) {
 		rc = size_parse(size, &bytes);
 		if (rc == 0 && bytes > INT64_MAX)
 			rc = err_set(-ERANGE, "size '%s' is too large", size);
@@ -508,7 +510,7 @@ int admin_space_quota(const char *datadir, const char *space, const char *size)
 		rc = open_index(datadir, NULL, &ix);
 	/* 0 in the index: unlimited, whatever the default */
 	if (rc == 0)
-		rc = index_quota_set(ix, space, (int64_t)bytes);
+		rc = index_quota_set(ix, space, drop ? -1 : (int64_t)bytes);
 	index_free(ix);
 	return rc;
 }

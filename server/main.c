@@ -24,7 +24,7 @@ static const char usage_text[] =
 	"       coffred user add DATADIR LOGIN --phone +E164 --password-file FILE\n"
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association]\n"
 	"       coffred space path DATADIR SPACE\n"
-	"       coffred space quota DATADIR SPACE SIZE|none\n"
+	"       coffred space quota DATADIR SPACE SIZE|none|default\n"
 	"       coffred key export DATADIR --allowed-signers|--tsa-ca\n"
 	"       coffred fsck DATADIR [SPACE]\n"
 	"       coffred help [COMMAND] | COMMAND --help\n";
@@ -41,7 +41,7 @@ static const struct {
 	{ "space create", "create a space with its owner and ledger" },
 	{ "space path", "print the space's bare git ledger" },
 	{ "space quota",
-	  "set the bytes a space may hold (K, M, G, T; none: unlimited)" },
+	  "set the bytes a space may hold (K, M, G, T; none: unlimited; default: quota_default)" },
 	{ "key export", "print the public keys that verify the history" },
 	{ "fsck",
 	  "check that chunks, ledger, index, signatures and timestamps agree" },

@@ -165,6 +165,18 @@ usage_json
 read -r wb wn < <(walk)
 check_eq "usage: the walk once everything is in" "$wb" "$(figure bytes)"
 check_eq "... unlimited again" None "$(figure quota)"
+
+# --- quota_default: for a space without a quota of its own -----------------
+check "the space's own quota dropped" "$COFFRED" space quota "$D" demo default
+echo "quota_default = 10M" >>"$D/coffred.conf"
+kill -HUP "$SERVER_PID"
+has_default() { usage_json && [ "$(figure quota_from)" = default ]; }
+check "quota_default applies once coffred.conf is reloaded" wait_for has_default
+check_eq "... 10M" 10485760 "$(figure quota)"
+touch "$A/marker2"
+check "a marker deposited (the drive reads the usage after it)" client_sync a
+head -c 4M /dev/urandom >"$T/over"
+check "a cp past quota_default fails too" sh -c '! cp "$1" "$2/over" 2>/dev/null' _ "$T/over" "$A"
 check "coffred fsck clean at the end" "$COFFRED" fsck "$D"
 client_umount a
 client_umount b
