@@ -953,18 +953,27 @@ static char *conflict_path(const char *path)
 /*
  * The server refused the batch for the space's quota (fs->lock held): it
  * stays queued, whole, and is sent again at each backoff until the quota
- * is raised or room is made; said once on the root (user.coffre.error,
- * `coffre status`), not at every retry.
+ * is raised or room is made.  Said on the root (user.coffre.error,
+ * `coffre status`) at each refusal, stamped like a full disk's, so that
+ * `coffre sync --wait` reports it rather than waiting out its timeout.
  */
 static void quota_held(struct fs *fs, const char *msg)
 {
-	if (fs->quota.held_since_ms)
-		return;
-	fs->quota.held_since_ms = fs_now_ms();
-	snprintf(fs->last_error, sizeof(fs->last_error),
-		 "held: %.300s; kept queued until the quota is raised", msg);
+	int64_t ms = fs_now_ms();
+	time_t now = (time_t)(ms / 1000);
+	struct tm tm;
+	char at[16] = "";
+
+	if (!fs->quota.held_since_ms)
+		fs->quota.held_since_ms = ms;
+	if (gmtime_r(&now, &tm))
+		strftime(at, sizeof(at), "%H:%M:%S", &tm);
+	snprintf(
+		fs->last_error, sizeof(fs->last_error),
+		"held at %s.%03dZ, kept queued until the quota is raised: %.300s",
+		at, (int)(ms % 1000), msg);
 	fs->errors++;
-	fs->last_error_ms = fs_now_ms();
+	fs->last_error_ms = ms;
 }
 
 /* A permanent error on b->ops[bad] (fs->lock held). */
