@@ -37,7 +37,8 @@ static const struct cli_help commands[] = {
 	  "  bound, the last error.\n"
 	  "  --json  one JSON object per drive, one a line\n"
 	  "  Exit status 1 when a drive needs attention: offline with changes\n"
-	  "  queued, or an error since the last successful sync.\n" },
+	  "  queued, deposits held for the space's quota, or an error since\n"
+	  "  the last successful sync.\n" },
 	{ "versions", "versions PATH [--json]",
 	  "list the versions of a document: N, deposited at, by, size, SHA-256",
 	  "  --json  one JSON array of records on standard output\n" },
@@ -77,6 +78,9 @@ static const struct cli_help commands[] = {
 	  "  --reads     list reads instead\n"
 	  "  --by LOGIN  only the events of LOGIN\n"
 	  "  --json      one JSON array of events on standard output\n" },
+	{ "usage", "usage SPACE [--json]",
+	  "what a space holds (bytes after dedup, documents, versions) and its quota",
+	  "  --json  one JSON object on standard output\n" },
 	{ "logout", "logout", "end this device's session", NULL },
 	{ "sessions",
 	  "sessions [--revoke ID | --revoke-others | --revoke-all | --json]",

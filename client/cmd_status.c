@@ -64,6 +64,8 @@ static const char *attention(json_t *o)
 	if (!json_is_true(json_object_get(o, "online")) &&
 	    num(o, "queued", "changes") > 0)
 		return "offline with changes queued";
+	if (str(json_object_get(o, "quota"), "held_since")[0])
+		return "deposits held: the space's quota is exceeded";
 	/* RFC 3339 UTC times of one format compare as strings */
 	if (str(o, "last_error")[0] && err_at[0] &&
 	    strcmp(err_at, sync_at) >= 0)
@@ -95,6 +97,14 @@ static void print_human(const char *mnt, json_t *o)
 	} else {
 		printf("  cache: %s (unbounded)\n", a);
 	}
+	if (num(o, "quota", "limit") > 0) {
+		human(a, sizeof(a), (double)num(o, "quota", "bytes"));
+		human(b, sizeof(b), (double)num(o, "quota", "limit"));
+		printf("  quota: %s stored of %s\n", a, b);
+	}
+	if (str(json_object_get(o, "quota"), "held_since")[0])
+		printf("  held since %s: over the space's quota, kept queued until it is raised\n",
+		       str(json_object_get(o, "quota"), "held_since"));
 	if (str(o, "last_error")[0])
 		printf("  last error: %s (at %s)\n", str(o, "last_error"),
 		       str(o, "last_error_at"));

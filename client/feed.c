@@ -179,6 +179,7 @@ static int feed_poll(struct fs *fs, char head[41], int *moved)
 		} else {
 			apply_changes(fs, changed);
 		}
+		quota_refresh(fs); /* another device may have deposited */
 	}
 	json_decref(reply);
 	return 0;

@@ -272,6 +272,16 @@ struct fs {
 	/* when the idle sync engine wakes by itself, 0 when it does not
 	 * (fs->lock) */
 	int64_t sync_sleep_until;
+
+	/* the space's usage and quota as last read from the server
+	 * (quota.c), and since when a deposit has been held for the quota
+	 * (0: none is); protected by fs->lock */
+	struct fs_quota {
+		int known;
+		uint64_t bytes, limit; /* limit 0: unlimited */
+		int64_t read_ms;       /* fs_now_ms() of the last reading */
+		int64_t held_since_ms;
+	} quota;
 };
 
 int64_t fs_now_ms(void);
@@ -279,6 +289,15 @@ int64_t fs_now_ms(void);
 /* status.c: the drive's state as a JSON object (user.coffre.status on the
  * root), malloc'd; called WITHOUT fs->lock. */
 char *fs_status_json(struct fs *fs);
+
+/* quota.c: the space's quota on the drive (see quota.h) */
+/* Read the usage and quota from the server; without fs->lock.  A
+ * failure keeps what was known. */
+int quota_refresh(struct fs *fs);
+/* Called without fs->lock before a write of n ending at end (create: n
+ * NULL, end 0): 0, or -EDQUOT with err_set() when the bytes known stored,
+ * those queued and this write's would pass the quota. */
+int quota_write_check(struct fs *fs, struct node *n, uint64_t end);
 
 /* tree.c (callers hold fs->lock unless said otherwise) */
 int tree_init(struct fs *fs);

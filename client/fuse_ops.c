@@ -843,6 +843,8 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	rc = rights_check(fs, p, RIGHTS_DEPOSIT);
 	if (rc == 0)
+		rc = quota_write_check(fs, NULL, 0); /* a full space: EDQUOT */
+	if (rc == 0)
 		rc = nameop_create(fs, p, name, mode, fi->flags, &n);
 	put(fs, p);
 	if (rc < 0) {
@@ -964,6 +966,15 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (h->flushed_unwritten) {
 		nameop_write_after_flush(fs, h->n);
 		h->flushed_unwritten = 0;
+	}
+	/* past the space's quota: refused now, as the upload after close
+	 * would be, and the file's close deposits nothing (a torn write) */
+	r = quota_write_check(fs, h->n, (uint64_t)off + size);
+	if (r < 0) {
+		log_warn("write to '%s' refused: %s", h->n->name, err_msg());
+		wback_fail(fs, h->n, (int)r);
+		fuse_reply_err(req, EDQUOT);
+		return;
 	}
 	if (size >= WBACK_MIN_ASYNC) {
 		r = wback_write(fs, h->n, buf, size, (uint64_t)off);

@@ -784,6 +784,7 @@ static const struct command {
 	{ "revoke", cmd_revoke },
 	{ "delegate-admin", cmd_delegate_admin },
 	{ "log", cmd_log },
+	{ "usage", cmd_usage },
 	{ "logout", cmd_logout },
 	{ "sessions", cmd_sessions },
 	{ "passwd", cmd_passwd },

@@ -186,6 +186,9 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	if (rc < 0)
 		return explain(fs, rc);
 	chunker_init(&fs->chunker, seed);
+	/* the quota the write path checks; unknown offline (the server
+	 * still refuses what does not fit) */
+	quota_refresh(fs);
 
 	p = path_join(fs->cache_dir, "staging");
 	if (!p || (fs->staging_dir = p, mkdir_p(p, 0700) < 0))

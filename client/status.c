@@ -59,6 +59,18 @@ char *fs_status_json(struct fs *fs)
 		(json_int_t)used, "max", (json_int_t)max, "last_error",
 		fs->last_error, "last_error_at", time_json(last_error_ms),
 		"errors", (json_int_t)fs->errors);
+	if (o)
+		json_object_set_new(
+			o, "quota",
+			json_pack("{s:b, s:I, s:o, s:o}", "known",
+				  fs->quota.known, "bytes",
+				  (json_int_t)fs->quota.bytes, "limit",
+				  fs->quota.limit ?
+					  json_integer(
+						  (json_int_t)fs->quota.limit) :
+					  json_null(),
+				  "held_since",
+				  time_json(fs->quota.held_since_ms)));
 	pthread_mutex_unlock(&fs->lock);
 	if (!o)
 		return NULL;

@@ -744,6 +744,10 @@ static int batch_send(struct fs *fs, struct batch *b, json_t **reply,
 	for (i = 0; i < b->n; i++)
 		nsend += !b->ops[i].landed;
 	rc = upload_missing(fs, b);
+	/* a chunk over the quota: the commit goes anyway, so the server
+	 * refuses the batch whole and removes what it got of it */
+	if (rc == -EDQUOT)
+		rc = 0;
 	if (rc < 0) {
 		/* an upload refused with a permanent code is the server's
 		 * verdict on bytes it did not get: retry them later */
@@ -946,6 +950,32 @@ static char *conflict_path(const char *path)
 	return out;
 }
 
+/*
+ * The server refused the batch for the space's quota (fs->lock held): it
+ * stays queued, whole, and is sent again at each backoff until the quota
+ * is raised or room is made.  Said on the root (user.coffre.error,
+ * `coffre status`) at each refusal, stamped like a full disk's, so that
+ * `coffre sync --wait` reports it rather than waiting out its timeout.
+ */
+static void quota_held(struct fs *fs, const char *msg)
+{
+	int64_t ms = fs_now_ms();
+	time_t now = (time_t)(ms / 1000);
+	struct tm tm;
+	char at[16] = "";
+
+	if (!fs->quota.held_since_ms)
+		fs->quota.held_since_ms = ms;
+	if (gmtime_r(&now, &tm))
+		strftime(at, sizeof(at), "%H:%M:%S", &tm);
+	snprintf(
+		fs->last_error, sizeof(fs->last_error),
+		"held at %s.%03dZ, kept queued until the quota is raised: %.300s",
+		at, (int)(ms % 1000), msg);
+	fs->errors++;
+	fs->last_error_ms = ms;
+}
+
 /* A permanent error on b->ops[bad] (fs->lock held). */
 static void batch_failed_op(struct fs *fs, struct batch *b, size_t bad, int rc,
 			    const char *msg)
@@ -1096,10 +1126,15 @@ static void *sync_main(void *arg)
 		}
 		pthread_mutex_lock(&fs->lock);
 		if (rc == 0) {
+			/* what the space holds now, for the write path */
+			pthread_mutex_unlock(&fs->lock);
+			quota_refresh(fs);
+			pthread_mutex_lock(&fs->lock);
 			batch_applied(fs, &b, reply);
 			fs->commit_gen++;
 			fs->last_sync_ms = fs_now_ms();
 			fs->offline_since_ms = 0;
+			fs->quota.held_since_ms = 0;
 			log_debug("committed %zu operations", b.n);
 			backoff = 0;
 			max_ops = BATCH_MAX_OPS;
@@ -1120,7 +1155,8 @@ static void *sync_main(void *arg)
 			int64_t until;
 
 			backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
-			if (!fs->offline_since_ms)
+			/* held for the quota, the server answered: online */
+			if (!fs->offline_since_ms && rc != -EDQUOT)
 				fs->offline_since_ms = fs_now_ms();
 			if (backoff > BACKOFF_MAX_MS)
 				backoff = BACKOFF_MAX_MS;
@@ -1146,6 +1182,8 @@ static void *sync_main(void *arg)
 				fs->errors++;
 				fs->last_error_ms = fs_now_ms();
 			}
+			if (rc == -EDQUOT)
+				quota_held(fs, msg);
 			batch_put(fs, &b);
 			until = fs_now_ms() + backoff;
 			ts.tv_sec = until / 1000;

@@ -189,6 +189,8 @@ static int errno_for(long status, const char *code)
 {
 	if (status == 409 && strcmp(code, "chunk_missing") == 0)
 		return -ENODATA;
+	if (status == 507 && strcmp(code, "quota_exceeded") == 0)
+		return -EDQUOT;
 	switch (status) {
 	case 400:
 		return -EINVAL;

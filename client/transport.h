@@ -18,6 +18,7 @@
  *   422 hash_mismatch                         -> -EBADMSG
  *   429 too_many                              -> -EAGAIN
  *   507 no_space                              -> -ENOSPC
+ *   507 quota_exceeded                        -> -EDQUOT
  * with err_set() carrying the server's message.
  */
 #ifndef COFFRE_CLIENT_TRANSPORT_H

@@ -298,6 +298,16 @@ int wback_drain(struct fs *fs, struct node *n)
 	return err;
 }
 
+void wback_fail(struct fs *fs, struct node *n, int err)
+{
+	if (!fs->wb)
+		return;
+	pthread_mutex_lock(&fs->wb->lock);
+	if (!n->wb_err)
+		n->wb_err = err;
+	pthread_mutex_unlock(&fs->wb->lock);
+}
+
 void wback_reset(struct fs *fs, struct node *n)
 {
 	if (!fs->wb)

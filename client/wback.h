@@ -48,6 +48,9 @@ int wback_write(struct fs *fs, struct node *n, const void *buf, size_t size,
 /* Wait until n's queued writes are applied.  Returns the node's pending
  * write error, 0 when none (it stays set: see wback_reset). */
 int wback_drain(struct fs *fs, struct node *n);
+/* Keep err as n's pending write error unless one is kept already: a write
+ * refused before it was queued (the quota) tears the content alike. */
+void wback_fail(struct fs *fs, struct node *n, int err);
 /* Forget n's pending write error (the last write handle is gone). */
 void wback_reset(struct fs *fs, struct node *n);
 

@@ -27,6 +27,7 @@
 
 #include "common/crypto.h"
 #include "common/err.h"
+#include "common/size.h"
 #include "common/fsutil.h"
 #include "common/path.h"
 #include "server/access.h"
@@ -477,4 +478,39 @@ int admin_space_path(const char *datadir, const char *space)
 	if (printf("%s\n", real) < 0 || fflush(stdout) != 0)
 		return err_set(-EIO, "cannot write to stdout");
 	return 0;
+}
+
+int admin_space_quota(const char *datadir, const char *space, const char *size)
+{
+	char path[PATH_MAX];
+	struct index *ix = NULL;
+	uint64_t bytes = 0;
+	int drop = 0, rc;
+
+	rc = check_ident("space name", space);
+	if (rc < 0)
+		return rc;
+	if (!strcmp(size, "default")) {
+		drop = 1; /* the space follows quota_default again */
+	} else if (strcmp(size, "none")) {
+		rc = size_parse(size, &bytes);
+		if (rc == 0 && bytes > INT64_MAX)
+			rc = err_set(-ERANGE, "size '%s' is too large", size);
+		if (rc < 0)
+			return rc;
+		if (bytes == 0)
+			return err_set(
+				-EINVAL,
+				"a quota of 0 bytes: say none for unlimited");
+	}
+	rc = space_dir_path(path, sizeof(path), datadir, space, NULL);
+	if (rc == 0 && access(path, F_OK) != 0)
+		rc = err_set(-ENOENT, "no such space '%s'", space);
+	if (rc == 0)
+		rc = open_index(datadir, NULL, &ix);
+	/* 0 in the index: unlimited, whatever the default */
+	if (rc == 0)
+		rc = index_quota_set(ix, space, drop ? -1 : (int64_t)bytes);
+	index_free(ix);
+	return rc;
 }

@@ -20,6 +20,13 @@ int admin_space_create(const char *datadir, const char *space,
 		       const char *owner, const char *kind);
 /* Print the absolute path of the space's bare repository on stdout. */
 int admin_space_path(const char *datadir, const char *space);
+/*
+ * Set the space's own quota: size in bytes or with K, M, G or T, "none"
+ * for unlimited (whatever quota_default says), "default" to drop it (the
+ * space follows quota_default again).  Takes effect at once, on
+ * a running coffred too: the quota is read at each commit.
+ */
+int admin_space_quota(const char *datadir, const char *space, const char *size);
 
 /* +E.164: '+' then 8..15 digits, the first not 0.  0 or -EINVAL. */
 int phone_validate(const char *phone);

@@ -214,6 +214,7 @@ ROUTE(r_grant, "POST", "grant", HTTP_BODY_JSON, AUTH_READ, api_grant);
 ROUTE(r_revoke, "DELETE", "revoke", HTTP_BODY_NONE, AUTH_READ, api_grant);
 ROUTE(r_class, "POST", "class", HTTP_BODY_JSON, AUTH_READ, api_class);
 ROUTE(r_events, "GET", "events", HTTP_BODY_NONE, AUTH_READ, api_events_list);
+ROUTE(r_usage, "GET", "usage", HTTP_BODY_NONE, AUTH_READ, api_usage);
 /* READS_MAX reads of about 100 bytes each. */
 static const struct http_route r_reads = {
 	.method = "POST",
@@ -320,6 +321,8 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_changes, NULL);
 	if (n == 3 && !strcmp(seg[2], "commits"))
 		return pick(req, method, &r_commits, NULL);
+	if (n == 3 && !strcmp(seg[2], "usage"))
+		return pick(req, method, &r_usage, NULL);
 	if (n == 3 && !strcmp(seg[2], "members"))
 		return pick(req, method, &r_members, &r_member_add);
 	if (n == 4 && !strcmp(seg[2], "members")) {

@@ -45,6 +45,7 @@ int api_invitations(struct http_req *req);
 int api_invitation_answer(struct http_req *req);
 int api_spaces_list(struct http_req *req);
 int api_space_info(struct http_req *req);
+int api_usage(struct http_req *req); /* api_usage.c */
 int api_tree(struct http_req *req);
 int api_stat(struct http_req *req);
 int api_changes(struct http_req *req); /* api_changes.c: the change feed */

@@ -20,6 +20,7 @@
 #include "server/chunkstore.h"
 #include "server/index.h"
 #include "server/policy.h"
+#include "server/quota.h"
 #include "server/server.h"
 #include "server/spaces.h"
 
@@ -141,6 +142,23 @@ int api_chunks_missing(struct http_req *req)
 			       json_pack("{s:o}", "missing", missing));
 }
 
+/*
+ * A new chunk past the space's quota is refused before a byte of it is
+ * stored (507 quota_exceeded): one that could not fit even alone.  A chunk
+ * counts only once a version names it, so the commit checks the batch as
+ * a whole (api_commits.c) and removes what it uploaded if refused.
+ */
+static int chunk_fits(struct http_req *req)
+{
+	struct index_usage u;
+	int rc = index_usage_get(req->srv->ix, req->space_name, &u);
+
+	return rc < 0 ? rc :
+			quota_check(req->space_name, u.bytes,
+				    req->content_length,
+				    quota_in_force(req->srv, &u));
+}
+
 int api_chunk_put_begin(struct http_req *req)
 {
 	int rc;
@@ -168,6 +186,9 @@ int api_chunk_put_begin(struct http_req *req)
 		return rc;
 	if (rc == 1)
 		return hash_new(&req->verify);
+	rc = chunk_fits(req);
+	if (rc < 0)
+		return rc;
 	return chunkstore_writer_new(req->space->chunks, &req->chunk_id,
 				     &req->writer);
 }

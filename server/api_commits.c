@@ -20,6 +20,7 @@
 #include "server/api.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "server/access_batch.h"
 #include "server/index.h"
 #include "server/ledger.h"
+#include "server/quota.h"
 #include "server/server.h"
 #include "server/spaces.h"
 #include "server/statement.h"
@@ -611,6 +613,39 @@ static int ops_digest(json_t *ops, char out[OBJ_ID_HEX_LEN + 1])
 	return 0;
 }
 
+/*
+ * The space's quota (quota.h), checked before the ledger is touched, with
+ * sp->usage_lock held.  Over it: 507 quota_exceeded, and the chunks
+ * uploaded for the batch that no version names are removed, so nothing
+ * of it stays.  1 when refused (the reply is queued), 0 when it fits.
+ */
+static int quota_refused(struct http_req *req, const struct batch *b)
+{
+	struct index_usage u;
+	uint64_t quota, add = 0;
+	char why[512];
+	int rc;
+
+	rc = index_usage_get(req->srv->ix, req->space_name, &u);
+	quota = rc == 0 ? quota_in_force(req->srv, &u) : 0;
+	if (rc == 0 && quota)
+		rc = quota_batch_bytes(req->srv->ix, req->space_name, b->ops,
+				       b->nops, &add);
+	if (rc == 0)
+		rc = quota_check(req->space_name, u.bytes, add, quota);
+	if (rc == 0)
+		return 0;
+	/* err_msg() lives in the buffer the removal's messages rewrite */
+	snprintf(why, sizeof(why), "%s", err_msg());
+	if (rc == -EDQUOT) {
+		quota_batch_forget(req->space, req->srv->ix, b->ops, b->nops);
+		http_reply_error(req, 507, "quota_exceeded", -1, "%s", why);
+	} else {
+		http_reply_error(req, 500, "internal", -1, "%s", why);
+	}
+	return 1;
+}
+
 int api_commits(struct http_req *req)
 {
 	char head[GIT_OID_HEX_LEN + 1], digest[OBJ_ID_HEX_LEN + 1];
@@ -669,18 +704,28 @@ int api_commits(struct http_req *req)
 		if (rc < 0)
 			goto out;
 	}
+	/* from the quota check until the versions are counted: no other
+	 * commit of the space fits in the same room (quota.h) */
+	pthread_mutex_lock(&req->space->usage_lock);
+	if (quota_refused(req, &b)) {
+		pthread_mutex_unlock(&req->space->usage_lock);
+		rc = 0;
+		goto out;
+	}
 	rc = ledger_apply_batch(req->space->ledger, req->space->chunks,
 				req->space_name, req->auth.login,
 				client ? client : "", batch_id ? &named : NULL,
 				b.ops, b.nops, b.results, &failed, head,
 				access_batch_check, &ab);
 	if (rc < 0) {
+		pthread_mutex_unlock(&req->space->usage_lock);
 		/* What the caller may not read answers as what is absent. */
 		rc = http_reply_rc(req, rc, HTTP_CTX_COMMIT,
 				   failed == SIZE_MAX ? -1 : (long)failed);
 		goto out;
 	}
 	record(req, &b, rc == 1 ? NULL : ab.skipped, head, rc == 1);
+	pthread_mutex_unlock(&req->space->usage_lock);
 	if (rc == 0) {
 		state_deposits(req, &b);
 		space_changed(req->space); /* wake the change feed */

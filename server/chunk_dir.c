@@ -166,7 +166,10 @@ static int obj_fail(int e, const char *what)
 {
 	if (is_absent(e))
 		return -ENOENT;
-	return err_set(-e, "cannot %s chunk: %s", what, strerror(e));
+	/* the file system's quota is a full disk to the client (507
+	 * no_space); -EDQUOT is a space's quota (server/quota.h) */
+	return err_set(e == EDQUOT ? -ENOSPC : -e, "cannot %s chunk: %s", what,
+		       strerror(e));
 }
 
 static int open_obj(struct dir_state *ds, const char *name, int *fd)

@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/size.h"
 #include "server/chunk_s3.h"
 #include "common/fsutil.h"
 
@@ -283,6 +284,14 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 				lineno);
 		return 0;
 	}
+	if (!strcmp(key, "quota_default")) {
+		if (size_parse(val, &cfg->quota_default) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: quota_default must be a size in bytes or with K, M, G or T (0: unlimited)",
+				lineno);
+		return 0;
+	}
 	if (!strcmp(key, "login_failures")) {
 		if (parse_uint(val, 2, 1000, &v) < 0)
 			return err_set(
@@ -426,6 +435,9 @@ int config_save(const struct config *cfg, const char *datadir)
 	if (rc == 0 && cfg->chunks[0])
 		rc = buf_appendf(&b, "chunks = %s\ns3_key_file = %s\n",
 				 cfg->chunks, cfg->s3_key_file);
+	if (rc == 0 && cfg->quota_default)
+		rc = buf_appendf(&b, "quota_default = %llu\n",
+				 (unsigned long long)cfg->quota_default);
 	if (rc == 0 && cfg->trusted_proxies.n) {
 		char list[CLIENT_ADDR_PROXIES_MAX * (CLIENT_ADDR_TEXT_MAX + 6)];
 

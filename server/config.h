@@ -34,6 +34,10 @@
  *   index = sqlite             where the index lives: sqlite (DATADIR/
  *                              index.db, the default) or a PostgreSQL URL,
  *                              postgresql://USER@HOST:PORT/DB
+ *   quota_default = 10G        the bytes a space may hold when it has no
+ *                              quota of its own (coffred space quota):
+ *                              bytes or with K, M, G, T; 0 or absent:
+ *                              unlimited (docs/protocol.md#usage)
  *   trusted_proxies = 127.0.0.1, 10.0.0.0/8   the proxies (addresses or
  *                              CIDR prefixes, comma or blank separated, at
  *                              most 32) whose X-Forwarded-For names the
@@ -71,6 +75,7 @@ struct config {
 	int64_t login_lockout;		    /* seconds */
 	char index[CONFIG_INDEX_MAX];	    /* "": SQLite in DATADIR */
 	struct client_nets trusted_proxies; /* none by default */
+	uint64_t quota_default;		    /* bytes; 0: unlimited */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from

@@ -124,6 +124,18 @@ struct fsck {
 	unsigned problems;
 	unsigned long nchunks, nmanifests, ncommits, nversions, nanchors, nsigs;
 	struct hash_ctx *hash;
+	/* for the usage check: every chunk the ledger's manifests name (with
+	 * repeats), and every indexed version's document */
+	struct fsck_ref *refs;
+	size_t nrefs, crefs;
+	char **docs;
+	size_t ndocs, cdocs;
+	int refs_failed; /* out of memory: the usage is not checked */
+};
+
+struct fsck_ref {
+	struct obj_id id;
+	uint64_t size;
 };
 
 static void problem(struct fsck *f, const char *fmt, ...)
@@ -172,6 +184,23 @@ static int feed_cb(const void *p, size_t n, void *arg)
 	return 0;
 }
 
+static void ref_add(struct fsck *f, const struct obj_id *id, uint64_t size)
+{
+	if (f->nrefs == f->crefs) {
+		size_t c = f->crefs ? 2 * f->crefs : 1024;
+		struct fsck_ref *r = realloc(f->refs, c * sizeof(*r));
+
+		if (!r) {
+			f->refs_failed = 1;
+			return;
+		}
+		f->refs = r;
+		f->crefs = c;
+	}
+	f->refs[f->nrefs].id = *id;
+	f->refs[f->nrefs++].size = size;
+}
+
 static void check_manifest(struct fsck *f, const git_oid *blob_id,
 			   const char *path)
 {
@@ -199,6 +228,8 @@ static void check_manifest(struct fsck *f, const git_oid *blob_id,
 		return;
 	}
 	hash_reset(f->hash);
+	for (i = 0; i < m.nchunks; i++)
+		ref_add(f, &m.chunks[i].id, m.chunks[i].size);
 	for (i = 0; i < m.nchunks; i++) {
 		obj_id_to_hex(&m.chunks[i].id, hex);
 		fd.n = 0;
@@ -731,6 +762,19 @@ static int check_version_cb(const struct index_version *v, void *arg)
 	git_oid commit, blob;
 
 	f->nversions++;
+	if (f->ndocs == f->cdocs) {
+		size_t cap = f->cdocs ? 2 * f->cdocs : 256;
+		char **d = realloc(f->docs, cap * sizeof(*d));
+
+		if (d) {
+			f->docs = d;
+			f->cdocs = cap;
+		}
+	}
+	if (f->ndocs < f->cdocs && doc && (f->docs[f->ndocs] = strdup(doc)))
+		f->ndocs++;
+	else
+		f->refs_failed = 1;
 	if (!c || git_oid_fromstr(&commit, c) < 0 ||
 	    !oidset_has(&f->commits, &commit))
 		problem(f, "index: %s v%lld names commit %s, not in the ledger",
@@ -748,6 +792,81 @@ static void check_index_versions(struct fsck *f)
 {
 	if (index_versions_all(f->ix, f->space, check_version_cb, f) < 0)
 		problem(f, "cannot read the index's versions: %s", err_msg());
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+	return obj_id_cmp(&((const struct fsck_ref *)a)->id,
+			  &((const struct fsck_ref *)b)->id);
+}
+
+static int doc_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The index's usage counters (index.h), kept commit by commit, against a
+ * walk: the distinct chunks every manifest of the ledger names, with their
+ * sizes, and the indexed versions and their documents.  The chunks the
+ * store holds that no manifest names (uploaded for a commit that never
+ * came) are counted apart: they are in no figure.
+ */
+static void check_usage(struct fsck *f)
+{
+	struct index_usage u;
+	uint64_t bytes = 0;
+	size_t distinct = 0, docs = 0;
+
+	if (f->refs_failed) {
+		problem(f, "out of memory: usage not checked");
+		return;
+	}
+	if (index_usage_get(f->ix, f->space, &u) < 0) {
+		problem(f, "cannot read the usage: %s", err_msg());
+		return;
+	}
+	if (f->nrefs)
+		qsort(f->refs, f->nrefs, sizeof(*f->refs), ref_cmp);
+	for (size_t i = 0; i < f->nrefs; i++)
+		if (i == 0 || obj_id_cmp(&f->refs[i - 1].id, &f->refs[i].id)) {
+			bytes += f->refs[i].size;
+			distinct++;
+		}
+	if (f->ndocs)
+		qsort(f->docs, f->ndocs, sizeof(*f->docs), doc_cmp);
+	for (size_t i = 0; i < f->ndocs; i++)
+		docs += i == 0 || strcmp(f->docs[i - 1], f->docs[i]);
+	if (u.bytes != bytes)
+		problem(f,
+			"usage: the index counts %llu bytes, the ledger's %zu distinct chunks hold %llu",
+			(unsigned long long)u.bytes, distinct,
+			(unsigned long long)bytes);
+	if (u.versions != f->nversions)
+		problem(f,
+			"usage: the index counts %llu versions, it holds %lu",
+			(unsigned long long)u.versions, f->nversions);
+	if (u.documents != docs)
+		problem(f,
+			"usage: the index counts %llu documents, its versions name %zu",
+			(unsigned long long)u.documents, docs);
+	printf("%s: usage %llu bytes in %zu chunks, %zu documents, %lu versions; %lu chunks stored that no version names\n",
+	       f->space, (unsigned long long)bytes, distinct, docs,
+	       f->nversions,
+	       f->nchunks > distinct ? f->nchunks - (unsigned long)distinct :
+				       0ul);
+}
+
+static void usage_release(struct fsck *f)
+{
+	for (size_t i = 0; i < f->ndocs; i++)
+		free(f->docs[i]);
+	free(f->docs);
+	free(f->refs);
+	f->docs = NULL;
+	f->refs = NULL;
+	f->ndocs = f->cdocs = f->nrefs = f->crefs = 0;
+	f->refs_failed = 0;
 }
 
 static void check_events(struct fsck *f, const char *chain)
@@ -791,6 +910,7 @@ static int fsck_space(struct fsck *f, const char *space)
 	check_git_fsck(f, path);
 	check_history(f);
 	check_index_versions(f);
+	check_usage(f);
 	check_events(f, space);
 	check_anchors(f);
 	check_signatures(f);
@@ -807,6 +927,7 @@ out:
 	oidset_release(&f->commits);
 	oidset_release(&f->trees);
 	oidset_release(&f->manifests);
+	usage_release(f);
 	return 0;
 }
 

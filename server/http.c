@@ -58,7 +58,8 @@ static const struct {
 	{ -EBADMSG, 0, HTTP_CTX_STORED, 500, "internal" },
 	{ -EBADMSG, 1, HTTP_CTX_ANY, 422, "hash_mismatch" },
 	{ -ENOSPC, 1, HTTP_CTX_ANY, 507, "no_space" },
-	{ -EDQUOT, 1, HTTP_CTX_ANY, 507, "no_space" },
+	/* a space's quota (quota.h); the disk's own comes as -ENOSPC */
+	{ -EDQUOT, 1, HTTP_CTX_ANY, 507, "quota_exceeded" },
 	{ -E2BIG, 1, HTTP_CTX_ANY, 413, "too_large" },
 	{ -EFBIG, 1, HTTP_CTX_ANY, 413, "too_large" },
 	{ -EACCES, 1, HTTP_CTX_ANY, 403, "forbidden" },

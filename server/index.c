@@ -175,6 +175,31 @@ int index_manifest_chunks(const char *manifest,
 	return rc;
 }
 
+int index_manifest_chunk_sizes(const char *manifest,
+			       int (*cb)(const char *hex, uint64_t size,
+					 void *arg),
+			       void *arg)
+{
+	char hex[65];
+	int rc = 0;
+
+	for (const char *m = manifest; rc == 0 && m && *m;
+	     m = strchr(m, '\n'), m = m ? m + 1 : NULL) {
+		uint64_t size = 0;
+		const char *p = m + 6 + 64;
+
+		if (strncmp(m, "chunk ", 6) || strlen(m) < 6 + 64 + 2 ||
+		    *p != ' ')
+			continue;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			size = size * 10 + (uint64_t)(*p - '0');
+		memcpy(hex, m + 6, 64);
+		hex[64] = '\0';
+		rc = cb(hex, size, arg);
+	}
+	return rc;
+}
+
 const struct index_ops *index_ops_of(struct index *ix, void **state)
 {
 	*state = ix->state;
@@ -517,4 +542,20 @@ int index_throttle_drop(struct index *ix, const char *key)
 int index_throttle_forgive(struct index *ix, const char *key, int lift)
 {
 	return ix->ops->throttle_forgive(ix->state, key, lift);
+}
+
+int index_usage_get(struct index *ix, const char *space, struct index_usage *u)
+{
+	return ix->ops->usage_get(ix->state, space, u);
+}
+
+int index_quota_set(struct index *ix, const char *space, int64_t quota)
+{
+	return ix->ops->quota_set(ix->state, space, quota);
+}
+
+int index_chunk_known(struct index *ix, const char *space,
+		      const char *chunk_hex)
+{
+	return ix->ops->chunk_known(ix->state, space, chunk_hex);
 }

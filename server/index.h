@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define INDEX_FILE_NAME	     "index.db"
-#define INDEX_SCHEMA_VERSION 4
+#define INDEX_SCHEMA_VERSION 5
 #define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
@@ -148,7 +148,11 @@ struct index_event {
 
 /*
  * Record a commit's versions and events in one transaction.  Versions
- * already known are replaced (the ledger is the authority).
+ * already known are replaced (the ledger is the authority).  Each version
+ * new to the index counts in the space's usage (index_usage_get) in the
+ * same transaction: one more version, one more document when it is the
+ * document's first, and the size of each chunk its manifest names that no
+ * version of the space named before.
  */
 int index_record(struct index *ix, const char *space, const char *login,
 		 int64_t now, const struct index_version *versions,
@@ -166,6 +170,28 @@ int index_versions(struct index *ix, const char *space, const char *doc_id,
 /* Every version of a space (any order), for fsck. */
 int index_versions_all(struct index *ix, const char *space, index_version_cb cb,
 		       void *arg);
+
+/*
+ * What a space holds (docs/protocol.md#usage), kept by index_record() as
+ * versions come, never by a walk.  bytes: the plaintext sizes of the
+ * distinct chunks the space's versions name, each counted once however
+ * many versions or documents share it; versions: every version kept;
+ * documents: every document with a version kept.  The ledger keeps every
+ * version, so no figure ever goes down.
+ */
+struct index_usage {
+	uint64_t bytes, documents, versions;
+	/* the space's own quota: -1 none set (the server's default holds),
+	 * 0 unlimited, else bytes */
+	int64_t quota;
+};
+/* Zeros and quota -1 for a space that has recorded nothing yet. */
+int index_usage_get(struct index *ix, const char *space, struct index_usage *u);
+/* Set the space's own quota (see above); -1 drops it. */
+int index_quota_set(struct index *ix, const char *space, int64_t quota);
+/* 1 when some version of space names the chunk (64 hex), 0 when none. */
+int index_chunk_known(struct index *ix, const char *space,
+		      const char *chunk_hex);
 
 /* --- access mirror (access.c); roles and levels as text --- */
 

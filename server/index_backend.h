@@ -29,7 +29,7 @@
 #include "server/index.h"
 #include "server/invite.h"
 
-#define INDEX_OPS_VERSION 2
+#define INDEX_OPS_VERSION 3
 
 struct index_ops {
 	int version; /* INDEX_OPS_VERSION it was built for */
@@ -149,6 +149,11 @@ struct index_ops {
 			     int64_t now, int64_t n);
 	int (*throttle_drop)(void *s, const char *key);
 	int (*throttle_forgive)(void *s, const char *key, int lift);
+
+	/* usage (version 3); version_put keeps the figures */
+	int (*usage_get)(void *s, const char *space, struct index_usage *u);
+	int (*quota_set)(void *s, const char *space, int64_t quota);
+	int (*chunk_known)(void *s, const char *space, const char *chunk_hex);
 };
 
 extern const struct index_ops index_sqlite_ops; /* index_sqlite.c */

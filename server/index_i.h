@@ -67,6 +67,16 @@ void index_txn_closed(struct index_link *l);
  */
 int index_manifest_chunks(const char *manifest,
 			  int (*cb)(const char *hex, void *arg), void *arg);
+/* The same with each chunk's size, the number after its hex digits. */
+int index_manifest_chunk_sizes(const char *manifest,
+			       int (*cb)(const char *hex, uint64_t size,
+					 void *arg),
+			       void *arg);
+
+/* What one version adds to its space's usage (version_put). */
+struct index_usage_delta {
+	int64_t bytes, documents, versions;
+};
 
 /*
  * Where a backend's row readers put what they read: one struct per shape

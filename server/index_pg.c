@@ -23,11 +23,12 @@
 #include "server/index_i.h"
 
 /* The first key of every advisory lock coffred takes is 1129270854. */
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 
 /*
  * Schema version 1, the SQLite schema version 4 in PostgreSQL's types.
- * Migrations go in pg_migrate[] (version v to v + 1).
+ * Migrations go in pg_migrate[] (version v to v + 1); a new index gets the
+ * schema then every migration, so old and new indexes end alike.
  */
 static const char pg_schema[] =
 	"CREATE TABLE users(login TEXT PRIMARY KEY, phone TEXT NOT NULL,"
@@ -78,6 +79,25 @@ static const char pg_schema[] =
 	" login TEXT NOT NULL, role TEXT NOT NULL, invited_by TEXT NOT NULL,"
 	" at BIGINT NOT NULL, PRIMARY KEY(space, login));"
 	"CREATE INDEX invitations_login ON invitations(login);";
+
+/*
+ * pg_migrate[v - 1] takes version v to v + 1.
+ * 1 -> 2 (SQLite 4 -> 5): each space's usage (index.h), kept as versions
+ * are recorded; computed once here for the spaces already there from
+ * their versions and the "chunk HEX SIZE" lines of their manifests.
+ */
+static const char *const pg_migrate[] = {
+	"CREATE TABLE space_usage(space TEXT PRIMARY KEY,"
+	" bytes BIGINT NOT NULL DEFAULT 0, documents BIGINT NOT NULL DEFAULT 0,"
+	" versions BIGINT NOT NULL DEFAULT 0, quota BIGINT);"
+	"INSERT INTO space_usage(space, bytes, documents, versions)"
+	" SELECT v.space, coalesce((SELECT sum(c.size) FROM (SELECT DISTINCT"
+	"  w.space, m[1] AS chunk, m[2]::bigint AS size FROM versions w,"
+	"  regexp_matches(w.manifest, '^chunk ([0-9a-f]{64}) ([0-9]+)', 'gn') m"
+	"  WHERE w.space = v.space) c), 0),"
+	" count(DISTINCT v.doc_id), count(*) FROM versions v GROUP BY v.space;"
+	"UPDATE coffre_schema SET version = 2;",
+};
 
 struct pg_conn {
 	struct index_link link; /* first: see index_i.h */
@@ -201,7 +221,10 @@ static int schema_check(struct pg_conn *c, const char *url, int create)
 		rc = err_set(-EPROTO,
 			     "index '%s' has schema version %d, expected %d",
 			     url, version, PG_SCHEMA_VERSION);
-	/* No migration yet: version 1 is the first. */
+	for (version = version ? version : 1;
+	     rc == 0 && version < PG_SCHEMA_VERSION; version++)
+		rc = q(c, NULL, "upgrade the schema", pg_migrate[version - 1],
+		       0, NULL);
 	if (rc == 0)
 		rc = q(c, NULL, "commit the schema", "COMMIT", 0, NULL);
 	else
@@ -961,17 +984,43 @@ struct vchunk {
 	const char *space;
 	const char *doc_id;
 	const char *version;
+	int64_t bytes; /* of the chunks no version of the space named before */
 };
 
-static int vchunk_put(const char *hex, void *arg)
+static int pg_chunk_known(void *s, const char *space, const char *hex)
+{
+	const char *p[] = { space, hex };
+	int rc = pg_one(
+		s, "look up a chunk",
+		"SELECT 1 FROM version_chunks WHERE space = $1 AND chunk = $2 LIMIT 1",
+		2, p, row_none, NULL);
+
+	return rc == PG_NO_ROW ? 0 : rc < 0 ? rc : 1;
+}
+
+static int vchunk_put(const char *hex, uint64_t size, void *arg)
 {
 	struct vchunk *vc = arg;
 	const char *cp[] = { vc->space, hex, vc->doc_id, vc->version };
+	int known = pg_chunk_known(vc->s, vc->space, hex);
 
+	if (known < 0)
+		return known;
+	if (!known)
+		vc->bytes += (int64_t)size;
 	return run_n(
 		vc->s, "record a version's chunks",
 		"INSERT INTO version_chunks(space, chunk, doc_id, version) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
 		4, cp, NULL);
+}
+
+/* -1: the document has no version yet; 0: not this one; 1: this one. */
+static int row_seen(PGresult *res, int i, void *arg)
+{
+	const char *v = val(res, i, 0);
+
+	*(int *)arg = !v ? -1 : v[0] == 't';
+	return 0;
 }
 
 static int pg_version_put(void *s, const char *space,
@@ -983,16 +1032,70 @@ static int pg_version_put(void *s, const char *space,
 			    v->sha256,	     v->deposited_by,
 			    v->deposited_at, v->commit,
 			    v->manifest,     v->sealed ? "1" : "0" };
-	struct vchunk vc = { s, space, v->doc_id, ver.s };
+	const char *ps[] = { space, v->doc_id, ver.s };
+	struct vchunk vc = { s, space, v->doc_id, ver.s, 0 };
+	struct num bytes;
+	int seen = -1;
 	int rc;
 
+	rc = pg_one(
+		s, "look up a version",
+		"SELECT bool_or(version = $3::bigint) FROM versions WHERE space = $1 AND doc_id = $2",
+		3, ps, row_seen, &seen);
 	/* A version recorded again keeps its seal (index.h). */
-	rc = run_n(
-		s, "record a version",
-		"INSERT INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (space, doc_id, version) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, deposited_by = EXCLUDED.deposited_by, deposited_at = EXCLUDED.deposited_at, \"commit\" = EXCLUDED.\"commit\", manifest = EXCLUDED.manifest",
-		10, p, NULL);
-	/* the chunks its manifest names */
-	return rc ? rc : index_manifest_chunks(v->manifest, vchunk_put, &vc);
+	if (rc == 0)
+		rc = run_n(
+			s, "record a version",
+			"INSERT INTO versions(space, doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (space, doc_id, version) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, deposited_by = EXCLUDED.deposited_by, deposited_at = EXCLUDED.deposited_at, \"commit\" = EXCLUDED.\"commit\", manifest = EXCLUDED.manifest",
+			10, p, NULL);
+	/* the chunks its manifest names, and what they add to the usage */
+	if (rc == 0)
+		rc = index_manifest_chunk_sizes(v->manifest, vchunk_put, &vc);
+	if (rc == 0 && seen != 1) {
+		const char *pu[] = { space, (bytes = num(vc.bytes)).s,
+				     seen < 0 ? "1" : "0" };
+
+		rc = run_n(
+			s, "count a version in the usage",
+			"INSERT INTO space_usage(space, bytes, documents, versions) VALUES($1, $2, $3, 1) ON CONFLICT (space) DO UPDATE SET bytes = space_usage.bytes + EXCLUDED.bytes, documents = space_usage.documents + EXCLUDED.documents, versions = space_usage.versions + 1",
+			3, pu, NULL);
+	}
+	return rc;
+}
+
+static int row_usage(PGresult *res, int i, void *arg)
+{
+	struct index_usage *u = arg;
+
+	u->bytes = (uint64_t)ival(res, i, 0);
+	u->documents = (uint64_t)ival(res, i, 1);
+	u->versions = (uint64_t)ival(res, i, 2);
+	u->quota = val(res, i, 3) ? ival(res, i, 3) : -1;
+	return 0;
+}
+
+static int pg_usage_get(void *s, const char *space, struct index_usage *u)
+{
+	const char *p[] = { space };
+	int rc;
+
+	*u = (struct index_usage){ .quota = -1 };
+	rc = pg_one(
+		s, "read a space's usage",
+		"SELECT bytes, documents, versions, quota FROM space_usage WHERE space = $1",
+		1, p, row_usage, u);
+	return rc == PG_NO_ROW ? 0 : rc;
+}
+
+static int pg_quota_set(void *s, const char *space, int64_t quota)
+{
+	struct num n = num(quota);
+	const char *p[] = { space, quota < 0 ? NULL : n.s };
+
+	return run_n(
+		s, "set a space's quota",
+		"INSERT INTO space_usage(space, quota) VALUES($1, $2) ON CONFLICT (space) DO UPDATE SET quota = EXCLUDED.quota",
+		2, p, NULL);
 }
 
 /* A version row; the seal is column 8 when the query reads it. */
@@ -1459,4 +1562,7 @@ const struct index_ops index_pg_ops = {
 	.throttle_trim = pg_throttle_trim,
 	.throttle_drop = pg_throttle_drop,
 	.throttle_forgive = pg_throttle_forgive,
+	.usage_get = pg_usage_get,
+	.quota_set = pg_quota_set,
+	.chunk_known = pg_chunk_known,
 };

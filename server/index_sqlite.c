@@ -40,6 +40,9 @@ enum index_stmt {
 	ST_VERSIONS,
 	ST_VERSION_ONE,
 	ST_VCHUNK_PUT,
+	ST_VERSION_SEEN,
+	ST_CHUNK_KNOWN,
+	ST_USAGE_ADD,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_COUNT
@@ -81,6 +84,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"SELECT doc_id, version, size, sha256, deposited_by, deposited_at, \"commit\", manifest, sealed FROM versions WHERE space = ?1 AND doc_id = ?2 AND version = ?3",
 	[ST_VCHUNK_PUT] =
 		"INSERT OR IGNORE INTO version_chunks(space, chunk, doc_id, version) VALUES(?1, ?2, ?3, ?4)",
+	/* NULL: no version of the document; 0 or 1: whether this one */
+	[ST_VERSION_SEEN] =
+		"SELECT max(version = ?3) FROM versions WHERE space = ?1 AND doc_id = ?2",
+	[ST_CHUNK_KNOWN] =
+		"SELECT 1 FROM version_chunks WHERE space = ?1 AND chunk = ?2 LIMIT 1",
+	[ST_USAGE_ADD] =
+		"INSERT INTO space_usage(space, bytes, documents, versions) VALUES(?1, ?2, ?3, 1) ON CONFLICT(space) DO UPDATE SET bytes = space_usage.bytes + excluded.bytes, documents = space_usage.documents + excluded.documents, versions = space_usage.versions + 1",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 };
@@ -194,6 +204,32 @@ static const char *const migrate_sql[] = {
 	"  SELECT space, substr(line, 7, 64), doc_id, version FROM split\n"
 	"  WHERE substr(line, 1, 6) = 'chunk ';\n"
 	"PRAGMA user_version = 4;\n",
+	/*
+	 * 4 -> 5: each space's usage (index.h, struct index_usage), kept as
+	 * versions are recorded; the figures of the spaces already there are
+	 * computed once here from their versions and the "chunk HEX SIZE"
+	 * lines of their manifests (a chunk's size is the same wherever it
+	 * is named: it is content-addressed).  quota NULL: the default.
+	 */
+	"CREATE TABLE space_usage(\n"
+	"  space TEXT PRIMARY KEY,\n"
+	"  bytes INTEGER NOT NULL DEFAULT 0,\n"
+	"  documents INTEGER NOT NULL DEFAULT 0,\n"
+	"  versions INTEGER NOT NULL DEFAULT 0,\n"
+	"  quota INTEGER);\n"
+	"WITH RECURSIVE split(space, line, rest) AS (\n"
+	"  SELECT space, '', manifest || char(10) FROM versions\n"
+	"  UNION ALL SELECT space,\n"
+	"    substr(rest, 1, instr(rest, char(10)) - 1),\n"
+	"    substr(rest, instr(rest, char(10)) + 1) FROM split WHERE rest <> ''),\n"
+	"chunks(space, chunk, size) AS (\n"
+	"  SELECT DISTINCT space, substr(line, 7, 64), CAST(substr(line, 72) AS INTEGER)\n"
+	"  FROM split WHERE substr(line, 1, 6) = 'chunk '),\n"
+	"sums(space, bytes) AS (SELECT space, sum(size) FROM chunks GROUP BY space)\n"
+	"INSERT INTO space_usage(space, bytes, documents, versions)\n"
+	"  SELECT v.space, coalesce((SELECT bytes FROM sums WHERE sums.space = v.space), 0),\n"
+	"    count(DISTINCT v.doc_id), count(*) FROM versions v GROUP BY v.space;\n"
+	"PRAGMA user_version = 5;\n",
 };
 
 /*
@@ -1179,31 +1215,102 @@ struct vchunk {
 	void *state;
 	const char *space;
 	const struct index_version *v;
+	int64_t bytes; /* of the chunks no version of the space named before */
 };
 
-static int vchunk_put(const char *hex, void *arg)
+static int sq_chunk_known(void *state, const char *space, const char *hex)
+{
+	int rc = sq_one(state, KEPT(ST_CHUNK_KNOWN), ARGS(TXT(space), TXT(hex)),
+			"look up a chunk", row_none, NULL);
+
+	return rc == SQ_NO_ROW ? 0 : rc < 0 ? rc : 1;
+}
+
+static int vchunk_put(const char *hex, uint64_t size, void *arg)
 {
 	struct vchunk *vc = arg;
+	int known = sq_chunk_known(vc->state, vc->space, hex);
 
+	if (known < 0)
+		return known;
+	if (!known)
+		vc->bytes += (int64_t)size;
 	return sq_exec(vc->state, KEPT(ST_VCHUNK_PUT),
 		       ARGS(TXT(vc->space), TXT(hex), TXT(vc->v->doc_id),
 			    INT(vc->v->version)),
 		       "record a version's chunks", NULL);
 }
 
+/* -1: the document has no version yet; 0: not this one; 1: this one. */
+static int row_seen(sqlite3_stmt *st, void *arg)
+{
+	*(int *)arg = sqlite3_column_type(st, 0) == SQLITE_NULL ?
+			      -1 :
+			      sqlite3_column_int(st, 0) != 0;
+	return 0;
+}
+
 static int sq_version_put(void *state, const char *space,
 			  const struct index_version *v)
 {
-	struct vchunk vc = { state, space, v };
-	int rc = sq_exec(
-		state, KEPT(ST_VERSION_PUT),
-		ARGS(TXT(space), TXT(v->doc_id), INT(v->version), INT(v->size),
-		     TXT(v->sha256), TXT(v->deposited_by), TXT(v->deposited_at),
-		     TXT(v->commit), TXT(v->manifest), INT(v->sealed ? 1 : 0)),
-		"record a version", NULL);
+	struct vchunk vc = { state, space, v, 0 };
+	int seen = -1;
+	int rc = sq_one(state, KEPT(ST_VERSION_SEEN),
+			ARGS(TXT(space), TXT(v->doc_id), INT(v->version)),
+			"look up a version", row_seen, &seen);
 
-	/* the chunks its manifest names */
-	return rc ? rc : index_manifest_chunks(v->manifest, vchunk_put, &vc);
+	if (rc == 0)
+		rc = sq_exec(state, KEPT(ST_VERSION_PUT),
+			     ARGS(TXT(space), TXT(v->doc_id), INT(v->version),
+				  INT(v->size), TXT(v->sha256),
+				  TXT(v->deposited_by), TXT(v->deposited_at),
+				  TXT(v->commit), TXT(v->manifest),
+				  INT(v->sealed ? 1 : 0)),
+			     "record a version", NULL);
+	/* the chunks its manifest names, and what they add to the usage */
+	if (rc == 0)
+		rc = index_manifest_chunk_sizes(v->manifest, vchunk_put, &vc);
+	if (rc == 0 && seen != 1)
+		rc = sq_exec(state, KEPT(ST_USAGE_ADD),
+			     ARGS(TXT(space), INT(vc.bytes),
+				  INT(seen < 0 ? 1 : 0)),
+			     "count a version in the usage", NULL);
+	return rc;
+}
+
+static int row_usage(sqlite3_stmt *st, void *arg)
+{
+	struct index_usage *u = arg;
+
+	u->bytes = (uint64_t)sqlite3_column_int64(st, 0);
+	u->documents = (uint64_t)sqlite3_column_int64(st, 1);
+	u->versions = (uint64_t)sqlite3_column_int64(st, 2);
+	u->quota = sqlite3_column_type(st, 3) == SQLITE_NULL ?
+			   -1 :
+			   sqlite3_column_int64(st, 3);
+	return 0;
+}
+
+static int sq_usage_get(void *state, const char *space, struct index_usage *u)
+{
+	int rc;
+
+	*u = (struct index_usage){ .quota = -1 };
+	rc = sq_one(
+		state,
+		ONCE("SELECT bytes, documents, versions, quota FROM space_usage WHERE space = ?1"),
+		ARGS(TXT(space)), "read a space's usage", row_usage, u);
+	return rc == SQ_NO_ROW ? 0 : rc;
+}
+
+static int sq_quota_set(void *state, const char *space, int64_t quota)
+{
+	return sq_exec(
+		state,
+		ONCE("INSERT INTO space_usage(space, quota) VALUES(?1, ?2) ON CONFLICT(space) DO UPDATE SET quota = excluded.quota"),
+		ARGS(TXT(space), quota < 0 ? (struct sq_arg)SKIP :
+					     (struct sq_arg)INT(quota)),
+		"set a space's quota", NULL);
 }
 
 /* A version row; the seal is column 8 when the query reads it. */
@@ -1678,4 +1785,7 @@ const struct index_ops index_sqlite_ops = {
 	.throttle_trim = sq_throttle_trim,
 	.throttle_drop = sq_throttle_drop,
 	.throttle_forgive = sq_throttle_forgive,
+	.usage_get = sq_usage_get,
+	.quota_set = sq_quota_set,
+	.chunk_known = sq_chunk_known,
 };

@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"       coffred user add DATADIR LOGIN --phone +E164 --password-file FILE\n"
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association]\n"
 	"       coffred space path DATADIR SPACE\n"
+	"       coffred space quota DATADIR SPACE SIZE|none|default\n"
 	"       coffred key export DATADIR --allowed-signers|--tsa-ca\n"
 	"       coffred fsck DATADIR [SPACE]\n"
 	"       coffred help [COMMAND] | COMMAND --help\n";
@@ -39,6 +40,8 @@ static const struct {
 	{ "user add", "add a login (password from the file's first line)" },
 	{ "space create", "create a space with its owner and ledger" },
 	{ "space path", "print the space's bare git ledger" },
+	{ "space quota",
+	  "set the bytes a space may hold (K, M, G, T; none: unlimited; default: quota_default)" },
 	{ "key export", "print the public keys that verify the history" },
 	{ "fsck",
 	  "check that chunks, ledger, index, signatures and timestamps agree" },
@@ -248,6 +251,13 @@ int main(int argc, char **argv)
 	    !strcmp(argv[2], "path")) {
 		rc = parse(argc - 2, argv + 2, o_none, 2, &o);
 		return rc ? rc : done(admin_space_path(o.pos[0], o.pos[1]));
+	}
+	if (argc >= 3 && !strcmp(argv[1], "space") &&
+	    !strcmp(argv[2], "quota")) {
+		rc = parse(argc - 2, argv + 2, o_none, 3, &o);
+		return rc ? rc :
+			    done(admin_space_quota(o.pos[0], o.pos[1],
+						   o.pos[2]));
 	}
 	if (argc == 5 && !strcmp(argv[1], "key") &&
 	    !strcmp(argv[2], "export")) {

@@ -31,10 +31,13 @@ struct server {
 void server_login_settings(struct server *srv, unsigned *failures,
 			   int64_t *lockout, int64_t *token_lifetime);
 
+/* coffred.conf's quota_default now in force (bytes, 0: unlimited). */
+uint64_t server_quota_default(struct server *srv);
+
 /*
  * Read coffred.conf again (SIGHUP, `systemctl reload coffred`).  The
- * login settings (token_lifetime, login_failures, login_lockout) change at
- * once; a change to any other key is logged as taking effect at the next
+ * login settings (token_lifetime, login_failures, login_lockout) and
+ * quota_default change at once; a change to any other key is logged as taking effect at the next
  * restart (sockets, threads, stores and keys are made once).  A file that
  * does not load changes nothing: the error is logged and coffred goes on
  * with what it has.  0 or the load's -errno.

@@ -197,6 +197,7 @@ void spaces_free(struct spaces *sp)
 		ledger_free(n->sp.ledger);
 		chunkstore_free(n->sp.chunks);
 		crypto_key_release(&n->sp.path_key);
+		pthread_mutex_destroy(&n->sp.usage_lock);
 		free(n);
 	}
 	crypto_key_release(&sp->master);
@@ -239,6 +240,7 @@ static int space_open(struct spaces *sp, const char *name,
 	rc = space_chunks_open(&n->sp.chunks, sp->datadir, name, &sp->master);
 	if (rc < 0)
 		goto fail;
+	pthread_mutex_init(&n->sp.usage_lock, NULL);
 	*out = n;
 	return 0;
 fail:

@@ -11,6 +11,7 @@
 #ifndef COFFRE_SERVER_SPACES_H
 #define COFFRE_SERVER_SPACES_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "common/chunker.h"
@@ -36,6 +37,10 @@ struct space {
 	/* Bumped after every batch applied to the ledger (space_changed()),
 	 * read atomically: the change feed compares it. */
 	uint64_t change_gen;
+	/* Held by a commit from its quota check until its versions are in
+	 * the index, so two commits never both fit in the room left
+	 * (quota.h); and by the removal of a refused batch's chunks. */
+	pthread_mutex_t usage_lock;
 };
 
 /* Load DATADIR/keys/master.key (32 bytes) into key. */

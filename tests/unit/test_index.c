@@ -21,6 +21,9 @@
 #include "server/invite.h"
 #include "tests/lib/tap.h"
 
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
 #define THREADS 4
 #define APPENDS 50
 
@@ -109,6 +112,61 @@ static void check_versions(const char *name, struct index *ix)
 	is_int(index_sealed_any(ix, "s1"), 0, "%s: none sealed now", name);
 }
 
+/* After check_versions: d1 v1 and v2, both naming one chunk of 3 bytes. */
+static void check_usage(const char *name, struct index *ix)
+{
+	static const char c1[] =
+		"1111111111111111111111111111111111111111111111111111111111111111";
+	static const char c2[] =
+		"2222222222222222222222222222222222222222222222222222222222222222";
+	char m[512];
+	struct index_usage u;
+	struct index_version v = {
+		.doc_id = "d2",
+		.version = 1,
+		.size = 11,
+		.sha256 = c1,
+		.deposited_by = "alice",
+		.deposited_at = "2026-12-04T00:00:00Z",
+		.commit = "0123456789012345678901234567890123456789",
+		.manifest = m,
+	};
+
+	ok(index_usage_get(ix, "s1", &u) == 0 && u.bytes == 3 &&
+		   u.documents == 1 && u.versions == 2 && u.quota == -1,
+	   "%s: usage: a chunk shared by two versions counts once", name);
+	ok(index_usage_get(ix, "nospace", &u) == 0 && u.bytes == 0 &&
+		   u.versions == 0 && u.quota == -1,
+	   "%s: usage of a space that recorded nothing: zeros", name);
+	is_int(index_chunk_known(ix, "s1", c1), 1, "%s: a chunk named is known",
+	       name);
+	is_int(index_chunk_known(ix, "s1", c2), 0,
+	       "%s: a chunk never named is not", name);
+	/* the shared chunk, a new one named twice in one manifest */
+	snprintf(m, sizeof(m),
+		 "doc d2\nversion 1\nchunk %s 3\nchunk %s 4\nchunk %s 4\n", c1,
+		 c2, c2);
+	ok(index_record(ix, "s1", "alice", 1, &v, 1, NULL, 0) == 0 &&
+		   index_usage_get(ix, "s1", &u) == 0 && u.bytes == 7 &&
+		   u.documents == 2 && u.versions == 3,
+	   "%s: usage: a new document adds its new chunk once", name);
+	ok(index_record(ix, "s1", "alice", 1, &v, 1, NULL, 0) == 0 &&
+		   index_usage_get(ix, "s1", &u) == 0 && u.bytes == 7 &&
+		   u.documents == 2 && u.versions == 3,
+	   "%s: usage: a version recorded again adds nothing", name);
+	ok(index_quota_set(ix, "s1", 1000) == 0 &&
+		   index_usage_get(ix, "s1", &u) == 0 && u.quota == 1000 &&
+		   u.bytes == 7,
+	   "%s: a space's own quota", name);
+	ok(index_quota_set(ix, "s1", 0) == 0 &&
+		   index_usage_get(ix, "s1", &u) == 0 && u.quota == 0,
+	   "%s: unlimited", name);
+	ok(index_quota_set(ix, "s1", -1) == 0 &&
+		   index_usage_get(ix, "s1", &u) == 0 && u.quota == -1 &&
+		   u.versions == 3,
+	   "%s: dropped, the default holds again", name);
+}
+
 static void check_backend(const char *name, const char *where)
 {
 	struct worker w[THREADS];
@@ -183,6 +241,7 @@ static void check_backend(const char *name, const char *where)
 	       "%s: revoking a grant that is not there", name);
 
 	check_versions(name, ix);
+	check_usage(name, ix);
 
 	/* Invitations and their cap. */
 	ok(invite_put(ix, "s1", "carol", "intervenant", "alice", 5) == 0 &&
@@ -220,6 +279,53 @@ static void check_backend(const char *name, const char *where)
 	index_free(ix);
 }
 
+/*
+ * The 4 -> 5 migration computes the usage of the spaces already there:
+ * the index of check_backend taken back to version 4 by hand (its usage
+ * table dropped) and opened again.
+ */
+static void check_sqlite_migration(const char *path)
+{
+	struct index_usage u;
+	struct index *ix = NULL;
+	sqlite3 *db = NULL;
+	int rc;
+
+	rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(
+			db, "DROP TABLE space_usage; PRAGMA user_version = 4;",
+			NULL, NULL, NULL);
+	sqlite3_close(db);
+	ok(rc == SQLITE_OK, "sqlite: the index taken back to version 4");
+	ok(index_open(&ix, path, 0) == 0 &&
+		   index_usage_get(ix, "s1", &u) == 0 && u.bytes == 7 &&
+		   u.documents == 2 && u.versions == 3 && u.quota == -1,
+	   "sqlite: the migration computes the usage once from the versions");
+	index_free(ix);
+}
+
+/* The same for PostgreSQL: version 2 taken back to 1, opened again. */
+static void check_pg_migration(const char *url)
+{
+	struct index_usage u;
+	struct index *ix = NULL;
+	PGconn *db = PQconnectdb(url);
+	PGresult *res = PQexec(
+		db,
+		"DROP TABLE space_usage; UPDATE coffre_schema SET version = 1");
+	int done = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	PQfinish(db);
+	ok(done, "postgresql: the index taken back to version 1");
+	ok(index_open(&ix, url, 0) == 0 && index_usage_get(ix, "s1", &u) == 0 &&
+		   u.bytes == 7 && u.documents == 2 && u.versions == 3 &&
+		   u.quota == -1,
+	   "postgresql: the migration computes the usage once from the versions");
+	index_free(ix);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/coffre-test-index.XXXXXX", path[256], cmd[1024];
@@ -234,6 +340,7 @@ int main(void)
 	}
 	snprintf(path, sizeof(path), "%s/index.db", dir);
 	check_backend("sqlite", path);
+	check_sqlite_migration(path);
 	/* PostgreSQL runs as another user when we are root: let it in. */
 	if (chmod(dir, 0755) < 0)
 		diag("cannot open %s to PostgreSQL", dir);
@@ -258,6 +365,7 @@ int main(void)
 		printf("ok %d # SKIP postgresql: %s\n", ++tap_count, why);
 	} else {
 		check_backend("postgresql", url);
+		check_pg_migration(url);
 	}
 	snprintf(
 		cmd, sizeof(cmd),
