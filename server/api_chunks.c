@@ -161,7 +161,7 @@ static int chunk_fits(struct http_req *req)
 
 int api_chunk_put_begin(struct http_req *req)
 {
-	int rc;
+	int rc, readable;
 
 	if (obj_id_from_hex(&req->chunk_id, req->arg) < 0)
 		return err_set(
@@ -184,7 +184,16 @@ int api_chunk_put_begin(struct http_req *req)
 	rc = chunkstore_has(req->space->chunks, &req->chunk_id);
 	if (rc < 0)
 		return rc;
-	if (rc == 1)
+	/* Placed whether held or not, and a chunk held only for documents
+	 * the caller may not read is stored again as a new one would be
+	 * (the quota checked, written, synced, put in place of the
+	 * identical object): its upload answers as a new chunk's does, in
+	 * status and in time, so it cannot tell the caller that the space
+	 * holds a given content (docs/protocol.md, "Access"). */
+	readable = chunk_readable(req, req->arg);
+	if (readable < 0)
+		return readable;
+	if (rc == 1 && readable)
 		return hash_new(&req->verify);
 	rc = chunk_fits(req);
 	if (rc < 0)
@@ -210,10 +219,8 @@ int api_chunk_put(struct http_req *req)
 			return http_reply_error(
 				req, 422, "hash_mismatch", -1,
 				"chunk body does not hash to '%s'", req->arg);
-		rc = chunk_readable(req, req->arg);
-		if (rc < 0)
-			return rc;
-		return http_reply_json(req, rc ? 200 : 201,
+		/* held, and readable by the caller (api_chunk_put_begin) */
+		return http_reply_json(req, 200,
 				       json_pack("{s:s, s:I}", "id", req->arg,
 						 "size",
 						 (json_int_t)req->received));

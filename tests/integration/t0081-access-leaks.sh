@@ -41,6 +41,12 @@ req bob PUT "/v1/spaces/demo/chunks/$H1" --data-binary "@$T/f1"
 check_eq "a chunk bob may read is answered as held" 200 "$CODE"
 req bob GET "/v1/spaces/demo/chunks/$HS"
 expect "case 2: the upload opened nothing" 404
+check_eq "the owner still reads the confidential chunk, byte for byte" 200 \
+	"$(curl -sS --max-time 20 --cacert "$CACERT" -o "$T/secret.back" \
+		-w '%{http_code}' -H "Authorization: Bearer ${TOK[alice]}" \
+		"$URL/v1/spaces/demo/chunks/$HS")"
+check "... the very bytes, stored again in their place" cmp "$T/secret" "$T/secret.back"
+check "coffred fsck is clean after the chunk was stored again" "$COFFRED" fsck "$D"
 commit bob "[$(dep /Dept/guess.txt "$HS" "$HS_SIZE")]"
 expect "bob deposits the same content himself (deduplicated on the server)" 200
 req bob GET "/v1/spaces/demo/chunks/$HS"
