@@ -138,8 +138,7 @@ static int pf_cached(void *arg, const struct manifest_chunk *c)
 	return cache_in_memory(fs->cache, &c->id);
 }
 
-static int pf_fetch(void *arg, const struct manifest_chunk *c,
-		    const int *stop)
+static int pf_fetch(void *arg, const struct manifest_chunk *c, const int *stop)
 {
 	struct fs *fs = arg;
 	uint8_t *data = NULL;
@@ -462,8 +461,7 @@ static int content_cow(struct fs *fs, struct node *n)
 		if (rc < 0 && rc != -ENOSPC && rc != -EDQUOT) {
 			/* no second name (a file system without hard
 			 * links): copy, as a clone does */
-			log_debug("cannot layer a staging file: %s",
-				  err_msg());
+			log_debug("cannot layer a staging file: %s", err_msg());
 			rc = staging_clone(&st, p, n->st);
 		}
 	} else if (rc == 0) {

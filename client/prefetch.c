@@ -134,8 +134,7 @@ void prefetch_free(struct prefetch *pf)
 	free(pf);
 }
 
-void prefetch_ask(struct prefetch *pf, const struct manifest_chunk *c,
-		  size_t n)
+void prefetch_ask(struct prefetch *pf, const struct manifest_chunk *c, size_t n)
 {
 	int added = 0;
 

@@ -963,8 +963,7 @@ static int handle_dup(struct staging **out, struct staging *src,
 		int e = errno;
 
 		staging_close(st);
-		return err_set(-e, "cannot open staging file: %s",
-			       strerror(e));
+		return err_set(-e, "cannot open staging file: %s", strerror(e));
 	}
 	if (words && !(st->bitmap = malloc(words * sizeof(*st->bitmap)))) {
 		staging_close(st);

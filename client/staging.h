@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define STAGING_BLOCK 4096u
+#define STAGING_BLOCK	     4096u
 /* A layered file NAME reads through NAME.lower (staging_layer). */
 #define STAGING_LOWER_SUFFIX ".lower"
 

@@ -497,7 +497,8 @@ int transport_get_chunk_stop(struct transport *t, const char *space,
 			     const struct obj_id *id, const int *stop,
 			     uint8_t **out, size_t *len)
 {
-	struct request rq = { .method = "GET", .reply_max = CHUNK_REPLY_MAX,
+	struct request rq = { .method = "GET",
+			      .reply_max = CHUNK_REPLY_MAX,
 			      .stop = stop };
 	struct reply rp;
 	struct obj_id got;

@@ -714,8 +714,7 @@ static void test_staging_layer(const struct crypto_key *key)
 	ok(!exists("lsrc"), "its own name is gone");
 	ok(same_as_model(ly, model, size, &fb), "the layer still reads it");
 	staging_close(ly);
-	is_int(staging_open(&re, tpath("layer"), key), 0,
-	       "the layer reopens");
+	is_int(staging_open(&re, tpath("layer"), key), 0, "the layer reopens");
 	ok(re && staging_is_layered(re) && same_as_model(re, model, size, &fb),
 	   "... with its content, through its lower");
 	staging_close(re);
