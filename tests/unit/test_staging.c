@@ -585,6 +585,31 @@ static void test_staging_pool(const struct crypto_key *key)
 	ok(!exists("a"), "freed");
 }
 
+/* A source staging file at name over fb's fresh random base (fb->data,
+ * fb->size allocated here), with 3 blocks written at 5 blocks + 100 and cut
+ * to 40 blocks + 7; model gets what it reads as. */
+static struct staging *source_over_base(const struct crypto_key *key,
+					const char *name, const char *what,
+					struct fake_base *fb, uint8_t *model)
+{
+	uint8_t x[3 * STAGING_BLOCK];
+	struct staging *src = NULL;
+
+	fb->data = malloc(fb->size);
+	crypto_random(fb->data, fb->size);
+	memcpy(model, fb->data, fb->size);
+	is_int(staging_create(&src, tpath(name), key, fb->size), 0,
+	       "%s: create the source over a base", what);
+	crypto_random(x, sizeof(x));
+	is_int(staging_write(src, x, sizeof(x), 5 * STAGING_BLOCK + 100,
+			     base_read, fb),
+	       sizeof(x), "%s: write into the source", what);
+	memcpy(model + 5 * STAGING_BLOCK + 100, x, sizeof(x));
+	is_int(staging_truncate(src, 40 * STAGING_BLOCK + 7), 0,
+	       "%s: cut the source", what);
+	return src;
+}
+
 /* A clone holds what its source holds, over the same base; a write to the
  * clone leaves the source as it was; the clone reopens after a restart. */
 static void test_staging_clone(const struct crypto_key *key)
@@ -594,18 +619,7 @@ static void test_staging_clone(const struct crypto_key *key)
 	uint8_t x[3 * STAGING_BLOCK];
 	struct staging *src = NULL, *cl = NULL, *re = NULL;
 
-	fb.data = malloc(fb.size);
-	crypto_random(fb.data, fb.size);
-	memcpy(model, fb.data, fb.size);
-	is_int(staging_create(&src, tpath("csrc"), key, fb.size), 0,
-	       "clone: create the source over a base");
-	crypto_random(x, sizeof(x));
-	is_int(staging_write(src, x, sizeof(x), 5 * STAGING_BLOCK + 100,
-			     base_read, &fb),
-	       sizeof(x), "clone: write into the source");
-	memcpy(model + 5 * STAGING_BLOCK + 100, x, sizeof(x));
-	is_int(staging_truncate(src, 40 * STAGING_BLOCK + 7), 0,
-	       "clone: cut the source");
+	src = source_over_base(key, "csrc", "clone", &fb, model);
 	memcpy(orig, model, fb.size);
 	is_int(staging_clone(&cl, tpath("cclone"), src), 0, "clone it");
 	ok(same_as_model(cl, model, 40 * STAGING_BLOCK + 7, &fb),
@@ -661,17 +675,7 @@ static void test_staging_layer(const struct crypto_key *key)
 	struct stat sb;
 	char lp[300];
 
-	fb.data = malloc(fb.size);
-	crypto_random(fb.data, fb.size);
-	memcpy(model, fb.data, fb.size);
-	is_int(staging_create(&src, tpath("lsrc"), key, fb.size), 0,
-	       "layer: a source over a base");
-	crypto_random(x, sizeof(x));
-	is_int(staging_write(src, x, sizeof(x), 5 * STAGING_BLOCK + 100,
-			     base_read, &fb),
-	       sizeof(x), "layer: write into the source");
-	memcpy(model + 5 * STAGING_BLOCK + 100, x, sizeof(x));
-	is_int(staging_truncate(src, size), 0, "layer: cut the source");
+	src = source_over_base(key, "lsrc", "layer", &fb, model);
 	memcpy(orig, model, size);
 	ok(!staging_is_layered(src), "a plain file is not layered");
 	is_int(staging_layer(&ly, tpath("layer"), src), 0, "layer over it");
