@@ -13,7 +13,7 @@ require_cmd jq
 "$COFFRE" help >"$T/help" 2>&1
 mapfile -t CMDS < <(sed -n 's/^  \([a-z-][a-z-]*\)  .*/\1/p' "$T/help")
 check "coffre help lists the commands" test "${#CMDS[@]}" -ge 20
-missing= drift=
+missing="" drift=""
 for c in "${CMDS[@]}"; do
 	page=$MANDIR/coffre-$c.1
 	[ -f "$page" ] || { missing+=" $c"; continue; }
