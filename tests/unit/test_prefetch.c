@@ -21,8 +21,9 @@ struct fake {
 	atomic_int cached[N];
 	atomic_int order[N];
 	atomic_int norder;
-	atomic_int gate; /* fetches wait while it is 0 */
-	atomic_int cut;	 /* fetches that saw the stop */
+	atomic_int gate;    /* fetches wait while it is 0 */
+	atomic_int cut;	    /* fetches that saw the stop */
+	atomic_int started; /* fetches begun */
 };
 
 static int idx(const struct manifest_chunk *c)
@@ -49,6 +50,7 @@ static int fake_fetch(void *arg, const struct manifest_chunk *c,
 {
 	struct fake *f = arg;
 
+	f->started++;
 	while (!atomic_load(&f->gate)) {
 		if (__atomic_load_n(stop, __ATOMIC_RELAXED)) {
 			f->cut++;
@@ -155,9 +157,10 @@ int main(void)
 
 	/* freeing while a fetch hangs cuts it short */
 	f.gate = 0;
+	f.started = 0;
 	chunks(c, 55, 2);
 	prefetch_ask(pf, c, 2);
-	nap();
+	ok(wait_for(&f.started, 1), "a fetch is under way");
 	prefetch_free(pf);
 	ok(f.cut >= 1, "a fetch under way saw the stop");
 	prefetch_free(NULL);
