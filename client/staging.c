@@ -951,6 +951,7 @@ static int handle_dup(struct staging **out, struct staging *src,
 {
 	struct staging *st;
 	size_t words = src->bitmap_words;
+	int rc;
 
 	*out = NULL;
 	if (src->lower)
@@ -978,9 +979,10 @@ static int handle_dup(struct staging **out, struct staging *src,
 	st->size = src->size;
 	st->base_size = src->base_size;
 	st->base_limit = src->base_limit;
-	if (cipher_setup(st) < 0) {
+	rc = cipher_setup(st);
+	if (rc < 0) {
 		staging_close(st);
-		return -ENOMEM;
+		return rc;
 	}
 	*out = st;
 	return 0;
