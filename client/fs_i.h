@@ -106,6 +106,8 @@ struct node {
 	struct remote_meta rm;
 	int has_remote;	  /* the document/folder exists on the server */
 	unsigned pending; /* queued ops that create or move this node */
+	unsigned mode_pending; /* DIR: queued chmods of it (its mode is
+				* this mount's until they are committed) */
 	unsigned seen;	  /* revalidation generation */
 
 	/* attributes kept in memory (chmod, chown, utimes) */

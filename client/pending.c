@@ -68,7 +68,10 @@ static int pend_register(struct fs *fs, const struct queue_op *op,
 	p->closed_at_ms = op->ready_at_ms - fs->o->settle_ms;
 	if (n) {
 		node_ref(n);
-		n->pending++;
+		if (op->kind == QUEUE_CHMOD)
+			n->mode_pending++;
+		else
+			n->pending++;
 		if (op->kind == QUEUE_DEPOSIT)
 			n->dep_seq = op->seq;
 	}
@@ -102,7 +105,10 @@ static void pend_forget(struct fs *fs, struct pend *p)
 {
 	HASH_DELETE(hh, fs->pends, p);
 	if (p->node) {
-		p->node->pending--;
+		if (p->op.kind == QUEUE_CHMOD)
+			p->node->mode_pending--;
+		else
+			p->node->pending--;
 		if (p->node->dep_seq == p->seq) {
 			struct pend *last =
 				pend_deposits(fs, p->node, NULL, NULL);
@@ -412,6 +418,28 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 	switch (op->kind) {
 	case QUEUE_MKDIR:
 		n = replay_node(fs, op->path, NODE_DIR);
+		if (n && op->has_fmode) {
+			pthread_mutex_lock(&fs->lock);
+			n->mode = op->fmode & 07777;
+			n->has_mode = 1;
+			pthread_mutex_unlock(&fs->lock);
+		}
+		break;
+	case QUEUE_CHMOD:
+		/* the folder is on the server or made by an earlier op */
+		if (tree_resolve(fs, op->path, &n) < 0) {
+			n = NULL;
+			break;
+		}
+		pthread_mutex_lock(&fs->lock);
+		if (n->kind == NODE_DIR) {
+			n->mode = op->fmode & 07777;
+			n->has_mode = 1;
+		}
+		node_unref(fs, n); /* the resolve's; pend_register takes one */
+		if (n->kind != NODE_DIR)
+			n = NULL;
+		pthread_mutex_unlock(&fs->lock);
 		break;
 	case QUEUE_DEPOSIT:
 		n = replay_node(fs, op->path, NODE_FILE);

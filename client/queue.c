@@ -71,7 +71,7 @@ static void stmt_done(sqlite3_stmt *st)
 static const char *const kind_names[] = {
 	[QUEUE_MKDIR] = "mkdir", [QUEUE_DEPOSIT] = "deposit",
 	[QUEUE_MOVE] = "move",	 [QUEUE_UNLINK] = "unlink",
-	[QUEUE_RMDIR] = "rmdir",
+	[QUEUE_RMDIR] = "rmdir", [QUEUE_CHMOD] = "chmod",
 };
 
 static int db_err(struct queue *q, int src, const char *what)
@@ -139,6 +139,9 @@ static int op_seal(struct queue *q, const struct queue_op *op, uint64_t seq,
 	    json_object_set_new(o, "ready_at_ms",
 				json_integer((json_int_t)op->ready_at_ms)) ||
 	    (op->fclass[0] && set_str(o, "class", op->fclass)) ||
+	    (op->has_fmode &&
+	     json_object_set_new(o, "fmode",
+				 json_integer((json_int_t)op->fmode))) ||
 	    json_object_set_new(o, "v", json_integer(OP_FORMAT)) ||
 	    (op->batch[0] && set_str(o, "batch", op->batch)) ||
 	    (op->batch[0] && set_str(o, "meta", op->meta)) ||
@@ -260,6 +263,16 @@ static int op_open(struct queue *q, uint64_t seq, const uint8_t *blob, size_t n,
 		memcpy(op->fclass, json_string_value(v),
 		       strlen(json_string_value(v)) + 1);
 	}
+	v = json_object_get(o, "fmode");
+	if (v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 07777)
+			goto out;
+		op->has_fmode = 1;
+		op->fmode = (uint32_t)json_integer_value(v);
+	}
+	if (op->kind == QUEUE_CHMOD && !op->has_fmode)
+		goto out;
 	v = json_object_get(o, "batch");
 	if (json_is_string(v)) {
 		const char *id = json_string_value(v);

@@ -30,6 +30,7 @@ enum queue_kind {
 	QUEUE_MOVE,
 	QUEUE_UNLINK,
 	QUEUE_RMDIR,
+	QUEUE_CHMOD, /* a folder's mode bits (a file's go with its deposit) */
 };
 
 struct queue_op {
@@ -49,6 +50,10 @@ struct queue_op {
 	/* MKDIR: the class set on the folder before it reached the server,
 	 * "" for none (the server's default: the parent's) */
 	char fclass[16];
+	/* MKDIR: the folder's mode when not 0755 (has_fmode); CHMOD: the
+	 * mode to set (has_fmode always) */
+	int has_fmode;
+	uint32_t fmode;
 	/* The id of the batch this op was sent in, "" before its first
 	 * send.  Set, with every op of the batch, before the commit goes
 	 * out: a retry, after a lost reply or a restart, sends the same ops

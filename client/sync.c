@@ -517,6 +517,15 @@ static json_t *bop_json(const struct bop *o)
 		if (o->op.fclass[0]) /* set before the folder was sent */
 			json_object_set_new(j, "class",
 					    json_string(o->op.fclass));
+		if (o->op.has_fmode)
+			json_object_set_new(
+				j, "mode", json_integer((json_int_t)o->op.fmode));
+		break;
+	case QUEUE_CHMOD:
+		json_object_set_new(j, "op", json_string("chmod"));
+		json_object_set_new(j, "path", json_string(o->op.path));
+		json_object_set_new(j, "mode",
+				    json_integer((json_int_t)o->op.fmode));
 		break;
 	case QUEUE_DEPOSIT:
 		json_object_set_new(j, "op", json_string("deposit"));

@@ -697,14 +697,51 @@ int folder_class_parse(const char *s, enum folder_class *out)
 		       "a class is 'public', 'restricted' or 'confidential'");
 }
 
+uint32_t folder_meta_mode(const struct folder_meta *fm)
+{
+	return fm->has_mode ? fm->mode & 07777 : FOLDER_MODE_DEFAULT;
+}
+
+void folder_meta_set_mode(struct folder_meta *fm, uint32_t mode)
+{
+	fm->mode = mode & 07777;
+	fm->has_mode = fm->mode != FOLDER_MODE_DEFAULT;
+	if (!fm->has_mode)
+		fm->mode = 0;
+}
+
 int folder_meta_format(const struct folder_meta *fm, struct buf *out)
 {
 	const char *name = folder_class_name(fm->class);
+	int rc;
 
 	if (!name)
 		return err_set(-EINVAL, "unknown folder class %d",
 			       (int)fm->class);
-	return buf_appendf(out, "%s\nclass %s\n", folder_magic, name);
+	if (fm->has_mode && fm->mode > 07777)
+		return err_set(-EINVAL, "folder mode %o out of range",
+			       (unsigned)fm->mode);
+	rc = buf_appendf(out, "%s\nclass %s\n", folder_magic, name);
+	/* the default is no line: one state, one text */
+	if (rc == 0 && fm->has_mode && fm->mode != FOLDER_MODE_DEFAULT)
+		rc = buf_appendf(out, "mode %04o\n", (unsigned)fm->mode);
+	return rc;
+}
+
+/* Exactly four octal digits (0000..7777). */
+static int parse_mode4(const char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -EBADMSG;
+		v = v * 8 + (uint32_t)(s[i] - '0');
+	}
+	if (s[4])
+		return -EBADMSG;
+	*out = v;
+	return 0;
 }
 
 int folder_meta_parse(struct folder_meta *fm, const char *text, size_t len)
@@ -712,6 +749,8 @@ int folder_meta_parse(struct folder_meta *fm, const char *text, size_t len)
 	struct lines ls = { .p = text, .end = text + len };
 	char line[XATTR_LINE_MAX + 1];
 	enum folder_class c;
+	uint32_t mode = 0;
+	int has_mode = 0;
 	const char *v;
 	size_t n;
 	int rc;
@@ -733,8 +772,22 @@ int folder_meta_parse(struct folder_meta *fm, const char *text, size_t len)
 	rc = next_line(&ls, line, &n);
 	if (rc < 0)
 		return rc;
+	if (rc > 0 && !strncmp(line, "mode ", 5)) {
+		if (parse_mode4(line + 5, &mode) < 0 ||
+		    mode == FOLDER_MODE_DEFAULT)
+			return err_set(-EBADMSG,
+				       "line %zu: a mode is four octal digits, "
+				       "never the default 0755",
+				       ls.lineno);
+		has_mode = 1;
+		rc = next_line(&ls, line, &n);
+		if (rc < 0)
+			return rc;
+	}
 	if (rc > 0)
 		return err_set(-EBADMSG, "line %zu: unknown field", ls.lineno);
 	fm->class = c;
+	fm->has_mode = has_mode;
+	fm->mode = mode;
 	return 0;
 }

@@ -33,6 +33,11 @@
  *
  *   coffre-folder 1
  *   class restricted
+ *   mode 0750
+ *
+ * The mode line is there only when the folder's mode bits are not the
+ * default 0755: exactly four octal digits, so one state has one text and
+ * one blob id.  A folder made before modes were kept has none.
  */
 #ifndef COFFRE_COMMON_MANIFEST_H
 #define COFFRE_COMMON_MANIFEST_H
@@ -90,8 +95,12 @@ enum folder_class {
 	FOLDER_CLASS_CONFIDENTIAL,
 };
 
+#define FOLDER_MODE_DEFAULT 0755
+
 struct folder_meta {
 	enum folder_class class;
+	int has_mode;  /* 0: FOLDER_MODE_DEFAULT */
+	uint32_t mode; /* permission bits, at most 07777 */
 };
 
 void manifest_init(struct manifest *m);
@@ -129,6 +138,10 @@ const char *folder_class_name(enum folder_class c);
 int folder_class_parse(const char *s, enum folder_class *out); /* -EINVAL */
 int folder_meta_format(const struct folder_meta *fm, struct buf *out);
 int folder_meta_parse(struct folder_meta *fm, const char *text, size_t len);
+/* The mode bits fm states (FOLDER_MODE_DEFAULT without a mode line). */
+uint32_t folder_meta_mode(const struct folder_meta *fm);
+/* State mode (& 07777) in fm: the default clears the line. */
+void folder_meta_set_mode(struct folder_meta *fm, uint32_t mode);
 
 /* RFC 3339 UTC for t into out (at least 21 bytes). */
 void rfc3339_utc(long long t, char *out, size_t outlen);

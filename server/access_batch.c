@@ -379,6 +379,15 @@ static int check_op(struct access_batch *b, const struct ledger_view *v,
 		parent_of(op->path, folder, sizeof(folder));
 		return need(b, v, op->path, rc == 0 ? op->path : folder,
 			    AUTH_ORGANIZE);
+	case LEDGER_OP_CHMOD:
+		/* a folder's own metadata: organize on it, as a rename of
+		 * it; a path that is no folder changes nothing, and asks
+		 * what an unlink of it would (hidden reads as absent) */
+		if (removed_entry(b, v, i, &rc, &verdict))
+			return verdict;
+		parent_of(op->path, folder, sizeof(folder));
+		return need(b, v, op->path, rc == 0 ? op->path : folder,
+			    AUTH_ORGANIZE);
 	case LEDGER_OP_RMDIR:
 		if (!strcmp(op->path, "/"))
 			return 0; /* the ledger refuses it */

@@ -118,6 +118,29 @@ int access_ledger_note(struct ledger *lg, const char *space, const char *by,
 	return rc;
 }
 
+/* Folder ip's metadata at the head; -ENOENT (fm the default) when the
+ * head has no such folder, which commit_update then refuses. */
+static int folder_meta_now(struct ledger *lg, const char *ip,
+			   struct folder_meta *fm)
+{
+	git_commit *head = NULL;
+	git_tree *root = NULL;
+	git_oid id;
+	int rc;
+
+	*fm = (struct folder_meta){ .class = FOLDER_CLASS_RESTRICTED };
+	rc = ledger_head_oid(lg->wrepo, &id);
+	if (rc == 0 && git_commit_lookup(&head, lg->wrepo, &id) < 0)
+		rc = ledger_git_err(-1, "cannot read the head");
+	if (rc == 0 && git_commit_tree(&root, head) < 0)
+		rc = ledger_git_err(-1, "cannot read the head tree");
+	if (rc == 0)
+		rc = ledger_folder_meta_at(lg->wrepo, root, ip, fm);
+	git_tree_free(root);
+	git_commit_free(head);
+	return rc;
+}
+
 int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 			const char *path, enum folder_class class,
 			const char *msg)
@@ -125,6 +148,7 @@ int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 	git_tree_update upd = { .action = GIT_TREE_UPDATE_UPSERT,
 				.filemode = GIT_FILEMODE_BLOB };
 	const char *ip = path + 1; /* a valid path starts with '/' */
+	struct folder_meta fm;
 	char *meta = NULL;
 	int rc;
 
@@ -132,7 +156,11 @@ int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 		return -ENOMEM;
 	upd.path = meta;
 	pthread_mutex_lock(&lg->apply_lock);
-	rc = ledger_folder_blob(lg->wrepo, class, &upd.id);
+	/* the folder keeps its mode bits: only the class changes */
+	rc = folder_meta_now(lg, ip, &fm);
+	fm.class = class;
+	if (rc == 0 || rc == -ENOENT)
+		rc = ledger_folder_meta_blob(lg->wrepo, &fm, &upd.id);
 	if (rc == 0)
 		rc = commit_update(lg, space, by, ip, &upd, 1, msg);
 	pthread_mutex_unlock(&lg->apply_lock);

@@ -58,7 +58,7 @@
 static const char *const op_names[] = {
 	[LEDGER_OP_MKDIR] = "mkdir", [LEDGER_OP_DEPOSIT] = "deposit",
 	[LEDGER_OP_MOVE] = "move",   [LEDGER_OP_UNLINK] = "unlink",
-	[LEDGER_OP_RMDIR] = "rmdir",
+	[LEDGER_OP_RMDIR] = "rmdir", [LEDGER_OP_CHMOD] = "chmod",
 };
 
 struct batch {
@@ -285,6 +285,7 @@ static int parse_op(struct http_req *req, json_t *o, long i,
 		    struct ledger_op *op)
 {
 	const char *name, *class;
+	json_int_t mode;
 
 	if (!json_is_object(o)) {
 		http_reply_error(req, 400, "bad_request", i,
@@ -305,6 +306,19 @@ static int parse_op(struct http_req *req, json_t *o, long i,
 				"field 'class' must be public, restricted or confidential");
 			return 1;
 		}
+		op->has_mode = json_object_get(o, "mode") != NULL;
+		if (op_int(req, o, "mode", 0, 0, 07777, i, &mode))
+			return 1;
+		op->mode = (uint32_t)mode;
+		return 0;
+	}
+	if (!strcmp(name, "chmod")) {
+		op->kind = LEDGER_OP_CHMOD;
+		op->has_mode = 1;
+		if (op_path(req, o, "path", i, &op->path) ||
+		    op_int(req, o, "mode", 1, 0, 07777, i, &mode))
+			return 1;
+		op->mode = (uint32_t)mode;
 		return 0;
 	}
 	if (!strcmp(name, "deposit")) {

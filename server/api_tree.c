@@ -27,9 +27,14 @@ static json_t *entry_json(const struct ledger_entry *e, enum folder_class class)
 	char sha[OBJ_ID_HEX_LEN + 1];
 	json_t *j;
 
-	if (e->is_dir)
-		return json_pack("{s:s, s:s, s:s}", "name", e->name, "type",
-				 "dir", "class", folder_class_name(class));
+	if (e->is_dir) {
+		j = json_pack("{s:s, s:s, s:s}", "name", e->name, "type", "dir",
+			      "class", folder_class_name(class));
+		/* stated only off the default 0755, as in .coffre-folder */
+		if (j && e->has_mode)
+			json_object_set_new(j, "mode", json_integer(e->mode));
+		return j;
+	}
 	if (!m)
 		return NULL;
 	obj_id_to_hex(&m->sha256, sha);
@@ -182,7 +187,7 @@ int api_tree(struct http_req *req)
 {
 	char head[GIT_OID_HEX_LEN + 1] = "";
 	struct list_state ls = { 0 };
-	enum folder_class class = FOLDER_CLASS_RESTRICTED;
+	struct folder_meta fmeta = { .class = FOLDER_CLASS_RESTRICTED };
 	const char *path, *after, *limit_s;
 	size_t limit;
 	int rc = 0, more = 0;
@@ -242,7 +247,7 @@ int api_tree(struct http_req *req)
 	do {
 		rc = ledger_list(req->space->ledger, path,
 				 ls.seen[0] ? ls.seen : NULL, limit - ls.shown,
-				 list_cb, &ls, &more, &class, head);
+				 list_cb, &ls, &more, &fmeta, head);
 	} while (rc == 0 && more && ls.shown < limit);
 	access_grants_release(&ls.grants);
 	if (rc == -ENOENT && !strcmp(path, "/")) {
@@ -267,6 +272,8 @@ int api_tree(struct http_req *req)
 		      ls.entries, "next",
 		      more && ls.last[0] ? json_string(ls.last) : json_null(),
 		      "rights", rights_json(ls.rights));
+	if (j && fmeta.has_mode) /* its own mode, off the default 0755 */
+		json_object_set_new(j, "mode", json_integer(fmeta.mode));
 	return http_reply_json(req, 200, j);
 }
 

@@ -92,39 +92,76 @@ int ledger_blob_manifest(git_repository *repo, const git_oid *id,
 	return rc;
 }
 
-int ledger_tree_class(git_repository *repo, const git_tree *tree,
-		      enum folder_class *out)
+/* The metadata a ".coffre-folder" blob states. */
+int ledger_meta_blob_read(git_repository *repo, const git_oid *id,
+			  struct folder_meta *fm)
 {
-	const git_tree_entry *te;
-	struct folder_meta fm;
 	git_blob *blob;
 	int rc;
 
-	*out = FOLDER_CLASS_RESTRICTED;
+	rc = git_blob_lookup(&blob, repo, id);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot read folder metadata");
+	rc = folder_meta_parse(fm, git_blob_rawcontent(blob),
+			       (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return rc;
+}
+
+int ledger_tree_meta(git_repository *repo, const git_tree *tree,
+		     struct folder_meta *out)
+{
+	const git_tree_entry *te;
+
+	*out = (struct folder_meta){ .class = FOLDER_CLASS_RESTRICTED };
 	te = git_tree_entry_byname(tree, FOLDER_META_NAME);
 	if (!te || git_tree_entry_type(te) != GIT_OBJECT_BLOB)
 		return 0;
-	rc = git_blob_lookup(&blob, repo, git_tree_entry_id(te));
-	if (rc < 0)
-		return ledger_git_err(rc, "cannot read folder metadata");
-	rc = folder_meta_parse(&fm, git_blob_rawcontent(blob),
-			       (size_t)git_blob_rawsize(blob));
-	git_blob_free(blob);
-	if (rc < 0)
-		return rc;
-	*out = fm.class;
-	return 0;
+	return ledger_meta_blob_read(repo, git_tree_entry_id(te), out);
 }
 
-int ledger_folder_blob(git_repository *repo, enum folder_class class,
-		       git_oid *out)
+int ledger_tree_class(git_repository *repo, const git_tree *tree,
+		      enum folder_class *out)
 {
-	struct folder_meta fm = { .class = class };
+	struct folder_meta fm;
+	int rc = ledger_tree_meta(repo, tree, &fm);
+
+	*out = rc < 0 ? FOLDER_CLASS_RESTRICTED : fm.class;
+	return rc;
+}
+
+int ledger_folder_meta_at(git_repository *repo, const git_tree *root,
+			  const char *ip, struct folder_meta *out)
+{
+	git_tree_entry *te = NULL;
+	char *meta = NULL;
+	int rc;
+
+	*out = (struct folder_meta){ .class = FOLDER_CLASS_RESTRICTED };
+	if (asprintf(&meta, "%s%s%s", ip, *ip ? "/" : "", FOLDER_META_NAME) <
+	    0)
+		return -ENOMEM;
+	rc = git_tree_entry_bypath(&te, root, meta);
+	free(meta);
+	if (rc == GIT_ENOTFOUND)
+		return err_set(-ENOENT, "no such folder '/%s'", ip);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot look up a folder");
+	rc = git_tree_entry_type(te) == GIT_OBJECT_BLOB ?
+		     ledger_meta_blob_read(repo, git_tree_entry_id(te), out) :
+		     err_set(-ENOENT, "no such folder '/%s'", ip);
+	git_tree_entry_free(te);
+	return rc;
+}
+
+int ledger_folder_meta_blob(git_repository *repo, const struct folder_meta *fm,
+			    git_oid *out)
+{
 	struct buf b;
 	int rc;
 
 	buf_init(&b, 256);
-	rc = folder_meta_format(&fm, &b);
+	rc = folder_meta_format(fm, &b);
 	if (rc == 0) {
 		rc = git_blob_create_from_buffer(out, repo, b.data, b.len);
 		if (rc < 0)
@@ -132,6 +169,14 @@ int ledger_folder_blob(git_repository *repo, enum folder_class class,
 	}
 	buf_release(&b);
 	return rc;
+}
+
+int ledger_folder_blob(git_repository *repo, enum folder_class class,
+		       git_oid *out)
+{
+	struct folder_meta fm = { .class = class };
+
+	return ledger_folder_meta_blob(repo, &fm, out);
 }
 
 int ledger_tree_single(git_repository *repo, const char *name,
@@ -490,6 +535,7 @@ static int emit_entry(git_repository *repo, const git_tree_entry *te,
 		      void *arg)
 {
 	struct ledger_entry e = { .name = name };
+	struct folder_meta fm;
 	struct manifest m;
 	git_tree *sub;
 	int rc;
@@ -500,10 +546,13 @@ static int emit_entry(git_repository *repo, const git_tree_entry *te,
 		rc = git_tree_lookup(&sub, repo, git_tree_entry_id(te));
 		if (rc < 0)
 			return ledger_git_err(rc, "cannot read a folder");
-		rc = ledger_tree_class(repo, sub, &e.class);
+		rc = ledger_tree_meta(repo, sub, &fm);
 		git_tree_free(sub);
 		if (rc < 0)
 			return rc;
+		e.class = fm.class;
+		e.has_mode = fm.has_mode;
+		e.mode = fm.mode;
 	} else if (!kind_only) {
 		rc = ledger_blob_manifest(repo, git_tree_entry_id(te), &m);
 		if (rc < 0)
@@ -586,12 +635,12 @@ static int list_tree(git_repository *repo, git_tree *dir, const char *after,
 
 int ledger_list(struct ledger *lg, const char *path, const char *after,
 		size_t limit, ledger_list_cb cb, void *arg, int *more,
-		enum folder_class *folder_class, char head[GIT_OID_HEX_LEN + 1])
+		struct folder_meta *folder_meta, char head[GIT_OID_HEX_LEN + 1])
 {
 	git_tree_entry *te = NULL;
 	git_repository *repo;
 	git_tree *root = NULL, *dir = NULL;
-	enum folder_class cls;
+	struct folder_meta fm;
 	int rc;
 
 	if (more)
@@ -621,11 +670,11 @@ int ledger_list(struct ledger *lg, const char *path, const char *after,
 			goto out;
 		}
 	}
-	rc = ledger_tree_class(repo, dir, &cls);
+	rc = ledger_tree_meta(repo, dir, &fm);
 	if (rc < 0)
 		goto out;
-	if (folder_class)
-		*folder_class = cls;
+	if (folder_meta)
+		*folder_meta = fm;
 	rc = list_tree(repo, dir, after, limit, cb, arg, more);
 out:
 	git_tree_entry_free(te);

@@ -29,6 +29,7 @@ enum ledger_op_kind {
 	LEDGER_OP_MOVE,
 	LEDGER_OP_UNLINK,
 	LEDGER_OP_RMDIR,
+	LEDGER_OP_CHMOD, /* a folder's mode bits (a file's go with deposits) */
 };
 
 struct ledger_op {
@@ -36,6 +37,8 @@ struct ledger_op {
 	char *path;		 /* all but MOVE; validated path */
 	char *from, *to;	 /* MOVE */
 	enum folder_class class; /* MKDIR */
+	int has_mode;		 /* MKDIR: a mode was given; CHMOD: always */
+	uint32_t mode;		 /* MKDIR, CHMOD: permission bits */
 	/* DEPOSIT: size, sha256 and chunks of the content (doc_id, version,
 	 * depositor and time are filled in by ledger_apply). */
 	struct manifest content;
@@ -61,6 +64,8 @@ struct ledger_entry {
 	const char *name;
 	int is_dir;
 	enum folder_class class;	 /* dirs: effective class */
+	int has_mode;			 /* dirs: a mode other than 0755 */
+	uint32_t mode;
 	const struct manifest *manifest; /* files; chunks included */
 };
 
@@ -176,7 +181,7 @@ typedef int (*ledger_list_cb)(const struct ledger_entry *e, void *arg);
  */
 int ledger_list(struct ledger *lg, const char *path, const char *after,
 		size_t limit, ledger_list_cb cb, void *arg, int *more,
-		enum folder_class *folder_class,
+		struct folder_meta *folder_meta,
 		char head[GIT_OID_HEX_LEN + 1]);
 
 /* One entry (file manifest or folder) at the current head.  For "/" a dir. */

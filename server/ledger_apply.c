@@ -77,6 +77,7 @@ struct written {
 };
 
 struct apply {
+	struct ledger *lg;
 	git_repository *repo;
 	int packed; /* repo is lg->prepo */
 	/*
@@ -510,7 +511,46 @@ static int op_mkdir(struct apply *ap, const struct ledger_op *op)
 		return err_set(-EEXIST, "'%s' is a file", op->path);
 	if (folder_at(ap, ip))
 		return 0;
-	rc = class_blob(ap, op->class, &blob);
+	if (op->has_mode && (op->mode & 07777) != FOLDER_MODE_DEFAULT) {
+		struct folder_meta fm = { .class = op->class };
+
+		folder_meta_set_mode(&fm, op->mode);
+		rc = ledger_folder_meta_blob(ap->repo, &fm, &blob);
+	} else {
+		rc = class_blob(ap, op->class, &blob);
+	}
+	if (rc < 0)
+		return rc;
+	return index_put(ap, meta_path(ap, ip, strlen(ip)), &blob,
+			 GIT_FILEMODE_BLOB);
+}
+
+/*
+ * A folder's mode bits, kept in its ".coffre-folder" with its class.  A
+ * path that is no folder (gone, or a file: a file's mode goes with its
+ * deposits) changes nothing, as an unlink of nothing does: a queued
+ * chmod must never wedge the queue behind it.
+ */
+static int op_chmod(struct apply *ap, const struct ledger_op *op)
+{
+	const char *ip = ipath(op->path);
+	const git_index_entry *e;
+	struct folder_meta fm;
+	git_oid blob;
+	int rc;
+
+	if (*ip && file_at(ap, ip))
+		return 0;
+	e = git_index_get_bypath(ap->idx, meta_path(ap, ip, strlen(ip)), 0);
+	if (!e)
+		return 0;
+	rc = ledger_meta_blob_read(ap->repo, &e->id, &fm);
+	if (rc < 0)
+		return rc;
+	if (folder_meta_mode(&fm) == (op->mode & 07777))
+		return 0;
+	folder_meta_set_mode(&fm, op->mode);
+	rc = ledger_folder_meta_blob(ap->repo, &fm, &blob);
 	if (rc < 0)
 		return rc;
 	return index_put(ap, meta_path(ap, ip, strlen(ip)), &blob,
@@ -724,6 +764,8 @@ static const char *op_name(enum ledger_op_kind k)
 		return "unlink";
 	case LEDGER_OP_RMDIR:
 		return "rmdir";
+	case LEDGER_OP_CHMOD:
+		return "chmod";
 	}
 	return "unknown";
 }
@@ -749,6 +791,11 @@ static int add_trailers(struct buf *b, const struct ledger_op *op,
 	if (rc == 0 && op->kind == LEDGER_OP_MKDIR)
 		rc = buf_appendf(b, "Coffre-Class: %s\n",
 				 folder_class_name(op->class));
+	if (rc == 0 && (op->kind == LEDGER_OP_CHMOD ||
+			(op->kind == LEDGER_OP_MKDIR && op->has_mode &&
+			 (op->mode & 07777) != FOLDER_MODE_DEFAULT)))
+		rc = buf_appendf(b, "Coffre-Mode: %04o\n",
+				 (unsigned)(op->mode & 07777));
 	if (rc == 0 && r->doc_id[0])
 		rc = buf_appendf(b, "Coffre-Doc: %s %llu\n", r->doc_id,
 				 (unsigned long long)r->version);
@@ -812,9 +859,10 @@ struct ledger_view {
 static int entry_class(struct apply *ap, const git_index_entry *e,
 		       enum folder_class *own)
 {
+	struct ledger *lg = ap->lg;
 	struct folder_meta fm;
-	git_blob *blob;
 	git_oid id;
+	size_t i;
 	int rc;
 
 	/* Hashed, not written: naming a class costs no odb write (a write
@@ -826,15 +874,26 @@ static int entry_class(struct apply *ap, const git_index_entry *e,
 			*own = (enum folder_class)c;
 			return 0;
 		}
-	rc = git_blob_lookup(&blob, ap->repo, &e->id);
+	/* A folder with its own mode bits: read once, then known by id
+	 * (under apply_lock, as every view is), so it costs about as
+	 * little as the three above. */
+	for (i = 0; lg && i < lg->nmeta_seen; i++)
+		if (git_oid_equal(&lg->meta_seen[i].id, &e->id)) {
+			*own = lg->meta_seen[i].class;
+			return 0;
+		}
+	rc = ledger_meta_blob_read(ap->repo, &e->id, &fm);
 	if (rc < 0)
-		return ledger_git_err(rc, "cannot read folder metadata");
-	rc = folder_meta_parse(&fm, git_blob_rawcontent(blob),
-			       (size_t)git_blob_rawsize(blob));
-	git_blob_free(blob);
-	if (rc == 0)
-		*own = fm.class;
-	return rc;
+		return rc;
+	*own = fm.class;
+	if (lg) {
+		i = lg->nmeta_seen < LEDGER_META_SEEN ? lg->nmeta_seen++ :
+							(size_t)e->id.id[0] %
+								LEDGER_META_SEEN;
+		lg->meta_seen[i].id = e->id;
+		lg->meta_seen[i].class = fm.class;
+	}
+	return 0;
 }
 
 int ledger_view_class(const struct ledger_view *v, const char *folder,
@@ -969,6 +1028,8 @@ static int apply_op(struct apply *ap, const struct ledger_op *op,
 		return op_unlink(ap, op);
 	case LEDGER_OP_RMDIR:
 		return op_rmdir(ap, op);
+	case LEDGER_OP_CHMOD:
+		return op_chmod(ap, op);
 	}
 	return err_set(-EINVAL, "unknown operation %d", (int)op->kind);
 }
@@ -1279,9 +1340,11 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 		       char head[GIT_OID_HEX_LEN + 1], ledger_check_fn check,
 		       void *check_arg)
 {
-	struct apply ap = {
-		.cs = cs, .login = login, .vfail = SIZE_MAX, .batch = b
-	};
+	struct apply ap = { .lg = lg,
+			    .cs = cs,
+			    .login = login,
+			    .vfail = SIZE_MAX,
+			    .batch = b };
 	struct ledger_view view = { &ap };
 	git_oid parent, commit;
 	size_t i;

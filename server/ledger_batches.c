@@ -215,7 +215,7 @@ static int kind_of(const char *name, enum ledger_op_kind *k)
 	static const char *const names[] = {
 		[LEDGER_OP_MKDIR] = "mkdir", [LEDGER_OP_DEPOSIT] = "deposit",
 		[LEDGER_OP_MOVE] = "move",   [LEDGER_OP_UNLINK] = "unlink",
-		[LEDGER_OP_RMDIR] = "rmdir",
+		[LEDGER_OP_RMDIR] = "rmdir", [LEDGER_OP_CHMOD] = "chmod",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -13,6 +13,7 @@
 
 #define LEDGER_REF	    "refs/heads/main"
 #define LEDGER_POOL_MAX	    8
+#define LEDGER_META_SEEN    32
 #define LEDGER_SERVER_NAME  "coffred"
 #define LEDGER_SERVER_EMAIL "coffred@localhost"
 
@@ -48,6 +49,14 @@ struct ledger {
 	git_repository *pool[LEDGER_POOL_MAX];
 	size_t npool;
 
+	/* Folder metadata blobs stating a mode, and the class each states
+	 * (ledger_apply.c: entry_class); under apply_lock. */
+	struct {
+		git_oid id;
+		enum folder_class class;
+	} meta_seen[LEDGER_META_SEEN];
+	size_t nmeta_seen;
+
 	/* Batch ids seen on main (ledger_batches.c); under apply_lock. */
 	struct ledger_batch_seen *batches;
 	int batches_loaded;
@@ -76,6 +85,17 @@ int ledger_blob_manifest(git_repository *repo, const git_oid *id,
 			 struct manifest *m);
 
 /* Class of a folder tree from its ".coffre-folder" (restricted if none). */
+int ledger_meta_blob_read(git_repository *repo, const git_oid *id,
+			  struct folder_meta *fm);
+/* A folder tree's metadata (restricted, no mode, when it has none). */
+int ledger_tree_meta(git_repository *repo, const git_tree *tree,
+		     struct folder_meta *out);
+/* The metadata of folder ip ("" the root, "A/B") in root: -ENOENT when
+ * ip is no folder there. */
+int ledger_folder_meta_at(git_repository *repo, const git_tree *root,
+			  const char *ip, struct folder_meta *out);
+int ledger_folder_meta_blob(git_repository *repo, const struct folder_meta *fm,
+			    git_oid *out);
 int ledger_tree_class(git_repository *repo, const git_tree *tree,
 		      enum folder_class *out);
 

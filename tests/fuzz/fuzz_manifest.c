@@ -59,7 +59,8 @@ static void folder_case(const char *text, size_t len)
 	if (folder_meta_parse(&fm, text, len) == 0) {
 		if (folder_meta_format(&fm, &out) < 0 ||
 		    folder_meta_parse(&again, out.data, out.len) < 0 ||
-		    again.class != fm.class)
+		    again.class != fm.class || again.has_mode != fm.has_mode ||
+		    again.mode != fm.mode)
 			abort();
 	}
 	buf_release(&out);

@@ -288,6 +288,17 @@ static int model_op(struct model *m, int role, const struct ledger_op *op,
 		if (i >= 0)
 			del_under(m, op->path);
 		return OK;
+	case LEDGER_OP_CHMOD:
+		/* organize on the folder, else on the parent; nothing the
+		 * model tracks changes (a mode is no access state) */
+		parent(op->path, par);
+		i = find(m, op->path);
+		if (i >= 0 && model_hidden(m, role, i))
+			return model_as_absent(m, role, op->path);
+		if (i < 0 && !is_dir(m, par))
+			return HIDDEN;
+		return need(m, role, i >= 0 && m->n[i].dir ? op->path : par,
+			    MO);
 	case LEDGER_OP_RMDIR:
 		parent(op->path, par);
 		i = find(m, op->path);
@@ -405,7 +416,7 @@ static void rand_path(char *out, int file)
 static void make_op(const struct model *m, struct ledger_op *op, int *stated)
 {
 	char p[64], q[64];
-	int k = (int)rnd(10);
+	int k = (int)rnd(11);
 
 	memset(op, 0, sizeof(*op));
 	manifest_init(&op->content);
@@ -443,8 +454,13 @@ static void make_op(const struct model *m, struct ledger_op *op, int *stated)
 			strcat(q, "z");
 		op->from = strdup(p);
 		op->to = strdup(q);
-	} else {
+	} else if (k < 10) {
 		op->kind = k == 8 ? LEDGER_OP_UNLINK : LEDGER_OP_RMDIR;
+		op->path = strdup(p);
+	} else {
+		op->kind = LEDGER_OP_CHMOD;
+		op->has_mode = 1;
+		op->mode = rnd(2) ? 0700 : 0755;
 		op->path = strdup(p);
 	}
 }

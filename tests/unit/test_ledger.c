@@ -18,6 +18,7 @@
 #include "common/fsutil.h"
 #include "common/hash.h"
 #include "common/manifest.h"
+#include "server/access.h"
 #include "server/chunkstore.h"
 #include "tests/lib/tap.h"
 
@@ -158,6 +159,21 @@ static int got_cb(const struct ledger_entry *e, void *arg)
 	return 0;
 }
 
+/* A folder sought in a listing by name, and the mode it states. */
+struct mode_seek {
+	const char *name; /* NULL: seek nothing */
+	int mode;	  /* -1: none stated, -2: not listed */
+};
+
+static int mode_cb(const struct ledger_entry *e, void *arg)
+{
+	struct mode_seek *ms = arg;
+
+	if (ms->name && e->is_dir && !strcmp(e->name, ms->name))
+		ms->mode = e->has_mode ? (int)e->mode : -1;
+	return 0;
+}
+
 static int stat_of(const char *path, struct got *g)
 {
 	memset(g, 0, sizeof(*g));
@@ -167,13 +183,14 @@ static int stat_of(const char *path, struct got *g)
 static void test_ledger_create(void)
 {
 	struct got g = { 0 };
-	enum folder_class c = FOLDER_CLASS_PUBLIC;
+	struct folder_meta c = { .class = FOLDER_CLASS_PUBLIC, .has_mode = 1 };
 	int more = -1;
 
 	is_int(ledger_list(lg, "/", NULL, 100, got_cb, &g, &more, &c, head), 0,
 	       "new ledger lists /");
 	is_int(g.n, 0, "new space is empty");
-	is_int(c, FOLDER_CLASS_RESTRICTED, "root is restricted");
+	is_int(c.class, FOLDER_CLASS_RESTRICTED, "root is restricted");
+	ok(!c.has_mode, "root states no mode: 0755");
 	is_int(more, 0, "nothing more");
 	is_str(head, now_head(), "listing names the head");
 }
@@ -597,6 +614,109 @@ static void test_ledger_git(void)
 	is_int(system(cmd), 0, "first commit is 'create space'");
 }
 
+/* The mode of folder path as its parent's listing states it, -1 none. */
+static int listed_mode(const char *parent, const char *name)
+{
+	struct mode_seek ms = { name, -2 };
+	int more;
+
+	ledger_list(lg, parent, NULL, 1000, mode_cb, &ms, &more, NULL, NULL);
+	return ms.mode;
+}
+
+static void add_chmod(const char *path, uint32_t mode)
+{
+	add_path_op(LEDGER_OP_CHMOD, path);
+	ops[nops - 1].has_mode = 1;
+	ops[nops - 1].mode = mode;
+}
+
+static void test_ledger_modes(void)
+{
+	struct folder_meta fm = { .class = FOLDER_CLASS_PUBLIC };
+	struct mode_seek none = { NULL, 0 };
+	char before[GIT_OID_HEX_LEN + 1], cmd[1024];
+	int more;
+
+	add_mkdir("/M", FOLDER_CLASS_PUBLIC);
+	ops[nops - 1].has_mode = 1;
+	ops[nops - 1].mode = 0700;
+	add_mkdir("/M/sub", FOLDER_CLASS_PUBLIC);
+	add_deposit("/M/f.txt", "mode test\n");
+	is_int(run(), 0, "mkdir with a mode");
+	is_int(listed_mode("/", "M"), 0700, "the listing states 0700");
+	is_int(listed_mode("/M", "sub"), -1, "a folder made without: none");
+
+	add_chmod("/M/sub", 0);
+	add_chmod("/M", 0751);
+	is_int(run(), 0, "chmod two folders");
+	is_int(listed_mode("/M", "sub"), 0, "chmod 0 is a mode");
+	is_int(listed_mode("/", "M"), 0751, "chmod read back");
+	ledger_list(lg, "/M", NULL, 10, mode_cb, &none,
+		    &more, &fm, NULL);
+	ok(fm.has_mode && fm.mode == 0751 && fm.class == FOLDER_CLASS_PUBLIC,
+	   "the folder's own listing states its mode and keeps its class");
+
+	add_chmod("/M", 0755);
+	is_int(run(), 0, "chmod back to the default");
+	is_int(listed_mode("/", "M"), -1, "the default states no mode");
+
+	snprintf(before, sizeof(before), "%s", now_head());
+	add_chmod("/M/f.txt", 0700);
+	add_chmod("/gone", 0700);
+	add_chmod("/M/sub/x/y", 0700);
+	is_int(run(), 0, "chmod of a file, of nothing: no error");
+	is_int(listed_mode("/M", "sub"), 0, "nothing else changed");
+
+	add_chmod("/", 0750);
+	is_int(run(), 0, "chmod of the root");
+	fm.has_mode = 0;
+	ledger_list(lg, "/", NULL, 1, mode_cb, &none,
+		    &more, &fm, NULL);
+	ok(fm.has_mode && fm.mode == 0750 &&
+		   fm.class == FOLDER_CLASS_RESTRICTED,
+	   "the root keeps its mode, and its class");
+
+	/* a reclass keeps the mode; a chmod keeps the class */
+	add_chmod("/M", 0700);
+	is_int(run(), 0, "chmod again");
+	is_int(access_ledger_class(lg, "demo", "alice", "/M",
+				   FOLDER_CLASS_CONFIDENTIAL, "class /M\n"),
+	       0, "reclass the folder");
+	ledger_list(lg, "/M", NULL, 1, mode_cb, &none,
+		    &more, &fm, NULL);
+	ok(fm.mode == 0700 && fm.class == FOLDER_CLASS_CONFIDENTIAL,
+	   "reclassed, the mode stays");
+	add_chmod("/M", 0770);
+	is_int(run(), 0, "chmod a confidential folder");
+	ledger_list(lg, "/M", NULL, 1, mode_cb, &none,
+		    &more, &fm, NULL);
+	ok(fm.mode == 0770 && fm.class == FOLDER_CLASS_CONFIDENTIAL,
+	   "chmod, the class stays");
+
+	/* newest first: 0770, the reclass, 0700, the root's 0750, the
+	 * three no-op chmods (traced as an unlink of nothing is), 0755 */
+	snprintf(cmd, sizeof(cmd),
+		 "git --git-dir '%s' log --format=%%B -6 main | "
+		 "sed -n 's/^Coffre-Mode: //p' | tr '\\n' ' '",
+		 repo);
+	FILE *p = popen(cmd, "r");
+	char line[128] = "";
+
+	if (p) {
+		if (!fgets(line, sizeof(line), p))
+			line[0] = '\0';
+		pclose(p);
+	}
+	is_str(line, "0770 0700 0750 0700 0700 0700 0755 ",
+	       "the ledger records each mode set, in order");
+	snprintf(
+		cmd, sizeof(cmd),
+		"git --git-dir '%s' fsck --strict --no-dangling >/dev/null 2>&1",
+		repo);
+	is_int(system(cmd), 0, "git fsck --strict still passes");
+}
+
 int main(void)
 {
 	char base[256], chunks[300], path[400], doc_f[DOC_ID_HEX_LEN + 1];
@@ -630,6 +750,7 @@ int main(void)
 	test_ledger_versions(doc_f);
 	test_ledger_bulk();
 	test_ledger_git();
+	test_ledger_modes();
 
 	is_int(ledger_open(&lg2, repo, 0), 0, "reopen");
 	is_int(ledger_head(lg2, head), 0, "head after reopen");

@@ -341,7 +341,7 @@ static void test_manifest_mutations(void)
 
 static void test_manifest_folder(void)
 {
-	struct folder_meta fm = { FOLDER_CLASS_CONFIDENTIAL };
+	struct folder_meta fm = { FOLDER_CLASS_CONFIDENTIAL, 0, 0 };
 	enum folder_class c;
 	struct buf b;
 
@@ -362,6 +362,44 @@ static void test_manifest_folder(void)
 	       "missing class");
 	is_int(fm.class, FOLDER_CLASS_CONFIDENTIAL,
 	       "refused input changes nothing");
+	/* mode bits: a line only off the default, four octal digits */
+	fm = (struct folder_meta){ FOLDER_CLASS_PUBLIC, 0, 0 };
+	folder_meta_set_mode(&fm, 0750);
+	b.len = 0;
+	is_int(folder_meta_format(&fm, &b), 0, "folder format with a mode");
+	is_str(b.data, "coffre-folder 1\nclass public\nmode 0750\n",
+	       "mode line");
+	fm = (struct folder_meta){ FOLDER_CLASS_RESTRICTED, 0, 0 };
+	is_int(folder_meta_parse(&fm, b.data, b.len), 0, "parse with a mode");
+	ok(fm.has_mode && fm.mode == 0750 && fm.class == FOLDER_CLASS_PUBLIC,
+	   "mode read back");
+	is_int((int)folder_meta_mode(&fm), 0750, "folder_meta_mode");
+	folder_meta_set_mode(&fm, 040755); /* type bits dropped: the default */
+	ok(!fm.has_mode && folder_meta_mode(&fm) == 0755,
+	   "the default states no mode");
+	b.len = 0;
+	folder_meta_format(&fm, &b);
+	is_str(b.data, "coffre-folder 1\nclass public\n",
+	       "default mode: no line");
+	folder_meta_set_mode(&fm, 0);
+	ok(fm.has_mode && folder_meta_mode(&fm) == 0, "chmod 0 is a mode");
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nmode 0755\n",
+				 39),
+	       -EBADMSG, "the default stated is not canonical");
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nmode 750\n",
+				 38),
+	       -EBADMSG, "three digits refused");
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nmode 0758\n",
+				 39),
+	       -EBADMSG, "not octal");
+	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nmode 07500\n",
+				 40),
+	       -EBADMSG, "five digits refused");
+	is_int(folder_meta_parse(&fm,
+				 "coffre-folder 1\nclass public\nmode 0700\nmode 0700\n",
+				 49),
+	       -EBADMSG, "mode twice refused");
+	ok(fm.has_mode && fm.mode == 0, "refused modes change nothing");
 	is_int(folder_class_parse("restricted", &c), 0, "class parse");
 	is_int(c, FOLDER_CLASS_RESTRICTED, "restricted");
 	is_int(folder_class_parse("Public", &c), -EINVAL, "case matters");
