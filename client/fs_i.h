@@ -421,6 +421,8 @@ int pend_append(struct fs *fs, struct queue_op *op, struct node *n,
 		const char *hide);
 void pend_drop(struct fs *fs, struct pend *p); /* queue_remove + forget */
 struct pend *pend_find(struct fs *fs, uint64_t seq);
+/* The queued MKDIR of dir, NULL when none (fs->lock held). */
+struct pend *pend_mkdir(struct fs *fs, const struct node *dir);
 void pend_done(struct fs *fs, struct pend *p); /* committed: forget */
 /* A close of n that changed it: one new DEPOSIT of its staging, which
  * becomes immutable (n->sealed). */
@@ -482,6 +484,10 @@ void nameop_release_write(struct fs *fs, struct node *n);
  * by its waiting deposit or its coming close, else a new version of the
  * same content.  Called without fs->lock. */
 int nameop_meta(struct fs *fs, struct node *n);
+/* Folder dir's mode bits (chmod): kept in the ledger (.coffre-folder),
+ * carried by its queued MKDIR while that waits, else a queued CHMOD;
+ * -EACCES at once without the organize right on it. */
+int nameop_dir_mode(struct fs *fs, struct node *dir, uint32_t mode);
 
 /* sync.c */
 int sync_start(struct fs *fs);

@@ -314,6 +314,20 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (rc < 0)
 			goto out;
 	}
+	if ((to_set & FUSE_SET_ATTR_MODE) && n->kind == NODE_DIR) {
+		struct stat was;
+
+		pthread_mutex_lock(&fs->lock);
+		node_stat(fs, n, &was);
+		pthread_mutex_unlock(&fs->lock);
+		/* a folder's mode is kept in the ledger, with its class */
+		if ((was.st_mode & 07777) != (attr->st_mode & 07777)) {
+			rc = nameop_dir_mode(fs, n,
+					     (uint32_t)attr->st_mode & 07777);
+			if (rc < 0)
+				goto out;
+		}
+	}
 	pthread_mutex_lock(&fs->lock);
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		struct stat was;

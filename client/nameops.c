@@ -19,6 +19,7 @@
 #include <string.h>
 #include "client/deposit_rules.h"
 #include "client/mount.h"
+#include "client/rights.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/path.h"
@@ -93,6 +94,10 @@ int nameop_mkdir(struct fs *fs, struct node *parent, const char *name,
 	}
 	n->listed = 1;
 	n->mode = mode & 07777;
+	n->has_mode = 1; /* until the server lists it with this mode */
+	/* the ledger keeps a folder's mode (.coffre-folder): 0755 unstated */
+	op.has_fmode = n->mode != FOLDER_MODE_DEFAULT;
+	op.fmode = n->mode;
 	/* its class at once: the server's default for a new folder, the
 	 * parent's effective class (a confidential parent makes it
 	 * confidential whatever it states) */
@@ -251,6 +256,50 @@ int nameop_meta(struct fs *fs, struct node *n)
 	pthread_mutex_unlock(&fs->lock);
 	rc = nameop_flush_write(fs, n);
 	nameop_release_write(fs, n);
+	return rc;
+}
+
+int nameop_dir_mode(struct fs *fs, struct node *dir, uint32_t mode)
+{
+	struct queue_op op;
+	struct pend *p;
+	int rc;
+
+	mode &= 07777;
+	/* refused now where the server would refuse the queued op later */
+	rc = rights_check(fs, dir, RIGHTS_ORGANIZE);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	while ((p = pend_mkdir(fs, dir)) && p->inflight)
+		pthread_cond_wait(&fs->cond, &fs->lock);
+	if (p) {
+		/* not sent yet: the folder is made with it */
+		int had = p->op.has_fmode;
+		uint32_t was = p->op.fmode;
+
+		p->op.has_fmode = mode != FOLDER_MODE_DEFAULT;
+		p->op.fmode = mode;
+		rc = queue_update(fs->q, &p->op);
+		if (rc < 0) {
+			p->op.has_fmode = had;
+			p->op.fmode = was;
+		}
+	} else {
+		memset(&op, 0, sizeof(op));
+		op.kind = QUEUE_CHMOD;
+		op.path = node_path(dir);
+		op.has_fmode = 1;
+		op.fmode = mode;
+		op.ready_at_ms = fs_now_ms();
+		rc = op.path ? pend_append(fs, &op, dir, NULL) : -ENOENT;
+		free(op.path);
+	}
+	if (rc == 0) {
+		dir->mode = mode;
+		dir->has_mode = 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
 	return rc;
 }
 

@@ -46,6 +46,18 @@ struct pend *pend_find(struct fs *fs, uint64_t seq)
 	return p;
 }
 
+struct pend *pend_mkdir(struct fs *fs, const struct node *dir)
+{
+	struct pend *p, *tmp;
+
+	HASH_ITER(hh, fs->pends, p, tmp)
+	{
+		if (p->node == dir && p->op.kind == QUEUE_MKDIR)
+			return p;
+	}
+	return NULL;
+}
+
 /* Mirror an op already in the queue (fs->lock held). */
 static int pend_register(struct fs *fs, const struct queue_op *op,
 			 struct node *n, const char *hide)

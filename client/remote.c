@@ -141,6 +141,21 @@ void rentries_free(struct rentry *e, size_t n)
 	free(e);
 }
 
+/* The root's mode, from its own listing (it has no parent's): the
+ * ledger's rules unless a chmod of it waits. */
+static void root_mode_set(struct fs *fs, json_t *v)
+{
+	struct node *root = fs->root;
+
+	pthread_mutex_lock(&fs->lock);
+	root->rm.has_mode = json_is_integer(v) && json_integer_value(v) >= 0 &&
+			    json_integer_value(v) <= 07777;
+	root->rm.mode = root->rm.has_mode ? (uint32_t)json_integer_value(v) : 0;
+	if (!root->mode_pending)
+		root->has_mode = 0;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static int list_page(struct fs *fs, const char *epath, const char *after,
 		     struct rentry **out, size_t *n, size_t *alloc, char **next,
 		     char *fclass)
@@ -172,6 +187,7 @@ static int list_page(struct fs *fs, const char *epath, const char *after,
 
 		if (known)
 			rights_root_set(fs, r);
+		root_mode_set(fs, json_object_get(reply, "mode"));
 	}
 	ents = json_object_get(reply, "entries");
 	if (!json_is_array(ents)) {

@@ -2,7 +2,7 @@
  * Rights seen in listings, checked before an operation is queued; see
  * rights.h.  Folder rights live in each node's remote_meta (filled from
  * the parent's listing); the root has no parent listing, so its rights
- * come from its own and are kept here.
+ * come from its own (rights_root_set), into the root node's.
  */
 #include "client/rights.h"
 
@@ -14,10 +14,6 @@
 #include "client/fs_i.h"
 #include "client/transport.h"
 #include "common/err.h"
-
-/* protected by fs->lock */
-static unsigned root_rights;
-static int root_known;
 
 unsigned rights_parse(json_t *arr, int *known)
 {
@@ -48,8 +44,8 @@ unsigned rights_parse(json_t *arr, int *known)
 void rights_root_set(struct fs *fs, unsigned mask)
 {
 	pthread_mutex_lock(&fs->lock);
-	root_rights = mask;
-	root_known = 1;
+	fs->root->rm.rights = mask;
+	fs->root->rm.has_rights = 1;
 	pthread_mutex_unlock(&fs->lock);
 }
 
@@ -59,7 +55,7 @@ int rights_check(struct fs *fs, struct node *dir, unsigned right)
 
 	pthread_mutex_lock(&fs->lock);
 	if (dir == fs->root) {
-		if (root_known && !(root_rights & right))
+		if (dir->rm.has_rights && !(dir->rm.rights & right))
 			rc = -EACCES;
 	} else if (dir->kind == NODE_DIR && dir->has_remote &&
 		   dir->rm.has_rights && !(dir->rm.rights & right)) {
@@ -67,19 +63,6 @@ int rights_check(struct fs *fs, struct node *dir, unsigned right)
 	}
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
-}
-
-/* The queued MKDIR of dir, NULL when none (fs->lock held). */
-static struct pend *mkdir_pend(struct fs *fs, const struct node *dir)
-{
-	struct pend *p, *tmp;
-
-	HASH_ITER(hh, fs->pends, p, tmp)
-	{
-		if (p->node == dir && p->op.kind == QUEUE_MKDIR)
-			return p;
-	}
-	return NULL;
 }
 
 /*
@@ -95,7 +78,7 @@ static int class_pending(struct fs *fs, struct node *dir, const char *class)
 	int rc = 1;
 
 	pthread_mutex_lock(&fs->lock);
-	while ((p = mkdir_pend(fs, dir)) && p->inflight)
+	while ((p = pend_mkdir(fs, dir)) && p->inflight)
 		pthread_cond_wait(&fs->cond, &fs->lock);
 	if (p) {
 		struct node *parent = dir->parent;
@@ -115,7 +98,7 @@ static int class_pending(struct fs *fs, struct node *dir, const char *class)
 			node_unref(fs, parent);
 			if (rc < 0)
 				goto out;
-			p = mkdir_pend(fs, dir);
+			p = pend_mkdir(fs, dir);
 			if (!p || p->inflight) {
 				/* sent meanwhile: set it on the server */
 				rc = 1;

@@ -519,7 +519,8 @@ static json_t *bop_json(const struct bop *o)
 					    json_string(o->op.fclass));
 		if (o->op.has_fmode)
 			json_object_set_new(
-				j, "mode", json_integer((json_int_t)o->op.fmode));
+				j, "mode",
+				json_integer((json_int_t)o->op.fmode));
 		break;
 	case QUEUE_CHMOD:
 		json_object_set_new(j, "op", json_string("chmod"));

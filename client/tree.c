@@ -279,8 +279,11 @@ void node_stat(const struct fs *fs, const struct node *n, struct stat *st)
 	st->st_blksize = FS_BLKSIZE;
 	switch (n->kind) {
 	case NODE_DIR:
-		st->st_mode =
-			S_IFDIR | (n->mode || n->has_mode ? n->mode : 0755);
+		/* chmod here or mkdir's mode, else the one the ledger
+		 * keeps; a folder stating none has the default */
+		st->st_mode = S_IFDIR | (n->has_mode	? n->mode :
+					 n->rm.has_mode ? n->rm.mode :
+							  FOLDER_MODE_DEFAULT);
 		st->st_nlink = 2;
 		break;
 	case NODE_FILE:
@@ -427,6 +430,8 @@ static int merge_entry(struct fs *fs, struct node *dir, const char *dpath,
 			c->has_remote = 1;
 			if (kind == NODE_FILE)
 				node_take_meta(c, e);
+			else if (!c->mode_pending)
+				c->has_mode = 0; /* the ledger's mode rules */
 			return 0;
 		}
 		/* replaced by another kind: a rare event, worth a walk */

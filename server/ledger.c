@@ -138,8 +138,7 @@ int ledger_folder_meta_at(git_repository *repo, const git_tree *root,
 	int rc;
 
 	*out = (struct folder_meta){ .class = FOLDER_CLASS_RESTRICTED };
-	if (asprintf(&meta, "%s%s%s", ip, *ip ? "/" : "", FOLDER_META_NAME) <
-	    0)
+	if (asprintf(&meta, "%s%s%s", ip, *ip ? "/" : "", FOLDER_META_NAME) < 0)
 		return -ENOMEM;
 	rc = git_tree_entry_bypath(&te, root, meta);
 	free(meta);

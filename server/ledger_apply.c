@@ -887,9 +887,9 @@ static int entry_class(struct apply *ap, const git_index_entry *e,
 		return rc;
 	*own = fm.class;
 	if (lg) {
-		i = lg->nmeta_seen < LEDGER_META_SEEN ? lg->nmeta_seen++ :
-							(size_t)e->id.id[0] %
-								LEDGER_META_SEEN;
+		i = lg->nmeta_seen < LEDGER_META_SEEN ?
+			    lg->nmeta_seen++ :
+			    (size_t)e->id.id[0] % LEDGER_META_SEEN;
 		lg->meta_seen[i].id = e->id;
 		lg->meta_seen[i].class = fm.class;
 	}

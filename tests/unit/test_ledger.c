@@ -652,8 +652,7 @@ static void test_ledger_modes(void)
 	is_int(run(), 0, "chmod two folders");
 	is_int(listed_mode("/M", "sub"), 0, "chmod 0 is a mode");
 	is_int(listed_mode("/", "M"), 0751, "chmod read back");
-	ledger_list(lg, "/M", NULL, 10, mode_cb, &none,
-		    &more, &fm, NULL);
+	ledger_list(lg, "/M", NULL, 10, mode_cb, &none, &more, &fm, NULL);
 	ok(fm.has_mode && fm.mode == 0751 && fm.class == FOLDER_CLASS_PUBLIC,
 	   "the folder's own listing states its mode and keeps its class");
 
@@ -671,8 +670,7 @@ static void test_ledger_modes(void)
 	add_chmod("/", 0750);
 	is_int(run(), 0, "chmod of the root");
 	fm.has_mode = 0;
-	ledger_list(lg, "/", NULL, 1, mode_cb, &none,
-		    &more, &fm, NULL);
+	ledger_list(lg, "/", NULL, 1, mode_cb, &none, &more, &fm, NULL);
 	ok(fm.has_mode && fm.mode == 0750 &&
 		   fm.class == FOLDER_CLASS_RESTRICTED,
 	   "the root keeps its mode, and its class");
@@ -683,14 +681,12 @@ static void test_ledger_modes(void)
 	is_int(access_ledger_class(lg, "demo", "alice", "/M",
 				   FOLDER_CLASS_CONFIDENTIAL, "class /M\n"),
 	       0, "reclass the folder");
-	ledger_list(lg, "/M", NULL, 1, mode_cb, &none,
-		    &more, &fm, NULL);
+	ledger_list(lg, "/M", NULL, 1, mode_cb, &none, &more, &fm, NULL);
 	ok(fm.mode == 0700 && fm.class == FOLDER_CLASS_CONFIDENTIAL,
 	   "reclassed, the mode stays");
 	add_chmod("/M", 0770);
 	is_int(run(), 0, "chmod a confidential folder");
-	ledger_list(lg, "/M", NULL, 1, mode_cb, &none,
-		    &more, &fm, NULL);
+	ledger_list(lg, "/M", NULL, 1, mode_cb, &none, &more, &fm, NULL);
 	ok(fm.mode == 0770 && fm.class == FOLDER_CLASS_CONFIDENTIAL,
 	   "chmod, the class stays");
 

@@ -383,21 +383,22 @@ static void test_manifest_folder(void)
 	       "default mode: no line");
 	folder_meta_set_mode(&fm, 0);
 	ok(fm.has_mode && folder_meta_mode(&fm) == 0, "chmod 0 is a mode");
-	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nmode 0755\n",
-				 39),
+	is_int(folder_meta_parse(
+		       &fm, "coffre-folder 1\nclass public\nmode 0755\n", 39),
 	       -EBADMSG, "the default stated is not canonical");
-	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nmode 750\n",
-				 38),
+	is_int(folder_meta_parse(
+		       &fm, "coffre-folder 1\nclass public\nmode 750\n", 38),
 	       -EBADMSG, "three digits refused");
-	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nmode 0758\n",
-				 39),
+	is_int(folder_meta_parse(
+		       &fm, "coffre-folder 1\nclass public\nmode 0758\n", 39),
 	       -EBADMSG, "not octal");
-	is_int(folder_meta_parse(&fm, "coffre-folder 1\nclass public\nmode 07500\n",
-				 40),
+	is_int(folder_meta_parse(
+		       &fm, "coffre-folder 1\nclass public\nmode 07500\n", 40),
 	       -EBADMSG, "five digits refused");
-	is_int(folder_meta_parse(&fm,
-				 "coffre-folder 1\nclass public\nmode 0700\nmode 0700\n",
-				 49),
+	is_int(folder_meta_parse(
+		       &fm,
+		       "coffre-folder 1\nclass public\nmode 0700\nmode 0700\n",
+		       49),
 	       -EBADMSG, "mode twice refused");
 	ok(fm.has_mode && fm.mode == 0, "refused modes change nothing");
 	is_int(folder_class_parse("restricted", &c), 0, "class parse");
