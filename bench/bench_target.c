@@ -390,6 +390,8 @@ static int setup_coffre(struct target *t)
 				  (char *)BENCH_SPACE,
 				  (char *)"--owner",
 				  (char *)BENCH_LOGIN,
+				  (char *)"--plan",
+				  (char *)"none",
 				  NULL };
 
 		if ((rc = run_step(init, t->srv_log, "coffred init")) < 0 ||

@@ -14,7 +14,7 @@ run()
 	"$c" init "$d" --listen 127.0.0.1:0 >/dev/null 2>&1
 	head -c 12 /dev/urandom | base64 >"$t/pw"
 	"$c" user add "$d" alice --phone +33612345678 --password-file "$t/pw" >/dev/null 2>&1
-	"$c" space create "$d" demo --owner alice >/dev/null 2>&1
+	"$c" space create "$d" demo --owner alice --plan none >/dev/null 2>&1
 	"$c" serve "$d" --port-file "$t/port" >"$t/log" 2>&1 &
 	p=$!
 	while [ ! -s "$t/port" ]; do sleep 0.1; done

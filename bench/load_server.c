@@ -175,6 +175,8 @@ int srv_setup(struct load_srv *s)
 				  (char *)LOAD_SPACE,
 				  (char *)"--owner",
 				  (char *)LOAD_LOGIN,
+				  (char *)"--plan",
+				  (char *)"none",
 				  NULL };
 
 		if ((rc = run_step(s, init, "coffred init")) < 0 ||

@@ -249,7 +249,9 @@ welcome()
 Welcome to coffre, your digital safe.
 
 Everything you put in this drive is deposited in the safe: every change of a
-file becomes a new version, and every version stays readable. Try:
+file becomes a new version, and every version stays readable. The folders
+are the filing plan of a private space (docs/plans.md); Santé and Dernières
+volontés are confidential. Try:
 
   cp ~/some.pdf .          deposit a document
   ls -l                    list the space

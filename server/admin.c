@@ -38,6 +38,7 @@
 #include "server/index.h"
 #include "server/keys.h"
 #include "server/ledger.h"
+#include "server/space_plan.h"
 #include "server/spaces.h"
 #include "server/tls.h"
 
@@ -376,9 +377,11 @@ static int space_access_init(struct ledger *lg, const char *space,
 }
 
 int admin_space_create(const char *datadir, const char *space,
-		       const char *owner, const char *kind)
+		       const char *owner, const char *kind,
+		       const char *plan_spec)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
+	struct plan plan = { 0 };
 	struct index *ix = NULL;
 	struct ledger *lg = NULL;
 	struct keys *keys = NULL;
@@ -395,9 +398,13 @@ int admin_space_create(const char *datadir, const char *space,
 			-EINVAL,
 			"space kind '%s' must be private, company or association",
 			kind);
-	rc = open_index(datadir, NULL, &ix);
+	/* read and checked before anything exists: a bad plan changes nothing */
+	rc = space_plan_load(plan_spec, kind, &plan);
 	if (rc < 0)
 		return rc;
+	rc = open_index(datadir, NULL, &ix);
+	if (rc < 0)
+		goto out;
 	rc = index_user_exists(ix, owner);
 	if (rc == 0)
 		rc = err_set(-ENOENT, "no user '%s'", owner);
@@ -426,6 +433,8 @@ int admin_space_create(const char *datadir, const char *space,
 		rc = ledger_open(&lg, path, 1);
 		if (!rc)
 			rc = space_access_init(lg, space, owner);
+		if (!rc)
+			rc = space_plan_apply(lg, space, owner, kind, &plan);
 		keys_uninstall_prover();
 	}
 	ledger_free(lg);
@@ -446,8 +455,13 @@ int admin_space_create(const char *datadir, const char *space,
 	if (!rc)
 		rc = index_space_add(ix, space, kind, owner,
 				     (int64_t)time(NULL));
-	if (!rc)
+	if (!rc) {
+		space_plan_journal(ix, space, owner, &plan);
+		if (plan.n)
+			printf("space '%s': filing plan of %zu folders\n",
+			       space, plan.n);
 		goto out;
+	}
 undo : {
 	char why[512];
 
@@ -458,6 +472,7 @@ undo : {
 }
 out:
 	index_free(ix);
+	plan_release(&plan);
 	return rc;
 }
 

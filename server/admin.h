@@ -17,7 +17,8 @@ int admin_user_add(const char *datadir, const char *login, const char *phone,
 		   const char *password_file);
 /* kind may be NULL (private). */
 int admin_space_create(const char *datadir, const char *space,
-		       const char *owner, const char *kind);
+		       const char *owner, const char *kind,
+		       const char *plan_spec);
 /* Print the absolute path of the space's bare repository on stdout. */
 int admin_space_path(const char *datadir, const char *space);
 /*

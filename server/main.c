@@ -22,7 +22,7 @@ static const char usage_text[] =
 	"usage: coffred init DATADIR [--listen ADDR:PORT] [--index postgresql://USER@HOST:PORT/DB] [--chunks dir|s3://HOST:PORT/BUCKET --s3-key-file FILE]\n"
 	"       coffred serve DATADIR [--port-file FILE]\n"
 	"       coffred user add DATADIR LOGIN --phone +E164 --password-file FILE\n"
-	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association]\n"
+	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association] [--plan default|none|FILE]\n"
 	"       coffred space path DATADIR SPACE\n"
 	"       coffred space quota DATADIR SPACE SIZE|none|default\n"
 	"       coffred key export DATADIR --allowed-signers|--tsa-ca\n"
@@ -38,7 +38,8 @@ static const struct {
 	{ "serve",
 	  "serve the data directory over HTTPS; SIGTERM stops cleanly" },
 	{ "user add", "add a login (password from the file's first line)" },
-	{ "space create", "create a space with its owner and ledger" },
+	{ "space create",
+	  "create a space with its owner, its ledger and the filing plan of its kind (--plan none: no folders; --plan FILE: a plan of your own, docs/plans.md)" },
 	{ "space path", "print the space's bare git ledger" },
 	{ "space quota",
 	  "set the bytes a space may hold (K, M, G, T; none: unlimited; default: quota_default)" },
@@ -110,7 +111,8 @@ enum opt_id {
 	OPT_INDEX,
 	OPT_CHUNKS,
 	OPT_S3_KEY_FILE,
-	OPT_LAST = OPT_S3_KEY_FILE
+	OPT_PLAN,
+	OPT_LAST = OPT_PLAN
 };
 
 struct opts {
@@ -177,6 +179,7 @@ int main(int argc, char **argv)
 	static const struct option o_space[] = {
 		{ "owner", required_argument, NULL, OPT_OWNER },
 		{ "kind", required_argument, NULL, OPT_KIND },
+		{ "plan", required_argument, NULL, OPT_PLAN },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
@@ -244,8 +247,9 @@ int main(int argc, char **argv)
 			return rc;
 		if (!o.val[OPT_OWNER])
 			return usage("space create needs --owner");
-		return done(admin_space_create(
-			o.pos[0], o.pos[1], o.val[OPT_OWNER], o.val[OPT_KIND]));
+		return done(
+			admin_space_create(o.pos[0], o.pos[1], o.val[OPT_OWNER],
+					   o.val[OPT_KIND], o.val[OPT_PLAN]));
 	}
 	if (argc >= 3 && !strcmp(argv[1], "space") &&
 	    !strcmp(argv[2], "path")) {

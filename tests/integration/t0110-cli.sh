@@ -1,5 +1,5 @@
 #!/bin/bash
-# The command line as people expect it (issue 11): `coffre CMD --help` and
+# The command line as people expect it: `coffre CMD --help` and
 # `coffre help CMD` for every command, options in any order around the
 # words and `--` ending them, every command in the man page, and
 # `coffre status`: online, then offline with changes queued (exit 1, says
@@ -98,7 +98,7 @@ check_eq "JSON: the mountpoint" "$A" "$(jq -r .mountpoint "$T/j1")"
 # without MOUNTPOINT: every coffre drive, this one among them
 cf a status --json >"$T/all"
 check "status without MOUNTPOINT lists this drive" \
-	jq -e --arg m "$A" 'select(.mountpoint == $m)' "$T/all"
+	jq -s -e --arg m "$A" 'any(.[]; .mountpoint == $m)' "$T/all"
 
 # offline with a change queued: exit 1, and why
 server_kill

@@ -381,10 +381,11 @@ user_add()
 	}
 }
 
-# space_create SPACE OWNER
+# space_create SPACE OWNER [OPTION...]: an empty space (no filing plan)
+# unless the options name one.
 space_create()
 {
-	"$COFFRED" space create "$D" "$1" --owner "$2" \
+	"$COFFRED" space create "$D" "$1" --owner "$2" --plan none "${@:3}" \
 		>>"$T/coffred.log" 2>&1 || {
 		not_ok "coffred space create $1"
 		done_testing

@@ -106,7 +106,7 @@ class Rig:
         self.run(self.coffred, "user", "add", self.data, "alice", "--phone",
                  "+33612345678", "--password-file", self.pw)
         self.run(self.coffred, "space", "create", self.data, "demo",
-                 "--owner", "alice")
+                 "--owner", "alice", "--plan", "none")
         port = self.server_start()
         # a restarted coffred comes back at the same URL
         conf = os.path.join(self.data, "coffred.conf")
