@@ -104,11 +104,11 @@ struct node {
 	UT_hash_handle hh_child;
 
 	struct remote_meta rm;
-	int has_remote;	  /* the document/folder exists on the server */
-	unsigned pending; /* queued ops that create or move this node */
+	int has_remote;	       /* the document/folder exists on the server */
+	unsigned pending;      /* queued ops that create or move this node */
 	unsigned mode_pending; /* DIR: queued chmods of it (its mode is
 				* this mount's until they are committed) */
-	unsigned seen;	  /* revalidation generation */
+	unsigned seen;	       /* revalidation generation */
 
 	/* attributes kept in memory (chmod, chown, utimes) */
 	mode_t mode;
@@ -237,6 +237,10 @@ struct fs {
 	uint64_t last_nondep_seq; /* newest queued non-DEPOSIT op */
 	uint64_t commit_gen;	  /* bumped when a batch is applied */
 	uint64_t replay_seq; /* newest op replayed from the queue at start */
+	/* COFFRE_FAULT=exit-after-commit (tests): the process dies as a
+	 * SIGKILL would, once the server has answered a commit and before
+	 * the queue lets go of it: a named batch applied but still queued */
+	int fault_exit_after_commit;
 
 	/* sync engine (fs->lock) */
 	pthread_t sync_thread;

@@ -108,6 +108,7 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 {
 	struct session s = { 0 };
 	uint8_t seed[CHUNK_SEED_LEN];
+	const char *fault;
 	char *p;
 	int rc;
 
@@ -216,6 +217,9 @@ static int fs_setup(struct fs *fs, const struct mount_opts *o)
 	rc = pend_replay(fs);
 	if (rc < 0)
 		return explain(fs, rc);
+	fault = getenv("COFFRE_FAULT");
+	fs->fault_exit_after_commit =
+		fault && !strcmp(fault, "exit-after-commit");
 	return 0;
 }
 

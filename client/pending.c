@@ -16,6 +16,7 @@
 #include "client/deposit_rules.h"
 #include "client/mount.h"
 #include "client/staging.h"
+#include "client/transport.h"
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -623,18 +624,100 @@ static void staging_sweep(struct fs *fs)
 			 removed);
 }
 
+/* Whether the server applied our batch named id: 1, 0, or negative when
+ * it cannot tell (offline, or a server without the route). */
+static int batch_applied(struct fs *fs, const char *id)
+{
+	char path[256];
+	json_t *reply = NULL, *a;
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/spaces/%s/batches/%s", fs->space, id);
+	rc = transport_json(fs->t, "GET", path, NULL, &reply);
+	if (rc == 0) {
+		a = json_object_get(reply, "applied");
+		rc = json_is_boolean(a) ?
+			     json_is_true(a) :
+			     err_set(-EPROTO, "malformed answer about batch %s",
+				     id);
+	}
+	json_decref(reply);
+	return rc;
+}
+
+/*
+ * The ops of named batches the server applied before this process died
+ * (it committed; the reply, or our dequeue, was lost) are dropped before
+ * the replay: the server's listing holds them already, and laid over it
+ * again they would show, until sent and listed anew, a name the batch
+ * moved away or a content a later deposit elsewhere replaced.  Offline, or
+ * when the server cannot tell, they are replayed and sent again as before
+ * (a retry is answered with the first outcome).  drop[i] is set for each
+ * op dropped.
+ */
+static void settle_applied(struct fs *fs, const struct replay *r,
+			   unsigned char *drop)
+{
+	uint64_t *seqs = calloc(r->n ? r->n : 1, sizeof(*seqs));
+	size_t i, j, n = 0, batches = 0;
+	int rc = 0;
+
+	if (!seqs)
+		return;
+	/* drop[i]: 0 unasked, 1 applied, 2 not applied */
+	for (i = 0; i < r->n && rc >= 0; i++) {
+		if (!r->ops[i].batch[0] || drop[i])
+			continue;
+		rc = batch_applied(fs, r->ops[i].batch);
+		if (rc < 0) {
+			log_debug("queued batch %s not settled: %s",
+				  r->ops[i].batch, err_msg());
+			break; /* offline: ask no more */
+		}
+		for (j = i; j < r->n; j++)
+			if (!strcmp(r->ops[j].batch, r->ops[i].batch)) {
+				drop[j] = rc ? 1 : 2;
+				if (rc)
+					seqs[n++] = r->ops[j].seq;
+			}
+		batches += rc ? 1 : 0;
+	}
+	for (i = 0; i < r->n; i++)
+		if (drop[i] == 2)
+			drop[i] = 0;
+	if (n && queue_remove_many(fs->q, seqs, n) < 0) {
+		log_warn("cannot drop the committed batches from the queue: %s",
+			 err_msg());
+		memset(drop, 0, r->n);
+	} else if (n) {
+		log_info("%zu queued operations of %zu batches were committed "
+			 "before the restart: not sent again",
+			 n, batches);
+	}
+	free(seqs);
+}
+
 int pend_replay(struct fs *fs)
 {
 	struct replay r = { NULL, 0, 0 };
+	unsigned char *drop = NULL;
 	size_t i;
 	int rc;
 
 	rc = queue_list(fs->q, replay_collect, &r);
+	if (rc >= 0 && !(drop = calloc(r.n ? r.n : 1, 1)))
+		rc = -ENOMEM;
 	if (rc >= 0) {
+		size_t resumed = 0;
+
+		settle_applied(fs, &r, drop);
 		for (i = 0; i < r.n; i++)
-			replay_one(fs, &r.ops[i]);
-		if (r.n)
-			log_info("%zu queued operations resume", r.n);
+			if (!drop[i]) {
+				replay_one(fs, &r.ops[i]);
+				resumed++;
+			}
+		if (resumed)
+			log_info("%zu queued operations resume", resumed);
 		/* deposits up to here may have been committed already by
 		 * a process that sent them unnamed (sync.c checks) */
 		for (i = 0; i < r.n; i++)
@@ -646,5 +729,6 @@ int pend_replay(struct fs *fs)
 	for (i = 0; i < r.n; i++)
 		queue_op_release(&r.ops[i]);
 	free(r.ops);
+	free(drop);
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "client/cache.h"
 #include "client/deposit_rules.h"
 #include "client/mount.h"
@@ -1127,6 +1128,8 @@ static void *sync_main(void *arg)
 		err_clear();
 		rc = batch_send(fs, &b, &reply, &bad, &local);
 		snprintf(msg, sizeof(msg), "%s", err_msg());
+		if (rc == 0 && fs->fault_exit_after_commit)
+			_exit(137);
 		if (rc == 0)
 			batch_dequeue(fs, &b);
 		if (rc == 0) {

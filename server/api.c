@@ -135,6 +135,14 @@ static const struct http_route r_commits = {
 	.fn = api_commits,
 	.body_max = HTTP_JSON_MAX,
 };
+static const struct http_route r_batch = {
+	.method = "GET",
+	.name = "batch",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_batch_get,
+};
 static const struct http_route r_versions = {
 	.method = "GET",
 	.name = "versions",
@@ -323,6 +331,11 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_commits, NULL);
 	if (n == 3 && !strcmp(seg[2], "usage"))
 		return pick(req, method, &r_usage, NULL);
+	if (n == 4 && !strcmp(seg[2], "batches")) {
+		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
+			return err_set(-ENOENT, "no such batch");
+		return pick(req, method, &r_batch, NULL);
+	}
 	if (n == 3 && !strcmp(seg[2], "members"))
 		return pick(req, method, &r_members, &r_member_add);
 	if (n == 4 && !strcmp(seg[2], "members")) {

@@ -58,6 +58,7 @@ int api_chunks_missing(struct http_req *req);
 int api_chunk_put(struct http_req *req);
 int api_chunk_get(struct http_req *req);
 int api_commits(struct http_req *req);
+int api_batch_get(struct http_req *req);
 int api_doc_versions(struct http_req *req);
 int api_doc_version(struct http_req *req);
 /* Access (api_access.c) and events (api_events.c). */

@@ -763,3 +763,27 @@ out:
 	batch_release(&b);
 	return rc;
 }
+
+/*
+ * GET /v1/spaces/SPACE/batches/ID: whether the caller applied a batch
+ * named ID (docs/protocol.md, "Commits").  Only the caller's own batches:
+ * the key is login and id, so no member learns of another's.
+ */
+int api_batch_get(struct http_req *req)
+{
+	char digest[LEDGER_BATCH_DIGEST_LEN + 1];
+	json_t *j;
+	int rc;
+
+	rc = authorize(&req->auth, req->space_name, NULL, AUTH_READ);
+	if (rc < 0)
+		return rc;
+	rc = ledger_batch_applied(req->space->ledger, req->auth.login, req->arg,
+				  digest);
+	if (rc < 0)
+		return rc == -EINVAL ? err_set(-ENOENT, "no such batch") : rc;
+	j = rc ? json_pack("{s:s, s:b, s:s}", "id", req->arg, "applied", 1,
+			   "digest", digest) :
+		 json_pack("{s:s, s:b}", "id", req->arg, "applied", 0);
+	return http_reply_json(req, 200, j);
+}

@@ -63,8 +63,8 @@ struct ledger_result {
 struct ledger_entry {
 	const char *name;
 	int is_dir;
-	enum folder_class class;	 /* dirs: effective class */
-	int has_mode;			 /* dirs: a mode other than 0755 */
+	enum folder_class class; /* dirs: effective class */
+	int has_mode;		 /* dirs: a mode other than 0755 */
 	uint32_t mode;
 	const struct manifest *manifest; /* files; chunks included */
 };
@@ -150,6 +150,14 @@ struct ledger_batch {
 	const char *digest;
 };
 int ledger_batch_id_validate(const char *id);
+/*
+ * Whether login applied a batch named id: 1 (its digest in digest), 0 not,
+ * or -EINVAL for a bad id.  For a client that restarts with a named batch
+ * in its queue: applied, it drops it instead of showing it over a state
+ * that holds it already.
+ */
+int ledger_batch_applied(struct ledger *lg, const char *login, const char *id,
+			 char digest[LEDGER_BATCH_DIGEST_LEN + 1]);
 
 /*
  * ledger_apply_checked for a named batch (b may be NULL: not named).  Every

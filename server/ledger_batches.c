@@ -197,6 +197,27 @@ int ledger_batch_note(struct ledger *lg, const char *login,
 	return note(lg, key, b->digest, last);
 }
 
+int ledger_batch_applied(struct ledger *lg, const char *login, const char *id,
+			 char digest[LEDGER_BATCH_DIGEST_LEN + 1])
+{
+	char key[LEDGER_BATCH_KEY_LEN];
+	struct ledger_batch_seen *s = NULL;
+	int rc;
+
+	rc = ledger_batch_id_validate(id);
+	if (rc < 0)
+		return rc;
+	make_key(key, login, id);
+	pthread_mutex_lock(&lg->apply_lock);
+	rc = load(lg, lg->wrepo);
+	if (rc == 0)
+		HASH_FIND_STR(lg->batches, key, s);
+	if (s)
+		memcpy(digest, s->digest, LEDGER_BATCH_DIGEST_LEN + 1);
+	pthread_mutex_unlock(&lg->apply_lock);
+	return rc < 0 ? rc : s ? 1 : 0;
+}
+
 void ledger_batches_free(struct ledger *lg)
 {
 	struct ledger_batch_seen *s, *tmp;

@@ -6,6 +6,7 @@
 # (coffred killed between the ledger commit and the reply), also when
 # coffred is killed at random moments of the first attempt.  The same id
 # with other operations is refused; a batch without id is a new batch.
+# GET .batches/ID says whether the caller applied a batch, and only theirs.
 . "$TESTLIB/common.sh"
 
 require_cmd curl jq sqlite3
@@ -136,6 +137,35 @@ for round in 1 2 3 4 5; do
 done
 check_eq "five batches, five commits (plus the earlier)" 5 \
 	"$(git --git-dir "$LG" log --format=%B main | grep -c '^Coffre-Batch: r-')"
+
+# --- asking whether a batch was applied (a drive's restart does) ------------
+batch_of()	# batch_of OUT ID [TOKEN-ARGS...]: the status of GET .../batches/ID
+{
+	local out=$1 id=$2
+	shift 2
+	api "$out" GET "/v1/spaces/demo/batches/$id" "${@:-${AUTH[@]}}"
+}
+check_eq "GET batches/b-0001" 200 "$(batch_of "$T/b1" b-0001)"
+check_eq "says applied, with the digest of its ledger trailer" \
+	"true $(git --git-dir "$LG" log --format=%B main | sed -n 's/^Coffre-Batch: b-0001 //p' | head -n1)" \
+	"$(jq -r '"\(.applied) \(.digest)"' "$T/b1")"
+check_eq "a batch never sent: applied false" "200 false" \
+	"$(batch_of "$T/b2" b-9999) $(jq -r .applied "$T/b2")"
+check_eq "a malformed id is 404" 404 "$(batch_of "$T/b3" 'b%201')"
+user_add bob
+user_add carol
+client_login alice alice
+client_login bob bob
+client_login carol carol
+cf alice member add demo bob --role assistant >/dev/null 2>&1
+cf bob accept demo >/dev/null 2>&1
+bob_auth=(-H "Authorization: Bearer $(token_of bob)")
+carol_auth=(-H "Authorization: Bearer $(token_of carol)")
+check_eq "another member asking for alice's batch: not theirs, applied false" "200 false" \
+	"$(batch_of "$T/b4" b-0001 "${bob_auth[@]}") $(jq -r .applied "$T/b4")"
+check "and no digest" test "$(jq -r .digest "$T/b4")" = null
+check_eq "a non-member: 404, as for any space they are not in" 404 \
+	"$(batch_of "$T/b5" b-0001 "${carol_auth[@]}")"
 
 server_stop
 check "coffred fsck is clean" "$COFFRED" fsck "$D"
