@@ -1,11 +1,11 @@
 /*
- * A record of the client's write-behind queue (client/queue.c, op_open):
+ * A record of the client's write-behind queue (client/store/queue.c, op_open):
  * the JSON of one operation, sealed under the cache key with its row
  * number.  The input is the plaintext, sealed here as queue.c seals it,
  * so what is fuzzed is the parse past the authentication.  A record that
  * opens is an operation the sync engine can run (op_check).
  */
-#include "client/queue.c"
+#include "client/store/queue.c"
 #include "tests/fuzz/fuzz.h"
 
 static struct queue q;

@@ -1,5 +1,5 @@
 /*
- * The client's session file (client/session.c, session_load): the JSON
+ * The client's session file (client/store/session.c, session_load): the JSON
  * `coffre login` writes into the config directory, which the user (or
  * anything that can write there) may edit.  A session that loads has a
  * url, a login and a token.
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/session.h"
+#include "client/store/session.h"
 #include "common/err.h"
 #include "tests/fuzz/fuzz.h"
 

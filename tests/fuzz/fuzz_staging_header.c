@@ -1,5 +1,5 @@
 /*
- * Reopening a staging file after a restart (client/staging.c,
+ * Reopening a staging file after a restart (client/store/staging.c,
  * staging_open): the sealed header, then the scan of the sparse file's
  * slots and the repair of what a crash left.  The input's first 64 bytes
  * are the header's plaintext, sealed here with the cache key as the
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/staging.h"
+#include "client/store/staging.h"
 #include "common/crypto.h"
 #include "common/err.h"
 #include "tests/fuzz/fuzz.h"

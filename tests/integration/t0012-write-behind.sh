@@ -1,6 +1,6 @@
 #!/bin/bash
 # Large writes are answered before they are sealed into staging
-# (client/wback.c).  What a program sees must not change: a read after a
+# (client/drive/wback.c).  What a program sees must not change: a read after a
 # write sees it, from the same or another descriptor; writes from two
 # descriptors and a truncate between them land in the order they were made;
 # the version deposited at close holds every byte; a write that cannot be

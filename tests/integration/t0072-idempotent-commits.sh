@@ -6,7 +6,7 @@
 # (coffred killed between the ledger commit and the reply), also when
 # coffred is killed at random moments of the first attempt.  The same id
 # with other operations is refused; a batch without id is a new batch.
-# GET .batches/ID says whether the caller applied a batch, and only theirs.
+# GET .../batches/ID says whether the caller applied a batch, and only theirs.
 . "$TESTLIB/common.sh"
 
 require_cmd curl jq sqlite3

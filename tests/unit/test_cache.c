@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/cache.h"
+#include "client/store/cache.h"
 #include "common/chunker.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"

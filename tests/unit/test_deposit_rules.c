@@ -1,11 +1,11 @@
 /*
- * The drive's deposit decisions (client/deposit_rules.c), table by table:
+ * The drive's deposit decisions (client/drive/deposit_rules.c), table by table:
  * which names are temporary, which close is a deposit, what a write does
  * with pending content, what a removal and a replayed move do, and how a
  * batch's answer is sorted.  The tables are written from the contract in
  * docs/architecture.md ("The drive's contract").
  */
-#include "client/deposit_rules.h"
+#include "client/drive/deposit_rules.h"
 
 #include <errno.h>
 

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client/prefetch.h"
+#include "client/drive/prefetch.h"
 #include "tests/lib/tap.h"
 
 #define N 64

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 
-#include "client/queue.h"
+#include "client/store/queue.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "tests/lib/tap.h"

@@ -1,10 +1,10 @@
 /*
- * quota_decide (client/quota.h): the drive's rule for a write past the
+ * quota_decide (client/drive/quota.h): the drive's rule for a write past the
  * space's quota, row by row: unlimited, room left, exactly full, one byte
  * over, queued deposits counted, a write adding nothing, and sums that
  * overflow.
  */
-#include "client/quota.h"
+#include "client/drive/quota.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/session.h"
+#include "client/store/session.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "tests/lib/tap.h"

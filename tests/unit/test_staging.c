@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/staging.h"
-#include "client/staging_pool.h"
+#include "client/store/staging.h"
+#include "client/store/staging_pool.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "tests/lib/tap.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "client/staging.h"
+#include "client/store/staging.h"
 #include "common/crypto.h"
 #include "common/fsutil.h"
 #include "tests/lib/tap.h"

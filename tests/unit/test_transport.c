@@ -21,7 +21,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "client/transport.h"
+#include "client/store/transport.h"
 #include "common/chunker.h"
 #include "common/crypto.h"
 #include "common/err.h"
