@@ -785,6 +785,8 @@ static const struct command {
 	{ "delegate-admin", cmd_delegate_admin },
 	{ "log", cmd_log },
 	{ "usage", cmd_usage },
+	{ "spaces", cmd_spaces },
+	{ "space", cmd_space },
 	{ "logout", cmd_logout },
 	{ "sessions", cmd_sessions },
 	{ "passwd", cmd_passwd },

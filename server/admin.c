@@ -38,6 +38,7 @@
 #include "server/index.h"
 #include "server/keys.h"
 #include "server/ledger.h"
+#include "server/space_create.h"
 #include "server/space_plan.h"
 #include "server/spaces.h"
 #include "server/tls.h"
@@ -363,114 +364,37 @@ out:
 }
 
 /* The ledger's first access state: the owner line (server/access.h). */
-static int space_access_init(struct ledger *lg, const char *space,
-			     const char *owner)
-{
-	char text[128], msg[256];
-
-	snprintf(text, sizeof(text), "coffre-access 1\nmember %s owner\n",
-		 owner);
-	snprintf(msg, sizeof(msg),
-		 "member %s owner\n\nCoffre-Op: member %s owner\n", owner,
-		 owner);
-	return access_ledger_write(lg, space, owner, text, msg);
-}
-
 int admin_space_create(const char *datadir, const char *space,
 		       const char *owner, const char *kind,
 		       const char *plan_spec)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
 	struct plan plan = { 0 };
 	struct index *ix = NULL;
-	struct ledger *lg = NULL;
 	struct keys *keys = NULL;
 	int rc;
 
 	if (!kind)
 		kind = "private";
 	rc = check_ident("space name", space);
-	if (rc < 0)
-		return rc;
-	if (strcmp(kind, "private") && strcmp(kind, "company") &&
-	    strcmp(kind, "association"))
-		return err_set(
-			-EINVAL,
-			"space kind '%s' must be private, company or association",
-			kind);
-	/* read and checked before anything exists: a bad plan changes nothing */
-	rc = space_plan_load(plan_spec, kind, &plan);
-	if (rc < 0)
-		return rc;
-	rc = open_index(datadir, NULL, &ix);
-	if (rc < 0)
-		goto out;
-	rc = index_user_exists(ix, owner);
 	if (rc == 0)
-		rc = err_set(-ENOENT, "no user '%s'", owner);
-	if (rc < 0)
-		goto out;
-	rc = space_dir_path(dir, sizeof(dir), datadir, space, NULL);
-	if (rc < 0)
-		goto out;
-	/* mkdir is the lock: two concurrent creations cannot both pass it. */
-	if (mkdir(dir, 0700) < 0) {
-		rc = -errno;
-		if (rc == -EEXIST)
-			rc = err_set(rc, "space '%s' already exists", space);
-		else
-			rc = err_set(rc, "cannot create '%s': %s", dir,
-				     strerror(-rc));
-		goto out;
-	}
-	rc = space_dir_path(path, sizeof(path), datadir, space,
-			    SPACE_LEDGER_NAME);
-	/* The first commit is signed and stamped like every other. */
-	if (!rc)
+		rc = space_kind_check(kind);
+	/* read and checked before anything exists: a bad plan changes nothing */
+	if (rc == 0)
+		rc = space_plan_load(plan_spec, kind, &plan);
+	if (rc == 0)
+		rc = open_index(datadir, NULL, &ix);
+	/* the first commits are signed and stamped like every other */
+	if (rc == 0)
 		rc = keys_load(&keys, datadir);
-	if (!rc) {
+	if (rc == 0) {
 		keys_install_prover(keys);
-		rc = ledger_open(&lg, path, 1);
-		if (!rc)
-			rc = space_access_init(lg, space, owner);
-		if (!rc)
-			rc = space_plan_apply(lg, space, owner, kind, &plan);
+		rc = space_create(datadir, ix, space, owner, kind, &plan);
 		keys_uninstall_prover();
 	}
-	ledger_free(lg);
+	if (rc == 0 && plan.n)
+		printf("space '%s': filing plan of %zu folders\n", space,
+		       plan.n);
 	keys_free(keys);
-	if (rc < 0)
-		goto undo;
-	rc = space_dir_path(path, sizeof(path), datadir, space,
-			    SPACE_CHUNKS_NAME);
-	if (!rc) {
-		rc = mkdir_p(path, 0700);
-		if (rc < 0)
-			rc = err_set(rc, "cannot create '%s': %s", path,
-				     strerror(-rc));
-	}
-	if (rc < 0)
-		goto undo;
-	rc = fsync_dir(dir);
-	if (!rc)
-		rc = index_space_add(ix, space, kind, owner,
-				     (int64_t)time(NULL));
-	if (!rc) {
-		space_plan_journal(ix, space, owner, &plan);
-		if (plan.n)
-			printf("space '%s': filing plan of %zu folders\n",
-			       space, plan.n);
-		goto out;
-	}
-undo : {
-	char why[512];
-
-	/* Only what this command created: the new, empty space directory. */
-	snprintf(why, sizeof(why), "%s", err_msg());
-	rm_rf(dir);
-	err_set(rc, "%s", why);
-}
-out:
 	index_free(ix);
 	plan_release(&plan);
 	return rc;

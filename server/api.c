@@ -69,6 +69,14 @@ static const struct http_route r_spaces = {
 	.right = AUTH_READ,
 	.fn = api_spaces_list,
 };
+static const struct http_route r_space_create = {
+	.method = "POST",
+	.name = "space create",
+	.body = HTTP_BODY_JSON,
+	.in_space = 0,
+	.right = AUTH_READ,
+	.fn = api_space_create,
+};
 static const struct http_route r_space = {
 	.method = "GET",
 	.name = "space",
@@ -316,7 +324,7 @@ int api_route(struct http_req *req, const char *url, const char *method)
 	if (strcmp(seg[0], "spaces"))
 		return err_set(-ENOENT, "no such resource");
 	if (n == 1)
-		return pick(req, method, &r_spaces, NULL);
+		return pick(req, method, &r_spaces, &r_space_create);
 	if (copy_seg(req->space_name, sizeof(req->space_name), seg[1]) < 0)
 		return err_set(-ENOENT, "no such space");
 	if (n == 2)

@@ -46,6 +46,7 @@ int api_invitation_answer(struct http_req *req);
 int api_spaces_list(struct http_req *req);
 int api_space_info(struct http_req *req);
 int api_usage(struct http_req *req); /* api_usage.c */
+int api_space_create(struct http_req *req); /* api_spaces.c */
 int api_tree(struct http_req *req);
 int api_stat(struct http_req *req);
 int api_changes(struct http_req *req); /* api_changes.c: the change feed */

@@ -33,6 +33,7 @@ void config_defaults(struct config *cfg)
 	cfg->token_lifetime = 30 * 24 * 3600;
 	cfg->login_failures = 10;
 	cfg->login_lockout = 15 * 60;
+	cfg->spaces_per_user = CONFIG_SPACES_PER_USER;
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" into seconds within [min, max]. */
@@ -203,6 +204,15 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 				"coffred.conf line %u: max_connections_per_address must be 1..10000",
 				lineno);
 		cfg->max_per_address = (unsigned)v;
+		return 0;
+	}
+	if (!strcmp(key, "spaces_per_user")) {
+		if (parse_uint(val, 0, 1000, &v) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: spaces_per_user must be 0..1000 (0: only the operator makes spaces)",
+				lineno);
+		cfg->spaces_per_user = (unsigned)v;
 		return 0;
 	}
 	if (!strcmp(key, "tsa_url")) {
@@ -435,6 +445,9 @@ int config_save(const struct config *cfg, const char *datadir)
 	if (rc == 0 && cfg->chunks[0])
 		rc = buf_appendf(&b, "chunks = %s\ns3_key_file = %s\n",
 				 cfg->chunks, cfg->s3_key_file);
+	if (rc == 0 && cfg->spaces_per_user != CONFIG_SPACES_PER_USER)
+		rc = buf_appendf(&b, "spaces_per_user = %u\n",
+				 cfg->spaces_per_user);
 	if (rc == 0 && cfg->quota_default)
 		rc = buf_appendf(&b, "quota_default = %llu\n",
 				 (unsigned long long)cfg->quota_default);

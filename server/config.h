@@ -38,6 +38,10 @@
  *                              quota of its own (coffred space quota):
  *                              bytes or with K, M, G, T; 0 or absent:
  *                              unlimited (docs/protocol.md#usage)
+ *   spaces_per_user = 5        the spaces a user may own that they made
+ *                              themselves (POST /v1/spaces, `coffre space
+ *                              create`): 0..1000, 0: only the operator
+ *                              makes spaces (coffred space create)
  *   trusted_proxies = 127.0.0.1, 10.0.0.0/8   the proxies (addresses or
  *                              CIDR prefixes, comma or blank separated, at
  *                              most 32) whose X-Forwarded-For names the
@@ -51,12 +55,13 @@
 
 #include "server/client_addr.h"
 
-#define CONFIG_FILE_NAME      "coffred.conf"
-#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8443"
-#define CONFIG_HOST_MAX	      64
-#define CONFIG_TSA_MAX	      512
-#define CONFIG_PATH_MAX	      512
-#define CONFIG_INDEX_MAX      512
+#define CONFIG_FILE_NAME       "coffred.conf"
+#define CONFIG_DEFAULT_LISTEN  "127.0.0.1:8443"
+#define CONFIG_HOST_MAX	       64
+#define CONFIG_TSA_MAX	       512
+#define CONFIG_PATH_MAX	       512
+#define CONFIG_INDEX_MAX       512
+#define CONFIG_SPACES_PER_USER 5
 
 struct config {
 	char host[CONFIG_HOST_MAX]; /* numeric address, no brackets */
@@ -76,6 +81,7 @@ struct config {
 	char index[CONFIG_INDEX_MAX];	    /* "": SQLite in DATADIR */
 	struct client_nets trusted_proxies; /* none by default */
 	uint64_t quota_default;		    /* bytes; 0: unlimited */
+	unsigned spaces_per_user;	    /* 0: only the operator */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from

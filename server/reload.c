@@ -1,7 +1,7 @@
 /*
  * Reloading coffred.conf while coffred serves (server.h).  Only what is
  * read per request can change under running requests: the login
- * settings and quota_default.  The listening socket, the worker threads, the connection
+ * settings, quota_default and spaces_per_user.  The listening socket, the worker threads, the connection
  * limits, the stores (index, chunks, S3 key), the master key, the TSA and
  * the trusted proxies (held by the connection limit) are set up once; a
  * change to them is said in the log, and applied by a restart.
@@ -21,6 +21,16 @@ void server_login_settings(struct server *srv, unsigned *failures,
 	*lockout = srv->cfg.login_lockout;
 	*token_lifetime = srv->cfg.token_lifetime;
 	pthread_mutex_unlock(&srv->live_lock);
+}
+
+unsigned server_spaces_per_user(struct server *srv)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&srv->live_lock);
+	n = srv->cfg.spaces_per_user;
+	pthread_mutex_unlock(&srv->live_lock);
+	return n;
 }
 
 uint64_t server_quota_default(struct server *srv)
@@ -81,6 +91,7 @@ int server_reload(struct server *srv)
 	srv->cfg.login_failures = now.login_failures;
 	srv->cfg.login_lockout = now.login_lockout;
 	srv->cfg.quota_default = now.quota_default;
+	srv->cfg.spaces_per_user = now.spaces_per_user;
 	pthread_mutex_unlock(&srv->live_lock);
 	log_info("coffred.conf reloaded");
 	return 0;

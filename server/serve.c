@@ -223,7 +223,8 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 int serve_run(const char *datadir, const char *port_file)
 {
 	struct server srv = { .datadir = datadir,
-			      .live_lock = PTHREAD_MUTEX_INITIALIZER };
+			      .live_lock = PTHREAD_MUTEX_INITIALIZER,
+			      .create_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct crypto_key master = { 0 };
 	struct MHD_Daemon *d = NULL;
 	struct anchor *anchor = NULL;

@@ -25,19 +25,25 @@ struct server {
 	struct keys *keys; /* ledger, CA and TSA keys (keys.h) */
 	/* Guards cfg's settings that a reload changes (reload.c). */
 	pthread_mutex_t live_lock;
+	/* Serializes the spaces users make, so that two at once cannot
+	 * both pass spaces_per_user (api_spaces.c). */
+	pthread_mutex_t create_lock;
 };
 
 /* The login settings now in force: the throttle's limits, a token's life. */
 void server_login_settings(struct server *srv, unsigned *failures,
 			   int64_t *lockout, int64_t *token_lifetime);
 
+/* coffred.conf's spaces_per_user now in force (0: users make none). */
+unsigned server_spaces_per_user(struct server *srv);
+
 /* coffred.conf's quota_default now in force (bytes, 0: unlimited). */
 uint64_t server_quota_default(struct server *srv);
 
 /*
  * Read coffred.conf again (SIGHUP, `systemctl reload coffred`).  The
- * login settings (token_lifetime, login_failures, login_lockout) and
- * quota_default change at once; a change to any other key is logged as taking effect at the next
+ * login settings (token_lifetime, login_failures, login_lockout),
+ * quota_default and spaces_per_user change at once; a change to any other key is logged as taking effect at the next
  * restart (sockets, threads, stores and keys are made once).  A file that
  * does not load changes nothing: the error is logged and coffred goes on
  * with what it has.  0 or the load's -errno.

@@ -78,6 +78,15 @@ static const struct cli_help commands[] = {
 	  "  --reads     list reads instead\n"
 	  "  --by LOGIN  only the events of LOGIN\n"
 	  "  --json      one JSON array of events on standard output\n" },
+	{ "spaces", "spaces [--json]",
+	  "the spaces you are a member of, their kind and your role",
+	  "  --json  one JSON array of records on standard output\n" },
+	{ "space",
+	  "space create NAME [--kind private|company|association] [--plan default|none] [--json]",
+	  "make a space of your own, with the filing plan of its kind",
+	  "  --kind KIND   private (the default), company or association\n"
+	  "  --plan PLAN   default: the kind's folders (docs/plans.md); none: no folder\n"
+	  "  --json        one JSON object on standard output\n" },
 	{ "usage", "usage SPACE [--json]",
 	  "what a space holds (bytes after dedup, documents, versions) and its quota",
 	  "  --json  one JSON object on standard output\n" },

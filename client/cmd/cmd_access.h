@@ -19,6 +19,9 @@ int cmd_grant(const char *config, int argc, char **argv);
 int cmd_revoke(const char *config, int argc, char **argv);
 int cmd_delegate_admin(const char *config, int argc, char **argv);
 int cmd_log(const char *config, int argc, char **argv);
+/* coffre spaces, coffre space create (cmd_spaces.c). */
+int cmd_spaces(const char *config, int argc, char **argv);
+int cmd_space(const char *config, int argc, char **argv);
 /* coffre usage SPACE (cmd_usage.c). */
 int cmd_usage(const char *config, int argc, char **argv);
 /* The account (cmd_account.c): logout, sessions, passwd, invitations,

@@ -1,0 +1,164 @@
+/*
+ * `coffre spaces [--json]`: the spaces the caller is a member of, with
+ * their kind and the caller's role (GET /v1/spaces).
+ * `coffre space create NAME [--kind KIND] [--plan default|none] [--json]`:
+ * a space of one's own, owned by the caller, with the filing plan of its
+ * kind (POST /v1/spaces, docs/protocol.md "Spaces", docs/plans.md).
+ */
+#include "client/cmd/cmd_access.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "client/cmd/cmd_json.h"
+#include "client/store/session.h"
+#include "client/store/transport.h"
+#include "common/err.h"
+#include "common/path.h"
+
+static const char use_spaces[] = "spaces [--json]";
+static const char use_create[] =
+	"space create NAME [--kind private|company|association] "
+	"[--plan default|none] [--json]";
+
+static int usage_error(const char *use)
+{
+	fprintf(stderr, "usage: coffre [--config DIR] %s\n", use);
+	return 2;
+}
+
+/* One request with the session: 0, or 1 with the message printed. */
+static int call(const char *config, const char *method, const char *path,
+		json_t *body, json_t **reply)
+{
+	struct session s;
+	struct transport *t = NULL;
+	int rc;
+
+	rc = access_connect(config, &s, &t);
+	if (rc == 0)
+		rc = transport_json(t, method, path, body, reply);
+	transport_free(t);
+	session_release(&s);
+	if (rc < 0) {
+		fprintf(stderr, "coffre: %s\n",
+			err_msg()[0] ? err_msg() : strerror(-rc));
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_spaces(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 }
+	};
+	static const char *const keys[] = { "name", "kind", "role", NULL };
+	json_t *reply = NULL, *list, *e, *out;
+	int c, json = 0, rc;
+	size_t i;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return usage_error(use_spaces);
+		json = 1;
+	}
+	if (argc != optind)
+		return usage_error(use_spaces);
+	if (call(config, "GET", "/v1/spaces", NULL, &reply))
+		return 1;
+	list = json_object_get(reply, "spaces");
+	if (json) {
+		out = json_array();
+		json_array_foreach(list, i, e)
+		{
+			if (out)
+				json_array_append_new(out,
+						      cmd_json_pick(e, keys));
+		}
+		rc = cmd_json_print(out);
+	} else {
+		json_array_foreach(list, i, e)
+		{
+			printf("%-24s %-12s %s\n",
+			       json_string_value(json_object_get(e, "name")),
+			       json_string_value(json_object_get(e, "kind")),
+			       json_string_value(json_object_get(e, "role")));
+		}
+		rc = 0;
+	}
+	json_decref(reply);
+	return rc;
+}
+
+static int space_create(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kind", required_argument, NULL, 'k' },
+		{ "plan", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *const keys[] = { "name", "kind", "role", "folders",
+					    NULL };
+	const char *kind = "private", *plan = "default", *name;
+	json_t *body, *reply = NULL;
+	int c, json = 0, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'k')
+			kind = optarg;
+		else if (c == 'p')
+			plan = optarg;
+		else if (c == 'j')
+			json = 1;
+		else
+			return usage_error(use_create);
+	}
+	if (argc - optind != 1)
+		return usage_error(use_create);
+	name = argv[optind];
+	if (ident_validate(name) < 0) {
+		fprintf(stderr, "coffre: bad space name '%s': %s\n", name,
+			err_msg());
+		return 1;
+	}
+	if (strcmp(plan, "default") && strcmp(plan, "none")) {
+		fprintf(stderr,
+			"coffre: --plan is default or none (a plan file of "
+			"your own is for the server's operator, coffred(8))\n");
+		return 2;
+	}
+	body = json_pack("{s:s, s:s, s:s}", "name", name, "kind", kind, "plan",
+			 plan);
+	rc = call(config, "POST", "/v1/spaces", body, &reply);
+	json_decref(body);
+	if (rc)
+		return 1;
+	if (json)
+		rc = cmd_json_print(cmd_json_pick(reply, keys));
+	else
+		printf("space %s created (%s, %lld folders of its filing "
+		       "plan); mount it with: coffre mount %s DIR\n",
+		       name, kind,
+		       (long long)json_integer_value(
+			       json_object_get(reply, "folders")),
+		       name);
+	json_decref(reply);
+	return rc;
+}
+
+int cmd_space(const char *config, int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "create"))
+		return space_create(config, argc - 1, argv + 1);
+	return usage_error(use_create);
+}
