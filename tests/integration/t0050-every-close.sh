@@ -1,5 +1,5 @@
 #!/bin/bash
-# Every close is a deposit (issue 9, cases 1 and 8): quick successive saves
+# Every close is a deposit: quick successive saves
 # of one name each become a version, in order, exactly once, with no sync
 # between them; a SIGKILL of the mount right after close() returns loses
 # nothing, because the deposit is queued at FLUSH (what close(2) waits

@@ -1,6 +1,6 @@
 #!/bin/bash
 # A queued rename over an existing file stays done across a kill of the
-# mount (issue 9, case 9): f=F1 and g=G1 synced; `echo F2 >>f; mv f g;
+# mount: f=F1 and g=G1 synced; `echo F2 >>f; mv f g;
 # echo NEW >f; sleep 0.3`; SIGKILL; after remount g shows F1F2, f shows
 # NEW, sync succeeds, and the server ends with g = F1F2 and f = NEW.
 . "$TESTLIB/common.sh"

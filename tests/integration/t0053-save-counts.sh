@@ -1,5 +1,5 @@
 #!/bin/bash
-# The version counts a user meets (issue 9): a file created and overwritten
+# The version counts a user meets: a file created and overwritten
 # three times at full speed has v1..v4 under .versions; cp -a, rsync, tar -x,
 # sed -i, vim and gio save each give the expected number of versions.
 . "$TESTLIB/common.sh"

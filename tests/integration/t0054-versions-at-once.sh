@@ -1,5 +1,5 @@
 #!/bin/bash
-# A close is a version at once (issue 9, case 3), with no sync between the
+# A close is a version at once, with no sync between the
 # steps: right after close(), before the server answers, .versions/NAME/
 # holds v1..vN numbered as the server will number them, each readable, and
 # the file carries its version, sha256, depositor and deposit time with

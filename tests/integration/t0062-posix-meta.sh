@@ -67,7 +67,7 @@ for name in ("m.txt", "empty"):
 check_eq "open(O_TRUNC) moves mtime" "True True" "$out"
 
 # a user's own extended attributes and the mode: kept with the version
-# (issue 9, case 7), readable after a remount and on a second mount
+#, readable after a remount and on a second mount
 echo doc >"$A/x.txt"
 check "setfattr -n user.test.note -v hello" setfattr -n user.test.note -v hello "$A/x.txt"
 check_eq "getfattr reads it back at once" hello "$(xattr "$A/x.txt" user.test.note)"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 10, case 1: the proof of a document given to a trusted person
+# The proof of a document given to a trusted person
 # limited to one folder discloses that document alone.  The proof carries
 # no git bundle (which held the whole tree: every name, every manifest
 # with its chunk ids, .coffre-access), only the version's deposit
@@ -211,7 +211,7 @@ check "its VERIFY.txt passes (statement and history)" \
 	sh -c 'sh "$1/VERIFY.txt" >"$2" 2>&1 && grep -q "ledger bundle" "$2" && grep -q "deposit statement" "$2"' \
 	_ "$T/owner" "$T/owner.out"
 
-# Issue 10, case 6 as proofs meet it: a memo deposited in /Secret, then
+# A document moved out of a confidential folder, as proofs meet it: a memo deposited in /Secret, then
 # moved by alice into /Dossier, opens to tom there (the version current at
 # the move).  Its proof must not tell him where it was deposited.
 printf 'memo written while confidential\n' >"$A/Secret/memo.txt"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 10 case 18, at rest: a chunk's file is named by a keyed hash of its
+# At rest, a chunk's file is named by a keyed hash of its
 # SHA-256, so someone reading the data directory cannot confirm that a file
 # they know is held.  A data directory written before (chunk files named by
 # their plaintext SHA-256, no chunks/names) keeps working: coffred renames

@@ -1,5 +1,5 @@
 #!/bin/bash
-# --json for scripts (issue 11): every command that prints records prints,
+# --json for scripts: every command that prints records prints,
 # with --json, one JSON document on standard output that holds the same
 # records as its text output, with the keys its man page lists; a man page
 # for every command, reached as `man coffre-CMD` and `man coffre CMD`.
