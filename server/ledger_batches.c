@@ -165,18 +165,30 @@ static int load(struct ledger *lg, git_repository *repo)
 	return 0;
 }
 
+/* Under the apply lock: login's batch named id, or NULL (in *out). */
+static int seen_get(struct ledger *lg, git_repository *repo, const char *login,
+		    const char *id, struct ledger_batch_seen **out)
+{
+	char key[LEDGER_BATCH_KEY_LEN];
+	int rc = load(lg, repo);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	make_key(key, login, id);
+	HASH_FIND_STR(lg->batches, key, *out);
+	return 0;
+}
+
 int ledger_batch_find(struct ledger *lg, git_repository *repo,
 		      const char *login, const struct ledger_batch *b,
 		      git_oid *last)
 {
-	char key[LEDGER_BATCH_KEY_LEN];
 	struct ledger_batch_seen *s;
-	int rc = load(lg, repo);
+	int rc = seen_get(lg, repo, login, b->id, &s);
 
 	if (rc < 0)
 		return rc;
-	make_key(key, login, b->id);
-	HASH_FIND_STR(lg->batches, key, s);
 	if (!s)
 		return 0;
 	if (strcmp(s->digest, b->digest) != 0)
@@ -200,18 +212,14 @@ int ledger_batch_note(struct ledger *lg, const char *login,
 int ledger_batch_applied(struct ledger *lg, const char *login, const char *id,
 			 char digest[LEDGER_BATCH_DIGEST_LEN + 1])
 {
-	char key[LEDGER_BATCH_KEY_LEN];
-	struct ledger_batch_seen *s = NULL;
+	struct ledger_batch_seen *s;
 	int rc;
 
 	rc = ledger_batch_id_validate(id);
 	if (rc < 0)
 		return rc;
-	make_key(key, login, id);
 	pthread_mutex_lock(&lg->apply_lock);
-	rc = load(lg, lg->wrepo);
-	if (rc == 0)
-		HASH_FIND_STR(lg->batches, key, s);
+	rc = seen_get(lg, lg->wrepo, login, id, &s);
 	if (s)
 		memcpy(digest, s->digest, LEDGER_BATCH_DIGEST_LEN + 1);
 	pthread_mutex_unlock(&lg->apply_lock);

@@ -89,8 +89,7 @@ int access_mount_path(const char *path, char space[65], char *inpath,
 	return 0;
 }
 
-/* Run one request, print nothing; 0 or the exit status of a failure. */
-static int call(const char *config, const char *method, const char *api,
+int access_call(const char *config, const char *method, const char *api,
 		json_t *body, json_t **reply)
 {
 	struct session s;
@@ -164,7 +163,7 @@ static int member_list(const char *config, const char *space, int as_json)
 	int st;
 
 	snprintf(api, sizeof(api), "/v1/spaces/%s/members", space);
-	st = call(config, "GET", api, NULL, &reply);
+	st = access_call(config, "GET", api, NULL, &reply);
 	if (st)
 		return st;
 	if (as_json)
@@ -263,7 +262,7 @@ int cmd_member(const char *config, int argc, char **argv)
 			return usage(use);
 		snprintf(api, sizeof(api), "/v1/spaces/%s/members/%s", argv[2],
 			 argv[3]);
-		st = call(config, "DELETE", api, NULL, &reply);
+		st = access_call(config, "DELETE", api, NULL, &reply);
 		if (!st && json_is_true(json_object_get(reply, "withdrawn")))
 			printf("invitation of %s to %s withdrawn\n", argv[3],
 			       argv[2]);
@@ -275,9 +274,10 @@ int cmd_member(const char *config, int argc, char **argv)
 	if (strcmp(argv[1], "add") || argc != 4 || !role || !*role)
 		return usage(use);
 	snprintf(api, sizeof(api), "/v1/spaces/%s/members", argv[2]);
-	st = call(config, "POST", api,
-		  json_pack("{s:s, s:s}", "login", argv[3], "role", role),
-		  &reply);
+	st = access_call(config, "POST", api,
+			 json_pack("{s:s, s:s}", "login", argv[3], "role",
+				   role),
+			 &reply);
 	/* Someone not yet a member is invited, and joins by accepting. */
 	if (!st && !strcmp(str_of(reply, "status"), "invited"))
 		printf("%s is invited to %s as %s (coffre accept %s)\n",
@@ -303,10 +303,10 @@ static int grant(const char *config, const char *path, const char *login,
 		return fail(rc);
 	snprintf(api, sizeof(api), "/v1/spaces/%s/grants", space);
 	if (right) {
-		st = call(config, "POST", api,
-			  json_pack("{s:s, s:s, s:s}", "path", inpath, "login",
-				    login, "right", right),
-			  NULL);
+		st = access_call(config, "POST", api,
+				 json_pack("{s:s, s:s, s:s}", "path", inpath,
+					   "login", login, "right", right),
+				 NULL);
 		if (!st)
 			printf("%s may %s %s\n", login, right, inpath);
 		return st;
@@ -322,7 +322,7 @@ static int grant(const char *config, const char *path, const char *login,
 		 space, ep, el);
 	free(ep);
 	free(el);
-	st = call(config, "DELETE", api, NULL, NULL);
+	st = access_call(config, "DELETE", api, NULL, NULL);
 	if (!st)
 		printf("%s no longer holds a grant on %s\n", login, inpath);
 	return st;
@@ -366,9 +366,10 @@ int cmd_delegate_admin(const char *config, int argc, char **argv)
 	if (bad_ident("space", argv[1]) || bad_ident("login", argv[2]))
 		return 1;
 	snprintf(api, sizeof(api), "/v1/spaces/%s/delegation", argv[1]);
-	st = call(config, "POST", api,
-		  json_pack("{s:s, s:b}", "login", argv[2], "admin", !revoke),
-		  NULL);
+	st = access_call(config, "POST", api,
+			 json_pack("{s:s, s:b}", "login", argv[2], "admin",
+				   !revoke),
+			 NULL);
 	if (!st)
 		printf(revoke ? "%s no longer administers %s\n" :
 				"%s administers %s\n",

@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 struct transport;
 struct session;
 
@@ -43,5 +45,13 @@ int access_mount_path(const char *path, char space[65], char *inpath,
 
 /* Session of config and a transport on it; free both after. */
 int access_connect(const char *config, struct session *s, struct transport **t);
+
+/*
+ * One JSON request on config's session (transport_json; body, which may
+ * be NULL, is consumed): 0, or 1 once the failure's message is printed
+ * ("coffre: ..." on stderr), the command's exit status.
+ */
+int access_call(const char *config, const char *method, const char *api,
+		json_t *body, json_t **reply);
 
 #endif /* COFFRE_CLIENT_CMD_ACCESS_H */

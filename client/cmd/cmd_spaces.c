@@ -7,7 +7,6 @@
  */
 #include "client/cmd/cmd_access.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,8 +14,6 @@
 #include <jansson.h>
 
 #include "client/cmd/cmd_json.h"
-#include "client/store/session.h"
-#include "client/store/transport.h"
 #include "common/err.h"
 #include "common/path.h"
 
@@ -29,27 +26,6 @@ static int usage_error(const char *use)
 {
 	fprintf(stderr, "usage: coffre [--config DIR] %s\n", use);
 	return 2;
-}
-
-/* One request with the session: 0, or 1 with the message printed. */
-static int call(const char *config, const char *method, const char *path,
-		json_t *body, json_t **reply)
-{
-	struct session s;
-	struct transport *t = NULL;
-	int rc;
-
-	rc = access_connect(config, &s, &t);
-	if (rc == 0)
-		rc = transport_json(t, method, path, body, reply);
-	transport_free(t);
-	session_release(&s);
-	if (rc < 0) {
-		fprintf(stderr, "coffre: %s\n",
-			err_msg()[0] ? err_msg() : strerror(-rc));
-		return 1;
-	}
-	return 0;
 }
 
 int cmd_spaces(const char *config, int argc, char **argv)
@@ -71,8 +47,10 @@ int cmd_spaces(const char *config, int argc, char **argv)
 	}
 	if (argc != optind)
 		return usage_error(use_spaces);
-	if (call(config, "GET", "/v1/spaces", NULL, &reply))
+	if (access_call(config, "GET", "/v1/spaces", NULL, &reply)) {
+		json_decref(reply); /* the error's body */
 		return 1;
+	}
 	list = json_object_get(reply, "spaces");
 	if (json) {
 		out = json_array();
@@ -139,10 +117,11 @@ static int space_create(const char *config, int argc, char **argv)
 	}
 	body = json_pack("{s:s, s:s, s:s}", "name", name, "kind", kind, "plan",
 			 plan);
-	rc = call(config, "POST", "/v1/spaces", body, &reply);
-	json_decref(body);
-	if (rc)
+	if (access_call(config, "POST", "/v1/spaces", body, &reply)) {
+		json_decref(reply); /* the error's body */
 		return 1;
+	}
+	rc = 0;
 	if (json)
 		rc = cmd_json_print(cmd_json_pick(reply, keys));
 	else

@@ -7,7 +7,6 @@
  */
 #include "client/cmd/cmd_access.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +15,6 @@
 #include <jansson.h>
 
 #include "client/cmd/cmd_json.h"
-#include "client/store/session.h"
-#include "client/store/transport.h"
 #include "common/err.h"
 #include "common/size.h"
 
@@ -66,8 +63,6 @@ int cmd_usage(const char *config, int argc, char **argv)
 	const char *vals[1] = { NULL };
 	const char *space;
 	char api[128];
-	struct session s;
-	struct transport *t = NULL;
 	json_t *reply = NULL;
 	int idx, c, rc;
 
@@ -86,15 +81,8 @@ int cmd_usage(const char *config, int argc, char **argv)
 		return 1;
 	}
 	snprintf(api, sizeof(api), "/v1/spaces/%s/usage", space);
-	rc = access_connect(config, &s, &t);
-	if (rc == 0)
-		rc = transport_json(t, "GET", api, NULL, &reply);
-	transport_free(t);
-	session_release(&s);
-	if (rc < 0) {
+	if (access_call(config, "GET", api, NULL, &reply)) {
 		json_decref(reply);
-		fprintf(stderr, "coffre: %s\n",
-			err_msg()[0] ? err_msg() : strerror(-rc));
 		return 1;
 	}
 	rc = 0;
