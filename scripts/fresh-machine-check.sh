@@ -112,7 +112,10 @@ cmp /root/deposit.bin "$MNT/deposit.bin"
 cmp /root/deposit.bin "$MNT/.versions/deposit.bin/v1.bin"
 "$COFFRE" --config "$CFG" versions "$MNT/deposit.bin"
 "$COFFRE" --config "$CFG" verify "$MNT/deposit.bin"
-git --git-dir "$("$COFFRED" space path "$SRV" demo)" log --format='%an %s' | grep -q deposit.bin
+# Whole output first: grep -q stops reading at the first match, and git
+# writing the rest would die of SIGPIPE under pipefail.
+history=$(git --git-dir "$("$COFFRED" space path "$SRV" demo)" log --format='%an %s')
+grep -q deposit.bin <<<"$history"
 scripts/demo.sh stop
 if mountpoint -q "$MNT"; then
 	echo "fresh-machine: still mounted after scripts/demo.sh stop" >&2

@@ -105,7 +105,8 @@ apt-get install -y -q --no-install-recommends /tmp/coffre_*_amd64.deb \
 	/tmp/coffred_*_amd64.deb >/tmp/apt.log 2>&1 || { tail -n 30 /tmp/apt.log; exit 1; }
 command -v coffre && command -v coffred
 coffre --version
-coffred --help 2>&1 | grep -q "^usage: coffred"
+help=$(coffred --help 2>&1)
+grep -q "^usage: coffred" <<<"$help"
 getent passwd coffred >/dev/null
 [ "$(stat -c '%U %a' /var/lib/coffred)" = "coffred 700" ]
 [ "$(stat -c %U /var/lib/coffred/tls/cert.pem)" = coffred ]
