@@ -29,13 +29,6 @@
 #define FEED_BACKOFF_MAX 10000
 #define FEED_PATHS_MAX	 1024
 
-int fs_listing_ttl_ms(const struct fs *fs)
-{
-	return __atomic_load_n(&fs->feed_ok, __ATOMIC_RELAXED) ?
-		       FS_FEED_TTL_MS :
-		       FS_TTL_MS;
-}
-
 /* Sleep ms unless the feed is stopped meanwhile; 1 when stopped. */
 static int feed_sleep(struct fs *fs, int ms)
 {

@@ -4,15 +4,19 @@
  * queue, and the functions the drive's modules share:
  *   tree.c      nodes, inode table, lookup counts, folder revalidation
  *   remote.c    typed calls to coffred over transport_json
- *   content.c   chunk maps of versions, reads through the cache, staging
+ *   remote_meta.c  a listing entry's fields from the server's JSON
+ *   chunk_map.c a version's chunks and their prefix sums
+ *   content.c   reads of versions through the cache, staging
  *   pending.c   local name operations and their queued counterparts
- *   sync.c      the sync engine thread
+ *   sync.c      the sync engine thread (sync_kick.c wakes it)
  *   notify.c    kernel cache invalidations from a thread of their own
  *   feed.c      the change feed thread (long poll of the server's head)
  *   vdir.c      the read-only `.versions` folders
  *   xattr.c     extended attributes and the control interface
  *   fuse_ops.c  the low-level operations table (translation only)
  *   mount.c     mount_run(): setup, loop, teardown
+ * No circle of files: docs/architecture.md gives the layers, and the
+ * client-layers test checks them on the built objects.
  *
  * Locking.  fs->lock (a mutex) protects the tree (names, parents, children,
  * the inode table), every node's metadata and counters, and the pending
@@ -73,8 +77,9 @@ struct remote_meta {
 	int has_mode;  /* files: the version states a mode */
 	uint32_t mode;
 	char fclass[16]; /* folders */
-	unsigned rights; /* folders: RIGHTS_* of the caller (client/drive/rights.h) */
-	int has_rights;	 /* the listing stated them */
+	unsigned
+		rights; /* folders: RIGHTS_* of the caller (client/drive/rights.h) */
+	int has_rights; /* the listing stated them */
 };
 
 /* The chunks of one version, with prefix sums for offset lookups. */
@@ -306,6 +311,9 @@ int quota_refresh(struct fs *fs);
 int quota_write_check(struct fs *fs, struct node *n, uint64_t end);
 
 /* tree.c (callers hold fs->lock unless said otherwise) */
+/* How long a folder listing is trusted: long while the feed reports
+ * changes, FS_TTL_MS otherwise. */
+int fs_listing_ttl_ms(const struct fs *fs);
 int tree_init(struct fs *fs);
 void tree_release(struct fs *fs);
 struct node *node_new(struct fs *fs, struct node *parent, const char *name,
@@ -348,7 +356,6 @@ int remote_space_info(struct fs *fs, uint8_t seed[CHUNK_SEED_LEN]);
 /* fclass (16 bytes) gets the folder's own class, "" when not given. */
 int remote_list(struct fs *fs, const char *path, struct rentry **out, size_t *n,
 		char *fclass);
-void rentries_free(struct rentry *e, size_t n);
 int remote_versions(struct fs *fs, const char *doc, struct remote_meta **out,
 		    size_t *n);
 int remote_chunk_map(struct fs *fs, const char *doc, uint64_t version,
@@ -357,14 +364,21 @@ int remote_missing(struct fs *fs, const struct obj_id *ids, size_t n,
 		   uint8_t *missing);
 /* POST commits; on an op-specific error *bad_op is its index, else -1. */
 int remote_commit(struct fs *fs, json_t *body, json_t **reply, int *bad_op);
-int remote_meta_from_json(struct remote_meta *rm, json_t *e);
 /* GET stat of one path: *rm filled; -ENOENT when there is nothing. */
 int remote_stat(struct fs *fs, const char *path, struct remote_meta *rm);
 
-/* content.c: called with node->lock held, fs->lock not held */
+/* remote_meta.c: a listing entry's fields, from the server's JSON */
+int remote_meta_from_json(struct remote_meta *rm, json_t *e);
+void rentries_free(struct rentry *e, size_t n);
+/* dst gets string v when it fits in cap, else "" */
+void remote_str_copy(char *dst, size_t cap, json_t *v);
+
+/* chunk_map.c */
 void chunk_map_free(struct chunk_map *m);
 int chunk_map_build(struct chunk_map **out, const char *doc, uint64_t version,
 		    const struct manifest_chunk *c, size_t n);
+
+/* content.c: called with node->lock held, fs->lock not held */
 ssize_t content_read(struct fs *fs, struct node *n, void *buf, size_t size,
 		     uint64_t off);
 /* Read n as a read handle opened on version (doc, version) when n's
@@ -496,6 +510,8 @@ int nameop_dir_mode(struct fs *fs, struct node *dir, uint32_t mode);
 /* sync.c */
 int sync_start(struct fs *fs);
 void sync_stop(struct fs *fs);
+
+/* sync_kick.c */
 void sync_kick(struct fs *fs, int force); /* with fs->lock held */
 /* Tell the sync engine of an op ready at ready_at (fs->lock held): no
  * wake-up when it wakes by then anyway. */
@@ -523,9 +539,6 @@ int offline_list_load(struct fs *fs, const char *path, struct rentry **out,
 /* feed.c */
 int feed_start(struct fs *fs);
 void feed_stop(struct fs *fs);
-/* How long a folder listing is trusted: long while the feed reports
- * changes, FS_TTL_MS otherwise. */
-int fs_listing_ttl_ms(const struct fs *fs);
 
 /* notify.c */
 int notify_start(struct fs *fs);

@@ -21,15 +21,6 @@
 #define REMOTE_PATH_MAX	 (PATH_MAX_LEN * 3 + 1024)
 #define LIST_MAX_ENTRIES 10000000u
 
-static void copy_str(char *dst, size_t cap, json_t *v)
-{
-	const char *s = json_string_value(v);
-
-	dst[0] = '\0';
-	if (s && strlen(s) < cap)
-		memcpy(dst, s, strlen(s) + 1);
-}
-
 /* transport_json for callers that need no error body: on failure *reply
  * is NULL (the body the transport parsed is released here). */
 static int call(struct fs *fs, const char *method, const char *url,
@@ -42,38 +33,6 @@ static int call(struct fs *fs, const char *method, const char *url,
 		*reply = NULL;
 	}
 	return rc;
-}
-
-int remote_meta_from_json(struct remote_meta *rm, json_t *e)
-{
-	json_t *v;
-
-	memset(rm, 0, sizeof(*rm));
-	copy_str(rm->doc_id, sizeof(rm->doc_id), json_object_get(e, "doc_id"));
-	v = json_object_get(e, "version");
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		rm->version = (uint64_t)json_integer_value(v);
-	v = json_object_get(e, "size");
-	if (json_is_integer(v) && json_integer_value(v) >= 0)
-		rm->size = (uint64_t)json_integer_value(v);
-	copy_str(rm->sha256, sizeof(rm->sha256), json_object_get(e, "sha256"));
-	copy_str(rm->deposited_by, sizeof(rm->deposited_by),
-		 json_object_get(e, "deposited_by"));
-	copy_str(rm->deposited_at, sizeof(rm->deposited_at),
-		 json_object_get(e, "deposited_at"));
-	v = json_object_get(e, "mtime");
-	if (json_is_integer(v))
-		rm->mtime = json_integer_value(v);
-	v = json_object_get(e, "mode");
-	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= 07777) {
-		rm->has_mode = 1;
-		rm->mode = (uint32_t)json_integer_value(v);
-	}
-	copy_str(rm->fclass, sizeof(rm->fclass), json_object_get(e, "class"));
-	rm->rights =
-		rights_parse(json_object_get(e, "rights"), &rm->has_rights);
-	return 0;
 }
 
 int remote_stat(struct fs *fs, const char *path, struct remote_meta *rm)
@@ -130,17 +89,6 @@ out:
 	return rc;
 }
 
-void rentries_free(struct rentry *e, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(e[i].name);
-		json_decref(e[i].xattrs);
-	}
-	free(e);
-}
-
 /* The root's mode, from its own listing (it has no parent's): the
  * ledger's rules unless a chmod of it waits. */
 static void root_mode_set(struct fs *fs, json_t *v)
@@ -179,7 +127,7 @@ static int list_page(struct fs *fs, const char *epath, const char *after,
 	rc = call(fs, "GET", url, NULL, &reply);
 	if (rc < 0)
 		return rc;
-	copy_str(fclass, 16, json_object_get(reply, "class"));
+	remote_str_copy(fclass, 16, json_object_get(reply, "class"));
 	if (!strcmp(epath, "%2F") || !strcmp(epath, "/")) {
 		int known;
 		unsigned r =

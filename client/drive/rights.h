@@ -4,8 +4,7 @@
  * drive answers EACCES at once for what the server would refuse, instead
  * of queuing an operation that can only fail later.  The server still
  * checks every request; where the drive does not know, it lets the
- * operation through.  Also the class of a folder set through
- * setxattr user.coffre.class, which goes to the server at once.
+ * operation through.
  */
 #ifndef COFFRE_CLIENT_RIGHTS_H
 #define COFFRE_CLIENT_RIGHTS_H
@@ -33,13 +32,5 @@ void rights_root_set(struct fs *fs, unsigned mask);
  * 0, or -EACCES when the last listing said no.  Takes fs->lock.
  */
 int rights_check(struct fs *fs, struct node *dir, unsigned right);
-
-/*
- * setxattr user.coffre.class on folder dir: ask the server now (admin
- * right needed: -EACCES), then show the new class.  -EINVAL for a value
- * other than public, restricted or confidential.
- */
-int rights_set_class(struct fs *fs, struct node *dir, const char *value,
-		     size_t size);
 
 #endif /* COFFRE_CLIENT_RIGHTS_H */

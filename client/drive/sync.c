@@ -64,23 +64,6 @@ struct batch {
 	size_t n;
 };
 
-void sync_kick(struct fs *fs, int force)
-{
-	if (force)
-		fs->sync_force = 1;
-	pthread_cond_signal(&fs->sync_cond);
-}
-
-void sync_kick_at(struct fs *fs, int64_t ready_at)
-{
-	/* asleep until a time before ready_at: it looks again by itself
-	 * then, and a wake-up now would only rescan the queue (once per
-	 * file closed, while a folder of small files is being copied) */
-	if (fs->sync_sleep_until && fs->sync_sleep_until <= ready_at)
-		return;
-	pthread_cond_signal(&fs->sync_cond);
-}
-
 /*
  * Length of the ready prefix of the queue (fs->lock held).  *wake gets the
  * ready time of the first op not ready yet, 0 when none waits on time.

@@ -628,3 +628,10 @@ fail:
 	pthread_mutex_unlock(&fs->lock);
 	return rc;
 }
+
+int fs_listing_ttl_ms(const struct fs *fs)
+{
+	return __atomic_load_n(&fs->feed_ok, __ATOMIC_RELAXED) ?
+		       FS_FEED_TTL_MS :
+		       FS_TTL_MS;
+}

@@ -7,6 +7,7 @@
  * user.coffre.sync may be set.
  */
 #include "client/drive/fs_i.h"
+#include "client/drive/folder_class.h"
 #include "client/drive/rights.h"
 
 #include <errno.h>
@@ -352,7 +353,7 @@ int xattr_set(struct fs *fs, struct node *n, const char *name,
 		return 0;
 	}
 	if (!strcmp(name, XA_PREFIX "class") && n->kind == NODE_DIR)
-		return rights_set_class(fs, n, value, size);
+		return folder_class_set(fs, n, value, size);
 	if (!strncmp(name, XA_PREFIX, strlen(XA_PREFIX)))
 		return -EACCES;
 	(void)flags;
