@@ -1,6 +1,5 @@
 /*
- * The per-address connection limit for deployments behind trusted
- * proxies (see conn_limit.h).  A plain array searched linearly: it holds
+ * The per-address connection limit (see conn_limit.h).  A plain array searched linearly: it holds
  * only addresses with an open or admitted connection, about
  * max_connections (256 by default) at most, and is searched once or twice
  * per connection, not per request.
@@ -23,7 +22,7 @@ struct conn_slot {
 
 struct conn_limit {
 	pthread_mutex_t lock;
-	const struct client_nets *trusted;
+	struct client_nets trusted; /* protected by lock: reloadable */
 	unsigned per_address;
 	struct conn_slot *slots; /* [0, used) in use; protected by lock */
 	unsigned used, cap;
@@ -42,7 +41,7 @@ int conn_limit_new(struct conn_limit **out, const struct client_nets *trusted,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&lim->lock, NULL);
-	lim->trusted = trusted;
+	lim->trusted = *trusted;
 	lim->per_address = per_address;
 	lim->cap = slots;
 	*out = lim;
@@ -90,9 +89,18 @@ static void sweep(struct conn_limit *lim, int64_t now_ms)
 	}
 }
 
+void conn_limit_set_trusted(struct conn_limit *lim,
+			    const struct client_nets *trusted)
+{
+	pthread_mutex_lock(&lim->lock);
+	lim->trusted = *trusted;
+	pthread_mutex_unlock(&lim->lock);
+}
+
+/* With lim->lock held. */
 static int exempt(const struct conn_limit *lim, const struct client_addr *a)
 {
-	return !a->family || client_nets_contains(lim->trusted, a);
+	return !a->family || client_nets_contains(&lim->trusted, a);
 }
 
 int conn_limit_admit(struct conn_limit *lim, const struct client_addr *a,
@@ -101,9 +109,11 @@ int conn_limit_admit(struct conn_limit *lim, const struct client_addr *a,
 	struct conn_slot *s;
 	int ok = 1;
 
-	if (exempt(lim, a))
-		return 1;
 	pthread_mutex_lock(&lim->lock);
+	if (exempt(lim, a)) {
+		pthread_mutex_unlock(&lim->lock);
+		return 1;
+	}
 	s = slot_of(lim, a);
 	/* Admissions that never started (the connection failed before)
 	 * are forgotten once their moment is over. */
@@ -134,9 +144,11 @@ int conn_limit_opened(struct conn_limit *lim, const struct client_addr *a)
 	struct conn_slot *s;
 	int counted = 0;
 
-	if (exempt(lim, a))
-		return 0;
 	pthread_mutex_lock(&lim->lock);
+	if (exempt(lim, a)) {
+		pthread_mutex_unlock(&lim->lock);
+		return 0;
+	}
 	s = slot_of(lim, a);
 	if (!s && lim->used < lim->cap) {
 		/* Admitted uncounted, or its admission expired. */

@@ -1,11 +1,12 @@
 /*
- * The per-address connection limit (max_connections_per_address) when
- * coffred.conf names trusted proxies.  libmicrohttpd's own limit counts
- * every peer alike, so behind a proxy it would cap the proxy as a whole;
- * this one exempts trusted proxy peers, whose clients are only known once
- * a request's headers are in, too late to refuse a connection.  The proxy
- * must then limit connections per source itself (docs/cluster.md).
- * Without trusted proxies coffred uses libmicrohttpd's limit, as ever.
+ * The per-address connection limit (max_connections_per_address).
+ * libmicrohttpd's own limit counts every peer alike, so behind a proxy it
+ * would cap the proxy as a whole; this one exempts trusted proxy peers,
+ * whose clients are only known once a request's headers are in, too late
+ * to refuse a connection.  The proxy must then limit connections per
+ * source itself (docs/cluster.md).  Without trusted proxies it counts
+ * every peer, as libmicrohttpd's would; it is always the one in use so
+ * that a reload can change the trusted proxies (conn_limit_set_trusted).
  *
  * Driven from libmicrohttpd's callbacks (serve.c): conn_limit_admit() from
  * the accept policy, before the connection exists, then
@@ -33,12 +34,19 @@ struct conn_limit;
 
 /*
  * A limit of per_address connections from each address not in trusted
- * (borrowed: it must outlive the limit), for at most slots addresses at
- * once.  0 or -ENOMEM.
+ * (copied), for at most slots addresses at once.  0 or -ENOMEM.
  */
 int conn_limit_new(struct conn_limit **out, const struct client_nets *trusted,
 		   unsigned per_address, unsigned slots);
 void conn_limit_free(struct conn_limit *lim);
+
+/*
+ * The trusted proxies from now on (a reload).  A connection keeps what it
+ * was when it started: counted ones are uncounted at their close, exempt
+ * ones are not.
+ */
+void conn_limit_set_trusted(struct conn_limit *lim,
+			    const struct client_nets *trusted);
 
 /*
  * 1: let a connection from a in; 0: refuse it (over the limit).  now_ms:

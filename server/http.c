@@ -277,7 +277,8 @@ static enum MHD_Result xff_line(void *cls, enum MHD_ValueKind kind,
  */
 static int req_client(struct http_req *req)
 {
-	const struct client_nets *trusted = &req->srv->cfg.trusted_proxies;
+	struct client_nets trusted_now;
+	const struct client_nets *trusted = &trusted_now;
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
 		req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	struct client_addr peer;
@@ -286,6 +287,7 @@ static int req_client(struct http_req *req)
 	size_t n = 0;
 	int rc;
 
+	server_trusted_proxies(req->srv, &trusted_now); /* reloadable */
 	client_addr_from_sockaddr(&peer, ci ? ci->client_addr : NULL);
 	if (client_nets_contains(trusted, &peer)) {
 		MHD_get_connection_values(req->conn, MHD_HEADER_KIND, xff_line,

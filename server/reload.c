@@ -1,17 +1,22 @@
 /*
  * Reloading coffred.conf while coffred serves (server.h).  Only what is
- * read per request can change under running requests: the login
- * settings, quota_default and spaces_per_user.  The listening socket, the worker threads, the connection
- * limits, the stores (index, chunks, S3 key), the master key, the TSA and
- * the trusted proxies (held by the connection limit) are set up once; a
- * change to them is said in the log, and applied by a restart.
+ * read per request or per connection can change under running requests:
+ * the login settings, quota_default, spaces_per_user and the trusted
+ * proxies (read per request, and told to the connection limit, which a
+ * connection asks once at its start).  The listening socket, the worker
+ * threads, the connection limits, the stores (index, chunks, S3 key), the
+ * master key and the TSA are set up once; a change to them is said in the
+ * log, and applied by a restart.
  */
 #include "server/server.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/log.h"
+#include "server/client_addr.h"
+#include "server/conn_limit.h"
 
 void server_login_settings(struct server *srv, unsigned *failures,
 			   int64_t *lockout, int64_t *token_lifetime)
@@ -31,6 +36,13 @@ unsigned server_spaces_per_user(struct server *srv)
 	n = srv->cfg.spaces_per_user;
 	pthread_mutex_unlock(&srv->live_lock);
 	return n;
+}
+
+void server_trusted_proxies(struct server *srv, struct client_nets *out)
+{
+	pthread_mutex_lock(&srv->live_lock);
+	*out = srv->cfg.trusted_proxies;
+	pthread_mutex_unlock(&srv->live_lock);
 }
 
 uint64_t server_quota_default(struct server *srv)
@@ -68,9 +80,15 @@ static void restart_only(const struct config *old, const struct config *now)
 		log_warn(later, "chunks or s3_key_file");
 	if (strcmp(old->index, now->index))
 		log_warn(later, "index");
-	if (memcmp(&old->trusted_proxies, &now->trusted_proxies,
-		   sizeof(old->trusted_proxies)))
-		log_warn(later, "trusted_proxies");
+}
+
+/* The trusted proxies as the log shows them, "none" for the empty list. */
+static void proxies_text(const struct client_nets *nets, char *out, size_t cap)
+{
+	if (!nets->n)
+		snprintf(out, cap, "none");
+	else
+		client_nets_format(nets, out, cap);
 }
 
 int server_reload(struct server *srv)
@@ -86,7 +104,20 @@ int server_reload(struct server *srv)
 		return rc;
 	}
 	restart_only(&srv->cfg, &now);
+	if (srv->cfg.trusted_proxies.n != now.trusted_proxies.n ||
+	    memcmp(srv->cfg.trusted_proxies.v, now.trusted_proxies.v,
+		   now.trusted_proxies.n * sizeof(now.trusted_proxies.v[0]))) {
+		char list[CLIENT_ADDR_PROXIES_MAX * (CLIENT_ADDR_TEXT_MAX + 6)];
+
+		proxies_text(&now.trusted_proxies, list, sizeof(list));
+		log_info("trusted proxies now: %s", list);
+	}
+	/* New connections and new requests see the new list; those open
+	 * keep what they started with (conn_limit.h). */
+	if (srv->limit)
+		conn_limit_set_trusted(srv->limit, &now.trusted_proxies);
 	pthread_mutex_lock(&srv->live_lock);
+	srv->cfg.trusted_proxies = now.trusted_proxies;
 	srv->cfg.token_lifetime = now.token_lifetime;
 	srv->cfg.login_failures = now.login_failures;
 	srv->cfg.login_lockout = now.login_lockout;

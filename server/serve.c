@@ -171,9 +171,9 @@ static void conn_notify(void *cls, struct MHD_Connection *conn,
 }
 
 /*
- * limit: NULL without trusted proxies, where libmicrohttpd's own
- * per-address limit applies to every peer; else the limit that exempts
- * them (conn_limit.h).
+ * limit: the per-address limit that exempts the trusted proxies
+ * (conn_limit.h), in place of libmicrohttpd's, which could not change on
+ * a reload.
  */
 static struct MHD_Daemon *start(struct server *srv, const char *key,
 				const char *cert, struct conn_limit *limit)
@@ -200,7 +200,7 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 		sa = (struct sockaddr *)&sin;
 	}
 	return MHD_start_daemon(
-		flags, 0, limit ? accept_policy : NULL, limit, http_access, srv,
+		flags, 0, accept_policy, limit, http_access, srv,
 		/* The logger first, so that no option logs elsewhere. */
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
 		sa, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
@@ -208,9 +208,7 @@ static struct MHD_Daemon *start(struct server *srv, const char *key,
 		"NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned int)srv->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned int)srv->cfg.max_connections,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		limit ? 0u : (unsigned int)srv->cfg.max_per_address,
-		MHD_OPTION_NOTIFY_CONNECTION, limit ? conn_notify : NULL, limit,
+		MHD_OPTION_NOTIFY_CONNECTION, conn_notify, limit,
 		/* Until a request's headers are in (TLS handshake included):
 		 * http_access gives the connection HTTP_IDLE_TIMEOUT_S then. */
 		MHD_OPTION_CONNECTION_TIMEOUT,
@@ -287,16 +285,13 @@ int serve_run(const char *datadir, const char *port_file)
 	rc = anchor_start(&anchor, &srv);
 	if (rc < 0)
 		goto out;
-	if (srv.cfg.trusted_proxies.n) {
-		rc = conn_limit_new(&limit, &srv.cfg.trusted_proxies,
-				    srv.cfg.max_per_address,
-				    srv.cfg.max_connections);
-		if (rc < 0) {
-			rc = err_set(rc,
-				     "cannot allocate the connection limit");
-			goto out;
-		}
+	rc = conn_limit_new(&limit, &srv.cfg.trusted_proxies,
+			    srv.cfg.max_per_address, srv.cfg.max_connections);
+	if (rc < 0) {
+		rc = err_set(rc, "cannot allocate the connection limit");
+		goto out;
 	}
+	srv.limit = limit;
 	d = start(&srv, key, cert, limit);
 	if (!d) {
 		rc = err_set(

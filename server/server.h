@@ -13,6 +13,8 @@
 
 #include "server/config.h"
 
+struct client_nets;
+struct conn_limit;
 struct index;
 struct keys;
 struct spaces;
@@ -28,6 +30,9 @@ struct server {
 	/* Serializes the spaces users make, so that two at once cannot
 	 * both pass spaces_per_user (api_spaces.c). */
 	pthread_mutex_t create_lock;
+	/* max_connections_per_address, with the trusted proxies exempt
+	 * (conn_limit.h); told of a reload's trusted proxies. */
+	struct conn_limit *limit;
 };
 
 /* The login settings now in force: the throttle's limits, a token's life. */
@@ -37,14 +42,18 @@ void server_login_settings(struct server *srv, unsigned *failures,
 /* coffred.conf's spaces_per_user now in force (0: users make none). */
 unsigned server_spaces_per_user(struct server *srv);
 
+/* coffred.conf's trusted_proxies now in force, copied into *out. */
+void server_trusted_proxies(struct server *srv, struct client_nets *out);
+
 /* coffred.conf's quota_default now in force (bytes, 0: unlimited). */
 uint64_t server_quota_default(struct server *srv);
 
 /*
  * Read coffred.conf again (SIGHUP, `systemctl reload coffred`).  The
  * login settings (token_lifetime, login_failures, login_lockout),
- * quota_default and spaces_per_user change at once; a change to any other key is logged as taking effect at the next
- * restart (sockets, threads, stores and keys are made once).  A file that
+ * quota_default, spaces_per_user and trusted_proxies change at once; a
+ * change to any other key is logged as taking effect at the next restart
+ * (sockets, threads, stores and keys are made once).  A file that
  * does not load changes nothing: the error is logged and coffred goes on
  * with what it has.  0 or the load's -errno.
  */

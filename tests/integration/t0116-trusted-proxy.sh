@@ -190,5 +190,49 @@ check_eq "closed connections give their places back: 4 open again" \
 check_eq "the proxy is served meanwhile" \
 	200 "$(curl -sS --cacert "$CACERT" -o /dev/null -w '%{http_code}' "$URL/healthz")"
 
+# --- a reload (SIGHUP) changes whom coffred trusts, without a restart ---------
+sleep 1 # the places of the connections above are given back
+sed -i -e 's/^trusted_proxies *=.*/trusted_proxies = 127.0.0.5/' "$D/coffred.conf"
+kill -HUP "$SERVER_PID"
+check "the log says whom it trusts now" \
+	wait_for grep -q "trusted proxies now: 127.0.0.5$" "$T/coffred.log"
+check "and no restart is asked for it" \
+	sh -c '! grep -q "trusted_proxies changed" "$1"' _ "$T/coffred.log"
+check_eq "the new proxy's X-Forwarded-For names the client (200)" \
+	200 "$(login alice "$PW" --interface 127.0.0.5 -H 'X-Forwarded-For: 203.0.113.30')"
+check "the access log names that client" \
+	grep -q "POST /v1/login 200 alice 203.0.113.30 " "$T/coffred.log"
+check_eq "its session records the client" 203.0.113.30 "$(session_address)"
+check_eq "the old proxy's header is ignored now: the locked 203.0.113.10 is not its client (200)" \
+	200 "$(login alice "$PW" -H 'X-Forwarded-For: 203.0.113.10')"
+check_eq "its session records the peer" 127.0.0.1 "$(session_address)"
+check_eq "12 idle connections from the new proxy all stay open" \
+	12 "$(idle_sockets 127.0.0.5 12)"
+check_eq "of 12 from the old proxy, 4 (max_connections_per_address) stay open" \
+	4 "$(idle_sockets 127.0.0.1 12)"
+sleep 1
+
+# A list that does not parse changes nothing.
+sed -i -e 's/^trusted_proxies *=.*/trusted_proxies = proxy.example/' "$D/coffred.conf"
+kill -HUP "$SERVER_PID"
+check "a bad list: the log says not reloaded" wait_for grep -q \
+	"coffred.conf not reloaded, the running settings stay: .*trusted_proxies: 'proxy.example'" \
+	"$T/coffred.log"
+check_eq "127.0.0.5 is trusted still" \
+	200 "$(login alice "$PW" --interface 127.0.0.5 -H 'X-Forwarded-For: 203.0.113.31')"
+check_eq "its session records the client" 203.0.113.31 "$(session_address)"
+
+# None again: every peer is its own client and counted.
+sed -i -e '/^trusted_proxies *=/d' "$D/coffred.conf"
+kill -HUP "$SERVER_PID"
+check "the log says it trusts none now" \
+	wait_for grep -q "trusted proxies now: none$" "$T/coffred.log"
+check_eq "the header of 127.0.0.5 is ignored (200)" \
+	200 "$(login alice "$PW" --interface 127.0.0.5 -H 'X-Forwarded-For: 203.0.113.32')"
+check_eq "its session records the peer" 127.0.0.5 "$(session_address)"
+check_eq "and of 12 idle connections from it, 4 stay open" \
+	4 "$(idle_sockets 127.0.0.5 12)"
+check "coffred still serves" proc_alive "$SERVER_PID"
+
 server_stop
 done_testing

@@ -478,6 +478,44 @@ static void test_conn_limit(void)
 	conn_limit_free(NULL);
 }
 
+/* A reload changes the trusted proxies under open connections. */
+static void test_conn_limit_reload(void)
+{
+	struct client_nets t = nets("127.0.0.1"), none = nets(""),
+			   other = nets("198.51.100.0/24");
+	struct client_addr proxy = addr("127.0.0.1"), x = addr("198.51.100.1");
+	struct conn_limit *lim;
+	int64_t now = 1000000;
+
+	if (conn_limit_new(&lim, &t, 1, 8) < 0) {
+		ok(0, "conn_limit_new");
+		return;
+	}
+	ok(conn_limit_admit(lim, &proxy, now) &&
+		   !conn_limit_opened(lim, &proxy),
+	   "the trusted proxy is exempt");
+	t = nets("10.0.0.0/8"); /* the caller's list is copied */
+	ok(conn_limit_admit(lim, &proxy, now) &&
+		   !conn_limit_opened(lim, &proxy),
+	   "and stays so when the caller's list changes");
+	conn_limit_set_trusted(lim, &none);
+	ok(conn_limit_admit(lim, &proxy, now) && conn_limit_opened(lim, &proxy),
+	   "no proxies trusted: its next connection is counted");
+	ok(!conn_limit_admit(lim, &proxy, now), "and limited (1)");
+	ok(conn_limit_admit(lim, &x, now) && conn_limit_opened(lim, &x),
+	   "x is counted");
+	conn_limit_set_trusted(lim, &other);
+	ok(conn_limit_admit(lim, &x, now) && !conn_limit_opened(lim, &x),
+	   "x trusted now: exempt past its limit");
+	is_int(conn_limit_count(lim, &x), 1,
+	       "its connection from before is still counted");
+	conn_limit_closed(lim, &x);
+	is_int(conn_limit_count(lim, &x), 0, "until it closes");
+	ok(conn_limit_admit(lim, &proxy, now + 10 * CONN_LIMIT_PENDING_MS) == 0,
+	   "127.0.0.1 is still limited under the new list");
+	conn_limit_free(lim);
+}
+
 int main(void)
 {
 	test_client_addr_resolve();
@@ -487,5 +525,6 @@ int main(void)
 	test_client_nets_parse();
 	test_client_addr_key();
 	test_conn_limit();
+	test_conn_limit_reload();
 	return tap_done();
 }
