@@ -28,6 +28,7 @@
 #include "client/cmd/cli_help.h"
 #include "client/cmd/cmd_access.h"
 #include "client/cmd/cmd_json.h"
+#include "client/cmd/cmd_login.h"
 #include "client/cmd/cmd_status.h"
 #include "client/cmd/cmd_proofs.h"
 #include "client/cmd/docref.h"
@@ -81,140 +82,6 @@ PRINTF_LIKE(1, 2) static int fail(const char *fmt, ...)
 	vsay(fmt, ap);
 	va_end(ap);
 	return 1;
-}
-
-static int read_password(const char *path, char **out)
-{
-	char *data = NULL;
-	size_t len = 0;
-	int rc;
-
-	*out = NULL;
-	rc = file_read_all(path, PASSWORD_FILE_MAX, &data, &len);
-	if (rc == -E2BIG)
-		return fail("password file '%s' is too large", path);
-	if (rc < 0)
-		return fail("cannot read password file '%s': %s", path,
-			    strerror(-rc));
-	data[strcspn(data, "\r\n")] = '\0';
-	if (!*data) {
-		explicit_bzero(data, len);
-		free(data);
-		return fail("password file '%s' is empty", path);
-	}
-	*out = data;
-	return 0;
-}
-
-/* Invitations waiting for the person who just logged in. */
-static void print_invitations(struct transport *t)
-{
-	json_t *reply = NULL, *o;
-	size_t i;
-
-	if (transport_json(t, "GET", "/v1/invitations", NULL, &reply) < 0) {
-		err_clear();
-		return;
-	}
-	json_array_foreach(json_object_get(reply, "invitations"), i, o)
-	{
-		const char *sp = json_string_value(json_object_get(o, "space"));
-
-		printf("invited to %s as %s by %s: coffre accept %s\n", sp,
-		       json_string_value(json_object_get(o, "role")),
-		       json_string_value(json_object_get(o, "invited_by")), sp);
-	}
-	json_decref(reply);
-}
-
-static int cmd_login(const char *config, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "password-file", required_argument, NULL, 'p' },
-		{ "cacert", required_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *pwfile = NULL, *cacert = NULL, *url, *login;
-	struct transport *t = NULL;
-	struct session s = { 0 };
-	struct crypto_key key = { 0 };
-	char *password = NULL, *token = NULL, *dir = NULL;
-	json_t *reply = NULL;
-	int c, rc, status = 1;
-
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'p')
-			pwfile = optarg;
-		else if (c == 'c')
-			cacert = optarg;
-		else
-			return usage_error("bad option '%s' for login",
-					   argv[optind - 1]);
-	}
-	if (argc - optind != 2)
-		return usage_error("login needs URL and LOGIN");
-	if (!pwfile)
-		return usage_error("login needs --password-file FILE");
-	url = argv[optind];
-	login = argv[optind + 1];
-	if (ident_validate(login) < 0)
-		return fail("invalid login '%s'", login);
-	if (cacert && access(cacert, R_OK) < 0)
-		return fail("cannot read CA file '%s': %s", cacert,
-			    strerror(errno));
-	if (read_password(pwfile, &password))
-		return 1;
-
-	rc = transport_new(&t, url, NULL, cacert);
-	if (rc == 0)
-		rc = transport_login(t, login, password, &token);
-	transport_free(t);
-	t = NULL;
-	if (rc < 0) {
-		fail("login failed: %s", err_msg());
-		goto out;
-	}
-	/* Check that the token works before keeping it. */
-	rc = transport_new(&t, url, token, cacert);
-	if (rc == 0)
-		rc = transport_json(t, "GET", "/v1/spaces", NULL, &reply);
-	if (rc < 0) {
-		fail("login failed: %s", err_msg());
-		goto out;
-	}
-	rc = session_config_dir(config, &dir);
-	if (rc == 0) {
-		s.dir = dir;
-		s.url = (char *)url;
-		s.login = (char *)login;
-		s.token = token;
-		rc = session_save(&s, cacert);
-	}
-	if (rc == 0)
-		rc = session_cache_key(dir, &key);
-	if (rc < 0) {
-		fail("%s", err_msg());
-		goto out;
-	}
-	/* The e-signature key, sealed under the password (userkey.h). */
-	if (userkey_setup(dir, login, password, t) < 0)
-		fprintf(stderr, "coffre: warning: no signing key: %s\n",
-			err_msg());
-	printf("logged in as %s at %s\n", login, url);
-	print_invitations(t);
-	status = 0;
-out:
-	explicit_bzero(password, strlen(password));
-	free(password);
-	crypto_key_release(&key);
-	json_decref(reply);
-	transport_free(t);
-	if (token) {
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
-	free(dir);
-	return status;
 }
 
 /* BYTES, or a number with a K, M, G or T suffix (powers of 1024). */
@@ -770,6 +637,8 @@ static const struct command {
 	int (*run)(const char *config, int argc, char **argv);
 } commands[] = {
 	{ "login", cmd_login },
+	{ "signup", cmd_signup },
+	{ "password-reset", cmd_password_reset },
 	{ "mount", cmd_mount },
 	{ "sync", cmd_sync },
 	{ "versions", cmd_versions },

@@ -38,6 +38,7 @@
 #include "server/index.h"
 #include "server/keys.h"
 #include "server/ledger.h"
+#include "server/signup.h"
 #include "server/space_create.h"
 #include "server/space_plan.h"
 #include "server/spaces.h"
@@ -417,6 +418,32 @@ int admin_space_path(const char *datadir, const char *space)
 	if (printf("%s\n", real) < 0 || fflush(stdout) != 0)
 		return err_set(-EIO, "cannot write to stdout");
 	return 0;
+}
+
+int admin_invite(const char *datadir, const char *days_text)
+{
+	char code[SIGNUP_INVITE_LEN + 1];
+	struct index *ix = NULL;
+	unsigned long days = SIGNUP_INVITE_DAYS;
+	char *end = NULL;
+	int rc;
+
+	if (days_text) {
+		days = strtoul(days_text, &end, 10);
+		if (!*days_text || *end || days < 1 || days > 365)
+			return err_set(
+				-EINVAL,
+				"--days takes a number of days, 1 to 365");
+	}
+	rc = crypto_init();
+	if (rc == 0)
+		rc = open_index(datadir, NULL, &ix);
+	if (rc == 0)
+		rc = signup_invite_new(ix, (unsigned)days, code);
+	if (rc == 0)
+		printf("%s\n", code);
+	index_free(ix);
+	return rc;
 }
 
 int admin_space_quota(const char *datadir, const char *space, const char *size)

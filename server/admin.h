@@ -32,4 +32,11 @@ int admin_space_quota(const char *datadir, const char *space, const char *size);
 /* +E.164: '+' then 8..15 digits, the first not 0.  0 or -EINVAL. */
 int phone_validate(const char *phone);
 
+/*
+ * `coffred invite DATADIR [--days N]`: print a new one-use sign-up
+ * invitation code, valid N days (SIGNUP_INVITE_DAYS by default), for
+ * signup = invite.
+ */
+int admin_invite(const char *datadir, const char *days);
+
 #endif /* COFFRE_SERVER_ADMIN_H */

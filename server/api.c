@@ -30,6 +30,20 @@ static const struct http_route r_login = {
 	.fn = api_login,
 	.body_max = HTTP_JSON_LOGIN,
 };
+/* Without a token: sign-up and password reset, each by a code (signup.h). */
+#define OPEN(var, nm, f)                                               \
+	static const struct http_route var = { .method = "POST",       \
+					       .name = nm,             \
+					       .body = HTTP_BODY_JSON, \
+					       .in_space = 0,          \
+					       .open = 1,              \
+					       .right = AUTH_READ,     \
+					       .fn = f,                \
+					       .body_max = HTTP_JSON_LOGIN }
+OPEN(r_signup, "signup", api_signup);
+OPEN(r_signup_confirm, "signup confirm", api_signup_confirm);
+OPEN(r_reset, "password-reset", api_password_reset);
+OPEN(r_reset_confirm, "password-reset confirm", api_password_reset_confirm);
 /* For load balancers: no token, no space (health.c). */
 static const struct http_route r_healthz = {
 	.method = "GET",
@@ -301,6 +315,15 @@ int api_route(struct http_req *req, const char *url, const char *method)
 
 	if (n == 1 && !strcmp(seg[0], "login"))
 		return pick(req, method, &r_login, NULL);
+	if (n == 1 && !strcmp(seg[0], "signup"))
+		return pick(req, method, &r_signup, NULL);
+	if (n == 2 && !strcmp(seg[0], "signup") && !strcmp(seg[1], "confirm"))
+		return pick(req, method, &r_signup_confirm, NULL);
+	if (n == 1 && !strcmp(seg[0], "password-reset"))
+		return pick(req, method, &r_reset, NULL);
+	if (n == 2 && !strcmp(seg[0], "password-reset") &&
+	    !strcmp(seg[1], "confirm"))
+		return pick(req, method, &r_reset_confirm, NULL);
 	if (n == 1 && !strcmp(seg[0], "certs"))
 		return pick(req, method, &r_cert, NULL);
 	if (n == 1 && !strcmp(seg[0], "logout"))

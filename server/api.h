@@ -24,6 +24,11 @@ int api_route(struct http_req *req, const char *url, const char *method);
 int api_chunk_put_begin(struct http_req *req);
 
 int api_login(struct http_req *req);
+/* api_signup.c: accounts made by their owners, passwords reset, by SMS */
+int api_signup(struct http_req *req);
+int api_signup_confirm(struct http_req *req);
+int api_password_reset(struct http_req *req);
+int api_password_reset_confirm(struct http_req *req);
 /*
  * For the handlers that check a password (api_login.c): the throttle's
  * view of req (address and limits from coffred.conf; addr holds the
@@ -45,7 +50,7 @@ int api_invitations(struct http_req *req);
 int api_invitation_answer(struct http_req *req);
 int api_spaces_list(struct http_req *req);
 int api_space_info(struct http_req *req);
-int api_usage(struct http_req *req); /* api_usage.c */
+int api_usage(struct http_req *req);	    /* api_usage.c */
 int api_space_create(struct http_req *req); /* api_spaces.c */
 int api_tree(struct http_req *req);
 int api_stat(struct http_req *req);

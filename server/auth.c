@@ -108,14 +108,24 @@ int auth_login(struct index *ix, const char *login, const char *password,
 	       struct auth_attempt *at, char token_hex[AUTH_TOKEN_HEX_LEN + 1],
 	       int64_t *expires_at)
 {
-	uint8_t token[AUTH_TOKEN_LEN];
-	struct obj_id th;
-	int64_t now;
 	int rc;
 
 	rc = check_password(ix, login, password, at);
 	if (rc < 0)
 		return rc;
+	return auth_token_issue(ix, login, at, token_hex, expires_at);
+}
+
+int auth_token_issue(struct index *ix, const char *login,
+		     const struct auth_attempt *at,
+		     char token_hex[AUTH_TOKEN_HEX_LEN + 1],
+		     int64_t *expires_at)
+{
+	uint8_t token[AUTH_TOKEN_LEN];
+	struct obj_id th;
+	int64_t now;
+	int rc;
+
 	crypto_random(token, sizeof(token));
 	hash_buf(&th, token, sizeof(token));
 	now = (int64_t)time(NULL);

@@ -82,6 +82,16 @@ int auth_login(struct index *ix, const char *login, const char *password,
 	       int64_t *expires_at);
 
 /*
+ * A new token for login, whose identity the caller has proven otherwise
+ * (a sign-up's code): as auth_login issues it, at->ttl and at->address
+ * used.
+ */
+int auth_token_issue(struct index *ix, const char *login,
+		     const struct auth_attempt *at,
+		     char token_hex[AUTH_TOKEN_HEX_LEN + 1],
+		     int64_t *expires_at);
+
+/*
  * Change the password of ctx's caller: old must be right (throttled as a
  * login), new AUTH_PASSWORD_MIN..AUTH_PASSWORD_MAX bytes (-EINVAL).  Every
  * token of the caller but the one in use is revoked, in the same

@@ -215,6 +215,29 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		cfg->spaces_per_user = (unsigned)v;
 		return 0;
 	}
+	if (!strcmp(key, "signup")) {
+		if (!strcmp(val, "closed"))
+			cfg->signup = CONFIG_SIGNUP_CLOSED;
+		else if (!strcmp(val, "invite"))
+			cfg->signup = CONFIG_SIGNUP_INVITE;
+		else if (!strcmp(val, "open"))
+			cfg->signup = CONFIG_SIGNUP_OPEN;
+		else
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: signup must be closed, invite or open",
+				lineno);
+		return 0;
+	}
+	if (!strcmp(key, "sms_command")) {
+		if (val[0] != '/' || strlen(val) >= sizeof(cfg->sms_command))
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: sms_command must be an absolute path under %zu bytes",
+				lineno, sizeof(cfg->sms_command));
+		snprintf(cfg->sms_command, sizeof(cfg->sms_command), "%s", val);
+		return 0;
+	}
 	if (!strcmp(key, "tsa_url")) {
 		if (strlen(val) >= sizeof(cfg->tsa_url) ||
 		    (strncmp(val, "http://", 7) && strncmp(val, "https://", 8)))
@@ -388,6 +411,13 @@ out:
 	return rc;
 }
 
+const char *config_signup_name(enum config_signup s)
+{
+	return s == CONFIG_SIGNUP_OPEN	 ? "open" :
+	       s == CONFIG_SIGNUP_INVITE ? "invite" :
+					   "closed";
+}
+
 int config_parse_index(struct config *cfg, const char *s)
 {
 	if (!strcmp(s, "sqlite")) {
@@ -448,6 +478,11 @@ int config_save(const struct config *cfg, const char *datadir)
 	if (rc == 0 && cfg->spaces_per_user != CONFIG_SPACES_PER_USER)
 		rc = buf_appendf(&b, "spaces_per_user = %u\n",
 				 cfg->spaces_per_user);
+	if (rc == 0 && cfg->signup != CONFIG_SIGNUP_CLOSED)
+		rc = buf_appendf(&b, "signup = %s\n",
+				 config_signup_name(cfg->signup));
+	if (rc == 0 && cfg->sms_command[0])
+		rc = buf_appendf(&b, "sms_command = %s\n", cfg->sms_command);
 	if (rc == 0 && cfg->quota_default)
 		rc = buf_appendf(&b, "quota_default = %llu\n",
 				 (unsigned long long)cfg->quota_default);

@@ -42,6 +42,16 @@
  *                              themselves (POST /v1/spaces, `coffre space
  *                              create`): 0..1000, 0: only the operator
  *                              makes spaces (coffred space create)
+ *   signup = closed            who may make an account (POST /v1/signup,
+ *                              `coffre signup`): closed (the operator
+ *                              only, the default), invite (with a code
+ *                              from `coffred invite`) or open
+ *   sms_command = /usr/local/bin/send-sms   the program that sends the
+ *                              one-time codes of sign-up and password reset
+ *                              (absolute): run with the E.164 number as its
+ *                              one argument and the text on its standard
+ *                              input, exit status 0 when sent
+ *                              (server/signup.h)
  *   trusted_proxies = 127.0.0.1, 10.0.0.0/8   the proxies (addresses or
  *                              CIDR prefixes, comma or blank separated, at
  *                              most 32) whose X-Forwarded-For names the
@@ -63,6 +73,15 @@
 #define CONFIG_INDEX_MAX       512
 #define CONFIG_SPACES_PER_USER 5
 
+enum config_signup {
+	CONFIG_SIGNUP_CLOSED,
+	CONFIG_SIGNUP_INVITE,
+	CONFIG_SIGNUP_OPEN,
+};
+
+/* "closed", "invite" or "open" */
+const char *config_signup_name(enum config_signup s);
+
 struct config {
 	char host[CONFIG_HOST_MAX]; /* numeric address, no brackets */
 	int ipv6;
@@ -82,6 +101,8 @@ struct config {
 	struct client_nets trusted_proxies; /* none by default */
 	uint64_t quota_default;		    /* bytes; 0: unlimited */
 	unsigned spaces_per_user;	    /* 0: only the operator */
+	enum config_signup signup;	    /* closed by default */
+	char sms_command[CONFIG_PATH_MAX];  /* "": none */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from

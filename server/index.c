@@ -559,3 +559,52 @@ int index_chunk_known(struct index *ix, const char *space,
 {
 	return ix->ops->chunk_known(ix->state, space, chunk_hex);
 }
+
+/* --- one-time codes and sign-up invitations --- */
+
+int index_code_put(struct index *ix, const struct index_code *c, int64_t now,
+		   unsigned max)
+{
+	return ix->ops->code_put(ix->state, c, now, max);
+}
+
+int index_code_get(struct index *ix, const char *purpose, const char *login,
+		   int64_t now, struct index_code *out)
+{
+	return ix->ops->code_get(ix->state, purpose, login, now, out);
+}
+
+int index_code_tried(struct index *ix, const char *purpose, const char *login,
+		     unsigned *tries)
+{
+	return ix->ops->code_tried(ix->state, purpose, login, tries);
+}
+
+int index_code_drop(struct index *ix, const char *purpose, const char *login)
+{
+	return ix->ops->code_drop(ix->state, purpose, login);
+}
+
+int index_user_phone(struct index *ix, const char *login, char *out,
+		     size_t outlen)
+{
+	return ix->ops->user_phone(ix->state, login, out, outlen);
+}
+
+int index_signup_invite_put(struct index *ix, const char *hash_hex,
+			    int64_t expires_at)
+{
+	return ix->ops->signup_invite_put(ix->state, hash_hex, expires_at);
+}
+
+int index_signup_invite_valid(struct index *ix, const char *hash_hex,
+			      int64_t now)
+{
+	return ix->ops->signup_invite_valid(ix->state, hash_hex, now);
+}
+
+int index_signup_invite_take(struct index *ix, const char *hash_hex,
+			     int64_t now)
+{
+	return ix->ops->signup_invite_take(ix->state, hash_hex, now);
+}

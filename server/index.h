@@ -25,8 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/manifest.h"
+
 #define INDEX_FILE_NAME	     "index.db"
-#define INDEX_SCHEMA_VERSION 5
+#define INDEX_SCHEMA_VERSION 6
 #define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
@@ -310,5 +312,56 @@ int index_throttle_drop(struct index *ix, const char *key);
 int index_throttle_forgive(struct index *ix, const char *key, int lift);
 
 /* --- invitations: see invite.h --- */
+
+/*
+ * --- one-time codes (signup.h) ---
+ *
+ * A code sent by SMS waits in the index for its confirmation, one row per
+ * purpose and login: a sign-up (with the account it will make) or a
+ * password reset.  Only the code's salted hash is kept.
+ */
+#define INDEX_CODE_SIGNUP "signup"
+#define INDEX_CODE_RESET  "reset"
+#define INDEX_HASH_HEX	  65 /* SHA-256 in hex, with the NUL */
+
+struct index_code {
+	char purpose[8]; /* INDEX_CODE_SIGNUP or INDEX_CODE_RESET */
+	char login[LOGIN_MAX_LEN + 1];
+	char phone[20];			/* E.164: '+' and at most 15 digits */
+	char email[256];		/* "" when none */
+	char pwhash[256];		/* sign-up: the password's hash */
+	char invite[INDEX_HASH_HEX];	/* sign-up by invitation: its hash */
+	char salt[33];			/* 16 random bytes, hex */
+	char code_hash[INDEX_HASH_HEX]; /* SHA-256(salt, code) */
+	int64_t expires_at;
+	unsigned tries; /* wrong codes given so far */
+};
+
+/*
+ * Keep c (replacing the row of its purpose and login), unless max rows
+ * not yet expired at now are there already: -E2BIG then.  Expired rows go
+ * first.
+ */
+int index_code_put(struct index *ix, const struct index_code *c, int64_t now,
+		   unsigned max);
+/* The row of purpose and login not expired at now, or -ENOENT. */
+int index_code_get(struct index *ix, const char *purpose, const char *login,
+		   int64_t now, struct index_code *out);
+/* One more wrong code for it; *tries gets the count. */
+int index_code_tried(struct index *ix, const char *purpose, const char *login,
+		     unsigned *tries);
+int index_code_drop(struct index *ix, const char *purpose, const char *login);
+/* A user's phone number (-ENOENT: no such user). */
+int index_user_phone(struct index *ix, const char *login, char *out,
+		     size_t outlen);
+/* Sign-up invitations (`coffred invite`): only their hashes are kept. */
+int index_signup_invite_put(struct index *ix, const char *hash_hex,
+			    int64_t expires_at);
+/* 1 when hash_hex is an invitation not expired at now, else 0. */
+int index_signup_invite_valid(struct index *ix, const char *hash_hex,
+			      int64_t now);
+/* Use it up: 0, or -ENOENT when it is not there (used or expired). */
+int index_signup_invite_take(struct index *ix, const char *hash_hex,
+			     int64_t now);
 
 #endif /* COFFRE_SERVER_INDEX_H */

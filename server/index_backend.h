@@ -29,7 +29,7 @@
 #include "server/index.h"
 #include "server/invite.h"
 
-#define INDEX_OPS_VERSION 3
+#define INDEX_OPS_VERSION 4
 
 struct index_ops {
 	int version; /* INDEX_OPS_VERSION it was built for */
@@ -154,6 +154,20 @@ struct index_ops {
 	int (*usage_get)(void *s, const char *space, struct index_usage *u);
 	int (*quota_set)(void *s, const char *space, int64_t quota);
 	int (*chunk_known)(void *s, const char *space, const char *chunk_hex);
+
+	/* one-time codes and sign-up invitations (version 4) */
+	int (*code_put)(void *s, const struct index_code *c, int64_t now,
+			unsigned max);
+	int (*code_get)(void *s, const char *purpose, const char *login,
+			int64_t now, struct index_code *out);
+	int (*code_tried)(void *s, const char *purpose, const char *login,
+			  unsigned *tries);
+	int (*code_drop)(void *s, const char *purpose, const char *login);
+	int (*user_phone)(void *s, const char *login, char *out, size_t outlen);
+	int (*signup_invite_put)(void *s, const char *hash_hex,
+				 int64_t expires_at);
+	int (*signup_invite_valid)(void *s, const char *hash_hex, int64_t now);
+	int (*signup_invite_take)(void *s, const char *hash_hex, int64_t now);
 };
 
 extern const struct index_ops index_sqlite_ops; /* index_sqlite.c */

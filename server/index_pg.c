@@ -23,7 +23,7 @@
 #include "server/index_i.h"
 
 /* The first key of every advisory lock coffred takes is 1129270854. */
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 
 /*
  * Schema version 1, the SQLite schema version 4 in PostgreSQL's types.
@@ -97,6 +97,16 @@ static const char *const pg_migrate[] = {
 	"  WHERE w.space = v.space) c), 0),"
 	" count(DISTINCT v.doc_id), count(*) FROM versions v GROUP BY v.space;"
 	"UPDATE coffre_schema SET version = 2;",
+	/* 2 -> 3 (SQLite 5 -> 6): one-time codes and sign-up invitations. */
+	"CREATE TABLE pending_codes(purpose TEXT NOT NULL, login TEXT NOT NULL,"
+	" phone TEXT NOT NULL, email TEXT NOT NULL, pwhash TEXT NOT NULL,"
+	" invite TEXT NOT NULL, salt TEXT NOT NULL, code_hash TEXT NOT NULL,"
+	" expires_at BIGINT NOT NULL, tries INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(purpose, login));"
+	"CREATE INDEX pending_codes_expiry ON pending_codes(expires_at);"
+	"CREATE TABLE signup_invites(hash TEXT PRIMARY KEY,"
+	" expires_at BIGINT NOT NULL);"
+	"UPDATE coffre_schema SET version = 3;",
 };
 
 struct pg_conn {
@@ -1502,6 +1512,146 @@ static int pg_throttle_forgive(void *s, const char *key, int lift)
 		2, p, NULL);
 }
 
+/* --- one-time codes and sign-up invitations --- */
+
+static int pg_code_put(void *s, const struct index_code *c, int64_t now,
+		       unsigned max)
+{
+	struct num n = num(now), e = num(c->expires_at), m = num(max);
+	const char *pn[] = { n.s };
+	const char *p[] = { c->purpose, c->login,  c->phone, c->email,
+			    c->pwhash,	c->invite, c->salt,  c->code_hash,
+			    e.s,	m.s };
+	int rc, changed = 0;
+
+	rc = run_n(s, "forget expired codes",
+		   "DELETE FROM pending_codes WHERE expires_at <= $1::bigint",
+		   1, pn, NULL);
+	/* The cap and the insert in one statement. */
+	if (rc == 0)
+		rc = run_n(
+			s, "keep a code",
+			"INSERT INTO pending_codes(purpose, login, phone, email, pwhash, invite, salt, code_hash, expires_at, tries) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, 0 WHERE (SELECT count(*) FROM pending_codes WHERE NOT (purpose = $1 AND login = $2)) < $10::int ON CONFLICT (purpose, login) DO UPDATE SET phone = EXCLUDED.phone, email = EXCLUDED.email, pwhash = EXCLUDED.pwhash, invite = EXCLUDED.invite, salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, tries = 0",
+			10, p, &changed);
+	if (rc == 0 && changed == 0)
+		rc = err_set(-E2BIG, "%u codes are pending already", max);
+	return rc;
+}
+
+static int row_code(PGresult *res, int i, void *arg)
+{
+	struct index_code *c = arg;
+
+	snprintf(c->purpose, sizeof(c->purpose), "%s", val(res, i, 0));
+	snprintf(c->login, sizeof(c->login), "%s", val(res, i, 1));
+	snprintf(c->phone, sizeof(c->phone), "%s", val(res, i, 2));
+	snprintf(c->email, sizeof(c->email), "%s", val(res, i, 3));
+	snprintf(c->pwhash, sizeof(c->pwhash), "%s", val(res, i, 4));
+	snprintf(c->invite, sizeof(c->invite), "%s", val(res, i, 5));
+	snprintf(c->salt, sizeof(c->salt), "%s", val(res, i, 6));
+	snprintf(c->code_hash, sizeof(c->code_hash), "%s", val(res, i, 7));
+	c->expires_at = ival(res, i, 8);
+	c->tries = (unsigned)ival(res, i, 9);
+	return 0;
+}
+
+static int pg_code_get(void *s, const char *purpose, const char *login,
+		       int64_t now, struct index_code *out)
+{
+	struct num n = num(now);
+	const char *p[] = { purpose, login, n.s };
+	int rc = pg_one(
+		s, "read a code",
+		"SELECT purpose, login, phone, email, pwhash, invite, salt, code_hash, expires_at, tries FROM pending_codes WHERE purpose = $1 AND login = $2 AND expires_at > $3::bigint",
+		3, p, row_code, out);
+
+	if (rc == PG_NO_ROW)
+		rc = err_set(-ENOENT, "no code pending");
+	return rc;
+}
+
+static int row_uint(PGresult *res, int i, void *arg)
+{
+	*(unsigned *)arg = (unsigned)ival(res, i, 0);
+	return 0;
+}
+
+static int pg_code_tried(void *s, const char *purpose, const char *login,
+			 unsigned *tries)
+{
+	const char *p[] = { purpose, login };
+	int rc = pg_one(
+		s, "count a wrong code",
+		"UPDATE pending_codes SET tries = tries + 1 WHERE purpose = $1 AND login = $2 RETURNING tries",
+		2, p, row_uint, tries);
+
+	if (rc == PG_NO_ROW)
+		rc = err_set(-ENOENT, "no code pending");
+	return rc;
+}
+
+static int pg_code_drop(void *s, const char *purpose, const char *login)
+{
+	const char *p[] = { purpose, login };
+
+	return run_n(
+		s, "drop a code",
+		"DELETE FROM pending_codes WHERE purpose = $1 AND login = $2",
+		2, p, NULL);
+}
+
+static int pg_user_phone(void *s, const char *login, char *out, size_t outlen)
+{
+	struct index_text_out t = { out, outlen, "read a user's phone" };
+	const char *p[] = { login };
+	int rc = pg_one(s, t.what, "SELECT phone FROM users WHERE login = $1",
+			1, p, row_text, &t);
+
+	if (rc == PG_NO_ROW)
+		rc = err_set(-ENOENT, "no user '%s'", login);
+	return rc;
+}
+
+static int pg_signup_invite_put(void *s, const char *hash_hex,
+				int64_t expires_at)
+{
+	struct num e = num(expires_at);
+	const char *p[] = { hash_hex, e.s };
+
+	return run_n(
+		s, "keep an invitation",
+		"INSERT INTO signup_invites(hash, expires_at) VALUES($1, $2::bigint)",
+		2, p, NULL);
+}
+
+static int pg_signup_invite_valid(void *s, const char *hash_hex, int64_t now)
+{
+	struct num n = num(now);
+	const char *p[] = { hash_hex, n.s };
+	unsigned c = 0;
+	int rc = pg_one(
+		s, "read an invitation",
+		"SELECT count(*) FROM signup_invites WHERE hash = $1 AND expires_at > $2::bigint",
+		2, p, row_uint, &c);
+
+	return rc < 0 ? rc : c > 0;
+}
+
+static int pg_signup_invite_take(void *s, const char *hash_hex, int64_t now)
+{
+	struct num n = num(now);
+	const char *p[] = { hash_hex, n.s };
+	int changed = 0;
+	int rc = run_n(
+		s, "use an invitation",
+		"DELETE FROM signup_invites WHERE hash = $1 AND expires_at > $2::bigint",
+		2, p, &changed);
+
+	if (rc == 0 && changed == 0)
+		rc = err_set(-ENOENT, "no such invitation");
+	return rc;
+}
+
 const struct index_ops index_pg_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "postgresql",
@@ -1565,4 +1715,12 @@ const struct index_ops index_pg_ops = {
 	.usage_get = pg_usage_get,
 	.quota_set = pg_quota_set,
 	.chunk_known = pg_chunk_known,
+	.code_put = pg_code_put,
+	.code_get = pg_code_get,
+	.code_tried = pg_code_tried,
+	.code_drop = pg_code_drop,
+	.user_phone = pg_user_phone,
+	.signup_invite_put = pg_signup_invite_put,
+	.signup_invite_valid = pg_signup_invite_valid,
+	.signup_invite_take = pg_signup_invite_take,
 };

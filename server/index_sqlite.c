@@ -230,6 +230,27 @@ static const char *const migrate_sql[] = {
 	"  SELECT v.space, coalesce((SELECT bytes FROM sums WHERE sums.space = v.space), 0),\n"
 	"    count(DISTINCT v.doc_id), count(*) FROM versions v GROUP BY v.space;\n"
 	"PRAGMA user_version = 5;\n",
+	/*
+	 * 5 -> 6: one-time codes sent by SMS (sign-up, password reset) and
+	 * sign-up invitations; only hashes of codes are kept (signup.h).
+	 */
+	"CREATE TABLE pending_codes(\n"
+	"  purpose TEXT NOT NULL,\n"
+	"  login TEXT NOT NULL,\n"
+	"  phone TEXT NOT NULL,\n"
+	"  email TEXT NOT NULL,\n"
+	"  pwhash TEXT NOT NULL,\n"
+	"  invite TEXT NOT NULL,\n"
+	"  salt TEXT NOT NULL,\n"
+	"  code_hash TEXT NOT NULL,\n"
+	"  expires_at INTEGER NOT NULL,\n"
+	"  tries INTEGER NOT NULL DEFAULT 0,\n"
+	"  PRIMARY KEY(purpose, login));\n"
+	"CREATE INDEX pending_codes_expiry ON pending_codes(expires_at);\n"
+	"CREATE TABLE signup_invites(\n"
+	"  hash TEXT PRIMARY KEY,\n"
+	"  expires_at INTEGER NOT NULL);\n"
+	"PRAGMA user_version = 6;\n",
 };
 
 /*
@@ -1725,6 +1746,138 @@ static int sq_throttle_forgive(void *state, const char *key, int lift)
 		NULL);
 }
 
+/* --- one-time codes and sign-up invitations --- */
+
+static int sq_code_put(void *state, const struct index_code *c, int64_t now,
+		       unsigned max)
+{
+	int n = 0;
+	int rc = sq_exec(
+		state, ONCE("DELETE FROM pending_codes WHERE expires_at <= ?1"),
+		ARGS(INT(now)), "forget expired codes", NULL);
+
+	/* The cap and the insert in one statement: no race between them. */
+	if (rc == 0)
+		rc = sq_exec(
+			state,
+			ONCE("INSERT OR REPLACE INTO pending_codes(purpose, login, phone, email, pwhash, invite, salt, code_hash, expires_at, tries) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0 WHERE (SELECT count(*) FROM pending_codes WHERE NOT (purpose = ?1 AND login = ?2)) < ?10"),
+			ARGS(TXT(c->purpose), TXT(c->login), TXT(c->phone),
+			     TXT(c->email), TXT(c->pwhash), TXT(c->invite),
+			     TXT(c->salt), TXT(c->code_hash),
+			     INT(c->expires_at), INT(max)),
+			"keep a code", &n);
+	if (rc == 0 && n == 0)
+		rc = err_set(-E2BIG, "%u codes are pending already", max);
+	return rc;
+}
+
+static int row_code(sqlite3_stmt *st, void *arg)
+{
+	struct index_code *c = arg;
+
+	snprintf(c->purpose, sizeof(c->purpose), "%s", col(st, 0));
+	snprintf(c->login, sizeof(c->login), "%s", col(st, 1));
+	snprintf(c->phone, sizeof(c->phone), "%s", col(st, 2));
+	snprintf(c->email, sizeof(c->email), "%s", col(st, 3));
+	snprintf(c->pwhash, sizeof(c->pwhash), "%s", col(st, 4));
+	snprintf(c->invite, sizeof(c->invite), "%s", col(st, 5));
+	snprintf(c->salt, sizeof(c->salt), "%s", col(st, 6));
+	snprintf(c->code_hash, sizeof(c->code_hash), "%s", col(st, 7));
+	c->expires_at = sqlite3_column_int64(st, 8);
+	c->tries = (unsigned)sqlite3_column_int64(st, 9);
+	return 0;
+}
+
+static int sq_code_get(void *state, const char *purpose, const char *login,
+		       int64_t now, struct index_code *out)
+{
+	int rc = sq_one(
+		state,
+		ONCE("SELECT purpose, login, phone, email, pwhash, invite, salt, code_hash, expires_at, tries FROM pending_codes WHERE purpose = ?1 AND login = ?2 AND expires_at > ?3"),
+		ARGS(TXT(purpose), TXT(login), INT(now)), "read a code",
+		row_code, out);
+
+	if (rc == SQ_NO_ROW)
+		rc = err_set(-ENOENT, "no code pending");
+	return rc;
+}
+
+static int row_uint(sqlite3_stmt *st, void *arg)
+{
+	*(unsigned *)arg = (unsigned)sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+static int sq_code_tried(void *state, const char *purpose, const char *login,
+			 unsigned *tries)
+{
+	int rc = sq_one(
+		state,
+		ONCE("UPDATE pending_codes SET tries = tries + 1 WHERE purpose = ?1 AND login = ?2 RETURNING tries"),
+		ARGS(TXT(purpose), TXT(login)), "count a wrong code", row_uint,
+		tries);
+
+	if (rc == SQ_NO_ROW)
+		rc = err_set(-ENOENT, "no code pending");
+	return rc;
+}
+
+static int sq_code_drop(void *state, const char *purpose, const char *login)
+{
+	return sq_exec(
+		state,
+		ONCE("DELETE FROM pending_codes WHERE purpose = ?1 AND login = ?2"),
+		ARGS(TXT(purpose), TXT(login)), "drop a code", NULL);
+}
+
+static int sq_user_phone(void *state, const char *login, char *out,
+			 size_t outlen)
+{
+	struct index_text_out t = { out, outlen, "read a user's phone" };
+	int rc = sq_one(state, ONCE("SELECT phone FROM users WHERE login = ?1"),
+			ARGS(TXT(login)), t.what, row_text, &t);
+
+	if (rc == SQ_NO_ROW)
+		rc = err_set(-ENOENT, "no user '%s'", login);
+	return rc;
+}
+
+static int sq_signup_invite_put(void *state, const char *hash_hex,
+				int64_t expires_at)
+{
+	return sq_exec(
+		state,
+		ONCE("INSERT INTO signup_invites(hash, expires_at) VALUES(?1, ?2)"),
+		ARGS(TXT(hash_hex), INT(expires_at)), "keep an invitation",
+		NULL);
+}
+
+static int sq_signup_invite_valid(void *state, const char *hash_hex,
+				  int64_t now)
+{
+	unsigned n = 0;
+	int rc = sq_one(
+		state,
+		ONCE("SELECT count(*) FROM signup_invites WHERE hash = ?1 AND expires_at > ?2"),
+		ARGS(TXT(hash_hex), INT(now)), "read an invitation", row_uint,
+		&n);
+
+	return rc < 0 ? rc : n > 0;
+}
+
+static int sq_signup_invite_take(void *state, const char *hash_hex, int64_t now)
+{
+	int n = 0;
+	int rc = sq_exec(
+		state,
+		ONCE("DELETE FROM signup_invites WHERE hash = ?1 AND expires_at > ?2"),
+		ARGS(TXT(hash_hex), INT(now)), "use an invitation", &n);
+
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "no such invitation");
+	return rc;
+}
+
 const struct index_ops index_sqlite_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "sqlite",
@@ -1788,4 +1941,12 @@ const struct index_ops index_sqlite_ops = {
 	.usage_get = sq_usage_get,
 	.quota_set = sq_quota_set,
 	.chunk_known = sq_chunk_known,
+	.code_put = sq_code_put,
+	.code_get = sq_code_get,
+	.code_tried = sq_code_tried,
+	.code_drop = sq_code_drop,
+	.user_phone = sq_user_phone,
+	.signup_invite_put = sq_signup_invite_put,
+	.signup_invite_valid = sq_signup_invite_valid,
+	.signup_invite_take = sq_signup_invite_take,
 };

@@ -25,6 +25,7 @@ static const char usage_text[] =
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association] [--plan default|none|FILE]\n"
 	"       coffred space path DATADIR SPACE\n"
 	"       coffred space quota DATADIR SPACE SIZE|none|default\n"
+	"       coffred invite DATADIR [--days N]\n"
 	"       coffred key export DATADIR --allowed-signers|--tsa-ca\n"
 	"       coffred fsck DATADIR [SPACE]\n"
 	"       coffred help [COMMAND] | COMMAND --help\n";
@@ -43,6 +44,8 @@ static const struct {
 	{ "space path", "print the space's bare git ledger" },
 	{ "space quota",
 	  "set the bytes a space may hold (K, M, G, T; none: unlimited; default: quota_default)" },
+	{ "invite",
+	  "print a one-use sign-up invitation code (signup = invite), valid 7 days or N" },
 	{ "key export", "print the public keys that verify the history" },
 	{ "fsck",
 	  "check that chunks, ledger, index, signatures and timestamps agree" },
@@ -112,7 +115,8 @@ enum opt_id {
 	OPT_CHUNKS,
 	OPT_S3_KEY_FILE,
 	OPT_PLAN,
-	OPT_LAST = OPT_PLAN
+	OPT_DAYS,
+	OPT_LAST = OPT_DAYS
 };
 
 struct opts {
@@ -182,6 +186,9 @@ int main(int argc, char **argv)
 		{ "plan", required_argument, NULL, OPT_PLAN },
 		{ NULL, 0, NULL, 0 }
 	};
+	static const struct option o_invite[] = { { "days", required_argument,
+						    NULL, OPT_DAYS },
+						  { NULL, 0, NULL, 0 } };
 	static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
 	struct opts o;
 	int rc;
@@ -262,6 +269,10 @@ int main(int argc, char **argv)
 		return rc ? rc :
 			    done(admin_space_quota(o.pos[0], o.pos[1],
 						   o.pos[2]));
+	}
+	if (!strcmp(argv[1], "invite")) {
+		rc = parse(argc - 1, argv + 1, o_invite, 1, &o);
+		return rc ? rc : done(admin_invite(o.pos[0], o.val[OPT_DAYS]));
 	}
 	if (argc == 5 && !strcmp(argv[1], "key") &&
 	    !strcmp(argv[2], "export")) {

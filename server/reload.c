@@ -1,7 +1,8 @@
 /*
  * Reloading coffred.conf while coffred serves (server.h).  Only what is
  * read per request or per connection can change under running requests:
- * the login settings, quota_default, spaces_per_user and the trusted
+ * the login settings, quota_default, spaces_per_user, signup,
+ * sms_command and the trusted
  * proxies (read per request, and told to the connection limit, which a
  * connection asks once at its start).  The listening socket, the worker
  * threads, the connection limits, the stores (index, chunks, S3 key), the
@@ -36,6 +37,15 @@ unsigned server_spaces_per_user(struct server *srv)
 	n = srv->cfg.spaces_per_user;
 	pthread_mutex_unlock(&srv->live_lock);
 	return n;
+}
+
+void server_signup_settings(struct server *srv, enum config_signup *mode,
+			    char *command, size_t cap)
+{
+	pthread_mutex_lock(&srv->live_lock);
+	*mode = srv->cfg.signup;
+	snprintf(command, cap, "%s", srv->cfg.sms_command);
+	pthread_mutex_unlock(&srv->live_lock);
 }
 
 void server_trusted_proxies(struct server *srv, struct client_nets *out)
@@ -123,6 +133,9 @@ int server_reload(struct server *srv)
 	srv->cfg.login_lockout = now.login_lockout;
 	srv->cfg.quota_default = now.quota_default;
 	srv->cfg.spaces_per_user = now.spaces_per_user;
+	srv->cfg.signup = now.signup;
+	memcpy(srv->cfg.sms_command, now.sms_command,
+	       sizeof(srv->cfg.sms_command));
 	pthread_mutex_unlock(&srv->live_lock);
 	log_info("coffred.conf reloaded");
 	return 0;

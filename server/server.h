@@ -42,6 +42,11 @@ void server_login_settings(struct server *srv, unsigned *failures,
 /* coffred.conf's spaces_per_user now in force (0: users make none). */
 unsigned server_spaces_per_user(struct server *srv);
 
+/* coffred.conf's signup and sms_command now in force (command: "" when
+ * none; cap bytes). */
+void server_signup_settings(struct server *srv, enum config_signup *mode,
+			    char *command, size_t cap);
+
 /* coffred.conf's trusted_proxies now in force, copied into *out. */
 void server_trusted_proxies(struct server *srv, struct client_nets *out);
 
@@ -51,7 +56,8 @@ uint64_t server_quota_default(struct server *srv);
 /*
  * Read coffred.conf again (SIGHUP, `systemctl reload coffred`).  The
  * login settings (token_lifetime, login_failures, login_lockout),
- * quota_default, spaces_per_user and trusted_proxies change at once; a
+ * quota_default, spaces_per_user, signup, sms_command and trusted_proxies
+ * change at once; a
  * change to any other key is logged as taking effect at the next restart
  * (sockets, threads, stores and keys are made once).  A file that
  * does not load changes nothing: the error is logged and coffred goes on

@@ -42,7 +42,7 @@ struct throttle_limits {
 
 /* What throttle_begin() reserved, for throttle_end(). */
 struct throttle_attempt {
-	char login_key[72];
+	char login_key[96]; /* "l:" and a key of up to 93 bytes */
 	char addr_key[THROTTLE_ADDR_MAX + 2];
 	unsigned login_failures, addr_failures; /* counting this attempt */
 	int login_locks, addr_locks; /* this attempt, if it fails, locks */

@@ -15,6 +15,24 @@ static const struct cli_help commands[] = {
 	  "log in to a coffred server and keep the session",
 	  "  --password-file FILE  the password is the file's first line\n"
 	  "  --cacert FILE         trust the CA certificates in FILE (copied into the config)\n" },
+	{ "signup",
+	  "signup URL LOGIN --phone +E164 [--email ADDR] --password-file FILE [--invite CODE] [--cacert FILE]\n"
+	  "signup URL LOGIN --code CODE [--password-file FILE] [--cacert FILE]",
+	  "make an account of your own, proven by a code sent by SMS",
+	  "  --phone +E164         your mobile number, where the code goes\n"
+	  "  --email ADDR          an e-mail address, kept with the account\n"
+	  "  --password-file FILE  the password is the file's first line; with\n"
+	  "                        --code it also makes your signing key\n"
+	  "  --invite CODE         the invitation a server with signup = invite wants\n"
+	  "  --code CODE           the 6 digits received: makes the account, logs in\n"
+	  "  --cacert FILE         trust the CA certificates in FILE\n" },
+	{ "password-reset",
+	  "password-reset URL LOGIN [--cacert FILE]\n"
+	  "password-reset URL LOGIN --code CODE --password-file FILE [--cacert FILE]",
+	  "set a new password, proven by a code sent by SMS to the account's number",
+	  "  --code CODE           the 6 digits received\n"
+	  "  --password-file FILE  the new password is the file's first line\n"
+	  "  Every session of the account ends; log in again with coffre login.\n" },
 	{ "mount",
 	  "mount SPACE MOUNTPOINT [--cache DIR] [--cache-size SIZE] [--foreground] [--debug]",
 	  "mount a space as a drive",

@@ -22,6 +22,7 @@
 #include "client/store/session.h"
 #include "client/store/transport.h"
 #include "client/cmd/userkey.h"
+#include "client/cmd/cmd_login.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 
@@ -211,25 +212,6 @@ int cmd_sessions(const char *config, int argc, char **argv)
 	return 0;
 }
 
-static int read_password(const char *path, char **out)
-{
-	size_t len = 0;
-	int rc;
-
-	*out = NULL;
-	rc = file_read_all(path, PASSWORD_FILE_MAX, out, &len);
-	if (rc < 0)
-		return err_set(rc, "cannot read password file '%s': %s", path,
-			       rc == -E2BIG ? "too large" : strerror(-rc));
-	(*out)[strcspn(*out, "\r\n")] = '\0';
-	if (!**out) {
-		free(*out);
-		*out = NULL;
-		return err_set(-EINVAL, "password file '%s' is empty", path);
-	}
-	return 0;
-}
-
 static void password_free(char *p)
 {
 	if (p) {
@@ -262,9 +244,9 @@ int cmd_passwd(const char *config, int argc, char **argv)
 	}
 	if (optind != argc || !oldf || !newf)
 		return usage(use);
-	rc = read_password(oldf, &old);
+	rc = password_file_read(oldf, &old);
 	if (rc == 0)
-		rc = read_password(newf, &new_pw);
+		rc = password_file_read(newf, &new_pw);
 	if (rc == 0)
 		rc = call(config, "POST", "/v1/password",
 			  json_pack("{s:s, s:s}", "old_password", old,

@@ -392,6 +392,19 @@ space_create()
 	}
 }
 
+# index_sql QUERY: one query on the data directory's index, SQLite's or
+# the test's PostgreSQL (psql, trust authentication), rows on stdout.
+index_sql()
+{
+	local url
+	url=$(sed -n 's/^index *= *\(postgres.*\)$/\1/p' "$D/coffred.conf")
+	if [ -n "$url" ]; then
+		psql -X -q -A -t "$url" -c "$1"
+	else
+		sqlite3 -cmd '.timeout 5000' "$D/index.db" "$1"
+	fi
+}
+
 # The bare git repository of a space.
 ledger()
 {
