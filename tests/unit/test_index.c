@@ -167,6 +167,73 @@ static void check_usage(const char *name, struct index *ix)
 	   "%s: dropped, the default holds again", name);
 }
 
+/* One-time codes and sign-up invitations (signup.h). */
+static void check_codes(const char *name, struct index *ix)
+{
+	struct index_code c = { .purpose = INDEX_CODE_SIGNUP,
+				.login = "zoe",
+				.phone = "+33612345678",
+				.email = "",
+				.pwhash = "$argon2id$x",
+				.invite = "",
+				.salt = "00",
+				.code_hash = "ab",
+				.expires_at = 2000 },
+			  got;
+	char phone[32];
+	unsigned tries = 0;
+
+	ok(index_code_put(ix, &c, 1000, 2) == 0, "%s: a code kept", name);
+	ok(index_code_get(ix, INDEX_CODE_SIGNUP, "zoe", 1500, &got) == 0 &&
+		   !strcmp(got.phone, "+33612345678") &&
+		   !strcmp(got.pwhash, "$argon2id$x") && got.tries == 0 &&
+		   got.expires_at == 2000,
+	   "%s: read back", name);
+	ok(index_code_get(ix, INDEX_CODE_RESET, "zoe", 1500, &got) == -ENOENT,
+	   "%s: another purpose is another row", name);
+	ok(index_code_get(ix, INDEX_CODE_SIGNUP, "zoe", 2000, &got) == -ENOENT,
+	   "%s: expired at its time", name);
+	ok(index_code_tried(ix, INDEX_CODE_SIGNUP, "zoe", &tries) == 0 &&
+		   tries == 1 &&
+		   index_code_tried(ix, INDEX_CODE_SIGNUP, "zoe", &tries) ==
+			   0 &&
+		   tries == 2,
+	   "%s: wrong tries counted", name);
+	ok(index_code_tried(ix, INDEX_CODE_SIGNUP, "nobody", &tries) == -ENOENT,
+	   "%s: no row, no try", name);
+	snprintf(c.code_hash, sizeof(c.code_hash), "cd");
+	ok(index_code_put(ix, &c, 1000, 2) == 0 &&
+		   index_code_get(ix, INDEX_CODE_SIGNUP, "zoe", 1500, &got) ==
+			   0 &&
+		   !strcmp(got.code_hash, "cd") && got.tries == 0,
+	   "%s: a new code replaces the old, tries back to 0", name);
+	snprintf(c.login, sizeof(c.login), "yann");
+	ok(index_code_put(ix, &c, 1000, 2) == 0, "%s: a second login", name);
+	snprintf(c.login, sizeof(c.login), "xavier");
+	ok(index_code_put(ix, &c, 1000, 2) == -E2BIG,
+	   "%s: the cap of 2 pending refuses a third", name);
+	ok(index_code_put(ix, &c, 2500, 2) == 0,
+	   "%s: once the others expired, it goes (expired rows dropped)", name);
+	ok(index_code_drop(ix, INDEX_CODE_SIGNUP, "xavier") == 0 &&
+		   index_code_get(ix, INDEX_CODE_SIGNUP, "xavier", 2500,
+				  &got) == -ENOENT,
+	   "%s: dropped", name);
+	ok(index_user_phone(ix, "alice", phone, sizeof(phone)) == 0 &&
+		   phone[0] == '+',
+	   "%s: a user's phone", name);
+	ok(index_user_phone(ix, "nobody", phone, sizeof(phone)) == -ENOENT,
+	   "%s: none for no user", name);
+	ok(index_signup_invite_put(ix, "ff", 3000) == 0 &&
+		   index_signup_invite_valid(ix, "ff", 2999) == 1 &&
+		   index_signup_invite_valid(ix, "ff", 3000) == 0 &&
+		   index_signup_invite_valid(ix, "ee", 10) == 0,
+	   "%s: an invitation valid until its time", name);
+	ok(index_signup_invite_take(ix, "ff", 3000) == -ENOENT &&
+		   index_signup_invite_take(ix, "ff", 2000) == 0 &&
+		   index_signup_invite_take(ix, "ff", 2000) == -ENOENT,
+	   "%s: taken once, not expired", name);
+}
+
 static void check_backend(const char *name, const char *where)
 {
 	struct worker w[THREADS];
@@ -242,6 +309,7 @@ static void check_backend(const char *name, const char *where)
 
 	check_versions(name, ix);
 	check_usage(name, ix);
+	check_codes(name, ix);
 
 	/* Invitations and their cap. */
 	ok(invite_put(ix, "s1", "carol", "intervenant", "alice", 5) == 0 &&
@@ -294,7 +362,8 @@ static void check_sqlite_migration(const char *path)
 	rc = sqlite3_open(path, &db);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(
-			db, "DROP TABLE space_usage; PRAGMA user_version = 4;",
+			db,
+			"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; PRAGMA user_version = 4;",
 			NULL, NULL, NULL);
 	sqlite3_close(db);
 	ok(rc == SQLITE_OK, "sqlite: the index taken back to version 4");
@@ -313,7 +382,7 @@ static void check_pg_migration(const char *url)
 	PGconn *db = PQconnectdb(url);
 	PGresult *res = PQexec(
 		db,
-		"DROP TABLE space_usage; UPDATE coffre_schema SET version = 1");
+		"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; UPDATE coffre_schema SET version = 1");
 	int done = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	PQclear(res);
