@@ -27,6 +27,7 @@
 
 #include "client/cmd/cli_help.h"
 #include "client/cmd/cmd_access.h"
+#include "client/cmd/cmd_export.h"
 #include "client/cmd/cmd_json.h"
 #include "client/cmd/cmd_login.h"
 #include "client/cmd/cmd_status.h"
@@ -654,6 +655,7 @@ static const struct command {
 	{ "delegate-admin", cmd_delegate_admin },
 	{ "log", cmd_log },
 	{ "usage", cmd_usage },
+	{ "export", cmd_export },
 	{ "spaces", cmd_spaces },
 	{ "space", cmd_space },
 	{ "logout", cmd_logout },

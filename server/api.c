@@ -190,6 +190,14 @@ static const struct http_route r_proof = {
 	.right = AUTH_READ,
 	.fn = api_doc_proof,
 };
+static const struct http_route r_ledger = {
+	.method = "GET",
+	.name = "ledger",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_ledger_bundle,
+};
 static const struct http_route r_declassify = {
 	.method = "POST",
 	.name = "declassify",
@@ -362,6 +370,8 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_commits, NULL);
 	if (n == 3 && !strcmp(seg[2], "usage"))
 		return pick(req, method, &r_usage, NULL);
+	if (n == 3 && !strcmp(seg[2], "ledger"))
+		return pick(req, method, &r_ledger, NULL);
 	if (n == 4 && !strcmp(seg[2], "batches")) {
 		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
 			return err_set(-ENOENT, "no such batch");

@@ -24,6 +24,8 @@ int api_route(struct http_req *req, const char *url, const char *method);
 int api_chunk_put_begin(struct http_req *req);
 
 int api_login(struct http_req *req);
+/* api_proof.c: the whole ledger as a git bundle, for owners (an export) */
+int api_ledger_bundle(struct http_req *req);
 /* api_signup.c: accounts made by their owners, passwords reset, by SMS */
 int api_signup(struct http_req *req);
 int api_signup_confirm(struct http_req *req);

@@ -257,3 +257,40 @@ out:
 	free(f.manifest);
 	return rc;
 }
+
+/*
+ * GET /v1/spaces/SPACE/ledger: the whole ledger as a git bundle with the
+ * keys that check it, for `coffre export`.  Its trees name everything in
+ * the space: owners only, as the history of a proof.
+ */
+int api_ledger_bundle(struct http_req *req)
+{
+	char head[GIT_OID_HEX_LEN + 1];
+	struct buf signers, ca;
+	void *bundle = NULL;
+	size_t len = 0;
+	json_t *j = NULL;
+	int rc;
+
+	if (req->auth.role_id != POLICY_ROLE_OWNER)
+		return http_reply_error(
+			req, 403, "forbidden", -1,
+			"only the space's owners may take its whole ledger");
+	buf_init(&signers, KEYS_TEXT_MAX);
+	buf_init(&ca, KEYS_TEXT_MAX);
+	rc = keys_allowed_signers(req->srv->keys, &signers);
+	if (rc == 0)
+		rc = keys_ca_pem(req->srv->keys, &ca);
+	if (rc == 0)
+		rc = ledger_bundle_all(req->space->ledger, &bundle, &len, head);
+	if (rc == 0) {
+		j = json_pack("{s:s, s:o, s:s, s:s}", "head", head, "bundle",
+			      api_json_base64(bundle, len), "allowed_signers",
+			      signers.data, "tsa_ca", ca.data);
+		rc = j ? http_reply_json(req, 200, j) : -ENOMEM;
+	}
+	free(bundle);
+	buf_release(&signers);
+	buf_release(&ca);
+	return rc;
+}

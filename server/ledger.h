@@ -256,6 +256,15 @@ int ledger_proof_build(struct ledger *lg, const char *commit_hex,
 void ledger_proof_release(struct ledger_proof *p);
 
 /*
+ * The whole ledger as a git bundle (v2): HEAD and refs/heads/main at the
+ * head, and the timestamp notes, signatures, statements and event anchors
+ * refs there are.  Owners' only: it holds every name of the space.
+ * *bundle malloc'd; head_hex gets main's head.
+ */
+int ledger_bundle_all(struct ledger *lg, void **bundle, size_t *len,
+		      char head_hex[41]);
+
+/*
  * Anchor text (the head of the space's event chain) in the ledger
  * (server/ledger_anchor.c): a signed, timestamped commit on
  * LEDGER_ANCHOR_REF whose tree holds one blob "events" = text, parent the

@@ -215,3 +215,69 @@ void ledger_proof_release(struct ledger_proof *p)
 	free(p->bundle);
 	memset(p, 0, sizeof(*p));
 }
+
+/* The refs a whole-ledger bundle carries, those that exist. */
+static const char *const bundle_refs[] = {
+	"refs/heads/main",	  "refs/notes/timestamps",
+	"refs/coffre/signatures", "refs/coffre/statements",
+	"refs/coffre/events",
+};
+
+int ledger_bundle_all(struct ledger *lg, void **bundle, size_t *len,
+		      char head_hex[GIT_OID_HEX_LEN + 1])
+{
+	char hex[GIT_OID_HEX_LEN + 1];
+	git_repository *repo;
+	git_packbuilder *pb = NULL;
+	git_revwalk *w = NULL;
+	git_buf pack = { 0 };
+	git_oid id;
+	struct buf b;
+	int rc, n = 0;
+
+	*bundle = NULL;
+	*len = 0;
+	rc = ledger_repo_get(lg, &repo);
+	if (rc < 0)
+		return rc;
+	buf_init(&b, BUNDLE_MAX);
+	rc = ledger_head_oid(repo, &id);
+	if (rc == 0) {
+		git_oid_tostr(head_hex, GIT_OID_HEX_LEN + 1, &id);
+		rc = buf_appendf(&b, "# v2 git bundle\n%s HEAD\n", head_hex);
+	}
+	if (rc == 0)
+		rc = git_packbuilder_new(&pb, repo);
+	if (rc == 0)
+		rc = git_revwalk_new(&w, repo);
+	for (size_t i = 0;
+	     rc == 0 && i < sizeof(bundle_refs) / sizeof(bundle_refs[0]); i++) {
+		if (git_reference_name_to_id(&id, repo, bundle_refs[i]) < 0)
+			continue; /* a ref not made yet */
+		git_oid_tostr(hex, sizeof(hex), &id);
+		rc = git_revwalk_push(w, &id);
+		if (rc == 0)
+			rc = buf_appendf(&b, "%s %s\n", hex, bundle_refs[i]);
+		n++;
+	}
+	if (rc == 0)
+		rc = buf_append(&b, "\n", 1);
+	if (rc == 0 && n)
+		rc = git_packbuilder_insert_walk(pb, w);
+	if (rc == 0)
+		rc = git_packbuilder_write_buf(&pack, pb);
+	if (rc == 0)
+		rc = buf_append(&b, pack.ptr, pack.size);
+	git_buf_dispose(&pack);
+	git_revwalk_free(w);
+	git_packbuilder_free(pb);
+	ledger_repo_put(lg, repo);
+	if (rc < 0) {
+		buf_release(&b);
+		return rc == -E2BIG || rc == -ENOMEM ?
+			       err_set(rc, "the ledger's bundle is too large") :
+			       ledger_git_err(rc, "cannot bundle the ledger");
+	}
+	*bundle = buf_detach(&b, len);
+	return *bundle ? 0 : -ENOMEM;
+}

@@ -33,6 +33,14 @@ static const struct cli_help commands[] = {
 	  "  --code CODE           the 6 digits received\n"
 	  "  --password-file FILE  the new password is the file's first line\n"
 	  "  Every session of the account ends; log in again with coffre login.\n" },
+	{ "export", "export SPACE --out DIR [--progress|--quiet]",
+	  "write everything you may read of a space into DIR, in open formats",
+	  "  --out DIR   where (made if need be); a second run fetches only\n"
+	  "              what is missing or not whole\n"
+	  "  --progress  show documents and bytes done, the rate and the time\n"
+	  "              left (default: when stderr is a terminal)\n"
+	  "  --quiet     show no progress\n"
+	  "  DIR/VERIFY.txt says how to check it with sha256sum, git, openssl.\n" },
 	{ "mount",
 	  "mount SPACE MOUNTPOINT [--cache DIR] [--cache-size SIZE] [--foreground] [--debug]",
 	  "mount a space as a drive",

@@ -71,6 +71,38 @@ void progress_sync(struct progress *p, uint64_t changes, uint64_t bytes,
 	p->shown = 1;
 }
 
+void progress_transfer(struct progress *p, const char *what, uint64_t docs,
+		       uint64_t docs_total, uint64_t done, uint64_t total)
+{
+	char got[32], all[32], rate[32], eta[32] = "";
+	double t = now_s();
+
+	if (!p->on)
+		return;
+	if (p->last_t > 0 && t > p->last_t && done >= p->last_bytes) {
+		double r = (double)(done - p->last_bytes) / (t - p->last_t);
+
+		p->rate = p->rate > 0 ? 0.7 * p->rate + 0.3 * r : r;
+	}
+	p->last_t = t;
+	p->last_bytes = done;
+	if (p->shown && t - p->last_draw < DRAW_EVERY && done < total)
+		return;
+	p->last_draw = t;
+	human((double)done, got, sizeof(got));
+	human((double)total, all, sizeof(all));
+	human(p->rate, rate, sizeof(rate));
+	if (p->rate > 0 && total > done)
+		snprintf(eta, sizeof(eta), ", %.0f s left",
+			 (double)(total - done) / p->rate);
+	fprintf(stderr, "%s%s: %llu/%llu documents, %s of %s, %s/s%s%s",
+		p->tty ? "\r" : "", what, (unsigned long long)docs,
+		(unsigned long long)docs_total, got, all, rate, eta,
+		p->tty ? "\033[K" : "\n");
+	fflush(stderr);
+	p->shown = 1;
+}
+
 void progress_end(struct progress *p)
 {
 	if (p->on && p->shown && p->tty) {
