@@ -538,6 +538,15 @@ static void replay_one(struct fs *fs, struct queue_op *op)
 				node_ref(n); /* keep it across detach */
 				node_detach(fs, n);
 				node_attach(dir, n, name);
+				/* A folder keeps the mode the server gave it
+				 * under its old name (a chmod committed before
+				 * the restart) while the move waits: no listing
+				 * of the new name states it yet. */
+				if (n->kind == NODE_DIR && !n->has_mode &&
+				    n->has_remote && n->rm.has_mode) {
+					n->mode = n->rm.mode & 07777;
+					n->has_mode = 1;
+				}
 				node_unref(fs, n);
 			}
 			node_unref(fs, dir);
