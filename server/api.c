@@ -190,6 +190,24 @@ static const struct http_route r_proof = {
 	.right = AUTH_READ,
 	.fn = api_doc_proof,
 };
+static const struct http_route r_terminate = {
+	.method = "POST",
+	.name = "space terminate",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_space_terminate,
+	.while_terminated = 1, /* to say it is already */
+};
+static const struct http_route r_reactivate = {
+	.method = "POST",
+	.name = "space reactivate",
+	.body = HTTP_BODY_NONE,
+	.in_space = 1,
+	.right = AUTH_READ,
+	.fn = api_space_reactivate,
+	.while_terminated = 1,
+};
 static const struct http_route r_ledger = {
 	.method = "GET",
 	.name = "ledger",
@@ -372,6 +390,10 @@ int api_route(struct http_req *req, const char *url, const char *method)
 		return pick(req, method, &r_usage, NULL);
 	if (n == 3 && !strcmp(seg[2], "ledger"))
 		return pick(req, method, &r_ledger, NULL);
+	if (n == 3 && !strcmp(seg[2], "terminate"))
+		return pick(req, method, &r_terminate, NULL);
+	if (n == 3 && !strcmp(seg[2], "reactivate"))
+		return pick(req, method, &r_reactivate, NULL);
 	if (n == 4 && !strcmp(seg[2], "batches")) {
 		if (copy_seg(req->arg, sizeof(req->arg), seg[3]) < 0)
 			return err_set(-ENOENT, "no such batch");

@@ -51,6 +51,9 @@ int api_password(struct http_req *req);
 int api_invitations(struct http_req *req);
 int api_invitation_answer(struct http_req *req);
 int api_spaces_list(struct http_req *req);
+/* api_spaces.c: an owner ends a space, with a grace, or takes it back */
+int api_space_terminate(struct http_req *req);
+int api_space_reactivate(struct http_req *req);
 int api_space_info(struct http_req *req);
 int api_usage(struct http_req *req);	    /* api_usage.c */
 int api_space_create(struct http_req *req); /* api_spaces.c */

@@ -8,19 +8,36 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/log.h"
+#include "common/manifest.h"
 #include "common/path.h"
 #include "common/plan.h"
+#include "server/access.h"
 #include "server/index.h"
 #include "server/ledger.h"
+#include "server/policy.h"
 #include "server/server.h"
 #include "server/space_create.h"
 #include "server/space_plan.h"
 #include "server/spaces.h"
+
+/* "terminated_at" and "destroyed_after" of a terminated space, into j. */
+static void termination_json(struct http_req *req, json_t *j, int64_t at)
+{
+	char when[32], end[32];
+
+	rfc3339_utc(at, when, sizeof(when));
+	rfc3339_utc(at + server_termination_grace(req->srv), end, sizeof(end));
+	json_object_set_new(j, "terminated_at", json_string(when));
+	json_object_set_new(j, "destroyed_after", json_string(end));
+}
 
 int api_space_info(struct http_req *req)
 {
@@ -41,6 +58,8 @@ int api_space_info(struct http_req *req)
 		      "kind", req->auth.kind, "role", req->auth.role, "head",
 		      rc == -ENOENT ? json_null() : json_string(head),
 		      "chunk_seed", seed);
+	if (j && req->auth.read_only)
+		termination_json(req, j, req->auth.terminated_at);
 	return http_reply_json(req, 200, j);
 }
 
@@ -114,4 +133,77 @@ int api_space_create(struct http_req *req)
 					       (json_int_t)plan.n));
 	plan_release(&plan);
 	return rc;
+}
+
+/*
+ * POST /v1/spaces/SPACE/terminate and /reactivate (owners): the space
+ * becomes read-only for everyone, `coffred expire` destroys it once
+ * termination_grace is over; until then an owner may reactivate it.
+ * Each is a ledger commit (the tree unchanged: the proof that it was
+ * asked, and what wakes every drive's change feed) before the index
+ * row, and an event; a retry after a failure between them writes
+ * another commit, nothing else.
+ */
+static int termination_change(struct http_req *req, int terminate)
+{
+	const char *op = terminate ? "terminate" : "reactivate";
+	struct index_event ev = { .kind = terminate ? "space-terminate" :
+						      "space-reactivate",
+				  .path = "/" };
+	int64_t now = (int64_t)time(NULL), at = 0;
+	char msg[256], detail[96], end[32];
+	json_t *j;
+	int rc;
+
+	if (req->auth.role_id != POLICY_ROLE_OWNER)
+		return http_reply_error(req, 403, "forbidden", -1,
+					"only an owner may %s the space", op);
+	rc = index_space_termination(req->srv->ix, req->space_name, &at, NULL,
+				     0);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (terminate == (rc == 0))
+		return http_reply_error(
+			req, 409, "conflict", -1,
+			terminate ? "space '%s' is terminated already" :
+				    "space '%s' is not terminated",
+			req->space_name);
+	err_clear();
+	rfc3339_utc(now + server_termination_grace(req->srv), end, sizeof(end));
+	snprintf(msg, sizeof(msg), "%s space %s\n\nCoffre-Op: %s\n", op,
+		 req->space_name, op);
+	rc = access_ledger_note(req->space->ledger, req->space_name,
+				req->auth.login, msg);
+	if (rc < 0)
+		return rc;
+	rc = terminate ? index_space_terminate(req->srv->ix, req->space_name,
+					       req->auth.login, now) :
+			 index_space_reactivate(req->srv->ix, req->space_name);
+	if (rc < 0)
+		return rc;
+	if (terminate) {
+		snprintf(detail, sizeof(detail), "destroyed after %s", end);
+		ev.detail = detail;
+	}
+	if (index_record(req->srv->ix, req->space_name, req->auth.login, now,
+			 NULL, 0, &ev, 1) < 0)
+		log_warn("cannot record the %s of '%s': %s", op,
+			 req->space_name, err_msg());
+	log_info("space '%s' %s by %s", req->space_name,
+		 terminate ? "terminated" : "reactivated", req->auth.login);
+	j = json_pack("{s:s, s:s}", "space", req->space_name, "state",
+		      terminate ? "terminated" : "active");
+	if (j && terminate)
+		termination_json(req, j, now);
+	return http_reply_json(req, 200, j);
+}
+
+int api_space_terminate(struct http_req *req)
+{
+	return termination_change(req, 1);
+}
+
+int api_space_reactivate(struct http_req *req)
+{
+	return termination_change(req, 0);
 }

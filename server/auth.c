@@ -383,12 +383,55 @@ unsigned auth_folder_rights(const struct auth_ctx *ctx,
 			    const struct access_grants *g, const char *path,
 			    const struct policy_at *at, int *visible)
 {
-	return access_rights_at((enum policy_role)ctx->role_id,
-				ctx->admin_delegated, g, path, at, visible);
+	unsigned r =
+		access_rights_at((enum policy_role)ctx->role_id,
+				 ctx->admin_delegated, g, path, at, visible);
+
+	/* A terminated space: what was readable stays so, nothing more. */
+	return ctx->read_only ? r & POLICY_BIT(AUTH_READ) : r;
 }
 
+static int authorize_member(struct auth_ctx *ctx, const char *space,
+			    const char *path, enum auth_right right);
+
+/*
+ * The rule of a terminated space over the member's: it is checked for
+ * reading (so what is hidden stays hidden, and answers as ever), then any
+ * other right is refused, saying why.
+ */
 int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	      enum auth_right right)
+{
+	char when[32];
+	int rc;
+
+	ctx->read_only = 0;
+	rc = ctx->login[0] && ident_validate(space) == 0 ?
+		     index_space_termination(ctx->ix, space,
+					     &ctx->terminated_at, NULL, 0) :
+		     -ENOENT;
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	if (rc == -ENOENT) {
+		err_clear();
+		return authorize_member(ctx, space, path, right);
+	}
+	rc = authorize_member(ctx, space, path, AUTH_READ);
+	if (rc < 0)
+		return rc;
+	ctx->read_only = 1;
+	ctx->rights &= POLICY_BIT(AUTH_READ);
+	if (right == AUTH_READ)
+		return 0;
+	rfc3339_utc(ctx->terminated_at, when, sizeof(when));
+	return err_set(
+		-EACCES,
+		"space '%s' was terminated on %s: it is read-only (an owner may reactivate it)",
+		space, when);
+}
+
+static int authorize_member(struct auth_ctx *ctx, const char *space,
+			    const char *path, enum auth_right right)
 {
 	char folder[PATH_MAX_LEN + 1];
 	struct access_grants g = { 0 };

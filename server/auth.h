@@ -52,10 +52,12 @@ struct auth_ctx {
 	char role[AUTH_ROLE_MAX];      /* role in the last authorized space */
 	int role_id;		       /* enum policy_role of role */
 	int admin_delegated;	       /* in the last authorized space */
-	unsigned rights; /* POLICY_BIT mask on the last authorized path */
-	int traverse;	 /* last path: a folder seen only on the way to a
+	unsigned rights;       /* POLICY_BIT mask on the last authorized path */
+	int traverse;	       /* last path: a folder seen only on the way to a
 			   * grant below it (listed with its sub-folders
 			   * leading there, nothing else) */
+	int read_only;	       /* the last space is terminated: read only */
+	int64_t terminated_at; /* then: when */
 };
 
 /* Compute the dummy hash once; call before serving.  0 or -errno. */

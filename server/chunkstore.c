@@ -565,6 +565,11 @@ int chunkstore_delete(struct chunkstore *cs, const struct obj_id *id)
 	return cs->be->del(cs->be->state, name);
 }
 
+int chunkstore_delete_name(struct chunkstore *cs, const char *name)
+{
+	return cs->be->del(cs->be->state, name);
+}
+
 /* --- backends --- */
 
 int chunk_name_valid(const char *s)

@@ -107,4 +107,7 @@ int chunkstore_foreach(struct chunkstore *cs, chunkstore_foreach_cb cb,
 /* Remove a held chunk; -ENOENT if absent. */
 int chunkstore_delete(struct chunkstore *cs, const struct obj_id *id);
 
+/* Remove the chunk of that name (as chunkstore_foreach gives it). */
+int chunkstore_delete_name(struct chunkstore *cs, const char *name);
+
 #endif /* COFFRE_SERVER_CHUNKSTORE_H */

@@ -34,6 +34,7 @@ void config_defaults(struct config *cfg)
 	cfg->login_failures = 10;
 	cfg->login_lockout = 15 * 60;
 	cfg->spaces_per_user = CONFIG_SPACES_PER_USER;
+	cfg->termination_grace = CONFIG_TERMINATION_GRACE;
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" into seconds within [min, max]. */
@@ -308,6 +309,15 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		snprintf(cfg->tsa_ca, sizeof(cfg->tsa_ca), "%s", val);
 		return 0;
 	}
+	if (!strcmp(key, "termination_grace")) {
+		if (parse_duration(val, 0, 3650LL * 24 * 3600,
+				   &cfg->termination_grace) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: termination_grace must be a duration from 0s to 3650d (90d)",
+				lineno);
+		return 0;
+	}
 	if (!strcmp(key, "token_lifetime")) {
 		if (parse_duration(val, 60, 365 * 24 * 3600,
 				   &cfg->token_lifetime) < 0)
@@ -478,6 +488,12 @@ int config_save(const struct config *cfg, const char *datadir)
 	if (rc == 0 && cfg->spaces_per_user != CONFIG_SPACES_PER_USER)
 		rc = buf_appendf(&b, "spaces_per_user = %u\n",
 				 cfg->spaces_per_user);
+	if (rc == 0 && cfg->termination_grace != CONFIG_TERMINATION_GRACE) {
+		char grace[32];
+
+		format_duration(cfg->termination_grace, grace, sizeof(grace));
+		rc = buf_appendf(&b, "termination_grace = %s\n", grace);
+	}
 	if (rc == 0 && cfg->signup != CONFIG_SIGNUP_CLOSED)
 		rc = buf_appendf(&b, "signup = %s\n",
 				 config_signup_name(cfg->signup));

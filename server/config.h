@@ -52,6 +52,9 @@
  *                              one argument and the text on its standard
  *                              input, exit status 0 when sent
  *                              (server/signup.h)
+ *   termination_grace = 90d    how long a terminated space stays, read
+ *                              only, before `coffred expire` destroys it
+ *                              (0s..3650d)
  *   trusted_proxies = 127.0.0.1, 10.0.0.0/8   the proxies (addresses or
  *                              CIDR prefixes, comma or blank separated, at
  *                              most 32) whose X-Forwarded-For names the
@@ -65,13 +68,14 @@
 
 #include "server/client_addr.h"
 
-#define CONFIG_FILE_NAME       "coffred.conf"
-#define CONFIG_DEFAULT_LISTEN  "127.0.0.1:8443"
-#define CONFIG_HOST_MAX	       64
-#define CONFIG_TSA_MAX	       512
-#define CONFIG_PATH_MAX	       512
-#define CONFIG_INDEX_MAX       512
-#define CONFIG_SPACES_PER_USER 5
+#define CONFIG_FILE_NAME	 "coffred.conf"
+#define CONFIG_DEFAULT_LISTEN	 "127.0.0.1:8443"
+#define CONFIG_HOST_MAX		 64
+#define CONFIG_TSA_MAX		 512
+#define CONFIG_PATH_MAX		 512
+#define CONFIG_INDEX_MAX	 512
+#define CONFIG_SPACES_PER_USER	 5
+#define CONFIG_TERMINATION_GRACE (90 * 24 * 3600)
 
 enum config_signup {
 	CONFIG_SIGNUP_CLOSED,
@@ -102,6 +106,7 @@ struct config {
 	uint64_t quota_default;		    /* bytes; 0: unlimited */
 	unsigned spaces_per_user;	    /* 0: only the operator */
 	enum config_signup signup;	    /* closed by default */
+	int64_t termination_grace;	    /* seconds; 90 days by default */
 	char sms_command[CONFIG_PATH_MAX];  /* "": none */
 };
 

@@ -356,6 +356,14 @@ static int req_begin(struct http_req *req, const char *url, const char *method)
 			       req->route->right);
 		if (rc < 0)
 			return rc;
+		/* A terminated space is read-only, for every write route
+		 * (signatures, declassifications, grants...). */
+		if (req->auth.read_only && strcmp(req->route->method, "GET") &&
+		    !req->route->while_terminated)
+			return err_set(
+				-EACCES,
+				"space '%s' is terminated: it is read-only (an owner may reactivate it)",
+				req->space_name);
 		rc = spaces_get(req->srv->spaces, req->space_name, &req->space);
 		if (rc < 0)
 			return rc;

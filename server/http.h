@@ -78,6 +78,9 @@ struct http_route {
 	enum auth_right right; /* checked before the body is read */
 	http_handler fn;
 	size_t body_max; /* JSON bytes at most; 0: HTTP_JSON_SMALL */
+	/* A route that changes something (not GET) is refused in a
+	 * terminated space, but for one that says it may (reactivate). */
+	int while_terminated;
 };
 
 struct http_req {

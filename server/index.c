@@ -608,3 +608,32 @@ int index_signup_invite_take(struct index *ix, const char *hash_hex,
 {
 	return ix->ops->signup_invite_take(ix->state, hash_hex, now);
 }
+
+/* --- terminated spaces --- */
+
+int index_space_terminate(struct index *ix, const char *space, const char *by,
+			  int64_t at)
+{
+	return ix->ops->space_terminate(ix->state, space, by, at);
+}
+
+int index_space_reactivate(struct index *ix, const char *space)
+{
+	return ix->ops->space_reactivate(ix->state, space);
+}
+
+int index_space_termination(struct index *ix, const char *space, int64_t *at,
+			    char *by, size_t bylen)
+{
+	return ix->ops->space_termination(ix->state, space, at, by, bylen);
+}
+
+int index_spaces_terminated(struct index *ix, index_terminated_cb cb, void *arg)
+{
+	return ix->ops->spaces_terminated(ix->state, cb, arg);
+}
+
+int index_space_drop(struct index *ix, const char *space)
+{
+	return ix->ops->space_drop(ix->state, space);
+}

@@ -364,4 +364,28 @@ int index_signup_invite_valid(struct index *ix, const char *hash_hex,
 int index_signup_invite_take(struct index *ix, const char *hash_hex,
 			     int64_t now);
 
+/*
+ * --- terminated spaces ---
+ *
+ * A space its owner terminated (`coffre space terminate`) is read-only for
+ * everyone until an owner reactivates it, or until `coffred expire`
+ * destroys it once termination_grace is over.
+ */
+/* -EEXIST when it is terminated already. */
+int index_space_terminate(struct index *ix, const char *space, const char *by,
+			  int64_t at);
+/* -ENOENT when it is not terminated. */
+int index_space_reactivate(struct index *ix, const char *space);
+/* 0 and *at (by: bylen bytes, may be NULL) when terminated, else -ENOENT. */
+int index_space_termination(struct index *ix, const char *space, int64_t *at,
+			    char *by, size_t bylen);
+typedef int (*index_terminated_cb)(const char *space, int64_t at,
+				   const char *by, void *arg);
+/* Every terminated space, the oldest termination first. */
+int index_spaces_terminated(struct index *ix, index_terminated_cb cb,
+			    void *arg);
+
+/* Every row of a space (its destruction), in one transaction. */
+int index_space_drop(struct index *ix, const char *space);
+
 #endif /* COFFRE_SERVER_INDEX_H */

@@ -168,6 +168,14 @@ struct index_ops {
 				 int64_t expires_at);
 	int (*signup_invite_valid)(void *s, const char *hash_hex, int64_t now);
 	int (*signup_invite_take)(void *s, const char *hash_hex, int64_t now);
+	/* terminated spaces (version 4) */
+	int (*space_terminate)(void *s, const char *space, const char *by,
+			       int64_t at);
+	int (*space_reactivate)(void *s, const char *space);
+	int (*space_termination)(void *s, const char *space, int64_t *at,
+				 char *by, size_t bylen);
+	int (*spaces_terminated)(void *s, index_terminated_cb cb, void *arg);
+	int (*space_drop)(void *s, const char *space);
 };
 
 extern const struct index_ops index_sqlite_ops; /* index_sqlite.c */

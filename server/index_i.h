@@ -93,6 +93,7 @@ struct index_fwd {
 		index_event_cb event;
 		index_move_cb move;
 		invite_cb invite;
+		index_terminated_cb terminated;
 	} cb;
 	void *arg;
 	int n;

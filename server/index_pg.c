@@ -106,6 +106,9 @@ static const char *const pg_migrate[] = {
 	"CREATE INDEX pending_codes_expiry ON pending_codes(expires_at);"
 	"CREATE TABLE signup_invites(hash TEXT PRIMARY KEY,"
 	" expires_at BIGINT NOT NULL);"
+	"CREATE TABLE space_terminations(space TEXT PRIMARY KEY"
+	" REFERENCES spaces(name) ON DELETE CASCADE, at BIGINT NOT NULL,"
+	" by TEXT NOT NULL);"
 	"UPDATE coffre_schema SET version = 3;",
 };
 
@@ -1652,6 +1655,115 @@ static int pg_signup_invite_take(void *s, const char *hash_hex, int64_t now)
 	return rc;
 }
 
+/* --- terminated spaces --- */
+
+static int pg_space_terminate(void *s, const char *space, const char *by,
+			      int64_t at)
+{
+	struct num a = num(at);
+	const char *p[] = { space, a.s, by };
+	int rc = run_n(
+		s, "terminate a space",
+		"INSERT INTO space_terminations(space, at, by) VALUES($1, $2::bigint, $3)",
+		3, p, NULL);
+
+	if (rc == -EEXIST)
+		rc = err_set(-EEXIST, "space '%s' is terminated already",
+			     space);
+	return rc;
+}
+
+static int pg_space_reactivate(void *s, const char *space)
+{
+	const char *p[] = { space };
+	int n = 0;
+	int rc = run_n(s, "reactivate a space",
+		       "DELETE FROM space_terminations WHERE space = $1", 1, p,
+		       &n);
+
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "space '%s' is not terminated", space);
+	return rc;
+}
+
+struct termination_out {
+	int64_t *at;
+	char *by;
+	size_t bylen;
+};
+
+static int row_termination(PGresult *res, int i, void *arg)
+{
+	struct termination_out *t = arg;
+
+	if (t->at)
+		*t->at = ival(res, i, 0);
+	if (t->by)
+		snprintf(t->by, t->bylen, "%s", val(res, i, 1));
+	return 0;
+}
+
+static int pg_space_termination(void *s, const char *space, int64_t *at,
+				char *by, size_t bylen)
+{
+	struct termination_out t = { at, by, bylen };
+	const char *p[] = { space };
+	int rc =
+		pg_one(s, "read a space's termination",
+		       "SELECT at, by FROM space_terminations WHERE space = $1",
+		       1, p, row_termination, &t);
+
+	return rc == PG_NO_ROW ? -ENOENT : rc;
+}
+
+static int row_terminated(PGresult *res, int i, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.terminated(val(res, i, 0), ival(res, i, 1), val(res, i, 2),
+				f->arg);
+}
+
+static int pg_spaces_terminated(void *s, index_terminated_cb cb, void *arg)
+{
+	struct index_fwd f = { .cb.terminated = cb, .arg = arg };
+
+	return pg_each(
+		s, "list terminated spaces",
+		"SELECT space, at, by FROM space_terminations ORDER BY at, space",
+		0, NULL, row_terminated, &f);
+}
+
+/* Every row of a space, gone (the dead tuples stay until PostgreSQL's
+ * vacuum reclaims them: see docs/lifecycle.md). */
+static int pg_space_drop(void *s, const char *space)
+{
+	static const char *const tables[] = {
+		"version_chunks",     "versions",    "events",	"grants",
+		"delegations",	      "invitations", "members", "space_usage",
+		"space_terminations", "spaces",
+	};
+	const char *p[] = { space };
+	struct index_txn *tx;
+	char sql[96];
+	int rc = pg_begin(s, &tx);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]);
+	     i++) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = $1",
+			 tables[i],
+			 strcmp(tables[i], "spaces") ? "space" : "name");
+		rc = run_n(s, "delete a space's rows", sql, 1, p, NULL);
+	}
+	if (rc == 0)
+		rc = pg_commit(s, tx);
+	else
+		pg_rollback(s, tx);
+	return rc;
+}
+
 const struct index_ops index_pg_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "postgresql",
@@ -1723,4 +1835,9 @@ const struct index_ops index_pg_ops = {
 	.signup_invite_put = pg_signup_invite_put,
 	.signup_invite_valid = pg_signup_invite_valid,
 	.signup_invite_take = pg_signup_invite_take,
+	.space_terminate = pg_space_terminate,
+	.space_reactivate = pg_space_reactivate,
+	.space_termination = pg_space_termination,
+	.spaces_terminated = pg_spaces_terminated,
+	.space_drop = pg_space_drop,
 };

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -250,6 +251,12 @@ static const char *const migrate_sql[] = {
 	"CREATE TABLE signup_invites(\n"
 	"  hash TEXT PRIMARY KEY,\n"
 	"  expires_at INTEGER NOT NULL);\n"
+	/* spaces their owners terminated: read-only until reactivated or
+	 * destroyed by `coffred expire` once the grace is over */
+	"CREATE TABLE space_terminations(\n"
+	"  space TEXT PRIMARY KEY REFERENCES spaces(name) ON DELETE CASCADE,\n"
+	"  at INTEGER NOT NULL,\n"
+	"  by TEXT NOT NULL);\n"
 	"PRAGMA user_version = 6;\n",
 };
 
@@ -1878,6 +1885,131 @@ static int sq_signup_invite_take(void *state, const char *hash_hex, int64_t now)
 	return rc;
 }
 
+/* --- terminated spaces --- */
+
+static int sq_space_terminate(void *state, const char *space, const char *by,
+			      int64_t at)
+{
+	int rc = sq_exec(
+		state,
+		ONCE("INSERT INTO space_terminations(space, at, by) VALUES(?1, ?2, ?3)"),
+		ARGS(TXT(space), INT(at), TXT(by)), "terminate a space", NULL);
+
+	if (rc == -EEXIST)
+		rc = err_set(-EEXIST, "space '%s' is terminated already",
+			     space);
+	return rc;
+}
+
+static int sq_space_reactivate(void *state, const char *space)
+{
+	int n = 0;
+	int rc =
+		sq_exec(state,
+			ONCE("DELETE FROM space_terminations WHERE space = ?1"),
+			ARGS(TXT(space)), "reactivate a space", &n);
+
+	if (rc == 0 && n == 0)
+		rc = err_set(-ENOENT, "space '%s' is not terminated", space);
+	return rc;
+}
+
+struct termination_out {
+	int64_t *at;
+	char *by;
+	size_t bylen;
+};
+
+static int row_termination(sqlite3_stmt *st, void *arg)
+{
+	struct termination_out *t = arg;
+
+	if (t->at)
+		*t->at = sqlite3_column_int64(st, 0);
+	if (t->by)
+		snprintf(t->by, t->bylen, "%s", col(st, 1));
+	return 0;
+}
+
+static int sq_space_termination(void *state, const char *space, int64_t *at,
+				char *by, size_t bylen)
+{
+	struct termination_out t = { at, by, bylen };
+	int rc = sq_one(
+		state,
+		ONCE("SELECT at, by FROM space_terminations WHERE space = ?1"),
+		ARGS(TXT(space)), "read a space's termination", row_termination,
+		&t);
+
+	return rc == SQ_NO_ROW ? -ENOENT : rc;
+}
+
+static int row_terminated(sqlite3_stmt *st, void *arg)
+{
+	struct index_fwd *f = arg;
+
+	return f->cb.terminated(col(st, 0), sqlite3_column_int64(st, 1),
+				col(st, 2), f->arg);
+}
+
+static int sq_spaces_terminated(void *state, index_terminated_cb cb, void *arg)
+{
+	struct index_fwd f = { .cb.terminated = cb, .arg = arg };
+
+	return sq_each(
+		state,
+		ONCE("SELECT space, at, by FROM space_terminations WHERE at >= ?1 ORDER BY at, space"),
+		ARGS(INT(0)), "list terminated spaces", row_terminated, &f);
+}
+
+/* Every row of a space, gone for good: SQLite's secure_delete zeroes the
+ * freed bytes, and the checkpoint empties the write-ahead log that still
+ * holds the old pages. */
+static int sq_space_drop(void *state, const char *space)
+{
+	static const char *const tables[] = {
+		"version_chunks",     "versions",    "events",	"grants",
+		"delegations",	      "invitations", "members", "space_usage",
+		"space_terminations", "spaces",
+	};
+	struct index_txn *tx;
+	char sql[96];
+	int rc;
+
+	rc = sq_one(state, ONCE("PRAGMA secure_delete = ON"), ARGS(SKIP),
+		    "zero what is deleted", row_none, NULL);
+	if (rc == SQ_NO_ROW)
+		rc = 0;
+	if (rc == 0)
+		rc = sq_begin(state, &tx);
+	if (rc)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]);
+	     i++) {
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ?1",
+			 tables[i],
+			 strcmp(tables[i], "spaces") ? "space" : "name");
+		rc = sq_exec(state, ONCE(sql), ARGS(TXT(space)),
+			     "delete a space's rows", NULL);
+	}
+	if (rc == 0)
+		rc = sq_commit(state, tx);
+	else
+		sq_rollback(state, tx);
+	/* A reader of the server's may hold the log a moment: again, a
+	 * bounded number of times (the first column says busy). */
+	for (int i = 0, busy = 1; rc == 0 && busy && i < 100; i++) {
+		unsigned b = 0;
+
+		rc = sq_one(state, ONCE("PRAGMA wal_checkpoint(TRUNCATE)"),
+			    ARGS(SKIP), "empty the log", row_uint, &b);
+		busy = rc == 0 && b != 0;
+		if (busy)
+			usleep(20000);
+	}
+	return rc == SQ_NO_ROW ? 0 : rc;
+}
+
 const struct index_ops index_sqlite_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "sqlite",
@@ -1949,4 +2081,9 @@ const struct index_ops index_sqlite_ops = {
 	.signup_invite_put = sq_signup_invite_put,
 	.signup_invite_valid = sq_signup_invite_valid,
 	.signup_invite_take = sq_signup_invite_take,
+	.space_terminate = sq_space_terminate,
+	.space_reactivate = sq_space_reactivate,
+	.space_termination = sq_space_termination,
+	.spaces_terminated = sq_spaces_terminated,
+	.space_drop = sq_space_drop,
 };

@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "server/admin.h"
+#include "server/expire.h"
 #include "server/fsck.h"
 #include "server/json_budget.h"
 #include "server/keys.h"
@@ -26,6 +27,7 @@ static const char usage_text[] =
 	"       coffred space path DATADIR SPACE\n"
 	"       coffred space quota DATADIR SPACE SIZE|none|default\n"
 	"       coffred invite DATADIR [--days N]\n"
+	"       coffred expire DATADIR [--now DATE]\n"
 	"       coffred key export DATADIR --allowed-signers|--tsa-ca\n"
 	"       coffred fsck DATADIR [SPACE]\n"
 	"       coffred help [COMMAND] | COMMAND --help\n";
@@ -46,6 +48,8 @@ static const struct {
 	  "set the bytes a space may hold (K, M, G, T; none: unlimited; default: quota_default)" },
 	{ "invite",
 	  "print a one-use sign-up invitation code (signup = invite), valid 7 days or N" },
+	{ "expire",
+	  "destroy the spaces terminated longer ago than termination_grace, each with a signed, timestamped certificate" },
 	{ "key export", "print the public keys that verify the history" },
 	{ "fsck",
 	  "check that chunks, ledger, index, signatures and timestamps agree" },
@@ -116,7 +120,8 @@ enum opt_id {
 	OPT_S3_KEY_FILE,
 	OPT_PLAN,
 	OPT_DAYS,
-	OPT_LAST = OPT_DAYS
+	OPT_NOW,
+	OPT_LAST = OPT_NOW
 };
 
 struct opts {
@@ -188,6 +193,9 @@ int main(int argc, char **argv)
 	};
 	static const struct option o_invite[] = { { "days", required_argument,
 						    NULL, OPT_DAYS },
+						  { NULL, 0, NULL, 0 } };
+	static const struct option o_expire[] = { { "now", required_argument,
+						    NULL, OPT_NOW },
 						  { NULL, 0, NULL, 0 } };
 	static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
 	struct opts o;
@@ -269,6 +277,10 @@ int main(int argc, char **argv)
 		return rc ? rc :
 			    done(admin_space_quota(o.pos[0], o.pos[1],
 						   o.pos[2]));
+	}
+	if (!strcmp(argv[1], "expire")) {
+		rc = parse(argc - 1, argv + 1, o_expire, 1, &o);
+		return rc ? rc : done(expire_main(o.pos[0], o.val[OPT_NOW]));
 	}
 	if (!strcmp(argv[1], "invite")) {
 		rc = parse(argc - 1, argv + 1, o_invite, 1, &o);

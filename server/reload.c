@@ -48,6 +48,16 @@ void server_signup_settings(struct server *srv, enum config_signup *mode,
 	pthread_mutex_unlock(&srv->live_lock);
 }
 
+int64_t server_termination_grace(struct server *srv)
+{
+	int64_t g;
+
+	pthread_mutex_lock(&srv->live_lock);
+	g = srv->cfg.termination_grace;
+	pthread_mutex_unlock(&srv->live_lock);
+	return g;
+}
+
 void server_trusted_proxies(struct server *srv, struct client_nets *out)
 {
 	pthread_mutex_lock(&srv->live_lock);
@@ -134,6 +144,7 @@ int server_reload(struct server *srv)
 	srv->cfg.quota_default = now.quota_default;
 	srv->cfg.spaces_per_user = now.spaces_per_user;
 	srv->cfg.signup = now.signup;
+	srv->cfg.termination_grace = now.termination_grace;
 	memcpy(srv->cfg.sms_command, now.sms_command,
 	       sizeof(srv->cfg.sms_command));
 	pthread_mutex_unlock(&srv->live_lock);

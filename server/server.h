@@ -47,6 +47,9 @@ unsigned server_spaces_per_user(struct server *srv);
 void server_signup_settings(struct server *srv, enum config_signup *mode,
 			    char *command, size_t cap);
 
+/* coffred.conf's termination_grace now in force, in seconds. */
+int64_t server_termination_grace(struct server *srv);
+
 /* coffred.conf's trusted_proxies now in force, copied into *out. */
 void server_trusted_proxies(struct server *srv, struct client_nets *out);
 

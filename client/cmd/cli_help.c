@@ -108,11 +108,15 @@ static const struct cli_help commands[] = {
 	  "the spaces you are a member of, their kind and your role",
 	  "  --json  one JSON array of records on standard output\n" },
 	{ "space",
-	  "space create NAME [--kind private|company|association] [--plan default|none] [--json]",
-	  "make a space of your own, with the filing plan of its kind",
+	  "space create NAME [--kind private|company|association] [--plan default|none] [--json]\n"
+	  "space terminate|reactivate NAME",
+	  "make a space of your own, or end one you own (with a grace)",
 	  "  --kind KIND   private (the default), company or association\n"
 	  "  --plan PLAN   default: the kind's folders (docs/plans.md); none: no folder\n"
-	  "  --json        one JSON object on standard output\n" },
+	  "  --json        one JSON object on standard output\n"
+	  "  terminate     the space becomes read-only for everyone and is destroyed\n"
+	  "                once the server's grace is over (coffred expire)\n"
+	  "  reactivate    an owner takes it back before that\n" },
 	{ "usage", "usage SPACE [--json]",
 	  "what a space holds (bytes after dedup, documents, versions) and its quota",
 	  "  --json  one JSON object on standard output\n" },

@@ -4,6 +4,9 @@
  * `coffre space create NAME [--kind KIND] [--plan default|none] [--json]`:
  * a space of one's own, owned by the caller, with the filing plan of its
  * kind (POST /v1/spaces, docs/protocol.md "Spaces", docs/plans.md).
+ * `coffre space terminate NAME` and `coffre space reactivate NAME`: an
+ * owner ends a space (read-only, destroyed after the server's grace) or
+ * takes it back before.
  */
 #include "client/cmd/cmd_access.h"
 
@@ -21,6 +24,8 @@ static const char use_spaces[] = "spaces [--json]";
 static const char use_create[] =
 	"space create NAME [--kind private|company|association] "
 	"[--plan default|none] [--json]";
+
+static const char use_end[] = "space terminate|reactivate NAME";
 
 static int usage_error(const char *use)
 {
@@ -135,9 +140,43 @@ static int space_create(const char *config, int argc, char **argv)
 	return rc;
 }
 
+/* POST /v1/spaces/NAME/terminate or /reactivate. */
+static int space_end(const char *config, int argc, char **argv, int terminate)
+{
+	char api[160];
+	json_t *reply = NULL;
+	int rc;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_error(use_end);
+	if (ident_validate(argv[1]) < 0) {
+		fprintf(stderr, "coffre: bad space name '%s'\n", argv[1]);
+		return 1;
+	}
+	snprintf(api, sizeof(api), "/v1/spaces/%s/%s", argv[1],
+		 terminate ? "terminate" : "reactivate");
+	rc = access_call(config, "POST", api, NULL, &reply);
+	if (rc)
+		return rc;
+	if (terminate)
+		printf("space %s terminated: read-only for everyone; destroyed after %s unless an owner runs coffre space reactivate %s\n",
+		       argv[1],
+		       json_string_value(
+			       json_object_get(reply, "destroyed_after")),
+		       argv[1]);
+	else
+		printf("space %s reactivated\n", argv[1]);
+	json_decref(reply);
+	return 0;
+}
+
 int cmd_space(const char *config, int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "create"))
 		return space_create(config, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "terminate"))
+		return space_end(config, argc - 1, argv + 1, 1);
+	if (argc >= 2 && !strcmp(argv[1], "reactivate"))
+		return space_end(config, argc - 1, argv + 1, 0);
 	return usage_error(use_create);
 }
