@@ -29,7 +29,8 @@ login_tok()
 server_init
 # A data directory of the previous schema (2): coffred must migrate it.
 sqlite3 "$D/index.db" "DROP TABLE space_usage; DROP TABLE version_chunks; ALTER TABLE versions DROP COLUMN sealed;
-	DROP TABLE login_throttle; DROP TABLE invitations;
+	DROP TABLE login_throttle; DROP TABLE invitations; DROP TABLE pending_codes;
+	DROP TABLE signup_invites; DROP TABLE space_terminations;
 	DROP INDEX tokens_login; ALTER TABLE tokens DROP COLUMN address;
 	ALTER TABLE tokens DROP COLUMN created_at; PRAGMA user_version = 2;" \
 	>>"$T/sqlite.log" 2>&1
@@ -38,10 +39,10 @@ check_eq "the index is made of schema 2 for the test" 2 \
 sed -i "s/^token_lifetime *=.*/token_lifetime = 2h/" "$D/coffred.conf"
 user_add alice
 space_create demo alice
-check_eq "coffred migrates an index of schema 2 to 5" 5 \
+check_eq "coffred migrates an index of schema 2 to 6" 6 \
 	"$(sqlite3 "$D/index.db" 'PRAGMA user_version')"
 check "the migrated index has the new tables" \
-	sqlite3 "$D/index.db" 'SELECT count(*) FROM login_throttle, invitations, version_chunks, space_usage'
+	sqlite3 "$D/index.db" 'SELECT count(*) FROM login_throttle, invitations, version_chunks, space_usage, pending_codes, signup_invites, space_terminations'
 server_start
 
 # --- lifetime from coffred.conf ----------------------------------------------
