@@ -19,6 +19,7 @@
 #include "common/path.h"
 #include "server/events.h"
 #include "server/index.h"
+#include "server/invite.h"
 #include "server/ledger.h"
 #include "server/spaces.h"
 
@@ -308,6 +309,113 @@ int access_member_remove(struct space *sp, struct index *ix, const char *by,
 	c.ev = (struct index_event){ .kind = "member-remove",
 				     .path = "/",
 				     .detail = d };
+	return change_end(&c, rc, 1);
+}
+
+/* The members a notary's access revokes: all but trusted persons. */
+struct legacy_members {
+	char (*drop)[LOGIN_MAX_LEN + 1];
+	size_t n, cap;
+	const char *deceased, *notary;
+};
+
+static int legacy_member_cb(const char *login, const char *role, int admin,
+			    void *arg)
+{
+	struct legacy_members *m = arg;
+
+	(void)admin;
+	if (!strcmp(role, "trusted") || !strcmp(login, m->notary))
+		return 0; /* the trusted person keeps their folder */
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 16;
+		void *p = realloc(m->drop, cap * sizeof(*m->drop));
+
+		if (!p)
+			return -ENOMEM;
+		m->drop = p;
+		m->cap = cap;
+	}
+	snprintf(m->drop[m->n++], sizeof(m->drop[0]), "%s", login);
+	return 0;
+}
+
+static int invite_login_cb(const struct invite *inv, void *arg)
+{
+	struct legacy_members *m = arg;
+
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 16;
+		void *p = realloc(m->drop, cap * sizeof(*m->drop));
+
+		if (!p)
+			return -ENOMEM;
+		m->drop = p;
+		m->cap = cap;
+	}
+	snprintf(m->drop[m->n++], sizeof(m->drop[0]), "%s", inv->login);
+	return 0;
+}
+
+/* Withdraw every pending invitation of space. */
+static int invite_drop_all(struct index *ix, const char *space)
+{
+	struct legacy_members m = { 0 };
+	int rc = invite_list(ix, space, NULL, invite_login_cb, &m);
+
+	for (size_t i = 0; rc == 0 && i < m.n; i++) {
+		rc = invite_drop(ix, space, m.drop[i]);
+		if (rc == -ENOENT)
+			rc = 0;
+	}
+	free(m.drop);
+	return rc;
+}
+
+int access_legacy_open(struct space *sp, struct index *ix, const char *by,
+		       const char *deceased, const char *notary,
+		       const char *mandate)
+{
+	struct change c = { .sp = sp, .ix = ix, .by = by };
+	struct legacy_members m = { .deceased = deceased, .notary = notary };
+	int64_t now = (int64_t)time(NULL);
+	char d[512];
+	int rc;
+
+	rc = change_begin(&c);
+	if (rc < 0)
+		return rc;
+	rc = index_members(ix, sp->name, legacy_member_cb, &m);
+	for (size_t i = 0; rc == 0 && i < m.n; i++) {
+		struct index_event ev = { .kind = "member-remove",
+					  .path = "/",
+					  .detail = d };
+
+		rc = index_member_drop(ix, sp->name, m.drop[i]);
+		snprintf(d, sizeof(d), "%s (mandate %s)", m.drop[i], mandate);
+		if (rc == 0)
+			rc = events_append(ix, sp->name, by, now, &ev, NULL);
+	}
+	/* Invitations still pending would let someone in later. */
+	if (rc == 0)
+		rc = invite_drop_all(ix, sp->name);
+	if (rc == 0)
+		rc = index_member_put(ix, sp->name, notary,
+				      policy_role_name(POLICY_ROLE_OWNER), 1);
+	if (rc == 0)
+		rc = index_grants_drop_all(ix, sp->name, notary);
+	if (rc == 0)
+		rc = index_delegation_set(ix, sp->name, notary, 0);
+	snprintf(
+		c.msg, sizeof(c.msg),
+		"legacy: %s owner in place of %s\n\nCoffre-Op: legacy %s %s\nCoffre-Mandate: %s\n",
+		notary, deceased, deceased, notary, mandate);
+	snprintf(d, sizeof(d), "mandate %s: %s owner in place of %s", mandate,
+		 notary, deceased);
+	c.ev = (struct index_event){ .kind = "legacy-open",
+				     .path = "/",
+				     .detail = d };
+	free(m.drop);
 	return change_end(&c, rc, 1);
 }
 

@@ -152,6 +152,18 @@ int access_folder_moved(struct space *sp, struct index *ix, const char *by,
 			const char *from, const char *to);
 
 /*
+ * A notary's access to a space the deceased owned alone, in one change
+ * (one commit, "Coffre-Op: legacy" and "Coffre-Mandate: MANDATE"): every
+ * member but the trusted persons (who keep their designated folder) loses
+ * their access, the deceased included, pending invitations go, and notary
+ * becomes its owner.  An event per member removed and one "legacy-open",
+ * each naming the mandate.
+ */
+int access_legacy_open(struct space *sp, struct index *ix, const char *by,
+		       const char *deceased, const char *notary,
+		       const char *mandate);
+
+/*
  * Once per space and process: check the index mirror against the ledger's
  * ".coffre-access" and reload it from the ledger when they differ (an
  * index left behind by a crash between the two); a space from before

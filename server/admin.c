@@ -38,6 +38,7 @@
 #include "server/index.h"
 #include "server/keys.h"
 #include "server/ledger.h"
+#include "server/serve.h"
 #include "server/signup.h"
 #include "server/space_create.h"
 #include "server/space_plan.h"
@@ -418,6 +419,130 @@ int admin_space_path(const char *datadir, const char *space)
 	if (printf("%s\n", real) < 0 || fflush(stdout) != 0)
 		return err_set(-EIO, "cannot write to stdout");
 	return 0;
+}
+
+struct owned {
+	char (*names)[65];
+	size_t n, cap;
+};
+
+static int owned_cb(const char *name, const char *kind, const char *role,
+		    void *arg)
+{
+	struct owned *o = arg;
+
+	(void)kind;
+	if (strcmp(role, "owner"))
+		return 0;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 16;
+		void *p = realloc(o->names, cap * sizeof(*o->names));
+
+		if (!p)
+			return -ENOMEM;
+		o->names = p;
+		o->cap = cap;
+	}
+	snprintf(o->names[o->n++], sizeof(o->names[0]), "%s", name);
+	return 0;
+}
+
+int admin_legacy_open(const char *datadir, const char *login,
+		      const char *mandate, const char *notary)
+{
+	struct crypto_key master = { 0 };
+	struct keys *keys = NULL;
+	struct index_event ev = { .kind = "account-frozen", .path = "/" };
+	struct spaces *spaces = NULL;
+	struct owned o = { 0 };
+	struct index *ix = NULL;
+	char detail[512];
+	int64_t now = (int64_t)time(NULL);
+	int rc, lock;
+
+	rc = check_ident("login", login);
+	if (rc == 0)
+		rc = check_ident("notary login", notary);
+	if (rc < 0)
+		return rc;
+	if (!strcmp(login, notary))
+		return err_set(-EINVAL, "the notary cannot be the deceased");
+	if (!mandate[0] || strlen(mandate) > 200 ||
+	    strcspn(mandate, "\r\n\t") != strlen(mandate))
+		return err_set(
+			-EINVAL,
+			"--mandate takes the mandate's reference: one line, 1 to 200 bytes");
+	/* Its changes go to ledgers a serving coffred writes too. */
+	lock = serve_lock_datadir(datadir);
+	if (lock == -EBUSY)
+		return err_set(
+			-EBUSY,
+			"coffred serves '%s': stop it first (systemctl stop coffred), then run this again",
+			datadir);
+	if (lock < 0)
+		return lock;
+	rc = open_index(datadir, NULL, &ix);
+	if (rc == 0 && index_user_exists(ix, login) != 1)
+		rc = err_set(-ENOENT, "no user '%s'", login);
+	if (rc == 0 && index_user_exists(ix, notary) != 1)
+		rc = err_set(-ENOENT, "no user '%s' (the notary's account)",
+			     notary);
+	if (rc == 0)
+		rc = crypto_init();
+	if (rc == 0)
+		rc = master_key_load(&master, datadir);
+	if (rc == 0)
+		rc = spaces_new(&spaces, datadir, &master);
+	/* The access commits are signed and stamped like the server's. */
+	if (rc == 0)
+		rc = keys_load(&keys, datadir);
+	if (rc == 0)
+		keys_install_prover(keys);
+	if (rc == 0)
+		rc = index_spaces_of(ix, login, owned_cb, &o);
+	/* First the account: nobody logs in as the deceased any more. */
+	if (rc == 0)
+		rc = index_user_freeze(ix, login, now, mandate, notary);
+	if (rc == 0) {
+		int ended = index_tokens_drop_all(ix, login, NULL);
+
+		rc = ended < 0 ? ended : 0;
+	}
+	snprintf(detail, sizeof(detail), "mandate %s: notary %s", mandate,
+		 notary);
+	ev.detail = detail;
+	if (rc == 0)
+		rc = index_record(ix, NULL, login, now, NULL, 0, &ev, 1);
+	if (rc == 0)
+		printf("account %s frozen (mandate %s)\n", login, mandate);
+	for (size_t i = 0; rc == 0 && i < o.n; i++) {
+		struct space *sp;
+		int owners = 0;
+
+		rc = index_owners_count(ix, o.names[i], &owners);
+		if (rc == 0 && owners > 1) {
+			printf("space %s: %d owners, left as it is\n",
+			       o.names[i], owners);
+			continue;
+		}
+		if (rc == 0)
+			rc = spaces_get(spaces, o.names[i], &sp);
+		if (rc == 0)
+			rc = access_legacy_open(sp, ix, "coffred", login,
+						notary, mandate);
+		if (rc == 0)
+			printf("space %s: owned by %s alone, now by %s; every other access revoked but the trusted persons'\n",
+			       o.names[i], login, notary);
+	}
+	free(o.names);
+	spaces_free(spaces);
+	if (keys)
+		keys_uninstall_prover();
+	keys_free(keys);
+	index_free(ix);
+	crypto_key_release(&master);
+	close(lock);
+	return rc;
 }
 
 int admin_invite(const char *datadir, const char *days_text)

@@ -39,4 +39,16 @@ int phone_validate(const char *phone);
  */
 int admin_invite(const char *datadir, const char *days);
 
+/*
+ * `coffred legacy open DATADIR LOGIN --mandate REF --notary NOTARY`, after
+ * the operator checked the notary's mandate: LOGIN's account is frozen
+ * (no login, every session ended), and each space LOGIN owned alone goes
+ * to NOTARY (access_legacy_open: every other access revoked but the
+ * trusted persons'); spaces with other owners are left as they are.  Each
+ * step is an event naming the mandate.  Refused while coffred serves
+ * DATADIR.
+ */
+int admin_legacy_open(const char *datadir, const char *login,
+		      const char *mandate, const char *notary);
+
 #endif /* COFFRE_SERVER_ADMIN_H */

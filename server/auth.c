@@ -99,6 +99,16 @@ static int check_password(struct index *ix, const char *login,
 	if (rc < 0)
 		return rc;
 	rc = verify(ix, login, password);
+	/* A frozen account (a notary holds its spaces) answers as a wrong
+	 * password: its password proves nothing any more. */
+	if (rc == 0) {
+		int frozen = index_user_frozen(ix, login);
+
+		if (frozen < 0)
+			return frozen;
+		if (frozen)
+			return err_set(-EACCES, bad_login_msg);
+	}
 	if (rc == 0 && throttle_success(ix, &at->th) < 0)
 		log_warn("cannot forgive a login attempt: %s", err_msg());
 	return rc;

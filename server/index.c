@@ -637,3 +637,14 @@ int index_space_drop(struct index *ix, const char *space)
 {
 	return ix->ops->space_drop(ix->state, space);
 }
+
+int index_user_freeze(struct index *ix, const char *login, int64_t at,
+		      const char *mandate, const char *notary)
+{
+	return ix->ops->user_freeze(ix->state, login, at, mandate, notary);
+}
+
+int index_user_frozen(struct index *ix, const char *login)
+{
+	return ix->ops->user_frozen(ix->state, login);
+}

@@ -385,6 +385,14 @@ typedef int (*index_terminated_cb)(const char *space, int64_t at,
 int index_spaces_terminated(struct index *ix, index_terminated_cb cb,
 			    void *arg);
 
+/*
+ * An account frozen by a notary's access (coffred legacy open): it logs
+ * in no more.  user_frozen: 1, 0 or -errno.
+ */
+int index_user_freeze(struct index *ix, const char *login, int64_t at,
+		      const char *mandate, const char *notary);
+int index_user_frozen(struct index *ix, const char *login);
+
 /* Every row of a space (its destruction), in one transaction. */
 int index_space_drop(struct index *ix, const char *space);
 

@@ -176,6 +176,9 @@ struct index_ops {
 				 char *by, size_t bylen);
 	int (*spaces_terminated)(void *s, index_terminated_cb cb, void *arg);
 	int (*space_drop)(void *s, const char *space);
+	int (*user_freeze)(void *s, const char *login, int64_t at,
+			   const char *mandate, const char *notary);
+	int (*user_frozen)(void *s, const char *login);
 };
 
 extern const struct index_ops index_sqlite_ops; /* index_sqlite.c */

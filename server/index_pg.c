@@ -109,6 +109,9 @@ static const char *const pg_migrate[] = {
 	"CREATE TABLE space_terminations(space TEXT PRIMARY KEY"
 	" REFERENCES spaces(name) ON DELETE CASCADE, at BIGINT NOT NULL,"
 	" by TEXT NOT NULL);"
+	"CREATE TABLE user_freezes(login TEXT PRIMARY KEY REFERENCES users(login)"
+	" ON DELETE CASCADE, at BIGINT NOT NULL, mandate TEXT NOT NULL,"
+	" notary TEXT NOT NULL);"
 	"UPDATE coffre_schema SET version = 3;",
 };
 
@@ -1655,6 +1658,31 @@ static int pg_signup_invite_take(void *s, const char *hash_hex, int64_t now)
 	return rc;
 }
 
+/* --- frozen accounts --- */
+
+static int pg_user_freeze(void *s, const char *login, int64_t at,
+			  const char *mandate, const char *notary)
+{
+	struct num a = num(at);
+	const char *p[] = { login, a.s, mandate, notary };
+
+	return run_n(
+		s, "freeze an account",
+		"INSERT INTO user_freezes(login, at, mandate, notary) VALUES($1, $2::bigint, $3, $4) ON CONFLICT (login) DO UPDATE SET at = EXCLUDED.at, mandate = EXCLUDED.mandate, notary = EXCLUDED.notary",
+		4, p, NULL);
+}
+
+static int pg_user_frozen(void *s, const char *login)
+{
+	const char *p[] = { login };
+	unsigned n = 0;
+	int rc = pg_one(s, "read an account's freeze",
+			"SELECT count(*) FROM user_freezes WHERE login = $1", 1,
+			p, row_uint, &n);
+
+	return rc < 0 ? rc : n > 0;
+}
+
 /* --- terminated spaces --- */
 
 static int pg_space_terminate(void *s, const char *space, const char *by,
@@ -1840,4 +1868,6 @@ const struct index_ops index_pg_ops = {
 	.space_termination = pg_space_termination,
 	.spaces_terminated = pg_spaces_terminated,
 	.space_drop = pg_space_drop,
+	.user_freeze = pg_user_freeze,
+	.user_frozen = pg_user_frozen,
 };

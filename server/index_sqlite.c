@@ -257,6 +257,12 @@ static const char *const migrate_sql[] = {
 	"  space TEXT PRIMARY KEY REFERENCES spaces(name) ON DELETE CASCADE,\n"
 	"  at INTEGER NOT NULL,\n"
 	"  by TEXT NOT NULL);\n"
+	/* accounts a notary's access froze (coffred legacy open) */
+	"CREATE TABLE user_freezes(\n"
+	"  login TEXT PRIMARY KEY REFERENCES users(login) ON DELETE CASCADE,\n"
+	"  at INTEGER NOT NULL,\n"
+	"  mandate TEXT NOT NULL,\n"
+	"  notary TEXT NOT NULL);\n"
 	"PRAGMA user_version = 6;\n",
 };
 
@@ -1885,6 +1891,29 @@ static int sq_signup_invite_take(void *state, const char *hash_hex, int64_t now)
 	return rc;
 }
 
+/* --- frozen accounts --- */
+
+static int sq_user_freeze(void *state, const char *login, int64_t at,
+			  const char *mandate, const char *notary)
+{
+	return sq_exec(
+		state,
+		ONCE("INSERT OR REPLACE INTO user_freezes(login, at, mandate, notary) VALUES(?1, ?2, ?3, ?4)"),
+		ARGS(TXT(login), INT(at), TXT(mandate), TXT(notary)),
+		"freeze an account", NULL);
+}
+
+static int sq_user_frozen(void *state, const char *login)
+{
+	unsigned n = 0;
+	int rc = sq_one(
+		state,
+		ONCE("SELECT count(*) FROM user_freezes WHERE login = ?1"),
+		ARGS(TXT(login)), "read an account's freeze", row_uint, &n);
+
+	return rc < 0 ? rc : n > 0;
+}
+
 /* --- terminated spaces --- */
 
 static int sq_space_terminate(void *state, const char *space, const char *by,
@@ -2086,4 +2115,6 @@ const struct index_ops index_sqlite_ops = {
 	.space_termination = sq_space_termination,
 	.spaces_terminated = sq_spaces_terminated,
 	.space_drop = sq_space_drop,
+	.user_freeze = sq_user_freeze,
+	.user_frozen = sq_user_frozen,
 };

@@ -28,6 +28,7 @@ static const char usage_text[] =
 	"       coffred space quota DATADIR SPACE SIZE|none|default\n"
 	"       coffred invite DATADIR [--days N]\n"
 	"       coffred expire DATADIR [--now DATE]\n"
+	"       coffred legacy open DATADIR LOGIN --mandate REF --notary LOGIN\n"
 	"       coffred key export DATADIR --allowed-signers|--tsa-ca\n"
 	"       coffred fsck DATADIR [SPACE]\n"
 	"       coffred help [COMMAND] | COMMAND --help\n";
@@ -50,6 +51,8 @@ static const struct {
 	  "print a one-use sign-up invitation code (signup = invite), valid 7 days or N" },
 	{ "expire",
 	  "destroy the spaces terminated longer ago than termination_grace, each with a signed, timestamped certificate" },
+	{ "legacy open",
+	  "after a death: freeze LOGIN's account and give the spaces it owned alone to the notary (coffred stopped)" },
 	{ "key export", "print the public keys that verify the history" },
 	{ "fsck",
 	  "check that chunks, ledger, index, signatures and timestamps agree" },
@@ -121,7 +124,9 @@ enum opt_id {
 	OPT_PLAN,
 	OPT_DAYS,
 	OPT_NOW,
-	OPT_LAST = OPT_NOW
+	OPT_MANDATE,
+	OPT_NOTARY,
+	OPT_LAST = OPT_NOTARY
 };
 
 struct opts {
@@ -197,6 +202,11 @@ int main(int argc, char **argv)
 	static const struct option o_expire[] = { { "now", required_argument,
 						    NULL, OPT_NOW },
 						  { NULL, 0, NULL, 0 } };
+	static const struct option o_legacy[] = {
+		{ "mandate", required_argument, NULL, OPT_MANDATE },
+		{ "notary", required_argument, NULL, OPT_NOTARY },
+		{ NULL, 0, NULL, 0 }
+	};
 	static const struct option o_none[] = { { NULL, 0, NULL, 0 } };
 	struct opts o;
 	int rc;
@@ -277,6 +287,18 @@ int main(int argc, char **argv)
 		return rc ? rc :
 			    done(admin_space_quota(o.pos[0], o.pos[1],
 						   o.pos[2]));
+	}
+	if (argc >= 3 && !strcmp(argv[1], "legacy") &&
+	    !strcmp(argv[2], "open")) {
+		rc = parse(argc - 2, argv + 2, o_legacy, 2, &o);
+		if (rc)
+			return rc;
+		if (!o.val[OPT_MANDATE] || !o.val[OPT_NOTARY])
+			return usage(
+				"legacy open needs --mandate and --notary");
+		return done(admin_legacy_open(o.pos[0], o.pos[1],
+					      o.val[OPT_MANDATE],
+					      o.val[OPT_NOTARY]));
 	}
 	if (!strcmp(argv[1], "expire")) {
 		rc = parse(argc - 1, argv + 1, o_expire, 1, &o);

@@ -110,7 +110,7 @@ static int clear_stale_locks(const char *name, void *arg)
  * with their own mutex only.  The lock goes with the process, so a crash
  * never leaves it behind.  Returns the locked fd or -errno.
  */
-static int lock_datadir(const char *datadir)
+int serve_lock_datadir(const char *datadir)
 {
 	char path[PATH_MAX];
 	int fd, e;
@@ -243,7 +243,7 @@ int serve_run(const char *datadir, const char *port_file)
 			datadir);
 	if (rc < 0)
 		return rc;
-	lock_fd = lock_datadir(datadir);
+	lock_fd = serve_lock_datadir(datadir);
 	if (lock_fd < 0)
 		return lock_fd;
 	/* With the data directory locked no other writer can exist: ref

@@ -12,4 +12,12 @@
  */
 int serve_run(const char *datadir, const char *port_file);
 
+/*
+ * The data directory's lock (DATADIR/coffred.lock, flock): held by a
+ * serving coffred, and by the operator's commands that must not run beside
+ * one (coffred legacy open).  The locked fd, -EBUSY when a coffred serves,
+ * or -errno.  Released with the process, or close().
+ */
+int serve_lock_datadir(const char *datadir);
+
 #endif /* COFFRE_SERVER_SERVE_H */

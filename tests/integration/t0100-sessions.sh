@@ -30,7 +30,7 @@ server_init
 # A data directory of the previous schema (2): coffred must migrate it.
 sqlite3 "$D/index.db" "DROP TABLE space_usage; DROP TABLE version_chunks; ALTER TABLE versions DROP COLUMN sealed;
 	DROP TABLE login_throttle; DROP TABLE invitations; DROP TABLE pending_codes;
-	DROP TABLE signup_invites; DROP TABLE space_terminations;
+	DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes;
 	DROP INDEX tokens_login; ALTER TABLE tokens DROP COLUMN address;
 	ALTER TABLE tokens DROP COLUMN created_at; PRAGMA user_version = 2;" \
 	>>"$T/sqlite.log" 2>&1

@@ -363,7 +363,7 @@ static void check_sqlite_migration(const char *path)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(
 			db,
-			"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; PRAGMA user_version = 4;",
+			"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; PRAGMA user_version = 4;",
 			NULL, NULL, NULL);
 	sqlite3_close(db);
 	ok(rc == SQLITE_OK, "sqlite: the index taken back to version 4");
@@ -382,7 +382,7 @@ static void check_pg_migration(const char *url)
 	PGconn *db = PQconnectdb(url);
 	PGresult *res = PQexec(
 		db,
-		"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; UPDATE coffre_schema SET version = 1");
+		"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; UPDATE coffre_schema SET version = 1");
 	int done = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	PQclear(res);
