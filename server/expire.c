@@ -259,8 +259,79 @@ static int cert_write(struct expire *x, const char *space,
 	return rc;
 }
 
+struct logins {
+	char (*v)[LOGIN_MAX_LEN + 1];
+	size_t n, cap;
+};
+
+static int member_cb(const char *login, const char *role, int admin, void *arg)
+{
+	struct logins *l = arg;
+
+	(void)role;
+	(void)admin;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		void *p = realloc(l->v, cap * sizeof(*l->v));
+
+		if (!p)
+			return -ENOMEM;
+		l->v = p;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", login);
+	return 0;
+}
+
+static int count_cb(const char *name, const char *kind, const char *role,
+		    void *arg)
+{
+	(void)name;
+	(void)kind;
+	(void)role;
+	++*(unsigned *)arg;
+	return 0;
+}
+
+/*
+ * The members of a destroyed space left with no space at all: their
+ * accounts close (frozen as a notary's access freezes one, sessions
+ * ended), each an event "account-closed" of the server's chain.
+ */
+static void close_left(struct expire *x, const char *space,
+		       const struct logins *l)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "closed: its last space %s was destroyed",
+		 space);
+	for (size_t i = 0; i < l->n; i++) {
+		struct index_event ev = { .kind = "account-closed",
+					  .path = "/",
+					  .detail = why };
+		unsigned n = 0;
+		int rc = index_spaces_of(x->ix, l->v[i], count_cb, &n);
+
+		if (rc == 0 && n == 0)
+			rc = index_user_freeze(x->ix, l->v[i], x->now, why,
+					       "-");
+		if (rc == 0 && n == 0)
+			rc = index_tokens_drop_all(x->ix, l->v[i], NULL) < 0 ?
+				     -EIO :
+				     0;
+		if (rc == 0 && n == 0)
+			rc = index_record(x->ix, NULL, l->v[i], x->now, NULL, 0,
+					  &ev, 1);
+		if (rc < 0)
+			log_warn("account '%s': %s", l->v[i], err_msg());
+		else if (n == 0)
+			printf("account %s closed: no space left\n", l->v[i]);
+	}
+}
+
 static int destroy(struct expire *x, const struct due *d)
 {
+	struct logins members = { 0 };
 	char path[PATH_MAX], cert[PATH_MAX];
 	struct index_event ev = { .kind = "space-destroyed", .path = "/" };
 	struct buf text;
@@ -287,8 +358,13 @@ static int destroy(struct expire *x, const struct due *d)
 	if (rc == -ENOENT)
 		rc = 0;
 	if (rc == 0)
+		rc = index_members(x->ix, d->space, member_cb, &members);
+	if (rc == 0)
 		rc = index_space_drop(x->ix, d->space);
 	buf_release(&text);
+	if (rc == 0)
+		close_left(x, d->space, &members);
+	free(members.v);
 	if (rc < 0)
 		return rc;
 	ev.detail = cert;

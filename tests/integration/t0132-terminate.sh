@@ -123,6 +123,12 @@ check "no byte of it in the data directory (the marker)" \
 check_eq "its members get 404" 404 "$(req GET /v1/spaces/demo -H "Authorization: Bearer $TA")"
 check "coffre spaces no longer lists it" sh -c '! "$1" --config "$2" spaces | grep -qw demo' _ "$COFFRE" "$(cfg_of alice)"
 check "the other space lives on" sh -c '"$1" --config "$2" spaces | grep -qw other' _ "$COFFRE" "$(cfg_of alice)"
+check "carol, left with no space, is closed" grep -q "^account carol closed: no space left" "$T/exp2"
+check_eq "her password logs in no more (401)" 401 \
+	"$(api "$T/r.json" POST /v1/login -d "{\"login\":\"carol\",\"password\":\"$(cat "$T/pw-carol")\"}")"
+check_eq "and her session is ended (401)" 401 "$(req GET /v1/spaces -H "Authorization: Bearer $TC")"
+check_eq "alice, who owns another space, is not" 200 \
+	"$(api "$T/r.json" POST /v1/login -d "{\"login\":\"alice\",\"password\":\"$(cat "$T/pw-alice")\"}")"
 check_eq "the destruction is an event of the server's chain" 1 \
 	"$(index_sql "SELECT count(*) FROM events WHERE kind = 'space-destroyed'")"
 check "a second expire finds nothing" sh -c '"$1" expire "$2" --now "$3" | grep -q "^0 spaces destroyed"' _ "$COFFRED" "$D" "$LATER"
