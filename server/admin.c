@@ -370,6 +370,7 @@ int admin_space_create(const char *datadir, const char *space,
 		       const char *owner, const char *kind,
 		       const char *plan_spec)
 {
+	struct crypto_key master = { 0 };
 	struct plan plan = { 0 };
 	struct index *ix = NULL;
 	struct keys *keys = NULL;
@@ -388,14 +389,20 @@ int admin_space_create(const char *datadir, const char *space,
 	/* the first commits are signed and stamped like every other */
 	if (rc == 0)
 		rc = keys_load(&keys, datadir);
+	if (rc == 0)
+		rc = crypto_init();
+	if (rc == 0)
+		rc = master_key_load(&master, datadir);
 	if (rc == 0) {
 		keys_install_prover(keys);
-		rc = space_create(datadir, ix, space, owner, kind, &plan);
+		rc = space_create(datadir, ix, space, owner, kind, &plan,
+				  &master);
 		keys_uninstall_prover();
 	}
 	if (rc == 0 && plan.n)
 		printf("space '%s': filing plan of %zu folders\n", space,
 		       plan.n);
+	crypto_key_release(&master);
 	keys_free(keys);
 	index_free(ix);
 	plan_release(&plan);

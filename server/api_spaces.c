@@ -123,7 +123,8 @@ int api_space_create(struct http_req *req)
 	/* the server's prover is installed: signed like every commit */
 	if (rc == 0)
 		rc = space_create(req->srv->datadir, req->srv->ix, name,
-				  req->auth.login, kind, &plan);
+				  req->auth.login, kind, &plan,
+				  spaces_master(req->srv->spaces));
 	pthread_mutex_unlock(&req->srv->create_lock);
 	if (rc == 0)
 		rc = http_reply_json(req, 201,

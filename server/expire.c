@@ -4,10 +4,11 @@
  * timestamped certificate of its destruction.
  *
  * Order, for each space: the certificate is made, signed and stamped and
- * written first (fsynced); then the chunks go (each by its name, whatever
- * the backend: a directory or S3), then the space's directory (ledger
- * included), then its index rows, in one transaction; last an event in
- * the server's chain.  A crash in between leaves the certificate and a
+ * written first; then the space's own chunk key goes (spaces.h), which
+ * shreds every copy of its chunks; then the chunks (each by its name,
+ * whatever the backend: a directory or S3), the space's directory (ledger
+ * included), its index rows in one transaction; last an event in the
+ * server's chain, and the closing of members left with no space.  A crash in between leaves the certificate and a
  * space partly gone: the next run finds it still terminated and past its
  * grace, and finishes (every step is one that can run again).
  */
@@ -130,8 +131,9 @@ static int name_cb(const char *name, void *arg)
 	return 0;
 }
 
-/* Delete every chunk of space; *n gets how many. */
-static int chunks_destroy(struct expire *x, const char *space, uint64_t *n)
+/* Count (del 0) or delete (del 1) every chunk of space; *n: how many. */
+static int chunks_walk(struct expire *x, const char *space, int del,
+		       uint64_t *n)
 {
 	struct chunkstore *cs = NULL;
 	struct chunk_names c = { 0 };
@@ -144,7 +146,9 @@ static int chunks_destroy(struct expire *x, const char *space, uint64_t *n)
 	}
 	if (rc == 0)
 		rc = chunkstore_foreach(cs, name_cb, &c);
-	for (size_t i = 0; rc == 0 && i < c.n; i++) {
+	if (rc == 0 && !del)
+		*n = c.n;
+	for (size_t i = 0; rc == 0 && del && i < c.n; i++) {
 		rc = chunkstore_delete_name(cs, c.v[i]);
 		if (rc == -ENOENT)
 			rc = 0;
@@ -153,6 +157,23 @@ static int chunks_destroy(struct expire *x, const char *space, uint64_t *n)
 	}
 	free(c.v);
 	chunkstore_free(cs);
+	return rc;
+}
+
+/* Remove the space's chunks.key (and say it to the disk). */
+static int key_destroy(struct expire *x, const char *space)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	int rc = space_dir_path(path, sizeof(path), x->datadir, space,
+				SPACE_KEY_NAME);
+
+	if (rc == 0)
+		rc = space_dir_path(dir, sizeof(dir), x->datadir, space, NULL);
+	if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
+		rc = err_set(-errno, "cannot remove '%s': %s", path,
+			     strerror(errno));
+	if (rc == 0 && access(dir, F_OK) == 0)
+		rc = fsync_dir(dir);
 	return rc;
 }
 
@@ -338,18 +359,19 @@ static int destroy(struct expire *x, const struct due *d)
 	uint64_t chunks = 0;
 	int rc;
 
-	/* The chunks are counted before they go, for the certificate. */
+	/* The certificate first, the chunks counted; then the space's own
+	 * key, so that every copy of its chunks (a backup's too) is noise
+	 * from there on; then the chunks themselves. */
 	buf_init(&text, CERT_MAX);
-	rc = cert_text(x, d, &text, 0);
+	rc = chunks_walk(x, d->space, 0, &chunks);
 	if (rc == 0)
-		rc = chunks_destroy(x, d->space, &chunks);
-	if (rc == 0) {
-		buf_release(&text);
-		buf_init(&text, CERT_MAX);
 		rc = cert_text(x, d, &text, chunks);
-	}
 	if (rc == 0)
 		rc = cert_write(x, d->space, &text, cert, sizeof(cert));
+	if (rc == 0)
+		rc = key_destroy(x, d->space);
+	if (rc == 0)
+		rc = chunks_walk(x, d->space, 1, &chunks);
 	if (rc == 0)
 		rc = space_dir_path(path, sizeof(path), x->datadir, d->space,
 				    NULL);

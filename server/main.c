@@ -16,6 +16,7 @@
 #include "server/json_budget.h"
 #include "server/keys.h"
 #include "server/serve.h"
+#include "server/space_rekey.h"
 
 #define EXIT_USAGE 2
 
@@ -26,6 +27,7 @@ static const char usage_text[] =
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association] [--plan default|none|FILE]\n"
 	"       coffred space path DATADIR SPACE\n"
 	"       coffred space quota DATADIR SPACE SIZE|none|default\n"
+	"       coffred space rekey DATADIR SPACE\n"
 	"       coffred invite DATADIR [--days N]\n"
 	"       coffred expire DATADIR [--now DATE]\n"
 	"       coffred legacy open DATADIR LOGIN --mandate REF --notary LOGIN\n"
@@ -53,6 +55,8 @@ static const struct {
 	  "destroy the spaces terminated longer ago than termination_grace, each with a signed, timestamped certificate" },
 	{ "legacy open",
 	  "after a death: freeze LOGIN's account and give the spaces it owned alone to the notary (coffred stopped)" },
+	{ "space rekey",
+	  "give a space from before keys of their own one, its chunks re-encrypted (coffred stopped)" },
 	{ "key export", "print the public keys that verify the history" },
 	{ "fsck",
 	  "check that chunks, ledger, index, signatures and timestamps agree" },
@@ -307,6 +311,11 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "invite")) {
 		rc = parse(argc - 1, argv + 1, o_invite, 1, &o);
 		return rc ? rc : done(admin_invite(o.pos[0], o.val[OPT_DAYS]));
+	}
+	if (argc >= 3 && !strcmp(argv[1], "space") &&
+	    !strcmp(argv[2], "rekey")) {
+		rc = parse(argc - 2, argv + 2, o_none, 2, &o);
+		return rc ? rc : done(space_rekey_main(o.pos[0], o.pos[1]));
 	}
 	if (argc == 5 && !strcmp(argv[1], "key") &&
 	    !strcmp(argv[2], "export")) {

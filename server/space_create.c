@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/crypto.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "server/access.h"
@@ -40,8 +41,10 @@ static int access_init(struct ledger *lg, const char *space, const char *owner)
 }
 
 int space_create(const char *datadir, struct index *ix, const char *space,
-		 const char *owner, const char *kind, const struct plan *p)
+		 const char *owner, const char *kind, const struct plan *p,
+		 const struct crypto_key *master)
 {
+	struct crypto_key key = { 0 };
 	char dir[PATH_MAX], path[PATH_MAX], why[512];
 	struct ledger *lg = NULL;
 	int rc;
@@ -83,6 +86,12 @@ int space_create(const char *datadir, struct index *ix, const char *space,
 			rc = err_set(rc, "cannot create '%s': %s", path,
 				     strerror(-rc));
 	}
+	/* Its own chunk key, before any chunk: destroying it shreds them. */
+	if (!rc)
+		rc = crypto_key_new_random(&key);
+	if (!rc)
+		rc = space_key_save(datadir, space, master, &key);
+	crypto_key_release(&key);
 	if (!rc)
 		rc = fsync_dir(dir);
 	if (!rc)

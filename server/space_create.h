@@ -16,12 +16,15 @@ int space_kind_check(const char *kind);
 
 /*
  * Make space (a valid ident) owned by owner (an existing user), of kind,
- * with plan's folders (p may be empty).  The caller has a ledger prover
+ * with plan's folders (p may be empty) and a chunk key of its own, sealed
+ * under master (spaces.h, space_chunk_key).  The caller has a ledger prover
  * installed (keys_prover.c), so the first commits are signed like every
  * other.  The space's directory is the lock: -EEXIST when it exists.  On
  * any failure nothing is left: what this call made is removed.
  */
+struct crypto_key;
 int space_create(const char *datadir, struct index *ix, const char *space,
-		 const char *owner, const char *kind, const struct plan *p);
+		 const char *owner, const char *kind, const struct plan *p,
+		 const struct crypto_key *master);
 
 #endif /* COFFRE_SERVER_SPACE_CREATE_H */

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include "server/config.h"
@@ -70,10 +72,81 @@ int master_key_load(struct crypto_key *key, const char *datadir)
 	return rc;
 }
 
-int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
-		    const char *space)
+int space_chunk_key_derived(struct crypto_key *out,
+			    const struct crypto_key *master, const char *space)
 {
 	return crypto_key_derive(out, master, "chunks", space);
+}
+
+/* The key that seals a space's own key (the space's name bound too). */
+static int key_wrap(struct crypto_key *out, const struct crypto_key *master,
+		    const char *space)
+{
+	return crypto_key_derive(out, master, "chunks-key-wrap", space);
+}
+
+#define KEY_FILE_LEN (CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD)
+
+int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
+		    const char *datadir, const char *space)
+{
+	uint8_t plain[CRYPTO_KEY_LEN];
+	struct crypto_key wrap = { 0 };
+	char path[PATH_MAX], *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_KEY_NAME);
+	if (rc < 0)
+		return rc;
+	rc = file_read_all(path, 4096, &data, &len);
+	if (rc == -ENOENT)
+		return space_chunk_key_derived(out, master, space);
+	if (rc < 0)
+		return err_set(rc, "cannot read '%s': %s", path, strerror(-rc));
+	rc = len == KEY_FILE_LEN ? key_wrap(&wrap, master, space) : -EBADMSG;
+	if (rc == 0)
+		rc = crypto_open(&wrap, space, strlen(space),
+				 (const uint8_t *)data, len, plain);
+	if (rc == 0)
+		rc = crypto_key_from_bytes(out, plain, sizeof(plain));
+	sodium_memzero(plain, sizeof(plain));
+	crypto_key_release(&wrap);
+	free(data);
+	if (rc == -EBADMSG)
+		return err_set(
+			rc,
+			"'%s' does not open with this master key (damaged, or another server's)",
+			path);
+	return rc;
+}
+
+int space_key_save(const char *datadir, const char *space,
+		   const struct crypto_key *master,
+		   const struct crypto_key *key)
+{
+	uint8_t sealed[KEY_FILE_LEN];
+	struct crypto_key wrap = { 0 };
+	char path[PATH_MAX];
+	int rc;
+
+	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_KEY_NAME);
+	if (rc == 0)
+		rc = key_wrap(&wrap, master, space);
+	if (rc == 0)
+		rc = crypto_seal(&wrap, space, strlen(space), key->k,
+				 CRYPTO_KEY_LEN, sealed);
+	if (rc == 0)
+		rc = file_write_atomic(path, sealed, sizeof(sealed), 0600);
+	crypto_key_release(&wrap);
+	if (rc < 0 && !err_msg()[0])
+		rc = err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
+	return rc;
+}
+
+const struct crypto_key *spaces_master(const struct spaces *sp)
+{
+	return &sp->master;
 }
 
 int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
@@ -89,11 +162,10 @@ int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
 	return 0;
 }
 
-int space_chunks_open(struct chunkstore **out, const char *datadir,
-		      const char *space, const struct crypto_key *master)
+int space_chunks_open_key(struct chunkstore **out, const char *datadir,
+			  const char *space, const struct crypto_key *key)
 {
 	struct chunk_backend *be = NULL;
-	struct crypto_key key = { 0 };
 	char path[PATH_MAX];
 	struct config cfg;
 	int rc;
@@ -102,20 +174,27 @@ int space_chunks_open(struct chunkstore **out, const char *datadir,
 	rc = config_load(&cfg, datadir);
 	if (rc < 0)
 		return rc;
-	rc = space_chunk_key(&key, master, space);
-	if (rc < 0)
-		return rc;
 	if (!cfg.chunks[0]) {
 		rc = space_dir_path(path, sizeof(path), datadir, space,
 				    SPACE_CHUNKS_NAME);
-		if (rc == 0)
-			rc = chunkstore_open(out, path, &key);
-		crypto_key_release(&key);
-		return rc;
+		return rc ? rc : chunkstore_open(out, path, key);
 	}
 	rc = space_chunk_s3(&be, &cfg, datadir, space);
 	if (rc == 0)
-		rc = chunkstore_new(out, be, &key);
+		rc = chunkstore_new(out, be, key);
+	return rc;
+}
+
+int space_chunks_open(struct chunkstore **out, const char *datadir,
+		      const char *space, const struct crypto_key *master)
+{
+	struct crypto_key key = { 0 };
+	int rc;
+
+	*out = NULL;
+	rc = space_chunk_key(&key, master, datadir, space);
+	if (rc == 0)
+		rc = space_chunks_open_key(out, datadir, space, &key);
 	crypto_key_release(&key);
 	return rc;
 }

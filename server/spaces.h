@@ -24,6 +24,7 @@ struct spaces;
 #define SPACES_DIR_NAME	  "spaces"
 #define SPACE_LEDGER_NAME "ledger.git"
 #define SPACE_CHUNKS_NAME "chunks"
+#define SPACE_KEY_NAME	  "chunks.key"
 #define MASTER_KEY_PATH	  "keys/master.key"
 
 struct space {
@@ -46,9 +47,26 @@ struct space {
 /* Load DATADIR/keys/master.key (32 bytes) into key. */
 int master_key_load(struct crypto_key *key, const char *datadir);
 
-/* Derive the chunk store key and chunker seed of a space. */
+/*
+ * The chunk store key of a space: its own random key, kept sealed under a
+ * key derived from the master key in DATADIR/spaces/SPACE/chunks.key, so
+ * that destroying that file shreds every copy of its chunks (backups
+ * included).  A space made before keys of their own, with no such file,
+ * has the key derived from the master key and its name
+ * (`coffred space rekey` gives it one of its own).
+ */
 int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
-		    const char *space);
+		    const char *datadir, const char *space);
+/* The legacy derived key, whatever the file says (the rekey's source). */
+int space_chunk_key_derived(struct crypto_key *out,
+			    const struct crypto_key *master, const char *space);
+/* Write key as the space's own (atomically, fsynced); replaces one. */
+int space_key_save(const char *datadir, const char *space,
+		   const struct crypto_key *master,
+		   const struct crypto_key *key);
+/* The master key the spaces were opened with. */
+const struct crypto_key *spaces_master(const struct spaces *sp);
+/* Derive the chunker seed of a space. */
 int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
 		     const struct crypto_key *master, const char *space);
 
@@ -59,6 +77,9 @@ int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
  */
 int space_chunks_open(struct chunkstore **out, const char *datadir,
 		      const char *space, const struct crypto_key *master);
+/* The same with the chunk key given (a rekey opens both). */
+int space_chunks_open_key(struct chunkstore **out, const char *datadir,
+			  const char *space, const struct crypto_key *key);
 
 /*
  * The S3 backend of cfg's chunks = s3://... for space (objects under
