@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/namev.h"
 #include "common/path.h"
 #include "server/events.h"
 #include "server/index.h"
@@ -312,11 +313,12 @@ int access_member_remove(struct space *sp, struct index *ix, const char *by,
 	return change_end(&c, rc, 1);
 }
 
+_Static_assert(NAMEV_LEN >= LOGIN_MAX_LEN + 1, "logins fit a namev");
+
 /* The members a notary's access revokes: all but trusted persons. */
 struct legacy_members {
-	char (*drop)[LOGIN_MAX_LEN + 1];
-	size_t n, cap;
-	const char *deceased, *notary;
+	struct namev drop;
+	const char *notary;
 };
 
 static int legacy_member_cb(const char *login, const char *role, int admin,
@@ -327,48 +329,26 @@ static int legacy_member_cb(const char *login, const char *role, int admin,
 	(void)admin;
 	if (!strcmp(role, "trusted") || !strcmp(login, m->notary))
 		return 0; /* the trusted person keeps their folder */
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 16;
-		void *p = realloc(m->drop, cap * sizeof(*m->drop));
-
-		if (!p)
-			return -ENOMEM;
-		m->drop = p;
-		m->cap = cap;
-	}
-	snprintf(m->drop[m->n++], sizeof(m->drop[0]), "%s", login);
-	return 0;
+	return namev_push(&m->drop, login);
 }
 
 static int invite_login_cb(const struct invite *inv, void *arg)
 {
-	struct legacy_members *m = arg;
-
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 16;
-		void *p = realloc(m->drop, cap * sizeof(*m->drop));
-
-		if (!p)
-			return -ENOMEM;
-		m->drop = p;
-		m->cap = cap;
-	}
-	snprintf(m->drop[m->n++], sizeof(m->drop[0]), "%s", inv->login);
-	return 0;
+	return namev_push(arg, inv->login);
 }
 
 /* Withdraw every pending invitation of space. */
 static int invite_drop_all(struct index *ix, const char *space)
 {
-	struct legacy_members m = { 0 };
-	int rc = invite_list(ix, space, NULL, invite_login_cb, &m);
+	struct namev logins = { 0 };
+	int rc = invite_list(ix, space, NULL, invite_login_cb, &logins);
 
-	for (size_t i = 0; rc == 0 && i < m.n; i++) {
-		rc = invite_drop(ix, space, m.drop[i]);
+	for (size_t i = 0; rc == 0 && i < logins.n; i++) {
+		rc = invite_drop(ix, space, logins.v[i]);
 		if (rc == -ENOENT)
 			rc = 0;
 	}
-	free(m.drop);
+	namev_release(&logins);
 	return rc;
 }
 
@@ -377,7 +357,7 @@ int access_legacy_open(struct space *sp, struct index *ix, const char *by,
 		       const char *mandate)
 {
 	struct change c = { .sp = sp, .ix = ix, .by = by };
-	struct legacy_members m = { .deceased = deceased, .notary = notary };
+	struct legacy_members m = { .notary = notary };
 	int64_t now = (int64_t)time(NULL);
 	char d[512];
 	int rc;
@@ -386,13 +366,13 @@ int access_legacy_open(struct space *sp, struct index *ix, const char *by,
 	if (rc < 0)
 		return rc;
 	rc = index_members(ix, sp->name, legacy_member_cb, &m);
-	for (size_t i = 0; rc == 0 && i < m.n; i++) {
+	for (size_t i = 0; rc == 0 && i < m.drop.n; i++) {
 		struct index_event ev = { .kind = "member-remove",
 					  .path = "/",
 					  .detail = d };
 
-		rc = index_member_drop(ix, sp->name, m.drop[i]);
-		snprintf(d, sizeof(d), "%s (mandate %s)", m.drop[i], mandate);
+		rc = index_member_drop(ix, sp->name, m.drop.v[i]);
+		snprintf(d, sizeof(d), "%s (mandate %s)", m.drop.v[i], mandate);
 		if (rc == 0)
 			rc = events_append(ix, sp->name, by, now, &ev, NULL);
 	}
@@ -415,7 +395,7 @@ int access_legacy_open(struct space *sp, struct index *ix, const char *by,
 	c.ev = (struct index_event){ .kind = "legacy-open",
 				     .path = "/",
 				     .detail = d };
-	free(m.drop);
+	namev_release(&m.drop);
 	return change_end(&c, rc, 1);
 }
 

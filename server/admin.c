@@ -29,6 +29,7 @@
 #include "common/err.h"
 #include "common/size.h"
 #include "common/fsutil.h"
+#include "common/namev.h"
 #include "common/path.h"
 #include "server/access.h"
 #include "server/auth.h"
@@ -428,30 +429,11 @@ int admin_space_path(const char *datadir, const char *space)
 	return 0;
 }
 
-struct owned {
-	char (*names)[65];
-	size_t n, cap;
-};
-
 static int owned_cb(const char *name, const char *kind, const char *role,
 		    void *arg)
 {
-	struct owned *o = arg;
-
 	(void)kind;
-	if (strcmp(role, "owner"))
-		return 0;
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? 2 * o->cap : 16;
-		void *p = realloc(o->names, cap * sizeof(*o->names));
-
-		if (!p)
-			return -ENOMEM;
-		o->names = p;
-		o->cap = cap;
-	}
-	snprintf(o->names[o->n++], sizeof(o->names[0]), "%s", name);
-	return 0;
+	return strcmp(role, "owner") ? 0 : namev_push(arg, name);
 }
 
 int admin_legacy_open(const char *datadir, const char *login,
@@ -461,7 +443,7 @@ int admin_legacy_open(const char *datadir, const char *login,
 	struct keys *keys = NULL;
 	struct index_event ev = { .kind = "account-frozen", .path = "/" };
 	struct spaces *spaces = NULL;
-	struct owned o = { 0 };
+	struct namev o = { 0 };
 	struct index *ix = NULL;
 	char detail[512];
 	int64_t now = (int64_t)time(NULL);
@@ -526,22 +508,22 @@ int admin_legacy_open(const char *datadir, const char *login,
 		struct space *sp;
 		int owners = 0;
 
-		rc = index_owners_count(ix, o.names[i], &owners);
+		rc = index_owners_count(ix, o.v[i], &owners);
 		if (rc == 0 && owners > 1) {
-			printf("space %s: %d owners, left as it is\n",
-			       o.names[i], owners);
+			printf("space %s: %d owners, left as it is\n", o.v[i],
+			       owners);
 			continue;
 		}
 		if (rc == 0)
-			rc = spaces_get(spaces, o.names[i], &sp);
+			rc = spaces_get(spaces, o.v[i], &sp);
 		if (rc == 0)
 			rc = access_legacy_open(sp, ix, "coffred", login,
 						notary, mandate);
 		if (rc == 0)
 			printf("space %s: owned by %s alone, now by %s; every other access revoked but the trusted persons'\n",
-			       o.names[i], login, notary);
+			       o.v[i], login, notary);
 	}
-	free(o.names);
+	namev_release(&o);
 	spaces_free(spaces);
 	if (keys)
 		keys_uninstall_prover();

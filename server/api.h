@@ -24,6 +24,11 @@ int api_route(struct http_req *req, const char *url, const char *method);
 int api_chunk_put_begin(struct http_req *req);
 
 int api_login(struct http_req *req);
+/* A new session's answer {"token", "login", "expires_at"} with status;
+ * the token is wiped after. */
+int api_reply_token(struct http_req *req, unsigned status,
+		    char token[AUTH_TOKEN_HEX_LEN + 1], const char *login,
+		    int64_t expires_at);
 /* api_proof.c: the whole ledger as a git bundle, for owners (an export) */
 int api_ledger_bundle(struct http_req *req);
 /* api_signup.c: accounts made by their owners, passwords reset, by SMS */

@@ -130,7 +130,7 @@ int api_reply_password_failure(struct http_req *req, const char *login, int rc,
 int api_login(struct http_req *req)
 {
 	char token[AUTH_TOKEN_HEX_LEN + 1];
-	char expires[32], addr[THROTTLE_ADDR_MAX];
+	char addr[THROTTLE_ADDR_MAX];
 	const char *login, *password;
 	struct index_event ev = { .kind = "login" };
 	struct auth_attempt at;
@@ -153,11 +153,21 @@ int api_login(struct http_req *req)
 			 0, &ev, 1) < 0)
 		log_warn("cannot record the login of '%s': %s", login,
 			 err_msg());
+	return api_reply_token(req, 200, token, login, expires_at);
+}
+
+int api_reply_token(struct http_req *req, unsigned status,
+		    char token[AUTH_TOKEN_HEX_LEN + 1], const char *login,
+		    int64_t expires_at)
+{
+	char expires[32];
+	int rc;
+
 	rfc3339_utc(expires_at, expires, sizeof(expires));
-	rc = http_reply_json(req, 200,
+	rc = http_reply_json(req, status,
 			     json_pack("{s:s, s:s, s:s}", "token", token,
 				       "login", login, "expires_at", expires));
-	explicit_bzero(token, sizeof(token));
+	explicit_bzero(token, AUTH_TOKEN_HEX_LEN + 1);
 	return rc;
 }
 

@@ -210,7 +210,7 @@ static int code_check(struct http_req *req, const char *purpose,
 int api_signup_confirm(struct http_req *req)
 {
 	const char *login, *code;
-	char token[AUTH_TOKEN_HEX_LEN + 1], expires[32];
+	char token[AUTH_TOKEN_HEX_LEN + 1];
 	char addr[THROTTLE_ADDR_MAX], client[THROTTLE_ADDR_MAX];
 	struct index_code c;
 	struct auth_attempt at;
@@ -253,12 +253,7 @@ int api_signup_confirm(struct http_req *req)
 	if (rc < 0)
 		return rc;
 	snprintf(req->auth.login, sizeof(req->auth.login), "%s", login);
-	rfc3339_utc(expires_at, expires, sizeof(expires));
-	rc = http_reply_json(req, 201,
-			     json_pack("{s:s, s:s, s:s}", "token", token,
-				       "login", login, "expires_at", expires));
-	explicit_bzero(token, sizeof(token));
-	return rc;
+	return api_reply_token(req, 201, token, login, expires_at);
 }
 
 int api_password_reset(struct http_req *req)

@@ -30,6 +30,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/manifest.h"
+#include "common/namev.h"
 #include "common/path.h"
 #include "server/chunkstore.h"
 #include "server/config.h"
@@ -42,6 +43,10 @@
 #include "server/tsa.h"
 
 #define CERT_MAX (64u * 1024u)
+
+_Static_assert(NAMEV_LEN >= CHUNKSTORE_NAME_SIZE &&
+		       NAMEV_LEN >= LOGIN_MAX_LEN + 1,
+	       "chunk names and logins fit a namev");
 
 struct expire {
 	const char *datadir;
@@ -109,26 +114,9 @@ static int date_parse(const char *s, int64_t *t)
 	return 0;
 }
 
-struct chunk_names {
-	char (*v)[CHUNKSTORE_NAME_SIZE];
-	size_t n, cap;
-};
-
 static int name_cb(const char *name, void *arg)
 {
-	struct chunk_names *c = arg;
-
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 1024;
-		void *p = realloc(c->v, cap * sizeof(*c->v));
-
-		if (!p)
-			return -ENOMEM;
-		c->v = p;
-		c->cap = cap;
-	}
-	snprintf(c->v[c->n++], CHUNKSTORE_NAME_SIZE, "%s", name);
-	return 0;
+	return namev_push(arg, name);
 }
 
 /* Count (del 0) or delete (del 1) every chunk of space; *n: how many. */
@@ -136,7 +124,7 @@ static int chunks_walk(struct expire *x, const char *space, int del,
 		       uint64_t *n)
 {
 	struct chunkstore *cs = NULL;
-	struct chunk_names c = { 0 };
+	struct namev c = { 0 };
 	int rc = space_chunks_open(&cs, x->datadir, space, &x->master);
 
 	*n = 0;
@@ -155,7 +143,7 @@ static int chunks_walk(struct expire *x, const char *space, int del,
 		else if (rc == 0)
 			++*n;
 	}
-	free(c.v);
+	namev_release(&c);
 	chunkstore_free(cs);
 	return rc;
 }
@@ -280,28 +268,11 @@ static int cert_write(struct expire *x, const char *space,
 	return rc;
 }
 
-struct logins {
-	char (*v)[LOGIN_MAX_LEN + 1];
-	size_t n, cap;
-};
-
 static int member_cb(const char *login, const char *role, int admin, void *arg)
 {
-	struct logins *l = arg;
-
 	(void)role;
 	(void)admin;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		void *p = realloc(l->v, cap * sizeof(*l->v));
-
-		if (!p)
-			return -ENOMEM;
-		l->v = p;
-		l->cap = cap;
-	}
-	snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", login);
-	return 0;
+	return namev_push(arg, login);
 }
 
 static int count_cb(const char *name, const char *kind, const char *role,
@@ -320,7 +291,7 @@ static int count_cb(const char *name, const char *kind, const char *role,
  * ended), each an event "account-closed" of the server's chain.
  */
 static void close_left(struct expire *x, const char *space,
-		       const struct logins *l)
+		       const struct namev *l)
 {
 	char why[128];
 
@@ -352,7 +323,7 @@ static void close_left(struct expire *x, const char *space,
 
 static int destroy(struct expire *x, const struct due *d)
 {
-	struct logins members = { 0 };
+	struct namev members = { 0 };
 	char path[PATH_MAX], cert[PATH_MAX];
 	struct index_event ev = { .kind = "space-destroyed", .path = "/" };
 	struct buf text;
@@ -386,7 +357,7 @@ static int destroy(struct expire *x, const struct due *d)
 	buf_release(&text);
 	if (rc == 0)
 		close_left(x, d->space, &members);
-	free(members.v);
+	namev_release(&members);
 	if (rc < 0)
 		return rc;
 	ev.detail = cert;

@@ -226,6 +226,12 @@ int index_lock_space(struct index *ix, struct index_txn *tx, const char *name)
 	return ix->ops->lock_space(ix->state, tx, name ? name : "");
 }
 
+const char *const index_space_tables[] = {
+	"version_chunks",     "versions",    "events",	"grants",
+	"delegations",	      "invitations", "members", "space_usage",
+	"space_terminations", "spaces",	     NULL,
+};
+
 /* --- users and sessions --- */
 
 int index_user_add(struct index *ix, const char *login, const char *phone,

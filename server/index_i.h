@@ -83,6 +83,13 @@ struct index_usage_delta {
  * of answer, whatever the database.
  */
 /* A listing's callback and its argument; n counts the rows. */
+/*
+ * The tables that hold rows of a space ("space" the column, "name" in
+ * spaces), in an order that deletes referencing rows first; NULL ends it.
+ * The same in every backend: a space's destruction (space_drop).
+ */
+extern const char *const index_space_tables[];
+
 struct index_fwd {
 	union {
 		index_token_cb token;

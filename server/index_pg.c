@@ -1766,11 +1766,6 @@ static int pg_spaces_terminated(void *s, index_terminated_cb cb, void *arg)
  * vacuum reclaims them: see docs/lifecycle.md). */
 static int pg_space_drop(void *s, const char *space)
 {
-	static const char *const tables[] = {
-		"version_chunks",     "versions",    "events",	"grants",
-		"delegations",	      "invitations", "members", "space_usage",
-		"space_terminations", "spaces",
-	};
 	const char *p[] = { space };
 	struct index_txn *tx;
 	char sql[96];
@@ -1778,11 +1773,11 @@ static int pg_space_drop(void *s, const char *space)
 
 	if (rc)
 		return rc;
-	for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]);
-	     i++) {
+	for (size_t i = 0; rc == 0 && index_space_tables[i]; i++) {
 		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = $1",
-			 tables[i],
-			 strcmp(tables[i], "spaces") ? "space" : "name");
+			 index_space_tables[i],
+			 strcmp(index_space_tables[i], "spaces") ? "space" :
+								   "name");
 		rc = run_n(s, "delete a space's rows", sql, 1, p, NULL);
 	}
 	if (rc == 0)

@@ -1996,11 +1996,6 @@ static int sq_spaces_terminated(void *state, index_terminated_cb cb, void *arg)
  * holds the old pages. */
 static int sq_space_drop(void *state, const char *space)
 {
-	static const char *const tables[] = {
-		"version_chunks",     "versions",    "events",	"grants",
-		"delegations",	      "invitations", "members", "space_usage",
-		"space_terminations", "spaces",
-	};
 	struct index_txn *tx;
 	char sql[96];
 	int rc;
@@ -2013,11 +2008,11 @@ static int sq_space_drop(void *state, const char *space)
 		rc = sq_begin(state, &tx);
 	if (rc)
 		return rc;
-	for (size_t i = 0; rc == 0 && i < sizeof(tables) / sizeof(tables[0]);
-	     i++) {
+	for (size_t i = 0; rc == 0 && index_space_tables[i]; i++) {
 		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE %s = ?1",
-			 tables[i],
-			 strcmp(tables[i], "spaces") ? "space" : "name");
+			 index_space_tables[i],
+			 strcmp(index_space_tables[i], "spaces") ? "space" :
+								   "name");
 		rc = sq_exec(state, ONCE(sql), ARGS(TXT(space)),
 			     "delete a space's rows", NULL);
 	}

@@ -24,12 +24,15 @@
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/hash.h"
+#include "common/namev.h"
 #include "common/path.h"
 #include "server/chunkstore.h"
 #include "server/config.h"
 #include "server/index.h"
 #include "server/serve.h"
 #include "server/spaces.h"
+
+_Static_assert(NAMEV_LEN >= CHUNKSTORE_NAME_SIZE, "chunk names fit a namev");
 
 struct id_set {
 	struct obj_id *v;
@@ -73,9 +76,7 @@ struct name_entry {
 
 struct sweep {
 	struct name_entry *keep;
-	struct chunkstore *cs;
-	char (*drop)[CHUNKSTORE_NAME_SIZE];
-	size_t n, cap;
+	struct namev drop;
 };
 
 static int list_cb(const char *name, void *arg)
@@ -84,19 +85,7 @@ static int list_cb(const char *name, void *arg)
 	struct name_entry *e;
 
 	HASH_FIND_STR(w->keep, name, e);
-	if (e)
-		return 0;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 256;
-		void *q = realloc(w->drop, cap * sizeof(*w->drop));
-
-		if (!q)
-			return -ENOMEM;
-		w->drop = q;
-		w->cap = cap;
-	}
-	snprintf(w->drop[w->n++], CHUNKSTORE_NAME_SIZE, "%s", name);
-	return 0;
+	return e ? 0 : namev_push(&w->drop, name);
 }
 
 /* Copy id from old to new unless new holds it already. */
@@ -203,8 +192,8 @@ int space_rekey_main(const char *datadir, const char *space)
 	}
 	if (rc == 0)
 		rc = chunkstore_foreach(new, list_cb, &w);
-	for (size_t i = 0; rc == 0 && i < w.n; i++) {
-		rc = chunkstore_delete_name(new, w.drop[i]);
+	for (size_t i = 0; rc == 0 && i < w.drop.n; i++) {
+		rc = chunkstore_delete_name(new, w.drop.v[i]);
 		if (rc == -ENOENT)
 			rc = 0;
 		else if (rc == 0)
@@ -218,7 +207,7 @@ int space_rekey_main(const char *datadir, const char *space)
 		HASH_DEL(w.keep, e);
 		free(e);
 	}
-	free(w.drop);
+	namev_release(&w.drop);
 	free(ids.v);
 	chunkstore_free(old);
 	chunkstore_free(new);
