@@ -93,6 +93,18 @@ static json_t *statement_json(const struct ledger_statement_copy *st)
 			 api_json_base64(st->tsr, st->tsr_len));
 }
 
+/* The keys' texts a proof carries: allowed signers and the TSA's CA
+ * (both buffers initialized here, the caller releases them). */
+static int keys_texts(struct http_req *req, struct buf *signers, struct buf *ca)
+{
+	int rc;
+
+	buf_init(signers, KEYS_TEXT_MAX);
+	buf_init(ca, KEYS_TEXT_MAX);
+	rc = keys_allowed_signers(req->srv->keys, signers);
+	return rc ? rc : keys_ca_pem(req->srv->keys, ca);
+}
+
 /* The ledger's history, for callers who may read the whole space. */
 static int history_json(json_t *j, const struct ledger_proof *p)
 {
@@ -139,11 +151,7 @@ static json_t *proof_json(struct http_req *req, const struct found *f,
 	struct buf signers, ca;
 	int rc;
 
-	buf_init(&signers, KEYS_TEXT_MAX);
-	buf_init(&ca, KEYS_TEXT_MAX);
-	rc = keys_allowed_signers(req->srv->keys, &signers);
-	if (rc == 0)
-		rc = keys_ca_pem(req->srv->keys, &ca);
+	rc = keys_texts(req, &signers, &ca);
 	if (rc == 0)
 		rc = sigs ? ledger_signatures_list(req->space->ledger, req->arg,
 						   req->num, sig_cb, sigs) :
@@ -276,11 +284,7 @@ int api_ledger_bundle(struct http_req *req)
 		return http_reply_error(
 			req, 403, "forbidden", -1,
 			"only the space's owners may take its whole ledger");
-	buf_init(&signers, KEYS_TEXT_MAX);
-	buf_init(&ca, KEYS_TEXT_MAX);
-	rc = keys_allowed_signers(req->srv->keys, &signers);
-	if (rc == 0)
-		rc = keys_ca_pem(req->srv->keys, &ca);
+	rc = keys_texts(req, &signers, &ca);
 	if (rc == 0)
 		rc = ledger_bundle_all(req->space->ledger, &bundle, &len, head);
 	if (rc == 0) {

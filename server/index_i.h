@@ -90,6 +90,13 @@ struct index_usage_delta {
  */
 extern const char *const index_space_tables[];
 
+/* Where space_termination's row goes (by may be NULL). */
+struct termination_out {
+	int64_t *at;
+	char *by;
+	size_t bylen;
+};
+
 struct index_fwd {
 	union {
 		index_token_cb token;

@@ -1714,12 +1714,6 @@ static int pg_space_reactivate(void *s, const char *space)
 	return rc;
 }
 
-struct termination_out {
-	int64_t *at;
-	char *by;
-	size_t bylen;
-};
-
 static int row_termination(PGresult *res, int i, void *arg)
 {
 	struct termination_out *t = arg;

@@ -1943,12 +1943,6 @@ static int sq_space_reactivate(void *state, const char *space)
 	return rc;
 }
 
-struct termination_out {
-	int64_t *at;
-	char *by;
-	size_t bylen;
-};
-
 static int row_termination(sqlite3_stmt *st, void *arg)
 {
 	struct termination_out *t = arg;
