@@ -70,11 +70,19 @@ static const struct cli_help commands[] = {
 	  "  --json  one JSON array of records on standard output\n" },
 	{ "umount", "umount MOUNTPOINT",
 	  "unmount a drive once its pending changes are kept", NULL },
-	{ "verify", "verify PATH [--version N]",
-	  "check a version against the signed, timestamped ledger", NULL },
-	{ "proof", "proof PATH --out DIR [--version N]",
+	{ "verify", "verify PATH [--version N] [--progress|--quiet]",
+	  "check a version against the signed, timestamped ledger",
+	  "  --version N  version N (default: the current one)\n"
+	  "  --progress   show the bytes hashed of a large document (default:\n"
+	  "               when stderr is a terminal)\n"
+	  "  --quiet      show no progress\n" },
+	{ "proof", "proof PATH --out DIR [--version N] [--progress|--quiet]",
 	  "write a proof bundle that stock git, ssh-keygen and openssl check",
-	  NULL },
+	  "  --out DIR    where the proof goes\n"
+	  "  --version N  version N (default: the current one)\n"
+	  "  --progress   show the bytes copied and hashed (default: when stderr\n"
+	  "               is a terminal)\n"
+	  "  --quiet      show no progress\n" },
 	{ "sign",
 	  "sign PATH --as author|recipient [--version N] [--password-file FILE]",
 	  "sign a version with your key", NULL },

@@ -45,6 +45,7 @@
 #include <sodium.h>
 
 #include "client/cmd/docref.h"
+#include "client/cmd/progress.h"
 #include "client/cmd/proof_fetch.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -335,8 +336,12 @@ int cmd_proof(const char *config, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "version", required_argument, NULL, 'v' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
+	enum progress_mode mode = PROGRESS_AUTO;
+	struct progress prog;
 	const char *out = NULL;
 	unsigned long long version = 0;
 	struct proof p;
@@ -347,6 +352,8 @@ int cmd_proof(const char *config, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'o') {
 			out = optarg;
+		} else if ((c == 'p' || c == 'q') && mode == PROGRESS_AUTO) {
+			mode = c == 'p' ? PROGRESS_ON : PROGRESS_QUIET;
 		} else if (c == 'v') {
 			errno = 0;
 			version = strtoull(optarg, &end, 10);
@@ -357,15 +364,16 @@ int cmd_proof(const char *config, int argc, char **argv)
 			}
 		} else {
 			fprintf(stderr,
-				"coffre: usage: coffre proof PATH --out DIR [--version N]\n");
+				"coffre: usage: coffre proof PATH --out DIR [--version N] [--progress|--quiet]\n");
 			return 2;
 		}
 	}
 	if (argc - optind != 1 || !out) {
 		fprintf(stderr,
-			"coffre: usage: coffre proof PATH --out DIR [--version N]\n");
+			"coffre: usage: coffre proof PATH --out DIR [--version N] [--progress|--quiet]\n");
 		return 2;
 	}
+	progress_init(&prog, mode);
 	rc = docref_resolve(argv[optind], version, &r);
 	if (rc == 0)
 		rc = proof_fetch(config, &r, &p);
@@ -375,7 +383,7 @@ int cmd_proof(const char *config, int argc, char **argv)
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/content", out);
 		/* Checked against the manifest while it is copied. */
-		rc = proof_copy_content(&p, r.content, path);
+		rc = proof_copy_content(&p, r.content, path, &prog);
 	}
 	if (rc == 0)
 		rc = proof_write(&p, out);

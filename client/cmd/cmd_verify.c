@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "client/cmd/docref.h"
+#include "client/cmd/progress.h"
 #include "client/cmd/proof_fetch.h"
 #include "client/store/session.h"
 #include "common/buf.h"
@@ -359,8 +360,14 @@ int cmd_verify(const char *config, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "version", required_argument, NULL, 'v' },
+		{ "progress", no_argument, NULL, 'p' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char use[] =
+		"coffre: usage: coffre verify PATH [--version N] [--progress|--quiet]\n";
+	enum progress_mode mode = PROGRESS_AUTO;
+	struct progress prog;
 	struct verify v = { .failed = 0 };
 	unsigned long long version = 0;
 	struct docref r;
@@ -370,19 +377,22 @@ int cmd_verify(const char *config, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		errno = 0;
+		if ((c == 'p' || c == 'q') && mode == PROGRESS_AUTO) {
+			mode = c == 'p' ? PROGRESS_ON : PROGRESS_QUIET;
+			continue;
+		}
 		if (c == 'v')
 			version = strtoull(optarg, &end, 10);
 		if (c != 'v' || errno || *end || !version) {
-			fprintf(stderr,
-				"coffre: usage: coffre verify PATH [--version N]\n");
+			fputs(use, stderr);
 			return 2;
 		}
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr,
-			"coffre: usage: coffre verify PATH [--version N]\n");
+		fputs(use, stderr);
 		return 2;
 	}
+	progress_init(&prog, mode);
 	rc = docref_resolve(argv[optind], version, &r);
 	if (rc == 0)
 		rc = proof_fetch(config, &r, &p);
@@ -392,7 +402,8 @@ int cmd_verify(const char *config, int argc, char **argv)
 	}
 	printf("%s v%llu (document %s, space %s, commit %s)\n", argv[optind],
 	       (unsigned long long)r.version, r.doc_id, r.space, p.commit);
-	rc = proof_check_content(&p, r.content);
+	/* A large document takes a while to hash: the progress line says. */
+	rc = proof_check_content(&p, r.content, &prog);
 	step(&v, "content -> manifest", rc, rc ? err_msg() : "");
 	rc = pin_keys(config, &p, &pinned);
 	step(&v, pinned ? "server keys (pinned now)" : "server keys (pinned)",

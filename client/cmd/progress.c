@@ -74,7 +74,7 @@ void progress_sync(struct progress *p, uint64_t changes, uint64_t bytes,
 void progress_transfer(struct progress *p, const char *what, uint64_t docs,
 		       uint64_t docs_total, uint64_t done, uint64_t total)
 {
-	char got[32], all[32], rate[32], eta[32] = "";
+	char got[32], all[32], rate[32], eta[32] = "", count[64] = "";
 	double t = now_s();
 
 	if (!p->on)
@@ -95,10 +95,13 @@ void progress_transfer(struct progress *p, const char *what, uint64_t docs,
 	if (p->rate > 0 && total > done)
 		snprintf(eta, sizeof(eta), ", %.0f s left",
 			 (double)(total - done) / p->rate);
-	fprintf(stderr, "%s%s: %llu/%llu documents, %s of %s, %s/s%s%s",
-		p->tty ? "\r" : "", what, (unsigned long long)docs,
-		(unsigned long long)docs_total, got, all, rate, eta,
-		p->tty ? "\033[K" : "\n");
+	if (docs_total > 1)
+		snprintf(count, sizeof(count), "%llu/%llu documents, ",
+			 (unsigned long long)docs,
+			 (unsigned long long)docs_total);
+	/* one document (verify, proof): its bytes alone */
+	fprintf(stderr, "%s%s: %s%s of %s, %s/s%s%s", p->tty ? "\r" : "", what,
+		count, got, all, rate, eta, p->tty ? "\033[K" : "\n");
 	fflush(stderr);
 	p->shown = 1;
 }

@@ -31,8 +31,9 @@ void progress_init(struct progress *p, enum progress_mode mode);
 void progress_sync(struct progress *p, uint64_t changes, uint64_t bytes,
 		   const char *sending);
 /*
- * A transfer (`coffre export`): documents done of all, bytes done of all;
- * the rate and the time left follow.  what names it ("export").
+ * A transfer (`coffre export`, `verify`, `proof`): documents done of all
+ * (not shown for one), bytes done of all; the rate and the time left
+ * follow.  what names it ("export").
  */
 void progress_transfer(struct progress *p, const char *what, uint64_t docs,
 		       uint64_t docs_total, uint64_t done, uint64_t total);

@@ -6,6 +6,8 @@
  */
 #include "client/cmd/proof_fetch.h"
 
+#include "client/cmd/progress.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -360,7 +362,8 @@ int proof_check_statement(const struct proof *p)
 
 /* Stream src through SHA-256 (and into fd when >= 0). */
 static int hash_file(const char *src, int fd, struct obj_id *got,
-		     uint64_t *size)
+		     uint64_t *size, struct progress *prog, const char *what,
+		     uint64_t total)
 {
 	unsigned char piece[64 * 1024];
 	struct hash_ctx *h = NULL;
@@ -376,6 +379,8 @@ static int hash_file(const char *src, int fd, struct obj_id *got,
 	while (rc == 0 && (n = read_full(in, piece, sizeof(piece))) > 0) {
 		hash_update(h, piece, (size_t)n);
 		*size += (uint64_t)n;
+		if (prog)
+			progress_transfer(prog, what, 0, 1, *size, total);
 		if (fd >= 0)
 			rc = write_full(fd, piece, (size_t)n);
 		if ((size_t)n < sizeof(piece))
@@ -386,6 +391,8 @@ static int hash_file(const char *src, int fd, struct obj_id *got,
 			     strerror((int)-n));
 	if (rc == 0)
 		hash_final(h, got);
+	if (prog)
+		progress_end(prog);
 	hash_free(h);
 	close(in);
 	return rc;
@@ -418,16 +425,32 @@ static int compare(const struct proof *p, const struct obj_id *got,
 	return rc;
 }
 
-int proof_check_content(const struct proof *p, const char *src)
+/* The version's size as its manifest says, for the progress line. */
+static uint64_t manifest_size(const struct proof *p)
+{
+	struct manifest m;
+	uint64_t size = 0;
+
+	manifest_init(&m);
+	if (manifest_parse(&m, p->manifest, strlen(p->manifest)) == 0)
+		size = m.size;
+	manifest_release(&m);
+	return size;
+}
+
+int proof_check_content(const struct proof *p, const char *src,
+			struct progress *prog)
 {
 	struct obj_id got;
 	uint64_t size;
-	int rc = hash_file(src, -1, &got, &size);
+	int rc = hash_file(src, -1, &got, &size, prog, "verify",
+			   prog ? manifest_size(p) : 0);
 
 	return rc < 0 ? rc : compare(p, &got, size);
 }
 
-int proof_copy_content(const struct proof *p, const char *src, const char *dst)
+int proof_copy_content(const struct proof *p, const char *src, const char *dst,
+		       struct progress *prog)
 {
 	struct tmpfile tf = tmpfile_init();
 	char dir[PATH_MAX], *slash;
@@ -443,7 +466,8 @@ int proof_copy_content(const struct proof *p, const char *src, const char *dst)
 	if (rc < 0)
 		return err_set(rc, "cannot create a file in '%s': %s", dir,
 			       strerror(-rc));
-	rc = hash_file(src, tf.fd, &got, &size);
+	rc = hash_file(src, tf.fd, &got, &size, prog, "proof",
+		       prog ? manifest_size(p) : 0);
 	if (rc == 0)
 		rc = compare(p, &got, size);
 	if (rc == 0 && fchmod(tf.fd, 0644) < 0)

@@ -57,7 +57,9 @@ void proof_release(struct proof *p);
  * Copy src to dst (0644, atomically) while hashing it; -EBADMSG (nothing
  * left at dst) when size or SHA-256 differ from the manifest's.
  */
-int proof_copy_content(const struct proof *p, const char *src, const char *dst);
+struct progress;
+int proof_copy_content(const struct proof *p, const char *src, const char *dst,
+		       struct progress *prog);
 
 /*
  * Write the proof's files into the existing directory dir (manifest.txt,
@@ -77,7 +79,9 @@ int proof_write(const struct proof *p, const char *dir);
  */
 int proof_check_statement(const struct proof *p);
 
-/* Hash src and compare with the manifest: 0 or -EBADMSG saying why. */
-int proof_check_content(const struct proof *p, const char *src);
+/* Hash src and compare with the manifest: 0 or -EBADMSG saying why.
+ * prog (may be NULL) shows the bytes read of the version's size. */
+int proof_check_content(const struct proof *p, const char *src,
+			struct progress *prog);
 
 #endif /* COFFRE_CLIENT_PROOF_FETCH_H */

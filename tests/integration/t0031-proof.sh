@@ -32,6 +32,19 @@ check "the server's keys are pinned in the config" \
 	test -s "$(cfg_of a)/trust/allowed_signers"
 check "coffre verify --version 1 passes" \
 	cf a verify "$P" --version 1
+# Progress on standard error: off when it is no terminal, forced on with
+# --progress (one line per redraw then), the bytes of the version's size.
+cf a verify "$P" >/dev/null 2>"$T/quiet.err"
+check "no progress line when standard error is no terminal" \
+	sh -c '! grep -q "^verify: " "$1"' _ "$T/quiet.err"
+cf a verify "$P" --progress >/dev/null 2>"$T/progress.err"
+check "--progress shows the bytes hashed of the version's size" \
+	grep -Eq "^verify: [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B, " "$T/progress.err"
+check "and coffre proof --progress too" sh -c \
+	'"$1" --config "$2" proof "$3" --out "$4" --progress 2>&1 >/dev/null | grep -q "^proof: "' \
+	_ "$COFFRE" "$(cfg_of a)" "$P" "$T/proof-progress"
+check "--progress and --quiet together: usage (exit 2)" sh -c \
+	'"$1" --config "$2" verify "$3" --progress --quiet >/dev/null 2>&1; [ $? -eq 2 ]' _ "$COFFRE" "$(cfg_of a)" "$P"
 check "coffre verify --version 9 fails: no such version" \
 	sh -c '! "$1" --config "$2" verify "$3" --version 9 2>/dev/null' _ "$COFFRE" "$(cfg_of a)" "$P"
 check "coffre verify refuses a path off the drive" \
