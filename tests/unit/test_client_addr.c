@@ -67,6 +67,22 @@ static const char *resolve1(const char *trusted, const char *peer,
 	return resolve(trusted, peer, &line, 1);
 }
 
+/* s with every byte outside printable ASCII as \xNN, into out. */
+static void printable(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *s && o + 5 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c < 0x7f)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
 static void test_client_addr_resolve(void)
 {
 	static const struct {
@@ -157,11 +173,17 @@ static void test_client_addr_resolve(void)
 		{ "127.0.0.1", "127.0.0.1", "203.0.113.7\x80", "EPROTO" },
 	};
 
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char shown[128];
+
+		/* A CR, LF or high byte in a test's name would break the
+		 * TAP line it is printed on: shown as \xNN. */
+		printable(rows[i].xff, shown, sizeof(shown));
 		is_str(resolve1(rows[i].trusted, rows[i].peer, rows[i].xff),
 		       rows[i].want,
 		       "trusted '%s', peer %s, X-Forwarded-For '%s'",
-		       rows[i].trusted, rows[i].peer, rows[i].xff);
+		       rows[i].trusted, rows[i].peer, shown);
+	}
 }
 
 static void test_client_addr_lines(void)
