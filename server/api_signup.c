@@ -99,6 +99,11 @@ int api_signup(struct http_req *req)
 		return http_reply_error(
 			req, 403, "forbidden", -1,
 			"sign-up is closed on this server: ask its operator for an account");
+	/* Before any work or any count: nothing could be sent. */
+	if (!command[0])
+		return http_reply_error(
+			req, 503, "unavailable", -1,
+			"this server sends no SMS: ask its operator for an account");
 	if (api_json_string(req, req->json, "login", 1, LOGIN_MAX_LEN, &login,
 			    -1) ||
 	    api_json_string(req, req->json, "phone", 1, 16, &phone, -1) ||
