@@ -19,8 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <uthash.h>
-
 #include "common/crypto.h"
 #include "common/err.h"
 #include "common/hash.h"
@@ -69,23 +67,23 @@ static int version_cb(const struct index_version *v, void *arg)
 	return 0;
 }
 
-struct name_entry {
-	char name[CHUNKSTORE_NAME_SIZE];
-	UT_hash_handle hh;
-};
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
 
 struct sweep {
-	struct name_entry *keep;
+	struct namev keep; /* sorted: the new names of the chunks kept */
 	struct namev drop;
 };
 
 static int list_cb(const char *name, void *arg)
 {
 	struct sweep *w = arg;
-	struct name_entry *e;
 
-	HASH_FIND_STR(w->keep, name, e);
-	return e ? 0 : namev_push(&w->drop, name);
+	if (bsearch(name, w->keep.v, w->keep.n, sizeof(*w->keep.v), name_cmp))
+		return 0;
+	return namev_push(&w->drop, name);
 }
 
 /* Copy id from old to new unless new holds it already. */
@@ -122,7 +120,6 @@ int space_rekey_main(const char *datadir, const char *space)
 	struct id_set ids = { 0 };
 	struct sweep w = { 0 };
 	struct index *ix = NULL;
-	struct name_entry *e, *tmp;
 	char path[PATH_MAX];
 	struct config cfg;
 	size_t copied = 0, removed = 0;
@@ -182,14 +179,13 @@ int space_rekey_main(const char *datadir, const char *space)
 		rc = space_key_save(datadir, space, &master, &newk);
 	/* The switch is made: what is not a new name goes. */
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
-		e = calloc(1, sizeof(*e));
-		if (!e) {
-			rc = -ENOMEM;
-			break;
-		}
-		chunkstore_name(new, &ids.v[i], e->name);
-		HASH_ADD_STR(w.keep, name, e);
+		char name[CHUNKSTORE_NAME_SIZE];
+
+		chunkstore_name(new, &ids.v[i], name);
+		rc = namev_push(&w.keep, name);
 	}
+	if (rc == 0)
+		qsort(w.keep.v, w.keep.n, sizeof(*w.keep.v), name_cmp);
 	if (rc == 0)
 		rc = chunkstore_foreach(new, list_cb, &w);
 	for (size_t i = 0; rc == 0 && i < w.drop.n; i++) {
@@ -202,11 +198,7 @@ int space_rekey_main(const char *datadir, const char *space)
 	if (rc == 0)
 		printf("space %s: a key of its own; %zu chunks re-encrypted, %zu old copies removed\n",
 		       space, copied, removed);
-	HASH_ITER(hh, w.keep, e, tmp)
-	{
-		HASH_DEL(w.keep, e);
-		free(e);
-	}
+	namev_release(&w.keep);
 	namev_release(&w.drop);
 	free(ids.v);
 	chunkstore_free(old);
