@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,11 @@
 #include <sodium.h>
 
 #include "client/cmd/cmd_access.h"
+#include "client/cmd/file_hash.h"
 #include "client/cmd/progress.h"
 #include "client/store/session.h"
 #include "client/store/transport.h"
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/fsutil.h"
 #include "common/hash.h"
@@ -54,6 +57,7 @@ struct item {
 	char doc[33];
 	unsigned long long version, size;
 	char sha256[65];
+	json_t *chunks; /* [["64 hex", size], ...], from the version's record */
 };
 
 struct export
@@ -98,6 +102,15 @@ static int join(char *out, size_t cap, const char *fmt, ...)
 	va_end(ap);
 	return n < 0 || (size_t)n >= cap ?
 		       err_set(-ENAMETOOLONG, "path too long") :
+		       0;
+}
+
+/* One JSON Lines record: v on one line, keys sorted.  0 or -EIO. */
+static int jsonl_put(FILE *f, json_t *v)
+{
+	return json_dumpf(v, f, JSON_COMPACT | JSON_SORT_KEYS) < 0 ||
+			       fputc('\n', f) == EOF ?
+		       -EIO :
 		       0;
 }
 
@@ -171,8 +184,7 @@ static int save_signatures(struct export *x, const char *doc,
 	{
 		json_object_set_new(s, "doc_id", json_string(doc));
 		json_object_set_new(s, "version", json_integer((json_int_t)n));
-		if (json_dumpf(s, x->sigs, JSON_COMPACT | JSON_SORT_KEYS) < 0 ||
-		    fputc('\n', x->sigs) == EOF)
+		if (jsonl_put(x->sigs, s) < 0)
 			rc = err_set(-EIO, "cannot write signatures.jsonl");
 	}
 	json_decref(r);
@@ -205,6 +217,8 @@ static int add_document(struct export *x, const char *folder, const char *path,
 			json_object_get(v, "version"));
 		char num[24];
 
+		size_t first = x->n;
+
 		version_name(name, n, vname, sizeof(vname));
 		rc = join(file, sizeof(file), "files%s/.versions/%s/%s",
 			  strcmp(folder, "/") ? folder : "", name, vname);
@@ -222,6 +236,10 @@ static int add_document(struct export *x, const char *folder, const char *path,
 				     "/v1/spaces/%s/docs/%s/versions/%s",
 				     x->space, doc, num);
 		if (rc == 0) {
+			/* Kept for the fetch: the record is asked for once. */
+			for (size_t k = first; k < x->n; k++)
+				x->items[k].chunks = json_incref(
+					json_object_get(detail, "chunks"));
 			json_object_del(detail, "chunks");
 			json_object_set_new(detail, "path", json_string(path));
 			json_object_set_new(detail, "doc_id", json_string(doc));
@@ -335,34 +353,19 @@ static int walk(struct export *x, const char *folder, int depth,
 	return rc;
 }
 
-/* SHA-256 of the file at path in hex, or -errno. */
-static int file_sha256(const char *path, unsigned long long size, char hex[65])
+/* Is the file at path whole: the size and SHA-256 of item it? */
+static int file_whole(const char *path, const struct item *it)
 {
-	struct hash_ctx *h = NULL;
 	struct obj_id id;
-	unsigned char buf[65536];
-	unsigned long long seen = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	uint64_t size = 0;
+	char hex[65];
 
-	if (fd < 0)
-		return -errno;
-	rc = hash_new(&h);
-	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
-		hash_update(h, buf, (size_t)n);
-		seen += (unsigned long long)n;
+	if (file_hash(path, -1, &id, &size, NULL, NULL, 0) < 0) {
+		err_clear(); /* absent or unreadable: fetched again */
+		return 0;
 	}
-	if (rc == 0 && n < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && seen != size)
-		rc = -EBADMSG;
-	if (rc == 0) {
-		hash_final(h, &id);
-		obj_id_to_hex(&id, hex);
-	}
-	hash_free(h);
-	return rc;
+	obj_id_to_hex(&id, hex);
+	return size == it->size && !strcmp(hex, it->sha256);
 }
 
 static int parent_dirs(const char *path)
@@ -379,31 +382,36 @@ static int parent_dirs(const char *path)
 	return mkdir_p(dir, 0755);
 }
 
-/* Fetch item it into DIR/it->file, through .part, checked. */
+/*
+ * Write item it at dest through dest.part, checked against its SHA-256,
+ * then renamed: from twin, a file of the export holding the same version
+ * (the current one is there twice), else chunk by chunk from the server.
+ */
 static int fetch(struct export *x, const struct item *it, const char *dest,
-		 size_t docs_done)
+		 const char *twin, size_t docs_done)
 {
-	char part[8300] = "", num[24], got[65];
-	json_t *d = NULL, *c;
+	char part[8300] = "", got[65];
 	struct hash_ctx *h = NULL;
 	struct obj_id id;
+	uint64_t size = 0;
+	json_t *c;
 	size_t i;
 	int fd = -1, rc;
 
-	snprintf(num, sizeof(num), "%llu", it->version);
-	rc = api_get(x, &d, "/v1/spaces/%s/docs/%s/versions/%s", x->space,
-		     it->doc, num);
-	if (rc == 0)
-		rc = hash_new(&h);
-	if (rc == 0)
-		rc = join(part, sizeof(part), "%s.part", dest);
+	rc = join(part, sizeof(part), "%s.part", dest);
 	if (rc == 0) {
 		fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0)
 			rc = err_set(-errno, "cannot write '%s': %s", part,
 				     strerror(errno));
 	}
-	json_array_foreach(json_object_get(d, "chunks"), i, c)
+	if (rc == 0 && twin) {
+		rc = file_hash(twin, fd, &id, &size, NULL, NULL, 0);
+		x->done += size;
+	} else if (rc == 0) {
+		rc = hash_new(&h);
+	}
+	json_array_foreach(twin ? NULL : it->chunks, i, c)
 	{
 		uint8_t *data = NULL;
 		size_t len = 0;
@@ -424,6 +432,7 @@ static int fetch(struct export *x, const struct item *it, const char *dest,
 				rc = err_set(rc, "cannot write '%s': %s", part,
 					     strerror(-rc));
 			x->done += len;
+			size += len;
 		}
 		free(data);
 		progress_transfer(&x->prog, "export", docs_done, x->n, x->done,
@@ -435,9 +444,10 @@ static int fetch(struct export *x, const struct item *it, const char *dest,
 	if (fd >= 0)
 		close(fd);
 	if (rc == 0) {
-		hash_final(h, &id);
+		if (h)
+			hash_final(h, &id);
 		obj_id_to_hex(&id, got);
-		if (strcmp(got, it->sha256))
+		if (strcmp(got, it->sha256) || size != it->size)
 			rc = err_set(-EBADMSG,
 				     "'%s' v%llu does not hash to its SHA-256",
 				     it->path, it->version);
@@ -448,17 +458,23 @@ static int fetch(struct export *x, const struct item *it, const char *dest,
 	if (rc < 0 && part[0])
 		unlink(part);
 	hash_free(h);
-	json_decref(d);
 	return rc;
 }
 
 static int write_items(struct export *x)
 {
-	char dest[8300], hex[65];
+	char dest[8300], prev[8300] = "";
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < x->n; i++) {
 		const struct item *it = &x->items[i];
+		/* the same version just written or kept: copied locally */
+		const char *twin =
+			i > 0 && prev[0] &&
+					!strcmp(x->items[i - 1].doc, it->doc) &&
+					x->items[i - 1].version == it->version ?
+				prev :
+				NULL;
 
 		rc = join(dest, sizeof(dest), "%s/%s", x->out, it->file);
 		if (rc == 0)
@@ -467,15 +483,15 @@ static int write_items(struct export *x)
 			return err_set(rc, "cannot make the folders of '%s'",
 				       dest);
 		/* Already there and whole: kept. */
-		if (file_sha256(dest, it->size, hex) == 0 &&
-		    !strcmp(hex, it->sha256)) {
+		if (file_whole(dest, it)) {
 			x->kept++;
 			x->done += it->size;
-			continue;
+		} else {
+			rc = fetch(x, it, dest, twin, i);
+			if (rc == 0)
+				x->fetched++;
 		}
-		rc = fetch(x, it, dest, i);
-		if (rc == 0)
-			x->fetched++;
+		memcpy(prev, dest, sizeof(prev));
 	}
 	return rc;
 }
@@ -497,9 +513,7 @@ static int save_events(struct export *x, const char *root, FILE *f)
 			break;
 		json_array_foreach(json_object_get(r, "events"), i, e)
 		{
-			if (json_dumpf(e, f, JSON_COMPACT | JSON_SORT_KEYS) <
-				    0 ||
-			    fputc('\n', f) == EOF)
+			if (jsonl_put(f, e) < 0)
 				rc = err_set(-EIO, "cannot write events.jsonl");
 		}
 		snprintf(after, sizeof(after), "%lld",
@@ -609,32 +623,17 @@ static const char verify_member[] =
 
 static int save_sums(struct export *x)
 {
-	struct buf_like {
-		char *p;
-		size_t n, cap;
-	} b = { 0 };
+	struct buf b;
 	int rc = 0;
 
-	for (size_t i = 0; rc == 0 && i < x->n; i++) {
-		size_t need = strlen(x->items[i].file) + 70;
-
-		if (b.n + need > b.cap) {
-			size_t cap = (b.cap + need) * 2;
-			char *p = realloc(b.p, cap);
-
-			if (!p) {
-				rc = -ENOMEM;
-				break;
-			}
-			b.p = p;
-			b.cap = cap;
-		}
-		b.n += (size_t)snprintf(b.p + b.n, b.cap - b.n, "%s  %s\n",
-					x->items[i].sha256, x->items[i].file);
-	}
+	buf_init(&b, SIZE_MAX);
+	for (size_t i = 0; rc == 0 && i < x->n; i++)
+		rc = buf_appendf(&b, "%s  %s\n", x->items[i].sha256,
+				 x->items[i].file);
 	if (rc == 0)
-		rc = save_text(x->out, "SHA256SUMS", b.p ? b.p : "", b.n);
-	free(b.p);
+		rc = save_text(x->out, "SHA256SUMS", b.data ? b.data : "",
+			       b.len);
+	buf_release(&b);
 	return rc;
 }
 
@@ -654,8 +653,7 @@ static int save_jsonl(const char *out, const char *name, json_t *arr)
 			       strerror(errno));
 	json_array_foreach(arr, i, v)
 	{
-		if (json_dumpf(v, f, JSON_COMPACT | JSON_SORT_KEYS) < 0 ||
-		    fputc('\n', f) == EOF)
+		if (jsonl_put(f, v) < 0)
 			rc = -EIO;
 	}
 	if (fclose(f) != 0 || rc < 0)
@@ -776,6 +774,7 @@ int cmd_export(const char *config, int argc, char **argv)
 	for (size_t i = 0; i < x.n; i++) {
 		free(x.items[i].path);
 		free(x.items[i].file);
+		json_decref(x.items[i].chunks);
 	}
 	free(x.items);
 	json_decref(x.versions);

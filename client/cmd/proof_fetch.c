@@ -6,6 +6,7 @@
  */
 #include "client/cmd/proof_fetch.h"
 
+#include "client/cmd/file_hash.h"
 #include "client/cmd/progress.h"
 
 #include <errno.h>
@@ -361,42 +362,6 @@ int proof_check_statement(const struct proof *p)
 }
 
 /* Stream src through SHA-256 (and into fd when >= 0). */
-static int hash_file(const char *src, int fd, struct obj_id *got,
-		     uint64_t *size, struct progress *prog, const char *what,
-		     uint64_t total)
-{
-	unsigned char piece[64 * 1024];
-	struct hash_ctx *h = NULL;
-	ssize_t n;
-	int in, rc;
-
-	*size = 0;
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return err_set(-errno, "cannot open '%s': %s", src,
-			       strerror(errno));
-	rc = hash_new(&h);
-	while (rc == 0 && (n = read_full(in, piece, sizeof(piece))) > 0) {
-		hash_update(h, piece, (size_t)n);
-		*size += (uint64_t)n;
-		if (prog)
-			progress_transfer(prog, what, 0, 1, *size, total);
-		if (fd >= 0)
-			rc = write_full(fd, piece, (size_t)n);
-		if ((size_t)n < sizeof(piece))
-			break;
-	}
-	if (rc == 0 && n < 0)
-		rc = err_set((int)n, "cannot read '%s': %s", src,
-			     strerror((int)-n));
-	if (rc == 0)
-		hash_final(h, got);
-	if (prog)
-		progress_end(prog);
-	hash_free(h);
-	close(in);
-	return rc;
-}
 
 static int compare(const struct proof *p, const struct obj_id *got,
 		   uint64_t size)
@@ -443,7 +408,7 @@ int proof_check_content(const struct proof *p, const char *src,
 {
 	struct obj_id got;
 	uint64_t size;
-	int rc = hash_file(src, -1, &got, &size, prog, "verify",
+	int rc = file_hash(src, -1, &got, &size, prog, "verify",
 			   prog ? manifest_size(p) : 0);
 
 	return rc < 0 ? rc : compare(p, &got, size);
@@ -466,7 +431,7 @@ int proof_copy_content(const struct proof *p, const char *src, const char *dst,
 	if (rc < 0)
 		return err_set(rc, "cannot create a file in '%s': %s", dir,
 			       strerror(-rc));
-	rc = hash_file(src, tf.fd, &got, &size, prog, "proof",
+	rc = file_hash(src, tf.fd, &got, &size, prog, "proof",
 		       prog ? manifest_size(p) : 0);
 	if (rc == 0)
 		rc = compare(p, &got, size);
