@@ -416,16 +416,19 @@ int authorize(struct auth_ctx *ctx, const char *space, const char *path,
 	int rc;
 
 	ctx->read_only = 0;
-	rc = ctx->login[0] && ident_validate(space) == 0 ?
-		     index_space_termination(ctx->ix, space,
-					     &ctx->terminated_at, NULL, 0) :
-		     -ENOENT;
-	if (rc < 0 && rc != -ENOENT)
-		return rc;
-	if (rc == -ENOENT) {
-		err_clear();
+	if (!ctx->login[0] || ident_validate(space) < 0)
 		return authorize_member(ctx, space, path, right);
+	if (strcmp(ctx->term_space, space)) {
+		rc = index_space_termination(ctx->ix, space,
+					     &ctx->terminated_at, NULL, 0);
+		if (rc < 0 && rc != -ENOENT)
+			return rc;
+		err_clear();
+		ctx->term_found = rc == 0;
+		snprintf(ctx->term_space, sizeof(ctx->term_space), "%s", space);
 	}
+	if (!ctx->term_found)
+		return authorize_member(ctx, space, path, right);
 	rc = authorize_member(ctx, space, path, AUTH_READ);
 	if (rc < 0)
 		return rc;

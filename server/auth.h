@@ -58,6 +58,10 @@ struct auth_ctx {
 			   * leading there, nothing else) */
 	int read_only;	       /* the last space is terminated: read only */
 	int64_t terminated_at; /* then: when */
+	/* The termination looked up for term_space during this request
+	 * (term_found 1 or 0): asked once, not per path checked. */
+	char term_space[65];
+	int term_found;
 };
 
 /* Compute the dummy hash once; call before serving.  0 or -errno. */
