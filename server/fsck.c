@@ -900,8 +900,8 @@ static int fsck_space(struct fsck *f, const char *space)
 	}
 	rc = space_dir_path(path, sizeof(path), f->datadir, space,
 			    SPACE_LEDGER_NAME);
-	if (rc == 0 && git_repository_open_bare(&f->repo, path) < 0)
-		rc = -ENOENT;
+	if (rc == 0)
+		rc = ledger_repo_open(&f->repo, path);
 	if (rc < 0) {
 		problem(f, "cannot open the ledger");
 		goto out;

@@ -223,10 +223,19 @@ int ledger_side_commit(git_repository *repo, const char *refname,
 
 /* --- repository handles --- */
 
+int ledger_repo_open(git_repository **out, const char *repo_path)
+{
+	int rc = git_repository_open_bare(out, repo_path);
+
+	if (rc == GIT_ENOTFOUND)
+		return err_set(-ENOENT, "no ledger at '%s'", repo_path);
+	if (rc < 0)
+		return ledger_git_err(rc, "cannot open the ledger");
+	return 0;
+}
+
 int ledger_repo_get(struct ledger *lg, git_repository **out)
 {
-	int rc;
-
 	pthread_mutex_lock(&lg->pool_lock);
 	if (lg->npool > 0) {
 		*out = lg->pool[--lg->npool];
@@ -234,10 +243,7 @@ int ledger_repo_get(struct ledger *lg, git_repository **out)
 		return 0;
 	}
 	pthread_mutex_unlock(&lg->pool_lock);
-	rc = git_repository_open_bare(out, lg->path);
-	if (rc < 0)
-		return ledger_git_err(rc, "cannot open the ledger");
-	return 0;
+	return ledger_repo_open(out, lg->path);
 }
 
 void ledger_repo_put(struct ledger *lg, git_repository *repo)
@@ -425,14 +431,9 @@ int ledger_open(struct ledger **out, const char *repo_path, int create)
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = git_repository_open_bare(&lg->wrepo, repo_path);
-	if (rc == GIT_ENOTFOUND && create) {
+	rc = ledger_repo_open(&lg->wrepo, repo_path);
+	if (rc == -ENOENT && create)
 		rc = ledger_init_repo(&lg->wrepo, repo_path);
-	} else if (rc == GIT_ENOTFOUND) {
-		rc = err_set(-ENOENT, "no ledger at '%s'", repo_path);
-	} else if (rc < 0) {
-		rc = ledger_git_err(rc, "cannot open the ledger");
-	}
 	if (rc < 0)
 		goto fail;
 	rc = ledger_head_oid(lg->wrepo, &head);

@@ -73,6 +73,16 @@ struct ledger_entry {
 int ledger_open(struct ledger **out, const char *repo_path, int create);
 
 /*
+ * Open the git repository of a space's ledger at repo_path: the one place
+ * a ledger repository is opened (the ledger's writer, its pool of readers,
+ * its pack writer and fsck all come here), so that where the repository's
+ * objects and refs live is decided once.  -ENOENT (message set) if there
+ * is no repository there, a libgit2 error mapped by ledger_git_err else.
+ */
+struct git_repository;
+int ledger_repo_open(struct git_repository **out, const char *repo_path);
+
+/*
  * Remove the lock files (any *.lock under refs/, packed-refs.lock, HEAD.lock,
  * config.lock, index.lock) that a writer killed mid-commit leaves behind in
  * the repository at repo_path; git and libgit2 refuse to move a ref while

@@ -1096,9 +1096,10 @@ int ledger_pack_open(struct ledger *lg)
 
 	if (lg->prepo)
 		return 0;
-	rc = git_repository_open_bare(&lg->prepo, lg->path);
-	if (rc == 0)
-		rc = git_repository_odb(&odb, lg->prepo);
+	rc = ledger_repo_open(&lg->prepo, lg->path);
+	if (rc < 0)
+		return rc;
+	rc = git_repository_odb(&odb, lg->prepo);
 	if (rc == 0)
 		rc = git_mempack_new(&mp);
 	/* Highest priority: every write lands in memory. */
