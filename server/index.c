@@ -227,9 +227,19 @@ int index_lock_space(struct index *ix, struct index_txn *tx, const char *name)
 }
 
 const char *const index_space_tables[] = {
-	"version_chunks",     "versions",    "events",	"grants",
-	"delegations",	      "invitations", "members", "space_usage",
-	"space_terminations", "spaces",	     NULL,
+	"version_chunks",
+	"versions",
+	"events",
+	"grants",
+	"delegations",
+	"invitations",
+	"members",
+	"space_usage",
+	"space_terminations",
+	"ledger_objects",
+	"ledger_refs",
+	"spaces",
+	NULL,
 };
 
 /* --- users and sessions --- */
@@ -653,4 +663,65 @@ int index_user_freeze(struct index *ix, const char *login, int64_t at,
 int index_user_frozen(struct index *ix, const char *login)
 {
 	return ix->ops->user_frozen(ix->state, login);
+}
+
+/* --- a space's ledger in the index --- */
+
+int index_ledger_object_get(struct index *ix, const char *space,
+			    const char *oid, index_object_cb cb, void *arg)
+{
+	return ix->ops->ledger_object_get(ix->state, space, oid, cb, arg);
+}
+
+int index_ledger_object_has(struct index *ix, const char *space,
+			    const char *oid)
+{
+	return ix->ops->ledger_object_has(ix->state, space, oid);
+}
+
+int index_ledger_object_put(struct index *ix, const char *space,
+			    const char *oid, int type, const void *data,
+			    size_t len)
+{
+	return ix->ops->ledger_object_put(ix->state, space, oid, type, data,
+					  len);
+}
+
+int index_ledger_objects(struct index *ix, const char *space, index_name_cb cb,
+			 void *arg)
+{
+	return ix->ops->ledger_objects(ix->state, space, cb, arg);
+}
+
+int index_ledger_ref_get(struct index *ix, const char *space, const char *name,
+			 char *target, size_t len)
+{
+	return ix->ops->ledger_ref_get(ix->state, space, name, target, len);
+}
+
+int index_ledger_ref_set(struct index *ix, const char *space, const char *name,
+			 const char *target, enum index_ref_mode mode,
+			 const char *old)
+{
+	if (mode == INDEX_REF_MATCH && !old)
+		return err_set(-EINVAL, "a ref matched against nothing");
+	return ix->ops->ledger_ref_set(ix->state, space, name, target, mode,
+				       old);
+}
+
+int index_ledger_ref_drop(struct index *ix, const char *space, const char *name,
+			  const char *old)
+{
+	return ix->ops->ledger_ref_drop(ix->state, space, name, old);
+}
+
+int index_ledger_refs(struct index *ix, const char *space, index_name_cb cb,
+		      void *arg)
+{
+	return ix->ops->ledger_refs(ix->state, space, cb, arg);
+}
+
+int index_spaces_all(struct index *ix, index_name_cb cb, void *arg)
+{
+	return ix->ops->spaces_all(ix->state, cb, arg);
 }

@@ -28,7 +28,7 @@
 #include "common/manifest.h"
 
 #define INDEX_FILE_NAME	     "index.db"
-#define INDEX_SCHEMA_VERSION 6
+#define INDEX_SCHEMA_VERSION 7
 #define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
@@ -395,5 +395,47 @@ int index_user_frozen(struct index *ix, const char *login);
 
 /* Every row of a space (its destruction), in one transaction. */
 int index_space_drop(struct index *ix, const char *space);
+
+/*
+ * A space's ledger kept in the index (server/ledger_store.c), for several
+ * nodes serving one space (docs/architecture.md, "Ledger storage").
+ * Objects are git objects by their id (40 hex), immutable: putting one
+ * that is there already changes nothing.  Refs name a target: 40 hex, or
+ * "ref: NAME" for a symbolic ref.
+ */
+/* cb gets the object's type (git_object_t) and bytes; -ENOENT if absent. */
+typedef int (*index_object_cb)(int type, const void *data, size_t len,
+			       void *arg);
+int index_ledger_object_get(struct index *ix, const char *space,
+			    const char *oid, index_object_cb cb, void *arg);
+/* 1 if held, 0 if not. */
+int index_ledger_object_has(struct index *ix, const char *space,
+			    const char *oid);
+int index_ledger_object_put(struct index *ix, const char *space,
+			    const char *oid, int type, const void *data,
+			    size_t len);
+/* Each object's id (cb's data NULL, len 0, type 0 -- ids only). */
+typedef int (*index_name_cb)(const char *name, const char *value, void *arg);
+int index_ledger_objects(struct index *ix, const char *space, index_name_cb cb,
+			 void *arg);
+/* -ENOENT if there is no such ref; target gets at most len - 1 bytes. */
+int index_ledger_ref_get(struct index *ix, const char *space, const char *name,
+			 char *target, size_t len);
+enum index_ref_mode {
+	INDEX_REF_CREATE, /* only if absent, else -EEXIST */
+	INDEX_REF_FORCE,  /* whatever it was */
+	INDEX_REF_MATCH,  /* only if it names old now, else -ESTALE */
+};
+int index_ledger_ref_set(struct index *ix, const char *space, const char *name,
+			 const char *target, enum index_ref_mode mode,
+			 const char *old);
+/* old NULL: whatever it names; else -ESTALE unless it names old. */
+int index_ledger_ref_drop(struct index *ix, const char *space, const char *name,
+			  const char *old);
+/* Each ref (name, target), sorted by name. */
+int index_ledger_refs(struct index *ix, const char *space, index_name_cb cb,
+		      void *arg);
+/* Every space's name, sorted (the spaces table: every node's list). */
+int index_spaces_all(struct index *ix, index_name_cb cb, void *arg);
 
 #endif /* COFFRE_SERVER_INDEX_H */

@@ -29,7 +29,7 @@
 #include "server/index.h"
 #include "server/invite.h"
 
-#define INDEX_OPS_VERSION 4
+#define INDEX_OPS_VERSION 5
 
 struct index_ops {
 	int version; /* INDEX_OPS_VERSION it was built for */
@@ -179,6 +179,24 @@ struct index_ops {
 	int (*user_freeze)(void *s, const char *login, int64_t at,
 			   const char *mandate, const char *notary);
 	int (*user_frozen)(void *s, const char *login);
+	/* a space's ledger in the index (version 5) */
+	int (*ledger_object_get)(void *s, const char *space, const char *oid,
+				 index_object_cb cb, void *arg);
+	int (*ledger_object_has)(void *s, const char *space, const char *oid);
+	int (*ledger_object_put)(void *s, const char *space, const char *oid,
+				 int type, const void *data, size_t len);
+	int (*ledger_objects)(void *s, const char *space, index_name_cb cb,
+			      void *arg);
+	int (*ledger_ref_get)(void *s, const char *space, const char *name,
+			      char *target, size_t len);
+	int (*ledger_ref_set)(void *s, const char *space, const char *name,
+			      const char *target, enum index_ref_mode mode,
+			      const char *old);
+	int (*ledger_ref_drop)(void *s, const char *space, const char *name,
+			       const char *old);
+	int (*ledger_refs)(void *s, const char *space, index_name_cb cb,
+			   void *arg);
+	int (*spaces_all)(void *s, index_name_cb cb, void *arg);
 };
 
 extern const struct index_ops index_sqlite_ops; /* index_sqlite.c */

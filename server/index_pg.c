@@ -23,7 +23,7 @@
 #include "server/index_i.h"
 
 /* The first key of every advisory lock coffred takes is 1129270854. */
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 
 /*
  * Schema version 1, the SQLite schema version 4 in PostgreSQL's types.
@@ -113,6 +113,12 @@ static const char *const pg_migrate[] = {
 	" ON DELETE CASCADE, at BIGINT NOT NULL, mandate TEXT NOT NULL,"
 	" notary TEXT NOT NULL);"
 	"UPDATE coffre_schema SET version = 3;",
+	/* 3 -> 4 (SQLite 6 -> 7): a space's ledger kept in the index. */
+	"CREATE TABLE ledger_objects(space TEXT NOT NULL, oid TEXT NOT NULL,"
+	" type INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY(space, oid));"
+	"CREATE TABLE ledger_refs(space TEXT NOT NULL, name TEXT NOT NULL,"
+	" target TEXT NOT NULL, PRIMARY KEY(space, name));"
+	"UPDATE coffre_schema SET version = 4;",
 };
 
 struct pg_conn {
@@ -1781,6 +1787,217 @@ static int pg_space_drop(void *s, const char *space)
 	return rc;
 }
 
+/* --- a space's ledger in the index --- */
+
+/*
+ * Objects travel as hex text (encode/decode in the statement): every
+ * parameter here is text, and ledger objects are small (trees, manifests,
+ * commits), so the doubling costs little.
+ */
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int unhex(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EIO;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+struct pg_object_out {
+	index_object_cb cb;
+	void *arg;
+};
+
+static int row_object(PGresult *res, int i, void *arg)
+{
+	struct pg_object_out *o = arg;
+	const char *hex = val(res, i, 1);
+	size_t n = hex ? strlen(hex) : 0;
+	uint8_t *data = malloc(n / 2 + 1);
+	int rc;
+
+	if (!data)
+		return -ENOMEM;
+	rc = n % 2 || unhex(hex, n, data) < 0 ?
+		     err_set(-EIO, "index: a ledger object is not hex") :
+		     o->cb((int)ival(res, i, 0), data, n / 2, o->arg);
+	free(data);
+	return rc;
+}
+
+static int pg_ledger_object_get(void *s, const char *space, const char *oid,
+				index_object_cb cb, void *arg)
+{
+	const char *p[] = { space, oid };
+	struct pg_object_out o = { cb, arg };
+	int rc = pg_one(
+		s, "read a ledger object",
+		"SELECT type, encode(data, 'hex') FROM ledger_objects WHERE space = $1 AND oid = $2",
+		2, p, row_object, &o);
+
+	return rc == PG_NO_ROW ? err_set(-ENOENT, "no ledger object %s", oid) :
+				 rc;
+}
+
+static int pg_ledger_object_has(void *s, const char *space, const char *oid)
+{
+	const char *p[] = { space, oid };
+	int rc = pg_one(
+		s, "look up a ledger object",
+		"SELECT 1 FROM ledger_objects WHERE space = $1 AND oid = $2", 2,
+		p, row_none, NULL);
+
+	return rc == PG_NO_ROW ? 0 : rc < 0 ? rc : 1;
+}
+
+static int pg_ledger_object_put(void *s, const char *space, const char *oid,
+				int type, const void *data, size_t len)
+{
+	const uint8_t *b = data;
+	struct num t = num(type);
+	char *hex = malloc(2 * len + 1);
+	int rc;
+
+	if (!hex)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", b[i]);
+	hex[2 * len] = '\0';
+	{
+		const char *p[] = { space, oid, t.s, hex };
+
+		rc = run_n(
+			s, "write a ledger object",
+			"INSERT INTO ledger_objects(space, oid, type, data) VALUES($1, $2, $3, decode($4, 'hex')) ON CONFLICT(space, oid) DO NOTHING",
+			4, p, NULL);
+	}
+	free(hex);
+	return rc;
+}
+
+struct pg_names {
+	index_name_cb cb;
+	void *arg;
+};
+
+static int row_name(PGresult *res, int i, void *arg)
+{
+	struct pg_names *n = arg;
+
+	return n->cb(val(res, i, 0), PQnfields(res) > 1 ? val(res, i, 1) : NULL,
+		     n->arg);
+}
+
+static int pg_ledger_objects(void *s, const char *space, index_name_cb cb,
+			     void *arg)
+{
+	const char *p[] = { space };
+	struct pg_names n = { cb, arg };
+
+	return pg_each(
+		s, "list ledger objects",
+		"SELECT oid FROM ledger_objects WHERE space = $1 ORDER BY oid",
+		1, p, row_name, &n);
+}
+
+static int pg_ledger_ref_get(void *s, const char *space, const char *name,
+			     char *target, size_t len)
+{
+	const char *p[] = { space, name };
+	struct index_text_out t = { target, len, "read a ledger ref" };
+	int rc = pg_one(
+		s, "read a ledger ref",
+		"SELECT target FROM ledger_refs WHERE space = $1 AND name = $2",
+		2, p, row_text, &t);
+
+	return rc == PG_NO_ROW ? err_set(-ENOENT, "no ledger ref %s", name) :
+				 rc;
+}
+
+static int pg_ledger_ref_set(void *s, const char *space, const char *name,
+			     const char *target, enum index_ref_mode mode,
+			     const char *old)
+{
+	const char *p[] = { space, name, target, old };
+	int n = 0, rc;
+
+	switch (mode) {
+	case INDEX_REF_CREATE:
+		rc = run_n(
+			s, "create a ledger ref",
+			"INSERT INTO ledger_refs(space, name, target) VALUES($1, $2, $3)",
+			3, p, NULL);
+		return rc == -EEXIST ?
+			       err_set(-EEXIST, "ledger ref %s exists", name) :
+			       rc;
+	case INDEX_REF_FORCE:
+		return run_n(
+			s, "write a ledger ref",
+			"INSERT INTO ledger_refs(space, name, target) VALUES($1, $2, $3) ON CONFLICT(space, name) DO UPDATE SET target = excluded.target",
+			3, p, NULL);
+	case INDEX_REF_MATCH:
+		break;
+	}
+	rc = run_n(
+		s, "move a ledger ref",
+		"UPDATE ledger_refs SET target = $3 WHERE space = $1 AND name = $2 AND target = $4",
+		4, p, &n);
+	if (rc == 0 && n == 0)
+		rc = err_set(-ESTALE, "ledger ref %s moved meanwhile", name);
+	return rc;
+}
+
+static int pg_ledger_ref_drop(void *s, const char *space, const char *name,
+			      const char *old)
+{
+	const char *p[] = { space, name, old };
+	int n = 0;
+	int rc = run_n(
+		s, "remove a ledger ref",
+		"DELETE FROM ledger_refs WHERE space = $1 AND name = $2 AND ($3::text IS NULL OR target = $3)",
+		3, p, &n);
+
+	if (rc == 0 && n == 0)
+		rc = old ? err_set(-ESTALE, "ledger ref %s moved meanwhile",
+				   name) :
+			   err_set(-ENOENT, "no ledger ref %s", name);
+	return rc;
+}
+
+static int pg_ledger_refs(void *s, const char *space, index_name_cb cb,
+			  void *arg)
+{
+	const char *p[] = { space };
+	struct pg_names n = { cb, arg };
+
+	return pg_each(
+		s, "list ledger refs",
+		"SELECT name, target FROM ledger_refs WHERE space = $1 ORDER BY name COLLATE \"C\"",
+		1, p, row_name, &n);
+}
+
+static int pg_spaces_all(void *s, index_name_cb cb, void *arg)
+{
+	struct pg_names n = { cb, arg };
+
+	return pg_each(
+		s, "list spaces",
+		"SELECT name, kind FROM spaces ORDER BY name COLLATE \"C\"", 0,
+		NULL, row_name, &n);
+}
+
 const struct index_ops index_pg_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "postgresql",
@@ -1859,4 +2076,13 @@ const struct index_ops index_pg_ops = {
 	.space_drop = pg_space_drop,
 	.user_freeze = pg_user_freeze,
 	.user_frozen = pg_user_frozen,
+	.ledger_object_get = pg_ledger_object_get,
+	.ledger_object_has = pg_ledger_object_has,
+	.ledger_object_put = pg_ledger_object_put,
+	.ledger_objects = pg_ledger_objects,
+	.ledger_ref_get = pg_ledger_ref_get,
+	.ledger_ref_set = pg_ledger_ref_set,
+	.ledger_ref_drop = pg_ledger_ref_drop,
+	.ledger_refs = pg_ledger_refs,
+	.spaces_all = pg_spaces_all,
 };

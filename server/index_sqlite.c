@@ -264,6 +264,23 @@ static const char *const migrate_sql[] = {
 	"  mandate TEXT NOT NULL,\n"
 	"  notary TEXT NOT NULL);\n"
 	"PRAGMA user_version = 6;\n",
+	/*
+	 * 6 -> 7: a space's ledger kept in the index rather than in a git
+	 * repository on the node's disk (ledger = index in coffred.conf):
+	 * its git objects by id and its refs (server/ledger_store.c).
+	 */
+	"CREATE TABLE ledger_objects(\n"
+	"  space TEXT NOT NULL,\n"
+	"  oid TEXT NOT NULL,\n"
+	"  type INTEGER NOT NULL,\n"
+	"  data BLOB NOT NULL,\n"
+	"  PRIMARY KEY(space, oid)) WITHOUT ROWID;\n"
+	"CREATE TABLE ledger_refs(\n"
+	"  space TEXT NOT NULL,\n"
+	"  name TEXT NOT NULL,\n"
+	"  target TEXT NOT NULL,\n"
+	"  PRIMARY KEY(space, name)) WITHOUT ROWID;\n"
+	"PRAGMA user_version = 7;\n",
 };
 
 /*
@@ -541,12 +558,13 @@ struct sq_sql {
 
 /* The parameters ?1, ?2, ... in order, ended by SQ_END.  Text NULL binds
  * NULL, SKIP leaves a parameter unbound (NULL) or absent. */
-enum sq_kind { SQ_END, SQ_TEXT, SQ_INT, SQ_HASH, SQ_SKIP };
+enum sq_kind { SQ_END, SQ_TEXT, SQ_INT, SQ_HASH, SQ_BLOB, SQ_SKIP };
 struct sq_arg {
 	enum sq_kind kind;
 	const char *t;
 	sqlite3_int64 i;
 	const uint8_t *h;
+	size_t n; /* SQ_BLOB: bytes at h */
 };
 #define TXT(s)                            \
 	{                                 \
@@ -559,6 +577,10 @@ struct sq_arg {
 #define HASH(p)                           \
 	{                                 \
 		.kind = SQ_HASH, .h = (p) \
+	}
+#define BLOB(p, len)                                                   \
+	{                                                              \
+		.kind = SQ_BLOB, .h = (const uint8_t *)(p), .n = (len) \
 	}
 #define SKIP                    \
 	{                       \
@@ -589,6 +611,11 @@ static void bind_arg(sqlite3_stmt *st, int i, const struct sq_arg *a)
 		break;
 	case SQ_INT:
 		sqlite3_bind_int64(st, i, a->i);
+		break;
+	case SQ_BLOB:
+		/* zero bytes are a blob too, never NULL (an empty git blob) */
+		sqlite3_bind_blob64(st, i, a->n ? (const void *)a->h : "", a->n,
+				    SQLITE_TRANSIENT);
 		break;
 	case SQ_HASH:
 		if (a->h)
@@ -2028,6 +2055,167 @@ static int sq_space_drop(void *state, const char *space)
 	return rc == SQ_NO_ROW ? 0 : rc;
 }
 
+/* --- a space's ledger in the index --- */
+
+struct sq_object_out {
+	index_object_cb cb;
+	void *arg;
+};
+
+static int row_object(sqlite3_stmt *st, void *arg)
+{
+	struct sq_object_out *o = arg;
+	const void *data = sqlite3_column_blob(st, 1);
+
+	/* an empty blob reads as NULL: callbacks get a pointer always */
+	return o->cb(sqlite3_column_int(st, 0), data ? data : "",
+		     (size_t)sqlite3_column_bytes(st, 1), o->arg);
+}
+
+static int sq_ledger_object_get(void *state, const char *space, const char *oid,
+				index_object_cb cb, void *arg)
+{
+	struct sq_object_out o = { cb, arg };
+	int rc = sq_one(
+		state,
+		ONCE("SELECT type, data FROM ledger_objects WHERE space = ?1 AND oid = ?2"),
+		ARGS(TXT(space), TXT(oid)), "read a ledger object", row_object,
+		&o);
+
+	return rc == SQ_NO_ROW ? err_set(-ENOENT, "no ledger object %s", oid) :
+				 rc;
+}
+
+static int sq_ledger_object_has(void *state, const char *space, const char *oid)
+{
+	int rc = sq_one(
+		state,
+		ONCE("SELECT 1 FROM ledger_objects WHERE space = ?1 AND oid = ?2"),
+		ARGS(TXT(space), TXT(oid)), "look up a ledger object", row_none,
+		NULL);
+
+	return rc == SQ_NO_ROW ? 0 : rc < 0 ? rc : 1;
+}
+
+static int sq_ledger_object_put(void *state, const char *space, const char *oid,
+				int type, const void *data, size_t len)
+{
+	return sq_exec(
+		state,
+		ONCE("INSERT INTO ledger_objects(space, oid, type, data) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(space, oid) DO NOTHING"),
+		ARGS(TXT(space), TXT(oid), INT(type), BLOB(data, len)),
+		"write a ledger object", NULL);
+}
+
+struct sq_names {
+	index_name_cb cb;
+	void *arg;
+};
+
+static int row_name(sqlite3_stmt *st, void *arg)
+{
+	struct sq_names *n = arg;
+
+	return n->cb(col(st, 0),
+		     sqlite3_column_count(st) > 1 ? col(st, 1) : NULL, n->arg);
+}
+
+static int sq_ledger_objects(void *state, const char *space, index_name_cb cb,
+			     void *arg)
+{
+	struct sq_names n = { cb, arg };
+
+	return sq_each(
+		state,
+		ONCE("SELECT oid FROM ledger_objects WHERE space = ?1 ORDER BY oid"),
+		ARGS(TXT(space)), "list ledger objects", row_name, &n);
+}
+
+static int sq_ledger_ref_get(void *state, const char *space, const char *name,
+			     char *target, size_t len)
+{
+	struct index_text_out t = { target, len, "read a ledger ref" };
+	int rc = sq_one(
+		state,
+		ONCE("SELECT target FROM ledger_refs WHERE space = ?1 AND name = ?2"),
+		ARGS(TXT(space), TXT(name)), "read a ledger ref", row_text, &t);
+
+	return rc == SQ_NO_ROW ? err_set(-ENOENT, "no ledger ref %s", name) :
+				 rc;
+}
+
+static int sq_ledger_ref_set(void *state, const char *space, const char *name,
+			     const char *target, enum index_ref_mode mode,
+			     const char *old)
+{
+	int changes = 0, rc;
+
+	switch (mode) {
+	case INDEX_REF_CREATE:
+		rc = sq_exec(
+			state,
+			ONCE("INSERT INTO ledger_refs(space, name, target) VALUES(?1, ?2, ?3)"),
+			ARGS(TXT(space), TXT(name), TXT(target)),
+			"create a ledger ref", NULL);
+		return rc == -EEXIST ?
+			       err_set(-EEXIST, "ledger ref %s exists", name) :
+			       rc;
+	case INDEX_REF_FORCE:
+		return sq_exec(
+			state,
+			ONCE("INSERT INTO ledger_refs(space, name, target) VALUES(?1, ?2, ?3) ON CONFLICT(space, name) DO UPDATE SET target = excluded.target"),
+			ARGS(TXT(space), TXT(name), TXT(target)),
+			"write a ledger ref", NULL);
+	case INDEX_REF_MATCH:
+		break;
+	}
+	rc = sq_exec(
+		state,
+		ONCE("UPDATE ledger_refs SET target = ?3 WHERE space = ?1 AND name = ?2 AND target = ?4"),
+		ARGS(TXT(space), TXT(name), TXT(target), TXT(old)),
+		"move a ledger ref", &changes);
+	if (rc == 0 && changes == 0)
+		rc = err_set(-ESTALE, "ledger ref %s moved meanwhile", name);
+	return rc;
+}
+
+static int sq_ledger_ref_drop(void *state, const char *space, const char *name,
+			      const char *old)
+{
+	int changes = 0;
+	int rc = sq_exec(
+		state,
+		ONCE("DELETE FROM ledger_refs WHERE space = ?1 AND name = ?2 AND (?3 IS NULL OR target = ?3)"),
+		ARGS(TXT(space), TXT(name), TXT(old)), "remove a ledger ref",
+		&changes);
+
+	if (rc == 0 && changes == 0)
+		rc = old ? err_set(-ESTALE, "ledger ref %s moved meanwhile",
+				   name) :
+			   err_set(-ENOENT, "no ledger ref %s", name);
+	return rc;
+}
+
+static int sq_ledger_refs(void *state, const char *space, index_name_cb cb,
+			  void *arg)
+{
+	struct sq_names n = { cb, arg };
+
+	return sq_each(
+		state,
+		ONCE("SELECT name, target FROM ledger_refs WHERE space = ?1 ORDER BY name"),
+		ARGS(TXT(space)), "list ledger refs", row_name, &n);
+}
+
+static int sq_spaces_all(void *state, index_name_cb cb, void *arg)
+{
+	struct sq_names n = { cb, arg };
+
+	return sq_each(state,
+		       ONCE("SELECT name, kind FROM spaces ORDER BY name"),
+		       NULL, "list spaces", row_name, &n);
+}
+
 const struct index_ops index_sqlite_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "sqlite",
@@ -2106,4 +2294,13 @@ const struct index_ops index_sqlite_ops = {
 	.space_drop = sq_space_drop,
 	.user_freeze = sq_user_freeze,
 	.user_frozen = sq_user_frozen,
+	.ledger_object_get = sq_ledger_object_get,
+	.ledger_object_has = sq_ledger_object_has,
+	.ledger_object_put = sq_ledger_object_put,
+	.ledger_objects = sq_ledger_objects,
+	.ledger_ref_get = sq_ledger_ref_get,
+	.ledger_ref_set = sq_ledger_ref_set,
+	.ledger_ref_drop = sq_ledger_ref_drop,
+	.ledger_refs = sq_ledger_refs,
+	.spaces_all = sq_spaces_all,
 };

@@ -234,6 +234,121 @@ static void check_codes(const char *name, struct index *ix)
 	   "%s: taken once, not expired", name);
 }
 
+/* "NAME=VALUE;" per row listed */
+static int collect_names(const char *name, const char *value, void *arg)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 512 - strlen(out), "%s=%s;", name,
+		 value ? value : "");
+	return 0;
+}
+
+struct object_seen {
+	int type;
+	char data[64];
+	size_t len;
+};
+
+static int copy_object(int type, const void *data, size_t len, void *arg)
+{
+	struct object_seen *o = arg;
+
+	o->type = type;
+	o->len = len;
+	if (len < sizeof(o->data))
+		memcpy(o->data, data, len);
+	return 0;
+}
+
+/*
+ * A space's ledger in the index: objects put twice stay one, bytes with
+ * NULs come back whole, a ref moves only from what it names (the
+ * compare-and-swap two nodes rely on), a rolled-back move leaves it, and
+ * a space's destruction takes its rows.
+ */
+static void check_ledger_rows(const char *name, struct index *ix)
+{
+	static const char bin[] = { 't', 'r', 0, 'e', '\n', (char)0xff };
+	const char *a = "1111111111111111111111111111111111111111";
+	const char *b = "2222222222222222222222222222222222222222";
+	const char *c = "3333333333333333333333333333333333333333";
+	struct object_seen o = { 0 };
+	struct index_txn *tx;
+	char list[512] = "", target[64];
+
+	ok(index_ledger_object_put(ix, "s1", a, 2, bin, sizeof(bin)) == 0 &&
+		   index_ledger_object_put(ix, "s1", a, 2, bin, sizeof(bin)) ==
+			   0 &&
+		   index_ledger_object_put(ix, "s1", b, 3, "", 0) == 0,
+	   "%s: ledger objects are put, one of them twice", name);
+	ok(index_ledger_object_get(ix, "s1", a, copy_object, &o) == 0 &&
+		   o.type == 2 && o.len == sizeof(bin) &&
+		   !memcmp(o.data, bin, sizeof(bin)),
+	   "%s: an object's bytes come back whole, NULs and all", name);
+	ok(index_ledger_object_get(ix, "s1", b, copy_object, &o) == 0 &&
+		   o.type == 3 && o.len == 0,
+	   "%s: an empty object is an object", name);
+	is_int(index_ledger_object_get(ix, "s2", a, copy_object, &o), -ENOENT,
+	       "%s: another space does not hold it", name);
+	ok(index_ledger_object_has(ix, "s1", a) == 1 &&
+		   index_ledger_object_has(ix, "s1", c) == 0,
+	   "%s: has tells held from absent", name);
+	index_ledger_objects(ix, "s1", collect_names, list);
+	is_str(list,
+	       "1111111111111111111111111111111111111111=;"
+	       "2222222222222222222222222222222222222222=;",
+	       "%s: the objects listed once each, sorted", name);
+
+	ok(index_ledger_ref_set(ix, "s1", "refs/heads/main", a,
+				INDEX_REF_CREATE, NULL) == 0,
+	   "%s: a ref is created", name);
+	is_int(index_ledger_ref_set(ix, "s1", "refs/heads/main", b,
+				    INDEX_REF_CREATE, NULL),
+	       -EEXIST, "%s: created twice is refused", name);
+	is_int(index_ledger_ref_set(ix, "s1", "refs/heads/main", c,
+				    INDEX_REF_MATCH, b),
+	       -ESTALE, "%s: a move from what it does not name is refused",
+	       name);
+	ok(index_ledger_ref_set(ix, "s1", "refs/heads/main", b, INDEX_REF_MATCH,
+				a) == 0 &&
+		   index_ledger_ref_get(ix, "s1", "refs/heads/main", target,
+					sizeof(target)) == 0 &&
+		   !strcmp(target, b),
+	   "%s: a move from what it names is done", name);
+	ok(index_begin(ix, &tx) == 0 &&
+		   index_ledger_ref_set(ix, "s1", "refs/heads/main", c,
+					INDEX_REF_MATCH, b) == 0,
+	   "%s: a move inside a transaction", name);
+	index_rollback(ix, tx);
+	ok(index_ledger_ref_get(ix, "s1", "refs/heads/main", target,
+				sizeof(target)) == 0 &&
+		   !strcmp(target, b),
+	   "%s: rolled back, the ref names what it did", name);
+	ok(index_ledger_ref_set(ix, "s1", "HEAD", "ref: refs/heads/main",
+				INDEX_REF_FORCE, NULL) == 0 &&
+		   index_ledger_ref_set(ix, "s1", "HEAD",
+					"ref: refs/heads/main", INDEX_REF_FORCE,
+					NULL) == 0,
+	   "%s: a forced write, twice", name);
+	list[0] = '\0';
+	index_ledger_refs(ix, "s1", collect_names, list);
+	is_str(list,
+	       "HEAD=ref: refs/heads/main;"
+	       "refs/heads/main=2222222222222222222222222222222222222222;",
+	       "%s: the refs listed with their targets", name);
+	is_int(index_ledger_ref_drop(ix, "s1", "refs/heads/main", a), -ESTALE,
+	       "%s: a drop from what it does not name is refused", name);
+	ok(index_ledger_ref_drop(ix, "s1", "HEAD", NULL) == 0, "%s: a drop",
+	   name);
+	is_int(index_ledger_ref_get(ix, "s1", "HEAD", target, sizeof(target)),
+	       -ENOENT, "%s: a dropped ref is gone", name);
+	list[0] = '\0';
+	index_spaces_all(ix, collect_names, list);
+	ok(strstr(list, "s1=company;") != NULL, "%s: every space listed (%s)",
+	   name, list);
+}
+
 static void check_backend(const char *name, const char *where)
 {
 	struct worker w[THREADS];
@@ -310,6 +425,7 @@ static void check_backend(const char *name, const char *where)
 	check_versions(name, ix);
 	check_usage(name, ix);
 	check_codes(name, ix);
+	check_ledger_rows(name, ix);
 
 	/* Invitations and their cap. */
 	ok(invite_put(ix, "s1", "carol", "intervenant", "alice", 5) == 0 &&
@@ -363,7 +479,7 @@ static void check_sqlite_migration(const char *path)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(
 			db,
-			"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; PRAGMA user_version = 4;",
+			"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; DROP TABLE ledger_objects; DROP TABLE ledger_refs; PRAGMA user_version = 4;",
 			NULL, NULL, NULL);
 	sqlite3_close(db);
 	ok(rc == SQLITE_OK, "sqlite: the index taken back to version 4");
@@ -382,7 +498,7 @@ static void check_pg_migration(const char *url)
 	PGconn *db = PQconnectdb(url);
 	PGresult *res = PQexec(
 		db,
-		"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; UPDATE coffre_schema SET version = 1");
+		"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; DROP TABLE ledger_objects; DROP TABLE ledger_refs; UPDATE coffre_schema SET version = 1");
 	int done = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	PQclear(res);
