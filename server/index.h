@@ -414,7 +414,7 @@ int index_ledger_object_has(struct index *ix, const char *space,
 int index_ledger_object_put(struct index *ix, const char *space,
 			    const char *oid, int type, const void *data,
 			    size_t len);
-/* Each object's id (cb's data NULL, len 0, type 0 -- ids only). */
+/* cb gets each object's id, sorted (value NULL: ids only). */
 typedef int (*index_name_cb)(const char *name, const char *value, void *arg);
 int index_ledger_objects(struct index *ix, const char *space, index_name_cb cb,
 			 void *arg);
