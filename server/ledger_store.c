@@ -582,25 +582,25 @@ int ledger_store_repo_open(git_repository **out, struct index *ix,
 		goto fail;
 	/* Each step hands its backend to libgit2, which frees it from then on. */
 	if (git_odb_new(&odb) < 0 || git_odb_add_backend(odb, ob, 1) < 0)
-		goto git_fail;
+		goto libgit2_fail;
 	ob = NULL;
 	if (git_repository_set_odb(repo, odb) < 0 ||
 	    git_refdb_new(&refdb, repo) < 0 ||
 	    git_refdb_set_backend(refdb, rb) < 0)
-		goto git_fail;
+		goto libgit2_fail;
 	rb = NULL;
 	/* No configuration is read from anywhere: an empty one, in memory. */
 	if (git_repository_set_refdb(repo, refdb) < 0 ||
 	    git_config_new(&cfg) < 0 ||
 	    git_repository_set_config(repo, cfg) < 0 ||
 	    git_repository_set_bare(repo) < 0)
-		goto git_fail;
+		goto libgit2_fail;
 	git_config_free(cfg);
 	git_refdb_free(refdb);
 	git_odb_free(odb);
 	*out = repo;
 	return 0;
-git_fail:
+libgit2_fail:
 	rc = repo_fail(-EIO, "cannot make a ledger repository");
 fail:
 	if (ob)
