@@ -109,15 +109,16 @@ void hash_free(struct hash_ctx *h)
 	free(h);
 }
 
-void obj_id_to_hex(const struct obj_id *id, char *out)
+void hex_encode(const void *p, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
+	const uint8_t *b = p;
 
-	for (size_t i = 0; i < OBJ_ID_LEN; i++) {
-		out[2 * i] = digits[id->b[i] >> 4];
-		out[2 * i + 1] = digits[id->b[i] & 0xf];
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 0xf];
 	}
-	out[OBJ_ID_HEX_LEN] = '\0';
+	out[2 * n] = '\0';
 }
 
 static int hex_val(char c)
@@ -129,21 +130,32 @@ static int hex_val(char c)
 	return -1;
 }
 
+int hex_decode(uint8_t *out, const char *hex, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void obj_id_to_hex(const struct obj_id *id, char *out)
+{
+	hex_encode(id->b, OBJ_ID_LEN, out);
+}
+
 int obj_id_from_hex(struct obj_id *id, const char *hex)
 {
 	struct obj_id tmp;
 
 	if (!hex || strnlen(hex, OBJ_ID_HEX_LEN + 1) != OBJ_ID_HEX_LEN)
 		return err_set(-EINVAL, "an object id is 64 hex digits");
-	for (size_t i = 0; i < OBJ_ID_LEN; i++) {
-		int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return err_set(
-				-EINVAL,
-				"an object id is 64 lowercase hex digits");
-		tmp.b[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (hex_decode(tmp.b, hex, OBJ_ID_LEN) < 0)
+		return err_set(-EINVAL,
+			       "an object id is 64 lowercase hex digits");
 	*id = tmp;
 	return 0;
 }

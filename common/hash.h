@@ -24,6 +24,11 @@ void hash_final(struct hash_ctx *h,
 void hash_reset(struct hash_ctx *h);
 void hash_free(struct hash_ctx *h);
 
+/* The n bytes at p as 2n lowercase hex digits and a NUL (out: 2n + 1). */
+void hex_encode(const void *p, size_t n, char *out);
+/* n bytes from the 2n hex digits at hex; -EINVAL (no message) when one
+ * is not a lowercase hex digit. */
+int hex_decode(uint8_t *out, const char *hex, size_t n);
 /* out must hold OBJ_ID_HEX_LEN + 1 bytes; lowercase hex. */
 void obj_id_to_hex(const struct obj_id *id, char *out);
 /* Exactly 64 lowercase hex digits, else -EINVAL. */

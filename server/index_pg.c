@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "common/err.h"
+#include "common/hash.h"
 #include "server/index_i.h"
 
 /* The first key of every advisory lock coffred takes is 1129270854. */
@@ -398,8 +399,7 @@ static int bval(PGresult *res, int row, int col)
 
 static void hex_of(const uint8_t *h, char out[2 * INDEX_TOKEN_HASH_LEN + 1])
 {
-	for (int i = 0; i < INDEX_TOKEN_HASH_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
+	hex_encode(h, INDEX_TOKEN_HASH_LEN, out);
 }
 
 /* --- rows --- */
@@ -1794,27 +1794,6 @@ static int pg_space_drop(void *s, const char *space)
  * parameter here is text, and ledger objects are small (trees, manifests,
  * commits), so the doubling costs little.
  */
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int unhex(const char *s, size_t n, uint8_t *out)
-{
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EIO;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 struct pg_object_out {
 	index_object_cb cb;
 	void *arg;
@@ -1830,7 +1809,7 @@ static int row_object(PGresult *res, int i, void *arg)
 
 	if (!data)
 		return -ENOMEM;
-	rc = n % 2 || unhex(hex, n, data) < 0 ?
+	rc = n % 2 || hex_decode(data, hex, n / 2) < 0 ?
 		     err_set(-EIO, "index: a ledger object is not hex") :
 		     o->cb((int)ival(res, i, 0), data, n / 2, o->arg);
 	free(data);
@@ -1865,16 +1844,13 @@ static int pg_ledger_object_has(void *s, const char *space, const char *oid)
 static int pg_ledger_object_put(void *s, const char *space, const char *oid,
 				int type, const void *data, size_t len)
 {
-	const uint8_t *b = data;
 	struct num t = num(type);
 	char *hex = malloc(2 * len + 1);
 	int rc;
 
 	if (!hex)
 		return -ENOMEM;
-	for (size_t i = 0; i < len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", b[i]);
-	hex[2 * len] = '\0';
+	hex_encode(data, len, hex);
 	{
 		const char *p[] = { space, oid, t.s, hex };
 

@@ -31,6 +31,7 @@
 #include <git2/sys/repository.h>
 
 #include "common/err.h"
+#include "common/namev.h"
 #include "server/index.h"
 
 #define SYMREF_PREFIX "ref: "
@@ -265,51 +266,41 @@ static int refdb_lookup(git_reference **out, git_refdb_backend *backend,
 	return 0;
 }
 
-/* Every ref matching the glob, read at once: a listing is a snapshot. */
+/*
+ * Every ref matching the glob, read at once: a listing is a snapshot.
+ * Names and targets both fit a namev: the ledger's refs are a handful of
+ * short names (refs/heads/main, refs/notes/timestamps, refs/coffre/...)
+ * naming 40-hex ids or "ref: NAME"; a longer one is refused, never cut.
+ */
 struct ref_iter {
 	git_reference_iterator parent; /* first */
-	char **names, **targets;
-	size_t n, at, cap;
+	struct namev names, targets;   /* targets.n: the refs held */
+	size_t at;
 	const char *glob;
 };
 
 static int iter_collect(const char *name, const char *target, void *arg)
 {
 	struct ref_iter *it = arg;
+	int rc;
 
 	if (it->glob && fnmatch(it->glob, name, 0) != 0)
 		return 0;
-	if (it->n == it->cap) {
-		size_t cap = it->cap ? 2 * it->cap : 16;
-		char **n = realloc(it->names, cap * sizeof(*n));
-		char **t = n ? realloc(it->targets, cap * sizeof(*t)) : NULL;
-
-		if (n)
-			it->names = n;
-		if (!t)
-			return -ENOMEM;
-		it->targets = t;
-		it->cap = cap;
-	}
-	it->names[it->n] = strdup(name);
-	it->targets[it->n] = strdup(target ? target : "");
-	if (!it->names[it->n] || !it->targets[it->n]) {
-		free(it->names[it->n]);
-		free(it->targets[it->n]);
-		return -ENOMEM;
-	}
-	it->n++;
-	return 0;
+	if (!target || strlen(name) >= NAMEV_LEN || strlen(target) >= NAMEV_LEN)
+		return err_set(-ENAMETOOLONG, "ledger ref '%.64s' too long",
+			       name);
+	rc = namev_push(&it->names, name);
+	return rc < 0 ? rc : namev_push(&it->targets, target);
 }
 
 static int iter_next(git_reference **ref, git_reference_iterator *iter)
 {
 	struct ref_iter *it = (struct ref_iter *)iter;
 
-	while (it->at < it->n) {
+	while (it->at < it->targets.n) {
 		size_t i = it->at++;
 
-		*ref = ref_from(it->names[i], it->targets[i]);
+		*ref = ref_from(it->names.v[i], it->targets.v[i]);
 		if (*ref)
 			return 0;
 	}
@@ -320,9 +311,9 @@ static int iter_next_name(const char **name, git_reference_iterator *iter)
 {
 	struct ref_iter *it = (struct ref_iter *)iter;
 
-	if (it->at >= it->n)
+	if (it->at >= it->targets.n)
 		return GIT_ITEROVER;
-	*name = it->names[it->at++];
+	*name = it->names.v[it->at++];
 	return 0;
 }
 
@@ -330,12 +321,8 @@ static void iter_free(git_reference_iterator *iter)
 {
 	struct ref_iter *it = (struct ref_iter *)iter;
 
-	for (size_t i = 0; i < it->n; i++) {
-		free(it->names[i]);
-		free(it->targets[i]);
-	}
-	free(it->names);
-	free(it->targets);
+	namev_release(&it->names);
+	namev_release(&it->targets);
 	free(it);
 }
 
