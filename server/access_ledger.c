@@ -94,28 +94,32 @@ int access_ledger_write(struct ledger *lg, const char *space, const char *by,
 	git_tree_update upd = { .action = GIT_TREE_UPDATE_UPSERT,
 				.filemode = GIT_FILEMODE_BLOB,
 				.path = ACCESS_FILE_NAME };
+	struct ledger_write w;
 	int rc;
 
-	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_write_begin(lg, &w);
+	if (rc < 0)
+		return rc;
 	rc = git_blob_create_from_buffer(&upd.id, lg->wrepo, text,
 					 strlen(text));
 	if (rc < 0)
 		rc = ledger_git_err(rc, "cannot write the access blob");
 	else
 		rc = commit_update(lg, space, by, NULL, &upd, 1, msg);
-	pthread_mutex_unlock(&lg->apply_lock);
-	return rc;
+	return ledger_write_end(lg, &w, rc);
 }
 
 int access_ledger_note(struct ledger *lg, const char *space, const char *by,
 		       const char *msg)
 {
+	struct ledger_write w;
 	int rc;
 
-	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_write_begin(lg, &w);
+	if (rc < 0)
+		return rc;
 	rc = commit_update(lg, space, by, NULL, NULL, 0, msg);
-	pthread_mutex_unlock(&lg->apply_lock);
-	return rc;
+	return ledger_write_end(lg, &w, rc);
 }
 
 /* Folder ip's metadata at the head; -ENOENT (fm the default) when the
@@ -149,13 +153,16 @@ int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 				.filemode = GIT_FILEMODE_BLOB };
 	const char *ip = path + 1; /* a valid path starts with '/' */
 	struct folder_meta fm;
+	struct ledger_write w;
 	char *meta = NULL;
 	int rc;
 
 	if (asprintf(&meta, "%s%s%s", ip, *ip ? "/" : "", FOLDER_META_NAME) < 0)
 		return -ENOMEM;
 	upd.path = meta;
-	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_write_begin(lg, &w);
+	if (rc < 0)
+		goto out;
 	/* the folder keeps its mode bits: only the class changes */
 	rc = folder_meta_now(lg, ip, &fm);
 	fm.class = class;
@@ -163,7 +170,8 @@ int access_ledger_class(struct ledger *lg, const char *space, const char *by,
 		rc = ledger_folder_meta_blob(lg->wrepo, &fm, &upd.id);
 	if (rc == 0)
 		rc = commit_update(lg, space, by, ip, &upd, 1, msg);
-	pthread_mutex_unlock(&lg->apply_lock);
+	rc = ledger_write_end(lg, &w, rc);
+out:
 	free(meta);
 	return rc;
 }

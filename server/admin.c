@@ -16,6 +16,7 @@
  */
 #include "server/admin.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -172,8 +173,93 @@ static int init_chunks(struct config *cfg, const char *datadir,
 	return 0;
 }
 
-int admin_init(const char *datadir, const char *listen, const char *index,
-	       const char *chunks, const char *s3_key_file)
+/* The keys of the data directory from (its master, ledger, CA and TSA
+ * keys) into datadir's keys folder, 0600: a further node signs and
+ * decrypts as the first one does. */
+static int copy_keys(const char *datadir, const char *from)
+{
+	char src[PATH_MAX], dst[PATH_MAX], *data;
+	struct dirent *de;
+	struct stat st;
+	size_t len;
+	DIR *d;
+	int rc = 0, copied = 0;
+
+	rc = join(src, sizeof(src), from, "keys");
+	if (rc < 0)
+		return rc;
+	d = opendir(src);
+	if (!d)
+		return err_set(-errno, "cannot read '%s': %s", src,
+			       strerror(errno));
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue; /* ".", "..", and the lock file */
+		if ((size_t)snprintf(src, sizeof(src), "%s/keys/%s", from,
+				     de->d_name) >= sizeof(src) ||
+		    (size_t)snprintf(dst, sizeof(dst), "%s/keys/%s", datadir,
+				     de->d_name) >= sizeof(dst)) {
+			rc = err_set(-ENAMETOOLONG, "key path too long");
+			break;
+		}
+		if (lstat(src, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		data = NULL;
+		len = 0;
+		rc = file_read_all(src, 1u << 20, &data, &len);
+		if (rc < 0)
+			rc = err_set(rc, "cannot read '%s': %s", src,
+				     strerror(-rc));
+		else
+			rc = file_write_atomic(dst, data, len, 0600);
+		if (data) {
+			explicit_bzero(data, len);
+			free(data);
+		}
+		if (rc < 0 && !err_msg()[0])
+			rc = err_set(rc, "cannot write '%s': %s", dst,
+				     strerror(-rc));
+		copied += rc == 0;
+	}
+	closedir(d);
+	if (rc == 0 && !copied)
+		rc = err_set(-ENOENT, "'%s/keys' holds no key", from);
+	return rc;
+}
+
+/*
+ * The configuration of a node joining the data directory from: its
+ * stores, keys and settings, which must all be shared (an index in
+ * PostgreSQL, chunks in S3, the ledger in the index) or the two nodes
+ * would each hold a safe of their own.
+ */
+static int join_config(struct config *cfg, const char *from)
+{
+	struct config first;
+	int rc;
+
+	if (!exists(from, CONFIG_FILE_NAME))
+		return err_set(
+			-ENOENT,
+			"--join '%s': not an initialized data directory (run coffred init)",
+			from);
+	rc = config_load(&first, from);
+	if (rc < 0)
+		return rc;
+	if (!first.index[0] || !first.chunks[0] || !first.ledger_shared)
+		return err_set(
+			-EINVAL,
+			"--join '%s': its index, chunks and ledger must be shared (--index postgresql://..., --chunks s3://..., --ledger postgresql)",
+			from);
+	/* Everything but where this node listens. */
+	memcpy(first.host, cfg->host, sizeof(first.host));
+	first.ipv6 = cfg->ipv6;
+	first.port = cfg->port;
+	*cfg = first;
+	return 0;
+}
+
+int admin_init(const char *datadir, const struct admin_init_args *a)
 {
 	static const char *const markers[] = {
 		CONFIG_FILE_NAME,
@@ -188,13 +274,26 @@ int admin_init(const char *datadir, const char *listen, const char *index,
 	int rc;
 
 	config_defaults(&cfg);
-	if (listen) {
-		rc = config_parse_listen(&cfg, listen);
+	if (a->listen) {
+		rc = config_parse_listen(&cfg, a->listen);
 		if (rc < 0)
 			return rc;
 	}
-	if (index) {
-		rc = config_parse_index(&cfg, index);
+	if (a->join && (a->index || a->chunks || a->s3_key_file || a->ledger))
+		return err_set(
+			-EINVAL,
+			"--join takes the stores of the node it joins: no --index, --chunks, --s3-key-file or --ledger with it");
+	if (a->index) {
+		rc = config_parse_index(&cfg, a->index);
+		if (rc < 0)
+			return rc;
+	}
+	if (a->ledger) {
+		rc = config_parse_ledger(&cfg, a->ledger);
+		if (rc == 0 && cfg.ledger_pg && !cfg.index[0])
+			rc = err_set(
+				-EINVAL,
+				"--ledger postgresql needs --index postgresql://...");
 		if (rc < 0)
 			return rc;
 	}
@@ -208,7 +307,8 @@ int admin_init(const char *datadir, const char *listen, const char *index,
 	rc = crypto_init();
 	if (rc < 0)
 		return err_set(rc, "cannot initialize libsodium");
-	rc = init_chunks(&cfg, datadir, chunks, s3_key_file);
+	rc = a->join ? join_config(&cfg, a->join) :
+		       init_chunks(&cfg, datadir, a->chunks, a->s3_key_file);
 	if (rc < 0)
 		return rc;
 	rc = mkdir_p(datadir, 0700);
@@ -223,15 +323,20 @@ int admin_init(const char *datadir, const char *listen, const char *index,
 	if (rc < 0)
 		return rc;
 
-	crypto_random(master, sizeof(master));
-	rc = join(path, sizeof(path), datadir, MASTER_KEY_PATH);
-	if (!rc) {
-		rc = file_write_atomic(path, master, sizeof(master), 0600);
-		if (rc < 0)
-			rc = err_set(rc, "cannot write '%s': %s", path,
-				     strerror(-rc));
+	if (a->join) {
+		rc = copy_keys(datadir, a->join);
+	} else {
+		crypto_random(master, sizeof(master));
+		rc = join(path, sizeof(path), datadir, MASTER_KEY_PATH);
+		if (!rc) {
+			rc = file_write_atomic(path, master, sizeof(master),
+					       0600);
+			if (rc < 0)
+				rc = err_set(rc, "cannot write '%s': %s", path,
+					     strerror(-rc));
+		}
+		explicit_bzero(master, sizeof(master));
 	}
-	explicit_bzero(master, sizeof(master));
 	if (rc < 0)
 		return rc;
 	rc = join(path, sizeof(path), datadir, "tls");
@@ -246,7 +351,9 @@ int admin_init(const char *datadir, const char *listen, const char *index,
 	}
 	if (rc < 0)
 		return rc;
-	rc = open_index(datadir, &cfg, &ix);
+	/* A joining node finds the index made: it only checks it answers. */
+	rc = a->join ? index_open_datadir(&ix, datadir, cfg.index, 0) :
+		       open_index(datadir, &cfg, &ix);
 	index_free(ix);
 	if (rc < 0)
 		return rc;
@@ -413,13 +520,14 @@ int admin_space_create(const char *datadir, const char *space,
 int admin_space_path(const char *datadir, const char *space)
 {
 	char path[PATH_MAX], real[PATH_MAX];
+	struct ledger_where w;
 	int rc;
 
 	rc = check_ident("space name", space);
 	if (rc < 0)
 		return rc;
-	rc = space_dir_path(path, sizeof(path), datadir, space,
-			    SPACE_LEDGER_NAME);
+	/* A ledger in the index has no folder (ix NULL: that is refused). */
+	rc = space_ledger_where(&w, path, sizeof(path), datadir, NULL, space);
 	if (rc < 0)
 		return rc;
 	if (!realpath(path, real))
@@ -481,7 +589,7 @@ int admin_legacy_open(const char *datadir, const char *login,
 	if (rc == 0)
 		rc = master_key_load(&master, datadir);
 	if (rc == 0)
-		rc = spaces_new(&spaces, datadir, &master);
+		rc = spaces_new(&spaces, datadir, ix, &master);
 	/* The access commits are signed and stamped like the server's. */
 	if (rc == 0)
 		rc = keys_load(&keys, datadir);

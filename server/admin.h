@@ -11,8 +11,15 @@
  * chunks: NULL or "dir" (DATADIR/spaces/NAME/chunks), or
  * s3://HOST:PORT/BUCKET with s3_key_file (checked: 0600, two lines, the
  * bucket answers a list). */
-int admin_init(const char *datadir, const char *listen, const char *index,
-	       const char *chunks, const char *s3_key_file);
+/* ledger: NULL or "dir" (DATADIR/spaces/NAME/ledger.git), "index" or
+ * "postgresql" (in the index; postgresql needs a PostgreSQL index).
+ * join: a further node of the data directory join, whose stores must all
+ * be shared: its keys and configuration are copied, the TLS certificate
+ * is this node's own; no index, chunks or ledger with it. */
+struct admin_init_args {
+	const char *listen, *index, *chunks, *s3_key_file, *ledger, *join;
+};
+int admin_init(const char *datadir, const struct admin_init_args *a);
 int admin_user_add(const char *datadir, const char *login, const char *phone,
 		   const char *password_file);
 /* kind may be NULL (private). */

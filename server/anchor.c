@@ -94,7 +94,7 @@ int anchor_all(struct server *srv)
 	if (rc < 0)
 		return rc;
 	obj_id_to_hex(&shash, w.shex);
-	return spaces_each(srv->datadir, anchor_each, &w);
+	return spaces_each(srv->datadir, srv->ix, anchor_each, &w);
 }
 
 static void *anchor_main(void *arg)

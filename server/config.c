@@ -268,6 +268,14 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 				lineno);
 		return 0;
 	}
+	if (!strcmp(key, "ledger")) {
+		if (config_parse_ledger(cfg, val) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: ledger must be dir, index or postgresql",
+				lineno);
+		return 0;
+	}
 	if (!strcmp(key, "master_key")) {
 		if (strlen(val) >= sizeof(cfg->master_key) || val[0] != '/')
 			return err_set(
@@ -416,6 +424,10 @@ int config_load(struct config *cfg, const char *datadir)
 		rc = err_set(
 			-EINVAL,
 			"coffred.conf: chunks = s3://... and s3_key_file go together");
+	else if (cfg->ledger_pg && !cfg->index[0])
+		rc = err_set(
+			-EINVAL,
+			"coffred.conf: ledger = postgresql needs index = postgresql://...");
 out:
 	free(text);
 	return rc;
@@ -442,6 +454,22 @@ int config_parse_index(struct config *cfg, const char *s)
 			"bad index '%s': expected sqlite or postgresql://USER@HOST:PORT/DB",
 			s);
 	snprintf(cfg->index, sizeof(cfg->index), "%s", s);
+	return 0;
+}
+
+int config_parse_ledger(struct config *cfg, const char *s)
+{
+	if (!strcmp(s, "dir"))
+		cfg->ledger_shared = cfg->ledger_pg = 0;
+	else if (!strcmp(s, "index"))
+		cfg->ledger_shared = 1, cfg->ledger_pg = 0;
+	else if (!strcmp(s, "postgresql"))
+		cfg->ledger_shared = cfg->ledger_pg = 1;
+	else
+		return err_set(
+			-EINVAL,
+			"bad ledger '%s': expected dir, index or postgresql",
+			s);
 	return 0;
 }
 
@@ -482,6 +510,9 @@ int config_save(const struct config *cfg, const char *datadir)
 		rc = buf_appendf(&b, "master_key = %s\n", cfg->master_key);
 	if (rc == 0 && cfg->index[0])
 		rc = buf_appendf(&b, "index = %s\n", cfg->index);
+	if (rc == 0 && cfg->ledger_shared)
+		rc = buf_appendf(&b, "ledger = %s\n",
+				 cfg->ledger_pg ? "postgresql" : "index");
 	if (rc == 0 && cfg->chunks[0])
 		rc = buf_appendf(&b, "chunks = %s\ns3_key_file = %s\n",
 				 cfg->chunks, cfg->s3_key_file);

@@ -34,6 +34,13 @@
  *   index = sqlite             where the index lives: sqlite (DATADIR/
  *                              index.db, the default) or a PostgreSQL URL,
  *                              postgresql://USER@HOST:PORT/DB
+ *   ledger = dir               where each space's ledger (its git
+ *                              history) lives: dir, a bare repository in
+ *                              DATADIR/spaces/NAME/ledger.git (the
+ *                              default), or index, the index's own tables
+ *                              (server/ledger_store.h), which every node
+ *                              of a deployment shares; postgresql says
+ *                              index and requires index = postgresql://
  *   quota_default = 10G        the bytes a space may hold when it has no
  *                              quota of its own (coffred space quota):
  *                              bytes or with K, M, G, T; 0 or absent:
@@ -102,6 +109,8 @@ struct config {
 	unsigned login_failures;
 	int64_t login_lockout;		    /* seconds */
 	char index[CONFIG_INDEX_MAX];	    /* "": SQLite in DATADIR */
+	int ledger_shared;		    /* ledger = index | postgresql */
+	int ledger_pg;			    /* ledger = postgresql */
 	struct client_nets trusted_proxies; /* none by default */
 	uint64_t quota_default;		    /* bytes; 0: unlimited */
 	unsigned spaces_per_user;	    /* 0: only the operator */
@@ -122,6 +131,9 @@ int config_parse_listen(struct config *cfg, const char *s);
 
 /* "sqlite" or a PostgreSQL URL into cfg->index; -EINVAL otherwise. */
 int config_parse_index(struct config *cfg, const char *s);
+
+/* "dir", "index" or "postgresql" into cfg; -EINVAL otherwise. */
+int config_parse_ledger(struct config *cfg, const char *s);
 
 /* Read DATADIR/coffred.conf over the defaults.  0, -ENOENT, -EINVAL. */
 int config_load(struct config *cfg, const char *datadir);

@@ -169,7 +169,7 @@ static int key_destroy(struct expire *x, const char *space)
 static int cert_text(struct expire *x, const struct due *d, struct buf *b,
 		     uint64_t chunks)
 {
-	char head[GIT_OID_HEX_LEN + 1] = "-", path[PATH_MAX], at[32], now[32];
+	char head[GIT_OID_HEX_LEN + 1] = "-", at[32], now[32];
 	char role[32];
 	struct buf owners;
 	struct index_usage u;
@@ -180,11 +180,8 @@ static int cert_text(struct expire *x, const struct due *d, struct buf *b,
 	rc = index_members(x->ix, d->space, owner_cb, &owners);
 	if (rc == 0)
 		rc = index_usage_get(x->ix, d->space, &u);
-	if (rc == 0)
-		rc = space_dir_path(path, sizeof(path), x->datadir, d->space,
-				    SPACE_LEDGER_NAME);
-	if (rc == 0 && access(path, F_OK) == 0 &&
-	    ledger_open(&lg, path, 0) == 0) {
+	if (rc == 0 &&
+	    space_ledger_open(&lg, x->datadir, x->ix, d->space, 0) == 0) {
 		if (ledger_head(lg, head) < 0)
 			snprintf(head, sizeof(head), "-");
 		ledger_free(lg);

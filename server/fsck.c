@@ -707,6 +707,49 @@ static void check_statements(struct fsck *f)
 
 /* --- stock git fsck --- */
 
+/*
+ * A ledger in the index has no folder for stock git to check: every
+ * object it holds is read back through libgit2, which hashes what it
+ * reads against the object's id (strict hash verification), and each
+ * must parse as its type says.
+ */
+static int store_object_cb(const git_oid *id, void *arg)
+{
+	struct fsck *f = arg;
+	git_odb_object *obj = NULL;
+	git_object *parsed = NULL;
+	git_odb *odb = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	int rc;
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	rc = git_repository_odb(&odb, f->repo);
+	if (rc == 0)
+		rc = git_odb_read(&obj, odb, id);
+	if (rc < 0)
+		problem(f, "ledger object %s does not read back: %s", hex,
+			git_error_last() ? git_error_last()->message : "?");
+	else if (git_object_lookup(&parsed, f->repo, id, GIT_OBJECT_ANY) < 0)
+		problem(f, "ledger object %s does not parse: %s", hex,
+			git_error_last() ? git_error_last()->message : "?");
+	git_object_free(parsed);
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	return 0;
+}
+
+static void check_store_objects(struct fsck *f)
+{
+	git_odb *odb = NULL;
+
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+	if (git_repository_odb(&odb, f->repo) < 0 ||
+	    git_odb_foreach(odb, store_object_cb, f) < 0)
+		problem(f, "cannot list the ledger's objects: %s",
+			git_error_last() ? git_error_last()->message : "?");
+	git_odb_free(odb);
+}
+
 static void check_git_fsck(struct fsck *f, const char *repo_path)
 {
 	char gitdir[PATH_MAX + 16];
@@ -886,6 +929,7 @@ static void check_events(struct fsck *f, const char *chain)
 
 static int fsck_space(struct fsck *f, const char *space)
 {
+	struct ledger_where where;
 	char path[PATH_MAX];
 	unsigned before = f->problems;
 	int rc;
@@ -898,16 +942,19 @@ static int fsck_space(struct fsck *f, const char *space)
 		problem(f, "cannot open the chunk store: %s", err_msg());
 		return 0;
 	}
-	rc = space_dir_path(path, sizeof(path), f->datadir, space,
-			    SPACE_LEDGER_NAME);
+	rc = space_ledger_where(&where, path, sizeof(path), f->datadir, f->ix,
+				space);
 	if (rc == 0)
-		rc = ledger_repo_open(&f->repo, path);
+		rc = ledger_repo_open_at(&f->repo, &where);
 	if (rc < 0) {
 		problem(f, "cannot open the ledger");
 		goto out;
 	}
 	chunkstore_foreach(f->cs, chunk_cb, f);
-	check_git_fsck(f, path);
+	if (where.path)
+		check_git_fsck(f, where.path);
+	else
+		check_store_objects(f);
 	check_history(f);
 	check_index_versions(f);
 	check_usage(f);
@@ -940,7 +987,7 @@ static int fsck_each(const char *name, void *arg)
 
 static int fsck_all(struct fsck *f)
 {
-	return spaces_each(f->datadir, fsck_each, f);
+	return spaces_each(f->datadir, f->ix, fsck_each, f);
 }
 
 int fsck_main(const char *datadir, const char *space)

@@ -25,7 +25,9 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/manifest.h"
+#include "server/index.h"
 #include "server/ledger_i.h"
+#include "server/ledger_store.h"
 
 int ledger_git_err(int gitrc, const char *what)
 {
@@ -234,8 +236,30 @@ int ledger_repo_open(git_repository **out, const char *repo_path)
 	return 0;
 }
 
+int ledger_repo_open_at(git_repository **out, const struct ledger_where *w)
+{
+	if (w->path)
+		return ledger_repo_open(out, w->path);
+	return ledger_store_repo_open(out, w->ix, w->space, 0);
+}
+
+/* Where lg lives, for opening another handle on it. */
+static struct ledger_where where_of(const struct ledger *lg)
+{
+	return (struct ledger_where){ .path = lg->path,
+				      .ix = lg->ix,
+				      .space = lg->space };
+}
+
+int ledger_is_shared(const struct ledger *lg)
+{
+	return lg->ix != NULL;
+}
+
 int ledger_repo_get(struct ledger *lg, git_repository **out)
 {
+	struct ledger_where w = where_of(lg);
+
 	pthread_mutex_lock(&lg->pool_lock);
 	if (lg->npool > 0) {
 		*out = lg->pool[--lg->npool];
@@ -243,7 +267,59 @@ int ledger_repo_get(struct ledger *lg, git_repository **out)
 		return 0;
 	}
 	pthread_mutex_unlock(&lg->pool_lock);
-	return ledger_repo_open(out, lg->path);
+	return ledger_repo_open_at(out, &w);
+}
+
+/* --- the write side --- */
+
+int ledger_write_begin(struct ledger *lg, struct ledger_write *w)
+{
+	struct ledger_where where = where_of(lg);
+	int rc = 0;
+
+	w->tx = NULL;
+	if (lg->ix) {
+		rc = index_begin(lg->ix, &w->tx);
+		if (rc < 0)
+			return rc;
+		rc = index_lock_space(lg->ix, w->tx, lg->space);
+		if (rc < 0) {
+			index_rollback(lg->ix, w->tx);
+			return rc;
+		}
+	}
+	pthread_mutex_lock(&lg->apply_lock);
+	/* Dropped by a failed write: its object cache may name objects a
+	 * rollback took away. */
+	if (!lg->wrepo)
+		rc = ledger_repo_open_at(&lg->wrepo, &where);
+	if (rc < 0) {
+		pthread_mutex_unlock(&lg->apply_lock);
+		if (lg->ix)
+			index_rollback(lg->ix, w->tx);
+	}
+	return rc;
+}
+
+int ledger_write_end(struct ledger *lg, struct ledger_write *w, int rc)
+{
+	if (lg->ix) {
+		if (rc == 0)
+			rc = index_commit(lg->ix, w->tx);
+		else
+			index_rollback(lg->ix, w->tx);
+		w->tx = NULL;
+	}
+	if (rc < 0 && lg->ix) {
+		git_index_free(lg->idx);
+		lg->idx = NULL;
+		ledger_batches_free(lg);
+		lg->batches_loaded = 0;
+		git_repository_free(lg->wrepo);
+		lg->wrepo = NULL;
+	}
+	pthread_mutex_unlock(&lg->apply_lock);
+	return rc;
 }
 
 void ledger_repo_put(struct ledger *lg, git_repository *repo)
@@ -407,13 +483,32 @@ int ledger_clear_stale_locks(const char *repo_path)
 	return rc < 0 ? rc : removed;
 }
 
-int ledger_open(struct ledger **out, const char *repo_path, int create)
+/* The first commit of a new ledger, unless another writer made it. */
+static int create_first_once(struct ledger *lg)
+{
+	struct ledger_write w;
+	git_oid head;
+	int rc = ledger_write_begin(lg, &w);
+
+	if (rc < 0)
+		return rc;
+	rc = ledger_head_oid(lg->wrepo, &head);
+	if (rc == -ENOENT)
+		rc = ledger_create_first(lg->wrepo);
+	return ledger_write_end(lg, &w, rc);
+}
+
+int ledger_open_at(struct ledger **out, const struct ledger_where *w,
+		   int create)
 {
 	struct ledger *lg;
 	git_oid head;
 	int rc;
 
 	*out = NULL;
+	if (!w->path &&
+	    (!w->ix || !w->space || strlen(w->space) >= sizeof(lg->space)))
+		return err_set(-EINVAL, "a shared ledger needs its space");
 	lg = calloc(1, sizeof(*lg));
 	if (!lg)
 		return -ENOMEM;
@@ -426,20 +521,27 @@ int ledger_open(struct ledger **out, const char *repo_path, int create)
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	pthread_mutex_init(&lg->apply_lock, NULL);
 	pthread_mutex_init(&lg->pool_lock, NULL);
-	lg->path = strdup(repo_path);
-	if (!lg->path) {
-		rc = -ENOMEM;
-		goto fail;
+	if (w->path) {
+		lg->path = strdup(w->path);
+		if (!lg->path) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		rc = ledger_repo_open(&lg->wrepo, w->path);
+		if (rc == -ENOENT && create)
+			rc = ledger_init_repo(&lg->wrepo, w->path);
+	} else {
+		lg->ix = w->ix;
+		snprintf(lg->space, sizeof(lg->space), "%s", w->space);
+		rc = ledger_store_repo_open(&lg->wrepo, w->ix, w->space,
+					    create);
 	}
-	rc = ledger_repo_open(&lg->wrepo, repo_path);
-	if (rc == -ENOENT && create)
-		rc = ledger_init_repo(&lg->wrepo, repo_path);
 	if (rc < 0)
 		goto fail;
 	rc = ledger_head_oid(lg->wrepo, &head);
 	/* Also finishes a creation that stopped before its first commit. */
 	if (rc == -ENOENT && create)
-		rc = ledger_create_first(lg->wrepo);
+		rc = create_first_once(lg);
 	else if (rc == -ENOENT)
 		rc = 0;
 	if (rc < 0)
@@ -450,6 +552,13 @@ int ledger_open(struct ledger **out, const char *repo_path, int create)
 fail:
 	ledger_free(lg);
 	return rc;
+}
+
+int ledger_open(struct ledger **out, const char *repo_path, int create)
+{
+	struct ledger_where w = { .path = repo_path };
+
+	return ledger_open_at(out, &w, create);
 }
 
 void ledger_free(struct ledger *lg)

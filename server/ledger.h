@@ -69,17 +69,38 @@ struct ledger_entry {
 	const struct manifest *manifest; /* files; chunks included */
 };
 
-/* Open (create = 1: create an empty bare repo when missing). */
+/*
+ * Where a space's ledger lives: the bare repository at path, or, path
+ * NULL, space's rows in the index ix (coffred.conf's ledger = index: the
+ * objects and refs every node serving the space shares, ledger_store.h).
+ * ix must outlive the ledger.
+ */
+struct index;
+struct ledger_where {
+	const char *path;
+	struct index *ix;
+	const char *space;
+};
+
+/* Open (create = 1: create the ledger, with its first commit, when
+ * missing). */
+int ledger_open_at(struct ledger **out, const struct ledger_where *w,
+		   int create);
+/* The same for the repository on disk at repo_path. */
 int ledger_open(struct ledger **out, const char *repo_path, int create);
+/* 1 when lg lives in the index (several nodes may write it), else 0. */
+int ledger_is_shared(const struct ledger *lg);
 
 /*
- * Open the git repository of a space's ledger at repo_path: the one place
- * a ledger repository is opened (the ledger's writer, its pool of readers,
- * its pack writer and fsck all come here), so that where the repository's
- * objects and refs live is decided once.  -ENOENT (message set) if there
- * is no repository there, a libgit2 error mapped by ledger_git_err else.
+ * Open the git repository of a space's ledger: the one place a ledger
+ * repository is opened (the ledger's writer, its pool of readers, its pack
+ * writer and fsck all come here), so that where the repository's objects
+ * and refs live is decided once.  -ENOENT (message set) if there is no
+ * ledger there, a libgit2 error mapped by ledger_git_err else.
  */
 struct git_repository;
+int ledger_repo_open_at(struct git_repository **out,
+			const struct ledger_where *w);
 int ledger_repo_open(struct git_repository **out, const char *repo_path);
 
 /*

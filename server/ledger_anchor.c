@@ -47,12 +47,15 @@ int ledger_anchor(struct ledger *lg, const char *text, int *written)
 	git_commit *parent = NULL;
 	git_tree *tree = NULL;
 	git_oid blob, last;
+	struct ledger_write w;
 	git_repository *repo;
 	int rc, have_last;
 
 	if (written)
 		*written = 0;
-	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_write_begin(lg, &w);
+	if (rc < 0)
+		return rc;
 	repo = lg->wrepo;
 	rc = git_reference_name_to_id(&last, repo, LEDGER_ANCHOR_REF);
 	have_last = rc == 0;
@@ -85,7 +88,9 @@ int ledger_anchor(struct ledger *lg, const char *text, int *written)
 	if (rc == 0 && written)
 		*written = 1;
 out:
-	pthread_mutex_unlock(&lg->apply_lock);
+	rc = ledger_write_end(lg, &w, rc);
+	if (rc < 0 && written)
+		*written = 0;
 	git_signature_free(sig);
 	git_tree_free(tree);
 	git_commit_free(parent);

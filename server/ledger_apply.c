@@ -1347,6 +1347,7 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 			    .vfail = SIZE_MAX,
 			    .batch = b };
 	struct ledger_view view = { &ap };
+	struct ledger_write w;
 	git_oid parent, commit;
 	size_t i;
 	int rc, skip;
@@ -1374,18 +1375,27 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 	precheck_contents(&ap, ops, nops);
 	held_release(&ap); /* before the lock: the memory is not needed */
 
-	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_write_begin(lg, &w);
+	if (rc < 0) {
+		*failed_op = SIZE_MAX;
+		goto reset_results;
+	}
 	rc = replayed(lg, login, b, results, nops, head);
 	if (rc != 0) {
-		pthread_mutex_unlock(&lg->apply_lock);
-		if (rc < 0) {
+		int erc = ledger_write_end(lg, &w, rc < 0 ? rc : 0);
+
+		if (rc < 0 || erc < 0) {
+			rc = rc < 0 ? rc : erc;
 			*failed_op = SIZE_MAX; /* the batch, not one op */
 			goto reset_results;
 		}
 		goto free_only;
 	}
 	ap.repo = lg->wrepo;
-	if (nops >= PACK_MIN_OPS && ledger_pack_open(lg) == 0) {
+	/* A shared ledger has no disk of its own to pack to: its objects go
+	 * to the index as they are written, inside the transaction. */
+	if (nops >= PACK_MIN_OPS && !ledger_is_shared(lg) &&
+	    ledger_pack_open(lg) == 0) {
 		ap.repo = lg->prepo;
 		ap.packed = 1;
 	}
@@ -1431,7 +1441,13 @@ int ledger_apply_batch(struct ledger *lg, struct chunkstore *cs,
 	}
 	if (ap.packed)
 		git_mempack_reset(lg->mempack);
-	pthread_mutex_unlock(&lg->apply_lock);
+	/* A shared ledger's commit is kept only once the index has it
+	 * (ledger_write_end drops the caches when it has not). */
+	rc = ledger_write_end(lg, &w, 0);
+	if (rc < 0) {
+		*failed_op = SIZE_MAX;
+		goto reset_results;
+	}
 	git_oid_tostr(head, GIT_OID_HEX_LEN + 1, &commit);
 	goto free_only;
 
@@ -1442,7 +1458,7 @@ fail:
 	/* Objects of a failed large batch never reach the disk. */
 	if (ap.packed)
 		git_mempack_reset(lg->mempack);
-	pthread_mutex_unlock(&lg->apply_lock);
+	ledger_write_end(lg, &w, rc);
 reset_results:
 	for (i = 0; i < nops; i++) {
 		ledger_result_release(&results[i]);

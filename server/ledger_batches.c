@@ -9,8 +9,9 @@
  *
  * Lookups go through a table in memory (login and id -> the batch's last
  * commit and digest), filled once per process by walking main's commit
- * messages and kept up to date by every batch applied; both under the
- * ledger's apply lock, so two retries of one batch racing each other are
+ * messages, and brought up to main's head at each lookup by walking only
+ * the commits since (another node's, in a shared ledger); both under the
+ * ledger's write side, so two retries of one batch racing each other are
  * serialized: the second finds the first's commit.
  *
  * NEEDSWORK: the first lookup reads every commit of main once (about a
@@ -38,6 +39,7 @@ struct ledger_batch_seen {
 	char key[LEDGER_BATCH_KEY_LEN]; /* "login id" */
 	char digest[LEDGER_BATCH_DIGEST_LEN + 1];
 	git_oid last;
+	unsigned walk; /* the load() that found it */
 	UT_hash_handle hh;
 };
 
@@ -109,58 +111,88 @@ static int commit_batch_key(git_commit *c, char key[LEDGER_BATCH_KEY_LEN],
 	return 1;
 }
 
+/*
+ * Remember key's batch as ending at last.  A walk goes newest first, so
+ * within one walk the first commit seen is the batch's last; a walk from a
+ * later head (replace 1) has the word over what an earlier walk found.
+ */
 static int note(struct ledger *lg, const char *key, const char *digest,
-		const git_oid *last)
+		const git_oid *last, int replace, unsigned walk)
 {
 	struct ledger_batch_seen *s;
 
 	HASH_FIND_STR(lg->batches, key, s);
-	if (s)
-		return 0; /* walking newest first: the first seen is the last */
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	snprintf(s->key, sizeof(s->key), "%s", key);
+	if (s && (!replace || s->walk == walk))
+		return 0;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		snprintf(s->key, sizeof(s->key), "%s", key);
+		HASH_ADD_STR(lg->batches, key, s);
+	}
 	snprintf(s->digest, sizeof(s->digest), "%s", digest);
 	s->last = *last;
-	HASH_ADD_STR(lg->batches, key, s);
+	s->walk = walk;
 	return 0;
 }
 
-/* Fill the table from main's history, once. */
+/*
+ * Bring the table up to main's head: the first time, every commit of
+ * main; later, only the commits after the head it was filled at (another
+ * node may have moved main, or a batch not named went on top).  A head
+ * that does not descend from it (it was never committed) starts over.
+ */
 static int load(struct ledger *lg, git_repository *repo)
 {
 	char key[LEDGER_BATCH_KEY_LEN], digest[LEDGER_BATCH_DIGEST_LEN + 1];
 	git_revwalk *walk = NULL;
+	unsigned walk_no;
 	git_commit *c;
-	git_oid id;
-	int rc;
+	git_oid id, head;
+	int rc, since;
 
-	if (lg->batches_loaded)
-		return 0;
-	rc = ledger_head_oid(repo, &id);
+	rc = ledger_head_oid(repo, &head);
 	if (rc == -ENOENT) {
+		err_clear();
+		ledger_batches_free(lg);
+		memset(&lg->batches_head, 0, sizeof(lg->batches_head));
 		lg->batches_loaded = 1;
 		return 0;
 	}
 	if (rc < 0)
 		return rc;
+	if (lg->batches_loaded && git_oid_equal(&head, &lg->batches_head))
+		return 0;
+	since = lg->batches_loaded && !git_oid_is_zero(&lg->batches_head) &&
+		git_graph_descendant_of(repo, &head, &lg->batches_head) == 1;
+	if (!since) {
+		ledger_batches_free(lg);
+		lg->batches_loaded = 0;
+	}
+	walk_no = ++lg->batches_walks;
 	rc = git_revwalk_new(&walk, repo);
 	if (rc == 0)
-		rc = git_revwalk_push(walk, &id);
+		rc = git_revwalk_push(walk, &head);
+	if (rc == 0 && since)
+		rc = git_revwalk_hide(walk, &lg->batches_head);
 	while (rc == 0 && git_revwalk_next(&id, walk) == 0) {
 		rc = git_commit_lookup(&c, repo, &id);
 		if (rc < 0)
 			break;
 		if (commit_batch_key(c, key, digest))
-			rc = note(lg, key, digest, &id);
+			rc = note(lg, key, digest, &id, since, walk_no);
 		git_commit_free(c);
 	}
 	git_revwalk_free(walk);
-	if (rc < 0)
+	if (rc < 0) {
+		ledger_batches_free(lg);
+		lg->batches_loaded = 0;
 		return rc == -ENOMEM ?
 			       rc :
 			       ledger_git_err(rc, "cannot read the batch ids");
+	}
+	lg->batches_head = head;
 	lg->batches_loaded = 1;
 	return 0;
 }
@@ -204,25 +236,37 @@ int ledger_batch_note(struct ledger *lg, const char *login,
 		      const struct ledger_batch *b, const git_oid *last)
 {
 	char key[LEDGER_BATCH_KEY_LEN];
+	int rc;
 
+	/* A shared ledger's commit is only kept once the index transaction
+	 * ends: the next load() reads it from main instead. */
+	if (lg->ix)
+		return 0;
 	make_key(key, login, b->id);
-	return note(lg, key, b->digest, last);
+	rc = note(lg, key, b->digest, last, 1, ++lg->batches_walks);
+	/* The table is as of last now, when it was as of its parent. */
+	if (rc == 0 && lg->batches_loaded)
+		lg->batches_head = *last;
+	return rc;
 }
 
 int ledger_batch_applied(struct ledger *lg, const char *login, const char *id,
 			 char digest[LEDGER_BATCH_DIGEST_LEN + 1])
 {
-	struct ledger_batch_seen *s;
+	struct ledger_batch_seen *s = NULL;
+	struct ledger_write w;
 	int rc;
 
 	rc = ledger_batch_id_validate(id);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_write_begin(lg, &w);
+	if (rc < 0)
+		return rc;
 	rc = seen_get(lg, lg->wrepo, login, id, &s);
 	if (s)
 		memcpy(digest, s->digest, LEDGER_BATCH_DIGEST_LEN + 1);
-	pthread_mutex_unlock(&lg->apply_lock);
+	rc = ledger_write_end(lg, &w, rc);
 	return rc < 0 ? rc : s ? 1 : 0;
 }
 

@@ -17,8 +17,18 @@
 #define LEDGER_SERVER_NAME  "coffred"
 #define LEDGER_SERVER_EMAIL "coffred@localhost"
 
+struct index;
+struct index_txn;
+
 struct ledger {
-	char *path;
+	char *path; /* the bare repository on disk; NULL when shared */
+	/*
+	 * A shared ledger (ledger_store.c) lives in ix, as space's rows: every
+	 * write then runs in an index transaction holding the space's lock, so
+	 * nodes serving one space take turns.  NULL for a repository on disk.
+	 */
+	struct index *ix;
+	char space[65];
 
 	/*
 	 * apply_lock serializes batches.  wrepo, idx and idx_head are
@@ -57,10 +67,30 @@ struct ledger {
 	} meta_seen[LEDGER_META_SEEN];
 	size_t nmeta_seen;
 
-	/* Batch ids seen on main (ledger_batches.c); under apply_lock. */
+	/* Batch ids seen on main (ledger_batches.c), as of the commit
+	 * batches_head (another node may have moved main since); under
+	 * apply_lock. */
 	struct ledger_batch_seen *batches;
 	int batches_loaded;
+	git_oid batches_head;
+	unsigned batches_walks; /* walks of main so far (ledger_batches.c) */
 };
+
+/*
+ * The write side of a ledger, taken by every function that commits: in a
+ * shared ledger, an index transaction holding the space's lock (joining
+ * the caller's when it has one, so an access change and its ledger commit
+ * land together), then apply_lock.  The index lock comes first, as it does
+ * for access changes that write the ledger.  end commits (rc == 0) or
+ * rolls back; on any failure the caches that follow main (idx, the batch
+ * table, the write repository's objects) are dropped, since the head they
+ * were built on may never have been.  Both return 0 or -errno.
+ */
+struct ledger_write {
+	struct index_txn *tx;
+};
+int ledger_write_begin(struct ledger *lg, struct ledger_write *w);
+int ledger_write_end(struct ledger *lg, struct ledger_write *w, int rc);
 
 /*
  * Large writes go through lg->prepo, whose new objects stay in memory

@@ -30,6 +30,7 @@ int ledger_signature_add(struct ledger *lg, const char *doc_id,
 	git_tree *ptree = NULL, *tree = NULL;
 	git_oid last, tree_id;
 	git_repository *repo;
+	struct ledger_write w;
 	int rc, have_last;
 
 	snprintf(base, sizeof(base), "%s/%llu/%s.%s", doc_id,
@@ -54,7 +55,9 @@ int ledger_signature_add(struct ledger *lg, const char *doc_id,
 	upd[1].path = p_tsr;
 	upd[2].path = p_txt;
 
-	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_write_begin(lg, &w);
+	if (rc < 0)
+		return rc;
 	repo = lg->wrepo;
 	rc = git_reference_name_to_id(&last, repo, LEDGER_SIGNATURES_REF);
 	have_last = rc == 0;
@@ -93,7 +96,7 @@ int ledger_signature_add(struct ledger *lg, const char *doc_id,
 git:
 	rc = ledger_git_err(rc, "cannot record the signature");
 out:
-	pthread_mutex_unlock(&lg->apply_lock);
+	rc = ledger_write_end(lg, &w, rc);
 	git_signature_free(who);
 	git_tree_free(tree);
 	git_tree_free(ptree);

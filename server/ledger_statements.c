@@ -71,6 +71,7 @@ int ledger_statements_add(struct ledger *lg, const struct ledger_statement *s,
 	git_repository *repo;
 	size_t nu = 0, ns = 0;
 	char msg[160];
+	struct ledger_write w;
 	int rc, packed;
 
 	*added = 0;
@@ -79,10 +80,16 @@ int ledger_statements_add(struct ledger *lg, const struct ledger_statement *s,
 		free(upd);
 		return -ENOMEM;
 	}
-	pthread_mutex_lock(&lg->apply_lock);
+	rc = ledger_write_begin(lg, &w);
+	if (rc < 0) {
+		free(paths);
+		free(upd);
+		return rc;
+	}
 	/* Many statements: their blobs and trees go to disk as one pack, not
-	 * as thousands of loose objects each fsynced. */
-	packed = n >= STMT_PACK_MIN && ledger_pack_open(lg) == 0;
+	 * as thousands of loose objects each fsynced.  A shared ledger has
+	 * no disk of its own: its objects go to the index as written. */
+	packed = n >= STMT_PACK_MIN && !lg->ix && ledger_pack_open(lg) == 0;
 	repo = packed ? lg->prepo : lg->wrepo;
 	memset(&last, 0, sizeof(last));
 	rc = git_reference_name_to_id(&last, repo, LEDGER_STATEMENTS_REF);
@@ -155,7 +162,7 @@ out:
 	/* What a failure left in memory never reaches the disk. */
 	if (packed)
 		git_mempack_reset(lg->mempack);
-	pthread_mutex_unlock(&lg->apply_lock);
+	rc = ledger_write_end(lg, &w, rc);
 	git_signature_free(who);
 	git_tree_free(tree);
 	git_tree_free(ptree);

@@ -77,11 +77,14 @@ static int object_cb(int type, const void *data, size_t len, void *arg)
 	c->len = len;
 	if (!c->want_data)
 		return 0;
-	c->data = git_odb_backend_data_alloc(c->backend, len ? len : 1);
+	/* NUL-terminated as libgit2's own backends leave it: its parsers
+	 * (a commit's signature header among them) read up to a NUL. */
+	c->data = git_odb_backend_data_alloc(c->backend, len + 1);
 	if (!c->data)
 		return -ENOMEM;
 	if (len)
 		memcpy(c->data, data, len);
+	((char *)c->data)[len] = '\0';
 	return 0;
 }
 

@@ -21,7 +21,8 @@
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-	"usage: coffred init DATADIR [--listen ADDR:PORT] [--index postgresql://USER@HOST:PORT/DB] [--chunks dir|s3://HOST:PORT/BUCKET --s3-key-file FILE]\n"
+	"usage: coffred init DATADIR [--listen ADDR:PORT] [--index postgresql://USER@HOST:PORT/DB] [--chunks dir|s3://HOST:PORT/BUCKET --s3-key-file FILE] [--ledger dir|index|postgresql]\n"
+	"       coffred init DATADIR --join DATADIR [--listen ADDR:PORT]\n"
 	"       coffred serve DATADIR [--port-file FILE]\n"
 	"       coffred user add DATADIR LOGIN --phone +E164 --password-file FILE\n"
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association] [--plan default|none|FILE]\n"
@@ -130,7 +131,9 @@ enum opt_id {
 	OPT_NOW,
 	OPT_MANDATE,
 	OPT_NOTARY,
-	OPT_LAST = OPT_NOTARY
+	OPT_LEDGER,
+	OPT_JOIN,
+	OPT_LAST = OPT_JOIN
 };
 
 struct opts {
@@ -183,6 +186,8 @@ int main(int argc, char **argv)
 		{ "index", required_argument, NULL, OPT_INDEX },
 		{ "chunks", required_argument, NULL, OPT_CHUNKS },
 		{ "s3-key-file", required_argument, NULL, OPT_S3_KEY_FILE },
+		{ "ledger", required_argument, NULL, OPT_LEDGER },
+		{ "join", required_argument, NULL, OPT_JOIN },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const struct option o_serve[] = {
@@ -248,11 +253,20 @@ int main(int argc, char **argv)
 		return usage("unknown command");
 	}
 	if (!strcmp(argv[1], "init")) {
+		struct admin_init_args a;
+
 		rc = parse(argc - 1, argv + 1, o_init, 1, &o);
-		return rc ? rc :
-			    done(admin_init(o.pos[0], o.val[OPT_LISTEN],
-					    o.val[OPT_INDEX], o.val[OPT_CHUNKS],
-					    o.val[OPT_S3_KEY_FILE]));
+		if (rc)
+			return rc;
+		a = (struct admin_init_args){
+			.listen = o.val[OPT_LISTEN],
+			.index = o.val[OPT_INDEX],
+			.chunks = o.val[OPT_CHUNKS],
+			.s3_key_file = o.val[OPT_S3_KEY_FILE],
+			.ledger = o.val[OPT_LEDGER],
+			.join = o.val[OPT_JOIN],
+		};
+		return done(admin_init(o.pos[0], &a));
 	}
 	if (!strcmp(argv[1], "serve")) {
 		rc = parse(argc - 1, argv + 1, o_serve, 1, &o);

@@ -248,7 +248,7 @@ int serve_run(const char *datadir, const char *port_file)
 		return lock_fd;
 	/* With the data directory locked no other writer can exist: ref
 	 * locks found now were left by a coffred killed mid-commit. */
-	rc = spaces_each(datadir, clear_stale_locks, (void *)datadir);
+	rc = spaces_each(datadir, NULL, clear_stale_locks, (void *)datadir);
 	if (rc < 0)
 		goto out;
 	rc = master_key_load(&master, datadir);
@@ -267,7 +267,7 @@ int serve_run(const char *datadir, const char *port_file)
 	if (rc < 0)
 		goto out;
 	keys_install_prover(srv.keys);
-	rc = spaces_new(&srv.spaces, datadir, &master);
+	rc = spaces_new(&srv.spaces, datadir, srv.ix, &master);
 	if (rc < 0)
 		goto out;
 	rc = auth_init();

@@ -40,12 +40,39 @@ static int access_init(struct ledger *lg, const char *space, const char *owner)
 	return access_ledger_write(lg, space, owner, text, msg);
 }
 
+/* The transaction that makes a shared space: -EEXIST when it exists. */
+static int shared_begin(struct index *ix, struct index_txn **tx,
+			const char *space)
+{
+	struct ledger_where w = { .ix = ix, .space = space };
+	struct ledger *lg = NULL;
+	int rc = index_begin(ix, tx);
+
+	if (rc == 0)
+		rc = index_lock_space(ix, *tx, space);
+	if (rc == 0) {
+		rc = ledger_open_at(&lg, &w, 0);
+		ledger_free(lg);
+		rc = rc == 0 ? err_set(-EEXIST, "space '%s' already exists",
+				       space) :
+		     rc == -ENOENT ? 0 :
+				     rc;
+	}
+	if (rc < 0 && *tx) {
+		index_rollback(ix, *tx);
+		*tx = NULL;
+	}
+	return rc;
+}
+
 int space_create(const char *datadir, struct index *ix, const char *space,
 		 const char *owner, const char *kind, const struct plan *p,
 		 const struct crypto_key *master)
 {
 	struct crypto_key key = { 0 };
 	char dir[PATH_MAX], path[PATH_MAX], why[512];
+	struct index_txn *tx = NULL;
+	struct ledger_where where;
 	struct ledger *lg = NULL;
 	int rc;
 
@@ -68,10 +95,16 @@ int space_create(const char *datadir, struct index *ix, const char *space,
 		return err_set(rc, "cannot create '%s': %s", dir,
 			       strerror(-rc));
 	}
-	rc = space_dir_path(path, sizeof(path), datadir, space,
-			    SPACE_LEDGER_NAME);
+	/*
+	 * A ledger in the index is made in one transaction holding the
+	 * space's lock, with the space's row: a node making the same space
+	 * at the same moment finds it made, and a failure leaves nothing.
+	 */
+	rc = space_ledger_where(&where, path, sizeof(path), datadir, ix, space);
+	if (!rc && !where.path)
+		rc = shared_begin(ix, &tx, space);
 	if (!rc)
-		rc = ledger_open(&lg, path, 1);
+		rc = ledger_open_at(&lg, &where, 1);
 	if (!rc)
 		rc = access_init(lg, space, owner);
 	if (!rc)
@@ -97,6 +130,10 @@ int space_create(const char *datadir, struct index *ix, const char *space,
 	if (!rc)
 		rc = index_space_add(ix, space, kind, owner,
 				     (int64_t)time(NULL));
+	if (!rc && tx)
+		rc = index_commit(ix, tx);
+	else if (tx)
+		index_rollback(ix, tx);
 	if (!rc) {
 		space_plan_journal(ix, space, owner, p);
 		return 0;

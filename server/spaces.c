@@ -22,10 +22,12 @@
 #include "server/config.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/namev.h"
 #include "common/path.h"
 #include "server/chunk_backend.h"
 #include "server/chunk_s3.h"
 #include "server/chunkstore.h"
+#include "server/index.h"
 #include "server/ledger.h"
 
 struct space_node {
@@ -35,6 +37,8 @@ struct space_node {
 
 struct spaces {
 	char *datadir;
+	struct index *ix;
+	int shared; /* coffred.conf's ledger = index | postgresql */
 	struct crypto_key master;
 	pthread_mutex_t lock;
 	struct space_node *head; /* protected by lock */
@@ -241,14 +245,21 @@ int space_dir_path(char *out, size_t outlen, const char *datadir,
 	return 0;
 }
 
-int spaces_new(struct spaces **out, const char *datadir,
+int spaces_new(struct spaces **out, const char *datadir, struct index *ix,
 	       const struct crypto_key *master)
 {
-	struct spaces *sp = calloc(1, sizeof(*sp));
+	struct spaces *sp;
+	struct config cfg;
 	int rc;
 
+	rc = config_load(&cfg, datadir);
+	if (rc < 0)
+		return rc;
+	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return -ENOMEM;
+	sp->ix = ix;
+	sp->shared = cfg.ledger_shared;
 	sp->datadir = strdup(datadir);
 	if (!sp->datadir) {
 		free(sp);
@@ -297,7 +308,9 @@ static int space_open(struct spaces *sp, const char *name,
 	rc = space_dir_path(path, sizeof(path), sp->datadir, name, NULL);
 	if (rc < 0)
 		return rc;
-	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+	/* A shared space is its ledger in the index: another node may
+	 * have made it, and this one has no folder of it. */
+	if (!sp->shared && (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)))
 		return err_set(-ENOENT, "no such space '%s'", name);
 	n = calloc(1, sizeof(*n));
 	if (!n)
@@ -309,11 +322,9 @@ static int space_open(struct spaces *sp, const char *name,
 				       "statement-path", name);
 	if (rc < 0)
 		goto fail;
-	rc = space_dir_path(path, sizeof(path), sp->datadir, name,
-			    SPACE_LEDGER_NAME);
-	if (rc < 0)
-		goto fail;
-	rc = ledger_open(&n->sp.ledger, path, 0);
+	rc = space_ledger_open(&n->sp.ledger, sp->datadir, sp->ix, name, 0);
+	if (rc == -ENOENT)
+		rc = err_set(-ENOENT, "no such space '%s'", name);
 	if (rc < 0)
 		goto fail;
 	rc = space_chunks_open(&n->sp.chunks, sp->datadir, name, &sp->master);
@@ -361,13 +372,75 @@ uint64_t space_change_gen(const struct space *s)
 	return __atomic_load_n(&s->change_gen, __ATOMIC_ACQUIRE);
 }
 
-int spaces_each(const char *datadir, spaces_each_cb cb, void *arg)
+int space_ledger_where(struct ledger_where *w, char *path, size_t pathlen,
+		       const char *datadir, struct index *ix, const char *space)
+{
+	struct config cfg;
+	int rc = config_load(&cfg, datadir);
+
+	if (rc < 0)
+		return rc;
+	*w = (struct ledger_where){ .ix = ix, .space = space };
+	if (cfg.ledger_shared)
+		return ix ? 0 :
+			    err_set(-EINVAL,
+				    "space '%s': its ledger is in the index",
+				    space);
+	rc = space_dir_path(path, pathlen, datadir, space, SPACE_LEDGER_NAME);
+	w->path = path;
+	return rc;
+}
+
+int space_ledger_open(struct ledger **out, const char *datadir,
+		      struct index *ix, const char *space, int create)
+{
+	struct ledger_where w;
+	char path[PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	rc = space_ledger_where(&w, path, sizeof(path), datadir, ix, space);
+	return rc < 0 ? rc : ledger_open_at(out, &w, create);
+}
+
+static int collect_name(const char *name, const char *value, void *arg)
+{
+	(void)value;
+	return ident_validate(name) < 0 ? 0 : namev_push(arg, name);
+}
+
+/* The spaces of a shared ledger: the index's, not a folder's. */
+static int each_in_index(struct index *ix, spaces_each_cb cb, void *arg)
+{
+	struct namev names = { 0 };
+	int rc, first = 0;
+
+	/* Collected first: a callback must not use the index meanwhile. */
+	rc = index_spaces_all(ix, collect_name, &names);
+	for (size_t i = 0; rc == 0 && i < names.n; i++) {
+		int r = cb(names.v[i], arg);
+
+		if (r < 0 && !first)
+			first = r;
+	}
+	namev_release(&names);
+	return rc < 0 ? rc : first;
+}
+
+int spaces_each(const char *datadir, struct index *ix, spaces_each_cb cb,
+		void *arg)
 {
 	char dir[PATH_MAX];
+	struct config cfg;
 	struct dirent *de;
 	DIR *d;
 	int rc, first = 0;
 
+	rc = config_load(&cfg, datadir);
+	if (rc < 0)
+		return rc;
+	if (cfg.ledger_shared && ix)
+		return each_in_index(ix, cb, arg);
 	snprintf(dir, sizeof(dir), "%s/" SPACES_DIR_NAME, datadir);
 	d = opendir(dir);
 	if (!d)

@@ -96,15 +96,33 @@ int space_dir_path(char *out, size_t outlen, const char *datadir,
 		   const char *space, const char *leaf);
 
 /*
- * Call cb for every space under datadir (each entry of its spaces folder
- * whose name is a valid ident), going on after a failure.  0, or the
- * first negative cb returned, or -errno when the folder cannot be read.
+ * Call cb for every space of datadir, going on after a failure: each
+ * entry of its spaces folder whose name is a valid ident, or, when
+ * coffred.conf puts the ledgers in the index (ix not NULL), every space
+ * the index knows.  0, or the first negative cb returned, or -errno when
+ * the list cannot be read.
  */
+struct index;
 typedef int (*spaces_each_cb)(const char *name, void *arg);
-int spaces_each(const char *datadir, spaces_each_cb cb, void *arg);
+int spaces_each(const char *datadir, struct index *ix, spaces_each_cb cb,
+		void *arg);
 
-/* master is copied. */
-int spaces_new(struct spaces **out, const char *datadir,
+/*
+ * Where space's ledger is, as coffred.conf's ledger says: the bare
+ * repository DATADIR/spaces/SPACE/ledger.git (written into path, which w
+ * then names), or the index ix (which must not be NULL then).  The one
+ * place that decides it; space_ledger_open opens it (create: make it).
+ */
+struct ledger_where;
+int space_ledger_where(struct ledger_where *w, char *path, size_t pathlen,
+		       const char *datadir, struct index *ix,
+		       const char *space);
+int space_ledger_open(struct ledger **out, const char *datadir,
+		      struct index *ix, const char *space, int create);
+
+/* master is copied; ix outlives the spaces (their ledgers may live in
+ * it). */
+int spaces_new(struct spaces **out, const char *datadir, struct index *ix,
 	       const struct crypto_key *master);
 void spaces_free(struct spaces *sp);
 

@@ -14,7 +14,8 @@
 # Environment: COFFRE and COFFRED (the binaries under test), TESTLIB;
 # COFFRE_INDEX=postgresql makes server_init start a PostgreSQL of the test's
 # own (tests/lib/pg.sh, in $T/pg, stopped by cleanup) and init the data
-# directory with --index on it.
+# directory with --index on it; COFFRE_LEDGER=index puts every space's
+# ledger in the index too (--ledger index, or postgresql on PostgreSQL).
 
 # shellcheck shell=bash
 set -u
@@ -323,6 +324,13 @@ server_init()
 		fi
 		index=(--index "$url")
 	fi
+	if [ "${COFFRE_LEDGER:-dir}" = index ]; then
+		if [ -n "$PG_DIR" ]; then
+			index+=(--ledger postgresql)
+		else
+			index+=(--ledger index)
+		fi
+	fi
 	if ! "$COFFRED" init "$D" --listen 127.0.0.1:0 "${index[@]}" \
 		>>"$T/coffred.log" 2>&1
 	then
@@ -334,6 +342,10 @@ server_init()
 	[ -n "$PG_DIR" ] &&
 		check "the index is the test's PostgreSQL, no index.db" \
 			sh -c 'grep -qx "index = $1" "$2/coffred.conf" && ! test -e "$2/index.db"' _ "$url" "$D"
+	[ "${COFFRE_LEDGER:-dir}" = index ] &&
+		check "coffred.conf puts the ledgers in the index" \
+			grep -Eqx "ledger = (index|postgresql)" "$D/coffred.conf"
+	return 0
 }
 
 # Init if needed, then serve in the background; wait for the port file.

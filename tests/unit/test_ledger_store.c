@@ -162,6 +162,47 @@ int main(void)
 	   "node 2 applies again on the new head and moves main");
 	is_int(count_walk(r1), 3, "no commit lost: root, one, two in line");
 
+	{
+		/* A signed commit reads back exactly what was signed, on
+		 * another node: the signature header is parsed up to the
+		 * end of the object, not beyond it. */
+		static const char sig[] = "-----BEGIN SSH SIGNATURE-----\n"
+					  "AAAA\n-----END SSH SIGNATURE-----";
+		git_buf body = { 0 }, got_sig = { 0 }, got_body = { 0 };
+		git_signature *who = NULL;
+		git_commit *p = NULL;
+		git_tree *tree = NULL;
+		git_oid signed_id;
+		int rc;
+
+		rc = git_commit_lookup(&p, r1, &c2b);
+		if (rc == 0)
+			rc = git_commit_tree(&tree, p);
+		if (rc == 0)
+			rc = git_signature_new(&who, "t", "t@x", 1700000000, 0);
+		if (rc == 0)
+			rc = git_commit_create_buffer(&body, r1, who, who, NULL,
+						      "signed\n", tree, 1,
+						      (const git_commit **)&p);
+		if (rc == 0)
+			rc = git_commit_create_with_signature(
+				&signed_id, r1, body.ptr, sig, "gpgsig");
+		if (rc == 0)
+			rc = git_commit_extract_signature(&got_sig, &got_body,
+							  r2, &signed_id, NULL);
+		ok(rc == 0 && got_sig.size == strlen(sig) &&
+			   !memcmp(got_sig.ptr, sig, got_sig.size) &&
+			   got_body.size == body.size &&
+			   !memcmp(got_body.ptr, body.ptr, body.size),
+		   "a signed commit gives back its signature and signed text");
+		git_buf_dispose(&body);
+		git_buf_dispose(&got_sig);
+		git_buf_dispose(&got_body);
+		git_signature_free(who);
+		git_tree_free(tree);
+		git_commit_free(p);
+	}
+
 	ok(git_reference_create(&head, r1, "refs/coffre/events", &root, 0,
 				"x") == 0,
 	   "a side ref");
