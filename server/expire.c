@@ -125,7 +125,7 @@ static int chunks_walk(struct expire *x, const char *space, int del,
 {
 	struct chunkstore *cs = NULL;
 	struct namev c = { 0 };
-	int rc = space_chunks_open(&cs, x->datadir, space, &x->master);
+	int rc = space_chunks_open(&cs, x->datadir, x->ix, space, &x->master);
 
 	*n = 0;
 	if (rc == -ENOENT) { /* gone already: a run cut short */

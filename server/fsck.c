@@ -937,7 +937,7 @@ static int fsck_space(struct fsck *f, const char *space)
 	f->space = space;
 	f->nchunks = f->nmanifests = f->ncommits = f->nversions = 0;
 	f->nanchors = f->nsigs = 0;
-	rc = space_chunks_open(&f->cs, f->datadir, space, &f->master);
+	rc = space_chunks_open(&f->cs, f->datadir, f->ix, space, &f->master);
 	if (rc < 0) {
 		problem(f, "cannot open the chunk store: %s", err_msg());
 		return 0;

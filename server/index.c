@@ -227,19 +227,11 @@ int index_lock_space(struct index *ix, struct index_txn *tx, const char *name)
 }
 
 const char *const index_space_tables[] = {
-	"version_chunks",
-	"versions",
-	"events",
-	"grants",
-	"delegations",
-	"invitations",
-	"members",
-	"space_usage",
-	"space_terminations",
-	"ledger_objects",
-	"ledger_refs",
-	"spaces",
-	NULL,
+	"version_chunks", "versions",	 "events",
+	"grants",	  "delegations", "invitations",
+	"members",	  "space_usage", "space_terminations",
+	"ledger_objects", "ledger_refs", "space_keys",
+	"spaces",	  NULL,
 };
 
 /* --- users and sessions --- */
@@ -724,4 +716,15 @@ int index_ledger_refs(struct index *ix, const char *space, index_name_cb cb,
 int index_spaces_all(struct index *ix, index_name_cb cb, void *arg)
 {
 	return ix->ops->spaces_all(ix->state, cb, arg);
+}
+
+int index_space_key_get(struct index *ix, const char *space, char *sealed,
+			size_t len)
+{
+	return ix->ops->space_key_get(ix->state, space, sealed, len);
+}
+
+int index_space_key_set(struct index *ix, const char *space, const char *sealed)
+{
+	return ix->ops->space_key_set(ix->state, space, sealed);
 }

@@ -28,7 +28,7 @@
 #include "common/manifest.h"
 
 #define INDEX_FILE_NAME	     "index.db"
-#define INDEX_SCHEMA_VERSION 7
+#define INDEX_SCHEMA_VERSION 8
 #define INDEX_TOKEN_HASH_LEN 32
 
 struct index;
@@ -437,5 +437,17 @@ int index_ledger_refs(struct index *ix, const char *space, index_name_cb cb,
 		      void *arg);
 /* Every space's name, sorted (the spaces table: every node's list). */
 int index_spaces_all(struct index *ix, index_name_cb cb, void *arg);
+
+/*
+ * A space's own chunk key, sealed under a key derived from the master key
+ * (server/spaces.h), as hex: kept here when the ledgers are, so that every
+ * node of a deployment reads the same key; a space's destruction removes
+ * it with the rest.  get: -ENOENT when the space has none; sealed gets at
+ * most len - 1 characters.  set: replaces one.
+ */
+int index_space_key_get(struct index *ix, const char *space, char *sealed,
+			size_t len);
+int index_space_key_set(struct index *ix, const char *space,
+			const char *sealed);
 
 #endif /* COFFRE_SERVER_INDEX_H */

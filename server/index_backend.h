@@ -29,7 +29,7 @@
 #include "server/index.h"
 #include "server/invite.h"
 
-#define INDEX_OPS_VERSION 5
+#define INDEX_OPS_VERSION 6
 
 struct index_ops {
 	int version; /* INDEX_OPS_VERSION it was built for */
@@ -197,6 +197,10 @@ struct index_ops {
 	int (*ledger_refs)(void *s, const char *space, index_name_cb cb,
 			   void *arg);
 	int (*spaces_all)(void *s, index_name_cb cb, void *arg);
+	/* a space's sealed chunk key (version 6) */
+	int (*space_key_get)(void *s, const char *space, char *sealed,
+			     size_t len);
+	int (*space_key_set)(void *s, const char *space, const char *sealed);
 };
 
 extern const struct index_ops index_sqlite_ops; /* index_sqlite.c */

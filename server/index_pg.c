@@ -24,7 +24,7 @@
 #include "server/index_i.h"
 
 /* The first key of every advisory lock coffred takes is 1129270854. */
-#define PG_SCHEMA_VERSION 4
+#define PG_SCHEMA_VERSION 5
 
 /*
  * Schema version 1, the SQLite schema version 4 in PostgreSQL's types.
@@ -120,6 +120,9 @@ static const char *const pg_migrate[] = {
 	"CREATE TABLE ledger_refs(space TEXT NOT NULL, name TEXT NOT NULL,"
 	" target TEXT NOT NULL, PRIMARY KEY(space, name));"
 	"UPDATE coffre_schema SET version = 4;",
+	/* 4 -> 5 (SQLite 7 -> 8): a space's own chunk key, sealed. */
+	"CREATE TABLE space_keys(space TEXT PRIMARY KEY, sealed TEXT NOT NULL);"
+	"UPDATE coffre_schema SET version = 5;",
 };
 
 struct pg_conn {
@@ -1974,6 +1977,30 @@ static int pg_spaces_all(void *s, index_name_cb cb, void *arg)
 		NULL, row_name, &n);
 }
 
+static int pg_space_key_get(void *s, const char *space, char *sealed,
+			    size_t len)
+{
+	const char *p[] = { space };
+	struct index_text_out t = { sealed, len, "read a space's key" };
+	int rc = pg_one(s, "read a space's key",
+			"SELECT sealed FROM space_keys WHERE space = $1", 1, p,
+			row_text, &t);
+
+	return rc == PG_NO_ROW ?
+		       err_set(-ENOENT, "space '%s' has no key", space) :
+		       rc;
+}
+
+static int pg_space_key_set(void *s, const char *space, const char *sealed)
+{
+	const char *p[] = { space, sealed };
+
+	return run_n(
+		s, "write a space's key",
+		"INSERT INTO space_keys(space, sealed) VALUES($1, $2) ON CONFLICT(space) DO UPDATE SET sealed = excluded.sealed",
+		2, p, NULL);
+}
+
 const struct index_ops index_pg_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "postgresql",
@@ -2061,4 +2088,6 @@ const struct index_ops index_pg_ops = {
 	.ledger_ref_drop = pg_ledger_ref_drop,
 	.ledger_refs = pg_ledger_refs,
 	.spaces_all = pg_spaces_all,
+	.space_key_get = pg_space_key_get,
+	.space_key_set = pg_space_key_set,
 };

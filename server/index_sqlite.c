@@ -281,6 +281,14 @@ static const char *const migrate_sql[] = {
 	"  target TEXT NOT NULL,\n"
 	"  PRIMARY KEY(space, name)) WITHOUT ROWID;\n"
 	"PRAGMA user_version = 7;\n",
+	/*
+	 * 7 -> 8: a space's own chunk key, sealed under the master key, in
+	 * the index when the ledgers are (every node reads it there).
+	 */
+	"CREATE TABLE space_keys(\n"
+	"  space TEXT PRIMARY KEY,\n"
+	"  sealed TEXT NOT NULL) WITHOUT ROWID;\n"
+	"PRAGMA user_version = 8;\n",
 };
 
 /*
@@ -2216,6 +2224,27 @@ static int sq_spaces_all(void *state, index_name_cb cb, void *arg)
 		       NULL, "list spaces", row_name, &n);
 }
 
+static int sq_space_key_get(void *state, const char *space, char *sealed,
+			    size_t len)
+{
+	struct index_text_out t = { sealed, len, "read a space's key" };
+	int rc = sq_one(state,
+			ONCE("SELECT sealed FROM space_keys WHERE space = ?1"),
+			ARGS(TXT(space)), "read a space's key", row_text, &t);
+
+	return rc == SQ_NO_ROW ?
+		       err_set(-ENOENT, "space '%s' has no key", space) :
+		       rc;
+}
+
+static int sq_space_key_set(void *state, const char *space, const char *sealed)
+{
+	return sq_exec(
+		state,
+		ONCE("INSERT INTO space_keys(space, sealed) VALUES(?1, ?2) ON CONFLICT(space) DO UPDATE SET sealed = excluded.sealed"),
+		ARGS(TXT(space), TXT(sealed)), "write a space's key", NULL);
+}
+
 const struct index_ops index_sqlite_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "sqlite",
@@ -2303,4 +2332,6 @@ const struct index_ops index_sqlite_ops = {
 	.ledger_ref_drop = sq_ledger_ref_drop,
 	.ledger_refs = sq_ledger_refs,
 	.spaces_all = sq_spaces_all,
+	.space_key_get = sq_space_key_get,
+	.space_key_set = sq_space_key_set,
 };

@@ -123,7 +123,7 @@ int space_create(const char *datadir, struct index *ix, const char *space,
 	if (!rc)
 		rc = crypto_key_new_random(&key);
 	if (!rc)
-		rc = space_key_save(datadir, space, master, &key);
+		rc = space_key_save(datadir, ix, space, master, &key);
 	crypto_key_release(&key);
 	if (!rc)
 		rc = fsync_dir(dir);

@@ -135,6 +135,15 @@ int space_rekey_main(const char *datadir, const char *space)
 			datadir);
 	if (lock < 0)
 		return lock;
+	/* Every space of a shared deployment was made with a key of its
+	 * own, kept in the index: there is none to give. */
+	if (config_load(&cfg, datadir) == 0 && cfg.ledger_shared) {
+		close(lock);
+		return err_set(
+			-EINVAL,
+			"space '%s': with ledger = index every space has a key of its own already",
+			space);
+	}
 	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_KEY_NAME);
 	if (rc == 0 && access(path, F_OK) == 0) {
 		printf("space %s has a key of its own already\n", space);
@@ -176,7 +185,7 @@ int space_rekey_main(const char *datadir, const char *space)
 		copied += (size_t)c;
 	}
 	if (rc == 0)
-		rc = space_key_save(datadir, space, &master, &newk);
+		rc = space_key_save(datadir, ix, space, &master, &newk);
 	/* The switch is made: what is not a new name goes. */
 	for (size_t i = 0; rc == 0 && i < ids.n; i++) {
 		char name[CHUNKSTORE_NAME_SIZE];

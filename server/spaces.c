@@ -22,6 +22,7 @@
 #include "server/config.h"
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "common/hash.h"
 #include "common/namev.h"
 #include "common/path.h"
 #include "server/chunk_backend.h"
@@ -91,58 +92,118 @@ static int key_wrap(struct crypto_key *out, const struct crypto_key *master,
 
 #define KEY_FILE_LEN (CRYPTO_KEY_LEN + CRYPTO_SEAL_OVERHEAD)
 
-int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
-		    const char *datadir, const char *space)
+/*
+ * The sealed key of a space into sealed[KEY_FILE_LEN]: from the index
+ * when coffred.conf shares the ledgers (every node reads it there), else
+ * from DATADIR/spaces/SPACE/chunks.key.  -ENOENT when it has none; where
+ * names it for messages.
+ */
+static int sealed_read(uint8_t sealed[KEY_FILE_LEN], const char *datadir,
+		       struct index *ix, const char *space, char *where,
+		       size_t wlen)
 {
-	uint8_t plain[CRYPTO_KEY_LEN];
-	struct crypto_key wrap = { 0 };
-	char path[PATH_MAX], *data = NULL;
+	char hex[2 * KEY_FILE_LEN + 2], *data = NULL;
+	struct config cfg;
 	size_t len = 0;
 	int rc;
 
-	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_KEY_NAME);
+	rc = config_load(&cfg, datadir);
 	if (rc < 0)
 		return rc;
-	rc = file_read_all(path, 4096, &data, &len);
-	if (rc == -ENOENT)
-		return space_chunk_key_derived(out, master, space);
+	if (cfg.ledger_shared) {
+		snprintf(where, wlen, "the index's key of space '%s'", space);
+		if (!ix)
+			return err_set(-EINVAL,
+				       "space '%s': its key is in the index",
+				       space);
+		rc = index_space_key_get(ix, space, hex, sizeof(hex));
+		if (rc < 0)
+			return rc;
+		return strlen(hex) == 2 * KEY_FILE_LEN &&
+				       hex_decode(sealed, hex, KEY_FILE_LEN) ==
+					       0 ?
+			       0 :
+			       -EBADMSG;
+	}
+	rc = space_dir_path(where, wlen, datadir, space, SPACE_KEY_NAME);
 	if (rc < 0)
-		return err_set(rc, "cannot read '%s': %s", path, strerror(-rc));
-	rc = len == KEY_FILE_LEN ? key_wrap(&wrap, master, space) : -EBADMSG;
+		return rc;
+	rc = file_read_all(where, 4096, &data, &len);
+	if (rc == -ENOENT)
+		return rc;
+	if (rc < 0)
+		return err_set(rc, "cannot read '%s': %s", where,
+			       strerror(-rc));
+	rc = len == KEY_FILE_LEN ? 0 : -EBADMSG;
 	if (rc == 0)
-		rc = crypto_open(&wrap, space, strlen(space),
-				 (const uint8_t *)data, len, plain);
+		memcpy(sealed, data, KEY_FILE_LEN);
+	free(data);
+	return rc;
+}
+
+int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
+		    const char *datadir, struct index *ix, const char *space)
+{
+	uint8_t plain[CRYPTO_KEY_LEN], sealed[KEY_FILE_LEN];
+	struct crypto_key wrap = { 0 };
+	char where[PATH_MAX];
+	struct config cfg;
+	int rc;
+
+	rc = sealed_read(sealed, datadir, ix, space, where, sizeof(where));
+	/* A space from before keys of their own: never in a shared
+	 * deployment, whose spaces all have theirs in the index. */
+	if (rc == -ENOENT && config_load(&cfg, datadir) == 0 &&
+	    !cfg.ledger_shared) {
+		err_clear();
+		return space_chunk_key_derived(out, master, space);
+	}
+	if (rc == 0)
+		rc = key_wrap(&wrap, master, space);
+	if (rc == 0)
+		rc = crypto_open(&wrap, space, strlen(space), sealed,
+				 sizeof(sealed), plain);
 	if (rc == 0)
 		rc = crypto_key_from_bytes(out, plain, sizeof(plain));
 	sodium_memzero(plain, sizeof(plain));
 	crypto_key_release(&wrap);
-	free(data);
 	if (rc == -EBADMSG)
 		return err_set(
 			rc,
-			"'%s' does not open with this master key (damaged, or another server's)",
-			path);
+			"%s does not open with this master key (damaged, or another server's)",
+			where);
 	return rc;
 }
 
-int space_key_save(const char *datadir, const char *space,
+int space_key_save(const char *datadir, struct index *ix, const char *space,
 		   const struct crypto_key *master,
 		   const struct crypto_key *key)
 {
 	uint8_t sealed[KEY_FILE_LEN];
+	char path[PATH_MAX], hex[2 * KEY_FILE_LEN + 1];
 	struct crypto_key wrap = { 0 };
-	char path[PATH_MAX];
+	struct config cfg;
 	int rc;
 
-	rc = space_dir_path(path, sizeof(path), datadir, space, SPACE_KEY_NAME);
+	rc = config_load(&cfg, datadir);
+	if (rc == 0 && cfg.ledger_shared && !ix)
+		rc = err_set(-EINVAL, "space '%s': its key is in the index",
+			     space);
+	if (rc == 0)
+		rc = space_dir_path(path, sizeof(path), datadir, space,
+				    SPACE_KEY_NAME);
 	if (rc == 0)
 		rc = key_wrap(&wrap, master, space);
 	if (rc == 0)
 		rc = crypto_seal(&wrap, space, strlen(space), key->k,
 				 CRYPTO_KEY_LEN, sealed);
+	crypto_key_release(&wrap);
+	if (rc == 0 && cfg.ledger_shared) {
+		hex_encode(sealed, sizeof(sealed), hex);
+		return index_space_key_set(ix, space, hex);
+	}
 	if (rc == 0)
 		rc = file_write_atomic(path, sealed, sizeof(sealed), 0600);
-	crypto_key_release(&wrap);
 	if (rc < 0 && !err_msg()[0])
 		rc = err_set(rc, "cannot write '%s': %s", path, strerror(-rc));
 	return rc;
@@ -190,13 +251,14 @@ int space_chunks_open_key(struct chunkstore **out, const char *datadir,
 }
 
 int space_chunks_open(struct chunkstore **out, const char *datadir,
-		      const char *space, const struct crypto_key *master)
+		      struct index *ix, const char *space,
+		      const struct crypto_key *master)
 {
 	struct crypto_key key = { 0 };
 	int rc;
 
 	*out = NULL;
-	rc = space_chunk_key(&key, master, datadir, space);
+	rc = space_chunk_key(&key, master, datadir, ix, space);
 	if (rc == 0)
 		rc = space_chunks_open_key(out, datadir, space, &key);
 	crypto_key_release(&key);
@@ -327,7 +389,8 @@ static int space_open(struct spaces *sp, const char *name,
 		rc = err_set(-ENOENT, "no such space '%s'", name);
 	if (rc < 0)
 		goto fail;
-	rc = space_chunks_open(&n->sp.chunks, sp->datadir, name, &sp->master);
+	rc = space_chunks_open(&n->sp.chunks, sp->datadir, sp->ix, name,
+			       &sp->master);
 	if (rc < 0)
 		goto fail;
 	pthread_mutex_init(&n->sp.usage_lock, NULL);

@@ -51,17 +51,20 @@ int master_key_load(struct crypto_key *key, const char *datadir);
  * The chunk store key of a space: its own random key, kept sealed under a
  * key derived from the master key in DATADIR/spaces/SPACE/chunks.key, so
  * that destroying that file shreds every copy of its chunks (backups
- * included).  A space made before keys of their own, with no such file,
- * has the key derived from the master key and its name
- * (`coffred space rekey` gives it one of its own).
+ * included); in the index ix instead when coffred.conf shares the ledgers
+ * (ledger = index), so that every node reads the same key.  A space made
+ * before keys of their own, with no such file, has the key derived from
+ * the master key and its name (`coffred space rekey` gives it one of its
+ * own); a shared deployment has no such space and refuses one.
  */
+struct index;
 int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
-		    const char *datadir, const char *space);
+		    const char *datadir, struct index *ix, const char *space);
 /* The legacy derived key, whatever the file says (the rekey's source). */
 int space_chunk_key_derived(struct crypto_key *out,
 			    const struct crypto_key *master, const char *space);
 /* Write key as the space's own (atomically, fsynced); replaces one. */
-int space_key_save(const char *datadir, const char *space,
+int space_key_save(const char *datadir, struct index *ix, const char *space,
 		   const struct crypto_key *master,
 		   const struct crypto_key *key);
 /* The master key the spaces were opened with. */
@@ -76,7 +79,8 @@ int space_chunk_seed(uint8_t seed[CHUNK_SEED_LEN],
  * SPACE/, puts spooled in DATADIR/tmp/chunk-spool).
  */
 int space_chunks_open(struct chunkstore **out, const char *datadir,
-		      const char *space, const struct crypto_key *master);
+		      struct index *ix, const char *space,
+		      const struct crypto_key *master);
 /* The same with the chunk key given (a rekey opens both). */
 int space_chunks_open_key(struct chunkstore **out, const char *datadir,
 			  const char *space, const struct crypto_key *key);
@@ -102,7 +106,6 @@ int space_dir_path(char *out, size_t outlen, const char *datadir,
  * the index knows.  0, or the first negative cb returned, or -errno when
  * the list cannot be read.
  */
-struct index;
 typedef int (*spaces_each_cb)(const char *name, void *arg);
 int spaces_each(const char *datadir, struct index *ix, spaces_each_cb cb,
 		void *arg);

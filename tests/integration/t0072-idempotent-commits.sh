@@ -106,7 +106,7 @@ sqlite3 "$D/index.db" "BEGIN; DELETE FROM versions WHERE doc_id = '$DOCK';
 	DELETE FROM version_chunks WHERE doc_id = '$DOCK';
 	DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites;
 	DROP TABLE space_terminations; DROP TABLE user_freezes;
-	DROP TABLE ledger_objects; DROP TABLE ledger_refs; PRAGMA user_version = 4; COMMIT;"
+	DROP TABLE ledger_objects; DROP TABLE ledger_refs; DROP TABLE space_keys; PRAGMA user_version = 4; COMMIT;"
 server_start
 before=$(ncommits)
 check_eq "its retry after the restart" 200 "$(commit "$T/k2" "$B2")"

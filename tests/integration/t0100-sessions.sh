@@ -31,7 +31,7 @@ server_init
 sqlite3 "$D/index.db" "DROP TABLE space_usage; DROP TABLE version_chunks; ALTER TABLE versions DROP COLUMN sealed;
 	DROP TABLE login_throttle; DROP TABLE invitations; DROP TABLE pending_codes;
 	DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes;
-	DROP TABLE ledger_objects; DROP TABLE ledger_refs;
+	DROP TABLE ledger_objects; DROP TABLE ledger_refs; DROP TABLE space_keys;
 	DROP INDEX tokens_login; ALTER TABLE tokens DROP COLUMN address;
 	ALTER TABLE tokens DROP COLUMN created_at; PRAGMA user_version = 2;" \
 	>>"$T/sqlite.log" 2>&1
@@ -40,10 +40,10 @@ check_eq "the index is made of schema 2 for the test" 2 \
 sed -i "s/^token_lifetime *=.*/token_lifetime = 2h/" "$D/coffred.conf"
 user_add alice
 space_create demo alice
-check_eq "coffred migrates an index of schema 2 to 7" 7 \
+check_eq "coffred migrates an index of schema 2 to 8" 8 \
 	"$(sqlite3 "$D/index.db" 'PRAGMA user_version')"
 check "the migrated index has the new tables" \
-	sqlite3 "$D/index.db" 'SELECT count(*) FROM login_throttle, invitations, version_chunks, space_usage, pending_codes, signup_invites, space_terminations'
+	sqlite3 "$D/index.db" 'SELECT count(*) FROM login_throttle, invitations, version_chunks, space_usage, pending_codes, signup_invites, space_terminations, ledger_objects, ledger_refs, space_keys'
 server_start
 
 # --- lifetime from coffred.conf ----------------------------------------------

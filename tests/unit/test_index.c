@@ -343,6 +343,20 @@ static void check_ledger_rows(const char *name, struct index *ix)
 	   name);
 	is_int(index_ledger_ref_get(ix, "s1", "HEAD", target, sizeof(target)),
 	       -ENOENT, "%s: a dropped ref is gone", name);
+	{
+		char sealed[160];
+
+		is_int(index_space_key_get(ix, "s1", sealed, sizeof(sealed)),
+		       -ENOENT, "%s: a space with no key of its own", name);
+		ok(index_space_key_set(ix, "s1", "00ff") == 0 &&
+			   index_space_key_set(ix, "s1", "abcd") == 0 &&
+			   index_space_key_get(ix, "s1", sealed,
+					       sizeof(sealed)) == 0 &&
+			   !strcmp(sealed, "abcd"),
+		   "%s: a space's key, replaced", name);
+		is_int(index_space_key_get(ix, "s2", sealed, sizeof(sealed)),
+		       -ENOENT, "%s: another space does not see it", name);
+	}
 	list[0] = '\0';
 	index_spaces_all(ix, collect_names, list);
 	ok(strstr(list, "s1=company;") != NULL, "%s: every space listed (%s)",
@@ -479,7 +493,7 @@ static void check_sqlite_migration(const char *path)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(
 			db,
-			"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; DROP TABLE ledger_objects; DROP TABLE ledger_refs; PRAGMA user_version = 4;",
+			"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; DROP TABLE ledger_objects; DROP TABLE ledger_refs; DROP TABLE space_keys; PRAGMA user_version = 4;",
 			NULL, NULL, NULL);
 	sqlite3_close(db);
 	ok(rc == SQLITE_OK, "sqlite: the index taken back to version 4");
@@ -498,7 +512,7 @@ static void check_pg_migration(const char *url)
 	PGconn *db = PQconnectdb(url);
 	PGresult *res = PQexec(
 		db,
-		"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; DROP TABLE ledger_objects; DROP TABLE ledger_refs; UPDATE coffre_schema SET version = 1");
+		"DROP TABLE space_usage; DROP TABLE pending_codes; DROP TABLE signup_invites; DROP TABLE space_terminations; DROP TABLE user_freezes; DROP TABLE ledger_objects; DROP TABLE ledger_refs; DROP TABLE space_keys; UPDATE coffre_schema SET version = 1");
 	int done = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	PQclear(res);

@@ -1,0 +1,133 @@
+#!/bin/bash
+# Two coffred nodes serve one space whose index and ledger are in one
+# PostgreSQL (ledger = postgresql): both commit to it at the same moment
+# and no commit is lost or forked -- every folder either node made is at
+# the head both nodes read, the access change one node made meanwhile is
+# in it too, and `coffred fsck` is clean on each node's data directory
+# (one signed history, one event chain).  init --join refuses a first node
+# whose chunks are not shared, and leaves nothing behind.
+#
+# Chunks stay in each node's own folder here (the deployment with S3 is
+# scripts/cluster.sh's, tests/cluster/): the commits raced carry none.
+. "${TESTLIB:-$(dirname "$0")/../lib}/common.sh"	# test_init: $T, $D, traps
+export COFFRE_INDEX=postgresql COFFRE_LEDGER=index
+test_init
+. "${TESTLIB:-$(dirname "$0")/../lib}/api.sh"	# req, login, commit
+require_cmd psql
+
+ROUNDS=15
+server_init
+check "coffred.conf says ledger = postgresql" \
+	grep -qx "ledger = postgresql" "$D/coffred.conf"
+
+# --- a further node must share every store ---------------------------------
+"$COFFRED" init "$T/joined" --listen 127.0.0.1:0 --join "$D" \
+	>"$T/join.out" 2>&1
+check_eq "init --join refuses a first node with chunks of its own" 1 $?
+check "...saying the stores must be shared" \
+	grep -q "must be shared" "$T/join.out"
+check "...and writes no configuration" test ! -e "$T/joined/coffred.conf"
+
+user_add alice
+user_add bob
+space_create demo alice
+server_start
+URL1=$URL CACERT1=$CACERT
+
+# --- node 2: the same index, ledger and keys; its own TLS and chunks ------
+D2=$T/node2
+url=$(sed -n 's/^index *= *//p' "$D/coffred.conf")
+"$COFFRED" init "$D2" --listen 127.0.0.1:0 --index "$url" \
+	--ledger postgresql >>"$T/coffred2.log" 2>&1
+check_eq "a second node is made on the same index" 0 $?
+cp "$D"/keys/*.pem "$D"/keys/master.key "$D2/keys/"
+"$COFFRED" serve "$D2" --port-file "$T/port2" >>"$T/coffred2.log" 2>&1 &
+PID2=$!
+EXTRA_PIDS+=("$PID2")
+for ((i = 0; i < 200; i++)); do
+	[ -s "$T/port2" ] && break
+	proc_alive "$PID2" || break
+	sleep 0.1
+done
+PORT2=$(tr -dc 0-9 <"$T/port2" 2>/dev/null)
+check "node 2 serves" test -n "$PORT2"
+URL2=https://127.0.0.1:$PORT2 CACERT2=$D2/tls/ca.pem
+
+on_node()
+{
+	if [ "$1" = 1 ]; then URL=$URL1 CACERT=$CACERT1; else URL=$URL2 CACERT=$CACERT2; fi
+}
+
+on_node 1
+login alice
+on_node 2
+req alice GET /v1/spaces/demo/tree?path=/
+expect "node 2 serves the space node 1 made, with node 1's token" 200
+
+# --- both nodes commit at once ----------------------------------------------
+# Each request is its own curl, started together: the two nodes' commits
+# meet on the space's lock and the head's compare-and-swap.
+mkdir -p "$T/race"
+pids=()
+for ((i = 1; i <= ROUNDS; i++)); do
+	for n in 1 2; do
+		on_node "$n"
+		curl -sS --max-time 60 --cacert "$CACERT" -o /dev/null \
+			-w '%{http_code}\n' -X POST \
+			-H "Authorization: Bearer ${TOK[alice]}" \
+			-d "{\"client\": \"n$n\", \"ops\": [{\"op\": \"mkdir\", \"path\": \"/n$n-$i\"}]}" \
+			"$URL/v1/spaces/demo/commits" >"$T/race/$n-$i" 2>>"$T/curl.log" &
+		pids+=($!)
+	done
+	if [ "$i" = 5 ]; then
+		on_node 2
+		curl -sS --max-time 60 --cacert "$CACERT" -o /dev/null \
+			-w '%{http_code}\n' -X POST \
+			-H "Authorization: Bearer ${TOK[alice]}" \
+			-d '{"login": "bob", "role": "intervenant"}' \
+			"$URL/v1/spaces/demo/members" >"$T/race/member" 2>>"$T/curl.log" &
+		pids+=($!)
+	fi
+done
+for p in "${pids[@]}"; do
+	wait "$p"
+done
+ok_codes=$(cat "$T"/race/[12]-* 2>/dev/null | grep -c '^200$')
+check_eq "all $((2 * ROUNDS)) commits raced on two nodes are applied" \
+	$((2 * ROUNDS)) "$ok_codes"
+check_eq "the access change made on node 2 meanwhile is applied" 202 \
+	"$(cat "$T/race/member" 2>/dev/null)"
+
+want=$(for n in 1 2; do for ((i = 1; i <= ROUNDS; i++)); do echo "n$n-$i"; done; done | sort | tr '\n' ' ')
+for n in 1 2; do
+	on_node "$n"
+	req alice GET /v1/spaces/demo/tree?path=/
+	got=$(jv '[.entries[] | select(.type == "dir") | .name] | .[]' | grep '^n[12]-' | sort | tr '\n' ' ')
+	check_eq "node $n reads every folder both nodes made at the head" "$want" "$got"
+done
+on_node 1
+login bob
+req bob GET /v1/invitations
+check_eq "node 1 shows bob the invitation node 2 recorded" "demo intervenant" \
+	"$(jv '.invitations[] | "\(.space) \(.role)"')"
+req bob POST /v1/invitations/demo
+expect "bob accepts it on node 1" 200
+on_node 2
+req alice GET /v1/spaces/demo/members
+check "node 2 lists bob as a member, to its owner" \
+	sh -c 'printf "%s" "$1" | jq -e ".members[] | select(.login == \"bob\" and .role == \"intervenant\")" >/dev/null' _ "$BODY"
+
+# One history: each node's fsck walks it from the head, every commit
+# signed by the same ledger key, one event chain.
+check "coffred fsck is clean on node 1's data directory" \
+	"$COFFRED" fsck "$D"
+check "coffred fsck is clean on node 2's data directory" \
+	"$COFFRED" fsck "$D2"
+check_eq "the space has no ledger folder on either node" "0 0" \
+	"$(find "$D/spaces" "$D2/spaces" -name ledger.git | wc -l) $(find "$D2/spaces" -name ledger.git | wc -l)"
+
+kill -TERM "$PID2" 2>/dev/null
+wait_exit "$PID2" 20
+check_eq "node 2 stops on SIGTERM with exit status 0" 0 $?
+server_stop
+done_testing
