@@ -117,6 +117,27 @@ req alice GET /v1/spaces/demo/members
 check "node 2 lists bob as a member, to its owner" \
 	sh -c 'printf "%s" "$1" | jq -e ".members[] | select(.login == \"bob\" and .role == \"intervenant\")" >/dev/null' _ "$BODY"
 
+# The change feed of node 2 answers a commit made on node 1: a waiter
+# there learns of it within the feed's re-read of the head (a second).
+on_node 2
+req alice GET /v1/spaces/demo/changes?since=
+head=$(jv .head)
+curl -sS --max-time 30 --cacert "$CACERT2" -o "$T/feed.json" \
+	-H "Authorization: Bearer ${TOK[alice]}" \
+	"$URL2/v1/spaces/demo/changes?since=$head&timeout=20" 2>>"$T/curl.log" &
+feed=$!
+sleep 1
+on_node 1
+t0=$SECONDS
+commit alice '[{"op": "mkdir", "path": "/from-node-1"}]'
+expect "a commit on node 1 while node 2's feed waits" 200
+wait "$feed"
+took=$((SECONDS - t0))
+check "node 2's feed answers with node 1's new head" \
+	sh -c 'test "$(jq -r .head "$1")" != "$2" && jq -e ".changed | index(\"/\")" "$1" >/dev/null' _ "$T/feed.json" "$head"
+check "...in a few seconds, not at its 20 s timeout (took ${took} s)" \
+	test "$took" -lt 10
+
 # One history: each node's fsck walks it from the head, every commit
 # signed by the same ledger key, one event chain.
 check "coffred fsck is clean on node 1's data directory" \
