@@ -184,7 +184,7 @@ static int env_value(const char *file, const char *key, char *out, size_t len)
 static int cluster(const char *script, const char *verb, const char *dir,
 		   int nodes, const char *log)
 {
-	char k[8];
+	char k[16];
 	char *argv[] = { (char *)script,
 			 (char *)verb,
 			 (char *)dir,

@@ -121,7 +121,8 @@ static const char *const pg_migrate[] = {
 	" target TEXT NOT NULL, PRIMARY KEY(space, name));"
 	"UPDATE coffre_schema SET version = 4;",
 	/* 4 -> 5 (SQLite 7 -> 8): a space's own chunk key, sealed. */
-	"CREATE TABLE space_keys(space TEXT PRIMARY KEY, sealed TEXT NOT NULL);"
+	"CREATE TABLE space_keys(space TEXT PRIMARY KEY,"
+	" sealed TEXT NOT NULL);"
 	"UPDATE coffre_schema SET version = 5;",
 };
 
