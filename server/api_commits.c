@@ -660,12 +660,56 @@ static int quota_refused(struct http_req *req, const struct batch *b)
 	return 1;
 }
 
+/*
+ * A space whose ledger the index holds may be written by other nodes,
+ * whose commits usage_lock does not hold back: there the whole commit,
+ * from the quota check to the versions counted, is one index transaction
+ * holding the space's lock (the ledger's own write joins it), so two
+ * nodes never both fit in the room left, and the ledger commit and its
+ * versions are kept together or not at all.  Nothing on a ledger of this
+ * node's own (*tx NULL).
+ */
+static int shared_begin(struct http_req *req, struct index_txn **tx)
+{
+	int rc;
+
+	*tx = NULL;
+	if (!ledger_is_shared(req->space->ledger))
+		return 0;
+	rc = index_begin(req->srv->ix, tx);
+	if (rc == 0) {
+		rc = index_lock_space(req->srv->ix, *tx, req->space_name);
+		if (rc < 0) {
+			index_rollback(req->srv->ix, *tx);
+			*tx = NULL;
+		}
+	}
+	return rc;
+}
+
+/* Commit (rc == 0) or roll back; a commit that fails undoes the ledger's
+ * commit too, whose caches then follow main again. */
+static int shared_end(struct http_req *req, struct index_txn *tx, int rc)
+{
+	if (!tx)
+		return 0;
+	if (rc < 0) {
+		index_rollback(req->srv->ix, tx);
+		return 0;
+	}
+	rc = index_commit(req->srv->ix, tx);
+	if (rc < 0)
+		ledger_forget(req->space->ledger);
+	return rc;
+}
+
 int api_commits(struct http_req *req)
 {
 	char head[GIT_OID_HEX_LEN + 1], digest[OBJ_ID_HEX_LEN + 1];
 	struct ledger_batch named = { .digest = digest };
 	struct batch b = { 0 };
 	struct access_batch ab = { 0 };
+	struct index_txn *utx = NULL;
 	const char *client, *batch_id;
 	json_t *reply;
 	json_t *ops, *o, *results;
@@ -721,7 +765,14 @@ int api_commits(struct http_req *req)
 	/* from the quota check until the versions are counted: no other
 	 * commit of the space fits in the same room (quota.h) */
 	pthread_mutex_lock(&req->space->usage_lock);
+	rc = shared_begin(req, &utx);
+	if (rc < 0) {
+		pthread_mutex_unlock(&req->space->usage_lock);
+		rc = http_reply_rc(req, rc, HTTP_CTX_COMMIT, -1);
+		goto out;
+	}
 	if (quota_refused(req, &b)) {
+		shared_end(req, utx, -1);
 		pthread_mutex_unlock(&req->space->usage_lock);
 		rc = 0;
 		goto out;
@@ -732,6 +783,7 @@ int api_commits(struct http_req *req)
 				b.ops, b.nops, b.results, &failed, head,
 				access_batch_check, &ab);
 	if (rc < 0) {
+		shared_end(req, utx, rc);
 		pthread_mutex_unlock(&req->space->usage_lock);
 		/* What the caller may not read answers as what is absent. */
 		rc = http_reply_rc(req, rc, HTTP_CTX_COMMIT,
@@ -739,6 +791,15 @@ int api_commits(struct http_req *req)
 		goto out;
 	}
 	record(req, &b, rc == 1 ? NULL : ab.skipped, head, rc == 1);
+	{
+		int erc = shared_end(req, utx, 0);
+
+		if (erc < 0) {
+			pthread_mutex_unlock(&req->space->usage_lock);
+			rc = http_reply_rc(req, erc, HTTP_CTX_COMMIT, -1);
+			goto out;
+		}
+	}
 	pthread_mutex_unlock(&req->space->usage_lock);
 	if (rc == 0) {
 		state_deposits(req, &b);

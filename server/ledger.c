@@ -301,6 +301,20 @@ int ledger_write_begin(struct ledger *lg, struct ledger_write *w)
 	return rc;
 }
 
+/* Under apply_lock: drop what follows main (ledger_write_end). */
+static void forget_locked(struct ledger *lg)
+{
+	git_index_free(lg->idx);
+	lg->idx = NULL;
+	ledger_batches_free(lg);
+	lg->batches_loaded = 0;
+	/* reopened by the next write; only a shared ledger may lose it */
+	if (lg->ix) {
+		git_repository_free(lg->wrepo);
+		lg->wrepo = NULL;
+	}
+}
+
 int ledger_write_end(struct ledger *lg, struct ledger_write *w, int rc)
 {
 	if (lg->ix) {
@@ -310,16 +324,17 @@ int ledger_write_end(struct ledger *lg, struct ledger_write *w, int rc)
 			index_rollback(lg->ix, w->tx);
 		w->tx = NULL;
 	}
-	if (rc < 0 && lg->ix) {
-		git_index_free(lg->idx);
-		lg->idx = NULL;
-		ledger_batches_free(lg);
-		lg->batches_loaded = 0;
-		git_repository_free(lg->wrepo);
-		lg->wrepo = NULL;
-	}
+	if (rc < 0 && lg->ix)
+		forget_locked(lg);
 	pthread_mutex_unlock(&lg->apply_lock);
 	return rc;
+}
+
+void ledger_forget(struct ledger *lg)
+{
+	pthread_mutex_lock(&lg->apply_lock);
+	forget_locked(lg);
+	pthread_mutex_unlock(&lg->apply_lock);
 }
 
 void ledger_repo_put(struct ledger *lg, git_repository *repo)

@@ -114,6 +114,12 @@ int ledger_repo_open(struct git_repository **out, const char *repo_path);
  */
 int ledger_clear_stale_locks(const char *repo_path);
 void ledger_free(struct ledger *lg);
+/*
+ * Forget what lg keeps of main between writes (the head tree, the batch
+ * table, the write repository's objects): for a caller whose index
+ * transaction, joined by a shared ledger's write, was rolled back.
+ */
+void ledger_forget(struct ledger *lg);
 
 /* Current head commit as hex; -ENOENT while the ledger has no commit. */
 int ledger_head(struct ledger *lg, char out[GIT_OID_HEX_LEN + 1]);

@@ -147,6 +147,43 @@ check "coffred fsck is clean on node 2's data directory" \
 check_eq "the space has no ledger folder on either node" "0 0" \
 	"$(find "$D/spaces" "$D2/spaces" -name ledger.git | wc -l) $(find "$D2/spaces" -name ledger.git | wc -l)"
 
+# The quota holds across nodes: with room for 3 documents of 2 KiB, 10
+# deposits raced on two nodes make 3 versions and 7 refusals (507), never
+# more, whatever node each lands on.  (Last: each node keeps the chunks
+# sent to it in its own folder here, which fsck of the other would miss.)
+"$COFFRED" space quota "$D" demo $((3 * 2048 + 1024)) >>"$T/coffred.log" 2>&1
+used=$(index_sql "SELECT bytes FROM space_usage WHERE space = 'demo'")
+"$COFFRED" space quota "$D" demo $((${used:-0} + 3 * 2048 + 1024)) >>"$T/coffred.log" 2>&1
+mkdir -p "$T/quota"
+pids=()
+for ((i = 1; i <= 10; i++)); do
+	n=$((i % 2 + 1))
+	on_node "$n"
+	head -c 2048 /dev/urandom >"$T/quota/doc-$i"
+	h=$(sha256sum "$T/quota/doc-$i" | cut -d' ' -f1)
+	curl -sS --max-time 30 --cacert "$CACERT" -o /dev/null -X PUT \
+		-H "Authorization: Bearer ${TOK[alice]}" \
+		--data-binary @"$T/quota/doc-$i" \
+		"$URL/v1/spaces/demo/chunks/$h" 2>>"$T/curl.log"
+	printf '%s %s\n' "$n" "$h" >"$T/quota/plan-$i"
+done
+for ((i = 1; i <= 10; i++)); do
+	read -r n h <"$T/quota/plan-$i"
+	on_node "$n"
+	curl -sS --max-time 60 --cacert "$CACERT" -o /dev/null -w '%{http_code}\n' \
+		-X POST -H "Authorization: Bearer ${TOK[alice]}" \
+		-d "{\"client\": \"q\", \"ops\": [{\"op\": \"deposit\", \"path\": \"/q-$i.bin\", \"size\": 2048, \"sha256\": \"$h\", \"chunks\": [[\"$h\", 2048]]}]}" \
+		"$URL/v1/spaces/demo/commits" >"$T/quota/code-$i" 2>>"$T/curl.log" &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do
+	wait "$p"
+done
+check_eq "10 deposits raced on two nodes under a quota for 3: 3 made, 7 refused" \
+	"3 7" "$(cat "$T"/quota/code-* | grep -c '^200$') $(cat "$T"/quota/code-* | grep -c '^507$')"
+check_eq "the index counts 3 documents of them" 3 \
+	"$(index_sql "SELECT count(DISTINCT doc_id) FROM versions WHERE space = 'demo'")"
+
 kill -TERM "$PID2" 2>/dev/null
 wait_exit "$PID2" 20
 check_eq "node 2 stops on SIGTERM with exit status 0" 0 $?
