@@ -94,23 +94,19 @@ static int key_wrap(struct crypto_key *out, const struct crypto_key *master,
 
 /*
  * The sealed key of a space into sealed[KEY_FILE_LEN]: from the index
- * when coffred.conf shares the ledgers (every node reads it there), else
- * from DATADIR/spaces/SPACE/chunks.key.  -ENOENT when it has none; where
- * names it for messages.
+ * when coffred.conf shares the ledgers (shared: every node reads it
+ * there), else from DATADIR/spaces/SPACE/chunks.key.  -ENOENT when it has
+ * none; where names it for messages.
  */
 static int sealed_read(uint8_t sealed[KEY_FILE_LEN], const char *datadir,
-		       struct index *ix, const char *space, char *where,
-		       size_t wlen)
+		       int shared, struct index *ix, const char *space,
+		       char *where, size_t wlen)
 {
 	char hex[2 * KEY_FILE_LEN + 2], *data = NULL;
-	struct config cfg;
 	size_t len = 0;
 	int rc;
 
-	rc = config_load(&cfg, datadir);
-	if (rc < 0)
-		return rc;
-	if (cfg.ledger_shared) {
+	if (shared) {
 		snprintf(where, wlen, "the index's key of space '%s'", space);
 		if (!ix)
 			return err_set(-EINVAL,
@@ -150,11 +146,14 @@ int space_chunk_key(struct crypto_key *out, const struct crypto_key *master,
 	struct config cfg;
 	int rc;
 
-	rc = sealed_read(sealed, datadir, ix, space, where, sizeof(where));
+	rc = config_load(&cfg, datadir);
+	if (rc < 0)
+		return rc;
+	rc = sealed_read(sealed, datadir, cfg.ledger_shared, ix, space, where,
+			 sizeof(where));
 	/* A space from before keys of their own: never in a shared
 	 * deployment, whose spaces all have theirs in the index. */
-	if (rc == -ENOENT && config_load(&cfg, datadir) == 0 &&
-	    !cfg.ledger_shared) {
+	if (rc == -ENOENT && !cfg.ledger_shared) {
 		err_clear();
 		return space_chunk_key_derived(out, master, space);
 	}
