@@ -10,50 +10,8 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CLUSTER=$ROOT/scripts/cluster.sh
-n=0
-failed=0
-
-ok()
-{
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-not_ok()
-{
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
-
-# check TITLE CMD...: ok when CMD succeeds.
-check()
-{
-	local title=$1
-	shift
-	if "$@" >>"$T/check.log" 2>&1; then
-		ok "$title"
-	else
-		not_ok "$title"
-		tail -n 5 "$T/check.log" | sed 's/^/# /'
-	fi
-}
-
-check_eq()
-{
-	if [ "$2" = "$3" ]; then
-		ok "$1"
-	else
-		not_ok "$1"
-		echo "#   expected: $2"
-		echo "#   got:      $3"
-	fi
-}
-
-diag()
-{
-	echo "# $*"
-}
+# shellcheck source=tests/lib/tap.sh
+. "$ROOT/tests/lib/tap.sh"
 
 for c in ceph-mon ceph-osd radosgw haproxy psql curl ss; do
 	command -v "$c" >/dev/null || {

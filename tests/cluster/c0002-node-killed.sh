@@ -12,44 +12,8 @@ CLUSTER=$ROOT/scripts/cluster.sh
 COFFRE=${COFFRE:-$ROOT/build/client/coffre}
 COFFRED=${COFFRED:-$ROOT/build/server/coffred}
 FILES=${CLUSTER_FILES:-30} # per drive
-n=0
-failed=0
-
-ok()
-{
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-
-not_ok()
-{
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
-
-check()
-{
-	local title=$1
-	shift
-	if "$@" >>"$T/check.log" 2>&1; then
-		ok "$title"
-	else
-		not_ok "$title"
-		tail -n 5 "$T/check.log" | sed 's/^/# /'
-	fi
-}
-
-check_eq()
-{
-	if [ "$2" = "$3" ]; then
-		ok "$1"
-	else
-		not_ok "$1"
-		echo "#   expected: $2"
-		echo "#   got:      $3"
-	fi
-}
+# shellcheck source=tests/lib/tap.sh
+. "$ROOT/tests/lib/tap.sh"
 
 for c in ceph-mon ceph-osd radosgw haproxy psql curl fusermount3; do
 	command -v "$c" >/dev/null || {
