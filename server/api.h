@@ -67,6 +67,8 @@ int api_stat(struct http_req *req);
 int api_changes(struct http_req *req); /* api_changes.c: the change feed */
 /* A batch moved space's head: answer its long polls (api_changes.c). */
 void api_changes_notify(void);
+/* Changes may have gone untold: every waiter re-reads its head now. */
+void api_changes_recheck(void);
 /* The server is stopping: resume every waiting long poll, refuse to wait
  * from now on (before MHD_stop_daemon, which needs none suspended). */
 void api_changes_stop(void);

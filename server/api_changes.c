@@ -10,9 +10,12 @@
  * the others.  The connection is suspended instead and put on a list; one
  * thread of this file resumes it when its space's generation moves
  * (space_changed(), after every applied batch, and api_changes_notify()
- * wakes the thread), when its deadline passes, or, checked every second,
- * when the head moved by other means (access changes, an admin command in
- * another process).  On resume the handler runs again and answers.
+ * wakes the thread; another node's commit, told through the index, does
+ * the same: change_listen.h), when its deadline passes, or, checked every
+ * change_poll (coffred.conf, 1 s by default), when the head moved by
+ * other means (an admin command in another process, another node when
+ * the index cannot notify).  On resume the handler runs again and
+ * answers.
  */
 #include "server/api.h"
 
@@ -31,7 +34,7 @@
 
 #define CHANGES_TIMEOUT_MAX 25 /* below the client's 30 s low-speed abort */
 #define CHANGES_PATHS_MAX   256
-#define CHANGES_TICK_MS	    1000 /* head re-read for moves not signalled */
+#define CHANGES_SLEEP_MS    60000 /* the longest the thread sleeps */
 
 struct waiter {
 	struct waiter *next;
@@ -39,6 +42,7 @@ struct waiter {
 	char since[GIT_OID_HEX_LEN + 1];
 	uint64_t gen;
 	int64_t deadline, checked; /* monotonic ms */
+	int64_t poll_ms;	   /* head re-read; 0: only when told */
 	int listed;		   /* on the list (protected by lock) */
 };
 
@@ -47,7 +51,7 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static struct waiter *waiters; /* suspended connections */
 static unsigned nwaiters;
 static pthread_t timer;
-static int timer_started, stopping, kicked;
+static int timer_started, stopping, kicked, recheck;
 
 static int64_t mono_ms(void)
 {
@@ -74,17 +78,21 @@ static void *timer_main(void *arg)
 	pthread_mutex_lock(&lock);
 	while (!stopping || waiters) {
 		struct waiter **pp = &waiters;
-		int64_t now = mono_ms(), next = now + CHANGES_TICK_MS;
+		int64_t now = mono_ms(), next = now + CHANGES_SLEEP_MS;
 		struct timespec until;
 
+		int all = recheck;
+
 		kicked = 0;
+		recheck = 0;
 		while (*pp) {
 			struct waiter *w = *pp;
 			char head[GIT_OID_HEX_LEN + 1] = "";
 			int due = stopping || now >= w->deadline ||
 				  space_change_gen(w->req->space) != w->gen;
 
-			if (!due && now - w->checked >= CHANGES_TICK_MS) {
+			if (!due && (all || (w->poll_ms &&
+					     now - w->checked >= w->poll_ms))) {
 				int rc = ledger_head(w->req->space->ledger,
 						     head);
 
@@ -99,6 +107,8 @@ static void *timer_main(void *arg)
 			}
 			if (w->deadline < next)
 				next = w->deadline;
+			if (w->poll_ms && w->checked + w->poll_ms < next)
+				next = w->checked + w->poll_ms;
 			pp = &w->next;
 		}
 		if (stopping && !waiters)
@@ -125,6 +135,14 @@ void api_changes_notify(void)
 {
 	pthread_mutex_lock(&lock);
 	kicked = 1;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+void api_changes_recheck(void)
+{
+	pthread_mutex_lock(&lock);
+	kicked = recheck = 1;
 	pthread_cond_signal(&cond);
 	pthread_mutex_unlock(&lock);
 }
@@ -254,6 +272,7 @@ static int suspend(struct http_req *req, const char *since, int timeout,
 	w->gen = gen;
 	w->checked = mono_ms();
 	w->deadline = w->checked + (int64_t)timeout * 1000;
+	w->poll_ms = req->srv->cfg.change_poll * 1000; /* set at start only */
 	req->wait = w;
 	req->wait_free = waiter_free;
 	pthread_mutex_lock(&lock);

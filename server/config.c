@@ -35,6 +35,7 @@ void config_defaults(struct config *cfg)
 	cfg->login_lockout = 15 * 60;
 	cfg->spaces_per_user = CONFIG_SPACES_PER_USER;
 	cfg->termination_grace = CONFIG_TERMINATION_GRACE;
+	cfg->change_poll = CONFIG_CHANGE_POLL;
 }
 
 /* "N", "Ns", "Nm", "Nh" or "Nd" into seconds within [min, max]. */
@@ -317,6 +318,14 @@ static int config_set(struct config *cfg, const char *key, const char *val,
 		snprintf(cfg->tsa_ca, sizeof(cfg->tsa_ca), "%s", val);
 		return 0;
 	}
+	if (!strcmp(key, "change_poll")) {
+		if (parse_duration(val, 0, 60, &cfg->change_poll) < 0)
+			return err_set(
+				-EINVAL,
+				"coffred.conf line %u: change_poll must be a duration from 0s to 60s (1s)",
+				lineno);
+		return 0;
+	}
 	if (!strcmp(key, "termination_grace")) {
 		if (parse_duration(val, 0, 3650LL * 24 * 3600,
 				   &cfg->termination_grace) < 0)
@@ -525,6 +534,9 @@ int config_save(const struct config *cfg, const char *datadir)
 		format_duration(cfg->termination_grace, grace, sizeof(grace));
 		rc = buf_appendf(&b, "termination_grace = %s\n", grace);
 	}
+	if (rc == 0 && cfg->change_poll != CONFIG_CHANGE_POLL)
+		rc = buf_appendf(&b, "change_poll = %llds\n",
+				 (long long)cfg->change_poll);
 	if (rc == 0 && cfg->signup != CONFIG_SIGNUP_CLOSED)
 		rc = buf_appendf(&b, "signup = %s\n",
 				 config_signup_name(cfg->signup));

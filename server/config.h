@@ -62,6 +62,12 @@
  *   termination_grace = 90d    how long a terminated space stays, read
  *                              only, before `coffred expire` destroys it
  *                              (0s..3650d)
+ *   change_poll = 1s           how often the change feed re-reads the
+ *                              head of a space someone waits on, for moves
+ *                              nobody told this process of (an admin
+ *                              command; another node when the index
+ *                              cannot notify): 0s (never: every writer
+ *                              notifies) to 60s
  *   trusted_proxies = 127.0.0.1, 10.0.0.0/8   the proxies (addresses or
  *                              CIDR prefixes, comma or blank separated, at
  *                              most 32) whose X-Forwarded-For names the
@@ -76,6 +82,7 @@
 #include "server/client_addr.h"
 
 #define CONFIG_FILE_NAME	 "coffred.conf"
+#define CONFIG_CHANGE_POLL	 1 /* seconds */
 #define CONFIG_DEFAULT_LISTEN	 "127.0.0.1:8443"
 #define CONFIG_HOST_MAX		 64
 #define CONFIG_TSA_MAX		 512
@@ -117,6 +124,7 @@ struct config {
 	enum config_signup signup;	    /* closed by default */
 	int64_t termination_grace;	    /* seconds; 90 days by default */
 	char sms_command[CONFIG_PATH_MAX];  /* "": none */
+	int64_t change_poll;		    /* seconds; 0: never */
 };
 
 /* Defaults (listen 127.0.0.1:8443, 8 threads, 256 connections, 32 from

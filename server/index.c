@@ -728,3 +728,26 @@ int index_space_key_set(struct index *ix, const char *space, const char *sealed)
 {
 	return ix->ops->space_key_set(ix->state, space, sealed);
 }
+
+int index_notify(struct index *ix, const char *space)
+{
+	return ix->ops->notify(ix->state, space);
+}
+
+int index_listen_open(struct index *ix, struct index_listener **out)
+{
+	*out = NULL;
+	return ix->ops->listen_open(ix->state, out);
+}
+
+int index_listen_wait(struct index *ix, struct index_listener *l, int wake_fd,
+		      int timeout_ms, index_name_cb cb, void *arg)
+{
+	return ix->ops->listen_wait(ix->state, l, wake_fd, timeout_ms, cb, arg);
+}
+
+void index_listen_close(struct index *ix, struct index_listener *l)
+{
+	if (l)
+		ix->ops->listen_close(ix->state, l);
+}

@@ -450,4 +450,23 @@ int index_space_key_get(struct index *ix, const char *space, char *sealed,
 int index_space_key_set(struct index *ix, const char *space,
 			const char *sealed);
 
+/*
+ * Telling every node that a space's ledger moved, so that their change
+ * feeds answer at once rather than at their next re-read of the head.
+ * notify: inside a transaction the word goes out when it commits (and
+ * never when it rolls back); outside one, at once.  A backend with one
+ * node (SQLite) has nobody to tell: notify does nothing and listen_open
+ * answers -ENOTSUP.  A listener is a connection of its own, used by one
+ * thread: listen_wait waits up to timeout_ms (or until wake_fd, when not
+ * -1, is readable) and calls cb(space, NULL, arg) for each space told of
+ * since the last call; 0, or -errno when the connection is lost (close
+ * it and open another: what was told in between is lost, so re-read).
+ */
+struct index_listener;
+int index_notify(struct index *ix, const char *space);
+int index_listen_open(struct index *ix, struct index_listener **out);
+int index_listen_wait(struct index *ix, struct index_listener *l, int wake_fd,
+		      int timeout_ms, index_name_cb cb, void *arg);
+void index_listen_close(struct index *ix, struct index_listener *l);
+
 #endif /* COFFRE_SERVER_INDEX_H */

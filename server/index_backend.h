@@ -29,7 +29,7 @@
 #include "server/index.h"
 #include "server/invite.h"
 
-#define INDEX_OPS_VERSION 6
+#define INDEX_OPS_VERSION 7
 
 struct index_ops {
 	int version; /* INDEX_OPS_VERSION it was built for */
@@ -201,6 +201,12 @@ struct index_ops {
 	int (*space_key_get)(void *s, const char *space, char *sealed,
 			     size_t len);
 	int (*space_key_set)(void *s, const char *space, const char *sealed);
+	/* a ledger moved, told to every node (version 7): see index.h */
+	int (*notify)(void *s, const char *space);
+	int (*listen_open)(void *s, struct index_listener **out);
+	int (*listen_wait)(void *s, struct index_listener *l, int wake_fd,
+			   int timeout_ms, index_name_cb cb, void *arg);
+	void (*listen_close)(void *s, struct index_listener *l);
 };
 
 extern const struct index_ops index_sqlite_ops; /* index_sqlite.c */

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2002,6 +2003,82 @@ static int pg_space_key_set(void *s, const char *space, const char *sealed)
 		2, p, NULL);
 }
 
+/* --- a ledger moved: LISTEN/NOTIFY on one channel, the space as payload --- */
+
+#define PG_CHANNEL "coffre_changes"
+
+struct index_listener {
+	struct pg_conn *c; /* a connection of its own, not a thread's */
+};
+
+static int pg_notify(void *s, const char *space)
+{
+	const char *p[] = { space };
+
+	/* in a transaction, PostgreSQL sends it at commit, and not at all
+	 * on a rollback: a listener never hears of a head that is not */
+	return run_n(s, "tell the other nodes",
+		     "SELECT pg_notify('" PG_CHANNEL "', $1)", 1, p, NULL);
+}
+
+static int pg_listen_open(void *state, struct index_listener **out)
+{
+	struct pg *p = state;
+	struct index_listener *l = calloc(1, sizeof(*l));
+	int rc;
+
+	*out = NULL;
+	if (!l)
+		return -ENOMEM;
+	rc = conn_open(p->url, &l->c);
+	if (rc == 0)
+		rc = q(l->c, NULL, "listen to the other nodes",
+		       "LISTEN " PG_CHANNEL, 0, NULL);
+	if (rc < 0) {
+		if (l->c)
+			conn_close(&l->c->link);
+		free(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+static int pg_listen_wait(void *state, struct index_listener *l, int wake_fd,
+			  int timeout_ms, index_name_cb cb, void *arg)
+{
+	struct pollfd fds[2] = { { .fd = PQsocket(l->c->db), .events = POLLIN },
+				 { .fd = wake_fd, .events = POLLIN } };
+	PGnotify *n;
+	int rc = 0;
+
+	(void)state;
+	if (fds[0].fd < 0)
+		return err_set(-EIO, "index: the listening connection is gone");
+	if (poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms) < 0 && errno != EINTR)
+		return err_set(-errno, "index: wait for the other nodes: %s",
+			       strerror(errno));
+	if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
+	    !PQconsumeInput(l->c->db))
+		return err_set(-EIO, "index: the listening connection: %s",
+			       PQerrorMessage(l->c->db));
+	if (PQstatus(l->c->db) != CONNECTION_OK)
+		return err_set(-EIO, "index: the listening connection is lost");
+	while ((n = PQnotifies(l->c->db)) != NULL) {
+		if (rc == 0 && !strcmp(n->relname, PG_CHANNEL))
+			rc = cb(n->extra, NULL, arg);
+		PQfreemem(n);
+	}
+	return rc;
+}
+
+static void pg_listen_close(void *state, struct index_listener *l)
+{
+	(void)state;
+	conn_close(&l->c->link);
+	free(l);
+}
+
 const struct index_ops index_pg_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "postgresql",
@@ -2091,4 +2168,8 @@ const struct index_ops index_pg_ops = {
 	.spaces_all = pg_spaces_all,
 	.space_key_get = pg_space_key_get,
 	.space_key_set = pg_space_key_set,
+	.notify = pg_notify,
+	.listen_open = pg_listen_open,
+	.listen_wait = pg_listen_wait,
+	.listen_close = pg_listen_close,
 };

@@ -2245,6 +2245,39 @@ static int sq_space_key_set(void *state, const char *space, const char *sealed)
 		ARGS(TXT(space), TXT(sealed)), "write a space's key", NULL);
 }
 
+/* One node: nobody else to tell (index.h). */
+static int sq_notify(void *state, const char *space)
+{
+	(void)state;
+	(void)space;
+	return 0;
+}
+
+static int sq_listen_open(void *state, struct index_listener **out)
+{
+	(void)state;
+	*out = NULL;
+	return err_set(-ENOTSUP, "index: SQLite has no other node to hear");
+}
+
+static int sq_listen_wait(void *state, struct index_listener *l, int wake_fd,
+			  int timeout_ms, index_name_cb cb, void *arg)
+{
+	(void)state;
+	(void)l;
+	(void)wake_fd;
+	(void)timeout_ms;
+	(void)cb;
+	(void)arg;
+	return -ENOTSUP;
+}
+
+static void sq_listen_close(void *state, struct index_listener *l)
+{
+	(void)state;
+	(void)l;
+}
+
 const struct index_ops index_sqlite_ops = {
 	.version = INDEX_OPS_VERSION,
 	.name = "sqlite",
@@ -2334,4 +2367,8 @@ const struct index_ops index_sqlite_ops = {
 	.spaces_all = sq_spaces_all,
 	.space_key_get = sq_space_key_get,
 	.space_key_set = sq_space_key_set,
+	.notify = sq_notify,
+	.listen_open = sq_listen_open,
+	.listen_wait = sq_listen_wait,
+	.listen_close = sq_listen_close,
 };

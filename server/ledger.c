@@ -318,6 +318,9 @@ static void forget_locked(struct ledger *lg)
 int ledger_write_end(struct ledger *lg, struct ledger_write *w, int rc)
 {
 	if (lg->ix) {
+		/* the other nodes' change feeds hear of it at the commit */
+		if (rc == 0)
+			rc = index_notify(lg->ix, lg->space);
 		if (rc == 0)
 			rc = index_commit(lg->ix, w->tx);
 		else

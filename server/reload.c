@@ -100,6 +100,8 @@ static void restart_only(const struct config *old, const struct config *now)
 		log_warn(later, "chunks or s3_key_file");
 	if (strcmp(old->index, now->index))
 		log_warn(later, "index");
+	if (old->change_poll != now->change_poll)
+		log_warn(later, "change_poll");
 }
 
 /* The trusted proxies as the log shows them, "none" for the empty list. */

@@ -33,6 +33,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "server/anchor.h"
+#include "server/change_listen.h"
 #include "server/auth.h"
 #include "server/client_addr.h"
 #include "server/conn_limit.h"
@@ -226,6 +227,7 @@ int serve_run(const char *datadir, const char *port_file)
 	struct crypto_key master = { 0 };
 	struct MHD_Daemon *d = NULL;
 	struct anchor *anchor = NULL;
+	struct change_listen *listener = NULL;
 	struct conn_limit *limit = NULL;
 	const union MHD_DaemonInfo *info;
 	char *key = NULL, *cert = NULL;
@@ -281,6 +283,11 @@ int serve_run(const char *datadir, const char *port_file)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Other nodes' commits wake this node's change feed (a thread, so
+	 * started with the signals blocked, as the anchor's). */
+	rc = change_listen_start(&listener, srv.ix, srv.spaces);
+	if (rc < 0)
+		goto out;
 	/* Event chain heads go into the ledgers while events arrive. */
 	rc = anchor_start(&anchor, &srv);
 	if (rc < 0)
@@ -336,6 +343,7 @@ out:
 		MHD_stop_daemon(d);
 	conn_limit_free(limit); /* after MHD: its last close counted */
 	anchor_stop(anchor);	/* after MHD: the last events are anchored */
+	change_listen_stop(listener);
 	spaces_free(srv.spaces);
 	keys_uninstall_prover();
 	keys_free(srv.keys);

@@ -429,6 +429,20 @@ void space_changed(struct space *s)
 	__atomic_add_fetch(&s->change_gen, 1, __ATOMIC_RELEASE);
 }
 
+int spaces_changed(struct spaces *sp, const char *name)
+{
+	struct space_node *n;
+
+	pthread_mutex_lock(&sp->lock);
+	for (n = sp->head; n; n = n->next)
+		if (!strcmp(n->sp.name, name)) {
+			space_changed(&n->sp);
+			break;
+		}
+	pthread_mutex_unlock(&sp->lock);
+	return n != NULL;
+}
+
 uint64_t space_change_gen(const struct space *s)
 {
 	return __atomic_load_n(&s->change_gen, __ATOMIC_ACQUIRE);

@@ -137,6 +137,9 @@ int spaces_get(struct spaces *sp, const char *name, struct space **out);
 
 /* The head of s moved: bump s->change_gen. */
 void space_changed(struct space *s);
+/* The same for the space name if it is open here (1), else 0: nobody
+ * here waits on a space not open. */
+int spaces_changed(struct spaces *sp, const char *name);
 /* s->change_gen, read atomically. */
 uint64_t space_change_gen(const struct space *s);
 

@@ -41,6 +41,9 @@ url=$(sed -n 's/^index *= *//p' "$D/coffred.conf")
 	--ledger postgresql >>"$T/coffred2.log" 2>&1
 check_eq "a second node is made on the same index" 0 $?
 cp "$D"/keys/*.pem "$D"/keys/master.key "$D2/keys/"
+# Node 2 never re-reads a head on its own: its change feed answers only
+# what PostgreSQL tells it (LISTEN/NOTIFY), which the feed check shows.
+echo "change_poll = 0s" >>"$D2/coffred.conf"
 "$COFFRED" serve "$D2" --port-file "$T/port2" >>"$T/coffred2.log" 2>&1 &
 PID2=$!
 EXTRA_PIDS+=("$PID2")
@@ -118,7 +121,9 @@ check "node 2 lists bob as a member, to its owner" \
 	sh -c 'printf "%s" "$1" | jq -e ".members[] | select(.login == \"bob\" and .role == \"intervenant\")" >/dev/null' _ "$BODY"
 
 # The change feed of node 2 answers a commit made on node 1: a waiter
-# there learns of it within the feed's re-read of the head (a second).
+# there is woken by the notification node 1's commit sent through
+# PostgreSQL (node 2 has change_poll = 0s: nothing else would wake it
+# before its 20 s timeout).
 on_node 2
 req alice GET /v1/spaces/demo/changes?since=
 head=$(jv .head)
@@ -137,6 +142,8 @@ check "node 2's feed answers with node 1's new head" \
 	sh -c 'test "$(jq -r .head "$1")" != "$2" && jq -e ".changed | index(\"/\")" "$1" >/dev/null' _ "$T/feed.json" "$head"
 check "...in a few seconds, not at its 20 s timeout (took ${took} s)" \
 	test "$took" -lt 10
+check "node 2 heard the other node all along (no listener warning)" \
+	sh -c 'test -s "$1" && ! grep -q "cannot hear the other nodes" "$1"' _ "$T/coffred2.log"
 
 # One history: each node's fsck walks it from the head, every commit
 # signed by the same ledger key, one event chain.

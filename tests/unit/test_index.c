@@ -363,6 +363,57 @@ static void check_ledger_rows(const char *name, struct index *ix)
 	   name, list);
 }
 
+/*
+ * Notifications between nodes: a listener hears a space told of outside
+ * a transaction, and inside one only once it commits -- never from one
+ * rolled back.  SQLite (one node) has no listener and says so.
+ */
+static int hear(struct index *ix, struct index_listener *l, int ms,
+		char heard[512])
+{
+	int rc = 0;
+
+	heard[0] = '\0';
+	for (int waited = 0; rc == 0 && !heard[0] && waited < ms; waited += 100)
+		rc = index_listen_wait(ix, l, -1, 100, collect_names, heard);
+	return rc;
+}
+
+static void check_notify(const char *name, struct index *ix)
+{
+	struct index_listener *l = NULL;
+	struct index_txn *tx;
+	char heard[512];
+	int rc = index_listen_open(ix, &l);
+
+	if (!strcmp(name, "sqlite")) {
+		is_int(rc, -ENOTSUP, "%s: no listener (one node)", name);
+		ok(index_notify(ix, "s1") == 0, "%s: a notify does nothing",
+		   name);
+		return;
+	}
+	ok(rc == 0 && l, "%s: a listener", name);
+	if (rc < 0)
+		return;
+	ok(index_notify(ix, "s1") == 0 && hear(ix, l, 5000, heard) == 0 &&
+		   !strcmp(heard, "s1=;"),
+	   "%s: hears a space told of (%s)", name, heard);
+	ok(index_begin(ix, &tx) == 0 && index_notify(ix, "s2") == 0,
+	   "%s: a "
+	   "notify in a transaction",
+	   name);
+	ok(hear(ix, l, 300, heard) == 0 && !heard[0],
+	   "%s: is not heard before it commits", name);
+	index_rollback(ix, tx);
+	ok(hear(ix, l, 300, heard) == 0 && !heard[0],
+	   "%s: nor after a rollback", name);
+	ok(index_begin(ix, &tx) == 0 && index_notify(ix, "s3") == 0 &&
+		   index_commit(ix, tx) == 0 && hear(ix, l, 5000, heard) == 0 &&
+		   !strcmp(heard, "s3=;"),
+	   "%s: and is heard once committed (%s)", name, heard);
+	index_listen_close(ix, l);
+}
+
 static void check_backend(const char *name, const char *where)
 {
 	struct worker w[THREADS];
@@ -440,6 +491,7 @@ static void check_backend(const char *name, const char *where)
 	check_usage(name, ix);
 	check_codes(name, ix);
 	check_ledger_rows(name, ix);
+	check_notify(name, ix);
 
 	/* Invitations and their cap. */
 	ok(invite_put(ix, "s1", "carol", "intervenant", "alice", 5) == 0 &&
