@@ -15,7 +15,10 @@
 # it installs the cluster packages (scripts/install-deps.sh --cluster),
 # builds the plain build and runs tests/cluster/*.sh, each against a
 # deployment of scripts/cluster.sh (PostgreSQL, Ceph RGW, HAProxy, coffred
-# nodes), with the same closing line.
+# nodes), then the whole integration suite against one more deployment
+# (COFFRE_CLUSTER: each test on two nodes behind HAProxy, with a database
+# and a bucket of its own; tests/lib/cluster_mode.sh), with the same
+# closing line.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -53,11 +56,44 @@ cluster_step()
 		passed=$((passed + ok))
 		failed=$((failed + bad))
 	done
+	cluster_integration
 	echo "cluster: $passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 	exit
 }
-[ "${1:-}" = --cluster ] && cluster_step
+
+# The integration suite with every test on two nodes of a deployment.
+cluster_integration()
+{
+	local dir log ok fail tout skip
+
+	dir=$(mktemp -d /tmp/coffre-cluster-suite.XXXXXX) || {
+		failed=$((failed + 1))
+		return
+	}
+	log=$LOG_DIR/cluster-integration.log
+	echo "=== cluster: the integration suite on two nodes behind HAProxy"
+	if ! COFFRED=$PWD/$BUILD_DIR/server/coffred scripts/cluster.sh up "$dir" \
+		--nodes 1 >"$LOG_DIR/cluster-suite-up.log" 2>&1; then
+		tail -n 20 "$LOG_DIR/cluster-suite-up.log"
+		echo "=== cluster: the deployment did not come up"
+		failed=$((failed + 1))
+	else
+		COFFRE_CLUSTER=$dir timeout -k 60 "${RUN_TIMEOUT:-2100}" \
+			meson test -C "$BUILD_DIR" --no-rebuild --suite integration \
+			--logbase cluster-integration 2>&1 | tee "$log"
+		ok=$(summary_count "$log" 'Ok')
+		fail=$(summary_count "$log" 'Fail')
+		tout=$(summary_count "$log" 'Timeout')
+		skip=$(summary_count "$log" 'Skipped')
+		grep -q '^Ok:' "$log" || fail=$((fail + 1))
+		echo "=== cluster: integration suite: $ok passed, $((fail + tout)) failed, $skip skipped (not meaningful on two nodes; each says why)"
+		passed=$((passed + ok))
+		failed=$((failed + fail + tout))
+	fi
+	scripts/cluster.sh down "$dir" >>"$LOG_DIR/cluster-suite-up.log" 2>&1
+	rm -rf "$dir"
+}
 
 # install-deps.sh does nothing when every package is there, and uses sudo
 # when not run as root.
@@ -78,6 +114,8 @@ summary_count()
 	n=$(sed -n "s/^$2:[[:space:]]*\([0-9][0-9]*\).*/\1/p" "$1" | tail -n1)
 	echo "${n:-0}"
 }
+
+[ "${1:-}" = --cluster ] && cluster_step
 
 # run_suite DIR LABEL [meson options...]: configure, build, test.
 run_suite()

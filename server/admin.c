@@ -537,6 +537,32 @@ int admin_space_path(const char *datadir, const char *space)
 	return 0;
 }
 
+int admin_space_clone(const char *datadir, const char *space, const char *dir)
+{
+	char path[PATH_MAX];
+	struct ledger_where w;
+	struct index *ix = NULL;
+	int rc;
+
+	rc = check_ident("space name", space);
+	if (rc == 0)
+		rc = open_index(datadir, NULL, &ix);
+	if (rc == 0)
+		rc = space_ledger_where(&w, path, sizeof(path), datadir, ix,
+					space);
+	if (rc == 0 && w.path && access(w.path, F_OK) < 0)
+		rc = err_set(-ENOENT, "no such space '%s'", space);
+	if (rc == 0 && !w.path &&
+	    index_ledger_ref_get(ix, space, "HEAD", path, sizeof(path)) < 0)
+		rc = err_set(-ENOENT, "no such space '%s'", space);
+	if (rc == 0)
+		rc = ledger_clone(&w, dir);
+	if (rc == 0 && (printf("%s\n", dir) < 0 || fflush(stdout) != 0))
+		rc = err_set(-EIO, "cannot write to stdout");
+	index_free(ix);
+	return rc;
+}
+
 static int owned_cb(const char *name, const char *kind, const char *role,
 		    void *arg)
 {

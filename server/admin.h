@@ -28,6 +28,8 @@ int admin_space_create(const char *datadir, const char *space,
 		       const char *plan_spec);
 /* Print the absolute path of the space's bare repository on stdout. */
 int admin_space_path(const char *datadir, const char *space);
+/* Copy a space's ledger to a new bare repository dir (ledger_clone). */
+int admin_space_clone(const char *datadir, const char *space, const char *dir);
 /*
  * Set the space's own quota: size in bytes or with K, M, G or T, "none"
  * for unlimited (whatever quota_default says), "default" to drop it (the

@@ -104,6 +104,14 @@ int ledger_repo_open_at(struct git_repository **out,
 int ledger_repo_open(struct git_repository **out, const char *repo_path);
 
 /*
+ * Copy the ledger at w, as it is now, to a new bare repository dir (it
+ * must not exist): every object, every ref, HEAD.  For stock git on a
+ * ledger kept in the index (ledger_clone.c); nothing goes back.  Removed
+ * again when the copy fails.
+ */
+int ledger_clone(const struct ledger_where *w, const char *dir);
+
+/*
  * Remove the lock files (any *.lock under refs/, packed-refs.lock, HEAD.lock,
  * config.lock, index.lock) that a writer killed mid-commit leaves behind in
  * the repository at repo_path; git and libgit2 refuse to move a ref while

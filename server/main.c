@@ -27,6 +27,7 @@ static const char usage_text[] =
 	"       coffred user add DATADIR LOGIN --phone +E164 --password-file FILE\n"
 	"       coffred space create DATADIR SPACE --owner LOGIN [--kind private|company|association] [--plan default|none|FILE]\n"
 	"       coffred space path DATADIR SPACE\n"
+	"       coffred space clone DATADIR SPACE DIR\n"
 	"       coffred space quota DATADIR SPACE SIZE|none|default\n"
 	"       coffred space rekey DATADIR SPACE\n"
 	"       coffred invite DATADIR [--days N]\n"
@@ -48,6 +49,8 @@ static const struct {
 	{ "space create",
 	  "create a space with its owner, its ledger and the filing plan of its kind (--plan none: no folders; --plan FILE: a plan of your own, docs/plans.md)" },
 	{ "space path", "print the space's bare git ledger" },
+	{ "space clone",
+	  "copy the space's ledger as it is now to a new bare git repository DIR, for stock git (a ledger kept in the index included)" },
 	{ "space quota",
 	  "set the bytes a space may hold (K, M, G, T; none: unlimited; default: quota_default)" },
 	{ "invite",
@@ -298,6 +301,13 @@ int main(int argc, char **argv)
 	    !strcmp(argv[2], "path")) {
 		rc = parse(argc - 2, argv + 2, o_none, 2, &o);
 		return rc ? rc : done(admin_space_path(o.pos[0], o.pos[1]));
+	}
+	if (argc >= 3 && !strcmp(argv[1], "space") &&
+	    !strcmp(argv[2], "clone")) {
+		rc = parse(argc - 2, argv + 2, o_none, 3, &o);
+		return rc ? rc :
+			    done(admin_space_clone(o.pos[0], o.pos[1],
+						   o.pos[2]));
 	}
 	if (argc >= 3 && !strcmp(argv[1], "space") &&
 	    !strcmp(argv[2], "quota")) {

@@ -15,7 +15,10 @@
 # COFFRE_INDEX=postgresql makes server_init start a PostgreSQL of the test's
 # own (tests/lib/pg.sh, in $T/pg, stopped by cleanup) and init the data
 # directory with --index on it; COFFRE_LEDGER=index puts every space's
-# ledger in the index too (--ledger index, or postgresql on PostgreSQL).
+# ledger in the index too (--ledger index, or postgresql on PostgreSQL);
+# COFFRE_CLUSTER=DIR runs the test on two coffred nodes behind HAProxy,
+# with stores of its own on the deployment scripts/cluster.sh made in DIR
+# (tests/lib/cluster_mode.sh).
 
 # shellcheck shell=bash
 set -u
@@ -103,6 +106,7 @@ check()
 {
 	local title=$1 out rc
 	shift
+	ledgers_refresh
 	out=$("$@" 2>&1)
 	rc=$?
 	if [ $rc -eq 0 ]; then
@@ -220,6 +224,7 @@ cleanup()
 		wait "$SERVER_PID" 2>/dev/null
 	fi
 	[ -n "$PG_DIR" ] && sh "$TESTLIB/pg.sh" stop "$PG_DIR"
+	[ -n "${COFFRE_CLUSTER:-}" ] && cluster_cleanup
 	if [ $TAP_FAILED -gt 0 ] || [ $rc -ne 0 ]; then
 		dump_logs
 	fi
@@ -265,6 +270,10 @@ done_testing()
 # Kill coffred with SIGKILL, as a crash would (server_start brings it back).
 server_kill()
 {
+	[ -n "${COFFRE_CLUSTER:-}" ] && {
+		cluster_server_stop KILL
+		return
+	}
 	kill -KILL "$SERVER_PID"
 	wait "$SERVER_PID" 2>/dev/null
 	SERVER_STOPPED=1
@@ -275,6 +284,10 @@ server_stop()
 {
 	local st
 
+	[ -n "${COFFRE_CLUSTER:-}" ] && {
+		cluster_server_stop TERM
+		return
+	}
 	kill -TERM "$SERVER_PID" 2>/dev/null
 	wait_exit "$SERVER_PID" 20
 	st=$?
@@ -299,6 +312,7 @@ test_init()
 	}
 	trap cleanup EXIT
 	trap on_signal INT TERM
+	[ -n "${COFFRE_CLUSTER:-}" ] && cluster_mode_check
 	D=$T/server
 	SECONDS=0
 }
@@ -309,6 +323,10 @@ server_init()
 	local index=() url st
 
 	[ -d "$D" ] && return 0
+	if [ -n "${COFFRE_CLUSTER:-}" ]; then
+		cluster_server_init
+		return 0
+	fi
 	if [ "${COFFRE_INDEX:-sqlite}" = postgresql ]; then
 		chmod 755 "$T"
 		PG_DIR=$T/pg
@@ -353,6 +371,10 @@ server_start()
 {
 	local i
 
+	[ -n "${COFFRE_CLUSTER:-}" ] && {
+		cluster_server_start
+		return
+	}
 	server_init
 	rm -f "$T/port"
 	"$COFFRED" serve "$D" --port-file "$T/port" >>"$T/coffred.log" 2>&1 &
@@ -379,6 +401,8 @@ server_start()
 # server is at the same URL.
 server_pin_port()
 {
+	# the nodes' ports are chosen at init there, HAProxy's URL stays
+	[ -n "${COFFRE_CLUSTER:-}" ] && return 0
 	sed -i "s/^listen *=.*/listen = 127.0.0.1:$PORT/" "$D/coffred.conf"
 }
 
@@ -417,10 +441,54 @@ index_sql()
 	fi
 }
 
-# The bare git repository of a space.
+# The bare git repository of a space: its folder, or, for a ledger kept
+# in the index (no folder), a copy of it (coffred space clone) that stays
+# as the ledger is: copied again, when its refs moved, before each check
+# and each git command of the test, so stock git reads either kind alike.
+# (The copies are found by name, $T/ledger-copy-SPACE.git: `ledger` runs
+# in a command substitution, whose variables the test never sees.)
 ledger()
 {
-	"$COFFRED" space path "$D" "$1"
+	if grep -Eqx "ledger = (index|postgresql)" "$D/coffred.conf"; then
+		ledger_refresh "$1" && echo "$T/ledger-copy-$1.git"
+	else
+		"$COFFRED" space path "$D" "$1"
+	fi
+}
+
+# ledger_refresh SPACE: copy the ledger again if its refs moved.
+ledger_refresh()
+{
+	local c=$T/ledger-copy-$1.git refs
+
+	refs=$(index_sql "SELECT name || ' ' || target FROM ledger_refs WHERE space = '$1' ORDER BY name") ||
+		return 1
+	[ -d "$c" ] && [ "$refs" = "$(cat "$c.refs" 2>/dev/null)" ] && return 0
+	rm -rf "$c.new"
+	"$COFFRED" space clone "$D" "$1" "$c.new" >/dev/null || return 1
+	rm -rf "$c"
+	mv "$c.new" "$c"
+	printf '%s' "$refs" >"$c.refs"
+}
+
+ledgers_refresh()
+{
+	local c s
+
+	[ -n "$T" ] || return 0
+	for c in "$T"/ledger-copy-*.git; do
+		[ -d "$c" ] || continue
+		s=${c##*/ledger-copy-}
+		ledger_refresh "${s%.git}"
+	done
+	return 0
+}
+
+# git of the test's own shell: on a fresh copy of the ledgers it reads.
+git()
+{
+	ledgers_refresh
+	command git "$@"
 }
 
 # --- clients --------------------------------------------------------------
@@ -630,5 +698,10 @@ json_get()
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
 		"$1" "$2" 2>/dev/null
 }
+
+if [ -n "${COFFRE_CLUSTER:-}" ]; then
+	# shellcheck source=tests/lib/cluster_mode.sh
+	. "$TESTLIB/cluster_mode.sh"
+fi
 
 test_init
