@@ -4,6 +4,7 @@
 # (507 no_space), no torn version reaches the ledger, the drive keeps the
 # content and says why, and the ledger, chunk store and index stay
 # consistent; once there is room again, the content goes out.
+# cluster: no -- the disk that fills is under one node's data directory; a deployment keeps its chunks in RGW and its index in PostgreSQL
 . "$TESTLIB/common.sh"
 
 small_tmpfs 8m || skip_all "tmpfs cannot be mounted here"

@@ -102,7 +102,7 @@ req alice DELETE "/v1/spaces/demo/grants?path=/Dept/Open&login=carol"
 req alice POST /v1/spaces/demo/members -d '{"login": "carol", "role": "trusted"}'
 expect "with one folder she can" 200
 check_eq "case 11: her deposit grant became read" "carol:/Pub/Drop:read" \
-	"$(sqlite3 "$D/index.db" "SELECT login || ':' || path || ':' || level FROM grants WHERE login = 'carol'")"
+	"$(index_sql "SELECT login || ':' || path || ':' || level FROM grants WHERE login = 'carol'")"
 check "case 11: ... in the ledger's access file too" \
 	sh -c "git -C '$(ledger demo)' show main:.coffre-access | grep -qx 'grant carol read /Pub/Drop'"
 commit carol "[$(dep /Pub/Drop/x.txt)]"

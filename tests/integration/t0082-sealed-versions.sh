@@ -38,7 +38,7 @@ expect "bob deposits v3 there" 200
 check "a deposit in a public folder carries no seal" \
 	sh -c "! git -C '$R' log -1 --format=%B | grep -q 'Coffre-Class'"
 check_eq "the index keeps the seal of v1 only" "1:1 2:0 3:0" \
-	"$(sqlite3 "$D/index.db" "SELECT group_concat(version || ':' || sealed, ' ') FROM (SELECT version, sealed FROM versions WHERE doc_id = '$DOC' ORDER BY version)")"
+	"$(index_sql "SELECT version || ':' || sealed FROM versions WHERE doc_id = '$DOC' ORDER BY version" | tr '\n' ' ' | sed 's/ $//')"
 
 # --- every role, every endpoint --------------------------------------------
 req alice GET "/v1/spaces/demo/docs/$DOC/versions"
@@ -185,16 +185,16 @@ req ivan GET "/v1/spaces/demo/docs/$VDOC/versions"
 check_eq "the confidential sub-folder moved along stays closed to ivan" 404 "$CODE"
 req alice GET "/v1/spaces/demo/docs/$VDOC/versions"
 check_eq "... and its version stays sealed" "1" \
-	"$(sqlite3 "$D/index.db" "SELECT sealed FROM versions WHERE doc_id = '$VDOC'")"
+	"$(index_sql "SELECT sealed FROM versions WHERE doc_id = '$VDOC'")"
 
 # --- the ledger knows the seal: a replay restores what the index lost ------
 req alice POST /v1/spaces/demo/commits -d "{\"batch\": \"seal-1\", \"ops\": [$(dep /Dept/Secret/n.txt "$H_v3" "$S_v3")]}"
 expect "alice deposits into a confidential folder, a named batch" 200
 NDOC=$(jv '.results[0].doc_id')
-sqlite3 "$D/index.db" "DELETE FROM versions WHERE doc_id = '$NDOC'"
+index_sql "DELETE FROM versions WHERE doc_id = '$NDOC'"
 req alice POST /v1/spaces/demo/commits -d "{\"batch\": \"seal-1\", \"ops\": [$(dep /Dept/Secret/n.txt "$H_v3" "$S_v3")]}"
 check_eq "the replay is answered from the ledger" "200 true" "$CODE $(jv .replayed)"
 check_eq "... and records the version again with its seal, read from the ledger" 1 \
-	"$(sqlite3 "$D/index.db" "SELECT sealed FROM versions WHERE doc_id = '$NDOC'")"
+	"$(index_sql "SELECT sealed FROM versions WHERE doc_id = '$NDOC'")"
 
 done_testing

@@ -102,7 +102,7 @@ try "remove an owner" "alice=409 $NS *=403" \
 try "delegate administration" "alice=200 $NS *=403" \
 	POST /v1/spaces/demo/delegation '{"login": "dan", "admin": true}'
 try "declassify a sealed version" "alice=200 $NS *=404" \
-	POST "/v1/spaces/demo/docs/$(sqlite3 "$D/index.db" "SELECT doc_id FROM versions WHERE sealed = 1 AND doc_id IN (SELECT doc_id FROM events WHERE path = '/Conf/c.txt')" | head -1)/versions/1/declassify"
+	POST "/v1/spaces/demo/docs/$(index_sql "SELECT doc_id FROM versions WHERE sealed = 1 AND doc_id IN (SELECT doc_id FROM events WHERE path = '/Conf/c.txt')" | head -1)/versions/1/declassify"
 
 # --- accounts: one's own only ------------------------------------------------
 login alice # a second session; the first is the one to revoke

@@ -27,7 +27,7 @@ guess()
 
 events_rows()
 {
-	sqlite3 -cmd '.timeout 5000' "$D/index.db" 'SELECT count(*) FROM events'
+	index_sql 'SELECT count(*) FROM events'
 }
 
 server_init
@@ -71,11 +71,11 @@ after=$(events_rows)
 check "700 guesses add no journal row per failure ($((after - before)) rows)" \
 	test $((after - before)) -le 3
 check_eq "failed logins are counted in one row per key" 1 \
-	"$(sqlite3 "$D/index.db" "SELECT count(*) FROM login_throttle WHERE key = 'l:bob'")"
+	"$(index_sql "SELECT count(*) FROM login_throttle WHERE key = 'l:bob'")"
 
 # --- the owner of the account sees the lock ----------------------------------
 check_eq "the lock is in the server's journal" 1 \
-	"$(sqlite3 "$D/index.db" "SELECT count(*) FROM events WHERE space = '' AND kind = 'login-locked' AND login = 'bob'")"
+	"$(index_sql "SELECT count(*) FROM events WHERE space = '' AND kind = 'login-locked' AND login = 'bob'")"
 cf b log "$(mnt_of b)" >"$T/log" 2>&1
 check "bob's coffre log shows login-locked" grep -q "bob .*login-locked" "$T/log"
 check "with the count and the address" grep -q "6 failed logins, the last from 127.0.0.1" "$T/log"

@@ -90,7 +90,7 @@ req alice GET /v1/spaces/demo/members
 check_eq "the owner sees both invitations pending" "bob:assistant ghost:assistant" \
 	"$(jv '[.invited[] | .login + ":" + .role] | join(" ")')"
 check_eq "the invitations are journaled, known or not" 32 \
-	"$(sqlite3 "$D/index.db" "SELECT count(*) FROM events WHERE space = 'demo' AND kind = 'member-invite' AND login = 'alice'")"
+	"$(index_sql "SELECT count(*) FROM events WHERE space = 'demo' AND kind = 'member-invite' AND login = 'alice'")"
 
 # --- the invitee sees and accepts ----------------------------------------------
 mkdir -p "$T/client-bob"
@@ -111,7 +111,7 @@ check "the ledger holds the member" \
 check "the member commit is the inviter's" \
 	sh -c "git -C '$(ledger demo)' log --format='%an|%s' main | grep -qx 'alice|member bob assistant'"
 check_eq "the consent is bob's event" 1 \
-	"$(sqlite3 "$D/index.db" "SELECT count(*) FROM events WHERE space = 'demo' AND kind = 'member-accept' AND login = 'bob'")"
+	"$(index_sql "SELECT count(*) FROM events WHERE space = 'demo' AND kind = 'member-accept' AND login = 'bob'")"
 cf bob accept demo >"$T/out" 2>&1
 check_eq "accepting again fails: no invitation left" 1 $?
 

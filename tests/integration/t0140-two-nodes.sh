@@ -154,6 +154,29 @@ check "coffred fsck is clean on node 2's data directory" \
 check_eq "the space has no ledger folder on either node" "0 0" \
 	"$(find "$D/spaces" "$D2/spaces" -name ledger.git | wc -l) $(find "$D2/spaces" -name ledger.git | wc -l)"
 
+# Stock git reads it through a copy: coffred space clone, from either node.
+"$COFFRED" space clone "$D2" demo "$T/copy.git" >"$T/clone.out" 2>&1
+check_eq "space clone copies the shared ledger out (node 2)" "0 $T/copy.git" \
+	"$? $(cat "$T/clone.out")"
+check "git fsck --strict passes on the copy" \
+	command git --git-dir "$T/copy.git" fsck --strict --no-progress
+check_eq "the copy's main is the ledger's head" \
+	"$(jq -r .head "$T/feed.json")" \
+	"$(command git --git-dir "$T/copy.git" rev-list --max-count=1 --grep 'from-node-1' main)"
+"$COFFRED" key export "$D" --allowed-signers >"$T/signers"
+check "git verify-commit accepts the copy's head" \
+	command git --git-dir "$T/copy.git" -c gpg.format=ssh \
+	-c gpg.ssh.allowedSignersFile="$T/signers" verify-commit main
+check_eq "every object of the shared ledger is in the copy" \
+	"$(index_sql "SELECT count(*) FROM ledger_objects WHERE space = 'demo'")" \
+	"$(command git --git-dir "$T/copy.git" count-objects -v | sed -n 's/^count: //p')"
+"$COFFRED" space clone "$D" demo "$T/copy.git" >"$T/clone.out" 2>&1
+check_eq "space clone refuses a folder that exists" 1 $?
+"$COFFRED" space clone "$D" nope "$T/nope.git" >"$T/clone.out" 2>&1
+check_eq "space clone refuses an unknown space" 1 $?
+check "...saying so, and makes nothing" \
+	sh -c 'grep -q "no such space" "$1" && test ! -e "$2"' _ "$T/clone.out" "$T/nope.git"
+
 # The quota holds across nodes: with room for 3 documents of 2 KiB, 10
 # deposits raced on two nodes make 3 versions and 7 refusals (507), never
 # more, whatever node each lands on.  (Last: each node keeps the chunks

@@ -14,7 +14,8 @@
 #
 # A test that cannot mean anything there (it reads a node's own folders,
 # counts connections per address on a node, ...) says so with a line
-# "# cluster: no -- REASON" and is skipped with that reason.
+# "# cluster: no -- REASON" and is skipped with that reason; a check of
+# one node's own files is guarded by one_node (common.sh).
 # shellcheck shell=bash disable=SC2034 # URL, CACERT, ...: common.sh's
 
 CLUSTER_DB=
@@ -192,9 +193,15 @@ cluster_server_start()
 	local i
 
 	server_init
+	# One configuration for both, as a deployment has: what the test set
+	# in $D/coffred.conf goes to node 2 too, with node 2's own port.
+	sed "s/^listen *=.*/listen = 127.0.0.1:${CLUSTER_NODE_PORTS[1]}/" \
+		"$D/coffred.conf" >"$T/node2/coffred.conf"
+	# Both log to coffred.log (appends of whole lines), so what a test
+	# looks for there is found whichever node served the request.
 	"$COFFRED" serve "$D" >>"$T/coffred.log" 2>&1 &
 	SERVER_PID=$!
-	"$COFFRED" serve "$T/node2" >>"$T/coffred2.log" 2>&1 &
+	"$COFFRED" serve "$T/node2" >>"$T/coffred.log" 2>&1 &
 	CLUSTER_NODE2_PID=$!
 	SERVER_STOPPED=
 	cluster_haproxy_up

@@ -50,6 +50,13 @@ skip_all()
 	exit 0
 }
 
+# True unless the test runs on several nodes (COFFRE_CLUSTER): guards a
+# check of what only a node of its own has (its folders, its port).
+one_node()
+{
+	[ -z "${COFFRE_CLUSTER:-}" ]
+}
+
 # Skip unless the FUSE device, fusermount3 and the given programs exist.
 require_fuse()
 {
