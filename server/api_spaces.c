@@ -78,15 +78,19 @@ static int count_owned(const char *name, const char *kind, const char *role,
  * POST /v1/spaces {"name", "kind", "plan"}: a user makes a space they own,
  * with the kind's filing plan (docs/protocol.md, "Spaces").  At most
  * spaces_per_user owned spaces, counted under one lock so that two
- * creations at once cannot both pass; a plan is "default" or "none" (a
- * file is the operator's, on the server's disk, never a caller's path).
+ * creations at once cannot both pass -- on every node: with a shared
+ * ledger, the count and the creation are one index transaction holding
+ * the lock ":spaces-of:LOGIN" (the node's mutex alone would let each node
+ * make one more); a plan is "default" or "none" (a file is the
+ * operator's, on the server's disk, never a caller's path).
  */
 int api_space_create(struct http_req *req)
 {
 	const char *name, *kind, *plan_s;
 	struct plan plan = { 0 };
+	struct index_txn *tx = NULL;
 	unsigned owned = 0, limit;
-	int rc;
+	int rc = 0;
 
 	if (api_json_string(req, req->json, "name", 1, 64, &name, -1) ||
 	    api_json_string(req, req->json, "kind", 0, 16, &kind, -1) ||
@@ -113,8 +117,17 @@ int api_space_create(struct http_req *req)
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&req->srv->create_lock);
-	rc = index_spaces_of(req->srv->ix, req->auth.login, count_owned,
-			     &owned);
+	if (req->srv->cfg.ledger_shared) {
+		char lock[80];
+
+		snprintf(lock, sizeof(lock), ":spaces-of:%s", req->auth.login);
+		rc = index_begin(req->srv->ix, &tx);
+		if (rc == 0)
+			rc = index_lock_space(req->srv->ix, tx, lock);
+	}
+	if (rc == 0)
+		rc = index_spaces_of(req->srv->ix, req->auth.login, count_owned,
+				     &owned);
 	if (rc == 0 && owned >= limit)
 		rc = err_set(-EPERM,
 			     "you own %u spaces, the most this server lets a "
@@ -125,6 +138,10 @@ int api_space_create(struct http_req *req)
 		rc = space_create(req->srv->datadir, req->srv->ix, name,
 				  req->auth.login, kind, &plan,
 				  spaces_master(req->srv->spaces));
+	if (tx && rc == 0)
+		rc = index_commit(req->srv->ix, tx);
+	else if (tx)
+		index_rollback(req->srv->ix, tx);
 	pthread_mutex_unlock(&req->srv->create_lock);
 	if (rc == 0)
 		rc = http_reply_json(req, 201,

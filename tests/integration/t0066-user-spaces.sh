@@ -74,7 +74,7 @@ check "none of them made a space" sh -c "! ls '$D/spaces' | grep -qE '^(anon|p1)
 
 # spaces_per_user, reloaded
 echo "spaces_per_user = 3" >>"$D/coffred.conf"
-kill -HUP "$SERVER_PID"
+server_reload
 check "coffred reloads" wait_for grep -q "coffred.conf reloaded" "$T/coffred.log"
 cf alice space create quatre >"$T/out" 2>&1
 check_eq "alice owns 3 (demo, famille, atelier): the 4th is refused, exit 1" 1 $?
@@ -91,7 +91,7 @@ check_eq "five creations at once: three made (201), two refused (403)" "201 201 
 	"$(for f in "$T"/race?.st; do cat "$f"; echo; done | sort | paste -sd' ')"
 check_eq "bob owns three" 3 "$(cf bob spaces --json | jq '[.[] | select(.role == "owner")] | length')"
 sed -i 's/^spaces_per_user = 3$/spaces_per_user = 0/' "$D/coffred.conf"
-kill -HUP "$SERVER_PID"
+server_reload
 check "reloaded again" wait_for sh -c "[ \$(grep -c 'coffred.conf reloaded' '$T/coffred.log') -ge 2 ]"
 cf bob space create later >"$T/out" 2>&1
 check_eq "spaces_per_user = 0: exit 1" 1 $?

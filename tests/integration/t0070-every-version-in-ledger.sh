@@ -17,6 +17,7 @@ LG=$(ledger demo)
 # commit on main whose tree files that version's manifest, byte for byte.
 ledger_holds_versions()
 {
+	ledgers_refresh # its git runs in python, not through the test's git
 	python3 - "$URL" "$CACERT" "$TOKEN" "$LG" "$1" <<'PY'
 import json, subprocess, sys
 url, ca, tok, lg, doc = sys.argv[1:]

@@ -28,7 +28,7 @@ l=$(lifetime)
 check "before: tokens last 30 days ($l s)" near "$l" 2592000
 sed -i -e 's/^token_lifetime *=.*/token_lifetime = 1h/' \
 	-e 's/^threads *=.*/threads = 3/' "$D/coffred.conf"
-kill -HUP "$SERVER_PID"
+server_reload
 check "the log says reloaded" wait_for grep -q "coffred.conf reloaded" "$T/coffred.log"
 l=$(lifetime)
 check "after SIGHUP: a new token lasts 1 hour ($l s)" near "$l" 3600
@@ -39,7 +39,7 @@ check "coffred still serves" proc_alive "$SERVER_PID"
 # A configuration that does not load changes nothing.
 cp "$D/coffred.conf" "$T/good.conf"
 echo "token_lifetim = 2h" >>"$D/coffred.conf"
-kill -HUP "$SERVER_PID"
+server_reload
 check "a bad key: the log says not reloaded" wait_for grep -q \
 	"coffred.conf not reloaded, the running settings stay: .*unknown key 'token_lifetim'" \
 	"$T/coffred.log"
@@ -51,7 +51,7 @@ check "tokens still last 1 hour ($l s)" near "$l" 3600
 cp "$T/good.conf" "$D/coffred.conf"
 sed -i -e 's/^login_failures *=.*/login_failures = 2/' \
 	-e 's/^login_lockout *=.*/login_lockout = 1h/' "$D/coffred.conf"
-kill -HUP "$SERVER_PID"
+server_reload
 check "reloaded again" wait_for sh -c '[ "$(grep -c "coffred.conf reloaded" "$1")" -ge 2 ]' _ "$T/coffred.log"
 : >"$T/st"
 for i in 1 2 3 4 5 6 7 8 9 10; do

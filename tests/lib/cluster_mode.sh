@@ -188,15 +188,26 @@ EOF
 	return 1
 }
 
+# One configuration for both, as a deployment has: what the test set in
+# $D/coffred.conf goes to node 2 too, with node 2's own port.
+cluster_conf_copy()
+{
+	sed "s/^listen *=.*/listen = 127.0.0.1:${CLUSTER_NODE_PORTS[1]}/" \
+		"$D/coffred.conf" >"$T/node2/coffred.conf"
+}
+
+cluster_server_reload()
+{
+	cluster_conf_copy
+	kill -HUP "$SERVER_PID" "$CLUSTER_NODE2_PID"
+}
+
 cluster_server_start()
 {
 	local i
 
 	server_init
-	# One configuration for both, as a deployment has: what the test set
-	# in $D/coffred.conf goes to node 2 too, with node 2's own port.
-	sed "s/^listen *=.*/listen = 127.0.0.1:${CLUSTER_NODE_PORTS[1]}/" \
-		"$D/coffred.conf" >"$T/node2/coffred.conf"
+	cluster_conf_copy
 	# Both log to coffred.log (appends of whole lines), so what a test
 	# looks for there is found whichever node served the request.
 	"$COFFRED" serve "$D" >>"$T/coffred.log" 2>&1 &

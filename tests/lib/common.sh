@@ -404,6 +404,17 @@ server_start()
 	[ -f "$CACERT" ] || CACERT=$D/tls/cert.pem
 }
 
+# SIGHUP, as `systemctl reload coffred`: coffred reads coffred.conf again
+# (on several nodes, every node, each with the configuration of $D).
+server_reload()
+{
+	if [ -n "${COFFRE_CLUSTER:-}" ]; then
+		cluster_server_reload
+	else
+		kill -HUP "$SERVER_PID"
+	fi
+}
+
 # Pin the port the running server got in its configuration, so a restarted
 # server is at the same URL.
 server_pin_port()
