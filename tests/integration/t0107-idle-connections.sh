@@ -5,6 +5,7 @@
 # the others go at the handshake timeout (5 s), and meanwhile a user from
 # another address (127.0.0.1) is served.  A connection that got through its
 # handshake and a request may then sit idle for the longer idle timeout.
+# cluster: no -- the connection limits per address are each node's; behind HAProxy they are HAProxy's (tests/cluster/c0001)
 . "$TESTLIB/common.sh"
 require_cmd curl python3
 

@@ -4,6 +4,7 @@
 # the leaf's key is trusted by nobody.  The listen address is in the
 # subjectAltName; a data directory from before the CA keeps working.  The
 # master key may sit outside the data directory (coffred.conf master_key).
+# cluster: no -- it checks a node's own TLS certificate and CA; behind HAProxy clients see HAProxy's (tests/cluster/c0001)
 . "$TESTLIB/common.sh"
 require_cmd curl openssl
 

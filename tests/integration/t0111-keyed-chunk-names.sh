@@ -5,6 +5,7 @@
 # their plaintext SHA-256, no chunks/names) keeps working: coffred renames
 # them at the first open of the space, reads them back and fsck is clean.
 # Also: coffred init refuses an S3 store it cannot use, writing nothing.
+# cluster: no -- it reads one node's chunk folder; a deployment's chunks are objects in RGW, keyed the same way (test_chunk_s3)
 . "$TESTLIB/common.sh"
 require_cmd curl python3 sha256sum
 

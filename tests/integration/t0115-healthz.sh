@@ -2,6 +2,7 @@
 # GET /healthz, what a load balancer's health check asks: no token needed,
 # 200 "ok" while coffred reaches its stores, 503 naming the store (and
 # nothing of its paths) when one is gone, 200 again once it is back.
+# cluster: no -- it breaks one node's data directory; HAProxy's health checks on a node are tests/cluster/c0001's
 . "$TESTLIB/common.sh"
 require_cmd curl
 

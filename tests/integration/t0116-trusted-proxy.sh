@@ -13,6 +13,7 @@
 # not a trusted proxy still has its header ignored.  The trusted proxy is
 # exempt from max_connections_per_address, other peers are not; a bad
 # trusted_proxies entry stops coffred at start with a clear message.
+# cluster: no -- it is one node trusting or not the proxy in front; behind the deployment's HAProxy that is set (docs/cluster.md)
 . "${TESTLIB:-$(dirname "$0")/../lib}/common.sh"	# test_init: $T, $D, traps
 
 require_cmd curl jq sqlite3 python3

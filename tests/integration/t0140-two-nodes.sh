@@ -9,6 +9,7 @@
 #
 # Chunks stay in each node's own folder here (the deployment with S3 is
 # scripts/cluster.sh's, tests/cluster/): the commits raced carry none.
+# cluster: no -- it makes its two nodes itself, on a PostgreSQL of its own
 . "${TESTLIB:-$(dirname "$0")/../lib}/common.sh"	# test_init: $T, $D, traps
 export COFFRE_INDEX=postgresql COFFRE_LEDGER=index
 test_init
