@@ -16,22 +16,18 @@ COFFRE_SETTLE_MS=6000 client_mount b demo
 A=$(mnt_of a)
 B=$(mnt_of b)
 
-# The plaintext bytes of every chunk file of the space (DIR/ab/<62 hex>,
-# the fan-out), and their count.
+# The plaintext bytes of every chunk stored for the space (chunk_sizes:
+# files of the chunk folder, or objects of the bucket), and their count.
 walk() {
-	python3 - "$D/spaces/demo/chunks" <<'PY'
-import os, re, sys
+	chunk_sizes demo | python3 -c '
+import sys
 total = n = 0
-for d, subs, files in os.walk(sys.argv[1]):
-    if not re.fullmatch(r"[0-9a-f]{2}", os.path.basename(d)):
-        continue
-    for f in files:
-        c = os.path.getsize(os.path.join(d, f)) - 24
-        rec = (c + 65536 + 17 - 1) // (65536 + 17)
-        total += c - rec * 17
-        n += 1
-print(total, n)
-PY
+for line in sys.stdin:
+    c = int(line) - 24
+    rec = (c + 65536 + 17 - 1) // (65536 + 17)
+    total += c - rec * 17
+    n += 1
+print(total, n)'
 }
 usage_json() { cf a usage demo --json >"$T/usage.json"; }
 figure() { json_get "$T/usage.json" "j['$1']"; }

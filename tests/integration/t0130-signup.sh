@@ -33,8 +33,9 @@ reload()
 {
 	local n
 	n=$(grep -c "coffred.conf reloaded" "$T/coffred.log")
-	kill -HUP "$SERVER_PID"
-	wait_for sh -c '[ "$(grep -c "coffred.conf reloaded" "$1")" -gt "$2" ]' _ "$T/coffred.log" "$n"
+	server_reload
+	# every node says it (two log to coffred.log on a deployment)
+	wait_for sh -c '[ "$(grep -c "coffred.conf reloaded" "$1")" -ge "$2" ]' _ "$T/coffred.log" "$((n + SERVER_NODES))"
 }
 post() { api "$T/r.json" POST "$1" -d "$2"; }
 printf 'correct horse battery\n' >"$T/pw-bob"

@@ -5,6 +5,7 @@
 # `coffred space rekey` (refused while coffred serves): every chunk is
 # re-encrypted under new names, the old copies gone, the files read back
 # byte for byte, fsck clean, and a second run has nothing to do.
+# cluster: no -- it reads a space's key file in one node's data directory; a deployment keeps the keys sealed in the index (test_index, t0140)
 . "${TESTLIB:-$(dirname "$0")/../lib}/common.sh"
 require_fuse
 

@@ -19,6 +19,7 @@
 # shellcheck shell=bash disable=SC2034 # URL, CACERT, ...: common.sh's
 
 CLUSTER_DB=
+SERVER_NODES=2
 CLUSTER_BUCKET=
 CLUSTER_HAPROXY_PID=
 CLUSTER_NODE2_PID=
@@ -80,6 +81,31 @@ cluster_s3()
 		--aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
 		-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
 		"$COFFRE_S3_ENDPOINT/$2" 2>>"$T/s3.log"
+}
+
+# The size of each chunk object of space SPACE in the test's bucket, one
+# a line (ListObjectsV2, page after page).
+cluster_chunk_sizes()
+{
+	local token='' code
+
+	while :; do
+		code=$(cluster_s3 GET "$CLUSTER_BUCKET?list-type=2&prefix=$1/${token:+&continuation-token=$token}")
+		[ "$code" = 200 ] || return 1
+		python3 - "$T/s3.out" "$T/s3.token" <<'PY' || return 1
+import re, sys, urllib.parse, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+for c in root.iter(ns + "Contents"):
+    if re.fullmatch(r".*/[0-9a-f]{64}", c.find(ns + "Key").text):
+        print(c.find(ns + "Size").text)
+nxt = root.find(ns + "NextContinuationToken")
+with open(sys.argv[2], "w") as f:
+    f.write(urllib.parse.quote(nxt.text, safe="") if nxt is not None else "")
+PY
+		token=$(cat "$T/s3.token")
+		[ -n "$token" ] || break
+	done
 }
 
 # The test's stores and both nodes' data directories.

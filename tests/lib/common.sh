@@ -35,6 +35,7 @@ TAP_FAILED=0
 T=
 D=
 PORT=
+SERVER_NODES=1		# coffred processes serving the test (2 on a deployment)
 SERVER_PID=
 SERVER_STOPPED=
 declare -A CLIENT_PID=()
@@ -415,6 +416,16 @@ server_reload()
 	fi
 }
 
+# reloaded N: a check that the log says "coffred.conf reloaded" N times
+# per node serving the test.
+reloaded()
+{
+	# shellcheck disable=SC2016 # $1 and $2 are the inner shell's
+	check "coffred reloads (reload $1 of the test, on every node)" \
+		wait_for sh -c '[ "$(grep -c "coffred.conf reloaded" "$1")" -ge "$2" ]' \
+		_ "$T/coffred.log" "$(($1 * SERVER_NODES))"
+}
+
 # Pin the port the running server got in its configuration, so a restarted
 # server is at the same URL.
 server_pin_port()
@@ -456,6 +467,19 @@ index_sql()
 		psql -X -q -A -t "$url" -c "$1"
 	else
 		sqlite3 -cmd '.timeout 5000' "$D/index.db" "$1"
+	fi
+}
+
+# chunk_sizes SPACE: the size of each stored chunk of SPACE, one a line:
+# its files in the chunk folder (DIR/ab/<62 hex>, the fan-out), or on
+# several nodes its objects in the bucket.
+chunk_sizes()
+{
+	if [ -n "${COFFRE_CLUSTER:-}" ]; then
+		cluster_chunk_sizes "$1"
+	else
+		find "$D/spaces/$1/chunks" -mindepth 2 -maxdepth 2 -type f \
+			-path "*/[0-9a-f][0-9a-f]/*" -printf '%s\n'
 	fi
 }
 
