@@ -107,7 +107,12 @@ took=$(($(date +%s) - start))
 after=$(git --git-dir "$G" rev-list --count main)
 check "committed in at most 20 commits ($((after - before)))" \
 	test $((after - before)) -le 20
-check "committed within 30 s of the last close (${took}s)" test "$took" -le 30
+# On a deployment each of the 5,000 chunks is an S3 PUT to an RGW that
+# shares the machine's cores with PostgreSQL, two nodes and HAProxy: the
+# bound says so rather than hide the figure (bench/ measures it).
+limit=30
+one_node || limit=90
+check "committed within $limit s of the last close (${took}s)" test "$took" -le "$limit"
 check "B holds the identical tree" wait_for diff -r "$T/many" "$B/many"
 check "git fsck --strict passes" git --git-dir "$G" fsck --strict
 

@@ -90,7 +90,7 @@ cluster_chunk_sizes()
 	local token='' code
 
 	while :; do
-		code=$(cluster_s3 GET "$CLUSTER_BUCKET?list-type=2&prefix=$1/${token:+&continuation-token=$token}")
+		code=$(cluster_s3 GET "$CLUSTER_BUCKET?list-type=2&prefix=$1%2F${token:+&continuation-token=$token}")
 		[ "$code" = 200 ] || return 1
 		python3 - "$T/s3.out" "$T/s3.token" <<'PY' || return 1
 import re, sys, urllib.parse, xml.etree.ElementTree as ET
