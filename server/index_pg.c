@@ -157,15 +157,25 @@ static int pg_fail(PGconn *db, const PGresult *res, const char *what)
 static int q(struct pg_conn *c, PGresult **out, const char *what,
 	     const char *sql, int n, const char *const *p)
 {
-	/* Without parameters, PQexec: it takes several commands (the schema). */
-	PGresult *res =
-		n ? PQexecParams(c->db, sql, n, NULL, p, NULL, NULL, 0) :
-		    PQexec(c->db, sql);
-	ExecStatusType st = PQresultStatus(res);
+	PGresult *res;
+	ExecStatusType st;
 	int rc = 0;
 
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+	/* After an error PostgreSQL refuses every statement of the
+	 * transaction, and its COMMIT rolls back without an error: doomed
+	 * here, so the caller's commit fails instead of saying it held. */
+	if (c->link.depth > 0 && c->link.doomed)
+		return err_set(-EIO,
+			       "index: the transaction failed and is undone");
+	/* Without parameters, PQexec: it takes several commands (the schema). */
+	res = n ? PQexecParams(c->db, sql, n, NULL, p, NULL, NULL, 0) :
+		  PQexec(c->db, sql);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		rc = pg_fail(c->db, res, what);
+		if (c->link.depth > 0)
+			c->link.doomed = 1;
+	}
 	if (rc == 0 && out)
 		*out = res;
 	else
@@ -493,8 +503,15 @@ static int pg_commit(void *state, struct index_txn *tx)
 	if (index_txn_leave(&c->link, 0))
 		return 0;
 	rc = index_txn_check(&c->link);
-	if (rc == 0)
-		rc = q(c, NULL, "commit", "COMMIT", 0, NULL);
+	if (rc == 0) {
+		PGresult *res = NULL;
+
+		rc = q(c, &res, "commit", "COMMIT", 0, NULL);
+		/* a transaction that failed answers COMMIT with ROLLBACK */
+		if (rc == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+			rc = err_set(-EIO, "index: the transaction was undone");
+		PQclear(res);
+	}
 	if (rc < 0)
 		PQclear(PQexec(c->db, "ROLLBACK"));
 	index_txn_closed(&c->link);

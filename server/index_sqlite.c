@@ -337,6 +337,13 @@ static int sql_fail(struct index_conn *ix, int src, const char *what)
 	default:
 		rc = -EIO;
 	}
+	/* An I/O error or a full disk may make SQLite roll the whole
+	 * transaction back by itself (a page spilled mid-transaction, say):
+	 * what the caller runs next would then commit piece by piece,
+	 * outside it and without its locks.  Doomed: refused until the
+	 * caller's rollback (call_open), and its commit fails. */
+	if (ix->db && ix->link.depth > 0 && sqlite3_get_autocommit(ix->db))
+		ix->link.doomed = 1;
 	return err_set(rc, "index: cannot %s: %s", what,
 		       ix->db ? sqlite3_errmsg(ix->db) : sqlite3_errstr(src));
 }
@@ -646,6 +653,9 @@ static int call_open(void *state, struct sq_sql q, const struct sq_arg *a,
 	k->once = q.text != NULL;
 	if (rc < 0)
 		return rc;
+	if (k->c->link.depth > 0 && k->c->link.doomed)
+		return err_set(-EIO,
+			       "index: the transaction failed and is undone");
 	if (!k->once)
 		rc = stmt_get(k->c, q.id, &k->st);
 	else if (sqlite3_prepare_v2(k->c->db, q.text, -1, &k->st, NULL) !=

@@ -466,6 +466,33 @@ static void check_backend(const char *name, const char *where)
 	is_int(index_member_access(ix, "s1", "bob", role, sizeof(role), &admin),
 	       -ENOENT, "%s: and nothing of it stays", name);
 
+	/*
+	 * A statement that fails inside a transaction: PostgreSQL undoes the
+	 * whole transaction (and would answer its COMMIT with ROLLBACK), so
+	 * what follows is refused and the commit fails, never saying it
+	 * held; SQLite undoes only the statement (a constraint), so the
+	 * rest commits.
+	 */
+	ok(index_begin(ix, &tx) == 0 &&
+		   index_member_put(ix, "s1", "bob", "assistant", 0) == 0 &&
+		   index_user_add(ix, "alice", "+33600000009", "h9", 1) ==
+			   -EEXIST,
+	   "%s: a failing statement in a transaction", name);
+	if (!strcmp(name, "postgresql")) {
+		ok(index_member_put(ix, "s1", "bob", "intervenant", 0) < 0,
+		   "%s: the next one is refused", name);
+		ok(index_commit(ix, tx) < 0, "%s: and the commit fails", name);
+		is_int(index_member_access(ix, "s1", "bob", role, sizeof(role),
+					   &admin),
+		       -ENOENT, "%s: nothing of it stays", name);
+	} else {
+		ok(index_commit(ix, tx) == 0 &&
+			   index_member_access(ix, "s1", "bob", role,
+					       sizeof(role), &admin) == 0,
+		   "%s: the rest of it commits", name);
+		ok(index_member_drop(ix, "s1", "bob") == 0, "%s: undone", name);
+	}
+
 	/* Members, delegation, grants that follow their folder. */
 	ok(index_begin(ix, &tx) == 0 &&
 		   index_member_put(ix, "s1", "bob", "assistant", 0) == 0 &&
