@@ -52,6 +52,8 @@ tar -C "$T/src" -cf "$T/x.tar" d
 mkdir "$A/tar"
 check "tar -x" tar -C "$A/tar" -xf "$T/x.tar"
 check "sync" client_sync a
+# B counts through its own view: it learns of A's commit from its feed
+check "B sees the extracted files" wait_for test -f "$B/tar/d/b.txt"
 check_eq "tar -x: one version" 1 "$(count tar/d/b.txt)"
 
 echo one >"$A/sed.txt"
