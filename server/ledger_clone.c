@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "common/fsutil.h"
+#include "server/ledger_i.h"
 
 struct copy {
 	git_odb *from, *to;
@@ -27,15 +28,20 @@ static int copy_object(const git_oid *id, void *arg)
 	struct copy *c = arg;
 	git_odb_object *o = NULL;
 	git_oid written;
+	char want[GIT_OID_HEXSZ + 1], got[GIT_OID_HEXSZ + 1];
+	int grc = git_odb_read(&o, c->from, id);
 
-	if (git_odb_read(&o, c->from, id) < 0 ||
-	    git_odb_write(&written, c->to, git_odb_object_data(o),
-			  git_odb_object_size(o), git_odb_object_type(o)) < 0 ||
-	    !git_oid_equal(&written, id)) {
-		c->rc = err_set(-EIO, "ledger copy: object %s: %s",
-				git_oid_tostr_s(id),
-				git_error_last() ? git_error_last()->message :
-						   "written under another id");
+	if (grc == 0)
+		grc = git_odb_write(&written, c->to, git_odb_object_data(o),
+				    git_odb_object_size(o),
+				    git_odb_object_type(o));
+	if (grc == 0 && !git_oid_equal(&written, id))
+		c->rc = err_set(-EIO, "ledger copy: object %s written as %s",
+				git_oid_tostr(want, sizeof(want), id),
+				git_oid_tostr(got, sizeof(got), &written));
+	else if (grc < 0)
+		c->rc = ledger_git_err(grc, "ledger copy: an object");
+	if (c->rc < 0) {
 		git_odb_object_free(o);
 		return -1;
 	}
@@ -77,25 +83,21 @@ int ledger_clone(const struct ledger_where *from, const char *dir)
 		goto out;
 	made = 1; /* dir was not there: whatever is there now is ours */
 	if (git_repository_init(&dst, dir, 1) < 0) {
-		rc = err_set(-EIO, "cannot make '%s': %s", dir,
-			     git_error_last()->message);
+		rc = ledger_git_err(-1, "ledger copy: cannot make the folder");
 		goto out;
 	}
 	if (git_repository_odb(&c.from, src) < 0 ||
 	    git_repository_odb(&c.to, dst) < 0) {
-		rc = err_set(-EIO, "ledger copy: %s",
-			     git_error_last()->message);
+		rc = ledger_git_err(-1, "ledger copy: the objects");
 		goto out;
 	}
 	if (git_odb_foreach(c.from, copy_object, &c) < 0) {
 		rc = c.rc ? c.rc :
-			    err_set(-EIO, "ledger copy: %s",
-				    git_error_last()->message);
+			    ledger_git_err(-1, "ledger copy: the objects");
 		goto out;
 	}
 	if (git_reference_foreach(src, copy_ref, dst) < 0) {
-		rc = err_set(-EIO, "ledger copy: refs: %s",
-			     git_error_last()->message);
+		rc = ledger_git_err(-1, "ledger copy: the refs");
 		goto out;
 	}
 	/* HEAD names what the ledger's HEAD names (refs/heads/main) */
@@ -103,8 +105,7 @@ int ledger_clone(const struct ledger_where *from, const char *dir)
 	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC &&
 	    git_repository_set_head(dst, git_reference_symbolic_target(head)) <
 		    0) {
-		rc = err_set(-EIO, "ledger copy: HEAD: %s",
-			     git_error_last()->message);
+		rc = ledger_git_err(-1, "ledger copy: HEAD");
 		goto out;
 	}
 out:
