@@ -90,56 +90,70 @@ static int chunk_readable(struct http_req *req, const char *hex)
 int api_chunks_missing(struct http_req *req)
 {
 	json_t *ids = json_object_get(req->json, "chunks");
-	json_t *missing, *v;
-	size_t i;
+	json_t *missing = NULL, *v;
+	struct obj_id *id = NULL;
+	unsigned char *held = NULL;
+	size_t i, n;
 	int rc;
 
 	if (!json_is_array(ids))
 		return http_reply_error(
 			req, 400, "bad_request", -1,
 			"field 'chunks' must be an array of chunk ids");
-	if (json_array_size(ids) > MISSING_MAX)
+	n = json_array_size(ids);
+	if (n > MISSING_MAX)
 		return http_reply_error(req, 413, "too_large", -1,
 					"at most %d chunk ids per request",
 					MISSING_MAX);
 	rc = authorize(&req->auth, req->space_name, NULL, AUTH_DEPOSIT);
 	if (rc < 0)
 		return rc;
+	id = calloc(n ? n : 1, sizeof(*id));
+	held = calloc(n ? n : 1, 1);
 	missing = json_array();
-	if (!missing)
-		return -ENOMEM;
+	if (!id || !held || !missing) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	json_array_foreach(ids, i, v)
 	{
-		struct obj_id id;
-
 		if (!json_is_string(v) ||
-		    obj_id_from_hex(&id, json_string_value(v)) < 0) {
-			json_decref(missing);
-			return http_reply_error(
+		    obj_id_from_hex(&id[i], json_string_value(v)) < 0) {
+			rc = http_reply_error(
 				req, 400, "bad_request", -1,
 				"chunks[%zu] is not a chunk id (64 lowercase hex digits)",
 				i);
-		}
-		rc = chunkstore_has(req->space->chunks, &id);
-		/* Placed even when not held: one held for hidden documents
-		 * only must cost what one never stored does. */
-		if (rc >= 0) {
-			int readable =
-				chunk_readable(req, json_string_value(v));
-
-			rc = readable < 0 ? readable : rc && readable;
-		}
-		if (rc < 0) {
-			json_decref(missing);
-			return rc;
-		}
-		if (rc == 0 && json_array_append(missing, v)) {
-			json_decref(missing);
-			return -ENOMEM;
+			goto out;
 		}
 	}
-	return http_reply_json(req, 200,
-			       json_pack("{s:o}", "missing", missing));
+	/* The store answers for the whole list at once (on S3 a stat is a
+	 * round trip). */
+	rc = chunkstore_has_many(req->space->chunks, id, n, held);
+	json_array_foreach(ids, i, v)
+	{
+		int readable;
+
+		if (rc < 0)
+			break;
+		/* Placed even when not held: one held for hidden documents
+		 * only must cost what one never stored does. */
+		readable = chunk_readable(req, json_string_value(v));
+		if (readable < 0)
+			rc = readable;
+		else if (!(held[i] && readable) &&
+			 json_array_append(missing, v))
+			rc = -ENOMEM;
+	}
+	if (rc >= 0) {
+		rc = http_reply_json(req, 200,
+				     json_pack("{s:o}", "missing", missing));
+		missing = NULL;
+	}
+out:
+	json_decref(missing);
+	free(held);
+	free(id);
+	return rc;
 }
 
 /*

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHUNK_BACKEND_VERSION 1
+#define CHUNK_BACKEND_VERSION 2
 /* An object's name: 64 lowercase hex digits. */
 #define CHUNK_NAME_LEN	      64
 
@@ -58,6 +58,16 @@ struct chunk_backend {
 	 * returned.  Objects put during the walk may or may not be seen. */
 	int (*list)(void *state, chunk_backend_list_cb cb, void *arg);
 	int (*del)(void *state, const char *name);
+
+	/*
+	 * Optional (NULL: the front end stats each name in turn): for each
+	 * of the n names, held[i] = 1 when the object is there, 0 when not.
+	 * For a store where one stat is a network round trip (S3), so that
+	 * a long list costs a few round trips' time, not one per name.  Any
+	 * failure fails the whole call.  Since version 2.
+	 */
+	int (*stat_many)(void *state, const char *const *names, size_t n,
+			 unsigned char *held);
 
 	/*
 	 * Optional (NULL when the backend has no old layout): bring objects

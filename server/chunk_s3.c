@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +29,19 @@
 #include "server/chunk_spool.h"
 #include "server/s3_sigv4.h"
 
-#define LIST_PAGE_MAX (4u * 1024u * 1024u)
-#define ERR_BODY_MAX  4096u
-#define SIGV4_PARAM   "aws:amz:us-east-1:s3"
+#define LIST_PAGE_MAX  (4u * 1024u * 1024u)
+#define ERR_BODY_MAX   4096u
+#define SIGV4_PARAM    "aws:amz:us-east-1:s3"
+/* HEAD requests in flight at once in stat_many. */
+#define STAT_IN_FLIGHT 32
 
 struct s3_state {
 	struct chunk_s3_config cfg;
+	/* Kept connections (and resolved names), shared by every request of
+	 * every thread: without it each request opened a TCP connection.
+	 * One lock per kind of shared data, as libcurl asks. */
+	CURLSH *share;
+	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
 
 struct s3_put {
@@ -180,46 +188,57 @@ static size_t call_read(char *p, size_t size, size_t n, void *arg)
 	return r < 0 ? CURL_READFUNC_ABORT : (size_t)r;
 }
 
+static int call_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct call *c = arg;
+
+	/* libcurl rewinds the upload when a kept connection turned out to
+	 * be closed and it sends the request again on a new one. */
+	return lseek(c->fd, (off_t)offset, origin) < 0 ? CURL_SEEKFUNC_FAIL :
+							 CURL_SEEKFUNC_OK;
+}
+
 /*
- * Send method to path?query (path and query already encoded).  The HTTP
- * status in c->status; 0 or -EIO when the store cannot be reached.
+ * *out: an easy handle for method on path?query (path and query already
+ * encoded), its headers in *hl.  Connections are kept in the store's share
+ * and used again.
  */
-static int call(struct s3_state *s, const char *method, const char *path,
-		const char *query, const char *payload_hash, uint64_t upload,
-		struct call *c)
+static int call_open(struct s3_state *s, const char *method, const char *path,
+		     const char *query, const char *payload_hash,
+		     uint64_t upload, struct call *c, CURL **out,
+		     struct curl_slist **hl)
 {
 	char url[1024], hh[128];
-	struct curl_slist *hl = NULL, *t;
-	CURLcode cc;
 	CURL *h;
 	int n;
 
+	*out = NULL;
+	*hl = NULL;
 	n = snprintf(url, sizeof(url), "http://%s%s%s%s", s->cfg.host, path,
 		     *query ? "?" : "", query);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return err_set(-E2BIG, "S3 URL too long");
-	h = curl_easy_init();
-	if (!h)
-		return -ENOMEM;
-	snprintf(hh, sizeof(hh), "x-amz-content-sha256: %s", payload_hash);
-	t = curl_slist_append(hl, hh);
-	if (t)
-		hl = t;
 	/*
 	 * Only x-amz-content-sha256: libcurl 7.88 signs every header given
 	 * here, a removal such as "Expect:" too, which S3 then cannot match.
 	 */
-	if (!t) {
-		curl_easy_cleanup(h);
+	snprintf(hh, sizeof(hh), "x-amz-content-sha256: %s", payload_hash);
+	*hl = curl_slist_append(NULL, hh);
+	h = *hl ? curl_easy_init() : NULL;
+	if (!h) {
+		curl_slist_free_all(*hl);
+		*hl = NULL;
 		return -ENOMEM;
 	}
+	if (s->share)
+		curl_easy_setopt(h, CURLOPT_SHARE, s->share);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, SIGV4_PARAM);
 	curl_easy_setopt(h, CURLOPT_USERNAME, s->cfg.access_key);
 	curl_easy_setopt(h, CURLOPT_PASSWORD, s->cfg.secret);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hl);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
@@ -231,6 +250,8 @@ static int call(struct s3_state *s, const char *method, const char *path,
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, call_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, c);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, call_seek);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)upload);
 	} else if (!strcmp(method, "HEAD")) {
@@ -238,23 +259,45 @@ static int call(struct s3_state *s, const char *method, const char *path,
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	}
-	cc = curl_easy_perform(h);
-	if (cc == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
-	if (!strcmp(method, "HEAD") && cc == CURLE_OK) {
+	*out = h;
+	return 0;
+}
+
+/* The outcome of h's transfer cc into c; frees h and hl. */
+static int call_close(struct s3_state *s, CURL *h, struct curl_slist *hl,
+		      CURLcode cc, struct call *c)
+{
+	if (cc == CURLE_OK) {
 		curl_off_t cl = -1;
 
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
 		curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
 		c->length = cl;
 	}
-	curl_slist_free_all(hl);
 	curl_easy_cleanup(h);
+	curl_slist_free_all(hl);
 	if (cc == CURLE_WRITE_ERROR && c->cb_rc)
 		return c->cb_rc;
 	if (cc != CURLE_OK)
 		return err_set(-EIO, "cannot reach the S3 store at %s: %s",
 			       s->cfg.host, curl_easy_strerror(cc));
 	return 0;
+}
+
+/*
+ * Send method to path?query (path and query already encoded).  The HTTP
+ * status in c->status; 0 or -EIO when the store cannot be reached.
+ */
+static int call(struct s3_state *s, const char *method, const char *path,
+		const char *query, const char *payload_hash, uint64_t upload,
+		struct call *c)
+{
+	struct curl_slist *hl;
+	CURL *h;
+	int rc = call_open(s, method, path, query, payload_hash, upload, c, &h,
+			   &hl);
+
+	return rc < 0 ? rc : call_close(s, h, hl, curl_easy_perform(h), c);
 }
 
 /* An S3 status as a code; 404 is absent. */
@@ -417,6 +460,128 @@ static int s3_del(void *state, const char *name)
 	return obj_call(state, "DELETE", name, "delete", &c);
 }
 
+/* --- stat_many: HEAD requests in flight together --- */
+
+struct head {
+	CURL *h; /* NULL when the slot is free */
+	struct curl_slist *hl;
+	struct call c;
+	size_t i;
+};
+
+static int head_start(struct s3_state *s, CURLM *m, struct head *hd,
+		      const char *name, size_t i)
+{
+	char path[512];
+	int rc;
+
+	if (!chunk_name_valid(name))
+		return err_set(-EINVAL, "bad chunk name '%s'", name);
+	rc = obj_path(s, name, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	hd->c = (struct call){ .fd = -1 };
+	buf_init(&hd->c.body, ERR_BODY_MAX);
+	hd->i = i;
+	rc = call_open(s, "HEAD", path, "", S3_SHA256_EMPTY, 0, &hd->c, &hd->h,
+		       &hd->hl);
+	if (rc == 0) {
+		curl_easy_setopt(hd->h, CURLOPT_PRIVATE, hd);
+		if (curl_multi_add_handle(m, hd->h) != CURLM_OK) {
+			curl_easy_cleanup(hd->h);
+			curl_slist_free_all(hd->hl);
+			hd->h = NULL;
+			rc = -ENOMEM;
+		}
+	}
+	if (rc < 0)
+		buf_release(&hd->c.body);
+	return rc;
+}
+
+/* The outcome of hd's finished request (cc); frees the slot. */
+static int head_end(struct s3_state *s, CURLM *m, struct head *hd, CURLcode cc,
+		    const char *name)
+{
+	int rc;
+
+	curl_multi_remove_handle(m, hd->h);
+	rc = call_close(s, hd->h, hd->hl, cc, &hd->c);
+	hd->h = NULL;
+	if (rc == 0)
+		rc = status_rc(&hd->c, "stat", name);
+	buf_release(&hd->c.body);
+	return rc;
+}
+
+static int s3_stat_many(void *state, const char *const *names, size_t n,
+			unsigned char *held)
+{
+	struct s3_state *s = state;
+	struct head slots[STAT_IN_FLIGHT] = { 0 };
+	size_t next = 0, busy = 0;
+	CURLM *m = curl_multi_init();
+	int rc = 0;
+
+	if (!m)
+		return -ENOMEM;
+	while (rc == 0 && (next < n || busy > 0)) {
+		CURLMcode mc;
+		CURLMsg *msg;
+		int still, left;
+
+		for (size_t k = 0; rc == 0 && k < STAT_IN_FLIGHT && next < n;
+		     k++) {
+			if (slots[k].h)
+				continue;
+			rc = head_start(s, m, &slots[k], names[next], next);
+			if (rc == 0) {
+				next++;
+				busy++;
+			}
+		}
+		if (rc < 0)
+			break;
+		mc = curl_multi_perform(m, &still);
+		while (mc == CURLM_OK &&
+		       (msg = curl_multi_info_read(m, &left))) {
+			struct head *hd;
+			char *priv = NULL;
+			int r;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+					  &priv);
+			hd = (struct head *)priv;
+			r = head_end(s, m, hd, msg->data.result, names[hd->i]);
+			busy--;
+			if (r == 0 || r == -ENOENT)
+				held[hd->i] = r == 0;
+			else if (rc == 0)
+				rc = r;
+		}
+		/* Wait only when no slot is free to fill. */
+		if (mc == CURLM_OK && rc == 0 && busy > 0 &&
+		    (next == n || busy == STAT_IN_FLIGHT))
+			mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
+		if (mc != CURLM_OK && rc == 0)
+			rc = err_set(-EIO, "S3 requests failed: %s",
+				     curl_multi_strerror(mc));
+	}
+	/* Left in flight by a failure: dropped, the failure's message kept. */
+	for (size_t k = 0; k < STAT_IN_FLIGHT; k++) {
+		if (!slots[k].h)
+			continue;
+		curl_multi_remove_handle(m, slots[k].h);
+		curl_easy_cleanup(slots[k].h);
+		curl_slist_free_all(slots[k].hl);
+		buf_release(&slots[k].c.body);
+	}
+	curl_multi_cleanup(m);
+	return rc;
+}
+
 /* --- list: ListObjectsV2, page by page --- */
 
 struct page {
@@ -557,13 +722,59 @@ static void s3_free(void *state)
 	if (!s)
 		return;
 	explicit_bzero(s->cfg.secret, sizeof(s->cfg.secret));
+	if (s->share) {
+		curl_share_cleanup(s->share);
+		for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+			pthread_mutex_destroy(&s->locks[i]);
+	}
 	free(s);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access,
+		       void *arg)
+{
+	struct s3_state *s = arg;
+
+	(void)h;
+	(void)access;
+	pthread_mutex_lock(&s->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	struct s3_state *s = arg;
+
+	(void)h;
+	pthread_mutex_unlock(&s->locks[data]);
+}
+
+static int share_new(struct s3_state *s)
+{
+	CURLSH *sh = curl_share_init();
+
+	if (!sh)
+		return -ENOMEM;
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&s->locks[i], NULL);
+	if (curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) ||
+	    curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
+	    curl_share_setopt(sh, CURLSHOPT_USERDATA, s) ||
+	    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) ||
+	    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)) {
+		curl_share_cleanup(sh);
+		for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+			pthread_mutex_destroy(&s->locks[i]);
+		return err_set(-EIO, "libcurl cannot share connections");
+	}
+	s->share = sh;
+	return 0;
 }
 
 int chunk_s3_new(struct chunk_backend **out, const struct chunk_s3_config *cfg)
 {
 	struct chunk_backend *be = calloc(1, sizeof(*be));
 	struct s3_state *s = calloc(1, sizeof(*s));
+	int rc;
 
 	*out = NULL;
 	if (!be || !s) {
@@ -574,6 +785,12 @@ int chunk_s3_new(struct chunk_backend **out, const struct chunk_s3_config *cfg)
 	s->cfg = *cfg;
 	if (!s->cfg.max_keys || s->cfg.max_keys > 1000)
 		s->cfg.max_keys = 1000;
+	rc = share_new(s);
+	if (rc < 0) {
+		s3_free(s);
+		free(be);
+		return rc;
+	}
 	*be = (struct chunk_backend){
 		.version = CHUNK_BACKEND_VERSION,
 		.kind = "s3",
@@ -586,6 +803,7 @@ int chunk_s3_new(struct chunk_backend **out, const struct chunk_s3_config *cfg)
 		.stat = s3_stat,
 		.list = s3_list,
 		.del = s3_del,
+		.stat_many = s3_stat_many,
 		.free = s3_free,
 	};
 	*out = be;

@@ -177,6 +177,40 @@ int chunkstore_has(struct chunkstore *cs, const struct obj_id *id)
 	return rc < 0 ? rc : 1;
 }
 
+int chunkstore_has_many(struct chunkstore *cs, const struct obj_id *ids,
+			size_t n, unsigned char *held)
+{
+	char(*names)[CHUNKSTORE_NAME_SIZE];
+	const char **ptrs;
+	int rc = 0;
+
+	if (!cs->be->stat_many) {
+		for (size_t i = 0; i < n && rc >= 0; i++) {
+			rc = chunkstore_has(cs, &ids[i]);
+			if (rc >= 0)
+				held[i] = (unsigned char)rc;
+		}
+		return rc < 0 ? rc : 0;
+	}
+	if (n == 0)
+		return 0;
+	names = calloc(n, sizeof(*names));
+	ptrs = calloc(n, sizeof(*ptrs));
+	if (!names || !ptrs) {
+		free(names);
+		free(ptrs);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		chunkstore_name(cs, &ids[i], names[i]);
+		ptrs[i] = names[i];
+	}
+	rc = cs->be->stat_many(cs->be->state, ptrs, n, held);
+	free(ptrs);
+	free(names);
+	return rc;
+}
+
 /* --- writing --- */
 
 int chunkstore_writer_new(struct chunkstore *cs, const struct obj_id *id,

@@ -52,6 +52,13 @@ void chunkstore_name(const struct chunkstore *cs, const struct obj_id *id,
 
 /* 1 if held, 0 if not, -errno on error. */
 int chunkstore_has(struct chunkstore *cs, const struct obj_id *id);
+/*
+ * chunkstore_has for n ids at once: held[i] = 1 or 0; 0 or -errno (any
+ * failure fails the whole call).  As fast as the backend can answer a
+ * batch (S3: many requests in flight over kept connections).
+ */
+int chunkstore_has_many(struct chunkstore *cs, const struct obj_id *ids,
+			size_t n, unsigned char *held);
 
 /*
  * Streamed write of a chunk announced as id.  Feed bytes with _write in any

@@ -59,6 +59,61 @@ static int count_cb(const char *name, void *arg)
 	return 0;
 }
 
+/*
+ * A long list asked at once (many requests in flight): the N stored ids
+ * spread among MANY ids never stored, each answered in its place.
+ */
+#define MANY 2000
+static void check_has_many(struct chunkstore *cs, const struct obj_id *ids)
+{
+	static struct obj_id list[MANY];
+	static unsigned char held[MANY];
+	int wrong = 0, found = 0;
+
+	for (int i = 0; i < MANY; i++) {
+		if (i % 397 == 5 && i / 397 < N)
+			list[i] = ids[i / 397];
+		else
+			hash_buf(&list[i], &i, sizeof(i));
+		held[i] = 2;
+	}
+	is_int(chunkstore_has_many(cs, list, MANY, held), 0,
+	       "has_many over %d ids", MANY);
+	for (int i = 0; i < MANY; i++) {
+		int want = i % 397 == 5 && i / 397 < N;
+
+		wrong += held[i] != want;
+		found += held[i] == 1;
+	}
+	is_int(wrong, 0, "...each id answered in its place");
+	is_int(found, N, "...the %d stored ones held", N);
+	is_int(chunkstore_has_many(cs, list, 0, held), 0,
+	       "has_many over no id");
+}
+
+/* A store nobody answers for: the whole call fails, saying so. */
+static void check_unreachable(const struct chunk_s3_config *good,
+			      const struct crypto_key *k,
+			      const struct obj_id *ids)
+{
+	struct chunk_s3_config cfg = *good;
+	struct chunk_backend *be;
+	struct chunkstore *cs;
+	unsigned char held[N];
+
+	/* Port 1 of the loopback: refused at once. */
+	snprintf(cfg.host, sizeof(cfg.host), "127.0.0.1:1");
+	if (chunk_s3_new(&be, &cfg) < 0 || chunkstore_new(&cs, be, k) < 0) {
+		ok(0, "open a store at 127.0.0.1:1: %s", err_msg());
+		return;
+	}
+	is_int(chunkstore_has_many(cs, ids, N, held), -EIO,
+	       "has_many on an unreachable store: -EIO");
+	ok(strstr(err_msg(), "cannot reach the S3 store") != NULL,
+	   "...saying so: %s", err_msg());
+	chunkstore_free(cs);
+}
+
 int main(void)
 {
 	const char *url = getenv("COFFRE_S3_URL");
@@ -121,6 +176,8 @@ int main(void)
 	got = NULL;
 	is_int(chunkstore_get(cs, &bad, &got, &len), -ENOENT,
 	       "an absent chunk is -ENOENT (404)");
+	check_has_many(cs, ids);
+	check_unreachable(&cfg, &k, ids);
 	for (int i = 0; i < N; i++)
 		is_int(chunkstore_delete(cs, &ids[i]), 0, "chunk %d deleted",
 		       i);
