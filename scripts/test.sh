@@ -11,14 +11,15 @@
 # build/, build-asan/ and build-fuzz/ (override with BUILD_DIR, ASAN_DIR
 # and FUZZ_DIR).
 #
-# scripts/test.sh --cluster is a step of its own, not part of the above:
-# it installs the cluster packages (scripts/install-deps.sh --cluster),
-# builds the plain build and runs tests/cluster/*.sh, each against a
-# deployment of scripts/cluster.sh (PostgreSQL, Ceph RGW, HAProxy, coffred
-# nodes), then the whole integration suite against one more deployment
-# (COFFRE_CLUSTER: each test on two nodes behind HAProxy, with a database
-# and a bucket of its own; tests/lib/cluster_mode.sh), with the same
-# closing line.
+# The cluster step, a run of its own: it installs the cluster packages
+# (scripts/install-deps.sh --cluster), builds the plain build and runs
+# tests/cluster/*.sh, each against a deployment of scripts/cluster.sh
+# (PostgreSQL, Ceph RGW, HAProxy, coffred nodes), then, against one more
+# deployment, the unit tests that need a real S3 store and the whole
+# integration suite (COFFRE_CLUSTER: each test on two nodes behind HAProxy,
+# with a database and a bucket of its own; tests/lib/cluster_mode.sh).
+# scripts/test.sh --cluster runs that step alone, with the same closing
+# line.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -27,23 +28,28 @@ ASAN_DIR=${ASAN_DIR:-build-asan}
 LOG_DIR=${LOG_DIR:-$BUILD_DIR-logs}
 mkdir -p "$LOG_DIR"
 
-# The cluster step: one result per TAP check of tests/cluster/*.sh.
+# The cluster step: one result per TAP check of tests/cluster/*.sh, one
+# per test of the suites run on a deployment; added to passed and failed.
 cluster_step()
 {
-	local t log ok bad passed=0 failed=0
+	local t log ok bad p0=$passed f0=$failed
 
 	if [ "${CI:-}" = true ]; then
-		scripts/install-deps.sh --cluster --always || exit 1
+		scripts/install-deps.sh --cluster --always
 	elif [ -n "$(scripts/install-deps.sh --cluster --missing)" ]; then
-		scripts/install-deps.sh --cluster || exit 1
-	fi
+		scripts/install-deps.sh --cluster
+	fi || {
+		echo "=== cluster: the cluster packages could not be installed"
+		failed=$((failed + 1))
+		return
+	}
 	echo "=== cluster: build $BUILD_DIR"
 	if ! { [ -f "$BUILD_DIR/build.ninja" ] ||
 		meson setup "$BUILD_DIR" -Dwerror=true >"$LOG_DIR/setup-cluster.log" 2>&1; } ||
 		! ninja -C "$BUILD_DIR" >"$LOG_DIR/build-cluster.log" 2>&1; then
 		echo "=== cluster: build FAILED (logs in $LOG_DIR)"
-		echo "0 passed, 1 failed"
-		exit 1
+		failed=$((failed + 1))
+		return
 	fi
 	for t in tests/cluster/*.sh; do
 		log=$LOG_DIR/cluster-$(basename "$t" .sh).log
@@ -57,9 +63,26 @@ cluster_step()
 		failed=$((failed + bad))
 	done
 	cluster_integration
-	echo "cluster: $passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
+	echo "=== cluster: $((passed - p0)) passed, $((failed - f0)) failed"
+}
+
+# The unit tests skipped without a real S3 store, against the deployment
+# in $1 (its env names the store and the key file).
+cluster_units()
+{
+	local log=$LOG_DIR/cluster-units.log ok fail
+
+	echo "=== cluster: unit tests on the deployment's S3 store"
+	(
+		# shellcheck disable=SC1091
+		. "$1/env" && meson test -C "$BUILD_DIR" --no-rebuild \
+			--logbase cluster-units chunk_s3
+	) 2>&1 | tee "$log"
+	ok=$(summary_count "$log" 'Ok')
+	fail=$(summary_count "$log" 'Fail')
+	grep -q '^Ok:' "$log" || fail=$((fail + 1))
+	passed=$((passed + ok))
+	failed=$((failed + fail))
 }
 
 # The integration suite with every test on two nodes of a deployment.
@@ -79,6 +102,7 @@ cluster_integration()
 		echo "=== cluster: the deployment did not come up"
 		failed=$((failed + 1))
 	else
+		cluster_units "$dir"
 		COFFRE_CLUSTER=$dir timeout -k 60 "${RUN_TIMEOUT:-2100}" \
 			meson test -C "$BUILD_DIR" --no-rebuild --suite integration \
 			--logbase cluster-integration 2>&1 | tee "$log"
@@ -115,7 +139,12 @@ summary_count()
 	echo "${n:-0}"
 }
 
-[ "${1:-}" = --cluster ] && cluster_step
+if [ "${1:-}" = --cluster ]; then
+	cluster_step
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+fi
 
 # run_suite DIR LABEL [meson options...]: configure, build, test.
 run_suite()

@@ -167,14 +167,7 @@ struct change {
  * agree. */
 static int change_begin(struct change *c)
 {
-	int rc = index_begin(c->ix, &c->tx);
-
-	if (rc < 0)
-		return rc;
-	rc = index_lock_space(c->ix, c->tx, c->sp->name);
-	if (rc < 0)
-		index_rollback(c->ix, c->tx);
-	return rc;
+	return index_begin_locked(c->ix, c->sp->name, &c->tx);
 }
 
 /*

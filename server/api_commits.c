@@ -671,20 +671,10 @@ static int quota_refused(struct http_req *req, const struct batch *b)
  */
 static int shared_begin(struct http_req *req, struct index_txn **tx)
 {
-	int rc;
-
 	*tx = NULL;
 	if (!ledger_is_shared(req->space->ledger))
 		return 0;
-	rc = index_begin(req->srv->ix, tx);
-	if (rc == 0) {
-		rc = index_lock_space(req->srv->ix, *tx, req->space_name);
-		if (rc < 0) {
-			index_rollback(req->srv->ix, *tx);
-			*tx = NULL;
-		}
-	}
-	return rc;
+	return index_begin_locked(req->srv->ix, req->space_name, tx);
 }
 
 /* Commit (rc == 0) or roll back; a commit that fails undoes the ledger's

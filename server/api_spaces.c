@@ -121,9 +121,7 @@ int api_space_create(struct http_req *req)
 		char lock[80];
 
 		snprintf(lock, sizeof(lock), ":spaces-of:%s", req->auth.login);
-		rc = index_begin(req->srv->ix, &tx);
-		if (rc == 0)
-			rc = index_lock_space(req->srv->ix, tx, lock);
+		rc = index_begin_locked(req->srv->ix, lock, &tx);
 	}
 	if (rc == 0)
 		rc = index_spaces_of(req->srv->ix, req->auth.login, count_owned,

@@ -226,6 +226,21 @@ int index_lock_space(struct index *ix, struct index_txn *tx, const char *name)
 	return ix->ops->lock_space(ix->state, tx, name ? name : "");
 }
 
+int index_begin_locked(struct index *ix, const char *name,
+		       struct index_txn **tx)
+{
+	int rc = index_begin(ix, tx);
+
+	if (rc == 0) {
+		rc = index_lock_space(ix, *tx, name);
+		if (rc < 0) {
+			index_rollback(ix, *tx);
+			*tx = NULL;
+		}
+	}
+	return rc;
+}
+
 const char *const index_space_tables[] = {
 	"version_chunks", "versions",	 "events",
 	"grants",	  "delegations", "invitations",

@@ -61,6 +61,10 @@ void index_rollback(struct index *ix, struct index_txn *tx);
  * transactions holding one name never overlap, on any node.
  */
 int index_lock_space(struct index *ix, struct index_txn *tx, const char *name);
+/* index_begin then index_lock_space(name); on failure nothing is left
+ * open and *tx is NULL. */
+int index_begin_locked(struct index *ix, const char *name,
+		       struct index_txn **tx);
 
 /* Users.  -EEXIST for a duplicate login. */
 int index_user_add(struct index *ix, const char *login, const char *phone,

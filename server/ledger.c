@@ -279,14 +279,9 @@ int ledger_write_begin(struct ledger *lg, struct ledger_write *w)
 
 	w->tx = NULL;
 	if (lg->ix) {
-		rc = index_begin(lg->ix, &w->tx);
+		rc = index_begin_locked(lg->ix, lg->space, &w->tx);
 		if (rc < 0)
 			return rc;
-		rc = index_lock_space(lg->ix, w->tx, lg->space);
-		if (rc < 0) {
-			index_rollback(lg->ix, w->tx);
-			return rc;
-		}
 	}
 	pthread_mutex_lock(&lg->apply_lock);
 	/* Dropped by a failed write: its object cache may name objects a

@@ -46,10 +46,8 @@ static int shared_begin(struct index *ix, struct index_txn **tx,
 {
 	struct ledger_where w = { .ix = ix, .space = space };
 	struct ledger *lg = NULL;
-	int rc = index_begin(ix, tx);
+	int rc = index_begin_locked(ix, space, tx);
 
-	if (rc == 0)
-		rc = index_lock_space(ix, *tx, space);
 	if (rc == 0) {
 		rc = ledger_open_at(&lg, &w, 0);
 		ledger_free(lg);

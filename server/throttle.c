@@ -112,14 +112,7 @@ static int begin_locked(struct index *ix, const struct throttle_limits *lim,
 /* A transaction holding the throttle's lock. */
 static int throttle_txn(struct index *ix, struct index_txn **tx)
 {
-	int rc = index_begin(ix, tx);
-
-	if (rc == 0) {
-		rc = index_lock_space(ix, *tx, THROTTLE_LOCK);
-		if (rc < 0)
-			index_rollback(ix, *tx);
-	}
-	return rc;
+	return index_begin_locked(ix, THROTTLE_LOCK, tx);
 }
 
 int throttle_begin(struct index *ix, const struct throttle_limits *lim,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <fuse_lowlevel.h>
@@ -73,7 +74,8 @@ static int explain(const struct fs *fs, int rc)
 static int cache_lock(struct fs *fs)
 {
 	char *p = path_join(fs->cache_dir, "lock");
-	int fd, waited = 0, e;
+	struct timespec t0, now;
+	int fd, e;
 
 	if (!p)
 		return -ENOMEM;
@@ -83,10 +85,17 @@ static int cache_lock(struct fs *fs)
 	if (fd < 0)
 		return err_set(-e, "cannot open the lock of cache '%s': %s",
 			       fs->cache_dir, strerror(e));
+	/* Waited by the clock: a loaded machine oversleeps each pause. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		long waited;
+
 		e = errno;
 		if (e == EINTR)
 			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - t0.tv_sec) * 1000 +
+			 (now.tv_nsec - t0.tv_nsec) / 1000000;
 		if (e != EWOULDBLOCK || waited >= CACHE_LOCK_WAIT_MS) {
 			close(fd);
 			if (e == EWOULDBLOCK)
@@ -98,7 +107,6 @@ static int cache_lock(struct fs *fs)
 				       fs->cache_dir, strerror(e));
 		}
 		usleep(100 * 1000);
-		waited += 100;
 	}
 	fs->cache_lock_fd = fd;
 	return 0;

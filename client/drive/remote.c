@@ -411,7 +411,9 @@ int remote_commit(struct fs *fs, json_t *body, json_t **reply, int *bad_op)
 	*bad_op = -1;
 	*reply = NULL;
 	snprintf(url, sizeof(url), "/v1/spaces/%s/commits", fs->space);
-	rc = transport_json(fs->t, "POST", url, body, &r);
+	/* A batch of thousands is minutes of work on a loaded server: cut
+	 * short, it would be sent again and queue behind itself. */
+	rc = transport_json_patient(fs->t, "POST", url, body, &r);
 	if (rc < 0) {
 		op = json_object_get(json_object_get(r, "error"), "op");
 		if (json_is_integer(op))

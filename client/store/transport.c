@@ -248,6 +248,7 @@ struct request {
 	size_t body_len;
 	size_t reply_max;
 	const int *stop; /* abort when it turns non-zero; NULL: never */
+	int patient;	 /* the answer may take minutes: see transport.h */
 };
 
 /* curl's progress callback, called about once a second even while the
@@ -317,8 +318,17 @@ static int perform(struct transport *t, const struct request *rq,
 		curl_easy_setopt(h, CURLOPT_CAINFO, t->cacert);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+	if (rq->patient) {
+		/* Silence while the server works is no sign of a dead peer;
+		 * TCP keepalive is, and a whole-request cap bounds it. */
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)PATIENT_MAX_S);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, 15L);
+		curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, 15L);
+	} else {
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+	}
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -367,12 +377,13 @@ out:
 
 static int json_request(struct transport *t, const char *method,
 			const char *path, json_t *body, json_t **reply,
-			const int *stop)
+			const int *stop, int patient)
 {
 	struct request rq = { .method = method,
 			      .path = path,
 			      .reply_max = JSON_REPLY_MAX,
-			      .stop = stop };
+			      .stop = stop,
+			      .patient = patient };
 	struct reply rp;
 	char *text = NULL;
 	long status;
@@ -419,13 +430,19 @@ static int json_request(struct transport *t, const char *method,
 int transport_json(struct transport *t, const char *method, const char *path,
 		   json_t *body, json_t **reply)
 {
-	return json_request(t, method, path, body, reply, NULL);
+	return json_request(t, method, path, body, reply, NULL, 0);
+}
+
+int transport_json_patient(struct transport *t, const char *method,
+			   const char *path, json_t *body, json_t **reply)
+{
+	return json_request(t, method, path, body, reply, NULL, 1);
 }
 
 int transport_json_poll(struct transport *t, const char *path, json_t **reply,
 			const int *stop)
 {
-	return json_request(t, "GET", path, NULL, reply, stop);
+	return json_request(t, "GET", path, NULL, reply, stop, 0);
 }
 
 int transport_login(struct transport *t, const char *login,

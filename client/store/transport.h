@@ -52,6 +52,16 @@ int transport_json(struct transport *t, const char *method, const char *path,
 		   json_t *body, json_t **reply);
 
 /*
+ * transport_json for a request whose answer may take minutes once the body
+ * is sent (a commit of thousands of files on a loaded deployment): not cut
+ * for a silent connection, as other requests are after 30 s, but by TCP
+ * keepalive when the peer is gone, and after PATIENT_MAX_S in all.
+ */
+#define PATIENT_MAX_S 600
+int transport_json_patient(struct transport *t, const char *method,
+			   const char *path, json_t *body, json_t **reply);
+
+/*
  * A GET like transport_json() that gives up as soon as *stop turns
  * non-zero (checked about once a second): -ECANCELED then.  For long
  * polls, which must not hold up an unmount.
